@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# The one entry point behind the README's two commands:
+#   npm start   -> run.sh start : install what is missing, bring the stack up, migrate, run both services
+#   npm test    -> run.sh test  : install what is missing, typecheck, lint, unit + integration tests
+#   npm run stack -- up|down|status|logs
+# It installs only what is missing, so a warm second run goes straight to work.
+set -euo pipefail
+cd "$(dirname "$0")/../../.."
+ROOT=$(pwd)
+
+say() { printf '[setup] %s\n' "$*" >&2; }
+
+ensure_system_packages() {
+  local missing=()
+  ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
+  command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+  command -v redis-cli >/dev/null 2>&1 || missing+=(redis-tools)
+  command -v java >/dev/null 2>&1 || missing+=(openjdk-17-jre-headless)
+  command -v mvn >/dev/null 2>&1 || missing+=(maven)
+  [ ${#missing[@]} -eq 0 ] && return 0
+  if [ "$(id -u)" -ne 0 ]; then
+    say "missing system packages: ${missing[*]} (install them, e.g. sudo apt-get install -y ${missing[*]})"
+    exit 1
+  fi
+  say "installing Debian packages: ${missing[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+}
+
+ensure_node_modules() {
+  if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+    say "installing npm dependencies (npm ci)"
+    npm ci --no-audit --no-fund --loglevel=error
+  fi
+}
+
+ensure_jars() {
+  local stamp=deploy/local/target/.fetched want
+  want=$(sha1sum deploy/local/pom.xml | cut -d' ' -f1)
+  if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+    say "fetching Kafka + Debezium jars from Maven Central (mvn package)"
+    mvn -B -q -f deploy/local/pom.xml package
+    echo "$want" > "$stamp"
+  fi
+}
+
+build() {
+  say "compiling TypeScript (tsc -b)"
+  npx tsc -b
+}
+
+prepare() {
+  ensure_system_packages
+  ensure_node_modules
+  ensure_jars
+  build
+}
+
+stack() { node deploy/local/dist/src/cli.js "$@"; }
+
+cmd=${1:-}
+shift || true
+case "$cmd" in
+  start)
+    prepare
+    stack up
+    exec node deploy/local/dist/src/run-services.js
+    ;;
+  test)
+    prepare
+    say "lint (eslint, buf lint, generated code is current)"
+    npx eslint .
+    bash proto/generate.sh --check
+    say "tests (unit, then integration against the real stack)"
+    npx jest --ci "$@"
+    ;;
+  stack)
+    ensure_system_packages
+    ensure_node_modules
+    ensure_jars
+    [ -f deploy/local/dist/src/cli.js ] || build
+    stack "$@"
+    ;;
+  *)
+    echo "usage: $0 start|test|stack <up|down|status|logs>" >&2
+    exit 2
+    ;;
+esac

@@ -1,0 +1,60 @@
+import { randomUUID } from 'node:crypto';
+import { Kafka, logLevel, type Consumer, type KafkaMessage } from 'kafkajs';
+import { localKafkaBrokers } from '@settings/shared';
+
+/**
+ * Reads a topic from its end with a throw-away consumer group, so a test sees only what it
+ * caused. `start()` resolves once partitions are assigned and positioned at the end.
+ */
+export class ChangeTopicReader {
+  private readonly consumer: Consumer;
+  private readonly messages: Array<{ partition: number; message: KafkaMessage }> = [];
+  private waiters: Array<() => void> = [];
+
+  constructor(
+    readonly topic: string,
+    brokers = localKafkaBrokers,
+  ) {
+    const kafka = new Kafka({ clientId: 'test-reader', brokers: brokers.split(','), logLevel: logLevel.NOTHING });
+    this.consumer = kafka.consumer({ groupId: `test-reader-${randomUUID()}`, maxWaitTimeInMs: 100 });
+  }
+
+  async start(): Promise<void> {
+    await this.consumer.connect();
+    await this.consumer.subscribe({ topic: this.topic, fromBeginning: false });
+    const joined = new Promise<void>((resolve) => {
+      this.consumer.on(this.consumer.events.GROUP_JOIN, () => resolve());
+    });
+    await this.consumer.run({
+      eachMessage: async ({ partition, message }) => {
+        this.messages.push({ partition, message });
+        for (const w of this.waiters.splice(0)) w();
+      },
+    });
+    await joined;
+  }
+
+  /** Waits until `match` holds for some message, or fails after `timeoutMs` naming what it saw. */
+  async waitFor(match: (value: Record<string, unknown> | null, message: KafkaMessage) => boolean, timeoutMs = 20_000): Promise<{ value: Record<string, unknown> | null; message: KafkaMessage }> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      for (const { message } of this.messages) {
+        const value = message.value ? (JSON.parse(message.value.toString('utf8')) as Record<string, unknown>) : null;
+        if (match(value, message)) return { value, message };
+      }
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`no matching message on ${this.topic} within ${timeoutMs} ms (saw ${this.messages.length})`);
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, Math.min(left, 250));
+        this.waiters.push(() => {
+          clearTimeout(t);
+          resolve();
+        });
+      });
+    }
+  }
+
+  async stop(): Promise<void> {
+    await this.consumer.disconnect();
+  }
+}

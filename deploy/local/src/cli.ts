@@ -1,0 +1,51 @@
+import { StartupError } from './wait-until';
+import { down, logPaths, status, tail, up } from './stack';
+
+const usage = `usage: stack <up|down|status|logs [component] [lines]>
+  up       start PostgreSQL, Redis, Kafka (KRaft) and Kafka Connect + Debezium; idempotent
+  down     stop them and drop the replication slot
+  status   one line per component
+  logs     tail each component's log (or one: postgres, redis, kafka, connect)`;
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case 'up':
+      await up();
+      return 0;
+    case 'down':
+      await down();
+      return 0;
+    case 'status': {
+      const rows = await status();
+      for (const r of rows) process.stdout.write(`${r.component.padEnd(9)} ${r.running ? 'UP  ' : 'DOWN'} ${r.detail}  (log: ${r.log})\n`);
+      return rows.every((r) => r.running) ? 0 : 3;
+    }
+    case 'logs': {
+      const paths = logPaths();
+      const only = rest[0] && rest[0] in paths ? rest[0] : undefined;
+      const lines = Number(rest[only ? 1 : 0] ?? 40);
+      for (const [name, file] of Object.entries(paths)) {
+        if (only && name !== only) continue;
+        process.stdout.write(`==> ${name}: ${file}\n${tail(file, lines)}\n`);
+      }
+      return 0;
+    }
+    default:
+      process.stderr.write(`${usage}\n`);
+      return command ? 2 : 0;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    if (err instanceof StartupError) {
+      process.stderr.write(`\n[stack] FAILED ${err.message}\n`);
+      if (err.log) process.stderr.write(`[stack] last lines of ${err.log}:\n${tail(err.log, 25)}\n`);
+    } else {
+      process.stderr.write(`\n[stack] FAILED ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    }
+    process.exit(1);
+  },
+);

@@ -1,0 +1,136 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { localConnectUrl, localKafkaBrokers, localStack } from '@settings/shared';
+import { componentDir, connectPlugins, connectorConfigFile } from './state-dir';
+import { ManagedProcess } from './managed-process';
+import { ensureJars, javaBin, jvmArgs } from './java';
+import { pgQuery } from './postgres';
+import { waitUntil } from './wait-until';
+
+const COMPONENT = 'connect';
+export const connectProcess = new ManagedProcess(COMPONENT);
+
+export interface ConnectorFile {
+  name: string;
+  config: Record<string, string>;
+}
+
+export function connectorFile(): ConnectorFile {
+  return JSON.parse(readFileSync(connectorConfigFile, 'utf8')) as ConnectorFile;
+}
+
+/** The repo's connector config plus what only the local stack knows: where its Postgres is. */
+export function localConnectorConfig(): ConnectorFile {
+  const file = connectorFile();
+  return {
+    name: file.name,
+    config: {
+      ...file.config,
+      'database.hostname': '127.0.0.1',
+      'database.port': String(localStack.postgresPort),
+      'database.user': 'postgres',
+      'database.password': 'unused-trust-auth',
+      'database.dbname': localStack.database,
+      'topic.creation.default.replication.factor': '1',
+      'topic.creation.default.partitions': '3',
+    },
+  };
+}
+
+/** Distributed mode (as Strimzi runs it): connector config and offsets live in Kafka topics. */
+function workerProperties(): string {
+  return [
+    `bootstrap.servers=${localKafkaBrokers}`,
+    'group.id=settings-local-connect',
+    'config.storage.topic=_connect-configs',
+    'offset.storage.topic=_connect-offsets',
+    'status.storage.topic=_connect-status',
+    'config.storage.replication.factor=1',
+    'offset.storage.replication.factor=1',
+    'status.storage.replication.factor=1',
+    'key.converter=org.apache.kafka.connect.json.JsonConverter',
+    'value.converter=org.apache.kafka.connect.json.JsonConverter',
+    'key.converter.schemas.enable=false',
+    'value.converter.schemas.enable=false',
+    // Default 60 s: a crash would replay a minute of changes. Replays are harmless (evictions
+    // are idempotent and version-fenced) but slow down recovery.
+    'offset.flush.interval.ms=1000',
+    `listeners=http://127.0.0.1:${localStack.connectPort}`,
+    `plugin.path=${connectPlugins}`,
+    'plugin.discovery=hybrid_warn',
+    'topic.creation.enable=true',
+    '',
+  ].join('\n');
+}
+
+async function rest<T>(method: string, path: string, body?: unknown): Promise<{ status: number; json: T }> {
+  const res = await fetch(`${localConnectUrl}${path}`, {
+    method,
+    headers: { 'content-type': 'application/json', accept: 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+    signal: AbortSignal.timeout(10_000),
+  });
+  const text = await res.text();
+  return { status: res.status, json: (text ? JSON.parse(text) : undefined) as T };
+}
+
+interface ConnectorStatus {
+  connector: { state: string; trace?: string };
+  tasks: Array<{ id: number; state: string; trace?: string }>;
+}
+
+export async function connectorStatus(name = connectorFile().name): Promise<ConnectorStatus | undefined> {
+  const r = await rest<ConnectorStatus>('GET', `/connectors/${name}/status`);
+  return r.status === 200 ? r.json : undefined;
+}
+
+export async function startConnect(progress: (msg: string) => void): Promise<void> {
+  ensureJars(COMPONENT);
+  const props = join(componentDir(COMPONENT), 'worker.properties');
+  writeFileSync(props, workerProperties());
+  if (!connectProcess.isRunning()) {
+    progress('starting Kafka Connect worker');
+    connectProcess.start(javaBin(), jvmArgs(512, 'org.apache.kafka.connect.cli.ConnectDistributed', [props]));
+  }
+  const alive = (): boolean => connectProcess.isRunning();
+  await waitUntil(COMPONENT, 'REST API', async () => (await rest('GET', '/connectors')).status === 200, {
+    timeoutMs: 180_000,
+    intervalMs: 1000,
+    log: connectProcess.log,
+    alive,
+  });
+  const { name, config } = localConnectorConfig();
+  progress(`registering connector ${name}`);
+  // PUT .../config creates or updates: registering again on every `up` is idempotent.
+  await waitUntil(COMPONENT, `connector ${name} accepted`, async () => {
+    const r = await rest<{ message?: string }>('PUT', `/connectors/${name}/config`, config);
+    if (r.status >= 300) throw new Error(`HTTP ${r.status} ${r.json?.message ?? ''}`);
+    return true;
+  }, { timeoutMs: 60_000, intervalMs: 2000, log: connectProcess.log, alive });
+  await waitUntil(COMPONENT, `connector ${name} and its task RUNNING`, async () => {
+    const s = await connectorStatus(name);
+    const failed = s?.tasks.find((t) => t.state === 'FAILED');
+    if (failed) throw new Error(`task FAILED: ${failed.trace?.split('\n')[0] ?? ''}`);
+    return s?.connector.state === 'RUNNING' && s.tasks.length > 0 && s.tasks.every((t) => t.state === 'RUNNING');
+  }, { timeoutMs: 120_000, intervalMs: 1000, log: connectProcess.log, alive });
+  const slot = config['slot.name']!;
+  await waitUntil(COMPONENT, `replication slot ${slot} active`, async () => {
+    const rows = await pgQuery(localStack.database, 'SELECT active FROM pg_replication_slots WHERE slot_name = $1', [slot]);
+    return rows[0]?.active === true;
+  }, { timeoutMs: 120_000, intervalMs: 1000, log: connectProcess.log, alive });
+}
+
+export async function stopConnect(): Promise<void> {
+  await connectProcess.stop(30_000);
+}
+
+/** `down` must not leave a slot behind: an inactive slot retains WAL forever. */
+export async function dropReplicationSlot(): Promise<boolean> {
+  const slot = connectorFile().config['slot.name']!;
+  const rows = await pgQuery(
+    localStack.database,
+    'SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1 AND NOT active',
+    [slot],
+  );
+  return rows.length > 0;
+}

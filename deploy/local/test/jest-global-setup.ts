@@ -1,0 +1,19 @@
+import { existsSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { stateDir } from '../src/state-dir';
+import { status, up } from '../src/stack';
+
+/** Marker: this test run started the stack, so its teardown stops it (and drops the slot). */
+export const startedByTestsMarker = join(stateDir, 'started-by-tests');
+
+export default async function globalSetup(): Promise<void> {
+  const rows = await status().catch(() => []);
+  const allUp = rows.length > 0 && rows.every((r) => r.running);
+  if (!allUp) {
+    if (existsSync(startedByTestsMarker)) rmSync(startedByTestsMarker);
+    const t0 = Date.now();
+    await up((component, message) => process.stderr.write(`[stack] ${component.padEnd(9)} ${message}\n`));
+    process.stderr.write(`[stack] up in ${((Date.now() - t0) / 1000).toFixed(1)}s for this test run\n`);
+    writeFileSync(startedByTestsMarker, String(process.pid));
+  }
+}

@@ -1,0 +1,40 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type Redis from 'ioredis';
+
+/**
+ * Typed wrappers of the cache's Lua scripts. The `.lua` files are the source of truth (each
+ * starts with its contract); they are loaded from beside this module, or from `src/` when
+ * running compiled code from `dist/` (tsc does not copy non-TS files).
+ */
+function loadScript(file: string): string {
+  for (const dir of [__dirname, join(__dirname, '../../../src/cache')]) {
+    const path = join(dir, file);
+    if (existsSync(path)) return readFileSync(path, 'utf8');
+  }
+  throw new Error(`Lua script ${file} not found next to ${__dirname}`);
+}
+
+export const VERSIONED_FILL_LUA = loadScript('versioned-fill.lua');
+export const EVICT_TO_MARKER_LUA = loadScript('evict-to-marker.lua');
+
+export interface CacheScriptCommands {
+  versionedFill(key: string, version: string, generation: string, ttlMs: number, payload: Buffer): Promise<number>;
+  evictToMarker(key: string, floor: string, markerTtlMs: number): Promise<number>;
+}
+
+/**
+ * Registers both scripts on a client; ioredis sends EVALSHA and falls back to EVAL after a
+ * Redis restart flushed the script cache, so no explicit SCRIPT LOAD bookkeeping is needed.
+ */
+export function withCacheScripts<R extends Redis>(redis: R): R & CacheScriptCommands {
+  redis.defineCommand('versionedFill', { numberOfKeys: 1, lua: VERSIONED_FILL_LUA });
+  redis.defineCommand('evictToMarker', { numberOfKeys: 1, lua: EVICT_TO_MARKER_LUA });
+  return redis as R & CacheScriptCommands;
+}
+
+/** Reads a key space's generation (missing = 0). */
+export async function readGeneration(redis: Redis, generationKey: string): Promise<bigint> {
+  const raw = await redis.get(generationKey);
+  return raw === null ? 0n : BigInt(raw);
+}

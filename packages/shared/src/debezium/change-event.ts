@@ -1,0 +1,96 @@
+/**
+ * Debezium PostgreSQL change events as the connector writes them with the JSON converter
+ * and `schemas.enable=false` (deploy/debezium/settings-connector.json).
+ */
+export type ChangeOp = 'c' | 'u' | 'd' | 'r' | 't';
+
+export type Row = Readonly<Record<string, unknown>>;
+
+export interface ChangeSource {
+  readonly connector: string;
+  readonly db: string;
+  readonly schema: string;
+  readonly table: string;
+  /** Commit time of the transaction in the database, ms since epoch. */
+  readonly ts_ms: number;
+  readonly txId: number | null;
+  readonly lsn: number | null;
+  readonly snapshot?: string | boolean;
+}
+
+export interface ChangeEvent {
+  readonly op: ChangeOp;
+  readonly before: Row | null;
+  readonly after: Row | null;
+  readonly source: ChangeSource;
+  /** When Debezium processed the event, ms since epoch. */
+  readonly ts_ms: number;
+}
+
+export type DecodedChange =
+  | { kind: 'change'; event: ChangeEvent }
+  /** The null-value record after a delete (for log compaction); nothing to do. */
+  | { kind: 'tombstone' }
+  | { kind: 'invalid'; reason: string };
+
+const OPS: readonly string[] = ['c', 'u', 'd', 'r', 't'];
+
+function isRow(v: unknown): v is Row {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function isNum(v: unknown): v is number {
+  return typeof v === 'number' && Number.isFinite(v);
+}
+
+/**
+ * Decodes and validates one record value. Never throws: anything unexpected comes back as
+ * `invalid` with a reason, for the dead-letter topic.
+ */
+export function decodeChangeEvent(value: Buffer | null): DecodedChange {
+  if (value === null || value.length === 0) return { kind: 'tombstone' };
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(value.toString('utf8'));
+  } catch (err) {
+    return { kind: 'invalid', reason: `not JSON: ${(err as Error).message}` };
+  }
+  if (!isRow(parsed)) return { kind: 'invalid', reason: 'envelope is not an object' };
+  // With schemas.enable=true the envelope is wrapped as {schema, payload}: accept both.
+  const env = isRow(parsed.payload) && 'schema' in parsed ? parsed.payload : parsed;
+  const { op, before, after, source, ts_ms } = env as Record<string, unknown>;
+  if (typeof op !== 'string' || !OPS.includes(op)) return { kind: 'invalid', reason: `unknown op ${JSON.stringify(op)}` };
+  if (!isRow(source)) return { kind: 'invalid', reason: 'missing source block' };
+  if (typeof source.table !== 'string' || typeof source.schema !== 'string') return { kind: 'invalid', reason: 'source without schema/table' };
+  if (!isNum(source.ts_ms)) return { kind: 'invalid', reason: 'source.ts_ms is not a number' };
+  if (before !== null && before !== undefined && !isRow(before)) return { kind: 'invalid', reason: 'before is not an object' };
+  if (after !== null && after !== undefined && !isRow(after)) return { kind: 'invalid', reason: 'after is not an object' };
+  const b = (before ?? null) as Row | null;
+  const a = (after ?? null) as Row | null;
+  if ((op === 'c' || op === 'r' || op === 'u') && a === null) return { kind: 'invalid', reason: `op ${op} without after` };
+  if (op === 'd' && b === null) return { kind: 'invalid', reason: 'delete without before (is REPLICA IDENTITY FULL set?)' };
+  return {
+    kind: 'change',
+    event: {
+      op: op as ChangeOp,
+      before: b,
+      after: a,
+      source: {
+        connector: String(source.connector ?? ''),
+        db: String(source.db ?? ''),
+        schema: source.schema,
+        table: source.table,
+        ts_ms: source.ts_ms,
+        txId: isNum(source.txId) ? source.txId : null,
+        lsn: isNum(source.lsn) ? source.lsn : null,
+        snapshot: source.snapshot as string | boolean | undefined,
+      },
+      ts_ms: isNum(ts_ms) ? ts_ms : source.ts_ms,
+    },
+  };
+}
+
+/** Change topic of a table: `<topic.prefix>.<schema>.<table>`. */
+export function changeTopic(prefix: string, table: string, schema = 'public'): string {
+  return `${prefix}.${schema}.${table}`;
+}

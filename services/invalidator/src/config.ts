@@ -1,0 +1,26 @@
+import { commonEnv, env, kafkaEnv, loadEnv, localStack, type EnvValues } from '@settings/shared';
+
+/** Every variable the invalidator reads; docs and the Kubernetes invariant test use this list. */
+export const invalidatorEnvSchema = {
+  ...commonEnv,
+  ...kafkaEnv,
+  KAFKA_GROUP_ID: env.string('consumer group shared by all invalidator replicas', 'settings-invalidator'),
+  KAFKA_TOPIC_PREFIX: env.string("Debezium topic.prefix; change topics are <prefix>.public.<table>", localStack.topicPrefix),
+  KAFKA_CREATE_TOPICS: env.bool('create missing change/DLQ topics at start (local stack; off where topics are managed, e.g. Strimzi KafkaTopic)', true),
+  CHANGE_TOPIC_PARTITIONS: env.int('partitions for topics this service creates', 3, { min: 1, max: 1000 }),
+  DLQ_TOPIC: env.string('dead-letter topic for malformed or unknown change events', 'settings.invalidator.dlq'),
+  HTTP_PORT: env.int('HTTP port for /metrics, /healthz, /readyz', 9465, { min: 0, max: 65535 }),
+  REDIS_MAX_OPS_PER_SECOND: env.int('ceiling on Redis eviction operations per second (0 = no ceiling)', 5000, { min: 0 }),
+  REDIS_MAX_INFLIGHT_PIPELINES: env.int('pipelines in flight to Redis at once', 2, { min: 1, max: 64 }),
+  REDIS_PIPELINE_SIZE: env.int('evictions per Redis pipeline', 200, { min: 1, max: 10_000 }),
+  REDIS_LATENCY_TARGET_MS: env.int('pipeline latency above which the rate is reduced', 50, { min: 1 }),
+  REDIS_COMMAND_TIMEOUT_MS: env.int('a Redis pipeline slower than this counts as failed and is retried', 2000, { min: 10 }),
+  CACHE_MARKER_TTL_SECONDS: env.int('lifetime of eviction markers (must exceed the slowest cache fill)', 600, { min: 1 }),
+  BATCH_CHUNK_SIZE: env.int('change events applied (and committed) together', 500, { min: 1 }),
+};
+
+export type InvalidatorConfig = EnvValues<typeof invalidatorEnvSchema>;
+
+export function loadInvalidatorConfig(source: NodeJS.ProcessEnv = process.env): InvalidatorConfig {
+  return loadEnv(invalidatorEnvSchema, source);
+}

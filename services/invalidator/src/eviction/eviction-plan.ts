@@ -1,0 +1,66 @@
+import {
+  isCachedTable,
+  keysForRow,
+  spacesTruncatedBy,
+  type ChangeEvent,
+  type KeySpace,
+  type Row,
+} from '@settings/shared';
+
+/**
+ * What one change event requires of the cache: markers (key → floor) and, for a TRUNCATE,
+ * generation bumps. Pure; the Redis side is eviction-batcher + redis-evictor.
+ */
+export interface EvictionPlan {
+  markers: Array<{ key: string; floor: bigint }>;
+  generationBumps: KeySpace[];
+}
+
+export class UnplannableEventError extends Error {
+  readonly code = 'EVENT_UNPLANNABLE';
+  constructor(message: string) {
+    super(message);
+    this.name = 'UnplannableEventError';
+  }
+}
+
+function versionOf(row: Row, image: string): bigint {
+  const v = row.version;
+  if (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0) return BigInt(v);
+  if (typeof v === 'string' && /^\d+$/.test(v)) return BigInt(v);
+  throw new UnplannableEventError(`${image}.version is ${JSON.stringify(v)}, expected a non-negative integer`);
+}
+
+/**
+ * - insert / snapshot read / update: every key of the new row, floor = new version; for an
+ *   update, the old row's keys as well (a key column that changed must evict the old key).
+ * - delete: every key of the old row, floor = old version + 1 (no fill of the deleted row
+ *   may land; a re-created row gets a higher version from the sequence).
+ * - truncate: bump the generation of each key space the table feeds.
+ * Throws UnplannableEventError (→ dead-letter topic) for anything it cannot map exactly.
+ */
+export function planEvictions(event: ChangeEvent): EvictionPlan {
+  const table = event.source.table;
+  if (!isCachedTable(table)) throw new UnplannableEventError(`table ${event.source.schema}.${table} is not in the key map`);
+  if (event.op === 't') return { markers: [], generationBumps: spacesTruncatedBy(table) };
+
+  const markers = new Map<string, bigint>();
+  const add = (row: Row, floor: bigint): void => {
+    try {
+      for (const k of keysForRow(table, row)) {
+        const prev = markers.get(k.key);
+        if (prev === undefined || floor > prev) markers.set(k.key, floor);
+      }
+    } catch (err) {
+      throw new UnplannableEventError((err as Error).message);
+    }
+  };
+  if (event.op === 'd') {
+    add(event.before!, versionOf(event.before!, 'before') + 1n);
+  } else {
+    const floor = versionOf(event.after!, 'after');
+    add(event.after!, floor);
+    if (event.op === 'u' && event.before) add(event.before, floor);
+  }
+  return { markers: [...markers].map(([key, floor]) => ({ key, floor })), generationBumps: [] };
+}

@@ -1,0 +1,93 @@
+import Redis from 'ioredis';
+import { Kafka, logLevel as kafkaLogLevel } from 'kafkajs';
+import { CACHED_TABLES, changeTopic, startProbesServer, withCacheScripts, type Logger } from '@settings/shared';
+import type { Server } from 'node:http';
+import type { InvalidatorConfig } from './config';
+import { ChangeConsumer } from './consumer/change-consumer';
+import { RedisEvictor } from './eviction/redis-evictor';
+import { createInvalidatorMetrics, type InvalidatorMetrics } from './metrics';
+
+export interface RunningInvalidator {
+  metrics: InvalidatorMetrics;
+  consumer: ChangeConsumer;
+  httpPort: number;
+  stop(): Promise<void>;
+}
+
+/** Wires config → Redis, Kafka, evictor, consumer and the probes server, and starts them. */
+export async function startInvalidator(config: InvalidatorConfig, log: Logger): Promise<RunningInvalidator> {
+  const metrics = createInvalidatorMetrics();
+  const redis = withCacheScripts(
+    new Redis(config.REDIS_URL, {
+      // Fail fast while Redis is down; the evictor retries with backoff and the consumer pauses.
+      // An offline queue would instead pile evictions up in memory and hide the outage.
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 0,
+      commandTimeout: config.REDIS_COMMAND_TIMEOUT_MS,
+      retryStrategy: (times) => Math.min(times * 200, 2000),
+      lazyConnect: true,
+    }),
+  );
+  redis.on('error', (err: Error) => log.debug({ err: err.message }, 'redis connection error'));
+  await redis.connect().catch((err: unknown) => log.warn({ err: (err as Error).message }, 'Redis not reachable at start; evictions will wait for it'));
+
+  const kafka = new Kafka({
+    clientId: config.KAFKA_CLIENT_ID,
+    brokers: config.KAFKA_BROKERS,
+    logLevel: kafkaLogLevel.WARN,
+    logCreator: () => ({ namespace, label, log: entry }) => {
+      const { message, ...extra } = entry;
+      log[label === 'ERROR' ? 'error' : 'warn']({ namespace, ...extra }, String(message));
+    },
+  });
+  const topics = CACHED_TABLES.map((t) => changeTopic(config.KAFKA_TOPIC_PREFIX, t));
+  if (config.KAFKA_CREATE_TOPICS) await ensureTopics(kafka, [...topics, config.DLQ_TOPIC], config.CHANGE_TOPIC_PARTITIONS, log);
+
+  const evictor = new RedisEvictor(
+    redis,
+    {
+      maxOpsPerSecond: config.REDIS_MAX_OPS_PER_SECOND,
+      maxInflightPipelines: config.REDIS_MAX_INFLIGHT_PIPELINES,
+      pipelineSize: config.REDIS_PIPELINE_SIZE,
+      latencyTargetMs: config.REDIS_LATENCY_TARGET_MS,
+      markerTtlMs: config.CACHE_MARKER_TTL_SECONDS * 1000,
+    },
+    metrics,
+  );
+  const consumer = new ChangeConsumer(kafka, evictor, { groupId: config.KAFKA_GROUP_ID, topics, dlqTopic: config.DLQ_TOPIC, chunkSize: config.BATCH_CHUNK_SIZE }, log, metrics);
+
+  const probes = await startProbesServer(config.HTTP_PORT, metrics.registry, {
+    live: () => consumer.state !== 'crashed',
+    ready: () => ({ ready: consumer.state === 'running' && consumer.joined, detail: { state: consumer.state, joined: consumer.joined, paused: consumer.paused } }),
+  });
+  await consumer.start(Math.min(topics.length, 3));
+  log.info({ topics, group: config.KAFKA_GROUP_ID, httpPort: probes.port, maxOpsPerSecond: config.REDIS_MAX_OPS_PER_SECOND }, 'invalidator started');
+
+  let stopped: Promise<void> | undefined;
+  return {
+    metrics,
+    consumer,
+    httpPort: probes.port,
+    stop: () =>
+      (stopped ??= (async () => {
+        await consumer.stop();
+        await new Promise<void>((r) => (probes.server as Server).close(() => r()));
+        redis.disconnect();
+      })()),
+  };
+}
+
+async function ensureTopics(kafka: Kafka, topics: string[], partitions: number, log: Logger): Promise<void> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const existing = new Set(await admin.listTopics());
+    const missing = topics.filter((t) => !existing.has(t));
+    if (missing.length > 0) {
+      await admin.createTopics({ waitForLeaders: true, topics: missing.map((topic) => ({ topic, numPartitions: partitions })) });
+      log.info({ topics: missing, partitions }, 'created missing topics');
+    }
+  } finally {
+    await admin.disconnect();
+  }
+}

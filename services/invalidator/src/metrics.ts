@@ -1,0 +1,35 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/**
+ * The invalidator's Prometheus metrics. Names are part of the operations contract: the
+ * PrometheusRule in deploy/k8s alerts on lag, dead letters and long pauses by these names.
+ */
+export function createInvalidatorMetrics(registry = new Registry()) {
+  collectDefaultMetrics({ register: registry, prefix: 'invalidator_process_' });
+  const r = { registers: [registry] };
+  return {
+    registry,
+    eventsConsumed: new Counter({ name: 'invalidator_events_consumed_total', help: 'Change events read from Kafka', labelNames: ['table', 'op'] as const, ...r }),
+    keysPlanned: new Counter({ name: 'invalidator_keys_planned_total', help: 'Keys named by change events, before per-batch deduplication', ...r }),
+    keysApplied: new Counter({ name: 'invalidator_keys_applied_total', help: 'Distinct keys sent to Redis after deduplication', ...r }),
+    keysEvicted: new Counter({ name: 'invalidator_keys_evicted_total', help: 'Markers actually written (entry was older or absent)', ...r }),
+    dedupRatio: new Gauge({ name: 'invalidator_dedup_ratio', help: 'Keys applied / keys planned in the last batch (1 = no duplicates)', ...r }),
+    redisOps: new Counter({ name: 'invalidator_redis_ops_total', help: 'Redis commands sent for evictions', ...r }),
+    redisErrors: new Counter({ name: 'invalidator_redis_errors_total', help: 'Failed Redis pipelines (retried)', ...r }),
+    pipelineSeconds: new Histogram({ name: 'invalidator_redis_pipeline_seconds', help: 'Latency of one eviction pipeline', buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5], ...r }),
+    rateCeiling: new Gauge({ name: 'invalidator_rate_ceiling_ops_per_second', help: 'Configured ceiling of Redis ops/s (0 = none)', ...r }),
+    rateCurrent: new Gauge({ name: 'invalidator_rate_limit_ops_per_second', help: 'Current adaptive Redis ops/s limit', ...r }),
+    paused: new Gauge({ name: 'invalidator_consumer_paused', help: '1 while consumption is paused because Redis is failing', ...r }),
+    endToEndLag: new Histogram({
+      name: 'invalidator_end_to_end_lag_seconds',
+      help: 'Commit in Postgres (source.ts_ms) to eviction applied in Redis',
+      buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300],
+      ...r,
+    }),
+    consumerLag: new Gauge({ name: 'invalidator_consumer_lag_messages', help: 'Messages behind the partition end, per partition', labelNames: ['topic', 'partition'] as const, ...r }),
+    deadLetters: new Counter({ name: 'invalidator_dead_letter_total', help: 'Events sent to the dead-letter topic', labelNames: ['reason'] as const, ...r }),
+    batchesAborted: new Counter({ name: 'invalidator_batches_aborted_total', help: 'Batches abandoned (shutdown/rebalance) without committing', ...r }),
+  };
+}
+
+export type InvalidatorMetrics = ReturnType<typeof createInvalidatorMetrics>;
