@@ -7,6 +7,7 @@ const transform = {
 const moduleNameMapper = {
   '^@settings/shared$': '<rootDir>/packages/shared/src/index.ts',
   '^@settings/api$': '<rootDir>/packages/settings-api/src/index.ts',
+  '^@settings/db$': '<rootDir>/packages/settings-db/src/index.ts',
   '^@settings/settings-service$': '<rootDir>/services/settings/src/index.ts',
   '^@settings/invalidator$': '<rootDir>/services/invalidator/src/index.ts',
   '^@settings/local-stack$': '<rootDir>/deploy/local/src/index.ts',

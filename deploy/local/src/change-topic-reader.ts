@@ -2,6 +2,18 @@ import { randomUUID } from 'node:crypto';
 import { Kafka, logLevel, type Consumer, type KafkaMessage } from 'kafkajs';
 import { localKafkaBrokers } from '@settings/shared';
 
+/** A record value: parsed JSON, `null` for a tombstone, `undefined` when it is not JSON. */
+export type JsonValue = Record<string, unknown> | null | undefined;
+
+function parseValue(raw: Buffer | null): JsonValue {
+  if (raw === null) return null;
+  try {
+    return JSON.parse(raw.toString('utf8')) as Record<string, unknown>;
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * Reads a topic from its end with a throw-away consumer group, so a test sees only what it
  * caused. `start()` resolves once partitions are assigned and positioned at the end.
@@ -35,11 +47,11 @@ export class ChangeTopicReader {
   }
 
   /** Waits until `match` holds for some message, or fails after `timeoutMs` naming what it saw. */
-  async waitFor(match: (value: Record<string, unknown> | null, message: KafkaMessage) => boolean, timeoutMs = 20_000): Promise<{ value: Record<string, unknown> | null; message: KafkaMessage }> {
+  async waitFor(match: (value: JsonValue, message: KafkaMessage) => boolean, timeoutMs = 20_000): Promise<{ value: JsonValue; message: KafkaMessage }> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       for (const { message } of this.messages) {
-        const value = message.value ? (JSON.parse(message.value.toString('utf8')) as Record<string, unknown>) : null;
+        const value = parseValue(message.value);
         if (match(value, message)) return { value, message };
       }
       const left = deadline - Date.now();

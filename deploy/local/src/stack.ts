@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import knexFactory from 'knex';
 import { localConnectUrl, localDatabaseUrl, localKafkaBrokers, localRedisUrl, localStack } from '@settings/shared';
-import { migrateLatest } from '@settings/settings-service';
+import { migrateLatest } from '@settings/db';
 import { connectorStatus, connectProcess, dropReplicationSlot, startConnect, stopConnect } from './kafka-connect';
 import { kafkaMetadataReady, kafkaProcess, startKafka } from './kafka';
 import { pgQuery, postgresLog, postgresRunning, startPostgres, stopPostgres } from './postgres';
@@ -37,7 +37,7 @@ export async function up(progress: Progress = consoleProgress): Promise<void> {
   await timed('postgres', progress, () => startPostgres((m) => progress('postgres', m)));
   await timed('redis', progress, () => startRedis((m) => progress('redis', m)));
   await timed('migrate', progress, async () => {
-    const knex = knexFactory({ client: 'pg', connection: localDatabaseUrl, pool: { min: 0, max: 1 } });
+    const knex = knexFactory({ client: 'pg', connection: localDatabaseUrl, pool: { min: 0, max: 2 } });
     try {
       await migrateLatest(knex);
     } finally {

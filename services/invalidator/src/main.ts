@@ -1,11 +1,10 @@
 import { ConfigError, createLogger } from '@settings/shared';
-import { loadInvalidatorConfig } from './config';
-import { startInvalidator } from './invalidator';
+import { loadInvalidatorConfig, type InvalidatorConfig } from './config';
+import { startInvalidator, type RunningInvalidator } from './invalidator';
 
-async function main(): Promise<void> {
-  let config;
+function loadConfigOrExit(): InvalidatorConfig {
   try {
-    config = loadInvalidatorConfig();
+    return loadInvalidatorConfig();
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`settings-invalidator: ${err.message}\n`);
@@ -13,13 +12,21 @@ async function main(): Promise<void> {
     }
     throw err;
   }
+}
+
+async function main(): Promise<void> {
+  const config = loadConfigOrExit();
   const log = createLogger('settings-invalidator', config.LOG_LEVEL);
-  const running = await startInvalidator(config, log);
+  const state: { running?: RunningInvalidator; stopping: boolean } = { stopping: false };
+  // Handlers go in before start-up: as PID 1 in a container, a SIGTERM during a slow start
+  // (Kafka unreachable) would otherwise be ignored until the kubelet's SIGKILL.
   const shutdown = (signal: string): void => {
+    if (state.stopping) return;
+    state.stopping = true;
     log.info({ signal }, 'shutting down: finishing or abandoning the current batch without committing past it');
     const force = setTimeout(() => process.exit(1), 25_000);
     force.unref();
-    running.stop().then(
+    (state.running ? state.running.stop() : Promise.resolve()).then(
       () => process.exit(0),
       (err: unknown) => {
         log.error({ err }, 'shutdown failed');
@@ -29,6 +36,8 @@ async function main(): Promise<void> {
   };
   process.once('SIGTERM', () => shutdown('SIGTERM'));
   process.once('SIGINT', () => shutdown('SIGINT'));
+  state.running = await startInvalidator(config, log);
+  if (state.stopping) await state.running.stop();
 }
 
 main().catch((err: unknown) => {

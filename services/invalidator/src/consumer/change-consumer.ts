@@ -1,4 +1,4 @@
-import type { Consumer, EachBatchPayload, Kafka, Producer } from 'kafkajs';
+import { Partitioners, type Consumer, type EachBatchPayload, type Kafka, type Producer } from 'kafkajs';
 import { decodeChangeEvent, type Logger } from '@settings/shared';
 import { EvictionBatcher } from '../eviction/eviction-batcher';
 import { planEvictions, UnplannableEventError } from '../eviction/eviction-plan';
@@ -12,6 +12,7 @@ export interface ChangeConsumerOptions {
   topics: string[];
   dlqTopic: string;
   chunkSize: number;
+  sessionTimeoutMs: number;
 }
 
 export type ConsumerState = 'starting' | 'running' | 'stopping' | 'stopped' | 'crashed';
@@ -41,12 +42,12 @@ export class ChangeConsumer {
     this.consumer = kafka.consumer({
       groupId: opts.groupId,
       // Long Redis outages are handled inside a batch with heartbeats, not by leaving the group.
-      sessionTimeout: 30_000,
-      heartbeatInterval: 3_000,
+      sessionTimeout: opts.sessionTimeoutMs,
+      heartbeatInterval: Math.floor(opts.sessionTimeoutMs / 10),
       maxWaitTimeInMs: 50,
       retry: { retries: 10 },
     });
-    this.producer = kafka.producer({ allowAutoTopicCreation: false, idempotent: true, maxInFlightRequests: 1 });
+    this.producer = kafka.producer({ allowAutoTopicCreation: false, idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner });
     this.dlq = new DeadLetterPublisher(this.producer, opts.dlqTopic, log, metrics);
     const { GROUP_JOIN, CRASH, STOP } = this.consumer.events;
     this.consumer.on(GROUP_JOIN, (e) => {

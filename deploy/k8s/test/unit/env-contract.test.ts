@@ -1,0 +1,102 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { REPO_ROOT } from '../../lib/connector';
+import { JWT_KEY_VARS, JWT_VARS, RUNTIME_VARS, loadEnvContract, type ServiceName } from '../../lib/env-contract';
+import { renderAll, type Rendering } from '../../lib/render';
+import { resolvedEnv, workloads } from '../../lib/workloads';
+
+// Every variable a service requires is provided by the manifests (ConfigMap or Secret
+// reference), nothing unknown is set (a typo would silently fall back to a local default),
+// and docs/operations.md documents every variable.
+
+const SERVICES: Array<[ServiceName, string]> = [
+  ['settings', 'settings-service'],
+  ['invalidator', 'settings-invalidator'],
+];
+const SECRET_VARS = ['DATABASE_URL', 'REDIS_URL', 'JWT_PUBLIC_KEY'];
+
+let renderings: Rendering[];
+beforeAll(() => {
+  renderings = renderAll().filter((r) => !r.name.endsWith('/migrate'));
+});
+
+function containerEnv(r: Rendering, deployment: string): Map<string, string> {
+  const w = workloads(r.objects).find((x) => x.object.metadata.name === deployment)!;
+  return resolvedEnv(w.pod.containers[0]!, r.objects);
+}
+
+describe.each(SERVICES)('%s', (service, deployment) => {
+  const contract = loadEnvContract(service);
+
+  test(`manifests provide every variable the service needs (contract: ${contract.source})`, () => {
+    for (const r of renderings) {
+      const env = containerEnv(r, deployment);
+      const jwt = env.get('AUTH_MODE') === 'jwt';
+      const missing = contract.mustProvide.filter((v) => !env.has(v) && !JWT_VARS.includes(v));
+      if (service === 'settings' && jwt) {
+        missing.push(...JWT_VARS.filter((v) => !JWT_KEY_VARS.includes(v) && !env.has(v)));
+        if (!JWT_KEY_VARS.some((v) => env.has(v))) missing.push(JWT_KEY_VARS.join(' or '));
+      }
+      expect({ overlay: r.name, missing }).toEqual({ overlay: r.name, missing: [] });
+    }
+  });
+
+  test('manifests set no variable the service does not read', () => {
+    for (const r of renderings) {
+      const unknown = [...containerEnv(r, deployment).keys()].filter((v) => !contract.all.includes(v) && !RUNTIME_VARS.includes(v));
+      expect({ overlay: r.name, unknown }).toEqual({ overlay: r.name, unknown: [] });
+    }
+  });
+
+  test('credentials come from Secrets, never from literals or ConfigMaps', () => {
+    for (const r of renderings) {
+      for (const [name, value] of containerEnv(r, deployment)) if (SECRET_VARS.includes(name)) expect(`${name}=${value}`).toMatch(new RegExp(`^${name}=secret:`));
+    }
+  });
+
+  test('docs/operations.md documents every variable', () => {
+    const docs = readFileSync(join(REPO_ROOT, 'docs', 'operations.md'), 'utf8');
+    expect(contract.all.filter((v) => !docs.includes(`\`${v}\``))).toEqual([]);
+  });
+});
+
+test('prod authenticates callers with JWT; dev may not', () => {
+  const prod = renderings.find((r) => r.name === 'overlays/prod')!;
+  expect(containerEnv(prod, 'settings-service').get('AUTH_MODE')).toBe('jwt');
+  expect(containerEnv(prod, 'settings-service').get('JWT_PUBLIC_KEY')).toMatch(/^secret:/);
+});
+
+test('both services share the eviction marker lifetime and the Redis they talk to', () => {
+  for (const r of renderings) {
+    const [s, i] = [containerEnv(r, 'settings-service'), containerEnv(r, 'settings-invalidator')];
+    expect(s.get('CACHE_MARKER_TTL_SECONDS')).toBeDefined();
+    expect(s.get('CACHE_MARKER_TTL_SECONDS')).toBe(i.get('CACHE_MARKER_TTL_SECONDS'));
+    expect(s.get('REDIS_URL')).toBe(i.get('REDIS_URL'));
+  }
+});
+
+test('ports in the configuration are the ports the probes, Service and monitors use', () => {
+  for (const r of renderings) {
+    const w = workloads(r.objects);
+    const svc = w.find((x) => x.object.metadata.name === 'settings-service')!.pod.containers[0]!;
+    const s = containerEnv(r, 'settings-service');
+    expect(svc.ports).toEqual([{ name: 'grpc', containerPort: Number(s.get('GRPC_PORT')) }, { name: 'metrics', containerPort: Number(s.get('METRICS_PORT')) }]);
+    expect(svc.readinessProbe!.grpc!.port).toBe(Number(s.get('GRPC_PORT')));
+    const inv = w.find((x) => x.object.metadata.name === 'settings-invalidator')!.pod.containers[0]!;
+    expect(inv.ports).toEqual([{ name: 'metrics', containerPort: Number(containerEnv(r, 'settings-invalidator').get('HTTP_PORT')) }]);
+  }
+});
+
+test('the termination grace period covers the preStop pause and each service\'s own shutdown budget', () => {
+  // settings: drains for SHUTDOWN_GRACE_MS, then force-exits 10 s later (services/settings/src/main.ts);
+  // invalidator: force-exits 25 s after SIGTERM (services/invalidator/src/main.ts).
+  for (const r of renderings) {
+    for (const w of workloads(r.objects).filter((x) => x.object.kind === 'Deployment')) {
+      const pod = w.pod as typeof w.pod & { terminationGracePeriodSeconds: number };
+      const c = w.pod.containers[0]! as (typeof w.pod.containers)[0] & { lifecycle?: { preStop?: { sleep?: { seconds: number } } } };
+      const preStop = c.lifecycle?.preStop?.sleep?.seconds ?? 0;
+      const budget = w.object.metadata.name === 'settings-service' ? Number(containerEnv(r, 'settings-service').get('SHUTDOWN_GRACE_MS')) / 1000 + 10 : 25;
+      expect({ workload: w.object.metadata.name, fits: preStop + budget <= pod.terminationGracePeriodSeconds }).toEqual({ workload: w.object.metadata.name, fits: true });
+    }
+  }
+});

@@ -1,0 +1,77 @@
+import { randomBytes } from 'node:crypto';
+import Redis from 'ioredis';
+import { cacheKeys, localRedisUrl, parseCacheValue, withCacheScripts } from '../../src';
+
+/**
+ * The fence, against a real Redis: the two Lua scripts decide every interleaving of a fill and
+ * an eviction. Each test uses its own account id, so tests never see each other's keys.
+ */
+const redis = withCacheScripts(new Redis(localRedisUrl));
+const TTL = 60_000;
+const account = (): string => `t${randomBytes(6).toString('hex')}`;
+
+afterAll(() => redis.quit());
+
+async function read(key: string) {
+  return parseCacheValue(await redis.getBuffer(key));
+}
+
+describe('versioned fill and marker eviction (Lua, real Redis)', () => {
+  it('a fill stores an entry with its version, generation and payload', async () => {
+    const { key } = cacheKeys.accountSettings(account());
+    expect(await redis.versionedFill(key, '5', '0', TTL, Buffer.from('v5'))).toBe(1);
+    expect(await read(key)).toEqual({ kind: 'entry', version: 5n, generation: 0n, payload: Buffer.from('v5') });
+  });
+
+  it('a slow reader cannot put an old version back after the eviction of a newer write', async () => {
+    const { key } = cacheKeys.accountSettings(account());
+    // 1. reader A loads version 5 from the database and stalls before filling
+    // 2. a write commits version 6; the invalidator evicts with floor 6
+    expect(await redis.evictToMarker(key, '6', TTL)).toBe(1);
+    // 3. reader A resumes and tries to fill version 5: fenced
+    expect(await redis.versionedFill(key, '5', '0', TTL, Buffer.from('old'))).toBe(0);
+    expect(await read(key)).toEqual({ kind: 'marker', floor: 6n });
+    // 4. a reader that loaded version 6 fills normally
+    expect(await redis.versionedFill(key, '6', '0', TTL, Buffer.from('new'))).toBe(1);
+    expect((await read(key))?.kind).toBe('entry');
+  });
+
+  it('a fill never replaces a newer entry of the same generation', async () => {
+    const { key } = cacheKeys.onPatientSettings(account());
+    await redis.versionedFill(key, '9', '0', TTL, Buffer.from('nine'));
+    expect(await redis.versionedFill(key, '8', '0', TTL, Buffer.from('eight'))).toBe(0);
+    expect(await redis.versionedFill(key, '9', '0', TTL, Buffer.from('nine again'))).toBe(0);
+    expect(await read(key)).toMatchObject({ version: 9n, payload: Buffer.from('nine') });
+  });
+
+  it('a fill of a newer generation replaces an entry orphaned by a truncate, and not the other way round', async () => {
+    const { key } = cacheKeys.onPatientSettings(account());
+    await redis.versionedFill(key, '9', '0', TTL, Buffer.from('gen0'));
+    expect(await redis.versionedFill(key, '3', '1', TTL, Buffer.from('gen1'))).toBe(1);
+    expect(await redis.versionedFill(key, '9', '0', TTL, Buffer.from('late gen0'))).toBe(0);
+  });
+
+  it('an eviction leaves an entry that already holds the change (or a newer one) alone', async () => {
+    const { key } = cacheKeys.doctorSettings(account(), 'dr-1');
+    await redis.versionedFill(key, '10', '0', TTL, Buffer.from('ten'));
+    expect(await redis.evictToMarker(key, '10', TTL)).toBe(0);
+    expect(await redis.evictToMarker(key, '7', TTL)).toBe(0);
+    expect(await redis.evictToMarker(key, '11', TTL)).toBe(1);
+  });
+
+  it('replaying an old eviction never lowers a marker (Debezium is at-least-once)', async () => {
+    const { key } = cacheKeys.staffPermission(account(), 's1');
+    await redis.evictToMarker(key, '20', TTL);
+    expect(await redis.evictToMarker(key, '15', TTL)).toBe(0);
+    expect(await read(key)).toEqual({ kind: 'marker', floor: 20n });
+    expect(await redis.versionedFill(key, '19', '0', TTL, Buffer.from('x'))).toBe(0);
+  });
+
+  it('entries and markers carry the TTL they were given', async () => {
+    const { key } = cacheKeys.staffPermissionList(account());
+    await redis.evictToMarker(key, '1', 5_000);
+    const pttl = await redis.pttl(key);
+    expect(pttl).toBeGreaterThan(0);
+    expect(pttl).toBeLessThanOrEqual(5_000);
+  });
+});

@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Lints the protos and regenerates the TypeScript client in packages/settings-api/src/gen.
+#
+#   bash proto/generate.sh           lint, format-check, regenerate in place
+#   bash proto/generate.sh --check   lint, format-check, regenerate into a temp dir and fail if
+#                                    the committed output differs (for CI)
+#
+# Uses the buf and ts-proto pinned in the root package-lock, so output only changes when the
+# protos or those pins change.
+set -euo pipefail
+
+proto_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+root_dir="$(cd "$proto_dir/.." && pwd)"
+gen_rel="packages/settings-api/src/gen"
+buf="$root_dir/node_modules/.bin/buf"
+
+mode="${1:-}"
+case "$mode" in
+  "" | --check) ;;
+  *) echo "usage: bash proto/generate.sh [--check]" >&2; exit 2 ;;
+esac
+
+for tool in "$buf" "$root_dir/node_modules/.bin/protoc-gen-ts_proto"; do
+  if [[ ! -x "$tool" ]]; then
+    echo "generate.sh: $tool not found; run 'npm ci' at the repository root first" >&2
+    exit 1
+  fi
+done
+
+# buf.gen.yaml paths are relative to proto/.
+cd "$proto_dir"
+"$buf" lint
+"$buf" format --diff --exit-code >/dev/null || {
+  echo "generate.sh: protos are not buf-formatted; run: npx buf format -w proto" >&2
+  exit 1
+}
+
+if [[ "$mode" != "--check" ]]; then
+  "$buf" generate
+  echo "generated $gen_rel"
+  exit 0
+fi
+
+tmp="$(mktemp -d)"
+trap 'rm -rf "$tmp"' EXIT
+# `-o` is prepended to the template's `../packages/...` out path, so output lands in $tmp/packages/...
+"$buf" generate -o "$tmp/proto"
+if ! diff -r -u "$root_dir/$gen_rel" "$tmp/$gen_rel" >"$tmp/gen.diff"; then
+  head -n 200 "$tmp/gen.diff" >&2
+  echo >&2
+  echo "generate.sh --check: $gen_rel is out of date with proto/ (diff above)." >&2
+  echo "Run 'npm run generate' and commit the result." >&2
+  exit 1
+fi
+echo "$gen_rel is up to date"

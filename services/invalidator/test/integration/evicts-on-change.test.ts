@@ -1,0 +1,95 @@
+import { cacheKeys, localRedisUrl, withCacheScripts } from '@settings/shared';
+import Redis from 'ioredis';
+import { fencedAtLeast, readCache, sql, startTestInvalidator, testRedis, uniqueId, waitFor } from '../support/test-invalidator';
+import type { RunningInvalidator } from '../../src/invalidator';
+
+/**
+ * Plain SQL (a person in psql, a migration) → Debezium → Kafka → invalidator → Redis marker,
+ * with no settings service involved: the cache follows every committed change.
+ */
+let inv: RunningInvalidator;
+const redis = testRedis();
+const scripts = withCacheScripts(new Redis(localRedisUrl));
+
+beforeAll(async () => {
+  inv = await startTestInvalidator();
+});
+afterAll(async () => {
+  await inv.stop();
+  redis.disconnect();
+  scripts.disconnect();
+});
+
+async function version(table: string, where: string, params: unknown[]): Promise<bigint> {
+  const rows = await sql(`SELECT version FROM ${table} WHERE ${where}`, params);
+  return BigInt(rows[0]!.version as string);
+}
+
+describe('invalidator against the real stack', () => {
+  it('an UPDATE in psql replaces the cached entry by a marker at the new version, typically within a second', async () => {
+    const account = uniqueId();
+    await sql('INSERT INTO account_settings (account_id, display_name) VALUES ($1, $2)', [account, 'Old name']);
+    const v1 = await version('account_settings', 'account_id = $1', [account]);
+    const { key } = cacheKeys.accountSettings(account);
+    // A reader cached version v1 (after the insert's own eviction may already have landed).
+    await waitFor(async () => fencedAtLeast(await readCache(redis, key), v1), 15_000, 'insert eviction');
+    expect(await scripts.versionedFill(key, v1.toString(), '0', 60_000, Buffer.from('Old name'))).toBe(1);
+
+    const t0 = Date.now();
+    await sql('UPDATE account_settings SET display_name = $2 WHERE account_id = $1', [account, 'New name']);
+    const v2 = await version('account_settings', 'account_id = $1', [account]);
+    await waitFor(async () => (await readCache(redis, key))?.kind === 'marker', 15_000, 'marker after update');
+    const lagMs = Date.now() - t0;
+    expect(await readCache(redis, key)).toEqual({ kind: 'marker', floor: v2 });
+    // The old value can no longer be filled back; the new one can.
+    expect(await scripts.versionedFill(key, v1.toString(), '0', 60_000, Buffer.from('Old name'))).toBe(0);
+    expect(await scripts.versionedFill(key, v2.toString(), '0', 60_000, Buffer.from('New name'))).toBe(1);
+    process.stderr.write(`[measure] psql UPDATE → marker in Redis: ${lagMs} ms\n`);
+  });
+
+  it('a DELETE fences the key one above the deleted version', async () => {
+    const account = uniqueId();
+    await sql('INSERT INTO onpatient_settings (account_id) VALUES ($1)', [account]);
+    const v = await version('onpatient_settings', 'account_id = $1', [account]);
+    await sql('DELETE FROM onpatient_settings WHERE account_id = $1', [account]);
+    const { key } = cacheKeys.onPatientSettings(account);
+    await waitFor(async () => (await readCache(redis, key))?.kind === 'marker' && fencedAtLeast(await readCache(redis, key), v + 1n), 15_000, 'delete marker');
+    expect(await scripts.versionedFill(key, v.toString(), '0', 60_000, Buffer.from('deleted row'))).toBe(0);
+  });
+
+  it('a doctor settings change evicts exactly that doctor, not the account or other doctors', async () => {
+    const account = uniqueId();
+    await sql('INSERT INTO account_settings (account_id) VALUES ($1)', [account]);
+    await sql("INSERT INTO doctor_settings (account_id, doctor_id) VALUES ($1, 'dr-a'), ($1, 'dr-b')", [account]);
+    const acct = cacheKeys.accountSettings(account).key;
+    const drB = cacheKeys.doctorSettings(account, 'dr-b').key;
+    await waitFor(async () => (await readCache(redis, drB)) !== undefined, 15_000, 'insert markers');
+    // Cache fresh entries for the account and doctor b at their current versions.
+    const va = await version('account_settings', 'account_id = $1', [account]);
+    const vb = await version('doctor_settings', 'account_id = $1 AND doctor_id = $2', [account, 'dr-b']);
+    await scripts.versionedFill(acct, va.toString(), '0', 60_000, Buffer.from('acct'));
+    await scripts.versionedFill(drB, vb.toString(), '0', 60_000, Buffer.from('b'));
+    await sql("UPDATE doctor_settings SET display_name = 'Dr A' WHERE account_id = $1 AND doctor_id = 'dr-a'", [account]);
+    const drA = cacheKeys.doctorSettings(account, 'dr-a').key;
+    const vaNew = await version('doctor_settings', 'account_id = $1 AND doctor_id = $2', [account, 'dr-a']);
+    await waitFor(async () => fencedAtLeast(await readCache(redis, drA), vaNew), 15_000, 'dr-a marker');
+    expect((await readCache(redis, acct))?.kind).toBe('entry');
+    expect((await readCache(redis, drB))?.kind).toBe('entry');
+  });
+
+  it('a TRUNCATE bumps the key space generation so every old entry stops being read', async () => {
+    const before = BigInt((await redis.get('v1:{gen:staff-permission}')) ?? '0');
+    // Truncating a shared table is safe here: test files run one at a time and each writes its
+    // own account ids.
+    await sql('TRUNCATE staff_permissions');
+    await waitFor(async () => BigInt((await redis.get('v1:{gen:staff-permission}')) ?? '0') > before, 15_000, 'generation bump');
+    expect(BigInt((await redis.get('v1:{gen:staff-permission-list}')) ?? '0')).toBeGreaterThan(0n);
+  });
+
+  it('exports metrics: events consumed, keys evicted, end-to-end lag', async () => {
+    const text = await inv.metrics.registry.metrics();
+    expect(text).toMatch(/invalidator_events_consumed_total\{table="account_settings",op="u"\} [1-9]/);
+    expect(text).toMatch(/invalidator_keys_evicted_total [1-9]/);
+    expect(text).toMatch(/invalidator_end_to_end_lag_seconds_count [1-9]/);
+  });
+});

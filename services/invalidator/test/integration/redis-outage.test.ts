@@ -1,0 +1,75 @@
+import { cacheKeys } from '@settings/shared';
+import { redisProcess, startRedis } from '@settings/local-stack';
+import { Kafka, logLevel } from 'kafkajs';
+import { localKafkaBrokers } from '@settings/shared';
+import { changeTopics, fencedAtLeast, readCache, sql, startTestInvalidator, testRedis, uniqueId, waitFor } from '../support/test-invalidator';
+import type { RunningInvalidator } from '../../src/invalidator';
+
+/**
+ * Redis goes away for ~10 s while 1,000 rows change. The invalidator must pause, keep its
+ * group membership, retry, and once Redis is back apply every eviction; its committed
+ * offsets must reach the end of the topics only after that.
+ */
+jest.setTimeout(180_000);
+let inv: RunningInvalidator & { config: { KAFKA_GROUP_ID: string } };
+const N = 1000;
+const prefix = uniqueId('out');
+const accounts = Array.from({ length: N }, (_, i) => `${prefix}-${i}`);
+
+beforeAll(async () => {
+  inv = await startTestInvalidator({ REDIS_COMMAND_TIMEOUT_MS: '500' });
+  await sql('INSERT INTO account_settings (account_id) SELECT unnest($1::text[])', [accounts]);
+});
+afterAll(async () => {
+  if (!redisProcess.isRunning()) await startRedis(() => undefined);
+  await inv.stop();
+  await sql('DELETE FROM account_settings WHERE account_id LIKE $1', [`${prefix}-%`]);
+});
+
+async function committedAtEnd(groupId: string): Promise<boolean> {
+  const admin = new Kafka({ clientId: 'offset-check', brokers: [localKafkaBrokers], logLevel: logLevel.NOTHING }).admin();
+  await admin.connect();
+  try {
+    for (const topic of changeTopics) {
+      const ends = await admin.fetchTopicOffsets(topic);
+      const [committed] = await admin.fetchOffsets({ groupId, topics: [topic] });
+      for (const end of ends) {
+        const c = committed!.partitions.find((p) => p.partition === end.partition);
+        if (!c || BigInt(c.offset) < BigInt(end.high)) return false;
+      }
+    }
+    return true;
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+it('1,000 updates during a 10 s Redis outage are all applied after it returns, and offsets are committed only then', async () => {
+  const redis = testRedis();
+  // Let the inserts' evictions land first so the outage only holds the updates.
+  await waitFor(async () => (await readCache(redis, cacheKeys.accountSettings(accounts[N - 1]!).key)) !== undefined, 60_000, 'inserts applied');
+  redis.disconnect();
+
+  await redisProcess.stop();
+  const outageStart = Date.now();
+  for (let i = 0; i < 10; i++) {
+    await sql("UPDATE account_settings SET display_name = 'during outage ' || $2 WHERE account_id = ANY($1::text[])", [accounts.slice(i * 100, (i + 1) * 100), String(i)]);
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+  // While Redis is down: paused, nothing committed past the unapplied updates.
+  await waitFor(async () => (await inv.metrics.registry.getSingleMetricAsString('invalidator_consumer_paused')).includes('invalidator_consumer_paused 1'), 10_000, 'consumer paused');
+  expect(await committedAtEnd(inv.config.KAFKA_GROUP_ID)).toBe(false);
+  expect(inv.consumer.joined).toBe(true);
+
+  await startRedis(() => undefined);
+  process.stderr.write(`[measure] Redis down for ${Date.now() - outageStart} ms\n`);
+  const after = testRedis();
+  const versions = new Map<string, bigint>((await sql('SELECT account_id, version FROM account_settings WHERE account_id = ANY($1::text[])', [accounts])).map((r) => [r.account_id as string, BigInt(r.version as string)]));
+  await waitFor(async () => {
+    for (const a of accounts) if (!fencedAtLeast(await readCache(after, cacheKeys.accountSettings(a).key), versions.get(a)!)) return false;
+    return true;
+  }, 90_000, 'every key fenced at its current version');
+  await waitFor(() => committedAtEnd(inv.config.KAFKA_GROUP_ID), 30_000, 'offsets committed to the end');
+  expect(await inv.metrics.registry.getSingleMetricAsString('invalidator_consumer_paused')).toContain('invalidator_consumer_paused 0');
+  after.disconnect();
+});

@@ -1,0 +1,76 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+import { cacheKeys, parseCacheValue } from '@settings/shared';
+import { fencedAtLeast, positionGroupAtEnd, sql, testRedis, uniqueId, waitFor } from '../support/test-invalidator';
+
+/**
+ * The invalidator is killed with SIGKILL in the middle of applying a large batch (no chance to
+ * clean up) and started again: the restarted process resumes from the last committed offset,
+ * which was committed only after its evictions, so no invalidation is lost.
+ */
+jest.setTimeout(180_000);
+const N = 2000;
+const prefix = uniqueId('kill');
+const accounts = Array.from({ length: N }, (_, i) => `${prefix}-${i}`);
+const groupId = uniqueId('test-kill-');
+// The compiled service, as it runs in production (npm test builds before jest runs).
+const entry = join(__dirname, '../../dist/src/main.js');
+
+function startChild(): ChildProcess {
+  return spawn(process.execPath, [entry], {
+    env: {
+      ...process.env,
+      KAFKA_GROUP_ID: groupId,
+      HTTP_PORT: '0',
+      LOG_LEVEL: 'warn',
+      // Slow enough that a kill lands mid-batch: 2,000 evictions at 200/s take ~10 s.
+      REDIS_MAX_OPS_PER_SECOND: '200',
+      REDIS_PIPELINE_SIZE: '50',
+      BATCH_CHUNK_SIZE: '100',
+      // The killed member holds its partitions until its session expires.
+      KAFKA_SESSION_TIMEOUT_MS: '8000',
+    },
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
+}
+
+let child: ChildProcess | undefined;
+
+afterAll(async () => {
+  if (child && child.exitCode === null && child.signalCode === null) {
+    child.kill('SIGKILL');
+    await new Promise((r) => child!.once('exit', r));
+  }
+  await sql('DELETE FROM account_settings WHERE account_id LIKE $1', [`${prefix}-%`]);
+});
+
+it('SIGKILL mid-batch and a restart lose no invalidation', async () => {
+  await positionGroupAtEnd(groupId);
+  const redis = testRedis();
+  child = startChild();
+  await sql('INSERT INTO account_settings (account_id) SELECT unnest($1::text[])', [accounts]);
+  const versions = new Map<string, bigint>((await sql('SELECT account_id, version FROM account_settings WHERE account_id = ANY($1::text[])', [accounts])).map((r) => [r.account_id as string, BigInt(r.version as string)]));
+  const fencedCount = async (): Promise<number> => {
+    const p = redis.pipeline();
+    for (const a of accounts) p.getBuffer(cacheKeys.accountSettings(a).key);
+    const results = (await p.exec())!;
+    return accounts.filter((a, i) => fencedAtLeast(parseCacheValue(results[i]![1] as Buffer | null), versions.get(a)!)).length;
+  };
+  await waitFor(async () => (await fencedCount()) >= N * 0.1, 60_000, 'some evictions applied');
+  const killed = child;
+  killed.kill('SIGKILL');
+  await new Promise((r) => killed.once('exit', r));
+  const atKill = await fencedCount();
+  process.stderr.write(`[measure] killed with ${atKill}/${N} keys evicted\n`);
+  expect(atKill).toBeLessThan(N);
+
+  child = startChild();
+  try {
+    await waitFor(async () => (await fencedCount()) === N, 90_000, 'all keys fenced after restart');
+  } finally {
+    const restarted = child;
+    restarted.kill('SIGTERM');
+    await new Promise((r) => restarted.once('exit', r));
+    redis.disconnect();
+  }
+});
