@@ -72,7 +72,7 @@ case "$cmd" in
     npx eslint .
     bash proto/generate.sh --check
     say "tests (unit, then integration against the real stack)"
-    npx jest --ci "$@"
+    npx jest --ci --runInBand "$@"
     ;;
   stack)
     ensure_system_packages
