@@ -1,0 +1,61 @@
+export type BreakerState = 'closed' | 'open' | 'half-open';
+
+export interface CircuitBreakerOptions {
+  failureThreshold: number;
+  openMs: number;
+  now?: () => number;
+  onStateChange?: (state: BreakerState) => void;
+}
+
+/**
+ * Stops sending cache lookups to a Redis that keeps failing, so each request does not pay the
+ * command timeout. After `openMs` one request probes Redis (half-open); its outcome closes
+ * the breaker or opens it for another period. Everyone else goes straight to the fallback.
+ */
+export class CircuitBreaker {
+  private failures = 0;
+  private openedAt = 0;
+  private current: BreakerState = 'closed';
+  private probeInFlight = false;
+  private readonly now: () => number;
+
+  constructor(private readonly options: CircuitBreakerOptions) {
+    this.now = options.now ?? Date.now;
+  }
+
+  get state(): BreakerState {
+    return this.current;
+  }
+
+  /** Whether this request may use Redis. In half-open state only the single probe may. */
+  allowRequest(): boolean {
+    if (this.current === 'closed') return true;
+    if (this.current === 'open') {
+      if (this.now() - this.openedAt < this.options.openMs) return false;
+      this.transition('half-open');
+    }
+    if (this.probeInFlight) return false;
+    this.probeInFlight = true;
+    return true;
+  }
+
+  recordSuccess(): void {
+    this.failures = 0;
+    this.probeInFlight = false;
+    if (this.current !== 'closed') this.transition('closed');
+  }
+
+  recordFailure(): void {
+    this.failures += 1;
+    this.probeInFlight = false;
+    if (this.current === 'half-open' || (this.current === 'closed' && this.failures >= this.options.failureThreshold)) {
+      this.openedAt = this.now();
+      this.transition('open');
+    }
+  }
+
+  private transition(state: BreakerState): void {
+    this.current = state;
+    this.options.onStateChange?.(state);
+  }
+}

@@ -1,0 +1,34 @@
+import type { Consistency } from '@settings/api';
+import { invalidArgument } from '../errors';
+import { decodeToken, MalformedTokenError, type ConsistencyToken } from './token';
+
+export type ReadMode =
+  | { readonly kind: 'minimize_latency' }
+  | { readonly kind: 'at_least_as_fresh'; readonly token: ConsistencyToken }
+  | { readonly kind: 'fully_consistent' };
+
+export const MINIMIZE_LATENCY: ReadMode = { kind: 'minimize_latency' };
+
+/**
+ * Unset, and `false` in either boolean branch, mean minimize_latency: proto3 cannot tell an
+ * explicit `false` from a default, so it must not change behaviour.
+ */
+export function parseReadMode(consistency: Consistency | undefined, field = 'consistency'): ReadMode {
+  const req = consistency?.requirement;
+  if (!req) return MINIMIZE_LATENCY;
+  switch (req.$case) {
+    case 'minimizeLatency':
+      return MINIMIZE_LATENCY;
+    case 'fullyConsistent':
+      return req.value ? { kind: 'fully_consistent' } : MINIMIZE_LATENCY;
+    case 'atLeastAsFresh':
+      try {
+        return { kind: 'at_least_as_fresh', token: decodeToken(req.value) };
+      } catch (err) {
+        if (err instanceof MalformedTokenError) {
+          throw invalidArgument([{ field: `${field}.at_least_as_fresh`, description: 'not a consistency token returned by this service' }]);
+        }
+        throw err;
+      }
+  }
+}

@@ -1,0 +1,110 @@
+import type { Metadata } from '@grpc/grpc-js';
+import { ID_PATTERN, type Logger } from '@settings/shared';
+import { publicKeyAlgorithm, type SettingsConfig } from '../config';
+import { SettingsError } from '../errors';
+import { jose } from './jose';
+
+export type Access = 'read' | 'write';
+
+/** Who is calling, from the verified bearer token. */
+export interface Principal {
+  readonly subject: string;
+  /** Account ids the caller may touch; `all` for `["*"]` and insecure-dev. */
+  readonly accounts: ReadonlySet<string> | 'all';
+  /** Granted scopes; undefined when the token has no `scope` claim (no scope restriction). */
+  readonly scopes: ReadonlySet<string> | undefined;
+}
+
+export interface Authenticator {
+  authenticate(metadata: Metadata): Promise<Principal>;
+}
+
+export const READ_SCOPE = 'settings.read';
+export const WRITE_SCOPE = 'settings.write';
+
+/** Scope check per method: writing implies reading (a read-modify-write needs both). */
+export function requireScope(principal: Principal, access: Access): void {
+  const scopes = principal.scopes;
+  if (scopes === undefined) return;
+  const ok = access === 'read' ? scopes.has(READ_SCOPE) || scopes.has(WRITE_SCOPE) : scopes.has(WRITE_SCOPE);
+  if (!ok) throw new SettingsError('PERMISSION_DENIED', `token lacks scope ${access === 'read' ? READ_SCOPE : WRITE_SCOPE}`);
+}
+
+export function authorizeAccount(principal: Principal, accountId: string): void {
+  if (principal.accounts === 'all' || principal.accounts.has(accountId)) return;
+  // Same message whether or not the account exists, so callers cannot probe other tenants.
+  throw new SettingsError('PERMISSION_DENIED', `caller ${principal.subject} may not access accounts/${accountId}`);
+}
+
+export async function createAuthenticator(config: SettingsConfig, log: Logger): Promise<Authenticator> {
+  if (config.AUTH_MODE === 'insecure-dev') {
+    log.warn('AUTH_MODE=insecure-dev: EVERY CALLER IS TRUSTED WITH EVERY ACCOUNT. Never use this outside local development.');
+    const dev: Principal = { subject: 'dev', accounts: 'all', scopes: undefined };
+    return { authenticate: async () => dev };
+  }
+  return createJwtAuthenticator(config);
+}
+
+type VerifyKey = Uint8Array | Awaited<ReturnType<typeof jose.importSPKI>>;
+
+async function createJwtAuthenticator(config: SettingsConfig): Promise<Authenticator> {
+  const keys = new Map<string, VerifyKey>();
+  if (config.JWT_HS256_SECRET !== '') keys.set('HS256', new TextEncoder().encode(config.JWT_HS256_SECRET));
+  if (config.JWT_PUBLIC_KEY !== '') {
+    const alg = publicKeyAlgorithm(config.JWT_PUBLIC_KEY);
+    keys.set(alg, await jose.importSPKI(config.JWT_PUBLIC_KEY, alg));
+  }
+  const algorithms = [...keys.keys()];
+  const getKey = (header: { alg?: string }): VerifyKey => {
+    const key = header.alg ? keys.get(header.alg) : undefined;
+    if (!key) throw new SettingsError('UNAUTHENTICATED', 'bearer token signed with an unaccepted algorithm');
+    return key;
+  };
+
+  return {
+    async authenticate(metadata) {
+      const token = bearerToken(metadata);
+      let payload: Record<string, unknown>;
+      try {
+        ({ payload } = await jose.jwtVerify(token, getKey, {
+          issuer: config.JWT_ISSUER,
+          audience: config.JWT_AUDIENCE,
+          algorithms,
+          requiredClaims: ['exp', 'sub'],
+          clockTolerance: 30,
+        }));
+      } catch (err) {
+        if (err instanceof SettingsError) throw err;
+        const code = typeof (err as { code?: unknown }).code === 'string' ? (err as { code: string }).code : 'ERR_JWT_INVALID';
+        throw new SettingsError('UNAUTHENTICATED', `invalid bearer token (${code})`);
+      }
+      return principalFromClaims(payload);
+    },
+  };
+}
+
+function bearerToken(metadata: Metadata): string {
+  const values = metadata.get('authorization');
+  if (values.length === 0) throw new SettingsError('UNAUTHENTICATED', 'missing authorization metadata (Bearer token)');
+  const m = values.length === 1 && typeof values[0] === 'string' ? /^Bearer ([A-Za-z0-9._~+/-]+=*)$/i.exec(values[0]) : null;
+  if (!m) throw new SettingsError('UNAUTHENTICATED', 'authorization metadata must be a single "Bearer <token>"');
+  return m[1]!;
+}
+
+/** Claims are checked strictly: a token with malformed claims is not a valid token. */
+export function principalFromClaims(payload: Record<string, unknown>): Principal {
+  const { sub, accounts, scope } = payload;
+  if (typeof sub !== 'string' || sub === '') throw new SettingsError('UNAUTHENTICATED', 'bearer token has no subject');
+  let accountSet: ReadonlySet<string> | 'all' = new Set();
+  if (accounts !== undefined) {
+    if (!Array.isArray(accounts) || !accounts.every((a): a is string => typeof a === 'string' && (a === '*' || ID_PATTERN.test(a)))) {
+      throw new SettingsError('UNAUTHENTICATED', 'bearer token claim "accounts" must be an array of account ids or ["*"]');
+    }
+    accountSet = accounts.includes('*') ? 'all' : new Set(accounts);
+  }
+  let scopes: ReadonlySet<string> | undefined;
+  if (typeof scope === 'string') scopes = new Set(scope.split(' ').filter(Boolean));
+  else if (Array.isArray(scope) && scope.every((s) => typeof s === 'string')) scopes = new Set(scope as string[]);
+  else if (scope !== undefined) throw new SettingsError('UNAUTHENTICATED', 'bearer token claim "scope" must be a space-separated string');
+  return { subject: sub, accounts: accountSet, scopes };
+}

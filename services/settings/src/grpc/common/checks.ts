@@ -1,0 +1,78 @@
+/**
+ * Value checks shared by the resources. Ranges repeat the database CHECK constraints exactly
+ * (packages/settings-db migrations), so a constraint violation never has to be the first line
+ * of defence; some checks are stricter (e.g. real time zones) where the database cannot know.
+ */
+export type Check = (value: unknown) => string | undefined;
+
+const chars = (s: string): number => [...s].length;
+
+/** PostgreSQL text cannot hold NUL; rejecting it here keeps error 22021 from ever happening. */
+function textProblem(value: unknown): string | undefined {
+  if (typeof value !== 'string') return 'must be a string';
+  if (value.includes('\u0000')) return 'must not contain NUL characters';
+  return undefined;
+}
+
+export const checks = {
+  text(maxChars: number): Check {
+    return (v) => textProblem(v) ?? (chars(v as string) > maxChars ? `at most ${maxChars} characters` : undefined);
+  },
+  intRange(min: number, max: number, extra?: { also: number }): Check {
+    return (v) => {
+      if (typeof v !== 'number' || !Number.isInteger(v)) return 'must be an integer';
+      if (extra && v === extra.also) return undefined;
+      return v < min || v > max ? `must be between ${min} and ${max}${extra ? ` (or ${extra.also})` : ''}` : undefined;
+    };
+  },
+  intOneOf(allowed: readonly number[]): Check {
+    return (v) => (typeof v === 'number' && allowed.includes(v) ? undefined : `must be one of ${allowed.join(', ')}`);
+  },
+  bool(): Check {
+    return (v) => (typeof v === 'boolean' ? undefined : 'must be a boolean');
+  },
+  /** E.164 or empty, as the database CHECK `^([+][1-9][0-9]{1,14}){0,1}$`. */
+  phoneOrEmpty(): Check {
+    return (v) => textProblem(v) ?? (/^(\+[1-9][0-9]{1,14})?$/.test(v as string) ? undefined : 'must be E.164 (e.g. +14155550100) or empty');
+  },
+  emailOrEmpty(): Check {
+    return (v) => {
+      const p = textProblem(v);
+      if (p) return p;
+      const s = v as string;
+      if (chars(s) > 254) return 'at most 254 characters';
+      return s === '' || /^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(s) ? undefined : 'must be an e-mail address or empty';
+    };
+  },
+  timeZone(): Check {
+    return (v) => (typeof v === 'string' && isTimeZone(v) ? undefined : 'must be an IANA time zone, e.g. America/New_York');
+  },
+  locale(): Check {
+    return (v) => (typeof v === 'string' && canonicalLocale(v) !== undefined ? undefined : 'must be a BCP-47 language tag, e.g. en-US');
+  },
+  currency(): Check {
+    return (v) => (typeof v === 'string' && /^[A-Z]{3}$/.test(v) && CURRENCIES.has(v) ? undefined : 'must be an ISO 4217 currency code, e.g. USD');
+  },
+  /** Empty or exactly ten digits, as the database CHECK. */
+  npiOrEmpty(): Check {
+    return (v) => textProblem(v) ?? (/^([0-9]{10})?$/.test(v as string) ? undefined : 'must be 10 digits or empty');
+  },
+};
+
+const TIME_ZONES = new Set([...Intl.supportedValuesOf('timeZone'), 'UTC']);
+const CURRENCIES = new Set(Intl.supportedValuesOf('currency'));
+
+export function isTimeZone(value: string): boolean {
+  return TIME_ZONES.has(value);
+}
+
+/** The canonical spelling (e.g. `en-us` -> `en-US`), or undefined for an invalid tag. */
+export function canonicalLocale(value: string): string | undefined {
+  if (value === '' || value.length > 64 || value.includes('\u0000')) return undefined;
+  try {
+    const [canonical] = Intl.getCanonicalLocales(value);
+    return canonical;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,124 @@
+import { join, dirname } from 'node:path';
+import { Client as PgClient } from 'pg';
+import { credentials, loadPackageDefinition, makeGenericClientConstructor, type Client, type ServiceError } from '@grpc/grpc-js';
+import * as protoLoader from '@grpc/proto-loader';
+import { AccountSettings, OnPatientSettings } from '@settings/api';
+import { localDatabaseUrl } from '@settings/shared';
+import { service as healthService } from 'grpc-health-check';
+import { db, deleteAccounts, expectError, startTestServer, uniqueId, waitFor, type TestServer } from '../support/test-server';
+
+/** Operations surface: health, reflection, metrics, deadlines and graceful shutdown. */
+const accounts: string[] = [];
+afterAll(() => deleteAccounts(accounts));
+
+type HealthClient = Client & {
+  check(req: { service: string }, cb: (err: ServiceError | null, res: { status: string }) => void): void;
+  watch(req: { service: string }): NodeJS.EventEmitter & { cancel(): void };
+};
+const HealthCtor = makeGenericClientConstructor(healthService, 'Health');
+const healthClient = (port: number) => new HealthCtor(`127.0.0.1:${port}`, credentials.createInsecure()) as unknown as HealthClient;
+
+describe('a running server', () => {
+  let t: TestServer;
+  beforeAll(async () => {
+    t = await startTestServer();
+  });
+  afterAll(() => t?.close());
+
+  it('reports SERVING on grpc.health.v1 for the server and for settings.v1.SettingsService', async () => {
+    const health = healthClient(t.running.port);
+    for (const service of ['', 'settings.v1.SettingsService']) {
+      const res = await new Promise<{ status: string }>((resolve, reject) => health.check({ service }, (err, r) => (err ? reject(err) : resolve(r))));
+      expect(res.status).toBe('SERVING');
+    }
+    health.close();
+  });
+
+  it('lists its services over server reflection', async () => {
+    const reflectionProto = join(dirname(require.resolve('@grpc/reflection/package.json')), 'build/proto/grpc/reflection/v1/reflection.proto');
+    const pkg = loadPackageDefinition(protoLoader.loadSync(reflectionProto, { keepCase: true })) as unknown as {
+      grpc: { reflection: { v1: { ServerReflection: new (addr: string, creds: ReturnType<typeof credentials.createInsecure>) => Client & { ServerReflectionInfo(): NodeJS.EventEmitter & { write(m: unknown): void; end(): void } } } } };
+    };
+    const client = new pkg.grpc.reflection.v1.ServerReflection(`127.0.0.1:${t.running.port}`, credentials.createInsecure());
+    const stream = client.ServerReflectionInfo();
+    const response = new Promise<{ list_services_response: { service: Array<{ name: string }> } }>((resolve, reject) => {
+      stream.on('data', resolve);
+      stream.on('error', reject);
+    });
+    stream.write({ list_services: '' });
+    const names = (await response).list_services_response.service.map((s) => s.name);
+    stream.end();
+    client.close();
+    expect(names).toEqual(expect.arrayContaining(['settings.v1.SettingsService', 'grpc.health.v1.Health']));
+  });
+
+  it('exposes Prometheus metrics on its metrics port', async () => {
+    await expectError(() => t.call('getAccountSettings', { name: 'bad' }));
+    const body = await (await fetch(`http://127.0.0.1:${t.running.metricsPort}/metrics`)).text();
+    expect(body).toContain('settings_grpc_requests_total{method="GetAccountSettings",code="INVALID_ARGUMENT"}');
+    for (const name of ['settings_grpc_request_duration_seconds', 'settings_cache_requests_total', 'settings_cache_fills_total', 'settings_cache_coalesced_total', 'settings_db_queries_total', 'settings_cache_fallback_total', 'settings_load_shed_total', 'settings_redis_circuit_open']) {
+      expect(body).toContain(name);
+    }
+    expect((await fetch(`http://127.0.0.1:${t.running.metricsPort}/readyz`)).status).toBe(200);
+  });
+
+  it('carries the call deadline into PostgreSQL: a blocked query is cancelled, not left running', async () => {
+    const a = uniqueId();
+    accounts.push(a);
+    const locker = new PgClient({ connectionString: localDatabaseUrl });
+    await locker.connect();
+    const lockerPid = (await locker.query('SELECT pg_backend_pid() AS pid')).rows[0].pid as number;
+    const waiting = async () =>
+      Number((await db(`SELECT count(*) AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query ILIKE '%account_settings%' AND pid <> $1`, [lockerPid]))[0]!.n);
+    try {
+      await locker.query('BEGIN');
+      await locker.query('LOCK TABLE account_settings IN ACCESS EXCLUSIVE MODE');
+      const read = await expectError(() => t.call('getAccountSettings', { name: `accounts/${a}/settings`, consistency: { requirement: { $case: 'fullyConsistent', value: true } } }, { deadlineMs: 300 }));
+      expect(read.code).toBe(4); // DEADLINE_EXCEEDED
+      const write = await expectError(() => t.call('updateAccountSettings', { accountSettings: AccountSettings.fromPartial({ name: `accounts/${a}/settings`, displayName: 'x' }), allowMissing: true }, { deadlineMs: 300 }));
+      expect(write.code).toBe(4);
+      // Both statements give up inside PostgreSQL while the lock is still held.
+      await waitFor(async () => (await waiting()) === 0, 3000, 'blocked statements cancelled');
+    } finally {
+      await locker.query('ROLLBACK');
+      await locker.end();
+    }
+  });
+});
+
+describe('graceful shutdown', () => {
+  it('turns health NOT_SERVING, lets the in-flight call finish, then closes', async () => {
+    const a = uniqueId();
+    accounts.push(a);
+    const t = await startTestServer();
+    const name = `accounts/${a}/onpatientSettings`;
+    await t.call('updateOnPatientSettings', { onpatientSettings: OnPatientSettings.fromPartial({ name, portalEnabled: true }), allowMissing: true });
+
+    const health = healthClient(t.running.port);
+    const statuses: string[] = [];
+    const watch = health.watch({ service: '' });
+    watch.on('data', (m: { status: string }) => statuses.push(m.status));
+    watch.on('error', () => undefined);
+    await waitFor(() => statuses.includes('SERVING'), 5000, 'SERVING');
+
+    // Keep one call in flight inside PostgreSQL while shutdown starts.
+    const locker = new PgClient({ connectionString: localDatabaseUrl });
+    await locker.connect();
+    await locker.query('BEGIN');
+    await locker.query('LOCK TABLE onpatient_settings IN ACCESS EXCLUSIVE MODE');
+    const inFlight = t.call('getOnPatientSettings', { name, consistency: { requirement: { $case: 'fullyConsistent', value: true } } });
+    await waitFor(async () => Number((await db(`SELECT count(*) AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query ILIKE '%onpatient_settings%'`))[0]!.n) > 0, 5000, 'read blocked');
+    let stopped = false;
+    const stopping = t.running.stop().then(() => (stopped = true));
+    await waitFor(() => statuses.includes('NOT_SERVING'), 5000, 'NOT_SERVING');
+    watch.cancel();
+    expect(stopped).toBe(false);
+
+    await locker.query('ROLLBACK');
+    await locker.end();
+    expect((await inFlight).portalEnabled).toBe(true);
+    await stopping;
+    health.close();
+    t.client.close();
+  });
+});

@@ -1,0 +1,58 @@
+import { createHash } from 'node:crypto';
+import { AccountSettings, DoctorSettings, OnPatientSettings, Role, StaffPermission } from '@settings/api';
+import { VERSIONED_FILL_LUA } from '@settings/shared';
+import { deleteAccounts, startTestServer, uniqueId, type TestServer } from '../support/test-server';
+
+/**
+ * The runtime half of the no-mutation rule (the source scan is the other): across every RPC,
+ * the service sends Redis nothing but GETs and the versioned-fill script. Writes send nothing.
+ */
+let t: TestServer;
+const a = uniqueId();
+const sent: Array<{ name: string; args: unknown[] }> = [];
+beforeAll(async () => {
+  t = await startTestServer();
+  const redis = t.running.redis as unknown as { sendCommand(cmd: { name: string; args: unknown[] }, ...rest: unknown[]): unknown };
+  const original = redis.sendCommand.bind(redis);
+  // Connection handshakes (after a reconnect) touch no keys.
+  const handshake = new Set(['client', 'info', 'hello', 'auth', 'select']);
+  redis.sendCommand = (cmd, ...rest) => {
+    if (!handshake.has(cmd.name.toLowerCase())) sent.push({ name: cmd.name.toLowerCase(), args: cmd.args });
+    return original(cmd, ...rest);
+  };
+});
+afterAll(async () => {
+  await t?.close();
+  await deleteAccounts([a]);
+});
+
+it('writes send no Redis command; reads send only GET and EVALSHA/EVAL of versioned-fill', async () => {
+  const parent = `accounts/${a}`;
+  await t.call('updateAccountSettings', { accountSettings: AccountSettings.fromPartial({ name: `${parent}/settings`, displayName: 'x' }), allowMissing: true });
+  await t.call('updateDoctorSettings', { doctorSettings: DoctorSettings.fromPartial({ name: `${parent}/doctors/d1/settings`, displayName: 'x' }), allowMissing: true });
+  await t.call('updateOnPatientSettings', { onpatientSettings: OnPatientSettings.fromPartial({ name: `${parent}/onpatientSettings`, portalEnabled: true }), allowMissing: true });
+  const grant = await t.call('createStaffPermission', { parent, staffPermissionId: 's1', staffPermission: StaffPermission.fromPartial({ role: Role.ROLE_ADMIN }) });
+  const updated = await t.call('updateStaffPermission', { staffPermission: StaffPermission.fromPartial({ name: grant.name, disabled: true }) });
+  await t.call('createStaffPermission', { parent, staffPermissionId: 's2', staffPermission: StaffPermission.fromPartial({ role: Role.ROLE_ADMIN }) });
+  expect(sent).toEqual([]);
+
+  for (let i = 0; i < 2; i++) {
+    await t.call('getAccountSettings', { name: `${parent}/settings` });
+    await t.call('batchGetAccountSettings', { names: [`${parent}/settings`] });
+    await t.call('getDoctorSettings', { name: `${parent}/doctors/d1/settings` });
+    await t.call('batchGetDoctorSettings', { parent, names: [`${parent}/doctors/d1/settings`] });
+    await t.call('getOnPatientSettings', { name: `${parent}/onpatientSettings` });
+    await t.call('batchGetOnPatientSettings', { names: [`${parent}/onpatientSettings`] });
+    await t.call('getStaffPermission', { name: grant.name });
+    await t.call('batchGetStaffPermissions', { parent, names: [grant.name] });
+    await t.call('listStaffPermissions', { parent, pageSize: 1, pageToken: '' });
+  }
+  await t.call('deleteStaffPermission', { name: grant.name, etag: updated.etag });
+
+  const fillSha = createHash('sha1').update(VERSIONED_FILL_LUA).digest('hex');
+  const names = new Set(sent.map((c) => c.name));
+  expect([...names].every((n) => ['get', 'evalsha', 'eval'].includes(n))).toBe(true);
+  // ioredis names the script by SHA or by text depending on its script cache; either way, only versioned-fill.
+  for (const c of sent.filter((x) => x.name !== 'get')) expect([fillSha, VERSIONED_FILL_LUA]).toContain(c.args[0]);
+  expect(sent.some((c) => c.name === 'evalsha' || c.name === 'eval')).toBe(true);
+});

@@ -1,0 +1,79 @@
+import { Client } from 'pg';
+import { AccountSettings, OnPatientSettings } from '@settings/api';
+import { localDatabaseUrl } from '@settings/shared';
+import { deleteAccounts, expectError, metricValue, startTestServer, uniqueId, type TestServer } from '../support/test-server';
+
+/**
+ * Redis unreachable (a port nothing listens on; the shared stack's Redis is left alone): reads
+ * come from PostgreSQL behind a concurrency limit, writes are unaffected, and once the limit is
+ * full further reads fail fast with UNAVAILABLE instead of queueing.
+ */
+const DEAD_REDIS = 'redis://127.0.0.1:1';
+const accounts: string[] = [];
+afterAll(() => deleteAccounts(accounts));
+
+describe('with Redis down', () => {
+  let t: TestServer;
+  beforeAll(async () => {
+    t = await startTestServer({ REDIS_URL: DEAD_REDIS, REDIS_BREAKER_FAILURE_THRESHOLD: '3', REDIS_BREAKER_OPEN_MS: '60000' });
+  });
+  afterAll(() => t?.close());
+
+  it('serves reads from PostgreSQL, accepts writes, counts fallbacks and opens the breaker', async () => {
+    const a = uniqueId();
+    accounts.push(a);
+    const name = `accounts/${a}/settings`;
+    const written = await t.call('updateAccountSettings', { accountSettings: AccountSettings.fromPartial({ name, displayName: 'no cache' }), allowMissing: true });
+    const fallbackBefore = await metricValue(t.running, 'settings_cache_fallback_total');
+
+    const t0 = Date.now();
+    for (let i = 0; i < 10; i++) expect(await t.call('getAccountSettings', { name })).toEqual(written);
+    const perRead = (Date.now() - t0) / 10;
+
+    expect(await metricValue(t.running, 'settings_cache_fallback_total')).toBe(fallbackBefore + 10);
+    expect(t.running.breaker.state).toBe('open');
+    expect(await metricValue(t.running, 'settings_redis_circuit_open')).toBe(1);
+    const updated = await t.call('updateAccountSettings', { accountSettings: AccountSettings.fromPartial({ name, displayName: 'still writable', etag: written.etag }), allowMissing: false });
+    expect((await t.call('getAccountSettings', { name })).displayName).toBe(updated.displayName);
+    process.stderr.write(`[measure] Redis down: ${perRead.toFixed(1)} ms per read served from PostgreSQL\n`);
+  });
+});
+
+describe('with Redis down and the fallback limit reached', () => {
+  let t: TestServer;
+  beforeAll(async () => {
+    t = await startTestServer({ REDIS_URL: DEAD_REDIS, DB_FALLBACK_MAX_CONCURRENCY: '1' });
+  });
+  afterAll(() => t?.close());
+
+  it('rejects further reads at once with UNAVAILABLE (LOAD_SHED) while one fallback read is stuck', async () => {
+    const ids = Array.from({ length: 5 }, () => uniqueId());
+    accounts.push(...ids);
+    for (const a of ids) {
+      await t.call('updateOnPatientSettings', { onpatientSettings: OnPatientSettings.fromPartial({ name: `accounts/${a}/onpatientSettings`, portalEnabled: true }), allowMissing: true });
+    }
+    // Hold the first fallback read inside PostgreSQL: the lock blocks every SELECT on the table.
+    const locker = new Client({ connectionString: localDatabaseUrl });
+    await locker.connect();
+    try {
+      await locker.query('BEGIN');
+      await locker.query('LOCK TABLE onpatient_settings IN ACCESS EXCLUSIVE MODE');
+      const shedBefore = await metricValue(t.running, 'settings_load_shed_total');
+      const stuck = t.call('getOnPatientSettings', { name: `accounts/${ids[0]}/onpatientSettings` });
+      // Give the first call time to take the only permit.
+      await new Promise((r) => setTimeout(r, 200));
+      const t0 = Date.now();
+      const errors = await Promise.all(ids.slice(1).map((a) => expectError(() => t.call('getOnPatientSettings', { name: `accounts/${a}/onpatientSettings` }))));
+      const shedMs = Date.now() - t0;
+      for (const e of errors) expect(e).toMatchObject({ code: 14, reason: 'LOAD_SHED' });
+      expect(errors[0]!.message).toMatch(/database fallback is at its limit of 1/);
+      expect(await metricValue(t.running, 'settings_load_shed_total')).toBe(shedBefore + 4);
+      expect(shedMs).toBeLessThan(1000);
+      await locker.query('ROLLBACK');
+      expect((await stuck).portalEnabled).toBe(true);
+      process.stderr.write(`[measure] 4 shed reads answered in ${shedMs} ms while the fallback was full\n`);
+    } finally {
+      await locker.end();
+    }
+  });
+});

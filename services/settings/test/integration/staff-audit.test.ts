@@ -1,0 +1,42 @@
+import { Role, StaffPermission } from '@settings/api';
+import { db, deleteAccounts, expectError, mintToken, startTestServer, uniqueId, type TestServer } from '../support/test-server';
+
+/** Every grant change leaves an audit row in the same transaction: who, what, before, after, when. */
+let t: TestServer;
+const a = uniqueId();
+beforeAll(async () => {
+  t = await startTestServer();
+});
+afterAll(async () => {
+  await t?.close();
+  await deleteAccounts([a]);
+});
+
+const audit = () => db('SELECT actor, action, before, after, at FROM staff_permission_audit WHERE account_id = $1 AND staff_id = $2 ORDER BY id', [a, 's-audit']);
+
+it('records create, update and delete with the caller, and nothing for a rejected change', async () => {
+  const parent = `accounts/${a}`;
+  const admin = await mintToken({ sub: 'admin-portal', accounts: [a] });
+  const hr = await mintToken({ sub: 'hr-sync', accounts: [a] });
+
+  const created = await t.call('createStaffPermission', { parent, staffPermissionId: 's-audit', staffPermission: StaffPermission.fromPartial({ role: Role.ROLE_FRONT_DESK, permissions: ['appointments.write'] }) }, { token: admin });
+  const updated = await t.call('updateStaffPermission', { staffPermission: StaffPermission.fromPartial({ name: created.name, role: Role.ROLE_BILLING, etag: created.etag }), updateMask: ['role'] }, { token: hr });
+  // Stale etag: rolled back, so no audit row either.
+  await expectError(() => t.call('updateStaffPermission', { staffPermission: StaffPermission.fromPartial({ name: created.name, disabled: true, etag: created.etag }) }, { token: hr }));
+  await t.call('deleteStaffPermission', { name: created.name, etag: updated.etag }, { token: admin });
+
+  const rows = await audit();
+  expect(rows.map((r) => [r.actor, r.action])).toEqual([
+    ['admin-portal', 'create'],
+    ['hr-sync', 'update'],
+    ['admin-portal', 'delete'],
+  ]);
+  const [c, u, d] = rows as Array<{ before: Record<string, unknown> | null; after: Record<string, unknown> | null; at: Date }>;
+  expect(c!.before).toBeNull();
+  expect(c!.after).toMatchObject({ account_id: a, staff_id: 's-audit', role: 'ROLE_FRONT_DESK', permissions: ['appointments.write'], disabled: false, version: created.etag });
+  expect(u!.before).toMatchObject({ role: 'ROLE_FRONT_DESK', version: created.etag });
+  expect(u!.after).toMatchObject({ role: 'ROLE_BILLING', version: updated.etag });
+  expect(d!.before).toMatchObject({ role: 'ROLE_BILLING', version: updated.etag });
+  expect(d!.after).toBeNull();
+  for (const r of rows) expect(r.at).toBeInstanceOf(Date);
+});

@@ -1,0 +1,105 @@
+import Redis from 'ioredis';
+import { AccountSettings, OnPatientSettings } from '@settings/api';
+import { cacheKeys, localRedisUrl, parseCacheValue, withCacheScripts } from '@settings/shared';
+import { deleteAccounts, metricValue, startTestServer, uniqueId, waitFor, type TestServer } from '../support/test-server';
+
+/**
+ * The race the versioned fill exists for: a reader loads version N from PostgreSQL and stalls
+ * before filling; meanwhile N+1 is written and the invalidator's marker lands. The stalled fill
+ * must be fenced, so the old value never appears in the cache after the eviction.
+ */
+const redis = withCacheScripts(new Redis(localRedisUrl, { maxRetriesPerRequest: 1 }));
+const accounts: string[] = [];
+afterAll(async () => {
+  redis.disconnect();
+  await deleteAccounts(accounts);
+});
+
+function deferred<T = void>(): { promise: Promise<T>; resolve: (v: T) => void } {
+  let resolve!: (v: T) => void;
+  const promise = new Promise<T>((r) => (resolve = r));
+  return { promise, resolve };
+}
+
+describe('a fill that lost the race with a newer write', () => {
+  let t: TestServer;
+  let target = '';
+  let paused = deferred<bigint>();
+  let gate = deferred();
+  beforeAll(async () => {
+    t = await startTestServer({}, {
+      readThroughHooks: {
+        async beforeFill(key, version) {
+          if (key !== target) return;
+          target = ''; // only the first fill stalls
+          paused.resolve(version);
+          await gate.promise;
+        },
+      },
+    });
+  });
+  afterAll(() => t?.close());
+
+  it('is fenced by the eviction marker, and the next read returns and caches the new value', async () => {
+    const a = uniqueId();
+    accounts.push(a);
+    const name = `accounts/${a}/settings`;
+    const { key } = cacheKeys.accountSettings(a);
+    const v1 = await t.call('updateAccountSettings', { accountSettings: AccountSettings.fromPartial({ name, displayName: 'old' }), allowMissing: true });
+    target = key;
+    paused = deferred<bigint>();
+    gate = deferred();
+
+    // 1. A reader misses, loads version v1 and stalls before its fill.
+    const staleRead = t.call('getAccountSettings', { name });
+    expect(await paused.promise).toBe(BigInt(v1.etag));
+
+    // 2. A writer commits v2 and the invalidator replaces the (absent) entry by a marker.
+    const v2 = await t.call('updateAccountSettings', { accountSettings: AccountSettings.fromPartial({ name, displayName: 'new' }), allowMissing: false });
+    expect(await redis.evictToMarker(key, v2.etag, t.config.CACHE_MARKER_TTL_SECONDS * 1000)).toBe(1);
+    const fencedBefore = await metricValue(t.running, 'settings_cache_fills_total', { space: 'account-settings', result: 'fenced' });
+
+    // 3. The stalled reader resumes: it answers with what it read, but its fill is refused.
+    gate.resolve();
+    expect((await staleRead).displayName).toBe('old');
+    // The response does not wait for the fill; the fill's outcome shows in the metric.
+    await waitFor(async () => (await metricValue(t.running, 'settings_cache_fills_total', { space: 'account-settings', result: 'fenced' })) === fencedBefore + 1, 5000, 'fenced fill');
+    expect(parseCacheValue(await redis.getBuffer(key))).toEqual({ kind: 'marker', floor: BigInt(v2.etag) });
+
+    // 4. The next reader sees the marker, reads v2 and fills it.
+    const writtenBefore = await metricValue(t.running, 'settings_cache_fills_total', { space: 'account-settings', result: 'written' });
+    const next = await t.call('getAccountSettings', { name });
+    expect(next).toMatchObject({ displayName: 'new', etag: v2.etag });
+    await waitFor(async () => (await metricValue(t.running, 'settings_cache_fills_total', { space: 'account-settings', result: 'written' })) === writtenBefore + 1, 5000, 'fill of v2');
+    const cached = parseCacheValue(await redis.getBuffer(key));
+    expect(cached?.kind === 'entry' && AccountSettings.decode(cached.payload).displayName).toBe('new');
+    expect(cached?.kind === 'entry' && cached.version).toBe(BigInt(v2.etag));
+  });
+});
+
+describe('a fill whose database read is older than half the marker lifetime', () => {
+  let t: TestServer;
+  let delayKey = '';
+  beforeAll(async () => {
+    // Marker TTL 1 s: a fill more than 500 ms after its read could outlive a marker, so it is dropped.
+    t = await startTestServer({ CACHE_MARKER_TTL_SECONDS: '1' }, {
+      readThroughHooks: {
+        async beforeFill(key) {
+          if (key === delayKey) await new Promise((r) => setTimeout(r, 700));
+        },
+      },
+    });
+  });
+  afterAll(() => t?.close());
+
+  it('is skipped, leaving the key empty', async () => {
+    const a = uniqueId();
+    accounts.push(a);
+    const name = `accounts/${a}/onpatientSettings`;
+    await t.call('updateOnPatientSettings', { onpatientSettings: OnPatientSettings.fromPartial({ name, portalEnabled: true }), allowMissing: true });
+    delayKey = cacheKeys.onPatientSettings(a).key;
+    expect((await t.call('getOnPatientSettings', { name })).portalEnabled).toBe(true);
+    await waitFor(async () => (await metricValue(t.running, 'settings_cache_fills_total', { space: 'onpatient-settings', result: 'skipped_old' })) === 1, 5000, 'skipped fill');
+    expect(await redis.getBuffer(delayKey)).toBeNull();
+  });
+});

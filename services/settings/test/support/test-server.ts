@@ -1,0 +1,169 @@
+import { randomBytes } from 'node:crypto';
+import { credentials, Metadata, type Client, type ServiceError } from '@grpc/grpc-js';
+import { BadRequest, ErrorInfo, SettingsServiceClient, SettingsServiceService, Status } from '@settings/api';
+import { createLogger, localStack } from '@settings/shared';
+import { pgQuery } from '@settings/local-stack';
+import { startSettingsServer, type RunningSettingsServer, type StartOptions } from '../../src/app';
+import { loadSettingsConfig, type SettingsConfig } from '../../src/config';
+import { jose } from '../../src/grpc/jose';
+
+export const uniqueId = (prefix = 't'): string => `${prefix}${randomBytes(6).toString('hex')}`;
+
+export const TEST_HS256_SECRET = 'settings-service-tests-only-secret-0123456789';
+
+export function testConfig(overrides: Record<string, string> = {}): SettingsConfig {
+  return loadSettingsConfig({
+    GRPC_HOST: '127.0.0.1',
+    GRPC_PORT: '0',
+    METRICS_PORT: '0',
+    AUTH_MODE: 'jwt',
+    JWT_HS256_SECRET: TEST_HS256_SECRET,
+    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'warn',
+    // Test keys are unique per run; a short TTL keeps them from piling up in the shared Redis.
+    CACHE_ENTRY_TTL_SECONDS: '300',
+    SHUTDOWN_GRACE_MS: '2000',
+    ...overrides,
+  });
+}
+
+export interface TokenClaims {
+  sub?: string;
+  accounts?: unknown;
+  scope?: unknown;
+  iss?: string;
+  aud?: string;
+  expiresIn?: string;
+  secret?: string;
+}
+
+export async function mintToken(claims: TokenClaims = {}): Promise<string> {
+  const { sub = 'test-caller', accounts = ['*'], scope, iss = 'settings-clients', aud = 'settings-service', expiresIn = '5m', secret = TEST_HS256_SECRET } = claims;
+  const payload: Record<string, unknown> = { accounts };
+  if (scope !== undefined) payload.scope = scope;
+  return new jose.SignJWT(payload as Record<string, string>)
+    .setProtectedHeader({ alg: 'HS256' })
+    .setSubject(sub)
+    .setIssuer(iss)
+    .setAudience(aud)
+    .setIssuedAt()
+    .setExpirationTime(expiresIn)
+    .sign(new TextEncoder().encode(secret));
+}
+
+type Methods = typeof SettingsServiceService;
+export type MethodName = keyof Methods;
+export type RequestOf<K extends MethodName> = Parameters<Methods[K]['requestSerialize']>[0];
+export type ResponseOf<K extends MethodName> = ReturnType<Methods[K]['responseDeserialize']>;
+
+export interface CallOpts {
+  /** Bearer token; null sends no authorization metadata. Default: the harness token. */
+  token?: string | null;
+  deadlineMs?: number;
+}
+
+export interface TestServer {
+  readonly running: RunningSettingsServer;
+  readonly client: Client;
+  readonly config: SettingsConfig;
+  /** A token for every account with both scopes (sub `test-caller`). */
+  readonly token: string;
+  call<K extends MethodName>(method: K, req: RequestOf<K>, opts?: CallOpts): Promise<ResponseOf<K>>;
+  close(): Promise<void>;
+}
+
+export async function startTestServer(overrides: Record<string, string> = {}, options: StartOptions = {}): Promise<TestServer> {
+  const config = testConfig(overrides);
+  const running = await startSettingsServer(config, createLogger('settings-test', config.LOG_LEVEL), options);
+  const client = new SettingsServiceClient(`127.0.0.1:${running.port}`, credentials.createInsecure());
+  const token = await mintToken();
+  const call = <K extends MethodName>(method: K, req: RequestOf<K>, opts: CallOpts = {}): Promise<ResponseOf<K>> => {
+    const def = SettingsServiceService[method];
+    const metadata = new Metadata();
+    const bearer = opts.token === undefined ? token : opts.token;
+    if (bearer !== null) metadata.set('authorization', `Bearer ${bearer}`);
+    return new Promise((resolve, reject) =>
+      client.makeUnaryRequest(
+        def.path,
+        def.requestSerialize as (v: RequestOf<K>) => Buffer,
+        def.responseDeserialize as (b: Buffer) => ResponseOf<K>,
+        req,
+        metadata,
+        { deadline: Date.now() + (opts.deadlineMs ?? 10_000) },
+        (err, res) => (err ? reject(err) : resolve(res!)),
+      ),
+    );
+  };
+  return {
+    running,
+    client,
+    config,
+    token,
+    call,
+    async close() {
+      client.close();
+      await running.stop();
+    },
+  };
+}
+
+export interface DecodedError {
+  code: number;
+  message: string;
+  reason?: string;
+  fieldViolations: Array<{ field: string; description: string }>;
+}
+
+/** The AIP-193 payload of a failed call: status code, ErrorInfo reason, BadRequest violations. */
+export function decodeError(err: unknown): DecodedError {
+  const e = err as ServiceError;
+  const raw = e.metadata?.get('grpc-status-details-bin')[0];
+  const out: DecodedError = { code: e.code, message: e.details, fieldViolations: [] };
+  if (!Buffer.isBuffer(raw)) return out;
+  const status = Status.decode(raw);
+  for (const any of status.details) {
+    if (any.typeUrl === 'type.googleapis.com/google.rpc.BadRequest') {
+      out.fieldViolations = BadRequest.decode(any.value).fieldViolations.map((v) => ({ field: v.field, description: v.description }));
+    } else if (any.typeUrl === 'type.googleapis.com/google.rpc.ErrorInfo') {
+      out.reason = ErrorInfo.decode(any.value).reason;
+    }
+  }
+  return out;
+}
+
+/** Runs `fn` expecting it to fail; returns the decoded error. */
+export async function expectError(fn: () => Promise<unknown>): Promise<DecodedError> {
+  try {
+    await fn();
+  } catch (err) {
+    return decodeError(err);
+  }
+  throw new Error('expected the call to fail, but it succeeded');
+}
+
+export const db = (sql: string, params: unknown[] = []): Promise<Array<Record<string, unknown>>> => pgQuery(localStack.database, sql, params);
+
+/** Removes everything a test wrote for these accounts (never truncates: other suites share the tables). */
+export async function deleteAccounts(accountIds: readonly string[]): Promise<void> {
+  if (accountIds.length === 0) return;
+  for (const table of ['account_settings', 'doctor_settings', 'onpatient_settings', 'staff_permissions', 'staff_permission_lists', 'staff_permission_audit']) {
+    await db(`DELETE FROM ${table} WHERE account_id = ANY($1)`, [accountIds]);
+  }
+}
+
+export async function waitFor(cond: () => boolean | Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await cond())) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** Current value of a counter/gauge (summed over label sets matching `labels`). */
+export async function metricValue(running: RunningSettingsServer, name: string, labels: Record<string, string> = {}): Promise<number> {
+  const metric = running.metrics.registry.getSingleMetric(name);
+  if (!metric) throw new Error(`no metric ${name}`);
+  const { values } = await metric.get();
+  return values
+    .filter((v) => Object.entries(labels).every(([k, val]) => (v.labels as Record<string, unknown>)[k] === val))
+    .reduce((sum, v) => sum + v.value, 0);
+}

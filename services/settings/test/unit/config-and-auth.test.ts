@@ -1,0 +1,78 @@
+import { generateKeyPairSync } from 'node:crypto';
+import { Metadata } from '@grpc/grpc-js';
+import { ConfigError, createLogger, describeEnv } from '@settings/shared';
+import { loadSettingsConfig, settingsEnvSchema } from '../../src/config';
+import { createAuthenticator, principalFromClaims, requireScope } from '../../src/grpc/auth';
+import { jose } from '../../src/grpc/jose';
+import { SettingsError } from '../../src/errors';
+
+const secret = 's'.repeat(32);
+const log = createLogger('test', 'silent');
+
+describe('configuration', () => {
+  it('has a default for every variable and documents each', () => {
+    const rows = describeEnv(settingsEnvSchema);
+    expect(rows.map((r) => r.name)).toEqual([
+      'REDIS_URL', 'LOG_LEVEL', 'DATABASE_URL', 'GRPC_HOST', 'GRPC_PORT', 'METRICS_PORT', 'AUTH_MODE', 'JWT_PUBLIC_KEY', 'JWT_HS256_SECRET',
+      'JWT_ISSUER', 'JWT_AUDIENCE', 'CACHE_ENTRY_TTL_SECONDS', 'CACHE_MARKER_TTL_SECONDS', 'DB_POOL_MAX', 'DB_FALLBACK_MAX_CONCURRENCY',
+      'DB_STATEMENT_TIMEOUT_MS', 'REDIS_COMMAND_TIMEOUT_MS', 'REDIS_BREAKER_FAILURE_THRESHOLD', 'REDIS_BREAKER_OPEN_MS',
+      'STAFF_LIST_CACHE_MAX_ROWS', 'GRPC_MAX_MESSAGE_BYTES', 'SHUTDOWN_GRACE_MS',
+    ]);
+    for (const r of rows) expect(r.description.length).toBeGreaterThan(10);
+    const c = loadSettingsConfig({ JWT_HS256_SECRET: secret });
+    expect(c).toMatchObject({ GRPC_PORT: 50051, METRICS_PORT: 9464, AUTH_MODE: 'jwt', CACHE_ENTRY_TTL_SECONDS: 21600, CACHE_MARKER_TTL_SECONDS: 600, DB_POOL_MAX: 10, DB_FALLBACK_MAX_CONCURRENCY: 8, REDIS_COMMAND_TIMEOUT_MS: 100, GRPC_MAX_MESSAGE_BYTES: 1048576 });
+  });
+
+  it('jwt mode without a key, a short secret, a bad PEM and bad numbers are all reported together', () => {
+    expect(() => loadSettingsConfig({})).toThrow(/AUTH_MODE=jwt needs JWT_PUBLIC_KEY or JWT_HS256_SECRET/);
+    expect(() => loadSettingsConfig({ AUTH_MODE: 'insecure-dev' })).not.toThrow();
+    try {
+      loadSettingsConfig({ JWT_HS256_SECRET: 'short', JWT_PUBLIC_KEY: 'nope' });
+      throw new Error('expected ConfigError');
+    } catch (err) {
+      expect(err).toBeInstanceOf(ConfigError);
+      expect((err as ConfigError).problems).toHaveLength(2);
+    }
+    expect(() => loadSettingsConfig({ JWT_HS256_SECRET: secret, GRPC_PORT: 'http', AUTH_MODE: 'open' })).toThrow(/GRPC_PORT[\s\S]*AUTH_MODE/);
+  });
+});
+
+describe('bearer tokens', () => {
+  it('verifies ES256 tokens against JWT_PUBLIC_KEY (with literal \\n in the variable)', async () => {
+    const { publicKey, privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const pem = publicKey.export({ type: 'spki', format: 'pem' }).toString().replace(/\n/g, '\\n');
+    const auth = await createAuthenticator(loadSettingsConfig({ JWT_PUBLIC_KEY: pem }), log);
+    const token = await new jose.SignJWT({ accounts: ['a1'], scope: 'settings.read' })
+      .setProtectedHeader({ alg: 'ES256' })
+      .setSubject('svc')
+      .setIssuer('settings-clients')
+      .setAudience('settings-service')
+      .setExpirationTime('1m')
+      .sign(privateKey);
+    const md = new Metadata();
+    md.set('authorization', `Bearer ${token}`);
+    const p = await auth.authenticate(md);
+    expect(p.subject).toBe('svc');
+    expect(p.accounts).toEqual(new Set(['a1']));
+    // An HS256 token is refused when only a public key is configured (no algorithm confusion).
+    const hs = await new jose.SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setSubject('x').setIssuer('settings-clients').setAudience('settings-service').setExpirationTime('1m').sign(new TextEncoder().encode(secret));
+    md.set('authorization', `Bearer ${hs}`);
+    await expect(auth.authenticate(md)).rejects.toMatchObject({ code: 'UNAUTHENTICATED' });
+  });
+
+  it('claims: accounts list or "*", scope string or array; malformed claims are invalid tokens', () => {
+    expect(principalFromClaims({ sub: 's', accounts: ['*'] }).accounts).toBe('all');
+    expect(principalFromClaims({ sub: 's' }).accounts).toEqual(new Set());
+    expect(principalFromClaims({ sub: 's', scope: 'settings.read other' }).scopes).toEqual(new Set(['settings.read', 'other']));
+    expect(() => principalFromClaims({ sub: 's', accounts: ['UPPER'] })).toThrow(SettingsError);
+    expect(() => principalFromClaims({ accounts: [] })).toThrow(/no subject/);
+    expect(() => principalFromClaims({ sub: 's', scope: 5 })).toThrow(/scope/);
+  });
+
+  it('write scope implies read; read scope does not allow writes; no scope claim restricts nothing', () => {
+    const p = (scope?: string) => principalFromClaims({ sub: 's', scope });
+    expect(() => requireScope(p('settings.write'), 'read')).not.toThrow();
+    expect(() => requireScope(p('settings.read'), 'write')).toThrow(/settings.write/);
+    expect(() => requireScope(p(), 'write')).not.toThrow();
+  });
+});

@@ -1,0 +1,77 @@
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join, relative } from 'node:path';
+
+/**
+ * The cache contract's central rule, enforced on the source: application code never deletes,
+ * expires, overwrites or flushes cache entries. Only the versioned-fill Lua script writes, and
+ * freshness comes from the invalidator's markers. This scan fails on any such call in src/.
+ */
+const SRC = join(__dirname, '../../src');
+
+function sourceFiles(dir: string): string[] {
+  return readdirSync(dir).flatMap((name) => {
+    const path = join(dir, name);
+    return statSync(path).isDirectory() ? sourceFiles(path) : path.endsWith('.ts') ? [path] : [];
+  });
+}
+
+/** Strips comments so prose like "never .del(" cannot trip (or hide from) the scan. */
+function code(text: string): string {
+  return text.replace(/\/\*[\s\S]*?\*\//g, '').replace(/(^|[^:'"`])\/\/.*$/gm, '$1');
+}
+
+interface Hit {
+  file: string;
+  line: number;
+  text: string;
+}
+
+function scan(pattern: RegExp): Hit[] {
+  const hits: Hit[] = [];
+  for (const file of sourceFiles(SRC)) {
+    code(readFileSync(file, 'utf8'))
+      .split('\n')
+      .forEach((text, i) => {
+        if (pattern.test(text)) hits.push({ file: relative(SRC, file), line: i + 1, text: text.trim() });
+      });
+  }
+  return hits;
+}
+
+// Redis commands that remove, expire, overwrite or flush keys, and ways around a named method.
+const MUTATING = [
+  'del', 'unlink', 'expire', 'pexpire', 'expireat', 'pexpireat', 'persist', 'getdel', 'getex', 'getset',
+  'setex', 'psetex', 'setnx', 'setrange', 'append', 'mset', 'msetnx', 'rename', 'renamenx', 'move', 'copy',
+  'restore', 'flushall', 'flushdb', 'swapdb', 'evictToMarker', 'eval', 'evalsha', 'evalRo', 'evalshaRo', 'fcall',
+  'sendCommand', 'call', 'callBuffer', 'multi', 'hset', 'incr', 'incrby', 'decr', 'lpush', 'rpush', 'sadd', 'zadd',
+];
+
+describe('services/settings/src never mutates cache entries', () => {
+  it('finds the source files', () => {
+    expect(sourceFiles(SRC).length).toBeGreaterThan(10);
+  });
+
+  it('calls no key-deleting, expiring, overwriting or flushing Redis command', () => {
+    const pattern = new RegExp(`\\.(${MUTATING.join('|')})(Buffer)?\\s*\\(`, 'i');
+    expect(scan(pattern)).toEqual([]);
+  });
+
+  it('calls .set( only on known non-Redis receivers (Maps, gRPC metadata, a gauge)', () => {
+    // Receivers are listed, not guessed: an aliased Redis client (`const c = redis; c.set(...)`)
+    // would otherwise slip through. Adding a Map? Add its receiver here after checking it.
+    const allowed = new Set(['metrics.circuitOpen', 'out', 'pending', 'this.flights', 'keys', 'metadata']);
+    const calls = scan(/\.set\s*\(/).flatMap((h) => [...h.text.matchAll(/([\w.]+)\.set\s*\(/g)].map((m) => ({ ...h, receiver: m[1]! })));
+    expect(calls.filter((c) => !allowed.has(c.receiver))).toEqual([]);
+  });
+
+  it('uses only GET, the versioned-fill script and connection management on the Redis client', () => {
+    const allowed = new Set(['get', 'getBuffer', 'versionedFill', 'on', 'once', 'off', 'quit', 'disconnect', 'status']);
+    const used = scan(/\bredis\.\w+/).flatMap((h) => [...h.text.matchAll(/\bredis\.(\w+)/g)].map((m) => ({ ...h, method: m[1]! })));
+    expect(used.filter((u) => !allowed.has(u.method))).toEqual([]);
+    expect(used.some((u) => u.method === 'versionedFill')).toBe(true);
+  });
+
+  it('creates Redis clients in one place only', () => {
+    expect(scan(/new\s+(Redis|IORedis|Cluster)\s*\(/).map((h) => h.file)).toEqual(['cache/redis-client.ts']);
+  });
+});

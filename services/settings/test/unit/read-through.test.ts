@@ -1,0 +1,130 @@
+import { createLogger, defaultCacheTiming, generationKey } from '@settings/shared';
+import { CircuitBreaker } from '../../src/cache/circuit-breaker';
+import { ConcurrencyLimiter } from '../../src/cache/concurrency-limiter';
+import { ReadThrough, type Loaded, type ReadSource } from '../../src/cache/read-through';
+import type { CacheRedis } from '../../src/cache/redis-client';
+import { encodeToken } from '../../src/consistency/token';
+import type { ReadMode } from '../../src/consistency/read-mode';
+import { createSettingsMetrics } from '../../src/metrics';
+
+/** The read path against an in-memory stand-in for Redis whose failures the test controls. */
+class FakeRedis {
+  store = new Map<string, Buffer>();
+  down = false;
+  calls = 0;
+  private op<T>(fn: () => T): Promise<T> {
+    this.calls += 1;
+    return this.down ? Promise.reject(new Error('Command timed out')) : Promise.resolve(fn());
+  }
+  get(key: string) {
+    return this.op(() => this.store.get(key)?.toString('latin1') ?? null);
+  }
+  getBuffer(key: string) {
+    return this.op(() => this.store.get(key) ?? null);
+  }
+  versionedFill(key: string, version: string, generation: string, _ttl: number, payload: Buffer) {
+    return this.op(() => {
+      const cur = this.store.get(key)?.toString('latin1');
+      const floor = cur?.startsWith('m|') ? BigInt(cur.slice(2)) : undefined;
+      if (floor !== undefined && floor > BigInt(version)) return 0;
+      this.store.set(key, Buffer.concat([Buffer.from(`e|${version}|${generation}|`), payload]));
+      return 1;
+    });
+  }
+}
+
+function setup(opts: { fallbackMax?: number } = {}) {
+  const redis = new FakeRedis();
+  const metrics = createSettingsMetrics();
+  const breaker = new CircuitBreaker({ failureThreshold: 2, openMs: 60_000 });
+  const rt = new ReadThrough({
+    redis: redis as unknown as CacheRedis,
+    breaker,
+    fallbackLimiter: new ConcurrencyLimiter(opts.fallbackMax ?? 8),
+    metrics,
+    timing: defaultCacheTiming,
+    log: createLogger('test', 'silent'),
+  });
+  const db = new Map<string, { version: bigint; value: string }>();
+  let loads = 0;
+  let gate: Promise<void> | undefined;
+  const source: ReadSource<string, string> = {
+    space: 'account-settings',
+    cacheKey: (k) => ({ key: `k:${k}`, space: 'account-settings' }),
+    encode: (v) => Buffer.from(v),
+    decode: (b) => b.toString(),
+    async load(keys) {
+      loads += 1;
+      await gate;
+      const out = new Map<string, Loaded<string>>();
+      for (const k of keys) if (db.has(k)) out.set(`k:${k}`, db.get(k)!);
+      return out;
+    },
+  };
+  const read = (key: string, mode: ReadMode = { kind: 'minimize_latency' }) => rt.get(source, key, { mode, startedAt: Date.now(), deadline: Date.now() + 5000 });
+  return { redis, metrics, breaker, db, source, read, loads: () => loads, hold: (p: Promise<void> | undefined) => (gate = p) };
+}
+const tick = () => new Promise((r) => setImmediate(r));
+
+it('fills with the generation read before the query, then serves hits; another generation is a miss', async () => {
+  const s = setup();
+  s.db.set('a', { version: 5n, value: 'five' });
+  s.redis.store.set(generationKey('account-settings'), Buffer.from('3'));
+  expect((await s.read('a'))?.value).toBe('five');
+  await tick();
+  expect(s.redis.store.get('k:a')?.toString()).toBe('e|5|3|five');
+  expect((await s.read('a'))?.value).toBe('five');
+  expect(s.loads()).toBe(1);
+  // A finished load stays joinable for one more event-loop turn; let it go.
+  await tick();
+  await tick();
+  s.redis.store.set(generationKey('account-settings'), Buffer.from('4'));
+  await s.read('a');
+  expect(s.loads()).toBe(2);
+});
+
+it('at_least_as_fresh skips an older entry; fully_consistent never looks at Redis', async () => {
+  const s = setup();
+  s.db.set('a', { version: 9n, value: 'nine' });
+  s.redis.store.set('k:a', Buffer.from('e|5|0|five'));
+  expect((await s.read('a', { kind: 'at_least_as_fresh', token: { version: 5n, listVersion: 5n } }))?.value).toBe('five');
+  expect((await s.read('a', { kind: 'at_least_as_fresh', token: { version: 9n, listVersion: 9n } }))?.value).toBe('nine');
+  expect(encodeToken(9n)).toBeTruthy();
+  const callsBefore = s.redis.calls;
+  await tick();
+  const afterFill = s.redis.calls;
+  expect((await s.read('a', { kind: 'fully_consistent' }))?.value).toBe('nine');
+  await tick();
+  expect(s.redis.calls).toBe(afterFill);
+  expect(afterFill).toBeGreaterThanOrEqual(callsBefore);
+});
+
+it('a failing Redis sends reads to the database and opens the breaker, after which Redis is not called', async () => {
+  const s = setup();
+  s.db.set('a', { version: 1n, value: 'one' });
+  s.redis.down = true;
+  await s.read('a');
+  await s.read('a');
+  expect(s.breaker.state).toBe('open');
+  const calls = s.redis.calls;
+  for (let i = 0; i < 5; i++) expect((await s.read('a'))?.value).toBe('one');
+  expect(s.redis.calls).toBe(calls);
+  expect((await s.metrics.fallback.get()).values[0]?.value).toBe(7);
+});
+
+it('sheds load when the fallback limit is full, without queueing, and coalesces same-key reads', async () => {
+  const s = setup({ fallbackMax: 1 });
+  s.db.set('a', { version: 1n, value: 'one' });
+  s.db.set('b', { version: 1n, value: 'two' });
+  s.redis.down = true;
+  let open!: () => void;
+  s.hold(new Promise<void>((r) => (open = r)));
+  const first = s.read('a');
+  const sameKey = s.read('a');
+  await tick();
+  await expect(s.read('b')).rejects.toMatchObject({ code: 'LOAD_SHED' });
+  open();
+  expect([(await first)?.value, (await sameKey)?.value]).toEqual(['one', 'one']);
+  expect(s.loads()).toBe(1);
+  expect((await s.metrics.loadShed.get()).values[0]?.value).toBe(1);
+});

@@ -1,0 +1,37 @@
+import { SingleFlight } from '../../src/cache/single-flight';
+
+describe('single flight', () => {
+  it('joins a load in progress, and only one that started at or after notBefore', async () => {
+    let now = 100;
+    const sf = new SingleFlight<string>(() => now);
+    expect(sf.join('k', -Infinity)).toBeUndefined();
+    const { claims, promises, release } = sf.claim(['k']);
+    expect(sf.join('k', -Infinity)).toBe(promises[0]);
+    expect(sf.join('k', 100)).toBe(promises[0]);
+    // A read-your-writes request that arrived after the load started must not reuse it.
+    expect(sf.join('k', 101)).toBeUndefined();
+    now = 200;
+    const newer = sf.claim(['k']);
+    expect(sf.join('k', 150)).toBe(newer.promises[0]);
+    claims[0]!.resolve('old');
+    newer.claims[0]!.resolve('new');
+    expect(await promises[0]).toBe('old');
+    // The older flight's release must not remove the newer one.
+    release();
+    await new Promise((r) => setImmediate(r));
+    await new Promise((r) => setImmediate(r));
+    expect(sf.join('k', -Infinity)).toBe(newer.promises[0]);
+    newer.release();
+    await new Promise((r) => setImmediate(r));
+    await new Promise((r) => setImmediate(r));
+    expect(sf.size).toBe(0);
+  });
+
+  it('a rejected load with no joiner is not an unhandled rejection', async () => {
+    const sf = new SingleFlight<string>();
+    const { claims, release } = sf.claim(['a', 'b']);
+    for (const c of claims) c.reject(new Error('db down'));
+    release();
+    await new Promise((r) => setImmediate(r));
+  });
+});
