@@ -72,7 +72,8 @@ case "$cmd" in
     npx eslint .
     bash proto/generate.sh --check
     say "tests (unit, then integration against the real stack)"
-    npx jest --ci --runInBand "$@"
+    # --forceExit: a test that fails mid-way may leave a client open; CI must still end.
+    npx jest --ci --runInBand --forceExit "$@"
     ;;
   stack)
     ensure_system_packages

@@ -107,9 +107,20 @@ export async function startConnect(progress: (msg: string) => void): Promise<voi
     if (r.status >= 300) throw new Error(`HTTP ${r.status} ${r.json?.message ?? ''}`);
     return true;
   }, { timeoutMs: 60_000, intervalMs: 2000, log: connectProcess.log, alive });
+  // A connector stopped by `down` stays stopped until resumed; resuming a running one is a no-op.
+  await rest('PUT', `/connectors/${name}/resume`);
+  let offsetsReset = false;
   await waitUntil(COMPONENT, `connector ${name} and its task RUNNING`, async () => {
     const s = await connectorStatus(name);
     const failed = s?.tasks.find((t) => t.state === 'FAILED');
+    if (failed && !offsetsReset && /no longer available/.test(failed.trace ?? '')) {
+      // The stored offset points at WAL the (recreated) slot no longer has: the slot was dropped
+      // by hand or by an interrupted `down`. Stream from now on instead.
+      progress('stored offset is gone from the server: resetting connector offsets');
+      await resetConnectorOffsets(name);
+      offsetsReset = true;
+      return false;
+    }
     if (failed) throw new Error(`task FAILED: ${failed.trace?.split('\n')[0] ?? ''}`);
     return s?.connector.state === 'RUNNING' && s.tasks.length > 0 && s.tasks.every((t) => t.state === 'RUNNING');
   }, { timeoutMs: 120_000, intervalMs: 1000, log: connectProcess.log, alive });
@@ -120,7 +131,32 @@ export async function startConnect(progress: (msg: string) => void): Promise<voi
   }, { timeoutMs: 120_000, intervalMs: 1000, log: connectProcess.log, alive });
 }
 
+/**
+ * Stops the connector and forgets its source offsets (Kafka Connect 3.6+ REST), so the next
+ * start streams from a new slot's position. Only safe when nothing could have changed in
+ * between that the cache still holds: `down` stops Redis (no persistence) too.
+ */
+async function resetConnectorOffsets(name: string): Promise<void> {
+  await rest('PUT', `/connectors/${name}/stop`);
+  await waitUntil(COMPONENT, `connector ${name} STOPPED`, async () => (await connectorStatus(name))?.connector.state === 'STOPPED', {
+    timeoutMs: 60_000,
+    intervalMs: 500,
+    log: connectProcess.log,
+  });
+  const r = await rest<{ message?: string }>('DELETE', `/connectors/${name}/offsets`);
+  if (r.status >= 300) throw new Error(`resetting offsets of ${name}: HTTP ${r.status} ${r.json?.message ?? ''}`);
+  await rest('PUT', `/connectors/${name}/resume`);
+}
+
+/**
+ * Stops the worker. The connector's offsets are reset first because `down` then drops the
+ * replication slot: a stored offset would point at WAL the next slot does not have.
+ */
 export async function stopConnect(): Promise<void> {
+  if (connectProcess.isRunning()) {
+    const { name } = connectorFile();
+    await resetConnectorOffsets(name).catch(() => undefined);
+  }
   await connectProcess.stop(30_000);
 }
 

@@ -10,6 +10,7 @@ export const invalidatorEnvSchema = {
   CHANGE_TOPIC_PARTITIONS: env.int('partitions for topics this service creates', 3, { min: 1, max: 1000 }),
   DLQ_TOPIC: env.string('dead-letter topic for malformed or unknown change events', 'settings.invalidator.dlq'),
   KAFKA_SESSION_TIMEOUT_MS: env.int('consumer group session timeout: how long a dead replica keeps its partitions', 30_000, { min: 6_000, max: 300_000 }),
+  KAFKA_REBALANCE_TIMEOUT_MS: env.int('how long a rebalance waits for members to rejoin (a dead member is waited for this long)', 30_000, { min: 6_000, max: 600_000 }),
   HTTP_PORT: env.int('HTTP port for /metrics, /healthz, /readyz', 9465, { min: 0, max: 65535 }),
   REDIS_MAX_OPS_PER_SECOND: env.int('ceiling on Redis eviction operations per second (0 = no ceiling)', 5000, { min: 0 }),
   REDIS_MAX_INFLIGHT_PIPELINES: env.int('pipelines in flight to Redis at once', 2, { min: 1, max: 64 }),

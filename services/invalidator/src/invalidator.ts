@@ -54,7 +54,7 @@ export async function startInvalidator(config: InvalidatorConfig, log: Logger): 
     },
     metrics,
   );
-  const consumer = new ChangeConsumer(kafka, evictor, { groupId: config.KAFKA_GROUP_ID, topics, dlqTopic: config.DLQ_TOPIC, chunkSize: config.BATCH_CHUNK_SIZE, sessionTimeoutMs: config.KAFKA_SESSION_TIMEOUT_MS }, log, metrics);
+  const consumer = new ChangeConsumer(kafka, evictor, { groupId: config.KAFKA_GROUP_ID, topics, dlqTopic: config.DLQ_TOPIC, chunkSize: config.BATCH_CHUNK_SIZE, sessionTimeoutMs: config.KAFKA_SESSION_TIMEOUT_MS, rebalanceTimeoutMs: config.KAFKA_REBALANCE_TIMEOUT_MS }, log, metrics);
 
   const probes = await startProbesServer(config.HTTP_PORT, metrics.registry, {
     live: () => consumer.state !== 'crashed',

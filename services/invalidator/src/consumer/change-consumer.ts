@@ -13,6 +13,7 @@ export interface ChangeConsumerOptions {
   dlqTopic: string;
   chunkSize: number;
   sessionTimeoutMs: number;
+  rebalanceTimeoutMs: number;
 }
 
 export type ConsumerState = 'starting' | 'running' | 'stopping' | 'stopped' | 'crashed';
@@ -44,6 +45,7 @@ export class ChangeConsumer {
       // Long Redis outages are handled inside a batch with heartbeats, not by leaving the group.
       sessionTimeout: opts.sessionTimeoutMs,
       heartbeatInterval: Math.floor(opts.sessionTimeoutMs / 10),
+      rebalanceTimeout: opts.rebalanceTimeoutMs,
       maxWaitTimeInMs: 50,
       retry: { retries: 10 },
     });
@@ -94,9 +96,20 @@ export class ChangeConsumer {
   }
 
   private async handleBatch({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
-    const shouldAbort = (): boolean => this.state !== 'running' || !isRunning() || isStale();
+    let rebalancing = false;
+    const shouldAbort = (): boolean => this.state !== 'running' || rebalancing || !isRunning() || isStale();
     const hooks: ApplyHooks = {
-      heartbeat,
+      // A heartbeat that reports a rebalance means the group is waiting for this member to
+      // rejoin: abandon the batch (nothing past the applied evictions is committed) rather than
+      // keep retrying and stall every other member for the rebalance timeout.
+      heartbeat: async () => {
+        try {
+          await heartbeat();
+        } catch (err) {
+          if (isRebalanceError(err)) rebalancing = true;
+          throw err;
+        }
+      },
       shouldAbort,
       onRedisDown: (err) => this.pauseForRedis(err),
       onRedisUp: () => this.resumeAfterRedis(),
@@ -137,7 +150,7 @@ export class ChangeConsumer {
         const last = chunk[chunk.length - 1]!.offset;
         resolveOffset(last);
         await this.consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: (BigInt(last) + 1n).toString() }]);
-        await heartbeat();
+        await hooks.heartbeat();
       }
       this.metrics.consumerLag.set({ topic: batch.topic, partition: String(batch.partition) }, Number(batch.offsetLag()));
     } catch (err) {
@@ -179,4 +192,9 @@ export class ChangeConsumer {
     this.consumer.resume(this.opts.topics.map((topic) => ({ topic })));
     this.log.info('Redis back: consumption resumed');
   }
+}
+
+function isRebalanceError(err: unknown): boolean {
+  const type = (err as { type?: string } | null)?.type;
+  return type === 'REBALANCE_IN_PROGRESS' || type === 'UNKNOWN_MEMBER_ID' || type === 'ILLEGAL_GENERATION';
 }
