@@ -5,6 +5,7 @@ import { componentDir, connectPlugins, connectorConfigFile } from './state-dir';
 import { ManagedProcess } from './managed-process';
 import { ensureJars, javaBin, jvmArgs } from './java';
 import { pgQuery } from './postgres';
+import { ensurePortFree } from './port-check';
 import { waitUntil } from './wait-until';
 
 const COMPONENT = 'connect';
@@ -89,6 +90,7 @@ export async function startConnect(progress: (msg: string) => void): Promise<voi
   const props = join(componentDir(COMPONENT), 'worker.properties');
   writeFileSync(props, workerProperties());
   if (!connectProcess.isRunning()) {
+    await ensurePortFree(COMPONENT, localStack.connectPort);
     progress('starting Kafka Connect worker');
     connectProcess.start(javaBin(), jvmArgs(512, 'org.apache.kafka.connect.cli.ConnectDistributed', [props]));
   }

@@ -7,6 +7,7 @@ import { localKafkaBrokers, localStack } from '@settings/shared';
 import { componentDir } from './state-dir';
 import { ManagedProcess } from './managed-process';
 import { ensureJars, javaBin, jvmArgs } from './java';
+import { ensurePortFree } from './port-check';
 import { StartupError, waitUntil } from './wait-until';
 
 const COMPONENT = 'kafka';
@@ -62,6 +63,8 @@ export async function startKafka(progress: (msg: string) => void): Promise<void>
     if (r.status !== 0) throw new StartupError(COMPONENT, `storage format failed: ${(r.stdout + r.stderr).trim().split('\n').slice(-3).join(' ')}`);
   }
   if (!kafkaProcess.isRunning()) {
+    await ensurePortFree(COMPONENT, localStack.kafkaPort);
+    await ensurePortFree(COMPONENT, localStack.kafkaControllerPort);
     progress('starting broker');
     kafkaProcess.start(javaBin(), jvmArgs(512, 'kafka.Kafka', [props]));
   }

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { Client } from 'pg';
 import { localStack } from '@settings/shared';
 import { componentDir, stateDir } from './state-dir';
+import { ensurePortFree } from './port-check';
 import { StartupError, waitUntil } from './wait-until';
 
 const COMPONENT = 'postgres';
@@ -92,6 +93,7 @@ export async function startPostgres(progress: (msg: string) => void): Promise<vo
     execFileSync('sh', ['-c', `echo "include 'conf.d.settings-stack.conf'" >> '${join(data, 'postgresql.conf')}'`]);
   }
   if (!postgresRunning()) {
+    await ensurePortFree(COMPONENT, localStack.postgresPort);
     progress('starting');
     const r = asPostgres('pg_ctl', ['-D', data, '-l', log, '-w', '-t', '60', 'start']);
     if (r.status !== 0) throw new StartupError(COMPONENT, `pg_ctl start failed: ${r.output.trim()}`, log);

@@ -2,7 +2,8 @@ import { spawnSync } from 'node:child_process';
 import { localStack } from '@settings/shared';
 import { componentDir } from './state-dir';
 import { ManagedProcess } from './managed-process';
-import { StartupError, waitUntil } from './wait-until';
+import { ensurePortFree } from './port-check';
+import { waitUntil } from './wait-until';
 
 const COMPONENT = 'redis';
 export const redisProcess = new ManagedProcess(COMPONENT);
@@ -14,6 +15,7 @@ function ping(): boolean {
 
 export async function startRedis(progress: (msg: string) => void): Promise<void> {
   if (!redisProcess.isRunning()) {
+    await ensurePortFree(COMPONENT, localStack.redisPort);
     progress('starting');
     redisProcess.start('redis-server', [
       '--port', String(localStack.redisPort),
@@ -28,9 +30,7 @@ export async function startRedis(progress: (msg: string) => void): Promise<void>
       '--maxmemory-policy', 'noeviction',
     ]);
   }
-  await waitUntil(COMPONENT, 'PING', async () => ping(), { timeoutMs: 15_000, log: redisProcess.log, alive: () => redisProcess.isRunning() }).catch((err: unknown) => {
-    throw err instanceof StartupError ? err : new StartupError(COMPONENT, String(err), redisProcess.log);
-  });
+  await waitUntil(COMPONENT, 'PING', async () => ping(), { timeoutMs: 15_000, log: redisProcess.log, alive: () => redisProcess.isRunning() });
 }
 
 export const redisReady = ping;
