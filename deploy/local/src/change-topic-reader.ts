@@ -19,6 +19,7 @@ function parseValue(raw: Buffer | null): JsonValue {
  * caused. `start()` resolves once partitions are assigned and positioned at the end.
  */
 export class ChangeTopicReader {
+  private readonly kafka: Kafka;
   private readonly consumer: Consumer;
   private readonly messages: Array<{ partition: number; message: KafkaMessage }> = [];
   private waiters: Array<() => void> = [];
@@ -27,11 +28,12 @@ export class ChangeTopicReader {
     readonly topic: string,
     brokers = localKafkaBrokers,
   ) {
-    const kafka = new Kafka({ clientId: 'test-reader', brokers: brokers.split(','), logLevel: logLevel.NOTHING });
-    this.consumer = kafka.consumer({ groupId: `test-reader-${randomUUID()}`, maxWaitTimeInMs: 100 });
+    this.kafka = new Kafka({ clientId: 'test-reader', brokers: brokers.split(','), logLevel: logLevel.NOTHING });
+    this.consumer = this.kafka.consumer({ groupId: `test-reader-${randomUUID()}`, maxWaitTimeInMs: 100 });
   }
 
   async start(): Promise<void> {
+    await this.ensureTopic();
     await this.consumer.connect();
     await this.consumer.subscribe({ topic: this.topic, fromBeginning: false });
     const joined = new Promise<void>((resolve) => {
@@ -63,6 +65,25 @@ export class ChangeTopicReader {
           resolve();
         });
       });
+    }
+  }
+
+  /**
+   * On a fresh stack a change topic exists only after its table's first change; subscribing
+   * before that fails. Creating it first is harmless: if Connect creates it at the same time,
+   * one of the two creations simply reports that it exists.
+   */
+  private async ensureTopic(): Promise<void> {
+    const admin = this.kafka.admin();
+    await admin.connect();
+    try {
+      if (!(await admin.listTopics()).includes(this.topic)) {
+        await admin.createTopics({ waitForLeaders: true, topics: [{ topic: this.topic, numPartitions: 3 }] }).catch((err: unknown) => {
+          if ((err as { type?: string }).type !== 'TOPIC_ALREADY_EXISTS') throw err;
+        });
+      }
+    } finally {
+      await admin.disconnect();
     }
   }
 
