@@ -112,7 +112,10 @@ export async function startConnect(progress: (msg: string) => void): Promise<voi
   // A connector stopped by `down` stays stopped until resumed; resuming a running one is a no-op.
   await rest('PUT', `/connectors/${name}/resume`);
   let offsetsReset = false;
-  await waitUntil(COMPONENT, `connector ${name} and its task RUNNING`, async () => {
+  const slot = config['slot.name']!;
+  // One loop for "task RUNNING" and "slot active": a task can report RUNNING and fail a moment
+  // later (e.g. on a stored offset whose WAL is gone), so failure is checked until the end.
+  await waitUntil(COMPONENT, `connector ${name} RUNNING with replication slot ${slot} active`, async () => {
     const s = await connectorStatus(name);
     const failed = s?.tasks.find((t) => t.state === 'FAILED');
     if (failed && !offsetsReset && /no longer available/.test(failed.trace ?? '')) {
@@ -124,13 +127,11 @@ export async function startConnect(progress: (msg: string) => void): Promise<voi
       return false;
     }
     if (failed) throw new Error(`task FAILED: ${failed.trace?.split('\n')[0] ?? ''}`);
-    return s?.connector.state === 'RUNNING' && s.tasks.length > 0 && s.tasks.every((t) => t.state === 'RUNNING');
-  }, { timeoutMs: 120_000, intervalMs: 1000, log: connectProcess.log, alive });
-  const slot = config['slot.name']!;
-  await waitUntil(COMPONENT, `replication slot ${slot} active`, async () => {
+    const running = s?.connector.state === 'RUNNING' && s.tasks.length > 0 && s.tasks.every((t) => t.state === 'RUNNING');
+    if (!running) return false;
     const rows = await pgQuery(localStack.database, 'SELECT active FROM pg_replication_slots WHERE slot_name = $1', [slot]);
     return rows[0]?.active === true;
-  }, { timeoutMs: 120_000, intervalMs: 1000, log: connectProcess.log, alive });
+  }, { timeoutMs: 180_000, intervalMs: 1000, log: connectProcess.log, alive });
 }
 
 /**

@@ -1,0 +1,138 @@
+import { execFile } from 'node:child_process';
+import type { BenchContext } from '../context';
+import { BENCH_REDIS_DB, sleep } from '../context';
+import { createAccounts, deleteAccounts, escapeLike, sql } from '../db';
+import { deleteGroups, drainDebezium, setGroupOffsets, topicEnds } from '../kafka-util';
+import { scrape, startInvalidatorProcess } from '../procs';
+import { benchRedis, deleteByPattern, globEscape } from '../redis-util';
+import { localStack } from '@settings/shared';
+import { median, ratio, round as roundTo } from '../stats';
+
+export interface EvictionRound {
+  round: number;
+  /** Distinct keys the invalidator applied per second while draining the backlog (ceiling off). */
+  invalidatorKeysPerSecond: number;
+  /** Change events consumed per second over the same window. */
+  invalidatorEventsPerSecond: number;
+  drainSeconds: number;
+  redisBenchmarkSetPerSecond: number;
+  ratio: number;
+}
+
+export interface EvictionResult {
+  rows: number;
+  /** How fast Debezium published the bulk update's change events (events/s, commit → last event in Kafka). */
+  debeziumEventsPerSecond: number;
+  redisBenchmarkCommand: string;
+  rounds: EvictionRound[];
+  median: { invalidatorKeysPerSecond: number; redisBenchmarkSetPerSecond: number; ratio: number };
+}
+
+function redisBenchmark(requests: number): Promise<{ setPerSecond: number; command: string }> {
+  const args = ['-h', '127.0.0.1', '-p', String(localStack.redisPort), '--dbnum', String(BENCH_REDIS_DB), '-t', 'set', '-P', '16', '-n', String(requests), '-q'];
+  return new Promise((resolve, reject) => {
+    execFile('redis-benchmark', args, { timeout: 120_000 }, (err, stdout) => {
+      if (err) return reject(err);
+      // -q prints progress lines separated by \r, then "SET: 123456.79 requests per second, p50=... msec".
+      const m = /SET: ([\d.]+) requests per second/.exec(stdout);
+      if (!m) return reject(new Error(`unexpected redis-benchmark output: ${stdout}`));
+      resolve({ setPerSecond: Number(m[1]), command: `redis-benchmark ${args.join(' ')}` });
+    });
+  });
+}
+
+/**
+ * Scenario 4: how fast one invalidator turns a backlog of change events into evictions with the
+ * rate ceiling off (REDIS_MAX_OPS_PER_SECOND=0), next to what Redis itself takes from a
+ * pipelined SET benchmark on the same machine, in the same run, interleaved.
+ *
+ * The backlog is made once (one bulk UPDATE, drained through Debezium into Kafka before any
+ * measurement); each round positions a fresh consumer group just before it and clears the
+ * markers of the previous round, so every round does the same work.
+ */
+export async function runEvictionThroughput(ctx: BenchContext): Promise<EvictionResult> {
+  const { rounds, rows, redisBenchmarkRequests } = ctx.sizes.eviction;
+  const prefix = `${ctx.prefix}-ev`;
+  const redis = benchRedis();
+  const groups: string[] = [];
+  const out: EvictionRound[] = [];
+  let debeziumEventsPerSecond = Number.NaN;
+  let command = '';
+  try {
+    ctx.log(`eviction: creating ${rows} accounts`);
+    await createAccounts(prefix, rows);
+    await drainDebezium();
+    const before = await topicEnds();
+    const t0 = Date.now();
+    await sql(`UPDATE account_settings SET display_name = display_name || '.' WHERE account_id LIKE $1`, [`${escapeLike(prefix)}-%`]);
+    await drainDebezium();
+    debeziumEventsPerSecond = Math.round(rows / ((Date.now() - t0) / 1000));
+    ctx.log(`eviction: ${rows} change events in Kafka (Debezium ~${debeziumEventsPerSecond} events/s)`);
+
+    for (let round = 1; round <= rounds; round++) {
+      await deleteByPattern(redis, `v1:${globEscape(`{acct:${prefix}-`)}*`);
+      const group = `${prefix}-inv-${round}`;
+      groups.push(group);
+      await setGroupOffsets(group, before);
+      // Not waiting for readiness: sampling starts while it joins, so the window starts at zero.
+      const spawnedAt = Date.now();
+      const inv = await startInvalidatorProcess(ctx, `eviction-invalidator-${round}`, group, { REDIS_MAX_OPS_PER_SECOND: '0' }, { waitReady: false });
+      const samples: Array<{ t: number; keys: number; events: number }> = [];
+      try {
+        const deadline = Date.now() + 600_000;
+        for (;;) {
+          const m = await scrape(inv.httpPort).catch(() => undefined);
+          if (!m) {
+            if (inv.exited()) throw new Error(`invalidator exited; see ${inv.logFile}`);
+            if (Date.now() > deadline) throw new Error('invalidator metrics never came up');
+            await sleep(20);
+            continue;
+          }
+          const s = { t: Date.now(), keys: m.get('invalidator_keys_applied_total') ?? 0, events: m.get('invalidator_events_consumed_total') ?? 0 };
+          samples.push(s);
+          if (s.keys >= rows || Date.now() > deadline) break;
+          await sleep(50);
+        }
+      } finally {
+        const stopStart = Date.now();
+        await inv.stop();
+        ctx.log(`eviction: round ${round}: invalidator up→drained ${((samples[samples.length - 1]?.t ?? 0) - spawnedAt) / 1000} s, stop ${(Date.now() - stopStart) / 1000} s`);
+      }
+      // Window: last sample with nothing applied yet → first sample with everything applied.
+      const firstIdx = Math.max(0, samples.findIndex((s) => s.keys > 0) - 1);
+      const a = samples[firstIdx]!;
+      const b = samples[samples.length - 1]!;
+      const secs = (b.t - a.t) / 1000;
+      const keysPerSecond = Math.round((b.keys - a.keys) / secs);
+      const eventsPerSecond = Math.round((b.events - a.events) / secs);
+      const rb = await redisBenchmark(redisBenchmarkRequests);
+      command = rb.command;
+      await redis.del('key:__rand_int__');
+      out.push({
+        round,
+        invalidatorKeysPerSecond: keysPerSecond,
+        invalidatorEventsPerSecond: eventsPerSecond,
+        drainSeconds: roundTo(secs, 2),
+        redisBenchmarkSetPerSecond: Math.round(rb.setPerSecond),
+        ratio: ratio(keysPerSecond, rb.setPerSecond),
+      });
+      ctx.log(`eviction: round ${round}: invalidator ${keysPerSecond} keys/s, redis-benchmark SET ${Math.round(rb.setPerSecond)}/s`);
+    }
+  } finally {
+    await deleteGroups(groups);
+    await deleteAccounts(prefix);
+    await deleteByPattern(redis, `v1:${globEscape(`{acct:${prefix}-`)}*`);
+    redis.disconnect();
+  }
+  return {
+    rows,
+    debeziumEventsPerSecond,
+    redisBenchmarkCommand: command,
+    rounds: out,
+    median: {
+      invalidatorKeysPerSecond: median(out.map((r) => r.invalidatorKeysPerSecond)),
+      redisBenchmarkSetPerSecond: median(out.map((r) => r.redisBenchmarkSetPerSecond)),
+      ratio: median(out.map((r) => r.ratio)),
+    },
+  };
+}

@@ -1,0 +1,173 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { AccountSettings } from '@settings/api';
+import type { BenchContext } from '../context';
+import { accountId, createAccounts, deleteAccounts } from '../db';
+import { client, getAccount, getRequestBytes, grpcFrame, GET_ACCOUNT_SETTINGS_PATH, waitForChannel } from '../grpc-util';
+import { h2load, type H2loadResult } from '../h2load';
+import { benchScript, scrape, spawnNode, startSettingsProcess, waitIpcReady, type ChildService, type SettingsProc } from '../procs';
+import { benchRedis, deleteByPattern, globEscape } from '../redis-util';
+import { median, ratio } from '../stats';
+
+export type ReadTarget = 'empty' | 'cached' | 'consistent';
+export const READ_TARGET_LABELS: Record<ReadTarget, string> = {
+  empty: 'empty grpc-js handler (pre-encoded response)',
+  cached: 'settings service, cached Get (minimize_latency)',
+  consistent: 'settings service, fully_consistent Get (PostgreSQL)',
+};
+
+export interface ReadRun {
+  round: number;
+  target: ReadTarget;
+  /** Saturation: h2load with `clients` connections × `streams` concurrent streams. */
+  saturated: H2loadResult;
+  /** Light load: one connection, one stream at a time (closed loop). */
+  single: H2loadResult;
+}
+
+export interface ReadPathResult {
+  load: { clients: number; streams: number; saturateSeconds: number; latencySeconds: number; rounds: number };
+  responseBytes: number;
+  requestBytes: { cached: number; consistent: number };
+  /** A counted h2load run per target got exactly one response message of the expected size per request, and no run failed a request. */
+  responsesVerified: boolean;
+  verification: Partial<Record<ReadTarget, { requests: number; succeeded: number; dataBytesPerRequest: number }>>;
+  runs: ReadRun[];
+  byTarget: Record<ReadTarget, { rps: number; p50Ms: number; p99Ms: number; singleP50Ms: number; singleP99Ms: number; singleRps: number }>;
+  /** Medians over rounds of the per-round ratio (settings service / empty handler). */
+  ratios: { cachedRps: number; consistentRps: number; cachedSingleP50: number; cachedSingleP99: number; consistentSingleP50: number };
+  cacheHitShareDuringCachedRuns: number;
+  serviceRssMaxMiB: number;
+}
+
+/**
+ * Scenario 1: the settings service's Get against an empty grpc-js handler returning the same
+ * bytes, measured with the same load generator (h2load, pre-encoded gRPC body) in the same run,
+ * interleaved round by round (the order rotates each round).
+ */
+export async function runReadPath(ctx: BenchContext): Promise<ReadPathResult> {
+  const s = ctx.sizes.readPath;
+  const prefix = `${ctx.prefix}-rp`;
+  const account = accountId(prefix, 0);
+  let settings: SettingsProc | undefined;
+  let empty: ChildService | undefined;
+  const redis = benchRedis();
+  const runs: ReadRun[] = [];
+  let rssMax = 0;
+  let hitShare = Number.NaN;
+  let responseBytes = 0;
+  const verification: Partial<Record<ReadTarget, { requests: number; succeeded: number; dataBytesPerRequest: number }>> = {};
+  const bodies = { cached: getRequestBytes(account, false), consistent: getRequestBytes(account, true) };
+  try {
+    await createAccounts(prefix, 1);
+    settings = await startSettingsProcess(ctx, 'read-path-settings');
+    const c = client(settings.grpcPort);
+    await waitForChannel(c);
+    // Two reads: the first fills the cache, the second must be a hit.
+    await getAccount(c, account, 5000);
+    const res = await getAccount(c, account, 5000);
+    const strong = await getAccount(c, account, 5000, true);
+    if (!res.ok || !strong.ok) throw new Error(`pre-flight Get failed: ${res.message ?? strong.message}`);
+    const response = Buffer.from(AccountSettings.encode(res.value!).finish());
+    responseBytes = response.length;
+    c.close();
+
+    const responseFile = join(ctx.rawDir, 'empty-response.bin');
+    writeFileSync(responseFile, response);
+    const bodyFiles: Record<ReadTarget, string> = { empty: join(ctx.rawDir, 'get-cached.grpc'), cached: join(ctx.rawDir, 'get-cached.grpc'), consistent: join(ctx.rawDir, 'get-consistent.grpc') };
+    writeFileSync(bodyFiles.cached, grpcFrame(bodies.cached));
+    writeFileSync(bodyFiles.consistent, grpcFrame(bodies.consistent));
+
+    empty = spawnNode(ctx, 'empty-server', benchScript('src/servers/empty-server.js'), { EMPTY_RESPONSE_FILE: responseFile }, { ipc: true });
+    const emptyPort = await waitIpcReady(empty);
+    const portOf = (t: ReadTarget): number => (t === 'empty' ? emptyPort : settings!.grpcPort);
+
+    const order: ReadTarget[] = ['empty', 'cached', 'consistent'];
+    const svc = settings;
+    const rssTimer = setInterval(() => (rssMax = Math.max(rssMax, svc.rssKb() ?? 0)), 250);
+    let hits0 = 0;
+    let hitTotal = 0;
+    let lookups = 0;
+    try {
+      // h2load cannot see gRPC status trailers: check that each target answers every request of
+      // a counted run with exactly one message of the expected size (an error has no DATA).
+      for (const target of order) {
+        const check = await h2load({ port: portOf(target), path: GET_ACCOUNT_SETTINGS_PATH, bodyFile: bodyFiles[target], warmupSeconds: 0, requests: 1000, clients: 1, streams: 4 });
+        verification[target] = { requests: check.requests, succeeded: check.succeeded, dataBytesPerRequest: check.dataBytesPerRequest };
+      }
+      // Unmeasured warm-up of every target (JIT, connection pools, the cache entry).
+      for (const target of order) {
+        await h2load({ port: portOf(target), path: GET_ACCOUNT_SETTINGS_PATH, bodyFile: bodyFiles[target], warmupSeconds: 0, durationSeconds: s.warmupSeconds + 1, clients: s.clients, streams: s.streams });
+      }
+      for (let round = 1; round <= s.rounds; round++) {
+        const rotated = order.map((_, i) => order[(i + round - 1) % order.length]!);
+        for (const target of rotated) {
+          const before = target === 'cached' ? await scrape(svc.metricsPort) : undefined;
+          hits0 = before?.get('settings_cache_requests_total{space="account-settings",result="hit"}') ?? 0;
+          const base = { port: portOf(target), path: GET_ACCOUNT_SETTINGS_PATH, bodyFile: bodyFiles[target], warmupSeconds: s.warmupSeconds };
+          const saturated = await h2load({ ...base, durationSeconds: s.saturateSeconds, clients: s.clients, streams: s.streams, logFile: join(ctx.rawDir, `h2load-${target}-${round}-sat.tsv`) });
+          const single = await h2load({ ...base, durationSeconds: s.latencySeconds, clients: 1, streams: 1, logFile: join(ctx.rawDir, `h2load-${target}-${round}-single.tsv`) });
+          if (before) {
+            const after = await scrape(svc.metricsPort);
+            hitTotal += (after.get('settings_cache_requests_total{space="account-settings",result="hit"}') ?? 0) - hits0;
+            lookups += (after.get('settings_cache_requests_total') ?? 0) - (before.get('settings_cache_requests_total') ?? 0);
+          }
+          runs.push({ round, target, saturated, single });
+          ctx.log(`read-path: round ${round} ${target}: ${Math.round(saturated.rps)} req/s (p99 ${saturated.latencyMs.p99} ms), single-stream p50 ${single.latencyMs.p50} ms`);
+        }
+      }
+    } finally {
+      clearInterval(rssTimer);
+    }
+    hitShare = lookups > 0 ? hitTotal / lookups : Number.NaN;
+  } finally {
+    await empty?.stop();
+    await settings?.stop();
+    await deleteAccounts(prefix);
+    await deleteByPattern(redis, `v1:${globEscape(`{acct:${prefix}-`)}*`);
+    redis.disconnect();
+  }
+
+  const expected = responseBytes + 5;
+  const responsesVerified =
+    Object.values(verification).length === 3 &&
+    Object.values(verification).every((v) => v.requests === 1000 && v.succeeded === 1000 && v.dataBytesPerRequest === expected) &&
+    runs.every((r) => [r.saturated, r.single].every((h) => h.failed === 0 && h.errored === 0));
+  const byTarget = Object.fromEntries(
+    (['empty', 'cached', 'consistent'] as ReadTarget[]).map((t) => {
+      const rs = runs.filter((r) => r.target === t);
+      return [
+        t,
+        {
+          rps: median(rs.map((r) => r.saturated.rps)),
+          p50Ms: median(rs.map((r) => r.saturated.latencyMs.p50)),
+          p99Ms: median(rs.map((r) => r.saturated.latencyMs.p99)),
+          singleRps: median(rs.map((r) => r.single.rps)),
+          singleP50Ms: median(rs.map((r) => r.single.latencyMs.p50)),
+          singleP99Ms: median(rs.map((r) => r.single.latencyMs.p99)),
+        },
+      ];
+    }),
+  ) as ReadPathResult['byTarget'];
+  const perRound = (f: (t: ReadTarget, round: number) => number | undefined, a: ReadTarget, b: ReadTarget): number =>
+    median([...new Set(runs.map((r) => r.round))].map((round) => ratio(f(a, round) ?? Number.NaN, f(b, round) ?? Number.NaN)));
+  const get = (t: ReadTarget, round: number) => runs.find((r) => r.target === t && r.round === round);
+  return {
+    load: { clients: s.clients, streams: s.streams, saturateSeconds: s.saturateSeconds, latencySeconds: s.latencySeconds, rounds: s.rounds },
+    responseBytes,
+    requestBytes: { cached: bodies.cached.length, consistent: bodies.consistent.length },
+    responsesVerified,
+    verification,
+    runs,
+    byTarget,
+    ratios: {
+      cachedRps: perRound((t, r) => get(t, r)?.saturated.rps, 'cached', 'empty'),
+      consistentRps: perRound((t, r) => get(t, r)?.saturated.rps, 'consistent', 'empty'),
+      cachedSingleP50: perRound((t, r) => get(t, r)?.single.latencyMs.p50, 'cached', 'empty'),
+      cachedSingleP99: perRound((t, r) => get(t, r)?.single.latencyMs.p99, 'cached', 'empty'),
+      consistentSingleP50: perRound((t, r) => get(t, r)?.single.latencyMs.p50, 'consistent', 'empty'),
+    },
+    cacheHitShareDuringCachedRuns: Number.isFinite(hitShare) ? Math.round(hitShare * 10000) / 10000 : hitShare,
+    serviceRssMaxMiB: Math.round(rssMax / 1024),
+  };
+}

@@ -1,0 +1,26 @@
+import { runQuickBench, type ScenarioName } from '../../src/index';
+
+/**
+ * Smoke test of the benchmark harness (BENCH_QUICK mode) against the real stack: the scenarios
+ * run end to end and produce sane numbers. Runs only when jest's roots include bench/ and the
+ * workspace is compiled (the services and the benchmark's servers start from dist/).
+ * BENCH_SMOKE_SCENARIOS widens it (default: the two fastest scenarios, ~30 s).
+ */
+jest.setTimeout(600_000);
+
+it('quick bench: read path and invalidation lag produce verified, plausible results', async () => {
+  const scenarios = (process.env.BENCH_SMOKE_SCENARIOS ?? 'read-path,invalidation-lag').split(',') as ScenarioName[];
+  const results = await runQuickBench({ scenarios, log: () => undefined });
+  expect(results.errors).toEqual([]);
+  if (results.readPath) {
+    expect(results.readPath.responsesVerified).toBe(true);
+    expect(results.readPath.byTarget.cached.rps).toBeGreaterThan(0);
+    expect(results.readPath.byTarget.empty.rps).toBeGreaterThan(0);
+  }
+  if (results.invalidationLag) {
+    for (const run of results.invalidationLag.runs) {
+      expect(run.notEvicted).toBe(0);
+      expect(run.commitToEvictedMs.p99).toBeGreaterThan(0);
+    }
+  }
+});
