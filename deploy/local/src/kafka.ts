@@ -87,3 +87,22 @@ export async function kafkaMetadataReady(): Promise<boolean> {
     await admin.disconnect();
   }
 }
+
+/**
+ * Creates the change topics before anything subscribes to them, as the Strimzi KafkaTopic
+ * resources do in Kubernetes. Otherwise a topic appears only with its table's first change, and
+ * a consumer that subscribes or reads offsets in that moment gets "not the leader" errors.
+ */
+export async function ensureChangeTopics(topics: string[], partitions: number): Promise<string[]> {
+  const kafka = new Kafka({ clientId: 'local-stack', brokers: [localKafkaBrokers], logLevel: logLevel.NOTHING });
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const existing = new Set(await admin.listTopics());
+    const missing = topics.filter((t) => !existing.has(t));
+    if (missing.length > 0) await admin.createTopics({ waitForLeaders: true, topics: missing.map((topic) => ({ topic, numPartitions: partitions })) });
+    return missing;
+  } finally {
+    await admin.disconnect();
+  }
+}

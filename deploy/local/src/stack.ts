@@ -2,8 +2,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import knexFactory from 'knex';
 import { localConnectUrl, localDatabaseUrl, localKafkaBrokers, localRedisUrl, localStack } from '@settings/shared';
 import { migrateLatest } from '@settings/db';
-import { connectorStatus, connectProcess, dropReplicationSlot, startConnect, stopConnect } from './kafka-connect';
-import { kafkaMetadataReady, kafkaProcess, startKafka } from './kafka';
+import { connectorStatus, connectProcess, dropReplicationSlot, localConnectorConfig, startConnect, stopConnect } from './kafka-connect';
+import { ensureChangeTopics, kafkaMetadataReady, kafkaProcess, startKafka } from './kafka';
 import { pgQuery, postgresLog, postgresRunning, startPostgres, stopPostgres } from './postgres';
 import { redisProcess, redisReady, startRedis } from './redis';
 import { stateDir } from './state-dir';
@@ -44,7 +44,13 @@ export async function up(progress: Progress = consoleProgress): Promise<void> {
       await knex.destroy();
     }
   });
-  await timed('kafka', progress, () => startKafka((m) => progress('kafka', m)));
+  await timed('kafka', progress, async () => {
+    await startKafka((m) => progress('kafka', m));
+    const { config } = localConnectorConfig();
+    const topics = config['table.include.list']!.split(',').map((t) => `${config['topic.prefix']}.${t.trim()}`);
+    const created = await ensureChangeTopics(topics, Number(config['topic.creation.default.partitions']));
+    if (created.length > 0) progress('kafka', `created change topics ${created.join(', ')}`);
+  });
   await timed('connect', progress, () => startConnect((m) => progress('connect', m)));
   for (const [name, value] of Object.entries(endpoints)) progress('stack', `${name}=${value}`);
 }

@@ -44,8 +44,17 @@ export async function positionGroupAtEnd(groupId: string, topics = changeTopics)
     const missing = topics.filter((t) => !existing.has(t));
     if (missing.length) await admin.createTopics({ waitForLeaders: true, topics: missing.map((topic) => ({ topic, numPartitions: 3 })) });
     for (const topic of topics) {
-      const ends = await admin.fetchTopicOffsets(topic);
-      await admin.setOffsets({ groupId, topic, partitions: ends.map((p) => ({ partition: p.partition, offset: p.high })) });
+      // A topic created a moment ago may answer "not the leader" until its metadata settles.
+      for (let attempt = 0; ; attempt++) {
+        try {
+          const ends = await admin.fetchTopicOffsets(topic);
+          await admin.setOffsets({ groupId, topic, partitions: ends.map((p) => ({ partition: p.partition, offset: p.high })) });
+          break;
+        } catch (err) {
+          if (attempt >= 20) throw err;
+          await new Promise((r) => setTimeout(r, 500));
+        }
+      }
     }
   } finally {
     await admin.disconnect();
