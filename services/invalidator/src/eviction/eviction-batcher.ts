@@ -35,6 +35,6 @@ export class EvictionBatcher {
 
   generationBumps(): KeySpace[] {
     // One INCR per space is enough even after several truncates: any increase orphans old entries.
-    return [...this.bumps.keys()];
+    return Array.from(this.bumps, ([space]) => space);
   }
 }
