@@ -3,4 +3,5 @@ export { up, down, status, endpoints, consoleProgress } from './stack';
 export { redisProcess, startRedis } from './redis';
 export { ChangeTopicReader } from './change-topic-reader';
 export { pgQuery } from './postgres';
+export { ensureChangeTopics } from './kafka';
 export { connectorFile, localConnectorConfig } from './kafka-connect';

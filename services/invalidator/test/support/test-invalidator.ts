@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { Kafka, logLevel } from 'kafkajs';
 import Redis from 'ioredis';
 import { CACHED_TABLES, changeTopic, createLogger, localKafkaBrokers, localRedisUrl, localStack, parseCacheValue, type CacheValue } from '@settings/shared';
-import { ChangeTopicReader, pgQuery } from '@settings/local-stack';
+import { ChangeTopicReader, ensureChangeTopics, pgQuery } from '@settings/local-stack';
 import { loadInvalidatorConfig, type InvalidatorConfig } from '../../src/config';
 import { startInvalidator, type RunningInvalidator } from '../../src/invalidator';
 
@@ -36,13 +36,12 @@ export async function drainDebezium(): Promise<void> {
  */
 export async function positionGroupAtEnd(groupId: string, topics = changeTopics): Promise<void> {
   await drainDebezium();
+  // Topics the stack has not created yet (e.g. the DLQ) are created the way `up` creates them.
+  await ensureChangeTopics(topics, 3);
   const kafka = new Kafka({ clientId: 'test-setup', brokers: [localKafkaBrokers], logLevel: logLevel.NOTHING });
   const admin = kafka.admin();
   await admin.connect();
   try {
-    const existing = new Set(await admin.listTopics());
-    const missing = topics.filter((t) => !existing.has(t));
-    if (missing.length) await admin.createTopics({ waitForLeaders: true, topics: missing.map((topic) => ({ topic, numPartitions: 3 })) });
     for (const topic of topics) {
       // A topic created a moment ago may answer "not the leader" until its metadata settles.
       for (let attempt = 0; ; attempt++) {
