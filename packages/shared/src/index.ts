@@ -10,6 +10,8 @@ export * from './cache/key-map';
 export * from './cache/cache-value';
 export * from './cache/cache-scripts';
 export * from './cache/cache-timing';
+export * from './cache/generation';
+export * from './cache/redis-incarnation';
 
 // Debezium change events
 export * from './debezium/change-event';

@@ -19,6 +19,10 @@ export const invalidatorEnvSchema = {
   REDIS_COMMAND_TIMEOUT_MS: env.int('a Redis pipeline slower than this counts as failed and is retried', 2000, { min: 10 }),
   CACHE_MARKER_TTL_SECONDS: env.int('lifetime of eviction markers (must exceed the slowest cache fill)', 600, { min: 1 }),
   BATCH_CHUNK_SIZE: env.int('change events applied (and committed) together', 500, { min: 1 }),
+  REDIS_PROBE_INTERVAL_MS: env.int('Redis health probe period (a small write); a paused consumer resumes within one period after Redis returns', 1000, { min: 50, max: 60_000 }),
+  LIVENESS_STALL_SECONDS: env.int('liveness fails when this member has lag and Redis is healthy but nothing was committed for this long', 120, { min: 10 }),
+  PROGRESS_CHECK_INTERVAL_MS: env.int('how often committed offsets and partition ends are compared for the liveness check', 10_000, { min: 100 }),
+  DLQ_MAX_ATTEMPTS: env.int('dead-letter publish attempts before the replica reports not ready (it keeps retrying)', 8, { min: 1 }),
 };
 
 export type InvalidatorConfig = EnvValues<typeof invalidatorEnvSchema>;

@@ -3,13 +3,17 @@ import { Kafka, logLevel as kafkaLogLevel } from 'kafkajs';
 import { CACHED_TABLES, changeTopic, startProbesServer, withCacheScripts, type Logger } from '@settings/shared';
 import type { Server } from 'node:http';
 import type { InvalidatorConfig } from './config';
+import { RedisHealthProbe } from './backpressure/redis-health-probe';
 import { ChangeConsumer } from './consumer/change-consumer';
+import { ProgressWatchdog } from './consumer/progress-watchdog';
 import { RedisEvictor } from './eviction/redis-evictor';
 import { createInvalidatorMetrics, type InvalidatorMetrics } from './metrics';
 
 export interface RunningInvalidator {
   metrics: InvalidatorMetrics;
   consumer: ChangeConsumer;
+  redisHealth: RedisHealthProbe;
+  watchdog: ProgressWatchdog;
   httpPort: number;
   stop(): Promise<void>;
 }
@@ -54,22 +58,56 @@ export async function startInvalidator(config: InvalidatorConfig, log: Logger): 
     },
     metrics,
   );
-  const consumer = new ChangeConsumer(kafka, evictor, { groupId: config.KAFKA_GROUP_ID, topics, dlqTopic: config.DLQ_TOPIC, chunkSize: config.BATCH_CHUNK_SIZE, sessionTimeoutMs: config.KAFKA_SESSION_TIMEOUT_MS, rebalanceTimeoutMs: config.KAFKA_REBALANCE_TIMEOUT_MS }, log, metrics);
+  const redisHealth = new RedisHealthProbe(redis, { intervalMs: config.REDIS_PROBE_INTERVAL_MS }, log);
+  redisHealth.onProbe((healthy) => metrics.redisHealthy.set(healthy ? 1 : 0));
+  const consumer = new ChangeConsumer(
+    kafka,
+    evictor,
+    redisHealth,
+    {
+      groupId: config.KAFKA_GROUP_ID,
+      topics,
+      dlqTopic: config.DLQ_TOPIC,
+      chunkSize: config.BATCH_CHUNK_SIZE,
+      sessionTimeoutMs: config.KAFKA_SESSION_TIMEOUT_MS,
+      rebalanceTimeoutMs: config.KAFKA_REBALANCE_TIMEOUT_MS,
+      dlqMaxAttempts: config.DLQ_MAX_ATTEMPTS,
+    },
+    log,
+    metrics,
+  );
+  const watchdog = new ProgressWatchdog(
+    kafka.admin(),
+    { groupId: config.KAFKA_GROUP_ID, stallMs: config.LIVENESS_STALL_SECONDS * 1000, checkIntervalMs: config.PROGRESS_CHECK_INTERVAL_MS },
+    { assignment: () => consumer.assignment, redisHealthy: () => redisHealth.healthy },
+    metrics,
+    log,
+  );
 
   const probes = await startProbesServer(config.HTTP_PORT, metrics.registry, {
-    live: () => consumer.state !== 'crashed',
-    ready: () => ({ ready: consumer.state === 'running' && consumer.joined, detail: { state: consumer.state, joined: consumer.joined, paused: consumer.paused } }),
+    // Restart on a crashed consumer, or one wedged with lag while Redis is healthy.
+    live: () => consumer.state !== 'crashed' && watchdog.live,
+    ready: () => ({
+      ready: consumer.state === 'running' && consumer.joined && !consumer.deadLetterFailing,
+      detail: { state: consumer.state, joined: consumer.joined, paused: consumer.paused, redisHealthy: redisHealth.healthy, deadLetterFailing: consumer.deadLetterFailing, progressing: watchdog.live },
+    }),
   });
+  redisHealth.start();
   await consumer.start(Math.min(topics.length, 3));
+  await watchdog.start();
   log.info({ topics, group: config.KAFKA_GROUP_ID, httpPort: probes.port, maxOpsPerSecond: config.REDIS_MAX_OPS_PER_SECOND }, 'invalidator started');
 
   let stopped: Promise<void> | undefined;
   return {
     metrics,
     consumer,
+    redisHealth,
+    watchdog,
     httpPort: probes.port,
     stop: () =>
       (stopped ??= (async () => {
+        redisHealth.stop();
+        await watchdog.stop();
         await consumer.stop();
         await new Promise<void>((r) => (probes.server as Server).close(() => r()));
         redis.disconnect();

@@ -20,6 +20,10 @@ export function createInvalidatorMetrics(registry = new Registry()) {
     rateCeiling: new Gauge({ name: 'invalidator_rate_ceiling_ops_per_second', help: 'Configured ceiling of Redis ops/s (0 = none)', ...r }),
     rateCurrent: new Gauge({ name: 'invalidator_rate_limit_ops_per_second', help: 'Current adaptive Redis ops/s limit', ...r }),
     paused: new Gauge({ name: 'invalidator_consumer_paused', help: '1 while consumption is paused because Redis is failing', ...r }),
+    pausedSeconds: new Gauge({ name: 'invalidator_consumer_paused_seconds', help: 'How long consumption has been paused for Redis (0 when not paused)', ...r }),
+    deadLetterFailing: new Gauge({ name: 'invalidator_dead_letter_publish_failing', help: '1 while dead letters could not be published after DLQ_MAX_ATTEMPTS (not ready; the partition is blocked)', ...r }),
+    redisHealthy: new Gauge({ name: 'invalidator_redis_healthy', help: '1 while the Redis health probe (a small write) succeeds', ...r }),
+    secondsWithoutProgress: new Gauge({ name: 'invalidator_seconds_without_progress', help: 'Seconds this member has had lag and a healthy Redis without committing (liveness fails above LIVENESS_STALL_SECONDS)', ...r }),
     endToEndLag: new Histogram({
       name: 'invalidator_end_to_end_lag_seconds',
       help: 'Commit in Postgres (source.ts_ms) to eviction applied in Redis',

@@ -5,7 +5,8 @@ import { defaultCacheTiming, startProbesServer, type CacheTiming, type Logger } 
 import { CircuitBreaker } from './cache/circuit-breaker';
 import { ConcurrencyLimiter } from './cache/concurrency-limiter';
 import { ReadThrough, type ReadThroughHooks } from './cache/read-through';
-import { createCacheRedis, waitForRedis, type CacheRedis } from './cache/redis-client';
+import { IncarnationGate } from './cache/incarnation-gate';
+import { createCacheRedis, type CacheRedis } from './cache/redis-client';
 import type { SettingsConfig } from './config';
 import { AccountSettingsRepo } from './db/account-settings-repo';
 import { createKnex, Db } from './db/db';
@@ -55,7 +56,8 @@ export async function startSettingsServer(config: SettingsConfig, log: Logger, o
     },
   });
   metrics.circuitOpen.set(0);
-  if (!(await waitForRedis(redis, 2000))) log.warn('redis not reachable at start; serving from PostgreSQL until it is');
+  const incarnation = new IncarnationGate(redis, log, metrics);
+  if (!(await incarnation.waitTrusted(2000))) log.warn('redis not reachable (or not verified) at start; serving from PostgreSQL until it is');
   const readThrough = new ReadThrough({
     redis,
     breaker,
@@ -64,6 +66,7 @@ export async function startSettingsServer(config: SettingsConfig, log: Logger, o
     timing: cacheTimingFrom(config),
     log,
     hooks: options.readThroughHooks,
+    cacheTrusted: () => incarnation.isTrusted,
   });
   const db = new Db(knex, metrics, config.DB_STATEMENT_TIMEOUT_MS);
 

@@ -34,6 +34,11 @@ export function createSettingsMetrics(registry = new Registry()) {
     fallback: new Counter({ name: 'settings_cache_fallback_total', help: 'Reads served from PostgreSQL because Redis failed or the breaker was open', ...r }),
     loadShed: new Counter({ name: 'settings_load_shed_total', help: 'Reads rejected because the database fallback was at its concurrency limit', ...r }),
     circuitOpen: new Gauge({ name: 'settings_redis_circuit_open', help: '1 while the Redis circuit breaker is open or half-open', ...r }),
+    generationsRenewed: new Counter({
+      name: 'settings_cache_generations_renewed_total',
+      help: 'Times this replica found a different Redis server (restart, failover, restore) and renewed every generation (a cold cache)',
+      ...r,
+    }),
   };
 }
 

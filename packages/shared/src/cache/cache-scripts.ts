@@ -32,9 +32,3 @@ export function withCacheScripts<R extends Redis>(redis: R): R & CacheScriptComm
   redis.defineCommand('evictToMarker', { numberOfKeys: 1, lua: EVICT_TO_MARKER_LUA });
   return redis as R & CacheScriptCommands;
 }
-
-/** Reads a key space's generation (missing = 0). */
-export async function readGeneration(redis: Redis, generationKey: string): Promise<bigint> {
-  const raw = await redis.get(generationKey);
-  return raw === null ? 0n : BigInt(raw);
-}

@@ -76,9 +76,22 @@ export const cacheKeys = {
   onPatientSettings: (accountId: string): CacheKey => key('onpatient-settings', accountId),
 };
 
-/** Generation counter of a key space (no TTL; Cluster: its own slot, read alongside the entry). */
+/**
+ * Generation of a key space (no TTL; Cluster: its own slot, read alongside the entry). Its
+ * value is a random number, never a counter: see generation.ts for why.
+ */
 export function generationKey(space: KeySpace): string {
   return `v1:{gen:${space}}`;
+}
+
+/** The run id of the Redis server the generations were created on (see redis-incarnation.ts). */
+export function redisIncarnationKey(): string {
+  return 'v1:{meta}:redis-run-id';
+}
+
+/** Written (with a short TTL) by the invalidator's health probe: "can Redis take a write?". */
+export function invalidatorProbeKey(): string {
+  return 'v1:{meta}:invalidator-probe';
 }
 
 /**

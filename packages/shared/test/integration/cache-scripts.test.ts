@@ -44,11 +44,18 @@ describe('versioned fill and marker eviction (Lua, real Redis)', () => {
     expect(await read(key)).toMatchObject({ version: 9n, payload: Buffer.from('nine') });
   });
 
-  it('a fill of a newer generation replaces an entry orphaned by a truncate, and not the other way round', async () => {
+  it('a fill of another generation replaces an entry, whichever is older: generations are random, readers compare', async () => {
     const { key } = cacheKeys.onPatientSettings(account());
-    await redis.versionedFill(key, '9', '0', TTL, Buffer.from('gen0'));
-    expect(await redis.versionedFill(key, '3', '1', TTL, Buffer.from('gen1'))).toBe(1);
-    expect(await redis.versionedFill(key, '9', '0', TTL, Buffer.from('late gen0'))).toBe(0);
+    await redis.versionedFill(key, '9', '1111', TTL, Buffer.from('before truncate'));
+    // A fill under the new generation replaces the orphaned entry even with a lower version.
+    expect(await redis.versionedFill(key, '3', '2222', TTL, Buffer.from('after truncate'))).toBe(1);
+    // A late fill from before the truncate replaces it back: a miss for every reader of
+    // generation 2222 (they compare), never a served stale value; the next fill restores it.
+    expect(await redis.versionedFill(key, '9', '1111', TTL, Buffer.from('late'))).toBe(1);
+    expect(await read(key)).toMatchObject({ generation: 1111n });
+    expect(await redis.versionedFill(key, '3', '2222', TTL, Buffer.from('after truncate'))).toBe(1);
+    // Within one generation the version still decides.
+    expect(await redis.versionedFill(key, '2', '2222', TTL, Buffer.from('older'))).toBe(0);
   });
 
   it('an eviction leaves an entry that already holds the change (or a newer one) alone', async () => {

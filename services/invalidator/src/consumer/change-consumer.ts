@@ -4,6 +4,7 @@ import { EvictionBatcher } from '../eviction/eviction-batcher';
 import { planEvictions, UnplannableEventError } from '../eviction/eviction-plan';
 import { BatchAbortedError, type ApplyHooks, type RedisEvictor } from '../eviction/redis-evictor';
 import { backoffMs } from '../backpressure/retry-backoff';
+import type { RedisHealthProbe } from '../backpressure/redis-health-probe';
 import type { InvalidatorMetrics } from '../metrics';
 import { DeadLetterPublisher, type DeadLetter } from './dead-letter-publisher';
 
@@ -14,6 +15,8 @@ export interface ChangeConsumerOptions {
   chunkSize: number;
   sessionTimeoutMs: number;
   rebalanceTimeoutMs: number;
+  /** Dead-letter publish attempts before the replica reports not ready (it keeps retrying). */
+  dlqMaxAttempts: number;
 }
 
 export type ConsumerState = 'starting' | 'running' | 'stopping' | 'stopped' | 'crashed';
@@ -29,13 +32,18 @@ export class ChangeConsumer {
   private readonly consumer: Consumer;
   private readonly producer: Producer;
   private readonly dlq: DeadLetterPublisher;
-  private pausedByRedis = false;
+  /** Set by a failing eviction, cleared only when Redis is healthy: the one owner of "paused". */
+  private pausedSince: number | undefined;
+  private dlqFailingSince: number | undefined;
   state: ConsumerState = 'starting';
   joined = false;
+  /** This member's partitions, from the last group join (topic → partitions). */
+  assignment: Record<string, number[]> = {};
 
   constructor(
     kafka: Kafka,
     private readonly evictor: RedisEvictor,
+    redisHealth: RedisHealthProbe,
     private readonly opts: ChangeConsumerOptions,
     private readonly log: Logger,
     private readonly metrics: InvalidatorMetrics,
@@ -54,6 +62,7 @@ export class ChangeConsumer {
     const { GROUP_JOIN, CRASH, STOP } = this.consumer.events;
     this.consumer.on(GROUP_JOIN, (e) => {
       this.joined = true;
+      this.assignment = e.payload.memberAssignment;
       this.log.info({ memberId: e.payload.memberId, assignment: e.payload.memberAssignment }, 'joined consumer group');
     });
     this.consumer.on(CRASH, (e) => {
@@ -63,6 +72,12 @@ export class ChangeConsumer {
     });
     this.consumer.on(STOP, () => {
       this.joined = false;
+    });
+    // Whatever aborted the batch that paused (a rebalance, a reconnect, a Kafka restart) — and
+    // kafkajs keeps a pause across rebalances — the probe resumes once Redis takes writes again.
+    redisHealth.onProbe((healthy) => {
+      if (healthy) this.resumeAfterRedis();
+      metrics.pausedSeconds.set(this.pausedSince === undefined ? 0 : (Date.now() - this.pausedSince) / 1000);
     });
   }
 
@@ -92,7 +107,12 @@ export class ChangeConsumer {
   }
 
   get paused(): boolean {
-    return this.pausedByRedis;
+    return this.pausedSince !== undefined;
+  }
+
+  /** True while dead letters could not be published after `dlqMaxAttempts` (readiness fails). */
+  get deadLetterFailing(): boolean {
+    return this.dlqFailingSince !== undefined;
   }
 
   private async handleBatch({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
@@ -138,7 +158,7 @@ export class ChangeConsumer {
             letters.push({ ...base, reason: err.message, category: 'unmapped' });
           }
         }
-        await this.retryUntilDone('dead-letter publish', () => this.dlq.publish(letters), hooks);
+        await this.publishDeadLetters(letters, hooks);
         const { written } = await this.evictor.apply(batcher.markers(), batcher.generationBumps(), hooks);
         const applied = batcher.markers().length;
         this.metrics.keysPlanned.inc(batcher.plannedKeys);
@@ -163,14 +183,34 @@ export class ChangeConsumer {
     }
   }
 
-  private async retryUntilDone(what: string, step: () => Promise<void>, hooks: ApplyHooks): Promise<void> {
+  /**
+   * The events before and after a dead letter cannot be committed until it is published, so a
+   * dead-letter topic that refuses writes stalls the partition. Retries are bounded in what
+   * they hide: after `dlqMaxAttempts` the replica stops being ready and says why, and keeps
+   * retrying (the commit-after-publish rule is never given up).
+   */
+  private async publishDeadLetters(letters: DeadLetter[], hooks: ApplyHooks): Promise<void> {
+    if (letters.length === 0) return;
     for (let attempt = 0; ; attempt++) {
       if (hooks.shouldAbort()) throw new BatchAbortedError();
       try {
-        await step();
+        await this.dlq.publish(letters);
+        if (this.dlqFailingSince !== undefined) this.log.info({ dlq: this.opts.dlqTopic }, 'dead-letter topic writable again: ready');
+        this.dlqFailingSince = undefined;
+        this.metrics.deadLetterFailing.set(0);
         return;
       } catch (err) {
-        this.log.warn({ err, attempt }, `${what} failed; retrying`);
+        if (attempt + 1 === this.opts.dlqMaxAttempts) {
+          this.dlqFailingSince = Date.now();
+          this.metrics.deadLetterFailing.set(1);
+          const first = letters[0]!;
+          this.log.error(
+            { err, attempts: attempt + 1, dlq: this.opts.dlqTopic, topic: first.topic, partition: first.partition, offset: first.offset },
+            'dead-letter topic refuses writes: this partition cannot commit past the malformed event; not ready until it can (still retrying)',
+          );
+        } else {
+          this.log.warn({ err, attempt }, 'dead-letter publish failed; retrying');
+        }
         await new Promise((r) => setTimeout(r, backoffMs(attempt)));
         await hooks.heartbeat().catch(() => undefined);
       }
@@ -178,19 +218,20 @@ export class ChangeConsumer {
   }
 
   private pauseForRedis(err: Error): void {
-    if (this.pausedByRedis) return;
-    this.pausedByRedis = true;
+    if (this.pausedSince !== undefined) return;
+    this.pausedSince = Date.now();
     this.metrics.paused.set(1);
     this.consumer.pause(this.opts.topics.map((topic) => ({ topic })));
-    this.log.warn({ err: err.message }, 'Redis failing: consumption paused, retrying evictions with backoff');
+    this.log.warn({ err: err.message }, 'Redis failing: consumption paused, retrying evictions with backoff; the Redis health probe resumes it');
   }
 
   private resumeAfterRedis(): void {
-    if (!this.pausedByRedis) return;
-    this.pausedByRedis = false;
+    if (this.pausedSince === undefined) return;
+    const pausedMs = Date.now() - this.pausedSince;
+    this.pausedSince = undefined;
     this.metrics.paused.set(0);
     this.consumer.resume(this.opts.topics.map((topic) => ({ topic })));
-    this.log.info('Redis back: consumption resumed');
+    this.log.info({ pausedMs }, 'Redis healthy: consumption resumed');
   }
 }
 

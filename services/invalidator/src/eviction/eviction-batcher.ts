@@ -34,7 +34,7 @@ export class EvictionBatcher {
   }
 
   generationBumps(): KeySpace[] {
-    // One INCR per space is enough even after several truncates: any increase orphans old entries.
+    // One new generation per space is enough even after several truncates: any change orphans old entries.
     return Array.from(this.bumps, ([space]) => space);
   }
 }

@@ -1,5 +1,5 @@
 import type Redis from 'ioredis';
-import { generationKey, type CacheScriptCommands, type KeySpace } from '@settings/shared';
+import { generationKey, newGeneration, type CacheScriptCommands, type KeySpace } from '@settings/shared';
 import { AdaptiveRate } from '../backpressure/adaptive-rate';
 import { backoffMs } from '../backpressure/retry-backoff';
 import { TokenBucket } from '../backpressure/token-bucket';
@@ -36,7 +36,7 @@ type Op = { kind: 'marker'; key: string; floor: bigint } | { kind: 'generation';
 
 interface ScriptPipeline {
   evictToMarker(key: string, floor: string, ttlMs: number): ScriptPipeline;
-  incr(key: string): ScriptPipeline;
+  set(key: string, value: string): ScriptPipeline;
   exec(): Promise<Array<[Error | null, unknown]> | null>;
 }
 
@@ -109,14 +109,16 @@ export class RedisEvictor {
     const p = this.redis.pipeline() as unknown as ScriptPipeline;
     for (const op of chunk) {
       if (op.kind === 'marker') p.evictToMarker(op.key, op.floor.toString(), this.opts.markerTtlMs);
-      else p.incr(generationKey(op.space));
+      // A fresh random generation, not INCR: a counter restarts at 0 on an empty Redis and
+      // would make entries filled under an old number valid again (generation.ts).
+      else p.set(generationKey(op.space), newGeneration());
     }
     const results = await p.exec();
     if (results === null) throw new Error('pipeline discarded');
     let written = 0;
     results.forEach(([err, value], i) => {
       if (err) throw err;
-      // A generation INCR always changes the cache; a marker script returns 1 when it wrote.
+      // A new generation always changes the cache; a marker script returns 1 when it wrote.
       if (chunk[i]!.kind === 'generation' || value === 1) written++;
     });
     return written;

@@ -1,5 +1,6 @@
 import type Redis from 'ioredis';
 import {
+  establishGeneration,
   generationKey,
   jitteredTtlMs,
   maxFillAgeMs,
@@ -58,6 +59,8 @@ export interface ReadThroughDeps {
   timing: CacheTiming;
   log: Logger;
   hooks?: ReadThroughHooks;
+  /** False while the Redis server's incarnation is unverified: the cache is treated as down. */
+  cacheTrusted?: () => boolean;
   now?: () => number;
 }
 
@@ -111,13 +114,18 @@ export class ReadThrough {
 
   private async lookup(space: KeySpace, keys: readonly string[]): Promise<Lookup> {
     const { redis, breaker, log } = this.deps;
+    // Until this connection's server is known to be the one the generations were made on
+    // (redis-incarnation.ts), its entries may predate lost evictions: read PostgreSQL.
+    if (this.deps.cacheTrusted && !this.deps.cacheTrusted()) return undefined;
     if (!breaker.allowRequest()) return undefined;
     let generation: bigint;
     let bufs: Array<Buffer | null>;
     try {
       const [gen, ...rest] = await Promise.all([redis.get(generationKey(space)), ...keys.map((k) => redis.getBuffer(k))]);
-      // A generation that is not a number means something else writes our keys: do not trust the cache.
-      generation = gen === null ? 0n : BigInt(gen);
+      // No generation (Redis restarted empty): create one before the database read, so fills
+      // from before the restart can never match it. A generation that is not a number means
+      // something else writes our keys: BigInt throws and the cache is not trusted.
+      generation = BigInt(await establishGeneration(redis, space, gen));
       bufs = rest;
       breaker.recordSuccess();
     } catch (err) {

@@ -29,23 +29,3 @@ export function createCacheRedis(url: string, commandTimeoutMs: number, log: Log
   });
   return withCacheScripts(redis);
 }
-
-/**
- * Waits (bounded) for the first connection, so a fresh replica does not answer its first
- * requests from PostgreSQL and trip the breaker. Never fails: without Redis the service
- * still serves, from the database.
- */
-export async function waitForRedis(redis: Redis, timeoutMs: number): Promise<boolean> {
-  if (redis.status === 'ready') return true;
-  return new Promise<boolean>((resolve) => {
-    const timer = setTimeout(() => {
-      redis.off('ready', onReady);
-      resolve(false);
-    }, timeoutMs);
-    const onReady = (): void => {
-      clearTimeout(timer);
-      resolve(true);
-    };
-    redis.once('ready', onReady);
-  });
-}

@@ -1,12 +1,15 @@
 import { createHash } from 'node:crypto';
 import { AccountSettings, DoctorSettings, OnPatientSettings, Role, StaffPermission } from '@settings/api';
-import { VERSIONED_FILL_LUA } from '@settings/shared';
+import { generationKey, KEY_SPACES, redisIncarnationKey, VERSIONED_FILL_LUA, type KeySpace } from '@settings/shared';
 import { deleteAccounts, startTestServer, uniqueId, type TestServer } from '../support/test-server';
 
 /**
  * The runtime half of the no-mutation rule (the source scan is the other): across every RPC,
  * the service sends Redis nothing but GETs and the versioned-fill script. Writes send nothing.
+ * The only SETs allowed are the shared contract's, on fixed non-entry keys: creating a missing
+ * generation (SET NX GET) and, after a reconnect to another server, renewing generations.
  */
+const contractKeys = new Set<unknown>([...(Object.keys(KEY_SPACES) as KeySpace[]).map(generationKey), redisIncarnationKey()]);
 let t: TestServer;
 const a = uniqueId();
 const sent: Array<{ name: string; args: unknown[] }> = [];
@@ -50,9 +53,11 @@ it('writes send no Redis command; reads send only GET and EVALSHA/EVAL of versio
   await t.call('deleteStaffPermission', { name: grant.name, etag: updated.etag });
 
   const fillSha = createHash('sha1').update(VERSIONED_FILL_LUA).digest('hex');
-  const names = new Set(sent.map((c) => c.name));
+  const sets = sent.filter((c) => c.name === 'set');
+  for (const c of sets) expect(contractKeys.has(c.args[0])).toBe(true);
+  const names = new Set(sent.filter((c) => c.name !== 'set').map((c) => c.name));
   expect([...names].every((n) => ['get', 'evalsha', 'eval'].includes(n))).toBe(true);
   // ioredis names the script by SHA or by text depending on its script cache; either way, only versioned-fill.
-  for (const c of sent.filter((x) => x.name !== 'get')) expect([fillSha, VERSIONED_FILL_LUA]).toContain(c.args[0]);
+  for (const c of sent.filter((x) => x.name !== 'get' && x.name !== 'set')) expect([fillSha, VERSIONED_FILL_LUA]).toContain(c.args[0]);
   expect(sent.some((c) => c.name === 'evalsha' || c.name === 'eval')).toBe(true);
 });

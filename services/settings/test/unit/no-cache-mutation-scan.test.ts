@@ -3,8 +3,11 @@ import { join, relative } from 'node:path';
 
 /**
  * The cache contract's central rule, enforced on the source: application code never deletes,
- * expires, overwrites or flushes cache entries. Only the versioned-fill Lua script writes, and
- * freshness comes from the invalidator's markers. This scan fails on any such call in src/.
+ * expires, overwrites or flushes cache entries. Only the versioned-fill Lua script writes
+ * entries, and freshness comes from the invalidator's markers. This scan fails on any such call
+ * in src/. The only other writes are the shared contract's own, on fixed non-entry keys and
+ * never on a settings write: creating a missing generation (`establishGeneration`, SET NX) and
+ * renewing generations when the Redis server changed (`checkRedisIncarnation`).
  */
 const SRC = join(__dirname, '../../src');
 

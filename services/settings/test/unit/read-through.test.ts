@@ -21,6 +21,14 @@ class FakeRedis {
   getBuffer(key: string) {
     return this.op(() => this.store.get(key) ?? null);
   }
+  /** Only `SET key value NX GET` is sent through call() (establishGeneration). */
+  call(_cmd: 'SET', key: string, value: string) {
+    return this.op(() => {
+      const prev = this.store.get(key)?.toString('latin1') ?? null;
+      if (prev === null) this.store.set(key, Buffer.from(value));
+      return prev;
+    });
+  }
   versionedFill(key: string, version: string, generation: string, _ttl: number, payload: Buffer) {
     return this.op(() => {
       const cur = this.store.get(key)?.toString('latin1');
@@ -85,7 +93,8 @@ it('fills with the generation read before the query, then serves hits; another g
 it('at_least_as_fresh skips an older entry; fully_consistent never looks at Redis', async () => {
   const s = setup();
   s.db.set('a', { version: 9n, value: 'nine' });
-  s.redis.store.set('k:a', Buffer.from('e|5|0|five'));
+  s.redis.store.set(generationKey('account-settings'), Buffer.from('7'));
+  s.redis.store.set('k:a', Buffer.from('e|5|7|five'));
   expect((await s.read('a', { kind: 'at_least_as_fresh', token: { version: 5n, listVersion: 5n } }))?.value).toBe('five');
   expect((await s.read('a', { kind: 'at_least_as_fresh', token: { version: 9n, listVersion: 9n } }))?.value).toBe('nine');
   const callsBefore = s.redis.calls;
@@ -125,4 +134,20 @@ it('sheds load when the fallback limit is full, without queueing, and coalesces 
   expect([(await first)?.value, (await sameKey)?.value]).toEqual(['one', 'one']);
   expect(s.loads()).toBe(1);
   expect((await s.metrics.loadShed.get()).values[0]?.value).toBe(1);
+});
+
+it('a Redis without a generation gets a new random one before the database read; old entries are misses', async () => {
+  const s = setup();
+  s.db.set('a', { version: 9n, value: 'nine' });
+  // An entry filled before Redis lost its generation key (restart), under some old generation.
+  s.redis.store.set('k:a', Buffer.from('e|5|0|five'));
+  expect((await s.read('a'))?.value).toBe('nine');
+  const created = s.redis.store.get(generationKey('account-settings'))?.toString();
+  expect(created).toMatch(/^[1-9]\d*$/);
+  expect(created).not.toBe('0');
+  await tick();
+  // The fill used the new generation, so the next read is a hit.
+  expect(s.redis.store.get('k:a')?.toString()).toBe(`e|9|${created}|nine`);
+  expect((await s.read('a'))?.value).toBe('nine');
+  expect(s.loads()).toBe(1);
 });

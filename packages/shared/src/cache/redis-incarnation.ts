@@ -1,0 +1,44 @@
+import type Redis from 'ioredis';
+import { generationKey, KEY_SPACES, redisIncarnationKey, type KeySpace } from './key-map';
+import { newGeneration } from './generation';
+
+export interface IncarnationCheck {
+  /** The server's `run_id` (changes on every restart, and differs on a promoted replica). */
+  runId: string;
+  /** True when the data came from another server process: every generation was renewed. */
+  renewed: boolean;
+}
+
+/**
+ * Detects a Redis that is not the one the cache was built on, and makes its key space cold.
+ *
+ * A Redis that restarts from a snapshot, or a replica promoted by a failover, may hold entries
+ * whose eviction markers were lost (written after the snapshot, or not yet replicated): an old
+ * entry would be served for hours. Every Redis process has its own `run_id`; we remember the
+ * one the generations were created on. When the server we talk to has another, we renew every
+ * space's generation, so every old entry and every in-flight fill is a miss. The price is a cold
+ * cache after a restart or failover — misses refilled from PostgreSQL — never a stale one.
+ *
+ * Order matters and makes this safe without a transaction: generations are renewed *before* the
+ * run id is recorded, so a second process can only see the new run id after the renewal;
+ * two processes racing both renew (one extra cold start), neither trusts old data.
+ * Fixed keys only (one per space plus the run id): no KEYS/SCAN.
+ */
+export async function checkRedisIncarnation(redis: Redis): Promise<IncarnationCheck> {
+  const info = await redis.info('server');
+  const runId = /^run_id:([0-9a-f]+)/m.exec(info)?.[1];
+  if (!runId) throw new Error('INFO server did not report a run_id');
+  const recorded = await redis.get(redisIncarnationKey());
+  if (recorded === runId) return { runId, renewed: false };
+  await renewAllGenerations(redis);
+  await redis.set(redisIncarnationKey(), runId);
+  return { runId, renewed: true };
+}
+
+/**
+ * Gives every key space a fresh generation: the whole cache becomes misses at once. Also the
+ * operator's tool after restoring PostgreSQL or Redis from a backup (docs/operations.md).
+ */
+export async function renewAllGenerations(redis: Redis): Promise<void> {
+  await Promise.all((Object.keys(KEY_SPACES) as KeySpace[]).map((space) => redis.set(generationKey(space), newGeneration())));
+}

@@ -1,0 +1,71 @@
+import type Redis from 'ioredis';
+import { invalidatorProbeKey, type Logger } from '@settings/shared';
+
+export interface RedisHealthProbeOptions {
+  /** How often Redis is probed (also how soon a paused consumer resumes after Redis returns). */
+  intervalMs: number;
+}
+
+/**
+ * The one answer to "is Redis healthy?" for the invalidator, from a small periodic write
+ * (SET with a short TTL on the probe key), not from whichever batch happens to run next.
+ *
+ * Why a write and not PING: evictions are writes; a Redis that answers PING but refuses writes
+ * (out of memory under `noeviction`, a read-only replica after a failover) must count as down,
+ * or a paused consumer would resume into the same failure and liveness would blame itself.
+ */
+export class RedisHealthProbe {
+  private timer: NodeJS.Timeout | undefined;
+  private running = false;
+  private isHealthy = false;
+  private readonly listeners: Array<(healthy: boolean) => void> = [];
+
+  constructor(
+    private readonly redis: Redis,
+    private readonly opts: RedisHealthProbeOptions,
+    private readonly log: Logger,
+  ) {}
+
+  get healthy(): boolean {
+    return this.isHealthy;
+  }
+
+  /** Called after every probe with its outcome. */
+  onProbe(listener: (healthy: boolean) => void): void {
+    this.listeners.push(listener);
+  }
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    void this.tick();
+  }
+
+  stop(): void {
+    this.running = false;
+    if (this.timer) clearTimeout(this.timer);
+  }
+
+  /** One probe now; resolves to the new health. Exposed so tests and start-up need not wait. */
+  async probe(): Promise<boolean> {
+    let ok: boolean;
+    try {
+      ok = (await this.redis.set(invalidatorProbeKey(), String(Date.now()), 'PX', Math.max(1000, this.opts.intervalMs * 5))) === 'OK';
+    } catch (err) {
+      if (this.isHealthy) this.log.warn({ err: (err as Error).message }, 'Redis health probe failed');
+      ok = false;
+    }
+    if (ok && !this.isHealthy) this.log.info('Redis health probe succeeded: Redis is healthy');
+    this.isHealthy = ok;
+    for (const l of this.listeners) l(ok);
+    return ok;
+  }
+
+  private async tick(): Promise<void> {
+    if (!this.running) return;
+    await this.probe();
+    if (!this.running) return;
+    this.timer = setTimeout(() => void this.tick(), this.opts.intervalMs);
+    this.timer.unref();
+  }
+}

@@ -1,0 +1,66 @@
+import type Redis from 'ioredis';
+import { checkRedisIncarnation, type Logger } from '@settings/shared';
+import type { SettingsMetrics } from '../metrics';
+
+/**
+ * Trusts the cache only on a connection whose Redis server has passed the incarnation check
+ * (packages/shared/src/cache/redis-incarnation.ts). Every (re)connect — a restart, a failover
+ * to a replica, a network blip — closes the gate until the check ran on the new connection,
+ * so entries a rolled-back Redis brought back are never served: the check renews the
+ * generations first, which turns them into misses.
+ */
+export class IncarnationGate {
+  private trusted = false;
+  /** Bumped on every close, so a check started on an older connection cannot open the gate. */
+  private connection = 0;
+  private readonly waiters: Array<() => void> = [];
+
+  constructor(
+    private readonly redis: Redis,
+    private readonly log: Logger,
+    private readonly metrics: SettingsMetrics,
+  ) {
+    redis.on('ready', () => void this.verify());
+    redis.on('close', () => {
+      this.connection++;
+      this.trusted = false;
+    });
+    if (redis.status === 'ready') void this.verify();
+  }
+
+  get isTrusted(): boolean {
+    return this.trusted;
+  }
+
+  /** Resolves true once trusted, false after `timeoutMs` (start-up waits, never fails). */
+  waitTrusted(timeoutMs: number): Promise<boolean> {
+    if (this.trusted) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => resolve(false), timeoutMs);
+      this.waiters.push(() => {
+        clearTimeout(timer);
+        resolve(true);
+      });
+    });
+  }
+
+  private async verify(): Promise<void> {
+    const connection = this.connection;
+    try {
+      const { runId, renewed } = await checkRedisIncarnation(this.redis);
+      if (connection !== this.connection) return;
+      if (renewed) {
+        this.metrics.generationsRenewed.inc();
+        this.log.warn({ runId }, 'Redis server changed (restart, failover or restore): renewed every generation; the cache starts cold, never stale');
+      }
+      this.trusted = true;
+      for (const w of this.waiters.splice(0)) w();
+    } catch (err) {
+      // Stay closed (reads go to PostgreSQL) and try again while this connection lives.
+      this.log.warn({ err: (err as Error).message }, 'Redis incarnation check failed; cache not trusted yet');
+      setTimeout(() => {
+        if (connection === this.connection && this.redis.status === 'ready') void this.verify();
+      }, 500).unref();
+    }
+  }
+}
