@@ -26,12 +26,18 @@ export interface FieldViolation {
 }
 
 export class SettingsError extends Error {
+  /**
+   * @param options `cause`: the thrown value this error classifies (ES2022 error cause), e.g. the
+   *   node-postgres error behind DATABASE_UNAVAILABLE, so logs show the original and its stack.
+   *   Never sent to the caller.
+   */
   constructor(
     readonly code: ErrorCode,
     message: string,
     readonly fieldViolations: readonly FieldViolation[] = [],
+    options?: ErrorOptions,
   ) {
-    super(message);
+    super(message, options);
     this.name = 'SettingsError';
   }
 }

@@ -1,12 +1,14 @@
 import { Metadata, status as GrpcStatus, type ServiceError } from '@grpc/grpc-js';
-import { Any, BadRequest, ErrorInfo, Status } from '@settings/api';
+import { Any, BadRequest, Duration, ErrorInfo, RetryInfo, Status } from '@settings/api';
 import { InvalidIdError } from '@settings/shared';
 import { SettingsError, type ErrorCode, type FieldViolation } from '../errors';
 
 /**
  * The one table from failures to gRPC statuses (AIP-193). Every error leaving a handler passes
  * through `toServiceError`; anything not recognised becomes INTERNAL with a generic message
- * (the details go to the log, not to the caller).
+ * (the details go to the log, not to the caller). INTERNAL means a bug: every failure of the
+ * environment (database unreachable, connection lost, statement cancelled by someone else,
+ * overload) is UNAVAILABLE or ABORTED with a RetryInfo saying when to try again.
  */
 export const GRPC_CODE_OF: Record<ErrorCode, GrpcStatus> = {
   INVALID_ARGUMENT: GrpcStatus.INVALID_ARGUMENT,
@@ -34,13 +36,75 @@ const SQLSTATE_CODE: Record<string, ErrorCode> = {
   '40001': 'CONCURRENT_MODIFICATION', // serialization_failure
   '40P01': 'CONCURRENT_MODIFICATION', // deadlock_detected
   '55P03': 'CONCURRENT_MODIFICATION', // lock_not_available
-  '57014': 'DEADLINE_EXCEEDED', // query_canceled: statement_timeout from the call deadline
-  '57P01': 'DATABASE_UNAVAILABLE', // admin_shutdown
-  '57P03': 'DATABASE_UNAVAILABLE', // cannot_connect_now
+  // 57014 query_canceled: decided by queryCanceled() below (deadline or someone else's cancel).
+  '57P01': 'DATABASE_UNAVAILABLE', // admin_shutdown: pg_terminate_backend, or a smart/fast/immediate shutdown
+  '57P02': 'DATABASE_UNAVAILABLE', // crash_shutdown: another backend crashed and the server is resetting
+  '57P03': 'DATABASE_UNAVAILABLE', // cannot_connect_now: starting up, shutting down, in recovery
+  '57P05': 'DATABASE_UNAVAILABLE', // idle_session_timeout: the server closed a pooled connection
   '53300': 'DATABASE_UNAVAILABLE', // too_many_connections
+  // Any other class 08 (connection_exception) code is DATABASE_UNAVAILABLE too (see classify).
 };
 
-const NETWORK_ERRNOS = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENOTFOUND', 'EPIPE']);
+/** Node.js socket and DNS errnos (`err.code`) of a connection that failed or broke. */
+const NETWORK_ERRNOS = new Set(['ECONNREFUSED', 'ECONNRESET', 'ECONNABORTED', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'EPIPE']);
+
+/**
+ * node-postgres reports a lost connection with a plain Error: no SQLSTATE, no errno. These are
+ * its exact texts (pg 8 Client, pg-pool 3). knex prefixes the failed statement
+ * (`<sql> - <text>`), so a text must be the whole message or its end after ` - `. Only errors
+ * without any `code` are matched by text, so a database error that quotes a value never is.
+ */
+const CONNECTION_LOST_MESSAGES = [
+  // The socket ended although we never called end() on the client: the server crashed or was
+  // stopped (`pg_ctl stop -m immediate`), the network dropped, or the backend was terminated.
+  // Inside a knex transaction this is what the call sees even when PostgreSQL sent FATAL 57P01
+  // first: knex rejects the transaction with the error of its ROLLBACK, which runs on the dead
+  // connection ("ROLLBACK - Connection terminated unexpectedly", captured with
+  // pg_terminate_backend; see test/integration/retryable-errors.test.ts).
+  'Connection terminated unexpectedly',
+  // The socket ended after end() was called, with queries still queued on the client (knex
+  // disposing of a broken connection, or the pool being destroyed at shutdown).
+  'Connection terminated',
+  // A query sent on a client whose socket had already failed, e.g. knex's ROLLBACK after the
+  // connection broke mid-transaction (captured through a TCP proxy that dropped the socket).
+  'Client has encountered a connection error and is not queryable',
+  // A query sent on a client that is being closed (same causes as 'Connection terminated').
+  'Client was closed and is not queryable',
+  // pg-pool's wait for a connection timed out / its connect attempt timed out. knex uses its own
+  // pool (tarn; that case is the KnexTimeoutError below); kept so a pg.Pool user maps the same.
+  'timeout exceeded when trying to connect',
+  'Connection terminated due to connection timeout',
+];
+
+function isConnectionLost(message: string): boolean {
+  return CONNECTION_LOST_MESSAGES.some((text) => message === text || message.endsWith(` - ${text}`));
+}
+
+/**
+ * knex's read timeout (`.timeout(ms, { cancel: true })`, src/db/db.ts) could not cancel the
+ * query (usually because a new connection for pg_cancel_backend failed). The read did exceed the
+ * call's deadline; knex replaces the message of the cancel's error with this text.
+ */
+const KNEX_CANCEL_FAILED = /^After query timeout of \d+ms exceeded, cancelling of query failed\.$/;
+
+/**
+ * query_canceled (57014) has two causes. Our own statement_timeout: writes run with
+ * `SET LOCAL statement_timeout` = the call's remaining deadline capped by
+ * DB_STATEMENT_TIMEOUT_MS (src/db/db.ts), so the call is out of time → DEADLINE_EXCEEDED. Or a
+ * cancel request from someone else (pg_cancel_backend by an operator, a tool or a failover
+ * script): nothing is wrong with the request → UNAVAILABLE, retry. (Reads never reach this for
+ * their deadline: knex's `.timeout()` rejects them with KnexTimeoutError before the cancelled
+ * statement reports back.) PostgreSQL tells the two apart only by the message text, which
+ * follows the server's lc_messages; with a translated lc_messages the statement timeout is not
+ * recognised and maps to UNAVAILABLE too, the safe side (a retry, never a false "too slow").
+ */
+const STATEMENT_TIMEOUT_TEXT = 'canceling statement due to statement timeout';
+
+function queryCanceled(message: string, cause: unknown): SettingsError {
+  return message === STATEMENT_TIMEOUT_TEXT || message.endsWith(` - ${STATEMENT_TIMEOUT_TEXT}`)
+    ? new SettingsError('DEADLINE_EXCEEDED', messageFor('DEADLINE_EXCEEDED'), [], { cause })
+    : new SettingsError('DATABASE_UNAVAILABLE', 'the database cancelled the statement; retry with backoff', [], { cause });
+}
 
 interface PgLikeError {
   code?: unknown;
@@ -50,26 +114,35 @@ interface PgLikeError {
   message?: unknown;
 }
 
-/** Classifies any thrown value into the closed list of codes. */
+/**
+ * Classifies any thrown value into the closed list of codes. A SettingsError made here keeps the
+ * thrown value as its `cause` (logged, never sent).
+ */
 export function classify(err: unknown): SettingsError {
   if (err instanceof SettingsError) return err;
-  if (err instanceof InvalidIdError) return new SettingsError('INVALID_ARGUMENT', err.message, [{ field: err.field, description: 'malformed id' }]);
+  const cause = { cause: err };
+  if (err instanceof InvalidIdError) return new SettingsError('INVALID_ARGUMENT', err.message, [{ field: err.field, description: 'malformed id' }], cause);
   const e = (typeof err === 'object' && err !== null ? err : {}) as PgLikeError;
+  const message = typeof e.message === 'string' ? e.message : '';
   if (e.name === 'KnexTimeoutError') {
-    return String(e.message).includes('acquiring a connection')
-      ? new SettingsError('DATABASE_UNAVAILABLE', 'database connection pool exhausted; retry with backoff')
-      : new SettingsError('DEADLINE_EXCEEDED', 'database query exceeded the call deadline');
+    return message.includes('acquiring a connection')
+      ? new SettingsError('DATABASE_UNAVAILABLE', 'database connection pool exhausted; retry with backoff', [], cause)
+      : new SettingsError('DEADLINE_EXCEEDED', messageFor('DEADLINE_EXCEEDED'), [], cause);
   }
+  if (KNEX_CANCEL_FAILED.test(message)) return new SettingsError('DEADLINE_EXCEEDED', messageFor('DEADLINE_EXCEEDED'), [], cause);
   if (typeof e.code === 'string') {
+    if (e.code === '57014') return queryCanceled(message, err);
     const mapped = SQLSTATE_CODE[e.code];
     if (mapped === 'INVALID_ARGUMENT') {
       const field = typeof e.constraint === 'string' ? e.constraint : typeof e.column === 'string' ? e.column : 'request';
-      return new SettingsError('INVALID_ARGUMENT', 'a value was rejected by the database', [{ field, description: `violates ${field}` }]);
+      return new SettingsError('INVALID_ARGUMENT', 'a value was rejected by the database', [{ field, description: `violates ${field}` }], cause);
     }
-    if (mapped) return new SettingsError(mapped, messageFor(mapped));
-    if (e.code.startsWith('08') || NETWORK_ERRNOS.has(e.code)) return new SettingsError('DATABASE_UNAVAILABLE', messageFor('DATABASE_UNAVAILABLE'));
+    if (mapped) return new SettingsError(mapped, messageFor(mapped), [], cause);
+    if (e.code.startsWith('08') || NETWORK_ERRNOS.has(e.code)) return new SettingsError('DATABASE_UNAVAILABLE', messageFor('DATABASE_UNAVAILABLE'), [], cause);
+  } else if (e.code === undefined && err instanceof Error && isConnectionLost(message)) {
+    return new SettingsError('DATABASE_UNAVAILABLE', 'lost the database connection; retry with backoff', [], cause);
   }
-  return new SettingsError('INTERNAL', 'internal error');
+  return new SettingsError('INTERNAL', 'internal error', [], cause);
 }
 
 function messageFor(code: ErrorCode): string {
@@ -89,12 +162,31 @@ function messageFor(code: ErrorCode): string {
 
 export const ERROR_DOMAIN = 'settings.v1.SettingsService';
 
-/** A grpc-js error carrying google.rpc.Status (with ErrorInfo and BadRequest) in the trailers. */
+/**
+ * `google.rpc.RetryInfo.retry_delay` per reason: set for exactly the failures where sending the
+ * same request again after the delay may succeed, which is every UNAVAILABLE and
+ * CONCURRENT_MODIFICATION (a unit test checks that no UNAVAILABLE reason lacks one). A client
+ * should wait at least this long and back off further on repeated failures. ETAG_MISMATCH
+ * (also ABORTED) has none: the same request fails again until the caller re-reads.
+ */
+export const RETRY_DELAY_MS: Readonly<Partial<Record<ErrorCode, number>>> = {
+  DATABASE_UNAVAILABLE: 200, // a restart, failover or network blip; long enough not to pile on
+  LOAD_SHED: 200, // Redis down and the fallback queries are full; give them time to drain
+  SHUTTING_DOWN: 100, // this replica is leaving; the next attempt should reach another one
+  CONCURRENT_MODIFICATION: 50, // deadlock/serialization/lock failure: the other writer finishes in ms
+};
+
+/** A grpc-js error carrying google.rpc.Status (ErrorInfo, BadRequest, RetryInfo) in the trailers. */
 export function toServiceError(error: SettingsError): Partial<ServiceError> {
   const code = GRPC_CODE_OF[error.code];
   const details: Any[] = [
     { typeUrl: 'type.googleapis.com/google.rpc.ErrorInfo', value: Buffer.from(ErrorInfo.encode(ErrorInfo.fromPartial({ reason: error.code, domain: ERROR_DOMAIN })).finish()) },
   ];
+  const retryDelayMs = RETRY_DELAY_MS[error.code];
+  if (retryDelayMs !== undefined) {
+    const retryDelay: Duration = { seconds: Math.floor(retryDelayMs / 1000), nanos: (retryDelayMs % 1000) * 1_000_000 };
+    details.push({ typeUrl: 'type.googleapis.com/google.rpc.RetryInfo', value: Buffer.from(RetryInfo.encode({ retryDelay }).finish()) });
+  }
   if (error.fieldViolations.length > 0) {
     const badRequest = BadRequest.fromPartial({ fieldViolations: error.fieldViolations.map((v: FieldViolation) => ({ field: v.field, description: v.description })) });
     details.push({ typeUrl: 'type.googleapis.com/google.rpc.BadRequest', value: Buffer.from(BadRequest.encode(badRequest).finish()) });

@@ -1,0 +1,180 @@
+import { status as GrpcStatus } from '@grpc/grpc-js';
+import { KnexTimeoutError } from 'knex';
+import { DatabaseError } from 'pg';
+import { RetryInfo, Status } from '@settings/api';
+import { ERROR_CODES, SettingsError, type ErrorCode } from '../../src/errors';
+import { classify, GRPC_CODE_OF, RETRY_DELAY_MS, toServiceError } from '../../src/grpc/status-mapping';
+
+/**
+ * classify() on the error shapes node-postgres and knex really throw. Each is built the way the
+ * library builds it (pg-protocol's parseErrorMessage for server errors, `new Error(text)` for
+ * pg's client-side connection errors, Node's errno errors, knex's `<sql> - ` prefix); the texts
+ * were captured against the local stack (pg 8.23, knex 3.3, PostgreSQL 15, lc_messages C), and
+ * test/integration/retryable-errors.test.ts classifies the live ones as well.
+ */
+
+/** A server ErrorResponse as pg-protocol's parser turns it into an error (fields S, C, M, F, L, R). */
+function pgServerError(code: string, text: string, severity = 'ERROR', routine = 'ProcessInterrupts'): DatabaseError {
+  const err = new DatabaseError(text, 0, 'error');
+  err.severity = severity;
+  err.code = code;
+  err.file = 'postgres.c';
+  err.routine = routine;
+  return err;
+}
+
+/** What knex's executeQuery does to every failed statement's error before rethrowing it. */
+function viaKnex<E extends Error>(sql: string, err: E): E {
+  err.message = `${sql} - ${err.message}`;
+  return err;
+}
+
+/** A libuv socket error as Node reports it (`err.code` is the errno name). */
+function socketError(syscall: string, code: string, errno: number): NodeJS.ErrnoException {
+  return Object.assign(new Error(`${syscall} ${code}`), { errno, code, syscall });
+}
+
+interface Case {
+  what: string;
+  err: () => unknown;
+  reason: ErrorCode;
+}
+
+const retryable: Case[] = [
+  // Connection loss: plain Errors from pg's Client, no SQLSTATE, no errno.
+  { what: 'backend terminated mid-transaction (knex reports the failed ROLLBACK)', err: () => viaKnex('ROLLBACK', new Error('Connection terminated unexpectedly')), reason: 'DATABASE_UNAVAILABLE' },
+  { what: 'server crashed / stopped -m immediate while a statement ran', err: () => viaKnex('select * from "account_settings" where "account_id" = \'t1\' limit 1 for update', new Error('Connection terminated unexpectedly')), reason: 'DATABASE_UNAVAILABLE' },
+  { what: 'connection ended while connecting (no knex prefix)', err: () => new Error('Connection terminated unexpectedly'), reason: 'DATABASE_UNAVAILABLE' },
+  { what: 'socket dropped, then ROLLBACK on the broken client', err: () => viaKnex('ROLLBACK', new Error('Client has encountered a connection error and is not queryable')), reason: 'DATABASE_UNAVAILABLE' },
+  { what: 'client ended with a query queued (pool disposal / shutdown)', err: () => viaKnex('select 1', new Error('Connection terminated')), reason: 'DATABASE_UNAVAILABLE' },
+  { what: 'query on a client being closed', err: () => viaKnex('select 1', new Error('Client was closed and is not queryable')), reason: 'DATABASE_UNAVAILABLE' },
+  { what: "pg-pool's wait for a connection timed out", err: () => new Error('timeout exceeded when trying to connect'), reason: 'DATABASE_UNAVAILABLE' },
+  {
+    what: "pg-pool's connect attempt timed out",
+    err: () => new Error('Connection terminated due to connection timeout', { cause: new Error('Connection terminated') }),
+    reason: 'DATABASE_UNAVAILABLE',
+  },
+  // Connection loss and refusal reported by the socket (errno codes).
+  { what: 'ECONNRESET while reading a result', err: () => viaKnex('SELECT pg_sleep(2)', socketError('read', 'ECONNRESET', -104)), reason: 'DATABASE_UNAVAILABLE' },
+  { what: 'ECONNREFUSED: nothing listens (server down)', err: () => socketError('connect', 'ECONNREFUSED', -111), reason: 'DATABASE_UNAVAILABLE' },
+  { what: 'EPIPE writing to a closed socket', err: () => socketError('write', 'EPIPE', -32), reason: 'DATABASE_UNAVAILABLE' },
+  { what: 'ETIMEDOUT connecting', err: () => socketError('connect', 'ETIMEDOUT', -110), reason: 'DATABASE_UNAVAILABLE' },
+  { what: 'EAI_AGAIN: DNS of the database host temporarily failing', err: () => socketError('getaddrinfo', 'EAI_AGAIN', -3001), reason: 'DATABASE_UNAVAILABLE' },
+  // Server-side shutdown, crash, overload (SQLSTATE).
+  { what: '57P01 pg_terminate_backend / fast or immediate shutdown', err: () => viaKnex('select 1', pgServerError('57P01', 'terminating connection due to administrator command', 'FATAL')), reason: 'DATABASE_UNAVAILABLE' },
+  { what: '57P02 crash of another backend', err: () => pgServerError('57P02', 'terminating connection because of crash of another server process', 'WARNING', 'quickdie'), reason: 'DATABASE_UNAVAILABLE' },
+  { what: '57P03 server starting up', err: () => pgServerError('57P03', 'the database system is starting up', 'FATAL', 'ProcessStartupPacket'), reason: 'DATABASE_UNAVAILABLE' },
+  { what: '57P05 idle session timeout', err: () => pgServerError('57P05', 'terminating connection due to idle-session timeout', 'FATAL'), reason: 'DATABASE_UNAVAILABLE' },
+  { what: '53300 too many connections', err: () => pgServerError('53300', 'sorry, too many clients already', 'FATAL', 'InitProcessPhase2'), reason: 'DATABASE_UNAVAILABLE' },
+  { what: '08006 connection_failure', err: () => pgServerError('08006', 'connection failure', 'FATAL', 'pq_getbyte'), reason: 'DATABASE_UNAVAILABLE' },
+  { what: '08P01 protocol_violation', err: () => pgServerError('08P01', 'invalid frontend message type 0', 'FATAL', 'SocketBackend'), reason: 'DATABASE_UNAVAILABLE' },
+  // Statement cancellation by someone else.
+  { what: '57014 from pg_cancel_backend (user request)', err: () => viaKnex('SELECT 1', pgServerError('57014', 'canceling statement due to user request')), reason: 'DATABASE_UNAVAILABLE' },
+  {
+    what: '57014 with a translated message (cannot be told from a cancel: UNAVAILABLE, the safe side)',
+    err: () => viaKnex('SELECT 1', pgServerError('57014', 'storniere Anfrage wegen Zeitüberschreitung der Anfrage')),
+    reason: 'DATABASE_UNAVAILABLE',
+  },
+  // Pool exhaustion (knex/tarn).
+  {
+    what: 'KnexTimeoutError acquiring a connection (pool exhausted)',
+    err: () => new KnexTimeoutError('Knex: Timeout acquiring a connection. The pool is probably full. Are you missing a .transacting(trx) call?'),
+    reason: 'DATABASE_UNAVAILABLE',
+  },
+  // Concurrency.
+  { what: '40P01 deadlock', err: () => pgServerError('40P01', 'deadlock detected', 'ERROR', 'DeadLockReport'), reason: 'CONCURRENT_MODIFICATION' },
+  { what: '40001 serialization failure', err: () => pgServerError('40001', 'could not serialize access due to concurrent update', 'ERROR', 'ExecUpdate'), reason: 'CONCURRENT_MODIFICATION' },
+];
+
+const notRetryable: Case[] = [
+  // The call's own deadline.
+  { what: '57014 from our SET LOCAL statement_timeout', err: () => viaKnex('SELECT 1', pgServerError('57014', 'canceling statement due to statement timeout')), reason: 'DEADLINE_EXCEEDED' },
+  { what: "knex's read timeout (cancelled with pg_cancel_backend)", err: () => new KnexTimeoutError('Defined query timeout of 40ms exceeded when running query.'), reason: 'DEADLINE_EXCEEDED' },
+  {
+    what: "knex's read timeout whose cancel failed",
+    // knex: Object.assign(cancelError, { message: ..., sql, bindings, timeout })
+    err: () => Object.assign(new Error('Connection terminated unexpectedly'), { message: 'After query timeout of 40ms exceeded, cancelling of query failed.', sql: 'select 1', bindings: [], timeout: 40 }),
+    reason: 'DEADLINE_EXCEEDED',
+  },
+  // Bugs stay INTERNAL.
+  { what: 'a TypeError', err: () => new TypeError("Cannot read properties of undefined (reading 'version')"), reason: 'INTERNAL' },
+  { what: 'a syntax error (42601)', err: () => viaKnex('selec 1', pgServerError('42601', 'syntax error at or near "selec"', 'ERROR', 'scanner_yyerror')), reason: 'INTERNAL' },
+  { what: 'an undefined column (42703)', err: () => pgServerError('42703', 'column "nope" does not exist', 'ERROR', 'errorMissingColumn'), reason: 'INTERNAL' },
+  { what: 'a thrown string, not an Error', err: () => 'Connection terminated unexpectedly', reason: 'INTERNAL' },
+  { what: 'an Error that only mentions the text mid-message', err: () => new Error('Connection terminated unexpectedly? no: parser state corrupt'), reason: 'INTERNAL' },
+  {
+    what: 'a server error (with SQLSTATE) whose message ends like a connection loss is judged by its SQLSTATE',
+    err: () => pgServerError('XX000', 'cache lookup failed - Connection terminated', 'ERROR', 'elog'),
+    reason: 'INTERNAL',
+  },
+  { what: 'a knex "query is empty" error', err: () => new Error('The query is empty'), reason: 'INTERNAL' },
+];
+
+/** The google.rpc.Status a caller would decode from grpc-status-details-bin. */
+function statusOf(error: SettingsError): Status {
+  const raw = toServiceError(error).metadata!.get('grpc-status-details-bin')[0] as Buffer;
+  return Status.decode(raw);
+}
+
+function retryDelayMs(error: SettingsError): number | undefined {
+  const any = statusOf(error).details.find((d) => d.typeUrl === 'type.googleapis.com/google.rpc.RetryInfo');
+  if (!any) return undefined;
+  const { retryDelay } = RetryInfo.decode(any.value);
+  return retryDelay ? retryDelay.seconds * 1000 + retryDelay.nanos / 1e6 : 0;
+}
+
+describe('classify: retryable failures are UNAVAILABLE/ABORTED with RetryInfo', () => {
+  it.each(retryable.map((c) => [c.what, c] as const))('%s', (_what, c) => {
+    const thrown = c.err();
+    const error = classify(thrown);
+    expect(error.code).toBe(c.reason);
+    expect([GrpcStatus.UNAVAILABLE, GrpcStatus.ABORTED]).toContain(toServiceError(error).code);
+    expect(retryDelayMs(error)).toBeGreaterThan(0);
+    expect(error.cause).toBe(thrown);
+    // Nothing of the original (SQL, values, host names) reaches the caller.
+    expect(toServiceError(error).details).not.toContain(String((thrown as Error).message ?? thrown));
+  });
+});
+
+describe('classify: deadlines and bugs are not retryable', () => {
+  it.each(notRetryable.map((c) => [c.what, c] as const))('%s', (_what, c) => {
+    const thrown = c.err();
+    const error = classify(thrown);
+    expect(error.code).toBe(c.reason);
+    expect(retryDelayMs(error)).toBeUndefined();
+    expect(error.cause).toBe(thrown);
+  });
+});
+
+describe('RetryInfo on the wire', () => {
+  it('every UNAVAILABLE reason and CONCURRENT_MODIFICATION carry a positive retry_delay; no other reason carries one', () => {
+    for (const code of ERROR_CODES) {
+      const delay = retryDelayMs(new SettingsError(code, 'x'));
+      const shouldRetry = GRPC_CODE_OF[code] === GrpcStatus.UNAVAILABLE || code === 'CONCURRENT_MODIFICATION';
+      if (shouldRetry) expect({ code, delay }).toEqual({ code, delay: RETRY_DELAY_MS[code] });
+      if (shouldRetry) expect(delay).toBeGreaterThan(0);
+      else expect({ code, delay }).toEqual({ code, delay: undefined });
+    }
+  });
+
+  it('DATABASE_UNAVAILABLE: retry_delay 200 ms as google.protobuf.Duration, next to ErrorInfo', () => {
+    const status = statusOf(new SettingsError('DATABASE_UNAVAILABLE', 'database unavailable; retry with backoff'));
+    expect(status.code).toBe(GrpcStatus.UNAVAILABLE);
+    expect(status.details.map((d) => d.typeUrl)).toEqual(['type.googleapis.com/google.rpc.ErrorInfo', 'type.googleapis.com/google.rpc.RetryInfo']);
+    expect(RetryInfo.decode(status.details[1]!.value)).toEqual({ retryDelay: { seconds: 0, nanos: 200_000_000 } });
+  });
+});
+
+describe('SettingsError cause', () => {
+  it('keeps the wrapped error as the ES2022 cause and leaves it unset otherwise', () => {
+    const original = new Error('Connection terminated unexpectedly');
+    expect(new SettingsError('DATABASE_UNAVAILABLE', 'x', [], { cause: original }).cause).toBe(original);
+    expect(new SettingsError('NOT_FOUND', 'x').cause).toBeUndefined();
+    expect('cause' in new SettingsError('NOT_FOUND', 'x')).toBe(false);
+  });
+
+  it('classify passes a SettingsError through unchanged', () => {
+    const e = new SettingsError('LOAD_SHED', 'shed');
+    expect(classify(e)).toBe(e);
+  });
+});
