@@ -1,0 +1,68 @@
+import { Kafka, logLevel } from 'kafkajs';
+import { changeTopic, createLogger, localKafkaBrokers, localStack } from '@settings/shared';
+import { createInvalidatorMetrics } from '../../src/metrics';
+import { ProgressWatchdog } from '../../src/consumer/progress-watchdog';
+import { positionGroupAtEnd, sql, uniqueId, waitFor } from '../support/test-invalidator';
+
+/**
+ * Liveness that notices what used to fail silently: a consumer that sits on lag with a healthy
+ * Redis and commits nothing.
+ */
+jest.setTimeout(120_000);
+const kafka = new Kafka({ clientId: 'health-test', brokers: [localKafkaBrokers], logLevel: logLevel.NOTHING });
+const accountTopic = changeTopic(localStack.topicPrefix, 'account_settings');
+const prefix = uniqueId('live');
+afterAll(() => sql('DELETE FROM account_settings WHERE account_id LIKE $1', [`${prefix}-%`]));
+
+describe('progress watchdog (liveness), against real Kafka offsets', () => {
+  it('fails liveness only when its partitions have lag, Redis is healthy and nothing is committed', async () => {
+    const groupId = uniqueId('wedged-');
+    await positionGroupAtEnd(groupId, [accountTopic]);
+    let redisHealthy = false;
+    const admin = kafka.admin();
+    const watchdog = new ProgressWatchdog(
+      admin,
+      { groupId, stallMs: 1000, checkIntervalMs: 60_000 },
+      { assignment: () => ({ [accountTopic]: [0, 1, 2] }), redisHealthy: () => redisHealthy },
+      createInvalidatorMetrics(),
+      createLogger('test', 'silent'),
+    );
+    await watchdog.start();
+    try {
+      // No lag: alive however long nothing happens.
+      await watchdog.check(Date.now());
+      await watchdog.check(Date.now() + 5000);
+      expect(watchdog.live).toBe(true);
+
+      // Lag appears (rows change, nobody in this group consumes them).
+      await sql('INSERT INTO account_settings (account_id) SELECT unnest($1::text[])', [Array.from({ length: 30 }, (_, i) => `${prefix}-${i}`)]);
+      const admin2 = kafka.admin();
+      await admin2.connect();
+      await waitFor(async () => {
+        const [ends, [committed]] = await Promise.all([admin2.fetchTopicOffsets(accountTopic), admin2.fetchOffsets({ groupId, topics: [accountTopic] })]);
+        return ends.some((e) => BigInt(e.high) > BigInt(committed!.partitions.find((p) => p.partition === e.partition)!.offset));
+      }, 30_000, 'lag on the group');
+      await admin2.disconnect();
+
+      // Lag while Redis is down is the designed pause: alive.
+      const t0 = Date.now();
+      await watchdog.check(t0);
+      await watchdog.check(t0 + 5000);
+      expect(watchdog.live).toBe(true);
+
+      // Lag, Redis healthy, no commit for longer than stallMs: wedged.
+      redisHealthy = true;
+      await watchdog.check(t0 + 6000);
+      expect(watchdog.live).toBe(true);
+      await watchdog.check(t0 + 8000);
+      expect(watchdog.live).toBe(false);
+
+      // Progress (offsets committed to the end) makes it live again.
+      await positionGroupAtEnd(groupId, [accountTopic]);
+      await watchdog.check(t0 + 9000);
+      expect(watchdog.live).toBe(true);
+    } finally {
+      await watchdog.stop();
+    }
+  });
+});
