@@ -1,16 +1,8 @@
 import { performance } from 'node:perf_hooks';
+import { mulberry32 } from '@settings/local-stack';
 
 /** Deterministic PRNG (mulberry32) so every variant of a scenario gets the same traffic. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export const prng = mulberry32;
 
 /**
  * Zipf(s) over n items. Ranks are mapped through a seeded random permutation, so the hot items

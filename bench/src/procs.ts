@@ -1,24 +1,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
 import { request } from 'node:http';
-import { createServer } from 'node:net';
+import { freePort } from '@settings/local-stack';
 import { setPriority } from 'node:os';
 import { join } from 'node:path';
 import { localDatabaseUrl, localKafkaBrokers } from '@settings/shared';
 import { benchDir, benchRedisUrl, repoRoot, sleep, type BenchContext } from './context';
-
-/** A free TCP port on 127.0.0.1 (bound then released; good enough on a single machine). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 export interface ChildService {
   readonly name: string;

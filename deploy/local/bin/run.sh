@@ -3,6 +3,7 @@
 #   npm start   -> run.sh start : install what is missing, bring the stack up, migrate, run both services
 #   npm test    -> run.sh test  : install what is missing, typecheck, lint, unit + integration tests
 #   npm run stack -- up|down|status|logs
+#   npm run chaos -> run.sh chaos : install what is missing, bring the stack up, run the chaos suite
 # It installs only what is missing, so a warm second run goes straight to work.
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
@@ -75,6 +76,13 @@ case "$cmd" in
     # --forceExit: a test that fails mid-way may leave a client open; CI must still end.
     npx jest --ci --runInBand --forceExit "$@"
     ;;
+  chaos)
+    prepare
+    # The suite restarts components of the stack and heals them; it needs it up to begin with
+    # (idempotent) and never stops it: other engineers may be using it.
+    stack up
+    exec node chaos/dist/src/main.js "$@"
+    ;;
   stack)
     ensure_system_packages
     ensure_node_modules
@@ -83,7 +91,7 @@ case "$cmd" in
     stack "$@"
     ;;
   *)
-    echo "usage: $0 start|test|stack <up|down|status|logs>" >&2
+    echo "usage: $0 start|test|chaos|stack <up|down|status|logs>" >&2
     exit 2
     ;;
 esac

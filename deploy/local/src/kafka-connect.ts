@@ -173,3 +173,40 @@ export async function dropReplicationSlot(): Promise<boolean> {
   );
   return rows.length > 0;
 }
+
+/**
+ * Waits for the state `up` ends in — connector and every task RUNNING, replication slot
+ * active — after a component under Connect went away (chaos suite: broker, PostgreSQL or the
+ * worker restarted). A FAILED connector or task is restarted (at most every 10 s), as Strimzi's
+ * `autoRestart` does in Kubernetes; what was restarted is returned so the caller can report it
+ * instead of hiding it.
+ */
+export async function waitConnectorStreaming(progress: (msg: string) => void, timeoutMs = 180_000): Promise<{ restarts: string[] }> {
+  const { name, config } = localConnectorConfig();
+  const slot = config['slot.name']!;
+  const restarts: string[] = [];
+  let lastRestart = 0;
+  await waitUntil(COMPONENT, `connector ${name} RUNNING with replication slot ${slot} active`, async () => {
+    const s = await connectorStatus(name);
+    if (!s) return false;
+    const failed = [
+      ...(s.connector.state === 'FAILED' ? [{ what: 'connector', trace: s.connector.trace }] : []),
+      ...s.tasks.filter((t) => t.state === 'FAILED').map((t) => ({ what: `task ${t.id}`, trace: t.trace })),
+    ];
+    if (failed.length > 0) {
+      if (Date.now() - lastRestart >= 10_000) {
+        const why = failed.map((f) => `${f.what} FAILED: ${f.trace?.split('\n')[0] ?? 'no trace'}`).join('; ');
+        progress(`${why}; restarting (as Strimzi autoRestart would)`);
+        restarts.push(why);
+        lastRestart = Date.now();
+        await rest('POST', `/connectors/${name}/restart?includeTasks=true&onlyFailed=true`);
+      }
+      return false;
+    }
+    const running = s.connector.state === 'RUNNING' && s.tasks.length > 0 && s.tasks.every((t) => t.state === 'RUNNING');
+    if (!running) return false;
+    const rows = await pgQuery(localStack.database, 'SELECT active FROM pg_replication_slots WHERE slot_name = $1', [slot]);
+    return rows[0]?.active === true;
+  }, { timeoutMs, intervalMs: 1000, log: connectProcess.log, alive: () => connectProcess.isRunning() });
+  return { restarts };
+}

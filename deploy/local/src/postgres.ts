@@ -110,6 +110,18 @@ export async function stopPostgres(): Promise<void> {
   if (postgresRunning()) asPostgres('pg_ctl', ['-D', data, '-m', 'fast', '-w', 'stop']);
 }
 
+/**
+ * Stops the server the way a crash or a power cut does (`pg_ctl stop -m immediate`): no
+ * checkpoint, every client and the replication connection cut off mid-stream; the next start
+ * runs crash recovery. Used by the chaos suite; `startPostgres` brings it back.
+ */
+export function stopPostgresImmediate(): void {
+  const { data, log } = dataDirs();
+  if (!postgresRunning()) return;
+  const r = asPostgres('pg_ctl', ['-D', data, '-m', 'immediate', '-w', 'stop']);
+  if (r.status !== 0) throw new StartupError(COMPONENT, `pg_ctl stop -m immediate failed: ${r.output.trim()}`, log);
+}
+
 export async function pgQuery(database: string, sql: string, params: unknown[] = []): Promise<Array<Record<string, unknown>>> {
   const client = new Client({ host: '127.0.0.1', port: localStack.postgresPort, user: 'postgres', database, connectionTimeoutMillis: 3000 });
   await client.connect();

@@ -3,7 +3,11 @@ import { join } from 'node:path';
 import { stateDir } from '../src/state-dir';
 import { status, up } from '../src/stack';
 
-/** Marker: this test run started the stack, so its teardown stops it (and drops the slot). */
+/**
+ * Marker: a test run started the stack, so that run's teardown stops it (and drops the slot).
+ * It holds the starting process's pid: a marker left by another (crashed or concurrent) run
+ * must never make this run stop a stack it did not start.
+ */
 export const startedByTestsMarker = join(stateDir, 'started-by-tests');
 
 export default async function globalSetup(): Promise<void> {

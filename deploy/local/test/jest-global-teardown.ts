@@ -1,4 +1,4 @@
-import { existsSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { down } from '../src/stack';
 import { startedByTestsMarker } from './jest-global-setup';
 
@@ -9,6 +9,8 @@ import { startedByTestsMarker } from './jest-global-setup';
  */
 export default async function globalTeardown(): Promise<void> {
   if (!existsSync(startedByTestsMarker) || process.env.KEEP_STACK === '1') return;
+  // Only the run that started the stack stops it (globalSetup and globalTeardown share a process).
+  if (readFileSync(startedByTestsMarker, 'utf8').trim() !== String(process.pid)) return;
   rmSync(startedByTestsMarker);
   await down((component, message) => process.stderr.write(`[stack] ${component.padEnd(9)} ${message}\n`));
 }

@@ -1,8 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { Kafka, logLevel } from 'kafkajs';
 import Redis from 'ioredis';
-import { CACHED_TABLES, changeTopic, createLogger, localKafkaBrokers, localRedisUrl, localStack, parseCacheValue, type CacheValue } from '@settings/shared';
-import { ChangeTopicReader, ensureChangeTopics, pgQuery } from '@settings/local-stack';
+import { CACHED_TABLES, changeTopic, createLogger, localRedisUrl, localStack, parseCacheValue, type CacheValue } from '@settings/shared';
+import { ChangeTopicReader, ensureChangeTopics, pgQuery, positionGroupAtEnd as positionAtEnd } from '@settings/local-stack';
 import { loadInvalidatorConfig, type InvalidatorConfig } from '../../src/config';
 import { startInvalidator, type RunningInvalidator } from '../../src/invalidator';
 
@@ -30,34 +29,15 @@ export async function drainDebezium(): Promise<void> {
 }
 
 /**
- * Commits a brand-new consumer group's offsets at the current end of every change topic, so a
- * test's invalidator sees exactly the changes the test makes (not the topic's history) and
- * none of them can slip past before it joins.
+ * Positions a brand-new consumer group at the current end of every change topic, so a test's
+ * invalidator sees exactly the changes the test makes (not the topic's history) and none of
+ * them can slip past before it joins.
  */
 export async function positionGroupAtEnd(groupId: string, topics = changeTopics): Promise<void> {
   await drainDebezium();
   // Topics the stack has not created yet (e.g. the DLQ) are created the way `up` creates them.
   await ensureChangeTopics(topics, 3);
-  const kafka = new Kafka({ clientId: 'test-setup', brokers: [localKafkaBrokers], logLevel: logLevel.NOTHING });
-  const admin = kafka.admin();
-  await admin.connect();
-  try {
-    for (const topic of topics) {
-      // A topic created a moment ago may answer "not the leader" until its metadata settles.
-      for (let attempt = 0; ; attempt++) {
-        try {
-          const ends = await admin.fetchTopicOffsets(topic);
-          await admin.setOffsets({ groupId, topic, partitions: ends.map((p) => ({ partition: p.partition, offset: p.high })) });
-          break;
-        } catch (err) {
-          if (attempt >= 20) throw err;
-          await new Promise((r) => setTimeout(r, 500));
-        }
-      }
-    }
-  } finally {
-    await admin.disconnect();
-  }
+  await positionAtEnd(groupId, topics);
 }
 
 export function testConfig(overrides: Partial<Record<string, string>> = {}): InvalidatorConfig {

@@ -1,0 +1,30 @@
+import type { Fleet } from './fleet';
+import type { SettingsKey } from './keys';
+import { metricSum } from './metrics-scrape';
+import type { SettingsCaller } from './settings-client';
+
+/**
+ * Cache hits the settings service has counted so far (`settings_cache_requests_total{result="hit"}`).
+ * A comparison of default Gets says something about the cache only if they were served from it:
+ * right after Redis returns, the service's circuit breaker still sends reads to PostgreSQL, and
+ * a stale cache would look perfectly fresh.
+ */
+export async function cacheHits(fleet: Fleet): Promise<number> {
+  return metricSum(await fleet.settingsMetrics(), 'settings_cache_requests_total', { result: 'hit' });
+}
+
+/**
+ * Waits until a default Get is answered from the cache again (read once to fill, read again,
+ * the hit counter moved). Returns the seconds it took, or null if it did not within `timeoutMs`.
+ */
+export async function waitCacheInUse(fleet: Fleet, caller: SettingsCaller, key: SettingsKey, timeoutMs: number, deadlineMs: number): Promise<number | null> {
+  const t0 = Date.now();
+  while (Date.now() - t0 < timeoutMs) {
+    await caller.get(key, 'default', deadlineMs);
+    const before = await cacheHits(fleet);
+    await caller.get(key, 'default', deadlineMs);
+    if ((await cacheHits(fleet)) > before) return (Date.now() - t0) / 1000;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  return null;
+}

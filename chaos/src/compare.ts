@@ -1,0 +1,125 @@
+import type { HarnessDb } from './db';
+import { readRows, sameObservation, updateRow, type Observed, type SettingsKey } from './keys';
+import type { CallResult, ReadMode, SettingsCaller } from './settings-client';
+
+/**
+ * After the workload: does every key's default Get (cache or database) show its row? First a
+ * poll until it does (seconds to converge), then one final three-way comparison per key.
+ */
+
+const CONCURRENCY = 16;
+const POLL_EVERY_MS = 500;
+
+/** Runs `fn` over `items` with at most CONCURRENCY calls in flight; results in input order. */
+async function mapLimited<T, R>(items: readonly T[], fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out = new Array<R>(items.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i]!);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(CONCURRENCY, items.length) }, worker));
+  return out;
+}
+
+/** One Get per key; a failed call is retried a few times (the stack has just healed). */
+async function observeAll(caller: SettingsCaller, keys: readonly SettingsKey[], mode: ReadMode, deadlineMs: number): Promise<CallResult[]> {
+  return mapLimited(keys, async (key) => {
+    let r = await caller.get(key, mode, deadlineMs);
+    for (let attempt = 0; !r.ok && attempt < 3; attempt++) {
+      await new Promise((res) => setTimeout(res, 200));
+      r = await caller.get(key, mode, deadlineMs);
+    }
+    return r;
+  });
+}
+
+export interface Convergence {
+  /** Seconds from the start of quiescence until every default Get matched its row; null on timeout. */
+  seconds: number | null;
+  /** Keys still differing at the last poll (0 when converged). */
+  diverged: number;
+  polls: number;
+}
+
+/**
+ * Polls until every key's default Get equals its row in PostgreSQL (version and display_name).
+ * The row is read after the Gets of a poll, so a write landing in between can only delay
+ * convergence, never fake it; nothing writes during quiescence anyway.
+ */
+export async function waitConverged(caller: SettingsCaller, db: HarnessDb, keys: readonly SettingsKey[], prefix: string, timeoutMs: number, deadlineMs: number): Promise<Convergence> {
+  const t0 = Date.now();
+  for (let polls = 1; ; polls++) {
+    const seen = await observeAll(caller, keys, 'default', deadlineMs);
+    const rows = await readRows(db, prefix).catch(() => new Map<string, Observed>());
+    const diverged = keys.filter((k, i) => {
+      const r = seen[i]!;
+      return !r.ok || !sameObservation(r.value, rows.get(k.name));
+    }).length;
+    if (diverged === 0) return { seconds: (Date.now() - t0) / 1000, diverged: 0, polls };
+    if (Date.now() - t0 > timeoutMs) return { seconds: null, diverged, polls };
+    await new Promise((r) => setTimeout(r, POLL_EVERY_MS));
+  }
+}
+
+export interface Mismatch {
+  key: string;
+  default: Observed | string;
+  fullyConsistent: Observed | string;
+  row: Observed | string;
+}
+
+const shown = (r: CallResult): Observed | string => (r.ok ? r.value : r.code);
+
+/** For every key: default Get vs fully_consistent Get vs the row. A key where any differ is a mismatch. */
+export async function finalCompare(caller: SettingsCaller, db: HarnessDb, keys: readonly SettingsKey[], prefix: string, deadlineMs: number): Promise<Mismatch[]> {
+  const byDefault = await observeAll(caller, keys, 'default', deadlineMs);
+  const byFully = await observeAll(caller, keys, 'fully_consistent', deadlineMs);
+  const rows = await readRows(db, prefix);
+  const mismatches: Mismatch[] = [];
+  keys.forEach((k, i) => {
+    const d = byDefault[i]!;
+    const f = byFully[i]!;
+    const row = rows.get(k.name);
+    const ok = d.ok && f.ok && sameObservation(d.value, row) && sameObservation(f.value, row);
+    if (!ok) mismatches.push({ key: k.name, default: shown(d), fullyConsistent: shown(f), row: row ?? 'missing' });
+  });
+  return mismatches;
+}
+
+export interface Probe {
+  key: SettingsKey;
+  value: string;
+}
+
+/**
+ * After the heal: make sure `probes` keys are in the cache (a default Get fills them), then
+ * change each with a psql UPDATE. Only an invalidator that works again can make these visible
+ * through a default Get; one that stayed paused leaves the cached old values there for hours.
+ */
+export async function writeProbes(caller: SettingsCaller, db: HarnessDb, probeKeys: readonly SettingsKey[], tag: string, deadlineMs: number): Promise<Probe[]> {
+  await observeAll(caller, probeKeys, 'default', deadlineMs);
+  const probes: Probe[] = [];
+  for (const [i, key] of probeKeys.entries()) {
+    const value = `${tag}probe-${i}`;
+    await updateRow(db, key, value);
+    probes.push({ key, value });
+  }
+  return probes;
+}
+
+/** How many probes a default Get now shows. */
+export async function probesVisible(caller: SettingsCaller, probes: readonly Probe[], deadlineMs: number): Promise<number> {
+  const seen = await observeAll(
+    caller,
+    probes.map((p) => p.key),
+    'default',
+    deadlineMs,
+  );
+  return probes.filter((p, i) => {
+    const r = seen[i]!;
+    return r.ok && r.value.displayName === p.value;
+  }).length;
+}

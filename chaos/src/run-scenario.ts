@@ -1,0 +1,163 @@
+import { CACHED_TABLES, changeTopic, localStack } from '@settings/shared';
+import { positionGroupAtEnd } from '@settings/local-stack';
+import { cacheHits, waitCacheInUse } from './cache-in-use';
+import { finalCompare, probesVisible, waitConverged, writeProbes, type Mismatch, type Probe } from './compare';
+import type { ChaosSizes } from './config';
+import type { HarnessDb } from './db';
+import { healStack, type Log } from './faults';
+import { Fleet } from './fleet';
+import { deleteRows, keySet, seedRows } from './keys';
+import { sampleDistinct, streamFor } from './prng';
+import { BASE_REPLICAS, type Scenario } from './scenarios';
+import { SettingsCaller } from './settings-client';
+import { Workload } from './workload';
+
+export interface ScenarioResult {
+  scenario: string;
+  fault: string;
+  keys: number;
+  /** Successful writes (gRPC Update + psql UPDATE) and successful default Gets of the workload. */
+  writes: number;
+  reads: number;
+  /** Failed workload calls by gRPC status name (`sql:<code>` for the psql writers). */
+  errors: Record<string, number>;
+  /** Seconds from quiescence until every default Get matched its row; null = not within the timeout. */
+  convergeSeconds: number | null;
+  convergeTimeoutSeconds: number;
+  /** Keys whose default Get, fully_consistent Get and row did not all agree at the end. */
+  mismatches: number;
+  mismatchExamples: Mismatch[];
+  /** psql UPDATEs of cached keys after the heal, and how many a default Get showed at the end. */
+  probes: { written: number; visible: number };
+  /** Seconds after the workload stopped until the service answered from the cache again (null: never). */
+  cacheBackSeconds: number | null;
+  /** Default Gets of the final comparison answered from the cache (of `keys`): 0 would make it vacuous. */
+  finalCacheHits: number;
+  notes: string[];
+  durationSeconds: number;
+  /** The scenario could not run to its comparison (e.g. a component did not come back). */
+  error?: string;
+  passed: boolean;
+}
+
+export interface ScenarioEnv {
+  runId: string;
+  seed: number;
+  index: number;
+  sizes: ChaosSizes;
+  db: HarnessDb;
+  logDir: string;
+  redisUrl: string;
+  log: Log;
+}
+
+/** Account ids of scenario `index` start with this; ids must match ^[a-z0-9][a-z0-9_-]{0,62}$ (the run id is base36 + hex). */
+export const scenarioPrefix = (runId: string, index: number): string => `ch${runId}-${index}`;
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+const CACHE_BACK_TIMEOUT_MS = 30_000;
+const changeTopics = CACHED_TABLES.map((t) => changeTopic(localStack.topicPrefix, t));
+const message = (err: unknown): string => (err instanceof Error ? err.message : String(err));
+
+/**
+ * One scenario from start to verdict: healthy stack → own consumer group at the topic ends →
+ * settings service + two invalidator replicas → seeded rows → workload → fault (held, then
+ * healed, workload still running) → workload stops → post-heal probes → convergence →
+ * final three-way comparison. The fleet is stopped and the stack healed whatever happens.
+ */
+export async function runScenario(scenario: Scenario, env: ScenarioEnv): Promise<ScenarioResult> {
+  const t0 = Date.now();
+  const { sizes, db, seed } = env;
+  const log: Log = (m) => env.log(`${scenario.name}: ${m}`);
+  const notes: string[] = [];
+  const note = (m: string): void => {
+    notes.push(m);
+    log(m);
+  };
+  const prefix = scenarioPrefix(env.runId, env.index);
+  const tag = `c${env.index}`;
+  const keys = keySet(prefix, sizes.accounts, sizes.doctorsPerAccount);
+  const deadline = sizes.callDeadlineMs;
+  let fleet: Fleet | undefined;
+  let caller: SettingsCaller | undefined;
+  let workload: Workload | undefined;
+  let probes: Probe[] = [];
+  let visible = 0;
+  let convergeSeconds: number | null = null;
+  let cacheBackSeconds: number | null = null;
+  let finalCacheHits = 0;
+  let mismatches: Mismatch[] = [];
+  let error: string | undefined;
+  try {
+    log('checking the stack');
+    notes.push(...(await healStack(log)));
+    const groupId = `chaos-${env.runId}-${env.index}-${scenario.name}`;
+    await positionGroupAtEnd(groupId, changeTopics);
+    log(`starting settings service and invalidator replicas ${BASE_REPLICAS.join(', ')} (group ${groupId})`);
+    fleet = await Fleet.start({ logDir: env.logDir, groupId, redisUrl: env.redisUrl, note, log }, BASE_REPLICAS);
+    await seedRows(db, keys);
+    caller = new SettingsCaller(fleet.grpcPort);
+    workload = new Workload(keys, sizes, seed, caller, db, tag);
+    log(`workload running on ${keys.length} keys`);
+    workload.start();
+    await sleep(sizes.warmupMs);
+
+    log(`injecting: ${scenario.fault}`);
+    const tInject = Date.now();
+    await scenario.inject({ fleet, sizes, rng: streamFor(seed, `${tag}/fault`), log, note });
+    notes.push(...(await healStack(log)));
+    log(`healed ${((Date.now() - tInject) / 1000).toFixed(1)} s after the fault began; workload continues`);
+    await sleep(sizes.afterHealMs);
+    await workload.stop();
+
+    // Until the service reads through Redis again (breaker closed), default Gets come from
+    // PostgreSQL and would "converge" however stale the cache is.
+    cacheBackSeconds = await waitCacheInUse(fleet, caller, keys[0]!, CACHE_BACK_TIMEOUT_MS, deadline * 2);
+    if (cacheBackSeconds === null) throw new Error(`the settings service did not answer from the cache within ${CACHE_BACK_TIMEOUT_MS / 1000} s of the workload stopping`);
+    const probeKeys = sampleDistinct(streamFor(seed, `${tag}/probes`), keys, sizes.probeWrites);
+    log(`workload stopped; ${probeKeys.length} post-heal psql UPDATEs of cached keys, then waiting for convergence`);
+    probes = await writeProbes(caller, db, probeKeys, tag, deadline * 2);
+    const convergence = await waitConverged(caller, db, keys, prefix, sizes.convergeTimeoutMs, deadline * 2);
+    convergeSeconds = convergence.seconds;
+    if (convergence.seconds === null) log(`not converged after ${sizes.convergeTimeoutMs / 1000} s: ${convergence.diverged} keys still differ`);
+    const hitsBefore = await cacheHits(fleet);
+    mismatches = await finalCompare(caller, db, keys, prefix, deadline * 2);
+    finalCacheHits = (await cacheHits(fleet)) - hitsBefore;
+    if (finalCacheHits === 0) throw new Error('no default Get of the final comparison was served from the cache: the comparison says nothing about it');
+    visible = await probesVisible(caller, probes, deadline * 2);
+    log(`converged in ${convergeSeconds ?? '-'} s, ${mismatches.length} mismatches, probes visible ${visible}/${probes.length}, final default Gets from the cache ${finalCacheHits}/${keys.length}`);
+  } catch (err) {
+    error = message(err);
+    log(`FAILED: ${error}`);
+  } finally {
+    await workload?.stop();
+    caller?.close();
+    log('stopping the fleet');
+    await fleet?.stop().catch((err: unknown) => log(`stopping the fleet: ${message(err)}`));
+    try {
+      notes.push(...(await healStack(log)));
+    } catch (err) {
+      error ??= `stack did not come back: ${message(err)}`;
+    }
+    await deleteRows(db, prefix).catch((err: unknown) => log(`cleanup: ${message(err)}`));
+    log('done');
+  }
+  const tally = workload?.tally.toJSON() ?? { writes: 0, reads: 0, errors: {} };
+  return {
+    scenario: scenario.name,
+    fault: scenario.fault,
+    keys: keys.length,
+    ...tally,
+    convergeSeconds,
+    convergeTimeoutSeconds: sizes.convergeTimeoutMs / 1000,
+    mismatches: mismatches.length,
+    mismatchExamples: mismatches.slice(0, 10),
+    probes: { written: probes.length, visible },
+    cacheBackSeconds,
+    finalCacheHits,
+    notes,
+    durationSeconds: Math.round((Date.now() - t0) / 100) / 10,
+    error,
+    passed: error === undefined && mismatches.length === 0 && convergeSeconds !== null,
+  };
+}

@@ -1,0 +1,17 @@
+import { metricSum } from '../../src/metrics-scrape';
+
+const text = `# HELP settings_cache_requests_total Cache lookups
+# TYPE settings_cache_requests_total counter
+settings_cache_requests_total{space="account-settings",result="hit"} 40
+settings_cache_requests_total{space="doctor-settings",result="hit"} 2
+settings_cache_requests_total{space="account-settings",result="miss"} 7
+settings_cache_requests_total_extra 99
+settings_redis_circuit_open 0
+`;
+
+it('sums the series of one metric that carry the given labels, and nothing else', () => {
+  expect(metricSum(text, 'settings_cache_requests_total', { result: 'hit' })).toBe(42);
+  expect(metricSum(text, 'settings_cache_requests_total')).toBe(49);
+  expect(metricSum(text, 'settings_redis_circuit_open')).toBe(0);
+  expect(metricSum(text, 'no_such_metric')).toBe(0);
+});
