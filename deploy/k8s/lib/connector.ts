@@ -25,12 +25,17 @@ export interface ConnectorFile {
 export interface ConnectorEnv {
   /** KafkaConnect cluster (the strimzi.io/cluster label). */
   connectCluster: string;
-  /** Namespace of the password Secret; the KubernetesSecretConfigProvider needs it explicitly. */
-  namespace: string;
+  /**
+   * Secret holding the replication user's password. The KafkaConnect mounts it at
+   * /mnt/<name> (base/connect/connect.yaml) and the DirectoryConfigProvider reads the key.
+   */
   passwordSecret: { name: string; key: string };
   /** database.hostname/port/user/dbname and any other environment-specific keys. */
   config: Record<string, string>;
 }
+
+/** install.sh applies the rendered overlay phase by phase; the connector comes after migrations. */
+export const INSTALL_PHASE_LABEL = 'settings-cache.io/install-phase';
 
 /** Keys Strimzi takes from dedicated spec fields; it rejects them inside spec.config. */
 const SPEC_FIELDS = { class: 'connector.class', tasksMax: 'tasks.max' } as const;
@@ -52,7 +57,7 @@ export function connectorOverlays(): string[] {
 }
 
 export function passwordReference(env: ConnectorEnv): string {
-  return `\${secrets:${env.namespace}/${env.passwordSecret.name}:${env.passwordSecret.key}}`;
+  return `\${directory:/mnt/${env.passwordSecret.name}:${env.passwordSecret.key}}`;
 }
 
 /** The full connector config an environment runs: shared keys, then environment keys. */
@@ -79,7 +84,7 @@ export function buildKafkaConnector(shared: ConnectorFile, env: ConnectorEnv): K
   return {
     apiVersion: 'kafka.strimzi.io/v1',
     kind: 'KafkaConnector',
-    metadata: { name: shared.name, labels: { 'strimzi.io/cluster': env.connectCluster } },
+    metadata: { name: shared.name, labels: { 'strimzi.io/cluster': env.connectCluster, [INSTALL_PHASE_LABEL]: 'connector' } },
     spec: {
       class: connectorClass,
       tasksMax: Number(tasksMax),

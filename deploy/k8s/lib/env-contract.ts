@@ -35,8 +35,8 @@ const EXPLICIT_IN_K8S = [
 export const JWT_KEY_VARS = ['JWT_PUBLIC_KEY', 'JWT_JWKS_FILE', 'JWT_HS256_SECRET'];
 export const JWT_VARS = [...JWT_KEY_VARS, 'JWT_ISSUER', 'JWT_AUDIENCE'];
 
-/** Runtime variables that are not the service's configuration. */
-export const RUNTIME_VARS = ['NODE_OPTIONS'];
+/** Runtime variables that are not the service's configuration (Node reads them itself). */
+export const RUNTIME_VARS = ['NODE_OPTIONS', 'NODE_EXTRA_CA_CERTS'];
 
 export type ServiceName = 'settings' | 'invalidator';
 

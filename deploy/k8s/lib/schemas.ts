@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import Ajv, { type ValidateFunction } from 'ajv';
 import { parse } from 'yaml';
 import { K8S_DIR, REPO_ROOT } from './connector';
+import { KAFKA_USER_SUBSET_SCHEMA } from './kafkauser-schema';
 import { gvk, type K8sObject } from './render';
 
 /**
@@ -21,9 +22,13 @@ const OBJECT_META = 'kubernetes-strict.json#/definitions/kubernetes_apimachinery
 
 type Json = Record<string, unknown>;
 
-/** CRD schemas list every field too; make them reject unknown ones (and type metadata). */
-function strictCrdSchema(node: unknown, path: string[] = []): unknown {
-  if (Array.isArray(node)) return node.map((n) => strictCrdSchema(n, path));
+/**
+ * CRD schemas list every field too; make them reject unknown ones (and type metadata).
+ * Branches of oneOf/anyOf/allOf only restate which of the parent's properties must be set
+ * (e.g. a volume is `secret` or `configMap`): they stay open, the parent is the strict one.
+ */
+function strictCrdSchema(node: unknown, path: string[] = [], branch = false): unknown {
+  if (Array.isArray(node)) return node.map((n) => strictCrdSchema(n, path, branch));
   if (node === null || typeof node !== 'object') return node;
   const src = node as Json;
   if (path.length === 1 && path[0] === 'metadata') return { $ref: OBJECT_META };
@@ -31,9 +36,9 @@ function strictCrdSchema(node: unknown, path: string[] = []): unknown {
   for (const [k, v] of Object.entries(src)) {
     if (k === 'properties') {
       out[k] = Object.fromEntries(Object.entries(v as Json).map(([p, s]) => [p, strictCrdSchema(s, [...path, p])]));
-    } else out[k] = strictCrdSchema(v, path);
+    } else out[k] = strictCrdSchema(v, path, ['oneOf', 'anyOf', 'allOf'].includes(k));
   }
-  if (src.properties && src['x-kubernetes-preserve-unknown-fields'] !== true && src.additionalProperties === undefined) {
+  if (!branch && src.properties && src['x-kubernetes-preserve-unknown-fields'] !== true && src.additionalProperties === undefined) {
     out.additionalProperties = false;
   }
   return out;
@@ -57,8 +62,21 @@ export class ManifestValidator {
     if (this.strimziAvailable) this.loadStrimzi();
   }
 
+  /** Where KafkaUser's schema came from: the shared CRD, or this project's strict subset. */
+  kafkaUserSchemaSource = 'none';
+
   private loadStrimzi(): void {
-    for (const file of ['040-Crd-kafka.yaml', '041-Crd-kafkaconnect.yaml', '043-Crd-kafkatopic.yaml', '045-Crd-kafkanodepool.yaml', '047-Crd-kafkaconnector.yaml']) {
+    const files = ['040-Crd-kafka.yaml', '041-Crd-kafkaconnect.yaml', '043-Crd-kafkatopic.yaml', '045-Crd-kafkanodepool.yaml', '047-Crd-kafkaconnector.yaml'];
+    // The shared folder has no KafkaUser CRD today; use it when it appears.
+    const userCrd = '044-Crd-kafkauser.yaml';
+    if (existsSync(join(STRIMZI_SCHEMA_DIR, userCrd))) {
+      files.push(userCrd);
+      this.kafkaUserSchemaSource = userCrd;
+    } else {
+      this.byKind.set('kafka.strimzi.io/v1/KafkaUser', this.ajv.compile(KAFKA_USER_SUBSET_SCHEMA));
+      this.kafkaUserSchemaSource = 'lib/kafkauser-schema.ts (subset written from the Strimzi API reference)';
+    }
+    for (const file of files) {
       const crd = parse(readFileSync(join(STRIMZI_SCHEMA_DIR, file), 'utf8')) as {
         spec: { group: string; names: { kind: string }; versions: Array<{ name: string; schema: { openAPIV3Schema: Json } }> };
       };

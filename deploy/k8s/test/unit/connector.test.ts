@@ -11,7 +11,7 @@ import {
   renderKafkaConnectorYaml,
   type ConnectorEnv,
 } from '../../lib/connector';
-import { render, type K8sObject } from '../../lib/render';
+import { renderOverlay, type K8sObject } from '../../lib/render';
 import { resolvedEnv, workloads } from '../../lib/workloads';
 
 // The KafkaConnector of every overlay is deploy/debezium/settings-connector.json plus that
@@ -25,10 +25,11 @@ test('both overlays deploy the connector', () => {
 });
 
 describe.each(overlays.map((d) => [d.split('/').pop()!, d]))('overlay %s', (_name, dir) => {
+  // Rendered from a staged copy with test/fixtures/site.env; `dir` is the real overlay.
   const env = readConnectorEnv(dir);
   let objects: K8sObject[];
   beforeAll(() => {
-    objects = render(dir).objects;
+    objects = renderOverlay(`overlays/${_name}`).objects;
   });
 
   test(`committed ${GENERATED_FILE} is exactly what generate-connector.ts writes`, () => {
@@ -41,19 +42,52 @@ describe.each(overlays.map((d) => [d.split('/').pop()!, d]))('overlay %s', (_nam
     expect(connectors).toHaveLength(1);
     const rendered = connectors[0] as unknown as Parameters<typeof effectiveConnectorConfig>[0];
     expect(connectors[0]!.metadata.name).toBe(shared.name);
-    expect(effectiveConnectorConfig(rendered)).toEqual({ ...shared.config, ...env.config, 'database.password': `\${secrets:${env.namespace}/settings-debezium-db:password}` });
+    // database.hostname is rewritten at render time to the host the settings-postgres Service
+    // points at (the name on the database's certificate, for sslmode=verify-full).
+    const pgService = objects.find((o) => o.kind === 'Service' && o.metadata.name === 'settings-postgres')!;
+    const host = (pgService.spec as { externalName: string }).externalName;
+    expect(host).not.toBe('');
+    expect(env.config['database.hostname']).toBe('settings-postgres');
+    expect(effectiveConnectorConfig(rendered)).toEqual({
+      ...shared.config,
+      ...env.config,
+      'database.hostname': host,
+      'database.password': '${directory:/mnt/settings-debezium-db:password}',
+    });
     const extra = Object.keys(env.config).sort();
     expect(extra.filter((k) => !k.startsWith('database.'))).toEqual([]);
     expect(['database.dbname', 'database.hostname', 'database.port', 'database.user'].every((k) => extra.includes(k))).toBe(true);
   });
 
-  test('the password is a Secret reference in the overlay namespace, never a literal', () => {
+  test('the password comes from a Secret mounted into Connect, never a literal; Connect needs no API access', () => {
     const ns = objects.find((o) => o.kind === 'Namespace')!.metadata.name;
-    expect(env.namespace).toBe(ns);
     expect(objects.find((o) => o.kind === 'KafkaConnector')!.metadata.namespace).toBe(ns);
     const connect = objects.find((o) => o.kind === 'KafkaConnect')!;
-    expect((connect.spec as { config: Record<string, string> }).config['config.providers.secrets.class']).toBe('io.strimzi.kafka.KubernetesSecretConfigProvider');
+    type ConnectSpec = {
+      config: Record<string, string>;
+      template: { pod: { volumes: Array<{ name: string; secret?: { secretName: string } }> }; connectContainer: { volumeMounts: Array<{ name: string; mountPath: string }> } };
+    };
+    const spec = connect.spec as ConnectSpec;
+    expect(spec.config['config.providers']).toBe('directory');
+    expect(spec.config['config.providers.directory.class']).toBe('org.apache.kafka.common.config.provider.DirectoryConfigProvider');
+    const volume = spec.template.pod.volumes.find((v) => v.secret?.secretName === env.passwordSecret.name)!;
+    expect(spec.template.connectContainer.volumeMounts).toContainEqual(expect.objectContaining({ name: volume.name, mountPath: `/mnt/${env.passwordSecret.name}` }));
     expect(objects.find((o) => o.kind === 'KafkaConnector')!.metadata.labels!['strimzi.io/cluster']).toBe(connect.metadata.name);
+    // The old KubernetesSecretConfigProvider needed a Role and API-server egress; neither remains.
+    expect(objects.filter((o) => o.kind === 'Role' || o.kind === 'RoleBinding')).toEqual([]);
+  });
+
+  test('KafkaConnect has strimzi.io/use-connector-resources, without which Strimzi ignores the KafkaConnector', () => {
+    const connect = objects.find((o) => o.kind === 'KafkaConnect')!;
+    expect(connect.metadata.annotations?.['strimzi.io/use-connector-resources']).toBe('true');
+  });
+
+  test('the database TLS mode verifies the server: verify-full with the mounted CA, or disabled in dev', () => {
+    const mode = env.config['database.sslmode'];
+    if (_name === 'prod') {
+      expect(mode).toBe('verify-full');
+      expect(env.config['database.sslrootcert']).toBe('/mnt/settings-ca/ca.crt');
+    } else expect(mode).toBe('disable');
   });
 
   test('topics: every change topic, the heartbeat topics and the DLQ are KafkaTopics; the invalidator agrees', () => {
@@ -82,7 +116,7 @@ describe.each(overlays.map((d) => [d.split('/').pop()!, d]))('overlay %s', (_nam
 });
 
 test('an environment cannot override a shared connector key or set the password itself', () => {
-  const env: ConnectorEnv = { connectCluster: 'c', namespace: 'n', passwordSecret: { name: 's', key: 'k' }, config: { 'snapshot.mode': 'initial' } };
+  const env: ConnectorEnv = { connectCluster: 'c', passwordSecret: { name: 's', key: 'k' }, config: { 'snapshot.mode': 'initial' } };
   expect(() => environmentConnectorConfig(shared, env)).toThrow(/must not set snapshot.mode/);
   expect(() => environmentConnectorConfig(shared, { ...env, config: { 'database.password': 'x' } })).toThrow(/database.password/);
   const built = buildKafkaConnector(shared, { ...env, config: { 'database.hostname': 'h' } });

@@ -91,7 +91,8 @@ test('the termination grace period covers the preStop pause and each service\'s 
   // settings: drains for SHUTDOWN_GRACE_MS, then force-exits 10 s later (services/settings/src/main.ts);
   // invalidator: force-exits 25 s after SIGTERM (services/invalidator/src/main.ts).
   for (const r of renderings) {
-    for (const w of workloads(r.objects).filter((x) => x.object.kind === 'Deployment')) {
+    // The exporters are third-party processes without a drain; only our services have a budget.
+    for (const w of workloads(r.objects).filter((x) => x.object.kind === 'Deployment' && SERVICES.some(([, d]) => d === x.object.metadata.name))) {
       const pod = w.pod as typeof w.pod & { terminationGracePeriodSeconds: number };
       const c = w.pod.containers[0]! as (typeof w.pod.containers)[0] & { lifecycle?: { preStop?: { sleep?: { seconds: number } } } };
       const preStop = c.lifecycle?.preStop?.sleep?.seconds ?? 0;

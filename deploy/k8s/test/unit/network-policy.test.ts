@@ -1,0 +1,103 @@
+import { readFileSync } from 'node:fs';
+import { parse as parseEnv } from 'node:querystring';
+import { egressAllowed, firstAddress, ingressAllowed, type Endpoint } from '../../lib/network';
+import { renderAll, TEST_SITE_ENV, type Rendering } from '../../lib/render';
+import { resolvedEnv, workloads } from '../../lib/workloads';
+
+// Every workload, the project's and Kafka Connect, can reach exactly what it needs under the
+// rendered NetworkPolicies (default deny): DNS through kube-dns and NodeLocal DNSCache, Kafka,
+// PostgreSQL, Redis, and Prometheus can scrape it. Evaluated with Kubernetes semantics by
+// lib/network.ts, against the rendered policies of every overlay.
+
+const site = parseEnv(readFileSync(TEST_SITE_ENV, 'utf8').split('\n').filter((l) => l && !l.startsWith('#')).join('&')) as Record<string, string>;
+const nsLabels = (name: string): Record<string, string> => ({ 'kubernetes.io/metadata.name': name });
+
+let renderings: Rendering[];
+beforeAll(() => {
+  renderings = renderAll().filter((r) => !r.name.endsWith('/migrate'));
+});
+
+interface Targets {
+  postgres: Endpoint;
+  redis: Endpoint;
+}
+// Where PostgreSQL and Redis are: outside the cluster in prod (site address ranges), pods in
+// settings-dev-deps in dev.
+const TARGETS: Record<string, Targets> = {
+  'overlays/prod': { postgres: { ip: firstAddress(site.POSTGRES_CIDR!) }, redis: { ip: firstAddress(site.REDIS_CIDR!) } },
+  'overlays/dev': {
+    postgres: { pod: { 'app.kubernetes.io/name': 'postgres' }, namespace: nsLabels('settings-dev-deps') },
+    redis: { pod: { 'app.kubernetes.io/name': 'redis' }, namespace: nsLabels('settings-dev-deps') },
+  },
+};
+const KUBE_DNS: Endpoint = { pod: { 'k8s-app': 'kube-dns' }, namespace: nsLabels('kube-system') };
+const NODE_LOCAL_DNS: Endpoint = { ip: '169.254.20.10' };
+const PROMETHEUS: Endpoint = { pod: { 'app.kubernetes.io/name': 'prometheus' }, namespace: nsLabels(site.PROMETHEUS_NAMESPACE!) };
+const CONNECT_POD = { 'strimzi.io/name': 'settings-connect-connect', 'strimzi.io/cluster': 'settings-connect', 'strimzi.io/kind': 'KafkaConnect' };
+const BROKER_POD = { 'strimzi.io/cluster': 'settings-kafka', 'strimzi.io/broker-role': 'true', 'strimzi.io/kind': 'Kafka', 'strimzi.io/pool-name': 'broker' };
+
+type Need = 'postgres' | 'redis' | 'kafka';
+const NEEDS: Record<string, Need[]> = {
+  'settings-service': ['postgres', 'redis'],
+  'settings-invalidator': ['redis', 'kafka'],
+  'settings-migrate': ['postgres'],
+  'settings-postgres-exporter': ['postgres'],
+  'settings-redis-exporter': ['redis'],
+};
+
+function podLabels(r: Rendering, name: string): Record<string, string> {
+  const w = workloads(r.objects).find((x) => x.podLabels['app.kubernetes.io/name'] === name);
+  // The migration Job renders in its own kustomization; its pod labels are fixed by migrate/job.yaml.
+  return w?.podLabels ?? { 'app.kubernetes.io/name': name, 'app.kubernetes.io/component': 'migrations', 'app.kubernetes.io/part-of': 'settings-cache' };
+}
+
+describe.each(['overlays/dev', 'overlays/prod'])('%s', (overlay) => {
+  const r = (): Rendering => renderings.find((x) => x.name === overlay)!;
+  const ns = (): Record<string, string> => nsLabels(r().objects.find((o) => o.kind === 'Namespace')!.metadata.name);
+  const target = (need: Need): Endpoint => (need === 'kafka' ? { pod: BROKER_POD, namespace: ns() } : TARGETS[overlay]![need]);
+  const kafkaPort = (): number => Number(resolvedEnv(workloads(r().objects).find((w) => w.object.metadata.name === 'settings-invalidator')!.pod.containers[0]!, r().objects).get('KAFKA_BROKERS')!.split(':').pop());
+  const port = (need: Need): number => (need === 'postgres' ? 5432 : need === 'redis' ? 6379 : kafkaPort());
+
+  test.each(Object.entries(NEEDS))('%s: DNS (kube-dns and NodeLocal DNS), what it needs, nothing else', (name, needs) => {
+    const pod = podLabels(r(), name);
+    const o = r().objects;
+    for (const dns of [KUBE_DNS, NODE_LOCAL_DNS]) {
+      expect({ dns, udp: egressAllowed(o, pod, ns(), dns, 53, 'UDP'), tcp: egressAllowed(o, pod, ns(), dns, 53, 'TCP') }).toEqual({ dns, udp: true, tcp: true });
+    }
+    for (const need of ['postgres', 'redis', 'kafka'] as Need[]) {
+      expect({ need, allowed: egressAllowed(o, pod, ns(), target(need), port(need)) }).toEqual({ need, allowed: needs.includes(need) });
+    }
+    // Default deny holds: nothing else, e.g. the Kubernetes API or the internet.
+    expect(egressAllowed(o, pod, ns(), { ip: '10.0.0.1' }, 443)).toBe(false);
+  });
+
+  test.each(Object.keys(NEEDS).filter((n) => n !== 'settings-migrate'))('%s: Prometheus may scrape its metrics port, nobody else may', (name) => {
+    const w = workloads(r().objects).find((x) => x.podLabels['app.kubernetes.io/name'] === name)!;
+    const metricsPort = w.pod.containers[0]!.ports!.find((p) => p.name === 'metrics')!.containerPort;
+    expect(ingressAllowed(r().objects, w.podLabels, ns(), PROMETHEUS, metricsPort)).toBe(true);
+    expect(ingressAllowed(r().objects, w.podLabels, ns(), { pod: { app: 'other' }, namespace: nsLabels('other') }, metricsPort)).toBe(false);
+  });
+
+  test('Kafka Connect: DNS, PostgreSQL, the TLS listener its bootstrapServers names, peer workers; no API server', () => {
+    const o = r().objects;
+    const connect = o.find((x) => x.kind === 'KafkaConnect')!;
+    const connectPort = Number((connect.spec as { bootstrapServers: string }).bootstrapServers.split(':').pop());
+    expect(connectPort).toBe(9093);
+    expect(egressAllowed(o, CONNECT_POD, ns(), KUBE_DNS, 53, 'UDP')).toBe(true);
+    expect(egressAllowed(o, CONNECT_POD, ns(), NODE_LOCAL_DNS, 53, 'UDP')).toBe(true);
+    expect(egressAllowed(o, CONNECT_POD, ns(), target('postgres'), 5432)).toBe(true);
+    expect(egressAllowed(o, CONNECT_POD, ns(), { pod: BROKER_POD, namespace: ns() }, connectPort)).toBe(true);
+    expect(egressAllowed(o, CONNECT_POD, ns(), { pod: CONNECT_POD, namespace: ns() }, 8083)).toBe(true);
+    // The password is a mounted Secret: no Kubernetes API access, so no rule that depends on
+    // how the CNI sees the API server (ClusterIP vs endpoint addresses).
+    expect(egressAllowed(o, CONNECT_POD, ns(), { ip: '10.0.0.1' }, 443)).toBe(false);
+    expect(egressAllowed(o, CONNECT_POD, ns(), { ip: '10.0.0.1' }, 6443)).toBe(false);
+    expect(egressAllowed(o, CONNECT_POD, ns(), target('redis'), 6379)).toBe(false);
+  });
+
+  test('gRPC clients reach the service only from opted-in namespaces', () => {
+    const pod = podLabels(r(), 'settings-service');
+    expect(ingressAllowed(r().objects, pod, ns(), { pod: {}, namespace: { 'settings-cache.io/grpc-client': 'true' } }, 50051)).toBe(true);
+    expect(ingressAllowed(r().objects, pod, ns(), { pod: {}, namespace: nsLabels('elsewhere') }, 50051)).toBe(false);
+  });
+});

@@ -1,0 +1,59 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync, chmodSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as shared from '@settings/shared';
+import { K8S_DIR } from '../../lib/connector';
+
+// The runbooks' scripted steps: the failover heal and the dead-letter tool. Run against a
+// recording kubectl stand-in; the Kubernetes side is exercised by hand in a cluster.
+
+const script = (name: string): string => join(K8S_DIR, 'ops', name);
+
+test('every script parses', () => {
+  for (const f of [script('heal-after-failover.sh'), script('dlq.sh'), join(K8S_DIR, 'install.sh'), join(K8S_DIR, 'connect-image', 'build.sh')]) {
+    expect({ f, status: spawnSync('bash', ['-n', f]).status }).toEqual({ f, status: 0 });
+  }
+});
+
+test('the failover heal resets offsets, waits for an active slot, and only then bumps every generation', () => {
+  const r = spawnSync('bash', [script('heal-after-failover.sh'), '-n', 'settings', '--reset-offsets', '--dry-run'], { encoding: 'utf8' });
+  expect(r.status).toBe(0);
+  const out = r.stdout;
+  const order = ['state":"stopped', 'strimzi.io/connector-offsets=reset', 'state":"running', 'connector and task RUNNING', `slot settings_cache_slot active`, 'renewAllGenerations'];
+  const positions = order.map((s) => out.indexOf(s));
+  expect(positions.every((p) => p >= 0)).toBe(true);
+  expect([...positions].sort((a, b) => a - b)).toEqual(positions);
+});
+
+test('the generation bump uses what @settings/shared exports (renewAllGenerations, KEY_SPACES)', () => {
+  const text = readFileSync(script('heal-after-failover.sh'), 'utf8');
+  const names = /const \{ ([\w, ]+) \} = require\("@settings\/shared"\)/.exec(text)![1]!.split(',').map((s) => s.trim());
+  expect(names.sort()).toEqual(['KEY_SPACES', 'renewAllGenerations']);
+  for (const n of names) expect(n in shared).toBe(true);
+});
+
+test('the DLQ tool runs the Strimzi image’s console tools in a restricted pod as settings-ops, over TLS', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'dlq-'));
+  const stub = join(dir, 'kubectl');
+  writeFileSync(stub, `#!/usr/bin/env bash\nprintf '%s\\n' "$@" > "${dir}/args"\n`);
+  chmodSync(stub, 0o755);
+  const r = spawnSync('bash', [script('dlq.sh'), '-n', 'settings', 'replay'], { encoding: 'utf8', env: { ...process.env, KUBECTL: stub } });
+  expect(r.status).toBe(0);
+  const args = readFileSync(join(dir, 'args'), 'utf8');
+  const overrides = JSON.parse(/^--overrides=(.*)$/ms.exec(args.split('\n--command')[0]!)![1]!) as {
+    metadata: { labels: Record<string, string> };
+    spec: { securityContext: { runAsNonRoot: boolean; seccompProfile: { type: string } }; containers: Array<{ image: string; command: string[]; securityContext: { allowPrivilegeEscalation: boolean; capabilities: { drop: string[] } } }> };
+  };
+  expect(overrides.metadata.labels['app.kubernetes.io/name']).toBe('settings-ops');
+  expect(overrides.spec.securityContext).toEqual({ runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } });
+  const c = overrides.spec.containers[0]!;
+  expect(c.image).toMatch(/^quay\.io\/strimzi\/kafka:/);
+  expect(c.securityContext).toEqual({ allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } });
+  const inner = c.command[2]!;
+  expect(inner).toContain('bin/kafka-console-consumer.sh');
+  expect(inner).toContain('bin/kafka-console-producer.sh');
+  expect(inner).toContain('settings-kafka-kafka-bootstrap:9093');
+  expect(inner).not.toMatch(/kcat|kafkacat|broker-0/);
+  expect(spawnSync('bash', ['-n'], { input: inner }).status).toBe(0);
+});
