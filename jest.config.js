@@ -12,7 +12,7 @@ const moduleNameMapper = {
   '^@settings/invalidator$': '<rootDir>/services/invalidator/src/index.ts',
   '^@settings/local-stack$': '<rootDir>/deploy/local/src/index.ts',
 };
-const roots = ['packages', 'services', 'deploy', 'chaos'];
+const roots = ['packages', 'services', 'deploy', 'chaos', 'bench'];
 // Only these folders are scanned: the stack's state folder (.stack) holds files jest must not see.
 const rootDirs = roots.map((r) => `<rootDir>/${r}`);
 

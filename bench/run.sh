@@ -8,28 +8,10 @@ cd "$(dirname "$0")/.."
 
 say() { printf '[bench] %s\n' "$*" >&2; }
 
-ensure_tools() {
-  local missing=()
-  command -v h2load >/dev/null 2>&1 || missing+=(nghttp2-client)
-  command -v redis-benchmark >/dev/null 2>&1 || missing+=(redis-tools)
-  command -v redis-cli >/dev/null 2>&1 || missing+=(redis-tools)
-  [ ${#missing[@]} -eq 0 ] && return 0
-  if [ "$(id -u)" -ne 0 ]; then
-    say "missing tools: ${missing[*]} (install them: sudo apt-get install -y ${missing[*]})"
-    exit 1
-  fi
-  say "installing Debian packages: ${missing[*]}"
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
-}
-
-ensure_tools
-# The stack's own prerequisites (PostgreSQL, Redis, Java, Maven, npm ci, Kafka/Debezium jars)
-# are installed by its script; `status` is cheap and runs that preparation first.
-bash deploy/local/bin/run.sh stack status >/dev/null 2>&1 || true
-say "compiling (tsc -b, including bench/)"
-npx tsc -b
-npx tsc -b bench
+# The stack's own preparation installs what is missing the way it installs its parts (h2load
+# from nghttp2-client and redis-benchmark from redis-tools are among its Debian packages), then
+# compiles the workspace, bench/ included.
+bash deploy/local/bin/run.sh prepare
 say "bringing the local stack up (idempotent)"
 node deploy/local/dist/src/cli.js up
 exec node bench/dist/src/main.js

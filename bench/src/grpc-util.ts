@@ -1,4 +1,4 @@
-import { credentials, Metadata, status, type ServiceError } from '@grpc/grpc-js';
+import { credentials, Metadata, type ServiceError } from '@grpc/grpc-js';
 import { AccountSettings, GetAccountSettingsRequest, SettingsServiceClient, UpdateAccountSettingsRequest } from '@settings/api';
 
 export const GET_ACCOUNT_SETTINGS_PATH = '/settings.v1.SettingsService/GetAccountSettings';
@@ -62,8 +62,6 @@ export function updateDisplayName(c: SettingsServiceClient, accountId: string, d
     );
   });
 }
-
-export const isDeadline = (code: number | undefined): boolean => code === status.DEADLINE_EXCEEDED;
 
 export async function waitForChannel(c: SettingsServiceClient, timeoutMs = 10_000): Promise<void> {
   await new Promise<void>((resolve, reject) => c.waitForReady(Date.now() + timeoutMs, (err) => (err ? reject(err) : resolve())));

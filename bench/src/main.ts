@@ -3,36 +3,41 @@
  *   BENCH_QUICK=1          short smoke run (a few seconds per scenario), written to results/raw/quick
  *   BENCH_SCENARIOS=a,b    subset: read-path, invalidation-lag, eviction-throughput, incident-replay, memory
  *   BENCH_OUT_DIR=path     where results JSON + REPORT.md go (default bench/results)
+ * An unknown scenario exits 2, a failed scenario 1 (after the others ran), Ctrl-C at once (130).
  */
+import { ConfigError, runMain } from '@settings/shared';
 import { ALL_SCENARIOS, type ScenarioName } from './context';
-import { defaultResultsDir, runBench } from './index';
-import { headline } from './report/report';
+import { headline } from './report/headline';
+import { runBench } from './run-bench';
+import { defaultResultsDir } from './write-results';
 
-async function main(): Promise<void> {
-  const quick = ['1', 'true', 'yes'].includes((process.env.BENCH_QUICK ?? '').toLowerCase());
-  const scenarios = (process.env.BENCH_SCENARIOS ?? '')
+interface BenchOptions {
+  quick: boolean;
+  /** Undefined: all of them. */
+  scenarios?: ScenarioName[];
+  outDir: string;
+}
+
+function optionsFromEnv(env: NodeJS.ProcessEnv = process.env): BenchOptions {
+  const quick = ['1', 'true', 'yes'].includes((env.BENCH_QUICK ?? '').toLowerCase());
+  const scenarios = (env.BENCH_SCENARIOS ?? '')
     .split(',')
     .map((s) => s.trim())
     .filter(Boolean) as ScenarioName[];
   const unknown = scenarios.filter((s) => !ALL_SCENARIOS.includes(s));
-  if (unknown.length) {
-    process.stderr.write(`unknown scenario(s) ${unknown.join(', ')}; known: ${ALL_SCENARIOS.join(', ')}\n`);
-    process.exit(2);
-  }
-  const outDir = process.env.BENCH_OUT_DIR || defaultResultsDir(quick);
-  const results = await runBench({ quick, scenarios: scenarios.length ? scenarios : undefined, outDir });
-  process.stdout.write(`\n${headline(results)}\n\nresults: ${outDir}/results.json, report: ${outDir}/REPORT.md (${results.durationSeconds} s)\n`);
-  if (results.errors.length > 0) {
-    process.stderr.write(`scenarios failed: ${results.errors.map((e) => `${e.scenario}: ${e.message}`).join('; ')}\n`);
-    process.exit(1);
-  }
+  if (unknown.length) throw new ConfigError([`BENCH_SCENARIOS: unknown scenario(s) ${unknown.join(', ')}; known: ${ALL_SCENARIOS.join(', ')}`]);
+  return { quick, scenarios: scenarios.length ? scenarios : undefined, outDir: env.BENCH_OUT_DIR || defaultResultsDir(quick) };
 }
 
-main().then(
-  // Kafka/pg clients can leave timers behind; the run is over.
-  () => process.exit(0),
-  (err: unknown) => {
-    process.stderr.write(`bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-    process.exit(1);
+// A job: runMain exits with the code it returns (Kafka and pg clients may leave timers behind).
+runMain({
+  name: 'bench',
+  loadConfig: () => optionsFromEnv(),
+  async start({ quick, scenarios, outDir }) {
+    const results = await runBench({ quick, scenarios, outDir });
+    process.stdout.write(`\n${headline(results)}\n\nresults: ${outDir}/results.json, report: ${outDir}/REPORT.md (${results.durationSeconds} s)\n`);
+    if (results.errors.length === 0) return 0;
+    process.stderr.write(`scenarios failed: ${results.errors.map((e) => `${e.scenario}: ${e.message}`).join('; ')}\n`);
+    return 1;
   },
-);
+});

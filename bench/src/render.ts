@@ -4,7 +4,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { defaultResultsDir, writeResults, type BenchResults } from './index';
+import type { BenchResults } from './results';
+import { defaultResultsDir, writeResults } from './write-results';
 import { rssStats } from './scenarios/memory';
 
 const dir = process.argv[2] ?? defaultResultsDir(false);

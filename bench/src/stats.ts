@@ -57,13 +57,6 @@ export function medianDeep<T>(runs: readonly T[]): T {
   return out as T;
 }
 
-/** Median of each numeric field over repeated runs (fields missing in a run are skipped). */
-export function medianOf<T extends object>(runs: readonly T[], fields: ReadonlyArray<keyof T>): Record<string, number> {
-  const out: Record<string, number> = {};
-  for (const f of fields) out[String(f)] = median(runs.map((r) => Number(r[f])));
-  return out;
-}
-
 /** Least-squares slope of y over x. */
 export function slope(xs: readonly number[], ys: readonly number[]): number {
   const n = Math.min(xs.length, ys.length);

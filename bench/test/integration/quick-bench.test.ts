@@ -1,10 +1,11 @@
-import { runQuickBench, type ScenarioName } from '../../src/index';
+import { runQuickBench, type ScenarioName } from '../../src';
 
 /**
- * Smoke test of the benchmark harness (BENCH_QUICK mode) against the real stack: the scenarios
- * run end to end and produce sane numbers. Runs only when jest's roots include bench/ and the
- * workspace is compiled (the services and the benchmark's servers start from dist/).
- * BENCH_SMOKE_SCENARIOS widens it (default: the two fastest scenarios, ~30 s).
+ * Smoke test of the benchmark harness (BENCH_QUICK mode) against the real stack, in `npm test`:
+ * the scenarios run end to end and produce sane numbers. Needs the workspace compiled (the
+ * services and the benchmark's servers start from dist/, as `npm test` builds them) and h2load
+ * (nghttp2-client, installed by deploy/local/bin/run.sh with the stack's other packages).
+ * BENCH_SMOKE_SCENARIOS widens it (default: the two fastest scenarios, about a minute).
  */
 jest.setTimeout(600_000);
 

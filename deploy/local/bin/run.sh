@@ -4,6 +4,7 @@
 #   npm test    -> run.sh test  : install what is missing, typecheck, lint, unit + integration tests
 #   npm run stack -- up|down|status|logs
 #   npm run chaos -> run.sh chaos : install what is missing, bring the stack up, run the chaos suite
+#   run.sh prepare                : install what is missing and compile (bench/run.sh starts with it)
 # It installs only what is missing, so a warm second run goes straight to work.
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
@@ -15,9 +16,12 @@ ensure_system_packages() {
   local missing=()
   ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
   command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
-  command -v redis-cli >/dev/null 2>&1 || missing+=(redis-tools)
+  # redis-benchmark (redis-tools) is the benchmark's reference for eviction throughput.
+  { command -v redis-cli && command -v redis-benchmark; } >/dev/null 2>&1 || missing+=(redis-tools)
   command -v java >/dev/null 2>&1 || missing+=(openjdk-17-jre-headless)
   command -v mvn >/dev/null 2>&1 || missing+=(maven)
+  # The benchmark's load generator (bench/; its smoke test runs in `npm test`).
+  command -v h2load >/dev/null 2>&1 || missing+=(nghttp2-client)
   [ ${#missing[@]} -eq 0 ] && return 0
   if [ "$(id -u)" -ne 0 ]; then
     say "missing system packages: ${missing[*]} (install them, e.g. sudo apt-get install -y ${missing[*]})"
@@ -67,6 +71,9 @@ case "$cmd" in
     stack up
     exec node deploy/local/dist/src/run-services.js
     ;;
+  prepare)
+    prepare
+    ;;
   test)
     prepare
     say "lint (eslint, buf lint, generated code is current)"
@@ -91,7 +98,7 @@ case "$cmd" in
     stack "$@"
     ;;
   *)
-    echo "usage: $0 start|test|chaos|stack <up|down|status|logs>" >&2
+    echo "usage: $0 start|test|chaos|prepare|stack <up|down|status|logs>" >&2
     exit 2
     ;;
 esac

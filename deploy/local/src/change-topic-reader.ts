@@ -69,9 +69,10 @@ export class ChangeTopicReader {
   }
 
   /**
-   * On a fresh stack a change topic exists only after its table's first change; subscribing
-   * before that fails. Creating it first is harmless: if Connect creates it at the same time,
-   * one of the two creations simply reports that it exists.
+   * `up` creates the change topics, but not every topic a reader is pointed at: the
+   * invalidator's dead-letter topic exists only once an invalidator created it. Subscribing to
+   * a missing topic fails. Creating it first is harmless: if another client creates it at the
+   * same time, one of the two creations simply reports that it exists.
    */
   private async ensureTopic(): Promise<void> {
     const admin = this.kafka.admin();

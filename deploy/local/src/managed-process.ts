@@ -58,9 +58,4 @@ export class ManagedProcess {
     if (this.isRunning()) process.kill(pid, 'SIGKILL');
     rmSync(this.pidFile, { force: true });
   }
-
-  /** Forget a pid file written by a different process tree (e.g. a daemon that forks). */
-  adopt(pid: number): void {
-    writeFileSync(this.pidFile, String(pid));
-  }
 }

@@ -12,6 +12,9 @@ const services = [
   { name: 'settings', entry: 'services/settings/dist/src/main.js', env: { AUTH_MODE: 'insecure-dev' } },
   { name: 'invalidator', entry: 'services/invalidator/dist/src/main.js', env: {} },
 ];
+// Started by the stack's own script: unset endpoints (DATABASE_URL, REDIS_URL, KAFKA_BROKERS)
+// mean the local stack. Without this they are required, as they are in production.
+const localStackEnv = { SETTINGS_LOCAL_STACK: '1' };
 
 const children: ChildProcess[] = [];
 let stopping = false;
@@ -28,7 +31,7 @@ function prefixLines(name: string, stream: NodeJS.ReadableStream, out: NodeJS.Wr
 }
 
 for (const svc of services) {
-  const child = spawn(process.execPath, [join(repoRoot, svc.entry)], { env: { ...process.env, ...svc.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [join(repoRoot, svc.entry)], { env: { ...process.env, ...localStackEnv, ...svc.env }, stdio: ['ignore', 'pipe', 'pipe'] });
   prefixLines(svc.name, child.stdout!, process.stdout);
   prefixLines(svc.name, child.stderr!, process.stderr);
   child.on('exit', (code, signal) => {
@@ -47,7 +50,8 @@ function shutdown(code: number): void {
     for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
   }, 15_000);
   force.unref();
-  Promise.all(children.map((c) => (c.exitCode !== null ? Promise.resolve() : new Promise((r) => c.once('exit', r))))).then(() => process.exit(code));
+  const exited = children.map((c) => (c.exitCode !== null || c.signalCode !== null ? Promise.resolve() : new Promise((r) => c.once('exit', r))));
+  void Promise.all(exited).then(() => process.exit(code));
 }
 
 process.on('SIGINT', () => shutdown(0));

@@ -11,6 +11,9 @@ import { status, up } from '../src/stack';
 export const startedByTestsMarker = join(stateDir, 'started-by-tests');
 
 export default async function globalSetup(): Promise<void> {
+  // This run is the local stack's own: services the tests start as child processes (from
+  // their dist/ entry points, with this environment) default to the stack's endpoints.
+  process.env.SETTINGS_LOCAL_STACK = '1';
   const rows = await status().catch(() => []);
   const allUp = rows.length > 0 && rows.every((r) => r.running);
   if (!allUp) {

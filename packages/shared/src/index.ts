@@ -19,3 +19,11 @@ export * from './debezium/change-event';
 // Observability
 export * from './observability/logger';
 export * from './observability/http-probes-server';
+
+// Process start-up shared by every entry point
+export * from './process/run-main';
+
+// Resources: the id pattern and the cached tables the key map is derived from
+export * from './resources/resource-id';
+export * from './resources/cached-table';
+export * from './resources/settings-tables';

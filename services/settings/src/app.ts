@@ -1,6 +1,5 @@
 import type { Server as HttpServer } from 'node:http';
 import type { Knex } from 'knex';
-import type { SettingsServiceServer } from '@settings/api';
 import { defaultCacheTiming, startProbesServer, type CacheTiming, type Logger } from '@settings/shared';
 import { CircuitBreaker } from './cache/circuit-breaker';
 import { ConcurrencyLimiter } from './cache/concurrency-limiter';
@@ -8,17 +7,10 @@ import { ReadThrough, type ReadThroughHooks } from './cache/read-through';
 import { IncarnationGate } from './cache/incarnation-gate';
 import { createCacheRedis, type CacheRedis } from './cache/redis-client';
 import type { SettingsConfig } from './config';
-import { AccountSettingsRepo } from './db/account-settings-repo';
 import { createKnex, Db } from './db/db';
-import { DoctorSettingsRepo } from './db/doctor-settings-repo';
-import { OnPatientSettingsRepo } from './db/onpatient-settings-repo';
-import { StaffPermissionsRepo } from './db/staff-permissions-repo';
-import { accountSettingsMethods } from './grpc/account-settings/handler';
 import { createAuthenticator } from './grpc/auth';
-import { doctorSettingsMethods } from './grpc/doctor-settings/handler';
-import { onPatientSettingsMethods } from './grpc/onpatient-settings/handler';
 import { setServing, startGrpcServer } from './grpc/server';
-import { staffPermissionMethods } from './grpc/staff-permissions/handler';
+import { settingsService } from './grpc/settings-service';
 import { createUnary } from './grpc/unary';
 import { createSettingsMetrics, type SettingsMetrics } from './metrics';
 
@@ -72,12 +64,7 @@ export async function startSettingsServer(config: SettingsConfig, log: Logger, o
 
   let shuttingDown = false;
   const unary = createUnary({ authenticator, metrics, log, isShuttingDown: () => shuttingDown });
-  const impl: SettingsServiceServer = {
-    ...accountSettingsMethods(unary, readThrough, new AccountSettingsRepo(db)),
-    ...doctorSettingsMethods(unary, readThrough, new DoctorSettingsRepo(db)),
-    ...onPatientSettingsMethods(unary, readThrough, new OnPatientSettingsRepo(db)),
-    ...staffPermissionMethods(unary, readThrough, new StaffPermissionsRepo(db), config.STAFF_LIST_CACHE_MAX_ROWS),
-  };
+  const impl = settingsService({ unary, readThrough, db }, { staffListCacheMaxRows: config.STAFF_LIST_CACHE_MAX_ROWS });
 
   let grpc;
   let probes: { server: HttpServer; port: number };

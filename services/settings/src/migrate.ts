@@ -1,5 +1,5 @@
 import { migrateLatest } from '@settings/db';
-import { ConfigError, createLogger, databaseEnv, env, loadEnv } from '@settings/shared';
+import { databaseEnv, env, loadEnv, runMain } from '@settings/shared';
 import { createKnex } from './db/db';
 
 // Applies pending migrations and exits: run as a Kubernetes Job (or init step) before rollout.
@@ -9,30 +9,20 @@ const migrateEnvSchema = {
   LOG_LEVEL: env.oneOf('pino log level', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const, 'info'),
 };
 
-async function main(): Promise<void> {
-  let config;
-  try {
-    config = loadEnv(migrateEnvSchema);
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      process.stderr.write(`settings-migrate: ${err.message}\n`);
-      process.exit(2);
+// A job for runMain: a configuration error exits 2, a failed migration 1, success 0; a signal
+// mid-migration exits at once (the open transaction is rolled back with its connection).
+runMain({
+  name: 'settings-migrate',
+  loadConfig: () => loadEnv(migrateEnvSchema),
+  async start(config, log) {
+    // migrateLatest holds its lock on one connection and migrates on another.
+    const knex = createKnex(config.DATABASE_URL, 2, 60_000);
+    try {
+      const t0 = Date.now();
+      await migrateLatest(knex);
+      log.info({ ms: Date.now() - t0 }, 'migrations applied');
+    } finally {
+      await knex.destroy();
     }
-    throw err;
-  }
-  const log = createLogger('settings-migrate', config.LOG_LEVEL);
-  // migrateLatest holds its lock on one connection and migrates on another.
-  const knex = createKnex(config.DATABASE_URL, 2, 60_000);
-  try {
-    const t0 = Date.now();
-    await migrateLatest(knex);
-    log.info({ ms: Date.now() - t0 }, 'migrations applied');
-  } finally {
-    await knex.destroy();
-  }
-}
-
-main().catch((err: unknown) => {
-  process.stderr.write(`settings-migrate failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-  process.exit(1);
+  },
 });

@@ -13,7 +13,21 @@ export interface EnvVarSpec<T> {
   parse(raw: string): T;
   /** Rendering of the default for docs. */
   readonly defaultText?: string;
+  /**
+   * The value when unset in a process the local stack's own scripts started
+   * (`SETTINGS_LOCAL_STACK=1`); anywhere else the variable is then required.
+   */
+  readonly localStackDefault?: T;
+  readonly localStackDefaultText?: string;
 }
+
+/**
+ * Set to 1 by the local stack's own scripts and nowhere else: `npm start` (run-services), the
+ * test helpers and the jest global setup. Only then do endpoints (DATABASE_URL, REDIS_URL,
+ * KAFKA_BROKERS) default to the local stack; a production pod that forgets one fails its start
+ * instead of quietly talking to 127.0.0.1. Read from the same source as the configuration.
+ */
+export const LOCAL_STACK_OPT_IN = 'SETTINGS_LOCAL_STACK';
 
 export type EnvSchema = Record<string, EnvVarSpec<unknown>>;
 export type EnvValues<S extends EnvSchema> = { [K in keyof S]: S[K] extends EnvVarSpec<infer T> ? T : never };
@@ -29,11 +43,13 @@ export class ConfigError extends Error {
 export function loadEnv<S extends EnvSchema>(schema: S, env: NodeJS.ProcessEnv = process.env): EnvValues<S> {
   const problems: string[] = [];
   const values: Record<string, unknown> = {};
+  const localStack = localStackOptIn(env, problems);
   for (const [name, spec] of Object.entries(schema)) {
     const raw = env[name];
     if (raw === undefined || raw === '') {
-      if (spec.default === undefined) problems.push(`${name} is required (${spec.description})`);
-      else values[name] = spec.default;
+      if (spec.default !== undefined) values[name] = spec.default;
+      else if (localStack && spec.localStackDefault !== undefined) values[name] = spec.localStackDefault;
+      else problems.push(`${name} is required (${spec.description})`);
       continue;
     }
     try {
@@ -44,6 +60,24 @@ export function loadEnv<S extends EnvSchema>(schema: S, env: NodeJS.ProcessEnv =
   }
   if (problems.length > 0) throw new ConfigError(problems);
   return values as EnvValues<S>;
+}
+
+function localStackOptIn(env: NodeJS.ProcessEnv, problems: string[]): boolean {
+  const raw = env[LOCAL_STACK_OPT_IN];
+  if (raw === undefined || raw === '') return false;
+  try {
+    return parseBool(raw);
+  } catch (err) {
+    problems.push(`${LOCAL_STACK_OPT_IN}=${JSON.stringify(raw)}: ${(err as Error).message} (set by the local stack's scripts only)`);
+    return false;
+  }
+}
+
+function parseBool(raw: string): boolean {
+  const v = raw.trim().toLowerCase();
+  if (['1', 'true', 'yes', 'on'].includes(v)) return true;
+  if (['0', 'false', 'no', 'off'].includes(v)) return false;
+  throw new Error('expected true or false');
 }
 
 export const env = {
@@ -69,12 +103,7 @@ export const env = {
       description,
       default: def,
       defaultText: String(def),
-      parse(raw) {
-        const v = raw.trim().toLowerCase();
-        if (['1', 'true', 'yes', 'on'].includes(v)) return true;
-        if (['0', 'false', 'no', 'off'].includes(v)) return false;
-        throw new Error('expected true or false');
-      },
+      parse: parseBool,
     };
   },
   url(description: string, protocols: readonly string[], def?: string): EnvVarSpec<string> {
@@ -108,6 +137,14 @@ export const env = {
       },
     };
   },
+  /**
+   * `spec` without a default: required, except where the local stack's scripts started the
+   * process (SETTINGS_LOCAL_STACK=1), which gets `localRaw`. For endpoints, whose only sensible
+   * default is the local stack's address.
+   */
+  requiredOutsideLocalStack<T>(spec: EnvVarSpec<T>, localRaw: string): EnvVarSpec<T> {
+    return { ...spec, default: undefined, defaultText: undefined, localStackDefault: spec.parse(localRaw), localStackDefaultText: localRaw };
+  },
   oneOf<T extends string>(description: string, choices: readonly T[], def: T): EnvVarSpec<T> {
     return {
       description,
@@ -121,11 +158,15 @@ export const env = {
   },
 };
 
-/** Rows for a README/operations configuration table, so docs are generated from the schema. */
-export function describeEnv(schema: EnvSchema): Array<{ name: string; default: string; description: string }> {
+/**
+ * Rows for a README/operations configuration table, so docs are generated from the schema.
+ * `localStackDefault`: what an unset required variable means under SETTINGS_LOCAL_STACK=1.
+ */
+export function describeEnv(schema: EnvSchema): Array<{ name: string; default: string; description: string; localStackDefault?: string }> {
   return Object.entries(schema).map(([name, spec]) => ({
     name,
     default: spec.defaultText ?? (spec.default === undefined ? '(required)' : String(spec.default)),
     description: spec.description,
+    ...(spec.localStackDefaultText === undefined ? {} : { localStackDefault: spec.localStackDefaultText }),
   }));
 }

@@ -1,7 +1,8 @@
 /**
- * Where the project's own local stack listens (deploy/local). These are the defaults of
- * every service's configuration, so `npm start` and the tests need no environment at all;
- * in Kubernetes the same variables point at external services instead.
+ * Where the project's own local stack listens (deploy/local). They are the services' endpoints
+ * only in processes the stack's own scripts start (`SETTINGS_LOCAL_STACK=1`: `npm start`, the
+ * tests), which need no other environment; everywhere else DATABASE_URL, REDIS_URL and
+ * KAFKA_BROKERS are required and, in Kubernetes, point at external services.
  *
  * Non-default ports on purpose: the machine may already run a PostgreSQL on 5432 and a
  * Redis on 6379, and tests must never touch those.

@@ -1,4 +1,4 @@
-import { cacheKeys, generationKey, InvalidIdError, keysForRow, spacesTruncatedBy } from '../../src/cache/key-map';
+import { CACHED_TABLES, cacheKeys, cachedTableNamed, generationKey, InvalidIdError, KEY_SPACES, keysForRow, spacesTruncatedBy } from '../../src/cache/key-map';
 
 describe('key map', () => {
   it('puts every key of an account in one Redis Cluster hash slot', () => {
@@ -19,5 +19,22 @@ describe('key map', () => {
   it('a truncate of staff_permissions orphans both the permission and the list key spaces', () => {
     expect(spacesTruncatedBy('staff_permissions')).toEqual(['staff-permission', 'staff-permission-list']);
     expect(generationKey('staff-permission')).toBe('v1:{gen:staff-permission}');
+  });
+
+  it('derives the key spaces and what truncates them from the table descriptors', () => {
+    expect(CACHED_TABLES).toEqual(['account_settings', 'doctor_settings', 'staff_permissions', 'staff_permission_lists', 'onpatient_settings']);
+    expect(KEY_SPACES).toEqual({
+      'account-settings': { truncatedBy: ['account_settings'] },
+      'doctor-settings': { truncatedBy: ['doctor_settings'] },
+      'staff-permission': { truncatedBy: ['staff_permissions'] },
+      'staff-permission-list': { truncatedBy: ['staff_permissions', 'staff_permission_lists'] },
+      'onpatient-settings': { truncatedBy: ['onpatient_settings'] },
+    });
+  });
+
+  it('maps a row to its own key first, then to the keys of the tables it also evicts', () => {
+    const row = { account_id: 'acme', staff_id: 's1', role: 'ROLE_NURSE', version: '7' };
+    expect(cachedTableNamed('staff_permissions')!.keysForRow(row)).toEqual([cacheKeys.staffPermission('acme', 's1'), cacheKeys.staffPermissionList('acme')]);
+    expect(cachedTableNamed('users')).toBeUndefined();
   });
 });

@@ -25,10 +25,6 @@ export class EvictionBatcher {
     return this.planned;
   }
 
-  get size(): number {
-    return this.floors.size + this.bumps.size;
-  }
-
   markers(): Array<{ key: string; floor: bigint }> {
     return [...this.floors].map(([key, floor]) => ({ key, floor }));
   }

@@ -1,11 +1,4 @@
-import {
-  isCachedTable,
-  keysForRow,
-  spacesTruncatedBy,
-  type ChangeEvent,
-  type KeySpace,
-  type Row,
-} from '@settings/shared';
+import { cachedTableNamed, type ChangeEvent, type KeySpace, type Row } from '@settings/shared';
 
 /**
  * What one change event requires of the cache: markers (key → floor) and, for a TRUNCATE,
@@ -37,17 +30,19 @@ function versionOf(row: Row, image: string): bigint {
  * - delete: every key of the old row, floor = old version + 1 (no fill of the deleted row
  *   may land; a re-created row gets a higher version from the sequence).
  * - truncate: bump the generation of each key space the table feeds.
+ * Keys and key spaces come from the table's descriptor in the shared key map, the same one the
+ * settings service reads and fills with.
  * Throws UnplannableEventError (→ dead-letter topic) for anything it cannot map exactly.
  */
 export function planEvictions(event: ChangeEvent): EvictionPlan {
-  const table = event.source.table;
-  if (!isCachedTable(table)) throw new UnplannableEventError(`table ${event.source.schema}.${table} is not in the key map`);
-  if (event.op === 't') return { markers: [], generationBumps: spacesTruncatedBy(table) };
+  const table = cachedTableNamed(event.source.table);
+  if (!table) throw new UnplannableEventError(`table ${event.source.schema}.${event.source.table} is not in the key map`);
+  if (event.op === 't') return { markers: [], generationBumps: [...table.keySpaces] };
 
   const markers = new Map<string, bigint>();
   const add = (row: Row, floor: bigint): void => {
     try {
-      for (const k of keysForRow(table, row)) {
+      for (const k of table.keysForRow(row)) {
         const prev = markers.get(k.key);
         if (prev === undefined || floor > prev) markers.set(k.key, floor);
       }

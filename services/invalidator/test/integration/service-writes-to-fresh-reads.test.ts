@@ -21,7 +21,7 @@ const accounts: string[] = [];
 beforeAll(async () => {
   inv = await startTestInvalidator();
   server = await startSettingsServer(
-    loadSettingsConfig({ AUTH_MODE: 'insecure-dev', GRPC_HOST: '127.0.0.1', GRPC_PORT: '0', METRICS_PORT: '0', LOG_LEVEL: 'warn' }),
+    loadSettingsConfig({ SETTINGS_LOCAL_STACK: '1', AUTH_MODE: 'insecure-dev', GRPC_HOST: '127.0.0.1', GRPC_PORT: '0', METRICS_PORT: '0', LOG_LEVEL: 'warn' }),
     createLogger('e2e-settings', 'warn'),
   );
   client = new SettingsServiceClient(`127.0.0.1:${server.port}`, credentials.createInsecure());

@@ -41,7 +41,14 @@ export async function positionGroupAtEnd(groupId: string, topics = changeTopics)
 }
 
 export function testConfig(overrides: Partial<Record<string, string>> = {}): InvalidatorConfig {
-  return loadInvalidatorConfig({ KAFKA_GROUP_ID: uniqueId('test-invalidator-'), HTTP_PORT: '0', LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'warn', ...overrides });
+  return loadInvalidatorConfig({
+    // The local stack's endpoints (KAFKA_BROKERS, REDIS_URL) unless an override names others.
+    SETTINGS_LOCAL_STACK: '1',
+    KAFKA_GROUP_ID: uniqueId('test-invalidator-'),
+    HTTP_PORT: '0',
+    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'warn',
+    ...overrides,
+  });
 }
 
 /** Starts an invalidator in this process with its own group positioned at the topic ends. */

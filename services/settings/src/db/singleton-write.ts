@@ -1,5 +1,7 @@
 import type { Knex } from 'knex';
 import { SettingsError } from '../errors';
+import type { Row } from '../resources/resource';
+import { checkEtag, lockRow } from './row-lock';
 
 export interface SingletonWrite {
   readonly table: string;
@@ -13,16 +15,13 @@ export interface SingletonWrite {
   readonly name: string;
 }
 
-export type Row = Record<string, unknown>;
-
 /**
  * Read-modify-write of a singleton under a row lock, so the etag check and the update see the
  * same version. allow_missing inserts with column defaults for fields outside the mask; a
  * concurrent creator is handled by ON CONFLICT DO NOTHING and a second, locking read.
  */
 export async function writeSingleton(trx: Knex.Transaction, w: SingletonWrite): Promise<Row> {
-  const lock = (): Promise<Row | undefined> => trx(w.table).where(w.key).forUpdate().first();
-  let row = await lock();
+  let row = await lockRow(trx, w.table, w.key);
   if (!row) {
     if (!w.allowMissing) throw new SettingsError('NOT_FOUND', `${w.name} not found (set allow_missing to create it)`);
     if (w.etag !== undefined) throw new SettingsError('ETAG_MISMATCH', `${w.name} does not exist, so etag ${w.etag} cannot match`);
@@ -32,12 +31,10 @@ export async function writeSingleton(trx: Knex.Transaction, w: SingletonWrite): 
       .ignore()
       .returning('*')) as Row[];
     if (inserted[0]) return inserted[0];
-    row = await lock();
+    row = await lockRow(trx, w.table, w.key);
     if (!row) throw new SettingsError('CONCURRENT_MODIFICATION', `${w.name} was created and deleted concurrently; retry`);
   }
-  if (w.etag !== undefined && BigInt(row.version as string) !== w.etag) {
-    throw new SettingsError('ETAG_MISMATCH', `etag ${w.etag} does not match the current etag of ${w.name}; re-read and retry`);
-  }
+  checkEtag(row, w.etag, w.name);
   // Nothing to write: no new version, so no invalidation and no change event.
   if (Object.keys(w.changes).length === 0) return row;
   const [updated] = (await trx(w.table).where(w.key).update(w.changes).returning('*')) as Row[];

@@ -1,11 +1,11 @@
 import type { Knex } from 'knex';
-import type { Row } from './singleton-write';
+import type { Row } from '../resources/resource';
+import type { StaffKey } from '../resources/staff-permissions/staff-permission';
 
 export type AuditAction = 'create' | 'update' | 'delete';
 
 export interface AuditEntry {
-  accountId: string;
-  staffId: string;
+  key: StaffKey;
   /** The authenticated principal (`sub` of the caller's token). */
   actor: string;
   action: AuditAction;
@@ -16,8 +16,8 @@ export interface AuditEntry {
 /** Appends to staff_permission_audit inside the caller's transaction: no change without its record. */
 export async function insertAudit(trx: Knex.Transaction, e: AuditEntry): Promise<void> {
   await trx('staff_permission_audit').insert({
-    account_id: e.accountId,
-    staff_id: e.staffId,
+    account_id: e.key.account_id,
+    staff_id: e.key.staff_id,
     actor: e.actor,
     action: e.action,
     // Explicit JSON: node-postgres would send a JS array as a Postgres array, not jsonb.

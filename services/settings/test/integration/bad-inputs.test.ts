@@ -1,6 +1,6 @@
 import { status } from '@grpc/grpc-js';
 import { AccountSettings, DayOfWeek, DoctorSettings, OnPatientSettings, Role, StaffPermission } from '@settings/api';
-import { encodePageToken } from '../../src/grpc/staff-permissions/validate';
+import { encodePageToken } from '../../src/grpc/staff-permissions/page-token';
 import { deleteAccounts, expectError, mintToken, startTestServer, uniqueId, type CallOpts, type MethodName, type RequestOf, type TestServer } from '../support/test-server';
 
 /**

@@ -13,6 +13,8 @@ export const TEST_HS256_SECRET = 'settings-service-tests-only-secret-0123456789'
 
 export function testConfig(overrides: Record<string, string> = {}): SettingsConfig {
   return loadSettingsConfig({
+    // The local stack's endpoints (DATABASE_URL, REDIS_URL) unless an override names others.
+    SETTINGS_LOCAL_STACK: '1',
     GRPC_HOST: '127.0.0.1',
     GRPC_PORT: '0',
     METRICS_PORT: '0',

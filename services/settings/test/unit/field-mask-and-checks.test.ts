@@ -1,10 +1,11 @@
 import { AccountSettings, DayOfWeek, StaffPermission } from '@settings/api';
 import { Violations, SettingsError } from '../../src/errors';
-import { accountSettingsFields } from '../../src/grpc/account-settings/validate';
-import { checks, canonicalLocale } from '../../src/grpc/common/checks';
-import { columnChanges, resolveMask } from '../../src/grpc/common/field-mask';
-import { checkWorkingHours } from '../../src/grpc/doctor-settings/validate';
-import { decodePageToken, encodePageToken, staffPermissionFields } from '../../src/grpc/staff-permissions/validate';
+import { decodePageToken, encodePageToken } from '../../src/grpc/staff-permissions/page-token';
+import { accountSettingsFields } from '../../src/resources/account-settings/fields';
+import { checks, canonicalLocale } from '../../src/resources/checks';
+import { checkWorkingHours } from '../../src/resources/doctor-settings/fields';
+import { columnChanges, resolveMask } from '../../src/resources/field-spec';
+import { staffPermissionFields } from '../../src/resources/staff-permissions/fields';
 
 const paths = (specs: ReadonlyArray<{ path: string }>) => specs.map((s) => s.path);
 function violationsOf(fn: (v: Violations) => void): string[] {

@@ -69,7 +69,10 @@ function setup(opts: { fallbackMax?: number } = {}) {
     },
   };
   const read = (key: string, mode: ReadMode = { kind: 'minimize_latency' }) => rt.get(source, key, { mode, startedAt: Date.now(), deadline: Date.now() + 5000 });
-  return { redis, metrics, breaker, db, source, read, loads: () => loads, hold: (p: Promise<void> | undefined) => (gate = p) };
+  const hold = (p: Promise<void> | undefined): void => {
+    gate = p;
+  };
+  return { redis, metrics, breaker, db, source, read, loads: () => loads, hold };
 }
 const tick = () => new Promise((r) => setImmediate(r));
 

@@ -1,0 +1,125 @@
+import type { BenchResults } from '../results';
+import type { IncidentVariant, VariantResult } from '../scenarios/incident-replay/result';
+import { fmtMs as ms, fmtNumber as n, fmtRatio as x } from './format';
+import { fmt } from './svg';
+
+/** One line per headline number; shared by REPORT.md, the README snippet and the console. */
+interface Headline {
+  what: string;
+  value: string;
+  reference: string;
+  ratio: string;
+}
+
+function headlines(r: BenchResults): Headline[] {
+  const out: Headline[] = [];
+  const rp = r.readPath;
+  if (rp) {
+    out.push({
+      what: 'Cached Get throughput (h2load, saturated)',
+      value: `${n(rp.byTarget.cached.rps)} req/s`,
+      reference: `empty grpc-js handler ${n(rp.byTarget.empty.rps)} req/s`,
+      ratio: x(rp.ratios.cachedRps),
+    });
+    out.push({
+      what: 'Cached Get latency p50 / p99 (one stream)',
+      value: `${ms(rp.byTarget.cached.singleP50Ms)} / ${ms(rp.byTarget.cached.singleP99Ms)}`,
+      reference: `empty handler ${ms(rp.byTarget.empty.singleP50Ms)} / ${ms(rp.byTarget.empty.singleP99Ms)}`,
+      ratio: `${x(rp.ratios.cachedSingleP50)} / ${x(rp.ratios.cachedSingleP99)}`,
+    });
+    out.push({
+      what: 'fully_consistent Get (PostgreSQL) throughput',
+      value: `${n(rp.byTarget.consistent.rps)} req/s, p99 ${ms(rp.byTarget.consistent.p99Ms)} saturated`,
+      reference: `empty handler ${n(rp.byTarget.empty.rps)} req/s`,
+      ratio: x(rp.ratios.consistentRps),
+    });
+  }
+  const lag = r.invalidationLag;
+  if (lag) {
+    for (const b of lag.byRate) {
+      out.push({
+        what: `Invalidation lag commit → evicted at ${n(b.writesPerSecond)} writes/s (p50 / p99)`,
+        value: `${ms(b.commitToEvicted.p50)} / ${ms(b.commitToEvicted.p99)}`,
+        reference: `of which commit → Kafka p99 ${ms(b.commitToKafka.p99)}`,
+        ratio: '',
+      });
+    }
+  }
+  const ev = r.evictionThroughput;
+  if (ev) {
+    out.push({
+      what: 'Eviction throughput, rate ceiling off',
+      value: `${n(ev.median.invalidatorKeysPerSecond)} keys/s`,
+      reference: `redis-benchmark SET -P 16: ${n(ev.median.redisBenchmarkSetPerSecond)}/s`,
+      ratio: x(ev.median.ratio),
+    });
+  }
+  const inc = r.incidentReplay;
+  if (inc) {
+    const v = (k: IncidentVariant): VariantResult | undefined => inc.byVariant.find((x2) => x2.variant === k);
+    const a = v('ttl-only');
+    const b = v('delete-on-write');
+    const b2 = v('clear-all-on-write');
+    const c = v('this-system');
+    if (a && b && b2 && c) {
+      const four = (f: (v: VariantResult) => string): string => [a, b, b2, c].map(f).join(' / ');
+      out.push({
+        what: 'Incident replay: stale reads (TTL-only / delete-on-write / clear-all / this system)',
+        value: four((v) => n(v.stale.reads)),
+        reference: `max age ${four((v) => ms(v.stale.maxAgeMs))}; this system: ${n(c.stale.fromSaves.reads)} after saves, ${n(c.stale.fromBulk.reads)} after the bulk`,
+        ratio: '',
+      });
+      out.push({
+        what: 'Incident replay: peak PostgreSQL xacts/s (same four)',
+        value: four((v) => n(v.postgres.peakXactsPerSecond)),
+        reference: `hit ratio ${four((v) => `${fmt(v.cacheHitRatio * 100)} %`)}`,
+        ratio: '',
+      });
+      out.push({
+        what: 'Incident replay: peak Redis commands/s (same four)',
+        value: four((v) => n(v.redis.peakOpsPerSecond)),
+        reference: `Redis CPU peak ${four((v) => `${fmt(v.redis.peakCpuPercent)} %`)}`,
+        ratio: '',
+      });
+      out.push({
+        what: 'Incident replay: read p99 / save p99 in the burst, outside the bulk UPDATE (same four)',
+        value: `${four((v) => ms(v.reads.burstLatencyOutsideBulkMs.p99))}; saves ${four((v) => ms(v.saves.burstLatencyOutsideBulkMs.p99))}`,
+        reference: `whole burst: reads ${four((v) => ms(v.reads.burstLatencyMs.p99))}; saves ${four((v) => ms(v.saves.burstLatencyMs.p99))}`,
+        ratio: '',
+      });
+      out.push({
+        what: 'Incident replay: stale cache entries after the load (same four)',
+        value: four((v) => n(v.staleKeysAfterQuiescence.staleKeys)),
+        reference: `checked ${four((v) => `${fmt(v.staleKeysAfterQuiescence.quiesceSeconds)} s`)} after the last write`,
+        ratio: '',
+      });
+    }
+  }
+  const mem = r.memory;
+  if (mem) {
+    for (const [name, st] of [
+      ['settings service', mem.settings],
+      ['invalidator', mem.invalidator],
+    ] as const) {
+      out.push({
+        what: `RSS of the ${name}, ${fmt(mem.soakSeconds)} s soak under load (start → end, max)`,
+        value: `${fmt(st.startMiB)} → ${fmt(st.endMiB)} MiB, max ${fmt(st.maxMiB)} MiB`,
+        reference: `slope ${st.slopeMiBPerMinute >= 0 ? '+' : ''}${st.slopeMiBPerMinute.toFixed(2)} MiB/min after warm-up`,
+        ratio: st.verdict,
+      });
+    }
+  }
+  return out;
+}
+
+export function headlineTable(r: BenchResults): string {
+  const rows = headlines(r);
+  return ['| Measure | Result | Reference (same run) | Ratio |', '| --- | --- | --- | --- |', ...rows.map((h) => `| ${h.what} | ${h.value} | ${h.reference} | ${h.ratio} |`)].join('\n');
+}
+
+/** Plain-text summary for the console. */
+export function headline(r: BenchResults): string {
+  return headlines(r)
+    .map((h) => `${h.what}: ${h.value}  [${h.reference}]${h.ratio ? `  ${h.ratio}` : ''}`)
+    .join('\n');
+}

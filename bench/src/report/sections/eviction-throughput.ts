@@ -1,0 +1,26 @@
+import type { EvictionResult } from '../../scenarios/eviction-throughput';
+import { fmtNumber as n, fmtRatio as x } from '../format';
+import type { ReportPage } from '../report-page';
+import { barChart, PALETTE } from '../svg';
+
+/** Section 4: the invalidator draining a backlog with its ceiling off, against redis-benchmark. */
+export function evictionThroughputSection(ev: EvictionResult, { md, charts, img }: ReportPage): void {
+  md.push('## 4. Eviction throughput: invalidator vs Redis itself', '');
+  md.push(
+    `A backlog of ${n(ev.rows)} change events (one bulk UPDATE, published by Debezium at ~${n(ev.debeziumEventsPerSecond)} events/s) is drained by a fresh invalidator process with \`REDIS_MAX_OPS_PER_SECOND=0\`; ` +
+      `each round re-reads the same backlog with a new consumer group after deleting the previous round's markers. Reference, interleaved with it: \`${ev.redisBenchmarkCommand}\` (pipelined SET, its own db). ${ev.rounds.length} rounds.`,
+    '',
+  );
+  charts['eviction-throughput.svg'] = barChart({
+    title: 'Keys written per second (median of rounds)',
+    unit: 'ops/s',
+    groups: [
+      { label: 'invalidator (ceiling off)', bars: [{ label: 'invalidator', value: ev.median.invalidatorKeysPerSecond, color: PALETTE[0]!, note: `(${x(ev.median.ratio)})` }] },
+      { label: 'redis-benchmark SET -P 16', bars: [{ label: 'redis-benchmark', value: ev.median.redisBenchmarkSetPerSecond, color: PALETTE[7]! }] },
+    ],
+  });
+  md.push(img('eviction-throughput.svg', 'Eviction throughput'), '');
+  md.push('| Round | Invalidator keys/s | Events/s | Drain s | redis-benchmark SET/s | Ratio |', '| --- | --- | --- | --- | --- | --- |');
+  for (const rr of ev.rounds) md.push(`| ${rr.round} | ${n(rr.invalidatorKeysPerSecond)} | ${n(rr.invalidatorEventsPerSecond)} | ${rr.drainSeconds} | ${n(rr.redisBenchmarkSetPerSecond)} | ${x(rr.ratio)} |`);
+  md.push('');
+}

@@ -1,0 +1,56 @@
+import type { LegacyStrategy } from '../../../baselines/legacy-cache';
+import type { LatencySummary } from '../../stats';
+
+/** The shape of the incident replay's results: what results.json holds and the report reads. */
+
+export type IncidentVariant = LegacyStrategy | 'this-system';
+export const INCIDENT_VARIANTS: readonly IncidentVariant[] = ['ttl-only', 'delete-on-write', 'clear-all-on-write', 'this-system'];
+export const INCIDENT_LABELS: Record<IncidentVariant, string> = {
+  'ttl-only': '(a) TTL-only cache, 5 min',
+  'delete-on-write': '(b) delete-on-write (app code)',
+  'clear-all-on-write': '(b′) clear-all-on-write (the hotfix)',
+  'this-system': '(c) this system',
+};
+
+export interface TimelinePoint {
+  /** Seconds since the load started. */
+  s: number;
+  reads: number;
+  readP99Ms: number;
+  staleReads: number;
+  saveP99Ms: number;
+  redisOps: number;
+  pgXacts: number;
+  /** Worst event-loop delay of the harness in that second (sanity check of the load generator). */
+  harnessLoopDelayMs: number;
+}
+
+export interface VariantResult {
+  variant: IncidentVariant;
+  label: string;
+  round: number;
+  reads: { total: number; ok: number; errors: number; timeouts: number; shed: number; latencyMs: LatencySummary; burstLatencyMs: LatencySummary; burstLatencyOutsideBulkMs: LatencySummary };
+  saves: { total: number; ok: number; errors: number; timeouts: number; latencyMs: LatencySummary; burstLatencyMs: LatencySummary; burstLatencyOutsideBulkMs: LatencySummary };
+  bulk: { rows: number; statementMs: number; startedAtS: number };
+  /** fromSaves / fromBulk: split by the kind of the first newer write the read missed. */
+  stale: { reads: number; share: number; maxAgeMs: number; p99AgeMs: number; fromSaves: { reads: number; maxAgeMs: number }; fromBulk: { reads: number; maxAgeMs: number } };
+  redis: { backgroundOpsPerSecond: number; peakOpsPerSecond: number; peakCpuPercent: number; appCommandsPeakPerSecond: number; appCommandsTotal: number };
+  postgres: { backgroundXactsPerSecond: number; peakXactsPerSecond: number; appQueriesPeakPerSecond: number; appQueriesTotal: number };
+  cacheHitRatio: number;
+  /** Checked quiesceSeconds after the load (longer for this system: until its invalidator caught up). */
+  staleKeysAfterQuiescence: { cachedKeys: number; staleKeys: number; quiesceSeconds: number; checkedAfterBulkCommitMs: number };
+  timeline: TimelinePoint[];
+}
+
+export interface IncidentResult {
+  accounts: number;
+  zipfS: number;
+  hottest1000Share: number;
+  load: { readsPerSecond: number; normalSavesPerSecond: number; burstSavesPerSecond: number; warmSeconds: number; burstSeconds: number; tailSeconds: number; quiesceSeconds: number };
+  payloadBytes: { legacy: number; service: number };
+  rounds: number;
+  /** Every run, in the order they ran (rounds interleave the four variants). */
+  variants: VariantResult[];
+  /** Per variant, the median over rounds of every number (timeline: round 1). */
+  byVariant: VariantResult[];
+}

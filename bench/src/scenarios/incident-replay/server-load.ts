@@ -1,0 +1,75 @@
+import type Redis from 'ioredis';
+import { xactCommits } from '../../db';
+import { redisCounters } from '../../redis-util';
+import { meanRate, peakRate, rateSeries, Sampler, type Series } from '../../sampler';
+import { round } from '../../stats';
+import type { VariantResult } from './result';
+import type { Target } from './target';
+
+export type AppCounters = Awaited<ReturnType<Target['appCounters']>>;
+
+/**
+ * Samples once a second what the variant costs the servers: server-wide (Redis INFO,
+ * pg_stat_database) and the target's own counters (commands it sent, queries it ran).
+ */
+export function sampleServerLoad(redis: Redis, target: Target): Sampler {
+  let app: AppCounters = { redis: 0, pg: 0, hits: 0, lookups: 0 };
+  return new Sampler(
+    {
+      redisCommands: async () => (await redisCounters(redis)).commands,
+      redisCpu: async () => (await redisCounters(redis)).cpuSeconds,
+      pgXacts: () => xactCommits(),
+      appRedis: async () => (app = await target.appCounters()).redis,
+      appPg: () => app.pg,
+    },
+    1000,
+  ).start();
+}
+
+/** When the background was measured, the load ran, and the app counters before and after it. */
+export interface LoadWindow {
+  backgroundEnd: number;
+  from: number;
+  to: number;
+  before: AppCounters;
+  after: AppCounters;
+}
+
+/** Redis and PostgreSQL peaks against their background rate, and the cache hit ratio. */
+export function serverLoad(series: Series, w: LoadWindow): Pick<VariantResult, 'redis' | 'postgres' | 'cacheHitRatio'> {
+  const cpu = rateSeries(series, 'redisCpu', w.from, w.to);
+  const lookups = w.after.lookups - w.before.lookups;
+  return {
+    redis: {
+      backgroundOpsPerSecond: meanRate(series, 'redisCommands', -Infinity, w.backgroundEnd),
+      peakOpsPerSecond: peakRate(series, 'redisCommands', w.from, w.to),
+      peakCpuPercent: cpu.length ? Math.round(Math.max(...cpu.map((x) => x.rate)) * 100) : Number.NaN,
+      appCommandsPeakPerSecond: peakRate(series, 'appRedis', w.from, w.to),
+      appCommandsTotal: Math.round(w.after.redis - w.before.redis),
+    },
+    postgres: {
+      backgroundXactsPerSecond: meanRate(series, 'pgXacts', -Infinity, w.backgroundEnd),
+      // pg_stat counters are flushed at most once a second per backend: peaks use 2 s windows.
+      peakXactsPerSecond: peakWindowRate(series, 'pgXacts', w.from, w.to, 2),
+      appQueriesPeakPerSecond: peakRate(series, 'appPg', w.from, w.to),
+      appQueriesTotal: Math.round(w.after.pg - w.before.pg),
+    },
+    cacheHitRatio: lookups > 0 ? round((w.after.hits - w.before.hits) / lookups, 4) : Number.NaN,
+  };
+}
+
+/** The highest rate of `key` over `window` consecutive samples between `from` and `to`. */
+function peakWindowRate(series: Series, key: string, from: number, to: number, window: number): number {
+  let best = Number.NaN;
+  const t = series.t;
+  const v = series.values[key]!;
+  for (let i = window; i < t.length; i++) {
+    if (t[i]! < from || t[i - window]! > to) continue;
+    const a = v[i - window];
+    const b = v[i];
+    if (a === undefined || b === undefined) continue;
+    const rate = ((b - a) / (t[i]! - t[i - window]!)) * 1000;
+    if (!(rate <= best)) best = rate;
+  }
+  return Math.round(best);
+}

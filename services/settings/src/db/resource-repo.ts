@@ -1,0 +1,31 @@
+import type { Knex } from 'knex';
+import type { Loaded } from '../cache/read-through';
+import type { Row, SettingsResource, VersionedMessage } from '../resources/resource';
+import type { ResourceKey } from '../resources/resource-name';
+import { loadedFromRow, rowKey } from '../resources/row-mapping';
+import type { Db } from './db';
+
+/** Reads of any resource, by its descriptor's table and key columns. */
+export class ResourceRepo<C extends string, T extends VersionedMessage> {
+  constructor(
+    protected readonly db: Db,
+    readonly resource: SettingsResource<C, T>,
+  ) {}
+
+  /**
+   * The resources of `keys` in one query (`WHERE (key columns) IN (...)`), by cache key: the key
+   * the reader looks them up under, computed from the row by the same descriptor. Missing keys do
+   * not exist; repeated keys are read once.
+   */
+  readonly load = async (keys: readonly ResourceKey<C>[], deadline: number): Promise<Map<string, Loaded<T>>> => {
+    const { table, keyColumns } = this.resource.table;
+    const distinct = [...new Map(keys.map((k) => [this.resource.table.key(k).key, keyColumns.map((c) => k[c])])).values()];
+    const rows = await this.db.read<Row[]>(`${table}.read`, deadline, (k) => whereKeyIn(k(table), keyColumns, distinct));
+    return new Map(rows.map((r) => [this.resource.table.key(rowKey(this.resource, r)).key, loadedFromRow(this.resource, r)]));
+  };
+}
+
+function whereKeyIn(query: Knex.QueryBuilder, columns: readonly string[], values: string[][]): Knex.QueryBuilder {
+  // A one-column key as a plain IN list, which is what PostgreSQL plans best for a primary key.
+  return columns.length === 1 ? query.whereIn(columns[0]!, values.map((v) => v[0]!)) : query.whereIn([...columns], values);
+}

@@ -1,0 +1,56 @@
+import type { ReadSource, ReadThrough } from '../../cache/read-through';
+import { parseReadMode } from '../../consistency/read-mode';
+import { SettingsError, Violations } from '../../errors';
+import { accountName, type AccountKey } from '../../resources/account';
+import type { ResourceName } from '../../resources/resource-name';
+import { parseName } from '../../resources/resource-name';
+import type { CallContext } from '../unary';
+import type { BatchGetRequest, GetRequest } from './rpc-types';
+
+/** AIP-231 batch limit; the proto documents the same number. */
+export const MAX_BATCH_NAMES = 100;
+
+/** AIP-131 Get: validate the name, authorize its account, then read through the cache. */
+export async function getResource<K extends AccountKey, T>(
+  readThrough: ReadThrough,
+  name: ResourceName<K>,
+  source: ReadSource<K, T>,
+  req: GetRequest,
+  ctx: CallContext,
+): Promise<T> {
+  const violations = new Violations();
+  const key = parseName(name, req.name, 'name', violations);
+  violations.throwIfAny();
+  ctx.authorize(key!.account_id);
+  const found = await readThrough.get(source, key!, ctx.readRequest(parseReadMode(req.consistency)));
+  if (!found) throw new SettingsError('NOT_FOUND', `${req.name} not found`);
+  return found.value;
+}
+
+/** AIP-231 BatchGet: order preserved, every name authorized, NOT_FOUND if any is missing. */
+export async function batchGetResources<K extends AccountKey, T>(
+  readThrough: ReadThrough,
+  name: ResourceName<K>,
+  source: ReadSource<K, T>,
+  req: BatchGetRequest,
+  ctx: CallContext,
+): Promise<T[]> {
+  const violations = new Violations();
+  if (req.names.length === 0) violations.add('names', 'at least one name is required');
+  if (req.names.length > MAX_BATCH_NAMES) violations.add('names', `at most ${MAX_BATCH_NAMES} names per call`);
+  const parent = req.parent ? parseName(accountName, req.parent, 'parent', violations) : undefined;
+  violations.throwIfAny();
+  const keys = req.names.map((n, i) => parseName(name, n, `names[${i}]`, violations));
+  if (parent) {
+    keys.forEach((k, i) => {
+      if (k && k.account_id !== parent.account_id) violations.add(`names[${i}]`, `must be under ${req.parent}`);
+    });
+  }
+  violations.throwIfAny();
+  if (parent) ctx.authorize(parent.account_id);
+  for (const k of keys) ctx.authorize(k!.account_id);
+  const found = await readThrough.getMany(source, keys as K[], ctx.readRequest(parseReadMode(req.consistency)));
+  const missing = found.findIndex((f) => f === undefined);
+  if (missing >= 0) throw new SettingsError('NOT_FOUND', `${req.names[missing]} not found`);
+  return found.map((f) => f!.value);
+}

@@ -1,0 +1,60 @@
+import type { ListStaffPermissionsRequest, ListStaffPermissionsResponse, StaffPermission } from '@settings/api';
+import type { ReadThrough } from '../../cache/read-through';
+import { parseReadMode } from '../../consistency/read-mode';
+import type { StaffPermissionsRepo } from '../../db/staff-permissions-repo';
+import { Violations } from '../../errors';
+import { accountName } from '../../resources/account';
+import { parseName } from '../../resources/resource-name';
+import { staffListSource } from '../../resources/staff-permissions/staff-permission-list';
+import type { CallContext, Handler } from '../unary';
+import { decodePageToken, encodePageToken, staffIdOf } from './page-token';
+
+export const DEFAULT_PAGE_SIZE = 50;
+export const MAX_PAGE_SIZE = 1000;
+
+/**
+ * ListStaffPermissions (AIP-132): pages of the account's whole list, cached as one entry; lists
+ * longer than `cacheMaxRows` are paged from PostgreSQL by keyset instead.
+ */
+export function listStaffPermissions(readThrough: ReadThrough, repo: StaffPermissionsRepo, cacheMaxRows: number): Handler<ListStaffPermissionsRequest, ListStaffPermissionsResponse> {
+  const lists = staffListSource(repo.loadList, cacheMaxRows);
+  return async (req: ListStaffPermissionsRequest, ctx: CallContext) => {
+    const violations = new Violations();
+    const parent = parseName(accountName, req.parent, 'parent', violations);
+    violations.throwIfAny();
+    ctx.authorize(parent!.account_id);
+    if (req.pageSize < 0) violations.add('page_size', 'must not be negative');
+    const after = req.pageToken === '' ? undefined : decodePageToken(req.pageToken, parent!.account_id);
+    if (req.pageToken !== '' && after === undefined) violations.add('page_token', 'not a page token of this list');
+    const mode = parseReadMode(req.consistency);
+    violations.throwIfAny();
+    const pageSize = req.pageSize === 0 ? DEFAULT_PAGE_SIZE : Math.min(req.pageSize, MAX_PAGE_SIZE);
+
+    const cached = (await readThrough.get(lists, parent!, ctx.readRequest(mode)))!.value;
+    let page: StaffPermission[];
+    let more: boolean;
+    if (!cached.truncated) {
+      const start = after === undefined ? 0 : firstAfter(cached.items, after);
+      page = cached.items.slice(start, start + pageSize);
+      more = start + pageSize < cached.items.length;
+    } else {
+      const rows = await repo.loadPage(parent!, after, pageSize + 1, ctx.deadline);
+      page = rows.slice(0, pageSize);
+      more = rows.length > pageSize;
+    }
+    const last = page[page.length - 1];
+    return { staffPermissions: page, nextPageToken: more && last ? encodePageToken(parent!.account_id, staffIdOf(last)) : '' };
+  };
+}
+
+/** Index of the first item whose staff id sorts after `staffId` (items are sorted). */
+function firstAfter(items: readonly StaffPermission[], staffId: string): number {
+  let lo = 0;
+  let hi = items.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (staffIdOf(items[mid]!) <= staffId) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
