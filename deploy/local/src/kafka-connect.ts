@@ -1,6 +1,6 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { localConnectUrl, localKafkaBrokers, localStack } from '@settings/shared';
+import { localConnectUrl, localDatabaseRoles, localKafkaBrokers, localStack } from '@settings/shared';
 import { componentDir, connectPlugins, connectorConfigFile } from './state-dir';
 import { ManagedProcess } from './managed-process';
 import { ensureJars, javaBin, jvmArgs } from './java';
@@ -29,7 +29,8 @@ export function localConnectorConfig(): ConnectorFile {
       ...file.config,
       'database.hostname': '127.0.0.1',
       'database.port': String(localStack.postgresPort),
-      'database.user': 'postgres',
+      // The replication role of deploy/postgres/bootstrap.sql: no DDL, the DBA's publication.
+      'database.user': localDatabaseRoles.replication,
       'database.password': 'unused-trust-auth',
       'database.dbname': localStack.database,
       'topic.creation.default.replication.factor': '1',

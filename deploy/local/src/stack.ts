@@ -1,7 +1,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import knexFactory from 'knex';
-import { localConnectUrl, localDatabaseUrl, localKafkaBrokers, localRedisUrl, localStack } from '@settings/shared';
+import { localConnectUrl, localDatabaseUrl, localKafkaBrokers, localMigratorDatabaseUrl, localRedisUrl, localStack } from '@settings/shared';
 import { migrateLatest } from '@settings/db';
+import { adoptSchemaObjectsForOwnerRole, applyDatabaseBootstrap } from './database-roles';
 import { connectorStatus, connectProcess, dropReplicationSlot, localConnectorConfig, startConnect, stopConnect } from './kafka-connect';
 import { ensureChangeTopics, kafkaMetadataReady, kafkaProcess, startKafka } from './kafka';
 import { pgQuery, postgresLog, postgresRunning, startPostgres, stopPostgres } from './postgres';
@@ -37,12 +38,16 @@ export async function up(progress: Progress = consoleProgress): Promise<void> {
   await timed('postgres', progress, () => startPostgres((m) => progress('postgres', m)));
   await timed('redis', progress, () => startRedis((m) => progress('redis', m)));
   await timed('migrate', progress, async () => {
-    const knex = knexFactory({ client: 'pg', connection: localDatabaseUrl, pool: { min: 0, max: 2 } });
+    // As a DBA would: roles first, migrations as the schema owner, then grants and publication.
+    await applyDatabaseBootstrap();
+    await adoptSchemaObjectsForOwnerRole();
+    const knex = knexFactory({ client: 'pg', connection: localMigratorDatabaseUrl, pool: { min: 0, max: 2 } });
     try {
       await migrateLatest(knex);
     } finally {
       await knex.destroy();
     }
+    await applyDatabaseBootstrap();
   });
   await timed('kafka', progress, async () => {
     await startKafka((m) => progress('kafka', m));

@@ -18,7 +18,22 @@ export const localStack = {
   topicPrefix: 'settings',
 } as const;
 
-export const localDatabaseUrl = `postgres://postgres@127.0.0.1:${localStack.postgresPort}/${localStack.database}`;
+/**
+ * The local stack runs every process as the role it would have in production (the roles of
+ * deploy/postgres/bootstrap.sql, which `up` applies), so the documented grants are exercised by
+ * every test run: the services as the DML-only app role, migrations as the schema owner,
+ * Debezium as the replication role. Only the stack itself and test set-up use the superuser.
+ */
+export const localDatabaseRoles = { app: 'settings_app', owner: 'settings_owner', replication: 'debezium_settings', admin: 'postgres' } as const;
+
+const localDatabaseUrlAs = (role: string): string => `postgres://${role}@127.0.0.1:${localStack.postgresPort}/${localStack.database}`;
+
+/** The settings service's database (DML only). */
+export const localDatabaseUrl = localDatabaseUrlAs(localDatabaseRoles.app);
+/** Migrations (schema owner: DDL on its own objects, nothing else). */
+export const localMigratorDatabaseUrl = localDatabaseUrlAs(localDatabaseRoles.owner);
+/** The local superuser: stack set-up and test fixtures (TRUNCATE, pg_stat_activity) only. */
+export const localAdminDatabaseUrl = localDatabaseUrlAs(localDatabaseRoles.admin);
 export const localRedisUrl = `redis://127.0.0.1:${localStack.redisPort}`;
 export const localKafkaBrokers = `127.0.0.1:${localStack.kafkaPort}`;
 export const localConnectUrl = `http://127.0.0.1:${localStack.connectPort}`;
