@@ -1,0 +1,33 @@
+import Redis from 'ioredis';
+import { commonEnv, KEY_SPACES, loadEnv, renewAllGenerations, runMain } from '@settings/shared';
+
+/**
+ * Operator command, shipped with the invalidator (the one component that removes things from
+ * the cache): give every cache key space a fresh generation, so nothing cached before now
+ * (and no fill in flight) is ever served again. The cache becomes cold, never stale.
+ *
+ * When: after restoring PostgreSQL (point-in-time recovery, a dump, a promoted standby that lost
+ * commits), after a CDC gap (a lost replication slot, reset connector offsets), or whenever the
+ * cache may hold something the change stream will never evict. A Redis restart or failover does
+ * not need it: the services notice a new Redis server by itself (redis-incarnation.ts).
+ * Cost: one miss per hot key, absorbed by single-flight and the fallback limiter.
+ *
+ *   npm run cache:renew-generations                         # local stack
+ *   kubectl exec deploy/settings-invalidator -- node services/invalidator/dist/src/admin/renew-cache-generations.js
+ * Fixed keys only (one per key space): no KEYS, SCAN or FLUSH.
+ */
+runMain({
+  name: 'renew-cache-generations',
+  loadConfig: () => loadEnv({ REDIS_URL: commonEnv.REDIS_URL, LOG_LEVEL: commonEnv.LOG_LEVEL }),
+  async start(config, log) {
+    const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: 3, connectTimeout: 5000, lazyConnect: true });
+    try {
+      await redis.connect();
+      await renewAllGenerations(redis);
+      const spaces = Object.keys(KEY_SPACES);
+      log.info({ spaces }, `renewed the generation of ${spaces.length} key spaces: every cached entry is now a miss`);
+    } finally {
+      redis.disconnect();
+    }
+  },
+});
