@@ -158,6 +158,8 @@ export async function runScenario(scenario: Scenario, env: ScenarioEnv): Promise
     notes,
     durationSeconds: Math.round((Date.now() - t0) / 100) / 10,
     error,
-    passed: error === undefined && mismatches.length === 0 && convergeSeconds !== null,
+    // INTERNAL means a bug (issue: retryable failures say UNAVAILABLE/ABORTED with RetryInfo):
+    // a fault that makes the service answer INTERNAL fails the scenario like a stale key does.
+    passed: error === undefined && mismatches.length === 0 && convergeSeconds !== null && (tally.errors.INTERNAL ?? 0) === 0,
   };
 }

@@ -25,11 +25,13 @@ describe('chaos, short run: one fault at a time under a seeded workload', () => 
     it(SCENARIOS[name].behaviour, async () => {
       const r = await run.runScenario(name);
       // On failure jest prints this object: did it run, did it converge, how many keys differ.
-      expect({ error: r.error, converged: r.convergeSeconds !== null, mismatches: r.mismatches, probesVisible: r.probes.visible }).toEqual({
+      expect({ error: r.error, converged: r.convergeSeconds !== null, mismatches: r.mismatches, probesVisible: r.probes.visible, internalErrors: r.errors.INTERNAL ?? 0 }).toEqual({
         error: undefined,
         converged: true,
         mismatches: 0,
         probesVisible: r.probes.written,
+        // A fault is the environment failing: callers must get UNAVAILABLE (retryable), never INTERNAL.
+        internalErrors: 0,
       });
     });
   }
