@@ -6,10 +6,11 @@
  *   LEGACY_REDIS_URL=redis://.../7 DATABASE_URL=... node legacy-server.js
  * IPC: reports `{ type: 'ready', port }`; answers `stats` requests. Bulk updates run in bulk-job.ts.
  */
-import { Server, ServerCredentials, status, type sendUnaryData, type ServerUnaryCall, type ServiceDefinition } from '@grpc/grpc-js';
+import { Server, status, type sendUnaryData, type ServerUnaryCall, type ServiceDefinition } from '@grpc/grpc-js';
 import Redis from 'ioredis';
 import { Pool } from 'pg';
 import { GetAccountSettingsRequest, UpdateAccountSettingsRequest } from '@settings/api';
+import { listenAndReportReady, settingsMethod } from '../src/servers/settings-method';
 import { LegacySettingsCache, LEGACY_STRATEGIES, type LegacyStrategy } from './legacy-cache';
 
 const strategy = process.env.LEGACY_STRATEGY as LegacyStrategy;
@@ -25,27 +26,10 @@ const cache = new LegacySettingsCache({
 });
 
 const NAME = /^accounts\/([a-z0-9][a-z0-9_-]{0,62})\/settings$/;
-const identity = (b: Buffer): Buffer => b;
 
 const definition: ServiceDefinition = {
-  GetAccountSettings: {
-    path: '/settings.v1.SettingsService/GetAccountSettings',
-    requestStream: false,
-    responseStream: false,
-    requestSerialize: (m: GetAccountSettingsRequest) => Buffer.from(GetAccountSettingsRequest.encode(m).finish()),
-    requestDeserialize: (b: Buffer) => GetAccountSettingsRequest.decode(b),
-    responseSerialize: identity,
-    responseDeserialize: identity,
-  },
-  UpdateAccountSettings: {
-    path: '/settings.v1.SettingsService/UpdateAccountSettings',
-    requestStream: false,
-    responseStream: false,
-    requestSerialize: (m: UpdateAccountSettingsRequest) => Buffer.from(UpdateAccountSettingsRequest.encode(m).finish()),
-    requestDeserialize: (b: Buffer) => UpdateAccountSettingsRequest.decode(b),
-    responseSerialize: identity,
-    responseDeserialize: identity,
-  },
+  GetAccountSettings: settingsMethod('GetAccountSettings', GetAccountSettingsRequest),
+  UpdateAccountSettings: settingsMethod('UpdateAccountSettings', UpdateAccountSettingsRequest),
 };
 
 function reply(callback: sendUnaryData<Buffer>, work: Promise<Buffer | undefined>, what: string): void {
@@ -73,13 +57,7 @@ process.on('message', (msg: { type: string; id: number }) => {
   if (msg.type === 'stats') process.send?.({ id: msg.id, result: cache.counters });
 });
 
-server.bindAsync('127.0.0.1:0', ServerCredentials.createInsecure(), (err, port) => {
-  if (err) {
-    process.stderr.write(`legacy server failed to bind: ${err.message}\n`);
-    process.exit(1);
-  }
-  process.send?.({ type: 'ready', port });
-});
+listenAndReportReady(server, 'legacy server');
 
 process.on('SIGTERM', () => {
   server.tryShutdown(() => {

@@ -1,10 +1,8 @@
-import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { localStack } from '@settings/shared';
+import { repoRoot, runId as newRunId } from '@settings/local-stack';
 
-/** Repository root (bench/dist/src -> ../../..; bench/src under tsx -> ../..). */
-export const repoRoot = resolve(__dirname, __dirname.includes(`${join('bench', 'dist')}`) ? '../../..' : '../..');
 export const benchDir = join(repoRoot, 'bench');
 
 /**
@@ -62,19 +60,7 @@ export const FULL_SIZES: BenchSizes = {
 export const QUICK_SIZES: BenchSizes = {
   readPath: { rounds: 1, saturateSeconds: 2, latencySeconds: 2, clients: 2, streams: 8, warmupSeconds: 1 },
   lag: { rounds: 1, rates: [100, 1000], seconds: 3, accounts: 500 },
-  incident: {
-    rounds: 1,
-    accounts: 5_000,
-    readsPerSecond: 300,
-    warmSeconds: 4,
-    burstSeconds: 4,
-    tailSeconds: 2,
-    normalSavesPerSecond: 5,
-    burstSavesPerSecond: 50,
-    quiesceSeconds: 4,
-    zipfS: 1.1,
-    ttlSeconds: 300,
-  },
+  incident: { ...FULL_SIZES.incident, rounds: 1, accounts: 5_000, readsPerSecond: 300, warmSeconds: 4, burstSeconds: 4, tailSeconds: 2, burstSavesPerSecond: 50, quiesceSeconds: 4 },
   eviction: { rounds: 1, rows: 10_000, redisBenchmarkRequests: 50_000 },
   memory: { soakSeconds: 20, readRps: 200, writesPerSecond: 20 },
 };
@@ -92,7 +78,7 @@ export interface BenchContext {
 
 export function createContext(opts: { quick: boolean; rawRoot?: string; log?: (msg: string) => void; sizes?: BenchSizes }): BenchContext {
   // Lower-case hex keeps ids valid for ^[a-z0-9][a-z0-9_-]{0,62}$.
-  const runId = `${Date.now().toString(36)}${randomBytes(2).toString('hex')}`;
+  const runId = newRunId();
   const rawDir = join(opts.rawRoot ?? join(benchDir, 'results', 'raw'), runId);
   mkdirSync(rawDir, { recursive: true });
   const started = Date.now();

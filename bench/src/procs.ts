@@ -1,106 +1,11 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
-import { request } from 'node:http';
-import { freePort } from '@settings/local-stack';
-import { setPriority } from 'node:os';
 import { join } from 'node:path';
+import { ChildService, freePort, httpGet, repoRoot } from '@settings/local-stack';
 import { localDatabaseUrl, localKafkaBrokers } from '@settings/shared';
-import { benchDir, benchRedisUrl, repoRoot, sleep, type BenchContext } from './context';
+import { benchDir, benchRedisUrl, type BenchContext } from './context';
 
-export interface ChildService {
-  readonly name: string;
-  readonly child: ChildProcess;
-  readonly pid: number;
-  readonly logFile: string;
-  /** Resident set size in KiB from /proc/<pid>/status (undefined once exited). */
-  rssKb(): number | undefined;
-  /** SIGTERM, wait for exit (SIGKILL after a grace period). */
-  stop(graceMs?: number): Promise<void>;
-  exited(): boolean;
-}
-
-export function rssKbOf(pid: number): number | undefined {
-  try {
-    const m = /VmRSS:\s+(\d+)\s+kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return m ? Number(m[1]) : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-/** Starts `node <script>` with `env` added, stdout/stderr to a log file under the raw folder. */
+/** Starts `node <script>` with `env` added; stdout/stderr go to `<name>.log` in the run's raw folder. */
 export function spawnNode(ctx: BenchContext, name: string, script: string, env: Record<string, string>, opts: { ipc?: boolean; args?: string[] } = {}): ChildService {
-  if (!existsSync(script)) throw new Error(`${script} not found: run \`npx tsc -b\` first`);
-  const logFile = join(ctx.rawDir, `${name}.log`);
-  const fd = openSync(logFile, 'a');
-  const child = spawn(process.execPath, [script, ...(opts.args ?? [])], {
-    env: { ...process.env, ...env },
-    stdio: opts.ipc ? ['ignore', fd, fd, 'ipc'] : ['ignore', fd, fd],
-    cwd: repoRoot,
-  });
-  closeSync(fd);
-  // Services under test run at the default priority even though the harness runs above it.
-  if (child.pid !== undefined) {
-    try {
-      setPriority(child.pid, 0);
-    } catch {
-      /* not permitted: it inherited the harness's priority, which is then also the default */
-    }
-  }
-  let done = false;
-  const exitedP = new Promise<void>((resolve) => child.once('exit', () => ((done = true), resolve())));
-  if (child.pid === undefined) throw new Error(`could not start ${name}`);
-  const pid = child.pid;
-  return {
-    name,
-    child,
-    pid,
-    logFile,
-    rssKb: () => (done ? undefined : rssKbOf(pid)),
-    exited: () => done,
-    async stop(graceMs = 15_000) {
-      if (done) return;
-      child.kill('SIGTERM');
-      const t = setTimeout(() => child.kill('SIGKILL'), graceMs);
-      await exitedP;
-      clearTimeout(t);
-    },
-  };
-}
-
-export function httpGet(port: number, path: string, timeoutMs = 2000): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, path, method: 'GET', timeout: timeoutMs }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
-    });
-    req.on('timeout', () => req.destroy(new Error(`GET ${path} timed out`)));
-    req.on('error', reject);
-    req.end();
-  });
-}
-
-export async function waitReady(svc: ChildService, port: number, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (svc.exited()) throw new Error(`${svc.name} exited during start-up; see ${svc.logFile}:\n${tail(svc.logFile)}`);
-    try {
-      if ((await httpGet(port, '/readyz', 1000)).status === 200) return;
-    } catch {
-      /* not listening yet */
-    }
-    if (Date.now() > deadline) throw new Error(`${svc.name} not ready after ${timeoutMs} ms; see ${svc.logFile}:\n${tail(svc.logFile)}`);
-    await sleep(100);
-  }
-}
-
-function tail(file: string): string {
-  try {
-    return readFileSync(file, 'utf8').split('\n').slice(-15).join('\n');
-  } catch {
-    return '';
-  }
+  return new ChildService(name, script, env, join(ctx.rawDir, `${name}.log`), { ...opts, cwd: repoRoot });
 }
 
 /** Prometheus text format → map of `name{labels}` → value (and bare `name` → sum over labels). */
@@ -122,16 +27,16 @@ export function parseProm(text: string): Map<string, number> {
   return out;
 }
 
+/** A service's /metrics; fails when it does not answer 200 (not up yet, or gone). */
 export async function scrape(port: number): Promise<Map<string, number>> {
-  return parseProm((await httpGet(port, '/metrics', 5000)).body);
+  const res = await httpGet(port, '/metrics', 5000);
+  if (res.status !== 200) throw new Error(`GET 127.0.0.1:${port}/metrics: ${res.status === 0 ? 'no answer' : `status ${res.status}`}`);
+  return parseProm(res.body);
 }
 
 // ---- the two real services, as child processes from their compiled entry points ----
 
-export interface SettingsProc extends ChildService {
-  readonly grpcPort: number;
-  readonly metricsPort: number;
-}
+export type SettingsProc = ChildService & { readonly grpcPort: number; readonly metricsPort: number };
 
 export async function startSettingsProcess(ctx: BenchContext, name: string, extraEnv: Record<string, string> = {}): Promise<SettingsProc> {
   const grpcPort = await freePort();
@@ -151,16 +56,13 @@ export async function startSettingsProcess(ctx: BenchContext, name: string, extr
     ...extraEnv,
   };
   const svc = spawnNode(ctx, name, join(repoRoot, 'services/settings/dist/src/main.js'), env);
-  await waitReady(svc, metricsPort);
-  return { ...svc, grpcPort, metricsPort };
+  await svc.waitHttpOk(metricsPort, '/readyz', 60_000);
+  return Object.assign(svc, { grpcPort, metricsPort });
 }
 
-export interface InvalidatorProc extends ChildService {
-  readonly httpPort: number;
-  readonly groupId: string;
-}
+export type InvalidatorProc = ChildService & { readonly httpPort: number; readonly groupId: string };
 
-/** Starts an invalidator; the caller positions `groupId` first (see kafka-util.ts). */
+/** Starts an invalidator; the caller positions `groupId` first (positionGroupAtEnd). */
 export async function startInvalidatorProcess(
   ctx: BenchContext,
   name: string,
@@ -179,8 +81,8 @@ export async function startInvalidatorProcess(
     ...extraEnv,
   };
   const svc = spawnNode(ctx, name, join(repoRoot, 'services/invalidator/dist/src/main.js'), env);
-  if (opts.waitReady !== false) await waitReady(svc, httpPort, 90_000);
-  return { ...svc, httpPort, groupId };
+  if (opts.waitReady !== false) await svc.waitHttpOk(httpPort, '/readyz', 90_000);
+  return Object.assign(svc, { httpPort, groupId });
 }
 
 /** Compiled entry points of the benchmark's own servers. */

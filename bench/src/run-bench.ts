@@ -1,7 +1,7 @@
 import { getPriority, setPriority } from 'node:os';
 import { ALL_SCENARIOS, createContext, type BenchContext, type BenchSizes, type ScenarioName } from './context';
 import { closeHarnessPool } from './db';
-import { drainDebezium } from './kafka-util';
+import { drainDebezium } from '@settings/local-stack';
 import { machineInfo, versions } from './machine';
 import { redisRunId } from './redis-util';
 import { RESULT_KEYS, type BenchResults } from './results';

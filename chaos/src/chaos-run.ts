@@ -1,8 +1,7 @@
-import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { localStack } from '@settings/shared';
-import { stopAllChildren } from './child-service';
+import { runId as newRunId, stopAllChildren } from '@settings/local-stack';
 import type { ChaosOptions, ChaosSizes, ScenarioName } from './config';
 import { HarnessDb } from './db';
 import type { Log } from './faults';
@@ -38,7 +37,7 @@ export const defaultLog: Log = (msg) => process.stderr.write(`[chaos ${((Date.no
 /** One run: scenarios one at a time, each on its own keys and fleet, results collected. */
 export class ChaosRun {
   /** Lower-case base36 time + hex: valid inside account ids and consumer group names. */
-  readonly runId = `${Date.now().toString(36)}${randomBytes(2).toString('hex')}`;
+  readonly runId = newRunId();
   readonly results: ScenarioResult[] = [];
   readonly logDir: string;
   private readonly db = new HarnessDb('settings-chaos');

@@ -1,7 +1,6 @@
 import { join } from 'node:path';
 import { localDatabaseUrl, localKafkaBrokers } from '@settings/shared';
-import { freePort } from '@settings/local-stack';
-import { ChildService, httpGet, httpStatus } from './child-service';
+import { ChildService, freePort, httpGet, httpStatus } from '@settings/local-stack';
 import { invalidatorEntry, settingsEntry } from './paths';
 
 export interface FleetOptions {

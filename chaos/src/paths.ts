@@ -1,7 +1,5 @@
-import { join, resolve, sep } from 'node:path';
-
-/** Repository root, from chaos/dist/src (compiled) or chaos/src (ts-jest). */
-export const repoRoot = resolve(__dirname, __dirname.includes(`${sep}chaos${sep}dist${sep}`) ? '../../..' : '../..');
+import { join, resolve } from 'node:path';
+import { repoRoot } from '@settings/local-stack';
 
 /** Results of runs (git-ignored): `chaos-<run>.json`, and the services' logs under raw/<run>/. */
 export const resultsDir = join(repoRoot, 'chaos', 'results');

@@ -1,4 +1,3 @@
-import { CACHED_TABLES, changeTopic, localStack } from '@settings/shared';
 import { positionGroupAtEnd } from '@settings/local-stack';
 import { cacheHits, waitCacheInUse } from './cache-in-use';
 import { finalCompare, probesVisible, waitConverged, writeProbes, type Mismatch, type Probe } from './compare';
@@ -56,7 +55,6 @@ export const scenarioPrefix = (runId: string, index: number): string => `ch${run
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const CACHE_BACK_TIMEOUT_MS = 30_000;
-const changeTopics = CACHED_TABLES.map((t) => changeTopic(localStack.topicPrefix, t));
 const message = (err: unknown): string => (err instanceof Error ? err.message : String(err));
 
 /**
@@ -92,7 +90,7 @@ export async function runScenario(scenario: Scenario, env: ScenarioEnv): Promise
     log('checking the stack');
     notes.push(...(await healStack(log)));
     const groupId = `chaos-${env.runId}-${env.index}-${scenario.name}`;
-    await positionGroupAtEnd(groupId, changeTopics);
+    await positionGroupAtEnd(groupId);
     log(`starting settings service and invalidator replicas ${BASE_REPLICAS.join(', ')} (group ${groupId})`);
     fleet = await Fleet.start({ logDir: env.logDir, groupId, redisUrl: env.redisUrl, note, log }, BASE_REPLICAS);
     await seedRows(db, keys);

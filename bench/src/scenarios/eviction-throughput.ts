@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import type { BenchContext } from '../context';
 import { BENCH_REDIS_DB, sleep } from '../context';
 import { createAccounts, deleteAccounts, escapeLike, sql } from '../db';
-import { deleteGroups, drainDebezium, setGroupOffsets, topicEnds } from '../kafka-util';
+import { commitGroupOffsets, deleteGroups, drainDebezium, topicEnds } from '@settings/local-stack';
 import { scrape, startInvalidatorProcess } from '../procs';
 import { benchRedis, deleteByPattern, globEscape } from '../redis-util';
 import { localStack } from '@settings/shared';
@@ -73,7 +73,7 @@ export async function runEvictionThroughput(ctx: BenchContext): Promise<Eviction
       await deleteByPattern(redis, `v1:${globEscape(`{acct:${prefix}-`)}*`);
       const group = `${prefix}-inv-${round}`;
       groups.push(group);
-      await setGroupOffsets(group, before);
+      await commitGroupOffsets(group, before);
       // Not waiting for readiness: sampling starts while it joins, so the window starts at zero.
       const spawnedAt = Date.now();
       const inv = await startInvalidatorProcess(ctx, `eviction-invalidator-${round}`, group, { REDIS_MAX_OPS_PER_SECOND: '0' }, { waitReady: false });
@@ -83,7 +83,7 @@ export async function runEvictionThroughput(ctx: BenchContext): Promise<Eviction
         for (;;) {
           const m = await scrape(inv.httpPort).catch(() => undefined);
           if (!m) {
-            if (inv.exited()) throw new Error(`invalidator exited; see ${inv.logFile}`);
+            if (inv.exit !== undefined) throw new Error(`invalidator exited; see ${inv.logFile}`);
             if (Date.now() > deadline) throw new Error('invalidator metrics never came up');
             await sleep(20);
             continue;

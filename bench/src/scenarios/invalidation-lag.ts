@@ -3,7 +3,8 @@ import { cacheKeys, parseCacheValue } from '@settings/shared';
 import type { BenchContext } from '../context';
 import { sleep } from '../context';
 import { accountId, createAccounts, deleteAccounts, sql } from '../db';
-import { ChangeTap, deleteGroups, positionGroupAtEnd, type TappedChange } from '../kafka-util';
+import { deleteGroups, positionGroupAtEnd } from '@settings/local-stack';
+import { ChangeTap, type TappedChange } from '../change-tap';
 import { openLoop } from '../load';
 import { startInvalidatorProcess, type InvalidatorProc } from '../procs';
 import { benchRedis, deleteByPattern, globEscape } from '../redis-util';
@@ -66,7 +67,7 @@ export async function runInvalidationLag(ctx: BenchContext): Promise<LagResult> 
     await createAccounts(prefix, accounts);
     const group = `${prefix}-invalidator`;
     groups.push(group);
-    await positionGroupAtEnd(group);
+    await positionGroupAtEnd(group, { drainFirst: true });
     inv = await startInvalidatorProcess(ctx, 'lag-invalidator', group);
     const tapped = new Map<string, TappedChange>();
     tap = new ChangeTap(`${prefix}-tap`, prefix, (c) => tapped.set(`${c.accountId}:${c.version}`, c));

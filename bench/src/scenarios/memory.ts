@@ -5,9 +5,9 @@ import { sleep } from '../context';
 import { accountId, createAccounts, deleteAccounts } from '../db';
 import { client, getAccount, getRequestBytes, grpcFrame, GET_ACCOUNT_SETTINGS_PATH, updateDisplayName, waitForChannel } from '../grpc-util';
 import { h2loadRate } from '../h2load';
-import { deleteGroups, positionGroupAtEnd } from '../kafka-util';
+import { deleteGroups, positionGroupAtEnd, type ChildService } from '@settings/local-stack';
 import { openLoop, prng } from '../load';
-import { startInvalidatorProcess, startSettingsProcess, type ChildService } from '../procs';
+import { startInvalidatorProcess, startSettingsProcess, type SettingsProc } from '../procs';
 import { benchRedis, deleteByPattern, globEscape } from '../redis-util';
 import { median, round, slope } from '../stats';
 
@@ -45,13 +45,13 @@ export async function runMemory(ctx: BenchContext): Promise<MemoryResult> {
   const prefix = `${ctx.prefix}-mem`;
   const redis = benchRedis();
   const group = `${prefix}-invalidator`;
-  let settings: (ChildService & { grpcPort: number; metricsPort: number }) | undefined;
+  let settings: SettingsProc | undefined;
   let inv: ChildService | undefined;
   const samples: Array<{ t: number; s: number; i: number }> = [];
   const load = { h2loadReadRps: m.readRps, harnessReadsPerSecond: Math.max(10, Math.round(m.readRps / 4)), writesPerSecond: m.writesPerSecond, h2loadRequests: 0, harnessReads: 0, writes: 0, writeErrors: 0 };
   try {
     await createAccounts(prefix, ACCOUNTS);
-    await positionGroupAtEnd(group);
+    await positionGroupAtEnd(group, { drainFirst: true });
     inv = await startInvalidatorProcess(ctx, 'memory-invalidator', group);
     settings = await startSettingsProcess(ctx, 'memory-settings');
     const c = client(settings.grpcPort);

@@ -5,7 +5,8 @@ import type { BenchContext } from '../context';
 import { accountId, createAccounts, deleteAccounts } from '../db';
 import { client, getAccount, getRequestBytes, grpcFrame, GET_ACCOUNT_SETTINGS_PATH, waitForChannel } from '../grpc-util';
 import { h2load, type H2loadResult } from '../h2load';
-import { benchScript, scrape, spawnNode, startSettingsProcess, waitIpcReady, type ChildService, type SettingsProc } from '../procs';
+import type { ChildService } from '@settings/local-stack';
+import { benchScript, scrape, spawnNode, startSettingsProcess, waitIpcReady, type SettingsProc } from '../procs';
 import { benchRedis, deleteByPattern, globEscape } from '../redis-util';
 import { median, ratio } from '../stats';
 

@@ -7,32 +7,16 @@
  * Reports `{ type: 'ready', port }` over IPC.
  */
 import { readFileSync } from 'node:fs';
-import { Server, ServerCredentials, type ServiceDefinition, type sendUnaryData, type ServerUnaryCall } from '@grpc/grpc-js';
+import { Server, type ServiceDefinition, type sendUnaryData, type ServerUnaryCall } from '@grpc/grpc-js';
+import { listenAndReportReady, settingsMethod } from './settings-method';
 
 const response = readFileSync(process.env.EMPTY_RESPONSE_FILE ?? '');
-const identity = (b: Buffer): Buffer => b;
 
-const definition: ServiceDefinition = {
-  GetAccountSettings: {
-    path: '/settings.v1.SettingsService/GetAccountSettings',
-    requestStream: false,
-    responseStream: false,
-    requestSerialize: identity,
-    requestDeserialize: identity,
-    responseSerialize: identity,
-    responseDeserialize: identity,
-  },
-};
+const definition: ServiceDefinition = { GetAccountSettings: settingsMethod('GetAccountSettings') };
 
 const server = new Server({ 'grpc.max_receive_message_length': 1024 * 1024 });
 server.addService(definition, {
   GetAccountSettings: (_call: ServerUnaryCall<Buffer, Buffer>, callback: sendUnaryData<Buffer>) => callback(null, response),
 });
-server.bindAsync(`127.0.0.1:${process.env.EMPTY_PORT ?? '0'}`, ServerCredentials.createInsecure(), (err, port) => {
-  if (err) {
-    process.stderr.write(`empty server failed to bind: ${err.message}\n`);
-    process.exit(1);
-  }
-  process.send?.({ type: 'ready', port });
-});
+listenAndReportReady(server, 'empty server', Number(process.env.EMPTY_PORT ?? 0));
 process.on('SIGTERM', () => server.tryShutdown(() => process.exit(0)));

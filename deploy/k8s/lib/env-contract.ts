@@ -29,6 +29,8 @@ const FALLBACK_VARS: Record<ServiceName, string[]> = {
 const EXPLICIT_IN_K8S = [
   'LOG_LEVEL', 'CACHE_MARKER_TTL_SECONDS', 'AUTH_MODE', 'KAFKA_TOPIC_PREFIX', 'KAFKA_CREATE_TOPICS', 'DLQ_TOPIC', 'KAFKA_GROUP_ID',
   'GRPC_PORT', 'METRICS_PORT', 'HTTP_PORT', 'SHUTDOWN_GRACE_MS',
+  // The defaults are the local stack's PLAINTEXT Kafka; the cluster's listener is TLS + SCRAM.
+  'KAFKA_SSL', 'KAFKA_SSL_CA_FILE', 'KAFKA_SASL_MECHANISM', 'KAFKA_SASL_USERNAME', 'KAFKA_SASL_PASSWORD_FILE',
 ];
 
 /** Any one key source satisfies AUTH_MODE=jwt; all are meaningless outside it. */

@@ -13,6 +13,7 @@ export interface Container {
   readinessProbe?: Probe;
   startupProbe?: Probe;
   securityContext?: SecurityContext;
+  volumeMounts?: Array<{ name: string; mountPath: string; subPath?: string; readOnly?: boolean }>;
 }
 export interface Probe {
   grpc?: { port: number; service?: string };
@@ -32,6 +33,17 @@ export interface PodSpec {
   serviceAccountName?: string;
   automountServiceAccountToken?: boolean;
   securityContext?: SecurityContext;
+  volumes?: Volume[];
+}
+interface KeyToPath {
+  key: string;
+  path: string;
+}
+export interface Volume {
+  name: string;
+  secret?: { secretName: string; items?: KeyToPath[] };
+  configMap?: { name: string; items?: KeyToPath[] };
+  emptyDir?: object;
 }
 export interface Workload {
   object: K8sObject;
@@ -97,4 +109,23 @@ export function resolvedEnv(c: Container, objects: K8sObject[]): Map<string, str
     else env.set(e.name, e.value ?? '');
   }
   return env;
+}
+
+/**
+ * What a file the container reads is: `secret:<name>/<key>` or `configmap:<name>/<key>` of a
+ * mounted volume (honouring `items` and `subPath`), or undefined when no such volume provides it.
+ */
+export function mountedFile(pod: PodSpec, c: Container, file: string): string | undefined {
+  for (const m of c.volumeMounts ?? []) {
+    const root = m.mountPath.replace(/\/$/, '');
+    if (file !== root && !file.startsWith(`${root}/`)) continue;
+    const v = (pod.volumes ?? []).find((x) => x.name === m.name);
+    const source = v?.secret ? { kind: 'secret', name: v.secret.secretName, items: v.secret.items } : v?.configMap ? { kind: 'configmap', name: v.configMap.name, items: v.configMap.items } : undefined;
+    if (!source) continue;
+    // The path inside the volume: the mount's subPath, then what follows the mount path.
+    const inVolume = [m.subPath, file.slice(root.length + 1)].filter(Boolean).join('/');
+    const key = source.items ? source.items.find((i) => i.path === inVolume)?.key : inVolume.includes('/') ? undefined : inVolume;
+    if (key) return `${source.kind}:${source.name}/${key}`;
+  }
+  return undefined;
 }

@@ -8,8 +8,8 @@
 #    so it streams from the new slot.
 # 2. Wait until the connector task is RUNNING and the slot is active: from here on every change
 #    is evicted again.
-# 3. Bump every key-space generation (renewAllGenerations from @settings/shared, run inside a
-#    settings-service pod with its own REDIS_URL): every cached entry and in-flight fill becomes
+# 3. Bump every key-space generation (the invalidator's renew-cache-generations command, run
+#    inside an invalidator pod with its own REDIS_URL): every cached entry and in-flight fill becomes
 #    a miss, so whatever changed in the gap (or was lost with an async standby) cannot be served.
 #    Cost: one miss per hot key, absorbed by the fallback limiter and single-flight.
 # Order matters: bumping before step 2 would let entries filled during the gap survive.
@@ -62,12 +62,5 @@ until_true "slot $SLOT active" bash -c "$KUBECTL exec -n $NS deploy/settings-pos
 
 echo "==> bumping every key-space generation (the whole cache becomes misses, never stale)"
 # The library the services use; REDIS_URL and the CA are the pod's own.
-k exec -n "$NS" deploy/settings-service -c settings-service -- node -e '
-const Redis = require("ioredis");
-const { renewAllGenerations, KEY_SPACES } = require("@settings/shared");
-const redis = new Redis(process.env.REDIS_URL, { maxRetriesPerRequest: 3, connectTimeout: 5000 });
-renewAllGenerations(redis)
-  .then(() => { console.log("renewed the generation of " + Object.keys(KEY_SPACES).length + " key spaces"); return redis.quit(); })
-  .then(() => process.exit(0), (err) => { console.error("renewing generations failed: " + err.message); process.exit(1); });
-'
+k exec -n "$NS" deploy/settings-invalidator -c settings-invalidator -- node services/invalidator/dist/src/admin/renew-cache-generations.js
 echo "healed: changes from now on are evicted, and nothing cached before now is served"

@@ -76,8 +76,11 @@ case "$cmd" in
     ;;
   test)
     prepare
-    say "lint (eslint, buf lint, generated code is current)"
+    say "lint (eslint, layering rules, buf lint, generated code is current)"
     npx eslint .
+    # .dependency-cruiser.cjs: no cycles, db/ below grpc/, no service imports another, every
+    # workspace package declares what it imports. About 2 s; fails on any violation.
+    npm run --silent lint:layers
     bash proto/generate.sh --check
     say "tests (unit, then integration against the real stack)"
     # --forceExit: a test that fails mid-way may leave a client open; CI must still end.

@@ -1,6 +1,7 @@
-import { randomUUID } from 'node:crypto';
-import { Kafka, logLevel, type Consumer, type KafkaMessage } from 'kafkajs';
-import { localKafkaBrokers } from '@settings/shared';
+import type { Consumer, KafkaMessage } from 'kafkajs';
+import { ensureChangeTopics } from './kafka';
+import { localKafka } from './kafka-client';
+import { uniqueId } from './unique-id';
 
 /** A record value: parsed JSON, `null` for a tombstone, `undefined` when it is not JSON. */
 export type JsonValue = Record<string, unknown> | null | undefined;
@@ -19,21 +20,19 @@ function parseValue(raw: Buffer | null): JsonValue {
  * caused. `start()` resolves once partitions are assigned and positioned at the end.
  */
 export class ChangeTopicReader {
-  private readonly kafka: Kafka;
   private readonly consumer: Consumer;
   private readonly messages: Array<{ partition: number; message: KafkaMessage }> = [];
   private waiters: Array<() => void> = [];
 
-  constructor(
-    readonly topic: string,
-    brokers = localKafkaBrokers,
-  ) {
-    this.kafka = new Kafka({ clientId: 'test-reader', brokers: brokers.split(','), logLevel: logLevel.NOTHING });
-    this.consumer = this.kafka.consumer({ groupId: `test-reader-${randomUUID()}`, maxWaitTimeInMs: 100 });
+  constructor(readonly topic: string) {
+    this.consumer = localKafka('test-reader').consumer({ groupId: uniqueId('test-reader-'), maxWaitTimeInMs: 100 });
   }
 
   async start(): Promise<void> {
-    await this.ensureTopic();
+    // `up` creates the change topics, but not every topic a reader is pointed at (the
+    // invalidator's dead-letter topic exists only once an invalidator created it), and
+    // subscribing to a missing topic fails.
+    await ensureChangeTopics([this.topic]);
     await this.consumer.connect();
     await this.consumer.subscribe({ topic: this.topic, fromBeginning: false });
     const joined = new Promise<void>((resolve) => {
@@ -65,26 +64,6 @@ export class ChangeTopicReader {
           resolve();
         });
       });
-    }
-  }
-
-  /**
-   * `up` creates the change topics, but not every topic a reader is pointed at: the
-   * invalidator's dead-letter topic exists only once an invalidator created it. Subscribing to
-   * a missing topic fails. Creating it first is harmless: if another client creates it at the
-   * same time, one of the two creations simply reports that it exists.
-   */
-  private async ensureTopic(): Promise<void> {
-    const admin = this.kafka.admin();
-    await admin.connect();
-    try {
-      if (!(await admin.listTopics()).includes(this.topic)) {
-        await admin.createTopics({ waitForLeaders: true, topics: [{ topic: this.topic, numPartitions: 3 }] }).catch((err: unknown) => {
-          if ((err as { type?: string }).type !== 'TOPIC_ALREADY_EXISTS') throw err;
-        });
-      }
-    } finally {
-      await admin.disconnect();
     }
   }
 

@@ -1,26 +1,24 @@
-import { Kafka, logLevel } from 'kafkajs';
-import { localKafkaBrokers } from '@settings/shared';
+import { changeTopics } from './change-topics';
+import { drainDebezium } from './debezium-drain';
+import { ensureChangeTopics } from './kafka';
+import { localKafka, withAdmin } from './kafka-client';
+
+/** Per topic, an offset for each partition (the high watermarks, for topicEnds). */
+export type TopicOffsets = Map<string, Array<{ partition: number; offset: string }>>;
 
 /**
- * Commits a brand-new consumer group's offsets at the current end of `topics`, so consumers of
- * that group see only changes made from now on. The invalidator subscribes `fromBeginning` (a
- * new group must not skip anything), which on a long-lived local stack means replaying every
- * change ever made before it catches up.
- *
- * One throw-away member joins for all topics at once and commits: kafkajs' admin.setOffsets
- * joins and leaves the group once per topic, about 5 s each.
+ * The current end (high watermark) of every partition of `topics`, creating those that do not
+ * exist yet the way `up` creates the change topics.
  */
-export async function positionGroupAtEnd(groupId: string, topics: readonly string[]): Promise<void> {
-  const kafka = new Kafka({ clientId: 'local-stack-positioner', brokers: localKafkaBrokers.split(','), logLevel: logLevel.NOTHING });
-  const admin = kafka.admin();
-  await admin.connect();
-  const ends: Array<{ topic: string; partition: number; offset: string }> = [];
-  try {
+export async function topicEnds(topics: readonly string[] = changeTopics): Promise<TopicOffsets> {
+  await ensureChangeTopics(topics);
+  return withAdmin('local-stack-offsets', async (admin) => {
+    const ends: TopicOffsets = new Map();
     for (const topic of topics) {
       // Right after a broker restart a topic may answer "not the leader" until its metadata settles.
       for (let attempt = 0; ; attempt++) {
         try {
-          for (const p of await admin.fetchTopicOffsets(topic)) ends.push({ topic, partition: p.partition, offset: p.high });
+          ends.set(topic, (await admin.fetchTopicOffsets(topic)).map((p) => ({ partition: p.partition, offset: p.high })));
           break;
         } catch (err) {
           if (attempt >= 20) throw err;
@@ -28,19 +26,62 @@ export async function positionGroupAtEnd(groupId: string, topics: readonly strin
         }
       }
     }
-  } finally {
-    await admin.disconnect();
-  }
-  const consumer = kafka.consumer({ groupId, maxWaitTimeInMs: 100 });
+    return ends;
+  });
+}
+
+/**
+ * Commits a brand-new consumer group's offsets, so a consumer of that group starts exactly
+ * there. One throw-away member joins for all topics at once and commits: kafkajs'
+ * admin.setOffsets joins and leaves the group once per topic, about 5 s each.
+ */
+export async function commitGroupOffsets(groupId: string, offsets: TopicOffsets): Promise<void> {
+  const consumer = localKafka('local-stack-positioner').consumer({ groupId, maxWaitTimeInMs: 100 });
   await consumer.connect();
   try {
     const joined = new Promise<void>((resolve) => consumer.on(consumer.events.GROUP_JOIN, () => resolve()));
-    await consumer.subscribe({ topics: [...topics], fromBeginning: false });
+    await consumer.subscribe({ topics: [...offsets.keys()], fromBeginning: false });
     // Never resolves an offset and never auto-commits: the only commit is the one below.
     await consumer.run({ autoCommit: false, eachBatchAutoResolve: false, eachBatch: async () => undefined });
     await joined;
-    await consumer.commitOffsets(ends);
+    await consumer.commitOffsets([...offsets].flatMap(([topic, partitions]) => partitions.map((p) => ({ topic, ...p }))));
   } finally {
     await consumer.disconnect();
   }
+}
+
+/**
+ * Positions a brand-new consumer group at the current end of `topics` (the change topics), so consumers of that
+ * group see only changes made from now on. The invalidator subscribes `fromBeginning` (a new
+ * group must not skip anything), which on a long-lived local stack means replaying every change
+ * ever made before it catches up.
+ *
+ * `drainFirst` first waits until Debezium has published everything committed so far (see
+ * drainDebezium): earlier writes still in flight would otherwise land after the positioning
+ * and reach the group, which a test or a measurement counting exactly its own changes must avoid.
+ */
+export async function positionGroupAtEnd(groupId: string, opts: { topics?: readonly string[]; drainFirst?: boolean } = {}): Promise<void> {
+  if (opts.drainFirst) await drainDebezium();
+  await commitGroupOffsets(groupId, await topicEnds(opts.topics ?? changeTopics));
+}
+
+/** True when `groupId` has committed offsets at the high watermark of every partition of `topics`. */
+export function groupCaughtUp(groupId: string, topics: readonly string[] = changeTopics): Promise<boolean> {
+  return withAdmin('local-stack-offsets', async (admin) => {
+    const committed = await admin.fetchOffsets({ groupId, topics: [...topics] });
+    for (const topic of topics) {
+      const mine = committed.find((c) => c.topic === topic)?.partitions ?? [];
+      for (const end of await admin.fetchTopicOffsets(topic)) {
+        const c = mine.find((p) => p.partition === end.partition);
+        if (!c || BigInt(c.offset) < BigInt(end.high)) return false;
+      }
+    }
+    return true;
+  });
+}
+
+/** Deletes consumer groups a run created (best effort: a group still in use stays). */
+export async function deleteGroups(groupIds: readonly string[]): Promise<void> {
+  if (groupIds.length === 0) return;
+  await withAdmin('local-stack-offsets', (admin) => admin.deleteGroups([...groupIds]).then(() => undefined, () => undefined));
 }

@@ -1,15 +1,30 @@
-// Public API of @settings/local-stack: bring the real stack up/down, and helpers tests use.
+// Public API of @settings/local-stack: bring the real stack up/down, and the one home of the
+// helpers that tests, the benchmark and the chaos suite share.
 export { up, down, status, endpoints, consoleProgress } from './stack';
 export { redisProcess, startRedis } from './redis';
-export { ChangeTopicReader } from './change-topic-reader';
 export { pgQuery } from './postgres';
-export { ensureChangeTopics } from './kafka';
 export { connectorFile, localConnectorConfig } from './kafka-connect';
 // Fault injection (chaos suite): stop a component one way, bring it back the way `up` does.
 export { postgresRunning, startPostgres, stopPostgresImmediate } from './postgres';
 export { kafkaProcess, startKafka } from './kafka';
 export { connectProcess, startConnect, waitConnectorStreaming } from './kafka-connect';
-export { positionGroupAtEnd } from './consumer-group';
-// Helpers shared by tests, bench and chaos.
+
+// Topics and consumer groups: the change topics, creating missing topics, reading a topic from
+// its end, waiting for Debezium to catch up, positioning a new group.
+export { changeTopics, heartbeatTopic, LOCAL_TOPIC_PARTITIONS } from './change-topics';
+export { ensureChangeTopics } from './kafka';
+export { localKafka, withAdmin } from './kafka-client';
+export { ChangeTopicReader, type JsonValue } from './change-topic-reader';
+export { drainDebezium } from './debezium-drain';
+export { commitGroupOffsets, deleteGroups, groupCaughtUp, positionGroupAtEnd, topicEnds, type TopicOffsets } from './consumer-group';
+
+// Process supervision: services as attached child processes, their HTTP probes.
+export { ChildService, stopAllChildren, type ChildServiceOptions } from './child-service';
+export { httpGet, httpStatus } from './http-get';
+export { repoRoot } from './state-dir';
+
+// Small helpers: ports, ids, polling, seeded randomness.
 export { freePort } from './free-port';
+export { runId, uniqueId } from './unique-id';
+export { waitFor } from './wait-for';
 export { mulberry32, type Prng } from './seeded-random';

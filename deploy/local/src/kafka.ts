@@ -2,8 +2,9 @@ import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Kafka, logLevel } from 'kafkajs';
-import { localKafkaBrokers, localStack } from '@settings/shared';
+import { createMissingTopics, localStack } from '@settings/shared';
+import { LOCAL_TOPIC_PARTITIONS } from './change-topics';
+import { localKafka, withAdmin } from './kafka-client';
 import { componentDir } from './state-dir';
 import { ManagedProcess } from './managed-process';
 import { ensureJars, javaBin, jvmArgs } from './java';
@@ -77,8 +78,7 @@ export async function startKafka(progress: (msg: string) => void): Promise<void>
 }
 
 export async function kafkaMetadataReady(): Promise<boolean> {
-  const kafka = new Kafka({ clientId: 'local-stack', brokers: [localKafkaBrokers], logLevel: logLevel.NOTHING, retry: { retries: 0 } });
-  const admin = kafka.admin();
+  const admin = localKafka('local-stack', { retries: 0 }).admin();
   try {
     await admin.connect();
     const cluster = await admin.describeCluster();
@@ -92,17 +92,8 @@ export async function kafkaMetadataReady(): Promise<boolean> {
  * Creates the change topics before anything subscribes to them, as the Strimzi KafkaTopic
  * resources do in Kubernetes. Otherwise a topic appears only with its table's first change, and
  * a consumer that subscribes or reads offsets in that moment gets "not the leader" errors.
+ * Also creates topics `up` does not know (a test's dead-letter topic). Returns those it created.
  */
-export async function ensureChangeTopics(topics: string[], partitions: number): Promise<string[]> {
-  const kafka = new Kafka({ clientId: 'local-stack', brokers: [localKafkaBrokers], logLevel: logLevel.NOTHING });
-  const admin = kafka.admin();
-  await admin.connect();
-  try {
-    const existing = new Set(await admin.listTopics());
-    const missing = topics.filter((t) => !existing.has(t));
-    if (missing.length > 0) await admin.createTopics({ waitForLeaders: true, topics: missing.map((topic) => ({ topic, numPartitions: partitions })) });
-    return missing;
-  } finally {
-    await admin.disconnect();
-  }
+export function ensureChangeTopics(topics: readonly string[], partitions = LOCAL_TOPIC_PARTITIONS): Promise<string[]> {
+  return withAdmin('local-stack', (admin) => createMissingTopics(admin, topics, partitions));
 }

@@ -3,6 +3,7 @@
 // Configuration
 export * from './config/env-config';
 export * from './config/common-env';
+export * from './config/kafka-client-options';
 export * from './config/local-stack-endpoints';
 
 // Cache contract: key map, value format, Lua scripts, timing rules
@@ -12,9 +13,11 @@ export * from './cache/cache-scripts';
 export * from './cache/cache-timing';
 export * from './cache/generation';
 export * from './cache/redis-incarnation';
+export * from './cache/cache-redis';
 
-// Debezium change events
+// Debezium change events, and the topics that carry them
 export * from './debezium/change-event';
+export * from './kafka/create-missing-topics';
 
 // Observability
 export * from './observability/logger';

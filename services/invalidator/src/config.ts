@@ -1,4 +1,4 @@
-import { commonEnv, env, kafkaEnv, loadEnv, localStack, type EnvValues } from '@settings/shared';
+import { commonEnv, env, kafkaClientOptions, kafkaEnv, loadEnv, localStack, type EnvValues } from '@settings/shared';
 
 /** Every variable the invalidator reads; docs and the Kubernetes invariant test use this list. */
 export const invalidatorEnvSchema = {
@@ -28,5 +28,9 @@ export const invalidatorEnvSchema = {
 export type InvalidatorConfig = EnvValues<typeof invalidatorEnvSchema>;
 
 export function loadInvalidatorConfig(source: NodeJS.ProcessEnv = process.env): InvalidatorConfig {
-  return loadEnv(invalidatorEnvSchema, source);
+  const config = loadEnv(invalidatorEnvSchema, source);
+  // TLS/SASL combinations and their files are checked here too, so a bad one is a ConfigError
+  // (exit 2, one line per problem) like any other configuration mistake, not a start-up crash.
+  kafkaClientOptions(config);
+  return config;
 }

@@ -1,6 +1,5 @@
-import Redis from 'ioredis';
 import { Kafka, logLevel as kafkaLogLevel } from 'kafkajs';
-import { CACHED_TABLES, changeTopic, startProbesServer, withCacheScripts, type Logger } from '@settings/shared';
+import { CACHED_TABLES, changeTopic, createCacheRedis, createMissingTopics, kafkaClientOptions, startProbesServer, type Logger } from '@settings/shared';
 import type { Server } from 'node:http';
 import type { InvalidatorConfig } from './config';
 import { RedisHealthProbe } from './backpressure/redis-health-probe';
@@ -20,24 +19,20 @@ export interface RunningInvalidator {
 
 /** Wires config → Redis, Kafka, evictor, consumer and the probes server, and starts them. */
 export async function startInvalidator(config: InvalidatorConfig, log: Logger): Promise<RunningInvalidator> {
+  // TLS and SASL from KAFKA_SSL*/KAFKA_SASL_* (reads the CA and password files): a ConfigError
+  // before anything connects.
+  const kafkaSecurity = kafkaClientOptions(config);
   const metrics = createInvalidatorMetrics();
-  const redis = withCacheScripts(
-    new Redis(config.REDIS_URL, {
-      // Fail fast while Redis is down; the evictor retries with backoff and the consumer pauses.
-      // An offline queue would instead pile evictions up in memory and hide the outage.
-      enableOfflineQueue: false,
-      maxRetriesPerRequest: 0,
-      commandTimeout: config.REDIS_COMMAND_TIMEOUT_MS,
-      retryStrategy: (times) => Math.min(times * 200, 2000),
-      lazyConnect: true,
-    }),
-  );
+  // Fail fast while Redis is down (see createCacheRedis): the evictor retries with backoff and
+  // the consumer pauses; an offline queue would pile evictions up in memory and hide the outage.
+  const redis = createCacheRedis(config.REDIS_URL, { commandTimeoutMs: config.REDIS_COMMAND_TIMEOUT_MS, autoPipelining: false, lazyConnect: true });
   redis.on('error', (err: Error) => log.debug({ err: err.message }, 'redis connection error'));
   await redis.connect().catch((err: unknown) => log.warn({ err: (err as Error).message }, 'Redis not reachable at start; evictions will wait for it'));
 
   const kafka = new Kafka({
     clientId: config.KAFKA_CLIENT_ID,
     brokers: config.KAFKA_BROKERS,
+    ...kafkaSecurity,
     logLevel: kafkaLogLevel.WARN,
     logCreator: () => ({ namespace, label, log: entry }) => {
       const { message, ...extra } = entry;
@@ -119,12 +114,8 @@ async function ensureTopics(kafka: Kafka, topics: string[], partitions: number, 
   const admin = kafka.admin();
   await admin.connect();
   try {
-    const existing = new Set(await admin.listTopics());
-    const missing = topics.filter((t) => !existing.has(t));
-    if (missing.length > 0) {
-      await admin.createTopics({ waitForLeaders: true, topics: missing.map((topic) => ({ topic, numPartitions: partitions })) });
-      log.info({ topics: missing, partitions }, 'created missing topics');
-    }
+    const created = await createMissingTopics(admin, topics, partitions);
+    if (created.length > 0) log.info({ topics: created, partitions }, 'created missing topics');
   } finally {
     await admin.disconnect();
   }

@@ -5,7 +5,7 @@ import { CircuitBreaker } from './cache/circuit-breaker';
 import { ConcurrencyLimiter } from './cache/concurrency-limiter';
 import { ReadThrough, type ReadThroughHooks } from './cache/read-through';
 import { IncarnationGate } from './cache/incarnation-gate';
-import { createCacheRedis, type CacheRedis } from './cache/redis-client';
+import { createSettingsRedis, type CacheRedis } from './cache/redis-client';
 import type { SettingsConfig } from './config';
 import { createKnex, Db } from './db/db';
 import { createAuthenticator } from './grpc/auth';
@@ -38,7 +38,7 @@ export async function startSettingsServer(config: SettingsConfig, log: Logger, o
   const metrics = createSettingsMetrics();
   const authenticator = await createAuthenticator(config, log);
   const knex = createKnex(config.DATABASE_URL, config.DB_POOL_MAX, config.DB_STATEMENT_TIMEOUT_MS);
-  const redis = createCacheRedis(config.REDIS_URL, config.REDIS_COMMAND_TIMEOUT_MS, log);
+  const redis = createSettingsRedis(config.REDIS_URL, config.REDIS_COMMAND_TIMEOUT_MS, log);
   const breaker = new CircuitBreaker({
     failureThreshold: config.REDIS_BREAKER_FAILURE_THRESHOLD,
     openMs: config.REDIS_BREAKER_OPEN_MS,

@@ -1,7 +1,8 @@
 import { localDatabaseUrl } from '@settings/shared';
 import type { LegacyStrategy } from '../../../baselines/legacy-cache';
 import { benchRedisUrl, type BenchContext } from '../../context';
-import { benchScript, spawnNode, waitIpcReady, type ChildService } from '../../procs';
+import type { ChildService } from '@settings/local-stack';
+import { benchScript, spawnNode, waitIpcReady } from '../../procs';
 
 /**
  * The process that runs a target's bulk UPDATE (baselines/bulk-job.ts), with the strategy's

@@ -1,7 +1,7 @@
 import { readFileSync, rmSync } from 'node:fs';
 import { sleep, type BenchContext } from '../../context';
 import { escapeLike, sql } from '../../db';
-import { drainDebezium } from '../../kafka-util';
+import { drainDebezium } from '@settings/local-stack';
 import { benchRedis } from '../../redis-util';
 import { round as roundTo } from '../../stats';
 import { callSummaries } from './latency';

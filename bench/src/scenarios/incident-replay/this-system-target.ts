@@ -2,7 +2,7 @@ import { cacheKeys, parseCacheValue } from '@settings/shared';
 import type { LegacyCounters } from '../../../baselines/legacy-cache';
 import { sleep, type BenchContext } from '../../context';
 import { client, waitForChannel } from '../../grpc-util';
-import { deleteGroups, drainDebezium, groupCaughtUp, positionGroupAtEnd } from '../../kafka-util';
+import { deleteGroups, drainDebezium, groupCaughtUp, positionGroupAtEnd } from '@settings/local-stack';
 import { ipcCall, scrape, startInvalidatorProcess, startSettingsProcess, type SettingsProc } from '../../procs';
 import { benchRedis, deleteByPattern, globEscape } from '../../redis-util';
 import { startBulkJob } from './bulk-job';
@@ -16,7 +16,7 @@ import { cachedVersionsOf, type BulkResult, type Target } from './target';
 export async function startThisSystem(ctx: BenchContext, accountPrefix: string, round: number): Promise<Target> {
   const group = `${accountPrefix}-r${round}-invalidator`;
   // Earlier variants' bulk updates must be through Debezium before this group is positioned.
-  await positionGroupAtEnd(group);
+  await positionGroupAtEnd(group, { drainFirst: true });
   const inv = await startInvalidatorProcess(ctx, `incident-invalidator-r${round}`, group);
   let settings: SettingsProc;
   try {

@@ -111,7 +111,7 @@ describe.each(overlays.map((d) => [d.split('/').pop()!, d]))('overlay %s', (_nam
     expect(new Set(changeTopics.map((t) => t.partitions))).toEqual(new Set([Number(vars.get('CHANGE_TOPIC_PARTITIONS'))]));
     for (const t of topics.values()) expect(t.config['cleanup.policy']).toBe('delete');
     const kafka = objects.find((o) => o.kind === 'Kafka')!;
-    expect(vars.get('KAFKA_BROKERS')).toBe(`${kafka.metadata.name}-kafka-bootstrap:9092`);
+    expect(vars.get('KAFKA_BROKERS')).toBe(`${kafka.metadata.name}-kafka-bootstrap:9093`);
   });
 });
 

@@ -1,9 +1,11 @@
+import { kafkaClientOptions, kafkaEnv, loadEnv } from '@settings/shared';
 import { readSharedConnector } from '../../lib/connector';
 import { renderAll, type K8sObject, type Rendering } from '../../lib/render';
-import { resolvedEnv, workloads } from '../../lib/workloads';
+import { mountedFile, resolvedEnv, workloads, type Workload } from '../../lib/workloads';
 
-// Kafka: clients authenticate (SCRAM over TLS) and are limited by ACLs; brokers and
-// controllers are spread over nodes and zones; Connect hands a dead worker's task over quickly.
+// Kafka: every client authenticates (SCRAM over TLS, the only client listener) and is limited
+// by ACLs; brokers and controllers are spread over nodes and zones; Connect hands a dead
+// worker's task over quickly.
 
 interface Acl {
   resource: { type: string; name: string; patternType: string };
@@ -21,14 +23,20 @@ const user = (r: Rendering, name: string): User => ofKind(r, 'KafkaUser').find((
 const may = (u: User, type: string, name: string, op: string): boolean =>
   u.spec.authorization.acls.some((a) => a.resource.type === type && (a.resource.patternType === 'prefix' ? name.startsWith(a.resource.name) : name === a.resource.name) && (a.operations.includes(op) || a.operations.includes('All')));
 
-test('ACLs are enforced and the TLS listener requires SCRAM; the plain listener admits only the invalidator', () => {
+type Listener = { name: string; port: number; tls: boolean; authentication?: { type: string }; networkPolicyPeers: Array<{ podSelector: { matchLabels: Record<string, string> } }> };
+const kafkaSpec = (r: Rendering): { kafka: { authorization: { type: string }; listeners: Listener[] } } => ofKind(r, 'Kafka')[0]!.spec as never;
+const invalidator = (r: Rendering): Workload => workloads(r.objects).find((w) => w.object.metadata.name === 'settings-invalidator')!;
+const invalidatorEnv = (r: Rendering): Map<string, string> => resolvedEnv(invalidator(r).pod.containers[0]!, r.objects);
+
+test('ACLs are enforced; the only client listener is TLS + SCRAM on 9093, nothing is plain text or anonymous', () => {
   for (const r of renderings) {
-    const kafka = ofKind(r, 'Kafka')[0]!.spec as { kafka: { authorization: { type: string }; listeners: Array<{ name: string; port: number; tls: boolean; authentication?: { type: string }; networkPolicyPeers: Array<{ podSelector: { matchLabels: Record<string, string> } }> }> } };
+    const kafka = kafkaSpec(r);
     expect(kafka.kafka.authorization.type).toBe('simple');
-    const tls = kafka.kafka.listeners.find((l) => l.port === 9093)!;
-    expect([tls.tls, tls.authentication?.type]).toEqual([true, 'scram-sha-512']);
-    const plain = kafka.kafka.listeners.find((l) => l.port === 9092)!;
-    expect(plain.networkPolicyPeers.map((p) => p.podSelector.matchLabels)).toEqual([{ 'app.kubernetes.io/name': 'settings-invalidator' }]);
+    expect(kafka.kafka.listeners.map((l) => [l.port, l.tls, l.authentication?.type])).toEqual([[9093, true, 'scram-sha-512']]);
+    // Its peers: Connect, the invalidator and the operators' tools.
+    expect(kafka.kafka.listeners[0]!.networkPolicyPeers.map((p) => p.podSelector.matchLabels['app.kubernetes.io/name'] ?? p.podSelector.matchLabels['strimzi.io/kind'])).toEqual(['KafkaConnect', 'settings-invalidator', 'settings-ops']);
+    // Every principal authenticates: no KafkaUser for User:ANONYMOUS, none without authentication.
+    for (const u of ofKind(r, 'KafkaUser') as User[]) expect({ user: u.metadata.name, userName: u.spec.userName, auth: u.spec.authentication?.type }).toEqual({ user: u.metadata.name, userName: undefined, auth: 'scram-sha-512' });
   }
 });
 
@@ -53,20 +61,51 @@ test('Kafka Connect authenticates as its KafkaUser over TLS, trusting the cluste
   }
 });
 
-test('the invalidator’s ACLs (SCRAM user and the transitional anonymous one, kept identical) fit its configuration', () => {
+test('the invalidator connects to the TLS listener as its SCRAM KafkaUser, trusting the cluster CA, with both files mounted from Strimzi’s Secrets', () => {
   for (const r of renderings) {
-    const scram = user(r, 'settings-invalidator');
-    const plain = user(r, 'settings-invalidator-plain');
-    expect(scram.spec.authentication?.type).toBe('scram-sha-512');
-    expect(plain.spec.userName).toBe('ANONYMOUS');
-    expect(plain.spec.authentication).toBeUndefined();
-    expect(plain.spec.authorization).toEqual(scram.spec.authorization);
-    const env = resolvedEnv(workloads(r.objects).find((w) => w.object.metadata.name === 'settings-invalidator')!.pod.containers[0]!, r.objects);
-    expect(may(scram, 'group', env.get('KAFKA_GROUP_ID')!, 'Read')).toBe(true);
-    expect(may(scram, 'topic', `${env.get('KAFKA_TOPIC_PREFIX')}.public.doctor_settings`, 'Read')).toBe(true);
-    expect(may(scram, 'topic', env.get('DLQ_TOPIC')!, 'Write')).toBe(true);
+    const kafka = ofKind(r, 'Kafka')[0]!;
+    const listener = kafkaSpec(r).kafka.listeners.find((l) => l.tls)!;
+    const env = invalidatorEnv(r);
+    const w = invalidator(r);
+    const file = (name: string): string | undefined => mountedFile(w.pod, w.pod.containers[0]!, env.get(name)!);
+    expect(env.get('KAFKA_BROKERS')!.split(',')).toEqual([`${kafka.metadata.name}-kafka-bootstrap:${listener.port}`]);
+    expect(env.get('KAFKA_SSL')).toBe('true');
+    expect(env.get('KAFKA_SASL_MECHANISM')).toBe(listener.authentication!.type);
+    const u = user(r, env.get('KAFKA_SASL_USERNAME')!);
+    expect(u.metadata.name).toBe('settings-invalidator');
+    expect(u.spec.authentication?.type).toBe(listener.authentication!.type);
+    // The User Operator's Secret is named after the KafkaUser; the Cluster Operator's CA after the cluster.
+    expect(file('KAFKA_SASL_PASSWORD_FILE')).toBe(`secret:${u.metadata.name}/password`);
+    expect(file('KAFKA_SSL_CA_FILE')).toBe(`secret:${kafka.metadata.name}-cluster-ca-cert/ca.crt`);
+    // Read-only, and whole volumes (a subPath mount would never see a renewed CA or a new password).
+    const kafkaMounts = w.pod.containers[0]!.volumeMounts!.filter((m) => /kafka/.test(m.name));
+    expect(kafkaMounts.map((m) => [m.readOnly, m.subPath])).toEqual([[true, undefined], [true, undefined]]);
+
+    // The service's own check accepts the rendered configuration, reading what the volumes hold.
+    const vars = Object.fromEntries([...env].filter(([k]) => k in kafkaEnv));
+    const contents: Record<string, string> = { [file('KAFKA_SSL_CA_FILE')!]: '-----BEGIN CERTIFICATE-----\n…\n-----END CERTIFICATE-----\n', [file('KAFKA_SASL_PASSWORD_FILE')!]: 'scram-password' };
+    const reads: string[] = [];
+    const options = kafkaClientOptions(loadEnv(kafkaEnv, vars), (path) => {
+      reads.push(path);
+      return contents[mountedFile(w.pod, w.pod.containers[0]!, path)!]!;
+    });
+    expect(reads.sort()).toEqual([env.get('KAFKA_SASL_PASSWORD_FILE'), env.get('KAFKA_SSL_CA_FILE')].sort());
+    expect(options).toEqual({ ssl: { ca: [contents[file('KAFKA_SSL_CA_FILE')!]] }, sasl: { mechanism: 'scram-sha-512', username: u.metadata.name } });
+    expect(options.sasl!.password).toBe('scram-password');
+  }
+});
+
+test('the invalidator’s ACLs fit its configuration: its group, read the change topics, write the DLQ, nothing more', () => {
+  for (const r of renderings) {
+    const env = invalidatorEnv(r);
+    const u = user(r, env.get('KAFKA_SASL_USERNAME')!);
+    expect(may(u, 'group', env.get('KAFKA_GROUP_ID')!, 'Read')).toBe(true);
+    expect(may(u, 'topic', `${env.get('KAFKA_TOPIC_PREFIX')}.public.doctor_settings`, 'Read')).toBe(true);
+    expect(may(u, 'topic', env.get('DLQ_TOPIC')!, 'Write')).toBe(true);
     expect(env.get('KAFKA_CREATE_TOPICS')).toBe('false');
-    expect(may(scram, 'topic', `${env.get('KAFKA_TOPIC_PREFIX')}.public.doctor_settings`, 'Write')).toBe(false);
+    expect(may(u, 'topic', `${env.get('KAFKA_TOPIC_PREFIX')}.public.doctor_settings`, 'Write')).toBe(false);
+    expect(may(u, 'topic', `${env.get('KAFKA_TOPIC_PREFIX')}.public.doctor_settings`, 'Create')).toBe(false);
+    expect(may(u, 'topic', env.get('DLQ_TOPIC')!, 'Read')).toBe(false);
   }
 });
 

@@ -95,6 +95,13 @@ describe.each(['overlays/dev', 'overlays/prod'])('%s', (overlay) => {
     expect(egressAllowed(o, CONNECT_POD, ns(), target('redis'), 6379)).toBe(false);
   });
 
+  test('settings-invalidator reaches the brokers on the TLS listener (9093) only', () => {
+    const pod = podLabels(r(), 'settings-invalidator');
+    const brokers: Endpoint = { pod: BROKER_POD, namespace: ns() };
+    expect(kafkaPort()).toBe(9093);
+    expect([9092, 9093, 9091, 9090].map((p) => [p, egressAllowed(r().objects, pod, ns(), brokers, p)])).toEqual([[9092, false], [9093, true], [9091, false], [9090, false]]);
+  });
+
   test('gRPC clients reach the service only from opted-in namespaces', () => {
     const pod = podLabels(r(), 'settings-service');
     expect(ingressAllowed(r().objects, pod, ns(), { pod: {}, namespace: { 'settings-cache.io/grpc-client': 'true' } }, 50051)).toBe(true);

@@ -1,8 +1,7 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync, chmodSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import * as shared from '@settings/shared';
 import { K8S_DIR } from '../../lib/connector';
 
 // The runbooks' scripted steps: the failover heal and the dead-letter tool. Run against a
@@ -20,17 +19,17 @@ test('the failover heal resets offsets, waits for an active slot, and only then 
   const r = spawnSync('bash', [script('heal-after-failover.sh'), '-n', 'settings', '--reset-offsets', '--dry-run'], { encoding: 'utf8' });
   expect(r.status).toBe(0);
   const out = r.stdout;
-  const order = ['state":"stopped', 'strimzi.io/connector-offsets=reset', 'state":"running', 'connector and task RUNNING', `slot settings_cache_slot active`, 'renewAllGenerations'];
+  const order = ['state":"stopped', 'strimzi.io/connector-offsets=reset', 'state":"running', 'connector and task RUNNING', `slot settings_cache_slot active`, 'renew-cache-generations.js'];
   const positions = order.map((s) => out.indexOf(s));
   expect(positions.every((p) => p >= 0)).toBe(true);
   expect([...positions].sort((a, b) => a - b)).toEqual(positions);
 });
 
-test('the generation bump uses what @settings/shared exports (renewAllGenerations, KEY_SPACES)', () => {
+test('the generation bump runs the renew-cache-generations command of the invalidator image, built from its source', () => {
   const text = readFileSync(script('heal-after-failover.sh'), 'utf8');
-  const names = /const \{ ([\w, ]+) \} = require\("@settings\/shared"\)/.exec(text)![1]!.split(',').map((s) => s.trim());
-  expect(names.sort()).toEqual(['KEY_SPACES', 'renewAllGenerations']);
-  for (const n of names) expect(n in shared).toBe(true);
+  const path = /node (services\/invalidator\/dist\/src\/admin\/[\w-]+\.js)/.exec(text)![1]!;
+  expect(existsSync(join(__dirname, '../../../../', path.replace('/dist/src/', '/src/').replace(/\.js$/, '.ts')))).toBe(true);
+  expect(text).toContain('deploy/settings-invalidator -c settings-invalidator');
 });
 
 test('the DLQ tool runs the Strimzi image’s console tools in a restricted pod as settings-ops, over TLS', () => {

@@ -1,7 +1,6 @@
-import { randomBytes } from 'node:crypto';
 import { Client } from 'pg';
 import { localDatabaseRoles, localDatabaseUrl, localMigratorDatabaseUrl, localStack } from '@settings/shared';
-import { pgQuery } from '../../src';
+import { pgQuery, uniqueId } from '../../src';
 
 /**
  * The grants of deploy/postgres/bootstrap.sql, as the local stack applies them and the
@@ -9,7 +8,7 @@ import { pgQuery } from '../../src';
  * the sequence as the caller) and can do nothing else; the replication role streams and can
  * change no schema; the owner role migrates.
  */
-const account = `t${randomBytes(6).toString('hex')}`;
+const account = uniqueId();
 afterAll(() => pgQuery(localStack.database, 'DELETE FROM account_settings WHERE account_id = $1', [account]));
 
 async function as<T>(url: string, fn: (c: Client) => Promise<T>): Promise<T> {

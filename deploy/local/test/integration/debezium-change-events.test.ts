@@ -1,5 +1,4 @@
-import { randomBytes } from 'node:crypto';
-import { ChangeTopicReader, pgQuery } from '../../src';
+import { ChangeTopicReader, pgQuery, uniqueId } from '../../src';
 import { changeTopic, localStack } from '@settings/shared';
 
 /**
@@ -9,7 +8,7 @@ import { changeTopic, localStack } from '@settings/shared';
  */
 const topic = changeTopic(localStack.topicPrefix, 'staff_permission_lists');
 const reader = new ChangeTopicReader(topic);
-const account = `t${randomBytes(6).toString('hex')}`;
+const account = uniqueId();
 
 beforeAll(() => reader.start());
 afterAll(async () => {

@@ -15,8 +15,10 @@ function loadScript(file: string): string {
   throw new Error(`Lua script ${file} not found next to ${__dirname}`);
 }
 
-export const VERSIONED_FILL_LUA = loadScript('versioned-fill.lua');
-export const EVICT_TO_MARKER_LUA = loadScript('evict-to-marker.lua');
+// Both scripts decode values with the same function, defined once in cache-value-decode.lua.
+const DECODE_LUA = loadScript('cache-value-decode.lua');
+export const VERSIONED_FILL_LUA = `${DECODE_LUA}\n${loadScript('versioned-fill.lua')}`;
+export const EVICT_TO_MARKER_LUA = `${DECODE_LUA}\n${loadScript('evict-to-marker.lua')}`;
 
 export interface CacheScriptCommands {
   versionedFill(key: string, version: string, generation: string, ttlMs: number, payload: Buffer): Promise<number>;

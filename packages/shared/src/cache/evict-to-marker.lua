@@ -16,16 +16,8 @@ Why atomic: a plain DEL would let a reader that loaded the old row before the ch
 it right after the DEL; the marker makes that fill fail in versioned-fill.lua.
 ]]
 local floor = tonumber(ARGV[1])
-local current = redis.call('GET', KEYS[1])
-if current then
-  local kind = string.sub(current, 1, 1)
-  if kind == 'e' then
-    local v = tonumber(string.match(current, '^e|(%d+)|'))
-    if v and v >= floor then return 0 end
-  elseif kind == 'm' then
-    local f = tonumber(string.match(current, '^m|(%d+)'))
-    if f and f >= floor then return 0 end
-  end
-end
+-- An entry's version and a marker's floor fence alike: at or above `floor`, nothing to do.
+local _, fenced_at = decode_cache_value(redis.call('GET', KEYS[1]))
+if fenced_at and fenced_at >= floor then return 0 end
 redis.call('SET', KEYS[1], 'm|' .. ARGV[1], 'PX', ARGV[2])
 return 1

@@ -25,16 +25,8 @@ write, or a reader that loaded the row before a change could store it after its 
 Versions fit a Lua double exactly up to 2^53, far beyond what a bigint sequence reaches here.
 ]]
 local version = tonumber(ARGV[1])
-local current = redis.call('GET', KEYS[1])
-if current then
-  local kind = string.sub(current, 1, 1)
-  if kind == 'm' then
-    local floor = tonumber(string.match(current, '^m|(%d+)'))
-    if floor and floor > version then return 0 end
-  elseif kind == 'e' then
-    local v, g = string.match(current, '^e|(%d+)|(%d+)|')
-    if v and g == ARGV[2] and tonumber(v) >= version then return 0 end
-  end
-end
+local kind, n, generation = decode_cache_value(redis.call('GET', KEYS[1]))
+if kind == 'm' and n and n > version then return 0 end
+if kind == 'e' and n and generation == ARGV[2] and n >= version then return 0 end
 redis.call('SET', KEYS[1], 'e|' .. ARGV[1] .. '|' .. ARGV[2] .. '|' .. ARGV[4], 'PX', ARGV[3])
 return 1

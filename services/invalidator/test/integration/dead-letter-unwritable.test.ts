@@ -1,6 +1,6 @@
-import { Kafka, logLevel, Partitioners } from 'kafkajs';
-import { changeTopic, localKafkaBrokers, localStack } from '@settings/shared';
-import { ensureChangeTopics } from '@settings/local-stack';
+import { Partitioners } from 'kafkajs';
+import { changeTopic, localStack } from '@settings/shared';
+import { ensureChangeTopics, localKafka } from '@settings/local-stack';
 import { startTestInvalidator, uniqueId, waitFor } from '../support/test-invalidator';
 
 /**
@@ -8,7 +8,7 @@ import { startTestInvalidator, uniqueId, waitFor } from '../support/test-invalid
  * blocks its partition (offsets are committed only after the letter is published).
  */
 jest.setTimeout(120_000);
-const kafka = new Kafka({ clientId: 'health-test', brokers: [localKafkaBrokers], logLevel: logLevel.NOTHING });
+const kafka = localKafka('health-test');
 const accountTopic = changeTopic(localStack.topicPrefix, 'account_settings');
 
 describe('dead-letter topic refusing writes (readiness)', () => {

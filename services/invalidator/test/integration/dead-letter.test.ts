@@ -1,6 +1,6 @@
-import { Kafka, logLevel, Partitioners } from 'kafkajs';
-import { cacheKeys, changeTopic, localKafkaBrokers, localStack } from '@settings/shared';
-import { ChangeTopicReader } from '@settings/local-stack';
+import { Partitioners } from 'kafkajs';
+import { cacheKeys, changeTopic, localStack } from '@settings/shared';
+import { ChangeTopicReader, localKafka } from '@settings/local-stack';
 import { fencedAtLeast, readCache, sql, startTestInvalidator, testRedis, uniqueId, waitFor } from '../support/test-invalidator';
 import type { RunningInvalidator } from '../../src/invalidator';
 
@@ -11,7 +11,7 @@ import type { RunningInvalidator } from '../../src/invalidator';
 let inv: RunningInvalidator & { config: { DLQ_TOPIC: string } };
 let dlq: ChangeTopicReader;
 const redis = testRedis();
-const kafka = new Kafka({ clientId: 'poison-test', brokers: [localKafkaBrokers], logLevel: logLevel.NOTHING });
+const kafka = localKafka('poison-test');
 const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
 
 beforeAll(async () => {

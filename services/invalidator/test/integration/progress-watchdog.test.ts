@@ -1,5 +1,5 @@
-import { Kafka, logLevel } from 'kafkajs';
-import { changeTopic, createLogger, localKafkaBrokers, localStack } from '@settings/shared';
+import { changeTopic, createLogger, localStack } from '@settings/shared';
+import { localKafka } from '@settings/local-stack';
 import { createInvalidatorMetrics } from '../../src/metrics';
 import { ProgressWatchdog } from '../../src/consumer/progress-watchdog';
 import { positionGroupAtEnd, sql, uniqueId, waitFor } from '../support/test-invalidator';
@@ -9,7 +9,7 @@ import { positionGroupAtEnd, sql, uniqueId, waitFor } from '../support/test-inva
  * Redis and commits nothing.
  */
 jest.setTimeout(120_000);
-const kafka = new Kafka({ clientId: 'health-test', brokers: [localKafkaBrokers], logLevel: logLevel.NOTHING });
+const kafka = localKafka('health-test');
 const accountTopic = changeTopic(localStack.topicPrefix, 'account_settings');
 const prefix = uniqueId('live');
 afterAll(() => sql('DELETE FROM account_settings WHERE account_id LIKE $1', [`${prefix}-%`]));

@@ -1,8 +1,6 @@
 import { cacheKeys } from '@settings/shared';
-import { redisProcess, startRedis } from '@settings/local-stack';
-import { Kafka, logLevel } from 'kafkajs';
-import { localKafkaBrokers } from '@settings/shared';
-import { changeTopics, fencedAtLeast, readCache, sql, startTestInvalidator, testRedis, uniqueId, waitFor } from '../support/test-invalidator';
+import { groupCaughtUp, redisProcess, startRedis } from '@settings/local-stack';
+import { fencedAtLeast, readCache, sql, startTestInvalidator, testRedis, uniqueId, waitFor } from '../support/test-invalidator';
 import type { RunningInvalidator } from '../../src/invalidator';
 
 /**
@@ -26,24 +24,6 @@ afterAll(async () => {
   await sql('DELETE FROM account_settings WHERE account_id LIKE $1', [`${prefix}-%`]);
 });
 
-async function committedAtEnd(groupId: string): Promise<boolean> {
-  const admin = new Kafka({ clientId: 'offset-check', brokers: [localKafkaBrokers], logLevel: logLevel.NOTHING }).admin();
-  await admin.connect();
-  try {
-    for (const topic of changeTopics) {
-      const ends = await admin.fetchTopicOffsets(topic);
-      const [committed] = await admin.fetchOffsets({ groupId, topics: [topic] });
-      for (const end of ends) {
-        const c = committed!.partitions.find((p) => p.partition === end.partition);
-        if (!c || BigInt(c.offset) < BigInt(end.high)) return false;
-      }
-    }
-    return true;
-  } finally {
-    await admin.disconnect();
-  }
-}
-
 it('1,000 updates during a 10 s Redis outage are all applied after it returns, and offsets are committed only then', async () => {
   const redis = testRedis();
   // Let the inserts' evictions land first so the outage only holds the updates.
@@ -58,7 +38,7 @@ it('1,000 updates during a 10 s Redis outage are all applied after it returns, a
   }
   // While Redis is down: paused, nothing committed past the unapplied updates.
   await waitFor(async () => (await inv.metrics.registry.getSingleMetricAsString('invalidator_consumer_paused')).includes('invalidator_consumer_paused 1'), 10_000, 'consumer paused');
-  expect(await committedAtEnd(inv.config.KAFKA_GROUP_ID)).toBe(false);
+  expect(await groupCaughtUp(inv.config.KAFKA_GROUP_ID)).toBe(false);
   expect(inv.consumer.joined).toBe(true);
 
   await startRedis(() => undefined);
@@ -69,7 +49,7 @@ it('1,000 updates during a 10 s Redis outage are all applied after it returns, a
     for (const a of accounts) if (!fencedAtLeast(await readCache(after, cacheKeys.accountSettings(a).key), versions.get(a)!)) return false;
     return true;
   }, 90_000, 'every key fenced at its current version');
-  await waitFor(() => committedAtEnd(inv.config.KAFKA_GROUP_ID), 30_000, 'offsets committed to the end');
+  await waitFor(() => groupCaughtUp(inv.config.KAFKA_GROUP_ID), 30_000, 'offsets committed to the end');
   expect(await inv.metrics.registry.getSingleMetricAsString('invalidator_consumer_paused')).toContain('invalidator_consumer_paused 0');
   after.disconnect();
 });

@@ -1,8 +1,8 @@
 import { execFileSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import Redis from 'ioredis';
 import { cacheKeys, establishGeneration, generationKey, KEY_SPACES, localRedisUrl, parseCacheValue, withCacheScripts, type KeySpace } from '@settings/shared';
+import { uniqueId } from '../support/test-invalidator';
 
 /**
  * The operator's heal after a restore or a CDC gap (docs/operations.md): one command gives every
@@ -16,7 +16,7 @@ afterAll(() => redis.quit());
 
 it('renew-cache-generations gives every key space a new generation, orphaning every cached entry', async () => {
   const spaces = Object.keys(KEY_SPACES) as KeySpace[];
-  const { key } = cacheKeys.accountSettings(`t${randomBytes(6).toString('hex')}`);
+  const { key } = cacheKeys.accountSettings(uniqueId());
   const generation = await establishGeneration(redis, 'account-settings', await redis.get(generationKey('account-settings')));
   expect(await redis.versionedFill(key, '5', generation, 60_000, Buffer.from('cached before the heal'))).toBe(1);
   const before = await Promise.all(spaces.map((s) => redis.get(generationKey(s))));

@@ -1,44 +1,20 @@
-import { randomBytes } from 'node:crypto';
 import Redis from 'ioredis';
-import { CACHED_TABLES, changeTopic, createLogger, localRedisUrl, localStack, parseCacheValue, type CacheValue } from '@settings/shared';
-import { ChangeTopicReader, ensureChangeTopics, pgQuery, positionGroupAtEnd as positionAtEnd } from '@settings/local-stack';
+import { createLogger, localRedisUrl, localStack, parseCacheValue, type CacheValue } from '@settings/shared';
+import { pgQuery, positionGroupAtEnd as positionAtEnd, uniqueId, waitFor as pollFor } from '@settings/local-stack';
 import { loadInvalidatorConfig, type InvalidatorConfig } from '../../src/config';
 import { startInvalidator, type RunningInvalidator } from '../../src/invalidator';
 
-export const uniqueId = (prefix = 't'): string => `${prefix}${randomBytes(6).toString('hex')}`;
-
-export const changeTopics = CACHED_TABLES.map((t) => changeTopic(localStack.topicPrefix, t));
+export { uniqueId } from '@settings/local-stack';
 
 /**
- * Waits until Debezium has published everything committed so far, by writing a sentinel
- * heartbeat row and waiting for its change event. Earlier tests' bulk writes and cleanups
- * can still be in flight; without this a test's new consumer would start in the middle of them.
+ * Positions a brand-new consumer group at the current end of the change topics (or `topics`),
+ * after Debezium has published everything committed so far: a test's invalidator sees exactly
+ * the changes the test makes, not the topic's history nor earlier tests' in-flight cleanups.
  */
-export async function drainDebezium(): Promise<void> {
-  const reader = new ChangeTopicReader(changeTopic(localStack.topicPrefix, 'debezium_heartbeat'));
-  await reader.start();
-  try {
-    // Id 1 is Debezium's own heartbeat row; any other id is ours.
-    const sentinel = 2 + Math.floor(Math.random() * 2_000_000_000);
-    await sql('INSERT INTO debezium_heartbeat (id, ts) VALUES ($1, now())', [sentinel]);
-    await reader.waitFor((v) => (v as { after?: { id?: number } } | null)?.after?.id === sentinel, 180_000);
-    await sql('DELETE FROM debezium_heartbeat WHERE id = $1', [sentinel]);
-  } finally {
-    await reader.stop();
-  }
-}
+export const positionGroupAtEnd = (groupId: string, topics?: readonly string[]): Promise<void> => positionAtEnd(groupId, { topics, drainFirst: true });
 
-/**
- * Positions a brand-new consumer group at the current end of every change topic, so a test's
- * invalidator sees exactly the changes the test makes (not the topic's history) and none of
- * them can slip past before it joins.
- */
-export async function positionGroupAtEnd(groupId: string, topics = changeTopics): Promise<void> {
-  await drainDebezium();
-  // Topics the stack has not created yet (e.g. the DLQ) are created the way `up` creates them.
-  await ensureChangeTopics(topics, 3);
-  await positionAtEnd(groupId, topics);
-}
+/** Polls every 100 ms: what these tests wait for (evictions, group joins) takes that long anyway. */
+export const waitFor = (cond: () => boolean | Promise<boolean>, timeoutMs: number, what: string): Promise<void> => pollFor(cond, timeoutMs, what, 100);
 
 export function testConfig(overrides: Partial<Record<string, string>> = {}): InvalidatorConfig {
   return loadInvalidatorConfig({
@@ -58,14 +34,6 @@ export async function startTestInvalidator(overrides: Partial<Record<string, str
   const running = await startInvalidator(config, createLogger('test-invalidator', config.LOG_LEVEL));
   await waitFor(() => running.consumer.joined, 30_000, 'invalidator joined its group');
   return { ...running, config };
-}
-
-export async function waitFor(cond: () => boolean | Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
 
 export function testRedis(): Redis {

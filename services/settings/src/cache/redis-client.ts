@@ -1,23 +1,14 @@
-import Redis from 'ioredis';
-import { withCacheScripts, type CacheScriptCommands, type Logger } from '@settings/shared';
+import { createCacheRedis, type CacheRedis, type Logger } from '@settings/shared';
 
-export type CacheRedis = Redis & CacheScriptCommands;
+export type { CacheRedis };
 
 /**
- * A Redis client that fails fast: no offline queue and a short command timeout, so a dead or
- * slow Redis costs a request at most one timeout (and nothing once the breaker is open).
- * Reconnection continues in the background with capped backoff.
+ * The shared fail-fast cache client (see createCacheRedis) with auto-pipelining, because the
+ * read path sends many small independent commands, and a log line per transition between
+ * reachable and unreachable rather than one per reconnect attempt.
  */
-export function createCacheRedis(url: string, commandTimeoutMs: number, log: Logger): CacheRedis {
-  const redis = new Redis(url, {
-    enableOfflineQueue: false,
-    commandTimeout: commandTimeoutMs,
-    maxRetriesPerRequest: 0,
-    enableAutoPipelining: true,
-    connectTimeout: 1000,
-    retryStrategy: (times) => Math.min(50 * 2 ** Math.min(times, 6), 2000),
-  });
-  // Log transitions, not every reconnect attempt.
+export function createSettingsRedis(url: string, commandTimeoutMs: number, log: Logger): CacheRedis {
+  const redis = createCacheRedis(url, { commandTimeoutMs, autoPipelining: true });
   let healthy: boolean | undefined;
   redis.on('ready', () => {
     if (healthy !== true) log.info('redis connected');
@@ -27,5 +18,5 @@ export function createCacheRedis(url: string, commandTimeoutMs: number, log: Log
     if (healthy !== false) log.warn({ err: err.message }, 'redis unavailable; reads fall back to PostgreSQL');
     healthy = false;
   });
-  return withCacheScripts(redis);
+  return redis;
 }

@@ -1,18 +1,17 @@
 import { status } from '@grpc/grpc-js';
 import { AccountSettings, DoctorSettings, OnPatientSettings, Role, StaffPermission } from '@settings/api';
-import { deleteAccounts, expectError, mintToken, startTestServer, uniqueId, type MethodName, type RequestOf, type TestServer } from '../support/test-server';
+import { deleteAccounts, expectError, mintToken, serverForTests, uniqueId, type MethodName, type RequestOf } from '../support/test-server';
 
 /**
  * Tenancy: a token names the accounts its caller may use. Every method checks every account it
  * touches (each name of a batch too); a missing or bad token is UNAUTHENTICATED.
  */
-let t: TestServer;
 const mine = uniqueId();
 const theirs = uniqueId();
 let tokenForMine = '';
 
+const t = serverForTests();
 beforeAll(async () => {
-  t = await startTestServer();
   tokenForMine = await mintToken({ sub: 'svc-mine', accounts: [mine] });
   // Give both accounts data, so a denial cannot be confused with NOT_FOUND.
   for (const a of [mine, theirs]) {
@@ -20,10 +19,7 @@ beforeAll(async () => {
     await t.call('createStaffPermission', { parent: `accounts/${a}`, staffPermissionId: 's1', staffPermission: StaffPermission.fromPartial({ role: Role.ROLE_ADMIN }) });
   }
 });
-afterAll(async () => {
-  await t?.close();
-  await deleteAccounts([mine, theirs]);
-});
+afterAll(() => deleteAccounts([mine, theirs]));
 
 type Req<K extends MethodName> = (a: string) => RequestOf<K>;
 const requests: { [K in MethodName]: Req<K> } = {
@@ -95,11 +91,7 @@ it('a token with neither scope may do nothing', async () => {
 });
 
 describe('AUTH_MODE=insecure-dev', () => {
-  let dev: TestServer;
-  beforeAll(async () => {
-    dev = await startTestServer({ AUTH_MODE: 'insecure-dev', JWT_HS256_SECRET: '' });
-  });
-  afterAll(() => dev?.close());
+  const dev = serverForTests({ AUTH_MODE: 'insecure-dev', JWT_HS256_SECRET: '' });
 
   it('trusts every caller with every account, as principal "dev"', async () => {
     expect((await dev.call('getAccountSettings', requests.getAccountSettings(theirs), { token: null })).displayName).toBe(theirs);

@@ -1,28 +1,24 @@
 import { status } from '@grpc/grpc-js';
 import { AccountSettings, DayOfWeek, DoctorSettings, OnPatientSettings, Role, StaffPermission } from '@settings/api';
 import { encodePageToken } from '../../src/grpc/staff-permissions/page-token';
-import { deleteAccounts, expectError, mintToken, startTestServer, uniqueId, type CallOpts, type MethodName, type RequestOf, type TestServer } from '../support/test-server';
+import { deleteAccounts, expectError, mintToken, serverForTests, uniqueId, type CallOpts, type MethodName, type RequestOf } from '../support/test-server';
 
 /**
  * Bad requests and the status each must produce (AIP-193). INVALID_ARGUMENT cases also name the
  * field violation path the caller gets in google.rpc.BadRequest. Every range here is also a
  * database CHECK: the service must reject it itself, so no constraint error ever leaks.
  */
-let t: TestServer;
 const a = uniqueId();
 const other = uniqueId();
 let existingEtag = '';
 
+const t = serverForTests();
 beforeAll(async () => {
-  t = await startTestServer();
   await t.call('updateAccountSettings', { accountSettings: AccountSettings.fromPartial({ name: `accounts/${a}/settings`, displayName: 'x' }), allowMissing: true });
   const grant = await t.call('createStaffPermission', { parent: `accounts/${a}`, staffPermissionId: 's-exists', staffPermission: StaffPermission.fromPartial({ role: Role.ROLE_NURSE }) });
   existingEtag = grant.etag;
 });
-afterAll(async () => {
-  await t?.close();
-  await deleteAccounts([a, other]);
-});
+afterAll(() => deleteAccounts([a, other]));
 
 interface Case<K extends MethodName = MethodName> {
   what: string;

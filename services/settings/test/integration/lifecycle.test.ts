@@ -5,11 +5,10 @@ import * as protoLoader from '@grpc/proto-loader';
 import { AccountSettings, OnPatientSettings } from '@settings/api';
 import { localDatabaseUrl } from '@settings/shared';
 import { service as healthService } from 'grpc-health-check';
-import { db, deleteAccounts, expectError, startTestServer, uniqueId, waitFor, type TestServer } from '../support/test-server';
+import { accountsDeletedAfterAll, db, expectError, serverForTests, startTestServer, waitFor } from '../support/test-server';
 
 /** Operations surface: health, reflection, metrics, deadlines and graceful shutdown. */
-const accounts: string[] = [];
-afterAll(() => deleteAccounts(accounts));
+const newAccount = accountsDeletedAfterAll();
 
 type HealthClient = Client & {
   check(req: { service: string }, cb: (err: ServiceError | null, res: { status: string }) => void): void;
@@ -19,11 +18,7 @@ const HealthCtor = makeGenericClientConstructor(healthService, 'Health');
 const healthClient = (port: number) => new HealthCtor(`127.0.0.1:${port}`, credentials.createInsecure()) as unknown as HealthClient;
 
 describe('a running server', () => {
-  let t: TestServer;
-  beforeAll(async () => {
-    t = await startTestServer();
-  });
-  afterAll(() => t?.close());
+  const t = serverForTests();
 
   it('reports SERVING on grpc.health.v1 for the server and for settings.v1.SettingsService', async () => {
     const health = healthClient(t.running.port);
@@ -63,8 +58,7 @@ describe('a running server', () => {
   });
 
   it('carries the call deadline into PostgreSQL: a blocked query is cancelled, not left running', async () => {
-    const a = uniqueId();
-    accounts.push(a);
+    const a = newAccount();
     const locker = new PgClient({ connectionString: localDatabaseUrl });
     await locker.connect();
     const lockerPid = (await locker.query('SELECT pg_backend_pid() AS pid')).rows[0].pid as number;
@@ -88,8 +82,7 @@ describe('a running server', () => {
 
 describe('graceful shutdown', () => {
   it('turns health NOT_SERVING, lets the in-flight call finish, then closes', async () => {
-    const a = uniqueId();
-    accounts.push(a);
+    const a = newAccount();
     const t = await startTestServer();
     const name = `accounts/${a}/onpatientSettings`;
     await t.call('updateOnPatientSettings', { onpatientSettings: OnPatientSettings.fromPartial({ name, portalEnabled: true }), allowMissing: true });

@@ -1,23 +1,11 @@
 import { AccountSettings, DayOfWeek, DoctorSettings, OnPatientSettings, Role, StaffPermission } from '@settings/api';
 import { decodeToken } from '../../src/consistency/token';
-import { deleteAccounts, expectError, startTestServer, uniqueId, type TestServer } from '../support/test-server';
+import { accountsDeletedAfterAll, expectError, serverForTests, uniqueId } from '../support/test-server';
 
 /** Every RPC's happy path through a real grpc-js client against the in-process server. */
-let t: TestServer;
-const accounts: string[] = [];
-const account = (): string => {
-  const a = uniqueId();
-  accounts.push(a);
-  return a;
-};
+const account = accountsDeletedAfterAll();
 
-beforeAll(async () => {
-  t = await startTestServer();
-});
-afterAll(async () => {
-  await t?.close();
-  await deleteAccounts(accounts);
-});
+const t = serverForTests();
 
 describe('account settings', () => {
   it('creates with allow_missing, reads back, updates masked fields only, batch-gets in order', async () => {

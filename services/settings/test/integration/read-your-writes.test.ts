@@ -1,29 +1,21 @@
 import Redis from 'ioredis';
 import { AccountSettings, Role, StaffPermission } from '@settings/api';
 import { cacheKeys, generationKey, localRedisUrl, parseCacheValue, withCacheScripts } from '@settings/shared';
-import { deleteAccounts, metricValue, startTestServer, uniqueId, waitFor, type TestServer } from '../support/test-server';
+import { accountsDeletedAfterAll, metricValue, serverForTests, waitFor } from '../support/test-server';
 
 /**
  * No invalidator runs here, so an old entry stays in the cache after a write: exactly the window
  * in which a caller passing its write's consistency token must still see its own write.
  */
 const redis = withCacheScripts(new Redis(localRedisUrl, { maxRetriesPerRequest: 1 }));
-let t: TestServer;
-const accounts: string[] = [];
-beforeAll(async () => {
-  t = await startTestServer();
-});
-afterAll(async () => {
-  await t?.close();
-  redis.disconnect();
-  await deleteAccounts(accounts);
-});
+const newAccount = accountsDeletedAfterAll();
+const t = serverForTests();
+afterAll(() => redis.disconnect());
 
 const fresh = (value: string) => ({ requirement: { $case: 'atLeastAsFresh' as const, value } });
 
 it('at_least_as_fresh(token) returns the written value while the cache still holds the old one', async () => {
-  const a = uniqueId();
-  accounts.push(a);
+  const a = newAccount();
   const name = `accounts/${a}/settings`;
   const { key, space } = cacheKeys.accountSettings(a);
   const v1 = await t.call('updateAccountSettings', { accountSettings: AccountSettings.fromPartial({ name, timeZone: 'Europe/Berlin' }), updateMask: ['time_zone'], allowMissing: true });
@@ -57,8 +49,7 @@ it('at_least_as_fresh(token) returns the written value while the cache still hol
 });
 
 it('a grant created after a list was cached is listed when the create token is passed', async () => {
-  const a = uniqueId();
-  accounts.push(a);
+  const a = newAccount();
   const parent = `accounts/${a}`;
   const grant = (id: string) => t.call('createStaffPermission', { parent, staffPermissionId: id, staffPermission: StaffPermission.fromPartial({ role: Role.ROLE_DOCTOR }) });
   await grant('s1');

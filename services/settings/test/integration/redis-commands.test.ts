@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { AccountSettings, DoctorSettings, OnPatientSettings, Role, StaffPermission } from '@settings/api';
 import { generationKey, KEY_SPACES, redisIncarnationKey, VERSIONED_FILL_LUA, type KeySpace } from '@settings/shared';
-import { deleteAccounts, startTestServer, uniqueId, type TestServer } from '../support/test-server';
+import { deleteAccounts, serverForTests, uniqueId } from '../support/test-server';
 
 /**
  * The runtime half of the no-mutation rule (the source scan is the other): across every RPC,
@@ -10,11 +10,10 @@ import { deleteAccounts, startTestServer, uniqueId, type TestServer } from '../s
  * generation (SET NX GET) and, after a reconnect to another server, renewing generations.
  */
 const contractKeys = new Set<unknown>([...(Object.keys(KEY_SPACES) as KeySpace[]).map(generationKey), redisIncarnationKey()]);
-let t: TestServer;
 const a = uniqueId();
 const sent: Array<{ name: string; args: unknown[] }> = [];
+const t = serverForTests();
 beforeAll(async () => {
-  t = await startTestServer();
   const redis = t.running.redis as unknown as { sendCommand(cmd: { name: string; args: unknown[] }, ...rest: unknown[]): unknown };
   const original = redis.sendCommand.bind(redis);
   // Connection handshakes (after a reconnect) touch no keys.
@@ -24,10 +23,7 @@ beforeAll(async () => {
     return original(cmd, ...rest);
   };
 });
-afterAll(async () => {
-  await t?.close();
-  await deleteAccounts([a]);
-});
+afterAll(() => deleteAccounts([a]));
 
 it('writes send no Redis command; reads send only GET and EVALSHA/EVAL of versioned-fill', async () => {
   const parent = `accounts/${a}`;

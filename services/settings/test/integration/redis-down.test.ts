@@ -1,7 +1,7 @@
 import { Client } from 'pg';
 import { AccountSettings, OnPatientSettings } from '@settings/api';
 import { localDatabaseUrl } from '@settings/shared';
-import { deleteAccounts, expectError, metricValue, startTestServer, uniqueId, type TestServer } from '../support/test-server';
+import { accountsDeletedAfterAll, expectError, metricValue, serverForTests } from '../support/test-server';
 
 /**
  * Redis unreachable (a port nothing listens on; the shared stack's Redis is left alone): reads
@@ -9,19 +9,13 @@ import { deleteAccounts, expectError, metricValue, startTestServer, uniqueId, ty
  * full further reads fail fast with UNAVAILABLE instead of queueing.
  */
 const DEAD_REDIS = 'redis://127.0.0.1:1';
-const accounts: string[] = [];
-afterAll(() => deleteAccounts(accounts));
+const newAccount = accountsDeletedAfterAll();
 
 describe('with Redis down', () => {
-  let t: TestServer;
-  beforeAll(async () => {
-    t = await startTestServer({ REDIS_URL: DEAD_REDIS, REDIS_BREAKER_FAILURE_THRESHOLD: '3', REDIS_BREAKER_OPEN_MS: '60000' });
-  });
-  afterAll(() => t?.close());
+  const t = serverForTests({ REDIS_URL: DEAD_REDIS, REDIS_BREAKER_FAILURE_THRESHOLD: '3', REDIS_BREAKER_OPEN_MS: '60000' });
 
   it('serves reads from PostgreSQL without trying Redis, accepts writes and counts fallbacks', async () => {
-    const a = uniqueId();
-    accounts.push(a);
+    const a = newAccount();
     const name = `accounts/${a}/settings`;
     const written = await t.call('updateAccountSettings', { accountSettings: AccountSettings.fromPartial({ name, displayName: 'no cache' }), allowMissing: true });
     const fallbackBefore = await metricValue(t.running, 'settings_cache_fallback_total');
@@ -42,15 +36,10 @@ describe('with Redis down', () => {
 });
 
 describe('with Redis down and the fallback limit reached', () => {
-  let t: TestServer;
-  beforeAll(async () => {
-    t = await startTestServer({ REDIS_URL: DEAD_REDIS, DB_FALLBACK_MAX_CONCURRENCY: '1' });
-  });
-  afterAll(() => t?.close());
+  const t = serverForTests({ REDIS_URL: DEAD_REDIS, DB_FALLBACK_MAX_CONCURRENCY: '1' });
 
   it('rejects further reads at once with UNAVAILABLE (LOAD_SHED) while one fallback read is stuck', async () => {
-    const ids = Array.from({ length: 5 }, () => uniqueId());
-    accounts.push(...ids);
+    const ids = Array.from({ length: 5 }, () => newAccount());
     for (const a of ids) {
       await t.call('updateOnPatientSettings', { onpatientSettings: OnPatientSettings.fromPartial({ name: `accounts/${a}/onpatientSettings`, portalEnabled: true }), allowMissing: true });
     }

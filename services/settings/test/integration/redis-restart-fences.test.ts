@@ -4,15 +4,14 @@ import Redis from 'ioredis';
 import { AccountSettings } from '@settings/api';
 import { cacheKeys, localRedisUrl, parseCacheValue, withCacheScripts } from '@settings/shared';
 import { redisProcess, startRedis } from '@settings/local-stack';
-import { deleteAccounts, metricValue, startTestServer, uniqueId, waitFor, type TestServer } from '../support/test-server';
+import { accountsDeletedAfterAll, metricValue, serverForTests, waitFor } from '../support/test-server';
 
 /**
  * Fences that must survive a Redis that lost its recent writes. Both tests restart the stack's
  * Redis (the cache is a cache: other tests only see misses).
  */
 jest.setTimeout(120_000);
-const accounts: string[] = [];
-let t: TestServer;
+const newAccount = accountsDeletedAfterAll();
 let target = '';
 let paused: { promise: Promise<bigint>; resolve: (v: bigint) => void };
 let gate: { promise: Promise<void>; resolve: () => void };
@@ -23,22 +22,18 @@ function deferred<T>(): { promise: Promise<T>; resolve: (v: T) => void } {
   return { promise, resolve };
 }
 
-beforeAll(async () => {
-  t = await startTestServer({}, {
-    readThroughHooks: {
-      async beforeFill(key, version) {
-        if (key !== target) return;
-        target = '';
-        paused.resolve(version);
-        await gate.promise;
-      },
+const t = serverForTests({}, {
+  readThroughHooks: {
+    async beforeFill(key, version) {
+      if (key !== target) return;
+      target = '';
+      paused.resolve(version);
+      await gate.promise;
     },
-  });
+  },
 });
 afterAll(async () => {
   if (!redisProcess.isRunning()) await startRedis(() => undefined);
-  await t?.close();
-  await deleteAccounts(accounts);
 });
 
 async function restartRedis(): Promise<void> {
@@ -57,8 +52,7 @@ async function write(name: string, displayName: string, allowMissing = false) {
 }
 
 it('a fill whose database read began before Redis restarted empty never makes the old version servable', async () => {
-  const a = uniqueId();
-  accounts.push(a);
+  const a = newAccount();
   const name = `accounts/${a}/settings`;
   const { key } = cacheKeys.accountSettings(a);
   await write(name, 'v1', true);
@@ -88,8 +82,7 @@ it('a fill whose database read began before Redis restarted empty never makes th
 });
 
 it('entries a Redis brings back from an older snapshot (restore, failover to a lagging replica) are never served', async () => {
-  const a = uniqueId();
-  accounts.push(a);
+  const a = newAccount();
   const name = `accounts/${a}/settings`;
   const { key } = cacheKeys.accountSettings(a);
   const redis = withCacheScripts(new Redis(localRedisUrl, { maxRetriesPerRequest: 1 }));

@@ -1,16 +1,9 @@
 import { AccountSettings, StaffPermission, Role } from '@settings/api';
-import { deleteAccounts, metricValue, startTestServer, uniqueId, type TestServer } from '../support/test-server';
+import { accountsDeletedAfterAll, metricValue, serverForTests } from '../support/test-server';
 
 /** Concurrent misses for one key in one process cost one database query. */
-let t: TestServer;
-const accounts: string[] = [];
-beforeAll(async () => {
-  t = await startTestServer();
-});
-afterAll(async () => {
-  await t?.close();
-  await deleteAccounts(accounts);
-});
+const newAccount = accountsDeletedAfterAll();
+const t = serverForTests();
 
 /** Counts SELECTs the server's own knex sends that mention `table` and `account`. */
 function countSelects(table: string, account: string): { count: () => number; stop: () => void } {
@@ -25,8 +18,7 @@ function countSelects(table: string, account: string): { count: () => number; st
 }
 
 it('100 concurrent Gets on a cold key make exactly one database query', async () => {
-  const a = uniqueId();
-  accounts.push(a);
+  const a = newAccount();
   const name = `accounts/${a}/settings`;
   // Writes never fill the cache, so the key is cold.
   const written = await t.call('updateAccountSettings', { accountSettings: AccountSettings.fromPartial({ name, displayName: 'cold' }), allowMissing: true });
@@ -45,8 +37,7 @@ it('100 concurrent Gets on a cold key make exactly one database query', async ()
 });
 
 it('concurrent List calls on a cold account share one list query', async () => {
-  const a = uniqueId();
-  accounts.push(a);
+  const a = newAccount();
   const parent = `accounts/${a}`;
   for (const id of ['s1', 's2', 's3']) {
     await t.call('createStaffPermission', { parent, staffPermissionId: id, staffPermission: StaffPermission.fromPartial({ role: Role.ROLE_FRONT_DESK }) });

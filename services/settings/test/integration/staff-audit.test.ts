@@ -1,16 +1,10 @@
 import { Role, StaffPermission } from '@settings/api';
-import { db, deleteAccounts, expectError, mintToken, startTestServer, uniqueId, type TestServer } from '../support/test-server';
+import { db, deleteAccounts, expectError, mintToken, serverForTests, uniqueId } from '../support/test-server';
 
 /** Every grant change leaves an audit row in the same transaction: who, what, before, after, when. */
-let t: TestServer;
 const a = uniqueId();
-beforeAll(async () => {
-  t = await startTestServer();
-});
-afterAll(async () => {
-  await t?.close();
-  await deleteAccounts([a]);
-});
+const t = serverForTests();
+afterAll(() => deleteAccounts([a]));
 
 const audit = () => db('SELECT actor, action, before, after, at FROM staff_permission_audit WHERE account_id = $1 AND staff_id = $2 ORDER BY id', [a, 's-audit']);
 

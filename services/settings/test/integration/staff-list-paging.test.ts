@@ -1,7 +1,7 @@
 import Redis from 'ioredis';
 import { Role, StaffPermission } from '@settings/api';
 import { cacheKeys, localRedisUrl } from '@settings/shared';
-import { deleteAccounts, startTestServer, uniqueId, waitFor, type TestServer } from '../support/test-server';
+import { accountsDeletedAfterAll, serverForTests, waitFor } from '../support/test-server';
 
 /**
  * Lists longer than STAFF_LIST_CACHE_MAX_ROWS are never cached whole; their pages come from
@@ -9,16 +9,9 @@ import { deleteAccounts, startTestServer, uniqueId, waitFor, type TestServer } f
  * and uncached lists and survive grants added or removed between pages.
  */
 const redis = new Redis(localRedisUrl, { maxRetriesPerRequest: 1 });
-let t: TestServer;
-const accounts: string[] = [];
-beforeAll(async () => {
-  t = await startTestServer({ STAFF_LIST_CACHE_MAX_ROWS: '3' });
-});
-afterAll(async () => {
-  await t?.close();
-  redis.disconnect();
-  await deleteAccounts(accounts);
-});
+const newAccount = accountsDeletedAfterAll();
+const t = serverForTests({ STAFF_LIST_CACHE_MAX_ROWS: '3' });
+afterAll(() => redis.disconnect());
 
 async function grants(parent: string, ids: string[]): Promise<void> {
   for (const id of ids) await t.call('createStaffPermission', { parent, staffPermissionId: id, staffPermission: StaffPermission.fromPartial({ role: Role.ROLE_NURSE }) });
@@ -38,8 +31,7 @@ async function listAll(parent: string, pageSize: number, between?: (page: number
 }
 
 it('pages a list above the cache cap from PostgreSQL and never caches it', async () => {
-  const a = uniqueId();
-  accounts.push(a);
+  const a = newAccount();
   const parent = `accounts/${a}`;
   await grants(parent, ['s1', 's2', 's3', 's4', 's5', 's6', 's7']);
   expect(await listAll(parent, 2)).toEqual(['s1', 's2', 's3', 's4', 's5', 's6', 's7']);
@@ -47,8 +39,7 @@ it('pages a list above the cache cap from PostgreSQL and never caches it', async
 });
 
 it('a cached list pages by staff id: a grant deleted and one added between pages do not shift the pages', async () => {
-  const a = uniqueId();
-  accounts.push(a);
+  const a = newAccount();
   const parent = `accounts/${a}`;
   await grants(parent, ['s2', 's4']);
   await t.call('listStaffPermissions', { parent, pageSize: 0, pageToken: '' });

@@ -1,7 +1,7 @@
 import Redis from 'ioredis';
 import { AccountSettings, OnPatientSettings } from '@settings/api';
 import { cacheKeys, localRedisUrl, parseCacheValue, withCacheScripts } from '@settings/shared';
-import { deleteAccounts, metricValue, startTestServer, uniqueId, waitFor, type TestServer } from '../support/test-server';
+import { accountsDeletedAfterAll, metricValue, serverForTests, waitFor } from '../support/test-server';
 
 /**
  * The race the versioned fill exists for: a reader loads version N from PostgreSQL and stalls
@@ -9,10 +9,9 @@ import { deleteAccounts, metricValue, startTestServer, uniqueId, waitFor, type T
  * must be fenced, so the old value never appears in the cache after the eviction.
  */
 const redis = withCacheScripts(new Redis(localRedisUrl, { maxRetriesPerRequest: 1 }));
-const accounts: string[] = [];
+const newAccount = accountsDeletedAfterAll();
 afterAll(async () => {
   redis.disconnect();
-  await deleteAccounts(accounts);
 });
 
 function deferred<T = void>(): { promise: Promise<T>; resolve: (v: T) => void } {
@@ -22,27 +21,22 @@ function deferred<T = void>(): { promise: Promise<T>; resolve: (v: T) => void } 
 }
 
 describe('a fill that lost the race with a newer write', () => {
-  let t: TestServer;
   let target = '';
   let paused = deferred<bigint>();
   let gate = deferred();
-  beforeAll(async () => {
-    t = await startTestServer({}, {
-      readThroughHooks: {
-        async beforeFill(key, version) {
-          if (key !== target) return;
-          target = ''; // only the first fill stalls
-          paused.resolve(version);
-          await gate.promise;
-        },
+  const t = serverForTests({}, {
+    readThroughHooks: {
+      async beforeFill(key, version) {
+        if (key !== target) return;
+        target = ''; // only the first fill stalls
+        paused.resolve(version);
+        await gate.promise;
       },
-    });
+    },
   });
-  afterAll(() => t?.close());
 
   it('is fenced by the eviction marker, and the next read returns and caches the new value', async () => {
-    const a = uniqueId();
-    accounts.push(a);
+    const a = newAccount();
     const name = `accounts/${a}/settings`;
     const { key } = cacheKeys.accountSettings(a);
     const v1 = await t.call('updateAccountSettings', { accountSettings: AccountSettings.fromPartial({ name, displayName: 'old' }), allowMissing: true });
@@ -78,23 +72,18 @@ describe('a fill that lost the race with a newer write', () => {
 });
 
 describe('a fill whose database read is older than half the marker lifetime', () => {
-  let t: TestServer;
   let delayKey = '';
-  beforeAll(async () => {
-    // Marker TTL 1 s: a fill more than 500 ms after its read could outlive a marker, so it is dropped.
-    t = await startTestServer({ CACHE_MARKER_TTL_SECONDS: '1' }, {
-      readThroughHooks: {
-        async beforeFill(key) {
-          if (key === delayKey) await new Promise((r) => setTimeout(r, 700));
-        },
+  // Marker TTL 1 s: a fill more than 500 ms after its read could outlive a marker, so it is dropped.
+  const t = serverForTests({ CACHE_MARKER_TTL_SECONDS: '1' }, {
+    readThroughHooks: {
+      async beforeFill(key) {
+        if (key === delayKey) await new Promise((r) => setTimeout(r, 700));
       },
-    });
+    },
   });
-  afterAll(() => t?.close());
 
   it('is skipped, leaving the key empty', async () => {
-    const a = uniqueId();
-    accounts.push(a);
+    const a = newAccount();
     const name = `accounts/${a}/onpatientSettings`;
     await t.call('updateOnPatientSettings', { onpatientSettings: OnPatientSettings.fromPartial({ name, portalEnabled: true }), allowMissing: true });
     delayKey = cacheKeys.onPatientSettings(a).key;

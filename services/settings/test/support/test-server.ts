@@ -1,13 +1,12 @@
-import { randomBytes } from 'node:crypto';
 import { credentials, Metadata, type Client, type ServiceError } from '@grpc/grpc-js';
 import { BadRequest, ErrorInfo, SettingsServiceClient, SettingsServiceService, Status } from '@settings/api';
 import { createLogger, localStack } from '@settings/shared';
-import { pgQuery } from '@settings/local-stack';
+import { pgQuery, uniqueId } from '@settings/local-stack';
 import { startSettingsServer, type RunningSettingsServer, type StartOptions } from '../../src/app';
 import { loadSettingsConfig, type SettingsConfig } from '../../src/config';
 import { jose } from '../../src/grpc/jose';
 
-export const uniqueId = (prefix = 't'): string => `${prefix}${randomBytes(6).toString('hex')}`;
+export { uniqueId, waitFor } from '@settings/local-stack';
 
 export const TEST_HS256_SECRET = 'settings-service-tests-only-secret-0123456789';
 
@@ -108,6 +107,25 @@ export async function startTestServer(overrides: Record<string, string> = {}, op
   };
 }
 
+/**
+ * The server of a test file or describe block: started before its tests, closed after them.
+ * The handle forwards to it, so tests and later hooks use it as the server itself.
+ */
+export function serverForTests(overrides: Record<string, string> = {}, options: StartOptions = {}): TestServer {
+  let server: TestServer | undefined;
+  beforeAll(async () => {
+    server = await startTestServer(overrides, options);
+  });
+  afterAll(() => server?.close());
+  const current = (): TestServer => {
+    if (!server) throw new Error('the test server is not started yet: use it inside a test or a hook declared after serverForTests()');
+    return server;
+  };
+  const handle = { call: (method, req, opts) => current().call(method, req, opts), close: () => current().close() } as TestServer;
+  for (const key of ['running', 'client', 'config', 'token'] as const) Object.defineProperty(handle, key, { get: () => current()[key] });
+  return handle;
+}
+
 export interface DecodedError {
   code: number;
   message: string;
@@ -152,12 +170,18 @@ export async function deleteAccounts(accountIds: readonly string[]): Promise<voi
   }
 }
 
-export async function waitFor(cond: () => boolean | Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
+/**
+ * Returns a maker of fresh account ids; every id it made is deleted after the file's tests
+ * (it registers the afterAll), so a test file leaves nothing behind in the shared tables.
+ */
+export function accountsDeletedAfterAll(): () => string {
+  const accounts: string[] = [];
+  afterAll(() => deleteAccounts(accounts));
+  return () => {
+    const a = uniqueId();
+    accounts.push(a);
+    return a;
+  };
 }
 
 /** Current value of a counter/gauge (summed over label sets matching `labels`). */

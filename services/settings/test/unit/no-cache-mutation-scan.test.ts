@@ -74,7 +74,8 @@ describe('services/settings/src never mutates cache entries', () => {
     expect(used.some((u) => u.method === 'versionedFill')).toBe(true);
   });
 
-  it('creates Redis clients in one place only', () => {
-    expect(scan(/new\s+(Redis|IORedis|Cluster)\s*\(/).map((h) => h.file)).toEqual(['cache/redis-client.ts']);
+  it('creates Redis clients in one place only (cache/redis-client.ts, through the shared factory)', () => {
+    expect(scan(/new\s+(Redis|IORedis|Cluster)\s*\(/)).toEqual([]);
+    expect(scan(/\bcreateCacheRedis\s*\(/).map((h) => h.file)).toEqual(['cache/redis-client.ts']);
   });
 });

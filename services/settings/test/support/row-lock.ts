@@ -1,0 +1,42 @@
+import { Client } from 'pg';
+import { localDatabaseUrl } from '@settings/shared';
+import { db, waitFor } from './test-server';
+
+export interface RowLock {
+  /** Backend pid of the lock holder. */
+  pid: number;
+  /** The pid of the one backend waiting for this lock (polls until there is one). */
+  waiter(): Promise<number>;
+  release(): Promise<void>;
+}
+
+/** Holds `FOR UPDATE` on the account's settings row in an open transaction of its own connection. */
+export async function lockAccountRow(accountId: string): Promise<RowLock> {
+  const client = new Client({ connectionString: localDatabaseUrl, application_name: 'retryable-errors-test-locker' });
+  await client.connect();
+  await client.query('BEGIN');
+  const locked = await client.query('SELECT account_id FROM account_settings WHERE account_id = $1 FOR UPDATE', [accountId]);
+  if (locked.rowCount !== 1) throw new Error(`no row to lock for ${accountId}`);
+  const pid = (await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
+  return {
+    pid,
+    async waiter() {
+      let waiting: Array<Record<string, unknown>> = [];
+      await waitFor(
+        async () => {
+          waiting = await db('SELECT pid, query FROM pg_stat_activity WHERE $1 = ANY (pg_blocking_pids(pid))', [pid]);
+          return waiting.length > 0;
+        },
+        5_000,
+        `a backend blocked by the row lock of ${accountId}`,
+      );
+      expect(waiting).toHaveLength(1);
+      expect(String(waiting[0]!.query)).toMatch(/from "account_settings" .*for update/i);
+      return Number(waiting[0]!.pid);
+    },
+    async release() {
+      await client.query('ROLLBACK').catch(() => undefined);
+      await client.end();
+    },
+  };
+}
