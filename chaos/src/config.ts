@@ -8,6 +8,8 @@ export const SCENARIO_NAMES = [
   'postgres-restart',
   'kafka-restart',
   'connect-restart',
+  'slot-recreated',
+  'offsets-reset',
 ] as const;
 export type ScenarioName = (typeof SCENARIO_NAMES)[number];
 

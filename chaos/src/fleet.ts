@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import { localDatabaseUrl, localKafkaBrokers } from '@settings/shared';
 import { ChildService, freePort, httpGet, httpStatus } from '@settings/local-stack';
 import { invalidatorEntry, settingsEntry } from './paths';
+import { metricSum } from './metrics-scrape';
 
 export interface FleetOptions {
   /** Folder for the services' logs. */
@@ -104,6 +105,16 @@ export class Fleet {
   async settingsMetrics(): Promise<string> {
     const m = this.member('settings');
     return m.svc.exit === undefined ? (await httpGet(m.httpPort, '/metrics', 2_000)).body : '';
+  }
+
+  /** Sum of one metric over the running invalidator replicas' /metrics (CDC gap scenarios). */
+  async invalidatorMetricSum(name: string, labels: Record<string, string> = {}): Promise<number> {
+    let sum = 0;
+    for (const replica of this.replicaNames()) {
+      const m = this.member(replica);
+      if (m.svc.exit === undefined) sum += metricSum((await httpGet(m.httpPort, '/metrics', 2_000)).body, name, labels);
+    }
+    return sum;
   }
 
   /** True once the replica answers /readyz with 200 (running and joined to its group). */

@@ -2,6 +2,7 @@ import type { ChaosSizes, ScenarioName } from './config';
 import { crashPostgres, startConnectAgain, startKafkaAgain, startPostgresAgain, startRedisAgain, stopConnectWorker, stopKafka, stopRedis, type Log } from './faults';
 import type { Fleet } from './fleet';
 import { intBelow, type Prng } from './prng';
+import { offsetsReset, slotRecreated } from './cdc-gap-scenarios';
 
 /** What a fault needs: the fleet (to kill or add replicas), the phase lengths, a place for notes. */
 export interface ScenarioContext {
@@ -155,4 +156,6 @@ export const SCENARIOS: Record<ScenarioName, Scenario> = {
   'postgres-restart': postgresRestart,
   'kafka-restart': kafkaRestart,
   'connect-restart': connectRestart,
+  'slot-recreated': slotRecreated,
+  'offsets-reset': offsetsReset,
 };

@@ -167,7 +167,7 @@ done
 # ---- 2. namespace and what the platform team provides ----------------------------------
 step "namespace $NS"
 apply_phase namespace
-required=(secret/settings-db secret/settings-db-migrator secret/settings-redis secret/settings-debezium-db
+required=(secret/settings-db secret/settings-db-migrator secret/settings-db-auditor secret/settings-redis secret/settings-debezium-db
   secret/settings-registry-pull secret/settings-postgres-exporter configmap/settings-ca-bundle)
 if grep -q 'name: settings-jwt$' "$WORK/app.yaml"; then required+=(secret/settings-jwt); fi
 missing=()

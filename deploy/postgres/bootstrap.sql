@@ -18,6 +18,8 @@
 --   settings_app       DML only; the settings service (Secret settings-db)
 --   debezium_settings  REPLICATION, reads the publication, upserts the heartbeat; no DDL
 --   settings_monitor   pg_monitor, for postgres_exporter (Secret settings-postgres-exporter)
+--   settings_auditor   SELECT on the cached tables only, for the invalidator's staleness
+--                      auditor (Secret settings-db-auditor)
 
 -- ---------------------------------------------------------------------------------------
 -- Server settings. ALTER SYSTEM cannot run in a transaction or DO block, and managed services
@@ -63,6 +65,9 @@ BEGIN
     -- below then fails with "must be superuser"; create the role with their tooling.
     CREATE ROLE debezium_settings LOGIN REPLICATION;
   END IF;
+  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'settings_auditor') THEN
+    CREATE ROLE settings_auditor LOGIN;
+  END IF;
   IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'settings_monitor') THEN
     CREATE ROLE settings_monitor LOGIN;
   END IF;
@@ -76,14 +81,14 @@ GRANT pg_monitor TO settings_monitor;
 -- the owner role needs CREATE explicitly; the others only USAGE.
 DO $$
 BEGIN
-  EXECUTE format('GRANT CONNECT ON DATABASE %I TO settings_owner, settings_app, debezium_settings, settings_monitor', current_database());
+  EXECUTE format('GRANT CONNECT ON DATABASE %I TO settings_owner, settings_app, debezium_settings, settings_monitor, settings_auditor', current_database());
   -- knex and the advisory-lock migration runner use temporary objects only through the owner.
   EXECUTE format('GRANT TEMPORARY ON DATABASE %I TO settings_owner', current_database());
 END
 $$;
 
 GRANT USAGE, CREATE ON SCHEMA public TO settings_owner;
-GRANT USAGE ON SCHEMA public TO settings_app, debezium_settings;
+GRANT USAGE ON SCHEMA public TO settings_app, debezium_settings, settings_auditor;
 
 -- ---------------------------------------------------------------------------------------
 -- Default privileges: whatever a migration (running as settings_owner) creates later is usable
@@ -118,6 +123,8 @@ BEGIN
   FOREACH t IN ARRAY app_tables LOOP
     IF to_regclass(format('public.%I', t)) IS NOT NULL THEN
       EXECUTE format('GRANT SELECT, INSERT, UPDATE, DELETE ON TABLE public.%I TO settings_app', t);
+      -- The staleness auditor only compares row versions: read-only, nothing else.
+      EXECUTE format('GRANT SELECT ON TABLE public.%I TO settings_auditor', t);
     END IF;
   END LOOP;
   FOREACH t IN ARRAY app_sequences LOOP
@@ -127,7 +134,7 @@ BEGIN
   END LOOP;
   -- The default privileges above also reached the knex bookkeeping tables and Debezium's
   -- heartbeat table, which the service never touches: take them back.
-  FOREACH t IN ARRAY ARRAY['knex_migrations', 'knex_migrations_lock', 'debezium_heartbeat'] LOOP
+  FOREACH t IN ARRAY ARRAY['knex_migrations', 'knex_migrations_lock', 'debezium_heartbeat', 'debezium_signal', 'cdc_gap'] LOOP
     IF to_regclass(format('public.%I', t)) IS NOT NULL THEN
       EXECUTE format('REVOKE ALL ON TABLE public.%I FROM settings_app', t);
     END IF;
@@ -141,6 +148,15 @@ BEGIN
   -- on a quiet database (INSERT ... ON CONFLICT DO UPDATE needs SELECT, INSERT and UPDATE).
   IF to_regclass('public.debezium_heartbeat') IS NOT NULL THEN
     GRANT SELECT, INSERT, UPDATE ON TABLE public.debezium_heartbeat TO debezium_settings;
+  END IF;
+  -- CDC gap heal (docs/operations.md#replication-slot-lost-or-recreated): the connector reads its
+  -- signal table (incremental snapshots write watermark rows into it: INSERT); the heal command,
+  -- run with the replication role's credentials, records gaps and inserts the snapshot signal.
+  IF to_regclass('public.debezium_signal') IS NOT NULL THEN
+    GRANT SELECT, INSERT ON TABLE public.debezium_signal TO debezium_settings;
+  END IF;
+  IF to_regclass('public.cdc_gap') IS NOT NULL THEN
+    GRANT SELECT, INSERT, UPDATE ON TABLE public.cdc_gap TO debezium_settings;
   END IF;
 END
 $$;
@@ -157,7 +173,7 @@ DO $$
 DECLARE
   published text[] := ARRAY[
     'account_settings', 'doctor_settings', 'staff_permissions', 'staff_permission_lists',
-    'onpatient_settings', 'debezium_heartbeat'
+    'onpatient_settings', 'debezium_heartbeat', 'debezium_signal'
   ];
   missing text[];
   list text;

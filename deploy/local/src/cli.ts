@@ -1,11 +1,15 @@
 import { StartupError } from './wait-until';
 import { down, logPaths, status, tail, up } from './stack';
+import { healLocalCdcGaps } from './cdc-heal';
+import { localConnectorConfig } from './kafka-connect';
 
 const usage = `usage: stack <up|down|status|logs [component] [lines]>
   up       start PostgreSQL, Redis, Kafka (KRaft) and Kafka Connect + Debezium; idempotent
   down     stop them and drop the replication slot
   status   one line per component
-  logs     tail each component's log (or one: postgres, redis, kafka, connect)`;
+  logs     tail each component's log (or one: postgres, redis, kafka, connect)
+  cdc-heal [reason]  heal CDC gaps by an incremental snapshot: recorded ones, a missing or lost
+           replication slot, and with a reason one you know of (e.g. offsets reset by hand)`;
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -29,6 +33,12 @@ async function main(argv: string[]): Promise<number> {
         if (only && name !== only) continue;
         process.stdout.write(`==> ${name}: ${file}\n${tail(file, lines)}\n`);
       }
+      return 0;
+    }
+    case 'cdc-heal': {
+      const slot = localConnectorConfig().config['slot.name'];
+      const r = await healLocalCdcGaps((m) => process.stderr.write(`[stack] ${m}\n`), { slot, force: rest.join(' ') || undefined });
+      process.stdout.write(r.signalId ? `healing ${r.gaps.length} gap(s): signal ${r.signalId}\n` : 'no CDC gap recorded: nothing to heal\n');
       return 0;
     }
     default:

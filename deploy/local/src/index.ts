@@ -8,6 +8,9 @@ export { connectorFile, localConnectorConfig } from './kafka-connect';
 export { postgresRunning, startPostgres, stopPostgresImmediate } from './postgres';
 export { kafkaProcess, startKafka } from './kafka';
 export { connectProcess, startConnect, waitConnectorStreaming } from './kafka-connect';
+// CDC gaps (chaos suite, `npm run cdc:heal`): make one, record one, heal it by an incremental snapshot.
+export { dropReplicationSlot, resetConnectorOffsets, stopConnector } from './kafka-connect';
+export { healLocalCdcGaps, recordLocalCdcGap } from './cdc-heal';
 
 // Topics and consumer groups: the change topics, creating missing topics, reading a topic from
 // its end, waiting for Debezium to catch up, positioning a new group.

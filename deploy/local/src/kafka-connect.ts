@@ -7,6 +7,7 @@ import { ensureJars, javaBin, jvmArgs } from './java';
 import { pgQuery } from './postgres';
 import { ensurePortFree } from './port-check';
 import { waitUntil } from './wait-until';
+import { healLocalCdcGaps, recordLocalCdcGap } from './cdc-heal';
 
 const COMPONENT = 'connect';
 export const connectProcess = new ManagedProcess(COMPONENT);
@@ -122,8 +123,8 @@ export async function startConnect(progress: (msg: string) => void): Promise<voi
     if (failed && !offsetsReset && /no longer available/.test(failed.trace ?? '')) {
       // The stored offset points at WAL the (recreated) slot no longer has: the slot was dropped
       // by hand or by an interrupted `down`. Stream from now on instead.
-      progress('stored offset is gone from the server: resetting connector offsets');
-      await resetConnectorOffsets(name);
+      progress('stored offset is gone from the server: resetting connector offsets (a CDC gap: healed below)');
+      await resetConnectorOffsets(name, `stored offset no longer available on the server (replication slot ${slot} recreated)`);
       offsetsReset = true;
       return false;
     }
@@ -133,23 +134,33 @@ export async function startConnect(progress: (msg: string) => void): Promise<voi
     const rows = await pgQuery(localStack.database, 'SELECT active FROM pg_replication_slots WHERE slot_name = $1', [slot]);
     return rows[0]?.active === true;
   }, { timeoutMs: 180_000, intervalMs: 1000, log: connectProcess.log, alive });
+  // Streaming again: a gap recorded meanwhile (above, by a scenario, by hand) is healed now.
+  await healLocalCdcGaps(progress);
 }
 
 /**
  * Stops the connector and forgets its source offsets (Kafka Connect 3.6+ REST), so the next
- * start streams from a new slot's position. Only safe when nothing could have changed in
- * between that the cache still holds: `down` stops Redis (no persistence) too.
+ * start streams from a new slot's position. Changes made before it streams again are never
+ * streamed: with `gapReason` the gap is recorded (table cdc_gap) and healed by the next
+ * `healLocalCdcGaps` (end of `startConnect`). Without it only for `down`, which stops Redis
+ * (no persistence) too.
  */
-async function resetConnectorOffsets(name: string): Promise<void> {
+export async function resetConnectorOffsets(name: string, gapReason?: string): Promise<void> {
+  if (gapReason) await recordLocalCdcGap(gapReason);
+  await stopConnector(name);
+  const r = await rest<{ message?: string }>('DELETE', `/connectors/${name}/offsets`);
+  if (r.status >= 300) throw new Error(`resetting offsets of ${name}: HTTP ${r.status} ${r.json?.message ?? ''}`);
+  await rest('PUT', `/connectors/${name}/resume`);
+}
+
+/** Stops the connector (Connect REST `stop`: tasks shut down, the slot is released) and waits for STOPPED. */
+export async function stopConnector(name = connectorFile().name): Promise<void> {
   await rest('PUT', `/connectors/${name}/stop`);
   await waitUntil(COMPONENT, `connector ${name} STOPPED`, async () => (await connectorStatus(name))?.connector.state === 'STOPPED', {
     timeoutMs: 60_000,
     intervalMs: 500,
     log: connectProcess.log,
   });
-  const r = await rest<{ message?: string }>('DELETE', `/connectors/${name}/offsets`);
-  if (r.status >= 300) throw new Error(`resetting offsets of ${name}: HTTP ${r.status} ${r.json?.message ?? ''}`);
-  await rest('PUT', `/connectors/${name}/resume`);
 }
 
 /**

@@ -14,6 +14,7 @@ export * from './cache/cache-timing';
 export * from './cache/generation';
 export * from './cache/redis-incarnation';
 export * from './cache/cache-redis';
+export * from './cache/audit-sample';
 
 // Debezium change events, and the topics that carry them
 export * from './debezium/change-event';

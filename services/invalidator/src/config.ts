@@ -1,4 +1,4 @@
-import { commonEnv, env, kafkaClientOptions, kafkaEnv, loadEnv, localStack, type EnvValues } from '@settings/shared';
+import { commonEnv, env, kafkaClientOptions, kafkaEnv, loadEnv, localAuditorDatabaseUrl, localStack, type EnvValues } from '@settings/shared';
 
 /** Every variable the invalidator reads; docs and the Kubernetes invariant test use this list. */
 export const invalidatorEnvSchema = {
@@ -23,6 +23,15 @@ export const invalidatorEnvSchema = {
   LIVENESS_STALL_SECONDS: env.int('liveness fails when this member has lag and Redis is healthy but nothing was committed for this long', 120, { min: 10 }),
   PROGRESS_CHECK_INTERVAL_MS: env.int('how often committed offsets and partition ends are compared for the liveness check', 10_000, { min: 100 }),
   DLQ_MAX_ATTEMPTS: env.int('dead-letter publish attempts before the replica reports not ready (it keeps retrying)', 8, { min: 1 }),
+  // The staleness auditor (src/audit): off without a database. Local stack: the read-only
+  // auditor role of deploy/postgres/bootstrap.sql.
+  DATABASE_URL: {
+    ...env.url('PostgreSQL the staleness auditor reads row versions from (sessions are read-only); empty: auditor off', ['postgres:', 'postgresql:'], ''),
+    localStackDefault: localAuditorDatabaseUrl,
+    localStackDefaultText: localAuditorDatabaseUrl,
+  },
+  AUDIT_SLO_MS: env.int('invalidation-lag SLO: a sampled entry still older than its row this long after being served, and again one SLO later, is inconsistent', 5000, { min: 100 }),
+  AUDIT_MAX_QUERIES_PER_SECOND: env.int("ceiling on the auditor's database statements per second (each checks up to 100 keys of one table; pool of 2 connections)", 20, { min: 1, max: 1000 }),
 };
 
 export type InvalidatorConfig = EnvValues<typeof invalidatorEnvSchema>;

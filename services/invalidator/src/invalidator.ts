@@ -6,6 +6,8 @@ import { RedisHealthProbe } from './backpressure/redis-health-probe';
 import { ChangeConsumer } from './consumer/change-consumer';
 import { ProgressWatchdog } from './consumer/progress-watchdog';
 import { RedisEvictor } from './eviction/redis-evictor';
+import { startAuditor } from './audit/start-auditor';
+import type { StalenessAuditor } from './audit/staleness-auditor';
 import { createInvalidatorMetrics, type InvalidatorMetrics } from './metrics';
 
 export interface RunningInvalidator {
@@ -13,6 +15,8 @@ export interface RunningInvalidator {
   consumer: ChangeConsumer;
   redisHealth: RedisHealthProbe;
   watchdog: ProgressWatchdog;
+  /** The staleness auditor; undefined without DATABASE_URL. */
+  auditor: StalenessAuditor | undefined;
   httpPort: number;
   stop(): Promise<void>;
 }
@@ -90,6 +94,7 @@ export async function startInvalidator(config: InvalidatorConfig, log: Logger): 
   redisHealth.start();
   await consumer.start(Math.min(topics.length, 3));
   await watchdog.start();
+  const auditor = startAuditor(config, redis, metrics, log);
   log.info({ topics, group: config.KAFKA_GROUP_ID, httpPort: probes.port, maxOpsPerSecond: config.REDIS_MAX_OPS_PER_SECOND }, 'invalidator started');
 
   let stopped: Promise<void> | undefined;
@@ -98,10 +103,12 @@ export async function startInvalidator(config: InvalidatorConfig, log: Logger): 
     consumer,
     redisHealth,
     watchdog,
+    auditor,
     httpPort: probes.port,
     stop: () =>
       (stopped ??= (async () => {
         redisHealth.stop();
+        await auditor?.stop();
         await watchdog.stop();
         await consumer.stop();
         await new Promise<void>((r) => (probes.server as Server).close(() => r()));

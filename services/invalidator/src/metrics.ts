@@ -33,6 +33,19 @@ export function createInvalidatorMetrics(registry = new Registry()) {
     consumerLag: new Gauge({ name: 'invalidator_consumer_lag_messages', help: 'Messages behind the partition end, per partition', labelNames: ['topic', 'partition'] as const, ...r }),
     deadLetters: new Counter({ name: 'invalidator_dead_letter_total', help: 'Events sent to the dead-letter topic', labelNames: ['reason'] as const, ...r }),
     batchesAborted: new Counter({ name: 'invalidator_batches_aborted_total', help: 'Batches abandoned (shutdown/rebalance) without committing', ...r }),
+    // The staleness auditor (src/audit, README "Staleness auditor").
+    auditChecked: new Counter({ name: 'invalidator_audit_checked_total', help: 'Sampled cache hits the auditor decided on (consistent or inconsistent)', ...r }),
+    auditInconsistent: new Counter({ name: 'invalidator_audit_inconsistent_total', help: 'Sampled entries still older than their row one SLO after being found stale (each is logged and fenced)', ...r }),
+    auditInconsistencyRatio: new Gauge({ name: 'invalidator_audit_inconsistency_ratio', help: 'inconsistent / checked since this replica started (windows: ratio of the counters\' increase)', ...r }),
+    auditDbQueries: new Counter({ name: 'invalidator_audit_db_queries_total', help: 'Database statements of the auditor (one per table and batch of up to 100 keys)', ...r }),
+    auditSkipped: new Counter({ name: 'invalidator_audit_skipped_total', help: 'Samples not audited: malformed, unmapped (key of no table), db_error', labelNames: ['reason'] as const, ...r }),
+    auditHeld: new Gauge({ name: 'invalidator_audit_held_samples', help: 'Samples held in memory waiting for the SLO or a re-check', ...r }),
+    auditLag: new Histogram({
+      name: 'invalidator_audit_lag_seconds',
+      help: 'Sample served to verdict (>= the SLO; about twice it for re-checked suspects)',
+      buckets: [1, 2.5, 5, 7.5, 10, 15, 20, 30, 60, 120, 300],
+      ...r,
+    }),
   };
 }
 

@@ -1,6 +1,7 @@
 import type { Server as HttpServer } from 'node:http';
 import type { Knex } from 'knex';
 import { defaultCacheTiming, startProbesServer, type CacheTiming, type Logger } from '@settings/shared';
+import { AuditSampler } from './cache/audit-sampler';
 import { CircuitBreaker } from './cache/circuit-breaker';
 import { ConcurrencyLimiter } from './cache/concurrency-limiter';
 import { ReadThrough, type ReadThroughHooks } from './cache/read-through';
@@ -59,6 +60,7 @@ export async function startSettingsServer(config: SettingsConfig, log: Logger, o
     log,
     hooks: options.readThroughHooks,
     cacheTrusted: () => incarnation.isTrusted,
+    auditSampler: new AuditSampler(redis, config.AUDIT_SAMPLE_EVERY, metrics, log),
   });
   const db = new Db(knex, metrics, config.DB_STATEMENT_TIMEOUT_MS);
 

@@ -24,6 +24,7 @@ export const settingsEnvSchema = {
   STAFF_LIST_CACHE_MAX_ROWS: env.int('staff permission lists longer than this are paged from PostgreSQL instead of cached whole', 2000, { min: 1 }),
   GRPC_MAX_MESSAGE_BYTES: env.int('largest gRPC request message accepted (larger ones fail with RESOURCE_EXHAUSTED)', 1024 * 1024, { min: 1024 }),
   SHUTDOWN_GRACE_MS: env.int('on SIGTERM, time in-flight calls get before they are cancelled', 10_000, { min: 0 }),
+  AUDIT_SAMPLE_EVERY: env.int('send 1 in this many cache hits to the staleness auditor (a capped Redis stream the invalidator reads); 0 = off', 1000, { min: 0 }),
 };
 
 export type SettingsConfig = EnvValues<typeof settingsEnvSchema>;

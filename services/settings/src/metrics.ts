@@ -39,6 +39,12 @@ export function createSettingsMetrics(registry = new Registry()) {
       help: 'Times this replica found a different Redis server (restart, failover, restore) and renewed every generation (a cold cache)',
       ...r,
     }),
+    auditSamples: new Counter({
+      name: 'settings_audit_samples_total',
+      help: 'Sampled cache hits sent to the staleness auditor: published, or failed (dropped; the read is unaffected)',
+      labelNames: ['result'] as const,
+      ...r,
+    }),
   };
 }
 

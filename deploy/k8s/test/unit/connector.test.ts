@@ -107,7 +107,7 @@ describe.each(overlays.map((d) => [d.split('/').pop()!, d]))('overlay %s', (_nam
     expect(vars.get('KAFKA_TOPIC_PREFIX')).toBe(prefix);
     expect(topics.has(vars.get('DLQ_TOPIC')!)).toBe(true);
     expect(vars.get('KAFKA_CREATE_TOPICS')).toBe('false');
-    const changeTopics = tables.filter((t) => t !== 'debezium_heartbeat').map((t) => topics.get(`${prefix}.public.${t}`)!);
+    const changeTopics = tables.filter((t) => t !== 'debezium_heartbeat' && t !== 'debezium_signal').map((t) => topics.get(`${prefix}.public.${t}`)!);
     expect(new Set(changeTopics.map((t) => t.partitions))).toEqual(new Set([Number(vars.get('CHANGE_TOPIC_PARTITIONS'))]));
     for (const t of topics.values()) expect(t.config['cleanup.policy']).toBe('delete');
     const kafka = objects.find((o) => o.kind === 'Kafka')!;

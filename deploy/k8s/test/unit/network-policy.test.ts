@@ -39,7 +39,7 @@ const BROKER_POD = { 'strimzi.io/cluster': 'settings-kafka', 'strimzi.io/broker-
 type Need = 'postgres' | 'redis' | 'kafka';
 const NEEDS: Record<string, Need[]> = {
   'settings-service': ['postgres', 'redis'],
-  'settings-invalidator': ['redis', 'kafka'],
+  'settings-invalidator': ['redis', 'kafka', 'postgres'], // postgres: the staleness auditor (read-only role)
   'settings-migrate': ['postgres'],
   'settings-postgres-exporter': ['postgres'],
   'settings-redis-exporter': ['redis'],

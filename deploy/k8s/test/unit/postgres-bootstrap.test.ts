@@ -31,9 +31,13 @@ test('the migrations were parsed (tables, the version sequence, serial sequences
 
 test('every table the migrations create is granted to the service (Debezium’s heartbeat table to Debezium)', () => {
   const appTables = arrayIn('app_tables');
-  expect(tables.filter((t) => t !== 'debezium_heartbeat' && !appTables.includes(t))).toEqual([]);
+  const debeziumTables = ['debezium_heartbeat', 'debezium_signal', 'cdc_gap'];
+  expect(tables.filter((t) => !debeziumTables.includes(t) && !appTables.includes(t))).toEqual([]);
   expect(appTables.filter((t) => !tables.includes(t))).toEqual([]);
   expect(code).toMatch(/GRANT SELECT, INSERT, UPDATE ON TABLE public\.debezium_heartbeat TO debezium_settings/);
+  // CDC gap heal: the signal table and the gap log, for the replication role only.
+  expect(code).toMatch(/GRANT SELECT, INSERT ON TABLE public\.debezium_signal TO debezium_settings/);
+  expect(code).toMatch(/GRANT SELECT, INSERT, UPDATE ON TABLE public\.cdc_gap TO debezium_settings/);
 });
 
 test('every sequence is usable by the service: the version trigger calls nextval as the writing role', () => {

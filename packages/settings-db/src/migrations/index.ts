@@ -6,6 +6,7 @@ import * as onpatientSettings from './0004_onpatient_settings';
 import * as staffPermissions from './0005_staff_permissions';
 import * as staffPermissionAudit from './0006_staff_permission_audit';
 import * as debeziumHeartbeat from './0007_debezium_heartbeat';
+import * as cdcHeal from './0008_cdc_heal';
 
 export interface NamedMigration extends Knex.Migration {
   /** Recorded in knex_migrations; never rename one that has shipped. */
@@ -24,6 +25,7 @@ export const migrations: readonly NamedMigration[] = [
   { name: '0005_staff_permissions', ...staffPermissions },
   { name: '0006_staff_permission_audit', ...staffPermissionAudit },
   { name: '0007_debezium_heartbeat', ...debeziumHeartbeat },
+  { name: '0008_cdc_heal', ...cdcHeal },
 ];
 
 export class SettingsMigrationSource implements Knex.MigrationSource<NamedMigration> {

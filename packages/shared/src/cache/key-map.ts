@@ -77,6 +77,14 @@ export function invalidatorProbeKey(): string {
 }
 
 /**
+ * The capped stream of sampled cache hits (audit-sample.ts): the settings service appends, the
+ * invalidator's staleness auditor reads. Not an entry key; never read by the read path.
+ */
+export function auditSamplesKey(): string {
+  return 'v1:{meta}:audit-samples';
+}
+
+/**
  * Every key a row of `table` affects. Used with both the `before` and the `after` image of a
  * change, so a key column that changes evicts the old key too.
  */

@@ -47,8 +47,10 @@ export function loadEnv<S extends EnvSchema>(schema: S, env: NodeJS.ProcessEnv =
   for (const [name, spec] of Object.entries(schema)) {
     const raw = env[name];
     if (raw === undefined || raw === '') {
-      if (spec.default !== undefined) values[name] = spec.default;
-      else if (localStack && spec.localStackDefault !== undefined) values[name] = spec.localStackDefault;
+      // The local stack's value first: a variable may be optional elsewhere (default '') and still
+      // point at the local stack there (the invalidator's DATABASE_URL).
+      if (localStack && spec.localStackDefault !== undefined) values[name] = spec.localStackDefault;
+      else if (spec.default !== undefined) values[name] = spec.default;
       else problems.push(`${name} is required (${spec.description})`);
       continue;
     }

@@ -24,12 +24,14 @@ export const localStack = {
  * every test run: the services as the DML-only app role, migrations as the schema owner,
  * Debezium as the replication role. Only the stack itself and test set-up use the superuser.
  */
-export const localDatabaseRoles = { app: 'settings_app', owner: 'settings_owner', replication: 'debezium_settings', admin: 'postgres' } as const;
+export const localDatabaseRoles = { app: 'settings_app', owner: 'settings_owner', replication: 'debezium_settings', auditor: 'settings_auditor', admin: 'postgres' } as const;
 
 const localDatabaseUrlAs = (role: string): string => `postgres://${role}@127.0.0.1:${localStack.postgresPort}/${localStack.database}`;
 
 /** The settings service's database (DML only). */
 export const localDatabaseUrl = localDatabaseUrlAs(localDatabaseRoles.app);
+/** The invalidator's staleness auditor (SELECT on the cached tables only). */
+export const localAuditorDatabaseUrl = localDatabaseUrlAs(localDatabaseRoles.auditor);
 /** Migrations (schema owner: DDL on its own objects, nothing else). */
 export const localMigratorDatabaseUrl = localDatabaseUrlAs(localDatabaseRoles.owner);
 /** The local superuser: stack set-up and test fixtures (TRUNCATE, pg_stat_activity) only. */

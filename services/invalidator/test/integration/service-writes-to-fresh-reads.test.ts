@@ -1,9 +1,7 @@
-import { credentials } from '@grpc/grpc-js';
-import { AccountSettings, SettingsServiceClient, type GetAccountSettingsRequest, type UpdateAccountSettingsRequest } from '@settings/api';
-import { cacheKeys, createLogger } from '@settings/shared';
-import { loadSettingsConfig, startSettingsServer, type RunningSettingsServer } from '@settings/settings-service';
-import { readCache, sql, startTestInvalidator, testRedis, uniqueId, waitFor } from '../support/test-invalidator';
+import { AccountSettings, type GetAccountSettingsRequest, type UpdateAccountSettingsRequest } from '@settings/api';
+import { readCache, sql, startTestInvalidator, testRedis, waitFor } from '../support/test-invalidator';
 import type { RunningInvalidator } from '../../src/invalidator';
+import { startLocalSettingsService, type LocalSettingsService } from '../support/local-settings-service';
 
 /**
  * The whole loop with every real component: a write through the gRPC service (or psql)
@@ -12,42 +10,24 @@ import type { RunningInvalidator } from '../../src/invalidator';
  * cache on write.
  */
 jest.setTimeout(120_000);
-let server: RunningSettingsServer;
+let settings: LocalSettingsService;
 let inv: RunningInvalidator;
-let client: SettingsServiceClient;
 const redis = testRedis();
-const accounts: string[] = [];
 
 beforeAll(async () => {
   inv = await startTestInvalidator();
-  server = await startSettingsServer(
-    loadSettingsConfig({ SETTINGS_LOCAL_STACK: '1', AUTH_MODE: 'insecure-dev', GRPC_HOST: '127.0.0.1', GRPC_PORT: '0', METRICS_PORT: '0', LOG_LEVEL: 'warn' }),
-    createLogger('e2e-settings', 'warn'),
-  );
-  client = new SettingsServiceClient(`127.0.0.1:${server.port}`, credentials.createInsecure());
+  settings = await startLocalSettingsService({});
 });
 afterAll(async () => {
-  client.close();
-  await server.stop();
+  await settings.stop();
   await inv.stop();
   redis.disconnect();
-  if (accounts.length) await sql('DELETE FROM account_settings WHERE account_id = ANY($1::text[])', [accounts]);
 });
 
-function update(req: UpdateAccountSettingsRequest): Promise<AccountSettings> {
-  return new Promise((resolve, reject) => client.updateAccountSettings(req, (err, res) => (err ? reject(err) : resolve(res))));
-}
-function get(req: GetAccountSettingsRequest): Promise<AccountSettings> {
-  return new Promise((resolve, reject) => client.getAccountSettings(req, (err, res) => (err ? reject(err) : resolve(res))));
-}
+const update = (req: UpdateAccountSettingsRequest): Promise<AccountSettings> => settings.update(req);
+const get = (req: GetAccountSettingsRequest): Promise<AccountSettings> => settings.get(req);
 
-async function newAccount(displayName: string): Promise<{ account: string; name: string; key: string }> {
-  const account = uniqueId();
-  accounts.push(account);
-  const name = `accounts/${account}/settings`;
-  await update({ accountSettings: AccountSettings.fromPartial({ name, displayName }), updateMask: ['display_name'], allowMissing: true });
-  return { account, name, key: cacheKeys.accountSettings(account).key };
-}
+const newAccount = (displayName: string) => settings.newAccount(displayName);
 
 /** Reads through the cache until the entry holds `etag`: proves the value is cached, not re-read. */
 async function cachedAt(name: string, key: string, etag: string): Promise<void> {

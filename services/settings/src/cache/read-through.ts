@@ -16,6 +16,7 @@ import type { ConsistencyToken } from '../consistency/token';
 import type { ReadMode } from '../consistency/read-mode';
 import { SettingsError } from '../errors';
 import type { SettingsMetrics } from '../metrics';
+import type { AuditSampler } from './audit-sampler';
 import type { CircuitBreaker } from './circuit-breaker';
 import type { ConcurrencyLimiter } from './concurrency-limiter';
 import { SingleFlight } from './single-flight';
@@ -62,6 +63,8 @@ export interface ReadThroughDeps {
   /** False while the Redis server's incarnation is unverified: the cache is treated as down. */
   cacheTrusted?: () => boolean;
   now?: () => number;
+  /** Receives every served hit; samples some for the staleness auditor (audit-sampler.ts). */
+  auditSampler?: Pick<AuditSampler, 'offer'>;
 }
 
 type Lookup = { generation: bigint; values: Array<CacheValue | undefined> } | undefined;
@@ -97,8 +100,10 @@ export class ReadThrough {
 
     cacheKeys.forEach((ck, i) => {
       const hit = lookup ? this.classify(src, lookup.generation, lookup.values[i], req.mode) : undefined;
-      if (hit) results[i] = hit;
-      else pending.set(ck, keys[i]!);
+      if (hit) {
+        results[i] = hit;
+        this.deps.auditSampler?.offer(src.space, ck, hit.version);
+      } else pending.set(ck, keys[i]!);
     });
     if (pending.size === 0) return results;
 

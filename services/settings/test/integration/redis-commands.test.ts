@@ -1,18 +1,19 @@
 import { createHash } from 'node:crypto';
 import { AccountSettings, DoctorSettings, OnPatientSettings, Role, StaffPermission } from '@settings/api';
-import { generationKey, KEY_SPACES, redisIncarnationKey, VERSIONED_FILL_LUA, type KeySpace } from '@settings/shared';
+import { auditSamplesKey, generationKey, KEY_SPACES, redisIncarnationKey, VERSIONED_FILL_LUA, type KeySpace } from '@settings/shared';
 import { deleteAccounts, serverForTests, uniqueId } from '../support/test-server';
 
 /**
  * The runtime half of the no-mutation rule (the source scan is the other): across every RPC,
  * the service sends Redis nothing but GETs and the versioned-fill script. Writes send nothing.
  * The only SETs allowed are the shared contract's, on fixed non-entry keys: creating a missing
- * generation (SET NX GET) and, after a reconnect to another server, renewing generations.
+ * generation (SET NX GET) and, after a reconnect to another server, renewing generations. The
+ * only other write is XADD of sampled hits to the capped audit stream (every hit sampled here).
  */
 const contractKeys = new Set<unknown>([...(Object.keys(KEY_SPACES) as KeySpace[]).map(generationKey), redisIncarnationKey()]);
 const a = uniqueId();
 const sent: Array<{ name: string; args: unknown[] }> = [];
-const t = serverForTests();
+const t = serverForTests({ AUDIT_SAMPLE_EVERY: '1' });
 beforeAll(async () => {
   const redis = t.running.redis as unknown as { sendCommand(cmd: { name: string; args: unknown[] }, ...rest: unknown[]): unknown };
   const original = redis.sendCommand.bind(redis);
@@ -51,9 +52,12 @@ it('writes send no Redis command; reads send only GET and EVALSHA/EVAL of versio
   const fillSha = createHash('sha1').update(VERSIONED_FILL_LUA).digest('hex');
   const sets = sent.filter((c) => c.name === 'set');
   for (const c of sets) expect(contractKeys.has(c.args[0])).toBe(true);
-  const names = new Set(sent.filter((c) => c.name !== 'set').map((c) => c.name));
+  const xadds = sent.filter((c) => c.name === 'xadd');
+  expect(xadds.length).toBeGreaterThan(0);
+  for (const c of xadds) expect(c.args.slice(0, 3)).toEqual([auditSamplesKey(), 'MAXLEN', '~']);
+  const names = new Set(sent.filter((c) => c.name !== 'set' && c.name !== 'xadd').map((c) => c.name));
   expect([...names].every((n) => ['get', 'evalsha', 'eval'].includes(n))).toBe(true);
   // ioredis names the script by SHA or by text depending on its script cache; either way, only versioned-fill.
-  for (const c of sent.filter((x) => x.name !== 'get' && x.name !== 'set')) expect([fillSha, VERSIONED_FILL_LUA]).toContain(c.args[0]);
+  for (const c of sent.filter((x) => x.name !== 'get' && x.name !== 'set' && x.name !== 'xadd')) expect([fillSha, VERSIONED_FILL_LUA]).toContain(c.args[0]);
   expect(sent.some((c) => c.name === 'evalsha' || c.name === 'eval')).toBe(true);
 });

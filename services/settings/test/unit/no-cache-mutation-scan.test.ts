@@ -7,7 +7,9 @@ import { join, relative } from 'node:path';
  * entries, and freshness comes from the invalidator's markers. This scan fails on any such call
  * in src/. The only other writes are the shared contract's own, on fixed non-entry keys and
  * never on a settings write: creating a missing generation (`establishGeneration`, SET NX) and
- * renewing generations when the Redis server changed (`checkRedisIncarnation`).
+ * renewing generations when the Redis server changed (`checkRedisIncarnation`), and appending a
+ * sampled hit to the capped audit stream `v1:{meta}:audit-samples` (`publishAuditSample`, XADD
+ * MAXLEN ~: a fixed non-entry key the read path never reads; see the last test).
  */
 const SRC = join(__dirname, '../../src');
 
@@ -72,6 +74,13 @@ describe('services/settings/src never mutates cache entries', () => {
     const used = scan(/\bredis\.\w+/).flatMap((h) => [...h.text.matchAll(/\bredis\.(\w+)/g)].map((m) => ({ ...h, method: m[1]! })));
     expect(used.filter((u) => !allowed.has(u.method))).toEqual([]);
     expect(used.some((u) => u.method === 'versionedFill')).toBe(true);
+  });
+
+  it('appends audit samples only through the shared publishAuditSample, from cache/audit-sampler.ts', () => {
+    // The one write outside entries besides generations: XADD to the audit stream (a fixed
+    // non-entry key, capped). Nothing in src/ may call XADD itself or publish from elsewhere.
+    expect(scan(/\.xadd(Buffer)?\s*\(/i)).toEqual([]);
+    expect(scan(/\bpublishAuditSample\b/).map((h) => h.file)).toEqual(['cache/audit-sampler.ts', 'cache/audit-sampler.ts']);
   });
 
   it('creates Redis clients in one place only (cache/redis-client.ts, through the shared factory)', () => {

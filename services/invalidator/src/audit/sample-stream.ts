@@ -1,0 +1,65 @@
+import { hostname } from 'node:os';
+import { auditSamplesKey, createCacheRedis, decodeAuditSample, type AuditSample, type Logger } from '@settings/shared';
+
+export interface SampleSource {
+  /** The next samples (blocks up to about a second); malformed entries are counted in `malformed`. */
+  read(): Promise<{ samples: AuditSample[]; malformed: number }>;
+  close(): Promise<void>;
+}
+
+type StreamReply = Array<[string, Array<[string, string[]]>]> | null;
+
+/**
+ * Reads the audit stream as one consumer of a consumer group shared by every invalidator
+ * replica (the group is the Kafka group id), so each sample is audited by one replica. NOACK:
+ * nothing is left pending in Redis; a replica that dies loses the samples it held (at most one
+ * SLO's worth), which costs a few measurements, never correctness. A dedicated connection,
+ * because XREADGROUP BLOCK would hold up the evictions' commands on a shared one.
+ */
+export function redisSampleStream(url: string, group: string, log: Logger, opts: { blockMs?: number; count?: number } = {}): SampleSource {
+  const blockMs = opts.blockMs ?? 1000;
+  const redis = createCacheRedis(url, { commandTimeoutMs: blockMs + 2000, autoPipelining: false, lazyConnect: true });
+  redis.on('error', (err: Error) => log.debug({ err: err.message }, 'audit stream connection error'));
+  const consumer = `${hostname()}-${process.pid}`;
+  const key = auditSamplesKey();
+  let groupReady = false;
+
+  async function ensureGroup(): Promise<void> {
+    if (redis.status === 'wait') await redis.connect();
+    try {
+      // `$`: a new group audits what is served from now on, not the stream's history.
+      await redis.call('XGROUP', 'CREATE', key, group, '$', 'MKSTREAM');
+    } catch (err) {
+      if (!/BUSYGROUP/.test((err as Error).message)) throw err;
+    }
+    groupReady = true;
+  }
+
+  return {
+    async read() {
+      if (!groupReady) await ensureGroup();
+      let reply: StreamReply;
+      try {
+        reply = (await redis.call('XREADGROUP', 'GROUP', group, consumer, 'COUNT', String(opts.count ?? 500), 'BLOCK', String(blockMs), 'NOACK', 'STREAMS', key, '>')) as StreamReply;
+      } catch (err) {
+        // A Redis that restarted empty lost the group: create it again on the next read.
+        if (/NOGROUP/.test((err as Error).message)) groupReady = false;
+        throw err;
+      }
+      const samples: AuditSample[] = [];
+      let malformed = 0;
+      for (const [, entries] of reply ?? []) {
+        for (const [, fields] of entries) {
+          const s = decodeAuditSample(fields);
+          if (s) samples.push(s);
+          else malformed += 1;
+        }
+      }
+      return { samples, malformed };
+    },
+    async close() {
+      if (redis.status === 'ready') await redis.call('XGROUP', 'DELCONSUMER', key, group, consumer).catch(() => undefined);
+      redis.disconnect();
+    },
+  };
+}

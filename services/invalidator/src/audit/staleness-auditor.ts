@@ -1,0 +1,223 @@
+import { auditSampleRow, generationKey, parseCacheValue, type AuditSample, type CacheRedis, type CacheValue, type KeySpace, type Logger, type SettingsTable } from '@settings/shared';
+import type { InvalidatorMetrics } from '../metrics';
+import { servesBelow, supersededFloor } from './audit-decision';
+import type { RowVersionSource } from './row-versions';
+import type { SampleSource } from './sample-stream';
+
+/** What the auditor needs from Redis: the current value and generation of keys, and the fence. */
+export interface AuditCache {
+  lookup(items: ReadonlyArray<{ key: string; space: KeySpace }>): Promise<Array<{ value: CacheValue | undefined; generation: bigint | undefined }>>;
+  /** Replaces an entry older than `floor` by a marker at `floor` (evict-to-marker.lua); true when written. */
+  fence(key: string, floor: bigint): Promise<boolean>;
+}
+
+export interface AuditorOptions {
+  /** The invalidation-lag SLO: how long a change may take to reach the cache. */
+  sloMs: number;
+  /** Samples held in memory waiting for their SLO; the stream is not read while this many wait. */
+  maxHeld?: number;
+  /** Keys per database statement (one statement per table and batch). */
+  batchSize?: number;
+  tickMs?: number;
+}
+
+interface Suspect {
+  sample: AuditSample;
+  floor: bigint;
+  dueAt: number;
+}
+
+/**
+ * The staleness auditor (README "Staleness auditor"): checks sampled cache hits against
+ * PostgreSQL once the SLO has passed, counts and logs entries still stale after it, and fences
+ * them so they heal. Database statements go through `limiter` (queries per second).
+ */
+export class StalenessAuditor {
+  private held: AuditSample[] = [];
+  private suspects: Suspect[] = [];
+  private running = false;
+  private loops: Promise<void>[] = [];
+  private checked = 0;
+  private inconsistent = 0;
+  private readonly now: () => number;
+  private readonly sleep: (ms: number) => Promise<void>;
+
+  constructor(
+    private readonly deps: {
+      source: SampleSource;
+      rows: RowVersionSource;
+      cache: AuditCache;
+      limiter: { take(n: number): Promise<void> };
+      metrics: InvalidatorMetrics;
+      log: Logger;
+      now?: () => number;
+      sleep?: (ms: number) => Promise<void>;
+    },
+    private readonly opts: AuditorOptions,
+  ) {
+    this.now = deps.now ?? Date.now;
+    this.sleep = deps.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms)));
+  }
+
+  get heldSamples(): number {
+    return this.held.length + this.suspects.length;
+  }
+
+  start(): void {
+    this.running = true;
+    this.loops = [this.pump(), this.tick()];
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    await this.deps.source.close();
+    await Promise.all(this.loops);
+    await this.deps.rows.close();
+  }
+
+  /** Takes samples from the stream into memory (test seam: `accept`). */
+  accept(samples: readonly AuditSample[]): void {
+    this.held.push(...samples);
+    this.deps.metrics.auditHeld.set(this.heldSamples);
+  }
+
+  private async pump(): Promise<void> {
+    const max = this.opts.maxHeld ?? 10_000;
+    while (this.running) {
+      if (this.heldSamples >= max) {
+        await this.sleep(200);
+        continue;
+      }
+      try {
+        const { samples, malformed } = await this.deps.source.read();
+        if (malformed > 0) this.deps.metrics.auditSkipped.inc({ reason: 'malformed' }, malformed);
+        this.accept(samples);
+      } catch (err) {
+        if (!this.running) return;
+        this.deps.log.debug({ err: (err as Error).message }, 'audit stream read failed; retrying');
+        await this.sleep(1000);
+      }
+    }
+  }
+
+  private async tick(): Promise<void> {
+    while (this.running) {
+      try {
+        await this.auditDue();
+      } catch (err) {
+        this.deps.log.warn({ err: (err as Error).message }, 'audit round failed; its samples are dropped');
+      }
+      await this.sleep(this.opts.tickMs ?? 200);
+    }
+  }
+
+  /** One round: re-checks due suspects, then checks samples whose SLO has passed. */
+  async auditDue(): Promise<void> {
+    const now = this.now();
+    const dueSuspects = this.suspects.filter((s) => s.dueAt <= now);
+    this.suspects = this.suspects.filter((s) => s.dueAt > now);
+    const dueSamples = this.held.filter((s) => s.servedAt + this.opts.sloMs <= now);
+    this.held = this.held.filter((s) => s.servedAt + this.opts.sloMs > now);
+    this.deps.metrics.auditHeld.set(this.heldSamples);
+    if (dueSuspects.length > 0) await this.recheck(dueSuspects);
+    if (dueSamples.length > 0) await this.check(dueSamples);
+  }
+
+  private async check(samples: AuditSample[]): Promise<void> {
+    const byTable = new Map<SettingsTable, Array<{ sample: AuditSample; ids: Record<string, string> }>>();
+    for (const sample of samples) {
+      const row = auditSampleRow(sample);
+      if (!row) {
+        this.deps.metrics.auditSkipped.inc({ reason: 'unmapped' });
+        continue;
+      }
+      byTable.set(row.table, [...(byTable.get(row.table) ?? []), { sample, ids: row.ids }]);
+    }
+    const size = this.opts.batchSize ?? 100;
+    for (const [table, items] of byTable) {
+      for (let i = 0; i < items.length; i += size) {
+        const batch = items.slice(i, i + size);
+        const distinct = new Map(batch.map((b) => [b.sample.key, b.ids]));
+        await this.deps.limiter.take(1);
+        this.deps.metrics.auditDbQueries.inc();
+        let versions: Map<string, bigint>;
+        try {
+          versions = await this.deps.rows.versions(table, [...distinct.values()]);
+        } catch (err) {
+          this.deps.metrics.auditSkipped.inc({ reason: 'db_error' }, batch.length);
+          this.deps.log.warn({ err: (err as Error).message, table: table.table }, 'audit database read failed; samples dropped');
+          continue;
+        }
+        const candidates: Suspect[] = [];
+        for (const { sample } of batch) {
+          const floor = supersededFloor(sample.version, versions.get(sample.key));
+          if (floor === undefined) this.verdict(sample, false);
+          else candidates.push({ sample, floor, dueAt: 0 });
+        }
+        if (candidates.length === 0) continue;
+        const values = await this.deps.cache.lookup(candidates.map((c) => c.sample));
+        const dueAt = this.now() + this.opts.sloMs;
+        candidates.forEach((c, j) => {
+          if (servesBelow(values[j]!.value, values[j]!.generation, c.floor)) this.suspects.push({ ...c, dueAt });
+          else this.verdict(c.sample, false);
+        });
+      }
+    }
+    this.deps.metrics.auditHeld.set(this.heldSamples);
+  }
+
+  private async recheck(suspects: Suspect[]): Promise<void> {
+    const values = await this.deps.cache.lookup(suspects.map((s) => s.sample));
+    for (const [j, s] of suspects.entries()) {
+      const { value, generation } = values[j]!;
+      if (!servesBelow(value, generation, s.floor)) {
+        this.verdict(s.sample, false);
+        continue;
+      }
+      const fenced = await this.deps.cache.fence(s.sample.key, s.floor).catch((err: unknown) => {
+        this.deps.log.warn({ err: (err as Error).message, key: s.sample.key }, 'fencing the inconsistent entry failed');
+        return false;
+      });
+      this.deps.log.error(
+        { key: s.sample.key, servedVersion: s.sample.version.toString(), cachedVersion: value?.kind === 'entry' ? value.version.toString() : undefined, rowVersion: s.floor.toString(), servedAt: new Date(s.sample.servedAt).toISOString(), fenced },
+        'cache entry still stale after the invalidation SLO (inconsistent); fenced',
+      );
+      this.verdict(s.sample, true);
+    }
+  }
+
+  private verdict(sample: AuditSample, inconsistent: boolean): void {
+    const m = this.deps.metrics;
+    this.checked += 1;
+    m.auditChecked.inc();
+    if (inconsistent) {
+      this.inconsistent += 1;
+      m.auditInconsistent.inc();
+    }
+    m.auditInconsistencyRatio.set(this.inconsistent / this.checked);
+    m.auditLag.observe(Math.max(0, this.now() - sample.servedAt) / 1000);
+  }
+}
+
+/** AuditCache on the invalidator's Redis client. */
+export function redisAuditCache(redis: CacheRedis, markerTtlMs: number): AuditCache {
+  return {
+    async lookup(items) {
+      const spaces = [...new Set(items.map((i) => i.space))];
+      const [gens, bufs] = await Promise.all([Promise.all(spaces.map((s) => redis.get(generationKey(s)))), Promise.all(items.map((i) => redis.getBuffer(i.key)))]);
+      const genOf = new Map(spaces.map((s, i) => [s, gens[i] === null || !/^\d+$/.test(gens[i]!) ? undefined : BigInt(gens[i]!)]));
+      return items.map((item, i) => {
+        let value: CacheValue | undefined;
+        try {
+          value = parseCacheValue(bufs[i]!);
+        } catch {
+          value = undefined; // unreadable: the read path treats it as a miss too
+        }
+        return { value, generation: genOf.get(item.space) };
+      });
+    },
+    async fence(key, floor) {
+      return (await redis.evictToMarker(key, floor.toString(), markerTtlMs)) === 1;
+    },
+  };
+}

@@ -1,0 +1,169 @@
+import { auditSampleRow, cacheKeys, createLogger, decodeAuditSample, encodeAuditSample, type AuditSample, type CacheValue } from '@settings/shared';
+import { TokenBucket } from '../../src/backpressure/token-bucket';
+import { servesBelow, supersededFloor } from '../../src/audit/audit-decision';
+import { StalenessAuditor, type AuditCache } from '../../src/audit/staleness-auditor';
+import type { RowVersionSource } from '../../src/audit/row-versions';
+import { createInvalidatorMetrics } from '../../src/metrics';
+
+const GEN = 7n;
+const entry = (version: bigint, generation = GEN): CacheValue => ({ kind: 'entry', version, generation, payload: Buffer.from('x') });
+
+describe('the definition of inconsistent', () => {
+  it('a row at or below the served version means the served value was current', () => {
+    expect(supersededFloor(5n, 5n)).toBeUndefined();
+    expect(supersededFloor(5n, 4n)).toBeUndefined();
+  });
+  it('a newer row supersedes below its version; a deleted row below served + 1', () => {
+    expect(supersededFloor(5n, 9n)).toBe(9n);
+    expect(supersededFloor(5n, undefined)).toBe(6n);
+  });
+  it('only an entry the read path would serve, older than the floor, is stale', () => {
+    expect(servesBelow(entry(5n), GEN, 9n)).toBe(true);
+    expect(servesBelow(entry(9n), GEN, 9n)).toBe(false);
+    expect(servesBelow(entry(5n, 8n), GEN, 9n)).toBe(false); // another generation: a miss
+    expect(servesBelow({ kind: 'marker', floor: 9n }, GEN, 9n)).toBe(false);
+    expect(servesBelow(undefined, GEN, 9n)).toBe(false);
+    expect(servesBelow(entry(5n), undefined, 9n)).toBe(false);
+  });
+});
+
+describe('audit samples', () => {
+  it('round-trip through the stream encoding and map back to their row', () => {
+    const { key } = cacheKeys.doctorSettings('acct-1', 'doc_2');
+    const s: AuditSample = { key, space: 'doctor-settings', version: 42n, servedAt: 1234 };
+    expect(decodeAuditSample(encodeAuditSample(s))).toEqual(s);
+    expect(auditSampleRow(s)).toMatchObject({ table: { table: 'doctor_settings' }, ids: { account_id: 'acct-1', doctor_id: 'doc_2' } });
+  });
+  it('reject malformed fields and keys no table produces', () => {
+    expect(decodeAuditSample(['k', 'x', 's', 'nope', 'v', '1', 't', '1'])).toBeUndefined();
+    expect(decodeAuditSample(['k', 'x', 's', 'account-settings', 'v', '-1', 't', '1'])).toBeUndefined();
+    expect(auditSampleRow({ key: 'v1:{acct:a}:account-settings:extra', space: 'account-settings' })).toBeUndefined();
+    expect(auditSampleRow({ key: 'v1:{acct:A!}:account-settings', space: 'account-settings' })).toBeUndefined();
+    expect(auditSampleRow({ key: cacheKeys.accountSettings('a').key, space: 'doctor-settings' })).toBeUndefined();
+  });
+});
+
+/** An auditor on fakes and a manual clock: rows and cache values are set by the test. */
+function harness(sloMs = 1000) {
+  let now = 0;
+  const rows = new Map<string, bigint>();
+  const cache = new Map<string, CacheValue>();
+  const fenced: Array<[string, bigint]> = [];
+  const queries: Array<{ table: string; keys: number }> = [];
+  const rowSource: RowVersionSource = {
+    versions: async (table, ids) => {
+      queries.push({ table: table.table, keys: ids.length });
+      return new Map(ids.map((i) => table.key(i as never).key).filter((k) => rows.has(k)).map((k) => [k, rows.get(k)!]));
+    },
+    close: async () => undefined,
+  };
+  const auditCache: AuditCache = {
+    lookup: async (items) => items.map((i) => ({ value: cache.get(i.key), generation: GEN })),
+    fence: async (key, floor) => {
+      fenced.push([key, floor]);
+      cache.set(key, { kind: 'marker', floor });
+      return true;
+    },
+  };
+  const metrics = createInvalidatorMetrics();
+  const auditor = new StalenessAuditor(
+    { source: { read: async () => ({ samples: [], malformed: 0 }), close: async () => undefined }, rows: rowSource, cache: auditCache, limiter: { take: async () => undefined }, metrics, log: createLogger('t', 'silent'), now: () => now },
+    { sloMs },
+  );
+  const count = async (name: string) => (await metrics.registry.getSingleMetric(name)!.get()).values[0]!.value;
+  return { auditor, rows, cache, fenced, queries, count, at: (t: number) => (now = t) };
+}
+
+describe('StalenessAuditor', () => {
+  const key = cacheKeys.accountSettings('acct-1').key;
+  const sample = (version: bigint, servedAt = 0): AuditSample => ({ key, space: 'account-settings', version, servedAt });
+
+  it('waits for the SLO before reading the row', async () => {
+    const h = harness();
+    h.rows.set(key, 5n);
+    h.auditor.accept([sample(5n)]);
+    h.at(999);
+    await h.auditor.auditDue();
+    expect(h.queries).toEqual([]);
+    h.at(1000);
+    await h.auditor.auditDue();
+    expect(h.queries).toEqual([{ table: 'account_settings', keys: 1 }]);
+    expect(await h.count('invalidator_audit_checked_total')).toBe(1);
+  });
+
+  it('normal lag: a newer row whose eviction landed by the check is consistent', async () => {
+    const h = harness();
+    h.rows.set(key, 9n);
+    h.cache.set(key, { kind: 'marker', floor: 9n });
+    h.auditor.accept([sample(5n)]);
+    h.at(1000);
+    await h.auditor.auditDue();
+    expect(await h.count('invalidator_audit_checked_total')).toBe(1);
+    expect(await h.count('invalidator_audit_inconsistent_total')).toBe(0);
+  });
+
+  it('lag that ends within the second SLO is consistent too', async () => {
+    const h = harness();
+    h.rows.set(key, 9n);
+    h.cache.set(key, entry(5n));
+    h.auditor.accept([sample(5n)]);
+    h.at(1000);
+    await h.auditor.auditDue();
+    expect(await h.count('invalidator_audit_checked_total')).toBe(0); // a suspect, not decided
+    h.cache.set(key, { kind: 'marker', floor: 9n });
+    h.at(2000);
+    await h.auditor.auditDue();
+    expect([await h.count('invalidator_audit_checked_total'), await h.count('invalidator_audit_inconsistent_total')]).toEqual([1, 0]);
+    expect(h.fenced).toEqual([]);
+  });
+
+  it('an entry still older than its row one SLO after the check is inconsistent and fenced at the row version', async () => {
+    const h = harness();
+    h.rows.set(key, 9n);
+    h.cache.set(key, entry(5n));
+    h.auditor.accept([sample(5n)]);
+    h.at(1000);
+    await h.auditor.auditDue();
+    h.at(1999);
+    await h.auditor.auditDue();
+    expect(h.fenced).toEqual([]);
+    h.at(2000);
+    await h.auditor.auditDue();
+    expect([await h.count('invalidator_audit_checked_total'), await h.count('invalidator_audit_inconsistent_total')]).toEqual([1, 1]);
+    expect(h.fenced).toEqual([[key, 9n]]);
+    expect(await h.count('invalidator_audit_inconsistency_ratio')).toBe(1);
+  });
+
+  it('an entry of a deleted row is fenced one above the served version', async () => {
+    const h = harness();
+    h.cache.set(key, entry(5n));
+    h.auditor.accept([sample(5n)]);
+    h.at(1000);
+    await h.auditor.auditDue();
+    h.at(2000);
+    await h.auditor.auditDue();
+    expect(h.fenced).toEqual([[key, 6n]]);
+  });
+
+  it('batches keys per table: 250 samples of one table are 3 statements, duplicates read once', async () => {
+    const h = harness();
+    const samples = Array.from({ length: 250 }, (_, i): AuditSample => ({ key: cacheKeys.accountSettings(`a${i % 200}`).key, space: 'account-settings', version: 1n, servedAt: 0 }));
+    h.auditor.accept([...samples, { key: cacheKeys.onPatientSettings('a1').key, space: 'onpatient-settings', version: 1n, servedAt: 0 }]);
+    h.at(1000);
+    await h.auditor.auditDue();
+    expect(h.queries.map((q) => q.table)).toEqual(['account_settings', 'account_settings', 'account_settings', 'onpatient_settings']);
+    expect(h.queries.reduce((s, q) => s + q.keys, 0)).toBeLessThanOrEqual(251);
+    expect(await h.count('invalidator_audit_checked_total')).toBe(251);
+  });
+});
+
+describe('the query limiter (TokenBucket at AUDIT_MAX_QUERIES_PER_SECOND)', () => {
+  it('lets 100 statements through in no less than ~5 s at 20/s', async () => {
+    let t = 0;
+    const bucket = new TokenBucket(20, 1, () => t, async (ms) => void (t += ms));
+    for (let i = 0; i < 100; i += 1) await bucket.take(1);
+    // A full bucket (1 s of tokens) may be spent at once, then 20 per second.
+    expect(t).toBeGreaterThanOrEqual(3950);
+    expect(t).toBeLessThanOrEqual(4100);
+  });
+});
