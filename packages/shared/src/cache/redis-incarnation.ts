@@ -39,6 +39,8 @@ export async function checkRedisIncarnation(redis: Redis): Promise<IncarnationCh
  * Gives every key space a fresh generation: the whole cache becomes misses at once. Also the
  * operator's tool after restoring PostgreSQL or Redis from a backup (docs/operations.md).
  */
-export async function renewAllGenerations(redis: Redis): Promise<void> {
-  await Promise.all((Object.keys(KEY_SPACES) as KeySpace[]).map((space) => redis.set(generationKey(space), newGeneration())));
+export async function renewAllGenerations(redis: Redis): Promise<KeySpace[]> {
+  const spaces = Object.keys(KEY_SPACES) as KeySpace[];
+  await Promise.all(spaces.map((space) => redis.set(generationKey(space), newGeneration())));
+  return spaces;
 }

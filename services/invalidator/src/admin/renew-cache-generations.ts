@@ -1,5 +1,5 @@
 import Redis from 'ioredis';
-import { commonEnv, KEY_SPACES, loadEnv, renewAllGenerations, runMain } from '@settings/shared';
+import { commonEnv, loadEnv, renewAllGenerations, runMain } from '@settings/shared';
 
 /**
  * Operator command, shipped with the invalidator (the one component that removes things from
@@ -23,8 +23,7 @@ runMain({
     const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: 3, connectTimeout: 5000, lazyConnect: true });
     try {
       await redis.connect();
-      await renewAllGenerations(redis);
-      const spaces = Object.keys(KEY_SPACES);
+      const spaces = await renewAllGenerations(redis);
       log.info({ spaces }, `renewed the generation of ${spaces.length} key spaces: every cached entry is now a miss`);
     } finally {
       redis.disconnect();
