@@ -1,34 +1,47 @@
 #!/usr/bin/env bash
-# The scripted heal after a PostgreSQL failover that may have left the cache stale
-# (docs/operations.md#postgresql-failover):
-#   deploy/k8s/ops/heal-after-failover.sh -n <namespace> [--reset-offsets] [--dry-run]
+# The scripted heal after a PostgreSQL failover, a lost or recreated replication slot or reset
+# connector offsets (docs/operations.md#postgresql-failover):
+#   deploy/k8s/ops/heal-after-failover.sh -n <namespace> [--reset-offsets] [--reason <text>]
+#                                         [--renew-generations] [--dry-run]
 #
 # 1. Connector: with --reset-offsets (or when its task FAILED because the stored offset is "no
 #    longer available" on the new primary's fresh slot), stop it, reset its offsets and start it,
 #    so it streams from the new slot.
 # 2. Wait until the connector task is RUNNING and the slot is active: from here on every change
-#    is evicted again.
-# 3. Bump every key-space generation (the invalidator's renew-cache-generations command, run
-#    inside an invalidator pod with its own REDIS_URL): every cached entry and in-flight fill becomes
-#    a miss, so whatever changed in the gap (or was lost with an async standby) cannot be served.
-#    Cost: one miss per hot key, absorbed by the fallback limiter and single-flight.
-# Order matters: bumping before step 2 would let entries filled during the gap survive.
-# Safe to run more than once (each run costs one cold cache).
+#    is evicted again, and a signal row is read.
+# 3. Re-read the current rows (the invalidator's heal-cdc-gap command): every recorded CDC gap,
+#    plus this run's reason, becomes one Debezium incremental snapshot of the cached tables; each
+#    row is re-emitted with its current version and the invalidator evicts only the entries
+#    older than their row. The cache is not emptied. Runs in a short-lived pod of the
+#    invalidator image (app.kubernetes.io/name=settings-cdc-heal) as the replication role debezium_settings: its password goes from the Secret
+#    settings-debezium-db straight into the pod's PGPASSWORD (secretKeyRef), never through
+#    this shell, the command line or the pod spec, and the operator needs no read access to
+#    Secrets.
+# 4. Only with --renew-generations (a restore or rewind: versions went backwards, so the
+#    version fence cannot tell stale from fresh): bump every key-space generation (the
+#    renew-cache-generations command, inside an invalidator pod with its own REDIS_URL): every
+#    cached entry becomes a miss. Cost: one miss per hot key.
+# Order matters: a signal written before step 2 is never read, and a bump before step 2 would
+# let entries filled during the gap survive. Safe to run more than once: each run records its
+# reason (--reason, default this script and the time) as a gap and requests one snapshot.
 set -euo pipefail
 KUBECTL="${KUBECTL:-kubectl}"
 CONNECTOR="${CONNECTOR:-settings-postgres}"
 SLOT="${SLOT:-settings_cache_slot}"
 TIMEOUT="${TIMEOUT:-600}"
-NS="" RESET=0 DRY_RUN=0
+NS="" RESET=0 DRY_RUN=0 RENEW=0 REASON=""
+usage() { echo "usage: $0 -n <namespace> [--reset-offsets] [--reason <text>] [--renew-generations] [--dry-run]" >&2; exit 2; }
 while [[ $# -gt 0 ]]; do
   case "$1" in
-    -n|--namespace) NS="$2"; shift 2 ;;
+    -n|--namespace) [[ $# -ge 2 ]] || usage; NS="$2"; shift 2 ;;
     --reset-offsets) RESET=1; shift ;;
+    --reason) [[ $# -ge 2 ]] || usage; REASON="$2"; shift 2 ;;
+    --renew-generations) RENEW=1; shift ;;
     --dry-run) DRY_RUN=1; shift ;;
-    *) echo "usage: $0 -n <namespace> [--reset-offsets] [--dry-run]" >&2; exit 2 ;;
+    *) usage ;;
   esac
 done
-[[ -n "$NS" ]] || { echo "usage: $0 -n <namespace> [--reset-offsets] [--dry-run]" >&2; exit 2; }
+[[ -n "$NS" ]] || usage
 k() { echo "+ kubectl $*"; [[ $DRY_RUN -eq 1 ]] || "$KUBECTL" "$@"; }
 die() { echo "heal-after-failover: $*" >&2; exit 1; }
 state() { "$KUBECTL" get "kafkaconnector/$CONNECTOR" -n "$NS" -o jsonpath='{.status.connectorStatus.connector.state} {.status.connectorStatus.tasks[*].state}'; }
@@ -60,7 +73,40 @@ echo "==> waiting for the connector to stream again"
 until_true "connector and task RUNNING" bash -c "[[ \"\$($KUBECTL get kafkaconnector/$CONNECTOR -n $NS -o jsonpath='{.status.connectorStatus.connector.state} {.status.connectorStatus.tasks[*].state}')\" =~ ^RUNNING( RUNNING)+\$ ]]"
 until_true "slot $SLOT active" bash -c "$KUBECTL exec -n $NS deploy/settings-postgres-exporter -- wget -qO- http://127.0.0.1:9187/metrics | grep -Eq '^pg_replication_slot_slot_is_active\{[^}]*slot_name=\"$SLOT\"[^}]*\} 1\$'"
 
-echo "==> bumping every key-space generation (the whole cache becomes misses, never stale)"
-# The library the services use; REDIS_URL and the CA are the pod's own.
-k exec -n "$NS" deploy/settings-invalidator -c settings-invalidator -- node services/invalidator/dist/src/admin/renew-cache-generations.js
-echo "healed: changes from now on are evicted, and nothing cached before now is served"
+echo "==> re-reading the current rows: incremental snapshot of the cached tables (heal-cdc-gap)"
+if [[ -z "$REASON" ]]; then
+  REASON="heal-after-failover.sh $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+  [[ $RESET -eq 0 ]] || REASON+=": connector offsets reset"
+fi
+cfg() { # <connector config key> <default>: where the connector reads, so the heal writes there
+  local v=""; [[ $DRY_RUN -eq 1 ]] || v="$("$KUBECTL" get "kafkaconnector/$CONNECTOR" -n "$NS" -o jsonpath="{.spec.config.database\\.$1}")"
+  echo "${v:-$2}"
+}
+db_url="postgresql://$(cfg user debezium_settings)@$(cfg hostname settings-postgres):$(cfg port 5432)/$(cfg dbname settings)?sslmode=verify-full&sslrootcert=/etc/settings-ca/ca.crt"
+image=$(if [[ $DRY_RUN -eq 1 ]]; then echo "<image of deploy/settings-invalidator>"; else
+  "$KUBECTL" get deploy/settings-invalidator -n "$NS" -o jsonpath='{.spec.template.spec.containers[?(@.name=="settings-invalidator")].image}'; fi)
+[[ -n "$image" ]] || die "no image on deploy/settings-invalidator"
+json() { printf '%s' "$1" | sed 's/\\/\\\\/g; s/"/\\"/g'; }
+overrides=$(cat <<JSON
+{"apiVersion":"v1","metadata":{"labels":{"app.kubernetes.io/name":"settings-cdc-heal","app.kubernetes.io/part-of":"settings-cache"}},
+ "spec":{"serviceAccountName":"settings-invalidator","automountServiceAccountToken":false,"enableServiceLinks":false,"restartPolicy":"Never",
+  "securityContext":{"runAsNonRoot":true,"runAsUser":1000,"runAsGroup":1000,"seccompProfile":{"type":"RuntimeDefault"}},
+  "containers":[{"name":"heal","image":"$(json "$image")",
+   "command":["node","services/invalidator/dist/src/admin/heal-cdc-gap.js","$(json "$REASON")"],
+   "env":[{"name":"HEAL_DATABASE_URL","value":"$(json "$db_url")"},
+    {"name":"PGPASSWORD","valueFrom":{"secretKeyRef":{"name":"settings-debezium-db","key":"password"}}},
+    {"name":"REPLICATION_SLOT","value":"$(json "$SLOT")"}],
+   "resources":{"requests":{"cpu":"50m","memory":"64Mi"},"limits":{"cpu":"500m","memory":"256Mi"}},
+   "securityContext":{"allowPrivilegeEscalation":false,"readOnlyRootFilesystem":true,"runAsNonRoot":true,"capabilities":{"drop":["ALL"]}},
+   "volumeMounts":[{"name":"settings-ca","mountPath":"/etc/settings-ca","readOnly":true}]}],
+  "volumes":[{"name":"settings-ca","configMap":{"name":"settings-ca-bundle"}}]}}
+JSON
+)
+k run "settings-cdc-heal-$(date +%s)" -n "$NS" --image="$image" --restart=Never --rm -i --quiet --overrides="$overrides"
+
+if [[ $RENEW -eq 1 ]]; then
+  echo "==> bumping every key-space generation (--renew-generations: the whole cache becomes misses)"
+  # The library the services use; REDIS_URL and the CA are the pod's own.
+  k exec -n "$NS" deploy/settings-invalidator -c settings-invalidator -- node services/invalidator/dist/src/admin/renew-cache-generations.js
+fi
+echo "healed: changes from now on are evicted, and the snapshot evicts every entry older than its row (at the invalidator's rate ceiling)"

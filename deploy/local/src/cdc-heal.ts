@@ -1,9 +1,8 @@
-import { checkReplicationSlot, healCdcGaps, recordCdcGap, type HealResult, type SqlRunner } from '@settings/db';
-import { localStack } from '@settings/shared';
+import { checkReplicationSlot, healCdcGaps, localStack, recordCdcGap, type HealResult, type SqlRunner } from '@settings/shared';
 import { pgQuery } from './postgres';
 
 /**
- * The CDC gap heal on the local stack (@settings/db cdc-gap: a recorded gap becomes one
+ * The CDC gap heal on the local stack (@settings/shared cdc-gap: a recorded gap becomes one
  * Debezium incremental snapshot of the cached tables). The stack records a gap when it resets
  * the connector's offsets because the stored one is gone (a recreated slot), and heals at the end of
  * every `startConnect`, once the connector streams. `npm run cdc:heal` runs the same heal by hand.

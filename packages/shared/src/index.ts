@@ -18,6 +18,7 @@ export * from './cache/audit-sample';
 
 // Debezium change events, and the topics that carry them
 export * from './debezium/change-event';
+export * from './debezium/cdc-gap';
 export * from './kafka/create-missing-topics';
 
 // Observability

@@ -3,6 +3,8 @@ import { chmodSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { K8S_DIR } from '../../lib/connector';
+import { egressAllowed, firstAddress, type Endpoint } from '../../lib/network';
+import { renderAll } from '../../lib/render';
 
 // The runbooks' scripted steps: the failover heal and the dead-letter tool. Run against a
 // recording kubectl stand-in; the Kubernetes side is exercised by hand in a cluster.
@@ -15,19 +17,69 @@ test('every script parses', () => {
   }
 });
 
-test('the failover heal resets offsets, waits for an active slot, and only then bumps every generation', () => {
-  const r = spawnSync('bash', [script('heal-after-failover.sh'), '-n', 'settings', '--reset-offsets', '--dry-run'], { encoding: 'utf8' });
+const healDryRun = (...args: string[]): string => {
+  const r = spawnSync('bash', [script('heal-after-failover.sh'), '-n', 'settings', '--dry-run', ...args], { encoding: 'utf8' });
   expect(r.status).toBe(0);
-  const out = r.stdout;
-  const order = ['state":"stopped', 'strimzi.io/connector-offsets=reset', 'state":"running', 'connector and task RUNNING', `slot settings_cache_slot active`, 'renew-cache-generations.js'];
+  return r.stdout;
+};
+
+test('the failover heal resets offsets, waits for an active slot, and only then requests the snapshot (and, if asked, bumps generations)', () => {
+  const out = healDryRun('--reset-offsets', '--renew-generations');
+  const order = ['state":"stopped', 'strimzi.io/connector-offsets=reset', 'state":"running', 'connector and task RUNNING', `slot settings_cache_slot active`, 'heal-cdc-gap.js', 'renew-cache-generations.js'];
   const positions = order.map((s) => out.indexOf(s));
   expect(positions.every((p) => p >= 0)).toBe(true);
   expect([...positions].sort((a, b) => a - b)).toEqual(positions);
 });
 
+test('slot loss heals by re-reading rows, not by emptying the cache: the generation bump is opt-in', () => {
+  const out = healDryRun();
+  expect(out).toContain('heal-cdc-gap.js');
+  expect(out).not.toContain('renew-cache-generations.js');
+  expect(spawnSync('bash', [script('heal-after-failover.sh'), '-n', 'settings', '--bogus'], { encoding: 'utf8' }).status).toBe(2);
+});
+
+test('the snapshot heal runs the invalidator image in a restricted pod as debezium_settings, the password from the Secret only', () => {
+  const out = healDryRun('--reason', 'slot "x" recreated');
+  const overrides = JSON.parse(/--overrides=(\{.*?\}\}\n)/s.exec(out)![1]!) as {
+    metadata: { labels: Record<string, string> };
+    spec: {
+      serviceAccountName: string;
+      automountServiceAccountToken: boolean;
+      securityContext: { runAsNonRoot: boolean; seccompProfile: { type: string } };
+      containers: Array<{ command: string[]; env: Array<{ name: string; value?: string; valueFrom?: unknown }>; securityContext: { allowPrivilegeEscalation: boolean; readOnlyRootFilesystem: boolean; capabilities: { drop: string[] } } }>;
+    };
+  };
+  expect(overrides.metadata.labels['app.kubernetes.io/name']).toBe('settings-cdc-heal');
+  expect(overrides.spec).toMatchObject({ serviceAccountName: 'settings-invalidator', automountServiceAccountToken: false, securityContext: { runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } } });
+  const c = overrides.spec.containers[0]!;
+  expect(c.securityContext).toEqual({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, runAsNonRoot: true, capabilities: { drop: ['ALL'] } });
+  expect(c.command).toEqual(['node', 'services/invalidator/dist/src/admin/heal-cdc-gap.js', 'slot "x" recreated']);
+  // The command exists in the invalidator's sources (the image builds it).
+  expect(existsSync(join(__dirname, '../../../../services/invalidator/src/admin/heal-cdc-gap.ts'))).toBe(true);
+  const env = Object.fromEntries(c.env.map((e) => [e.name, e]));
+  expect(env.PGPASSWORD).toEqual({ name: 'PGPASSWORD', valueFrom: { secretKeyRef: { name: 'settings-debezium-db', key: 'password' } } });
+  const url = new URL(env.HEAL_DATABASE_URL!.value!);
+  expect({ user: url.username, password: url.password, host: url.hostname, sslmode: url.searchParams.get('sslmode') }).toEqual({ user: 'debezium_settings', password: '', host: 'settings-postgres', sslmode: 'verify-full' });
+  expect(env.REPLICATION_SLOT!.value).toBe('settings_cache_slot');
+});
+
+// Not yet under default deny (like the settings-ops pods of dlq.sh): invariants.test.ts accepts
+// only rendered workloads (and settings-migrate) in NetworkPolicy selectors.
+test('the heal pod may reach DNS and PostgreSQL', () => {
+  for (const r of renderAll().filter((x) => ['overlays/dev', 'overlays/prod'].includes(x.name))) {
+    const o = r.objects;
+    const ns = { 'kubernetes.io/metadata.name': o.find((x) => x.kind === 'Namespace')!.metadata.name };
+    const pod = { 'app.kubernetes.io/name': 'settings-cdc-heal', 'app.kubernetes.io/part-of': 'settings-cache' };
+    const postgresPolicy = o.find((x) => x.kind === 'NetworkPolicy' && x.metadata.name === 'settings-to-postgres') as unknown as { spec: { egress: Array<{ to: Endpoint[] }> } };
+    const to = postgresPolicy.spec.egress[0]!.to[0] as unknown as { ipBlock?: { cidr: string }; podSelector?: { matchLabels: Record<string, string> }; namespaceSelector?: { matchLabels: Record<string, string> } };
+    const postgres: Endpoint = to.ipBlock ? { ip: firstAddress(to.ipBlock.cidr) } : { pod: to.podSelector!.matchLabels, namespace: to.namespaceSelector!.matchLabels };
+    expect({ overlay: r.name, dns: egressAllowed(o, pod, ns, { pod: { 'k8s-app': 'kube-dns' }, namespace: { 'kubernetes.io/metadata.name': 'kube-system' } }, 53, 'UDP'), postgres: egressAllowed(o, pod, ns, postgres, 5432) }).toEqual({ overlay: r.name, dns: true, postgres: true });
+  }
+});
+
 test('the generation bump runs the renew-cache-generations command of the invalidator image, built from its source', () => {
   const text = readFileSync(script('heal-after-failover.sh'), 'utf8');
-  const path = /node (services\/invalidator\/dist\/src\/admin\/[\w-]+\.js)/.exec(text)![1]!;
+  const path = /node (services\/invalidator\/dist\/src\/admin\/renew-cache-generations\.js)/.exec(text)![1]!;
   expect(existsSync(join(__dirname, '../../../../', path.replace('/dist/src/', '/src/').replace(/\.js$/, '.ts')))).toBe(true);
   expect(text).toContain('deploy/settings-invalidator -c settings-invalidator');
 });

@@ -1,8 +1,8 @@
-import { CDC_SNAPSHOT_COLLECTIONS, healCdcGaps, snapshotSignalData, type SqlRunner } from '@settings/db';
+import { CDC_SNAPSHOT_COLLECTIONS, healCdcGaps, snapshotSignalData, type SqlRunner } from '@settings/shared';
 import { CACHED_TABLES } from '@settings/shared';
 import { connectorFile } from '../../src/kafka-connect';
 
-// The CDC gap heal (@settings/db cdc-gap.ts) snapshots exactly the tables the cache is filled
+// The CDC gap heal (packages/shared/src/debezium/cdc-gap.ts) snapshots exactly the tables the cache is filled
 // from, through the signal table the connector is configured with.
 
 test('the snapshot covers exactly the key map’s tables, all of them captured by the connector', () => {

@@ -1,0 +1,59 @@
+import { checkReplicationSlot, healCdcGaps, recordCdcGap, type HealResult, type SqlRunner } from '@settings/shared';
+import { commonEnv, ConfigError, databaseEnv, env, loadEnv } from '@settings/shared';
+
+/**
+ * The configuration and steps of the heal-cdc-gap command (heal-cdc-gap.ts), apart from its
+ * process and connection so that they can be tested with a fake SqlRunner.
+ */
+const POSTGRES_URL = ['postgres:', 'postgresql:'];
+
+export const healCdcGapEnvSchema = {
+  // In an invalidator pod DATABASE_URL is the read-only auditor role: the heal needs a role
+  // allowed to insert the signal (debezium_settings), hence a variable of its own that wins.
+  HEAL_DATABASE_URL: env.url('PostgreSQL as a role allowed to record gaps and insert the snapshot signal (debezium_settings); a password missing from the URL is taken from PGPASSWORD', POSTGRES_URL, ''),
+  DATABASE_URL: { ...env.url('used when HEAL_DATABASE_URL is unset', POSTGRES_URL, ''), localStackDefault: databaseEnv.DATABASE_URL.localStackDefault },
+  REPLICATION_SLOT: env.string('the connector\'s replication slot, checked for loss before the heal', 'settings_cache_slot'),
+  LOG_LEVEL: commonEnv.LOG_LEVEL,
+};
+
+export interface HealCdcGapConfig {
+  databaseUrl: string;
+  slot: string;
+  /** Recorded as a gap before the heal (an operator who knows of one); none: only gaps already recorded or found. */
+  reason?: string;
+  LOG_LEVEL: string;
+}
+
+export function loadHealCdcGapConfig(environment: NodeJS.ProcessEnv = process.env, args: readonly string[] = process.argv.slice(2)): HealCdcGapConfig {
+  const values = loadEnv(healCdcGapEnvSchema, environment);
+  const databaseUrl = values.HEAL_DATABASE_URL || values.DATABASE_URL;
+  if (!databaseUrl) throw new ConfigError(['HEAL_DATABASE_URL (or DATABASE_URL) is required (PostgreSQL as a role allowed to insert the snapshot signal, e.g. debezium_settings)']);
+  if (!values.REPLICATION_SLOT.trim()) throw new ConfigError(['REPLICATION_SLOT is empty']);
+  const reason = args.join(' ').trim();
+  return { databaseUrl, slot: values.REPLICATION_SLOT.trim(), ...(reason ? { reason } : {}), LOG_LEVEL: values.LOG_LEVEL };
+}
+
+export interface CdcHealReport extends HealResult {
+  /** What checkReplicationSlot found and recorded (a missing slot, lost WAL), if anything. */
+  slotProblem?: string;
+}
+
+/**
+ * Check the slot (a missing or lost one is recorded as a gap), record the operator's reason, then
+ * heal. With a slot problem nothing is healed: a signal written while no connector streams from
+ * the slot is never read, so the gaps stay recorded for the next run, once the connector
+ * streams from a new slot.
+ */
+export async function runCdcHeal(sql: SqlRunner, config: Pick<HealCdcGapConfig, 'slot' | 'reason'>): Promise<CdcHealReport> {
+  const slotProblem = await checkReplicationSlot(sql, config.slot);
+  if (config.reason) await recordCdcGap(sql, config.reason);
+  if (slotProblem) return { gaps: [], slotProblem };
+  return healCdcGaps(sql);
+}
+
+export function describeCdcHeal(report: CdcHealReport): string {
+  if (report.slotProblem) return `${report.slotProblem}: recorded as a gap, not healed (run again once the connector streams from the slot)`;
+  return report.signalId
+    ? `healed ${report.gaps.length} gap(s) (${report.gaps.join('; ')}): incremental snapshot of the cached tables requested (signal ${report.signalId}); the invalidator evicts only the entries older than their row`
+    : 'no unhealed CDC gap: nothing to do (pass a reason to record one and heal it)';
+}
