@@ -2,7 +2,8 @@ import { connectorFile, dropReplicationSlot, pgQuery, resetConnectorOffsets, sto
 import { localStack } from '@settings/shared';
 import { startConnectAgain, type Log } from './faults';
 import type { Fleet } from './fleet';
-import type { ChaosSizes, ScenarioName } from './config';
+import { countEntries, openCache, readRow, readValue } from './cache-peek';
+import type { Scenario, ScenarioContext } from './scenario-context';
 
 /**
  * CDC gaps: the change stream misses what was written while it was broken, and only the heal
@@ -11,23 +12,21 @@ import type { ChaosSizes, ScenarioName } from './config';
  * keeps writing (gRPC and psql UPDATEs of cached keys) during the gap. No generation is renewed:
  * the cache is never emptied, so convergence proves the snapshot's read events did the eviction.
  */
-/** What these scenarios use of scenarios.ts' ScenarioContext (not imported: scenarios.ts imports this file). */
-interface GapContext {
-  fleet: Fleet;
-  sizes: ChaosSizes;
-  log: Log;
-  note(msg: string): void;
-}
-interface GapScenario {
-  name: ScenarioName;
-  behaviour: string;
-  fault: string;
-  inject(ctx: GapContext): Promise<void>;
-}
+type GapContext = ScenarioContext;
+type GapScenario = Scenario;
+
+/**
+ * CHAOS_SKIP_CDC_HEAL=1 (harness only, never in npm test): the evidence that the heal is needed.
+ * slot-recreated then resets the connector's offsets itself, without recording a gap, before
+ * the stack's startConnect runs: the connector starts without a stored offset, so startConnect
+ * neither meets the "offset no longer available" failure (which records a gap) nor finds a gap
+ * to heal. That is the undetected case of the runbook (offsets reset outside the tools).
+ */
+export const skipCdcHeal = (): boolean => ['1', 'true', 'yes'].includes((process.env.CHAOS_SKIP_CDC_HEAL ?? '').trim().toLowerCase());
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-async function waitSlotInactive(slot: string, timeoutMs = 30_000): Promise<void> {
+export async function waitSlotInactive(slot: string, timeoutMs = 30_000): Promise<void> {
   const t0 = Date.now();
   while (Date.now() - t0 < timeoutMs) {
     const rows = await pgQuery(localStack.database, 'SELECT active FROM pg_replication_slots WHERE slot_name = $1', [slot]);
@@ -49,37 +48,70 @@ async function healCounters(fleet: Fleet): Promise<HealCounters> {
   };
 }
 
-/** Starts the connector again (the stack heals recorded gaps), then reports what the snapshot did. */
-async function restartAndMeasureHeal({ fleet, note }: GapContext, log: Log): Promise<void> {
-  const t0 = Date.now();
-  const before = await healCounters(fleet);
-  log('starting the connector again');
-  await startConnectAgain(log);
-  const gaps = await pgQuery(localStack.database, 'SELECT reason FROM cdc_gap WHERE healed_at >= to_timestamp($1::double precision / 1000)', [t0 - 1_000]);
-  const rows = await pgQuery(
-    localStack.database,
-    `SELECT (SELECT count(*) FROM account_settings) + (SELECT count(*) FROM doctor_settings) + (SELECT count(*) FROM staff_permissions)
-       + (SELECT count(*) FROM staff_permission_lists) + (SELECT count(*) FROM onpatient_settings) AS n`,
-  );
-  // The snapshot's read events reach the invalidators within seconds; wait until they stop coming.
-  let last = before;
-  let stableSince = Date.now();
-  while (Date.now() - t0 < 30_000) {
-    await sleep(500);
-    const now = await healCounters(fleet);
-    if (now.reads !== last.reads) stableSince = Date.now();
-    last = now;
-    if (now.reads > before.reads && Date.now() - stableSince > 2_000) break;
+/** Of the scenario's keys: cached (current generation) and, of those, older than their row (only the heal can evict those). */
+async function staleEntries({ keys, db, redisUrl }: GapContext): Promise<{ cached: number; stale: string[] }> {
+  const redis = await openCache(redisUrl);
+  try {
+    const stale: string[] = [];
+    for (const key of keys) {
+      const v = await readValue(redis, key);
+      const row = v?.kind === 'entry' ? await readRow(db, key) : undefined;
+      if (v?.kind === 'entry' && row && v.version < row.version) stale.push(key.name);
+    }
+    return { cached: (await countEntries(redis, keys)).current, stale };
+  } finally {
+    redis.disconnect();
   }
-  note(
-    `gap recorded: ${gaps.map((g) => String(g.reason)).join('; ') || 'NONE'}; heal re-read ${last.reads - before.reads} rows (${String(rows[0]?.n)} in the cached tables) ` +
-      `in ${((Date.now() - t0) / 1000).toFixed(1)} s; keys evicted meanwhile ${last.evicted - before.evicted} (workload evictions included); no generation renewed`,
-  );
+}
+
+/**
+ * Starts the connector again (the stack heals recorded gaps), then reports what the snapshot did.
+ * The writers pause from just before the restart until the snapshot's read events stop (readers
+ * go on): every eviction counted meanwhile is the heal's, not the workload's.
+ */
+async function restartAndMeasureHeal(ctx: GapContext, log: Log): Promise<void> {
+  const { fleet, note, workload } = ctx;
+  workload.pauseWriters();
+  try {
+    await sleep(500); // writes under way finish (they are not streamed anyway: the connector is stopped)
+    const t0 = Date.now();
+    const before = await healCounters(fleet);
+    const entries = await staleEntries(ctx);
+    log('starting the connector again');
+    await startConnectAgain(log);
+    const gaps = await pgQuery(localStack.database, 'SELECT reason FROM cdc_gap WHERE healed_at >= to_timestamp($1::double precision / 1000)', [t0 - 1_000]);
+    const rows = await pgQuery(
+      localStack.database,
+      `SELECT (SELECT count(*) FROM account_settings) + (SELECT count(*) FROM doctor_settings) + (SELECT count(*) FROM staff_permissions)
+         + (SELECT count(*) FROM staff_permission_lists) + (SELECT count(*) FROM onpatient_settings) AS n`,
+    );
+    // The snapshot's read events reach the invalidators within seconds; wait until they stop coming.
+    let last = before;
+    let stableSince = Date.now();
+    while (Date.now() - t0 < 30_000) {
+      await sleep(500);
+      const now = await healCounters(fleet);
+      if (now.reads !== last.reads || now.evicted !== last.evicted) stableSince = Date.now();
+      last = now;
+      if ((now.reads > before.reads || skipCdcHeal()) && Date.now() - stableSince > 2_000) break;
+    }
+    const after = await staleEntries(ctx);
+    const healedStale = entries.stale.filter((k) => !after.stale.includes(k)).length;
+    note(
+      `gap recorded: ${gaps.map((g) => String(g.reason)).join('; ') || 'NONE'}; heal re-read ${last.reads - before.reads} rows (op=r events; ${String(rows[0]?.n)} in the cached tables) ` +
+        `in ${((Date.now() - t0) / 1000).toFixed(1)} s; writers paused during the heal, so keys evicted meanwhile are the heal's: ${last.evicted - before.evicted} (invalidator_keys_evicted_total); ` +
+        `of this scenario's ${ctx.keys.length} keys ${entries.cached} were cached before the heal, ${entries.stale.length} of them older than their row (gap writes), ` +
+        `${healedStale} of those evicted by the heal, ${after.stale.length} still stale after it, ${after.cached} cached after it; no generation renewed`,
+    );
+  } finally {
+    workload.resumeWriters();
+  }
 }
 
 export const slotRecreated: GapScenario = {
   name: 'slot-recreated',
   behaviour: 'after the replication slot is dropped and recreated with writes in the gap every key converges to its row, without emptying the cache',
+  auditor: false,
   fault: 'stop the connector, drop its replication slot, keep writing for the hold time, start the connector (it recreates the slot; the stored offset is gone, so the stack resets it, records the gap and heals it by an incremental snapshot)',
   async inject(ctx) {
     const { sizes, log, note } = ctx;
@@ -89,6 +121,13 @@ export const slotRecreated: GapScenario = {
     await waitSlotInactive(slot);
     note(`replication slot ${slot} dropped: ${await dropReplicationSlot()}`);
     await sleep(sizes.faultHoldMs);
+    if (skipCdcHeal()) {
+      // Evidence run only: offsets reset without a recorded gap, so nothing heals it (see skipCdcHeal).
+      const { name } = connectorFile();
+      const pending = await pgQuery(localStack.database, 'SELECT count(*)::int AS n FROM cdc_gap WHERE healed_at IS NULL');
+      await resetConnectorOffsets(name);
+      note(`CHAOS_SKIP_CDC_HEAL=1: offsets reset by the scenario without recording a gap; no heal (unhealed gaps recorded by others: ${String(pending[0]?.n)})`);
+    }
     await restartAndMeasureHeal(ctx, log);
   },
 };
@@ -96,6 +135,7 @@ export const slotRecreated: GapScenario = {
 export const offsetsReset: GapScenario = {
   name: 'offsets-reset',
   behaviour: 'after the connector offsets are reset with writes in the gap every key converges to its row, without emptying the cache',
+  auditor: false,
   fault: 'stop the connector, keep writing for the hold time, reset its offsets over the Connect REST API (the stack helper records the gap), start it; the heal is an incremental snapshot',
   async inject(ctx) {
     const { sizes, log } = ctx;
@@ -104,6 +144,8 @@ export const offsetsReset: GapScenario = {
     await stopConnector(name);
     await sleep(sizes.faultHoldMs);
     log('resetting its offsets');
+    // The reset resumes the connector: the writers pause first, so the heal's count has no workload in it.
+    ctx.workload.pauseWriters();
     await resetConnectorOffsets(name, 'chaos offsets-reset: connector offsets reset over the Connect REST API');
     await restartAndMeasureHeal(ctx, log);
   },

@@ -10,6 +10,8 @@ export const SCENARIO_NAMES = [
   'connect-restart',
   'slot-recreated',
   'offsets-reset',
+  'planted-stale-entry',
+  'restore-epoch-bump',
 ] as const;
 export type ScenarioName = (typeof SCENARIO_NAMES)[number];
 

@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { localDatabaseUrl, localKafkaBrokers } from '@settings/shared';
+import { localAuditorDatabaseUrl, localDatabaseUrl, localKafkaBrokers } from '@settings/shared';
 import { ChildService, freePort, httpGet, httpStatus } from '@settings/local-stack';
 import { invalidatorEntry, settingsEntry } from './paths';
 import { metricSum } from './metrics-scrape';
@@ -11,6 +11,11 @@ export interface FleetOptions {
   groupId: string;
   /** Redis the services use (the suite's own logical database). */
   redisUrl: string;
+  /**
+   * Run the staleness auditor: the service samples every cache hit (AUDIT_SAMPLE_EVERY=1) and the
+   * replicas audit them against PostgreSQL (read-only auditor role) with a 1 s SLO. Off: no sampling, no DATABASE_URL.
+   */
+  auditor: boolean;
   /** Something worth reporting happened (a restart by the supervisor). */
   note(msg: string): void;
   log(msg: string): void;
@@ -27,6 +32,8 @@ interface Member {
 }
 
 const SUPERVISE_EVERY_MS = 1_000;
+/** The invalidators' AUDIT_SLO_MS when the auditor runs. */
+export const AUDIT_SLO_MS = 1_000;
 /** Consecutive failed /healthz answers before the supervisor kills and restarts (a liveness probe). */
 const LIVENESS_FAILURES = 5;
 
@@ -71,6 +78,7 @@ export class Fleet {
       // Entries are a safety net only; a short TTL keeps the suite's keys from piling up.
       CACHE_ENTRY_TTL_SECONDS: '900',
       SHUTDOWN_GRACE_MS: '2000',
+      AUDIT_SAMPLE_EVERY: this.opts.auditor ? '1' : '0',
     };
     const restart = (): ChildService => new ChildService('settings', settingsEntry, env, join(this.opts.logDir, 'settings.log'));
     const member: Member = { svc: restart(), httpPort: metricsPort, restart, livenessFailures: 0, started: false };
@@ -94,6 +102,8 @@ export class Fleet {
       // would make every kill scenario wait half a minute for nothing the suite is testing.
       KAFKA_SESSION_TIMEOUT_MS: '10000',
       KAFKA_REBALANCE_TIMEOUT_MS: '10000',
+      // The staleness auditor, with an SLO short enough for a scenario's phases (production: 5 s).
+      ...(this.opts.auditor ? { DATABASE_URL: localAuditorDatabaseUrl, AUDIT_SLO_MS: String(AUDIT_SLO_MS) } : {}),
     };
     const restart = (): ChildService => new ChildService(name, invalidatorEntry, env, join(this.opts.logDir, `invalidator-${name}.log`));
     const member: Member = { svc: restart(), httpPort, restart, livenessFailures: 0, started: false };
@@ -107,7 +117,7 @@ export class Fleet {
     return m.svc.exit === undefined ? (await httpGet(m.httpPort, '/metrics', 2_000)).body : '';
   }
 
-  /** Sum of one metric over the running invalidator replicas' /metrics (CDC gap scenarios). */
+  /** Sum of one metric over the running invalidator replicas' /metrics (CDC gap and cache scenarios). */
   async invalidatorMetricSum(name: string, labels: Record<string, string> = {}): Promise<number> {
     let sum = 0;
     for (const replica of this.replicaNames()) {

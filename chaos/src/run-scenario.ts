@@ -92,7 +92,7 @@ export async function runScenario(scenario: Scenario, env: ScenarioEnv): Promise
     const groupId = `chaos-${env.runId}-${env.index}-${scenario.name}`;
     await positionGroupAtEnd(groupId);
     log(`starting settings service and invalidator replicas ${BASE_REPLICAS.join(', ')} (group ${groupId})`);
-    fleet = await Fleet.start({ logDir: env.logDir, groupId, redisUrl: env.redisUrl, note, log }, BASE_REPLICAS);
+    fleet = await Fleet.start({ logDir: env.logDir, groupId, redisUrl: env.redisUrl, auditor: scenario.auditor !== false, note, log }, BASE_REPLICAS);
     await seedRows(db, keys);
     caller = new SettingsCaller(fleet.grpcPort);
     workload = new Workload(keys, sizes, seed, caller, db, tag);
@@ -102,7 +102,7 @@ export async function runScenario(scenario: Scenario, env: ScenarioEnv): Promise
 
     log(`injecting: ${scenario.fault}`);
     const tInject = Date.now();
-    await scenario.inject({ fleet, sizes, rng: streamFor(seed, `${tag}/fault`), log, note });
+    await scenario.inject({ fleet, sizes, rng: streamFor(seed, `${tag}/fault`), log, note, keys, db, caller, workload, redisUrl: env.redisUrl });
     notes.push(...(await healStack(log)));
     log(`healed ${((Date.now() - tInject) / 1000).toFixed(1)} s after the fault began; workload continues`);
     await sleep(sizes.afterHealMs);

@@ -1,28 +1,11 @@
-import type { ChaosSizes, ScenarioName } from './config';
+import type { ScenarioName } from './config';
 import { crashPostgres, startConnectAgain, startKafkaAgain, startPostgresAgain, startRedisAgain, stopConnectWorker, stopKafka, stopRedis, type Log } from './faults';
-import type { Fleet } from './fleet';
-import { intBelow, type Prng } from './prng';
+import { intBelow } from './prng';
 import { offsetsReset, slotRecreated } from './cdc-gap-scenarios';
+import { plantedStaleEntry, restoreEpochBump } from './cache-scenarios';
+import type { Scenario } from './scenario-context';
 
-/** What a fault needs: the fleet (to kill or add replicas), the phase lengths, a place for notes. */
-export interface ScenarioContext {
-  fleet: Fleet;
-  sizes: ChaosSizes;
-  rng: Prng;
-  log: Log;
-  /** Something the report should show (what was killed, how long a join took, …). */
-  note(msg: string): void;
-}
-
-export interface Scenario {
-  name: ScenarioName;
-  /** The behaviour the scenario checks, as the short test's `it` title. */
-  behaviour: string;
-  /** What is injected (README and progress lines). */
-  fault: string;
-  /** Runs while the workload runs: inject the fault, hold it, heal it. */
-  inject(ctx: ScenarioContext): Promise<void>;
-}
+export type { Scenario, ScenarioContext } from './scenario-context';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -158,4 +141,6 @@ export const SCENARIOS: Record<ScenarioName, Scenario> = {
   'connect-restart': connectRestart,
   'slot-recreated': slotRecreated,
   'offsets-reset': offsetsReset,
+  'planted-stale-entry': plantedStaleEntry,
+  'restore-epoch-bump': restoreEpochBump,
 };

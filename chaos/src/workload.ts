@@ -20,6 +20,9 @@ export class Workload {
   readonly tally = new Tally();
   private running = false;
   private loops: Array<Promise<void>> = [];
+  /** Keys the writers leave alone (a scenario owns them for a while); readers still read them. */
+  private readonly reserved = new Set<string>();
+  private writersPaused = false;
 
   constructor(
     private readonly keys: readonly SettingsKey[],
@@ -47,6 +50,33 @@ export class Workload {
     this.loops = [];
   }
 
+  /** Writers skip these keys until released (a planted entry must not be healed by a workload write). */
+  reserve(keys: readonly SettingsKey[]): void {
+    for (const k of keys) this.reserved.add(k.name);
+  }
+
+  release(keys: readonly SettingsKey[]): void {
+    for (const k of keys) this.reserved.delete(k.name);
+  }
+
+  /**
+   * Writers stop writing (readers go on) until resumed: what the invalidators evict meanwhile is
+   * not the workload's doing. A write already under way finishes (bounded by its deadline).
+   */
+  pauseWriters(): void {
+    this.writersPaused = true;
+  }
+
+  resumeWriters(): void {
+    this.writersPaused = false;
+  }
+
+  /** The writers' next key, or undefined when it is reserved or the writers are paused (no write this round). */
+  private writeTarget(rng: Prng): SettingsKey | undefined {
+    const key = pickSkewed(rng, this.keys);
+    return this.writersPaused || this.reserved.has(key.name) ? undefined : key;
+  }
+
   private async loop(purpose: string, intervalMs: number, step: (rng: Prng, n: number) => Promise<void>): Promise<void> {
     const rng = streamFor(this.seed, `${this.tag}/${purpose}`);
     for (let n = 0; this.running; n++) {
@@ -56,14 +86,18 @@ export class Workload {
   }
 
   private async grpcWrite(rng: Prng, value: string): Promise<void> {
-    const r = await this.caller.update(pickSkewed(rng, this.keys), value, this.sizes.callDeadlineMs);
+    const key = this.writeTarget(rng);
+    if (!key) return;
+    const r = await this.caller.update(key, value, this.sizes.callDeadlineMs);
     if (r.ok) this.tally.writes++;
     else this.tally.error(r.code);
   }
 
   private async sqlWrite(rng: Prng, value: string): Promise<void> {
+    const key = this.writeTarget(rng);
+    if (!key) return;
     try {
-      await updateRow(this.db, pickSkewed(rng, this.keys), value);
+      await updateRow(this.db, key, value);
       this.tally.writes++;
     } catch (err) {
       this.tally.error(sqlErrorName(err));

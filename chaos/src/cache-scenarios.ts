@@ -1,0 +1,189 @@
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { Client } from 'pg';
+import { connectorFile, dropReplicationSlot, stopConnector } from '@settings/local-stack';
+import { localStack } from '@settings/shared';
+import { cacheKeyOf, countEntries, generations, openCache, readRow, readValue, spaceOf, currentGeneration, waitEntry, waitUntil } from './cache-peek';
+import { waitSlotInactive } from './cdc-gap-scenarios';
+import { cacheHits } from './cache-in-use';
+import { startConnectAgain } from './faults';
+import { AUDIT_SLO_MS } from './fleet';
+import { updateRow, type SettingsKey } from './keys';
+import { metricSum } from './metrics-scrape';
+import { sampleDistinct } from './prng';
+import { servicesRoot } from './paths';
+import type { Scenario } from './scenario-context';
+
+/**
+ * Stale entries nothing in the change stream will evict: one planted straight into Redis (the
+ * staleness auditor must find and fence it, without emptying the cache), and rows whose
+ * versions went backwards as after a restore (the runbook's generation renewal must heal it,
+ * which does empty the cache, by design).
+ */
+const PLANTED = 5;
+const REWOUND = 5;
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+const secs = (ms: number): string => (ms / 1000).toFixed(1);
+
+export const plantedStaleEntry: Scenario = {
+  name: 'planted-stale-entry',
+  behaviour: 'a stale entry planted straight into Redis is found and fenced by the staleness auditor, and every key converges without emptying the cache',
+  fault: `for ${PLANTED} cached keys: update the row, and once its eviction landed put the previous entry back under the current generation (versionedFill of the old version and payload), then read it once`,
+  async inject({ fleet, keys, db, caller, workload, redisUrl, rng, sizes, log, note }) {
+    const redis = await openCache(redisUrl);
+    const targets = sampleDistinct(rng, keys, PLANTED);
+    // Writers leave the targets alone (readers do not): a workload write would evict the planted
+    // entry by normal invalidation before the auditor had a chance to.
+    workload.reserve(targets);
+    try {
+      const gens = await generations(redis);
+      const counted0 = await fleet.invalidatorMetricSum('invalidator_audit_inconsistent_total');
+      const checked0 = await fleet.invalidatorMetricSum('invalidator_audit_checked_total');
+      const queries0 = await fleet.invalidatorMetricSum('invalidator_audit_db_queries_total');
+      const tAudit = Date.now();
+      const planted: Array<{ key: SettingsKey; oldVersion: bigint; rowVersion: bigint; servedAt: number; servedStale: boolean }> = [];
+      for (const [i, key] of targets.entries()) {
+        const old = await waitEntry(redis, caller, key, sizes.callDeadlineMs);
+        if (!old) {
+          note(`${key.name} was never cached: not planted`);
+          continue;
+        }
+        await updateRow(db, key, `planted-newer-${i}`);
+        const row = await readRow(db, key);
+        // The update's normal eviction lands first (a marker, or already a newer fill).
+        await waitUntil(async () => {
+          const v = await readValue(redis, key);
+          return !(v?.kind === 'entry' && v.version === old.version);
+        }, 20_000);
+        // The plant: the old entry back under the current generation, as if the eviction had been lost.
+        let filled = 0;
+        for (let attempt = 0; attempt < 10 && filled !== 1; attempt++) {
+          const generation = await currentGeneration(redis, spaceOf(key));
+          await redis.del(cacheKeyOf(key));
+          filled = await redis.versionedFill(cacheKeyOf(key), old.version.toString(), generation ?? '0', 300_000, old.payload);
+        }
+        if (filled !== 1 || !row) {
+          note(`${key.name}: the plant did not take (a reader's fill won ten times)`);
+          continue;
+        }
+        // Served stale (and sampled: the service samples every hit here).
+        const served = await caller.get(key, 'default', sizes.callDeadlineMs);
+        planted.push({ key, oldVersion: old.version, rowVersion: row.version, servedAt: Date.now(), servedStale: served.ok && served.value.version === old.version.toString() });
+      }
+      log(`planted ${planted.length} stale entries; waiting for the auditor`);
+      const caughtAfter = planted.map(() => -1);
+      const timeoutMs = 4 * AUDIT_SLO_MS + 15_000;
+      await waitUntil(async () => {
+        for (const [i, p] of planted.entries()) {
+          if (caughtAfter[i]! >= 0) continue;
+          const v = await readValue(redis, p.key);
+          // Only the auditor removes it: the writers leave the key alone and a hit does not refill.
+          if (!(v?.kind === 'entry' && v.version === p.oldVersion)) caughtAfter[i] = Date.now() - p.servedAt;
+        }
+        return caughtAfter.every((ms) => ms >= 0);
+      }, timeoutMs, 50);
+      // Counters are read once more after the last fence (the replica increments before it answers).
+      await sleep(500);
+      const counted = (await fleet.invalidatorMetricSum('invalidator_audit_inconsistent_total')) - counted0;
+      const checked = (await fleet.invalidatorMetricSum('invalidator_audit_checked_total')) - checked0;
+      const queries = (await fleet.invalidatorMetricSum('invalidator_audit_db_queries_total')) - queries0;
+      const auditS = (Date.now() - tAudit) / 1000;
+      const healed = caughtAfter.filter((ms) => ms >= 0);
+      const gensAfter = await generations(redis);
+      note(
+        `planted ${planted.length}/${targets.length} stale entries (served stale ${planted.filter((p) => p.servedStale).length}); ` +
+          `auditor counted ${counted} inconsistent (invalidator_audit_inconsistent_total over the replicas); planted entries gone ${healed.length}/${planted.length}, ` +
+          `served → fenced max ${healed.length ? secs(Math.max(...healed)) : '-'} s (AUDIT_SLO_MS ${AUDIT_SLO_MS}); ` +
+          `audit: ${checked} samples checked, ${queries} queries in ${auditS.toFixed(1)} s (${(queries / auditS).toFixed(1)}/s); generations ${gens === gensAfter ? 'unchanged (cache not emptied)' : `RENEWED ${gens} → ${gensAfter}`}`,
+      );
+    } finally {
+      workload.release(targets);
+      redis.disconnect();
+    }
+  },
+};
+
+/** Rows back to an earlier state with LOWER versions and the version trigger bypassed, as a restore leaves them. */
+async function rewindRows(rows: Array<{ key: SettingsKey; version: bigint; displayName: string }>): Promise<void> {
+  const client = new Client({ host: '127.0.0.1', port: localStack.postgresPort, user: 'postgres', database: localStack.database, connectionTimeoutMillis: 3_000 });
+  await client.connect();
+  try {
+    await client.query('BEGIN');
+    await client.query('SET LOCAL session_replication_role = replica');
+    for (const { key, version, displayName } of rows) {
+      if (key.kind === 'account') {
+        await client.query('UPDATE account_settings SET display_name = $2, version = $3 WHERE account_id = $1', [key.accountId, displayName, version.toString()]);
+      } else {
+        await client.query('UPDATE doctor_settings SET display_name = $3, version = $4 WHERE account_id = $1 AND doctor_id = $2', [key.accountId, key.doctorId, displayName, version.toString()]);
+      }
+    }
+    await client.query('COMMIT');
+  } finally {
+    await client.end();
+  }
+}
+
+const renewEntry = (): string => join(servicesRoot, 'services/invalidator/dist/src/admin/renew-cache-generations.js');
+
+export const restoreEpochBump: Scenario = {
+  name: 'restore-epoch-bump',
+  behaviour: 'after a simulated restore (rows back to older content with lower versions, the slot gone) the runbook generation renewal makes every key converge to its row',
+  fault: `remember ${REWOUND} cached rows ("the backup"), update them and cache the newer values; stop the connector, drop its slot, write the backup back with lower versions (triggers bypassed), hold, start the connector; then the runbook's renew-cache-generations`,
+  async inject({ fleet, keys, db, caller, workload, redisUrl, rng, sizes, log, note }) {
+    const redis = await openCache(redisUrl);
+    const targets = sampleDistinct(rng, keys, REWOUND);
+    workload.reserve(targets);
+    try {
+      const backup: Array<{ key: SettingsKey; version: bigint; displayName: string }> = [];
+      for (const key of targets) {
+        const row = await readRow(db, key);
+        if (row) backup.push({ key, ...row });
+      }
+      // After the backup: newer values, cached.
+      for (const [i, { key }] of backup.entries()) await updateRow(db, key, `after-backup-${i}`);
+      let cachedNewer = 0;
+      for (const { key } of backup) {
+        const row = await readRow(db, key);
+        if (row && (await waitEntry(redis, caller, key, sizes.callDeadlineMs, row.version))) cachedNewer++;
+      }
+      // The restore: the server the connector streamed from is gone with its slot; the rows are back
+      // at the backup (versions lower than what is cached), written without the version trigger.
+      const slot = connectorFile().config['slot.name']!;
+      log('stopping the connector (a restore: the old server and its slot are gone)');
+      await stopConnector();
+      await waitSlotInactive(slot);
+      note(`replication slot ${slot} dropped: ${await dropReplicationSlot()}`);
+      await rewindRows(backup);
+      await sleep(sizes.faultHoldMs);
+      log('starting the connector again');
+      await startConnectAgain(log);
+      // Neither the stream nor the CDC heal can help: every marker and every read event is below the cached version.
+      await sleep(3_000);
+      let staleServed = 0;
+      for (const { key, version } of backup) {
+        const r = await caller.get(key, 'default', sizes.callDeadlineMs);
+        if (r.ok && BigInt(r.value.version) > version) staleServed++;
+      }
+      const before = await countEntries(redis, keys);
+      const missesBefore = metricSum(await fleet.settingsMetrics(), 'settings_cache_requests_total', { result: 'miss' });
+      const hitsBefore = await cacheHits(fleet);
+      // The runbook ("Restore of PostgreSQL or a CDC gap"), against the services' Redis database.
+      const t0 = Date.now();
+      const { stdout, stderr } = await promisify(execFile)(process.execPath, [renewEntry()], { env: { ...process.env, REDIS_URL: redisUrl, LOG_LEVEL: 'info' }, timeout: 30_000 });
+      log(`renew-cache-generations: ${(stdout + stderr).trim().split('\n').pop() ?? ''}`);
+      const after = await countEntries(redis, keys);
+      await sleep(2_000);
+      const misses = metricSum(await fleet.settingsMetrics(), 'settings_cache_requests_total', { result: 'miss' }) - missesBefore;
+      const hits = (await cacheHits(fleet)) - hitsBefore;
+      note(
+        `rewound ${backup.length} rows (newer values cached first: ${cachedNewer}); after the restore and the connector restart (CDC heal included) ${staleServed}/${backup.length} still served the newer, lost value; ` +
+          `renew-cache-generations in ${secs(Date.now() - t0)} s: of ${keys.length} keys ${before.current} were cached before, right after it ${after.current} current and ${after.dead} dead entries (misses); ` +
+          `the service counted ${misses} misses and ${hits} hits in the next ~2 s. This scenario empties the cache by design`,
+      );
+    } finally {
+      workload.release(targets);
+      redis.disconnect();
+    }
+  },
+};
