@@ -166,7 +166,11 @@ export class StalenessAuditor {
     this.deps.metrics.auditHeld.set(this.heldSamples);
   }
 
-  private async recheck(suspects: Suspect[]): Promise<void> {
+  private async recheck(all: Suspect[]): Promise<void> {
+    // One stale entry is one inconsistency, however many of its hits were sampled: the entry
+    // is decided (logged, counted, fenced) once; the other samples of it are duplicates.
+    const suspects = [...new Map(all.map((s) => [s.sample.key, s])).values()];
+    if (all.length > suspects.length) this.deps.metrics.auditSkipped.inc({ reason: 'same_entry' }, all.length - suspects.length);
     const values = await this.deps.cache.lookup(suspects.map((s) => s.sample));
     for (const [j, s] of suspects.entries()) {
       const { value, generation } = values[j]!;

@@ -134,6 +134,20 @@ describe('StalenessAuditor', () => {
     expect(await h.count('invalidator_audit_inconsistency_ratio')).toBe(1);
   });
 
+  it('several samples of one stale entry count as one inconsistency, with one fence', async () => {
+    const h = harness();
+    h.rows.set(key, 9n);
+    h.cache.set(key, entry(5n));
+    h.auditor.accept([sample(5n), sample(5n)]);
+    h.at(1000);
+    await h.auditor.auditDue();
+    h.at(2000);
+    await h.auditor.auditDue();
+    expect([await h.count('invalidator_audit_checked_total'), await h.count('invalidator_audit_inconsistent_total')]).toEqual([1, 1]);
+    expect(await h.count('invalidator_audit_skipped_total')).toBe(1);
+    expect(h.fenced).toEqual([[key, 9n]]);
+  });
+
   it('an entry of a deleted row is fenced one above the served version', async () => {
     const h = harness();
     h.cache.set(key, entry(5n));
