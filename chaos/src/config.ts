@@ -2,6 +2,7 @@ import { randomSeed } from './prng';
 
 /** Every fault the suite injects, in the order a full run executes them. */
 export const SCENARIO_NAMES = [
+  'normal-workload-audit',
   'invalidator-sigkill',
   'redis-restart',
   'redis-outage-rebalance',
@@ -40,6 +41,8 @@ export interface ChaosSizes {
   probeWrites: number;
   /** Deadline of each workload call; checks use twice this. */
   callDeadlineMs: number;
+  /** How long `normal-workload-audit` runs the workload with no fault (CHAOS_SOAK_SECONDS overrides). */
+  soakMs: number;
 }
 
 export const FULL_SIZES: ChaosSizes = {
@@ -57,6 +60,7 @@ export const FULL_SIZES: ChaosSizes = {
   convergeTimeoutMs: 60_000,
   probeWrites: 10,
   callDeadlineMs: 2_000,
+  soakMs: 600_000,
 };
 
 /** `npm test`'s version: the same faults, fewer keys, shorter phases (CI time). */
@@ -75,6 +79,7 @@ export const SHORT_SIZES: ChaosSizes = {
   convergeTimeoutMs: 30_000,
   probeWrites: 10,
   callDeadlineMs: 2_000,
+  soakMs: 15_000,
 };
 
 export interface ChaosOptions {
@@ -88,14 +93,18 @@ const truthy = (v: string | undefined): boolean => ['1', 'true', 'yes'].includes
 
 /**
  * CHAOS_SEED (integer; random and printed when unset), CHAOS_SHORT=1 (the `npm test` sizes),
- * CHAOS_SCENARIOS=a,b (subset, in the given order). Throws on an unknown scenario or a bad seed.
+ * CHAOS_SCENARIOS=a,b (subset, in the given order), CHAOS_SOAK_SECONDS (length of the no-fault audit soak). Throws on an unknown scenario or a bad seed.
  */
 export function optionsFromEnv(env: NodeJS.ProcessEnv = process.env): ChaosOptions {
   const short = truthy(env.CHAOS_SHORT);
   const rawSeed = (env.CHAOS_SEED ?? '').trim();
   const seed = rawSeed === '' ? randomSeed() : Number(rawSeed);
   if (!Number.isSafeInteger(seed) || seed < 0) throw new Error(`CHAOS_SEED must be a non-negative integer, got ${JSON.stringify(rawSeed)}`);
-  return { seed, short, scenarios: parseScenarios(env.CHAOS_SCENARIOS), sizes: short ? SHORT_SIZES : FULL_SIZES };
+  const sizes = short ? SHORT_SIZES : FULL_SIZES;
+  const rawSoak = (env.CHAOS_SOAK_SECONDS ?? '').trim();
+  const soakSeconds = rawSoak === '' ? sizes.soakMs / 1000 : Number(rawSoak);
+  if (!Number.isFinite(soakSeconds) || soakSeconds < 1) throw new Error(`CHAOS_SOAK_SECONDS must be a number >= 1, got ${JSON.stringify(rawSoak)}`);
+  return { seed, short, scenarios: parseScenarios(env.CHAOS_SCENARIOS), sizes: { ...sizes, soakMs: soakSeconds * 1000 } };
 }
 
 export function parseScenarios(raw: string | undefined): ScenarioName[] {

@@ -3,6 +3,7 @@ import { crashPostgres, startConnectAgain, startKafkaAgain, startPostgresAgain, 
 import { intBelow } from './prng';
 import { offsetsReset, slotRecreated } from './cdc-gap-scenarios';
 import { plantedStaleEntry, restoreEpochBump } from './cache-scenarios';
+import { normalWorkloadAudit } from './audit-soak-scenario';
 import type { Scenario } from './scenario-context';
 
 export type { Scenario, ScenarioContext } from './scenario-context';
@@ -133,6 +134,7 @@ const connectRestart = restartScenario(
 );
 
 export const SCENARIOS: Record<ScenarioName, Scenario> = {
+  'normal-workload-audit': normalWorkloadAudit,
   'invalidator-sigkill': invalidatorSigkill,
   'redis-restart': redisRestart,
   'redis-outage-rebalance': redisOutageRebalance,

@@ -134,8 +134,9 @@ test('selectors match labels: workloads, Services, PDBs, HPA, monitors, NetworkP
       const sel = spec<{ podSelector: LabelSelector }>(np).podSelector;
       const strimziManaged = Object.keys(sel.matchLabels ?? {}).some((k) => k.startsWith('strimzi.io/'));
       const names = (sel.matchExpressions ?? []).flatMap((e) => e.values ?? []).concat(sel.matchLabels?.['app.kubernetes.io/name'] ?? []);
-      // Pods of the migration Job render in the migrate overlay; all other names must exist here.
-      const known = new Set([...pods.map((w) => w.podLabels['app.kubernetes.io/name']), 'settings-migrate']);
+      // Pods of the migration Job render in the migrate overlay, the CDC-gap heal pod is created by
+      // ops/heal-after-failover.sh; all other names must exist here.
+      const known = new Set([...pods.map((w) => w.podLabels['app.kubernetes.io/name']), 'settings-migrate', 'settings-cdc-heal']);
       if (!strimziManaged && (names.length === 0 || names.some((n) => !known.has(n)))) out.push(`${objRef(np)}: selects unknown pods ${names.join(',')}`);
     }
     const strimziParents: Array<[string, string]> = [['KafkaTopic', 'Kafka'], ['KafkaNodePool', 'Kafka'], ['KafkaConnector', 'KafkaConnect']];

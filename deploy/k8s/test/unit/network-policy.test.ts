@@ -41,6 +41,7 @@ const NEEDS: Record<string, Need[]> = {
   'settings-service': ['postgres', 'redis'],
   'settings-invalidator': ['redis', 'kafka', 'postgres'], // postgres: the staleness auditor (read-only role)
   'settings-migrate': ['postgres'],
+  'settings-cdc-heal': ['postgres'], // ops/heal-after-failover.sh's pod: signal rows as the replication role
   'settings-postgres-exporter': ['postgres'],
   'settings-redis-exporter': ['redis'],
 };
@@ -48,6 +49,8 @@ const NEEDS: Record<string, Need[]> = {
 function podLabels(r: Rendering, name: string): Record<string, string> {
   const w = workloads(r.objects).find((x) => x.podLabels['app.kubernetes.io/name'] === name);
   // The migration Job renders in its own kustomization; its pod labels are fixed by migrate/job.yaml.
+  // The heal pod is created by ops/heal-after-failover.sh with the labels of its --overrides.
+  if (name === 'settings-cdc-heal') return { 'app.kubernetes.io/name': name, 'app.kubernetes.io/part-of': 'settings-cache' };
   return w?.podLabels ?? { 'app.kubernetes.io/name': name, 'app.kubernetes.io/component': 'migrations', 'app.kubernetes.io/part-of': 'settings-cache' };
 }
 
@@ -71,7 +74,7 @@ describe.each(['overlays/dev', 'overlays/prod'])('%s', (overlay) => {
     expect(egressAllowed(o, pod, ns(), { ip: '10.0.0.1' }, 443)).toBe(false);
   });
 
-  test.each(Object.keys(NEEDS).filter((n) => n !== 'settings-migrate'))('%s: Prometheus may scrape its metrics port, nobody else may', (name) => {
+  test.each(Object.keys(NEEDS).filter((n) => !['settings-migrate', 'settings-cdc-heal'].includes(n)))('%s: Prometheus may scrape its metrics port, nobody else may', (name) => {
     const w = workloads(r().objects).find((x) => x.podLabels['app.kubernetes.io/name'] === name)!;
     const metricsPort = w.pod.containers[0]!.ports!.find((p) => p.name === 'metrics')!.containerPort;
     expect(ingressAllowed(r().objects, w.podLabels, ns(), PROMETHEUS, metricsPort)).toBe(true);

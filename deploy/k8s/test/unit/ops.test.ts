@@ -3,8 +3,6 @@ import { chmodSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { K8S_DIR } from '../../lib/connector';
-import { egressAllowed, firstAddress, type Endpoint } from '../../lib/network';
-import { renderAll } from '../../lib/render';
 
 // The runbooks' scripted steps: the failover heal and the dead-letter tool. Run against a
 // recording kubectl stand-in; the Kubernetes side is exercised by hand in a cluster.
@@ -63,19 +61,8 @@ test('the snapshot heal runs the invalidator image in a restricted pod as debezi
   expect(env.REPLICATION_SLOT!.value).toBe('settings_cache_slot');
 });
 
-// Not yet under default deny (like the settings-ops pods of dlq.sh): invariants.test.ts accepts
-// only rendered workloads (and settings-migrate) in NetworkPolicy selectors.
-test('the heal pod may reach DNS and PostgreSQL', () => {
-  for (const r of renderAll().filter((x) => ['overlays/dev', 'overlays/prod'].includes(x.name))) {
-    const o = r.objects;
-    const ns = { 'kubernetes.io/metadata.name': o.find((x) => x.kind === 'Namespace')!.metadata.name };
-    const pod = { 'app.kubernetes.io/name': 'settings-cdc-heal', 'app.kubernetes.io/part-of': 'settings-cache' };
-    const postgresPolicy = o.find((x) => x.kind === 'NetworkPolicy' && x.metadata.name === 'settings-to-postgres') as unknown as { spec: { egress: Array<{ to: Endpoint[] }> } };
-    const to = postgresPolicy.spec.egress[0]!.to[0] as unknown as { ipBlock?: { cidr: string }; podSelector?: { matchLabels: Record<string, string> }; namespaceSelector?: { matchLabels: Record<string, string> } };
-    const postgres: Endpoint = to.ipBlock ? { ip: firstAddress(to.ipBlock.cidr) } : { pod: to.podSelector!.matchLabels, namespace: to.namespaceSelector!.matchLabels };
-    expect({ overlay: r.name, dns: egressAllowed(o, pod, ns, { pod: { 'k8s-app': 'kube-dns' }, namespace: { 'kubernetes.io/metadata.name': 'kube-system' } }, 53, 'UDP'), postgres: egressAllowed(o, pod, ns, postgres, 5432) }).toEqual({ overlay: r.name, dns: true, postgres: true });
-  }
-});
+// The heal pod is under default deny like the workloads: network-policy.test.ts checks that it
+// reaches DNS and PostgreSQL and nothing else, with the labels asserted above.
 
 test('the generation bump runs the renew-cache-generations command of the invalidator image, built from its source', () => {
   const text = readFileSync(script('heal-after-failover.sh'), 'utf8');
