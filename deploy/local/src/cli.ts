@@ -2,12 +2,15 @@ import { StartupError } from './wait-until';
 import { down, logPaths, status, tail, up } from './stack';
 import { healLocalCdcGaps } from './cdc-heal';
 import { localConnectorConfig } from './kafka-connect';
+import { redisClusterLogs, redisClusterReady, redisClusterRunning, startRedisCluster, stopRedisCluster } from './redis-cluster';
 
 const usage = `usage: stack <up|down|status|logs [component] [lines]>
   up       start PostgreSQL, Redis, Kafka (KRaft) and Kafka Connect + Debezium; idempotent
   down     stop them and drop the replication slot
   status   one line per component
   logs     tail each component's log (or one: postgres, redis, kafka, connect)
+  cluster <up|down|status>  the on-demand three-master Redis Cluster (ports 56380-56382) the
+           cluster variant of the cache tests and the bench use; never part of up
   cdc-heal [reason]  heal CDC gaps by an incremental snapshot: recorded ones, a missing or lost
            replication slot, and with a reason one you know of (e.g. offsets reset by hand)`;
 
@@ -34,6 +37,18 @@ async function main(argv: string[]): Promise<number> {
         process.stdout.write(`==> ${name}: ${file}\n${tail(file, lines)}\n`);
       }
       return 0;
+    }
+    case 'cluster': {
+      const say = (m: string): void => void process.stderr.write(`[stack] redis-cluster: ${m}\n`);
+      if (rest[0] === 'up') await startRedisCluster(say);
+      else if (rest[0] === 'down') await stopRedisCluster();
+      else if (rest[0] !== 'status') {
+        process.stderr.write(`${usage}\n`);
+        return 2;
+      }
+      const ok = redisClusterRunning() && redisClusterReady();
+      process.stdout.write(`redis-cluster ${ok ? 'UP  ' : 'DOWN'} ${Object.values(redisClusterLogs()).join(' ')}\n`);
+      return rest[0] === 'down' ? 0 : ok ? 0 : 3;
     }
     case 'cdc-heal': {
       const slot = localConnectorConfig().config['slot.name'];

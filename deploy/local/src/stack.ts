@@ -7,6 +7,7 @@ import { connectorStatus, connectProcess, dropReplicationSlot, localConnectorCon
 import { ensureChangeTopics, kafkaMetadataReady, kafkaProcess, startKafka } from './kafka';
 import { pgQuery, postgresLog, postgresRunning, startPostgres, stopPostgres } from './postgres';
 import { redisProcess, redisReady, startRedis } from './redis';
+import { redisClusterRunning, stopRedisCluster } from './redis-cluster';
 import { stateDir } from './state-dir';
 
 export type Progress = (component: string, message: string) => void;
@@ -72,6 +73,10 @@ export async function down(progress: Progress = consoleProgress): Promise<void> 
   await kafkaProcess.stop(30_000);
   progress('redis', 'stopping');
   await redisProcess.stop();
+  if (redisClusterRunning()) {
+    progress('redis-cluster', 'stopping');
+    await stopRedisCluster();
+  }
   progress('postgres', 'stopping');
   await stopPostgres();
   progress('stack', 'down');

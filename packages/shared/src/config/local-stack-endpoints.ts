@@ -10,6 +10,8 @@
 export const localStack = {
   postgresPort: 55432,
   redisPort: 56379,
+  /** The on-demand three-master Redis Cluster (`npm run stack -- cluster up`). */
+  redisClusterPorts: [56380, 56381, 56382],
   kafkaPort: 59092,
   kafkaControllerPort: 59093,
   connectPort: 58083,
@@ -37,5 +39,7 @@ export const localMigratorDatabaseUrl = localDatabaseUrlAs(localDatabaseRoles.ow
 /** The local superuser: stack set-up and test fixtures (TRUNCATE, pg_stat_activity) only. */
 export const localAdminDatabaseUrl = localDatabaseUrlAs(localDatabaseRoles.admin);
 export const localRedisUrl = `redis://127.0.0.1:${localStack.redisPort}`;
+/** Seed nodes of the on-demand Redis Cluster, in the form of REDIS_CLUSTER_NODES. */
+export const localRedisClusterNodes = localStack.redisClusterPorts.map((p) => `127.0.0.1:${p}`).join(',');
 export const localKafkaBrokers = `127.0.0.1:${localStack.kafkaPort}`;
 export const localConnectUrl = `http://127.0.0.1:${localStack.connectPort}`;

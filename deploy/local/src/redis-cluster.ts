@@ -1,0 +1,82 @@
+import { spawnSync } from 'node:child_process';
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { localStack } from '@settings/shared';
+import { ManagedProcess } from './managed-process';
+import { ensurePortFree } from './port-check';
+import { componentDir } from './state-dir';
+import { waitUntil } from './wait-until';
+
+/**
+ * A three-master Redis Cluster for the cluster variant of the cache tests and the bench
+ * (`stack cluster up|down|status`). On demand, never part of `up`: the single Redis is what the
+ * services use by default, and three more servers would only cost memory on every run.
+ *
+ * Same settings as the single Redis (no persistence, noeviction; see redis.ts), one folder per
+ * node for its `nodes.conf`. No replicas: the tests are about slots and multi-key scripts, not
+ * failover, and a replica would double the processes on a 2-core machine.
+ */
+const COMPONENT = 'redis-cluster';
+// The cluster bus listens on port + 10000 unless told otherwise, beyond 65535 for these ports.
+const BUS_PORT_OFFSET = -10_000;
+const nodes = localStack.redisClusterPorts.map((port) => ({ port, busPort: port + BUS_PORT_OFFSET, process: new ManagedProcess(`${COMPONENT}-${port}`) }));
+
+function cli(port: number, ...args: string[]): string {
+  const r = spawnSync('redis-cli', ['-h', '127.0.0.1', '-p', String(port), ...args], { encoding: 'utf8', timeout: 10_000 });
+  return (r.stdout ?? '').trim();
+}
+
+/** True when every node answers and the cluster covers all 16384 slots (`cluster_state:ok`). */
+export function redisClusterReady(): boolean {
+  return nodes.every(({ port }) => /cluster_state:ok/.test(cli(port, 'CLUSTER', 'INFO')));
+}
+
+export function redisClusterRunning(): boolean {
+  return nodes.every((n) => n.process.isRunning());
+}
+
+export async function startRedisCluster(progress: (msg: string) => void): Promise<void> {
+  for (const { port, busPort, process: p } of nodes) {
+    if (p.isRunning()) continue;
+    await ensurePortFree(COMPONENT, port);
+    await ensurePortFree(COMPONENT, busPort);
+    const dir = componentDir(`${COMPONENT}-${port}`);
+    // A node without its data comes back empty; its old nodes.conf would make it claim slots
+    // of a cluster whose other members forgot it. Start every node from scratch.
+    rmSync(join(dir, 'nodes.conf'), { force: true });
+    progress(`starting node ${port}`);
+    p.start('redis-server', [
+      '--port', String(port),
+      '--bind', '127.0.0.1',
+      '--cluster-enabled', 'yes',
+      '--cluster-config-file', 'nodes.conf',
+      '--cluster-port', String(busPort),
+      '--cluster-node-timeout', '5000',
+      '--save', '',
+      '--appendonly', 'no',
+      '--dir', dir,
+      '--maxmemory', '256mb',
+      '--maxmemory-policy', 'noeviction',
+    ]);
+  }
+  for (const { port, process: p } of nodes) {
+    await waitUntil(`${COMPONENT}-${port}`, 'PING', async () => cli(port, 'PING') === 'PONG', { timeoutMs: 15_000, log: p.log, alive: () => p.isRunning() });
+  }
+  if (!redisClusterReady()) {
+    // Only a brand-new set of nodes gets here (a running, formed cluster is ready): assign the
+    // slots evenly over the three masters.
+    progress('creating the cluster (3 masters, no replicas)');
+    const hosts = nodes.map(({ port }) => `127.0.0.1:${port}`);
+    const r = spawnSync('redis-cli', ['--cluster', 'create', ...hosts, '--cluster-replicas', '0', '--cluster-yes'], { encoding: 'utf8', timeout: 30_000 });
+    if (r.status !== 0) throw new Error(`redis-cli --cluster create failed: ${(r.stderr || r.stdout).trim().split('\n').slice(-3).join(' ')}`);
+  }
+  await waitUntil(COMPONENT, 'cluster_state:ok on every node', async () => redisClusterReady(), { timeoutMs: 30_000, log: nodes[0]!.process.log });
+}
+
+export async function stopRedisCluster(): Promise<void> {
+  await Promise.all(nodes.map(({ process: p }) => p.stop()));
+}
+
+export function redisClusterLogs(): Record<string, string> {
+  return Object.fromEntries(nodes.map(({ port, process: p }) => [`${COMPONENT}-${port}`, p.log]));
+}
