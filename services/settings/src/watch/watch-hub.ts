@@ -1,0 +1,80 @@
+import type { KeyChangeFeed } from './key-change-feed';
+import { WatchTopic, type Observed } from './watch-topic';
+
+export interface HubOptions {
+  /** A failed read of a watched resource (logged; the topic retries after `retryMs`). */
+  onReadError(key: string, err: unknown): void;
+  readonly retryMs: number;
+}
+
+/**
+ * One replica's upstream for every Watch stream: one topic per watched cache key, shared by all
+ * watchers of that key, re-read when Redis says the key (or its key space's generation)
+ * changed, and all of them when changes may have been missed (tracking came back).
+ */
+export class WatchHub {
+  private readonly topics = new Map<string, WatchTopic<unknown>>();
+  /** Extra keys whose change means a topic changed (its key space's generation). */
+  private readonly alsoOn = new Map<string, Set<string>>();
+  private readonly unlisten: () => void;
+
+  constructor(
+    private readonly feed: KeyChangeFeed,
+    private readonly opts: HubOptions,
+  ) {
+    this.unlisten = feed.listen({
+      onChange: (keys) => {
+        for (const k of keys) {
+          this.topics.get(k)?.changed();
+          for (const t of this.alsoOn.get(k) ?? []) this.topics.get(t)?.changed();
+        }
+      },
+      onReset: () => {
+        for (const t of this.topics.values()) t.changed();
+      },
+      onLost: () => undefined,
+    });
+  }
+
+  /** True while every change of a watched key reaches this replica. */
+  get live(): boolean {
+    return this.feed.live;
+  }
+
+  get topicCount(): number {
+    return this.topics.size;
+  }
+
+  /**
+   * Subscribes `fn` to `key`'s state (delivered now if known, else after the first read). The
+   * first subscriber of a key creates its topic with `read`; the last one's unsubscribe drops it.
+   */
+  subscribe<S>(key: string, generationKey: string, read: () => Promise<Observed<S>>, fn: (o: Observed<S>) => void): () => void {
+    let topic = this.topics.get(key) as WatchTopic<S> | undefined;
+    if (!topic) {
+      topic = new WatchTopic<S>({ key, read, retryMs: this.opts.retryMs, onError: (err) => this.opts.onReadError(key, err) });
+      this.topics.set(key, topic as WatchTopic<unknown>);
+      const set = this.alsoOn.get(generationKey) ?? new Set<string>();
+      set.add(key);
+      this.alsoOn.set(generationKey, set);
+    }
+    const t = topic;
+    const unsubscribe = t.subscribe(fn);
+    return () => {
+      unsubscribe();
+      if (t.watchers === 0 && this.topics.get(key) === t) {
+        this.topics.delete(key);
+        const set = this.alsoOn.get(generationKey);
+        set?.delete(key);
+        if (set?.size === 0) this.alsoOn.delete(generationKey);
+      }
+    };
+  }
+
+  close(): void {
+    this.unlisten();
+    for (const t of this.topics.values()) t.close();
+    this.topics.clear();
+    this.alsoOn.clear();
+  }
+}

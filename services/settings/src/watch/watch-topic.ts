@@ -1,0 +1,117 @@
+/** One watched resource's current state as the fenced read path returns it. */
+export interface Observed<S> {
+  /** undefined: the resource does not exist. */
+  readonly state: S | undefined;
+  /** The resource's version (0 when it does not exist). */
+  readonly version: bigint;
+}
+
+export interface TopicOptions<S> {
+  /** The cache key whose changes mean this resource changed. */
+  readonly key: string;
+  /** Reads the current state through the normal fenced read path (never PostgreSQL per watcher). */
+  read(): Promise<Observed<S>>;
+  /** A failed read; the topic retries after `retryMs` while anyone watches. */
+  onError(err: unknown): void;
+  readonly retryMs: number;
+}
+
+/**
+ * The upstream side of one watched key in one replica: whatever the number of watchers, one read
+ * per change (reads are serialised, and changes that arrive during a read trigger exactly one
+ * more). Versions delivered only grow, so a read that started before a change can never take a
+ * watcher back; a resource that disappears is delivered as `state: undefined`, but only when no
+ * change arrived during the read that saw it gone.
+ */
+export class WatchTopic<S> {
+  private readonly subscribers = new Set<(o: Observed<S>) => void>();
+  private current: Observed<S> | undefined;
+  private dirty = true;
+  private reading = false;
+  private retry: NodeJS.Timeout | undefined;
+
+  constructor(private readonly opts: TopicOptions<S>) {}
+
+  get key(): string {
+    return this.opts.key;
+  }
+
+  get watchers(): number {
+    return this.subscribers.size;
+  }
+
+  /** The last state delivered, if one was read since the last change. */
+  get known(): Observed<S> | undefined {
+    return this.dirty ? undefined : this.current;
+  }
+
+  subscribe(fn: (o: Observed<S>) => void): () => void {
+    this.subscribers.add(fn);
+    if (this.current && !this.dirty) fn(this.current);
+    else this.refresh();
+    return () => {
+      this.subscribers.delete(fn);
+      if (this.subscribers.size === 0) this.close();
+    };
+  }
+
+  /** The key changed (or may have): read again. */
+  changed(): void {
+    this.dirty = true;
+    this.refresh();
+  }
+
+  close(): void {
+    if (this.retry) clearTimeout(this.retry);
+    this.retry = undefined;
+  }
+
+  private refresh(): void {
+    if (this.reading || this.subscribers.size === 0) return;
+    this.reading = true;
+    void this.readLoop();
+  }
+
+  private async readLoop(): Promise<void> {
+    try {
+      while (this.dirty && this.subscribers.size > 0) {
+        this.dirty = false;
+        let next: Observed<S>;
+        try {
+          next = await this.opts.read();
+        } catch (err) {
+          this.opts.onError(err);
+          this.dirty = true;
+          this.scheduleRetry();
+          return;
+        }
+        // Another change arrived while reading: a newer version is still worth delivering (the
+        // loop reads again), but an absence may predate a re-creation: only a clean read says so.
+        if (this.dirty && next.state === undefined) continue;
+        if (this.accepts(next)) {
+          this.current = next;
+          for (const fn of this.subscribers) fn(next);
+        }
+      }
+    } finally {
+      this.reading = false;
+    }
+  }
+
+  /** Newer versions, and a disappearance seen by a read no change overlapped. */
+  private accepts(next: Observed<S>): boolean {
+    const cur = this.current;
+    if (!cur) return true;
+    if (next.state === undefined) return cur.state !== undefined;
+    return cur.state === undefined || next.version > cur.version;
+  }
+
+  private scheduleRetry(): void {
+    if (this.retry) return;
+    this.retry = setTimeout(() => {
+      this.retry = undefined;
+      this.refresh();
+    }, this.opts.retryMs);
+    this.retry.unref();
+  }
+}

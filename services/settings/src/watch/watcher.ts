@@ -1,0 +1,132 @@
+import type { WatchHub } from './watch-hub';
+import type { Observed } from './watch-topic';
+
+/** Where a watcher's messages go: a server stream (grpc-js `write` returns false when its buffer is full). */
+export interface WatchSink<M> {
+  write(message: M): boolean;
+  /** Calls `fn` once the sink can take more after a `write` returned false. */
+  onceDrained(fn: () => void): void;
+}
+
+/** What the caller has, per watched resource: nothing, the version of its resume token, or a state it was sent. */
+export type Sent<S> = { kind: 'nothing' } | { kind: 'resume'; version: bigint } | { kind: 'state'; observed: Observed<S> };
+
+/** One watched resource of one stream. */
+export interface WatchTarget<S, M> {
+  /** The resource name the caller asked for. */
+  readonly name: string;
+  readonly key: string;
+  readonly generationKey: string;
+  /** Version from the caller's resume token, if any. */
+  readonly resumeVersion?: bigint;
+  read(): Promise<Observed<S>>;
+  /** The messages that take a caller from `sent` to `latest` ([] when it already has it). */
+  render(sent: Sent<S>, latest: Observed<S>): M[];
+}
+
+interface Slot<M> {
+  readonly target: WatchTarget<unknown, M>;
+  sent: Sent<unknown>;
+  latest: Observed<unknown> | undefined;
+  unsubscribe: () => void;
+}
+
+/**
+ * One Watch stream. Every target's newest state replaces the previous one that was not sent yet,
+ * so a slow caller gets the latest value, coalesced, and the memory a stream holds is one state
+ * per target, never a queue. A progress message (a bookmark) goes out when nothing is pending and
+ * the replica is live: "you are current as of now".
+ */
+export class Watcher<M> {
+  private readonly slots: Array<Slot<M>> = [];
+  private blocked = false;
+  private closed = false;
+  private scheduled = false;
+  /** The stream's first bookmark went out (a resumed caller that was already current gets one at once). */
+  private bookmarked = false;
+
+  constructor(
+    private readonly hub: WatchHub,
+    private readonly sink: WatchSink<M>,
+    private readonly progressMessage: (versions: ReadonlyArray<{ name: string; version: bigint }>) => M,
+    private readonly onPush: (count: number) => void = () => undefined,
+  ) {}
+
+  start(targets: ReadonlyArray<WatchTarget<unknown, M>>): void {
+    for (const target of targets) {
+      const slot: Slot<M> = {
+        target,
+        sent: target.resumeVersion !== undefined ? { kind: 'resume', version: target.resumeVersion } : { kind: 'nothing' },
+        latest: undefined,
+        unsubscribe: () => undefined,
+      };
+      this.slots.push(slot);
+      slot.unsubscribe = this.hub.subscribe(target.key, target.generationKey, () => target.read(), (o) => {
+        slot.latest = o;
+        this.schedule();
+      });
+    }
+  }
+
+  /** True once every target's state was read at least once. */
+  get ready(): boolean {
+    return this.slots.every((s) => s.latest !== undefined);
+  }
+
+  /** Sends a bookmark if the stream is caught up and the replica is live; false otherwise. */
+  progress(): boolean {
+    if (this.closed || this.blocked || !this.hub.live || !this.ready || this.pending()) return false;
+    const versions = this.slots.map((s) => ({ name: s.target.name, version: s.latest!.version }));
+    this.write(this.progressMessage(versions));
+    return true;
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const s of this.slots) s.unsubscribe();
+  }
+
+  private pending(): boolean {
+    return this.slots.some((s) => s.latest !== undefined && !(s.sent.kind === 'state' && s.sent.observed === s.latest));
+  }
+
+  private schedule(): void {
+    if (this.scheduled || this.blocked || this.closed) return;
+    this.scheduled = true;
+    // Several targets changed by one push flush together.
+    queueMicrotask(() => {
+      this.scheduled = false;
+      this.flush();
+    });
+  }
+
+  private flush(): void {
+    let sentStates = false;
+    for (const slot of this.slots) {
+      if (this.closed || this.blocked) return;
+      const latest = slot.latest;
+      if (!latest || (slot.sent.kind === 'state' && slot.sent.observed === latest)) continue;
+      const messages = slot.target.render(slot.sent, latest);
+      slot.sent = { kind: 'state', observed: latest };
+      for (const m of messages) this.write(m);
+      if (messages.length > 0) {
+        sentStates = true;
+        this.onPush(messages.length);
+      }
+    }
+    // The first answer of a stream whose caller already had everything (resume) is a bookmark.
+    if (!sentStates && this.ready && !this.bookmarked) {
+      this.bookmarked = this.progress();
+    }
+  }
+
+  private write(m: M): void {
+    if (this.sink.write(m)) return;
+    this.blocked = true;
+    this.sink.onceDrained(() => {
+      this.blocked = false;
+      this.flush();
+    });
+  }
+}

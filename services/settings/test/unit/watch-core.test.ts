@@ -1,0 +1,197 @@
+import { KeyChangeBroadcast } from '../../src/watch/key-change-feed';
+import { WatchHub } from '../../src/watch/watch-hub';
+import type { Observed } from '../../src/watch/watch-topic';
+import { Watcher, type Sent, type WatchSink, type WatchTarget } from '../../src/watch/watcher';
+
+type Msg = { kind: 'state'; name: string; version: bigint; from: Sent<string>['kind'] } | { kind: 'progress'; versions: string };
+
+const tick = async (): Promise<void> => {
+  for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
+};
+
+/** A resource whose reads the test controls: each read waits for the test to answer it. */
+class FakeRow {
+  reads = 0;
+  private waiting: Array<(o: Observed<string>) => void> = [];
+  constructor(public current: Observed<string>) {}
+  read = (): Promise<Observed<string>> => {
+    this.reads++;
+    return new Promise((resolve) => this.waiting.push(resolve));
+  };
+  /** Answers every pending read with `o` (default: the current row). */
+  answer(o: Observed<string> = this.current): void {
+    const w = this.waiting;
+    this.waiting = [];
+    for (const r of w) r(o);
+  }
+  get pendingReads(): number {
+    return this.waiting.length;
+  }
+}
+
+class FakeSink implements WatchSink<Msg> {
+  out: Msg[] = [];
+  full = false;
+  private drained: Array<() => void> = [];
+  write(m: Msg): boolean {
+    this.out.push(m);
+    return !this.full;
+  }
+  onceDrained(fn: () => void): void {
+    this.drained.push(fn);
+  }
+  drain(): void {
+    this.full = false;
+    const d = this.drained;
+    this.drained = [];
+    for (const fn of d) fn();
+  }
+}
+
+const v = (version: number, state: string | undefined = `s${version}`): Observed<string> => ({ version: BigInt(version), state });
+const target = (name: string, row: FakeRow, resumeVersion?: bigint): WatchTarget<unknown, Msg> => ({
+  name,
+  key: `k:${name}`,
+  generationKey: 'gen',
+  resumeVersion,
+  read: row.read,
+  render: (sent, latest) =>
+    sent.kind === 'resume' && sent.version === latest.version ? [] : [{ kind: 'state', name, version: latest.version, from: sent.kind }],
+});
+const progress = (versions: ReadonlyArray<{ name: string; version: bigint }>): Msg => ({ kind: 'progress', versions: versions.map((x) => `${x.name}@${x.version}`).join(',') });
+
+function setUp(): { feed: KeyChangeBroadcast; hub: WatchHub } {
+  const feed = new KeyChangeBroadcast();
+  feed.resumed();
+  return { feed, hub: new WatchHub(feed, { retryMs: 10, onReadError: () => undefined }) };
+}
+
+describe('Watch core: one upstream read per change, latest state coalesced, never backwards', () => {
+  it('sends the current state first, then each change, reading once per change for all watchers of a key', async () => {
+    const { feed, hub } = setUp();
+    const row = new FakeRow(v(1));
+    const sinks = [new FakeSink(), new FakeSink(), new FakeSink()];
+    const watchers = sinks.map((s) => new Watcher(hub, s, progress));
+    for (const w of watchers) w.start([target('a', row)]);
+    await tick();
+    expect(row.reads).toBe(1);
+    row.answer();
+    await tick();
+    for (const s of sinks) expect(s.out).toEqual([{ kind: 'state', name: 'a', version: 1n, from: 'nothing' }]);
+    row.current = v(2);
+    feed.changed(['k:a']);
+    await tick();
+    row.answer();
+    await tick();
+    expect(row.reads).toBe(2);
+    for (const s of sinks) expect(s.out.map((m) => (m.kind === 'state' ? m.version : m.kind))).toEqual([1n, 2n]);
+  });
+
+  it('a slow watcher gets only the newest state when it drains, not every version in between', async () => {
+    const { feed, hub } = setUp();
+    const row = new FakeRow(v(1));
+    const slow = new FakeSink();
+    const w = new Watcher(hub, slow, progress);
+    w.start([target('a', row)]);
+    await tick();
+    slow.full = true;
+    row.answer();
+    await tick();
+    for (let version = 2; version <= 50; version++) {
+      row.current = v(version);
+      feed.changed(['k:a']);
+      await tick();
+      row.answer();
+      await tick();
+    }
+    expect(slow.out).toHaveLength(1);
+    slow.drain();
+    await tick();
+    expect(slow.out.map((m) => (m.kind === 'state' ? m.version : m.kind))).toEqual([1n, 50n]);
+  });
+
+  it('a read that started before a newer delivery can never take watchers back to an older version', async () => {
+    const { feed, hub } = setUp();
+    const row = new FakeRow(v(5));
+    const sink = new FakeSink();
+    new Watcher(hub, sink, progress).start([target('a', row)]);
+    await tick();
+    feed.changed(['k:a']); // arrives during the first read: one more read follows
+    row.answer(v(5));
+    await tick();
+    row.answer(v(4)); // an older answer (e.g. an old fill seen through a lagging path)
+    await tick();
+    expect(sink.out.map((m) => (m.kind === 'state' ? m.version : m.kind))).toEqual([5n]);
+  });
+
+  it('a disappearance is delivered only by a read no change overlapped', async () => {
+    const { feed, hub } = setUp();
+    const row = new FakeRow(v(3));
+    const sink = new FakeSink();
+    new Watcher(hub, sink, progress).start([target('a', row)]);
+    await tick();
+    row.answer();
+    await tick();
+    feed.changed(['k:a']);
+    await tick();
+    feed.changed(['k:a']); // overlaps the read below
+    row.answer({ version: 0n, state: undefined });
+    await tick();
+    expect(sink.out).toHaveLength(1);
+    row.answer(v(4));
+    await tick();
+    expect(sink.out.map((m) => (m.kind === 'state' ? m.version : m.kind))).toEqual([3n, 4n]);
+  });
+
+  it('a resumed caller that is current gets a bookmark at once, one that missed changes gets the current state', async () => {
+    const { hub } = setUp();
+    const row = new FakeRow(v(7));
+    const current = new FakeSink();
+    const behind = new FakeSink();
+    new Watcher(hub, current, progress).start([target('a', row, 7n)]);
+    new Watcher(hub, behind, progress).start([target('a', row, 3n)]);
+    await tick();
+    row.answer();
+    await tick();
+    expect(current.out).toEqual([{ kind: 'progress', versions: 'a@7' }]);
+    expect(behind.out).toEqual([{ kind: 'state', name: 'a', version: 7n, from: 'resume' }]);
+  });
+
+  it('re-reads every watched key when tracking comes back, and sends no bookmark while it is lost', async () => {
+    const { feed, hub } = setUp();
+    const row = new FakeRow(v(1));
+    const sink = new FakeSink();
+    const w = new Watcher(hub, sink, progress);
+    w.start([target('a', row)]);
+    await tick();
+    row.answer();
+    await tick();
+    feed.lost();
+    expect(w.progress()).toBe(false);
+    row.current = v(2); // changed while pushes were lost
+    feed.resumed();
+    await tick();
+    expect(row.pendingReads).toBe(1);
+    row.answer();
+    await tick();
+    expect(sink.out.map((m) => (m.kind === 'state' ? m.version : m.kind))).toEqual([1n, 2n]);
+    expect(w.progress()).toBe(true);
+  });
+
+  it('a generation change (TRUNCATE) re-reads every watched key of its space; the last watcher leaving drops the topic', async () => {
+    const { feed, hub } = setUp();
+    const row = new FakeRow(v(1));
+    const w = new Watcher(hub, new FakeSink(), progress);
+    w.start([target('a', row)]);
+    await tick();
+    row.answer();
+    await tick();
+    feed.changed(['gen']);
+    await tick();
+    expect(row.reads).toBe(2);
+    row.answer();
+    await tick();
+    w.close();
+    expect(hub.topicCount).toBe(0);
+  });
+});
