@@ -11,9 +11,11 @@
 # processes, so there are no zombies to reap and no need for tini. Never wrap the command in
 # `npm start` or `sh -c`: they would become PID 1 and swallow or delay SIGTERM.
 
-# Pinned by version: the Node.js that development and CI run. CI may additionally pin the
-# digest (node:20.20.2-bookworm-slim@sha256:...) and let a bot propose updates.
-ARG NODE_IMAGE=node:20.20.2-bookworm-slim
+# Pinned by version: Node.js 22, the maintenance LTS line (Node 20 reached end of life in April
+# 2026). The code is also tested on the Node 20 of development machines (package.json engines
+# `>=20`), so nothing here may rely on a Node 22-only API. CI may additionally pin the digest
+# (node:22.23.3-bookworm-slim@sha256:...) and let a bot propose updates.
+ARG NODE_IMAGE=node:22.23.3-bookworm-slim
 
 # ---- manifests: only package.json files and the lockfile, so dependency layers are cached
 # until dependencies actually change (and new workspaces need no Dockerfile edit).

@@ -35,9 +35,16 @@ cd "$proto_dir"
   exit 1
 }
 
+# What gRPC reflection serves (services/settings/src/grpc/proto-files.ts): the files exactly as
+# protoc sees them — names, imports, fully qualified type names — which Go tools (grpcurl,
+# buf curl) require; descriptors rebuilt by proto-loader are not valid for them.
+descriptors_rel="proto/reflection-descriptors.binpb"
+build_descriptors() { "$buf" build --as-file-descriptor-set --exclude-source-info -o "$1"; }
+
 if [[ "$mode" != "--check" ]]; then
   "$buf" generate
-  echo "generated $gen_rel"
+  build_descriptors "$root_dir/$descriptors_rel"
+  echo "generated $gen_rel and $descriptors_rel"
   exit 0
 fi
 
@@ -52,4 +59,9 @@ if ! diff -r -u "$root_dir/$gen_rel" "$tmp/$gen_rel" >"$tmp/gen.diff"; then
   echo "Run 'npm run generate' and commit the result." >&2
   exit 1
 fi
-echo "$gen_rel is up to date"
+build_descriptors "$tmp/descriptors.binpb"
+if ! cmp -s "$tmp/descriptors.binpb" "$root_dir/$descriptors_rel"; then
+  echo "generate.sh --check: $descriptors_rel is out of date with proto/. Run 'npm run generate' and commit the result." >&2
+  exit 1
+fi
+echo "$gen_rel and $descriptors_rel are up to date"

@@ -13,8 +13,8 @@ export const benchDir = join(repoRoot, 'bench');
 export const BENCH_REDIS_DB = 7;
 export const benchRedisUrl = `redis://127.0.0.1:${localStack.redisPort}/${BENCH_REDIS_DB}`;
 
-export type ScenarioName = 'read-path' | 'invalidation-lag' | 'incident-replay' | 'eviction-throughput' | 'memory';
-export const ALL_SCENARIOS: readonly ScenarioName[] = ['read-path', 'invalidation-lag', 'eviction-throughput', 'incident-replay', 'memory'];
+export type ScenarioName = 'read-path' | 'cold-start' | 'l1-coherence' | 'invalidation-lag' | 'incident-replay' | 'eviction-throughput' | 'bulk-drain' | 'memory' | 'consistent-flood' | 'watch';
+export const ALL_SCENARIOS: readonly ScenarioName[] = ['read-path', 'cold-start', 'l1-coherence', 'invalidation-lag', 'eviction-throughput', 'bulk-drain', 'incident-replay', 'consistent-flood', 'watch', 'memory'];
 
 /** Sizes of one run. Quick mode is a smoke run of a few seconds per scenario. */
 export interface BenchSizes {
@@ -34,7 +34,27 @@ export interface BenchSizes {
     ttlSeconds: number;
   };
   eviction: { rounds: number; rows: number; redisBenchmarkRequests: number };
+  /** One bulk UPDATE drained end to end with the default configuration (scenarios/bulk-drain.ts). */
+  bulkDrain: { rounds: number; rows: number; hotAccounts: number; readsPerSecond: number; baselineSeconds: number };
   memory: { soakSeconds: number; readRps: number; writesPerSecond: number };
+  /** One caller's fully_consistent flood against another caller's traffic (scenarios/consistent-flood.ts). */
+  flood: { rounds: number; phaseSeconds: number; victimReadsPerSecond: number; victimSavesPerSecond: number; floodStreams: number };
+  /** Watch streams (scenarios/watch.ts): push latency under writes, RSS with idle watchers, reconnect storms. */
+  watch: {
+    latencyWatchers: number;
+    latencyAccounts: number;
+    writesPerSecond: number;
+    /** Rounds of `writeSeconds` each, with the same open watchers; the report takes medians over rounds. */
+    latencyRounds: number;
+    writeSeconds: number;
+    /** Idle streams: each on its own account, then over `idleSharedKeys` accounts. */
+    idleWatchers: number;
+    idleSharedKeys: number;
+    stormWatchers: number;
+    stormKeys: number;
+    streamsPerChannel: number;
+    settleSeconds: number;
+  };
 }
 
 export const FULL_SIZES: BenchSizes = {
@@ -54,7 +74,10 @@ export const FULL_SIZES: BenchSizes = {
     ttlSeconds: 300,
   },
   eviction: { rounds: 3, rows: 100_000, redisBenchmarkRequests: 200_000 },
+  bulkDrain: { rounds: 3, rows: 100_000, hotAccounts: 2000, readsPerSecond: 300, baselineSeconds: 5 },
   memory: { soakSeconds: 600, readRps: 400, writesPerSecond: 50 },
+  flood: { rounds: 4, phaseSeconds: 8, victimReadsPerSecond: 50, victimSavesPerSecond: 20, floodStreams: 64 },
+  watch: { latencyWatchers: 1000, latencyAccounts: 200, writesPerSecond: 100, latencyRounds: 3, writeSeconds: 10, idleWatchers: 10_000, idleSharedKeys: 1000, stormWatchers: 10_000, stormKeys: 1000, streamsPerChannel: 100, settleSeconds: 5 },
 };
 
 export const QUICK_SIZES: BenchSizes = {
@@ -62,7 +85,10 @@ export const QUICK_SIZES: BenchSizes = {
   lag: { rounds: 1, rates: [100, 1000], seconds: 3, accounts: 500 },
   incident: { ...FULL_SIZES.incident, rounds: 1, accounts: 5_000, readsPerSecond: 300, warmSeconds: 4, burstSeconds: 4, tailSeconds: 2, burstSavesPerSecond: 50, quiesceSeconds: 4 },
   eviction: { rounds: 1, rows: 10_000, redisBenchmarkRequests: 50_000 },
+  bulkDrain: { rounds: 1, rows: 10_000, hotAccounts: 500, readsPerSecond: 200, baselineSeconds: 2 },
   memory: { soakSeconds: 20, readRps: 200, writesPerSecond: 20 },
+  flood: { rounds: 1, phaseSeconds: 3, victimReadsPerSecond: 50, victimSavesPerSecond: 20, floodStreams: 64 },
+  watch: { latencyWatchers: 100, latencyAccounts: 20, writesPerSecond: 20, latencyRounds: 1, writeSeconds: 3, idleWatchers: 500, idleSharedKeys: 50, stormWatchers: 500, stormKeys: 50, streamsPerChannel: 100, settleSeconds: 1 },
 };
 
 export interface BenchContext {

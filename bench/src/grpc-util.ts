@@ -38,26 +38,26 @@ export interface CallOutcome<T> {
   message?: string;
 }
 
-export function getAccount(c: SettingsServiceClient, accountId: string, deadlineMs: number, fullyConsistent = false): Promise<CallOutcome<AccountSettings>> {
+export function getAccount(c: SettingsServiceClient, accountId: string, deadlineMs: number, fullyConsistent = false, metadata = new Metadata()): Promise<CallOutcome<AccountSettings>> {
   const req = GetAccountSettingsRequest.fromPartial({
     name: accountName(accountId),
     consistency: fullyConsistent ? { requirement: { $case: 'fullyConsistent', value: true } } : undefined,
   });
   return new Promise((resolve) => {
-    c.getAccountSettings(req, new Metadata(), { deadline: Date.now() + deadlineMs }, (err: ServiceError | null, res: AccountSettings) =>
+    c.getAccountSettings(req, metadata, { deadline: Date.now() + deadlineMs }, (err: ServiceError | null, res: AccountSettings) =>
       resolve(err ? { ok: false, code: err.code, message: err.details } : { ok: true, value: res }),
     );
   });
 }
 
-export function updateDisplayName(c: SettingsServiceClient, accountId: string, displayName: string, deadlineMs: number): Promise<CallOutcome<AccountSettings>> {
+export function updateDisplayName(c: SettingsServiceClient, accountId: string, displayName: string, deadlineMs: number, metadata = new Metadata()): Promise<CallOutcome<AccountSettings>> {
   const req = UpdateAccountSettingsRequest.fromPartial({
     accountSettings: { name: accountName(accountId), displayName },
     updateMask: ['display_name'],
     allowMissing: false,
   });
   return new Promise((resolve) => {
-    c.updateAccountSettings(req, new Metadata(), { deadline: Date.now() + deadlineMs }, (err: ServiceError | null, res: AccountSettings) =>
+    c.updateAccountSettings(req, metadata, { deadline: Date.now() + deadlineMs }, (err: ServiceError | null, res: AccountSettings) =>
       resolve(err ? { ok: false, code: err.code, message: err.details } : { ok: true, value: res }),
     );
   });

@@ -18,6 +18,8 @@ export interface H2loadOptions {
   logFile?: string;
   /** Requests per second per client (open loop); default: as fast as possible. */
   rps?: number;
+  /** Extra request headers, `name: value` (e.g. an authorization header). */
+  headers?: readonly string[];
 }
 
 export interface H2loadResult {
@@ -48,6 +50,7 @@ export function h2load(o: H2loadOptions): Promise<H2loadResult> {
     'content-type: application/grpc',
     '-H',
     'te: trailers',
+    ...(o.headers ?? []).flatMap((h) => ['-H', h]),
     '-d',
     o.bodyFile,
     ...(o.logFile ? [`--log-file=${o.logFile}`] : []),

@@ -52,7 +52,8 @@ export async function startSettingsProcess(ctx: BenchContext, name: string, extr
     // Entries are a safety net only; a shorter one keeps the benchmark db from accumulating.
     CACHE_ENTRY_TTL_SECONDS: '900',
     SHUTDOWN_GRACE_MS: '2000',
-    DB_POOL_MAX: '10',
+    DB_READ_POOL_MAX: '10',
+    DB_WRITE_POOL_MAX: '5',
     ...extraEnv,
   };
   const svc = spawnNode(ctx, name, join(repoRoot, 'services/settings/dist/src/main.js'), env);

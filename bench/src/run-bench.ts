@@ -5,11 +5,16 @@ import { drainDebezium } from '@settings/local-stack';
 import { machineInfo, versions } from './machine';
 import { redisRunId } from './redis-util';
 import { RESULT_KEYS, type BenchResults } from './results';
+import { runConsistentFlood } from './scenarios/consistent-flood';
+import { runWatch } from './scenarios/watch';
 import { runEvictionThroughput } from './scenarios/eviction-throughput';
+import { runBulkDrain } from './scenarios/bulk-drain';
 import { runIncidentReplay } from './scenarios/incident-replay/incident-replay';
 import { runInvalidationLag } from './scenarios/invalidation-lag';
 import { runMemory } from './scenarios/memory';
 import { runReadPath } from './scenarios/read-path';
+import { runColdStart } from './scenarios/cold-start';
+import { runL1Coherence } from './scenarios/l1-coherence';
 import { writeResults } from './write-results';
 
 export interface RunOptions {
@@ -26,10 +31,15 @@ export interface RunOptions {
 
 const RUNNERS: Record<ScenarioName, (ctx: BenchContext) => Promise<BenchResults[(typeof RESULT_KEYS)[ScenarioName]]>> = {
   'read-path': runReadPath,
+  'cold-start': runColdStart,
+  'l1-coherence': runL1Coherence,
   'invalidation-lag': runInvalidationLag,
   'eviction-throughput': runEvictionThroughput,
+  'bulk-drain': runBulkDrain,
   'incident-replay': runIncidentReplay,
   memory: runMemory,
+  'consistent-flood': runConsistentFlood,
+  watch: runWatch,
 };
 
 /**

@@ -170,6 +170,7 @@ apply_phase namespace
 required=(secret/settings-db secret/settings-db-migrator secret/settings-db-auditor secret/settings-redis secret/settings-debezium-db
   secret/settings-registry-pull secret/settings-postgres-exporter configmap/settings-ca-bundle)
 if grep -q 'name: settings-jwt$' "$WORK/app.yaml"; then required+=(secret/settings-jwt); fi
+if grep -q 'name: settings-consistency-token$' "$WORK/app.yaml"; then required+=(secret/settings-consistency-token); fi
 missing=()
 for r in "${required[@]}"; do
   if [[ $DRY_RUN -eq 0 ]] && ! q get "$r" -n "$NS" -o name >/dev/null 2>&1; then missing+=("$r"); fi

@@ -1,5 +1,6 @@
 import type { BenchResults } from '../results';
 import type { IncidentVariant, VariantResult } from '../scenarios/incident-replay/result';
+import { WATCH_GOALS } from '../scenarios/watch/result';
 import { fmtMs as ms, fmtNumber as n, fmtRatio as x } from './format';
 import { fmt } from './svg';
 
@@ -28,6 +29,12 @@ function headlines(r: BenchResults): Headline[] {
       ratio: `${x(rp.ratios.cachedSingleP50)} / ${x(rp.ratios.cachedSingleP99)}`,
     });
     out.push({
+      what: 'Cached Get throughput with the near-cache off (one Redis MGET per call)',
+      value: `${n(rp.byTarget.cachedL1Off.rps)} req/s`,
+      reference: `empty grpc-js handler ${n(rp.byTarget.empty.rps)} req/s`,
+      ratio: x(rp.ratios.cachedL1OffRps),
+    });
+    out.push({
       what: 'fully_consistent Get (PostgreSQL) throughput',
       value: `${n(rp.byTarget.consistent.rps)} req/s, p99 ${ms(rp.byTarget.consistent.p99Ms)} saturated`,
       reference: `empty handler ${n(rp.byTarget.empty.rps)} req/s`,
@@ -52,6 +59,15 @@ function headlines(r: BenchResults): Headline[] {
       value: `${n(ev.median.invalidatorKeysPerSecond)} keys/s`,
       reference: `redis-benchmark SET -P 16: ${n(ev.median.redisBenchmarkSetPerSecond)}/s`,
       ratio: x(ev.median.ratio),
+    });
+  }
+  const bulk = r.bulkDrain;
+  if (bulk) {
+    out.push({
+      what: `Bulk UPDATE of ${n(bulk.rows)} rows: commit → last key evicted`,
+      value: `${bulk.median.commitToLastEvictedSeconds} s`,
+      reference: `Debezium ${n(bulk.median.debeziumEventsPerSecond)} events/s, invalidator ${n(bulk.median.invalidatorKeysPerSecond)} keys/s; cached-read p99 ${ms(bulk.median.baselineReadP99Ms)} → ${ms(bulk.median.drainReadP99Ms)} (invalidator alone ${ms(bulk.median.invalidatorOnlyReadP99Ms)})`,
+      ratio: x(bulk.median.readP99Ratio),
     });
   }
   const inc = r.incidentReplay;
@@ -94,6 +110,30 @@ function headlines(r: BenchResults): Headline[] {
         ratio: '',
       });
     }
+  }
+  const watch = r.watch;
+  if (watch) {
+    const l = watch.latency;
+    out.push({
+      what: `Watch: commit → watcher at ${n(l.targetWritesPerSecond)} writes/s, ${n(l.watchers)} watchers (p50 / p99)`,
+      value: `${ms(l.median.commitToWatcher.p50)} / ${ms(l.median.commitToWatcher.p99)}`,
+      reference: `commit → marker p99 ${ms(l.median.commitToMarker.p99)}; goal p99 ≤ ${WATCH_GOALS.pushP99Ms} ms; ${n(l.totals.coalesced)} coalesced, ${n(l.totals.missed)} missed`,
+      ratio: l.pass ? 'pass' : 'FAIL',
+    });
+    for (const m of watch.memory)
+      out.push({
+        what: `Watch: RSS of one replica with ${n(m.watchers)} idle watchers on ${n(m.distinctKeys)} keys`,
+        value: `${fmt(m.rssAfterMiB)} MiB`,
+        reference: `${fmt(m.rssBeforeMiB)} MiB idle, ${fmt(m.perWatcherKiB)} KiB per watcher; goal ≤ ${WATCH_GOALS.idleRssMiB} MiB`,
+        ratio: m.pass ? 'pass' : 'FAIL',
+      });
+    for (const s of watch.storms)
+      out.push({
+        what: `Watch: ${n(s.watchers)} streams ${s.variant === 'cold' ? 'opening at once on cold keys' : 'reconnecting at once (resume tokens)'}, PostgreSQL reads per distinct key`,
+        value: s.readsPerKey.toFixed(3),
+        reference: `${n(s.postgresReads)} reads for ${n(s.distinctKeys)} keys, all ready in ${fmt(s.secondsToAllReady)} s; goal ≤ ${WATCH_GOALS.readsPerKey}`,
+        ratio: s.pass ? 'pass' : 'FAIL',
+      });
   }
   const mem = r.memory;
   if (mem) {

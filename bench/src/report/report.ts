@@ -3,12 +3,17 @@ import { headlineTable } from './headline';
 import { readmeSnippet } from './readme-snippet';
 import { reportPage } from './report-page';
 import { caveatsSection } from './sections/caveats';
+import { consistentFloodSection } from './sections/consistent-flood';
 import { evictionThroughputSection } from './sections/eviction-throughput';
+import { bulkDrainSection } from './sections/bulk-drain';
 import { incidentReplaySection } from './sections/incident-replay';
 import { invalidationLagSection } from './sections/invalidation-lag';
 import { machineSection } from './sections/machine';
 import { memorySection } from './sections/memory';
 import { readPathSection } from './sections/read-path';
+import { coldStartSection } from './sections/cold-start';
+import { l1CoherenceSection } from './sections/l1-coherence';
+import { watchSection } from './sections/watch';
 
 /**
  * REPORT.md and its charts from one run's results: headline, machine, one section per scenario
@@ -32,10 +37,15 @@ export function renderReport(r: BenchResults, chartDir: string): { markdown: str
   machineSection(r, md);
 
   if (r.readPath) readPathSection(r.readPath, page);
+  if (r.coldStart) coldStartSection(r.coldStart, page);
+  if (r.l1Coherence) l1CoherenceSection(r.l1Coherence, page);
   if (r.invalidationLag) invalidationLagSection(r.invalidationLag, r.sizes.lag, page);
   if (r.evictionThroughput) evictionThroughputSection(r.evictionThroughput, page);
+  if (r.bulkDrain) bulkDrainSection(r.bulkDrain, page);
   if (r.incidentReplay) incidentReplaySection(r.incidentReplay, page);
+  if (r.consistentFlood) consistentFloodSection(r.consistentFlood, page);
   if (r.memory) memorySection(r.memory, page);
+  if (r.watch) watchSection(r.watch, page);
 
   md.push('## For the root README', '', 'Paste under "Performance":', '', '```markdown', readmeSnippet(r), '```', '');
   caveatsSection(md);

@@ -43,7 +43,7 @@ function redisBenchmark(requests: number): Promise<{ setPerSecond: number; comma
 
 /**
  * Scenario 4: how fast one invalidator turns a backlog of change events into evictions with the
- * rate ceiling off (REDIS_MAX_OPS_PER_SECOND=0), next to what Redis itself takes from a
+ * rate ceiling off (EVICTION_MAX_KEYS_PER_SECOND=0), next to what Redis itself takes from a
  * pipelined SET benchmark on the same machine, in the same run, interleaved.
  *
  * The backlog is made once (one bulk UPDATE, drained through Debezium into Kafka before any
@@ -76,7 +76,7 @@ export async function runEvictionThroughput(ctx: BenchContext): Promise<Eviction
       await commitGroupOffsets(group, before);
       // Not waiting for readiness: sampling starts while it joins, so the window starts at zero.
       const spawnedAt = Date.now();
-      const inv = await startInvalidatorProcess(ctx, `eviction-invalidator-${round}`, group, { REDIS_MAX_OPS_PER_SECOND: '0' }, { waitReady: false });
+      const inv = await startInvalidatorProcess(ctx, `eviction-invalidator-${round}`, group, { EVICTION_MAX_KEYS_PER_SECOND: '0' }, { waitReady: false });
       const samples: Array<{ t: number; keys: number; events: number }> = [];
       try {
         const deadline = Date.now() + 600_000;

@@ -26,7 +26,8 @@ export interface LagRun {
 
 export interface LagResult {
   pollIntervalMs: number;
-  invalidatorMaxOpsPerSecond: number;
+  /** The invalidator runs with its defaults: adaptive ceiling up to this hard maximum (keys/s). */
+  invalidatorMaxKeysPerSecond: number;
   runs: LagRun[];
   /** Per target rate: medians over rounds of each percentile. */
   byRate: Array<{
@@ -160,7 +161,7 @@ export async function runInvalidationLag(ctx: BenchContext): Promise<LagResult> 
   return {
     pollIntervalMs: POLL_MS,
     // The invalidator it starts runs with the default ceiling.
-    invalidatorMaxOpsPerSecond: invalidatorEnvSchema.REDIS_MAX_OPS_PER_SECOND.default ?? Number.NaN,
+    invalidatorMaxKeysPerSecond: invalidatorEnvSchema.EVICTION_MAX_KEYS_PER_SECOND.default ?? Number.NaN,
     runs,
     byRate: rates.map((rate) => {
       const rs = runs.filter((r) => r.targetWritesPerSecond === rate);

@@ -10,10 +10,12 @@ import { benchScript, scrape, spawnNode, startSettingsProcess, waitIpcReady, typ
 import { benchRedis, deleteByPattern, globEscape } from '../redis-util';
 import { median, ratio } from '../stats';
 
-export type ReadTarget = 'empty' | 'cached' | 'consistent';
+export type ReadTarget = 'empty' | 'cached' | 'cachedL1Off' | 'consistent';
+export const READ_TARGETS: readonly ReadTarget[] = ['empty', 'cached', 'cachedL1Off', 'consistent'];
 export const READ_TARGET_LABELS: Record<ReadTarget, string> = {
   empty: 'empty grpc-js handler (pre-encoded response)',
-  cached: 'settings service, cached Get (minimize_latency)',
+  cached: 'settings service, cached Get (minimize_latency, near-cache on: the default)',
+  cachedL1Off: 'settings service, cached Get (minimize_latency, NEAR_CACHE_ENABLED=false: one Redis MGET per call)',
   consistent: 'settings service, fully_consistent Get (PostgreSQL)',
 };
 
@@ -36,8 +38,18 @@ export interface ReadPathResult {
   runs: ReadRun[];
   byTarget: Record<ReadTarget, { rps: number; p50Ms: number; p99Ms: number; singleP50Ms: number; singleP99Ms: number; singleRps: number }>;
   /** Medians over rounds of the per-round ratio (settings service / empty handler). */
-  ratios: { cachedRps: number; consistentRps: number; cachedSingleP50: number; cachedSingleP99: number; consistentSingleP50: number };
+  ratios: {
+    cachedRps: number;
+    consistentRps: number;
+    cachedSingleP50: number;
+    cachedSingleP99: number;
+    consistentSingleP50: number;
+    cachedL1OffRps: number;
+    cachedL1OffSingleP99: number;
+  };
   cacheHitShareDuringCachedRuns: number;
+  /** Share of the cached (near-cache on) runs' lookups the near-cache served. */
+  nearCacheHitShareDuringCachedRuns: number;
   serviceRssMaxMiB: number;
 }
 
@@ -51,17 +63,21 @@ export async function runReadPath(ctx: BenchContext): Promise<ReadPathResult> {
   const prefix = `${ctx.prefix}-rp`;
   const account = accountId(prefix, 0);
   let settings: SettingsProc | undefined;
+  let settingsL1Off: SettingsProc | undefined;
   let empty: ChildService | undefined;
   const redis = benchRedis();
   const runs: ReadRun[] = [];
   let rssMax = 0;
   let hitShare = Number.NaN;
+  let nearHitShare = Number.NaN;
   let responseBytes = 0;
   const verification: Partial<Record<ReadTarget, { requests: number; succeeded: number; dataBytesPerRequest: number }>> = {};
   const bodies = { cached: getRequestBytes(account, false), consistent: getRequestBytes(account, true) };
   try {
     await createAccounts(prefix, 1);
     settings = await startSettingsProcess(ctx, 'read-path-settings');
+    // The same service without its near-cache, side by side: every cached Get is one Redis MGET.
+    settingsL1Off = await startSettingsProcess(ctx, 'read-path-settings-l1-off', { NEAR_CACHE_ENABLED: 'false' });
     const c = client(settings.grpcPort);
     await waitForChannel(c);
     // Two reads: the first fills the cache, the second must be a hit.
@@ -75,20 +91,26 @@ export async function runReadPath(ctx: BenchContext): Promise<ReadPathResult> {
 
     const responseFile = join(ctx.rawDir, 'empty-response.bin');
     writeFileSync(responseFile, response);
-    const bodyFiles: Record<ReadTarget, string> = { empty: join(ctx.rawDir, 'get-cached.grpc'), cached: join(ctx.rawDir, 'get-cached.grpc'), consistent: join(ctx.rawDir, 'get-consistent.grpc') };
+    const bodyFiles: Record<ReadTarget, string> = {
+      empty: join(ctx.rawDir, 'get-cached.grpc'),
+      cached: join(ctx.rawDir, 'get-cached.grpc'),
+      cachedL1Off: join(ctx.rawDir, 'get-cached.grpc'),
+      consistent: join(ctx.rawDir, 'get-consistent.grpc'),
+    };
     writeFileSync(bodyFiles.cached, grpcFrame(bodies.cached));
     writeFileSync(bodyFiles.consistent, grpcFrame(bodies.consistent));
 
     empty = spawnNode(ctx, 'empty-server', benchScript('src/servers/empty-server.js'), { EMPTY_RESPONSE_FILE: responseFile }, { ipc: true });
     const emptyPort = await waitIpcReady(empty);
-    const portOf = (t: ReadTarget): number => (t === 'empty' ? emptyPort : settings!.grpcPort);
+    const portOf = (t: ReadTarget): number => (t === 'empty' ? emptyPort : t === 'cachedL1Off' ? settingsL1Off!.grpcPort : settings!.grpcPort);
 
-    const order: ReadTarget[] = ['empty', 'cached', 'consistent'];
+    const order: ReadTarget[] = [...READ_TARGETS];
     const svc = settings;
     const rssTimer = setInterval(() => (rssMax = Math.max(rssMax, svc.rssKb() ?? 0)), 250);
     let hits0 = 0;
     let hitTotal = 0;
     let lookups = 0;
+    let nearHitTotal = 0;
     try {
       // h2load cannot see gRPC status trailers: check that each target answers every request of
       // a counted run with exactly one message of the expected size (an error has no DATA).
@@ -111,6 +133,8 @@ export async function runReadPath(ctx: BenchContext): Promise<ReadPathResult> {
           if (before) {
             const after = await scrape(svc.metricsPort);
             hitTotal += (after.get('settings_cache_requests_total{space="account-settings",result="hit"}') ?? 0) - hits0;
+            const nearHits = 'settings_near_cache_requests_total{space="account-settings",result="hit"}';
+            nearHitTotal += (after.get(nearHits) ?? 0) - (before.get(nearHits) ?? 0);
             lookups += (after.get('settings_cache_requests_total') ?? 0) - (before.get('settings_cache_requests_total') ?? 0);
           }
           runs.push({ round, target, saturated, single });
@@ -121,9 +145,11 @@ export async function runReadPath(ctx: BenchContext): Promise<ReadPathResult> {
       clearInterval(rssTimer);
     }
     hitShare = lookups > 0 ? hitTotal / lookups : Number.NaN;
+    nearHitShare = lookups > 0 ? nearHitTotal / lookups : Number.NaN;
   } finally {
     await empty?.stop();
     await settings?.stop();
+    await settingsL1Off?.stop();
     await deleteAccounts(prefix);
     await deleteByPattern(redis, `v1:${globEscape(`{acct:${prefix}-`)}*`);
     redis.disconnect();
@@ -131,11 +157,11 @@ export async function runReadPath(ctx: BenchContext): Promise<ReadPathResult> {
 
   const expected = responseBytes + 5;
   const responsesVerified =
-    Object.values(verification).length === 3 &&
+    Object.values(verification).length === READ_TARGETS.length &&
     Object.values(verification).every((v) => v.requests === 1000 && v.succeeded === 1000 && v.dataBytesPerRequest === expected) &&
     runs.every((r) => [r.saturated, r.single].every((h) => h.failed === 0 && h.errored === 0));
   const byTarget = Object.fromEntries(
-    (['empty', 'cached', 'consistent'] as ReadTarget[]).map((t) => {
+    READ_TARGETS.map((t) => {
       const rs = runs.filter((r) => r.target === t);
       return [
         t,
@@ -167,8 +193,11 @@ export async function runReadPath(ctx: BenchContext): Promise<ReadPathResult> {
       cachedSingleP50: perRound((t, r) => get(t, r)?.single.latencyMs.p50, 'cached', 'empty'),
       cachedSingleP99: perRound((t, r) => get(t, r)?.single.latencyMs.p99, 'cached', 'empty'),
       consistentSingleP50: perRound((t, r) => get(t, r)?.single.latencyMs.p50, 'consistent', 'empty'),
+      cachedL1OffRps: perRound((t, r) => get(t, r)?.saturated.rps, 'cachedL1Off', 'empty'),
+      cachedL1OffSingleP99: perRound((t, r) => get(t, r)?.single.latencyMs.p99, 'cachedL1Off', 'empty'),
     },
     cacheHitShareDuringCachedRuns: Number.isFinite(hitShare) ? Math.round(hitShare * 10000) / 10000 : hitShare,
+    nearCacheHitShareDuringCachedRuns: Number.isFinite(nearHitShare) ? Math.round(nearHitShare * 10000) / 10000 : nearHitShare,
     serviceRssMaxMiB: Math.round(rssMax / 1024),
   };
 }

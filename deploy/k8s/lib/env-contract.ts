@@ -14,11 +14,11 @@ import { REPO_ROOT } from './connector';
 const FALLBACK_VARS: Record<ServiceName, string[]> = {
   settings: [
     'DATABASE_URL', 'REDIS_URL', 'LOG_LEVEL', 'GRPC_PORT', 'METRICS_PORT', 'AUTH_MODE', 'JWT_PUBLIC_KEY', 'JWT_JWKS_FILE',
-    'JWT_ISSUER', 'JWT_AUDIENCE', 'CACHE_ENTRY_TTL_SECONDS', 'CACHE_MARKER_TTL_SECONDS', 'DB_POOL_MAX', 'DB_FALLBACK_MAX_CONCURRENCY',
+    'JWT_ISSUER', 'JWT_AUDIENCE', 'CACHE_ENTRY_TTL_SECONDS', 'CACHE_MARKER_TTL_SECONDS', 'DB_READ_POOL_MAX', 'DB_WRITE_POOL_MAX', 'DB_FALLBACK_MAX_CONCURRENCY',
   ],
   invalidator: [
     'KAFKA_BROKERS', 'KAFKA_CLIENT_ID', 'KAFKA_GROUP_ID', 'KAFKA_TOPIC_PREFIX', 'DLQ_TOPIC', 'REDIS_URL', 'LOG_LEVEL', 'HTTP_PORT',
-    'REDIS_MAX_OPS_PER_SECOND', 'REDIS_MAX_INFLIGHT_PIPELINES', 'REDIS_LATENCY_TARGET_MS', 'CACHE_MARKER_TTL_SECONDS',
+    'EVICTION_MAX_KEYS_PER_SECOND', 'REDIS_MAX_INFLIGHT_PIPELINES', 'REDIS_LATENCY_TARGET_MS', 'CACHE_MARKER_TTL_SECONDS',
   ],
 };
 
@@ -39,6 +39,9 @@ export const JWT_VARS = [...JWT_KEY_VARS, 'JWT_ISSUER', 'JWT_AUDIENCE'];
 
 /** Runtime variables that are not the service's configuration (Node reads them itself). */
 export const RUNTIME_VARS = ['NODE_OPTIONS', 'NODE_EXTRA_CA_CERTS'];
+
+/** Read by the OpenTelemetry SDK itself (packages/shared/src/observability/tracing.ts), not by the config schemas. */
+export const isOtelVar = (name: string): boolean => name.startsWith('OTEL_');
 
 export type ServiceName = 'settings' | 'invalidator';
 

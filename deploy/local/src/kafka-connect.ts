@@ -1,5 +1,5 @@
 import { readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { localConnectUrl, localDatabaseRoles, localKafkaBrokers, localStack } from '@settings/shared';
 import { componentDir, connectPlugins, connectorConfigFile } from './state-dir';
 import { ManagedProcess } from './managed-process';
@@ -40,6 +40,15 @@ export function localConnectorConfig(): ConnectorFile {
   };
 }
 
+/**
+ * Worker settings the local stack and the Kubernetes KafkaConnect (deploy/k8s/base/connect/
+ * connect.yaml, spec.config) share beyond topic names and security: deploy/debezium/connect-worker.json
+ * (a deploy/k8s unit test checks the KafkaConnect against the same file).
+ */
+function sharedWorkerSettings(): Record<string, string> {
+  return JSON.parse(readFileSync(join(dirname(connectorConfigFile), 'connect-worker.json'), 'utf8')) as Record<string, string>;
+}
+
 /** Distributed mode (as Strimzi runs it): connector config and offsets live in Kafka topics. */
 function workerProperties(): string {
   return [
@@ -58,6 +67,9 @@ function workerProperties(): string {
     // Default 60 s: a crash would replay a minute of changes. Replays are harmless (evictions
     // are idempotent and version-fenced) but slow down recovery.
     'offset.flush.interval.ms=1000',
+    // e.g. the connector tunes its own producer (producer.override.* in
+    // settings-connector.json), which the worker must allow.
+    ...Object.entries(sharedWorkerSettings()).map(([k, v]) => `${k}=${v}`),
     `listeners=http://127.0.0.1:${localStack.connectPort}`,
     `plugin.path=${connectPlugins}`,
     'plugin.discovery=hybrid_warn',

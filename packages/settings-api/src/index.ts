@@ -2,6 +2,21 @@
 // by `npm run generate`. Named re-exports (not `export *`) so the public surface is deliberate
 // and a new proto message does not become API by accident.
 
+// The promise-based client backend teams use (deadline, retries, token, typed errors).
+export {
+  createSettingsClient,
+  type CallOptions,
+  type RequestOf,
+  type ResponseOf,
+  type SettingsClient,
+  type SettingsClientOptions,
+  type SettingsMethod,
+} from './client/settings-client';
+export { SettingsApiError, type FieldViolation } from './client/settings-api-error';
+export type { RetryOptions } from './client/retry-policy';
+export type { TokenSource } from './client/bearer-token';
+export { SettingsWatch, watchSettings, type SettingsWatchOptions, type WatchedValue } from './client/settings-watch';
+
 export {
   SettingsServiceClient,
   SettingsServiceService,
@@ -57,6 +72,16 @@ export {
   ListStaffPermissionsResponse,
   UpdateStaffPermissionRequest,
 } from './gen/settings/v1/staff_permission_requests';
+
+export {
+  SettingsChange,
+  StaffPermissionChanges,
+  WatchProgress,
+  WatchSettingsRequest,
+  WatchSettingsResponse,
+  WatchTarget,
+  WatchedVersion,
+} from './gen/settings/v1/watch';
 
 // AIP-193 error model: the server packs these into google.rpc.Status (grpc-status-details-bin);
 // clients decode Status and then each `details` Any by its type URL.

@@ -10,11 +10,13 @@ export * from './config/local-stack-endpoints';
 export * from './cache/key-map';
 export * from './cache/cache-value';
 export * from './cache/cache-scripts';
+export * from './cache/evict-to-marker-batch';
 export * from './cache/cache-timing';
 export * from './cache/generation';
 export * from './cache/redis-incarnation';
 export * from './cache/cache-redis';
 export * from './cache/audit-sample';
+export * from './cache/fill-lease';
 
 // Debezium change events, and the topics that carry them
 export * from './debezium/change-event';

@@ -1,4 +1,4 @@
-import { commonEnv, env, kafkaClientOptions, kafkaEnv, loadEnv, localAuditorDatabaseUrl, localStack, type EnvValues } from '@settings/shared';
+import { ConfigError, commonEnv, env, kafkaClientOptions, kafkaEnv, loadEnv, localAuditorDatabaseUrl, localStack, type EnvValues } from '@settings/shared';
 
 /** Every variable the invalidator reads; docs and the Kubernetes invariant test use this list. */
 export const invalidatorEnvSchema = {
@@ -12,13 +12,16 @@ export const invalidatorEnvSchema = {
   KAFKA_SESSION_TIMEOUT_MS: env.int('consumer group session timeout: how long a dead replica keeps its partitions', 30_000, { min: 6_000, max: 300_000 }),
   KAFKA_REBALANCE_TIMEOUT_MS: env.int('how long a rebalance waits for members to rejoin (a dead member is waited for this long)', 30_000, { min: 6_000, max: 600_000 }),
   HTTP_PORT: env.int('HTTP port for /metrics, /healthz, /readyz', 9465, { min: 0, max: 65535 }),
-  REDIS_MAX_OPS_PER_SECOND: env.int('ceiling on Redis eviction operations per second (0 = no ceiling)', 5000, { min: 0 }),
-  REDIS_MAX_INFLIGHT_PIPELINES: env.int('pipelines in flight to Redis at once', 2, { min: 1, max: 64 }),
-  REDIS_PIPELINE_SIZE: env.int('evictions per Redis pipeline', 200, { min: 1, max: 10_000 }),
-  REDIS_LATENCY_TARGET_MS: env.int('pipeline latency above which the rate is reduced', 50, { min: 1 }),
-  REDIS_COMMAND_TIMEOUT_MS: env.int('a Redis pipeline slower than this counts as failed and is retried', 2000, { min: 10 }),
+  EVICTION_MAX_KEYS_PER_SECOND: env.int('hard maximum of keys evicted per second per replica (0 = none); the adaptive ceiling follows Redis latency below it', 50_000, { min: 0 }),
+  REDIS_MAX_INFLIGHT_PIPELINES: env.int('eviction round trips in flight to Redis at once, for the whole replica', 2, { min: 1, max: 64 }),
+  REDIS_PIPELINE_SIZE: env.int('keys per eviction round trip (a pipeline of batch script calls)', 1000, { min: 1, max: 10_000 }),
+  REDIS_EVICTION_BATCH_KEYS: env.int('keys per evict-to-marker-batch script call (one call blocks Redis for its duration: ~1-2 µs per key)', 100, { min: 1, max: 1000 }),
+  REDIS_LATENCY_TARGET_MS: env.int('p99 of eviction round trips above which the adaptive ceiling backs off (while Redis is busy)', 20, { min: 1 }),
+  REDIS_BUSY_CPU_PERCENT: env.int("Redis main-thread CPU (percent of one core, from INFO cpu) at or above which Redis counts as busy: slow round trips only cut the ceiling while Redis is busy (0: latency alone decides)", 50, { min: 0, max: 100 }),
+  REDIS_COMMAND_TIMEOUT_MS: env.int('a Redis eviction round trip slower than this counts as failed and is retried', 2000, { min: 10 }),
   CACHE_MARKER_TTL_SECONDS: env.int('lifetime of eviction markers (must exceed the slowest cache fill)', 600, { min: 1 }),
-  BATCH_CHUNK_SIZE: env.int('change events applied (and committed) together', 500, { min: 1 }),
+  BATCH_CHUNK_SIZE: env.int('change events applied (and committed) together', 2000, { min: 1 }),
+  KAFKA_PARTITIONS_CONCURRENTLY: env.int('partitions whose batches are applied at the same time (each partition stays in order and commits after its own evictions)', 6, { min: 1, max: 100 }),
   REDIS_PROBE_INTERVAL_MS: env.int('Redis health probe period (a small write); a paused consumer resumes within one period after Redis returns', 1000, { min: 50, max: 60_000 }),
   LIVENESS_STALL_SECONDS: env.int('liveness fails when this member has lag and Redis is healthy but nothing was committed for this long', 120, { min: 10 }),
   PROGRESS_CHECK_INTERVAL_MS: env.int('how often committed offsets and partition ends are compared for the liveness check', 10_000, { min: 100 }),
@@ -37,6 +40,11 @@ export const invalidatorEnvSchema = {
 export type InvalidatorConfig = EnvValues<typeof invalidatorEnvSchema>;
 
 export function loadInvalidatorConfig(source: NodeJS.ProcessEnv = process.env): InvalidatorConfig {
+  // Renamed when the ceiling started counting keys instead of Redis commands (issue 12): a
+  // deployment still setting the old name would silently run with the new default.
+  if (source.REDIS_MAX_OPS_PER_SECOND !== undefined) {
+    throw new ConfigError(['REDIS_MAX_OPS_PER_SECOND was replaced by EVICTION_MAX_KEYS_PER_SECOND (keys evicted per second, not Redis commands): rename it']);
+  }
   const config = loadEnv(invalidatorEnvSchema, source);
   // TLS/SASL combinations and their files are checked here too, so a bad one is a ConfigError
   // (exit 2, one line per problem) like any other configuration mistake, not a start-up crash.

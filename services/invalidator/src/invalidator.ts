@@ -49,10 +49,12 @@ export async function startInvalidator(config: InvalidatorConfig, log: Logger): 
   const evictor = new RedisEvictor(
     redis,
     {
-      maxOpsPerSecond: config.REDIS_MAX_OPS_PER_SECOND,
+      maxKeysPerSecond: config.EVICTION_MAX_KEYS_PER_SECOND,
       maxInflightPipelines: config.REDIS_MAX_INFLIGHT_PIPELINES,
-      pipelineSize: config.REDIS_PIPELINE_SIZE,
+      pipelineKeys: config.REDIS_PIPELINE_SIZE,
+      scriptBatchKeys: config.REDIS_EVICTION_BATCH_KEYS,
       latencyTargetMs: config.REDIS_LATENCY_TARGET_MS,
+      redisBusyCpuFraction: config.REDIS_BUSY_CPU_PERCENT / 100,
       markerTtlMs: config.CACHE_MARKER_TTL_SECONDS * 1000,
     },
     metrics,
@@ -92,10 +94,11 @@ export async function startInvalidator(config: InvalidatorConfig, log: Logger): 
     }),
   });
   redisHealth.start();
-  await consumer.start(Math.min(topics.length, 3));
+  evictor.start();
+  await consumer.start(config.KAFKA_PARTITIONS_CONCURRENTLY);
   await watchdog.start();
   const auditor = startAuditor(config, redis, metrics, log);
-  log.info({ topics, group: config.KAFKA_GROUP_ID, httpPort: probes.port, maxOpsPerSecond: config.REDIS_MAX_OPS_PER_SECOND }, 'invalidator started');
+  log.info({ topics, group: config.KAFKA_GROUP_ID, httpPort: probes.port, maxKeysPerSecond: config.EVICTION_MAX_KEYS_PER_SECOND }, 'invalidator started');
 
   let stopped: Promise<void> | undefined;
   return {
@@ -108,6 +111,7 @@ export async function startInvalidator(config: InvalidatorConfig, log: Logger): 
     stop: () =>
       (stopped ??= (async () => {
         redisHealth.stop();
+        evictor.stop();
         await auditor?.stop();
         await watchdog.stop();
         await consumer.stop();

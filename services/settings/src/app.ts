@@ -6,8 +6,18 @@ import { CircuitBreaker } from './cache/circuit-breaker';
 import { ConcurrencyLimiter } from './cache/concurrency-limiter';
 import { ReadThrough, type ReadThroughHooks } from './cache/read-through';
 import { IncarnationGate } from './cache/incarnation-gate';
-import { createSettingsRedis, type CacheRedis } from './cache/redis-client';
+import { createInvalidationSubscriber, createSettingsRedis, type CacheRedis } from './cache/redis-client';
+import { InvalidationTracking } from './cache/invalidation-tracking';
+import { StaffPermissionsRepo } from './db/staff-permissions-repo';
+import { WatchSettings } from './grpc/watch/watch-settings';
+import { watchTargetParser } from './grpc/watch/watch-targets';
+import { KeyChangeBroadcast } from './watch/key-change-feed';
+import { StreamLimits } from './watch/stream-limits';
+import { WatchHub } from './watch/watch-hub';
+import { NearCache } from './cache/near-cache';
 import type { SettingsConfig } from './config';
+import { FairShareLimiter } from './admission/fair-share-limiter';
+import { ConsistencyTokens } from './consistency/token';
 import { createKnex, Db } from './db/db';
 import { createAuthenticator } from './grpc/auth';
 import { setServing, startGrpcServer } from './grpc/server';
@@ -24,9 +34,14 @@ export interface RunningSettingsServer {
   readonly port: number;
   readonly metricsPort: number;
   readonly metrics: SettingsMetrics;
+  /** The read pool (cache misses, fully_consistent and token reads). */
   readonly knex: Knex;
+  /** The write pool (saves), separate so neither can starve the other. */
+  readonly writeKnex: Knex;
   readonly redis: CacheRedis;
   readonly breaker: CircuitBreaker;
+  /** The near-cache and its tracking; undefined with NEAR_CACHE_ENABLED=false. */
+  readonly nearCache: { readonly cache: NearCache; readonly tracking: InvalidationTracking; readonly subscriber: CacheRedis } | undefined;
   /** Health NOT_SERVING, drain calls (then cancel them), close PostgreSQL and Redis. */
   stop(): Promise<void>;
 }
@@ -38,7 +53,9 @@ export function cacheTimingFrom(config: SettingsConfig): CacheTiming {
 export async function startSettingsServer(config: SettingsConfig, log: Logger, options: StartOptions = {}): Promise<RunningSettingsServer> {
   const metrics = createSettingsMetrics();
   const authenticator = await createAuthenticator(config, log);
-  const knex = createKnex(config.DATABASE_URL, config.DB_POOL_MAX, config.DB_STATEMENT_TIMEOUT_MS);
+  const knex = createKnex(config.DATABASE_URL, config.DB_READ_POOL_MAX, config.DB_STATEMENT_TIMEOUT_MS, 'settings-service-read');
+  const writeKnex = createKnex(config.DATABASE_URL, config.DB_WRITE_POOL_MAX, config.DB_STATEMENT_TIMEOUT_MS, 'settings-service-write');
+  const tokens = new ConsistencyTokens(consistencyTokenSecret(config, log), config.CONSISTENCY_TOKEN_PREVIOUS_SECRET);
   const redis = createSettingsRedis(config.REDIS_URL, config.REDIS_COMMAND_TIMEOUT_MS, log);
   const breaker = new CircuitBreaker({
     failureThreshold: config.REDIS_BREAKER_FAILURE_THRESHOLD,
@@ -50,6 +67,9 @@ export async function startSettingsServer(config: SettingsConfig, log: Logger, o
   });
   metrics.circuitOpen.set(0);
   const incarnation = new IncarnationGate(redis, log, metrics);
+  // What Redis tracking reports, for Watch streams too (src/watch).
+  const keyChanges = new KeyChangeBroadcast();
+  const nearCache = config.NEAR_CACHE_ENABLED ? startNearCache(config, redis, metrics, log, keyChanges) : undefined;
   if (!(await incarnation.waitTrusted(2000))) log.warn('redis not reachable (or not verified) at start; serving from PostgreSQL until it is');
   const readThrough = new ReadThrough({
     redis,
@@ -61,21 +81,43 @@ export async function startSettingsServer(config: SettingsConfig, log: Logger, o
     hooks: options.readThroughHooks,
     cacheTrusted: () => incarnation.isTrusted,
     auditSampler: new AuditSampler(redis, config.AUDIT_SAMPLE_EVERY, metrics, log),
+    near: nearCache?.cache,
+    fillLease: config.FILL_LEASE_MS > 0 ? { ttlMs: config.FILL_LEASE_MS, pollMs: Math.max(5, Math.min(25, Math.round(config.FILL_LEASE_MS / 10))) } : undefined,
+    deliberateReads: new FairShareLimiter(
+      { capacity: config.DB_DELIBERATE_READ_MAX_CONCURRENCY, perCallerMax: config.DB_DELIBERATE_READS_PER_CALLER, maxWaitMs: config.DB_DELIBERATE_READ_MAX_WAIT_MS },
+      (result) => metrics.deliberateReads.inc({ result }),
+    ),
   });
-  const db = new Db(knex, metrics, config.DB_STATEMENT_TIMEOUT_MS);
+  const db = new Db({ read: knex, write: writeKnex }, metrics, {
+    statementCapMs: config.DB_STATEMENT_TIMEOUT_MS,
+    lockTimeoutMs: config.DB_LOCK_TIMEOUT_MS,
+    lockWaitMax: config.DB_LOCK_WAIT_MAX_CONCURRENCY,
+  });
 
   let shuttingDown = false;
   const unary = createUnary({ authenticator, metrics, log, isShuttingDown: () => shuttingDown });
-  const impl = settingsService({ unary, readThrough, db }, { staffListCacheMaxRows: config.STAFF_LIST_CACHE_MAX_ROWS });
+  const methodDeps = { unary, readThrough, db, tokens };
+  const staffListCache = { maxRows: config.STAFF_LIST_CACHE_MAX_ROWS, maxBytes: config.STAFF_LIST_CACHE_MAX_BYTES };
+  const watch = new WatchSettings({
+    hub: nearCache ? new WatchHub(keyChanges, { retryMs: 1000, onReadError: (key, err) => log.warn({ err, key }, 'watch re-read failed; retrying') }) : undefined,
+    limits: new StreamLimits(config.WATCH_MAX_STREAMS, config.WATCH_MAX_STREAMS_PER_CALLER),
+    targets: watchTargetParser(methodDeps, new StaffPermissionsRepo(db, tokens), staffListCache),
+    authenticator,
+    metrics,
+    log,
+    progressIntervalMs: config.WATCH_PROGRESS_INTERVAL_MS,
+    isShuttingDown: () => shuttingDown,
+  });
+  const impl = settingsService(methodDeps, { staffListCache, watchSettings: watch.handler });
 
   let grpc;
   let probes: { server: HttpServer; port: number };
   try {
-    grpc = await startGrpcServer(impl, { host: config.GRPC_HOST, port: config.GRPC_PORT, maxMessageBytes: config.GRPC_MAX_MESSAGE_BYTES, log });
+    grpc = await startGrpcServer(impl, { host: config.GRPC_HOST, port: config.GRPC_PORT, maxMessageBytes: config.GRPC_MAX_MESSAGE_BYTES, maxConcurrentStreams: config.GRPC_MAX_CONCURRENT_STREAMS, log });
     probes = await startProbesServer(config.METRICS_PORT, metrics.registry, { live: () => true, ready: () => ({ ready: !shuttingDown }) });
   } catch (err) {
     grpc?.server.forceShutdown();
-    await Promise.allSettled([knex.destroy(), redis.quit()]);
+    await Promise.allSettled([knex.destroy(), writeKnex.destroy(), redis.quit()]);
     throw err;
   }
   setServing(grpc.health, true);
@@ -86,6 +128,8 @@ export async function startSettingsServer(config: SettingsConfig, log: Logger, o
     stopped ??= (async () => {
       shuttingDown = true;
       setServing(grpc.health, false);
+      // Open streams would hold tryShutdown until the grace period: tell watchers to resume elsewhere.
+      watch.endAll();
       await new Promise<void>((resolve) => {
         const force = setTimeout(() => {
           log.warn('grace period over: cancelling remaining calls');
@@ -98,14 +142,44 @@ export async function startSettingsServer(config: SettingsConfig, log: Logger, o
         });
       });
       await new Promise<void>((resolve) => probes.server.close(() => resolve()));
-      await knex.destroy();
+      await Promise.all([knex.destroy(), writeKnex.destroy()]);
       // QUIT needs a live connection; otherwise just stop reconnecting.
       if (redis.status === 'ready') await redis.quit().catch(() => redis.disconnect());
       else redis.disconnect();
+      nearCache?.tracking.close();
+      nearCache?.subscriber.disconnect();
       log.info('settings service stopped');
     })();
     return stopped;
   };
 
-  return { port: grpc.port, metricsPort: probes.port, metrics, knex, redis, breaker, stop };
+  return { nearCache, port: grpc.port, metricsPort: probes.port, metrics, knex, writeKnex, redis, breaker, stop };
+}
+
+/**
+ * insecure-dev without a key signs with a fixed, public development key (the config check makes
+ * jwt mode supply one): local runs keep working, and such tokens are worthless anywhere else.
+ */
+function consistencyTokenSecret(config: SettingsConfig, log: Logger): string {
+  if (config.CONSISTENCY_TOKEN_SECRET !== '') return config.CONSISTENCY_TOKEN_SECRET;
+  log.warn('CONSISTENCY_TOKEN_SECRET not set: signing consistency tokens with the public development key (insecure-dev only)');
+  return INSECURE_DEV_TOKEN_SECRET;
+}
+
+const INSECURE_DEV_TOKEN_SECRET = 'settings-insecure-dev-consistency-token-key';
+
+/** The near-cache, its size gauges and its Redis tracking (subscriber connection + CLIENT TRACKING). */
+function startNearCache(config: SettingsConfig, redis: CacheRedis, metrics: SettingsMetrics, log: Logger, keyChanges: KeyChangeBroadcast) {
+  const cache = new NearCache({
+    maxEntries: config.NEAR_CACHE_MAX_ENTRIES,
+    maxBytes: config.NEAR_CACHE_MAX_BYTES,
+    onEvict: () => metrics.nearCacheEvictions.inc(),
+    onInvalidate: (reason, count) => metrics.nearCacheInvalidations.inc({ reason }, count),
+    onRefused: () => metrics.nearCacheRefusedInstalls.inc(),
+  });
+  metrics.nearCacheSize.read = () => cache.size;
+  metrics.nearCacheTracking.set(0);
+  const subscriber = createInvalidationSubscriber(config.REDIS_URL, config.REDIS_COMMAND_TIMEOUT_MS, log);
+  const tracking = new InvalidationTracking(redis, subscriber, cache, log, (state) => metrics.nearCacheTracking.set(state === 'on' ? 1 : 0), keyChanges);
+  return { cache, tracking, subscriber };
 }

@@ -1,11 +1,13 @@
 import { createPublicKey } from 'node:crypto';
 import { commonEnv, ConfigError, databaseEnv, env, loadEnv, type EnvValues } from '@settings/shared';
+import { API_SCOPES, DEFAULT_UNSCOPED_TOKEN_SCOPES, parseScopeList } from './grpc/scopes';
+import { defaultGrpcHost, insecureDevProblems } from './insecure-dev-guard';
 
 /** Every variable the settings service reads; the README table is generated from this list. */
 export const settingsEnvSchema = {
   ...commonEnv,
   ...databaseEnv,
-  GRPC_HOST: env.string('interface the gRPC server binds', '0.0.0.0'),
+  GRPC_HOST: env.string('interface the gRPC server binds; empty = 127.0.0.1 with AUTH_MODE=insecure-dev (which refuses any non-loopback address), 0.0.0.0 with jwt', ''),
   GRPC_PORT: env.int('gRPC port (0 = ephemeral, for tests)', 50051, { min: 0, max: 65535 }),
   METRICS_PORT: env.int('HTTP port for /metrics, /healthz, /readyz (0 = ephemeral)', 9464, { min: 0, max: 65535 }),
   AUTH_MODE: env.oneOf('jwt: bearer tokens required; insecure-dev: no authentication (local only, logs a warning)', ['jwt', 'insecure-dev'] as const, 'jwt'),
@@ -13,17 +15,35 @@ export const settingsEnvSchema = {
   JWT_HS256_SECRET: env.string('shared secret (>= 32 bytes) verifying HS256 bearer tokens; meant for tests', ''),
   JWT_ISSUER: env.string('required `iss` of bearer tokens', 'settings-clients'),
   JWT_AUDIENCE: env.string('required `aud` of bearer tokens', 'settings-service'),
+  JWT_UNSCOPED_TOKEN_SCOPES: env.string('scopes (space-separated) granted to a token without a `scope` claim; the default makes such tokens read-only', DEFAULT_UNSCOPED_TOKEN_SCOPES),
   CACHE_ENTRY_TTL_SECONDS: env.int('cache entry TTL (safety net only; freshness comes from the invalidator)', 21600, { min: 1 }),
   CACHE_MARKER_TTL_SECONDS: env.int('eviction marker TTL; must equal the invalidator setting (fills older than half of it are dropped)', 600, { min: 1 }),
-  DB_POOL_MAX: env.int('PostgreSQL connections per process', 10, { min: 2, max: 1000 }),
+  DB_READ_POOL_MAX: env.int('PostgreSQL connections per process for reads (cache misses, fully_consistent, token reads)', 10, { min: 1, max: 1000 }),
+  DB_WRITE_POOL_MAX: env.int('PostgreSQL connections per process for writes; saves never take a read connection and vice versa', 5, { min: 1, max: 1000 }),
+  DB_LOCK_TIMEOUT_MS: env.int('longest wait of a save for a row lock held by another transaction (SET LOCAL lock_timeout); then ABORTED ROW_LOCKED with RetryInfo', 1000, { min: 1 }),
+  DB_LOCK_WAIT_MAX_CONCURRENCY: env.int('saves per process that may wait for a row lock another transaction holds at once (keep below DB_WRITE_POOL_MAX); more fail at once with ABORTED ROW_LOCKED', 2, { min: 1, max: 1000 }),
+  DB_DELIBERATE_READ_MAX_CONCURRENCY: env.int('reads sent to PostgreSQL on purpose (fully_consistent, a token newer than the cache) in flight at once per process', 6, { min: 1, max: 1000 }),
+  DB_DELIBERATE_READS_PER_CALLER: env.int('most of those one caller (token `sub`) may hold at once; fewer while other callers wait (fair share); beyond it RESOURCE_EXHAUSTED', 3, { min: 1, max: 1000 }),
+  DB_DELIBERATE_READ_MAX_WAIT_MS: env.int('longest a deliberate read waits for its share before RESOURCE_EXHAUSTED', 250, { min: 0 }),
+  CONSISTENCY_TOKEN_SECRET: env.string('HMAC key (>= 32 bytes) signing consistency tokens, equal on every replica; required with AUTH_MODE=jwt (insecure-dev: a fixed development key when empty)', ''),
+  CONSISTENCY_TOKEN_PREVIOUS_SECRET: env.string('the key before a rotation: tokens it signed are still accepted (keep it for CACHE_ENTRY_TTL_SECONDS after rotating); empty = none', ''),
   DB_FALLBACK_MAX_CONCURRENCY: env.int('database reads in flight at once while Redis is unavailable; more are rejected with UNAVAILABLE', 8, { min: 1, max: 1000 }),
   DB_STATEMENT_TIMEOUT_MS: env.int('longest statement, and longest wait for a pool connection; calls with a deadline use the remaining time, capped by this', 5000, { min: 10 }),
   REDIS_COMMAND_TIMEOUT_MS: env.int('a Redis command slower than this fails and counts against the circuit breaker', 100, { min: 1 }),
   REDIS_BREAKER_FAILURE_THRESHOLD: env.int('consecutive Redis failures that open the circuit breaker', 5, { min: 1 }),
   REDIS_BREAKER_OPEN_MS: env.int('how long the breaker stays open before one probe request tries Redis again', 2000, { min: 10 }),
   STAFF_LIST_CACHE_MAX_ROWS: env.int('staff permission lists longer than this are paged from PostgreSQL instead of cached whole', 2000, { min: 1 }),
+  STAFF_LIST_CACHE_MAX_BYTES: env.int('staff permission lists whose encoded size exceeds this are paged from PostgreSQL instead of cached whole', 1024 * 1024, { min: 1024 }),
   GRPC_MAX_MESSAGE_BYTES: env.int('largest gRPC request message accepted (larger ones fail with RESOURCE_EXHAUSTED)', 1024 * 1024, { min: 1024 }),
+  GRPC_MAX_CONCURRENT_STREAMS: env.int('most calls one client connection may have in flight (HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS); more wait in the client', 256, { min: 1 }),
+  WATCH_MAX_STREAMS: env.int('open WatchSettings streams this replica accepts; more are RESOURCE_EXHAUSTED (WATCH_LIMIT_EXCEEDED)', 10_000, { min: 1 }),
+  WATCH_MAX_STREAMS_PER_CALLER: env.int('open WatchSettings streams one caller (token `sub`) may hold on this replica', 100, { min: 1 }),
+  WATCH_PROGRESS_INTERVAL_MS: env.int('how often a caught-up Watch stream gets a progress message (bookmark); none while Redis tracking is lost', 10_000, { min: 100 }),
   SHUTDOWN_GRACE_MS: env.int('on SIGTERM, time in-flight calls get before they are cancelled', 10_000, { min: 0 }),
+  NEAR_CACHE_ENABLED: env.bool('keep an in-process near-cache of Redis entries, kept coherent by Redis client-side caching (CLIENT TRACKING); false = every cached read goes to Redis', true),
+  NEAR_CACHE_MAX_ENTRIES: env.int('most entries the near-cache holds (least recently used evicted first)', 100_000, { min: 1 }),
+  NEAR_CACHE_MAX_BYTES: env.int('most bytes (payloads, keys, per-entry overhead) the near-cache holds', 64 * 1024 * 1024, { min: 1024 }),
+  FILL_LEASE_MS: env.int('lifetime of the Redis fill lease of a cold key: other replicas wait up to this for the holder fill before loading themselves; 0 = no leases', 500, { min: 0, max: 10_000 }),
   AUDIT_SAMPLE_EVERY: env.int('send 1 in this many cache hits to the staleness auditor (a capped Redis stream the invalidator reads); 0 = off', 1000, { min: 0 }),
 };
 
@@ -33,14 +53,16 @@ export type SettingsConfig = EnvValues<typeof settingsEnvSchema>;
 export function loadSettingsConfig(source: NodeJS.ProcessEnv = process.env): SettingsConfig {
   const config = loadEnv(settingsEnvSchema, source);
   const pem = config.JWT_PUBLIC_KEY.replace(/\\n/g, '\n');
-  const normalized = { ...config, JWT_PUBLIC_KEY: pem };
-  const problems = authProblems(normalized);
+  const normalized = { ...config, JWT_PUBLIC_KEY: pem, GRPC_HOST: config.GRPC_HOST || defaultGrpcHost(config.AUTH_MODE) };
+  const problems = [...authProblems(normalized), ...insecureDevProblems(normalized, source.NODE_ENV)];
   if (problems.length > 0) throw new ConfigError(problems);
   return normalized;
 }
 
 function authProblems(config: SettingsConfig): string[] {
   const problems: string[] = [];
+  const unknownScopes = [...parseScopeList(config.JWT_UNSCOPED_TOKEN_SCOPES)].filter((s) => !(API_SCOPES as readonly string[]).includes(s));
+  if (unknownScopes.length > 0) problems.push(`JWT_UNSCOPED_TOKEN_SCOPES: unknown scope(s) ${unknownScopes.join(', ')} (known: ${API_SCOPES.join(' ')})`);
   if (config.JWT_HS256_SECRET !== '' && Buffer.byteLength(config.JWT_HS256_SECRET) < 32) {
     problems.push('JWT_HS256_SECRET must be at least 32 bytes (HS256 keys shorter than the hash are guessable)');
   }
@@ -53,6 +75,13 @@ function authProblems(config: SettingsConfig): string[] {
   }
   if (config.AUTH_MODE === 'jwt' && config.JWT_PUBLIC_KEY === '' && config.JWT_HS256_SECRET === '') {
     problems.push('AUTH_MODE=jwt needs JWT_PUBLIC_KEY or JWT_HS256_SECRET (or set AUTH_MODE=insecure-dev for local development)');
+  }
+  for (const name of ['CONSISTENCY_TOKEN_SECRET', 'CONSISTENCY_TOKEN_PREVIOUS_SECRET'] as const) {
+    if (config[name] !== '' && Buffer.byteLength(config[name]) < 32) problems.push(`${name} must be at least 32 bytes`);
+  }
+  // Without a key shared by every replica a token could be forged to force PostgreSQL reads.
+  if (config.AUTH_MODE === 'jwt' && config.CONSISTENCY_TOKEN_SECRET === '') {
+    problems.push('AUTH_MODE=jwt needs CONSISTENCY_TOKEN_SECRET (the same on every replica)');
   }
   return problems;
 }

@@ -9,10 +9,15 @@ export const ERROR_CODES = [
   'ALREADY_EXISTS',
   'ETAG_MISMATCH',
   'CONCURRENT_MODIFICATION',
+  'ROW_LOCKED',
   'UNAUTHENTICATED',
   'PERMISSION_DENIED',
   'DEADLINE_EXCEEDED',
   'LOAD_SHED',
+  'CALLER_SHARE_EXCEEDED',
+  'WATCH_LIMIT_EXCEEDED',
+  'LIST_TOO_LARGE',
+  'WATCH_UNAVAILABLE',
   'SHUTTING_DOWN',
   'DATABASE_UNAVAILABLE',
   'INTERNAL',
@@ -42,26 +47,48 @@ export class SettingsError extends Error {
   }
 }
 
-export function invalidArgument(violations: readonly FieldViolation[]): SettingsError {
+/**
+ * At most this many field violations are sent; the rest are counted. A request of 1 MiB could
+ * otherwise produce an error trailer of several MB (one violation per bad element).
+ */
+export const MAX_REPORTED_VIOLATIONS = 20;
+
+/**
+ * INVALID_ARGUMENT with the first MAX_REPORTED_VIOLATIONS violations; when there are more, one
+ * final violation (on the first field left out) says how many were not listed.
+ */
+export function invalidArgument(violations: readonly FieldViolation[], total = violations.length): SettingsError {
   const first = violations[0];
   const summary = first ? `${first.field}: ${first.description}` : 'invalid request';
-  const more = violations.length > 1 ? ` (and ${violations.length - 1} more)` : '';
-  return new SettingsError('INVALID_ARGUMENT', `${summary}${more}`, violations);
+  const more = total > 1 ? ` (and ${total - 1} more)` : '';
+  let reported = violations.slice(0, MAX_REPORTED_VIOLATIONS);
+  const omitted = total - reported.length;
+  if (omitted > 0) {
+    const next = violations[MAX_REPORTED_VIOLATIONS]?.field ?? reported[reported.length - 1]?.field ?? 'request';
+    reported = [...reported, { field: next, description: `${omitted} more violation(s) not listed (only the first ${MAX_REPORTED_VIOLATIONS} are reported)` }];
+  }
+  return new SettingsError('INVALID_ARGUMENT', `${summary}${more}`, reported);
 }
 
-/** Collects every problem of a request, so a caller fixes them in one round trip. */
+/**
+ * Collects the problems of a request, so a caller fixes them in one round trip. Keeps the first
+ * MAX_REPORTED_VIOLATIONS + 1 (the extra one names where the unlisted ones start) and counts
+ * the rest, so a request with many bad elements costs no more memory than a few.
+ */
 export class Violations {
   private readonly list: FieldViolation[] = [];
+  private total = 0;
 
   add(field: string, description: string): void {
-    this.list.push({ field, description });
+    this.total += 1;
+    if (this.list.length <= MAX_REPORTED_VIOLATIONS) this.list.push({ field, description });
   }
 
   get empty(): boolean {
-    return this.list.length === 0;
+    return this.total === 0;
   }
 
   throwIfAny(): void {
-    if (this.list.length > 0) throw invalidArgument(this.list);
+    if (this.total > 0) throw invalidArgument(this.list, this.total);
   }
 }

@@ -3,5 +3,5 @@
 export { startSettingsServer, cacheTimingFrom, type RunningSettingsServer, type StartOptions } from './app';
 export { settingsEnvSchema, loadSettingsConfig, type SettingsConfig } from './config';
 export { createSettingsMetrics, type SettingsMetrics } from './metrics';
-export { encodeToken, decodeToken, type ConsistencyToken } from './consistency/token';
+export { ConsistencyTokens, decodeToken, type ConsistencyToken } from './consistency/token';
 export type { ReadThroughHooks } from './cache/read-through';

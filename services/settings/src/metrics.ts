@@ -7,7 +7,22 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 export function createSettingsMetrics(registry = new Registry()) {
   collectDefaultMetrics({ register: registry, prefix: 'settings_process_' });
   const r = { registers: [registry] };
+  // Read at scrape time: the near-cache registers itself here when it exists (app.ts).
+  const nearCacheSize = { read: (): { entries: number; bytes: number } => ({ entries: 0, bytes: 0 }) };
+  const nearCacheEntries: Gauge = new Gauge({
+    name: 'settings_near_cache_entries',
+    help: 'Entries in the near-cache',
+    collect: () => nearCacheEntries.set(nearCacheSize.read().entries),
+    ...r,
+  });
+  const nearCacheBytes: Gauge = new Gauge({
+    name: 'settings_near_cache_bytes',
+    help: 'Approximate bytes held by the near-cache (payloads, keys, per-entry overhead)',
+    collect: () => nearCacheBytes.set(nearCacheSize.read().bytes),
+    ...r,
+  });
   return {
+    nearCacheSize,
     registry,
     grpcRequests: new Counter({ name: 'settings_grpc_requests_total', help: 'gRPC calls by method and status code', labelNames: ['method', 'code'] as const, ...r }),
     grpcDuration: new Histogram({
@@ -33,10 +48,52 @@ export function createSettingsMetrics(registry = new Registry()) {
     dbQueries: new Counter({ name: 'settings_db_queries_total', help: 'Database queries by kind', labelNames: ['kind'] as const, ...r }),
     fallback: new Counter({ name: 'settings_cache_fallback_total', help: 'Reads served from PostgreSQL because Redis failed or the breaker was open', ...r }),
     loadShed: new Counter({ name: 'settings_load_shed_total', help: 'Reads rejected because the database fallback was at its concurrency limit', ...r }),
+    deliberateReads: new Counter({
+      name: 'settings_deliberate_reads_total',
+      help: 'Reads sent to PostgreSQL on purpose (fully_consistent, a token newer than the cache) by admission: admitted, waited (for the caller\'s fair share), shed (RESOURCE_EXHAUSTED)',
+      labelNames: ['result'] as const,
+      ...r,
+    }),
     circuitOpen: new Gauge({ name: 'settings_redis_circuit_open', help: '1 while the Redis circuit breaker is open or half-open', ...r }),
     generationsRenewed: new Counter({
       name: 'settings_cache_generations_renewed_total',
       help: 'Times this replica found a different Redis server (restart, failover, restore) and renewed every generation (a cold cache)',
+      ...r,
+    }),
+    nearCacheRequests: new Counter({
+      name: 'settings_near_cache_requests_total',
+      help: 'Near-cache (in-process L1) lookups: hit, miss, stale_token (older than the caller token; Redis is read), off (tracking not established or Redis untrusted)',
+      labelNames: ['space', 'result'] as const,
+      ...r,
+    }),
+    nearCacheEvictions: new Counter({ name: 'settings_near_cache_evictions_total', help: 'Near-cache entries evicted by its entry or byte bound (LRU)', ...r }),
+    nearCacheInvalidations: new Counter({
+      name: 'settings_near_cache_invalidations_total',
+      help: 'Near-cache entries dropped because Redis reported a change: key (entry or marker), generation (its space), flush (tracking lost or restarted, or a flush message)',
+      labelNames: ['reason'] as const,
+      ...r,
+    }),
+    nearCacheRefusedInstalls: new Counter({
+      name: 'settings_near_cache_refused_installs_total',
+      help: 'Redis replies not put into the near-cache because an invalidation of the key arrived while the read was in flight',
+      ...r,
+    }),
+    nearCacheEntries,
+    nearCacheBytes,
+    nearCacheTracking: new Gauge({ name: 'settings_near_cache_tracking', help: '1 while Redis invalidation tracking is on and the near-cache serves; 0 while it is bypassed', ...r }),
+    fillLeases: new Counter({
+      name: 'settings_fill_leases_total',
+      help: 'Cold-key fill leases: acquired (this replica loads), filled_by_other (read another replica fill instead of PostgreSQL), gave_up (waited four lease lifetimes or to the deadline: loaded anyway), redis_error (the lease or the read failed: loaded without waiting)',
+      labelNames: ['space', 'result'] as const,
+      ...r,
+    }),
+    // Watch (src/watch, src/grpc/watch).
+    watchStreams: new Gauge({ name: 'settings_watch_streams', help: 'Open WatchSettings streams on this replica', ...r }),
+    watchPushes: new Counter({ name: 'settings_watch_pushes_total', help: 'Change messages written to Watch streams (bookmarks not counted)', ...r }),
+    watchPushLag: new Histogram({
+      name: 'settings_watch_push_lag_seconds',
+      help: "From Redis' invalidation push for a watched key to the change message written to a stream",
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
       ...r,
     }),
     auditSamples: new Counter({

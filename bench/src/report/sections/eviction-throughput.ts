@@ -7,7 +7,7 @@ import { barChart, PALETTE } from '../svg';
 export function evictionThroughputSection(ev: EvictionResult, { md, charts, img }: ReportPage): void {
   md.push('## 4. Eviction throughput: invalidator vs Redis itself', '');
   md.push(
-    `A backlog of ${n(ev.rows)} change events (one bulk UPDATE, published by Debezium at ~${n(ev.debeziumEventsPerSecond)} events/s) is drained by a fresh invalidator process with \`REDIS_MAX_OPS_PER_SECOND=0\`; ` +
+    `A backlog of ${n(ev.rows)} change events (one bulk UPDATE, published by Debezium at ~${n(ev.debeziumEventsPerSecond)} events/s) is drained by a fresh invalidator process with \`EVICTION_MAX_KEYS_PER_SECOND=0\` (no ceiling; evictions go as evict-to-marker-batch calls); ` +
       `each round re-reads the same backlog with a new consumer group after deleting the previous round's markers. Reference, interleaved with it: \`${ev.redisBenchmarkCommand}\` (pipelined SET, its own db). ${ev.rounds.length} rounds.`,
     '',
   );

@@ -8,7 +8,7 @@ import { barChart, PALETTE } from '../svg';
 export function invalidationLagSection(lag: LagResult, sizes: BenchSizes['lag'], { md, charts, img }: ReportPage): void {
   md.push('## 2. Invalidation lag: commit → key evicted', '');
   md.push(
-    `Steady UPDATEs of account settings at each rate (open loop, ${sizes.accounts} accounts round-robin), through Debezium → Kafka → a real invalidator process (own consumer group, positioned at the topic end, default ceiling ${n(lag.invalidatorMaxOpsPerSecond)} ops/s). ` +
+    `Steady UPDATEs of account settings at each rate (open loop, ${sizes.accounts} accounts round-robin), through Debezium → Kafka → a real invalidator process (own consumer group, positioned at the topic end, default configuration: adaptive eviction ceiling up to ${n(lag.invalidatorMaxKeysPerSecond)} keys/s). ` +
       `commit = \`source.ts_ms\` (PostgreSQL commit time); Kafka = the record timestamp (Connect's produce time); evicted = when the harness first saw the marker (MGET every ${lag.pollIntervalMs} ms, so up to ~${lag.pollIntervalMs} ms of resolution). Medians over ${sizes.rounds} interleaved rounds.`,
     '',
   );

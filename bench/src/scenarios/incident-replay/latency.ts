@@ -1,3 +1,4 @@
+import { status } from '@grpc/grpc-js';
 import { summarize, type LatencySummary } from '../../stats';
 import type { VariantResult } from './result';
 import { READ_DEADLINE_MS, SAVE_DEADLINE_MS, type Traffic } from './traffic';
@@ -7,14 +8,41 @@ import { READ_DEADLINE_MS, SAVE_DEADLINE_MS, type Traffic } from './traffic';
  * outside the bulk UPDATE (whose row locks stall everything that touches its rows). A timed-out
  * call counts at its deadline; other failed reads are left out of the latencies.
  */
-export function callSummaries(traffic: Traffic): Pick<VariantResult, 'reads' | 'saves'> {
-  const { reads, saves, bulk, burstStart, burstEnd, shed } = traffic;
+export function callSummaries(traffic: Traffic): Pick<VariantResult, 'reads' | 'saves' | 'bulkheads'> {
+  const { reads, saves, freeSaves, bulk, burstStart, burstEnd, shed } = traffic;
+  // The last half of the warm phase: the cache is warm by then, so this is the steady state.
+  const preBurstFrom = burstStart - (burstStart - traffic.t0) / 2;
+  const preBurst = (x: { start: number }): boolean => x.start >= preBurstFrom && x.start < burstStart;
   const inBurst = (x: { start: number }): boolean => x.start >= burstStart && x.start < burstEnd;
   const overlapsBulk = (x: { start: number; latency: number }): boolean => x.start < bulk.end && x.start + x.latency > bulk.start;
   const readLat = (pred: (r: (typeof reads)[number]) => boolean): LatencySummary =>
     summarize(reads.filter((r) => pred(r) && (r.ok || r.timeout)).map((r) => (r.timeout ? READ_DEADLINE_MS : r.latency)));
   const saveLat = (pred: (x: (typeof saves)[number]) => boolean): LatencySummary => summarize(saves.filter(pred).map((x) => (x.timeout ? SAVE_DEADLINE_MS : x.latency)));
+  const freeLat = (pred: (x: (typeof freeSaves)[number]) => boolean): LatencySummary => summarize(freeSaves.filter(pred).map((x) => (x.timeout ? SAVE_DEADLINE_MS : x.latency)));
+  // Saves to the bulk's rows that started while its UPDATE ran: they wait for its row locks.
+  const locked = saves.filter((x) => x.start >= bulk.start && x.start < bulk.end);
   return {
+    bulkheads: {
+      readP99PreBurstMs: readLat(preBurst).p99,
+      readP99BurstMs: readLat(inBurst).p99,
+      freeSaves: {
+        total: freeSaves.length,
+        ok: freeSaves.filter((x) => x.ok).length,
+        errors: freeSaves.filter((x) => !x.ok).length,
+        timeouts: freeSaves.filter((x) => x.timeout).length,
+        preBurstLatencyMs: freeLat(preBurst),
+        burstLatencyMs: freeLat(inBurst),
+      },
+      lockedSaves: {
+        total: locked.length,
+        ok: locked.filter((x) => x.ok).length,
+        aborted: locked.filter((x) => x.code === status.ABORTED).length,
+        timeouts: locked.filter((x) => x.timeout).length,
+        otherErrors: locked.filter((x) => !x.ok && !x.timeout && x.code !== status.ABORTED).length,
+        // Every one, failed or not: the point is how fast the caller learns.
+        latencyMs: summarize(locked.map((x) => x.latency)),
+      },
+    },
     reads: {
       total: reads.length,
       ok: reads.filter((r) => r.ok).length,

@@ -32,6 +32,17 @@ export interface VariantResult {
   reads: { total: number; ok: number; errors: number; timeouts: number; shed: number; latencyMs: LatencySummary; burstLatencyMs: LatencySummary; burstLatencyOutsideBulkMs: LatencySummary };
   saves: { total: number; ok: number; errors: number; timeouts: number; latencyMs: LatencySummary; burstLatencyMs: LatencySummary; burstLatencyOutsideBulkMs: LatencySummary };
   bulk: { rows: number; statementMs: number; startedAtS: number };
+  /**
+   * The bulkheads: p99 in the last half of the warm phase (before the burst) against the burst,
+   * for reads, for saves to rows the bulk UPDATE does not touch, and the saves that met the
+   * bulk's row locks (started while the UPDATE ran): how many, how fast, with which status.
+   */
+  bulkheads: {
+    readP99PreBurstMs: number;
+    readP99BurstMs: number;
+    freeSaves: { total: number; ok: number; errors: number; timeouts: number; preBurstLatencyMs: LatencySummary; burstLatencyMs: LatencySummary };
+    lockedSaves: { total: number; ok: number; aborted: number; timeouts: number; otherErrors: number; latencyMs: LatencySummary };
+  };
   /** fromSaves / fromBulk: split by the kind of the first newer write the read missed. */
   stale: { reads: number; share: number; maxAgeMs: number; p99AgeMs: number; fromSaves: { reads: number; maxAgeMs: number }; fromBulk: { reads: number; maxAgeMs: number } };
   redis: { backgroundOpsPerSecond: number; peakOpsPerSecond: number; peakCpuPercent: number; appCommandsPeakPerSecond: number; appCommandsTotal: number };

@@ -27,7 +27,15 @@ export interface SaveRec {
   latency: number;
   ok: boolean;
   timeout: boolean;
+  /** gRPC status code (0 = OK). */
+  code: number;
 }
+
+/**
+ * Saves per second to rows the bulk UPDATE does not touch, for the whole run: enough samples in
+ * the last seconds before the burst and in the burst for a p99 of each.
+ */
+export const FREE_SAVES_PER_SECOND = 20;
 
 /** The bulk UPDATE as the harness saw it (ms since epoch), and the file with its versions. */
 export interface BulkRun {
@@ -48,7 +56,10 @@ export interface Traffic {
   burstEnd: number;
   totalMs: number;
   reads: ReadRec[];
+  /** Saves to the replay's rows (the bulk UPDATE locks them while it runs). */
   saves: SaveRec[];
+  /** Saves to rows outside the bulk UPDATE. */
+  freeSaves: SaveRec[];
   /** Reads not sent because too many were in flight (the target stalled). */
   shed: number;
   bulk: BulkRun;
@@ -66,6 +77,7 @@ export async function driveTraffic(ctx: BenchContext, variant: IncidentVariant, 
   const loopDelay = monitorLoopDelay();
   const reads: ReadRec[] = [];
   const saves: SaveRec[] = [];
+  const freeSaves: SaveRec[] = [];
   const totalMs = (s.warmSeconds + s.burstSeconds + s.tailSeconds) * 1000;
   const t0 = Date.now();
   const burstStart = t0 + s.warmSeconds * 1000;
@@ -100,8 +112,17 @@ export async function driveTraffic(ctx: BenchContext, variant: IncidentVariant, 
     const res = await updateDisplayName(c, data.ids[account]!, name, SAVE_DEADLINE_MS);
     const ack = Date.now();
     if (res.ok && res.value) data.ledger.record(account, Number(res.value.etag), ack, 's');
-    saves.push({ start, latency: ack - start, ok: res.ok, timeout: res.code === status.DEADLINE_EXCEEDED });
+    saves.push({ start, latency: ack - start, ok: res.ok, timeout: res.code === status.DEADLINE_EXCEEDED, code: res.ok ? status.OK : (res.code ?? status.UNKNOWN) });
   };
+  const freeRand = prng(3000 + round);
+  let freeSeq = 0;
+  const freeSaveLoad = openLoop(FREE_SAVES_PER_SECOND, totalMs, async () => {
+    const c = target.clients[freeSeq % target.clients.length]!;
+    const id = data.freeIds[Math.floor(freeRand() * data.freeIds.length)]!;
+    const start = Date.now();
+    const res = await updateDisplayName(c, id, `r${round}-${variant}-free-${freeSeq++}`, SAVE_DEADLINE_MS);
+    freeSaves.push({ start, latency: Date.now() - start, ok: res.ok, timeout: res.code === status.DEADLINE_EXCEEDED, code: res.ok ? status.OK : (res.code ?? status.UNKNOWN) });
+  });
   const saveLoad = (async () => {
     await openLoop(s.normalSavesPerSecond, s.warmSeconds * 1000, saveOnce);
     await openLoop(s.burstSavesPerSecond, s.burstSeconds * 1000, saveOnce);
@@ -121,8 +142,8 @@ export async function driveTraffic(ctx: BenchContext, variant: IncidentVariant, 
     bulk.startedAtS = Math.round(((bulk.start - t0) / 1000) * 10) / 10;
   })();
 
-  const [readOutcome] = await Promise.all([readLoad, saveLoad, bulkRun]);
-  return { t0, burstStart, burstEnd, totalMs, reads, saves, shed: readOutcome.shed, bulk, loopDelay: loopDelay.stop() };
+  const [readOutcome] = await Promise.all([readLoad, saveLoad, bulkRun, freeSaveLoad]);
+  return { t0, burstStart, burstEnd, totalMs, reads, saves, freeSaves, shed: readOutcome.shed, bulk, loopDelay: loopDelay.stop() };
 }
 
 /** The worst event-loop delay of every second until `stop()`, in ms. */

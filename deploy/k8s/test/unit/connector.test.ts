@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   GENERATED_FILE,
+  SHARED_CONNECTOR_FILE,
   buildKafkaConnector,
   connectorOverlays,
   effectiveConnectorConfig,
@@ -75,6 +76,15 @@ describe.each(overlays.map((d) => [d.split('/').pop()!, d]))('overlay %s', (_nam
     expect(objects.find((o) => o.kind === 'KafkaConnector')!.metadata.labels!['strimzi.io/cluster']).toBe(connect.metadata.name);
     // The old KubernetesSecretConfigProvider needed a Role and API-server egress; neither remains.
     expect(objects.filter((o) => o.kind === 'Role' || o.kind === 'RoleBinding')).toEqual([]);
+  });
+
+  test('KafkaConnect runs the worker settings the local stack runs (deploy/debezium/connect-worker.json)', () => {
+    // e.g. connector.client.config.override.policy: without it the connector's producer.override.* are rejected.
+    const worker = JSON.parse(readFileSync(join(SHARED_CONNECTOR_FILE, '..', 'connect-worker.json'), 'utf8')) as Record<string, string>;
+    const config = (objects.find((o) => o.kind === 'KafkaConnect')!.spec as { config: Record<string, unknown> }).config;
+    for (const [key, value] of Object.entries(worker)) expect([key, String(config[key])]).toEqual([key, value]);
+    const overrides = Object.keys(shared.config).filter((k) => k.startsWith('producer.override.'));
+    if (overrides.length > 0) expect(config['connector.client.config.override.policy']).toBe('All');
   });
 
   test('KafkaConnect has strimzi.io/use-connector-resources, without which Strimzi ignores the KafkaConnector', () => {

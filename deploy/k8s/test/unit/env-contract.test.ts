@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { REPO_ROOT } from '../../lib/connector';
-import { JWT_KEY_VARS, JWT_VARS, RUNTIME_VARS, loadEnvContract, type ServiceName } from '../../lib/env-contract';
+import { JWT_KEY_VARS, JWT_VARS, RUNTIME_VARS, isOtelVar, loadEnvContract, type ServiceName } from '../../lib/env-contract';
 import { renderAll, type Rendering } from '../../lib/render';
 import { resolvedEnv, workloads } from '../../lib/workloads';
 
@@ -13,7 +13,7 @@ const SERVICES: Array<[ServiceName, string]> = [
   ['settings', 'settings-service'],
   ['invalidator', 'settings-invalidator'],
 ];
-const SECRET_VARS = ['DATABASE_URL', 'REDIS_URL', 'JWT_PUBLIC_KEY'];
+const SECRET_VARS = ['DATABASE_URL', 'REDIS_URL', 'JWT_PUBLIC_KEY', 'CONSISTENCY_TOKEN_SECRET'];
 
 let renderings: Rendering[];
 beforeAll(() => {
@@ -43,7 +43,7 @@ describe.each(SERVICES)('%s', (service, deployment) => {
 
   test('manifests set no variable the service does not read', () => {
     for (const r of renderings) {
-      const unknown = [...containerEnv(r, deployment).keys()].filter((v) => !contract.all.includes(v) && !RUNTIME_VARS.includes(v));
+      const unknown = [...containerEnv(r, deployment).keys()].filter((v) => !contract.all.includes(v) && !RUNTIME_VARS.includes(v) && !isOtelVar(v));
       expect({ overlay: r.name, unknown }).toEqual({ overlay: r.name, unknown: [] });
     }
   });
@@ -99,5 +99,13 @@ test('the termination grace period covers the preStop pause and each service\'s 
       const budget = w.object.metadata.name === 'settings-service' ? Number(containerEnv(r, 'settings-service').get('SHUTDOWN_GRACE_MS')) / 1000 + 10 : 25;
       expect({ workload: w.object.metadata.name, fits: preStop + budget <= pod.terminationGracePeriodSeconds }).toEqual({ workload: w.object.metadata.name, fits: true });
     }
+  }
+});
+
+// The image runs with NODE_ENV=production and pods listen on their pod IP: the service refuses
+// AUTH_MODE=insecure-dev there (exit 2, a crash loop), so no overlay may ask for it.
+test('every overlay runs the settings service with AUTH_MODE=jwt', () => {
+  for (const r of renderings) {
+    expect({ overlay: r.name, authMode: containerEnv(r, 'settings-service').get('AUTH_MODE') }).toEqual({ overlay: r.name, authMode: 'jwt' });
   }
 });

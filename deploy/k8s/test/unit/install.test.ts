@@ -125,6 +125,8 @@ test('dev installs the same way', () => {
   const r = install(['--env', 'dev']);
   expect(r.status).toBe(0);
   expect(r.output).toContain('done: dev installed in namespace settings-dev');
-  // dev runs AUTH_MODE=insecure-dev: no JWT key Secret is required.
-  expect(r.calls.some((c) => c.includes('secret/settings-jwt'))).toBe(false);
+  // dev verifies HS256 tokens (AUTH_MODE=insecure-dev is refused by the production image): the
+  // shared secret and the consistency-token key must exist before the workloads.
+  expect(r.calls.some((c) => c.includes('secret/settings-jwt'))).toBe(true);
+  expect(r.calls.some((c) => c.includes('secret/settings-consistency-token'))).toBe(true);
 });

@@ -33,6 +33,9 @@ export function createCacheRedis(url: string, opts: CacheRedisOptions): CacheRed
     // A connection attempt to a host that does not answer must not hold a reconnect for ioredis' default 10 s.
     connectTimeout: 1000,
     retryStrategy: (times) => Math.min(50 * 2 ** Math.min(times, 6), 2000),
+    // A subscriber (the settings service's invalidation listener) re-subscribes itself after a
+    // reconnect: it must read its new CLIENT ID first, which RESP2 forbids once subscribed.
+    autoResubscribe: false,
   });
   return withCacheScripts(redis);
 }

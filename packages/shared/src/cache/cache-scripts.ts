@@ -7,7 +7,7 @@ import type Redis from 'ioredis';
  * starts with its contract); they are loaded from beside this module, or from `src/` when
  * running compiled code from `dist/` (tsc does not copy non-TS files).
  */
-function loadScript(file: string): string {
+export function loadScript(file: string): string {
   for (const dir of [__dirname, join(__dirname, '../../../src/cache')]) {
     const path = join(dir, file);
     if (existsSync(path)) return readFileSync(path, 'utf8');
@@ -19,18 +19,22 @@ function loadScript(file: string): string {
 const DECODE_LUA = loadScript('cache-value-decode.lua');
 export const VERSIONED_FILL_LUA = `${DECODE_LUA}\n${loadScript('versioned-fill.lua')}`;
 export const EVICT_TO_MARKER_LUA = `${DECODE_LUA}\n${loadScript('evict-to-marker.lua')}`;
+export const FILL_LEASE_RELEASE_LUA = loadScript('fill-lease-release.lua');
 
 export interface CacheScriptCommands {
   versionedFill(key: string, version: string, generation: string, ttlMs: number, payload: Buffer): Promise<number>;
   evictToMarker(key: string, floor: string, markerTtlMs: number): Promise<number>;
+  /** fill-lease-release.lua: deletes the lease key only while it holds `token`. */
+  releaseFillLease(leaseKey: string, token: string): Promise<number>;
 }
 
 /**
- * Registers both scripts on a client; ioredis sends EVALSHA and falls back to EVAL after a
+ * Registers the scripts on a client; ioredis sends EVALSHA and falls back to EVAL after a
  * Redis restart flushed the script cache, so no explicit SCRIPT LOAD bookkeeping is needed.
  */
 export function withCacheScripts<R extends Redis>(redis: R): R & CacheScriptCommands {
   redis.defineCommand('versionedFill', { numberOfKeys: 1, lua: VERSIONED_FILL_LUA });
   redis.defineCommand('evictToMarker', { numberOfKeys: 1, lua: EVICT_TO_MARKER_LUA });
+  redis.defineCommand('releaseFillLease', { numberOfKeys: 1, lua: FILL_LEASE_RELEASE_LUA });
   return redis as R & CacheScriptCommands;
 }

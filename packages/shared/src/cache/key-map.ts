@@ -66,6 +66,25 @@ export function generationKey(space: KeySpace): string {
   return `v1:{gen:${space}}`;
 }
 
+/**
+ * The key prefixes a reader's near-cache (an in-process copy of entries and generations) must be
+ * told about when anything under them changes: every entry and marker key
+ * (`v1:{acct:<account>}:...`) and every generation key (`v1:{gen:<space>}`). Used as the `PREFIX`
+ * list of `CLIENT TRACKING ... BCAST`. Meta keys (`v1:{meta}:...`: run id, probe, audit stream)
+ * and fill leases are deliberately outside: their changes say nothing about a cached value, and
+ * the audit stream changes on every sampled hit.
+ */
+export const TRACKED_KEY_PREFIXES: readonly string[] = ['v1:{acct:', 'v1:{gen:'];
+
+/**
+ * The fill lease of an entry key (fill-lease.ts): `v1:lease:{acct:<account>}:<space>[:<id>]`.
+ * Same hash tag as the entry (Cluster: same slot), outside TRACKED_KEY_PREFIXES, never an entry.
+ */
+export function fillLeaseKey(entryKey: string): string {
+  if (!entryKey.startsWith('v1:{acct:')) throw new Error(`not an entry key: ${entryKey}`);
+  return `v1:lease:${entryKey.slice(3)}`;
+}
+
 /** The run id of the Redis server the generations were created on (see redis-incarnation.ts). */
 export function redisIncarnationKey(): string {
   return 'v1:{meta}:redis-run-id';

@@ -43,3 +43,10 @@ export const localRedisUrl = `redis://127.0.0.1:${localStack.redisPort}`;
 export const localRedisClusterNodes = localStack.redisClusterPorts.map((p) => `127.0.0.1:${p}`).join(',');
 export const localKafkaBrokers = `127.0.0.1:${localStack.kafkaPort}`;
 export const localConnectUrl = `http://127.0.0.1:${localStack.connectPort}`;
+
+/**
+ * The HS256 secret development tokens of the local stack are signed with (`npm run token`).
+ * Public by design, like the stack's passwordless roles: a service started with it
+ * (`AUTH_MODE=jwt JWT_HS256_SECRET=<this>`) must never be reachable from anywhere else.
+ */
+export const localDevJwtHs256Secret = 'settings-local-stack-development-only-hs256-secret';

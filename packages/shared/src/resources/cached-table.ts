@@ -23,6 +23,12 @@ export interface CachedTableDescriptor<T extends string = string, S extends stri
   readonly space: S;
   /** The primary key, `account_id` first: it becomes the Redis Cluster hash tag. */
   readonly keyColumns: readonly C[];
+  /**
+   * The API's name (AIP-122) of one row, `{x}` standing for the key column `x_id`, e.g.
+   * `accounts/{account}/doctors/{doctor}/settings`: the settings service parses request names
+   * with it, the operator tools resolve a name to its row and key with it.
+   */
+  readonly namePattern: string;
   /** Key spaces whose entries a row of this table feeds: its own, then those it also evicts. A TRUNCATE bumps all of them. */
   readonly keySpaces: readonly (S | A)[];
   /** The cache key of one row (or resource) of this table. Throws InvalidIdError for an id outside ID_PATTERN. */
@@ -35,6 +41,8 @@ export interface CachedTableSpec<T extends string, S extends string, C extends s
   readonly table: T;
   readonly space: S;
   readonly keyColumns: readonly ['account_id', ...C[]];
+  /** See CachedTableDescriptor.namePattern; its variables must name the key columns in order (checked). */
+  readonly namePattern: string;
   /**
    * Tables whose entries a row of this table changes as well (their key columns must be a
    * subset of this table's). Evicting them from this row's event too costs one marker and covers
@@ -58,6 +66,8 @@ export function defineCachedTable<const T extends string, const S extends string
   for (const other of alsoEvicts) {
     if (!other.keyColumns.every((c) => (spec.keyColumns as readonly string[]).includes(c))) throw new Error(`${spec.table} cannot evict ${other.table}: it lacks its key columns`);
   }
+  const variables = [...spec.namePattern.matchAll(/\{([a-z]+)\}/g)].map((m) => `${m[1]}_id`);
+  if (variables.join() !== spec.keyColumns.join()) throw new Error(`name pattern ${spec.namePattern} does not name the key columns of ${spec.table} (${spec.keyColumns.join(', ')})`);
   const key = (ids: ColumnValues<'account_id' | C>): TableCacheKey<S> => {
     const [account, ...rest] = spec.keyColumns.map((c) => checkedId(c, ids[c]));
     return { key: `v1:{acct:${account}}:${spec.space}${rest.map((id) => `:${id}`).join('')}`, space: spec.space };
@@ -66,6 +76,7 @@ export function defineCachedTable<const T extends string, const S extends string
     table: spec.table,
     space: spec.space,
     keyColumns: spec.keyColumns,
+    namePattern: spec.namePattern,
     keySpaces: [spec.space, ...alsoEvicts.map((t) => t.space)],
     key,
     keysForRow: (row) => [key(row as ColumnValues<'account_id' | C>), ...alsoEvicts.map((t) => t.key(row))],

@@ -24,6 +24,11 @@ export class TokenBucket {
     return this.ratePerSecond;
   }
 
+  /** The most one take should ask for to stay smooth: the burst (at least 1 token); 0 rate: unlimited. */
+  get burstTokens(): number {
+    return this.ratePerSecond <= 0 ? Number.POSITIVE_INFINITY : this.capacity();
+  }
+
   /** Changes the rate in place (adaptive control); tokens already earned are kept up to the new capacity. */
   setRate(ratePerSecond: number): void {
     this.refill();

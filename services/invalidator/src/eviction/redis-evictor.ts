@@ -1,15 +1,25 @@
 import type Redis from 'ioredis';
-import { generationKey, newGeneration, type CacheScriptCommands, type KeySpace } from '@settings/shared';
+import { evictToMarkerBatchArgs, generationKey, newGeneration, withEvictToMarkerBatch, type EvictToMarkerBatchCommand, type KeySpace, type MarkerEviction } from '@settings/shared';
 import { AdaptiveRate } from '../backpressure/adaptive-rate';
+import { InflightLimit } from '../backpressure/inflight-limit';
+import { RedisCpuSampler } from '../backpressure/redis-cpu';
 import { backoffMs } from '../backpressure/retry-backoff';
 import { TokenBucket } from '../backpressure/token-bucket';
 import type { InvalidatorMetrics } from '../metrics';
 
 export interface EvictorOptions {
-  maxOpsPerSecond: number;
+  /** Hard maximum of keys evicted per second (0 = none); the adaptive ceiling stays below it. */
+  maxKeysPerSecond: number;
+  /** Round trips in flight at once, for the whole replica (all partitions together). */
   maxInflightPipelines: number;
-  pipelineSize: number;
+  /** Keys per round trip (one pipeline of script calls). */
+  pipelineKeys: number;
+  /** Keys per evict-to-marker-batch call. */
+  scriptBatchKeys: number;
+  /** p99 of round trips above which the ceiling backs off (while Redis is busy). */
   latencyTargetMs: number;
+  /** Redis main-thread CPU fraction at or above which Redis counts as busy (0: always busy, i.e. latency alone decides). */
+  redisBusyCpuFraction: number;
   markerTtlMs: number;
 }
 
@@ -32,60 +42,93 @@ export class BatchAbortedError extends Error {
   }
 }
 
-type Op = { kind: 'marker'; key: string; floor: bigint } | { kind: 'generation'; space: KeySpace };
+/** The batch script on a pipeline: queued, its result comes with `exec()`. */
+interface QueuedBatchCommand {
+  evictToMarkerBatch(...args: Parameters<EvictToMarkerBatchCommand['evictToMarkerBatch']>): unknown;
+}
 
-interface ScriptPipeline {
-  evictToMarker(key: string, floor: string, ttlMs: number): ScriptPipeline;
-  set(key: string, value: string): ScriptPipeline;
-  exec(): Promise<Array<[Error | null, unknown]> | null>;
+/** One round trip: generation bumps (a TRUNCATE) and markers, sent as one pipeline. */
+interface RoundTrip {
+  bumps: KeySpace[];
+  markers: MarkerEviction[];
 }
 
 /**
- * Applies evictions to Redis in pipelines under a rate ceiling (token bucket, adapted to
- * latency) and an in-flight limit. A failed pipeline is retried with backoff and jitter until
- * it succeeds or the batch is abandoned: evictions are idempotent, so re-sending a partly
- * applied pipeline is safe, and the caller commits offsets only after `apply` resolves.
+ * Applies evictions to Redis: markers go in evict-to-marker-batch calls of `scriptBatchKeys`
+ * keys, several calls per pipelined round trip, at most `maxInflightPipelines` round trips in
+ * flight for the replica, under a ceiling counted in **keys** per second (the token bucket
+ * takes one token per key and per generation bump) that adapts to the round trips' p99
+ * (AdaptiveRate) below the hard maximum.
+ *
+ * A failed round trip is retried with backoff and jitter until it succeeds or the batch is
+ * abandoned: evictions are idempotent, so re-sending a partly applied one is safe, and the
+ * caller commits offsets only after `apply` resolves.
+ *
+ * Redis Cluster (later): every key of one script call must be in one slot. `roundTrips` is the
+ * one place keys are grouped; a cluster mode groups them by slot there before cutting calls.
  */
 export class RedisEvictor {
   readonly bucket: TokenBucket;
   readonly rate: AdaptiveRate;
+  private readonly inflight: InflightLimit;
+  /** Sampled only while there is a ceiling to adapt (start/stop). */
+  readonly cpu: RedisCpuSampler;
+  private readonly redis: Redis & EvictToMarkerBatchCommand;
 
   constructor(
-    private readonly redis: Redis & CacheScriptCommands,
+    redis: Redis,
     private readonly opts: EvictorOptions,
     private readonly metrics: InvalidatorMetrics,
   ) {
-    this.bucket = new TokenBucket(opts.maxOpsPerSecond);
-    this.rate = new AdaptiveRate(opts.maxOpsPerSecond, opts.latencyTargetMs);
-    metrics.rateCeiling.set(opts.maxOpsPerSecond);
+    this.redis = withEvictToMarkerBatch(redis);
+    this.bucket = new TokenBucket(opts.maxKeysPerSecond);
+    this.cpu = new RedisCpuSampler(redis, 250);
+    this.rate = new AdaptiveRate(opts.maxKeysPerSecond, opts.latencyTargetMs, { redisBusy: () => this.cpu.fraction >= opts.redisBusyCpuFraction });
+    this.inflight = new InflightLimit(opts.maxInflightPipelines);
+    metrics.rateMax.set(opts.maxKeysPerSecond);
+    metrics.rateCurrent.set(opts.maxKeysPerSecond);
   }
 
-  async apply(markers: Array<{ key: string; floor: bigint }>, bumps: KeySpace[], hooks: ApplyHooks): Promise<{ written: number }> {
-    const ops: Op[] = [...bumps.map((space) => ({ kind: 'generation' as const, space })), ...markers.map((m) => ({ kind: 'marker' as const, ...m }))];
-    const chunks: Op[][] = [];
-    for (let i = 0; i < ops.length; i += this.opts.pipelineSize) chunks.push(ops.slice(i, i + this.opts.pipelineSize));
-    let next = 0;
-    let written = 0;
-    const worker = async (): Promise<void> => {
-      while (next < chunks.length) {
-        const chunk = chunks[next++]!;
-        written += await this.applyChunk(chunk, hooks);
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(this.opts.maxInflightPipelines, chunks.length) }, worker));
-    return { written };
+  /** Starts sampling Redis's CPU for the adaptive ceiling (nothing to adapt without a maximum). */
+  start(): void {
+    if (this.opts.maxKeysPerSecond > 0) this.cpu.start();
   }
 
-  private async applyChunk(chunk: Op[], hooks: ApplyHooks): Promise<number> {
+  stop(): void {
+    this.cpu.stop();
+  }
+
+  async apply(markers: MarkerEviction[], bumps: KeySpace[], hooks: ApplyHooks): Promise<{ written: number }> {
+    const trips = this.roundTrips(markers, bumps);
+    const counts = await Promise.all(trips.map((trip) => this.inflight.run(() => this.applyRoundTrip(trip, hooks))));
+    return { written: counts.reduce((a, b) => a + b, 0) };
+  }
+
+  private roundTrips(markers: MarkerEviction[], bumps: KeySpace[]): RoundTrip[] {
+    // No round trip bigger than the bucket's burst (50 ms of the current ceiling): a 1,000-key
+    // round trip under a 4,000 keys/s ceiling would be a quarter second of budget at once, and
+    // Redis would see the ceiling as bursts rather than a steady rate.
+    const size = Math.max(1, Math.min(this.opts.pipelineKeys, Math.floor(this.bucket.burstTokens)));
+    const trips: RoundTrip[] = [];
+    for (let i = 0; i < markers.length; i += size) trips.push({ bumps: [], markers: markers.slice(i, i + size) });
+    if (bumps.length > 0) {
+      if (trips.length === 0) trips.push({ bumps, markers: [] });
+      else trips[0]!.bumps = bumps;
+    }
+    return trips;
+  }
+
+  private async applyRoundTrip(trip: RoundTrip, hooks: ApplyHooks): Promise<number> {
+    const cost = trip.markers.length + trip.bumps.length;
     for (let attempt = 0; ; attempt++) {
       if (hooks.shouldAbort()) throw new BatchAbortedError();
-      await this.bucket.take(chunk.length);
+      await this.bucket.take(cost);
       const started = performance.now();
       try {
-        const written = await this.execPipeline(chunk);
+        const { written, commands } = await this.execRoundTrip(trip);
         const ms = performance.now() - started;
         this.metrics.pipelineSeconds.observe(ms / 1000);
-        this.metrics.redisOps.inc(chunk.length);
+        this.metrics.redisOps.inc(commands);
         this.setRate(this.rate.observe(ms));
         if (attempt > 0) hooks.onRedisUp();
         return written;
@@ -105,27 +148,26 @@ export class RedisEvictor {
     }
   }
 
-  private async execPipeline(chunk: Op[]): Promise<number> {
-    const p = this.redis.pipeline() as unknown as ScriptPipeline;
-    for (const op of chunk) {
-      if (op.kind === 'marker') p.evictToMarker(op.key, op.floor.toString(), this.opts.markerTtlMs);
-      // A fresh random generation, not INCR: a counter restarts at 0 on an empty Redis and
-      // would make entries filled under an old number valid again (generation.ts).
-      else p.set(generationKey(op.space), newGeneration());
+  private async execRoundTrip(trip: RoundTrip): Promise<{ written: number; commands: number }> {
+    const p = this.redis.pipeline();
+    // A fresh random generation, not INCR: a counter restarts at 0 on an empty Redis and would
+    // make entries filled under an old number valid again (generation.ts).
+    for (const space of trip.bumps) p.set(generationKey(space), newGeneration());
+    for (let i = 0; i < trip.markers.length; i += this.opts.scriptBatchKeys) {
+      (p as unknown as QueuedBatchCommand).evictToMarkerBatch(...evictToMarkerBatchArgs(trip.markers.slice(i, i + this.opts.scriptBatchKeys), this.opts.markerTtlMs));
     }
     const results = await p.exec();
     if (results === null) throw new Error('pipeline discarded');
-    let written = 0;
+    let written = trip.bumps.length; // a new generation always changes the cache
     results.forEach(([err, value], i) => {
       if (err) throw err;
-      // A new generation always changes the cache; a marker script returns 1 when it wrote.
-      if (chunk[i]!.kind === 'generation' || value === 1) written++;
+      if (i >= trip.bumps.length) written += Number(value);
     });
-    return written;
+    return { written, commands: results.length };
   }
 
   private setRate(rate: number): void {
-    if (this.opts.maxOpsPerSecond <= 0) return;
+    if (this.opts.maxKeysPerSecond <= 0) return;
     this.bucket.setRate(rate);
     this.metrics.rateCurrent.set(rate);
   }

@@ -24,8 +24,9 @@ function startChild(): ChildProcess {
       HTTP_PORT: '0',
       LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'warn',
       // Slow enough that a kill lands mid-batch: 2,000 evictions at 200/s take ~10 s.
-      REDIS_MAX_OPS_PER_SECOND: '200',
+      EVICTION_MAX_KEYS_PER_SECOND: '200',
       REDIS_PIPELINE_SIZE: '50',
+      REDIS_EVICTION_BATCH_KEYS: '10',
       BATCH_CHUNK_SIZE: '100',
       // The killed member holds its partitions until its session expires.
       KAFKA_SESSION_TIMEOUT_MS: '8000',

@@ -1,4 +1,6 @@
 import { AdaptiveRate } from '../../src/backpressure/adaptive-rate';
+import { InflightLimit } from '../../src/backpressure/inflight-limit';
+import { mainThreadCpuSeconds } from '../../src/backpressure/redis-cpu';
 import { backoffMs } from '../../src/backpressure/retry-backoff';
 import { TokenBucket } from '../../src/backpressure/token-bucket';
 
@@ -42,25 +44,94 @@ describe('TokenBucket', () => {
 });
 
 describe('AdaptiveRate', () => {
-  it('cuts the rate when latency exceeds the target and recovers additively when it falls', () => {
-    let t = 0;
-    const rate = new AdaptiveRate(1000, 20, { stepMs: 100, now: () => t });
-    t += 100;
-    expect(rate.observe(50)).toBeCloseTo(670);
-    t += 100;
-    expect(rate.observe(60)).toBeCloseTo(448.9);
-    t += 100;
-    expect(rate.observe(5)).toBeCloseTo(498.9);
-    for (let i = 0; i < 50; i++) {
-      t += 100;
-      rate.observe(5);
-    }
+  /** One step of `n` round trips of `ms` each, `stepMs` after the previous step. */
+  function step(rate: AdaptiveRate, clock: { t: number }, ms: number, n = 10): number {
+    for (let i = 0; i < n - 1; i++) rate.observe(ms);
+    clock.t += 100;
+    return rate.observe(ms);
+  }
+
+  it('starts at the hard maximum, cuts multiplicatively on a slow p99 and climbs back additively, never above the maximum', () => {
+    const clock = { t: 0 };
+    const rate = new AdaptiveRate(1000, 20, { stepMs: 100, now: () => clock.t });
+    expect(rate.rate).toBe(1000);
+    expect(step(rate, clock, 50)).toBeCloseTo(700);
+    expect(step(rate, clock, 60)).toBeCloseTo(490);
+    expect(step(rate, clock, 5)).toBeCloseTo(590);
+    for (let i = 0; i < 20; i++) step(rate, clock, 5);
     expect(rate.rate).toBe(1000);
   });
 
-  it('a Redis failure drops to the floor, never to zero', () => {
-    const rate = new AdaptiveRate(1000, 20, { floorFraction: 0.05 });
-    expect(rate.failed()).toBe(50);
+  it('decides on the p99 of a step, so one slow round trip among fast ones does not cut the rate', () => {
+    const clock = { t: 0 };
+    const rate = new AdaptiveRate(1000, 20, { stepMs: 100, now: () => clock.t });
+    step(rate, clock, 50); // 700
+    for (let i = 0; i < 30; i++) rate.observe(2);
+    rate.observe(500); // a GC pause or a rebalance: one outlier
+    clock.t += 100;
+    expect(rate.observe(2)).toBeCloseTo(800);
+    // Two slow ones in a small window are a trend: cut.
+    for (let i = 0; i < 30; i++) rate.observe(2);
+    rate.observe(500);
+    clock.t += 100;
+    expect(rate.observe(500)).toBeCloseTo(560);
+  });
+
+  it('never goes below the floor, and a Redis failure drops to it', () => {
+    const clock = { t: 0 };
+    const rate = new AdaptiveRate(1000, 20, { stepMs: 100, floorFraction: 0.05, now: () => clock.t });
+    for (let i = 0; i < 30; i++) step(rate, clock, 100);
+    expect(rate.rate).toBe(50);
+    const other = new AdaptiveRate(1000, 20, { floorFraction: 0.05 });
+    expect(other.failed()).toBe(50);
+  });
+
+  it('slow round trips to an idle Redis (a slow machine or process, not Redis) do not cut the rate; to a busy Redis they do', () => {
+    const clock = { t: 0 };
+    let busy = false;
+    const rate = new AdaptiveRate(1000, 20, { stepMs: 100, now: () => clock.t, redisBusy: () => busy });
+    expect(step(rate, clock, 80)).toBe(1000);
+    busy = true;
+    expect(step(rate, clock, 80)).toBeCloseTo(700);
+  });
+
+  it('reads Redis main-thread CPU seconds from INFO cpu (all threads on servers without the main-thread fields)', () => {
+    expect(mainThreadCpuSeconds('# CPU\r\nused_cpu_sys:1.5\r\nused_cpu_user:3\r\nused_cpu_sys_main_thread:1.25\r\nused_cpu_user_main_thread:2.5\r\n')).toBeCloseTo(3.75);
+    expect(mainThreadCpuSeconds('used_cpu_sys:1.5\nused_cpu_user:3\n')).toBeCloseTo(4.5);
+    expect(mainThreadCpuSeconds('nothing')).toBeUndefined();
+  });
+
+  it('a hard maximum of 0 means no ceiling: the loop is off', () => {
+    const rate = new AdaptiveRate(0, 20);
+    expect(rate.observe(1000)).toBe(0);
+    expect(rate.failed()).toBe(0);
+  });
+});
+
+describe('InflightLimit', () => {
+  it('never runs more than the limit at once, across callers, in arrival order', async () => {
+    const limit = new InflightLimit(2);
+    let active = 0;
+    let peak = 0;
+    const order: number[] = [];
+    const task = (i: number) => async () => {
+      active++;
+      peak = Math.max(peak, active);
+      await new Promise((r) => setTimeout(r, 5));
+      order.push(i);
+      active--;
+      return i;
+    };
+    const results = await Promise.all([0, 1, 2, 3, 4, 5].map((i) => limit.run(task(i))));
+    expect(results).toEqual([0, 1, 2, 3, 4, 5]);
+    expect(peak).toBe(2);
+    expect(order.slice(0, 2).sort()).toEqual([0, 1]);
+  });
+
+  it('a failing task frees its slot', async () => {
+    const limit = new InflightLimit(1);
+    await expect(limit.run(() => Promise.reject(new Error('boom')))).rejects.toThrow('boom');
+    await expect(limit.run(() => Promise.resolve(7))).resolves.toBe(7);
   });
 });
 

@@ -20,6 +20,10 @@ describe('invalidator configuration', () => {
     expect(message).toContain('KAFKA_SASL_PASSWORD_FILE');
   });
 
+  it('refuses the old REDIS_MAX_OPS_PER_SECOND (commands) instead of silently ignoring it for EVICTION_MAX_KEYS_PER_SECOND (keys)', () => {
+    expect(() => loadInvalidatorConfig({ ...local, REDIS_MAX_OPS_PER_SECOND: '5000' })).toThrow(/REDIS_MAX_OPS_PER_SECOND was replaced by EVICTION_MAX_KEYS_PER_SECOND/);
+  });
+
   it('loads the local stack defaults (PLAINTEXT, no SASL)', () => {
     expect(loadInvalidatorConfig(local)).toMatchObject({ KAFKA_SSL: false, KAFKA_SASL_MECHANISM: 'none' });
   });

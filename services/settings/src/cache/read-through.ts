@@ -9,6 +9,7 @@ import {
   type CacheScriptCommands,
   type CacheTiming,
   type CacheValue,
+  type FillLease,
   type KeySpace,
   type Logger,
 } from '@settings/shared';
@@ -19,6 +20,8 @@ import type { SettingsMetrics } from '../metrics';
 import type { AuditSampler } from './audit-sampler';
 import type { CircuitBreaker } from './circuit-breaker';
 import type { ConcurrencyLimiter } from './concurrency-limiter';
+import { leaseOrWait, releaseLeases, type FillLeaseOptions } from './fill-lease-wait';
+import type { NearCache, NearEntry, ReadTicket } from './near-cache';
 import { SingleFlight } from './single-flight';
 
 export interface Loaded<T> {
@@ -26,6 +29,11 @@ export interface Loaded<T> {
   readonly value: T;
   /** False for values that must not be cached (no version yet, too large). */
   readonly cacheable?: boolean;
+  /**
+   * The protobuf bytes `value` was decoded from, when it was served from the cache (Redis or the
+   * near-cache): a response that is this message can be written to the wire as they are.
+   */
+  readonly payload?: Buffer;
 }
 
 /** How one kind of resource is keyed, encoded and loaded from PostgreSQL. */
@@ -45,11 +53,15 @@ export interface ReadRequest {
   /** When the gRPC call arrived (epoch ms); fresh reads only join loads started after it. */
   readonly startedAt: number;
   readonly deadline: number;
+  /** Who is calling (the token's `sub`): deliberate database reads are shared fairly between callers. */
+  readonly caller?: string;
 }
 
 export interface ReadThroughHooks {
   /** Test seam: runs between the database read and the fill of each key. */
   beforeFill?(key: string, version: bigint): Promise<void> | void;
+  /** Test seam: runs after a Redis lookup's reply and before its entries go into the near-cache. */
+  afterLookup?(keys: readonly string[]): Promise<void> | void;
 }
 
 export interface ReadThroughDeps {
@@ -65,10 +77,32 @@ export interface ReadThroughDeps {
   now?: () => number;
   /** Receives every served hit; samples some for the staleness auditor (audit-sampler.ts). */
   auditSampler?: Pick<AuditSampler, 'offer'>;
+  /**
+   * Admission of reads that go to PostgreSQL on purpose (fully_consistent, or an entry older than
+   * the caller's token): rejects (RESOURCE_EXHAUSTED) a caller over its share (admission/).
+   */
+  deliberateReads?: { acquire(caller: string, deadline: number): Promise<() => void> };
+  /** The in-process near-cache (near-cache.ts), coherent through Redis tracking; absent = off. */
+  near?: NearCache;
+  /** Cross-replica fill leases for cold keys of minimize_latency reads (fill-lease-wait.ts); absent = off. */
+  fillLease?: FillLeaseOptions;
 }
 
-type Lookup = { generation: bigint; values: Array<CacheValue | undefined> } | undefined;
+/** One Redis read of a space's generation and some entries; `ticket` while installs into the near-cache are allowed. */
+type Lookup = { generation: bigint; values: Array<CacheValue | undefined>; ticket: ReadTicket | undefined } | undefined;
 type Outcome = Loaded<unknown> | undefined;
+
+/** How a flight's keys are loaded. */
+interface FlightOptions {
+  /** The generation read before the load (fills use it); undefined when Redis was not read. */
+  generation: bigint | undefined;
+  /** Redis failed: the load takes a fallback permit or is shed. */
+  fallback: boolean;
+  /** A deliberate PostgreSQL read (fully_consistent, token newer than the cache), by caller. */
+  deliberateFor: string | undefined;
+  /** Take each key's fill lease first, and read another replica's fill instead of loading. */
+  lease: boolean;
+}
 
 /**
  * Cache-aside reads under the shared cache contract: entries are only ever written by the
@@ -95,21 +129,41 @@ export class ReadThrough {
     const pending = new Map<string, K>();
 
     const bypass = req.mode.kind === 'fully_consistent';
-    const lookup = bypass ? undefined : await this.lookup(src.space, cacheKeys);
-    if (!bypass && !lookup) this.deps.metrics.fallback.inc();
-
+    // Keys the near-cache cannot serve go to Redis: generation and entries in one MGET.
+    const remaining: number[] = [];
     cacheKeys.forEach((ck, i) => {
-      const hit = lookup ? this.classify(src, lookup.generation, lookup.values[i], req.mode) : undefined;
+      const hit = bypass ? undefined : this.nearHit(src, ck, req.mode);
       if (hit) {
         results[i] = hit;
         this.deps.auditSampler?.offer(src.space, ck, hit.version);
-      } else pending.set(ck, keys[i]!);
+      } else remaining.push(i);
     });
+    if (remaining.length === 0) return results;
+
+    const lookup = bypass ? undefined : await this.lookup(src.space, remaining.map((i) => cacheKeys[i]!));
+    if (!bypass && !lookup) this.deps.metrics.fallback.inc();
+
+    const seen = { staleToken: false };
+    try {
+      if (lookup && this.deps.hooks?.afterLookup) await this.deps.hooks.afterLookup(remaining.map((i) => cacheKeys[i]!));
+      remaining.forEach((i, j) => {
+        const ck = cacheKeys[i]!;
+        const hit = lookup ? this.classify(src, lookup, j, ck, req.mode, seen) : undefined;
+        if (hit) {
+          results[i] = hit;
+          this.deps.auditSampler?.offer(src.space, ck, hit.version);
+        } else pending.set(ck, keys[i]!);
+      });
+    } finally {
+      if (lookup?.ticket) this.deps.near?.endRead(lookup.ticket);
+    }
     if (pending.size === 0) return results;
 
     const loaded = await this.loadCoalesced(src, pending, req, {
       generation: lookup?.generation,
       fallback: !bypass && !lookup,
+      lease: req.mode.kind === 'minimize_latency' && lookup !== undefined && this.deps.fillLease !== undefined,
+      deliberateFor: bypass || seen.staleToken ? (req.caller ?? 'anonymous') : undefined,
     });
     cacheKeys.forEach((ck, i) => {
       if (results[i] === undefined) results[i] = loaded.get(ck);
@@ -125,15 +179,22 @@ export class ReadThrough {
     if (!breaker.allowRequest()) return undefined;
     let generation: bigint;
     let bufs: Array<Buffer | null>;
+    const near = this.deps.near?.usable ? this.deps.near : undefined;
+    // Taken before the MGET is sent: an invalidation arriving before its reply refuses the install.
+    const ticket = near?.beginRead([generationKey(space), ...keys]);
     try {
-      const [gen, ...rest] = await Promise.all([redis.get(generationKey(space)), ...keys.map((k) => redis.getBuffer(k))]);
+      // One command, one round trip: the generation and the entries it decides about.
+      const [gen, ...rest] = await redis.mgetBuffer(generationKey(space), ...keys);
       // No generation (Redis restarted empty): create one before the database read, so fills
       // from before the restart can never match it. A generation that is not a number means
       // something else writes our keys: BigInt throws and the cache is not trusted.
-      generation = BigInt(await establishGeneration(redis, space, gen));
+      generation = BigInt(await establishGeneration(redis, space, gen ? gen.toString('latin1') : null));
       bufs = rest;
       breaker.recordSuccess();
+      // Only a generation Redis already had is what Redis holds; one we just created is not installed.
+      if (ticket && gen) near!.installGeneration(ticket, space, generation);
     } catch (err) {
+      if (ticket) near!.endRead(ticket);
       breaker.recordFailure();
       log.debug({ err, space }, 'cache lookup failed; reading PostgreSQL');
       return undefined;
@@ -147,10 +208,54 @@ export class ReadThrough {
         return undefined;
       }
     });
-    return { generation, values };
+    return { generation, values, ticket };
   }
 
-  private classify<K, T>(src: ReadSource<K, T>, generation: bigint, value: CacheValue | undefined, mode: ReadMode): Loaded<T> | undefined {
+  /**
+   * A near-cache hit: only while tracking is on and Redis is trusted (incarnation verified,
+   * breaker closed), under the space's current generation, and for at_least_as_fresh only when
+   * the entry reaches the token (an older one falls through to Redis, then PostgreSQL).
+   */
+  private nearHit<K, T>(src: ReadSource<K, T>, key: string, mode: ReadMode): Loaded<T> | undefined {
+    const { near, metrics, breaker } = this.deps;
+    if (!near) return undefined;
+    if (!near.usable || (this.deps.cacheTrusted && !this.deps.cacheTrusted()) || breaker.state !== 'closed') {
+      metrics.nearCacheRequests.inc({ space: src.space, result: 'off' });
+      return undefined;
+    }
+    const entry = near.get(src.space, key);
+    if (!entry) {
+      metrics.nearCacheRequests.inc({ space: src.space, result: 'miss' });
+      return undefined;
+    }
+    if (mode.kind === 'at_least_as_fresh' && entry.version < (src.tokenVersion ? src.tokenVersion(mode.token) : mode.token.version)) {
+      metrics.nearCacheRequests.inc({ space: src.space, result: 'stale_token' });
+      return undefined;
+    }
+    metrics.nearCacheRequests.inc({ space: src.space, result: 'hit' });
+    metrics.cacheRequests.inc({ space: src.space, result: 'hit' });
+    entry.decoded ??= src.decode(entry.payload);
+    return { version: entry.version, value: entry.decoded as T, payload: entry.payload };
+  }
+
+  /** Puts a decoded Redis entry into the near-cache, under the read's ticket. */
+  private installNear(ticket: ReadTicket | undefined, space: KeySpace, key: string, value: CacheValue & { kind: 'entry' }, decoded: unknown): void {
+    if (!ticket) return;
+    // A copy: the reply's buffer may be a slice of a larger socket chunk the LRU would keep alive.
+    const entry: NearEntry = { space, version: value.version, generation: value.generation, payload: Buffer.from(value.payload), decoded };
+    this.deps.near?.install(ticket, key, entry);
+  }
+
+  private classify<K, T>(
+    src: ReadSource<K, T>,
+    lookup: NonNullable<Lookup>,
+    index: number,
+    key: string,
+    mode: ReadMode,
+    seen: { staleToken: boolean },
+  ): Loaded<T> | undefined {
+    const { generation } = lookup;
+    const value = lookup.values[index];
     let outcome: 'hit' | 'miss' | 'stale_token' | 'marker';
     if (value === undefined) outcome = 'miss';
     else if (value.kind === 'marker') outcome = 'marker';
@@ -162,13 +267,16 @@ export class ReadThrough {
     let hit: Loaded<T> | undefined;
     if (outcome === 'hit' && value?.kind === 'entry') {
       try {
-        hit = { version: value.version, value: src.decode(value.payload) };
+        const decoded = src.decode(value.payload);
+        hit = { version: value.version, value: decoded, payload: value.payload };
+        this.installNear(lookup.ticket, src.space, key, value, decoded);
       } catch (err) {
         this.deps.log.warn({ err, space: src.space }, 'undecodable cache payload; reading PostgreSQL');
         outcome = 'miss';
       }
     }
     this.deps.metrics.cacheRequests.inc({ space: src.space, result: outcome });
+    if (outcome === 'stale_token') seen.staleToken = true;
     return hit;
   }
 
@@ -176,7 +284,7 @@ export class ReadThrough {
     src: ReadSource<K, T>,
     pending: Map<string, K>,
     req: ReadRequest,
-    opts: { generation: bigint | undefined; fallback: boolean },
+    opts: FlightOptions,
   ): Promise<Map<string, Loaded<T> | undefined>> {
     const notBefore = req.mode.kind === 'minimize_latency' ? Number.NEGATIVE_INFINITY : req.startedAt;
     const waits: Array<[string, Promise<Outcome>]> = [];
@@ -191,7 +299,8 @@ export class ReadThrough {
       }
     }
     if (mine.length > 0) {
-      const flight = this.flights.claim(mine);
+      // A leased flight may answer with another replica's fill: fresh reads must not join it.
+      const flight = this.flights.claim(mine, { freshJoinable: !opts.lease });
       mine.forEach((ck, i) => waits.push([ck, flight.promises[i]!]));
       void this.runFlight(src, mine.map((ck) => [ck, pending.get(ck)!] as const), flight, req.deadline, opts);
     }
@@ -205,10 +314,11 @@ export class ReadThrough {
     keys: ReadonlyArray<readonly [string, K]>,
     flight: ReturnType<SingleFlight<Outcome>['claim']>,
     deadline: number,
-    opts: { generation: bigint | undefined; fallback: boolean },
+    opts: FlightOptions,
   ): Promise<void> {
     const { fallbackLimiter, metrics } = this.deps;
     let release: (() => void) | undefined;
+    let leases: FillLease[] = [];
     try {
       if (opts.fallback) {
         release = fallbackLimiter.tryAcquire();
@@ -219,21 +329,65 @@ export class ReadThrough {
             `cache unavailable and the database fallback is at its limit of ${fallbackLimiter.max} concurrent reads; retry with backoff`,
           );
         }
+      } else if (opts.deliberateFor !== undefined) {
+        release = await this.deps.deliberateReads?.acquire(opts.deliberateFor, deadline);
+      }
+      let toLoad = keys;
+      let filledByOthers = new Map<string, Loaded<T>>();
+      if (opts.lease && this.deps.fillLease) {
+        // Cold keys: one replica loads (the lease holder), the others read its fill.
+        const byKey = new Map(keys);
+        const split = await leaseOrWait(keys.map(([ck]) => ck), deadline, this.deps.fillLease, {
+          redis: this.deps.redis,
+          log: this.deps.log,
+          near: this.deps.near,
+          now: this.now,
+          readFilled: (cks) => this.readFilled(src, cks),
+          count: (result) => metrics.fillLeases.inc({ space: src.space, result }),
+        });
+        leases = split.leases;
+        filledByOthers = split.filled;
+        toLoad = split.load.map((ck) => [ck, byKey.get(ck)!] as const);
       }
       const readStartedAt = this.now();
-      const loaded = await src.load(
-        keys.map(([, k]) => k),
-        deadline,
-      );
+      // The one place this class reads PostgreSQL.
+      const loaded = toLoad.length > 0 ? await src.load(toLoad.map(([, k]) => k), deadline) : new Map<string, Loaded<T>>();
       release?.();
-      for (const claim of flight.claims) claim.resolve(loaded.get(claim.key));
+      for (const claim of flight.claims) claim.resolve(filledByOthers.get(claim.key) ?? loaded.get(claim.key));
       if (opts.generation !== undefined) await this.fill(src, loaded, opts.generation, readStartedAt);
     } catch (err) {
       for (const claim of flight.claims) claim.reject(err);
     } finally {
       release?.();
+      if (leases.length > 0) releaseLeases(this.deps.redis, leases, this.deps.log);
       flight.release();
     }
+  }
+
+  /**
+   * Entries of `keys` that Redis holds under the current generation (another replica's fill),
+   * for readers waiting on a fill lease; undefined when Redis cannot be read.
+   */
+  private async readFilled<K, T>(src: ReadSource<K, T>, keys: readonly string[]): Promise<Map<string, Loaded<T>> | undefined> {
+    const lookup = await this.lookup(src.space, keys);
+    if (!lookup) return undefined;
+    const out = new Map<string, Loaded<T>>();
+    try {
+      keys.forEach((key, i) => {
+        const value = lookup.values[i];
+        if (value?.kind !== 'entry' || value.generation !== lookup.generation) return;
+        try {
+          const decoded = src.decode(value.payload);
+          out.set(key, { version: value.version, value: decoded, payload: value.payload });
+          this.installNear(lookup.ticket, src.space, key, value, decoded);
+        } catch (err) {
+          this.deps.log.warn({ err, key }, 'undecodable cache payload; reading PostgreSQL');
+        }
+      });
+    } finally {
+      if (lookup.ticket) this.deps.near?.endRead(lookup.ticket);
+    }
+    return out;
   }
 
   private async fill<K, T>(src: ReadSource<K, T>, loaded: Map<string, Loaded<T>>, generation: bigint, readStartedAt: number): Promise<void> {

@@ -20,3 +20,15 @@ export function createSettingsRedis(url: string, commandTimeoutMs: number, log: 
   });
   return redis;
 }
+
+/**
+ * The near-cache's invalidation subscriber (invalidation-tracking.ts): the same fail-fast client,
+ * without auto-pipelining (it only sends CLIENT ID and SUBSCRIBE), on its own connection because
+ * RESP2 delivers tracking pushes to a connection in subscriber mode.
+ */
+export function createInvalidationSubscriber(url: string, commandTimeoutMs: number, log: Logger): CacheRedis {
+  const subscriber = createCacheRedis(url, { commandTimeoutMs, autoPipelining: false });
+  // Reconnects are logged by the tracking state changes; this only keeps errors from being unhandled.
+  subscriber.on('error', (err: Error) => log.debug({ err: err.message }, 'invalidation subscriber error'));
+  return subscriber;
+}

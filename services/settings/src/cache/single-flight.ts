@@ -30,10 +30,12 @@ export class SingleFlight<T> {
   /**
    * Registers new loads for `keys` (replacing any older flight, so later callers join the newer
    * one). The caller settles every claim, then calls `release` once follow-up work (the cache
-   * fill) is done.
+   * fill) is done. `freshJoinable: false` makes the loads joinable only by readers without a
+   * freshness requirement (their answer may come from another replica's fill, whose database
+   * read can predate the joiner's arrival).
    */
-  claim(keys: readonly string[]): { claims: Claim<T>[]; promises: Promise<T>[]; release(): void } {
-    const startedAt = this.now();
+  claim(keys: readonly string[], opts: { freshJoinable?: boolean } = {}): { claims: Claim<T>[]; promises: Promise<T>[]; release(): void } {
+    const startedAt = opts.freshJoinable === false ? Number.NEGATIVE_INFINITY : this.now();
     const claims: Claim<T>[] = [];
     const promises: Promise<T>[] = [];
     const mine: Array<[string, Flight<T>]> = [];

@@ -1,6 +1,6 @@
 import type { Consistency } from '@settings/api';
 import { invalidArgument } from '../errors';
-import { decodeToken, MalformedTokenError, type ConsistencyToken } from './token';
+import { MalformedTokenError, type ConsistencyToken, type ConsistencyTokens } from './token';
 
 export type ReadMode =
   | { readonly kind: 'minimize_latency' }
@@ -11,9 +11,10 @@ export const MINIMIZE_LATENCY: ReadMode = { kind: 'minimize_latency' };
 
 /**
  * Unset, and `false` in either boolean branch, mean minimize_latency: proto3 cannot tell an
- * explicit `false` from a default, so it must not change behaviour.
+ * explicit `false` from a default, so it must not change behaviour. A token must verify
+ * (token.ts): a forged one is INVALID_ARGUMENT, so it can never force a database read.
  */
-export function parseReadMode(consistency: Consistency | undefined, field = 'consistency'): ReadMode {
+export function parseReadMode(consistency: Consistency | undefined, tokens: Pick<ConsistencyTokens, 'verify'>, field = 'consistency'): ReadMode {
   const req = consistency?.requirement;
   if (!req) return MINIMIZE_LATENCY;
   switch (req.$case) {
@@ -23,7 +24,7 @@ export function parseReadMode(consistency: Consistency | undefined, field = 'con
       return req.value ? { kind: 'fully_consistent' } : MINIMIZE_LATENCY;
     case 'atLeastAsFresh':
       try {
-        return { kind: 'at_least_as_fresh', token: decodeToken(req.value) };
+        return { kind: 'at_least_as_fresh', token: tokens.verify(req.value) };
       } catch (err) {
         if (err instanceof MalformedTokenError) {
           throw invalidArgument([{ field: `${field}.at_least_as_fresh`, description: 'not a consistency token returned by this service' }]);

@@ -1,52 +1,84 @@
 import knexFactory, { type Knex } from 'knex';
 import { SettingsError } from '../errors';
 import type { SettingsMetrics } from '../metrics';
+import { rowLockWaits, type RowLockWaits } from './row-lock';
 
-export function createKnex(databaseUrl: string, poolMax: number, acquireTimeoutMs: number): Knex {
+export function createKnex(databaseUrl: string, poolMax: number, acquireTimeoutMs: number, applicationName = 'settings-service'): Knex {
   return knexFactory({
     client: 'pg',
-    connection: databaseUrl,
+    // application_name tells the pools apart in pg_stat_activity.
+    connection: { connectionString: databaseUrl, application_name: applicationName },
     pool: { min: 0, max: poolMax },
     // A request waiting longer than this for a connection fails with UNAVAILABLE instead of queueing on.
     acquireConnectionTimeout: acquireTimeoutMs,
   });
 }
 
+/** The two pools: a storm on one (saves stuck behind row locks, a read flood) cannot take the other's connections. */
+export interface DbPools {
+  readonly read: Knex;
+  readonly write: Knex;
+}
+
+export interface DbLimits {
+  /** Longest statement (and wait for a pool connection); calls with a deadline use less. */
+  readonly statementCapMs: number;
+  /** Longest wait of a write for a row lock another transaction holds (`lock_timeout`). */
+  readonly lockTimeoutMs: number;
+  /** Saves that may wait for such a lock at once (the rest of the write pool stays free). */
+  readonly lockWaitMax: number;
+}
+
 /**
  * Database access with the call's deadline carried down to PostgreSQL: reads are cancelled
  * server-side (pg_cancel_backend) when the remaining time runs out, writes run with
- * `SET LOCAL statement_timeout`. No work starts once the deadline has passed.
+ * `SET LOCAL statement_timeout` and `lock_timeout`. No work starts once the deadline has passed.
+ * Reads and writes use separate pools.
  */
 export class Db {
+  private readonly lockWaits: RowLockWaits;
+
   constructor(
-    readonly knex: Knex,
+    readonly pools: DbPools,
     private readonly metrics: SettingsMetrics,
-    private readonly statementCapMs: number,
+    private readonly limits: DbLimits,
     private readonly now: () => number = Date.now,
-  ) {}
+  ) {
+    this.lockWaits = rowLockWaits(limits.lockWaitMax);
+  }
 
   /** Milliseconds a statement may run: the remaining deadline, capped. Counts the query. */
   budget(kind: string, deadline: number): number {
     const remaining = Math.floor(deadline - this.now());
     if (remaining <= 0) throw new SettingsError('DEADLINE_EXCEEDED', 'deadline exceeded before the database query');
     this.metrics.dbQueries.inc({ kind });
-    return Math.min(remaining, this.statementCapMs);
+    return Math.min(remaining, this.limits.statementCapMs);
   }
 
   async read<T>(kind: string, deadline: number, query: (knex: Knex) => Knex.QueryBuilder | Knex.Raw): Promise<T> {
     const ms = this.budget(kind, deadline);
-    return (await query(this.knex).timeout(ms, { cancel: true })) as T;
+    return (await query(this.pools.read).timeout(ms, { cancel: true })) as T;
   }
 
-  /** READ COMMITTED transaction; callers lock what they read with FOR UPDATE. */
-  async write<T>(kind: string, deadline: number, work: (trx: Knex.Transaction) => Promise<T>): Promise<T> {
+  /**
+   * READ COMMITTED transaction; callers lock what they read with FOR UPDATE. A row lock held by
+   * someone else (a bulk UPDATE, a long psql session) is waited for at most `lockTimeoutMs`:
+   * then PostgreSQL raises 55P03 and the call fails fast (ABORTED ROW_LOCKED, RetryInfo) instead
+   * of holding a write connection until its deadline. `work` locks rows with lockRow(trx, …,
+   * waits), which caps how many saves wait for someone else's lock at once.
+   */
+  async write<T>(kind: string, deadline: number, work: (trx: Knex.Transaction, waits: RowLockWaits) => Promise<T>): Promise<T> {
     this.budget(kind, deadline);
-    return this.knex.transaction(async (trx) => {
+    return this.pools.write.transaction(async (trx) => {
       // Measured again after a pool connection was acquired, which may have taken a while.
-      const remaining = Math.min(Math.floor(deadline - this.now()), this.statementCapMs);
+      const remaining = Math.min(Math.floor(deadline - this.now()), this.limits.statementCapMs);
       if (remaining <= 0) throw new SettingsError('DEADLINE_EXCEEDED', 'deadline exceeded before the database query');
-      await trx.raw(`SET LOCAL statement_timeout = ${Math.max(1, remaining)}`);
-      return work(trx);
+      // One round trip for both; `true` = local to this transaction (SET LOCAL). A lock timeout
+      // at or beyond the remaining time is left off (0), so running out of time stays
+      // DEADLINE_EXCEEDED and is never reported as a retryable lock conflict.
+      const lockTimeout = this.limits.lockTimeoutMs < remaining ? this.limits.lockTimeoutMs : 0;
+      await trx.raw(`SELECT set_config('statement_timeout', ?, true), set_config('lock_timeout', ?, true)`, [String(Math.max(1, remaining)), String(lockTimeout)]);
+      return work(trx, this.lockWaits);
     });
   }
 }

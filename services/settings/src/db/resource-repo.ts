@@ -2,7 +2,7 @@ import type { Knex } from 'knex';
 import type { Loaded } from '../cache/read-through';
 import type { Row, SettingsResource, VersionedMessage } from '../resources/resource';
 import type { ResourceKey } from '../resources/resource-name';
-import { loadedFromRow, rowKey } from '../resources/row-mapping';
+import { loadedFromRow, rowKey, type TokenIssuer } from '../resources/row-mapping';
 import type { Db } from './db';
 
 /** Reads of any resource, by its descriptor's table and key columns. */
@@ -10,6 +10,7 @@ export class ResourceRepo<C extends string, T extends VersionedMessage> {
   constructor(
     protected readonly db: Db,
     readonly resource: SettingsResource<C, T>,
+    protected readonly tokens: TokenIssuer,
   ) {}
 
   /**
@@ -21,7 +22,7 @@ export class ResourceRepo<C extends string, T extends VersionedMessage> {
     const { table, keyColumns } = this.resource.table;
     const distinct = [...new Map(keys.map((k) => [this.resource.table.key(k).key, keyColumns.map((c) => k[c])])).values()];
     const rows = await this.db.read<Row[]>(`${table}.read`, deadline, (k) => whereKeyIn(k(table), keyColumns, distinct));
-    return new Map(rows.map((r) => [this.resource.table.key(rowKey(this.resource, r)).key, loadedFromRow(this.resource, r)]));
+    return new Map(rows.map((r) => [this.resource.table.key(rowKey(this.resource, r)).key, loadedFromRow(this.resource, r, this.tokens)]));
   };
 }
 

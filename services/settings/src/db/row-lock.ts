@@ -1,15 +1,38 @@
 import type { Knex } from 'knex';
+import { ConcurrencyLimiter } from '../cache/concurrency-limiter';
 import { SettingsError } from '../errors';
 import type { Row } from '../resources/resource';
 import { rowVersion } from '../resources/row-mapping';
 
 /**
+ * How many saves of this process may wait for a row lock another transaction holds at once.
+ * Each such wait holds a write connection for up to `lock_timeout`; capping them keeps the rest
+ * of the write pool for saves of rows nobody else holds (a bulk UPDATE locking 100,000 rows
+ * must not stall saves of the rows it does not touch).
+ */
+export type RowLockWaits = ConcurrencyLimiter;
+export const rowLockWaits = (max: number): RowLockWaits => new ConcurrencyLimiter(max);
+
+/**
  * The row of `key`, locked FOR UPDATE until the transaction ends, so the etag check below and the
  * write after it see the same version (READ COMMITTED would otherwise let a concurrent writer in
- * between).
+ * between). A row nobody else holds costs one statement (`SKIP LOCKED` returns it). A row another
+ * transaction holds is waited for (up to the transaction's `lock_timeout`) only while fewer than
+ * `waits.max` saves of this process wait; otherwise the save fails at once with ROW_LOCKED.
  */
-export async function lockRow(trx: Knex.Transaction, table: string, key: Readonly<Record<string, string>>): Promise<Row | undefined> {
-  return (await trx(table).where(key).forUpdate().first()) as Row | undefined;
+export async function lockRow(trx: Knex.Transaction, table: string, key: Readonly<Record<string, string>>, waits: RowLockWaits): Promise<Row | undefined> {
+  const free = (await trx(table).where(key).forUpdate().skipLocked().first()) as Row | undefined;
+  if (free) return free;
+  // Missing, or held by someone else: a plain read (MVCC, never blocks) tells which.
+  const exists = (await trx(table).where(key).first(Object.keys(key)[0]!)) as Row | undefined;
+  if (!exists) return undefined;
+  const leave = waits.tryAcquire();
+  if (!leave) throw new SettingsError('ROW_LOCKED', `the row is locked by another transaction (and ${waits.max} saves already wait for one); retry with backoff`);
+  try {
+    return (await trx(table).where(key).forUpdate().first()) as Row | undefined;
+  } finally {
+    leave();
+  }
 }
 
 /** AIP-154: a non-empty etag is the version the caller read; anything else is a lost update. */

@@ -17,9 +17,9 @@ export class SingletonRepo<C extends string, T extends VersionedMessage> extends
   async update(u: SingletonUpdate<C>, deadline: number): Promise<T> {
     const { table } = this.resource.table;
     const name = this.resource.name.format(u.key);
-    const row = await this.db.write(`${table}.write`, deadline, (trx) =>
-      writeSingleton(trx, { table, key: u.key, changes: u.changes, etag: u.etag, allowMissing: u.allowMissing, name }),
+    const row = await this.db.write(`${table}.write`, deadline, (trx, waits) =>
+      writeSingleton(trx, { table, key: u.key, changes: u.changes, etag: u.etag, allowMissing: u.allowMissing, name }, waits),
     );
-    return loadedFromRow(this.resource, row).value;
+    return loadedFromRow(this.resource, row, this.tokens).value;
   }
 }

@@ -1,7 +1,7 @@
 import type { Knex } from 'knex';
 import { SettingsError } from '../errors';
 import type { Row } from '../resources/resource';
-import { checkEtag, lockRow } from './row-lock';
+import { checkEtag, lockRow, type RowLockWaits } from './row-lock';
 
 export interface SingletonWrite {
   readonly table: string;
@@ -20,8 +20,8 @@ export interface SingletonWrite {
  * same version. allow_missing inserts with column defaults for fields outside the mask; a
  * concurrent creator is handled by ON CONFLICT DO NOTHING and a second, locking read.
  */
-export async function writeSingleton(trx: Knex.Transaction, w: SingletonWrite): Promise<Row> {
-  let row = await lockRow(trx, w.table, w.key);
+export async function writeSingleton(trx: Knex.Transaction, w: SingletonWrite, waits: RowLockWaits): Promise<Row> {
+  let row = await lockRow(trx, w.table, w.key, waits);
   if (!row) {
     if (!w.allowMissing) throw new SettingsError('NOT_FOUND', `${w.name} not found (set allow_missing to create it)`);
     if (w.etag !== undefined) throw new SettingsError('ETAG_MISMATCH', `${w.name} does not exist, so etag ${w.etag} cannot match`);
@@ -31,7 +31,7 @@ export async function writeSingleton(trx: Knex.Transaction, w: SingletonWrite): 
       .ignore()
       .returning('*')) as Row[];
     if (inserted[0]) return inserted[0];
-    row = await lockRow(trx, w.table, w.key);
+    row = await lockRow(trx, w.table, w.key, waits);
     if (!row) throw new SettingsError('CONCURRENT_MODIFICATION', `${w.name} was created and deleted concurrently; retry`);
   }
   checkEtag(row, w.etag, w.name);

@@ -1,16 +1,15 @@
 import type { Knex } from 'knex';
 import type { StaffPermission } from '@settings/api';
 import { staffPermissionListsTable } from '@settings/shared';
-import { encodeToken } from '../consistency/token';
 import { SettingsError } from '../errors';
 import type { AccountKey } from '../resources/account';
 import type { Row } from '../resources/resource';
-import { loadedFromRow, rowVersion } from '../resources/row-mapping';
+import { loadedFromRow, rowVersion, type TokenIssuer } from '../resources/row-mapping';
 import { staffPermission, type StaffKey } from '../resources/staff-permissions/staff-permission';
 import type { StaffList } from '../resources/staff-permissions/staff-permission-list';
 import type { Db } from './db';
 import { ResourceRepo } from './resource-repo';
-import { checkEtag, lockRow } from './row-lock';
+import { checkEtag, lockRow, type RowLockWaits } from './row-lock';
 import { insertAudit } from './staff-permission-audit-repo';
 
 const TABLE = staffPermission.table.table;
@@ -28,8 +27,8 @@ export type StaffFields = Record<string, unknown>;
 
 /** Grants: read like any resource, plus the account's list, and writes that keep an audit trail. */
 export class StaffPermissionsRepo extends ResourceRepo<'account_id' | 'staff_id', StaffPermission> {
-  constructor(db: Db) {
-    super(db, staffPermission);
+  constructor(db: Db, tokens: TokenIssuer) {
+    super(db, staffPermission, tokens);
   }
 
   /** The first `cap` grants of an account and the list version, in one statement (one snapshot). */
@@ -49,7 +48,7 @@ export class StaffPermissionsRepo extends ResourceRepo<'account_id' | 'staff_id'
     const rows = result.rows;
     const listVersion = rows[0]?.list_version == null ? 0n : BigInt(rows[0].list_version as string);
     const grants = rows.filter((r) => r.staff_id != null);
-    return { listVersion, items: grants.slice(0, cap).map((r) => loadedFromRow(staffPermission, r).value), truncated: grants.length > cap };
+    return { listVersion, items: grants.slice(0, cap).map((r) => loadedFromRow(staffPermission, r, this.tokens).value), truncated: grants.length > cap };
   };
 
   /** One page straight from PostgreSQL, for lists too long to cache. */
@@ -58,7 +57,7 @@ export class StaffPermissionsRepo extends ResourceRepo<'account_id' | 'staff_id'
       const q = k(TABLE).where(account).orderBy('staff_id').limit(limit);
       return afterStaffId === undefined ? q : q.andWhere('staff_id', '>', afterStaffId);
     });
-    return rows.map((r) => loadedFromRow(staffPermission, r).value);
+    return rows.map((r) => loadedFromRow(staffPermission, r, this.tokens).value);
   }
 
   async create(key: StaffKey, fields: StaffFields, actor: string, deadline: number): Promise<StaffWriteResult> {
@@ -70,35 +69,42 @@ export class StaffPermissionsRepo extends ResourceRepo<'account_id' | 'staff_id'
         .returning('*')) as Row[];
       if (!row) throw new SettingsError('ALREADY_EXISTS', `${staffPermission.name.format(key)} already exists`);
       await insertAudit(trx, { key, actor, action: 'create', before: undefined, after: row });
-      return result(row, await listVersion(trx, key));
+      return this.result(row, await listVersion(trx, key));
     });
   }
 
   async update(key: StaffKey, changes: StaffFields, etag: bigint | undefined, actor: string, deadline: number): Promise<StaffWriteResult> {
-    return this.db.write(WRITE, deadline, async (trx) => {
-      const before = await lockExisting(trx, key, etag);
-      if (Object.keys(changes).length === 0) return result(before, await listVersion(trx, key));
+    return this.db.write(WRITE, deadline, async (trx, waits) => {
+      const before = await lockExisting(trx, key, etag, waits);
+      if (Object.keys(changes).length === 0) return this.result(before, await listVersion(trx, key));
       const [after] = (await trx(TABLE).where(key).update(changes).returning('*')) as Row[];
       await insertAudit(trx, { key, actor, action: 'update', before, after });
-      return result(after!, await listVersion(trx, key));
+      return this.result(after!, await listVersion(trx, key));
     });
   }
 
   async delete(key: StaffKey, etag: bigint | undefined, actor: string, deadline: number): Promise<StaffWriteResult> {
-    return this.db.write(WRITE, deadline, async (trx) => {
-      const before = await lockExisting(trx, key, etag);
+    return this.db.write(WRITE, deadline, async (trx, waits) => {
+      const before = await lockExisting(trx, key, etag, waits);
       await trx(TABLE).where(key).delete();
       await insertAudit(trx, { key, actor, action: 'delete', before, after: undefined });
       const lv = await listVersion(trx, key);
       // The delete has no row version of its own; the list version (drawn after it) orders it.
-      return { permission: { ...loadedFromRow(staffPermission, before).value, consistencyToken: encodeToken(lv) }, rowVersion: lv, listVersion: lv };
+      return { permission: { ...loadedFromRow(staffPermission, before, this.tokens).value, consistencyToken: this.tokens.issue(lv) }, rowVersion: lv, listVersion: lv };
     });
+  }
+
+  /** Write tokens carry the list version too, so a List read with them sees the write (token.ts). */
+  private result(row: Row, lv: bigint): StaffWriteResult {
+    const version = rowVersion(row);
+    const permission = { ...loadedFromRow(staffPermission, row, this.tokens).value, consistencyToken: this.tokens.issue(version, lv > version ? lv : version) };
+    return { permission, rowVersion: version, listVersion: lv };
   }
 }
 
-async function lockExisting(trx: Knex.Transaction, key: StaffKey, etag: bigint | undefined): Promise<Row> {
+async function lockExisting(trx: Knex.Transaction, key: StaffKey, etag: bigint | undefined, waits: RowLockWaits): Promise<Row> {
   const name = staffPermission.name.format(key);
-  const row = await lockRow(trx, TABLE, key);
+  const row = await lockRow(trx, TABLE, key, waits);
   if (!row) throw new SettingsError('NOT_FOUND', `${name} not found`);
   checkEtag(row, etag, name);
   return row;
@@ -108,11 +114,4 @@ async function lockExisting(trx: Knex.Transaction, key: StaffKey, etag: bigint |
 async function listVersion(trx: Knex.Transaction, key: AccountKey): Promise<bigint> {
   const row = (await trx(staffPermissionListsTable.table).where({ account_id: key.account_id }).first('version')) as Row | undefined;
   return row ? rowVersion(row) : 0n;
-}
-
-/** Write tokens carry the list version too, so a List read with them sees the write (token.ts). */
-function result(row: Row, lv: bigint): StaffWriteResult {
-  const version = rowVersion(row);
-  const permission = { ...loadedFromRow(staffPermission, row).value, consistencyToken: encodeToken(version, lv > version ? lv : version) };
-  return { permission, rowVersion: version, listVersion: lv };
 }

@@ -3,31 +3,34 @@ import { ID_PATTERN, type Logger } from '@settings/shared';
 import { publicKeyAlgorithm, type SettingsConfig } from '../config';
 import { SettingsError } from '../errors';
 import { jose } from './jose';
+import { API_SCOPES, DEFAULT_UNSCOPED_TOKEN_SCOPES, parseScopeList, SCOPES_ALLOWING, type Access } from './scopes';
 
-export type Access = 'read' | 'write';
+export type { Access } from './scopes';
 
 /** Who is calling, from the verified bearer token. */
 export interface Principal {
   readonly subject: string;
   /** Account ids the caller may touch; `all` for `["*"]` and insecure-dev. */
   readonly accounts: ReadonlySet<string> | 'all';
-  /** Granted scopes; undefined when the token has no `scope` claim (no scope restriction). */
-  readonly scopes: ReadonlySet<string> | undefined;
+  /** Granted scopes; a token without a `scope` claim gets JWT_UNSCOPED_TOKEN_SCOPES (default read-only). */
+  readonly scopes: ReadonlySet<string>;
+  /** Epoch ms when the token expires (its `exp`); undefined in insecure-dev. Watch streams end then. */
+  readonly expiresAt?: number;
 }
 
 export interface Authenticator {
   authenticate(metadata: Metadata): Promise<Principal>;
 }
 
-export const READ_SCOPE = 'settings.read';
-export const WRITE_SCOPE = 'settings.write';
-
-/** Scope check per method: writing implies reading (a read-modify-write needs both). */
+/**
+ * Scope check per method: a write scope implies reading (a read-modify-write needs both);
+ * settings.write does not allow changing staff permissions, which need settings.permissions.write.
+ */
 export function requireScope(principal: Principal, access: Access): void {
-  const scopes = principal.scopes;
-  if (scopes === undefined) return;
-  const ok = access === 'read' ? scopes.has(READ_SCOPE) || scopes.has(WRITE_SCOPE) : scopes.has(WRITE_SCOPE);
-  if (!ok) throw new SettingsError('PERMISSION_DENIED', `token lacks scope ${access === 'read' ? READ_SCOPE : WRITE_SCOPE}`);
+  const allowing = SCOPES_ALLOWING[access];
+  if (!allowing.some((scope) => principal.scopes.has(scope))) {
+    throw new SettingsError('PERMISSION_DENIED', `token lacks scope ${allowing.join(' or ')}`);
+  }
 }
 
 export function authorizeAccount(principal: Principal, accountId: string): void {
@@ -39,7 +42,7 @@ export function authorizeAccount(principal: Principal, accountId: string): void 
 export async function createAuthenticator(config: SettingsConfig, log: Logger): Promise<Authenticator> {
   if (config.AUTH_MODE === 'insecure-dev') {
     log.warn('AUTH_MODE=insecure-dev: EVERY CALLER IS TRUSTED WITH EVERY ACCOUNT. Never use this outside local development.');
-    const dev: Principal = { subject: 'dev', accounts: 'all', scopes: undefined };
+    const dev: Principal = { subject: 'dev', accounts: 'all', scopes: new Set(API_SCOPES) };
     return { authenticate: async () => dev };
   }
   return createJwtAuthenticator(config);
@@ -55,6 +58,7 @@ async function createJwtAuthenticator(config: SettingsConfig): Promise<Authentic
     keys.set(alg, await jose.importSPKI(config.JWT_PUBLIC_KEY, alg));
   }
   const algorithms = [...keys.keys()];
+  const unscopedScopes = parseScopeList(config.JWT_UNSCOPED_TOKEN_SCOPES);
   const getKey = (header: { alg?: string }): VerifyKey => {
     const key = header.alg ? keys.get(header.alg) : undefined;
     if (!key) throw new SettingsError('UNAUTHENTICATED', 'bearer token signed with an unaccepted algorithm');
@@ -78,7 +82,7 @@ async function createJwtAuthenticator(config: SettingsConfig): Promise<Authentic
         const code = typeof (err as { code?: unknown }).code === 'string' ? (err as { code: string }).code : 'ERR_JWT_INVALID';
         throw new SettingsError('UNAUTHENTICATED', `invalid bearer token (${code})`);
       }
-      return principalFromClaims(payload);
+      return principalFromClaims(payload, unscopedScopes);
     },
   };
 }
@@ -92,7 +96,7 @@ function bearerToken(metadata: Metadata): string {
 }
 
 /** Claims are checked strictly: a token with malformed claims is not a valid token. */
-export function principalFromClaims(payload: Record<string, unknown>): Principal {
+export function principalFromClaims(payload: Record<string, unknown>, unscopedScopes: ReadonlySet<string> = parseScopeList(DEFAULT_UNSCOPED_TOKEN_SCOPES)): Principal {
   const { sub, accounts, scope } = payload;
   if (typeof sub !== 'string' || sub === '') throw new SettingsError('UNAUTHENTICATED', 'bearer token has no subject');
   let accountSet: ReadonlySet<string> | 'all' = new Set();
@@ -102,9 +106,9 @@ export function principalFromClaims(payload: Record<string, unknown>): Principal
     }
     accountSet = accounts.includes('*') ? 'all' : new Set(accounts);
   }
-  let scopes: ReadonlySet<string> | undefined;
-  if (typeof scope === 'string') scopes = new Set(scope.split(' ').filter(Boolean));
+  let scopes: ReadonlySet<string> = unscopedScopes;
+  if (typeof scope === 'string') scopes = parseScopeList(scope);
   else if (Array.isArray(scope) && scope.every((s) => typeof s === 'string')) scopes = new Set(scope as string[]);
   else if (scope !== undefined) throw new SettingsError('UNAUTHENTICATED', 'bearer token claim "scope" must be a space-separated string');
-  return { subject: sub, accounts: accountSet, scopes };
+  return { subject: sub, accounts: accountSet, scopes, ...(typeof payload.exp === 'number' ? { expiresAt: payload.exp * 1000 } : {}) };
 }

@@ -3,13 +3,18 @@ import { ReflectionService } from '@grpc/reflection';
 import { SettingsServiceService, type SettingsServiceServer } from '@settings/api';
 import type { Logger } from '@settings/shared';
 import { HealthImplementation } from 'grpc-health-check';
-import { findProtoRoot, loadReflectionDescriptors } from './proto-files';
+import { acceptingPreEncoded } from './pre-encoded-response';
+import { findProtoRoot, loadReflectionDescriptors, loadReflectionFiles } from './proto-files';
+import { rejectingUndecodable } from './request-decoding';
 
 export const SETTINGS_SERVICE_NAME = 'settings.v1.SettingsService';
 
-export function grpcServerOptions(maxMessageBytes: number): ChannelOptions {
+export function grpcServerOptions(maxMessageBytes: number, maxConcurrentStreams: number): ChannelOptions {
   return {
     'grpc.max_receive_message_length': maxMessageBytes,
+    // HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS: one client connection cannot have more calls in
+    // flight here; further calls wait in the client instead of piling up in this process.
+    'grpc.max_concurrent_streams': maxConcurrentStreams,
     // Ping clients every minute so dead connections (e.g. a vanished pod behind NAT) are closed.
     // grpc-js servers have no ping-abuse policy option; clients should keep their pings >= 10 s.
     'grpc.keepalive_time_ms': 60_000,
@@ -29,17 +34,21 @@ export interface GrpcServer {
 
 export async function startGrpcServer(
   impl: SettingsServiceServer,
-  opts: { host: string; port: number; maxMessageBytes: number; log: Logger },
+  opts: { host: string; port: number; maxMessageBytes: number; maxConcurrentStreams: number; log: Logger },
 ): Promise<GrpcServer> {
-  const server = new Server(grpcServerOptions(opts.maxMessageBytes));
-  server.addService(SettingsServiceService, impl);
+  const server = new Server(grpcServerOptions(opts.maxMessageBytes, opts.maxConcurrentStreams));
+  const protoRoot = findProtoRoot();
+  const descriptors = protoRoot ? loadReflectionDescriptors(protoRoot) : undefined;
+  // Cached Gets answer with the entry's protobuf bytes as they are (pre-encoded-response.ts);
+  // undecodable requests (e.g. an int64 beyond 2^53) become INVALID_ARGUMENT, not INTERNAL.
+  server.addService(acceptingPreEncoded(rejectingUndecodable(SettingsServiceService, descriptors)), impl);
   const health = new HealthImplementation({ '': 'NOT_SERVING', [SETTINGS_SERVICE_NAME]: 'NOT_SERVING' });
   health.addToServer(server);
-  const protoRoot = findProtoRoot();
-  if (protoRoot) {
-    new ReflectionService(loadReflectionDescriptors(protoRoot)).addToServer(server);
+  const reflection = protoRoot ? loadReflectionFiles(protoRoot) : undefined;
+  if (reflection) {
+    new ReflectionService(reflection).addToServer(server);
   } else {
-    opts.log.warn('proto/ folder not found: server reflection disabled');
+    opts.log.warn('proto/ folder or its reflection descriptors not found: server reflection disabled');
   }
   const port = await new Promise<number>((resolve, reject) =>
     server.bindAsync(`${opts.host}:${opts.port}`, ServerCredentials.createInsecure(), (err, bound) => (err ? reject(err) : resolve(bound))),

@@ -16,10 +16,15 @@ export const GRPC_CODE_OF: Record<ErrorCode, GrpcStatus> = {
   ALREADY_EXISTS: GrpcStatus.ALREADY_EXISTS,
   ETAG_MISMATCH: GrpcStatus.ABORTED,
   CONCURRENT_MODIFICATION: GrpcStatus.ABORTED,
+  ROW_LOCKED: GrpcStatus.ABORTED,
   UNAUTHENTICATED: GrpcStatus.UNAUTHENTICATED,
   PERMISSION_DENIED: GrpcStatus.PERMISSION_DENIED,
   DEADLINE_EXCEEDED: GrpcStatus.DEADLINE_EXCEEDED,
   LOAD_SHED: GrpcStatus.UNAVAILABLE,
+  CALLER_SHARE_EXCEEDED: GrpcStatus.RESOURCE_EXHAUSTED,
+  WATCH_LIMIT_EXCEEDED: GrpcStatus.RESOURCE_EXHAUSTED,
+  LIST_TOO_LARGE: GrpcStatus.FAILED_PRECONDITION,
+  WATCH_UNAVAILABLE: GrpcStatus.UNAVAILABLE,
   SHUTTING_DOWN: GrpcStatus.UNAVAILABLE,
   DATABASE_UNAVAILABLE: GrpcStatus.UNAVAILABLE,
   INTERNAL: GrpcStatus.INTERNAL,
@@ -35,7 +40,10 @@ const SQLSTATE_CODE: Record<string, ErrorCode> = {
   '23505': 'ALREADY_EXISTS', // unique_violation
   '40001': 'CONCURRENT_MODIFICATION', // serialization_failure
   '40P01': 'CONCURRENT_MODIFICATION', // deadlock_detected
-  '55P03': 'CONCURRENT_MODIFICATION', // lock_not_available
+  // lock_not_available: our own `SET LOCAL lock_timeout` (src/db/db.ts) gave up waiting for a
+  // row another transaction holds (a bulk UPDATE, a long psql session). No NOWAIT is used, so
+  // this is the only source.
+  '55P03': 'ROW_LOCKED',
   // 57014 query_canceled: decided by queryCanceled() below (deadline or someone else's cancel).
   '57P01': 'DATABASE_UNAVAILABLE', // admin_shutdown: pg_terminate_backend, or a smart/fast/immediate shutdown
   '57P02': 'DATABASE_UNAVAILABLE', // crash_shutdown: another backend crashed and the server is resetting
@@ -151,6 +159,8 @@ function messageFor(code: ErrorCode): string {
       return 'the resource already exists';
     case 'CONCURRENT_MODIFICATION':
       return 'the resource was changed concurrently; re-read and retry';
+    case 'ROW_LOCKED':
+      return 'the row is locked by another transaction (e.g. a bulk update); retry with backoff';
     case 'DEADLINE_EXCEEDED':
       return 'database query exceeded the call deadline';
     case 'DATABASE_UNAVAILABLE':
@@ -165,7 +175,8 @@ export const ERROR_DOMAIN = 'settings.v1.SettingsService';
 /**
  * `google.rpc.RetryInfo.retry_delay` per reason: set for exactly the failures where sending the
  * same request again after the delay may succeed, which is every UNAVAILABLE and
- * CONCURRENT_MODIFICATION (a unit test checks that no UNAVAILABLE reason lacks one). A client
+ * CONCURRENT_MODIFICATION, ROW_LOCKED, CALLER_SHARE_EXCEEDED and WATCH_LIMIT_EXCEEDED (a unit test checks that no
+ * UNAVAILABLE reason lacks one). A client
  * should wait at least this long and back off further on repeated failures. ETAG_MISMATCH
  * (also ABORTED) has none: the same request fails again until the caller re-reads.
  */
@@ -173,7 +184,11 @@ export const RETRY_DELAY_MS: Readonly<Partial<Record<ErrorCode, number>>> = {
   DATABASE_UNAVAILABLE: 200, // a restart, failover or network blip; long enough not to pile on
   LOAD_SHED: 200, // Redis down and the fallback queries are full; give them time to drain
   SHUTTING_DOWN: 100, // this replica is leaving; the next attempt should reach another one
-  CONCURRENT_MODIFICATION: 50, // deadlock/serialization/lock failure: the other writer finishes in ms
+  CONCURRENT_MODIFICATION: 50, // deadlock/serialization failure: the other writer finishes in ms
+  ROW_LOCKED: 250, // someone else's long transaction holds the row; it may take a while
+  CALLER_SHARE_EXCEEDED: 100, // this caller's share of deliberate database reads is in use
+  WATCH_LIMIT_EXCEEDED: 1000, // open Watch streams at their cap (caller or replica); streams end slowly
+  WATCH_UNAVAILABLE: 100, // this replica cannot watch (no Redis tracking); another one can
 };
 
 /** A grpc-js error carrying google.rpc.Status (ErrorInfo, BadRequest, RetryInfo) in the trailers. */

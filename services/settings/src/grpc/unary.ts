@@ -5,6 +5,7 @@ import type { ReadRequest } from '../cache/read-through';
 import { SettingsError } from '../errors';
 import type { SettingsMetrics } from '../metrics';
 import { authorizeAccount, requireScope, type Access, type Authenticator, type Principal } from './auth';
+import { UndecodableRequest } from './request-decoding';
 import { classify, toServiceError } from './status-mapping';
 
 /** What a handler knows about its call besides the request. */
@@ -45,13 +46,15 @@ export function createUnary(deps: UnaryDeps): Unary {
         if (deadline <= startedAt) throw new SettingsError('DEADLINE_EXCEEDED', 'deadline already passed');
         const principal = await deps.authenticator.authenticate(call.metadata);
         requireScope(principal, access);
+        // After authentication, so an anonymous caller learns nothing about how a request decodes.
+        if (call.request instanceof UndecodableRequest) throw call.request.error;
         const ctx: CallContext = {
           method,
           principal,
           startedAt,
           deadline,
           authorize: (accountId) => authorizeAccount(principal, accountId),
-          readRequest: (mode) => ({ mode, startedAt, deadline }),
+          readRequest: (mode) => ({ mode, startedAt, deadline, caller: principal.subject }),
         };
         return handler(call.request, ctx);
       };

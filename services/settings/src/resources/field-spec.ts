@@ -21,6 +21,9 @@ export interface FieldProblem {
   readonly description: string;
 }
 
+/** More paths than any resource has fields (nested messages included) is a malformed mask. */
+export const MAX_MASK_PATHS = 100;
+
 /** Paths callers may name but that are not written (identifier and output-only fields, AIP-203). */
 const IGNORED_PATHS = new Set(['name', 'etag', 'consistency_token', 'update_time', 'create_time']);
 
@@ -36,6 +39,11 @@ export function isPopulated(value: unknown): boolean {
  */
 export function resolveMask<M>(specs: readonly FieldSpec<M>[], mask: readonly string[] | undefined, message: M, violations: Violations): FieldSpec<M>[] {
   if (!mask || mask.length === 0) return specs.filter((s) => isPopulated(s.get(message)));
+  // The length first: 100,000 unknown paths are one problem, not 100,000.
+  if (mask.length > MAX_MASK_PATHS) {
+    violations.add('update_mask.paths', `at most ${MAX_MASK_PATHS} paths`);
+    return [];
+  }
   if (mask.includes('*')) {
     if (mask.length > 1) violations.add('update_mask.paths', '"*" must be the only path');
     return [...specs];

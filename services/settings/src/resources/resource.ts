@@ -55,15 +55,14 @@ export interface SettingsResource<C extends string, T extends VersionedMessage, 
 }
 
 /**
- * Declares a resource. `pattern` names the key columns of `table` (`{doctor}` is `doctor_id`,
- * checked at start-up); the proto names keep their literal types, from which the gRPC methods
- * are typed.
+ * Declares a resource. Its name is the shared table descriptor's `namePattern`, whose variables
+ * name the key columns of `table` (`{doctor}` is `doctor_id`, checked when the module loads); the
+ * proto names keep their literal types, from which the gRPC methods are typed.
  */
 export function settingsResource<C extends string, T extends VersionedMessage, const S extends string, const PS extends string, const F extends string, const PF extends string>(spec: {
   readonly table: SettingsResource<C, T>['table'];
-  readonly pattern: string;
   readonly proto: ResourceProto<T, S, PS, F, PF>;
   readonly fields: readonly FieldSpec<T>[];
 }): SettingsResource<C, T, ResourceProto<T, S, PS, F, PF>> {
-  return { table: spec.table, name: resourceName(spec.pattern, spec.table.keyColumns), proto: spec.proto, fields: spec.fields };
+  return { table: spec.table, name: resourceName(spec.table.namePattern, spec.table.keyColumns), proto: spec.proto, fields: spec.fields };
 }

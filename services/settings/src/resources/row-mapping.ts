@@ -1,5 +1,5 @@
 import type { Loaded } from '../cache/read-through';
-import { encodeToken } from '../consistency/token';
+import type { ConsistencyTokens } from '../consistency/token';
 import type { Row, SettingsResource, VersionedMessage } from './resource';
 import type { ResourceKey } from './resource-name';
 
@@ -19,6 +19,9 @@ export function rowKey<C extends string>(resource: SettingsResource<C, Versioned
   return Object.fromEntries(resource.table.keyColumns.map((c) => [c, String(row[c])])) as ResourceKey<C>;
 }
 
+/** Signs the consistency tokens put into messages (token.ts). */
+export type TokenIssuer = Pick<ConsistencyTokens, 'issue'>;
+
 /**
  * A row as the message the API returns, for every resource alike. Each writable field is read
  * from the column its field spec writes, at its proto path, and the message is built with the
@@ -26,12 +29,12 @@ export function rowKey<C extends string>(resource: SettingsResource<C, Versioned
  * JSON), so no resource needs a mapping of its own. Then the fields every resource has: `name`
  * from the key columns, `etag` = the version, `consistency_token` for it, the standard times.
  */
-export function loadedFromRow<C extends string, T extends VersionedMessage>(resource: SettingsResource<C, T>, row: Row): Loaded<T> {
+export function loadedFromRow<C extends string, T extends VersionedMessage>(resource: SettingsResource<C, T>, row: Row, tokens: TokenIssuer): Loaded<T> {
   const version = rowVersion(row);
   const json: Record<string, unknown> = {
     name: resource.name.format(rowKey(resource, row)),
     etag: version.toString(),
-    consistency_token: encodeToken(version),
+    consistency_token: tokens.issue(version),
   };
   for (const column of STANDARD_OUTPUT_COLUMNS) json[column] = row[column];
   for (const field of resource.fields) setPath(json, field.path, row[field.column]);

@@ -1,3 +1,4 @@
+import pLimit from 'p-limit';
 import type { KeyChangeFeed } from './key-change-feed';
 import { WatchTopic, type Observed } from './watch-topic';
 
@@ -5,6 +6,12 @@ export interface HubOptions {
   /** A failed read of a watched resource (logged; the topic retries after `retryMs`). */
   onReadError(key: string, err: unknown): void;
   readonly retryMs: number;
+  /**
+   * Re-reads in flight at once (the rest wait their turn). Thousands of watchers opening or
+   * reconnecting at once must not become thousands of concurrent Redis calls: late replies
+   * time out and open the cache's circuit breaker. Default 32.
+   */
+  readonly maxConcurrentReads?: number;
 }
 
 /**
@@ -17,11 +24,13 @@ export class WatchHub {
   /** Extra keys whose change means a topic changed (its key space's generation). */
   private readonly alsoOn = new Map<string, Set<string>>();
   private readonly unlisten: () => void;
+  private readonly limit: pLimit.Limit;
 
   constructor(
     private readonly feed: KeyChangeFeed,
     private readonly opts: HubOptions,
   ) {
+    this.limit = pLimit(opts.maxConcurrentReads ?? 32);
     this.unlisten = feed.listen({
       onChange: (keys) => {
         for (const k of keys) {
@@ -45,6 +54,24 @@ export class WatchHub {
     return this.topics.size;
   }
 
+  /** True when `key`'s topic has read every change heard of (what its watchers got is current). */
+  isSettled(key: string): boolean {
+    return this.topics.get(key)?.settled ?? false;
+  }
+
+  private readonly settledListeners = new Map<string, Set<() => void>>();
+
+  /** Calls `fn` each time `key`'s topic settles (after any read, changed or not). */
+  onSettled(key: string, fn: () => void): () => void {
+    const set = this.settledListeners.get(key) ?? new Set<() => void>();
+    set.add(fn);
+    this.settledListeners.set(key, set);
+    return () => {
+      set.delete(fn);
+      if (set.size === 0) this.settledListeners.delete(key);
+    };
+  }
+
   /**
    * Subscribes `fn` to `key`'s state (delivered now if known, else after the first read). The
    * first subscriber of a key creates its topic with `read`; the last one's unsubscribe drops it.
@@ -52,7 +79,13 @@ export class WatchHub {
   subscribe<S>(key: string, generationKey: string, read: () => Promise<Observed<S>>, fn: (o: Observed<S>) => void): () => void {
     let topic = this.topics.get(key) as WatchTopic<S> | undefined;
     if (!topic) {
-      topic = new WatchTopic<S>({ key, read, retryMs: this.opts.retryMs, onError: (err) => this.opts.onReadError(key, err) });
+      topic = new WatchTopic<S>({
+        key,
+        read: () => this.limit(read),
+        retryMs: this.opts.retryMs,
+        onError: (err) => this.opts.onReadError(key, err),
+        onSettled: () => this.settledListeners.get(key)?.forEach((l) => l()),
+      });
       this.topics.set(key, topic as WatchTopic<unknown>);
       const set = this.alsoOn.get(generationKey) ?? new Set<string>();
       set.add(key);

@@ -4,6 +4,8 @@ export interface Observed<S> {
   readonly state: S | undefined;
   /** The resource's version (0 when it does not exist). */
   readonly version: bigint;
+  /** When the change that caused this read was pushed (epoch ms); undefined for a first read. */
+  readonly changedAt?: number;
 }
 
 export interface TopicOptions<S> {
@@ -11,9 +13,11 @@ export interface TopicOptions<S> {
   readonly key: string;
   /** Reads the current state through the normal fenced read path (never PostgreSQL per watcher). */
   read(): Promise<Observed<S>>;
-  /** A failed read; the topic retries after `retryMs` while anyone watches. */
+  /** A failed read; the topic retries after about `retryMs` (jittered) while anyone watches. */
   onError(err: unknown): void;
   readonly retryMs: number;
+  /** Called whenever the topic is settled again (no change left unread), whether or not the state changed. */
+  onSettled?(): void;
 }
 
 /**
@@ -27,6 +31,8 @@ export class WatchTopic<S> {
   private readonly subscribers = new Set<(o: Observed<S>) => void>();
   private current: Observed<S> | undefined;
   private dirty = true;
+  /** When the oldest change not yet answered by a read arrived. */
+  private changedSince: number | undefined;
   private reading = false;
   private retry: NodeJS.Timeout | undefined;
 
@@ -45,6 +51,11 @@ export class WatchTopic<S> {
     return this.dirty ? undefined : this.current;
   }
 
+  /** True when every change heard of has been read: what was delivered is current. */
+  get settled(): boolean {
+    return !this.dirty && !this.reading && this.current !== undefined;
+  }
+
   subscribe(fn: (o: Observed<S>) => void): () => void {
     this.subscribers.add(fn);
     if (this.current && !this.dirty) fn(this.current);
@@ -58,6 +69,7 @@ export class WatchTopic<S> {
   /** The key changed (or may have): read again. */
   changed(): void {
     this.dirty = true;
+    this.changedSince ??= Date.now();
     this.refresh();
   }
 
@@ -76,18 +88,24 @@ export class WatchTopic<S> {
     try {
       while (this.dirty && this.subscribers.size > 0) {
         this.dirty = false;
+        const changedAt = this.changedSince;
+        this.changedSince = undefined;
         let next: Observed<S>;
         try {
-          next = await this.opts.read();
+          next = { ...(await this.opts.read()), ...(changedAt !== undefined ? { changedAt } : {}) };
         } catch (err) {
           this.opts.onError(err);
           this.dirty = true;
+          this.changedSince ??= changedAt;
           this.scheduleRetry();
           return;
         }
         // Another change arrived while reading: a newer version is still worth delivering (the
         // loop reads again), but an absence may predate a re-creation: only a clean read says so.
-        if (this.dirty && next.state === undefined) continue;
+        if (this.dirty && next.state === undefined) {
+          this.changedSince = changedAt;
+          continue;
+        }
         if (this.accepts(next)) {
           this.current = next;
           for (const fn of this.subscribers) fn(next);
@@ -96,6 +114,7 @@ export class WatchTopic<S> {
     } finally {
       this.reading = false;
     }
+    if (this.settled) this.opts.onSettled?.();
   }
 
   /** Newer versions, and a disappearance seen by a read no change overlapped. */
@@ -108,10 +127,15 @@ export class WatchTopic<S> {
 
   private scheduleRetry(): void {
     if (this.retry) return;
-    this.retry = setTimeout(() => {
-      this.retry = undefined;
-      this.refresh();
-    }, this.opts.retryMs);
+    // Jittered: after a storm (thousands of watched keys failing at once) the retries must not
+    // arrive together again.
+    this.retry = setTimeout(
+      () => {
+        this.retry = undefined;
+        this.refresh();
+      },
+      this.opts.retryMs * (0.5 + Math.random()),
+    );
     this.retry.unref();
   }
 }

@@ -42,14 +42,19 @@ export class Watcher<M> {
   private blocked = false;
   private closed = false;
   private scheduled = false;
-  /** The stream's first bookmark went out (a resumed caller that was already current gets one at once). */
-  private bookmarked = false;
+  /** Anything was written: a resumed caller that was already current gets a bookmark as its first message. */
+  private answered = false;
 
   constructor(
     private readonly hub: WatchHub,
     private readonly sink: WatchSink<M>,
-    private readonly progressMessage: (versions: ReadonlyArray<{ name: string; version: bigint }>) => M,
-    private readonly onPush: (count: number) => void = () => undefined,
+    private readonly opts: {
+      progressMessage(versions: ReadonlyArray<{ name: string; version: bigint }>): M;
+      /** Messages written for a change (not bookmarks); `changedAt` is when Redis pushed it. */
+      onPush?(count: number, changedAt: number | undefined): void;
+      /** A target's `render` threw: the stream cannot go on (e.g. a list grew past what a watch holds). */
+      onFatal?(err: unknown): void;
+    },
   ) {}
 
   start(targets: ReadonlyArray<WatchTarget<unknown, M>>): void {
@@ -61,10 +66,17 @@ export class Watcher<M> {
         unsubscribe: () => undefined,
       };
       this.slots.push(slot);
-      slot.unsubscribe = this.hub.subscribe(target.key, target.generationKey, () => target.read(), (o) => {
+      const unsubscribe = this.hub.subscribe(target.key, target.generationKey, () => target.read(), (o) => {
         slot.latest = o;
         this.schedule();
       });
+      // A topic that settles without a new state (a re-read after tracking came back found the
+      // same version) still lets a caught-up stream send its first bookmark: never silence.
+      const unsettle = this.hub.onSettled(target.key, () => this.schedule());
+      slot.unsubscribe = () => {
+        unsettle();
+        unsubscribe();
+      };
     }
   }
 
@@ -73,11 +85,15 @@ export class Watcher<M> {
     return this.slots.every((s) => s.latest !== undefined);
   }
 
-  /** Sends a bookmark if the stream is caught up and the replica is live; false otherwise. */
+  /**
+   * Sends a bookmark if the stream is caught up, the replica is live, and every watched topic has
+   * read every change it heard of (a re-read in flight may still bring a newer state); false otherwise.
+   */
   progress(): boolean {
     if (this.closed || this.blocked || !this.hub.live || !this.ready || this.pending()) return false;
+    if (!this.slots.every((s) => this.hub.isSettled(s.target.key))) return false;
     const versions = this.slots.map((s) => ({ name: s.target.name, version: s.latest!.version }));
-    this.write(this.progressMessage(versions));
+    this.write(this.opts.progressMessage(versions));
     return true;
   }
 
@@ -107,21 +123,28 @@ export class Watcher<M> {
       if (this.closed || this.blocked) return;
       const latest = slot.latest;
       if (!latest || (slot.sent.kind === 'state' && slot.sent.observed === latest)) continue;
-      const messages = slot.target.render(slot.sent, latest);
+      let messages: M[];
+      try {
+        messages = slot.target.render(slot.sent, latest);
+      } catch (err) {
+        this.close();
+        this.opts.onFatal?.(err);
+        return;
+      }
       slot.sent = { kind: 'state', observed: latest };
       for (const m of messages) this.write(m);
       if (messages.length > 0) {
         sentStates = true;
-        this.onPush(messages.length);
+        this.opts.onPush?.(messages.length, latest.changedAt);
       }
     }
-    // The first answer of a stream whose caller already had everything (resume) is a bookmark.
-    if (!sentStates && this.ready && !this.bookmarked) {
-      this.bookmarked = this.progress();
-    }
+    // The first answer of a stream whose caller already had everything (resume) is a bookmark,
+    // as soon as it can honestly be sent (live, every topic settled): never silence.
+    if (!sentStates && this.ready && !this.answered) this.progress();
   }
 
   private write(m: M): void {
+    this.answered = true;
     if (this.sink.write(m)) return;
     this.blocked = true;
     this.sink.onceDrained(() => {

@@ -90,6 +90,33 @@ it('a token with neither scope may do nothing', async () => {
   expect(status[(await expectError(() => t.call('getAccountSettings', requests.getAccountSettings(mine), { token: none }))).code]).toBe('PERMISSION_DENIED');
 });
 
+const STAFF_WRITES = new Set<MethodName>(['createStaffPermission', 'updateStaffPermission', 'deleteStaffPermission']);
+
+it('a token without a scope claim is read-only (JWT_UNSCOPED_TOKEN_SCOPES default)', async () => {
+  const unscoped = await mintToken({ accounts: [mine], scope: null });
+  for (const m of methods) {
+    const call = t.call(m, (requests[m] as Req<typeof m>)(mine), { token: unscoped });
+    if (READS.has(m)) {
+      await call.catch((err: unknown) => expect(status[(err as { code: number }).code]).toBe('NOT_FOUND'));
+    } else {
+      const err = await expectError(() => call);
+      expect({ m, code: status[err.code] }).toEqual({ m, code: 'PERMISSION_DENIED' });
+    }
+  }
+});
+
+it('settings.write writes settings but cannot change staff permissions; settings.permissions.write can', async () => {
+  const settingsWriter = await mintToken({ accounts: [mine], scope: 'settings.write' });
+  for (const m of STAFF_WRITES) {
+    const err = await expectError(() => t.call(m, (requests[m] as Req<typeof m>)(mine), { token: settingsWriter }));
+    expect({ m, code: status[err.code], message: err.message }).toEqual({ m, code: 'PERMISSION_DENIED', message: 'token lacks scope settings.permissions.write' });
+  }
+  await t.call('updateAccountSettings', requests.updateAccountSettings(mine), { token: settingsWriter });
+  const permissionsAdmin = await mintToken({ accounts: [mine], scope: 'settings.permissions.write' });
+  const created = await t.call('createStaffPermission', { parent: `accounts/${mine}`, staffPermissionId: 'scoped', staffPermission: StaffPermission.fromPartial({ role: Role.ROLE_ADMIN }) }, { token: permissionsAdmin });
+  expect(created.name).toBe(`accounts/${mine}/staffPermissions/scoped`);
+});
+
 describe('AUTH_MODE=insecure-dev', () => {
   const dev = serverForTests({ AUTH_MODE: 'insecure-dev', JWT_HS256_SECRET: '' });
 

@@ -57,6 +57,9 @@ const cases: Case[] = [
   c({ what: 'garbage token', method: 'getAccountSettings', req: () => ({ name: `accounts/${a}/settings`, consistency: fresh('not a token!') }), code: INVALID_ARGUMENT, field: 'consistency.at_least_as_fresh' }),
   c({ what: 'empty token', method: 'getAccountSettings', req: () => ({ name: `accounts/${a}/settings`, consistency: fresh('') }), code: INVALID_ARGUMENT, field: 'consistency.at_least_as_fresh' }),
   c({ what: 'token of an unknown format version', method: 'getAccountSettings', req: () => ({ name: `accounts/${a}/settings`, consistency: fresh(Buffer.from('v2:5').toString('base64url')) }), code: INVALID_ARGUMENT, field: 'consistency.at_least_as_fresh' }),
+  // A token the service did not sign could force a PostgreSQL read per call (a far-future version).
+  c({ what: 'unsigned far-future token', method: 'getAccountSettings', req: () => ({ name: `accounts/${a}/settings`, consistency: fresh(Buffer.from('v1:999999999999').toString('base64url')) }), code: INVALID_ARGUMENT, field: 'consistency.at_least_as_fresh' }),
+  c({ what: 'forged token (well-formed, wrong MAC)', method: 'getAccountSettings', req: () => ({ name: `accounts/${a}/settings`, consistency: fresh(`${Buffer.from('v1:999999999999').toString('base64url')}.${'A'.repeat(22)}`) }), code: INVALID_ARGUMENT, field: 'consistency.at_least_as_fresh' }),
   c({ what: 'token on a list read', method: 'listStaffPermissions', req: () => ({ parent: `accounts/${a}`, pageSize: 0, pageToken: '', consistency: fresh('dj') }), code: INVALID_ARGUMENT, field: 'consistency.at_least_as_fresh' }),
   // batches
   c({ what: 'empty batch', method: 'batchGetAccountSettings', req: () => ({ names: [] }), code: INVALID_ARGUMENT, field: 'names' }),

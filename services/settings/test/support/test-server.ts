@@ -1,5 +1,5 @@
 import { credentials, Metadata, type Client, type ServiceError } from '@grpc/grpc-js';
-import { BadRequest, ErrorInfo, SettingsServiceClient, SettingsServiceService, Status } from '@settings/api';
+import { BadRequest, ErrorInfo, RetryInfo, SettingsServiceClient, SettingsServiceService, Status } from '@settings/api';
 import { createLogger, localStack } from '@settings/shared';
 import { pgQuery, uniqueId } from '@settings/local-stack';
 import { startSettingsServer, type RunningSettingsServer, type StartOptions } from '../../src/app';
@@ -9,6 +9,7 @@ import { jose } from '../../src/grpc/jose';
 export { uniqueId, waitFor } from '@settings/local-stack';
 
 export const TEST_HS256_SECRET = 'settings-service-tests-only-secret-0123456789';
+export const TEST_CONSISTENCY_TOKEN_SECRET = 'settings-service-tests-only-token-key-0123456789';
 
 export function testConfig(overrides: Record<string, string> = {}): SettingsConfig {
   return loadSettingsConfig({
@@ -19,6 +20,7 @@ export function testConfig(overrides: Record<string, string> = {}): SettingsConf
     METRICS_PORT: '0',
     AUTH_MODE: 'jwt',
     JWT_HS256_SECRET: TEST_HS256_SECRET,
+    CONSISTENCY_TOKEN_SECRET: TEST_CONSISTENCY_TOKEN_SECRET,
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'warn',
     // Test keys are unique per run; a short TTL keeps them from piling up in the shared Redis.
     CACHE_ENTRY_TTL_SECONDS: '300',
@@ -27,9 +29,13 @@ export function testConfig(overrides: Record<string, string> = {}): SettingsConf
   });
 }
 
+/** Every scope of the API: the harness token may read, write settings and change staff permissions. */
+export const ALL_SCOPES = 'settings.read settings.write settings.permissions.write';
+
 export interface TokenClaims {
   sub?: string;
   accounts?: unknown;
+  /** Default ALL_SCOPES; null leaves the claim out (such a token is read-only by default). */
   scope?: unknown;
   iss?: string;
   aud?: string;
@@ -38,9 +44,9 @@ export interface TokenClaims {
 }
 
 export async function mintToken(claims: TokenClaims = {}): Promise<string> {
-  const { sub = 'test-caller', accounts = ['*'], scope, iss = 'settings-clients', aud = 'settings-service', expiresIn = '5m', secret = TEST_HS256_SECRET } = claims;
+  const { sub = 'test-caller', accounts = ['*'], scope = ALL_SCOPES, iss = 'settings-clients', aud = 'settings-service', expiresIn = '5m', secret = TEST_HS256_SECRET } = claims;
   const payload: Record<string, unknown> = { accounts };
-  if (scope !== undefined) payload.scope = scope;
+  if (scope !== null) payload.scope = scope;
   return new jose.SignJWT(payload as Record<string, string>)
     .setProtectedHeader({ alg: 'HS256' })
     .setSubject(sub)
@@ -52,7 +58,8 @@ export async function mintToken(claims: TokenClaims = {}): Promise<string> {
 }
 
 type Methods = typeof SettingsServiceService;
-export type MethodName = keyof Methods;
+/** The unary methods (`call`); WatchSettings streams and has its own tests (watch-*.test.ts). */
+export type MethodName = Exclude<keyof Methods, 'watchSettings'>;
 export type RequestOf<K extends MethodName> = Parameters<Methods[K]['requestSerialize']>[0];
 export type ResponseOf<K extends MethodName> = ReturnType<Methods[K]['responseDeserialize']>;
 
@@ -66,7 +73,7 @@ export interface TestServer {
   readonly running: RunningSettingsServer;
   readonly client: Client;
   readonly config: SettingsConfig;
-  /** A token for every account with both scopes (sub `test-caller`). */
+  /** A token for every account with every scope (sub `test-caller`). */
   readonly token: string;
   call<K extends MethodName>(method: K, req: RequestOf<K>, opts?: CallOpts): Promise<ResponseOf<K>>;
   close(): Promise<void>;
@@ -131,6 +138,8 @@ export interface DecodedError {
   message: string;
   reason?: string;
   fieldViolations: Array<{ field: string; description: string }>;
+  /** google.rpc.RetryInfo's retry_delay, when the error carries one. */
+  retryDelayMs?: number;
 }
 
 /** The AIP-193 payload of a failed call: status code, ErrorInfo reason, BadRequest violations. */
@@ -145,6 +154,9 @@ export function decodeError(err: unknown): DecodedError {
       out.fieldViolations = BadRequest.decode(any.value).fieldViolations.map((v) => ({ field: v.field, description: v.description }));
     } else if (any.typeUrl === 'type.googleapis.com/google.rpc.ErrorInfo') {
       out.reason = ErrorInfo.decode(any.value).reason;
+    } else if (any.typeUrl === 'type.googleapis.com/google.rpc.RetryInfo') {
+      const d = RetryInfo.decode(any.value).retryDelay;
+      out.retryDelayMs = d ? d.seconds * 1000 + d.nanos / 1e6 : 0;
     }
   }
   return out;

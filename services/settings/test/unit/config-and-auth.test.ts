@@ -8,7 +8,8 @@ import { SettingsError } from '../../src/errors';
 
 const secret = 's'.repeat(32);
 // The local stack's endpoints: without it DATABASE_URL and REDIS_URL are required.
-const local = { SETTINGS_LOCAL_STACK: '1' };
+// The token key is required in jwt mode; the cases below are about other variables.
+const local = { SETTINGS_LOCAL_STACK: '1', CONSISTENCY_TOKEN_SECRET: 't'.repeat(32) };
 const log = createLogger('test', 'silent');
 
 describe('configuration', () => {
@@ -16,13 +17,16 @@ describe('configuration', () => {
     const rows = describeEnv(settingsEnvSchema);
     expect(rows.map((r) => r.name)).toEqual([
       'REDIS_URL', 'LOG_LEVEL', 'DATABASE_URL', 'GRPC_HOST', 'GRPC_PORT', 'METRICS_PORT', 'AUTH_MODE', 'JWT_PUBLIC_KEY', 'JWT_HS256_SECRET',
-      'JWT_ISSUER', 'JWT_AUDIENCE', 'CACHE_ENTRY_TTL_SECONDS', 'CACHE_MARKER_TTL_SECONDS', 'DB_POOL_MAX', 'DB_FALLBACK_MAX_CONCURRENCY',
+      'JWT_ISSUER', 'JWT_AUDIENCE', 'JWT_UNSCOPED_TOKEN_SCOPES', 'CACHE_ENTRY_TTL_SECONDS', 'CACHE_MARKER_TTL_SECONDS', 'DB_READ_POOL_MAX', 'DB_WRITE_POOL_MAX',
+      'DB_LOCK_TIMEOUT_MS', 'DB_LOCK_WAIT_MAX_CONCURRENCY', 'DB_DELIBERATE_READ_MAX_CONCURRENCY', 'DB_DELIBERATE_READS_PER_CALLER', 'DB_DELIBERATE_READ_MAX_WAIT_MS',
+      'CONSISTENCY_TOKEN_SECRET', 'CONSISTENCY_TOKEN_PREVIOUS_SECRET', 'DB_FALLBACK_MAX_CONCURRENCY',
       'DB_STATEMENT_TIMEOUT_MS', 'REDIS_COMMAND_TIMEOUT_MS', 'REDIS_BREAKER_FAILURE_THRESHOLD', 'REDIS_BREAKER_OPEN_MS',
-      'STAFF_LIST_CACHE_MAX_ROWS', 'GRPC_MAX_MESSAGE_BYTES', 'SHUTDOWN_GRACE_MS', 'AUDIT_SAMPLE_EVERY',
+      'STAFF_LIST_CACHE_MAX_ROWS', 'STAFF_LIST_CACHE_MAX_BYTES', 'GRPC_MAX_MESSAGE_BYTES', 'GRPC_MAX_CONCURRENT_STREAMS',
+      'WATCH_MAX_STREAMS', 'WATCH_MAX_STREAMS_PER_CALLER', 'WATCH_PROGRESS_INTERVAL_MS', 'SHUTDOWN_GRACE_MS', 'NEAR_CACHE_ENABLED', 'NEAR_CACHE_MAX_ENTRIES', 'NEAR_CACHE_MAX_BYTES', 'FILL_LEASE_MS', 'AUDIT_SAMPLE_EVERY',
     ]);
     for (const r of rows) expect(r.description.length).toBeGreaterThan(10);
-    const c = loadSettingsConfig({ ...local, JWT_HS256_SECRET: secret });
-    expect(c).toMatchObject({ GRPC_PORT: 50051, METRICS_PORT: 9464, AUTH_MODE: 'jwt', CACHE_ENTRY_TTL_SECONDS: 21600, CACHE_MARKER_TTL_SECONDS: 600, DB_POOL_MAX: 10, DB_FALLBACK_MAX_CONCURRENCY: 8, REDIS_COMMAND_TIMEOUT_MS: 100, GRPC_MAX_MESSAGE_BYTES: 1048576 });
+    const c = loadSettingsConfig({ ...local, JWT_HS256_SECRET: secret, CONSISTENCY_TOKEN_SECRET: secret });
+    expect(c).toMatchObject({ GRPC_PORT: 50051, METRICS_PORT: 9464, AUTH_MODE: 'jwt', CACHE_ENTRY_TTL_SECONDS: 21600, CACHE_MARKER_TTL_SECONDS: 600, DB_READ_POOL_MAX: 10, DB_WRITE_POOL_MAX: 5, DB_LOCK_TIMEOUT_MS: 1000, GRPC_MAX_CONCURRENT_STREAMS: 256, DB_FALLBACK_MAX_CONCURRENCY: 8, REDIS_COMMAND_TIMEOUT_MS: 100, GRPC_MAX_MESSAGE_BYTES: 1048576 });
   });
 
   it('jwt mode without a key, a short secret, a bad PEM and bad numbers are all reported together', () => {
@@ -36,6 +40,24 @@ describe('configuration', () => {
       expect((err as ConfigError).problems).toHaveLength(2);
     }
     expect(() => loadSettingsConfig({ ...local, JWT_HS256_SECRET: secret, GRPC_PORT: 'http', AUTH_MODE: 'open' })).toThrow(/GRPC_PORT[\s\S]*AUTH_MODE/);
+  });
+
+  it('insecure-dev binds loopback by default, refuses another address and NODE_ENV=production; jwt binds every interface', () => {
+    const dev = { ...local, AUTH_MODE: 'insecure-dev' };
+    expect(loadSettingsConfig(dev).GRPC_HOST).toBe('127.0.0.1');
+    expect(loadSettingsConfig({ ...dev, GRPC_HOST: '::1' }).GRPC_HOST).toBe('::1');
+    expect(loadSettingsConfig({ ...local, JWT_HS256_SECRET: secret }).GRPC_HOST).toBe('0.0.0.0');
+    expect(loadSettingsConfig({ ...local, JWT_HS256_SECRET: secret, GRPC_HOST: '10.0.0.5' }).GRPC_HOST).toBe('10.0.0.5');
+    expect(() => loadSettingsConfig({ ...dev, GRPC_HOST: '0.0.0.0' })).toThrow(/insecure-dev binds loopback only; GRPC_HOST=0.0.0.0/);
+    expect(() => loadSettingsConfig({ ...dev, NODE_ENV: 'production' })).toThrow(/insecure-dev is refused when NODE_ENV=production/);
+    expect(() => loadSettingsConfig({ ...local, JWT_HS256_SECRET: secret, NODE_ENV: 'production' })).not.toThrow();
+  });
+
+  it('jwt mode needs a consistency token key of at least 32 bytes; insecure-dev may leave it empty', () => {
+    expect(() => loadSettingsConfig({ ...local, JWT_HS256_SECRET: secret, CONSISTENCY_TOKEN_SECRET: '' })).toThrow(/AUTH_MODE=jwt needs CONSISTENCY_TOKEN_SECRET/);
+    expect(() => loadSettingsConfig({ ...local, JWT_HS256_SECRET: secret, CONSISTENCY_TOKEN_SECRET: 'short' })).toThrow(/CONSISTENCY_TOKEN_SECRET must be at least 32 bytes/);
+    expect(() => loadSettingsConfig({ ...local, JWT_HS256_SECRET: secret, CONSISTENCY_TOKEN_SECRET: secret, CONSISTENCY_TOKEN_PREVIOUS_SECRET: 'short' })).toThrow(/PREVIOUS_SECRET must be/);
+    expect(() => loadSettingsConfig({ ...local, AUTH_MODE: 'insecure-dev', CONSISTENCY_TOKEN_SECRET: '' })).not.toThrow();
   });
 });
 
@@ -71,10 +93,32 @@ describe('bearer tokens', () => {
     expect(() => principalFromClaims({ sub: 's', scope: 5 })).toThrow(/scope/);
   });
 
-  it('write scope implies read; read scope does not allow writes; no scope claim restricts nothing', () => {
+  it('write scope implies read; read scope does not allow writes; no scope claim is read-only', () => {
     const p = (scope?: string) => principalFromClaims({ sub: 's', scope });
     expect(() => requireScope(p('settings.write'), 'read')).not.toThrow();
     expect(() => requireScope(p('settings.read'), 'write')).toThrow(/settings.write/);
-    expect(() => requireScope(p(), 'write')).not.toThrow();
+    expect(() => requireScope(p(), 'read')).not.toThrow();
+    expect(() => requireScope(p(), 'write')).toThrow(/settings.write/);
+    expect(() => requireScope(p(), 'permissions-write')).toThrow(/settings.permissions.write/);
+  });
+
+  it('staff permission changes need settings.permissions.write; settings.write is not enough', () => {
+    const p = (scope: string) => principalFromClaims({ sub: 's', scope });
+    expect(() => requireScope(p('settings.write'), 'permissions-write')).toThrow(/settings.permissions.write/);
+    expect(() => requireScope(p('settings.permissions.write'), 'permissions-write')).not.toThrow();
+    expect(() => requireScope(p('settings.permissions.write'), 'read')).not.toThrow();
+    expect(() => requireScope(p('settings.permissions.write'), 'write')).toThrow(/settings.write/);
+  });
+
+  it('JWT_UNSCOPED_TOKEN_SCOPES widens what a token without a scope claim may do; unknown scopes are a config error', async () => {
+    const config = loadSettingsConfig({ ...local, JWT_HS256_SECRET: secret, JWT_UNSCOPED_TOKEN_SCOPES: 'settings.read settings.write' });
+    const auth = await createAuthenticator(config, log);
+    const token = await new jose.SignJWT({ accounts: ['*'] }).setProtectedHeader({ alg: 'HS256' }).setSubject('old-client').setIssuer('settings-clients').setAudience('settings-service').setExpirationTime('1m').sign(new TextEncoder().encode(secret));
+    const md = new Metadata();
+    md.set('authorization', `Bearer ${token}`);
+    const principal = await auth.authenticate(md);
+    expect(() => requireScope(principal, 'write')).not.toThrow();
+    expect(() => requireScope(principal, 'permissions-write')).toThrow(SettingsError);
+    expect(() => loadSettingsConfig({ ...local, JWT_HS256_SECRET: secret, JWT_UNSCOPED_TOKEN_SCOPES: 'settings.admin' })).toThrow(/unknown scope\(s\) settings.admin/);
   });
 });

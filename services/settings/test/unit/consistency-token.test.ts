@@ -1,39 +1,63 @@
-import { decodeToken, encodeToken, MalformedTokenError } from '../../src/consistency/token';
+import { ConsistencyTokens, decodeToken, MalformedTokenError } from '../../src/consistency/token';
 import { parseReadMode } from '../../src/consistency/read-mode';
 import { SettingsError } from '../../src/errors';
 
+const KEY = 'consistency-token-unit-test-key-0123456789';
+const tokens = new ConsistencyTokens(KEY);
+const body = (text: string): string => Buffer.from(text).toString('base64url');
+/** A token with a well-formed body and a MAC that is not the service's. */
+const forged = (text: string): string => `${body(text)}.${Buffer.alloc(16, 7).toString('base64url')}`;
+
 describe('consistency tokens', () => {
   it('round-trip a version, and a row version with its list version', () => {
-    expect(decodeToken(encodeToken(42n))).toEqual({ version: 42n, listVersion: 42n });
-    expect(decodeToken(encodeToken(42n, 45n))).toEqual({ version: 42n, listVersion: 45n });
-    expect(Buffer.from(encodeToken(7n), 'base64url').toString()).toBe('v1:7');
+    expect(tokens.verify(tokens.issue(42n))).toEqual({ version: 42n, listVersion: 42n });
+    expect(tokens.verify(tokens.issue(42n, 45n))).toEqual({ version: 42n, listVersion: 45n });
+    expect(Buffer.from(tokens.issue(7n).split('.')[0]!, 'base64url').toString()).toBe('v1:7');
+    expect(decodeToken(tokens.issue(7n, 9n))).toEqual({ version: 7n, listVersion: 9n });
   });
 
   it.each([
     ['empty', ''],
     ['not base64url', 'v1:5'],
-    ['other format version', Buffer.from('v2:5').toString('base64url')],
-    ['leading zero', Buffer.from('v1:05').toString('base64url')],
-    ['negative', Buffer.from('v1:-5').toString('base64url')],
-    ['list version below row version', Buffer.from('v1:9:3').toString('base64url')],
-    ['beyond bigint', Buffer.from('v1:9999999999999999999').toString('base64url')],
-    ['trailing garbage', Buffer.from('v1:5x').toString('base64url')],
-    ['padded spelling', `${encodeToken(5n)}==`],
+    ['unsigned (the format before MACs)', body('v1:5')],
+    ['other format version', forged('v2:5')],
+    ['leading zero', forged('v1:05')],
+    ['negative', forged('v1:-5')],
+    ['list version below row version', forged('v1:9:3')],
+    ['beyond bigint', forged('v1:9999999999999999999')],
+    ['trailing garbage', forged('v1:5x')],
+    ['padded spelling', `${tokens.issue(5n)}==`],
   ])('rejects a token that is %s', (_what, token) => {
     expect(() => decodeToken(token)).toThrow(MalformedTokenError);
+    expect(() => tokens.verify(token)).toThrow(MalformedTokenError);
   });
 
-  it('read modes: unset and false mean minimize_latency; a bad token is INVALID_ARGUMENT', () => {
-    expect(parseReadMode(undefined)).toEqual({ kind: 'minimize_latency' });
-    expect(parseReadMode({ requirement: { $case: 'fullyConsistent', value: false } })).toEqual({ kind: 'minimize_latency' });
-    expect(parseReadMode({ requirement: { $case: 'fullyConsistent', value: true } })).toEqual({ kind: 'fully_consistent' });
-    expect(parseReadMode({ requirement: { $case: 'atLeastAsFresh', value: encodeToken(3n) } })).toEqual({ kind: 'at_least_as_fresh', token: { version: 3n, listVersion: 3n } });
-    try {
-      parseReadMode({ requirement: { $case: 'atLeastAsFresh', value: 'junk' } });
-      throw new Error('expected a failure');
-    } catch (err) {
-      expect(err).toBeInstanceOf(SettingsError);
-      expect((err as SettingsError).fieldViolations[0]?.field).toBe('consistency.at_least_as_fresh');
+  it('rejects a well-formed token whose MAC is not the service key (forged, or another key, or another body)', () => {
+    expect(() => tokens.verify(forged('v1:999999999999'))).toThrow('consistency token not issued by this service');
+    expect(() => tokens.verify(new ConsistencyTokens('some-other-service-key-0123456789abcdef').issue(5n))).toThrow(MalformedTokenError);
+    const [, mac] = tokens.issue(5n).split('.');
+    expect(() => tokens.verify(`${body('v1:6')}.${mac}`)).toThrow(MalformedTokenError);
+  });
+
+  it('accepts tokens of the previous key during a rotation, and issues with the new one', () => {
+    const rotated = new ConsistencyTokens('the-new-consistency-token-key-0123456789', KEY);
+    expect(rotated.verify(tokens.issue(11n))).toEqual({ version: 11n, listVersion: 11n });
+    expect(() => tokens.verify(rotated.issue(12n))).toThrow(MalformedTokenError);
+  });
+
+  it('read modes: unset and false mean minimize_latency; a bad or forged token is INVALID_ARGUMENT on the token field', () => {
+    expect(parseReadMode(undefined, tokens)).toEqual({ kind: 'minimize_latency' });
+    expect(parseReadMode({ requirement: { $case: 'fullyConsistent', value: false } }, tokens)).toEqual({ kind: 'minimize_latency' });
+    expect(parseReadMode({ requirement: { $case: 'fullyConsistent', value: true } }, tokens)).toEqual({ kind: 'fully_consistent' });
+    expect(parseReadMode({ requirement: { $case: 'atLeastAsFresh', value: tokens.issue(3n) } }, tokens)).toEqual({ kind: 'at_least_as_fresh', token: { version: 3n, listVersion: 3n } });
+    for (const value of ['junk', forged('v1:3')]) {
+      try {
+        parseReadMode({ requirement: { $case: 'atLeastAsFresh', value } }, tokens);
+        throw new Error('expected a failure');
+      } catch (err) {
+        expect(err).toBeInstanceOf(SettingsError);
+        expect((err as SettingsError).fieldViolations[0]?.field).toBe('consistency.at_least_as_fresh');
+      }
     }
   });
 });

@@ -21,6 +21,9 @@ class FakeRedis {
   getBuffer(key: string) {
     return this.op(() => this.store.get(key) ?? null);
   }
+  mgetBuffer(...keys: string[]) {
+    return this.op(() => keys.map((key) => this.store.get(key) ?? null));
+  }
   /** Only `SET key value NX GET` is sent through call() (establishGeneration). */
   call(_cmd: 'SET', key: string, value: string) {
     return this.op(() => {

@@ -1,5 +1,5 @@
 import { AccountSettings, DoctorSettings, OnPatientSettings, StaffPermission } from '@settings/api';
-import { decodeToken } from '../../src/consistency/token';
+import { ConsistencyTokens, decodeToken } from '../../src/consistency/token';
 import { accountName } from '../../src/resources/account';
 import { accountSettings } from '../../src/resources/account-settings/account-settings';
 import { doctorSettings } from '../../src/resources/doctor-settings/doctor-settings';
@@ -9,16 +9,17 @@ import { resourceName } from '../../src/resources/resource-name';
 import { loadedFromRow } from '../../src/resources/row-mapping';
 import { staffPermission } from '../../src/resources/staff-permissions/staff-permission';
 
+const tokens = new ConsistencyTokens('resource-descriptors-test-key-0123456789');
 const updateTime = new Date('2024-05-01T10:00:00Z');
 const createTime = new Date('2024-04-01T09:00:00Z');
 
 /** The descriptor's behaviour as plain functions, so the cases of different resources fit one list. */
 function probe<C extends string, T extends VersionedMessage>(resource: SettingsResource<C, T>) {
   return {
-    load: (row: Row) => loadedFromRow(resource, row),
+    load: (row: Row) => loadedFromRow(resource, row, tokens),
     /** What each field spec would write back for the message read from `row`, by column. */
     writtenBack(row: Row): Array<[string, unknown]> {
-      const { value } = loadedFromRow(resource, row);
+      const { value } = loadedFromRow(resource, row, tokens);
       return resource.fields.map((f) => [f.column, f.toColumn ? f.toColumn(f.get(value)) : f.get(value)]);
     },
     roundTrip(name: string): string | undefined {
@@ -88,6 +89,7 @@ describe.each(cases)('the descriptor of $name', ({ resource, fields, name, row }
     expect(value.name).toBe(name);
     expect(value.etag).toBe(row.version);
     expect(decodeToken(value.consistencyToken)).toEqual({ version, listVersion: version });
+    expect(tokens.verify(value.consistencyToken)).toEqual({ version, listVersion: version });
     expect(value.updateTime).toEqual(updateTime);
   });
 

@@ -35,3 +35,11 @@ describe('single flight', () => {
     await new Promise((r) => setImmediate(r));
   });
 });
+
+it('a load that may be answered by another replica fill (fill lease) is joined by minimize_latency reads only', () => {
+  const sf = new SingleFlight<number>(() => 1000);
+  const flight = sf.claim(['k'], { freshJoinable: false });
+  expect(sf.join('k', Number.NEGATIVE_INFINITY)).toBe(flight.promises[0]);
+  // A read-your-writes or fully consistent read that arrived at 900 must load itself.
+  expect(sf.join('k', 900)).toBeUndefined();
+});

@@ -84,6 +84,8 @@ const retryable: Case[] = [
   // Concurrency.
   { what: '40P01 deadlock', err: () => pgServerError('40P01', 'deadlock detected', 'ERROR', 'DeadLockReport'), reason: 'CONCURRENT_MODIFICATION' },
   { what: '40001 serialization failure', err: () => pgServerError('40001', 'could not serialize access due to concurrent update', 'ERROR', 'ExecUpdate'), reason: 'CONCURRENT_MODIFICATION' },
+  // Our own SET LOCAL lock_timeout: a save blocked by someone else's transaction gives up.
+  { what: '55P03 lock timeout', err: () => viaKnex('SELECT 1', pgServerError('55P03', 'canceling statement due to lock timeout', 'ERROR', 'ProcessInterrupts')), reason: 'ROW_LOCKED' },
 ];
 
 const notRetryable: Case[] = [
@@ -147,10 +149,10 @@ describe('classify: deadlines and bugs are not retryable', () => {
 });
 
 describe('RetryInfo on the wire', () => {
-  it('every UNAVAILABLE reason and CONCURRENT_MODIFICATION carry a positive retry_delay; no other reason carries one', () => {
+  it('every UNAVAILABLE reason, CONCURRENT_MODIFICATION, ROW_LOCKED, CALLER_SHARE_EXCEEDED and WATCH_LIMIT_EXCEEDED carry a positive retry_delay; no other reason carries one', () => {
     for (const code of ERROR_CODES) {
       const delay = retryDelayMs(new SettingsError(code, 'x'));
-      const shouldRetry = GRPC_CODE_OF[code] === GrpcStatus.UNAVAILABLE || code === 'CONCURRENT_MODIFICATION';
+      const shouldRetry = GRPC_CODE_OF[code] === GrpcStatus.UNAVAILABLE || ['CONCURRENT_MODIFICATION', 'ROW_LOCKED', 'CALLER_SHARE_EXCEEDED', 'WATCH_LIMIT_EXCEEDED'].includes(code);
       if (shouldRetry) expect({ code, delay }).toEqual({ code, delay: RETRY_DELAY_MS[code] });
       if (shouldRetry) expect(delay).toBeGreaterThan(0);
       else expect({ code, delay }).toEqual({ code, delay: undefined });

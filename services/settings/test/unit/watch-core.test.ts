@@ -71,7 +71,7 @@ describe('Watch core: one upstream read per change, latest state coalesced, neve
     const { feed, hub } = setUp();
     const row = new FakeRow(v(1));
     const sinks = [new FakeSink(), new FakeSink(), new FakeSink()];
-    const watchers = sinks.map((s) => new Watcher(hub, s, progress));
+    const watchers = sinks.map((s) => new Watcher(hub, s, { progressMessage: progress }));
     for (const w of watchers) w.start([target('a', row)]);
     await tick();
     expect(row.reads).toBe(1);
@@ -91,7 +91,7 @@ describe('Watch core: one upstream read per change, latest state coalesced, neve
     const { feed, hub } = setUp();
     const row = new FakeRow(v(1));
     const slow = new FakeSink();
-    const w = new Watcher(hub, slow, progress);
+    const w = new Watcher(hub, slow, { progressMessage: progress });
     w.start([target('a', row)]);
     await tick();
     slow.full = true;
@@ -114,7 +114,7 @@ describe('Watch core: one upstream read per change, latest state coalesced, neve
     const { feed, hub } = setUp();
     const row = new FakeRow(v(5));
     const sink = new FakeSink();
-    new Watcher(hub, sink, progress).start([target('a', row)]);
+    new Watcher(hub, sink, { progressMessage: progress }).start([target('a', row)]);
     await tick();
     feed.changed(['k:a']); // arrives during the first read: one more read follows
     row.answer(v(5));
@@ -128,7 +128,7 @@ describe('Watch core: one upstream read per change, latest state coalesced, neve
     const { feed, hub } = setUp();
     const row = new FakeRow(v(3));
     const sink = new FakeSink();
-    new Watcher(hub, sink, progress).start([target('a', row)]);
+    new Watcher(hub, sink, { progressMessage: progress }).start([target('a', row)]);
     await tick();
     row.answer();
     await tick();
@@ -148,8 +148,8 @@ describe('Watch core: one upstream read per change, latest state coalesced, neve
     const row = new FakeRow(v(7));
     const current = new FakeSink();
     const behind = new FakeSink();
-    new Watcher(hub, current, progress).start([target('a', row, 7n)]);
-    new Watcher(hub, behind, progress).start([target('a', row, 3n)]);
+    new Watcher(hub, current, { progressMessage: progress }).start([target('a', row, 7n)]);
+    new Watcher(hub, behind, { progressMessage: progress }).start([target('a', row, 3n)]);
     await tick();
     row.answer();
     await tick();
@@ -157,11 +157,29 @@ describe('Watch core: one upstream read per change, latest state coalesced, neve
     expect(behind.out).toEqual([{ kind: 'state', name: 'a', version: 7n, from: 'resume' }]);
   });
 
+  it('a resumed caller that opened while the replica was deaf gets its bookmark as soon as tracking is back and the re-read settles', async () => {
+    const feed = new KeyChangeBroadcast(); // not live yet: tracking still being set up
+    const hub = new WatchHub(feed, { retryMs: 10, onReadError: () => undefined });
+    const row = new FakeRow(v(7));
+    const sink = new FakeSink();
+    new Watcher(hub, sink, { progressMessage: progress }).start([target('a', row, 7n)]);
+    await tick();
+    row.answer();
+    await tick();
+    expect(sink.out).toEqual([]); // not live: "current" cannot be claimed
+    feed.resumed();
+    await tick();
+    expect(sink.out).toEqual([]); // the re-read after the reset is in flight
+    row.answer();
+    await tick();
+    expect(sink.out).toEqual([{ kind: 'progress', versions: 'a@7' }]);
+  });
+
   it('re-reads every watched key when tracking comes back, and sends no bookmark while it is lost', async () => {
     const { feed, hub } = setUp();
     const row = new FakeRow(v(1));
     const sink = new FakeSink();
-    const w = new Watcher(hub, sink, progress);
+    const w = new Watcher(hub, sink, { progressMessage: progress });
     w.start([target('a', row)]);
     await tick();
     row.answer();
@@ -181,7 +199,7 @@ describe('Watch core: one upstream read per change, latest state coalesced, neve
   it('a generation change (TRUNCATE) re-reads every watched key of its space; the last watcher leaving drops the topic', async () => {
     const { feed, hub } = setUp();
     const row = new FakeRow(v(1));
-    const w = new Watcher(hub, new FakeSink(), progress);
+    const w = new Watcher(hub, new FakeSink(), { progressMessage: progress });
     w.start([target('a', row)]);
     await tick();
     row.answer();

@@ -1,9 +1,11 @@
 import type { ReadSource, ReadThrough } from '../../cache/read-through';
 import { parseReadMode } from '../../consistency/read-mode';
+import type { ConsistencyTokens } from '../../consistency/token';
 import { SettingsError, Violations } from '../../errors';
 import { accountName, type AccountKey } from '../../resources/account';
 import type { ResourceName } from '../../resources/resource-name';
 import { parseName } from '../../resources/resource-name';
+import { messageOrCachedBytes } from '../pre-encoded-response';
 import type { CallContext } from '../unary';
 import type { BatchGetRequest, GetRequest } from './rpc-types';
 
@@ -17,14 +19,15 @@ export async function getResource<K extends AccountKey, T>(
   source: ReadSource<K, T>,
   req: GetRequest,
   ctx: CallContext,
+  tokens: ConsistencyTokens,
 ): Promise<T> {
   const violations = new Violations();
   const key = parseName(name, req.name, 'name', violations);
   violations.throwIfAny();
   ctx.authorize(key!.account_id);
-  const found = await readThrough.get(source, key!, ctx.readRequest(parseReadMode(req.consistency)));
+  const found = await readThrough.get(source, key!, ctx.readRequest(parseReadMode(req.consistency, tokens)));
   if (!found) throw new SettingsError('NOT_FOUND', `${req.name} not found`);
-  return found.value;
+  return messageOrCachedBytes(found);
 }
 
 /** AIP-231 BatchGet: order preserved, every name authorized, NOT_FOUND if any is missing. */
@@ -34,6 +37,7 @@ export async function batchGetResources<K extends AccountKey, T>(
   source: ReadSource<K, T>,
   req: BatchGetRequest,
   ctx: CallContext,
+  tokens: ConsistencyTokens,
 ): Promise<T[]> {
   const violations = new Violations();
   if (req.names.length === 0) violations.add('names', 'at least one name is required');
@@ -49,7 +53,7 @@ export async function batchGetResources<K extends AccountKey, T>(
   violations.throwIfAny();
   if (parent) ctx.authorize(parent.account_id);
   for (const k of keys) ctx.authorize(k!.account_id);
-  const found = await readThrough.getMany(source, keys as K[], ctx.readRequest(parseReadMode(req.consistency)));
+  const found = await readThrough.getMany(source, keys as K[], ctx.readRequest(parseReadMode(req.consistency, tokens)));
   const missing = found.findIndex((f) => f === undefined);
   if (missing >= 0) throw new SettingsError('NOT_FOUND', `${req.names[missing]} not found`);
   return found.map((f) => f!.value);

@@ -1,6 +1,7 @@
 import type { handleUnaryCall } from '@grpc/grpc-js';
 import type { Consistency, SettingsServiceServer } from '@settings/api';
 import type { ReadThrough } from '../../cache/read-through';
+import type { ConsistencyTokens } from '../../consistency/token';
 import type { Db } from '../../db/db';
 import type { ResourceProto } from '../../resources/resource';
 import type { Unary } from '../unary';
@@ -51,4 +52,6 @@ export interface MethodDeps {
   readonly unary: Unary;
   readonly readThrough: ReadThrough;
   readonly db: Db;
+  /** Issues the tokens in responses and verifies the ones in requests. */
+  readonly tokens: ConsistencyTokens;
 }

@@ -13,7 +13,7 @@ export function singletonSettingsMethods<C extends string, T extends VersionedMe
   resource: SettingsResource<C, T, P> & { readonly proto: { readonly field: keyof RequestOf<`update${P['singular']}`> } },
   deps: MethodDeps,
 ): SingletonMethods<P, T> {
-  const repo = new SingletonRepo(deps.db, resource);
+  const repo = new SingletonRepo(deps.db, resource, deps.tokens);
   const singular = resource.proto.singular;
   const field: P['field'] = resource.proto.field;
   const update = deps.unary(`Update${singular}`, 'write', async (req: UpdateRequest<P['field'], T>, ctx) => {

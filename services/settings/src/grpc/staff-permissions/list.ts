@@ -5,7 +5,8 @@ import type { StaffPermissionsRepo } from '../../db/staff-permissions-repo';
 import { Violations } from '../../errors';
 import { accountName } from '../../resources/account';
 import { parseName } from '../../resources/resource-name';
-import { staffListSource } from '../../resources/staff-permissions/staff-permission-list';
+import { staffListSource, type StaffListCacheLimits } from '../../resources/staff-permissions/staff-permission-list';
+import type { ConsistencyTokens } from '../../consistency/token';
 import type { CallContext, Handler } from '../unary';
 import { decodePageToken, encodePageToken, staffIdOf } from './page-token';
 
@@ -14,10 +15,15 @@ export const MAX_PAGE_SIZE = 1000;
 
 /**
  * ListStaffPermissions (AIP-132): pages of the account's whole list, cached as one entry; lists
- * longer than `cacheMaxRows` are paged from PostgreSQL by keyset instead.
+ * over a cache cap (rows or encoded bytes) are paged from PostgreSQL by keyset instead.
  */
-export function listStaffPermissions(readThrough: ReadThrough, repo: StaffPermissionsRepo, cacheMaxRows: number): Handler<ListStaffPermissionsRequest, ListStaffPermissionsResponse> {
-  const lists = staffListSource(repo.loadList, cacheMaxRows);
+export function listStaffPermissions(
+  readThrough: ReadThrough,
+  repo: StaffPermissionsRepo,
+  tokens: ConsistencyTokens,
+  cacheLimits: StaffListCacheLimits,
+): Handler<ListStaffPermissionsRequest, ListStaffPermissionsResponse> {
+  const lists = staffListSource(repo.loadList, cacheLimits);
   return async (req: ListStaffPermissionsRequest, ctx: CallContext) => {
     const violations = new Violations();
     const parent = parseName(accountName, req.parent, 'parent', violations);
@@ -26,7 +32,7 @@ export function listStaffPermissions(readThrough: ReadThrough, repo: StaffPermis
     if (req.pageSize < 0) violations.add('page_size', 'must not be negative');
     const after = req.pageToken === '' ? undefined : decodePageToken(req.pageToken, parent!.account_id);
     if (req.pageToken !== '' && after === undefined) violations.add('page_token', 'not a page token of this list');
-    const mode = parseReadMode(req.consistency);
+    const mode = parseReadMode(req.consistency, tokens);
     violations.throwIfAny();
     const pageSize = req.pageSize === 0 ? DEFAULT_PAGE_SIZE : Math.min(req.pageSize, MAX_PAGE_SIZE);
 

@@ -22,7 +22,7 @@ const FIELD = protoFieldPath(staffPermission.proto.field);
 /** Grant changes; each writes its audit row (actor = token subject) in the same transaction. */
 export function staffPermissionWriteMethods(unary: Unary, repo: StaffPermissionsRepo): Methods {
   return {
-    createStaffPermission: unary('CreateStaffPermission', 'write', async (req: CreateStaffPermissionRequest, ctx) => {
+    createStaffPermission: unary('CreateStaffPermission', 'permissions-write', async (req: CreateStaffPermissionRequest, ctx) => {
       const violations = new Violations();
       const parent = parseName(accountName, req.parent, 'parent', violations);
       violations.throwIfAny();
@@ -36,12 +36,12 @@ export function staffPermissionWriteMethods(unary: Unary, repo: StaffPermissions
       return (await repo.create(key, fields, ctx.principal.subject, ctx.deadline)).permission;
     }),
 
-    updateStaffPermission: unary('UpdateStaffPermission', 'write', async (req: UpdateStaffPermissionRequest, ctx) => {
+    updateStaffPermission: unary('UpdateStaffPermission', 'permissions-write', async (req: UpdateStaffPermissionRequest, ctx) => {
       const u = parseUpdate(staffPermission, { message: req.staffPermission, mask: req.updateMask }, ctx);
       return (await repo.update(u.key, u.changes, u.etag, ctx.principal.subject, ctx.deadline)).permission;
     }),
 
-    deleteStaffPermission: unary('DeleteStaffPermission', 'write', async (req: DeleteStaffPermissionRequest, ctx) => {
+    deleteStaffPermission: unary('DeleteStaffPermission', 'permissions-write', async (req: DeleteStaffPermissionRequest, ctx) => {
       const violations = new Violations();
       const key = parseName(staffPermission.name, req.name, 'name', violations);
       violations.throwIfAny();

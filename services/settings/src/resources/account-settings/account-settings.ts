@@ -6,7 +6,6 @@ import { accountSettingsFields } from './fields';
 /** `accounts/{account}/settings`: the practice-wide settings of an account (migration 0002). */
 export const accountSettings = settingsResource({
   table: accountSettingsTable,
-  pattern: 'accounts/{account}/settings',
   proto: { message: AccountSettings, singular: 'AccountSettings', plural: 'AccountSettings', field: 'accountSettings', pluralField: 'accountSettings' },
   fields: accountSettingsFields,
 });

@@ -6,7 +6,6 @@ import { doctorSettingsFields } from './fields';
 /** `accounts/{account}/doctors/{doctor}/settings`: one doctor's settings (migration 0003). */
 export const doctorSettings = settingsResource({
   table: doctorSettingsTable,
-  pattern: 'accounts/{account}/doctors/{doctor}/settings',
   proto: { message: DoctorSettings, singular: 'DoctorSettings', plural: 'DoctorSettings', field: 'doctorSettings', pluralField: 'doctorSettings' },
   fields: doctorSettingsFields,
 });

@@ -6,7 +6,6 @@ import { onPatientSettingsFields } from './fields';
 /** `accounts/{account}/onpatientSettings`: the account's OnPatient patient-portal settings (migration 0004). */
 export const onPatientSettings = settingsResource({
   table: onPatientSettingsTable,
-  pattern: 'accounts/{account}/onpatientSettings',
   proto: { message: OnPatientSettings, singular: 'OnPatientSettings', plural: 'OnPatientSettings', field: 'onpatientSettings', pluralField: 'onpatientSettings' },
   fields: onPatientSettingsFields,
 });

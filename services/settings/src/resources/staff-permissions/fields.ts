@@ -12,15 +12,15 @@ function checkRole(value: unknown): string | undefined {
 
 export function checkPermissions(value: unknown): string | FieldProblem[] | undefined {
   const list = value as string[];
+  // The length first: a list of 100,000 bad entries is one problem, not 100,000.
+  if (list.length > MAX_PERMISSIONS) return `at most ${MAX_PERMISSIONS} permissions`;
   const problems: FieldProblem[] = [];
   list.forEach((p, i) => {
     if (p.length > MAX_PERMISSION_CHARS || !PERMISSION.test(p)) {
       problems.push({ subpath: `[${i}]`, description: 'must be <area>.<action> in lower snake case, e.g. appointments.read' });
     }
   });
-  if (problems.length > 0) return problems;
-  if (new Set(list).size > MAX_PERMISSIONS) return `at most ${MAX_PERMISSIONS} distinct permissions`;
-  return undefined;
+  return problems.length > 0 ? problems : undefined;
 }
 
 /** Stored sorted and without duplicates, so equal grants have equal rows. */

@@ -6,8 +6,15 @@ import type { AccountKey } from '../account';
 /** A whole grant list (ordered by staff id), cached as one entry at the account's list version. */
 export interface CachedStaffList {
   readonly items: readonly StaffPermission[];
-  /** True when the account has more grants than the cache cap; then pages come from PostgreSQL. */
+  /** True when the list is over a cache cap (rows or bytes); then pages come from PostgreSQL. */
   readonly truncated: boolean;
+}
+
+/** Lists over either cap are served page by page from PostgreSQL and never cached. */
+export interface StaffListCacheLimits {
+  readonly maxRows: number;
+  /** Encoded size of the whole list (what the cache entry would hold). */
+  readonly maxBytes: number;
 }
 
 /** The first grants of an account as read from PostgreSQL. */
@@ -27,23 +34,27 @@ export type StaffListLoader = (account: AccountKey, cap: number, deadline: numbe
  * account's `staff_permission_lists` row (shared table descriptor), so the invalidator's marker
  * for that row (or for any grant of the account) fences it like a single resource.
  */
-export function staffListSource(loadList: StaffListLoader, cacheMaxRows: number): ReadSource<AccountKey, CachedStaffList> {
+export function staffListSource(loadList: StaffListLoader, limits: StaffListCacheLimits): ReadSource<AccountKey, CachedStaffList> {
+  const encode = (items: readonly StaffPermission[]): Uint8Array => ListStaffPermissionsResponse.encode({ staffPermissions: [...items], nextPageToken: '' }).finish();
   return {
     space: staffPermissionListsTable.space,
     cacheKey: (account) => staffPermissionListsTable.key(account),
-    encode: (l) => ListStaffPermissionsResponse.encode({ staffPermissions: [...l.items], nextPageToken: '' }).finish(),
+    encode: (l) => encode(l.items),
     decode: (b) => ({ items: ListStaffPermissionsResponse.decode(b).staffPermissions, truncated: false }),
     // The list version is bumped after the row in the same transaction, so lists compare with it.
     tokenVersion: (t) => t.listVersion,
     async load(accounts, deadline) {
       const out = new Map<string, Loaded<CachedStaffList>>();
       for (const account of accounts) {
-        const list = await loadList(account, cacheMaxRows, deadline);
-        // No summary row yet (version 0) or too long: served, never cached.
+        const list = await loadList(account, limits.maxRows, deadline);
+        // A few long grants can make a short list huge (200 permissions of 100 characters each
+        // are ~20 kB a grant): the byte cap keeps such values out of Redis and off the wire whole.
+        const tooLarge = list.truncated || encode(list.items).length > limits.maxBytes;
+        // No summary row yet (version 0) or too large: served, never cached.
         out.set(staffPermissionListsTable.key(account).key, {
           version: list.listVersion,
-          value: { items: list.items, truncated: list.truncated },
-          cacheable: list.listVersion > 0n && !list.truncated,
+          value: tooLarge ? { items: [], truncated: true } : { items: list.items, truncated: false },
+          cacheable: list.listVersion > 0n && !tooLarge,
         });
       }
       return out;

@@ -10,7 +10,6 @@ import { staffPermissionFields } from './fields';
  */
 export const staffPermission = settingsResource({
   table: staffPermissionsTable,
-  pattern: 'accounts/{account}/staffPermissions/{staff}',
   proto: { message: StaffPermission, singular: 'StaffPermission', plural: 'StaffPermissions', field: 'staffPermission', pluralField: 'staffPermissions' },
   fields: staffPermissionFields,
 });

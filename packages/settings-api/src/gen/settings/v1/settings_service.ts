@@ -7,7 +7,9 @@ import {
   type ChannelCredentials,
   Client,
   type ClientOptions,
+  type ClientReadableStream,
   type ClientUnaryCall,
+  type handleServerStreamingCall,
   type handleUnaryCall,
   makeGenericClientConstructor,
   type Metadata,
@@ -46,6 +48,7 @@ import {
   ListStaffPermissionsResponse,
   UpdateStaffPermissionRequest,
 } from "./staff_permission_requests";
+import { WatchSettingsRequest, WatchSettingsResponse } from "./watch";
 
 /**
  * Settings of clinic accounts, their doctors, staff grants and OnPatient portal.
@@ -243,6 +246,23 @@ export const SettingsServiceService = {
     responseSerialize: (value: StaffPermission): Buffer => Buffer.from(StaffPermission.encode(value).finish()),
     responseDeserialize: (value: Buffer): StaffPermission => StaffPermission.decode(value),
   },
+  /**
+   * Streams the state of one or more settings resources: first the current state of each (or,
+   * when resuming, only what changed since the caller's `resume_token`), then every change, with
+   * periodic progress messages while nothing changes. Driven by the cache's change stream, never
+   * by polling. Ends with UNAUTHENTICATED when the token expires, UNAVAILABLE when the replica
+   * shuts down (reconnect with the last resume tokens), RESOURCE_EXHAUSTED beyond the stream limits.
+   */
+  watchSettings: {
+    path: "/settings.v1.SettingsService/WatchSettings" as const,
+    requestStream: false as const,
+    responseStream: true as const,
+    requestSerialize: (value: WatchSettingsRequest): Buffer => Buffer.from(WatchSettingsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): WatchSettingsRequest => WatchSettingsRequest.decode(value),
+    responseSerialize: (value: WatchSettingsResponse): Buffer =>
+      Buffer.from(WatchSettingsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): WatchSettingsResponse => WatchSettingsResponse.decode(value),
+  },
 } as const;
 
 export interface SettingsServiceServer extends UntypedServiceImplementation {
@@ -279,6 +299,14 @@ export interface SettingsServiceServer extends UntypedServiceImplementation {
    * to the delete's token (google.protobuf.Empty could not carry it).
    */
   deleteStaffPermission: handleUnaryCall<DeleteStaffPermissionRequest, StaffPermission>;
+  /**
+   * Streams the state of one or more settings resources: first the current state of each (or,
+   * when resuming, only what changed since the caller's `resume_token`), then every change, with
+   * periodic progress messages while nothing changes. Driven by the cache's change stream, never
+   * by polling. Ends with UNAUTHENTICATED when the token expires, UNAVAILABLE when the replica
+   * shuts down (reconnect with the last resume tokens), RESOURCE_EXHAUSTED beyond the stream limits.
+   */
+  watchSettings: handleServerStreamingCall<WatchSettingsRequest, WatchSettingsResponse>;
 }
 
 export interface SettingsServiceClient extends Client {
@@ -525,6 +553,22 @@ export interface SettingsServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: StaffPermission) => void,
   ): ClientUnaryCall;
+  /**
+   * Streams the state of one or more settings resources: first the current state of each (or,
+   * when resuming, only what changed since the caller's `resume_token`), then every change, with
+   * periodic progress messages while nothing changes. Driven by the cache's change stream, never
+   * by polling. Ends with UNAUTHENTICATED when the token expires, UNAVAILABLE when the replica
+   * shuts down (reconnect with the last resume tokens), RESOURCE_EXHAUSTED beyond the stream limits.
+   */
+  watchSettings(
+    request: WatchSettingsRequest,
+    options?: Partial<CallOptions>,
+  ): ClientReadableStream<WatchSettingsResponse>;
+  watchSettings(
+    request: WatchSettingsRequest,
+    metadata?: Metadata,
+    options?: Partial<CallOptions>,
+  ): ClientReadableStream<WatchSettingsResponse>;
 }
 
 export const SettingsServiceClient = makeGenericClientConstructor(

@@ -1,0 +1,191 @@
+import { changeTopic, cacheKeys, localStack, parseCacheValue } from '@settings/shared';
+import { deleteGroups, drainDebezium, positionGroupAtEnd, withAdmin } from '@settings/local-stack';
+import type { BenchContext } from '../context';
+import { sleep } from '../context';
+import { accountId, createAccounts, deleteAccounts, escapeLike, sql } from '../db';
+import { client, getAccount } from '../grpc-util';
+import { openLoop } from '../load';
+import { scrape, startInvalidatorProcess, startSettingsProcess, type InvalidatorProc, type SettingsProc } from '../procs';
+import { benchRedis, deleteByPattern, globEscape } from '../redis-util';
+import { median, round as roundTo, summarize, type LatencySummary } from '../stats';
+
+export interface BulkDrainRound {
+  round: number;
+  /** UPDATE statement returned → its last change event is in Kafka (end offsets moved by `rows`). */
+  commitToPublishedSeconds: number;
+  /** UPDATE returned → the invalidator has applied `rows` more keys. */
+  commitToLastEvictedSeconds: number;
+  debeziumEventsPerSecond: number;
+  /** Keys applied per second from the invalidator's first to its last key of the bulk. */
+  invalidatorKeysPerSecond: number;
+  /** Lowest adaptive ceiling the invalidator reported during the drain (keys/s). */
+  minCeilingKeysPerSecond: number;
+  /** Bulk keys not fenced at their row's new version at the end (must be 0). */
+  notEvicted: number;
+  baselineReadMs: LatencySummary;
+  drainReadMs: LatencySummary;
+  /**
+   * Reads from the last event in Kafka to the last key evicted: the invalidator alone works then
+   * (Debezium, Kafka and the UPDATE's own load are over), so this window shows what evictions
+   * cost readers, apart from the bulk change's load on the machine.
+   */
+  invalidatorOnlyReadMs: LatencySummary;
+}
+
+export interface BulkDrainResult {
+  rows: number;
+  hotAccounts: number;
+  readsPerSecond: number;
+  /** The invalidator runs with its defaults: adaptive ceiling up to this hard maximum. */
+  invalidatorMaxKeysPerSecond: number;
+  rounds: BulkDrainRound[];
+  median: {
+    commitToLastEvictedSeconds: number;
+    commitToPublishedSeconds: number;
+    debeziumEventsPerSecond: number;
+    invalidatorKeysPerSecond: number;
+    baselineReadP99Ms: number;
+    drainReadP99Ms: number;
+    readP99Ratio: number;
+    invalidatorOnlyReadP99Ms: number;
+  };
+}
+
+/**
+ * The issue's bulk change, end to end with the default configuration: one UPDATE of `rows`
+ * accounts is committed while readers hit `hotAccounts` other, cached accounts through a real
+ * settings service. Measured per round: commit → last change event in Kafka (Debezium's
+ * publish rate), commit → last key evicted (the invalidator's drain rate, from its own
+ * counters), and the cached reads' latency during the drain against a baseline just before.
+ */
+export async function runBulkDrain(ctx: BenchContext): Promise<BulkDrainResult> {
+  const { rounds, rows, hotAccounts, readsPerSecond, baselineSeconds } = ctx.sizes.bulkDrain;
+  const prefix = `${ctx.prefix}-bulk`;
+  const hotPrefix = `${ctx.prefix}-bulkhot`;
+  const topic = changeTopic(localStack.topicPrefix, 'account_settings');
+  const redis = benchRedis();
+  const group = `${prefix}-invalidator`;
+  let inv: InvalidatorProc | undefined;
+  let svc: SettingsProc | undefined;
+  const out: BulkDrainRound[] = [];
+  let maxKeys = Number.NaN;
+  try {
+    ctx.log(`bulk-drain: creating ${rows} bulk and ${hotAccounts} hot accounts`);
+    await createAccounts(prefix, rows);
+    await createAccounts(hotPrefix, hotAccounts);
+    await positionGroupAtEnd(group, { drainFirst: true });
+    inv = await startInvalidatorProcess(ctx, 'bulk-drain-invalidator', group);
+    svc = await startSettingsProcess(ctx, 'bulk-drain-settings');
+    const c = client(svc.grpcPort);
+    // Warm the hot keys: from now on they are cache hits (the bulk never touches them).
+    for (let i = 0; i < hotAccounts; i += 100) await Promise.all(Array.from({ length: Math.min(100, hotAccounts - i) }, (_, j) => getAccount(c, accountId(hotPrefix, i + j), 5000)));
+    maxKeys = (await scrape(inv.httpPort)).get('invalidator_eviction_max_keys_per_second') ?? Number.NaN;
+
+    for (let round = 1; round <= rounds; round++) {
+      await drainDebezium();
+      const reads: Array<{ at: number; ms: number }> = [];
+      let reading = true;
+      let n = 0;
+      const readers = openLoop(readsPerSecond, 3_600_000, async () => {
+        const t = performance.now();
+        const r = await getAccount(c, accountId(hotPrefix, n++ % hotAccounts), 2000);
+        if (r.ok) reads.push({ at: Date.now(), ms: performance.now() - t });
+      }, 2000, () => !reading);
+      await sleep(baselineSeconds * 1000);
+
+      const endsBefore = await withAdmin('bench-bulk-drain', async (admin) => (await admin.fetchTopicOffsets(topic)).reduce((s, p) => s + Number(p.high), 0));
+      const appliedBefore = (await scrape(inv.httpPort)).get('invalidator_keys_applied_total') ?? 0;
+      const updateStarted = Date.now();
+      await sql(`UPDATE account_settings SET display_name = display_name || '.' WHERE account_id LIKE $1`, [`${escapeLike(prefix)}-%`]);
+      const committedAt = Date.now();
+      ctx.log(`bulk-drain: round ${round}: UPDATE of ${rows} rows took ${(committedAt - updateStarted) / 1000} s`);
+
+      // Both ends watched at once: Kafka end offsets (Debezium done) and the invalidator's counter.
+      let publishedAt: number | undefined;
+      let firstAppliedAt: number | undefined;
+      let evictedAt: number | undefined;
+      let minCeiling = Number.POSITIVE_INFINITY;
+      const deadline = committedAt + 300_000;
+      await withAdmin('bench-bulk-drain', async (admin) => {
+        while ((publishedAt === undefined || evictedAt === undefined) && Date.now() < deadline) {
+          if (publishedAt === undefined) {
+            const ends = (await admin.fetchTopicOffsets(topic)).reduce((s, p) => s + Number(p.high), 0);
+            if (ends - endsBefore >= rows) publishedAt = Date.now();
+          }
+          const m = await scrape(inv!.httpPort);
+          const applied = (m.get('invalidator_keys_applied_total') ?? 0) - appliedBefore;
+          minCeiling = Math.min(minCeiling, m.get('invalidator_eviction_ceiling_keys_per_second') ?? Number.POSITIVE_INFINITY);
+          if (applied > 0) firstAppliedAt ??= Date.now();
+          if (applied >= rows) evictedAt = Date.now();
+          await sleep(25);
+        }
+      });
+      if (publishedAt === undefined || evictedAt === undefined) throw new Error(`bulk drain did not finish in 300 s (published: ${String(publishedAt)}, evicted: ${String(evictedAt)})`);
+      await sleep(1000);
+      reading = false;
+      await readers;
+
+      const versions = await sql<{ account_id: string; version: string }>('SELECT account_id, version::text AS version FROM account_settings WHERE account_id LIKE $1', [`${escapeLike(prefix)}-%`]);
+      let notEvicted = 0;
+      for (let i = 0; i < versions.length; i += 1000) {
+        const slice = versions.slice(i, i + 1000);
+        const values = await redis.mgetBuffer(...slice.map((r) => cacheKeys.accountSettings(r.account_id).key));
+        slice.forEach((r, j) => {
+          const v = parseCacheValue(values[j] ?? null);
+          const fenced = v !== undefined && (v.kind === 'marker' ? v.floor : v.version) >= BigInt(r.version);
+          if (!fenced) notEvicted++;
+        });
+      }
+      const window = (from: number, to: number) => summarize(reads.filter((r) => r.at >= from && r.at <= to).map((r) => r.ms));
+      const commitToPublished = (publishedAt - committedAt) / 1000;
+      const drainSeconds = (evictedAt - (firstAppliedAt ?? committedAt)) / 1000;
+      out.push({
+        round,
+        commitToPublishedSeconds: roundTo(commitToPublished, 2),
+        commitToLastEvictedSeconds: roundTo((evictedAt - committedAt) / 1000, 2),
+        debeziumEventsPerSecond: Math.round(rows / Math.max(0.001, commitToPublished)),
+        invalidatorKeysPerSecond: Math.round(rows / Math.max(0.001, drainSeconds)),
+        minCeilingKeysPerSecond: Number.isFinite(minCeiling) ? Math.round(minCeiling) : Number.NaN,
+        notEvicted,
+        baselineReadMs: window(committedAt - baselineSeconds * 1000, committedAt),
+        drainReadMs: window(committedAt, evictedAt),
+        invalidatorOnlyReadMs: window(publishedAt, evictedAt),
+      });
+      const r = out[out.length - 1]!;
+      ctx.log(
+        `bulk-drain: round ${round}: commit→published ${r.commitToPublishedSeconds} s (${r.debeziumEventsPerSecond} events/s), commit→last evicted ${r.commitToLastEvictedSeconds} s (invalidator ${r.invalidatorKeysPerSecond} keys/s), ` +
+          `cached-read p99 ${r.baselineReadMs.p99} → ${r.drainReadMs.p99} ms (invalidator alone: ${r.invalidatorOnlyReadMs.p99} ms over ${r.invalidatorOnlyReadMs.count} reads), ${notEvicted} not evicted`,
+      );
+    }
+    c.close();
+  } finally {
+    await svc?.stop();
+    await inv?.stop();
+    await deleteGroups([group]);
+    await deleteAccounts(prefix);
+    await deleteAccounts(hotPrefix);
+    await deleteByPattern(redis, `v1:${globEscape(`{acct:${prefix}-`)}*`);
+    await deleteByPattern(redis, `v1:${globEscape(`{acct:${hotPrefix}-`)}*`);
+    redis.disconnect();
+  }
+  const med = (f: (r: BulkDrainRound) => number): number => median(out.map(f));
+  const baselineP99 = med((r) => r.baselineReadMs.p99);
+  const drainP99 = med((r) => r.drainReadMs.p99);
+  return {
+    rows,
+    hotAccounts,
+    readsPerSecond,
+    invalidatorMaxKeysPerSecond: maxKeys,
+    rounds: out,
+    median: {
+      commitToLastEvictedSeconds: med((r) => r.commitToLastEvictedSeconds),
+      commitToPublishedSeconds: med((r) => r.commitToPublishedSeconds),
+      debeziumEventsPerSecond: med((r) => r.debeziumEventsPerSecond),
+      invalidatorKeysPerSecond: med((r) => r.invalidatorKeysPerSecond),
+      baselineReadP99Ms: baselineP99,
+      drainReadP99Ms: drainP99,
+      readP99Ratio: roundTo(drainP99 / baselineP99, 2),
+      invalidatorOnlyReadP99Ms: med((r) => r.invalidatorOnlyReadMs.p99),
+    },
+  };
+}

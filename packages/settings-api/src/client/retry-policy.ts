@@ -1,0 +1,29 @@
+import { status as GrpcStatus } from '@grpc/grpc-js';
+import type { SettingsApiError } from './settings-api-error';
+
+export interface RetryOptions {
+  /** Attempts in all, the first included; 1 = no retries. Default 4. */
+  readonly maxAttempts?: number;
+  /** First backoff when the server sent no RetryInfo; doubled per attempt, full jitter. Default 50 ms. */
+  readonly initialBackoffMs?: number;
+  /** Longest single wait, RetryInfo included. Default 2000 ms. */
+  readonly maxBackoffMs?: number;
+}
+
+const RETRYABLE = new Set<GrpcStatus>([GrpcStatus.UNAVAILABLE, GrpcStatus.ABORTED]);
+
+/**
+ * How long to wait before the next attempt, or undefined to give up. UNAVAILABLE and ABORTED
+ * are retried. A write is retried only when the server attached RetryInfo: the service sends
+ * it only when the write was not applied (e.g. ABORTED ROW_LOCKED, UNAVAILABLE before commit);
+ * a bare UNAVAILABLE from the transport may have lost the response of an applied write.
+ */
+export function retryDelayMs(error: SettingsApiError, attempt: number, idempotent: boolean, options: RetryOptions, random: () => number = Math.random): number | undefined {
+  const maxAttempts = options.maxAttempts ?? 4;
+  if (attempt >= maxAttempts || !RETRYABLE.has(error.code)) return undefined;
+  if (!idempotent && error.retryDelayMs === undefined) return undefined;
+  const maxBackoff = options.maxBackoffMs ?? 2000;
+  if (error.retryDelayMs !== undefined) return Math.min(error.retryDelayMs, maxBackoff);
+  const ceiling = Math.min(maxBackoff, (options.initialBackoffMs ?? 50) * 2 ** (attempt - 1));
+  return Math.round(random() * ceiling);
+}

@@ -1,0 +1,198 @@
+import { Metadata, status as GrpcStatus, type ClientReadableStream, type ServiceError } from '@grpc/grpc-js';
+import type { AccountSettings } from '../gen/settings/v1/account_settings';
+import type { DoctorSettings } from '../gen/settings/v1/doctor_settings';
+import type { OnPatientSettings } from '../gen/settings/v1/onpatient_settings';
+import type { StaffPermission } from '../gen/settings/v1/staff_permission';
+import type { SettingsChange, WatchSettingsResponse } from '../gen/settings/v1/watch';
+import { authorizationHeader, type TokenSource } from './bearer-token';
+import { SettingsApiError } from './settings-api-error';
+import type { SettingsClient } from './settings-client';
+
+/** The current state of one watched name, as the last message left it. */
+export type WatchedValue =
+  | { readonly kind: 'accountSettings'; readonly value: AccountSettings }
+  | { readonly kind: 'doctorSettings'; readonly value: DoctorSettings }
+  | { readonly kind: 'onpatientSettings'; readonly value: OnPatientSettings }
+  /** Every grant of the account, by grant name. */
+  | { readonly kind: 'staffPermissions'; readonly value: ReadonlyMap<string, StaffPermission> }
+  | { readonly kind: 'missing' };
+
+export interface SettingsWatchOptions {
+  /** Names to keep: `accounts/{a}/settings`, `accounts/{a}/doctors/{d}/settings`, `accounts/{a}/onpatientSettings`, `accounts/{a}` (staff permissions). */
+  readonly names: readonly string[];
+  /** Bearer token or a function returning it (called on every (re)connect, so it may refresh). */
+  readonly token?: TokenSource;
+  /**
+   * Reconnect when nothing (not even a progress bookmark) arrived for this long: the replica may
+   * have stopped hearing changes. Default 30 s (three of the server's default bookmark intervals).
+   */
+  readonly idleTimeoutMs?: number;
+  /** Reconnect backoff (full jitter, doubled per failure, reset by any message). Default 100 ms .. 10 s. */
+  readonly backoff?: { readonly initialMs?: number; readonly maxMs?: number };
+  /** For tests: the source of jitter. */
+  readonly random?: () => number;
+}
+
+/** Failures after which reconnecting cannot help: the request itself is wrong or not allowed. */
+const FINAL = new Set([GrpcStatus.INVALID_ARGUMENT, GrpcStatus.PERMISSION_DENIED, GrpcStatus.NOT_FOUND, GrpcStatus.FAILED_PRECONDITION, GrpcStatus.UNIMPLEMENTED]);
+
+/**
+ * A local, read-only copy of some settings kept coherent by `WatchSettings`: the current state
+ * first, then every change pushed by the service; on any interruption it reconnects with jittered
+ * backoff and resumes from the last version of each name, so it never misses a change and never
+ * goes back to an older state. `get()` is a map lookup: no network call, no TTL.
+ */
+export class SettingsWatch {
+  private readonly values = new Map<string, WatchedValue>();
+  private readonly resumeTokens = new Map<string, string>();
+  private readonly changeListeners = new Set<(name: string, value: WatchedValue) => void>();
+  private readonly errorListeners = new Set<(error: SettingsApiError) => void>();
+  private stream: ClientReadableStream<WatchSettingsResponse> | undefined;
+  private idleTimer: NodeJS.Timeout | undefined;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private failures = 0;
+  private closed = false;
+  private readyWaiters: Array<() => void> = [];
+  /** Streams opened so far (reconnects included). */
+  connects = 0;
+
+  constructor(
+    private readonly client: Pick<SettingsClient, 'grpc'>,
+    private readonly options: SettingsWatchOptions,
+  ) {
+    void this.connect();
+  }
+
+  /** The current value of `name`; undefined until its first state arrived. */
+  get(name: string): WatchedValue | undefined {
+    return this.values.get(name);
+  }
+
+  /** Resolves once every name has a state. */
+  ready(): Promise<void> {
+    if (this.isReady()) return Promise.resolve();
+    return new Promise((resolve) => this.readyWaiters.push(resolve));
+  }
+
+  /** Called with each name whose value changed (after the copy was updated). Returns an unsubscribe. */
+  onChange(fn: (name: string, value: WatchedValue) => void): () => void {
+    this.changeListeners.add(fn);
+    return () => this.changeListeners.delete(fn);
+  }
+
+  /** Called when the watch stops for good (a bad name, no permission); the copy keeps its last values. */
+  onError(fn: (error: SettingsApiError) => void): () => void {
+    this.errorListeners.add(fn);
+    return () => this.errorListeners.delete(fn);
+  }
+
+  close(): void {
+    this.closed = true;
+    clearTimeout(this.idleTimer);
+    clearTimeout(this.retryTimer);
+    this.stream?.cancel();
+  }
+
+  private isReady(): boolean {
+    return this.options.names.every((n) => this.values.has(n));
+  }
+
+  private async connect(): Promise<void> {
+    if (this.closed) return;
+    const metadata = new Metadata();
+    try {
+      if (this.options.token !== undefined) metadata.set('authorization', await authorizationHeader(this.options.token));
+    } catch {
+      this.scheduleReconnect(undefined);
+      return;
+    }
+    if (this.closed) return;
+    this.connects += 1;
+    const targets = this.options.names.map((name) => ({ name, resumeToken: this.resumeTokens.get(name) ?? '' }));
+    const stream = this.client.grpc.watchSettings({ targets }, metadata);
+    this.stream = stream;
+    this.armIdle();
+    stream.on('data', (m: WatchSettingsResponse) => this.onMessage(m));
+    stream.on('error', (err: ServiceError) => {
+      if (this.stream !== stream) return;
+      this.ended(new SettingsApiError('/settings.v1.SettingsService/WatchSettings', err));
+    });
+    stream.on('end', () => {
+      // A stream the server ended without an error is still over: resume.
+      if (this.stream === stream) this.ended(undefined);
+    });
+  }
+
+  private onMessage(m: WatchSettingsResponse): void {
+    this.failures = 0;
+    this.armIdle();
+    if (m.event?.$case === 'progress') {
+      for (const v of m.event.value.versions) this.resumeTokens.set(v.name, v.resumeToken);
+      return;
+    }
+    if (m.event?.$case !== 'change') return;
+    const c = m.event.value;
+    const value = this.apply(c);
+    this.values.set(c.name, value);
+    this.resumeTokens.set(c.name, c.resumeToken);
+    for (const fn of this.changeListeners) fn(c.name, value);
+    if (this.isReady()) {
+      const waiters = this.readyWaiters;
+      this.readyWaiters = [];
+      for (const w of waiters) w();
+    }
+  }
+
+  private apply(c: SettingsChange): WatchedValue {
+    if (c.missing || !c.value) return { kind: 'missing' };
+    if (c.value.$case !== 'staffPermissions') return { kind: c.value.$case, value: c.value.value } as WatchedValue;
+    const previous = this.values.get(c.name);
+    const grants = new Map(!c.fullState && previous?.kind === 'staffPermissions' ? previous.value : []);
+    for (const name of c.value.value.deleted) grants.delete(name);
+    for (const g of c.value.value.upserted) grants.set(g.name, g);
+    return { kind: 'staffPermissions', value: grants };
+  }
+
+  private ended(error: SettingsApiError | undefined): void {
+    this.stream = undefined;
+    clearTimeout(this.idleTimer);
+    if (this.closed) return;
+    // An expired token is worth a reconnect only if the source can give a fresh one.
+    const final = error && (FINAL.has(error.code) || (error.code === GrpcStatus.UNAUTHENTICATED && typeof this.options.token !== 'function'));
+    if (final) {
+      this.closed = true;
+      for (const fn of this.errorListeners) fn(error);
+      return;
+    }
+    this.scheduleReconnect(error?.retryDelayMs);
+  }
+
+  private scheduleReconnect(serverDelayMs: number | undefined): void {
+    const initial = this.options.backoff?.initialMs ?? 100;
+    const max = this.options.backoff?.maxMs ?? 10_000;
+    const ceiling = Math.min(max, initial * 2 ** this.failures);
+    this.failures += 1;
+    // Full jitter, and never sooner than the server asked (RetryInfo).
+    const delay = Math.max(serverDelayMs ?? 0, Math.round((this.options.random ?? Math.random)() * ceiling));
+    this.retryTimer = setTimeout(() => void this.connect(), delay);
+    this.retryTimer.unref?.();
+  }
+
+  private armIdle(): void {
+    clearTimeout(this.idleTimer);
+    const stream = this.stream;
+    this.idleTimer = setTimeout(() => {
+      // Silence for too long: this replica may have stopped hearing changes. Start over.
+      if (this.stream !== stream || !stream) return;
+      this.stream = undefined;
+      stream.cancel();
+      this.scheduleReconnect(undefined);
+    }, this.options.idleTimeoutMs ?? 30_000);
+    this.idleTimer.unref?.();
+  }
+}
+
+/** Watches `options.names` through `client` (its channel and credentials) and keeps a local copy. */
+export function watchSettings(client: Pick<SettingsClient, 'grpc'>, options: SettingsWatchOptions): SettingsWatch {
+  return new SettingsWatch(client, options);
+}

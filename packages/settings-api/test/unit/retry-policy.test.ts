@@ -1,0 +1,41 @@
+import { Metadata, status, type ServiceError } from '@grpc/grpc-js';
+import { RetryInfo, Status } from '../../src/index';
+import { retryDelayMs } from '../../src/client/retry-policy';
+import { SettingsApiError } from '../../src/client/settings-api-error';
+
+function apiError(code: status, retryDelayMsFromServer?: number): SettingsApiError {
+  const metadata = new Metadata();
+  if (retryDelayMsFromServer !== undefined) {
+    const retryDelay = { seconds: Math.floor(retryDelayMsFromServer / 1000), nanos: (retryDelayMsFromServer % 1000) * 1e6 };
+    const details = [{ typeUrl: 'type.googleapis.com/google.rpc.RetryInfo', value: Buffer.from(RetryInfo.encode({ retryDelay }).finish()) }];
+    metadata.set('grpc-status-details-bin', Buffer.from(Status.encode({ code, message: 'x', details }).finish()));
+  }
+  const err = Object.assign(new Error('x'), { code, details: 'x', metadata }) as ServiceError;
+  return new SettingsApiError('/settings.v1.SettingsService/GetAccountSettings', err);
+}
+
+it('uses the server RetryInfo delay, capped by maxBackoffMs', () => {
+  expect(retryDelayMs(apiError(status.ABORTED, 250), 1, false, {})).toBe(250);
+  expect(retryDelayMs(apiError(status.UNAVAILABLE, 5000), 1, true, { maxBackoffMs: 1000 })).toBe(1000);
+});
+
+it('retries only UNAVAILABLE and ABORTED, and at most maxAttempts in all', () => {
+  expect(retryDelayMs(apiError(status.INVALID_ARGUMENT, 100), 1, true, {})).toBeUndefined();
+  expect(retryDelayMs(apiError(status.DEADLINE_EXCEEDED), 1, true, {})).toBeUndefined();
+  expect(retryDelayMs(apiError(status.ABORTED, 100), 4, true, { maxAttempts: 4 })).toBeUndefined();
+  expect(retryDelayMs(apiError(status.ABORTED, 100), 1, true, { maxAttempts: 1 })).toBeUndefined();
+});
+
+it('a write is retried only when the server sent RetryInfo; a read also without, with jittered exponential backoff', () => {
+  expect(retryDelayMs(apiError(status.UNAVAILABLE), 1, false, {})).toBeUndefined();
+  expect(retryDelayMs(apiError(status.UNAVAILABLE), 1, true, { initialBackoffMs: 100 }, () => 1)).toBe(100);
+  expect(retryDelayMs(apiError(status.UNAVAILABLE), 3, true, { initialBackoffMs: 100 }, () => 1)).toBe(400);
+  expect(retryDelayMs(apiError(status.UNAVAILABLE), 3, true, { initialBackoffMs: 100 }, () => 0.5)).toBe(200);
+});
+
+it('malformed status details leave code and message intact', () => {
+  const metadata = new Metadata();
+  metadata.set('grpc-status-details-bin', Buffer.from([0xff, 0xff, 0xff]));
+  const e = new SettingsApiError('/p', Object.assign(new Error('x'), { code: status.UNAVAILABLE, details: 'down', metadata }) as ServiceError);
+  expect({ code: e.codeName, reason: e.reason, violations: e.fieldViolations, message: e.message }).toEqual({ code: 'UNAVAILABLE', reason: undefined, violations: [], message: '/p UNAVAILABLE: down' });
+});

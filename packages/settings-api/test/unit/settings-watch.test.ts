@@ -1,0 +1,69 @@
+import { EventEmitter } from 'node:events';
+import { Metadata, status, type ServiceError } from '@grpc/grpc-js';
+import type { SettingsClient } from '../../src/client/settings-client';
+import { SettingsWatch } from '../../src/client/settings-watch';
+import type { WatchSettingsRequest, WatchSettingsResponse } from '../../src/gen/settings/v1/watch';
+
+/** A stand-in for the generated client's watchSettings: records each request, the test drives each stream. */
+class FakeGrpc {
+  readonly requests: WatchSettingsRequest[] = [];
+  readonly streams: Array<EventEmitter & { cancel(): void }> = [];
+  watchSettings(req: WatchSettingsRequest): EventEmitter & { cancel(): void } {
+    this.requests.push(req);
+    const s = Object.assign(new EventEmitter(), { cancel: () => s.emit('error', err(status.CANCELLED)) });
+    this.streams.push(s);
+    return s;
+  }
+}
+
+const err = (code: status): ServiceError => Object.assign(new Error(status[code]), { code, details: status[code], metadata: new Metadata() });
+const tick = (ms = 5): Promise<void> => new Promise((r) => setTimeout(r, ms));
+const change = (name: string, resumeToken: string, value: unknown, fullState = true): WatchSettingsResponse =>
+  ({ event: { $case: 'change', value: { name, resumeToken, fullState, missing: false, value } } }) as WatchSettingsResponse;
+
+function setUp(): { grpc: FakeGrpc; watch: SettingsWatch } {
+  const grpc = new FakeGrpc();
+  const watch = new SettingsWatch({ grpc } as unknown as Pick<SettingsClient, 'grpc'>, { names: ['accounts/a/settings', 'accounts/a'], backoff: { initialMs: 1, maxMs: 2 }, random: () => 1 });
+  return { grpc, watch };
+}
+
+describe('SettingsWatch, the client helper that keeps a local copy', () => {
+  it('is ready once every name has a state, applies per-grant changes, and resumes from the last versions after a drop', async () => {
+    const { grpc, watch } = setUp();
+    await tick();
+    const s = grpc.streams[0]!;
+    s.emit('data', change('accounts/a/settings', '5', { $case: 'accountSettings', value: { name: 'accounts/a/settings', timeZone: 'UTC' } }));
+    s.emit('data', change('accounts/a', '3', { $case: 'staffPermissions', value: { upserted: [{ name: 'g1' }, { name: 'g2' }], deleted: [] } }));
+    await watch.ready();
+    s.emit('data', change('accounts/a', '4', { $case: 'staffPermissions', value: { upserted: [{ name: 'g3' }], deleted: ['g1'] } }, false));
+    const staff = watch.get('accounts/a');
+    expect(staff?.kind === 'staffPermissions' && [...staff.value.keys()]).toEqual(['g2', 'g3']);
+
+    s.emit('error', err(status.UNAVAILABLE));
+    await tick();
+    expect(grpc.requests[1]!.targets).toEqual([
+      { name: 'accounts/a/settings', resumeToken: '5' },
+      { name: 'accounts/a', resumeToken: '4' },
+    ]);
+    watch.close();
+  });
+
+  it('stops for good and reports it when the request itself is refused (PERMISSION_DENIED), without reconnecting', async () => {
+    const { grpc, watch } = setUp();
+    const errors: string[] = [];
+    watch.onError((e) => errors.push(e.codeName));
+    await tick();
+    grpc.streams[0]!.emit('error', err(status.PERMISSION_DENIED));
+    await tick(20);
+    expect(errors).toEqual(['PERMISSION_DENIED']);
+    expect(grpc.requests).toHaveLength(1);
+  });
+
+  it('reconnects when the stream goes silent for longer than idleTimeoutMs (no bookmark: the replica may be deaf)', async () => {
+    const grpc = new FakeGrpc();
+    const watch = new SettingsWatch({ grpc } as unknown as Pick<SettingsClient, 'grpc'>, { names: ['accounts/a/settings'], idleTimeoutMs: 20, backoff: { initialMs: 1, maxMs: 1 }, random: () => 1 });
+    await tick(60);
+    expect(grpc.requests.length).toBeGreaterThan(1);
+    watch.close();
+  });
+});

@@ -1,0 +1,95 @@
+import type Redis from 'ioredis';
+import { generationKey, parseCacheValue, type CacheValue } from '@settings/shared';
+import type { RowVersionSource } from '../audit/row-versions';
+import { KNOWN_RESOURCE_PATTERNS, resolveResourceName } from './resource-names';
+
+/**
+ * fresh: a readable entry at the row's version. stale: a readable entry at another version (or
+ * of a deleted row). marker: evicted; the next read loads the row. missing: nothing readable (no
+ * entry, or an entry of an older generation of its key space).
+ */
+export type Verdict = 'fresh' | 'stale' | 'marker' | 'missing';
+
+export interface Inspection {
+  name: string;
+  table: string;
+  key: string;
+  space: string;
+  /** What the key holds in Redis (versions as decimal strings). */
+  cached: { kind: 'entry'; version: string; generation: string; payloadBytes: number } | { kind: 'marker'; floor: string } | { kind: 'none' };
+  /** The key space's current generation; undefined when Redis has none (nothing is readable). */
+  currentGeneration?: string;
+  /** The row's version in PostgreSQL; undefined when there is no row. */
+  rowVersion?: string;
+  verdict: Verdict;
+  explanation: string;
+}
+
+export class UnknownResourceNameError extends Error {
+  constructor(name: string) {
+    super(`${JSON.stringify(name)} is not a settings resource name; expected one of: ${KNOWN_RESOURCE_PATTERNS.join(', ')}`);
+    this.name = 'UnknownResourceNameError';
+  }
+}
+
+/**
+ * One resource as the cache and the database see it, read once each: the entry or marker, its
+ * key space's generation, and the row's version. A write in flight between the reads can make
+ * a fresh entry look stale for a moment; inspect again.
+ */
+export async function inspectResource(name: string, deps: { redis: Redis; rows: RowVersionSource }): Promise<Inspection> {
+  const row = resolveResourceName(name);
+  if (!row) throw new UnknownResourceNameError(name);
+  const [raw, generation] = await Promise.all([deps.redis.getBuffer(row.key), deps.redis.get(generationKey(row.space))]);
+  const value = parseCacheValue(raw);
+  const rowVersion = (await deps.rows.versions(row.table, [row.ids])).get(row.key);
+  const currentGeneration = generation === null ? undefined : BigInt(generation);
+  const { verdict, explanation } = judge(value, currentGeneration, rowVersion);
+  return {
+    name,
+    table: row.table.table,
+    key: row.key,
+    space: row.space,
+    cached: describeCached(value),
+    ...(currentGeneration === undefined ? {} : { currentGeneration: currentGeneration.toString() }),
+    ...(rowVersion === undefined ? {} : { rowVersion: rowVersion.toString() }),
+    verdict,
+    explanation,
+  };
+}
+
+/** The verdict rules above; exported for the unit test of each case. */
+export function judge(value: CacheValue | undefined, currentGeneration: bigint | undefined, rowVersion: bigint | undefined): { verdict: Verdict; explanation: string } {
+  const row = rowVersion === undefined ? 'no row' : `row version ${rowVersion}`;
+  if (value === undefined) return { verdict: 'missing', explanation: `no entry: the next read loads the row (${row})` };
+  if (value.kind === 'marker') {
+    return { verdict: 'marker', explanation: `evicted: fills below version ${value.floor} are refused, the next read loads the row (${row})` };
+  }
+  if (value.generation !== currentGeneration) {
+    return { verdict: 'missing', explanation: `entry of generation ${value.generation}, not the current ${currentGeneration ?? '(none)'}: unreadable, a miss (${row})` };
+  }
+  if (rowVersion === undefined) return { verdict: 'stale', explanation: `entry at version ${value.version} but the row is gone: served until evicted or expired` };
+  if (value.version === rowVersion) return { verdict: 'fresh', explanation: `entry at the row's version ${rowVersion}` };
+  return value.version < rowVersion
+    ? { verdict: 'stale', explanation: `entry at version ${value.version}, row at ${rowVersion}: an eviction was lost (docs/operations.md#auditor-found-an-inconsistent-entry)` }
+    : { verdict: 'stale', explanation: `entry at version ${value.version} is newer than the row (${rowVersion}): the database went back in time (docs/operations.md#restore-of-postgresql-or-a-cdc-gap)` };
+}
+
+function describeCached(value: CacheValue | undefined): Inspection['cached'] {
+  if (value === undefined) return { kind: 'none' };
+  if (value.kind === 'marker') return { kind: 'marker', floor: value.floor.toString() };
+  return { kind: 'entry', version: value.version.toString(), generation: value.generation.toString(), payloadBytes: value.payload.length };
+}
+
+export function formatInspection(i: Inspection): string {
+  const cached =
+    i.cached.kind === 'entry' ? `entry version ${i.cached.version}, generation ${i.cached.generation} (${i.cached.payloadBytes} bytes)` : i.cached.kind === 'marker' ? `marker, floor ${i.cached.floor}` : 'nothing';
+  return [
+    `${i.name}: ${i.verdict.toUpperCase()}`,
+    `  key          ${i.key}`,
+    `  cached       ${cached}`,
+    `  generation   ${i.currentGeneration ?? '(none)'} (key space ${i.space})`,
+    `  row          ${i.rowVersion === undefined ? 'none' : `version ${i.rowVersion}`} (table ${i.table})`,
+    `  ${i.explanation}`,
+  ].join('\n');
+}

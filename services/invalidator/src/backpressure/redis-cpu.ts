@@ -1,0 +1,62 @@
+import type Redis from 'ioredis';
+
+/**
+ * How busy Redis's main thread is, from its own counters (`INFO cpu`: main-thread user+sys CPU
+ * seconds), sampled every `intervalMs`: the fraction of wall time Redis spent executing commands.
+ *
+ * Why the adaptive ceiling needs it besides round-trip latency: evictions can only hurt readers
+ * by keeping Redis's single thread busy. On a shared, overloaded machine round trips get slow
+ * because the invalidator or the machine is slow, not Redis; backing off then helps no reader
+ * and only delays invalidation. The ceiling backs off when round trips are slow AND Redis is
+ * busy (adaptive-rate.ts).
+ */
+export class RedisCpuSampler {
+  private timer: NodeJS.Timeout | undefined;
+  private last: { cpu: number; at: number } | undefined;
+  private busyFraction = 0;
+
+  constructor(
+    private readonly redis: Redis,
+    private readonly intervalMs: number,
+  ) {}
+
+  /** Main-thread CPU fraction over the last interval (0 until two samples were taken). */
+  get fraction(): number {
+    return this.busyFraction;
+  }
+
+  start(): void {
+    if (this.timer) return;
+    this.timer = setInterval(() => void this.sample(), this.intervalMs);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  async sample(): Promise<void> {
+    let info: string;
+    try {
+      info = await this.redis.info('cpu');
+    } catch {
+      return; // Redis failing: the evictor's own errors handle that
+    }
+    const cpu = mainThreadCpuSeconds(info);
+    const at = performance.now();
+    if (cpu !== undefined && this.last) this.busyFraction = Math.max(0, (cpu - this.last.cpu) / ((at - this.last.at) / 1000));
+    if (cpu !== undefined) this.last = { cpu, at };
+  }
+}
+
+/** Main-thread CPU seconds (Redis 7); all threads before that. */
+export function mainThreadCpuSeconds(info: string): number | undefined {
+  const field = (name: string): number | undefined => {
+    const m = new RegExp(`^${name}:([\\d.]+)`, 'm').exec(info);
+    return m ? Number(m[1]) : undefined;
+  };
+  const user = field('used_cpu_user_main_thread') ?? field('used_cpu_user');
+  const sys = field('used_cpu_sys_main_thread') ?? field('used_cpu_sys');
+  return user === undefined || sys === undefined ? undefined : user + sys;
+}

@@ -1,0 +1,116 @@
+import { Partitioners } from 'kafkajs';
+import Redis from 'ioredis';
+import { cacheKeys, changeTopic, establishGeneration, generationKey, localRedisUrl, localStack, withCacheScripts } from '@settings/shared';
+import { ChangeTopicReader, localKafka } from '@settings/local-stack';
+import { fencedAtLeast, readCache, sql, startTestInvalidator, uniqueId, waitFor } from '../support/test-invalidator';
+import type { RunningInvalidator } from '../../src/invalidator';
+import { createAdminProgram } from '../../src/admin/settings-admin';
+
+/**
+ * The operator CLI (src/admin/settings-admin.ts) against the real stack, through its command
+ * parser: `inspect` tells fresh, stale, marker and missing apart; `dlq list` shows a poison event
+ * the invalidator dead-lettered, `dlq replay --dry-run` lists it without publishing, and `dlq
+ * replay` puts the original bytes back on the change topic, once per consumer group.
+ * Own DLQ topic, replay group and account ids.
+ */
+const DLQ_TOPIC = uniqueId('test-admin-dlq-');
+const ENV = { SETTINGS_LOCAL_STACK: '1', DLQ_TOPIC };
+const redis = withCacheScripts(new Redis(localRedisUrl, { maxRetriesPerRequest: 1 }));
+const producer = localKafka('admin-cli-test').producer({ createPartitioner: Partitioners.DefaultPartitioner });
+const accounts: string[] = [];
+let inv: (RunningInvalidator & { config: { DLQ_TOPIC: string } }) | undefined;
+
+/** Runs `settings-admin <args>` in this process; returns its stdout lines. */
+async function admin(...args: string[]): Promise<string[]> {
+  const lines: string[] = [];
+  await createAdminProgram({ env: ENV, out: (l) => lines.push(l) }).parseAsync(args, { from: 'user' });
+  return lines;
+}
+
+async function newAccount(): Promise<{ account: string; name: string; key: string; version: bigint }> {
+  const account = uniqueId('admin-');
+  accounts.push(account);
+  const [row] = await sql('INSERT INTO account_settings (account_id) VALUES ($1) RETURNING version::text AS version', [account]);
+  return { account, name: `accounts/${account}/settings`, key: cacheKeys.accountSettings(account).key, version: BigInt(row!.version as string) };
+}
+
+async function fill(key: string, version: bigint): Promise<void> {
+  const generation = await establishGeneration(redis, 'account-settings', await redis.get(generationKey('account-settings')));
+  await redis.del(key);
+  expect(await redis.versionedFill(key, version.toString(), generation, 300_000, Buffer.from('{}'))).toBe(1);
+}
+
+const verdictOf = async (name: string): Promise<{ verdict: string; rowVersion?: string; cached: { kind: string } }> => JSON.parse((await admin('inspect', name, '--json'))[0]!);
+
+beforeAll(async () => {
+  inv = await startTestInvalidator({ DLQ_TOPIC });
+  await producer.connect();
+});
+afterAll(async () => {
+  await inv?.stop();
+  await producer.disconnect();
+  if (accounts.length > 0) await sql('DELETE FROM account_settings WHERE account_id = ANY($1)', [accounts]);
+  for (const a of accounts) await redis.del(cacheKeys.accountSettings(a).key);
+  redis.disconnect();
+  const kafkaAdmin = localKafka('admin-cli-test').admin();
+  await kafkaAdmin.connect();
+  await kafkaAdmin.deleteTopics({ topics: [DLQ_TOPIC] }).catch(() => undefined);
+  await kafkaAdmin.disconnect();
+});
+
+describe('settings-admin inspect', () => {
+  it('reports fresh for an entry at the row version, marker after the eviction of an update, stale for a planted old entry', async () => {
+    const { name, key, version, account } = await newAccount();
+    await fill(key, version);
+    expect(await verdictOf(name)).toMatchObject({ verdict: 'fresh', rowVersion: version.toString(), cached: { kind: 'entry' } });
+
+    const [updated] = await sql("UPDATE account_settings SET display_name = 'After' WHERE account_id = $1 RETURNING version::text AS version", [account]);
+    const newVersion = BigInt(updated!.version as string);
+    await waitFor(async () => fencedAtLeast(await readCache(redis, key), newVersion), 20_000, 'the update evicted the entry');
+    expect(await verdictOf(name)).toMatchObject({ verdict: 'marker', rowVersion: newVersion.toString() });
+
+    // A lost eviction, planted: the entry at the old version again (nothing in the system does this).
+    await fill(key, version);
+    const [stale] = await admin('inspect', name);
+    expect(stale!.split('\n')[0]).toBe(`${name}: STALE`);
+    expect(stale).toContain(`entry at version ${version}, row at ${newVersion}`);
+  });
+
+  it('reports missing for a resource with nothing cached, and refuses a name that is not a resource', async () => {
+    expect(await verdictOf(`accounts/${uniqueId('admin-none-')}/settings`)).toMatchObject({ verdict: 'missing', cached: { kind: 'none' } });
+    await expect(admin('inspect', 'accounts/acme/nothing')).rejects.toThrow(/not a settings resource name/);
+  });
+});
+
+describe('settings-admin dlq', () => {
+  it('lists a dead-lettered poison event, dry-runs and replays it to its original topic once per group', async () => {
+    const topic = changeTopic(localStack.topicPrefix, 'account_settings');
+    const key = JSON.stringify({ account_id: uniqueId('admin-poison-') });
+    const poison = Buffer.from('\u0000\u00ffnot json');
+    await producer.send({ topic, messages: [{ key, value: poison }] });
+    await waitFor(async () => (await admin('dlq', 'list', '--limit', '100')).some((l) => l.includes(`key=${key}`)), 30_000, 'poison event in the DLQ');
+    const [listed] = (await admin('dlq', 'list')).filter((l) => l.includes(`key=${key}`));
+    expect(listed).toMatch(new RegExp(`^\\d+@\\d+\\t${topic.replace(/\./g, '\\.')}/\\d+@\\d+\\t.*not JSON`));
+
+    // Stop the invalidator: it would dead-letter the replayed (still poisonous) event again.
+    await inv!.stop();
+    inv = undefined;
+    const group = uniqueId('test-admin-replay-');
+    const dry = await admin('dlq', 'replay', '--dry-run', '--group', group);
+    expect(dry.filter((l) => l.startsWith('would replay') && l.includes(`key=${key}`))).toHaveLength(1);
+    expect(dry.at(-1)).toBe('dry run: would replay 1 dead letter(s), skipped 0');
+
+    const reader = new ChangeTopicReader(topic);
+    await reader.start();
+    try {
+      expect((await admin('dlq', 'replay', '--group', group)).at(-1)).toBe(`replayed 1 dead letter(s), skipped 0 (group ${group})`);
+      const { message } = await reader.waitFor((_v, m) => m.key?.toString() === key, 20_000);
+      expect(Buffer.compare(message.value!, poison)).toBe(0);
+      expect(message.headers?.['dlq.replayed.from']?.toString()).toMatch(new RegExp(`^${DLQ_TOPIC}/\\d+@\\d+$`));
+    } finally {
+      await reader.stop();
+    }
+    // The group remembers: a second run has nothing left to replay.
+    expect((await admin('dlq', 'replay', '--group', group)).at(-1)).toBe(`replayed 0 dead letter(s), skipped 0 (group ${group})`);
+  });
+});

@@ -1,0 +1,94 @@
+import { acquireFillLease, releaseFillLease, type CacheRedis, type FillLease, type Logger } from '@settings/shared';
+import type { NearCache } from './near-cache';
+
+export interface FillLeaseOptions {
+  /** Lifetime of a lease: how long the others wait for a holder that never fills. */
+  ttlMs: number;
+  /** How often a waiter re-reads Redis when no invalidation push woke it earlier. */
+  pollMs: number;
+}
+
+export type FillLeaseResult = 'acquired' | 'filled_by_other' | 'gave_up' | 'redis_error';
+
+export interface LeaseWaitDeps<V> {
+  redis: CacheRedis;
+  log: Logger;
+  /** Wakes a waiter on the invalidation push of the fill itself (absent: polling only). */
+  near?: NearCache;
+  now: () => number;
+  /** Entries Redis holds now under the current generation; undefined when Redis failed. */
+  readFilled(keys: readonly string[]): Promise<Map<string, V> | undefined>;
+  count(result: FillLeaseResult): void;
+}
+
+export interface LeaseSplit<V> {
+  /** Keys this reader loads itself (with its lease, or after giving up waiting). */
+  load: string[];
+  /** Leases to release after the fill. */
+  leases: FillLease[];
+  /** Keys another replica filled while we waited, with what it filled. */
+  filled: Map<string, V>;
+}
+
+/**
+ * Takes the fill lease of each cold key (`SET NX PX`). A key whose lease another replica holds
+ * is waited for: re-read from Redis when its invalidation push arrives (the fill) or every
+ * `pollMs`, and its lease asked for again each round, so when a holder dies or stalls past the
+ * lease one waiter takes over. Waiting ends at the call's deadline or after four lease lifetimes;
+ * then the reader loads itself. A Redis failure ends every wait at once (load without a lease).
+ *
+ * Each round sends the SET NX and then the MGET of the entries in one pipeline on one connection
+ * (the caller's auto-pipelining keeps their order), so the MGET sees Redis after our lease
+ * request: a holder that filled and released just before we missed is seen by its fill, not
+ * loaded again. A lease we got for a key that turns out filled is released at once.
+ */
+export async function leaseOrWait<V>(keys: readonly string[], deadline: number, opts: FillLeaseOptions, deps: LeaseWaitDeps<V>): Promise<LeaseSplit<V>> {
+  const split: LeaseSplit<V> = { load: [], leases: [], filled: new Map() };
+  const giveUpAt = Math.min(deadline, deps.now() + 4 * opts.ttlMs);
+  let waiting = [...keys];
+  let waited = false;
+  for (;;) {
+    // Issued in this order in one tick: the SET NXs travel ahead of the MGET.
+    const asked = Promise.all(waiting.map((k) => acquireFillLease(deps.redis, k, opts.ttlMs).then((lease) => ({ k, lease }), () => ({ k, lease: null }))));
+    const read = deps.readFilled(waiting);
+    const [tries, found] = await Promise.all([asked, read]);
+    const still: string[] = [];
+    for (const { k, lease } of tries) {
+      const filled = found?.get(k);
+      if (filled !== undefined) {
+        split.filled.set(k, filled);
+        if (lease) releaseLeases(deps.redis, [lease], deps.log);
+        deps.count('filled_by_other');
+      } else if (lease === undefined && found) {
+        still.push(k);
+      } else {
+        // Ours to load: we hold the lease, or Redis failed (the lease request or the read).
+        split.load.push(k);
+        if (lease) split.leases.push(lease);
+        deps.count(lease && found ? 'acquired' : 'redis_error');
+      }
+    }
+    waiting = still;
+    if (waiting.length === 0) return split;
+    if (waited && deps.now() >= giveUpAt) return giveUp(split, waiting, deps);
+    waited = true;
+    await Promise.race(waiting.map((k) => (deps.near?.usable ? deps.near.waitForChange(k, opts.pollMs) : sleep(opts.pollMs))));
+  }
+}
+
+function giveUp<V>(split: LeaseSplit<V>, keys: readonly string[], deps: LeaseWaitDeps<V>): LeaseSplit<V> {
+  for (const k of keys) {
+    split.load.push(k);
+    deps.count('gave_up');
+  }
+  return split;
+}
+
+/** Fire and forget: an unreleased lease only makes the next cold reader of its key wait out its TTL. */
+export function releaseLeases(redis: CacheRedis, leases: readonly FillLease[], log: Logger): void {
+  for (const lease of leases) releaseFillLease(redis, lease).catch((err: unknown) => log.debug({ err, key: lease.key }, 'fill lease release failed'));
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}

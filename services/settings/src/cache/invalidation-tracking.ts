@@ -1,0 +1,162 @@
+import type Redis from 'ioredis';
+import { TRACKED_KEY_PREFIXES, type Logger } from '@settings/shared';
+import type { NearCache } from './near-cache';
+
+export const INVALIDATION_CHANNEL = '__redis__:invalidate';
+
+export type TrackingState = 'off' | 'on';
+
+/**
+ * Who else hears what tracking hears (Watch, src/watch/key-change-feed.ts): changed keys, after
+ * the near-cache dropped them, so a re-read never sees the old near-cache entry; `resumed` when
+ * tracking is (again) on or Redis flushed (anything may have changed); `lost` when it goes off.
+ */
+export interface KeyChangeSink {
+  changed(keys: readonly string[]): void;
+  resumed(): void;
+  lost(): void;
+}
+
+/** How often the subscriber must answer a PING (within the command timeout) to stay trusted. */
+const HEARTBEAT_MS = 1000;
+
+/**
+ * Keeps the near-cache coherent with Redis' server-assisted client-side caching on RESP2:
+ * a dedicated subscriber connection listens on `__redis__:invalidate`, and the data connection
+ * runs `CLIENT TRACKING on REDIRECT <subscriber id> BCAST PREFIX <entry and generation prefixes>`,
+ * so Redis pushes the name of every key under those prefixes that changes — a fill, a marker, a
+ * generation change, an expiry or eviction — and a null message on FLUSHALL/FLUSHDB.
+ *
+ * Tracking is a property of both connections: Redis forgets it when the data connection closes,
+ * and its pushes are lost while the subscriber is gone. So any close of either drops the whole
+ * near-cache and turns it off, and every `ready` of either (ioredis reconnects silently) sets
+ * tracking up again from scratch: subscriber `CLIENT ID` + `SUBSCRIBE`, then on the data
+ * connection `CLIENT TRACKING off` and `on` with the new redirect (the prefixes of a client
+ * cannot be re-added while on). Only after Redis acknowledged that does the near-cache turn on,
+ * empty, and only reads sent after that point may install into it.
+ */
+export class InvalidationTracking {
+  private subscriberId: string | undefined;
+  /** Bumped on every close of either connection: an older set-up must not turn tracking on. */
+  private attempt = 0;
+  private current: TrackingState = 'off';
+  private readonly heartbeat: NodeJS.Timeout;
+
+  constructor(
+    private readonly data: Redis,
+    private readonly subscriber: Redis,
+    private readonly near: NearCache,
+    private readonly log: Logger,
+    private readonly onState: (state: TrackingState) => void = () => undefined,
+    private readonly changes?: KeyChangeSink,
+  ) {
+    subscriber.on('messageBuffer', (channel: Buffer, message: unknown) => this.onMessage(channel, message));
+    subscriber.on('ready', () => void this.setUp());
+    subscriber.on('close', () => this.lost('subscriber connection closed'));
+    data.on('ready', () => void this.setUp());
+    data.on('close', () => this.lost('data connection closed'));
+    // A subscriber connection can die without closing (a silent network fault): its pushes are
+    // lost while the data connection still works. A PING answered on it proves every push sent
+    // before it arrived (one ordered stream); one that fails restarts the subscriber.
+    this.heartbeat = setInterval(() => this.checkSubscriber(), HEARTBEAT_MS).unref();
+    void this.setUp();
+  }
+
+  /** Stops the heartbeat (the connections are closed by their owner). */
+  close(): void {
+    clearInterval(this.heartbeat);
+  }
+
+  private checkSubscriber(): void {
+    if (this.current !== 'on' || this.subscriber.status !== 'ready') return;
+    this.subscriber.ping().catch((err: unknown) => {
+      this.log.warn({ err: (err as Error).message }, 'near-cache subscriber did not answer PING; reconnecting it');
+      this.subscriber.disconnect(true);
+    });
+  }
+
+  get state(): TrackingState {
+    return this.current;
+  }
+
+  /** The subscriber's CLIENT ID that tracking redirects to (undefined while not set up). */
+  get redirectId(): string | undefined {
+    return this.subscriberId;
+  }
+
+  /** Resolves true once tracking is on, false after `timeoutMs`. */
+  async waitOn(timeoutMs: number): Promise<boolean> {
+    const until = Date.now() + timeoutMs;
+    while (this.current !== 'on' && Date.now() < until) await new Promise((r) => setTimeout(r, 10));
+    return this.current === 'on';
+  }
+
+  private onMessage(channel: Buffer, message: unknown): void {
+    if (channel.toString() !== INVALIDATION_CHANNEL) return;
+    // An array of key names; anything else (nil) means "every key may have changed".
+    if (Array.isArray(message)) {
+      const keys = message.map((k: Buffer | string) => k.toString());
+      this.near.invalidate(keys);
+      this.changes?.changed(keys);
+    } else {
+      this.near.flush();
+      if (this.current === 'on') this.changes?.resumed();
+    }
+  }
+
+  private lost(why: string): void {
+    this.attempt += 1;
+    this.subscriberId = undefined;
+    if (this.current === 'on') this.log.warn({ why }, 'near-cache off: Redis invalidation tracking lost; reading Redis until it is back');
+    this.enter('off');
+  }
+
+  private async setUp(): Promise<void> {
+    const attempt = this.attempt;
+    try {
+      if (this.subscriber.status !== 'ready' || this.data.status !== 'ready') return;
+      if (this.subscriberId === undefined) {
+        try {
+          const id = String(await this.subscriber.client('ID'));
+          await this.subscriber.subscribe(INVALIDATION_CHANNEL);
+          if (attempt !== this.attempt) return;
+          this.subscriberId = id;
+        } catch (err) {
+          // A SUBSCRIBE that timed out may still have subscribed, after which RESP2 refuses
+          // CLIENT ID: start the subscriber over on a fresh connection (its ready sets up again).
+          this.log.warn({ err: (err as Error).message }, 'near-cache subscriber set-up failed; reconnecting it');
+          this.subscriber.disconnect(true);
+          return;
+        }
+      }
+      const prefixes = TRACKED_KEY_PREFIXES.flatMap((p) => ['PREFIX', p]);
+      // Both in one pipeline on one connection: nothing runs between off and on.
+      const replies = await this.data
+        .pipeline()
+        .client('TRACKING', 'off')
+        .client('TRACKING', 'on', 'REDIRECT', this.subscriberId, 'BCAST', ...prefixes)
+        .exec();
+      const failed = replies?.find(([err]) => err);
+      if (!replies || failed) throw failed?.[0] ?? new Error('CLIENT TRACKING got no reply');
+      if (attempt !== this.attempt) return;
+      this.enter('on');
+      this.log.info({ redirect: this.subscriberId }, 'near-cache on: Redis tracks cache keys for this replica');
+    } catch (err) {
+      // Stay off (reads use Redis); the next ready of either connection tries again, and so do we.
+      this.log.warn({ err: (err as Error).message }, 'near-cache tracking set-up failed; retrying');
+      setTimeout(() => {
+        if (attempt === this.attempt && this.current === 'off') void this.setUp();
+      }, 500).unref();
+    }
+  }
+
+  private enter(state: TrackingState): void {
+    // Turning on also empties the near-cache: reads sent before this point must not install.
+    if (state === 'off' && this.current === 'off') return;
+    this.current = state;
+    this.near.setTracking(state === 'on');
+    this.onState(state);
+    if (state === 'on') this.changes?.resumed();
+    else this.changes?.lost();
+  }
+}

@@ -1,0 +1,125 @@
+import { status as GrpcStatus, type handleServerStreamingCall, type ServerWritableStream } from '@grpc/grpc-js';
+import type { WatchSettingsRequest, WatchSettingsResponse } from '@settings/api';
+import type { Logger } from '@settings/shared';
+import { SettingsError } from '../../errors';
+import type { SettingsMetrics } from '../../metrics';
+import type { StreamLimits } from '../../watch/stream-limits';
+import type { WatchHub } from '../../watch/watch-hub';
+import { Watcher } from '../../watch/watcher';
+import { authorizeAccount, requireScope, type Authenticator } from '../auth';
+import { UndecodableRequest } from '../request-decoding';
+import { classify, toServiceError } from '../status-mapping';
+import type { WatchTargetParser } from './watch-targets';
+
+export interface WatchSettingsDeps {
+  /** Undefined when the replica runs without Redis tracking (NEAR_CACHE_ENABLED=false): Watch is refused. */
+  readonly hub: WatchHub | undefined;
+  readonly limits: StreamLimits;
+  readonly targets: WatchTargetParser;
+  readonly authenticator: Authenticator;
+  readonly metrics: SettingsMetrics;
+  readonly log: Logger;
+  /** How often an idle, caught-up stream gets a progress message (a bookmark). */
+  readonly progressIntervalMs: number;
+  isShuttingDown(): boolean;
+}
+
+type Call = ServerWritableStream<WatchSettingsRequest, WatchSettingsResponse>;
+
+/**
+ * `WatchSettings`: the open streams of this replica. Each stream is authenticated, scoped and
+ * authorized per resource when it opens, counted against the per-caller and per-replica limits,
+ * and ends with UNAUTHENTICATED when its token expires and UNAVAILABLE (SHUTTING_DOWN, with
+ * RetryInfo) when the replica stops, so callers resume elsewhere with their last resume tokens.
+ */
+export class WatchSettings {
+  private readonly open = new Set<(err: SettingsError) => void>();
+
+  constructor(private readonly deps: WatchSettingsDeps) {}
+
+  get openStreams(): number {
+    return this.open.size;
+  }
+
+  readonly handler: handleServerStreamingCall<WatchSettingsRequest, WatchSettingsResponse> = (call) => {
+    void this.serve(call);
+  };
+
+  /** Ends every open stream with UNAVAILABLE (graceful shutdown: reconnect to another replica). */
+  endAll(): void {
+    for (const end of [...this.open]) end(new SettingsError('SHUTTING_DOWN', 'server is shutting down; resume the watch on another replica'));
+  }
+
+  private async serve(call: Call): Promise<void> {
+    const { deps } = this;
+    let release: (() => void) | undefined;
+    let watcher: Watcher<WatchSettingsResponse> | undefined;
+    let progressTimer: NodeJS.Timeout | undefined;
+    let expiryTimer: NodeJS.Timeout | undefined;
+    let ended = false;
+    const cleanup = (): void => {
+      if (ended) return;
+      ended = true;
+      clearTimeout(progressTimer);
+      clearTimeout(expiryTimer);
+      watcher?.close();
+      release?.();
+      this.open.delete(end);
+      deps.metrics.watchStreams.set(this.open.size);
+    };
+    const end = (err: SettingsError): void => {
+      if (ended) return;
+      cleanup();
+      const serviceError = toServiceError(err);
+      deps.metrics.grpcRequests.inc({ method: 'WatchSettings', code: GrpcStatus[serviceError.code ?? GrpcStatus.UNKNOWN] ?? 'UNKNOWN' });
+      if (err.code === 'INTERNAL') deps.log.error({ err: err.cause ?? err }, 'watch failed');
+      // grpc-js sends a server stream's 'error' as its status, then ends it.
+      call.emit('error', Object.assign(new Error(serviceError.details ?? err.message), serviceError));
+    };
+    call.on('cancelled', cleanup);
+    call.on('close', cleanup);
+    try {
+      if (deps.isShuttingDown()) throw new SettingsError('SHUTTING_DOWN', 'server is shutting down; watch on another replica');
+      if (!deps.hub) throw new SettingsError('WATCH_UNAVAILABLE', 'this replica runs without Redis invalidation tracking (NEAR_CACHE_ENABLED=false), which Watch needs; watch on another replica');
+      const hub = deps.hub;
+      const principal = await deps.authenticator.authenticate(call.metadata);
+      requireScope(principal, 'read');
+      if (call.request instanceof UndecodableRequest) throw call.request.error;
+      const targets = deps.targets.parse(call.request.targets);
+      for (const t of targets) authorizeAccount(principal, t.account);
+      const opened = deps.limits.tryOpen(principal.subject);
+      if (typeof opened === 'string') {
+        const limit = opened === 'per_caller' ? `${deps.limits.maxPerCaller} per caller` : `${deps.limits.maxPerReplica} on this replica`;
+        throw new SettingsError('WATCH_LIMIT_EXCEEDED', `too many open watch streams (${limit}); close some or retry later`);
+      }
+      release = opened;
+      if (ended) return cleanup();
+      this.open.add(end);
+      deps.metrics.watchStreams.set(this.open.size);
+      if (principal.expiresAt !== undefined) {
+        const expired = new SettingsError('UNAUTHENTICATED', 'bearer token expired; reconnect with a fresh token and your resume tokens');
+        expiryTimer = setTimeout(() => end(expired), Math.max(0, principal.expiresAt - Date.now()));
+      }
+      watcher = new Watcher(hub, { write: (m) => call.write(m), onceDrained: (fn) => call.once('drain', fn) }, {
+        progressMessage: (versions) => ({
+          event: { $case: 'progress', value: { versions: versions.map((v) => ({ name: v.name, resumeToken: v.version.toString() })), asOf: new Date() } },
+        }),
+        onPush: (n, changedAt) => {
+          deps.metrics.watchPushes.inc(n);
+          if (changedAt !== undefined) deps.metrics.watchPushLag.observe((Date.now() - changedAt) / 1000);
+        },
+        onFatal: (err) => end(classify(err)),
+      });
+      watcher.start(targets.map((t) => t.build()));
+      const w = watcher;
+      const tick = (): void => {
+        if (ended) return;
+        w.progress();
+        progressTimer = setTimeout(tick, deps.progressIntervalMs);
+      };
+      tick();
+    } catch (err) {
+      end(classify(err));
+    }
+  }
+}

@@ -1,0 +1,164 @@
+import { Client } from 'pg';
+import { AccountSettings, OnPatientSettings } from '@settings/api';
+import { localDatabaseUrl } from '@settings/shared';
+import { lockAccountRow } from '../support/row-lock';
+import { accountsDeletedAfterAll, db, decodeError, expectError, metricValue, mintToken, serverForTests, uniqueId, waitFor } from '../support/test-server';
+
+/**
+ * Bulkheads (issue 11): saves and reads use separate PostgreSQL pools; a save blocked by
+ * someone else's row lock gives up after DB_LOCK_TIMEOUT_MS with ABORTED ROW_LOCKED; reads that
+ * go to PostgreSQL on purpose (fully_consistent, tokens newer than the cache) are admitted per
+ * caller, so one caller's flood is shed with RESOURCE_EXHAUSTED while others are served.
+ */
+const newAccount = accountsDeletedAfterAll();
+
+const settings = (accountId: string, displayName: string) => ({
+  accountSettings: AccountSettings.fromPartial({ name: `accounts/${accountId}/settings`, displayName }),
+  updateMask: ['display_name'],
+  allowMissing: true,
+});
+const fullyConsistent = { requirement: { $case: 'fullyConsistent' as const, value: true } };
+
+/** Backends of this PostgreSQL blocked by `pid`'s locks. */
+async function blockedBy(pid: number): Promise<number> {
+  return (await db('SELECT pid FROM pg_stat_activity WHERE $1 = ANY (pg_blocking_pids(pid))', [pid])).length;
+}
+
+describe('a save blocked by another transaction\'s row lock', () => {
+  const t = serverForTests({ DB_LOCK_TIMEOUT_MS: '300' });
+
+  it('fails fast with ABORTED (ROW_LOCKED) and a RetryInfo instead of waiting for its deadline, and writes nothing', async () => {
+    const a = newAccount();
+    await t.call('updateAccountSettings', settings(a, 'before'));
+    const lock = await lockAccountRow(a);
+    try {
+      const err = await expectError(() => t.call('updateAccountSettings', settings(a, 'blocked'), { deadlineMs: 10_000 }));
+      expect({ code: err.code, reason: err.reason }).toEqual({ code: 10 /* ABORTED */, reason: 'ROW_LOCKED' });
+      expect(err.retryDelayMs).toBe(250);
+      // Nothing waits on the lock any more: the save gave its connection back.
+      expect(await blockedBy(lock.pid)).toBe(0);
+    } finally {
+      await lock.release();
+    }
+    expect(await db('SELECT display_name FROM account_settings WHERE account_id = $1', [a])).toEqual([{ display_name: 'before' }]);
+    expect((await t.call('updateAccountSettings', settings(a, 'retried'))).displayName).toBe('retried');
+  });
+});
+
+describe('saves waiting for locks held by others are capped', () => {
+  const t = serverForTests({ DB_LOCK_WAIT_MAX_CONCURRENCY: '1', DB_LOCK_TIMEOUT_MS: '60000' });
+
+  it('saves beyond the lock-wait cap fail at once with ROW_LOCKED while saves of other rows succeed', async () => {
+    const [a, b] = [newAccount(), newAccount()];
+    await t.call('updateAccountSettings', settings(a, 'locked'));
+    await t.call('updateAccountSettings', settings(b, 'free'));
+    const lock = await lockAccountRow(a);
+    try {
+      const waiting = t.call('updateAccountSettings', settings(a, 'waits'), { deadlineMs: 8000 }).catch((e: unknown) => decodeError(e));
+      await lock.waiter();
+      const refused = await expectError(() => t.call('updateAccountSettings', settings(a, 'refused'), { deadlineMs: 8000 }));
+      expect({ code: refused.code, reason: refused.reason, retryDelayMs: refused.retryDelayMs }).toEqual({ code: 10, reason: 'ROW_LOCKED', retryDelayMs: 250 });
+      expect((await t.call('updateAccountSettings', settings(b, 'saved'))).displayName).toBe('saved');
+      await lock.release();
+      // The waiting save goes through once the lock is released.
+      expect(await waiting).toMatchObject({ displayName: 'waits' });
+    } finally {
+      await lock.release();
+    }
+  });
+});
+
+describe('separate pools for reads and writes', () => {
+  // Two write connections, both held by saves waiting on a row lock (no lock timeout within the
+  // call): a fully_consistent read of another account must still get a read connection.
+  const t = serverForTests({ DB_READ_POOL_MAX: '2', DB_WRITE_POOL_MAX: '2', DB_LOCK_TIMEOUT_MS: '60000' });
+
+  it('serves database reads while every write connection is stuck behind a row lock', async () => {
+    const [a, b] = [newAccount(), newAccount()];
+    await t.call('updateAccountSettings', settings(a, 'locked'));
+    await t.call('updateAccountSettings', settings(b, 'free'));
+    const lock = await lockAccountRow(a);
+    try {
+      const stuck = [1, 2].map((i) => t.call('updateAccountSettings', settings(a, `stuck-${i}`), { deadlineMs: 8000 }).catch((e: unknown) => e));
+      // The second save queues behind the first one's tuple lock, not the holder's: count the
+      // backends blocked by the holder and those blocked by them.
+      const waitingSaves = async (): Promise<number> =>
+        (
+          await db(
+            `WITH first AS (SELECT pid FROM pg_stat_activity WHERE $1 = ANY (pg_blocking_pids(pid)))
+             SELECT pid FROM pg_stat_activity WHERE pid IN (SELECT pid FROM first) OR pg_blocking_pids(pid) && ARRAY(SELECT pid FROM first)`,
+            [lock.pid],
+          )
+        ).length;
+      await waitFor(async () => (await waitingSaves()) === 2, 5000, 'both write connections blocked on the row lock');
+      const read = await t.call('getAccountSettings', { name: `accounts/${b}/settings`, consistency: fullyConsistent }, { deadlineMs: 3000 });
+      expect(read.displayName).toBe('free');
+      await lock.release();
+      await Promise.all(stuck);
+    } finally {
+      await lock.release();
+    }
+  });
+});
+
+describe('deliberate database reads are shared fairly between callers', () => {
+  // Four permits, at most two per caller, a 100 ms wait for one.
+  const t = serverForTests({ DB_DELIBERATE_READ_MAX_CONCURRENCY: '4', DB_DELIBERATE_READS_PER_CALLER: '2', DB_DELIBERATE_READ_MAX_WAIT_MS: '100' });
+
+  it('one caller flooding fully_consistent reads gets RESOURCE_EXHAUSTED while another caller\'s fully_consistent reads and saves succeed', async () => {
+    const [flooder, other] = await Promise.all([mintToken({ sub: 'flooder' }), mintToken({ sub: 'other-service' })]);
+    const a = newAccount();
+    await t.call('updateAccountSettings', settings(a, 'other caller'));
+    // Hold the flooder's reads inside PostgreSQL: a table lock blocks every SELECT on the table.
+    const locker = new Client({ connectionString: localDatabaseUrl, application_name: 'bulkheads-test-locker' });
+    await locker.connect();
+    try {
+      await locker.query('BEGIN');
+      await locker.query('LOCK TABLE onpatient_settings IN ACCESS EXCLUSIVE MODE');
+      const lockerPid = (await locker.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
+      const flood = Array.from({ length: 12 }, () =>
+        t
+          .call('getOnPatientSettings', { name: `accounts/${uniqueId()}/onpatientSettings`, consistency: fullyConsistent }, { token: flooder, deadlineMs: 8000 })
+          .then(() => undefined, (err: unknown) => decodeError(err)),
+      );
+      await waitFor(async () => (await blockedBy(lockerPid)) === 2, 5000, 'the flooder\'s share (2) in PostgreSQL');
+      // While the flooder holds its share, the other caller is served at once.
+      const read = await t.call('getAccountSettings', { name: `accounts/${a}/settings`, consistency: fullyConsistent }, { token: other, deadlineMs: 3000 });
+      expect(read.displayName).toBe('other caller');
+      const saved = await t.call('updateAccountSettings', settings(a, 'saved meanwhile'), { token: other, deadlineMs: 3000 });
+      expect(saved.displayName).toBe('saved meanwhile');
+
+      // Which two of the twelve got the share depends on arrival order: wait for the ten refusals.
+      await waitFor(async () => (await metricValue(t.running, 'settings_deliberate_reads_total', { result: 'shed' })) === 10, 5000, 'ten reads over the share shed');
+      expect(await blockedBy(lockerPid)).toBe(2);
+      await locker.query('ROLLBACK');
+      const outcomes = await Promise.all(flood);
+      const shed = outcomes.filter((e) => e?.code === 8);
+      for (const err of shed) {
+        expect({ code: err?.code, reason: err?.reason, retryDelayMs: err?.retryDelayMs }).toEqual({ code: 8 /* RESOURCE_EXHAUSTED */, reason: 'CALLER_SHARE_EXCEEDED', retryDelayMs: 100 });
+      }
+      // The two admitted reads complete (those accounts have no OnPatient settings: NOT_FOUND).
+      expect({ shed: shed.length, admitted: outcomes.filter((e) => e?.code === 5).length }).toEqual({ shed: 10, admitted: 2 });
+      expect(await metricValue(t.running, 'settings_deliberate_reads_total', { result: 'shed' })).toBe(10);
+    } finally {
+      await locker.query('ROLLBACK').catch(() => undefined);
+      await locker.end();
+    }
+  });
+
+  it('a token newer than the cached entry is a deliberate read too', async () => {
+    const a = newAccount();
+    const name = `accounts/${a}/onpatientSettings`;
+    const written = await t.call('updateOnPatientSettings', { onpatientSettings: OnPatientSettings.fromPartial({ name, portalEnabled: true }), allowMissing: true });
+    const before = await metricValue(t.running, 'settings_deliberate_reads_total');
+    // Cache it (minimize_latency), then ask for something newer than what is cached: the
+    // token of a later write that no invalidator evicted (none runs in this test).
+    await t.call('getOnPatientSettings', { name });
+    await waitFor(async () => (await metricValue(t.running, 'settings_cache_fills_total', { result: 'written' })) > 0, 5000, 'filled');
+    const later = await t.call('updateOnPatientSettings', { onpatientSettings: OnPatientSettings.fromPartial({ name, portalEnabled: false }), updateMask: ['portal_enabled'], allowMissing: false });
+    expect(BigInt(later.etag)).toBeGreaterThan(BigInt(written.etag));
+    const read = await t.call('getOnPatientSettings', { name, consistency: { requirement: { $case: 'atLeastAsFresh', value: later.consistencyToken } } });
+    expect(read.portalEnabled).toBe(false);
+    expect(await metricValue(t.running, 'settings_deliberate_reads_total')).toBe(before + 1);
+  });
+});

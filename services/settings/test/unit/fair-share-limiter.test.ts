@@ -1,0 +1,115 @@
+import { FairShareLimiter, type AdmissionResult } from '../../src/admission/fair-share-limiter';
+import { SettingsError } from '../../src/errors';
+
+const FAR = Number.POSITIVE_INFINITY;
+
+/** Settles pending promise callbacks (permits are handed out synchronously on release). */
+const flush = (): Promise<void> => new Promise((r) => setImmediate(r));
+
+function limiter(capacity: number, perCallerMax: number, maxWaitMs = 1000) {
+  const results: AdmissionResult[] = [];
+  return { l: new FairShareLimiter({ capacity, perCallerMax, maxWaitMs }, (r) => results.push(r)), results };
+}
+
+async function shedCode(p: Promise<unknown>): Promise<string | undefined> {
+  try {
+    await p;
+    return undefined;
+  } catch (err) {
+    return err instanceof SettingsError ? err.code : String(err);
+  }
+}
+
+describe('FairShareLimiter', () => {
+  it('a caller alone gets at most perCallerMax permits; the rest wait, then are shed with CALLER_SHARE_EXCEEDED', async () => {
+    jest.useFakeTimers();
+    try {
+      const { l, results } = limiter(6, 3, 100);
+      const held = await Promise.all([1, 2, 3].map(() => l.acquire('flood', FAR)));
+      expect(l.active).toBe(3);
+      // 2 × perCallerMax may wait; the seventh is refused at once.
+      const waiting = Array.from({ length: 6 }, () => shedCode(l.acquire('flood', FAR)));
+      expect(await shedCode(l.acquire('flood', FAR))).toBe('CALLER_SHARE_EXCEEDED');
+      jest.advanceTimersByTime(100);
+      expect(await Promise.all(waiting)).toEqual(Array(6).fill('CALLER_SHARE_EXCEEDED'));
+      expect(results.filter((r) => r === 'shed')).toHaveLength(7);
+      held.forEach((release) => release());
+      expect(l.active).toBe(0);
+    } finally {
+      jest.useRealTimers();
+    }
+  });
+
+  it('another caller gets a permit at once while one caller floods', async () => {
+    const { l } = limiter(6, 3);
+    const flood = await Promise.all([1, 2, 3].map(() => l.acquire('flood', FAR)));
+    const floodWaiting = l.acquire('flood', FAR);
+    const other = await l.acquire('other', FAR);
+    expect(l.active).toBe(4);
+    other();
+    flood.forEach((r) => r());
+    (await floodWaiting)();
+  });
+
+  it('a freed permit goes to the waiting caller holding the fewest (max-min), not to the flooder queued first', async () => {
+    const { l, results } = limiter(4, 4);
+    const flood = await Promise.all([1, 2, 3, 4].map(() => l.acquire('flood', FAR)));
+    const order: string[] = [];
+    const floodWait = l.acquire('flood', FAR).then((r) => (order.push('flood'), r));
+    const otherWait = l.acquire('other', FAR).then((r) => (order.push('other'), r));
+    flood[0]!();
+    await flush();
+    expect(order).toEqual(['other']);
+    // Two callers now: share = 2. The flooder holds 3, so the next free permit is not its yet.
+    flood[1]!();
+    await flush();
+    expect(order).toEqual(['other']);
+    flood[2]!();
+    await flush();
+    expect(order).toEqual(['other', 'flood']);
+    expect(results).toEqual(['admitted', 'admitted', 'admitted', 'admitted', 'waited', 'waited']);
+    (await otherWait)();
+    (await floodWait)();
+    flood[3]!();
+    expect(l.active).toBe(0);
+  });
+
+  it('shares shrink as callers arrive: with capacity 6 and three callers each gets 2', async () => {
+    const { l } = limiter(6, 6);
+    const a = await Promise.all([1, 2].map(() => l.acquire('a', FAR)));
+    const b = await Promise.all([1, 2].map(() => l.acquire('b', FAR)));
+    const c = await Promise.all([1, 2].map(() => l.acquire('c', FAR)));
+    const aThird = l.acquire('a', FAR);
+    let granted = false;
+    void aThird.then(() => (granted = true));
+    await flush();
+    expect(granted).toBe(false);
+    // c leaves: two callers, share 3, and a free permit: a's waiter gets it.
+    c.forEach((r) => r());
+    await flush();
+    expect(granted).toBe(true);
+    [...a, ...b, await aThird].forEach((r) => r());
+    expect(l.active).toBe(0);
+  });
+
+  it('never waits past the call deadline; a call already out of time is shed at once', async () => {
+    const { l } = limiter(1, 1, 10_000);
+    const held = await l.acquire('a', FAR);
+    expect(await shedCode(l.acquire('a', Date.now() - 1))).toBe('CALLER_SHARE_EXCEEDED');
+    const t0 = Date.now();
+    expect(await shedCode(l.acquire('b', Date.now() + 30))).toBe('CALLER_SHARE_EXCEEDED');
+    expect(Date.now() - t0).toBeLessThan(5000);
+    held();
+  });
+
+  it('a release is idempotent and idle callers are forgotten', async () => {
+    const { l } = limiter(2, 1);
+    const r = await l.acquire('a', FAR);
+    r();
+    r();
+    expect(l.active).toBe(0);
+    const again = await Promise.all([l.acquire('a', FAR), l.acquire('b', FAR)]);
+    expect(l.active).toBe(2);
+    again.forEach((x) => x());
+  });
+});
