@@ -26,7 +26,7 @@ afterAll(async () => {
   await inv.stop();
 });
 
-it('keeps a local copy coherent with gRPC and psql writes and grant deletes, and resumes across a service restart without losing a change', async () => {
+it('keeps a local copy coherent with gRPC and psql writes, grant deletes and a TRUNCATE, and resumes across a service restart without losing a change', async () => {
   const { account, name } = await settings.newAccount('watched');
   const grpc = new SettingsServiceClient(`127.0.0.1:${port}`, credentials.createInsecure());
   const call = <T>(fn: (cb: (err: Error | null, res?: T) => void) => void): Promise<T> => new Promise((resolve, reject) => fn((err, res) => (err ? reject(err) : resolve(res!))));
@@ -45,6 +45,12 @@ it('keeps a local copy coherent with gRPC and psql writes and grant deletes, and
     await grant('s2');
     await call((cb) => grpc.deleteStaffPermission({ name: `accounts/${account}/staffPermissions/s1`, etag: '' }, cb));
     await waitFor(async () => cache.grants().join() === `accounts/${account}/staffPermissions/s2`, 20_000, 'grant create and delete pushed');
+
+    // A TRUNCATE of the grant table (as in evicts-on-change.test.ts: the table is shared, the
+    // suites run one at a time) empties the list without bumping its version; the invalidator's
+    // new generation makes the watcher re-read it.
+    await sql('TRUNCATE staff_permissions');
+    await waitFor(async () => cache.grants().length === 0, 20_000, 'TRUNCATE pushed');
 
     // The service goes away; a change is made meanwhile; a new service comes up on the same port.
     const connectsBefore = cache.watch.connects;

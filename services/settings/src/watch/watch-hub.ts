@@ -35,7 +35,8 @@ export class WatchHub {
       onChange: (keys) => {
         for (const k of keys) {
           this.topics.get(k)?.changed();
-          for (const t of this.alsoOn.get(k) ?? []) this.topics.get(t)?.changed();
+          // A generation change (TRUNCATE) may empty a list without bumping its version: force.
+          for (const t of this.alsoOn.get(k) ?? []) this.topics.get(t)?.changed(true);
         }
       },
       onReset: () => {

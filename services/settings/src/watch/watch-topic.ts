@@ -33,6 +33,12 @@ export class WatchTopic<S> {
   private dirty = true;
   /** When the oldest change not yet answered by a read arrived. */
   private changedSince: number | undefined;
+  /**
+   * The key space's generation changed (a TRUNCATE): the next read is delivered even at the same
+   * version, because a TRUNCATE of a table that feeds a list (staff permissions) empties it
+   * without bumping the list's version.
+   */
+  private forced = false;
   private reading = false;
   private retry: NodeJS.Timeout | undefined;
 
@@ -66,9 +72,10 @@ export class WatchTopic<S> {
     };
   }
 
-  /** The key changed (or may have): read again. */
-  changed(): void {
+  /** The key changed (or may have): read again. `force`: deliver the result even at the same version. */
+  changed(force = false): void {
     this.dirty = true;
+    if (force) this.forced = true;
     this.changedSince ??= Date.now();
     this.refresh();
   }
@@ -90,6 +97,8 @@ export class WatchTopic<S> {
         this.dirty = false;
         const changedAt = this.changedSince;
         this.changedSince = undefined;
+        const forced = this.forced;
+        this.forced = false;
         let next: Observed<S>;
         try {
           next = { ...(await this.opts.read()), ...(changedAt !== undefined ? { changedAt } : {}) };
@@ -97,6 +106,7 @@ export class WatchTopic<S> {
           this.opts.onError(err);
           this.dirty = true;
           this.changedSince ??= changedAt;
+          this.forced ||= forced;
           this.scheduleRetry();
           return;
         }
@@ -104,9 +114,10 @@ export class WatchTopic<S> {
         // loop reads again), but an absence may predate a re-creation: only a clean read says so.
         if (this.dirty && next.state === undefined) {
           this.changedSince = changedAt;
+          this.forced ||= forced;
           continue;
         }
-        if (this.accepts(next)) {
+        if (this.accepts(next) || (forced && next.state !== undefined && this.current !== undefined && next.version === this.current.version)) {
           this.current = next;
           for (const fn of this.subscribers) fn(next);
         }

@@ -196,6 +196,27 @@ describe('Watch core: one upstream read per change, latest state coalesced, neve
     expect(w.progress()).toBe(true);
   });
 
+  it('a generation change (TRUNCATE) delivers the re-read even at the same version: a truncated grant table empties a list without bumping its version', async () => {
+    const { feed, hub } = setUp();
+    const row = new FakeRow(v(4, 'two grants'));
+    const sink = new FakeSink();
+    new Watcher(hub, sink, { progressMessage: progress }).start([target('a', row)]);
+    await tick();
+    row.answer();
+    await tick();
+    feed.changed(['gen']);
+    await tick();
+    row.answer(v(4, 'no grants'));
+    await tick();
+    expect(sink.out.map((m) => (m.kind === 'state' ? m.version : m.kind))).toEqual([4n, 4n]);
+    // A plain change of the key itself at the same version (another replica's fill) sends nothing.
+    feed.changed(['k:a']);
+    await tick();
+    row.answer(v(4, 'no grants'));
+    await tick();
+    expect(sink.out).toHaveLength(2);
+  });
+
   it('a generation change (TRUNCATE) re-reads every watched key of its space; the last watcher leaving drops the topic', async () => {
     const { feed, hub } = setUp();
     const row = new FakeRow(v(1));
