@@ -1,7 +1,7 @@
-import { status as GrpcStatus, type ServiceError } from '@grpc/grpc-js';
-import { AccountSettings, ErrorInfo, RetryInfo, Status } from '@settings/api';
+import { status as GrpcStatus } from '@grpc/grpc-js';
+import { AccountSettings } from '@settings/api';
 import { lockAccountRow } from '../support/row-lock';
-import { accountsDeletedAfterAll, db, serverForTests } from '../support/test-server';
+import { accountsDeletedAfterAll, db, decodeError, serverForTests } from '../support/test-server';
 
 /**
  * Failures of PostgreSQL that a retry can fix reach the caller as UNAVAILABLE with a
@@ -21,18 +21,8 @@ interface Failure {
 /** The status, ErrorInfo reason and RetryInfo delay a caller decodes from a failed call. */
 function failureOf(err: unknown): Failure {
   if (!err) throw new Error('expected the call to fail, but it succeeded');
-  const e = err as ServiceError;
-  const out: Failure = { code: GrpcStatus[e.code] ?? String(e.code), message: e.details };
-  const raw = e.metadata?.get('grpc-status-details-bin')[0];
-  if (!Buffer.isBuffer(raw)) return out;
-  for (const any of Status.decode(raw).details) {
-    if (any.typeUrl === 'type.googleapis.com/google.rpc.ErrorInfo') out.reason = ErrorInfo.decode(any.value).reason;
-    if (any.typeUrl === 'type.googleapis.com/google.rpc.RetryInfo') {
-      const d = RetryInfo.decode(any.value).retryDelay;
-      out.retryDelayMs = d ? d.seconds * 1000 + d.nanos / 1e6 : 0;
-    }
-  }
-  return out;
+  const d = decodeError(err);
+  return { code: GrpcStatus[d.code] ?? String(d.code), message: d.message, ...(d.reason !== undefined ? { reason: d.reason } : {}), ...(d.retryDelayMs !== undefined ? { retryDelayMs: d.retryDelayMs } : {}) };
 }
 
 describe('a write interrupted inside PostgreSQL', () => {

@@ -1,5 +1,5 @@
-import { credentials, Metadata, type Client, type ServiceError } from '@grpc/grpc-js';
-import { BadRequest, ErrorInfo, RetryInfo, SettingsServiceClient, SettingsServiceService, Status } from '@settings/api';
+import { credentials, type Client, type ServiceError } from '@grpc/grpc-js';
+import { BadRequest, createSettingsClient, ErrorInfo, RetryInfo, SettingsApiError, SettingsServiceClient, SettingsServiceService, Status, type SettingsClient } from '@settings/api';
 import { createLogger, localStack } from '@settings/shared';
 import { pgQuery, uniqueId } from '@settings/local-stack';
 import { startSettingsServer, type RunningSettingsServer, type StartOptions } from '../../src/app';
@@ -84,22 +84,22 @@ export async function startTestServer(overrides: Record<string, string> = {}, op
   const running = await startSettingsServer(config, createLogger('settings-test', config.LOG_LEVEL), options);
   const client = new SettingsServiceClient(`127.0.0.1:${running.port}`, credentials.createInsecure());
   const token = await mintToken();
+  // Calls go through the package's own client (the one backend teams use), one per token, with
+  // retries off so a test sees exactly what one call returns; `client` stays the raw generated
+  // client for streams and raw frames.
+  const clients = new Map<string | null, SettingsClient>();
+  const clientFor = (bearer: string | null): SettingsClient => {
+    let c = clients.get(bearer);
+    if (!c) {
+      c = createSettingsClient({ address: `127.0.0.1:${running.port}`, credentials: credentials.createInsecure(), retry: { maxAttempts: 1 }, ...(bearer === null ? {} : { token: bearer }) });
+      clients.set(bearer, c);
+    }
+    return c;
+  };
   const call = <K extends MethodName>(method: K, req: RequestOf<K>, opts: CallOpts = {}): Promise<ResponseOf<K>> => {
-    const def = SettingsServiceService[method];
-    const metadata = new Metadata();
     const bearer = opts.token === undefined ? token : opts.token;
-    if (bearer !== null) metadata.set('authorization', `Bearer ${bearer}`);
-    return new Promise((resolve, reject) =>
-      client.makeUnaryRequest(
-        def.path,
-        def.requestSerialize as (v: RequestOf<K>) => Buffer,
-        def.responseDeserialize as (b: Buffer) => ResponseOf<K>,
-        req,
-        metadata,
-        { deadline: Date.now() + (opts.deadlineMs ?? 10_000) },
-        (err, res) => (err ? reject(err) : resolve(res!)),
-      ),
-    );
+    const send = clientFor(bearer)[method] as (r: RequestOf<K>, o: { deadlineMs: number }) => Promise<ResponseOf<K>>;
+    return send(req, { deadlineMs: opts.deadlineMs ?? 10_000 });
   };
   return {
     running,
@@ -109,6 +109,7 @@ export async function startTestServer(overrides: Record<string, string> = {}, op
     call,
     async close() {
       client.close();
+      for (const c of clients.values()) c.close();
       await running.stop();
     },
   };
@@ -144,6 +145,15 @@ export interface DecodedError {
 
 /** The AIP-193 payload of a failed call: status code, ErrorInfo reason, BadRequest violations. */
 export function decodeError(err: unknown): DecodedError {
+  if (err instanceof SettingsApiError) {
+    return {
+      code: err.code,
+      message: err.details,
+      ...(err.reason !== undefined ? { reason: err.reason } : {}),
+      fieldViolations: err.fieldViolations.map((v) => ({ field: v.field, description: v.description })),
+      ...(err.retryDelayMs !== undefined ? { retryDelayMs: err.retryDelayMs } : {}),
+    };
+  }
   const e = err as ServiceError;
   const raw = e.metadata?.get('grpc-status-details-bin')[0];
   const out: DecodedError = { code: e.code, message: e.details, fieldViolations: [] };
