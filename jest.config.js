@@ -13,6 +13,15 @@ const moduleNameMapper = {
   '^@settings/local-stack$': '<rootDir>/deploy/local/src/index.ts',
 };
 const roots = ['packages', 'services', 'deploy', 'chaos', 'bench'];
+// Run a second time, against the three-master Redis Cluster (project `cluster`): the cache
+// contract, the invalidator's evictions, the stale-fill race and the cluster's own read path.
+const clusterTests = [
+  'packages/shared/test/integration/cache-scripts.test.ts',
+  'services/invalidator/test/integration/evicts-on-change.test.ts',
+  'services/invalidator/test/integration/batched-eviction.test.ts',
+  'services/settings/test/integration/stale-fill-race.test.ts',
+  'services/settings/test/integration/redis-cluster.test.ts',
+];
 // Only these folders are scanned: the stack's state folder (.stack) holds files jest must not see.
 const rootDirs = roots.map((r) => `<rootDir>/${r}`);
 
@@ -39,6 +48,20 @@ module.exports = {
       modulePathIgnorePatterns: ['<rootDir>/.*/dist/'],
       globalSetup: '<rootDir>/deploy/local/test/jest-global-setup.ts',
       globalTeardown: '<rootDir>/deploy/local/test/jest-global-teardown.ts',
+      testPathIgnorePatterns: ['/node_modules/', '/services/settings/test/integration/redis-cluster\\.test\\.ts$'],
+      slowTestThreshold: 30,
+    },
+    {
+      displayName: 'cluster',
+      transform,
+      moduleNameMapper,
+      testEnvironment: 'node',
+      roots: rootDirs,
+      testMatch: clusterTests.map((f) => `<rootDir>/${f}`),
+      modulePathIgnorePatterns: ['<rootDir>/.*/dist/'],
+      setupFiles: ['<rootDir>/deploy/local/test/redis-cluster-env.ts'],
+      globalSetup: '<rootDir>/deploy/local/test/jest-global-setup-cluster.ts',
+      globalTeardown: '<rootDir>/deploy/local/test/jest-global-teardown-cluster.ts',
       slowTestThreshold: 30,
     },
   ],

@@ -32,3 +32,4 @@ export { freePort } from './free-port';
 export { runId, uniqueId } from './unique-id';
 export { waitFor } from './wait-for';
 export { mulberry32, type Prng } from './seeded-random';
+export { createTestRedis, testRedisEnv, testRedisTopology, type TestRedisTopology } from './test-redis';

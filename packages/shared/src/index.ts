@@ -17,6 +17,7 @@ export * from './cache/redis-incarnation';
 export * from './cache/cache-redis';
 export * from './cache/audit-sample';
 export * from './cache/fill-lease';
+export * from './cache/key-slots';
 
 // Debezium change events, and the topics that carry them
 export * from './debezium/change-event';

@@ -29,7 +29,10 @@ export async function startInvalidator(config: InvalidatorConfig, log: Logger): 
   const metrics = createInvalidatorMetrics();
   // Fail fast while Redis is down (see createCacheRedis): the evictor retries with backoff and
   // the consumer pauses; an offline queue would pile evictions up in memory and hide the outage.
-  const redis = createCacheRedis(config.REDIS_URL, { commandTimeoutMs: config.REDIS_COMMAND_TIMEOUT_MS, autoPipelining: false, lazyConnect: true });
+  // No auto-pipelining, on a cluster either: ioredis routes an auto-pipeline by a command's first
+  // argument, which for evict-to-marker-batch is its key count, not a key; the per-slot calls
+  // (redis-evictor.ts) are written to each master's socket back to back anyway.
+  const redis = createCacheRedis(config.REDIS_URL, { commandTimeoutMs: config.REDIS_COMMAND_TIMEOUT_MS, autoPipelining: false, lazyConnect: true, clusterNodes: config.REDIS_CLUSTER_NODES });
   redis.on('error', (err: Error) => log.debug({ err: err.message }, 'redis connection error'));
   await redis.connect().catch((err: unknown) => log.warn({ err: (err as Error).message }, 'Redis not reachable at start; evictions will wait for it'));
 

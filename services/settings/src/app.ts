@@ -1,13 +1,14 @@
 import type { Server as HttpServer } from 'node:http';
 import type { Knex } from 'knex';
-import { defaultCacheTiming, startProbesServer, type CacheTiming, type Logger } from '@settings/shared';
+import { defaultCacheTiming, isRedisCluster, startProbesServer, type CacheTiming, type Logger } from '@settings/shared';
 import { AuditSampler } from './cache/audit-sampler';
 import { CircuitBreaker } from './cache/circuit-breaker';
 import { ConcurrencyLimiter } from './cache/concurrency-limiter';
 import { ReadThrough, type ReadThroughHooks } from './cache/read-through';
 import { IncarnationGate } from './cache/incarnation-gate';
-import { createInvalidationSubscriber, createSettingsRedis, type CacheRedis } from './cache/redis-client';
-import { InvalidationTracking } from './cache/invalidation-tracking';
+import { createInvalidationSubscriber, createNodeTrackingConnection, createSettingsRedis, type CacheRedis } from './cache/redis-client';
+import { InvalidationTracking, type NearCacheTracking } from './cache/invalidation-tracking';
+import { ClusterInvalidationTracking } from './cache/cluster-invalidation-tracking';
 import { StaffPermissionsRepo } from './db/staff-permissions-repo';
 import { WatchSettings } from './grpc/watch/watch-settings';
 import { watchTargetParser } from './grpc/watch/watch-targets';
@@ -41,7 +42,7 @@ export interface RunningSettingsServer {
   readonly redis: CacheRedis;
   readonly breaker: CircuitBreaker;
   /** The near-cache and its tracking; undefined with NEAR_CACHE_ENABLED=false. */
-  readonly nearCache: { readonly cache: NearCache; readonly tracking: InvalidationTracking; readonly subscriber: CacheRedis } | undefined;
+  readonly nearCache: { readonly cache: NearCache; readonly tracking: NearCacheTracking; readonly subscriber: { disconnect(): void } | undefined } | undefined;
   /** Health NOT_SERVING, drain calls (then cancel them), close PostgreSQL and Redis. */
   stop(): Promise<void>;
 }
@@ -56,7 +57,7 @@ export async function startSettingsServer(config: SettingsConfig, log: Logger, o
   const knex = createKnex(config.DATABASE_URL, config.DB_READ_POOL_MAX, config.DB_STATEMENT_TIMEOUT_MS, 'settings-service-read');
   const writeKnex = createKnex(config.DATABASE_URL, config.DB_WRITE_POOL_MAX, config.DB_STATEMENT_TIMEOUT_MS, 'settings-service-write');
   const tokens = new ConsistencyTokens(consistencyTokenSecret(config, log), config.CONSISTENCY_TOKEN_PREVIOUS_SECRET);
-  const redis = createSettingsRedis(config.REDIS_URL, config.REDIS_COMMAND_TIMEOUT_MS, log);
+  const redis = createSettingsRedis(config.REDIS_URL, config.REDIS_CLUSTER_NODES, config.REDIS_COMMAND_TIMEOUT_MS, log);
   const breaker = new CircuitBreaker({
     failureThreshold: config.REDIS_BREAKER_FAILURE_THRESHOLD,
     openMs: config.REDIS_BREAKER_OPEN_MS,
@@ -147,7 +148,7 @@ export async function startSettingsServer(config: SettingsConfig, log: Logger, o
       if (redis.status === 'ready') await redis.quit().catch(() => redis.disconnect());
       else redis.disconnect();
       nearCache?.tracking.close();
-      nearCache?.subscriber.disconnect();
+      nearCache?.subscriber?.disconnect();
       log.info('settings service stopped');
     })();
     return stopped;
@@ -168,7 +169,7 @@ function consistencyTokenSecret(config: SettingsConfig, log: Logger): string {
 
 const INSECURE_DEV_TOKEN_SECRET = 'settings-insecure-dev-consistency-token-key';
 
-/** The near-cache, its size gauges and its Redis tracking (subscriber connection + CLIENT TRACKING). */
+/** The near-cache, its size gauges and its Redis tracking (one Redis: subscriber connection + CLIENT TRACKING; a cluster: one connection per master). */
 function startNearCache(config: SettingsConfig, redis: CacheRedis, metrics: SettingsMetrics, log: Logger, keyChanges: KeyChangeBroadcast) {
   const cache = new NearCache({
     maxEntries: config.NEAR_CACHE_MAX_ENTRIES,
@@ -179,7 +180,13 @@ function startNearCache(config: SettingsConfig, redis: CacheRedis, metrics: Sett
   });
   metrics.nearCacheSize.read = () => cache.size;
   metrics.nearCacheTracking.set(0);
+  const onState = (state: 'on' | 'off'): void => metrics.nearCacheTracking.set(state === 'on' ? 1 : 0);
+  if (isRedisCluster(redis)) {
+    // One tracking connection per master (cluster-invalidation-tracking.ts); it owns and closes them.
+    const connect = (node: { host: string; port: number }) => createNodeTrackingConnection(config.REDIS_URL, node, config.REDIS_COMMAND_TIMEOUT_MS, log);
+    return { cache, tracking: new ClusterInvalidationTracking(redis, connect, cache, log, onState, keyChanges), subscriber: undefined };
+  }
   const subscriber = createInvalidationSubscriber(config.REDIS_URL, config.REDIS_COMMAND_TIMEOUT_MS, log);
-  const tracking = new InvalidationTracking(redis, subscriber, cache, log, (state) => metrics.nearCacheTracking.set(state === 'on' ? 1 : 0), keyChanges);
+  const tracking = new InvalidationTracking(redis, subscriber, cache, log, onState, keyChanges);
   return { cache, tracking, subscriber };
 }

@@ -1,4 +1,4 @@
-import type Redis from 'ioredis';
+import type { CacheRedisClient } from './cache-redis';
 import type { ColumnValues } from '../resources/cached-table';
 import { SETTINGS_TABLES, type SettingsTable } from '../resources/settings-tables';
 import { auditSamplesKey, type KeySpace } from './key-map';
@@ -37,7 +37,7 @@ export function decodeAuditSample(fields: readonly string[]): AuditSample | unde
 }
 
 /** Appends a sample (one XADD, stream capped at `maxLen`). Callers fire and forget. */
-export async function publishAuditSample(redis: Redis, sample: AuditSample, maxLen = AUDIT_STREAM_MAX_LEN): Promise<void> {
+export async function publishAuditSample(redis: CacheRedisClient, sample: AuditSample, maxLen = AUDIT_STREAM_MAX_LEN): Promise<void> {
   await redis.xadd(auditSamplesKey(), 'MAXLEN', '~', String(maxLen), '*', ...encodeAuditSample(sample));
 }
 

@@ -1,7 +1,14 @@
-import Redis from 'ioredis';
+import Redis, { Cluster, type RedisOptions } from 'ioredis';
 import { withCacheScripts, type CacheScriptCommands } from './cache-scripts';
 
-export type CacheRedis = Redis & CacheScriptCommands;
+/**
+ * The cache's Redis: one server (`REDIS_URL`) or a Redis Cluster (`REDIS_CLUSTER_NODES`). Both
+ * speak the same commands; what differs is that a command (or script) may only name keys of one
+ * hash slot on a cluster, which the key map guarantees per account (`{acct:<id>}` hash tags) and
+ * the callers respect by grouping keys by slot (key-slots.ts) instead of one multi-key command.
+ */
+export type CacheRedisClient = Redis | Cluster;
+export type CacheRedis = CacheRedisClient & CacheScriptCommands;
 
 export interface CacheRedisOptions {
   /** Upper bound of one command; a slow Redis costs a caller at most this. */
@@ -13,7 +20,30 @@ export interface CacheRedisOptions {
   autoPipelining: boolean;
   /** Connect only on `connect()`, so start-up can await (and log) the first connection. */
   lazyConnect?: boolean;
+  /**
+   * Seed nodes (`host:port`) of a Redis Cluster. When given, the client is an ioredis Cluster
+   * that discovers the other nodes; the URL then only supplies the scheme (`rediss:` = TLS),
+   * user name and password every node is reached with.
+   */
+  clusterNodes?: readonly string[];
 }
+
+/** The client connection settings shared by single-server and cluster-node connections. */
+function connectionOptions(opts: CacheRedisOptions): RedisOptions {
+  return {
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 0,
+    commandTimeout: opts.commandTimeoutMs,
+    // A connection attempt to a host that does not answer must not hold a reconnect for ioredis' default 10 s.
+    connectTimeout: 1000,
+    retryStrategy: backoff,
+    // A subscriber (the settings service's invalidation listener) re-subscribes itself after a
+    // reconnect: it must read its new CLIENT ID first, which RESP2 forbids once subscribed.
+    autoResubscribe: false,
+  };
+}
+
+const backoff = (times: number): number => Math.min(50 * 2 ** Math.min(times, 6), 2000);
 
 /**
  * The cache client of both services, with the cache's Lua scripts registered. It fails fast:
@@ -24,18 +54,51 @@ export interface CacheRedisOptions {
  * restarted Redis is in use again within about 2 s.
  */
 export function createCacheRedis(url: string, opts: CacheRedisOptions): CacheRedis {
-  const redis = new Redis(url, {
-    enableOfflineQueue: false,
-    maxRetriesPerRequest: 0,
-    commandTimeout: opts.commandTimeoutMs,
-    enableAutoPipelining: opts.autoPipelining,
-    lazyConnect: opts.lazyConnect ?? false,
-    // A connection attempt to a host that does not answer must not hold a reconnect for ioredis' default 10 s.
-    connectTimeout: 1000,
-    retryStrategy: (times) => Math.min(50 * 2 ** Math.min(times, 6), 2000),
-    // A subscriber (the settings service's invalidation listener) re-subscribes itself after a
-    // reconnect: it must read its new CLIENT ID first, which RESP2 forbids once subscribed.
-    autoResubscribe: false,
-  });
-  return withCacheScripts(redis);
+  if (opts.clusterNodes && opts.clusterNodes.length > 0) return withCacheScripts(createCacheCluster(url, opts.clusterNodes, opts));
+  return withCacheScripts(new Redis(url, { ...connectionOptions(opts), enableAutoPipelining: opts.autoPipelining, lazyConnect: opts.lazyConnect ?? false }));
+}
+
+function createCacheCluster(url: string, nodes: readonly string[], opts: CacheRedisOptions): Cluster {
+  return new Cluster(
+    nodes.map((n) => parseHostPort(n)),
+    {
+      enableOfflineQueue: false,
+      enableAutoPipelining: opts.autoPipelining,
+      lazyConnect: opts.lazyConnect ?? false,
+      clusterRetryStrategy: backoff,
+      // A failover moves slots: the client follows MOVED/ASK and refreshes its slot map itself.
+      maxRedirections: 16,
+      retryDelayOnFailover: 100,
+      slotsRefreshTimeout: 1000,
+      redisOptions: { ...connectionOptions(opts), ...credentialsOf(url) },
+    },
+  );
+}
+
+/** Scheme, user and password of a `redis:`/`rediss:` URL, for connections made by host and port. */
+export function credentialsOf(url: string): Pick<RedisOptions, 'username' | 'password' | 'tls'> {
+  const u = new URL(url);
+  return {
+    ...(u.username ? { username: decodeURIComponent(u.username) } : {}),
+    ...(u.password ? { password: decodeURIComponent(u.password) } : {}),
+    ...(u.protocol === 'rediss:' ? { tls: {} } : {}),
+  };
+}
+
+export function parseHostPort(node: string): { host: string; port: number } {
+  const m = /^\[?([^\]]+?)\]?:(\d{1,5})$/.exec(node.trim());
+  if (!m) throw new Error(`not host:port: ${node}`);
+  return { host: m[1]!, port: Number(m[2]) };
+}
+
+export function isRedisCluster(redis: CacheRedisClient): redis is Cluster {
+  return redis.isCluster;
+}
+
+/**
+ * The servers holding data: the one server, or every master of a cluster (as the client knows
+ * them now). Server-level facts — run ids, CPU — are per server, so their callers ask each.
+ */
+export function dataServers(redis: CacheRedisClient): Redis[] {
+  return isRedisCluster(redis) ? redis.nodes('master') : [redis];
 }

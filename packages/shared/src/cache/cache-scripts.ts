@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type Redis from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 
 /**
  * Typed wrappers of the cache's Lua scripts. The `.lua` files are the source of truth (each
@@ -32,7 +32,7 @@ export interface CacheScriptCommands {
  * Registers the scripts on a client; ioredis sends EVALSHA and falls back to EVAL after a
  * Redis restart flushed the script cache, so no explicit SCRIPT LOAD bookkeeping is needed.
  */
-export function withCacheScripts<R extends Redis>(redis: R): R & CacheScriptCommands {
+export function withCacheScripts<R extends Redis | Cluster>(redis: R): R & CacheScriptCommands {
   redis.defineCommand('versionedFill', { numberOfKeys: 1, lua: VERSIONED_FILL_LUA });
   redis.defineCommand('evictToMarker', { numberOfKeys: 1, lua: EVICT_TO_MARKER_LUA });
   redis.defineCommand('releaseFillLease', { numberOfKeys: 1, lua: FILL_LEASE_RELEASE_LUA });

@@ -1,4 +1,4 @@
-import type Redis from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import { loadScript } from './cache-scripts';
 
 /**
@@ -20,7 +20,7 @@ export interface MarkerEviction {
 }
 
 /** Registers the batch script on a client (EVALSHA with EVAL fallback, as withCacheScripts). */
-export function withEvictToMarkerBatch<R extends Redis>(redis: R): R & EvictToMarkerBatchCommand {
+export function withEvictToMarkerBatch<R extends Redis | Cluster>(redis: R): R & EvictToMarkerBatchCommand {
   redis.defineCommand('evictToMarkerBatch', { lua: EVICT_TO_MARKER_BATCH_LUA });
   return redis as R & EvictToMarkerBatchCommand;
 }

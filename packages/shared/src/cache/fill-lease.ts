@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type Redis from 'ioredis';
+import type { CacheRedisClient } from './cache-redis';
 import type { CacheScriptCommands } from './cache-scripts';
 import { fillLeaseKey } from './key-map';
 
@@ -20,13 +20,13 @@ export interface FillLease {
 }
 
 /** The lease of `entryKey` for `ttlMs`, or undefined when another reader holds it. */
-export async function acquireFillLease(redis: Redis, entryKey: string, ttlMs: number): Promise<FillLease | undefined> {
+export async function acquireFillLease(redis: CacheRedisClient, entryKey: string, ttlMs: number): Promise<FillLease | undefined> {
   const lease = { key: fillLeaseKey(entryKey), token: randomBytes(9).toString('base64url') };
   const ok = await redis.set(lease.key, lease.token, 'PX', ttlMs, 'NX');
   return ok === 'OK' ? lease : undefined;
 }
 
 /** Ends the lease if it is still ours (fill-lease-release.lua); it expires by itself otherwise. */
-export async function releaseFillLease(redis: Redis & CacheScriptCommands, lease: FillLease): Promise<void> {
+export async function releaseFillLease(redis: CacheRedisClient & CacheScriptCommands, lease: FillLease): Promise<void> {
   await redis.releaseFillLease(lease.key, lease.token);
 }

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type Redis from 'ioredis';
+import type { CacheRedisClient } from './cache-redis';
 import { generationKey, type KeySpace } from './key-map';
 
 /**
@@ -28,7 +28,7 @@ export function newGeneration(): string {
  * The space's current generation, created (`SET NX GET`, atomic) when Redis has none. Must run
  * before the database read whose result will be filled under it.
  */
-export async function establishGeneration(redis: Redis, space: KeySpace, current: string | null): Promise<string> {
+export async function establishGeneration(redis: CacheRedisClient, space: KeySpace, current: string | null): Promise<string> {
   if (current !== null) return current;
   const candidate = newGeneration();
   // SET ... NX GET returns the value that was there (another reader won) or null (ours is set).

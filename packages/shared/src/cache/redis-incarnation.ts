@@ -1,9 +1,12 @@
-import type Redis from 'ioredis';
+import { dataServers, type CacheRedisClient } from './cache-redis';
 import { generationKey, KEY_SPACES, redisIncarnationKey, type KeySpace } from './key-map';
 import { newGeneration } from './generation';
 
 export interface IncarnationCheck {
-  /** The server's `run_id` (changes on every restart, and differs on a promoted replica). */
+  /**
+   * The server's `run_id` (changes on every restart, and differs on a promoted replica); on a
+   * Redis Cluster the sorted run ids of every master, so a restart or failover of any one counts.
+   */
   runId: string;
   /** True when the data came from another server process: every generation was renewed. */
   renewed: boolean;
@@ -23,11 +26,14 @@ export interface IncarnationCheck {
  * run id is recorded, so a second process can only see the new run id after the renewal;
  * two processes racing both renew (one extra cold start), neither trusts old data.
  * Fixed keys only (one per space plus the run id): no KEYS/SCAN.
+ *
+ * Redis Cluster: a master that restarts or is replaced by a replica can bring back entries
+ * whose markers it lost, like a single server, so the run id is the set of every master's; a
+ * new master (a failover, or a node added) renews all generations — the whole cache goes cold,
+ * the price of not knowing which entries that master lost.
  */
-export async function checkRedisIncarnation(redis: Redis): Promise<IncarnationCheck> {
-  const info = await redis.info('server');
-  const runId = /^run_id:([0-9a-f]+)/m.exec(info)?.[1];
-  if (!runId) throw new Error('INFO server did not report a run_id');
+export async function checkRedisIncarnation(redis: CacheRedisClient): Promise<IncarnationCheck> {
+  const runId = await currentRunId(redis);
   const recorded = await redis.get(redisIncarnationKey());
   if (recorded === runId) return { runId, renewed: false };
   await renewAllGenerations(redis);
@@ -39,8 +45,22 @@ export async function checkRedisIncarnation(redis: Redis): Promise<IncarnationCh
  * Gives every key space a fresh generation: the whole cache becomes misses at once. Also the
  * operator's tool after restoring PostgreSQL or Redis from a backup (docs/operations.md).
  */
-export async function renewAllGenerations(redis: Redis): Promise<KeySpace[]> {
+export async function renewAllGenerations(redis: CacheRedisClient): Promise<KeySpace[]> {
   const spaces = Object.keys(KEY_SPACES) as KeySpace[];
   await Promise.all(spaces.map((space) => redis.set(generationKey(space), newGeneration())));
   return spaces;
+}
+
+/** The run id of the server, or the sorted run ids of the cluster's masters. */
+async function currentRunId(redis: CacheRedisClient): Promise<string> {
+  const servers = dataServers(redis);
+  if (servers.length === 0) throw new Error('no Redis Cluster master known yet');
+  const ids = await Promise.all(
+    servers.map(async (server) => {
+      const id = /^run_id:([0-9a-f]+)/m.exec(await server.info('server'))?.[1];
+      if (!id) throw new Error('INFO server did not report a run_id');
+      return id;
+    }),
+  );
+  return ids.sort().join(',');
 }

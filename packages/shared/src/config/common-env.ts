@@ -6,7 +6,12 @@ import { localDatabaseUrl, localKafkaBrokers, localRedisUrl } from './local-stac
 
 /** Variables both services read; each service spreads these into its own schema. */
 export const commonEnv = {
-  REDIS_URL: env.requiredOutsideLocalStack(env.url('Redis holding the settings cache', ['redis:', 'rediss:']), localRedisUrl),
+  REDIS_URL: env.requiredOutsideLocalStack(env.url('Redis holding the settings cache; with REDIS_CLUSTER_NODES only its scheme (rediss: = TLS), user name and password are used', ['redis:', 'rediss:']), localRedisUrl),
+  REDIS_CLUSTER_NODES: {
+    ...env.hostPorts('seed nodes (host:port, comma separated) of a Redis Cluster holding the cache instead of one Redis; the client discovers the other masters and follows failovers'),
+    default: [],
+    defaultText: '(none: one Redis at REDIS_URL)',
+  },
   LOG_LEVEL: env.oneOf('pino log level', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const, 'info'),
 };
 

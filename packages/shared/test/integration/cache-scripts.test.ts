@@ -1,12 +1,16 @@
 import { randomBytes } from 'node:crypto';
-import Redis from 'ioredis';
-import { cacheKeys, localRedisUrl, parseCacheValue, withCacheScripts } from '../../src';
+import Redis, { Cluster } from 'ioredis';
+import { cacheKeys, localRedisClusterNodes, localRedisUrl, parseCacheValue, parseHostPort, withCacheScripts } from '../../src';
 
 /**
  * The fence, against a real Redis: the two Lua scripts decide every interleaving of a fill and
  * an eviction. Each test uses its own account id, so tests never see each other's keys.
+ * Runs twice: on the single Redis, and in the jest project `cluster` on the three-master Redis
+ * Cluster (SETTINGS_TEST_REDIS=cluster), where every script's keys must share a slot.
  */
-const redis = withCacheScripts(new Redis(localRedisUrl));
+const redis = withCacheScripts(
+  process.env.SETTINGS_TEST_REDIS === 'cluster' ? new Cluster(localRedisClusterNodes.split(',').map((n) => parseHostPort(n))) : new Redis(localRedisUrl),
+);
 const TTL = 60_000;
 const account = (): string => `t${randomBytes(6).toString('hex')}`;
 

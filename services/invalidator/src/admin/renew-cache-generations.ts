@@ -1,5 +1,4 @@
-import Redis from 'ioredis';
-import { commonEnv, loadEnv, renewAllGenerations, runMain } from '@settings/shared';
+import { commonEnv, createCacheRedis, loadEnv, renewAllGenerations, runMain } from '@settings/shared';
 
 /**
  * Operator command, shipped with the invalidator (the one component that removes things from
@@ -18,9 +17,9 @@ import { commonEnv, loadEnv, renewAllGenerations, runMain } from '@settings/shar
  */
 runMain({
   name: 'renew-cache-generations',
-  loadConfig: () => loadEnv({ REDIS_URL: commonEnv.REDIS_URL, LOG_LEVEL: commonEnv.LOG_LEVEL }),
+  loadConfig: () => loadEnv({ REDIS_URL: commonEnv.REDIS_URL, REDIS_CLUSTER_NODES: commonEnv.REDIS_CLUSTER_NODES, LOG_LEVEL: commonEnv.LOG_LEVEL }),
   async start(config, log) {
-    const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: 3, connectTimeout: 5000, lazyConnect: true });
+    const redis = createCacheRedis(config.REDIS_URL, { commandTimeoutMs: 5000, autoPipelining: false, lazyConnect: true, clusterNodes: config.REDIS_CLUSTER_NODES });
     try {
       await redis.connect();
       const spaces = await renewAllGenerations(redis);

@@ -4,7 +4,7 @@ import Redis from 'ioredis';
 import { Kafka, logLevel as kafkaLogLevel, Partitioners } from 'kafkajs';
 import { Client } from 'pg';
 import pino from 'pino';
-import { commonEnv, ConfigError, InvalidIdError, kafkaClientOptions, loadEnv, renewAllGenerations } from '@settings/shared';
+import { commonEnv, ConfigError, createCacheRedis, InvalidIdError, kafkaClientOptions, loadEnv, renewAllGenerations } from '@settings/shared';
 import { pgRowVersions } from '../audit/row-versions';
 import { loadAdminInspectConfig, loadAdminKafkaConfig, type AdminKafkaConfig } from './admin-config';
 import { describeCdcHeal, loadHealCdcGapConfig, runCdcHeal } from './cdc-heal';
@@ -177,8 +177,8 @@ export function createAdminProgram(io: AdminIo): Command {
     .command('renew-generations')
     .description('give every cache key space a fresh generation: nothing cached before now is served again (a cold cache, never a stale one)')
     .action(async () => {
-      const config = loadEnv({ REDIS_URL: commonEnv.REDIS_URL }, io.env);
-      const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: 3, connectTimeout: 5000, lazyConnect: true });
+      const config = loadEnv({ REDIS_URL: commonEnv.REDIS_URL, REDIS_CLUSTER_NODES: commonEnv.REDIS_CLUSTER_NODES }, io.env);
+      const redis = createCacheRedis(config.REDIS_URL, { commandTimeoutMs: 5000, autoPipelining: false, lazyConnect: true, clusterNodes: config.REDIS_CLUSTER_NODES });
       try {
         await redis.connect();
         const spaces = await renewAllGenerations(redis);

@@ -16,9 +16,9 @@ type StreamReply = Array<[string, Array<[string, string[]]>]> | null;
  * SLO's worth), which costs a few measurements, never correctness. A dedicated connection,
  * because XREADGROUP BLOCK would hold up the evictions' commands on a shared one.
  */
-export function redisSampleStream(url: string, group: string, log: Logger, opts: { blockMs?: number; count?: number } = {}): SampleSource {
+export function redisSampleStream(url: string, group: string, log: Logger, opts: { blockMs?: number; count?: number; clusterNodes?: readonly string[] } = {}): SampleSource {
   const blockMs = opts.blockMs ?? 1000;
-  const redis = createCacheRedis(url, { commandTimeoutMs: blockMs + 2000, autoPipelining: false, lazyConnect: true });
+  const redis = createCacheRedis(url, { commandTimeoutMs: blockMs + 2000, autoPipelining: false, lazyConnect: true, clusterNodes: opts.clusterNodes });
   redis.on('error', (err: Error) => log.debug({ err: err.message }, 'audit stream connection error'));
   const consumer = `${hostname()}-${process.pid}`;
   const key = auditSamplesKey();

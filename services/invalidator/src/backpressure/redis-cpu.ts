@@ -1,4 +1,4 @@
-import type Redis from 'ioredis';
+import { dataServers, type CacheRedisClient } from '@settings/shared';
 
 /**
  * How busy Redis's main thread is, from its own counters (`INFO cpu`: main-thread user+sys CPU
@@ -8,15 +8,15 @@ import type Redis from 'ioredis';
  * by keeping Redis's single thread busy. On a shared, overloaded machine round trips get slow
  * because the invalidator or the machine is slow, not Redis; backing off then helps no reader
  * and only delays invalidation. The ceiling backs off when round trips are slow AND Redis is
- * busy (adaptive-rate.ts).
+ * busy (adaptive-rate.ts). On a Redis Cluster the busiest master counts.
  */
 export class RedisCpuSampler {
   private timer: NodeJS.Timeout | undefined;
-  private last: { cpu: number; at: number } | undefined;
+  private readonly last = new Map<string, { cpu: number; at: number }>();
   private busyFraction = 0;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: CacheRedisClient,
     private readonly intervalMs: number,
   ) {}
 
@@ -37,16 +37,25 @@ export class RedisCpuSampler {
   }
 
   async sample(): Promise<void> {
+    const servers = dataServers(this.redis);
+    const fractions = await Promise.all(servers.map((server) => this.sampleServer(server)));
+    const known = fractions.filter((f): f is number => f !== undefined);
+    if (known.length > 0) this.busyFraction = Math.max(...known);
+  }
+
+  private async sampleServer(server: ReturnType<typeof dataServers>[number]): Promise<number | undefined> {
     let info: string;
     try {
-      info = await this.redis.info('cpu');
+      info = await server.info('cpu');
     } catch {
-      return; // Redis failing: the evictor's own errors handle that
+      return undefined; // Redis failing: the evictor's own errors handle that
     }
     const cpu = mainThreadCpuSeconds(info);
     const at = performance.now();
-    if (cpu !== undefined && this.last) this.busyFraction = Math.max(0, (cpu - this.last.cpu) / ((at - this.last.at) / 1000));
-    if (cpu !== undefined) this.last = { cpu, at };
+    const name = `${server.options.host ?? ''}:${server.options.port ?? ''}`;
+    const last = this.last.get(name);
+    if (cpu !== undefined) this.last.set(name, { cpu, at });
+    return cpu !== undefined && last ? Math.max(0, (cpu - last.cpu) / ((at - last.at) / 1000)) : undefined;
   }
 }
 

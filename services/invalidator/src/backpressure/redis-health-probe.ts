@@ -1,5 +1,4 @@
-import type Redis from 'ioredis';
-import { invalidatorProbeKey, type Logger } from '@settings/shared';
+import { hashTagForSlot, invalidatorProbeKey, isRedisCluster, type CacheRedisClient, type Logger } from '@settings/shared';
 
 export interface RedisHealthProbeOptions {
   /** How often Redis is probed (also how soon a paused consumer resumes after Redis returns). */
@@ -13,6 +12,8 @@ export interface RedisHealthProbeOptions {
  * Why a write and not PING: evictions are writes; a Redis that answers PING but refuses writes
  * (out of memory under `noeviction`, a read-only replica after a failover) must count as down,
  * or a paused consumer would resume into the same failure and liveness would blame itself.
+ * On a Redis Cluster every master is probed (a key in a slot it serves): evictions go to all of
+ * them, and one failing master must keep the consumer paused.
  */
 export class RedisHealthProbe {
   private timer: NodeJS.Timeout | undefined;
@@ -21,7 +22,7 @@ export class RedisHealthProbe {
   private readonly listeners: Array<(healthy: boolean) => void> = [];
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: CacheRedisClient,
     private readonly opts: RedisHealthProbeOptions,
     private readonly log: Logger,
   ) {}
@@ -50,7 +51,7 @@ export class RedisHealthProbe {
   async probe(): Promise<boolean> {
     let ok: boolean;
     try {
-      ok = (await this.redis.set(invalidatorProbeKey(), String(Date.now()), 'PX', Math.max(1000, this.opts.intervalMs * 5))) === 'OK';
+      ok = await this.writeProbes(Math.max(1000, this.opts.intervalMs * 5));
     } catch (err) {
       if (this.isHealthy) this.log.warn({ err: (err as Error).message }, 'Redis health probe failed');
       ok = false;
@@ -67,5 +68,20 @@ export class RedisHealthProbe {
     if (!this.running) return;
     this.timer = setTimeout(() => void this.tick(), this.opts.intervalMs);
     this.timer.unref();
+  }
+
+  private async writeProbes(ttlMs: number): Promise<boolean> {
+    const value = String(Date.now());
+    const redis = this.redis;
+    if (!isRedisCluster(redis)) return (await redis.set(invalidatorProbeKey(), value, 'PX', ttlMs)) === 'OK';
+    // The first slot of each master in the client's slot map (`slots[slot][0]` is its master).
+    const firstSlot = new Map<string, number>();
+    redis.slots.forEach((owners, slot) => {
+      const master = owners?.[0];
+      if (master !== undefined && !firstSlot.has(master)) firstSlot.set(master, slot);
+    });
+    if (firstSlot.size === 0) return false;
+    const replies = await Promise.all([...firstSlot.values()].map((slot) => redis.set(`v1:{${hashTagForSlot(slot)}}:invalidator-probe`, value, 'PX', ttlMs)));
+    return replies.every((r) => r === 'OK');
   }
 }

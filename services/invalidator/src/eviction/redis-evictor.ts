@@ -1,5 +1,15 @@
-import type Redis from 'ioredis';
-import { evictToMarkerBatchArgs, generationKey, newGeneration, withEvictToMarkerBatch, type EvictToMarkerBatchCommand, type KeySpace, type MarkerEviction } from '@settings/shared';
+import {
+  evictToMarkerBatchArgs,
+  generationKey,
+  groupBySlot,
+  isRedisCluster,
+  newGeneration,
+  withEvictToMarkerBatch,
+  type CacheRedisClient,
+  type EvictToMarkerBatchCommand,
+  type KeySpace,
+  type MarkerEviction,
+} from '@settings/shared';
 import { AdaptiveRate } from '../backpressure/adaptive-rate';
 import { InflightLimit } from '../backpressure/inflight-limit';
 import { RedisCpuSampler } from '../backpressure/redis-cpu';
@@ -64,8 +74,10 @@ interface RoundTrip {
  * abandoned: evictions are idempotent, so re-sending a partly applied one is safe, and the
  * caller commits offsets only after `apply` resolves.
  *
- * Redis Cluster (later): every key of one script call must be in one slot. `roundTrips` is the
- * one place keys are grouped; a cluster mode groups them by slot there before cutting calls.
+ * Redis Cluster: every key of one script call must be in one slot, so there a round trip's
+ * markers are grouped by slot (one account = one slot) and each group goes as its own calls,
+ * all sent at once (back to back on each master's connection). A round trip
+ * succeeds when every call did, and is re-sent whole otherwise, as on one Redis.
  */
 export class RedisEvictor {
   readonly bucket: TokenBucket;
@@ -73,10 +85,10 @@ export class RedisEvictor {
   private readonly inflight: InflightLimit;
   /** Sampled only while there is a ceiling to adapt (start/stop). */
   readonly cpu: RedisCpuSampler;
-  private readonly redis: Redis & EvictToMarkerBatchCommand;
+  private readonly redis: CacheRedisClient & EvictToMarkerBatchCommand;
 
   constructor(
-    redis: Redis,
+    redis: CacheRedisClient,
     private readonly opts: EvictorOptions,
     private readonly metrics: InvalidatorMetrics,
   ) {
@@ -149,6 +161,7 @@ export class RedisEvictor {
   }
 
   private async execRoundTrip(trip: RoundTrip): Promise<{ written: number; commands: number }> {
+    if (isRedisCluster(this.redis)) return this.execRoundTripOnCluster(trip);
     const p = this.redis.pipeline();
     // A fresh random generation, not INCR: a counter restarts at 0 on an empty Redis and would
     // make entries filled under an old number valid again (generation.ts).
@@ -163,6 +176,18 @@ export class RedisEvictor {
       if (err) throw err;
       if (i >= trip.bumps.length) written += Number(value);
     });
+    return { written, commands: results.length };
+  }
+
+  private async execRoundTripOnCluster(trip: RoundTrip): Promise<{ written: number; commands: number }> {
+    const calls: Array<Promise<unknown>> = trip.bumps.map((space) => this.redis.set(generationKey(space), newGeneration()));
+    for (const group of groupBySlot(trip.markers, (m) => m.key)) {
+      for (let i = 0; i < group.length; i += this.opts.scriptBatchKeys) {
+        calls.push(this.redis.evictToMarkerBatch(...evictToMarkerBatchArgs(group.slice(i, i + this.opts.scriptBatchKeys), this.opts.markerTtlMs)));
+      }
+    }
+    const results = await Promise.all(calls);
+    const written = trip.bumps.length + results.slice(trip.bumps.length).reduce<number>((sum, n) => sum + Number(n), 0);
     return { written, commands: results.length };
   }
 

@@ -1,10 +1,9 @@
-import Redis from 'ioredis';
 import { Partitioners } from 'kafkajs';
-import { cacheKeys, changeTopic, createLogger, localRedisUrl, localStack, parseCacheValue, withCacheScripts, type CacheValue } from '@settings/shared';
+import { cacheKeys, changeTopic, createLogger, localStack, parseCacheValue, withCacheScripts, type CacheValue } from '@settings/shared';
 import { ChangeTopicReader, localKafka, withAdmin } from '@settings/local-stack';
 import { RedisEvictor, type ApplyHooks } from '../../src/eviction/redis-evictor';
 import { createInvalidatorMetrics } from '../../src/metrics';
-import { fencedAtLeast, readCache, startTestInvalidator, testRedis, uniqueId, waitFor } from '../support/test-invalidator';
+import { deleteKeys, fencedAtLeast, readCache, startTestInvalidator, testRedis, uniqueId, waitFor } from '../support/test-invalidator';
 import type { RunningInvalidator } from '../../src/invalidator';
 
 /**
@@ -35,7 +34,7 @@ const noHooks: ApplyHooks = { heartbeat: async () => undefined, shouldAbort: () 
 
 describe('one script call, many keys', () => {
   it('each key inside a batch is fenced by its own floor: newer entries and higher markers are left alone', async () => {
-    const filler = withCacheScripts(new Redis(localRedisUrl));
+    const filler = withCacheScripts(testRedis());
     const id = uniqueId('batch-fence-');
     const keys = Array.from({ length: 60 }, (_, i) => cacheKeys.accountSettings(`${id}-${i}`).key);
     // Four kinds of key, interleaved so every call of 7 keys mixes them; every floor is 5.
@@ -60,7 +59,7 @@ describe('one script call, many keys', () => {
     expect(after.filter((v, i) => i % 4 === 0 && v?.kind === 'entry' && v.version === 10n)).toHaveLength(15);
     // Only the keys that needed a marker count as written.
     expect(written).toBe(30);
-    await redis.del(...keys);
+    await deleteKeys(redis, keys);
     filler.disconnect();
   });
 });
@@ -87,13 +86,13 @@ describe('through Kafka', () => {
       expect(message.headers?.['dlq.reason']?.toString()).toMatch(/account_id/);
       await waitFor(
         async () => {
-          const values = await redis.mgetBuffer(...accounts.map((a) => cacheKeys.accountSettings(a).key));
+          const values = await Promise.all(accounts.map((a) => redis.getBuffer(cacheKeys.accountSettings(a).key)));
           return values.every((v, i) => fencedAtLeast(parseCacheValue(v), BigInt(1000 + i)));
         },
         30_000,
         'every key of the batch fenced at its own version',
       );
-      await redis.del(...accounts.map((a) => cacheKeys.accountSettings(a).key));
+      await deleteKeys(redis, accounts.map((a) => cacheKeys.accountSettings(a).key));
     } finally {
       await dlq.stop();
     }
@@ -133,7 +132,8 @@ describe('through Kafka', () => {
           const done = offset < base ? 0 : Math.min(keys.length, Number(offset - base));
           progress.push(done);
           if (done === 0) continue;
-          const values = await redis.mgetBuffer(...keys.slice(0, done));
+          // One GET per key: a Redis Cluster refuses an MGET across slots.
+          const values = await Promise.all(keys.slice(0, done).map((key) => redis.getBuffer(key)));
           const missing = values.findIndex((v) => !fencedAtLeast(parseCacheValue(v), 50n));
           if (missing >= 0) violations.push(`partition ${p}: committed past event ${missing} whose key is not evicted`);
         }
@@ -146,6 +146,6 @@ describe('through Kafka', () => {
     expect(violations).toEqual([]);
     expect(sawConcurrent).toBe(true);
     violations = [];
-    await redis.del(...[...events.values()].flatMap((e) => e.keys));
+    await deleteKeys(redis, [...events.values()].flatMap((e) => e.keys));
   });
 });

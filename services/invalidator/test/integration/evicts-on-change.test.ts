@@ -1,5 +1,4 @@
-import { cacheKeys, localRedisUrl, withCacheScripts } from '@settings/shared';
-import Redis from 'ioredis';
+import { cacheKeys, withCacheScripts } from '@settings/shared';
 import { fencedAtLeast, readCache, sql, startTestInvalidator, testRedis, uniqueId, waitFor } from '../support/test-invalidator';
 import type { RunningInvalidator } from '../../src/invalidator';
 
@@ -9,7 +8,7 @@ import type { RunningInvalidator } from '../../src/invalidator';
  */
 let inv: RunningInvalidator;
 const redis = testRedis();
-const scripts = withCacheScripts(new Redis(localRedisUrl));
+const scripts = withCacheScripts(testRedis());
 
 beforeAll(async () => {
   inv = await startTestInvalidator();

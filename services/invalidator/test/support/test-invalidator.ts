@@ -1,6 +1,6 @@
-import Redis from 'ioredis';
-import { createLogger, localRedisUrl, localStack, parseCacheValue, type CacheValue } from '@settings/shared';
-import { pgQuery, positionGroupAtEnd as positionAtEnd, uniqueId, waitFor as pollFor } from '@settings/local-stack';
+import type { CacheRedisClient } from '@settings/shared';
+import { createLogger, localStack, parseCacheValue, type CacheValue } from '@settings/shared';
+import { createTestRedis, pgQuery, positionGroupAtEnd as positionAtEnd, testRedisEnv, uniqueId, waitFor as pollFor } from '@settings/local-stack';
 import { loadInvalidatorConfig, type InvalidatorConfig } from '../../src/config';
 import { startInvalidator, type RunningInvalidator } from '../../src/invalidator';
 
@@ -23,6 +23,8 @@ export function testConfig(overrides: Partial<Record<string, string>> = {}): Inv
     KAFKA_GROUP_ID: uniqueId('test-invalidator-'),
     HTTP_PORT: '0',
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'warn',
+    // REDIS_CLUSTER_NODES in the jest project `cluster`.
+    ...testRedisEnv(),
     ...overrides,
   });
 }
@@ -36,11 +38,17 @@ export async function startTestInvalidator(overrides: Partial<Record<string, str
   return { ...running, config };
 }
 
-export function testRedis(): Redis {
-  return new Redis(localRedisUrl, { maxRetriesPerRequest: 1 });
+/** The test's Redis: the single one, or the cluster in the jest project `cluster`. */
+export function testRedis(): CacheRedisClient {
+  return createTestRedis();
 }
 
-export async function readCache(redis: Redis, key: string): Promise<CacheValue | undefined> {
+/** Deletes a test's keys, one DEL per key: a Redis Cluster refuses a DEL across slots. */
+export async function deleteKeys(redis: CacheRedisClient, keys: readonly string[]): Promise<void> {
+  await Promise.all(keys.map((key) => redis.del(key)));
+}
+
+export async function readCache(redis: CacheRedisClient, key: string): Promise<CacheValue | undefined> {
   return parseCacheValue(await redis.getBuffer(key));
 }
 

@@ -1,5 +1,4 @@
-import type Redis from 'ioredis';
-import { publishAuditSample, type AuditSample, type KeySpace, type Logger } from '@settings/shared';
+import { publishAuditSample, type AuditSample, type CacheRedisClient, type KeySpace, type Logger } from '@settings/shared';
 import type { SettingsMetrics } from '../metrics';
 
 /**
@@ -12,18 +11,18 @@ export class AuditSampler {
   private readonly random: () => number;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: CacheRedisClient,
     private readonly every: number,
     private readonly metrics: SettingsMetrics,
     private readonly log: Logger,
-    opts: { now?: () => number; random?: () => number; publish?: (redis: Redis, s: AuditSample) => Promise<void> } = {},
+    opts: { now?: () => number; random?: () => number; publish?: (redis: CacheRedisClient, s: AuditSample) => Promise<void> } = {},
   ) {
     this.now = opts.now ?? Date.now;
     this.random = opts.random ?? Math.random;
     if (opts.publish) this.publish = opts.publish;
   }
 
-  private publish: (redis: Redis, s: AuditSample) => Promise<void> = publishAuditSample;
+  private publish: (redis: CacheRedisClient, s: AuditSample) => Promise<void> = publishAuditSample;
 
   /** Called for every served hit; returns at once. */
   offer(space: KeySpace, key: string, version: bigint): void {

@@ -1,5 +1,5 @@
 import type Redis from 'ioredis';
-import { checkRedisIncarnation, type Logger } from '@settings/shared';
+import { checkRedisIncarnation, isRedisCluster, type CacheRedisClient, type Logger } from '@settings/shared';
 import type { SettingsMetrics } from '../metrics';
 
 /**
@@ -8,24 +8,44 @@ import type { SettingsMetrics } from '../metrics';
  * to a replica, a network blip — closes the gate until the check ran on the new connection,
  * so entries a rolled-back Redis brought back are never served: the check renews the
  * generations first, which turns them into misses.
+ *
+ * On a Redis Cluster the same holds per master: any master's connection closing, or a master
+ * joining or leaving the client's view (a failover), closes the gate until the check — which
+ * then compares every master's run id — ran again.
  */
 export class IncarnationGate {
   private trusted = false;
   /** Bumped on every close, so a check started on an older connection cannot open the gate. */
   private connection = 0;
   private readonly waiters: Array<() => void> = [];
+  private running: Promise<void> | undefined;
+  private again = false;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: CacheRedisClient,
     private readonly log: Logger,
     private readonly metrics: SettingsMetrics,
   ) {
     redis.on('ready', () => void this.verify());
-    redis.on('close', () => {
-      this.connection++;
-      this.trusted = false;
-    });
+    redis.on('close', () => this.distrust());
+    if (isRedisCluster(redis)) {
+      redis.on('+node', (node: Redis) => {
+        node.on('close', () => this.distrust());
+        node.on('ready', () => void this.verify());
+        this.distrust();
+        void this.verify();
+      });
+      redis.on('-node', () => {
+        this.distrust();
+        void this.verify();
+      });
+    }
     if (redis.status === 'ready') void this.verify();
+  }
+
+  private distrust(): void {
+    this.connection++;
+    this.trusted = false;
   }
 
   get isTrusted(): boolean {
@@ -44,7 +64,25 @@ export class IncarnationGate {
     });
   }
 
-  private async verify(): Promise<void> {
+  /** One check at a time; a request while one runs (a cluster announces each master) runs one more after it. */
+  private verify(): Promise<void> {
+    if (this.running) {
+      this.again = true;
+      return this.running;
+    }
+    this.running = this.check().finally(() => {
+      this.running = undefined;
+      if (this.again) {
+        this.again = false;
+        void this.verify();
+      }
+    });
+    return this.running;
+  }
+
+  private async check(): Promise<void> {
+    // Not connected (yet): the next `ready` checks. A cluster is ready once it knows every master.
+    if (this.redis.status !== 'ready') return;
     const connection = this.connection;
     try {
       const { runId, renewed } = await checkRedisIncarnation(this.redis);

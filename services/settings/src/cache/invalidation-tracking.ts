@@ -6,6 +6,33 @@ export const INVALIDATION_CHANNEL = '__redis__:invalidate';
 
 export type TrackingState = 'off' | 'on';
 
+/** What the app and tests see of tracking, on one Redis (this file) or a cluster (cluster-invalidation-tracking.ts). */
+export interface NearCacheTracking {
+  readonly state: TrackingState;
+  /** The CLIENT ID pushes are redirected to (one Redis only; undefined on a cluster or while off). */
+  readonly redirectId: string | undefined;
+  /** Resolves true once tracking is on, false after `timeoutMs`. */
+  waitOn(timeoutMs: number): Promise<boolean>;
+  /** Stops heartbeats (and, on a cluster, closes the per-master connections). */
+  close(): void;
+}
+
+/**
+ * One `__redis__:invalidate` message: an array of changed keys, or nil for "everything may have
+ * changed" (FLUSHALL/FLUSHDB). Shared by both tracking variants.
+ */
+export function applyInvalidationMessage(near: NearCache, changes: KeyChangeSink | undefined, channel: Buffer, message: unknown, on: boolean): void {
+  if (channel.toString() !== INVALIDATION_CHANNEL) return;
+  if (Array.isArray(message)) {
+    const keys = message.map((k: Buffer | string) => k.toString());
+    near.invalidate(keys);
+    changes?.changed(keys);
+  } else {
+    near.flush();
+    if (on) changes?.resumed();
+  }
+}
+
 /**
  * Who else hears what tracking hears (Watch, src/watch/key-change-feed.ts): changed keys, after
  * the near-cache dropped them, so a re-read never sees the old near-cache entry; `resumed` when
@@ -18,7 +45,7 @@ export interface KeyChangeSink {
 }
 
 /** How often the subscriber must answer a PING (within the command timeout) to stay trusted. */
-const HEARTBEAT_MS = 1000;
+export const HEARTBEAT_MS = 1000;
 
 /**
  * Keeps the near-cache coherent with Redis' server-assisted client-side caching on RESP2:
@@ -35,7 +62,7 @@ const HEARTBEAT_MS = 1000;
  * cannot be re-added while on). Only after Redis acknowledged that does the near-cache turn on,
  * empty, and only reads sent after that point may install into it.
  */
-export class InvalidationTracking {
+export class InvalidationTracking implements NearCacheTracking {
   private subscriberId: string | undefined;
   /** Bumped on every close of either connection: an older set-up must not turn tracking on. */
   private attempt = 0;
@@ -92,16 +119,7 @@ export class InvalidationTracking {
   }
 
   private onMessage(channel: Buffer, message: unknown): void {
-    if (channel.toString() !== INVALIDATION_CHANNEL) return;
-    // An array of key names; anything else (nil) means "every key may have changed".
-    if (Array.isArray(message)) {
-      const keys = message.map((k: Buffer | string) => k.toString());
-      this.near.invalidate(keys);
-      this.changes?.changed(keys);
-    } else {
-      this.near.flush();
-      if (this.current === 'on') this.changes?.resumed();
-    }
+    applyInvalidationMessage(this.near, this.changes, channel, message, this.current === 'on');
   }
 
   private lost(why: string): void {

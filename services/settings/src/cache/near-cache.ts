@@ -103,6 +103,11 @@ export class NearCache {
     return entry && entry.generation === generation ? entry : undefined;
   }
 
+  /** The space's generation as Redis last reported it (only while tracking: a change is pushed). */
+  generation(space: KeySpace): bigint | undefined {
+    return this.tracking ? this.generations.get(space) : undefined;
+  }
+
   beginRead(keys: readonly string[]): ReadTicket {
     for (const key of keys) {
       const f = this.inFlight.get(key);

@@ -1,12 +1,13 @@
-import type Redis from 'ioredis';
 import {
   establishGeneration,
   generationKey,
+  groupBySlot,
+  isRedisCluster,
   jitteredTtlMs,
   maxFillAgeMs,
   parseCacheValue,
   type CacheKey,
-  type CacheScriptCommands,
+  type CacheRedis,
   type CacheTiming,
   type CacheValue,
   type FillLease,
@@ -65,7 +66,7 @@ export interface ReadThroughHooks {
 }
 
 export interface ReadThroughDeps {
-  redis: Redis & CacheScriptCommands;
+  redis: CacheRedis;
   breaker: CircuitBreaker;
   fallbackLimiter: ConcurrencyLimiter;
   metrics: SettingsMetrics;
@@ -112,9 +113,12 @@ interface FlightOptions {
 export class ReadThrough {
   private readonly flights: SingleFlight<Outcome>;
   private readonly now: () => number;
+  /** A Redis Cluster: no multi-slot MGET (see readGenerationAndEntries). */
+  private readonly clustered: boolean;
 
   constructor(private readonly deps: ReadThroughDeps) {
     this.now = deps.now ?? Date.now;
+    this.clustered = isRedisCluster(deps.redis);
     this.flights = new SingleFlight<Outcome>(this.now);
   }
 
@@ -183,8 +187,7 @@ export class ReadThrough {
     // Taken before the MGET is sent: an invalidation arriving before its reply refuses the install.
     const ticket = near?.beginRead([generationKey(space), ...keys]);
     try {
-      // One command, one round trip: the generation and the entries it decides about.
-      const [gen, ...rest] = await redis.mgetBuffer(generationKey(space), ...keys);
+      const [gen, ...rest] = await this.readGenerationAndEntries(space, keys, near);
       // No generation (Redis restarted empty): create one before the database read, so fills
       // from before the restart can never match it. A generation that is not a number means
       // something else writes our keys: BigInt throws and the cache is not trusted.
@@ -209,6 +212,30 @@ export class ReadThrough {
       }
     });
     return { generation, values, ticket };
+  }
+
+  /**
+   * One Redis: one MGET, one round trip — the generation and the entries it decides about, read
+   * at one instant. A Redis Cluster cannot MGET across slots (the generation key has its own),
+   * so there the generation comes from the near-cache when it holds it (tracked like an entry,
+   * so no generation read concentrates every reader on the generation's slot) or from a GET sent
+   * alongside one MGET per slot of the entries (one account = one slot). Not one instant then,
+   * and not needed: the generation is still read before the database read (fills carry it), and
+   * an entry served under a generation read just before a TRUNCATE is what a read at that moment
+   * returned (cache contract, non-guarantee 23 in the README).
+   */
+  private async readGenerationAndEntries(space: KeySpace, keys: readonly string[], near: NearCache | undefined): Promise<Array<Buffer | null>> {
+    const { redis } = this.deps;
+    if (!this.clustered) return redis.mgetBuffer(generationKey(space), ...keys);
+    const held = near?.generation(space);
+    const groups = groupBySlot(keys.map((key, i) => ({ key, i })), (k) => k.key);
+    const [gen, ...replies] = await Promise.all([
+      held !== undefined ? Buffer.from(held.toString(), 'latin1') : redis.getBuffer(generationKey(space)),
+      ...groups.map((group) => redis.mgetBuffer(...group.map((k) => k.key))),
+    ]);
+    const entries = new Array<Buffer | null>(keys.length);
+    groups.forEach((group, g) => group.forEach(({ i }, j) => (entries[i] = replies[g]![j] ?? null)));
+    return [gen ?? null, ...entries];
   }
 
   /**

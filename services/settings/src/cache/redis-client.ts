@@ -1,3 +1,4 @@
+import type Redis from 'ioredis';
 import { createCacheRedis, type CacheRedis, type Logger } from '@settings/shared';
 
 export type { CacheRedis };
@@ -7,8 +8,8 @@ export type { CacheRedis };
  * read path sends many small independent commands, and a log line per transition between
  * reachable and unreachable rather than one per reconnect attempt.
  */
-export function createSettingsRedis(url: string, commandTimeoutMs: number, log: Logger): CacheRedis {
-  const redis = createCacheRedis(url, { commandTimeoutMs, autoPipelining: true });
+export function createSettingsRedis(url: string, clusterNodes: readonly string[], commandTimeoutMs: number, log: Logger): CacheRedis {
+  const redis = createCacheRedis(url, { commandTimeoutMs, autoPipelining: true, clusterNodes });
   let healthy: boolean | undefined;
   redis.on('ready', () => {
     if (healthy !== true) log.info('redis connected');
@@ -26,9 +27,21 @@ export function createSettingsRedis(url: string, commandTimeoutMs: number, log: 
  * without auto-pipelining (it only sends CLIENT ID and SUBSCRIBE), on its own connection because
  * RESP2 delivers tracking pushes to a connection in subscriber mode.
  */
-export function createInvalidationSubscriber(url: string, commandTimeoutMs: number, log: Logger): CacheRedis {
-  const subscriber = createCacheRedis(url, { commandTimeoutMs, autoPipelining: false });
+export function createInvalidationSubscriber(url: string, commandTimeoutMs: number, log: Logger): Redis {
+  const subscriber = createCacheRedis(url, { commandTimeoutMs, autoPipelining: false }) as Redis;
   // Reconnects are logged by the tracking state changes; this only keeps errors from being unhandled.
   subscriber.on('error', (err: Error) => log.debug({ err: err.message }, 'invalidation subscriber error'));
   return subscriber;
+}
+
+/**
+ * On a Redis Cluster, the near-cache tracks each master on a connection of its own
+ * (cluster-invalidation-tracking.ts): same fail-fast settings, reached by host and port with the
+ * credentials and TLS of REDIS_URL.
+ */
+export function createNodeTrackingConnection(url: string, node: { host: string; port: number }, commandTimeoutMs: number, log: Logger): Redis {
+  const u = new URL(url);
+  u.hostname = node.host.includes(':') ? `[${node.host}]` : node.host;
+  u.port = String(node.port);
+  return createInvalidationSubscriber(u.toString(), commandTimeoutMs, log);
 }

@@ -1,6 +1,6 @@
-import Redis from 'ioredis';
 import { AccountSettings, OnPatientSettings } from '@settings/api';
-import { cacheKeys, localRedisUrl, parseCacheValue, withCacheScripts } from '@settings/shared';
+import { cacheKeys, parseCacheValue, withCacheScripts } from '@settings/shared';
+import { createTestRedis } from '@settings/local-stack';
 import { accountsDeletedAfterAll, metricValue, serverForTests, waitFor } from '../support/test-server';
 
 /**
@@ -8,7 +8,7 @@ import { accountsDeletedAfterAll, metricValue, serverForTests, waitFor } from '.
  * before filling; meanwhile N+1 is written and the invalidator's marker lands. The stalled fill
  * must be fenced, so the old value never appears in the cache after the eviction.
  */
-const redis = withCacheScripts(new Redis(localRedisUrl, { maxRetriesPerRequest: 1 }));
+const redis = withCacheScripts(createTestRedis());
 const newAccount = accountsDeletedAfterAll();
 afterAll(async () => {
   redis.disconnect();

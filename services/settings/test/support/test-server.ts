@@ -1,7 +1,7 @@
 import { credentials, type Client, type ServiceError } from '@grpc/grpc-js';
 import { BadRequest, createSettingsClient, ErrorInfo, RetryInfo, SettingsApiError, SettingsServiceClient, SettingsServiceService, Status, type SettingsClient } from '@settings/api';
 import { createLogger, localStack } from '@settings/shared';
-import { pgQuery, uniqueId } from '@settings/local-stack';
+import { pgQuery, testRedisEnv, uniqueId } from '@settings/local-stack';
 import { startSettingsServer, type RunningSettingsServer, type StartOptions } from '../../src/app';
 import { loadSettingsConfig, type SettingsConfig } from '../../src/config';
 import { jose } from '../../src/grpc/jose';
@@ -25,6 +25,8 @@ export function testConfig(overrides: Record<string, string> = {}): SettingsConf
     // Test keys are unique per run; a short TTL keeps them from piling up in the shared Redis.
     CACHE_ENTRY_TTL_SECONDS: '300',
     SHUTDOWN_GRACE_MS: '2000',
+    // REDIS_CLUSTER_NODES in the jest project `cluster`.
+    ...testRedisEnv(),
     ...overrides,
   });
 }
