@@ -19,6 +19,8 @@ const clusterTests = [
   'packages/shared/test/integration/cache-scripts.test.ts',
   'services/invalidator/test/integration/evicts-on-change.test.ts',
   'services/invalidator/test/integration/batched-eviction.test.ts',
+  'services/invalidator/test/integration/sigkill-restart.test.ts',
+  'services/invalidator/test/integration/redis-cluster-master-restart.test.ts',
   'services/settings/test/integration/stale-fill-race.test.ts',
   'services/settings/test/integration/redis-cluster.test.ts',
 ];
@@ -48,7 +50,8 @@ module.exports = {
       modulePathIgnorePatterns: ['<rootDir>/.*/dist/'],
       globalSetup: '<rootDir>/deploy/local/test/jest-global-setup.ts',
       globalTeardown: '<rootDir>/deploy/local/test/jest-global-teardown.ts',
-      testPathIgnorePatterns: ['/node_modules/', '/services/settings/test/integration/redis-cluster\\.test\\.ts$'],
+      // Cluster-only files (they skip themselves elsewhere): not started twice on the single Redis.
+      testPathIgnorePatterns: ['/node_modules/', '/test/integration/redis-cluster[^/]*\\.test\\.ts$'],
       slowTestThreshold: 30,
     },
     {

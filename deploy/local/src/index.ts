@@ -2,7 +2,7 @@
 // helpers that tests, the benchmark and the chaos suite share.
 export { up, down, status, endpoints, consoleProgress } from './stack';
 export { redisProcess, startRedis } from './redis';
-export { redisClusterReady, redisClusterRunning, startRedisCluster, stopRedisCluster } from './redis-cluster';
+export { redisClusterReady, redisClusterRunning, restartRedisClusterNode, startRedisCluster, stopRedisCluster, stopRedisClusterNode } from './redis-cluster';
 export { pgQuery } from './postgres';
 export { connectorFile, localConnectorConfig } from './kafka-connect';
 // Fault injection (chaos suite): stop a component one way, bring it back the way `up` does.

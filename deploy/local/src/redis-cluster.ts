@@ -36,32 +36,15 @@ export function redisClusterRunning(): boolean {
 }
 
 export async function startRedisCluster(progress: (msg: string) => void): Promise<void> {
-  for (const { port, busPort, process: p } of nodes) {
-    if (p.isRunning()) continue;
-    await ensurePortFree(COMPONENT, port);
-    await ensurePortFree(COMPONENT, busPort);
-    const dir = componentDir(`${COMPONENT}-${port}`);
+  for (const node of nodes) {
+    if (node.process.isRunning()) continue;
     // A node without its data comes back empty; its old nodes.conf would make it claim slots
     // of a cluster whose other members forgot it. Start every node from scratch.
-    rmSync(join(dir, 'nodes.conf'), { force: true });
-    progress(`starting node ${port}`);
-    p.start('redis-server', [
-      '--port', String(port),
-      '--bind', '127.0.0.1',
-      '--cluster-enabled', 'yes',
-      '--cluster-config-file', 'nodes.conf',
-      '--cluster-port', String(busPort),
-      '--cluster-node-timeout', '5000',
-      '--save', '',
-      '--appendonly', 'no',
-      '--dir', dir,
-      '--maxmemory', '256mb',
-      '--maxmemory-policy', 'noeviction',
-    ]);
+    rmSync(join(componentDir(`${COMPONENT}-${node.port}`), 'nodes.conf'), { force: true });
+    progress(`starting node ${node.port}`);
+    await launch(node);
   }
-  for (const { port, process: p } of nodes) {
-    await waitUntil(`${COMPONENT}-${port}`, 'PING', async () => cli(port, 'PING') === 'PONG', { timeoutMs: 15_000, log: p.log, alive: () => p.isRunning() });
-  }
+  for (const node of nodes) await waitAnswers(node);
   if (!redisClusterReady()) {
     // Only a brand-new set of nodes gets here (a running, formed cluster is ready): assign the
     // slots evenly over the three masters.
@@ -71,6 +54,55 @@ export async function startRedisCluster(progress: (msg: string) => void): Promis
     if (r.status !== 0) throw new Error(`redis-cli --cluster create failed: ${(r.stderr || r.stdout).trim().split('\n').slice(-3).join(' ')}`);
   }
   await waitUntil(COMPONENT, 'cluster_state:ok on every node', async () => redisClusterReady(), { timeoutMs: 30_000, log: nodes[0]!.process.log });
+}
+
+/**
+ * Stops one master (tests: a master outage). Without replicas its slots are uncovered, so the
+ * whole cluster refuses commands (`cluster_state:fail`, the default full coverage) until it is back.
+ */
+export async function stopRedisClusterNode(port: number): Promise<void> {
+  await nodeAt(port).process.stop();
+}
+
+/**
+ * Starts a stopped master again with its `nodes.conf`: it rejoins with its slots, empty (no
+ * persistence), under a new run id — a master restart that lost its data.
+ */
+export async function restartRedisClusterNode(port: number): Promise<void> {
+  const node = nodeAt(port);
+  if (!node.process.isRunning()) await launch(node);
+  await waitAnswers(node);
+  await waitUntil(COMPONENT, 'cluster_state:ok on every node', async () => redisClusterReady(), { timeoutMs: 30_000, log: node.process.log });
+}
+
+type ClusterNode = (typeof nodes)[number];
+
+function nodeAt(port: number): ClusterNode {
+  const node = nodes.find((n) => n.port === port);
+  if (!node) throw new Error(`no local cluster node on port ${port}`);
+  return node;
+}
+
+async function launch({ port, busPort, process: p }: ClusterNode): Promise<void> {
+  await ensurePortFree(COMPONENT, port);
+  await ensurePortFree(COMPONENT, busPort);
+  p.start('redis-server', [
+    '--port', String(port),
+    '--bind', '127.0.0.1',
+    '--cluster-enabled', 'yes',
+    '--cluster-config-file', 'nodes.conf',
+    '--cluster-port', String(busPort),
+    '--cluster-node-timeout', '5000',
+    '--save', '',
+    '--appendonly', 'no',
+    '--dir', componentDir(`${COMPONENT}-${port}`),
+    '--maxmemory', '256mb',
+    '--maxmemory-policy', 'noeviction',
+  ]);
+}
+
+async function waitAnswers({ port, process: p }: ClusterNode): Promise<void> {
+  await waitUntil(`${COMPONENT}-${port}`, 'PING', async () => cli(port, 'PING') === 'PONG', { timeoutMs: 15_000, log: p.log, alive: () => p.isRunning() });
 }
 
 export async function stopRedisCluster(): Promise<void> {

@@ -70,6 +70,11 @@ function createCacheCluster(url: string, nodes: readonly string[], opts: CacheRe
       maxRedirections: 16,
       retryDelayOnFailover: 100,
       slotsRefreshTimeout: 1000,
+      // Re-read the slot map every second, not only on a single command's MOVED: a master that
+      // was down is dropped from the client's pool, and auto-pipelined commands that meet MOVED
+      // are not redirected, so without this a restarted master's slots stay unreachable (seen:
+      // MOVED for 20 s and more after the master was back).
+      slotsRefreshInterval: 1000,
       redisOptions: { ...connectionOptions(opts), ...credentialsOf(url) },
     },
   );

@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { cacheKeys, parseCacheValue } from '@settings/shared';
+import { testRedisEnv } from '@settings/local-stack';
 import { fencedAtLeast, positionGroupAtEnd, sql, testRedis, uniqueId, waitFor } from '../support/test-invalidator';
 
 /**
@@ -20,6 +21,8 @@ function startChild(): ChildProcess {
   return spawn(process.execPath, [entry], {
     env: {
       ...process.env,
+      // REDIS_CLUSTER_NODES in the jest project `cluster`.
+      ...testRedisEnv(),
       KAFKA_GROUP_ID: groupId,
       HTTP_PORT: '0',
       LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'warn',
@@ -56,10 +59,9 @@ it('SIGKILL mid-batch and a restart lose no invalidation', async () => {
   await sql('INSERT INTO account_settings (account_id) SELECT unnest($1::text[])', [accounts]);
   const versions = new Map<string, bigint>((await sql('SELECT account_id, version FROM account_settings WHERE account_id = ANY($1::text[])', [accounts])).map((r) => [r.account_id as string, BigInt(r.version as string)]));
   const fencedCount = async (): Promise<number> => {
-    const p = redis.pipeline();
-    for (const a of accounts) p.getBuffer(cacheKeys.accountSettings(a).key);
-    const results = (await p.exec())!;
-    return accounts.filter((a, i) => fencedAtLeast(parseCacheValue(results[i]![1] as Buffer | null), versions.get(a)!)).length;
+    // One GET per key (not a pipeline): on a Redis Cluster a pipeline may not span masters.
+    const values = await Promise.all(accounts.map((a) => redis.getBuffer(cacheKeys.accountSettings(a).key)));
+    return accounts.filter((a, i) => fencedAtLeast(parseCacheValue(values[i]!), versions.get(a)!)).length;
   };
   await waitFor(async () => (await fencedCount()) >= N * 0.1, 120_000, 'some evictions applied');
   const killed = child;

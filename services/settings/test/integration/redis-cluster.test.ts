@@ -1,7 +1,7 @@
 import type { Cluster } from 'ioredis';
 import { AccountSettings } from '@settings/api';
-import { cacheKeys, generationKey, keySlot, withCacheScripts } from '@settings/shared';
-import { createTestRedis, testRedisTopology } from '@settings/local-stack';
+import { cacheKeys, generationKey, keySlot, localStack, withCacheScripts } from '@settings/shared';
+import { createTestRedis, restartRedisClusterNode, stopRedisClusterNode, testRedisTopology } from '@settings/local-stack';
 import { accountsDeletedAfterAll, db, metricValue, serverForTests, waitFor } from '../support/test-server';
 
 /**
@@ -82,6 +82,26 @@ suite('settings service on a Redis Cluster', () => {
     const missesBefore = await metricValue(t.running, 'settings_cache_requests_total', { space: 'account-settings', result: 'miss' });
     expect((await t.call('getAccountSettings', { name: s.name })).displayName).toBe('g');
     expect(await metricValue(t.running, 'settings_cache_requests_total', { space: 'account-settings', result: 'miss' })).toBe(missesBefore + 1);
+  });
+
+  it('a master that restarts empty makes the service renew every generation before it trusts the cache again; reads answer throughout', async () => {
+    const victimPort = localStack.redisClusterPorts[2]!;
+    const s = await seeded('before');
+    for (let i = 0; i < 3; i++) await t.call('getAccountSettings', { name: s.name });
+    const gen = generationKey('account-settings');
+    const genBefore = await admin.get(gen);
+    const renewedBefore = await metricValue(t.running, 'settings_cache_generations_renewed_total');
+    await stopRedisClusterNode(victimPort);
+    try {
+      // While a master is gone (and then the whole cluster refuses commands), reads still answer.
+      await db(`UPDATE account_settings SET display_name = 'during' WHERE account_id = $1`, [s.account]);
+      await waitFor(async () => (await t.call('getAccountSettings', { name: s.name })).displayName === 'during', 15_000, 'the changed row served while a master is down');
+    } finally {
+      await restartRedisClusterNode(victimPort);
+    }
+    await waitFor(async () => (await metricValue(t.running, 'settings_cache_generations_renewed_total')) > renewedBefore, 20_000, 'generations renewed');
+    expect(await admin.get(gen)).not.toBe(genBefore);
+    expect((await t.call('getAccountSettings', { name: s.name })).displayName).toBe('during');
   });
 });
 
