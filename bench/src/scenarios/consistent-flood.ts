@@ -26,8 +26,8 @@ export interface FloodPhase {
   victimErrors: number;
   /** The flooder (zero in the baseline phase). */
   flood: { rps: number; requests: number };
-  /** Server-side, during the phase. */
-  deliberate: { admitted: number; waited: number; shed: number };
+  /** Server-side, during the phase: `shed` over the concurrent share, `rateLimited` over the per-caller rate. */
+  deliberate: { admitted: number; waited: number; shed: number; rateLimited: number };
 }
 
 export interface FloodRound {
@@ -38,7 +38,7 @@ export interface FloodRound {
 
 export interface FloodResult {
   load: { victimCachedReadsPerSecond: number; victimConsistentReadsPerSecond: number; victimSavesPerSecond: number; phaseSeconds: number; floodStreams: number };
-  limiter: { capacity: number; perCaller: number; maxWaitMs: number };
+  limiter: { capacity: number; perCaller: number; maxWaitMs: number; perCallerPerSecond: number; perCallerBurst: number; refusalDelayMs: number };
   rounds: FloodRound[];
   /** Median over rounds of every number; ratios are medians of per-round ratios (flooded ÷ baseline p99). */
   median: FloodRound;
@@ -51,8 +51,24 @@ const ISSUER = 'settings-clients';
 const AUDIENCE = 'settings-service';
 const VICTIM_ACCOUNTS = 100;
 const DEADLINE_MS = 2000;
-/** The service's defaults (config.ts), set explicitly so the report can name them. */
-const LIMITER = { capacity: 6, perCaller: 3, maxWaitMs: 250 };
+/**
+ * The service's defaults (config.ts), set explicitly so the report can name them. The harness's
+ * own environment may override each (same variable names), to compare settings side by side.
+ */
+function limiterSettings(): FloodResult['limiter'] {
+  const pick = (name: string, fallback: number): number => {
+    const v = process.env[name];
+    return v === undefined || v === '' ? fallback : Number(v);
+  };
+  return {
+    capacity: pick('DB_DELIBERATE_READ_MAX_CONCURRENCY', 6),
+    perCaller: pick('DB_DELIBERATE_READS_PER_CALLER', 3),
+    maxWaitMs: pick('DB_DELIBERATE_READ_MAX_WAIT_MS', 250),
+    perCallerPerSecond: pick('DB_DELIBERATE_READS_PER_CALLER_PER_SECOND', 100),
+    perCallerBurst: pick('DB_DELIBERATE_READ_BURST_PER_CALLER', 50),
+    refusalDelayMs: pick('DB_DELIBERATE_READ_REFUSAL_DELAY_MS', 100),
+  };
+}
 
 export async function runConsistentFlood(ctx: BenchContext): Promise<FloodResult> {
   const s = ctx.sizes.flood;
@@ -60,6 +76,7 @@ export async function runConsistentFlood(ctx: BenchContext): Promise<FloodResult
   const ids = Array.from({ length: VICTIM_ACCOUNTS }, (_, i) => accountId(prefix, i));
   const floodTarget = accountId(prefix, VICTIM_ACCOUNTS);
   await createAccounts(prefix, VICTIM_ACCOUNTS + 1);
+  const LIMITER = limiterSettings();
   const settings = await startSettingsProcess(ctx, 'flood-settings', {
     AUTH_MODE: 'jwt',
     JWT_HS256_SECRET: SECRET,
@@ -69,6 +86,9 @@ export async function runConsistentFlood(ctx: BenchContext): Promise<FloodResult
     DB_DELIBERATE_READ_MAX_CONCURRENCY: String(LIMITER.capacity),
     DB_DELIBERATE_READS_PER_CALLER: String(LIMITER.perCaller),
     DB_DELIBERATE_READ_MAX_WAIT_MS: String(LIMITER.maxWaitMs),
+    DB_DELIBERATE_READS_PER_CALLER_PER_SECOND: String(LIMITER.perCallerPerSecond),
+    DB_DELIBERATE_READ_BURST_PER_CALLER: String(LIMITER.perCallerBurst),
+    DB_DELIBERATE_READ_REFUSAL_DELAY_MS: String(LIMITER.refusalDelayMs),
   });
   const mint = (sub: string): string => hs256Token(SECRET, { sub, iss: ISSUER, aud: AUDIENCE, accounts: ['*'], ttlSeconds: 3600 });
   const victimMd = new Metadata();
@@ -94,7 +114,7 @@ export async function runConsistentFlood(ctx: BenchContext): Promise<FloodResult
       rounds.push({ round: r, baseline, flooded });
       ctx.log(
         `flood: round ${r}: victim p99 cached ${baseline.cachedReads.p99} → ${flooded.cachedReads.p99} ms, fully_consistent ${baseline.consistentReads.p99} → ${flooded.consistentReads.p99} ms, ` +
-          `saves ${baseline.saves.p99} → ${flooded.saves.p99} ms; flood ${Math.round(flooded.flood.rps)} req/s, shed ${flooded.deliberate.shed}`,
+          `saves ${baseline.saves.p99} → ${flooded.saves.p99} ms; flood ${Math.round(flooded.flood.rps)} req/s, shed ${flooded.deliberate.shed}, over rate ${flooded.deliberate.rateLimited}`,
       );
     }
   } finally {
@@ -177,6 +197,6 @@ async function runPhase(ctx: BenchContext, a: PhaseArgs): Promise<FloodPhase> {
     saves: summarize(saves),
     victimErrors: errors,
     flood: { rps: floodResult ? round(floodResult.rps, 0) : 0, requests: floodResult?.requests ?? 0 },
-    deliberate: { admitted: delta('admitted'), waited: delta('waited'), shed: delta('shed') },
+    deliberate: { admitted: delta('admitted'), waited: delta('waited'), shed: delta('shed'), rateLimited: delta('rate_limited') },
   };
 }

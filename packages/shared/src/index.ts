@@ -27,6 +27,7 @@ export * from './kafka/create-missing-topics';
 // Observability
 export * from './observability/logger';
 export * from './observability/http-probes-server';
+export * from './observability/counter-tally';
 
 // Process start-up shared by every entry point
 export * from './process/run-main';

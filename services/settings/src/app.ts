@@ -85,7 +85,14 @@ export async function startSettingsServer(config: SettingsConfig, log: Logger, o
     near: nearCache?.cache,
     fillLease: config.FILL_LEASE_MS > 0 ? { ttlMs: config.FILL_LEASE_MS, pollMs: Math.max(5, Math.min(25, Math.round(config.FILL_LEASE_MS / 10))) } : undefined,
     deliberateReads: new FairShareLimiter(
-      { capacity: config.DB_DELIBERATE_READ_MAX_CONCURRENCY, perCallerMax: config.DB_DELIBERATE_READS_PER_CALLER, maxWaitMs: config.DB_DELIBERATE_READ_MAX_WAIT_MS },
+      {
+        capacity: config.DB_DELIBERATE_READ_MAX_CONCURRENCY,
+        perCallerMax: config.DB_DELIBERATE_READS_PER_CALLER,
+        maxWaitMs: config.DB_DELIBERATE_READ_MAX_WAIT_MS,
+        perCallerPerSecond: config.DB_DELIBERATE_READS_PER_CALLER_PER_SECOND,
+        perCallerBurst: config.DB_DELIBERATE_READ_BURST_PER_CALLER,
+        refusalDelayMs: config.DB_DELIBERATE_READ_REFUSAL_DELAY_MS,
+      },
       (result) => metrics.deliberateReads.inc({ result }),
     ),
   });

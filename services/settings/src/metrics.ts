@@ -1,3 +1,4 @@
+import { CounterTally } from '@settings/shared';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 /**
@@ -21,10 +22,29 @@ export function createSettingsMetrics(registry = new Registry()) {
     collect: () => nearCacheBytes.set(nearCacheSize.read().bytes),
     ...r,
   });
+  // The counters every cached read increments are counted in tallies (CounterTally: plain
+  // numbers on the hot path) and handed to prom-client when a scrape or get() collects them.
+  const grpcRequestTally = new CounterTally<'method' | 'code'>(['method', 'code']);
+  const cacheRequestTally = new CounterTally<'space' | 'result'>(['space', 'result']);
+  const nearCacheRequestTally = new CounterTally<'space' | 'result'>(['space', 'result']);
   return {
     nearCacheSize,
     registry,
-    grpcRequests: new Counter({ name: 'settings_grpc_requests_total', help: 'gRPC calls by method and status code', labelNames: ['method', 'code'] as const, ...r }),
+    /** settings_grpc_requests_total by (method, code), cheap per call; inc on grpcRequests works too. */
+    grpcRequestTally,
+    /** settings_cache_requests_total by (space, result). */
+    cacheRequestTally,
+    /** settings_near_cache_requests_total by (space, result). */
+    nearCacheRequestTally,
+    grpcRequests: new Counter({
+      name: 'settings_grpc_requests_total',
+      help: 'gRPC calls by method and status code',
+      labelNames: ['method', 'code'] as const,
+      collect() {
+        grpcRequestTally.flushInto(this);
+      },
+      ...r,
+    }),
     grpcDuration: new Histogram({
       name: 'settings_grpc_request_duration_seconds',
       help: 'gRPC call latency by method',
@@ -36,6 +56,9 @@ export function createSettingsMetrics(registry = new Registry()) {
       name: 'settings_cache_requests_total',
       help: 'Cache lookups: hit, miss (absent or other generation), stale_token (entry older than the caller token), marker (evicted)',
       labelNames: ['space', 'result'] as const,
+      collect() {
+        cacheRequestTally.flushInto(this);
+      },
       ...r,
     }),
     cacheFills: new Counter({
@@ -64,6 +87,9 @@ export function createSettingsMetrics(registry = new Registry()) {
       name: 'settings_near_cache_requests_total',
       help: 'Near-cache (in-process L1) lookups: hit, miss, stale_token (older than the caller token; Redis is read), off (tracking not established or Redis untrusted)',
       labelNames: ['space', 'result'] as const,
+      collect() {
+        nearCacheRequestTally.flushInto(this);
+      },
       ...r,
     }),
     nearCacheEvictions: new Counter({ name: 'settings_near_cache_evictions_total', help: 'Near-cache entries evicted by its entry or byte bound (LRU)', ...r }),

@@ -19,7 +19,7 @@ function problemsOf(env: NodeJS.ProcessEnv): readonly string[] {
 
 it('without the opt-in, every unset endpoint is a problem of its own, named', () => {
   expect(problemsOf({})).toEqual([
-    'REDIS_URL is required (Redis holding the settings cache)',
+    'REDIS_URL is required (Redis holding the settings cache; with REDIS_CLUSTER_NODES only its scheme (rediss: = TLS), user name and password are used)',
     'DATABASE_URL is required (PostgreSQL holding the settings tables)',
     'KAFKA_BROKERS is required (Kafka bootstrap servers, comma separated)',
   ]);

@@ -1,4 +1,5 @@
 import { SettingsError } from '../errors';
+import { CallerRate } from './caller-rate';
 
 export interface FairShareLimits {
   /** Permits in total (database reads in flight at once). */
@@ -7,9 +8,19 @@ export interface FairShareLimits {
   readonly perCallerMax: number;
   /** Longest a call waits for a permit before it is shed. */
   readonly maxWaitMs: number;
+  /** Deliberate reads one caller may start per second (token bucket); 0 = no rate. */
+  readonly perCallerPerSecond?: number;
+  /** The bucket's size: reads a caller may start at once after being idle. */
+  readonly perCallerBurst?: number;
+  /**
+   * A refusal made without waiting (over the rate, or too many of the caller's calls already
+   * waiting) is answered this much later (never past the call's deadline); 0 = at once.
+   */
+  readonly refusalDelayMs?: number;
 }
 
-export type AdmissionResult = 'admitted' | 'waited' | 'shed';
+/** `rate_limited`: refused without waiting because the caller is over its rate (perCallerPerSecond). */
+export type AdmissionResult = 'admitted' | 'waited' | 'shed' | 'rate_limited';
 
 interface Waiter {
   readonly since: number;
@@ -31,21 +42,45 @@ interface Caller {
  * (max-min fairness), so one caller's flood delays another caller by at most one permit's
  * hold time, and `capacity − perCallerMax` permits are always left to the others.
  *
+ * On top of the share, each caller may start at most `perCallerPerSecond` reads per second
+ * (burst `perCallerBurst`): a caller over its rate is refused without waiting for a permit, so
+ * a flooder cannot keep its share of PostgreSQL busy all the time. A refusal made without
+ * waiting is answered `refusalDelayMs` later (see `refuse`). Refusals are pre-built errors (no
+ * message formatting or stack capture per refused call).
+ *
  * Hand-written because no maintained npm limiter keys fairness by caller; it is small and its
  * behaviour is pinned by test/unit/fair-share-limiter.test.ts.
  */
 export class FairShareLimiter {
   private readonly callers = new Map<string, Caller>();
   private inUse = 0;
+  private readonly rate: CallerRate;
+  private readonly overShare: SettingsError;
+  private readonly overRate: SettingsError;
+  private delayedRefusals = 0;
 
   constructor(
     private readonly limits: FairShareLimits,
     private readonly onResult: (result: AdmissionResult) => void = () => undefined,
     private readonly now: () => number = Date.now,
-  ) {}
+  ) {
+    const perSecond = limits.perCallerPerSecond ?? 0;
+    this.rate = new CallerRate({ perSecond, burst: Math.max(1, limits.perCallerBurst ?? perSecond) }, now);
+    // Shared by every refusal: the caller knows who it is, and an Error's stack is not free.
+    this.overShare = prebuilt(
+      'the caller has its share of deliberate database reads (fully_consistent or fresher than the cache) in flight; retry with backoff',
+    );
+    this.overRate = prebuilt(
+      `the caller is over its rate of ${perSecond} deliberate database reads (fully_consistent or fresher than the cache) per second; retry with backoff`,
+    );
+  }
 
   /** Resolves with the permit's release function, or rejects with CALLER_SHARE_EXCEEDED. */
   acquire(callerId: string, deadline: number): Promise<() => void> {
+    if (!this.rate.allows(callerId)) {
+      this.onResult('rate_limited');
+      return this.refuse(this.overRate, deadline);
+    }
     const caller = this.callerOf(callerId);
     if (this.inUse < this.limits.capacity && caller.active < this.share()) {
       this.onResult('admitted');
@@ -54,7 +89,7 @@ export class FairShareLimiter {
     const waitMs = Math.min(this.limits.maxWaitMs, deadline - this.now());
     if (waitMs <= 0 || caller.waiting.length >= 2 * this.limits.perCallerMax) {
       this.forgetIfIdle(callerId, caller);
-      return Promise.reject(this.shed(callerId));
+      return this.refuse(this.shed(), deadline);
     }
     return new Promise((resolve, reject) => {
       const waiter: Waiter = {
@@ -67,7 +102,7 @@ export class FairShareLimiter {
         timer: setTimeout(() => {
           caller.waiting.splice(caller.waiting.indexOf(waiter), 1);
           this.forgetIfIdle(callerId, caller);
-          reject(this.shed(callerId));
+          reject(this.shed());
         }, waitMs),
       };
       caller.waiting.push(waiter);
@@ -93,6 +128,7 @@ export class FairShareLimiter {
   }
 
   private take(id: string, caller: Caller): () => void {
+    this.rate.take(id);
     this.inUse += 1;
     caller.active += 1;
     let released = false;
@@ -129,11 +165,39 @@ export class FairShareLimiter {
     }
   }
 
-  private shed(callerId: string): SettingsError {
-    this.onResult('shed');
-    return new SettingsError(
-      'CALLER_SHARE_EXCEEDED',
-      `caller ${callerId} has its share of deliberate database reads (fully_consistent or fresher than the cache) in flight; retry with backoff`,
+  /**
+   * Rejects with `error`, after refusalDelayMs. A flooder waits for its answers (a client with N
+   * streams sends the next call when one is answered), so answering a refusal at once invites
+   * the next call at once: a flood of refusals costs every caller CPU (gRPC, HTTP/2) although
+   * none of it reaches PostgreSQL. Held refusals cost a timer each; at most
+   * MAX_DELAYED_REFUSALS are held, beyond that they are answered at once.
+   */
+  private refuse(error: SettingsError, deadline: number): Promise<never> {
+    const delayMs = Math.min(this.limits.refusalDelayMs ?? 0, deadline - this.now() - DEADLINE_MARGIN_MS);
+    if (delayMs <= 0 || this.delayedRefusals >= MAX_DELAYED_REFUSALS) return Promise.reject(error);
+    this.delayedRefusals += 1;
+    return new Promise((_, reject) =>
+      setTimeout(() => {
+        this.delayedRefusals -= 1;
+        reject(error);
+      }, delayMs),
     );
   }
+
+  private shed(): SettingsError {
+    this.onResult('shed');
+    return this.overShare;
+  }
+}
+
+/** A held refusal is answered this long before the call's deadline, so it is not DEADLINE_EXCEEDED. */
+const DEADLINE_MARGIN_MS = 20;
+/** Refusals held at once (all callers): bounds the timers and calls a flood can park here. */
+const MAX_DELAYED_REFUSALS = 4096;
+
+/** A refusal built once and thrown many times; its stack (where it was built) says nothing anyway. */
+function prebuilt(message: string): SettingsError {
+  const error = new SettingsError('CALLER_SHARE_EXCEEDED', message);
+  error.stack = `SettingsError: ${message}`;
+  return error;
 }

@@ -32,7 +32,8 @@ export interface Loaded<T> {
   readonly cacheable?: boolean;
   /**
    * The protobuf bytes `value` was decoded from, when it was served from the cache (Redis or the
-   * near-cache): a response that is this message can be written to the wire as they are.
+   * near-cache): a response that is this message can be written to the wire as they are. A Redis
+   * hit that is not put into the near-cache decodes `value` only when it is first read.
    */
   readonly payload?: Buffer;
 }
@@ -247,20 +248,20 @@ export class ReadThrough {
     const { near, metrics, breaker } = this.deps;
     if (!near) return undefined;
     if (!near.usable || (this.deps.cacheTrusted && !this.deps.cacheTrusted()) || breaker.state !== 'closed') {
-      metrics.nearCacheRequests.inc({ space: src.space, result: 'off' });
+      metrics.nearCacheRequestTally.inc(src.space, 'off');
       return undefined;
     }
     const entry = near.get(src.space, key);
     if (!entry) {
-      metrics.nearCacheRequests.inc({ space: src.space, result: 'miss' });
+      metrics.nearCacheRequestTally.inc(src.space, 'miss');
       return undefined;
     }
     if (mode.kind === 'at_least_as_fresh' && entry.version < (src.tokenVersion ? src.tokenVersion(mode.token) : mode.token.version)) {
-      metrics.nearCacheRequests.inc({ space: src.space, result: 'stale_token' });
+      metrics.nearCacheRequestTally.inc(src.space, 'stale_token');
       return undefined;
     }
-    metrics.nearCacheRequests.inc({ space: src.space, result: 'hit' });
-    metrics.cacheRequests.inc({ space: src.space, result: 'hit' });
+    metrics.nearCacheRequestTally.inc(src.space, 'hit');
+    metrics.cacheRequestTally.inc(src.space, 'hit');
     entry.decoded ??= src.decode(entry.payload);
     return { version: entry.version, value: entry.decoded as T, payload: entry.payload };
   }
@@ -292,7 +293,19 @@ export class ReadThrough {
     else outcome = 'hit';
 
     let hit: Loaded<T> | undefined;
-    if (outcome === 'hit' && value?.kind === 'entry') {
+    if (outcome === 'hit' && value?.kind === 'entry' && !lookup.ticket) {
+      // Nothing goes into the near-cache (it is off or not tracking): decode only if a caller
+      // reads `value`. A Get answers with the payload as it is and never does.
+      const { payload } = value;
+      let decoded: T | undefined;
+      hit = {
+        version: value.version,
+        payload,
+        get value(): T {
+          return (decoded ??= src.decode(payload));
+        },
+      };
+    } else if (outcome === 'hit' && value?.kind === 'entry') {
       try {
         const decoded = src.decode(value.payload);
         hit = { version: value.version, value: decoded, payload: value.payload };
@@ -302,7 +315,7 @@ export class ReadThrough {
         outcome = 'miss';
       }
     }
-    this.deps.metrics.cacheRequests.inc({ space: src.space, result: outcome });
+    this.deps.metrics.cacheRequestTally.inc(src.space, outcome);
     if (outcome === 'stale_token') seen.staleToken = true;
     return hit;
   }

@@ -4,6 +4,7 @@ import { publicKeyAlgorithm, type SettingsConfig } from '../config';
 import { SettingsError } from '../errors';
 import { jose } from './jose';
 import { API_SCOPES, DEFAULT_UNSCOPED_TOKEN_SCOPES, parseScopeList, SCOPES_ALLOWING, type Access } from './scopes';
+import { VerifiedTokenCache } from './verified-token-cache';
 
 export type { Access } from './scopes';
 
@@ -48,11 +49,15 @@ export async function createAuthenticator(config: SettingsConfig, log: Logger): 
   return createJwtAuthenticator(config);
 }
 
-type VerifyKey = Uint8Array | Awaited<ReturnType<typeof jose.importSPKI>>;
+type VerifyKey = Awaited<ReturnType<typeof jose.importSPKI>>;
 
 async function createJwtAuthenticator(config: SettingsConfig): Promise<Authenticator> {
   const keys = new Map<string, VerifyKey>();
-  if (config.JWT_HS256_SECRET !== '') keys.set('HS256', new TextEncoder().encode(config.JWT_HS256_SECRET));
+  if (config.JWT_HS256_SECRET !== '') {
+    // Imported once: given raw bytes, jose imports a new CryptoKey on every verification.
+    const secret = new TextEncoder().encode(config.JWT_HS256_SECRET);
+    keys.set('HS256', await globalThis.crypto.subtle.importKey('raw', secret, { name: 'HMAC', hash: 'SHA-256' }, false, ['verify']));
+  }
   if (config.JWT_PUBLIC_KEY !== '') {
     const alg = publicKeyAlgorithm(config.JWT_PUBLIC_KEY);
     keys.set(alg, await jose.importSPKI(config.JWT_PUBLIC_KEY, alg));
@@ -65,9 +70,13 @@ async function createJwtAuthenticator(config: SettingsConfig): Promise<Authentic
     return key;
   };
 
+  const verified = new VerifiedTokenCache<Principal>({ maxEntries: config.JWT_VERIFIED_CACHE_MAX_ENTRIES, maxAgeMs: config.JWT_VERIFIED_CACHE_MAX_AGE_MS });
+
   return {
     async authenticate(metadata) {
       const token = bearerToken(metadata);
+      const known = verified.get(token);
+      if (known) return known;
       let payload: Record<string, unknown>;
       try {
         ({ payload } = await jose.jwtVerify(token, getKey, {
@@ -82,7 +91,9 @@ async function createJwtAuthenticator(config: SettingsConfig): Promise<Authentic
         const code = typeof (err as { code?: unknown }).code === 'string' ? (err as { code: string }).code : 'ERR_JWT_INVALID';
         throw new SettingsError('UNAUTHENTICATED', `invalid bearer token (${code})`);
       }
-      return principalFromClaims(payload, unscopedScopes);
+      const principal = principalFromClaims(payload, unscopedScopes);
+      verified.remember(token, principal);
+      return principal;
     },
   };
 }

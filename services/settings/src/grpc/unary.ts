@@ -34,46 +34,76 @@ export interface UnaryDeps {
 /**
  * Every method runs through here: shutdown and deadline checks, authentication and scope,
  * metrics, and the single error mapping at the service boundary.
+ *
+ * Written for the cached-read hot path (a near-cache hit costs less than this wrapper did): one
+ * async frame per call, no per-call closures, metric children bound once per method.
  */
 export function createUnary(deps: UnaryDeps): Unary {
-  return <Req, Res>(method: string, access: Access, handler: Handler<Req, Res>): handleUnaryCall<Req, Res> =>
-    (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>) => {
-      const startedAt = Date.now();
-      const endTimer = deps.metrics.grpcDuration.startTimer({ method });
-      const run = async (): Promise<Res> => {
-        if (deps.isShuttingDown()) throw new SettingsError('SHUTTING_DOWN', 'server is shutting down; retry on another replica');
-        const deadline = deadlineMs(call.getDeadline());
-        if (deadline <= startedAt) throw new SettingsError('DEADLINE_EXCEEDED', 'deadline already passed');
-        const principal = await deps.authenticator.authenticate(call.metadata);
-        requireScope(principal, access);
-        // After authentication, so an anonymous caller learns nothing about how a request decodes.
-        if (call.request instanceof UndecodableRequest) throw call.request.error;
-        const ctx: CallContext = {
-          method,
-          principal,
-          startedAt,
-          deadline,
-          authorize: (accountId) => authorizeAccount(principal, accountId),
-          readRequest: (mode) => ({ mode, startedAt, deadline, caller: principal.subject }),
-        };
-        return handler(call.request, ctx);
-      };
-      run().then(
-        (response) => {
-          deps.metrics.grpcRequests.inc({ method, code: 'OK' });
-          endTimer();
-          callback(null, response);
-        },
-        (err: unknown) => {
-          const error = classify(err);
-          const serviceError = toServiceError(error);
-          deps.metrics.grpcRequests.inc({ method, code: GrpcStatus[serviceError.code ?? GrpcStatus.UNKNOWN] ?? 'UNKNOWN' });
-          endTimer();
-          logFailure(deps.log, method, error, err);
-          callback(serviceError);
-        },
-      );
-    };
+  return <Req, Res>(method: string, access: Access, handler: Handler<Req, Res>): handleUnaryCall<Req, Res> => {
+    const m: MethodRuntime<Req, Res> = { deps, method, access, handler, duration: deps.metrics.grpcDuration.labels({ method }) };
+    return (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>) => void serve(m, call, callback);
+  };
+}
+
+/** One method's wrapper state, built once when the service is wired. */
+interface MethodRuntime<Req, Res> {
+  readonly deps: UnaryDeps;
+  readonly method: string;
+  readonly access: Access;
+  readonly handler: Handler<Req, Res>;
+  /** settings_grpc_request_duration_seconds{method}, bound once. */
+  readonly duration: { observe(seconds: number): void };
+}
+
+async function serve<Req, Res>(m: MethodRuntime<Req, Res>, call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>): Promise<void> {
+  const startedAt = Date.now();
+  // Monotonic, like prom-client's startTimer (process.hrtime).
+  const started = performance.now();
+  let response: Res;
+  try {
+    response = await run(m, call, startedAt);
+  } catch (err: unknown) {
+    const error = classify(err);
+    const serviceError = toServiceError(error);
+    m.deps.metrics.grpcRequestTally.inc(m.method, GrpcStatus[serviceError.code ?? GrpcStatus.UNKNOWN] ?? 'UNKNOWN');
+    m.duration.observe((performance.now() - started) / 1000);
+    logFailure(m.deps.log, m.method, error, err);
+    callback(serviceError);
+    return;
+  }
+  m.deps.metrics.grpcRequestTally.inc(m.method, 'OK');
+  m.duration.observe((performance.now() - started) / 1000);
+  // Outside the try: a throw from grpc-js here must not answer the call a second time.
+  callback(null, response);
+}
+
+async function run<Req, Res>(m: MethodRuntime<Req, Res>, call: ServerUnaryCall<Req, Res>, startedAt: number): Promise<Res> {
+  if (m.deps.isShuttingDown()) throw new SettingsError('SHUTTING_DOWN', 'server is shutting down; retry on another replica');
+  const deadline = deadlineMs(call.getDeadline());
+  if (deadline <= startedAt) throw new SettingsError('DEADLINE_EXCEEDED', 'deadline already passed');
+  const principal = await m.deps.authenticator.authenticate(call.metadata);
+  requireScope(principal, m.access);
+  // After authentication, so an anonymous caller learns nothing about how a request decodes.
+  if (call.request instanceof UndecodableRequest) throw call.request.error;
+  return m.handler(call.request, new UnaryCallContext(m.method, principal, startedAt, deadline));
+}
+
+/** A class, not an object literal with arrow functions: no closures allocated per call. */
+class UnaryCallContext implements CallContext {
+  constructor(
+    readonly method: string,
+    readonly principal: Principal,
+    readonly startedAt: number,
+    readonly deadline: number,
+  ) {}
+
+  authorize(accountId: string): void {
+    authorizeAccount(this.principal, accountId);
+  }
+
+  readRequest(mode: ReadMode): ReadRequest {
+    return { mode, startedAt: this.startedAt, deadline: this.deadline, caller: this.principal.subject };
+  }
 }
 
 function deadlineMs(deadline: Date | number): number {

@@ -31,7 +31,11 @@ export function resourceName<C extends string>(pattern: string, keyColumns: read
     format: (key) => literals.map((literal, i) => literal + (i < keyColumns.length ? key[keyColumns[i]!] : '')).join(''),
     parse(name) {
       const m = regex.exec(name);
-      return m ? (Object.fromEntries(keyColumns.map((c, i) => [c, m[i + 1]!])) as ResourceKey<C>) : undefined;
+      if (!m) return undefined;
+      // A loop, not Object.fromEntries(map(...)): every Get parses a name.
+      const key: Partial<Record<C, string>> = {};
+      for (let i = 0; i < keyColumns.length; i++) key[keyColumns[i]!] = m[i + 1]!;
+      return key as ResourceKey<C>;
     },
   };
 }

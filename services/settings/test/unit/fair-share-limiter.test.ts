@@ -112,4 +112,60 @@ describe('FairShareLimiter', () => {
     expect(l.active).toBe(2);
     again.forEach((x) => x());
   });
+
+  it('a caller over its rate is shed at once (no wait, CALLER_SHARE_EXCEEDED) while another caller is admitted; only admitted reads spend the rate', async () => {
+    let now = 0;
+    const results: AdmissionResult[] = [];
+    const l = new FairShareLimiter({ capacity: 6, perCallerMax: 1, maxWaitMs: 10_000, perCallerPerSecond: 10, perCallerBurst: 3 }, (r) => results.push(r), () => now);
+    (await l.acquire('flood', FAR))();
+    // Over its share (one held) and out of time: shed by the share, no token spent.
+    const held = await l.acquire('flood', FAR);
+    expect(await shedCode(l.acquire('flood', now))).toBe('CALLER_SHARE_EXCEEDED');
+    held();
+    (await l.acquire('flood', FAR))();
+    // Three admitted reads spent the burst: the next is refused at once, although a permit is free.
+    let settled = false;
+    const refused = shedCode(l.acquire('flood', FAR)).then((code) => ((settled = true), code));
+    await flush();
+    expect(settled).toBe(true);
+    expect(await refused).toBe('CALLER_SHARE_EXCEEDED');
+    (await l.acquire('other', FAR))();
+    now += 100; // one token back at 10/s
+    (await l.acquire('flood', FAR))();
+    expect(results).toEqual(['admitted', 'admitted', 'shed', 'admitted', 'rate_limited', 'admitted', 'admitted']);
+    expect(l.active).toBe(0);
+  });
+
+  it('refusals carry the reason, built once, without the caller id', async () => {
+    const { l } = limiter(1, 1, 0);
+    const held = await l.acquire('caller-xyz', FAR);
+    const errors = await Promise.all([l.acquire('caller-xyz', FAR).catch((e: unknown) => e), l.acquire('caller-xyz', FAR).catch((e: unknown) => e)]);
+    expect(errors[0]).toBeInstanceOf(SettingsError);
+    expect(errors[0]).toBe(errors[1]);
+    expect((errors[0] as SettingsError).code).toBe('CALLER_SHARE_EXCEEDED');
+    expect((errors[0] as SettingsError).message).not.toContain('caller-xyz');
+    held();
+  });
+
+  it('a refusal made without waiting is answered refusalDelayMs later, never past the deadline', async () => {
+    jest.useFakeTimers();
+    try {
+      const l = new FairShareLimiter({ capacity: 6, perCallerMax: 3, maxWaitMs: 250, perCallerPerSecond: 1, perCallerBurst: 1, refusalDelayMs: 100 }, () => undefined, Date.now);
+      (await l.acquire('flood', FAR))();
+      let code: string | undefined;
+      void shedCode(l.acquire('flood', FAR)).then((c) => (code = c));
+      await jest.advanceTimersByTimeAsync(99);
+      expect(code).toBeUndefined();
+      await jest.advanceTimersByTimeAsync(1);
+      expect(code).toBe('CALLER_SHARE_EXCEEDED');
+      // A call with 50 ms left hears it 20 ms before its deadline; one without time left at once.
+      let early: string | undefined;
+      void shedCode(l.acquire('flood', Date.now() + 50)).then((c) => (early = c));
+      await jest.advanceTimersByTimeAsync(30);
+      expect(early).toBe('CALLER_SHARE_EXCEEDED');
+      expect(await shedCode(l.acquire('flood', Date.now()))).toBe('CALLER_SHARE_EXCEEDED');
+    } finally {
+      jest.useRealTimers();
+    }
+  });
 });

@@ -73,6 +73,11 @@ describe('services/settings/src never mutates cache entries', () => {
     // Watch (src/watch, src/grpc/watch): topics by key, keys by generation key, open streams by caller
     // (Maps), and the open-streams gauge.
     for (const r of ['this.topics', 'this.alsoOn', 'this.settledListeners', 'this.byCaller', 'deps.metrics.watchStreams']) allowed.add(r);
+    // Admission and authentication (src/admission, grpc/verified-token-cache.ts): per-caller token
+    // buckets and verified bearer tokens, lru-cache instances in process memory.
+    for (const r of ['this.buckets', 'this.lru']) allowed.add(r);
+    // Redis Cluster tracking (cache/cluster-invalidation-tracking.ts): masters and their tracking connections by address (Maps).
+    for (const r of ['masters', 'this.trackers']) allowed.add(r);
     const calls = scan(/\.set\s*\(/).flatMap((h) => [...h.text.matchAll(/([\w.]+)\.set\s*\(/g)].map((m) => ({ ...h, receiver: m[1]! })));
     expect(calls.filter((c) => !allowed.has(c.receiver))).toEqual([]);
   });

@@ -75,7 +75,7 @@ function setup(opts: { fallbackMax?: number } = {}) {
   const hold = (p: Promise<void> | undefined): void => {
     gate = p;
   };
-  return { redis, metrics, breaker, db, source, read, loads: () => loads, hold };
+  return { rt, redis, metrics, breaker, db, source, read, loads: () => loads, hold };
 }
 const tick = () => new Promise((r) => setImmediate(r));
 
@@ -156,4 +156,21 @@ it('a Redis without a generation gets a new random one before the database read;
   expect(s.redis.store.get('k:a')?.toString()).toBe(`e|9|${created}|nine`);
   expect((await s.read('a'))?.value).toBe('nine');
   expect(s.loads()).toBe(1);
+});
+
+it('without the near-cache, a Redis hit carries its payload and decodes only when its value is read, once', async () => {
+  const s = setup();
+  let decodes = 0;
+  const counting: ReadSource<string, string> = { ...s.source, decode: (b) => (decodes++, b.toString()) };
+  s.redis.store.set(generationKey('account-settings'), Buffer.from('3'));
+  s.redis.store.set('k:a', Buffer.from('e|5|3|five'));
+  const hit = await s.rt.get(counting, 'a', { mode: { kind: 'minimize_latency' }, startedAt: Date.now(), deadline: Date.now() + 5000 });
+  // A Get writes these bytes to the wire (pre-encoded-response.ts) and never reads `value`.
+  expect(hit?.payload?.toString()).toBe('five');
+  expect(hit?.version).toBe(5n);
+  expect(decodes).toBe(0);
+  expect(hit?.value).toBe('five');
+  expect(hit?.value).toBe('five');
+  expect(decodes).toBe(1);
+  expect((await s.metrics.cacheRequests.get()).values.map((v) => [v.labels.result, v.value])).toEqual([['hit', 1]]);
 });

@@ -21,13 +21,20 @@ export async function getResource<K extends AccountKey, T>(
   ctx: CallContext,
   tokens: ConsistencyTokens,
 ): Promise<T> {
-  const violations = new Violations();
-  const key = parseName(name, req.name, 'name', violations);
-  violations.throwIfAny();
-  ctx.authorize(key!.account_id);
-  const found = await readThrough.get(source, key!, ctx.readRequest(parseReadMode(req.consistency, tokens)));
+  // The valid name first, without collecting violations (the hot path of every cached Get).
+  const key = name.parse(req.name) ?? rejectName(name, req.name, 'name');
+  ctx.authorize(key.account_id);
+  const found = await readThrough.get(source, key, ctx.readRequest(parseReadMode(req.consistency, tokens)));
   if (!found) throw new SettingsError('NOT_FOUND', `${req.name} not found`);
   return messageOrCachedBytes(found);
+}
+
+/** Throws INVALID_ARGUMENT naming `field` for a name that does not parse. */
+function rejectName<K>(name: ResourceName<K>, value: string, field: string): never {
+  const violations = new Violations();
+  parseName(name, value, field, violations);
+  violations.throwIfAny();
+  throw new SettingsError('INTERNAL', `${field} parsed on the second attempt`);
 }
 
 /** AIP-231 BatchGet: order preserved, every name authorized, NOT_FOUND if any is missing. */

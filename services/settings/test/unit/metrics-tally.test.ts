@@ -1,0 +1,34 @@
+import { Registry } from 'prom-client';
+import { createSettingsMetrics } from '../../src/metrics';
+
+// The hot-path counters are counted in tallies and handed to prom-client when collected: what a
+// scrape or get() sees must be what per-call inc() would have given — same names, labels, values.
+describe('counters counted through a CounterTally', () => {
+  const values = async (m: ReturnType<typeof createSettingsMetrics>, name: string) =>
+    // Series order in the exposition is first-increment order, which Prometheus ignores.
+    (await m.registry.getSingleMetric(name)!.get()).values.map((v) => JSON.stringify({ space: v.labels.space, result: v.labels.result, method: v.labels.method, code: v.labels.code, value: v.value })).sort();
+
+  it('export the same series as direct inc(), at every scrape, without counting twice', async () => {
+    const tallied = createSettingsMetrics(new Registry());
+    const direct = createSettingsMetrics(new Registry());
+    const calls: Array<[string, string]> = [['account-settings', 'hit'], ['account-settings', 'hit'], ['doctor-settings', 'miss'], ['account-settings', 'off']];
+    for (const [space, result] of calls) {
+      tallied.cacheRequestTally.inc(space, result);
+      tallied.nearCacheRequestTally.inc(space, result);
+      direct.cacheRequests.inc({ space, result });
+      direct.nearCacheRequests.inc({ space, result });
+    }
+    tallied.grpcRequestTally.inc('GetAccountSettings', 'OK');
+    direct.grpcRequests.inc({ method: 'GetAccountSettings', code: 'OK' });
+    for (const name of ['settings_cache_requests_total', 'settings_near_cache_requests_total', 'settings_grpc_requests_total']) {
+      expect(await values(tallied, name)).toEqual(await values(direct, name));
+    }
+    // A second collection adds nothing; later increments, tallied or direct, add up.
+    expect(await values(tallied, 'settings_cache_requests_total')).toEqual(await values(direct, 'settings_cache_requests_total'));
+    tallied.cacheRequestTally.inc('account-settings', 'hit');
+    tallied.cacheRequests.inc({ space: 'account-settings', result: 'hit' });
+    direct.cacheRequests.inc({ space: 'account-settings', result: 'hit' }, 2);
+    expect(await values(tallied, 'settings_cache_requests_total')).toEqual(await values(direct, 'settings_cache_requests_total'));
+    expect(await tallied.registry.metrics()).toContain('settings_cache_requests_total{space="account-settings",result="hit"} 4');
+  });
+});
