@@ -13,8 +13,8 @@ export const benchDir = join(repoRoot, 'bench');
 export const BENCH_REDIS_DB = 7;
 export const benchRedisUrl = `redis://127.0.0.1:${localStack.redisPort}/${BENCH_REDIS_DB}`;
 
-export type ScenarioName = 'read-path' | 'cold-start' | 'l1-coherence' | 'invalidation-lag' | 'incident-replay' | 'eviction-throughput' | 'bulk-drain' | 'memory' | 'consistent-flood' | 'watch';
-export const ALL_SCENARIOS: readonly ScenarioName[] = ['read-path', 'cold-start', 'l1-coherence', 'invalidation-lag', 'eviction-throughput', 'bulk-drain', 'incident-replay', 'consistent-flood', 'watch', 'memory'];
+export type ScenarioName = 'read-path' | 'cold-start' | 'l1-coherence' | 'invalidation-lag' | 'incident-replay' | 'eviction-throughput' | 'bulk-drain' | 'memory' | 'consistent-flood' | 'watch' | 'redis-cluster';
+export const ALL_SCENARIOS: readonly ScenarioName[] = ['read-path', 'cold-start', 'l1-coherence', 'invalidation-lag', 'eviction-throughput', 'bulk-drain', 'incident-replay', 'consistent-flood', 'watch', 'redis-cluster', 'memory'];
 
 /** Sizes of one run. Quick mode is a smoke run of a few seconds per scenario. */
 export interface BenchSizes {
@@ -55,6 +55,12 @@ export interface BenchSizes {
     streamsPerChannel: number;
     settleSeconds: number;
   };
+  /**
+   * The three-master Redis Cluster against the single Redis (scenarios/redis-cluster.ts): saturated
+   * cached reads per target, and one backlog of `events` change events drained by an invalidator
+   * on each, interleaved over `rounds`.
+   */
+  cluster: { rounds: number; saturateSeconds: number; warmupSeconds: number; clients: number; streams: number; events: number };
 }
 
 export const FULL_SIZES: BenchSizes = {
@@ -78,6 +84,7 @@ export const FULL_SIZES: BenchSizes = {
   memory: { soakSeconds: 600, readRps: 400, writesPerSecond: 50 },
   flood: { rounds: 4, phaseSeconds: 8, victimReadsPerSecond: 50, victimSavesPerSecond: 20, floodStreams: 64 },
   watch: { latencyWatchers: 1000, latencyAccounts: 200, writesPerSecond: 100, latencyRounds: 3, writeSeconds: 10, idleWatchers: 10_000, idleSharedKeys: 1000, stormWatchers: 10_000, stormKeys: 1000, streamsPerChannel: 100, settleSeconds: 5 },
+  cluster: { rounds: 3, saturateSeconds: 3, warmupSeconds: 1, clients: 4, streams: 16, events: 30_000 },
 };
 
 export const QUICK_SIZES: BenchSizes = {
@@ -89,6 +96,7 @@ export const QUICK_SIZES: BenchSizes = {
   memory: { soakSeconds: 20, readRps: 200, writesPerSecond: 20 },
   flood: { rounds: 1, phaseSeconds: 3, victimReadsPerSecond: 50, victimSavesPerSecond: 20, floodStreams: 64 },
   watch: { latencyWatchers: 100, latencyAccounts: 20, writesPerSecond: 20, latencyRounds: 1, writeSeconds: 3, idleWatchers: 500, idleSharedKeys: 50, stormWatchers: 500, stormKeys: 50, streamsPerChannel: 100, settleSeconds: 1 },
+  cluster: { rounds: 1, saturateSeconds: 1, warmupSeconds: 1, clients: 2, streams: 8, events: 2_000 },
 };
 
 export interface BenchContext {

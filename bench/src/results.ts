@@ -2,6 +2,7 @@ import type { BenchSizes, ScenarioName } from './context';
 import type { MachineInfo, Versions } from './machine';
 import type { FloodResult } from './scenarios/consistent-flood';
 import type { WatchResult } from './scenarios/watch';
+import type { RedisClusterResult } from './scenarios/redis-cluster';
 import type { EvictionResult } from './scenarios/eviction-throughput';
 import type { BulkDrainResult } from './scenarios/bulk-drain';
 import type { IncidentResult } from './scenarios/incident-replay/result';
@@ -31,6 +32,7 @@ export interface BenchResults {
   memory?: MemoryResult;
   consistentFlood?: FloodResult;
   watch?: WatchResult;
+  redisCluster?: RedisClusterResult;
   /** Scenarios that failed twice, with the message (the others still ran). */
   errors: Array<{ scenario: ScenarioName; message: string }>;
   /** Scenarios repeated because the first attempt failed or was disturbed. */
@@ -49,4 +51,5 @@ export const RESULT_KEYS = {
   memory: 'memory',
   'consistent-flood': 'consistentFlood',
   watch: 'watch',
+  'redis-cluster': 'redisCluster',
 } as const satisfies Record<ScenarioName, keyof BenchResults>;

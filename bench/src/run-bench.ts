@@ -7,6 +7,7 @@ import { redisRunId } from './redis-util';
 import { RESULT_KEYS, type BenchResults } from './results';
 import { runConsistentFlood } from './scenarios/consistent-flood';
 import { runWatch } from './scenarios/watch';
+import { runRedisCluster } from './scenarios/redis-cluster';
 import { runEvictionThroughput } from './scenarios/eviction-throughput';
 import { runBulkDrain } from './scenarios/bulk-drain';
 import { runIncidentReplay } from './scenarios/incident-replay/incident-replay';
@@ -40,6 +41,7 @@ const RUNNERS: Record<ScenarioName, (ctx: BenchContext) => Promise<BenchResults[
   memory: runMemory,
   'consistent-flood': runConsistentFlood,
   watch: runWatch,
+  'redis-cluster': runRedisCluster,
 };
 
 /**

@@ -135,6 +135,22 @@ function headlines(r: BenchResults): Headline[] {
         ratio: s.pass ? 'pass' : 'FAIL',
       });
   }
+  const rc = r.redisCluster;
+  if (rc) {
+    const rd = rc.reads.byTarget;
+    out.push({
+      what: 'Redis Cluster (3 masters): cached Get throughput, near-cache off / on',
+      value: `${n(rd.clusterL1Off.rps)} / ${n(rd.cluster.rps)} req/s`,
+      reference: `single Redis ${n(rd.singleL1Off.rps)} / ${n(rd.single.rps)} req/s`,
+      ratio: `${x(rc.reads.ratios.rpsL1Off)} / ${x(rc.reads.ratios.rps)}`,
+    });
+    out.push({
+      what: 'Redis Cluster (3 masters): eviction throughput, rate ceiling off',
+      value: `${n(rc.eviction.byTarget.cluster.keysPerSecond)} keys/s`,
+      reference: `single Redis ${n(rc.eviction.byTarget.single.keysPerSecond)} keys/s`,
+      ratio: x(rc.eviction.keysPerSecondRatio),
+    });
+  }
   const mem = r.memory;
   if (mem) {
     for (const [name, st] of [

@@ -14,6 +14,7 @@ import { readPathSection } from './sections/read-path';
 import { coldStartSection } from './sections/cold-start';
 import { l1CoherenceSection } from './sections/l1-coherence';
 import { watchSection } from './sections/watch';
+import { redisClusterSection } from './sections/redis-cluster';
 
 /**
  * REPORT.md and its charts from one run's results: headline, machine, one section per scenario
@@ -46,6 +47,7 @@ export function renderReport(r: BenchResults, chartDir: string): { markdown: str
   if (r.consistentFlood) consistentFloodSection(r.consistentFlood, page);
   if (r.memory) memorySection(r.memory, page);
   if (r.watch) watchSection(r.watch, page);
+  if (r.redisCluster) redisClusterSection(r.redisCluster, page);
 
   md.push('## For the root README', '', 'Paste under "Performance":', '', '```markdown', readmeSnippet(r), '```', '');
   caveatsSection(md);

@@ -106,7 +106,7 @@ export async function runWatch(ctx: BenchContext): Promise<WatchResult> {
  * resumed in that window stays silent until its next progress tick (see the scenario's report
  * notes): the storms measure a replica that is fully up.
  */
-async function waitTracking(settings: SettingsProc, timeoutMs = 15_000): Promise<void> {
+export async function waitTracking(settings: SettingsProc, timeoutMs = 15_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while ((await scrape(settings.metricsPort)).get('settings_near_cache_tracking') !== 1) {
     if (Date.now() > deadline) throw new Error(`${settings.name}: Redis tracking not on after ${timeoutMs} ms; see ${settings.logFile}`);

@@ -18,6 +18,11 @@ it('quick bench: read path and invalidation lag produce verified, plausible resu
     expect(results.readPath.byTarget.cached.rps).toBeGreaterThan(0);
     expect(results.readPath.byTarget.empty.rps).toBeGreaterThan(0);
   }
+  if (results.redisCluster) {
+    expect(results.redisCluster.reads.responsesVerified).toBe(true);
+    expect(results.redisCluster.eviction.byTarget.cluster.keysPerSecond).toBeGreaterThan(0);
+    expect(results.redisCluster.eviction.byTarget.single.keysPerSecond).toBeGreaterThan(0);
+  }
   if (results.invalidationLag) {
     for (const run of results.invalidationLag.runs) {
       expect(run.notEvicted).toBe(0);
