@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import Redis, { Cluster } from 'ioredis';
-import { cacheKeys, localRedisClusterNodes, localRedisUrl, parseCacheValue, parseHostPort, withCacheScripts } from '../../src';
+import { cacheKeys, evictToMarkerNodeBatchArgs, keySlot, localRedisClusterNodes, localRedisUrl, parseCacheValue, parseHostPort, withCacheScripts, withEvictToMarkerBatch } from '../../src';
 
 /**
  * The fence, against a real Redis: the two Lua scripts decide every interleaving of a fill and
@@ -8,9 +8,8 @@ import { cacheKeys, localRedisClusterNodes, localRedisUrl, parseCacheValue, pars
  * Runs twice: on the single Redis, and in the jest project `cluster` on the three-master Redis
  * Cluster (SETTINGS_TEST_REDIS=cluster), where every script's keys must share a slot.
  */
-const redis = withCacheScripts(
-  process.env.SETTINGS_TEST_REDIS === 'cluster' ? new Cluster(localRedisClusterNodes.split(',').map((n) => parseHostPort(n))) : new Redis(localRedisUrl),
-);
+const onCluster = process.env.SETTINGS_TEST_REDIS === 'cluster';
+const redis = withEvictToMarkerBatch(withCacheScripts(onCluster ? new Cluster(localRedisClusterNodes.split(',').map((n) => parseHostPort(n))) : new Redis(localRedisUrl)));
 const TTL = 60_000;
 const account = (): string => `t${randomBytes(6).toString('hex')}`;
 
@@ -84,5 +83,40 @@ describe('versioned fill and marker eviction (Lua, real Redis)', () => {
     const pttl = await redis.pttl(key);
     expect(pttl).toBeGreaterThan(0);
     expect(pttl).toBeLessThanOrEqual(5_000);
+  });
+});
+
+(onCluster ? describe : describe.skip)('evict-to-marker-node-batch (Redis Cluster)', () => {
+  const cluster = redis as unknown as Cluster & typeof redis;
+  const masterOf = (key: string): string => cluster.slots[keySlot(key)]![0]!;
+  /** Accounts whose settings keys sit on `master`, in different slots. */
+  const keysOn = (master: string, n: number): string[] => {
+    const keys: string[] = [];
+    while (keys.length < n) {
+      const { key } = cacheKeys.accountSettings(account());
+      if (masterOf(key) === master && !keys.some((k) => keySlot(k) === keySlot(key))) keys.push(key);
+    }
+    return keys;
+  };
+
+  it('fences keys of many slots of one master in one call, each by its own floor', async () => {
+    const master = masterOf(cacheKeys.accountSettings(account()).key);
+    const [newer, older, empty] = keysOn(master, 3) as [string, string, string];
+    await redis.versionedFill(newer, '9', '0', TTL, Buffer.from('nine'));
+    await redis.versionedFill(older, '3', '0', TTL, Buffer.from('three'));
+    const markers = [newer, older, empty].map((key) => ({ key, floor: 5n }));
+    expect(await redis.evictToMarkerNodeBatch(...evictToMarkerNodeBatchArgs(markers, TTL))).toBe(2);
+    expect(await read(newer)).toMatchObject({ kind: 'entry', version: 9n });
+    expect(await read(older)).toEqual({ kind: 'marker', floor: 5n });
+    expect(await read(empty)).toEqual({ kind: 'marker', floor: 5n });
+  });
+
+  it('refuses a key another master serves (a stale slot map) and writes nothing on the wrong master', async () => {
+    const here = masterOf(cacheKeys.accountSettings(account()).key);
+    const [local] = keysOn(here, 1) as [string];
+    let foreign = cacheKeys.accountSettings(account()).key;
+    while (masterOf(foreign) === here) foreign = cacheKeys.accountSettings(account()).key;
+    await expect(redis.evictToMarkerNodeBatch(...evictToMarkerNodeBatchArgs([{ key: local, floor: 4n }, { key: foreign, floor: 4n }], TTL))).rejects.toThrow(/non local key/);
+    expect(await read(foreign)).toBeUndefined();
   });
 });

@@ -1,8 +1,10 @@
+import type { Cluster } from 'ioredis';
 import {
   evictToMarkerBatchArgs,
+  evictToMarkerNodeBatchArgs,
   generationKey,
-  groupBySlot,
   isRedisCluster,
+  keySlot,
   newGeneration,
   withEvictToMarkerBatch,
   type CacheRedisClient,
@@ -74,10 +76,12 @@ interface RoundTrip {
  * abandoned: evictions are idempotent, so re-sending a partly applied one is safe, and the
  * caller commits offsets only after `apply` resolves.
  *
- * Redis Cluster: every key of one script call must be in one slot, so there a round trip's
- * markers are grouped by slot (one account = one slot) and each group goes as its own calls,
- * all sent at once (back to back on each master's connection). A round trip
- * succeeds when every call did, and is re-sent whole otherwise, as on one Redis.
+ * Redis Cluster: a script's declared keys must share one slot, so there a round trip's markers
+ * are grouped by the master the client's slot map says serves them, and each group goes as
+ * evict-to-marker-node-batch calls (keys of many slots of one master, Redis >= 7.0), all sent at
+ * once. A call that meets a key its master does not serve (a stale map, a slot in migration)
+ * fails; a round trip succeeds when every call did and is re-sent whole otherwise (the map is
+ * re-read every second), as on one Redis.
  */
 export class RedisEvictor {
   readonly bucket: TokenBucket;
@@ -161,7 +165,7 @@ export class RedisEvictor {
   }
 
   private async execRoundTrip(trip: RoundTrip): Promise<{ written: number; commands: number }> {
-    if (isRedisCluster(this.redis)) return this.execRoundTripOnCluster(trip);
+    if (isRedisCluster(this.redis)) return this.execRoundTripOnCluster(this.redis, trip);
     const p = this.redis.pipeline();
     // A fresh random generation, not INCR: a counter restarts at 0 on an empty Redis and would
     // make entries filled under an old number valid again (generation.ts).
@@ -179,11 +183,11 @@ export class RedisEvictor {
     return { written, commands: results.length };
   }
 
-  private async execRoundTripOnCluster(trip: RoundTrip): Promise<{ written: number; commands: number }> {
+  private async execRoundTripOnCluster(cluster: Cluster, trip: RoundTrip): Promise<{ written: number; commands: number }> {
     const calls: Array<Promise<unknown>> = trip.bumps.map((space) => this.redis.set(generationKey(space), newGeneration()));
-    for (const group of groupBySlot(trip.markers, (m) => m.key)) {
+    for (const group of groupByMaster(cluster, trip.markers)) {
       for (let i = 0; i < group.length; i += this.opts.scriptBatchKeys) {
-        calls.push(this.redis.evictToMarkerBatch(...evictToMarkerBatchArgs(group.slice(i, i + this.opts.scriptBatchKeys), this.opts.markerTtlMs)));
+        calls.push(this.redis.evictToMarkerNodeBatch(...evictToMarkerNodeBatchArgs(group.slice(i, i + this.opts.scriptBatchKeys), this.opts.markerTtlMs)));
       }
     }
     const results = await Promise.all(calls);
@@ -196,4 +200,21 @@ export class RedisEvictor {
     this.bucket.setRate(rate);
     this.metrics.rateCurrent.set(rate);
   }
+}
+
+/**
+ * Markers by the master serving their slot in the client's slot map (`slots[slot][0]`, host:port),
+ * each group in its original order; a slot the map does not know yet is a group of its own, sent
+ * by slot (the client routes it, and follows MOVED).
+ */
+export function groupByMaster(cluster: Pick<Cluster, 'slots'>, markers: readonly MarkerEviction[]): MarkerEviction[][] {
+  const groups = new Map<string, MarkerEviction[]>();
+  for (const marker of markers) {
+    const slot = keySlot(marker.key);
+    const owner = cluster.slots[slot]?.[0] ?? `slot ${slot}`;
+    const group = groups.get(owner);
+    if (group) group.push(marker);
+    else groups.set(owner, [marker]);
+  }
+  return [...groups.values()];
 }
