@@ -5,21 +5,25 @@ import { round } from './stats';
 export interface DrainRate {
   /** Distinct keys applied per second while draining the backlog. */
   keysPerSecond: number;
+  /**
+   * Change events consumed per second over the same window (an event counts when its chunk is
+   * decoded, before its keys are applied: meaningful for large backlogs only).
+   */
+  eventsPerSecond: number;
   drainSeconds: number;
 }
 
 /**
  * Starts one invalidator process on `groupId` (already positioned before a backlog of `keys`
  * change events) and measures how fast it drains it, from its own `invalidator_keys_applied_total`
- * sampled every 50 ms. (Not events/s: an event is counted when its chunk is decoded, before any
- * of its keys is applied, so on a small backlog that window is empty.)
+ * sampled every 50 ms.
  * The window runs from the last sample with nothing applied to the first with everything applied,
  * so process start-up and the group join are not counted. The process is stopped afterwards.
  */
 export async function measureInvalidatorDrain(ctx: BenchContext, name: string, groupId: string, keys: number, env: Record<string, string>): Promise<DrainRate> {
   // Not waiting for readiness: sampling starts while it joins, so the window starts at zero.
   const inv = await startInvalidatorProcess(ctx, name, groupId, env, { waitReady: false });
-  const samples: Array<{ t: number; keys: number }> = [];
+  const samples: Array<{ t: number; keys: number; events: number }> = [];
   try {
     const deadline = Date.now() + 600_000;
     // A stuck invalidator (e.g. retrying a failing eviction forever) fails the run in a minute, not ten.
@@ -32,7 +36,7 @@ export async function measureInvalidatorDrain(ctx: BenchContext, name: string, g
         await sleep(20);
         continue;
       }
-      const s = { t: Date.now(), keys: m.get('invalidator_keys_applied_total') ?? 0 };
+      const s = { t: Date.now(), keys: m.get('invalidator_keys_applied_total') ?? 0, events: m.get('invalidator_events_consumed_total') ?? 0 };
       if (s.keys !== samples[samples.length - 1]?.keys) progressAt = s.t;
       samples.push(s);
       if (s.keys >= keys) break;
@@ -45,5 +49,5 @@ export async function measureInvalidatorDrain(ctx: BenchContext, name: string, g
   const a = samples[Math.max(0, samples.findIndex((s) => s.keys > 0) - 1)]!;
   const b = samples[samples.length - 1]!;
   const secs = (b.t - a.t) / 1000;
-  return { keysPerSecond: Math.round((b.keys - a.keys) / secs), drainSeconds: round(secs, 2) };
+  return { keysPerSecond: Math.round((b.keys - a.keys) / secs), eventsPerSecond: Math.round((b.events - a.events) / secs), drainSeconds: round(secs, 2) };
 }

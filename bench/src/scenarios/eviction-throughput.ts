@@ -1,9 +1,9 @@
 import { execFile } from 'node:child_process';
 import type { BenchContext } from '../context';
-import { BENCH_REDIS_DB, sleep } from '../context';
+import { BENCH_REDIS_DB } from '../context';
 import { createAccounts, deleteAccounts, escapeLike, sql } from '../db';
 import { commitGroupOffsets, deleteGroups, drainDebezium, topicEnds } from '@settings/local-stack';
-import { scrape, startInvalidatorProcess } from '../procs';
+import { measureInvalidatorDrain } from '../invalidator-drain';
 import { benchRedis, deleteByPattern, globEscape } from '../redis-util';
 import { localStack } from '@settings/shared';
 import { median, ratio, round as roundTo } from '../stats';
@@ -74,37 +74,9 @@ export async function runEvictionThroughput(ctx: BenchContext): Promise<Eviction
       const group = `${prefix}-inv-${round}`;
       groups.push(group);
       await commitGroupOffsets(group, before);
-      // Not waiting for readiness: sampling starts while it joins, so the window starts at zero.
-      const spawnedAt = Date.now();
-      const inv = await startInvalidatorProcess(ctx, `eviction-invalidator-${round}`, group, { EVICTION_MAX_KEYS_PER_SECOND: '0' }, { waitReady: false });
-      const samples: Array<{ t: number; keys: number; events: number }> = [];
-      try {
-        const deadline = Date.now() + 600_000;
-        for (;;) {
-          const m = await scrape(inv.httpPort).catch(() => undefined);
-          if (!m) {
-            if (inv.exit !== undefined) throw new Error(`invalidator exited; see ${inv.logFile}`);
-            if (Date.now() > deadline) throw new Error('invalidator metrics never came up');
-            await sleep(20);
-            continue;
-          }
-          const s = { t: Date.now(), keys: m.get('invalidator_keys_applied_total') ?? 0, events: m.get('invalidator_events_consumed_total') ?? 0 };
-          samples.push(s);
-          if (s.keys >= rows || Date.now() > deadline) break;
-          await sleep(50);
-        }
-      } finally {
-        const stopStart = Date.now();
-        await inv.stop();
-        ctx.log(`eviction: round ${round}: invalidator up→drained ${((samples[samples.length - 1]?.t ?? 0) - spawnedAt) / 1000} s, stop ${(Date.now() - stopStart) / 1000} s`);
-      }
-      // Window: last sample with nothing applied yet → first sample with everything applied.
-      const firstIdx = Math.max(0, samples.findIndex((s) => s.keys > 0) - 1);
-      const a = samples[firstIdx]!;
-      const b = samples[samples.length - 1]!;
-      const secs = (b.t - a.t) / 1000;
-      const keysPerSecond = Math.round((b.keys - a.keys) / secs);
-      const eventsPerSecond = Math.round((b.events - a.events) / secs);
+      const drain = await measureInvalidatorDrain(ctx, `eviction-invalidator-${round}`, group, rows, { EVICTION_MAX_KEYS_PER_SECOND: '0' });
+      ctx.log(`eviction: round ${round}: drained in ${drain.drainSeconds} s`);
+      const { keysPerSecond, eventsPerSecond, drainSeconds: secs } = drain;
       const rb = await redisBenchmark(redisBenchmarkRequests);
       command = rb.command;
       await redis.del('key:__rand_int__');
