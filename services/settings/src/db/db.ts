@@ -36,7 +36,8 @@ export interface DbLimits {
  * Reads and writes use separate pools.
  */
 export class Db {
-  private readonly lockWaits: RowLockWaits;
+  /** Saves of this process waiting for someone else's row lock (at most `lockWaitMax`). */
+  readonly lockWaits: RowLockWaits;
 
   constructor(
     readonly pools: DbPools,
@@ -58,6 +59,17 @@ export class Db {
   async read<T>(kind: string, deadline: number, query: (knex: Knex) => Knex.QueryBuilder | Knex.Raw): Promise<T> {
     const ms = this.budget(kind, deadline);
     return (await query(this.pools.read).timeout(ms, { cancel: true })) as T;
+  }
+
+  /**
+   * One autocommit statement on the write pool: one round trip, where a transaction costs at
+   * least four (BEGIN, the timeouts, the statement, COMMIT), each of which holds the connection
+   * while this process is busy. Only for statements that never wait for a row lock (they lock
+   * with SKIP LOCKED), so no lock_timeout is needed; cancelled server-side at the deadline.
+   */
+  async writeStatement<T>(kind: string, deadline: number, statement: (knex: Knex) => Knex.QueryBuilder): Promise<T> {
+    const ms = this.budget(kind, deadline);
+    return (await statement(this.pools.write).timeout(ms, { cancel: true })) as T;
   }
 
   /**

@@ -27,7 +27,7 @@ export async function lockRow(trx: Knex.Transaction, table: string, key: Readonl
   const exists = (await trx(table).where(key).first(Object.keys(key)[0]!)) as Row | undefined;
   if (!exists) return undefined;
   const leave = waits.tryAcquire();
-  if (!leave) throw new SettingsError('ROW_LOCKED', `the row is locked by another transaction (and ${waits.max} saves already wait for one); retry with backoff`);
+  if (!leave) throw rowLockedError(waits);
   try {
     return (await trx(table).where(key).forUpdate().first()) as Row | undefined;
   } finally {
@@ -35,9 +35,17 @@ export async function lockRow(trx: Knex.Transaction, table: string, key: Readonl
   }
 }
 
+/** A save that would wait for someone else's row lock while `waits.max` saves already do. */
+export const rowLockedError = (waits: RowLockWaits): SettingsError =>
+  new SettingsError('ROW_LOCKED', `the row is locked by another transaction (and ${waits.max} saves already wait for one); retry with backoff`);
+
+/** Whether a save of a row someone else holds would fail at once with ROW_LOCKED. */
+export const lockWaitsFull = (waits: RowLockWaits): boolean => waits.active >= waits.max;
+
+export const etagMismatchError = (etag: bigint, name: string): SettingsError =>
+  new SettingsError('ETAG_MISMATCH', `etag ${etag} does not match the current etag of ${name}; re-read and retry`);
+
 /** AIP-154: a non-empty etag is the version the caller read; anything else is a lost update. */
 export function checkEtag(row: Row, etag: bigint | undefined, name: string): void {
-  if (etag !== undefined && rowVersion(row) !== etag) {
-    throw new SettingsError('ETAG_MISMATCH', `etag ${etag} does not match the current etag of ${name}; re-read and retry`);
-  }
+  if (etag !== undefined && rowVersion(row) !== etag) throw etagMismatchError(etag, name);
 }

@@ -2,7 +2,8 @@ import type { VersionedMessage } from '../resources/resource';
 import type { ResourceKey } from '../resources/resource-name';
 import { loadedFromRow } from '../resources/row-mapping';
 import { ResourceRepo } from './resource-repo';
-import { writeSingleton } from './singleton-write';
+import { lockWaitsFull, rowLockedError } from './row-lock';
+import { freeRowUpdateOutcome, updateFreeRowStatement, writeSingleton, type SingletonWrite } from './singleton-write';
 
 export interface SingletonUpdate<C extends string> {
   readonly key: ResourceKey<C>;
@@ -14,12 +15,21 @@ export interface SingletonUpdate<C extends string> {
 
 /** A settings singleton (AIP-156): read like any resource, updated in place, created by `allow_missing`. */
 export class SingletonRepo<C extends string, T extends VersionedMessage> extends ResourceRepo<C, T> {
+  /**
+   * A row nobody else holds is saved with one statement (updateFreeRowStatement). A missing row
+   * (allow_missing) or one another transaction holds goes through writeSingleton's transaction;
+   * a held row fails at once with ROW_LOCKED when every lock wait of this process is taken.
+   */
   async update(u: SingletonUpdate<C>, deadline: number): Promise<T> {
     const { table } = this.resource.table;
-    const name = this.resource.name.format(u.key);
-    const row = await this.db.write(`${table}.write`, deadline, (trx, waits) =>
-      writeSingleton(trx, { table, key: u.key, changes: u.changes, etag: u.etag, allowMissing: u.allowMissing, name }, waits),
-    );
+    const w: SingletonWrite = { table, key: u.key, changes: u.changes, etag: u.etag, allowMissing: u.allowMissing, name: this.resource.name.format(u.key) };
+    if (Object.keys(w.changes).length > 0) {
+      const rows = await this.db.writeStatement<Array<Record<string, unknown>>>(`${table}.write`, deadline, (knex) => updateFreeRowStatement(knex, w));
+      const outcome = freeRowUpdateOutcome(rows, w);
+      if (outcome.kind === 'updated') return loadedFromRow(this.resource, outcome.row, this.tokens).value;
+      if (outcome.kind === 'locked' && lockWaitsFull(this.db.lockWaits)) throw rowLockedError(this.db.lockWaits);
+    }
+    const row = await this.db.write(`${table}.write`, deadline, (trx, waits) => writeSingleton(trx, w, waits));
     return loadedFromRow(this.resource, row, this.tokens).value;
   }
 }

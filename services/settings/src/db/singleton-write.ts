@@ -1,7 +1,7 @@
 import type { Knex } from 'knex';
 import { SettingsError } from '../errors';
 import type { Row } from '../resources/resource';
-import { checkEtag, lockRow, type RowLockWaits } from './row-lock';
+import { checkEtag, etagMismatchError, lockRow, type RowLockWaits } from './row-lock';
 
 export interface SingletonWrite {
   readonly table: string;
@@ -39,4 +39,50 @@ export async function writeSingleton(trx: Knex.Transaction, w: SingletonWrite, w
   if (Object.keys(w.changes).length === 0) return row;
   const [updated] = (await trx(w.table).where(w.key).update(w.changes).returning('*')) as Row[];
   return updated!;
+}
+
+/** What the one-statement save (updateFreeRowStatement) found. */
+export type FreeRowUpdate =
+  | { readonly kind: 'updated'; readonly row: Row }
+  /** No such row (yet): the transaction decides between NOT_FOUND and an allow_missing insert. */
+  | { readonly kind: 'missing' }
+  /** Another transaction holds the row: the transaction waits for it, if a lock wait is free. */
+  | { readonly kind: 'locked' }
+  /** Not expected (found, free, no etag, not updated): the transaction's path decides. */
+  | { readonly kind: 'other' };
+
+const FOUND = '__found';
+const FREE = '__free';
+
+/**
+ * The common save as one statement: lock the row if nobody else holds it (SKIP LOCKED, never
+ * waits), update it if the etag matches, and say why not otherwise — one round trip instead of
+ * a transaction's five. The update re-checks `version` on the row it locked (READ COMMITTED
+ * re-evaluates an UPDATE's condition on the newest row version), so the etag check and the write
+ * see the same version, as in writeSingleton. Only for a non-empty change set.
+ */
+export function updateFreeRowStatement(knex: Knex, w: SingletonWrite): Knex.QueryBuilder {
+  const keyColumns = Object.keys(w.key);
+  let update = knex(w.table)
+    .where(w.key)
+    .whereExists(knex.select(knex.raw('1')).from('free'));
+  if (w.etag !== undefined) update = update.andWhere('version', w.etag.toString());
+  return knex
+    .with('found', knex(w.table).select(keyColumns).where(w.key))
+    .with('free', knex(w.table).select(keyColumns).where(w.key).forUpdate().skipLocked())
+    .with('updated', update.update(w.changes).returning('*'))
+    .select(knex.raw(`(SELECT count(*) FROM found)::int AS ??, (SELECT count(*) FROM free)::int AS ??`, [FOUND, FREE]), 'updated.*')
+    .from(knex.raw('(SELECT 1) AS one'))
+    .leftJoin('updated', knex.raw('true'));
+}
+
+/** The outcome of updateFreeRowStatement's one result row; ETAG_MISMATCH when the row was free and its version another. */
+export function freeRowUpdateOutcome(rows: ReadonlyArray<Record<string, unknown>>, w: Pick<SingletonWrite, 'etag' | 'name'>): FreeRowUpdate {
+  const { [FOUND]: found, [FREE]: free, ...row } = rows[0] ?? {};
+  if (row.version !== null && row.version !== undefined) return { kind: 'updated', row: row as Row };
+  if (found === 0) return { kind: 'missing' };
+  if (free === 0) return { kind: 'locked' };
+  // Free, found, not updated: only the etag condition can have refused it.
+  if (w.etag === undefined) return { kind: 'other' };
+  throw etagMismatchError(w.etag, w.name);
 }
