@@ -15,6 +15,7 @@ export * from './cache/cache-timing';
 export * from './cache/generation';
 export * from './cache/redis-incarnation';
 export * from './cache/cache-redis';
+export * from './cache/stall-aware-command-timeout';
 export * from './cache/audit-sample';
 export * from './cache/fill-lease';
 export * from './cache/key-slots';

@@ -1,5 +1,6 @@
 import Redis, { Cluster, type RedisOptions } from 'ioredis';
 import { withCacheScripts, type CacheScriptCommands } from './cache-scripts';
+import { installStallAwareCommandTimeout } from './stall-aware-command-timeout';
 
 /**
  * The cache's Redis: one server (`REDIS_URL`) or a Redis Cluster (`REDIS_CLUSTER_NODES`). Both
@@ -11,7 +12,11 @@ export type CacheRedisClient = Redis | Cluster;
 export type CacheRedis = CacheRedisClient & CacheScriptCommands;
 
 export interface CacheRedisOptions {
-  /** Upper bound of one command; a slow Redis costs a caller at most this. */
+  /**
+   * Upper bound of one command; a slow Redis costs a caller at most this (plus one turn of the
+   * event loop: a reply that arrived while this process was stalled is not a timeout, see
+   * stall-aware-command-timeout.ts).
+   */
   commandTimeoutMs: number;
   /**
    * Merge concurrent commands into pipelines. The settings service wants it (many small
@@ -54,6 +59,7 @@ const backoff = (times: number): number => Math.min(50 * 2 ** Math.min(times, 6)
  * restarted Redis is in use again within about 2 s.
  */
 export function createCacheRedis(url: string, opts: CacheRedisOptions): CacheRedis {
+  installStallAwareCommandTimeout();
   if (opts.clusterNodes && opts.clusterNodes.length > 0) return withCacheScripts(createCacheCluster(url, opts.clusterNodes, opts));
   return withCacheScripts(new Redis(url, { ...connectionOptions(opts), enableAutoPipelining: opts.autoPipelining, lazyConnect: opts.lazyConnect ?? false }));
 }
