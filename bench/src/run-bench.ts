@@ -1,3 +1,4 @@
+import { readFileSync, writeFileSync } from 'node:fs';
 import { getPriority, setPriority } from 'node:os';
 import { ALL_SCENARIOS, createContext, type BenchContext, type BenchSizes, type ScenarioName } from './context';
 import { closeHarnessPool } from './db';
@@ -67,10 +68,15 @@ export async function runBench(opts: RunOptions = {}): Promise<BenchResults> {
   ctx.log(`run ${ctx.runId} (${results.mode}); raw output in ${ctx.rawDir}`);
   // The load generators share two cores with everything they measure. A higher priority keeps
   // their clocks honest when PostgreSQL, Kafka and Debezium saturate the machine (a bulk update);
-  // the services under test keep the default priority. Needs root; skipped otherwise.
+  // the services under test keep the default priority, each in a session (CPU autogroup) of its
+  // own like each stack component (ChildService). With autogroups on, a nice value only orders
+  // processes of one session, so the harness's session gets the priority too. Needs root;
+  // skipped otherwise.
   const priorityBefore = getPriority();
+  const autogroupBefore = autogroupNice();
   try {
     setPriority(-5);
+    if (autogroupBefore !== undefined) writeFileSync('/proc/self/autogroup', '-5');
   } catch {
     /* not root */
   }
@@ -81,6 +87,7 @@ export async function runBench(opts: RunOptions = {}): Promise<BenchResults> {
     await closeHarnessPool();
     try {
       setPriority(priorityBefore);
+      if (autogroupBefore !== undefined) writeFileSync('/proc/self/autogroup', String(autogroupBefore));
     } catch {
       /* lowering back may need root too */
     }
@@ -120,5 +127,15 @@ async function runScenario(ctx: BenchContext, name: ScenarioName, results: Bench
       if (attempt === 2) results.errors.push({ scenario: name, message });
       else results.retries.push({ scenario: name, message });
     }
+  }
+}
+
+/** The nice value of this process's CPU autogroup (`/autogroup-N nice K`); undefined without autogroups. */
+function autogroupNice(): number | undefined {
+  try {
+    const m = /nice (-?\d+)/.exec(readFileSync('/proc/self/autogroup', 'utf8'));
+    return m ? Number(m[1]) : undefined;
+  } catch {
+    return undefined;
   }
 }

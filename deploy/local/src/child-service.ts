@@ -16,9 +16,9 @@ export interface ChildServiceOptions {
  * process started from its compiled entry point, as it runs in production: SIGKILL in a
  * scenario is a real kill. stdout and stderr go to `logFile`.
  *
- * Unlike the stack's ManagedProcess (detached daemons that outlive the CLI) these children
- * belong to the run: they are attached, and every one still alive is SIGKILLed when the
- * harness exits, however it exits, so a crashed run leaves nothing behind.
+ * Unlike the stack's ManagedProcess (daemons that outlive the CLI) these children belong to the
+ * run: every one still alive is SIGKILLed when the harness exits, however it exits (short of
+ * SIGKILL), so a crashed run leaves nothing behind.
  */
 export class ChildService {
   readonly child: ChildProcess;
@@ -41,6 +41,12 @@ export class ChildService {
       env: { ...process.env, ...env },
       stdio: opts.ipc ? ['ignore', fd, fd, 'ipc'] : ['ignore', fd, fd],
       cwd: opts.cwd,
+      // Its own session, so its own CPU autogroup (Linux sched_autogroup, on by default): the
+      // kernel shares the CPU between sessions first, so children left in the harness's session
+      // would split one share among themselves and the load generator, while each stack
+      // component (a detached daemon) has a share of its own. A service is its own pod in
+      // production; here it is its own session. It still dies with the harness (trackLive).
+      detached: true,
     });
     closeSync(fd);
     if (this.child.pid === undefined) throw new Error(`could not start ${name}`);
