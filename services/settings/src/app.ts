@@ -54,8 +54,8 @@ export function cacheTimingFrom(config: SettingsConfig): CacheTiming {
 export async function startSettingsServer(config: SettingsConfig, log: Logger, options: StartOptions = {}): Promise<RunningSettingsServer> {
   const metrics = createSettingsMetrics();
   const authenticator = await createAuthenticator(config, log);
-  const knex = createKnex(config.DATABASE_URL, config.DB_READ_POOL_MAX, config.DB_STATEMENT_TIMEOUT_MS, 'settings-service-read');
-  const writeKnex = createKnex(config.DATABASE_URL, config.DB_WRITE_POOL_MAX, config.DB_STATEMENT_TIMEOUT_MS, 'settings-service-write');
+  const knex = createKnex(config.DATABASE_URL, config.DB_READ_POOL_MAX, config.DB_STATEMENT_TIMEOUT_MS, 'settings-service-read', log);
+  const writeKnex = createKnex(config.DATABASE_URL, config.DB_WRITE_POOL_MAX, config.DB_STATEMENT_TIMEOUT_MS, 'settings-service-write', log);
   const tokens = new ConsistencyTokens(consistencyTokenSecret(config, log), config.CONSISTENCY_TOKEN_PREVIOUS_SECRET);
   const redis = createSettingsRedis(config.REDIS_URL, config.REDIS_CLUSTER_NODES, config.REDIS_COMMAND_TIMEOUT_MS, log);
   const breaker = new CircuitBreaker({
@@ -100,6 +100,7 @@ export async function startSettingsServer(config: SettingsConfig, log: Logger, o
     statementCapMs: config.DB_STATEMENT_TIMEOUT_MS,
     lockTimeoutMs: config.DB_LOCK_TIMEOUT_MS,
     lockWaitMax: config.DB_LOCK_WAIT_MAX_CONCURRENCY,
+    writesInFlightMax: config.DB_WRITE_POOL_MAX + config.DB_WRITE_QUEUE_MAX,
   });
 
   let shuttingDown = false;

@@ -1,17 +1,35 @@
 import knexFactory, { type Knex } from 'knex';
+import type { Logger } from '@settings/shared';
 import { SettingsError } from '../errors';
 import type { SettingsMetrics } from '../metrics';
+import { ConcurrencyLimiter } from '../cache/concurrency-limiter';
 import { rowLockWaits, type RowLockWaits } from './row-lock';
 
-export function createKnex(databaseUrl: string, poolMax: number, acquireTimeoutMs: number, applicationName = 'settings-service'): Knex {
+export function createKnex(databaseUrl: string, poolMax: number, acquireTimeoutMs: number, applicationName = 'settings-service', log?: Logger): Knex {
   return knexFactory({
     client: 'pg',
+    ...(log ? { log: knexLog(log) } : {}),
     // application_name tells the pools apart in pg_stat_activity.
     connection: { connectionString: databaseUrl, application_name: applicationName },
     pool: { min: 0, max: poolMax },
     // A request waiting longer than this for a connection fails with UNAVAILABLE instead of queueing on.
     acquireConnectionTimeout: acquireTimeoutMs,
   });
+}
+
+/**
+ * knex's own messages through our logger. By default knex writes them to the console:
+ * synchronously, coloured, with a stack, and one "Acquire connection error" per call that could
+ * not get a pool connection — thousands a second when a pool is exhausted, each reported again
+ * by the call's own (sampled) "database unavailable" line. That one goes to debug.
+ */
+function knexLog(log: Logger): NonNullable<Knex.Config['log']> {
+  return {
+    warn: (message: string) => (message.startsWith('Acquire connection error') ? log.debug({ knex: message }, 'knex: no pool connection') : log.warn({ knex: message }, 'knex warning')),
+    error: (message: string) => log.error({ knex: message }, 'knex error'),
+    deprecate: (method: string, alternative: string) => log.warn({ knex: `${method} is deprecated, use ${alternative}` }, 'knex deprecation'),
+    debug: (message: string) => log.debug({ knex: message }, 'knex debug'),
+  };
 }
 
 /** The two pools: a storm on one (saves stuck behind row locks, a read flood) cannot take the other's connections. */
@@ -27,6 +45,8 @@ export interface DbLimits {
   readonly lockTimeoutMs: number;
   /** Saves that may wait for such a lock at once (the rest of the write pool stays free). */
   readonly lockWaitMax: number;
+  /** Writes per process holding or waiting for a write connection (pool size + queue). */
+  readonly writesInFlightMax: number;
 }
 
 /**
@@ -38,6 +58,8 @@ export interface DbLimits {
 export class Db {
   /** Saves of this process waiting for someone else's row lock (at most `lockWaitMax`). */
   readonly lockWaits: RowLockWaits;
+  /** Writes holding or waiting for a write connection (at most `writesInFlightMax`). */
+  private readonly writesInFlight: ConcurrencyLimiter;
 
   constructor(
     readonly pools: DbPools,
@@ -46,6 +68,20 @@ export class Db {
     private readonly now: () => number = Date.now,
   ) {
     this.lockWaits = rowLockWaits(limits.lockWaitMax);
+    this.writesInFlight = new ConcurrencyLimiter(limits.writesInFlightMax);
+  }
+
+  /**
+   * A place among the writes that hold or wait for a write connection. The pool's own queue has
+   * no bound: under a save burst on a busy host every save would wait there until its deadline
+   * and time out, holding the caller for the whole of it. Beyond the bound a save fails at once,
+   * retryable, and the ones admitted still get a connection soon.
+   */
+  private admitWrite(): () => void {
+    const leave = this.writesInFlight.tryAcquire();
+    if (leave) return leave;
+    this.metrics.writesShed.inc();
+    throw new SettingsError('LOAD_SHED', `${this.limits.writesInFlightMax} saves already hold or wait for a database connection on this replica; retry with backoff`);
   }
 
   /** Milliseconds a statement may run: the remaining deadline, capped. Counts the query. */
@@ -69,7 +105,12 @@ export class Db {
    */
   async writeStatement<T>(kind: string, deadline: number, statement: (knex: Knex) => Knex.QueryBuilder): Promise<T> {
     const ms = this.budget(kind, deadline);
-    return (await statement(this.pools.write).timeout(ms, { cancel: true })) as T;
+    const leave = this.admitWrite();
+    try {
+      return (await statement(this.pools.write).timeout(ms, { cancel: true })) as T;
+    } finally {
+      leave();
+    }
   }
 
   /**
@@ -81,6 +122,15 @@ export class Db {
    */
   async write<T>(kind: string, deadline: number, work: (trx: Knex.Transaction, waits: RowLockWaits) => Promise<T>): Promise<T> {
     this.budget(kind, deadline);
+    const leave = this.admitWrite();
+    try {
+      return await this.transaction(deadline, work);
+    } finally {
+      leave();
+    }
+  }
+
+  private async transaction<T>(deadline: number, work: (trx: Knex.Transaction, waits: RowLockWaits) => Promise<T>): Promise<T> {
     return this.pools.write.transaction(async (trx) => {
       // Measured again after a pool connection was acquired, which may have taken a while.
       const remaining = Math.min(Math.floor(deadline - this.now()), this.limits.statementCapMs);

@@ -182,7 +182,7 @@ export const ERROR_DOMAIN = 'settings.v1.SettingsService';
  */
 export const RETRY_DELAY_MS: Readonly<Partial<Record<ErrorCode, number>>> = {
   DATABASE_UNAVAILABLE: 200, // a restart, failover or network blip; long enough not to pile on
-  LOAD_SHED: 200, // Redis down and the fallback queries are full; give them time to drain
+  LOAD_SHED: 200, // the fallback queries (Redis down) or the write connections (a save burst) are full; give them time to drain
   SHUTTING_DOWN: 100, // this replica is leaving; the next attempt should reach another one
   CONCURRENT_MODIFICATION: 50, // deadlock/serialization failure: the other writer finishes in ms
   ROW_LOCKED: 250, // someone else's long transaction holds the row; it may take a while

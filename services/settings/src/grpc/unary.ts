@@ -1,5 +1,5 @@
 import { status as GrpcStatus, type handleUnaryCall, type sendUnaryData, type ServerUnaryCall } from '@grpc/grpc-js';
-import type { Logger } from '@settings/shared';
+import { LogSampler, type Logger } from '@settings/shared';
 import type { ReadMode } from '../consistency/read-mode';
 import type { ReadRequest } from '../cache/read-through';
 import { SettingsError } from '../errors';
@@ -111,14 +111,24 @@ function deadlineMs(deadline: Date | number): number {
   return Number.isFinite(ms) ? ms : Number.POSITIVE_INFINITY;
 }
 
+/**
+ * One "database unavailable" line a second at most, for the whole process: while PostgreSQL is
+ * down or a pool is exhausted every call fails this way, and logging each (error, stack, a
+ * synchronous write) costs the CPU an overloaded process lacks. `suppressed` = calls since the
+ * previous line that failed the same way unlogged; settings_grpc_requests_total counts them all.
+ */
+const databaseUnavailableLog = new LogSampler(1000);
+
 function logFailure(log: Logger, method: string, error: SettingsError, original: unknown): void {
   switch (error.code) {
     case 'INTERNAL':
       log.error({ err: original, method }, 'unexpected failure');
       return;
-    case 'DATABASE_UNAVAILABLE':
-      log.warn({ err: original, method }, 'database unavailable');
+    case 'DATABASE_UNAVAILABLE': {
+      const suppressed = databaseUnavailableLog.take();
+      if (suppressed !== undefined) log.warn({ err: original, method, suppressed }, 'database unavailable');
       return;
+    }
     default:
       log.debug({ method, code: error.code, message: error.message }, 'call failed');
   }

@@ -68,6 +68,38 @@ describe('saves waiting for locks held by others are capped', () => {
   });
 });
 
+describe('saves waiting for a write connection are bounded', () => {
+  // One write connection and one place in its queue: a save waiting for a held row lock keeps the
+  // connection, the next save queues, the one after that is refused at once.
+  const t = serverForTests({ DB_WRITE_POOL_MAX: '1', DB_WRITE_QUEUE_MAX: '1', DB_LOCK_WAIT_MAX_CONCURRENCY: '1', DB_LOCK_TIMEOUT_MS: '60000' });
+  /** Saves waiting for a write connection (tarn's pool behind knex; its type is not exported). */
+  const queuedForWriteConnection = (): number => (t.running.writeKnex.client as { pool: { numPendingAcquires(): number } }).pool.numPendingAcquires();
+
+  it('refuses a save beyond pool + queue at once with UNAVAILABLE (LOAD_SHED) and a RetryInfo; the queued save still goes through', async () => {
+    const [a, b, c] = [newAccount(), newAccount(), newAccount()];
+    for (const id of [a, b, c]) await t.call('updateAccountSettings', settings(id, 'before'));
+    const shedBefore = await metricValue(t.running, 'settings_writes_shed_total');
+    const lock = await lockAccountRow(a);
+    try {
+      const holding = t.call('updateAccountSettings', settings(a, 'waited'), { deadlineMs: 15_000 });
+      await lock.waiter();
+      const queued = t.call('updateAccountSettings', settings(b, 'queued'), { deadlineMs: 15_000 });
+      await waitFor(() => queuedForWriteConnection() === 1, 5000, 'a save waiting for the write connection');
+      const started = Date.now();
+      const refused = await expectError(() => t.call('updateAccountSettings', settings(c, 'refused'), { deadlineMs: 15_000 }));
+      expect({ code: refused.code, reason: refused.reason, retryDelayMs: refused.retryDelayMs }).toEqual({ code: 14 /* UNAVAILABLE */, reason: 'LOAD_SHED', retryDelayMs: 200 });
+      expect(Date.now() - started).toBeLessThan(1000);
+      expect(await metricValue(t.running, 'settings_writes_shed_total')).toBe(shedBefore + 1);
+      await lock.release();
+      expect((await holding).displayName).toBe('waited');
+      expect((await queued).displayName).toBe('queued');
+    } finally {
+      await lock.release();
+    }
+    expect(await db('SELECT display_name FROM account_settings WHERE account_id = $1', [c])).toEqual([{ display_name: 'before' }]);
+  });
+});
+
 describe('separate pools for reads and writes', () => {
   // Two write connections, both held by saves waiting on a row lock (no lock timeout within the
   // call): a fully_consistent read of another account must still get a read connection.
