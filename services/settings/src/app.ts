@@ -100,7 +100,8 @@ export async function startSettingsServer(config: SettingsConfig, log: Logger, o
     statementCapMs: config.DB_STATEMENT_TIMEOUT_MS,
     lockTimeoutMs: config.DB_LOCK_TIMEOUT_MS,
     lockWaitMax: config.DB_LOCK_WAIT_MAX_CONCURRENCY,
-    writesInFlightMax: config.DB_WRITE_POOL_MAX + config.DB_WRITE_QUEUE_MAX,
+    writePoolMax: config.DB_WRITE_POOL_MAX,
+    writeQueueMax: config.DB_WRITE_QUEUE_MAX,
   });
 
   let shuttingDown = false;

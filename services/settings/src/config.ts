@@ -23,7 +23,7 @@ export const settingsEnvSchema = {
   DB_READ_POOL_MAX: env.int('PostgreSQL connections per process for reads (cache misses, fully_consistent, token reads)', 10, { min: 1, max: 1000 }),
   DB_WRITE_POOL_MAX: env.int('PostgreSQL connections per process for writes; saves never take a read connection and vice versa', 5, { min: 1, max: 1000 }),
   DB_LOCK_TIMEOUT_MS: env.int('longest wait of a save for a row lock held by another transaction (SET LOCAL lock_timeout); then ABORTED ROW_LOCKED with RetryInfo', 1000, { min: 1 }),
-  DB_WRITE_QUEUE_MAX: env.int('saves per process that may wait for a write connection while every one is in use; more fail at once with UNAVAILABLE (LOAD_SHED) and a RetryInfo instead of queueing until their deadline', 10, { min: 0, max: 10000 }),
+  DB_WRITE_QUEUE_MAX: env.int('saves per process that may wait for a write connection while every one is in use; more fail at once with UNAVAILABLE (LOAD_SHED) and a RetryInfo, as does a save the ones ahead would keep waiting past its deadline', 100, { min: 0, max: 10000 }),
   DB_LOCK_WAIT_MAX_CONCURRENCY: env.int('saves per process that may wait for a row lock another transaction holds at once (keep below DB_WRITE_POOL_MAX); more fail at once with ABORTED ROW_LOCKED', 2, { min: 1, max: 1000 }),
   DB_DELIBERATE_READ_MAX_CONCURRENCY: env.int('reads sent to PostgreSQL on purpose (fully_consistent, a token newer than the cache) in flight at once per process', 6, { min: 1, max: 1000 }),
   DB_DELIBERATE_READS_PER_CALLER: env.int('most of those one caller (token `sub`) may hold at once; fewer while other callers wait (fair share); beyond it RESOURCE_EXHAUSTED', 3, { min: 1, max: 1000 }),

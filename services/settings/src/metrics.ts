@@ -71,7 +71,12 @@ export function createSettingsMetrics(registry = new Registry()) {
     dbQueries: new Counter({ name: 'settings_db_queries_total', help: 'Database queries by kind', labelNames: ['kind'] as const, ...r }),
     fallback: new Counter({ name: 'settings_cache_fallback_total', help: 'Reads served from PostgreSQL because Redis failed or the breaker was open', ...r }),
     loadShed: new Counter({ name: 'settings_load_shed_total', help: 'Reads rejected because the database fallback was at its concurrency limit', ...r }),
-    writesShed: new Counter({ name: 'settings_writes_shed_total', help: 'Saves rejected because DB_WRITE_POOL_MAX + DB_WRITE_QUEUE_MAX saves already held or waited for a write connection', ...r }),
+    writesShed: new Counter({
+      name: 'settings_writes_shed_total',
+      help: 'Saves refused at once: DB_WRITE_POOL_MAX + DB_WRITE_QUEUE_MAX saves already held or waited for a write connection (queue_full), or those ahead would have kept it waiting past its deadline (would_miss_deadline)',
+      labelNames: ['reason'] as const,
+      ...r,
+    }),
     deliberateReads: new Counter({
       name: 'settings_deliberate_reads_total',
       help: 'Reads sent to PostgreSQL on purpose (fully_consistent, a token newer than the cache) by admission: admitted, waited (for the caller\'s fair share), shed (RESOURCE_EXHAUSTED)',

@@ -99,7 +99,7 @@ export function incidentReplaySection(inc: IncidentResult, { md, charts, img }: 
       '',
       `**Latency during the burst is the bulk UPDATE's, not the cache's.** The single UPDATE of ${n(c.bulk.rows)} rows (${vs.map((v) => fmt(v.bulk.statementMs / 1000)).join(' / ')} s here, ~4 s on an idle machine) holds every row lock until it commits; saves to those rows queue behind it (most of the burst's saves time out in every variant, as in the incident) and each queued save holds one of the app's 10 PostgreSQL connections, so reads that miss the cache wait for a connection too and hit the 2 s deadline. ` +
         `That is why read p99 reaches the deadline in all four (least often in the TTL-only cache, which misses least), and why the designs differ in PostgreSQL load, freshness and hit ratio rather than in burst p99. Afterwards PostgreSQL, Debezium and Kafka still work through ${n(c.bulk.rows)} change events on two cores for several seconds. ` +
-        'This system runs saves on a pool of their own with a `lock_timeout`, saves a free row in one statement, lets at most `DB_LOCK_WAIT_MAX_CONCURRENCY` saves wait for a row lock (more fail at once with ABORTED `ROW_LOCKED`) and at most `DB_WRITE_POOL_MAX + DB_WRITE_QUEUE_MAX` saves hold or wait for a connection (more fail at once with UNAVAILABLE `LOAD_SHED`, both with a RetryInfo), and cache-miss reads never wait for a connection a save holds (see the bulkheads table below).',
+        'This system runs saves on a pool of their own with a `lock_timeout`, saves a free row in one statement, lets at most `DB_LOCK_WAIT_MAX_CONCURRENCY` saves wait for a row lock (more fail at once with ABORTED `ROW_LOCKED`) and refuses a save at once with UNAVAILABLE `LOAD_SHED` when the saves ahead would keep it waiting for a connection past its deadline (both with a RetryInfo), and cache-miss reads never wait for a connection a save holds (see the bulkheads table below).',
       '',
     );
   }
@@ -123,7 +123,7 @@ function bulkheadsTable(vs: readonly VariantResult[], md: string[]): void {
   md.push(
     '**Bulkheads: does the burst spill over?** Pre-burst = the last half of the warm phase (cache warm); burst = the whole burst including the bulk UPDATE. ' +
       'Free saves go to 200 rows outside the bulk UPDATE (20/s for the whole run). Locked saves = saves to the bulk\'s rows that started while its UPDATE ran; their latency counts every one, failed or not (how fast the caller learns). ' +
-      'This system runs saves on their own pool with `DB_LOCK_TIMEOUT_MS=1000`; the baselines share one pool and wait for the lock until their deadline. "Other" is UNAVAILABLE: this system\'s `LOAD_SHED` when the write connections and their queue are full (retryable, answered at once), a baseline\'s exhausted pool.',
+      'This system runs saves on their own pool with `DB_LOCK_TIMEOUT_MS=1000`; the baselines share one pool and wait for the lock until their deadline. "Other" is UNAVAILABLE: this system\'s `LOAD_SHED` for a save that would have waited for a connection past its deadline (retryable, answered at once), a baseline\'s exhausted pool.',
     '',
     '| Variant | Read p99 pre-burst → burst | Free-save p99 pre-burst → burst | Free saves failed | Locked saves | …OK / ABORTED / timed out / other | …p99 latency |',
     '| --- | --- | --- | --- | --- | --- | --- |',

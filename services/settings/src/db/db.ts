@@ -2,8 +2,8 @@ import knexFactory, { type Knex } from 'knex';
 import type { Logger } from '@settings/shared';
 import { SettingsError } from '../errors';
 import type { SettingsMetrics } from '../metrics';
-import { ConcurrencyLimiter } from '../cache/concurrency-limiter';
 import { rowLockWaits, type RowLockWaits } from './row-lock';
+import { WriteAdmission } from './write-admission';
 
 export function createKnex(databaseUrl: string, poolMax: number, acquireTimeoutMs: number, applicationName = 'settings-service', log?: Logger): Knex {
   return knexFactory({
@@ -45,8 +45,10 @@ export interface DbLimits {
   readonly lockTimeoutMs: number;
   /** Saves that may wait for such a lock at once (the rest of the write pool stays free). */
   readonly lockWaitMax: number;
-  /** Writes per process holding or waiting for a write connection (pool size + queue). */
-  readonly writesInFlightMax: number;
+  /** Connections of the write pool (DB_WRITE_POOL_MAX). */
+  readonly writePoolMax: number;
+  /** Writes that may wait for one of them beyond that (DB_WRITE_QUEUE_MAX). */
+  readonly writeQueueMax: number;
 }
 
 /**
@@ -58,8 +60,8 @@ export interface DbLimits {
 export class Db {
   /** Saves of this process waiting for someone else's row lock (at most `lockWaitMax`). */
   readonly lockWaits: RowLockWaits;
-  /** Writes holding or waiting for a write connection (at most `writesInFlightMax`). */
-  private readonly writesInFlight: ConcurrencyLimiter;
+  /** Writes holding or waiting for a write connection. */
+  private readonly writeAdmission: WriteAdmission;
 
   constructor(
     readonly pools: DbPools,
@@ -68,20 +70,20 @@ export class Db {
     private readonly now: () => number = Date.now,
   ) {
     this.lockWaits = rowLockWaits(limits.lockWaitMax);
-    this.writesInFlight = new ConcurrencyLimiter(limits.writesInFlightMax);
+    this.writeAdmission = new WriteAdmission(limits.writePoolMax, limits.writePoolMax + limits.writeQueueMax, now);
   }
 
-  /**
-   * A place among the writes that hold or wait for a write connection. The pool's own queue has
-   * no bound: under a save burst on a busy host every save would wait there until its deadline
-   * and time out, holding the caller for the whole of it. Beyond the bound a save fails at once,
-   * retryable, and the ones admitted still get a connection soon.
-   */
-  private admitWrite(): () => void {
-    const leave = this.writesInFlight.tryAcquire();
-    if (leave) return leave;
-    this.metrics.writesShed.inc();
-    throw new SettingsError('LOAD_SHED', `${this.limits.writesInFlightMax} saves already hold or wait for a database connection on this replica; retry with backoff`);
+  /** A place among the writes that hold or wait for a write connection (write-admission.ts). */
+  private admitWrite(deadline: number): () => void {
+    const admitted = this.writeAdmission.admit(deadline);
+    if (typeof admitted === 'function') return admitted;
+    this.metrics.writesShed.inc({ reason: admitted });
+    throw new SettingsError(
+      'LOAD_SHED',
+      admitted === 'queue_full'
+        ? `${this.writeAdmission.maxInFlight} saves already hold or wait for a database connection on this replica; retry with backoff`
+        : 'the saves ahead of this one would keep it waiting for a database connection past its deadline; retry with backoff',
+    );
   }
 
   /** Milliseconds a statement may run: the remaining deadline, capped. Counts the query. */
@@ -105,7 +107,7 @@ export class Db {
    */
   async writeStatement<T>(kind: string, deadline: number, statement: (knex: Knex) => Knex.QueryBuilder): Promise<T> {
     const ms = this.budget(kind, deadline);
-    const leave = this.admitWrite();
+    const leave = this.admitWrite(deadline);
     try {
       return (await statement(this.pools.write).timeout(ms, { cancel: true })) as T;
     } finally {
@@ -122,7 +124,7 @@ export class Db {
    */
   async write<T>(kind: string, deadline: number, work: (trx: Knex.Transaction, waits: RowLockWaits) => Promise<T>): Promise<T> {
     this.budget(kind, deadline);
-    const leave = this.admitWrite();
+    const leave = this.admitWrite(deadline);
     try {
       return await this.transaction(deadline, work);
     } finally {

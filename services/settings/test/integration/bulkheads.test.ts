@@ -78,7 +78,7 @@ describe('saves waiting for a write connection are bounded', () => {
   it('refuses a save beyond pool + queue at once with UNAVAILABLE (LOAD_SHED) and a RetryInfo; the queued save still goes through', async () => {
     const [a, b, c] = [newAccount(), newAccount(), newAccount()];
     for (const id of [a, b, c]) await t.call('updateAccountSettings', settings(id, 'before'));
-    const shedBefore = await metricValue(t.running, 'settings_writes_shed_total');
+    const shedBefore = await metricValue(t.running, 'settings_writes_shed_total', { reason: 'queue_full' });
     const lock = await lockAccountRow(a);
     try {
       const holding = t.call('updateAccountSettings', settings(a, 'waited'), { deadlineMs: 15_000 });
@@ -89,7 +89,7 @@ describe('saves waiting for a write connection are bounded', () => {
       const refused = await expectError(() => t.call('updateAccountSettings', settings(c, 'refused'), { deadlineMs: 15_000 }));
       expect({ code: refused.code, reason: refused.reason, retryDelayMs: refused.retryDelayMs }).toEqual({ code: 14 /* UNAVAILABLE */, reason: 'LOAD_SHED', retryDelayMs: 200 });
       expect(Date.now() - started).toBeLessThan(1000);
-      expect(await metricValue(t.running, 'settings_writes_shed_total')).toBe(shedBefore + 1);
+      expect(await metricValue(t.running, 'settings_writes_shed_total', { reason: 'queue_full' })).toBe(shedBefore + 1);
       await lock.release();
       expect((await holding).displayName).toBe('waited');
       expect((await queued).displayName).toBe('queued');
