@@ -100,6 +100,43 @@ describe('saves waiting for a write connection are bounded', () => {
   });
 });
 
+describe('a save the ones ahead would keep waiting past its deadline', () => {
+  const t = serverForTests({ DB_WRITE_POOL_MAX: '1', DB_LOCK_WAIT_MAX_CONCURRENCY: '1', DB_LOCK_TIMEOUT_MS: '60000' });
+
+  it('is refused at once with UNAVAILABLE (LOAD_SHED, would_miss_deadline); one with time enough waits its turn', async () => {
+    const [a, b, c] = [newAccount(), newAccount(), newAccount()];
+    for (const id of [a, b, c]) await t.call('updateAccountSettings', settings(id, 'before'));
+    // The pace: one save holds the only write connection for ~800 ms (it waits for a row lock).
+    const first = await lockAccountRow(a);
+    const slow = t.call('updateAccountSettings', settings(a, 'slow'), { deadlineMs: 15_000 });
+    await first.waiter();
+    await new Promise((r) => setTimeout(r, 800));
+    await first.release();
+    await slow;
+
+    const lock = await lockAccountRow(a);
+    try {
+      const holding = t.call('updateAccountSettings', settings(a, 'held'), { deadlineMs: 15_000 });
+      await lock.waiter();
+      const shedBefore = await metricValue(t.running, 'settings_writes_shed_total', { reason: 'would_miss_deadline' });
+      const started = Date.now();
+      // The pace is a moving average over every save, fast ones included (~100 ms here): the
+      // one ahead plus its own turn come to more than 150 ms.
+      const refused = await expectError(() => t.call('updateAccountSettings', settings(b, 'refused'), { deadlineMs: 150 }));
+      expect({ code: refused.code, reason: refused.reason }).toEqual({ code: 14 /* UNAVAILABLE */, reason: 'LOAD_SHED' });
+      expect(Date.now() - started).toBeLessThan(150);
+      expect(await metricValue(t.running, 'settings_writes_shed_total', { reason: 'would_miss_deadline' })).toBe(shedBefore + 1);
+      const patient = t.call('updateAccountSettings', settings(c, 'patient'), { deadlineMs: 15_000 });
+      await lock.release();
+      expect((await holding).displayName).toBe('held');
+      expect((await patient).displayName).toBe('patient');
+    } finally {
+      await lock.release();
+    }
+    expect(await db('SELECT display_name FROM account_settings WHERE account_id = $1', [b])).toEqual([{ display_name: 'before' }]);
+  });
+});
+
 describe('separate pools for reads and writes', () => {
   // Two write connections, both held by saves waiting on a row lock (no lock timeout within the
   // call): a fully_consistent read of another account must still get a read connection.
