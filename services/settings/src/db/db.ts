@@ -101,14 +101,15 @@ export class Db {
 
   /**
    * One autocommit statement on the write pool: one round trip, where a transaction costs at
-   * least four (BEGIN, the timeouts, the statement, COMMIT), each of which holds the connection
+   * least four (BEGIN, the timeouts, a statement, COMMIT), each of which holds the connection
    * while this process is busy. Only for statements that never wait for a row lock (they lock
    * with SKIP LOCKED), so no lock_timeout is needed; cancelled server-side at the deadline.
    */
   async writeStatement<T>(kind: string, deadline: number, statement: (knex: Knex) => Knex.QueryBuilder): Promise<T> {
-    const ms = this.budget(kind, deadline);
+    // Admitted first: a refused save sends no query and is not counted as one.
     const leave = this.admitWrite(deadline);
     try {
+      const ms = this.budget(kind, deadline);
       return (await statement(this.pools.write).timeout(ms, { cancel: true })) as T;
     } finally {
       leave();
@@ -123,9 +124,9 @@ export class Db {
    * waits), which caps how many saves wait for someone else's lock at once.
    */
   async write<T>(kind: string, deadline: number, work: (trx: Knex.Transaction, waits: RowLockWaits) => Promise<T>): Promise<T> {
-    this.budget(kind, deadline);
     const leave = this.admitWrite(deadline);
     try {
+      this.budget(kind, deadline);
       return await this.transaction(deadline, work);
     } finally {
       leave();
