@@ -1,4 +1,5 @@
 import { INCIDENT_LABELS, INCIDENT_VARIANTS, type IncidentResult, type IncidentVariant, type VariantResult } from '../../scenarios/incident-replay/result';
+import { CPU_ROLES } from '../../process-cpu';
 import { fmtMs as ms, fmtNumber as n } from '../format';
 import type { ReportPage } from '../report-page';
 import { barChart, fmt, lineChart } from '../svg';
@@ -109,6 +110,7 @@ export function incidentReplaySection(inc: IncidentResult, { md, charts, img }: 
     '',
   );
   bulkheadsTable(vs, md);
+  cpuTable(vs, md);
 }
 
 /**
@@ -139,4 +141,23 @@ function bulkheadsTable(vs: readonly VariantResult[], md: string[]): void {
     );
   }
   md.push('');
+}
+
+/** Cores per role before and in the burst: how much of the machine the service had. */
+function cpuTable(vs: readonly VariantResult[], md: string[]): void {
+  // Results from before this was measured have no cpuCores.
+  const withCpu = vs.filter((v) => v.cpuCores !== undefined);
+  if (withCpu.length === 0) return;
+  const cores = (x: number): string => (Number.isFinite(x) ? x.toFixed(2) : 'n/a');
+  const total = (r: Record<string, number>): number => Object.values(r).reduce((a, b) => a + (Number.isFinite(b) ? b : 0), 0);
+  md.push(
+    '**What shared the two cores.** Cores used on average (CPU seconds per second of every process and thread in the role, from `/proc/<pid>/stat`), pre-burst → burst (the windows of the table above). ' +
+      '"Service" is the variant\'s own server: the settings service for this system, the legacy server for a baseline; the load generator is the harness process sending the reads and saves; ' +
+      'the bulk job runs the bulk UPDATE (its work is done inside PostgreSQL). Kafka Connect is Debezium streaming the changes, the same for every variant.',
+    '',
+    `| Process | ${withCpu.map((v) => v.label).join(' | ')} |`,
+    `| --- | ${withCpu.map(() => '---').join(' | ')} |`,
+  );
+  for (const role of CPU_ROLES) md.push(`| ${role} | ${withCpu.map((v) => `${cores(v.cpuCores.preBurst[role])} → ${cores(v.cpuCores.burst[role])}`).join(' | ')} |`);
+  md.push(`| **all of the above** | ${withCpu.map((v) => `${cores(total(v.cpuCores.preBurst))} → ${cores(total(v.cpuCores.burst))}`).join(' | ')} |`, '');
 }

@@ -1,3 +1,4 @@
+import type { CpuRole } from '../../process-cpu';
 import type { LegacyStrategy } from '../../../baselines/legacy-cache';
 import type { LatencySummary } from '../../stats';
 
@@ -48,6 +49,8 @@ export interface VariantResult {
   redis: { backgroundOpsPerSecond: number; peakOpsPerSecond: number; peakCpuPercent: number; appCommandsPeakPerSecond: number; appCommandsTotal: number };
   postgres: { backgroundXactsPerSecond: number; peakXactsPerSecond: number; appQueriesPeakPerSecond: number; appQueriesTotal: number };
   cacheHitRatio: number;
+  /** Cores used per role (process-cpu.ts), mean over the pre-burst window and over the burst. */
+  cpuCores: { preBurst: Record<CpuRole, number>; burst: Record<CpuRole, number> };
   /** Checked quiesceSeconds after the load (longer for this system: until its invalidator caught up). */
   staleKeysAfterQuiescence: { cachedKeys: number; staleKeys: number; quiesceSeconds: number; checkedAfterBulkCommitMs: number };
   timeline: TimelinePoint[];

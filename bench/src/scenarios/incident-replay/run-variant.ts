@@ -6,7 +6,7 @@ import { benchRedis } from '../../redis-util';
 import { round as roundTo } from '../../stats';
 import { callSummaries } from './latency';
 import { INCIDENT_LABELS, type IncidentVariant, type VariantResult } from './result';
-import { sampleServerLoad, serverLoad } from './server-load';
+import { cpuCores, sampleServerLoad, serverLoad } from './server-load';
 import { judgeReads } from './stale-reads';
 import type { Target } from './target';
 import { buildTimeline } from './timeline';
@@ -54,6 +54,8 @@ export async function runVariant(ctx: BenchContext, variant: IncidentVariant, ro
     bulk: { rows: traffic.bulk.rows, statementMs: traffic.bulk.statementMs, startedAtS: traffic.bulk.startedAtS },
     stale,
     ...serverLoad(series, { backgroundEnd, from: traffic.t0, to: quiesceEnd, before, after }),
+    // Same windows as the bulkheads' latencies (latency.ts).
+    cpuCores: cpuCores(series, { preBurst: [traffic.burstStart - (traffic.burstStart - traffic.t0) / 2, traffic.burstStart], burst: [traffic.burstStart, traffic.burstEnd] }),
     staleKeysAfterQuiescence: {
       ...staleKeys,
       quiesceSeconds: roundTo((quiesceEnd - quietStart) / 1000, 1),

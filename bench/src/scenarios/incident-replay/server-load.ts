@@ -2,6 +2,7 @@ import type Redis from 'ioredis';
 import { xactCommits } from '../../db';
 import { redisCounters } from '../../redis-util';
 import { meanRate, peakRate, rateSeries, Sampler, type Series } from '../../sampler';
+import { CPU_ROLES, CpuMeter, type CpuRole } from '../../process-cpu';
 import { round } from '../../stats';
 import type { VariantResult } from './result';
 import type { Target } from './target';
@@ -14,6 +15,13 @@ export type AppCounters = Awaited<ReturnType<Target['appCounters']>>;
  */
 export function sampleServerLoad(redis: Redis, target: Target): Sampler {
   let app: AppCounters = { redis: 0, pg: 0, hits: 0, lookups: 0 };
+  // One /proc scan per tick, shared by the per-role probes (called together, in one tick).
+  const meter = new CpuMeter();
+  let scan: { at: number; seconds: Record<CpuRole, number> } | undefined;
+  const cpuSeconds = (role: CpuRole): number => {
+    if (!scan || Date.now() - scan.at > 250) scan = { at: Date.now(), seconds: meter.scan() };
+    return scan.seconds[role];
+  };
   return new Sampler(
     {
       redisCommands: async () => (await redisCounters(redis)).commands,
@@ -21,6 +29,7 @@ export function sampleServerLoad(redis: Redis, target: Target): Sampler {
       pgXacts: () => xactCommits(),
       appRedis: async () => (app = await target.appCounters()).redis,
       appPg: () => app.pg,
+      ...Object.fromEntries(CPU_ROLES.map((role) => [cpuKey(role), () => cpuSeconds(role)])),
     },
     1000,
   ).start();
@@ -72,4 +81,27 @@ function peakWindowRate(series: Series, key: string, from: number, to: number, w
     if (!(rate <= best)) best = rate;
   }
   return Math.round(best);
+}
+
+const cpuKey = (role: CpuRole): string => `cpu:${role}`;
+
+/**
+ * Cores each role used on average (CPU seconds per second, all its processes and threads) in
+ * the last half of the warm phase and in the burst: what shared the machine's cores while the
+ * latencies of \`bulkheads\` were measured.
+ */
+export function cpuCores(series: Series, windows: { preBurst: readonly [number, number]; burst: readonly [number, number] }): VariantResult['cpuCores'] {
+  const mean = (key: string, [from, to]: readonly [number, number]): number => {
+    let a: { t: number; v: number } | undefined;
+    let b: { t: number; v: number } | undefined;
+    series.t.forEach((t, i) => {
+      const v = series.values[key]?.[i];
+      if (v === undefined || t < from || t > to) return;
+      a ??= { t, v };
+      b = { t, v };
+    });
+    return a && b && b.t > a.t ? round(((b.v - a.v) / (b.t - a.t)) * 1000, 2) : Number.NaN;
+  };
+  const byRole = (w: readonly [number, number]): Record<CpuRole, number> => Object.fromEntries(CPU_ROLES.map((r) => [r, mean(cpuKey(r), w)])) as Record<CpuRole, number>;
+  return { preBurst: byRole(windows.preBurst), burst: byRole(windows.burst) };
 }
