@@ -43,21 +43,34 @@ export function stackPostmasters(procs: readonly ProcInfo[]): Set<number> {
   return new Set(procs.filter((p) => p.comm.startsWith('postgres') && p.cmdline.includes('/.stack/')).map((p) => p.pid));
 }
 
+/** CPU seconds (user + system, all threads) `pid` has used so far; undefined once it is gone. */
+export function processCpuSeconds(pid: number): number | undefined {
+  try {
+    return cpuSecondsOfStat(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return undefined;
+  }
+}
+
+// Fields after "pid (comm) ": state, ppid, ... utime is the 12th and stime the 13th.
+const statFields = (stat: string): string[] => stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+const cpuSecondsOfStat = (stat: string): number => {
+  const f = statFields(stat);
+  return (Number(f[11]) + Number(f[12])) / USER_HZ;
+};
+
 function readProcs(): Array<ProcInfo & { seconds: number }> {
   const out: Array<ProcInfo & { seconds: number }> = [];
   for (const name of readdirSync('/proc')) {
     if (!/^\d+$/.test(name)) continue;
     try {
       const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
-      const close = stat.lastIndexOf(')');
-      // Fields after "pid (comm) ": state, ppid, ... utime is the 12th and stime the 13th.
-      const fields = stat.slice(close + 2).split(' ');
       out.push({
         pid: Number(name),
-        ppid: Number(fields[1]),
-        comm: stat.slice(stat.indexOf('(') + 1, close),
+        ppid: Number(statFields(stat)[1]),
+        comm: stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')),
         cmdline: readFileSync(`/proc/${name}/cmdline`, 'utf8'),
-        seconds: (Number(fields[11]) + Number(fields[12])) / USER_HZ,
+        seconds: cpuSecondsOfStat(stat),
       });
     } catch {
       // Gone between readdir and read.

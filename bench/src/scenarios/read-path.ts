@@ -6,6 +6,7 @@ import { accountId, createAccounts, deleteAccounts } from '../db';
 import { client, getAccount, getRequestBytes, grpcFrame, GET_ACCOUNT_SETTINGS_PATH, waitForChannel } from '../grpc-util';
 import { h2load, type H2loadResult } from '../h2load';
 import type { ChildService } from '@settings/local-stack';
+import { processCpuSeconds } from '../process-cpu';
 import { benchScript, scrape, spawnNode, startSettingsProcess, waitIpcReady, type SettingsProc } from '../procs';
 import { benchRedis, deleteByPattern, globEscape } from '../redis-util';
 import { median, ratio } from '../stats';
@@ -51,6 +52,12 @@ export interface ReadPathResult {
   /** Share of the cached (near-cache on) runs' lookups the near-cache served. */
   nearCacheHitShareDuringCachedRuns: number;
   serviceRssMaxMiB: number;
+  /**
+   * CPU the target process spent per answered request (user + system, all threads, from
+   * /proc): paced at `pacedRps` on one stream, each request alone, and saturated (counted run,
+   * `clients` × `streams`). Measured once per target after the rounds.
+   */
+  cpuPerRequest: { pacedRps: number; byTarget: Partial<Record<ReadTarget, { pacedMicros: number; saturatedMicros: number }>> };
 }
 
 /**
@@ -72,6 +79,7 @@ export async function runReadPath(ctx: BenchContext): Promise<ReadPathResult> {
   let nearHitShare = Number.NaN;
   let responseBytes = 0;
   const verification: Partial<Record<ReadTarget, { requests: number; succeeded: number; dataBytesPerRequest: number }>> = {};
+  const cpuPerRequest: ReadPathResult['cpuPerRequest']['byTarget'] = {};
   const bodies = { cached: getRequestBytes(account, false), consistent: getRequestBytes(account, true) };
   try {
     await createAccounts(prefix, 1);
@@ -143,6 +151,21 @@ export async function runReadPath(ctx: BenchContext): Promise<ReadPathResult> {
           ctx.log(`read-path: round ${round} ${target}: ${Math.round(saturated.rps)} req/s (p99 ${saturated.latencyMs.p99} ms), single-stream p50 ${single.latencyMs.p50} ms`);
         }
       }
+      const pidOf = (t: ReadTarget): number | undefined => (t === 'empty' ? empty!.child.pid : t === 'cachedL1Off' ? settingsL1Off!.child.pid : settings!.child.pid);
+      for (const target of order) {
+        const cpuPer = async (run: () => Promise<H2loadResult>): Promise<number> => {
+          const pid = pidOf(target);
+          const before = pid === undefined ? undefined : processCpuSeconds(pid);
+          const r = await run();
+          const after = pid === undefined ? undefined : processCpuSeconds(pid);
+          return before === undefined || after === undefined || r.succeeded === 0 ? Number.NaN : Math.round(((after - before) * 1e6) / r.succeeded);
+        };
+        const base = { port: portOf(target), path: GET_ACCOUNT_SETTINGS_PATH, bodyFile: bodyFiles[target], warmupSeconds: 0 };
+        const pacedMicros = await cpuPer(() => h2load({ ...base, durationSeconds: s.cpu.pacedSeconds, clients: 1, streams: 1, rps: s.cpu.pacedRps }));
+        const saturatedMicros = await cpuPer(() => h2load({ ...base, requests: s.cpu.saturatedRequests, clients: s.clients, streams: s.streams }));
+        cpuPerRequest[target] = { pacedMicros, saturatedMicros };
+        ctx.log(`read-path: ${target}: CPU per request ${pacedMicros} µs paced at ${s.cpu.pacedRps}/s, ${saturatedMicros} µs saturated`);
+      }
     } finally {
       clearInterval(rssTimer);
     }
@@ -201,5 +224,6 @@ export async function runReadPath(ctx: BenchContext): Promise<ReadPathResult> {
     cacheHitShareDuringCachedRuns: Number.isFinite(hitShare) ? Math.round(hitShare * 10000) / 10000 : hitShare,
     nearCacheHitShareDuringCachedRuns: Number.isFinite(nearHitShare) ? Math.round(nearHitShare * 10000) / 10000 : nearHitShare,
     serviceRssMaxMiB: Math.round(rssMax / 1024),
+    cpuPerRequest: { pacedRps: s.cpu.pacedRps, byTarget: cpuPerRequest },
   };
 }

@@ -17,6 +17,11 @@ it('quick bench: read path and invalidation lag produce verified, plausible resu
     expect(results.readPath.responsesVerified).toBe(true);
     expect(results.readPath.byTarget.cached.rps).toBeGreaterThan(0);
     expect(results.readPath.byTarget.empty.rps).toBeGreaterThan(0);
+    // CPU per request, from the target processes' /proc times (paced and saturated).
+    for (const t of ['empty', 'cached'] as const) {
+      expect(results.readPath.cpuPerRequest.byTarget[t]?.pacedMicros).toBeGreaterThan(0);
+      expect(results.readPath.cpuPerRequest.byTarget[t]?.saturatedMicros).toBeGreaterThan(0);
+    }
   }
   if (results.redisCluster) {
     expect(results.redisCluster.reads.responsesVerified).toBe(true);

@@ -9,7 +9,7 @@ const usage = `usage: stack <up|down|status|logs [component] [lines]>
   down     stop them and drop the replication slot
   status   one line per component
   logs     tail each component's log (or one: postgres, redis, kafka, connect)
-  cluster <up|down|status>  the on-demand three-master Redis Cluster (ports 56380-56382) the
+  cluster <up|down|status>  the on-demand three-master Redis Cluster (ports 26380-26382) the
            cluster variant of the cache tests and the bench use; never part of up
   cdc-heal [reason]  heal CDC gaps by an incremental snapshot: recorded ones, a missing or lost
            replication slot, and with a reason one you know of (e.g. offsets reset by hand)`;

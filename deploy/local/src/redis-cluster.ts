@@ -17,7 +17,8 @@ import { waitUntil } from './wait-until';
  * failover, and a replica would double the processes on a 2-core machine.
  */
 const COMPONENT = 'redis-cluster';
-// The cluster bus listens on port + 10000 unless told otherwise, beyond 65535 for these ports.
+// The cluster bus listens on port + 10000 unless told otherwise: inside the ephemeral port
+// range for these ports (see localStack.redisClusterPorts), so 10000 below instead.
 const BUS_PORT_OFFSET = -10_000;
 const nodes = localStack.redisClusterPorts.map((port) => ({ port, busPort: port + BUS_PORT_OFFSET, process: new ManagedProcess(`${COMPONENT}-${port}`) }));
 

@@ -50,8 +50,30 @@ export function readPathSection(rp: ReadPathResult, { md, charts, img }: ReportP
       `near-cache off: throughput ${x(rp.ratios.cachedL1OffRps)} (target ≥ 0.75×), one-stream p99 ${x(rp.ratios.cachedL1OffSingleP99)}; fully_consistent throughput ${x(rp.ratios.consistentRps)}, one-stream p50 ${x(rp.ratios.consistentSingleP50)}.`,
     '',
   );
+  cpuPerRequestTable(rp, md);
 }
 
 function ratioOf(rp: ReadPathResult, k: Exclude<(typeof READ_TARGETS)[number], 'empty'>): number {
   return k === 'cached' ? rp.ratios.cachedRps : k === 'cachedL1Off' ? rp.ratios.cachedL1OffRps : rp.ratios.consistentRps;
+}
+
+/** CPU per request paced against saturated: what a request costs when it arrives alone. */
+function cpuPerRequestTable(rp: ReadPathResult, md: string[]): void {
+  // Results from before this was measured have none.
+  const by = rp.cpuPerRequest?.byTarget;
+  if (!by || Object.keys(by).length === 0) return;
+  md.push(
+    `**CPU per request, alone or batched.** CPU time the target process spent per answered request (user + system, every thread, from \`/proc/<pid>/stat\`): ` +
+      `paced at ${n(rp.cpuPerRequest.pacedRps)} req/s on one stream (each request arrives alone, the process sleeps between them), and saturated (a counted run, ${rp.load.clients} × ${rp.load.streams} streams). ` +
+      'On this shared 2-core VM a request that wakes an idle process costs several times what it costs in a busy one, for the empty grpc-js handler as much as for the service: ' +
+      'the incident replay (section 3) runs at such rates.',
+    '',
+    '| Target | Paced µs/request | Saturated µs/request | Paced / saturated |',
+    '| --- | --- | --- | --- |',
+  );
+  for (const k of READ_TARGETS) {
+    const c = by[k];
+    if (c) md.push(`| ${READ_TARGET_LABELS[k]} | ${n(c.pacedMicros)} | ${n(c.saturatedMicros)} | ${x(c.pacedMicros / c.saturatedMicros)} |`);
+  }
+  md.push('');
 }

@@ -10,8 +10,14 @@
 export const localStack = {
   postgresPort: 55432,
   redisPort: 56379,
-  /** The on-demand three-master Redis Cluster (`npm run stack -- cluster up`). */
-  redisClusterPorts: [56380, 56381, 56382],
+  /**
+   * The on-demand three-master Redis Cluster (`npm run stack -- cluster up`), its buses 10000
+   * below. Below the ephemeral range (32768-60999 here), unlike the ports above: the cluster
+   * starts and restarts in the middle of a test or bench run, when thousands of client sockets
+   * take ephemeral ports, and a bus port taken as one's source port failed a bench run
+   * ("bind: Address already in use"); the rest of the stack binds first, on a quiet machine.
+   */
+  redisClusterPorts: [26380, 26381, 26382],
   kafkaPort: 59092,
   kafkaControllerPort: 59093,
   connectPort: 58083,
