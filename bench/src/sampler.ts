@@ -72,7 +72,8 @@ export function peakRate(series: Series, key: string, fromMs = -Infinity, toMs =
   return r.length ? Math.round(Math.max(...r.map((x) => x.rate))) : Number.NaN;
 }
 
-export function meanRate(series: Series, key: string, fromMs = -Infinity, toMs = Infinity): number {
+/** Mean per-second rate of a cumulative probe between `fromMs` and `toMs`, rounded to `digits` decimals. */
+export function meanRate(series: Series, key: string, fromMs = -Infinity, toMs = Infinity, digits = 0): number {
   const pts: Array<{ t: number; v: number }> = [];
   series.t.forEach((t, i) => {
     const v = series.values[key]?.[i];
@@ -81,5 +82,6 @@ export function meanRate(series: Series, key: string, fromMs = -Infinity, toMs =
   if (pts.length < 2) return Number.NaN;
   const a = pts[0]!;
   const b = pts[pts.length - 1]!;
-  return Math.round(((b.v - a.v) / (b.t - a.t)) * 1000);
+  const scale = 10 ** digits;
+  return Math.round(((b.v - a.v) / (b.t - a.t)) * 1000 * scale) / scale;
 }

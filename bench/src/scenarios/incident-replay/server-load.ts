@@ -88,20 +88,9 @@ const cpuKey = (role: CpuRole): string => `cpu:${role}`;
 /**
  * Cores each role used on average (CPU seconds per second, all its processes and threads) in
  * the last half of the warm phase and in the burst: what shared the machine's cores while the
- * latencies of \`bulkheads\` were measured.
+ * latencies of `bulkheads` were measured.
  */
 export function cpuCores(series: Series, windows: { preBurst: readonly [number, number]; burst: readonly [number, number] }): VariantResult['cpuCores'] {
-  const mean = (key: string, [from, to]: readonly [number, number]): number => {
-    let a: { t: number; v: number } | undefined;
-    let b: { t: number; v: number } | undefined;
-    series.t.forEach((t, i) => {
-      const v = series.values[key]?.[i];
-      if (v === undefined || t < from || t > to) return;
-      a ??= { t, v };
-      b = { t, v };
-    });
-    return a && b && b.t > a.t ? round(((b.v - a.v) / (b.t - a.t)) * 1000, 2) : Number.NaN;
-  };
-  const byRole = (w: readonly [number, number]): Record<CpuRole, number> => Object.fromEntries(CPU_ROLES.map((r) => [r, mean(cpuKey(r), w)])) as Record<CpuRole, number>;
+  const byRole = (w: readonly [number, number]): Record<CpuRole, number> => Object.fromEntries(CPU_ROLES.map((r) => [r, meanRate(series, cpuKey(r), w[0], w[1], 2)])) as Record<CpuRole, number>;
   return { preBurst: byRole(windows.preBurst), burst: byRole(windows.burst) };
 }
