@@ -5,11 +5,18 @@ import { sleep } from '../context';
 import { accountId, createAccounts, deleteAccounts, escapeLike, sql } from '../db';
 import { client, getAccount } from '../grpc-util';
 import { openLoop } from '../load';
+import { CpuMeter, type CpuRole } from '../process-cpu';
 import { scrape, startInvalidatorProcess, startSettingsProcess, type InvalidatorProc, type SettingsProc } from '../procs';
 import { benchRedis, deleteByPattern, globEscape } from '../redis-util';
 import { median, round as roundTo, summarize, type LatencySummary } from '../stats';
 
 export interface BulkDrainRound {
+  /**
+   * 0: the warm-up round, reported but not in the medians. Kafka Connect compiles its
+   * change-event path as it runs it (JIT): on a freshly started worker the first 100k events
+   * cost it 1.7-3.5x the CPU of later ones (deploy/debezium/README.md), and a production worker
+   * runs for days.
+   */
   round: number;
   /** UPDATE statement returned → its last change event is in Kafka (end offsets moved by `rows`). */
   commitToPublishedSeconds: number;
@@ -30,6 +37,14 @@ export interface BulkDrainRound {
    * cost readers, apart from the bulk change's load on the machine.
    */
   invalidatorOnlyReadMs: LatencySummary;
+  /**
+   * CPU per changed row, µs (user + system, all threads, from /proc): Kafka Connect from the
+   * commit to the last event in Kafka, the invalidator from the commit to the last key evicted,
+   * the stack's PostgreSQL (the UPDATE itself, then the walsender decoding it) from the UPDATE's
+   * start to the last event in Kafka. Less noisy than the rates on a shared machine: a process
+   * waiting for a core costs time, not CPU.
+   */
+  cpuMicrosPerRow: { connect: number; invalidator: number; postgres: number };
 }
 
 export interface BulkDrainResult {
@@ -48,6 +63,7 @@ export interface BulkDrainResult {
     drainReadP99Ms: number;
     readP99Ratio: number;
     invalidatorOnlyReadP99Ms: number;
+    cpuMicrosPerRow: { connect: number; invalidator: number; postgres: number };
   };
 }
 
@@ -81,7 +97,7 @@ export async function runBulkDrain(ctx: BenchContext): Promise<BulkDrainResult> 
     for (let i = 0; i < hotAccounts; i += 100) await Promise.all(Array.from({ length: Math.min(100, hotAccounts - i) }, (_, j) => getAccount(c, accountId(hotPrefix, i + j), 5000)));
     maxKeys = (await scrape(inv.httpPort)).get('invalidator_eviction_max_keys_per_second') ?? Number.NaN;
 
-    for (let round = 1; round <= rounds; round++) {
+    for (let round = 0; round <= rounds; round++) {
       await drainDebezium();
       const reads: Array<{ at: number; ms: number }> = [];
       let reading = true;
@@ -95,9 +111,12 @@ export async function runBulkDrain(ctx: BenchContext): Promise<BulkDrainResult> 
 
       const endsBefore = await withAdmin('bench-bulk-drain', async (admin) => (await admin.fetchTopicOffsets(topic)).reduce((s, p) => s + Number(p.high), 0));
       const appliedBefore = (await scrape(inv.httpPort)).get('invalidator_keys_applied_total') ?? 0;
+      const cpu = new CpuMeter();
       const updateStarted = Date.now();
       await sql(`UPDATE account_settings SET display_name = display_name || '.' WHERE account_id LIKE $1`, [`${escapeLike(prefix)}-%`]);
       const committedAt = Date.now();
+      const cpuAtCommit = cpu.scan();
+      let cpuAtPublished: Record<CpuRole, number> | undefined;
       ctx.log(`bulk-drain: round ${round}: UPDATE of ${rows} rows took ${(committedAt - updateStarted) / 1000} s`);
 
       // Both ends watched at once: Kafka end offsets (Debezium done) and the invalidator's counter.
@@ -110,7 +129,10 @@ export async function runBulkDrain(ctx: BenchContext): Promise<BulkDrainResult> 
         while ((publishedAt === undefined || evictedAt === undefined) && Date.now() < deadline) {
           if (publishedAt === undefined) {
             const ends = (await admin.fetchTopicOffsets(topic)).reduce((s, p) => s + Number(p.high), 0);
-            if (ends - endsBefore >= rows) publishedAt = Date.now();
+            if (ends - endsBefore >= rows) {
+              publishedAt = Date.now();
+              cpuAtPublished = cpu.scan();
+            }
           }
           const m = await scrape(inv!.httpPort);
           const applied = (m.get('invalidator_keys_applied_total') ?? 0) - appliedBefore;
@@ -120,7 +142,9 @@ export async function runBulkDrain(ctx: BenchContext): Promise<BulkDrainResult> 
           await sleep(25);
         }
       });
-      if (publishedAt === undefined || evictedAt === undefined) throw new Error(`bulk drain did not finish in 300 s (published: ${String(publishedAt)}, evicted: ${String(evictedAt)})`);
+      if (publishedAt === undefined || evictedAt === undefined || cpuAtPublished === undefined) throw new Error(`bulk drain did not finish in 300 s (published: ${String(publishedAt)}, evicted: ${String(evictedAt)})`);
+      const cpuAtEvicted = cpu.scan();
+      const perRow = (seconds: number): number => Math.round((seconds * 1e6) / rows);
       await sleep(1000);
       reading = false;
       await readers;
@@ -150,11 +174,17 @@ export async function runBulkDrain(ctx: BenchContext): Promise<BulkDrainResult> 
         baselineReadMs: window(committedAt - baselineSeconds * 1000, committedAt),
         drainReadMs: window(committedAt, evictedAt),
         invalidatorOnlyReadMs: window(publishedAt, evictedAt),
+        cpuMicrosPerRow: {
+          connect: perRow(cpuAtPublished['Kafka Connect'] - cpuAtCommit['Kafka Connect']),
+          invalidator: perRow(cpuAtEvicted.invalidator - cpuAtCommit.invalidator),
+          postgres: perRow(cpuAtPublished.PostgreSQL),
+        },
       });
       const r = out[out.length - 1]!;
       ctx.log(
         `bulk-drain: round ${round}: commit→published ${r.commitToPublishedSeconds} s (${r.debeziumEventsPerSecond} events/s), commit→last evicted ${r.commitToLastEvictedSeconds} s (invalidator ${r.invalidatorKeysPerSecond} keys/s), ` +
-          `cached-read p99 ${r.baselineReadMs.p99} → ${r.drainReadMs.p99} ms (invalidator alone: ${r.invalidatorOnlyReadMs.p99} ms over ${r.invalidatorOnlyReadMs.count} reads), ${notEvicted} not evicted`,
+          `cached-read p99 ${r.baselineReadMs.p99} → ${r.drainReadMs.p99} ms (invalidator alone: ${r.invalidatorOnlyReadMs.p99} ms over ${r.invalidatorOnlyReadMs.count} reads), ${notEvicted} not evicted; ` +
+          `CPU per row: Connect ${r.cpuMicrosPerRow.connect} µs, invalidator ${r.cpuMicrosPerRow.invalidator} µs, PostgreSQL ${r.cpuMicrosPerRow.postgres} µs`,
       );
     }
     c.close();
@@ -168,7 +198,8 @@ export async function runBulkDrain(ctx: BenchContext): Promise<BulkDrainResult> 
     await deleteByPattern(redis, `v1:${globEscape(`{acct:${hotPrefix}-`)}*`);
     redis.disconnect();
   }
-  const med = (f: (r: BulkDrainRound) => number): number => median(out.map(f));
+  const measured = out.filter((r) => r.round > 0);
+  const med = (f: (r: BulkDrainRound) => number): number => median(measured.map(f));
   const baselineP99 = med((r) => r.baselineReadMs.p99);
   const drainP99 = med((r) => r.drainReadMs.p99);
   return {
@@ -186,6 +217,11 @@ export async function runBulkDrain(ctx: BenchContext): Promise<BulkDrainResult> 
       drainReadP99Ms: drainP99,
       readP99Ratio: roundTo(drainP99 / baselineP99, 2),
       invalidatorOnlyReadP99Ms: med((r) => r.invalidatorOnlyReadMs.p99),
+      cpuMicrosPerRow: {
+        connect: med((r) => r.cpuMicrosPerRow.connect),
+        invalidator: med((r) => r.cpuMicrosPerRow.invalidator),
+        postgres: med((r) => r.cpuMicrosPerRow.postgres),
+      },
     },
   };
 }

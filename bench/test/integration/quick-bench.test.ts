@@ -28,6 +28,13 @@ it('quick bench: read path and invalidation lag produce verified, plausible resu
     expect(results.redisCluster.eviction.byTarget.cluster.keysPerSecond).toBeGreaterThan(0);
     expect(results.redisCluster.eviction.byTarget.single.keysPerSecond).toBeGreaterThan(0);
   }
+  if (results.bulkDrain) {
+    for (const r of results.bulkDrain.rounds) {
+      expect(r.notEvicted).toBe(0);
+      expect(r.cpuMicrosPerRow.connect).toBeGreaterThan(0);
+      expect(r.cpuMicrosPerRow.invalidator).toBeGreaterThan(0);
+    }
+  }
   if (results.invalidationLag) {
     for (const run of results.invalidationLag.runs) {
       expect(run.notEvicted).toBe(0);
