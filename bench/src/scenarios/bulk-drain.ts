@@ -10,6 +10,13 @@ import { scrape, startInvalidatorProcess, startSettingsProcess, type Invalidator
 import { benchRedis, deleteByPattern, globEscape } from '../redis-util';
 import { median, round as roundTo, summarize, type LatencySummary } from '../stats';
 
+/** CPU per changed row, µs, by process (see BulkDrainRound.cpuMicrosPerRow). */
+export interface CpuMicrosPerRow {
+  connect: number;
+  invalidator: number;
+  postgres: number;
+}
+
 export interface BulkDrainRound {
   /**
    * 0: the warm-up round, reported but not in the medians. Kafka Connect compiles its
@@ -44,7 +51,7 @@ export interface BulkDrainRound {
    * start to the last event in Kafka. Less noisy than the rates on a shared machine: a process
    * waiting for a core costs time, not CPU.
    */
-  cpuMicrosPerRow: { connect: number; invalidator: number; postgres: number };
+  cpuMicrosPerRow: CpuMicrosPerRow;
 }
 
 export interface BulkDrainResult {
@@ -63,7 +70,7 @@ export interface BulkDrainResult {
     drainReadP99Ms: number;
     readP99Ratio: number;
     invalidatorOnlyReadP99Ms: number;
-    cpuMicrosPerRow: { connect: number; invalidator: number; postgres: number };
+    cpuMicrosPerRow: CpuMicrosPerRow;
   };
 }
 
@@ -117,6 +124,7 @@ export async function runBulkDrain(ctx: BenchContext): Promise<BulkDrainResult> 
       const committedAt = Date.now();
       const cpuAtCommit = cpu.scan();
       let cpuAtPublished: Record<CpuRole, number> | undefined;
+      let cpuAtEvicted: Record<CpuRole, number> | undefined;
       ctx.log(`bulk-drain: round ${round}: UPDATE of ${rows} rows took ${(committedAt - updateStarted) / 1000} s`);
 
       // Both ends watched at once: Kafka end offsets (Debezium done) and the invalidator's counter.
@@ -138,12 +146,14 @@ export async function runBulkDrain(ctx: BenchContext): Promise<BulkDrainResult> 
           const applied = (m.get('invalidator_keys_applied_total') ?? 0) - appliedBefore;
           minCeiling = Math.min(minCeiling, m.get('invalidator_eviction_ceiling_keys_per_second') ?? Number.POSITIVE_INFINITY);
           if (applied > 0) firstAppliedAt ??= Date.now();
-          if (applied >= rows) evictedAt = Date.now();
+          if (applied >= rows) {
+            evictedAt = Date.now();
+            cpuAtEvicted = cpu.scan();
+          }
           await sleep(25);
         }
       });
-      if (publishedAt === undefined || evictedAt === undefined || cpuAtPublished === undefined) throw new Error(`bulk drain did not finish in 300 s (published: ${String(publishedAt)}, evicted: ${String(evictedAt)})`);
-      const cpuAtEvicted = cpu.scan();
+      if (publishedAt === undefined || evictedAt === undefined || cpuAtPublished === undefined || cpuAtEvicted === undefined) throw new Error(`bulk drain did not finish in 300 s (published: ${String(publishedAt)}, evicted: ${String(evictedAt)})`);
       const perRow = (seconds: number): number => Math.round((seconds * 1e6) / rows);
       await sleep(1000);
       reading = false;

@@ -1,4 +1,4 @@
-import type { BulkDrainResult } from '../../scenarios/bulk-drain';
+import type { BulkDrainResult, CpuMicrosPerRow } from '../../scenarios/bulk-drain';
 import { fmtNumber as n, fmtRatio as x } from '../format';
 import type { ReportPage } from '../report-page';
 
@@ -31,4 +31,4 @@ export function bulkDrainSection(b: BulkDrainResult, { md }: ReportPage): void {
 }
 
 /** Runs from before this column existed have no CPU figures: a dash, not "undefined". */
-const cpu = (c: BulkDrainResult['median']['cpuMicrosPerRow'] | undefined): string => (c ? `${n(c.connect)} / ${n(c.invalidator)} / ${n(c.postgres)}` : '–');
+const cpu = (c: CpuMicrosPerRow | undefined): string => (c ? `${n(c.connect)} / ${n(c.invalidator)} / ${n(c.postgres)}` : '–');
