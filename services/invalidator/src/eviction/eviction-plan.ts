@@ -17,11 +17,19 @@ export class UnplannableEventError extends Error {
   }
 }
 
+/**
+ * A row's version: a positive integer. settings_version_seq starts at 1 and the trigger sets it
+ * on every write, so a 0 never comes from a row: it is a decoding fault upstream (Debezium fills a
+ * column missing from the tuple it decoded with its default; deploy/debezium/README.md has the
+ * one case seen). As a floor it would fence nothing — the eviction would count as applied and the
+ * entry stay stale — so such an event goes to the dead-letter topic, where it is counted and alerted on.
+ */
 function versionOf(row: Row, image: string): bigint {
   const v = row.version;
-  if (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0) return BigInt(v);
-  if (typeof v === 'string' && /^\d+$/.test(v)) return BigInt(v);
-  throw new UnplannableEventError(`${image}.version is ${JSON.stringify(v)}, expected a non-negative integer`);
+  if (typeof v === 'number' && Number.isSafeInteger(v) && v >= 1) return BigInt(v);
+  if (typeof v === 'string' && /^[1-9]\d*$/.test(v)) return BigInt(v);
+  if (v === 0 || v === '0') throw new UnplannableEventError(`${image}.version is 0: no row has it (versions start at 1), so the change event was decoded wrongly upstream (is the publication sending fewer columns than Debezium expects?)`);
+  throw new UnplannableEventError(`${image}.version is ${JSON.stringify(v)}, expected a positive integer`);
 }
 
 /**

@@ -45,6 +45,12 @@ describe('planEvictions', () => {
     ['a row without a version', event('account_settings', 'c', null, { account_id: 'acme' }), /after.version/],
     ['an id that could forge another key', event('account_settings', 'u', null, { account_id: 'acme}:x', version: 1 }), /account_id/],
     ['a negative version', event('account_settings', 'u', null, { account_id: 'acme', version: -1 }), /version/],
+    // Versions come from settings_version_seq, which starts at 1. A 0 is a decoding fault
+    // upstream (Debezium 3.6 reading a narrower pgoutput tuple by position after an incremental
+    // snapshot fills the missing version with its default, deploy/debezium/README.md); as a
+    // floor it would fence nothing, so the eviction would look applied and the entry stay stale.
+    ['version 0 in after (no row ever has it)', event('doctor_settings', 'u', { account_id: 'acme', doctor_id: 'd1', version: 0 }, { account_id: 'acme', doctor_id: 'd1', version: 0 }), /after.version is 0/],
+    ['version 0 in a delete’s before', event('doctor_settings', 'd', { account_id: 'acme', doctor_id: 'd1', version: 0 }, null), /before.version is 0/],
   ])('rejects %s as unplannable (dead-letter)', (_name, ev, message) => {
     expect(() => planEvictions(ev)).toThrow(UnplannableEventError);
     expect(() => planEvictions(ev)).toThrow(message);
