@@ -79,6 +79,18 @@ function readProcs(): Array<ProcInfo & { seconds: number }> {
   return out;
 }
 
+/** Pids of the processes that have one of `roles` now. */
+export function pidsOfRoles(roles: readonly CpuRole[]): Array<{ pid: number; role: CpuRole }> {
+  const procs = readProcs();
+  const postmasters = stackPostmasters(procs);
+  const out: Array<{ pid: number; role: CpuRole }> = [];
+  for (const p of procs) {
+    const role = cpuRoleOf(p, postmasters);
+    if (role && roles.includes(role)) out.push({ pid: p.pid, role });
+  }
+  return out;
+}
+
 /** CPU seconds used so far by every counted process (user + system, all threads). */
 function cpuByProcess(): Map<number, { role: CpuRole; seconds: number }> {
   const procs = readProcs();

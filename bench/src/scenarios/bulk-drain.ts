@@ -4,6 +4,7 @@ import type { BenchContext } from '../context';
 import { sleep } from '../context';
 import { accountId, createAccounts, deleteAccounts, escapeLike, sql } from '../db';
 import { client, getAccount } from '../grpc-util';
+import { AutogroupWeights, CDC_PIPELINE_ROLES } from '../autogroup-weights';
 import { openLoop } from '../load';
 import { CpuMeter, type CpuRole } from '../process-cpu';
 import { scrape, startInvalidatorProcess, startSettingsProcess, type InvalidatorProc, type SettingsProc } from '../procs';
@@ -25,6 +26,12 @@ export interface BulkDrainRound {
    * runs for days.
    */
   round: number;
+  /**
+   * Autogroup nice of the CDC pipeline (PostgreSQL, Kafka, Kafka Connect, the invalidator) in
+   * this round: 0 = every process group weighs the same (the headline medians); 10 = the
+   * pipeline yields the cores to the serving path (autogroup-weights.ts), in alternate rounds.
+   */
+  cdcNice: number;
   /** UPDATE statement returned → its last change event is in Kafka (end offsets moved by `rows`). */
   commitToPublishedSeconds: number;
   /** UPDATE returned → the invalidator has applied `rows` more keys. */
@@ -61,18 +68,29 @@ export interface BulkDrainResult {
   /** The invalidator runs with its defaults: adaptive ceiling up to this hard maximum. */
   invalidatorMaxKeysPerSecond: number;
   rounds: BulkDrainRound[];
-  median: {
-    commitToLastEvictedSeconds: number;
-    commitToPublishedSeconds: number;
-    debeziumEventsPerSecond: number;
-    invalidatorKeysPerSecond: number;
-    baselineReadP99Ms: number;
-    drainReadP99Ms: number;
-    readP99Ratio: number;
-    invalidatorOnlyReadP99Ms: number;
-    cpuMicrosPerRow: CpuMicrosPerRow;
-  };
+  /** Rounds with every process group at the same weight. */
+  median: BulkDrainMedians;
+  /**
+   * Rounds in which the CDC pipeline yielded the cores (autogroup nice `cdcNice`), alternating
+   * with the others; absent when the bench may not change the groups' nice (not root).
+   */
+  medianCdcYields?: BulkDrainMedians & { cdcNice: number };
 }
+
+export interface BulkDrainMedians {
+  commitToLastEvictedSeconds: number;
+  commitToPublishedSeconds: number;
+  debeziumEventsPerSecond: number;
+  invalidatorKeysPerSecond: number;
+  baselineReadP99Ms: number;
+  drainReadP99Ms: number;
+  readP99Ratio: number;
+  invalidatorOnlyReadP99Ms: number;
+  cpuMicrosPerRow: CpuMicrosPerRow;
+}
+
+/** The CDC pipeline's autogroup nice in the rounds where it yields (weight 110 against 1,024). */
+const CDC_YIELD_NICE = 10;
 
 /**
  * The issue's bulk change, end to end with the default configuration: one UPDATE of `rows`
@@ -80,6 +98,12 @@ export interface BulkDrainResult {
  * settings service. Measured per round: commit → last change event in Kafka (Debezium's
  * publish rate), commit → last key evicted (the invalidator's drain rate, from its own
  * counters), and the cached reads' latency during the drain against a baseline just before.
+ *
+ * Measured rounds alternate two CPU weightings (when the bench may change them): every process
+ * group equal, as the stack starts them, and the CDC pipeline yielding to the serving path. A
+ * read waits for a core during a bulk change — a do-nothing probe process was left unscheduled
+ * for up to 137 ms then — and the second weighting shows how much of the drain's read p99 is
+ * that wait, and what it costs the invalidation.
  */
 export async function runBulkDrain(ctx: BenchContext): Promise<BulkDrainResult> {
   const { rounds, rows, hotAccounts, readsPerSecond, baselineSeconds } = ctx.sizes.bulkDrain;
@@ -92,6 +116,7 @@ export async function runBulkDrain(ctx: BenchContext): Promise<BulkDrainResult> 
   let svc: SettingsProc | undefined;
   const out: BulkDrainRound[] = [];
   let maxKeys = Number.NaN;
+  let weights: AutogroupWeights | undefined;
   try {
     ctx.log(`bulk-drain: creating ${rows} bulk and ${hotAccounts} hot accounts`);
     await createAccounts(prefix, rows);
@@ -103,9 +128,16 @@ export async function runBulkDrain(ctx: BenchContext): Promise<BulkDrainResult> 
     // Warm the hot keys: from now on they are cache hits (the bulk never touches them).
     for (let i = 0; i < hotAccounts; i += 100) await Promise.all(Array.from({ length: Math.min(100, hotAccounts - i) }, (_, j) => getAccount(c, accountId(hotPrefix, i + j), 5000)));
     maxKeys = (await scrape(inv.httpPort)).get('invalidator_eviction_max_keys_per_second') ?? Number.NaN;
+    const canReweigh = AutogroupWeights.lower(CDC_PIPELINE_ROLES, CDC_YIELD_NICE);
+    canReweigh?.restore();
+    if (!canReweigh) ctx.log('bulk-drain: cannot change the autogroup nice of the CDC pipeline (not root?): equal weights only');
+    const measuredRounds = canReweigh ? 2 * rounds : rounds;
 
-    for (let round = 0; round <= rounds; round++) {
+    for (let round = 0; round <= measuredRounds; round++) {
+      const cdcNice = canReweigh && round > 0 && round % 2 === 0 ? CDC_YIELD_NICE : 0;
       await drainDebezium();
+      weights = cdcNice > 0 ? AutogroupWeights.lower(CDC_PIPELINE_ROLES, cdcNice) : undefined;
+      if (cdcNice > 0 && !weights) throw new Error('bulk-drain: the CDC pipeline\'s autogroup nice could not be changed any more');
       const reads: Array<{ at: number; ms: number }> = [];
       let reading = true;
       let n = 0;
@@ -158,6 +190,8 @@ export async function runBulkDrain(ctx: BenchContext): Promise<BulkDrainResult> 
       await sleep(1000);
       reading = false;
       await readers;
+      weights?.restore();
+      weights = undefined;
 
       const versions = await sql<{ account_id: string; version: string }>('SELECT account_id, version::text AS version FROM account_settings WHERE account_id LIKE $1', [`${escapeLike(prefix)}-%`]);
       let notEvicted = 0;
@@ -175,6 +209,7 @@ export async function runBulkDrain(ctx: BenchContext): Promise<BulkDrainResult> 
       const drainSeconds = (evictedAt - (firstAppliedAt ?? committedAt)) / 1000;
       out.push({
         round,
+        cdcNice,
         commitToPublishedSeconds: roundTo(commitToPublished, 2),
         commitToLastEvictedSeconds: roundTo((evictedAt - committedAt) / 1000, 2),
         debeziumEventsPerSecond: Math.round(rows / Math.max(0.001, commitToPublished)),
@@ -192,13 +227,14 @@ export async function runBulkDrain(ctx: BenchContext): Promise<BulkDrainResult> 
       });
       const r = out[out.length - 1]!;
       ctx.log(
-        `bulk-drain: round ${round}: commit→published ${r.commitToPublishedSeconds} s (${r.debeziumEventsPerSecond} events/s), commit→last evicted ${r.commitToLastEvictedSeconds} s (invalidator ${r.invalidatorKeysPerSecond} keys/s), ` +
+        `bulk-drain: round ${round}${cdcNice > 0 ? ` (CDC pipeline at autogroup nice ${cdcNice})` : ''}: commit→published ${r.commitToPublishedSeconds} s (${r.debeziumEventsPerSecond} events/s), commit→last evicted ${r.commitToLastEvictedSeconds} s (invalidator ${r.invalidatorKeysPerSecond} keys/s), ` +
           `cached-read p99 ${r.baselineReadMs.p99} → ${r.drainReadMs.p99} ms (invalidator alone: ${r.invalidatorOnlyReadMs.p99} ms over ${r.invalidatorOnlyReadMs.count} reads), ${notEvicted} not evicted; ` +
           `CPU per row: Connect ${r.cpuMicrosPerRow.connect} µs, invalidator ${r.cpuMicrosPerRow.invalidator} µs, PostgreSQL ${r.cpuMicrosPerRow.postgres} µs`,
       );
     }
     c.close();
   } finally {
+    weights?.restore();
     await svc?.stop();
     await inv?.stop();
     await deleteGroups([group]);
@@ -208,30 +244,36 @@ export async function runBulkDrain(ctx: BenchContext): Promise<BulkDrainResult> 
     await deleteByPattern(redis, `v1:${globEscape(`{acct:${hotPrefix}-`)}*`);
     redis.disconnect();
   }
-  const measured = out.filter((r) => r.round > 0);
-  const med = (f: (r: BulkDrainRound) => number): number => median(measured.map(f));
-  const baselineP99 = med((r) => r.baselineReadMs.p99);
-  const drainP99 = med((r) => r.drainReadMs.p99);
+  const yielded = out.filter((r) => r.round > 0 && r.cdcNice > 0);
   return {
     rows,
     hotAccounts,
     readsPerSecond,
     invalidatorMaxKeysPerSecond: maxKeys,
     rounds: out,
-    median: {
-      commitToLastEvictedSeconds: med((r) => r.commitToLastEvictedSeconds),
-      commitToPublishedSeconds: med((r) => r.commitToPublishedSeconds),
-      debeziumEventsPerSecond: med((r) => r.debeziumEventsPerSecond),
-      invalidatorKeysPerSecond: med((r) => r.invalidatorKeysPerSecond),
-      baselineReadP99Ms: baselineP99,
-      drainReadP99Ms: drainP99,
-      readP99Ratio: roundTo(drainP99 / baselineP99, 2),
-      invalidatorOnlyReadP99Ms: med((r) => r.invalidatorOnlyReadMs.p99),
-      cpuMicrosPerRow: {
-        connect: med((r) => r.cpuMicrosPerRow.connect),
-        invalidator: med((r) => r.cpuMicrosPerRow.invalidator),
-        postgres: med((r) => r.cpuMicrosPerRow.postgres),
-      },
+    median: mediansOf(out.filter((r) => r.round > 0 && r.cdcNice === 0)),
+    ...(yielded.length > 0 ? { medianCdcYields: { ...mediansOf(yielded), cdcNice: yielded[0]!.cdcNice } } : {}),
+  };
+}
+
+function mediansOf(rounds: readonly BulkDrainRound[]): BulkDrainMedians {
+  const med = (f: (r: BulkDrainRound) => number): number => median(rounds.map(f));
+  const baselineP99 = med((r) => r.baselineReadMs.p99);
+  const drainP99 = med((r) => r.drainReadMs.p99);
+  return {
+    commitToLastEvictedSeconds: med((r) => r.commitToLastEvictedSeconds),
+    commitToPublishedSeconds: med((r) => r.commitToPublishedSeconds),
+    debeziumEventsPerSecond: med((r) => r.debeziumEventsPerSecond),
+    invalidatorKeysPerSecond: med((r) => r.invalidatorKeysPerSecond),
+    baselineReadP99Ms: baselineP99,
+    drainReadP99Ms: drainP99,
+    readP99Ratio: roundTo(drainP99 / baselineP99, 2),
+    invalidatorOnlyReadP99Ms: med((r) => r.invalidatorOnlyReadMs.p99),
+    cpuMicrosPerRow: {
+      connect: med((r) => r.cpuMicrosPerRow.connect),
+      invalidator: med((r) => r.cpuMicrosPerRow.invalidator),
+      postgres: med((r) => r.cpuMicrosPerRow.postgres),
     },
   };
+
 }

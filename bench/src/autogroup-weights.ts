@@ -1,0 +1,77 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import { pidsOfRoles, type CpuRole } from './process-cpu';
+
+/**
+ * The processes that turn a committed change into evictions: they may yield the cores to the
+ * serving path (the settings service, its callers, Redis) when both want them.
+ */
+export const CDC_PIPELINE_ROLES: readonly CpuRole[] = ['PostgreSQL', 'Kafka broker', 'Kafka Connect', 'invalidator'];
+
+/** `/proc/<pid>/autogroup` reads "/autogroup-<id> nice <n>". */
+export function autogroupOf(pid: number): { id: string; nice: number } | undefined {
+  try {
+    const m = /^\/autogroup-(\d+) nice (-?\d+)/.exec(readFileSync(`/proc/${pid}/autogroup`, 'utf8'));
+    return m ? { id: m[1]!, nice: Number(m[2]) } : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Lowers the CPU weight of the process groups of `roles` for a while, and puts it back.
+ *
+ * Linux (sched_autogroup, on by default) first shares the cores between sessions — every stack
+ * component is a daemon with a session of its own, so is every service the bench starts — and
+ * only then between the threads inside one; so `nice` on a process does not change its share
+ * against the others, the nice of its autogroup does. Nice 10 is a weight of 110 against 1,024:
+ * roughly what separate nodes, or CPU requests of 1:9, give a serving pod over the CDC
+ * pipeline in Kubernetes. Raising a nice needs no privilege for one's own processes; the stack's
+ * PostgreSQL runs as another user, so this needs root or CAP_SYS_NICE: `lower` returns
+ * undefined when any group could not be changed (after putting back what it had changed).
+ */
+export class AutogroupWeights {
+  private constructor(private readonly saved: ReadonlyArray<{ pid: number; nice: number }>) {}
+
+  static lower(roles: readonly CpuRole[], nice: number): AutogroupWeights | undefined {
+    return AutogroupWeights.lowerPids(
+      pidsOfRoles(roles).map((p) => p.pid),
+      nice,
+    );
+  }
+
+  /** As `lower`, for the autogroups of these processes. */
+  static lowerPids(pids: readonly number[], nice: number): AutogroupWeights | undefined {
+    const seen = new Set<string>();
+    const saved: Array<{ pid: number; nice: number }> = [];
+    const undo = new AutogroupWeights(saved);
+    for (const pid of pids) {
+      const group = autogroupOf(pid);
+      if (!group) return undo.restoreAndFail();
+      if (seen.has(group.id)) continue;
+      seen.add(group.id);
+      try {
+        writeFileSync(`/proc/${pid}/autogroup`, String(nice));
+      } catch {
+        return undo.restoreAndFail();
+      }
+      saved.push({ pid, nice: group.nice });
+    }
+    return saved.length > 0 ? undo : undefined;
+  }
+
+  /** Puts every changed group's nice back (a group whose process has exited is gone anyway). */
+  restore(): void {
+    for (const { pid, nice } of this.saved) {
+      try {
+        writeFileSync(`/proc/${pid}/autogroup`, String(nice));
+      } catch {
+        // The process exited: its autogroup went with its session.
+      }
+    }
+  }
+
+  private restoreAndFail(): undefined {
+    this.restore();
+    return undefined;
+  }
+}
