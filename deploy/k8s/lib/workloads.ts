@@ -27,7 +27,18 @@ export interface SecurityContext {
   capabilities?: { drop?: string[]; add?: string[] };
   seccompProfile?: { type: string };
 }
+/** The pod (anti-)affinity terms the rules check; the rest of `affinity` is passed through. */
+export interface PodAffinityTerm {
+  topologyKey: string;
+  labelSelector?: LabelSelector;
+}
 export interface PodSpec {
+  affinity?: {
+    podAntiAffinity?: {
+      requiredDuringSchedulingIgnoredDuringExecution?: PodAffinityTerm[];
+      preferredDuringSchedulingIgnoredDuringExecution?: Array<{ weight: number; podAffinityTerm: PodAffinityTerm }>;
+    };
+  };
   containers: Container[];
   initContainers?: Container[];
   serviceAccountName?: string;

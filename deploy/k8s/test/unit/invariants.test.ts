@@ -213,3 +213,22 @@ test('the headless gRPC Service documents client-side load balancing', () => {
   const svc = renderings[0]!.objects.find((o) => o.kind === 'Service' && o.metadata.name === 'settings-service')!;
   expect(spec<{ clusterIP: string }>(svc).clusterIP).toBe('None');
 });
+
+test('settings pods prefer nodes without Kafka brokers and Connect workers (their CPU during a bulk change delays reads)', () => {
+  // The labels Strimzi gives the pods it creates (as in network-policy.test.ts).
+  const strimziPods = [
+    { 'strimzi.io/cluster': 'settings-kafka', 'strimzi.io/kind': 'Kafka', 'strimzi.io/pool-name': 'broker' },
+    { 'strimzi.io/cluster': 'settings-connect', 'strimzi.io/kind': 'KafkaConnect', 'strimzi.io/name': 'settings-connect-connect' },
+  ];
+  for (const env of ['dev', 'prod']) {
+    const app = renderings.find((r) => r.name === `overlays/${env}`)!;
+    const settings = workloads(app.objects).find((w) => w.object.metadata.name === 'settings-service')!;
+    const terms = settings.pod.affinity?.podAntiAffinity?.preferredDuringSchedulingIgnoredDuringExecution ?? [];
+    for (const labels of strimziPods) {
+      const term = terms.find((t) => t.podAffinityTerm.topologyKey === 'kubernetes.io/hostname' && selects(t.podAffinityTerm.labelSelector ?? {}, labels));
+      expect([env, labels['strimzi.io/kind'], term !== undefined]).toEqual([env, labels['strimzi.io/kind'], true]);
+    }
+    // Preferred only: required would leave a small cluster unable to schedule the service.
+    expect(settings.pod.affinity?.podAntiAffinity?.requiredDuringSchedulingIgnoredDuringExecution).toBeUndefined();
+  }
+});
