@@ -216,7 +216,7 @@ test('the headless gRPC Service documents client-side load balancing', () => {
 
 test('settings pods prefer nodes without Kafka brokers and Connect workers (their CPU during a bulk change delays reads)', () => {
   // The labels Strimzi gives the pods it creates (as in network-policy.test.ts).
-  const strimziPods = [
+  const strimziPods: Array<Record<string, string>> = [
     { 'strimzi.io/cluster': 'settings-kafka', 'strimzi.io/kind': 'Kafka', 'strimzi.io/pool-name': 'broker' },
     { 'strimzi.io/cluster': 'settings-connect', 'strimzi.io/kind': 'KafkaConnect', 'strimzi.io/name': 'settings-connect-connect' },
   ];
