@@ -18,29 +18,31 @@ export function autogroupOf(pid: number): { id: string; nice: number } | undefin
 }
 
 /**
- * Lowers the CPU weight of the process groups of `roles` for a while, and puts it back.
+ * Sets the CPU weight (autogroup nice) of process groups for a while, and puts it back: lowers
+ * the CDC pipeline's in bulk-drain, raises the harness's own for the whole run (run-bench.ts).
  *
  * Linux (sched_autogroup, on by default) first shares the cores between sessions — every stack
  * component is a daemon with a session of its own, so is every service the bench starts — and
  * only then between the threads inside one; so `nice` on a process does not change its share
  * against the others, the nice of its autogroup does. Nice 10 is a weight of 110 against 1,024:
  * roughly what separate nodes, or CPU requests of 1:9, give a serving pod over the CDC
- * pipeline in Kubernetes. Raising a nice needs no privilege for one's own processes; the stack's
- * PostgreSQL runs as another user, so this needs root or CAP_SYS_NICE: `lower` returns
+ * pipeline in Kubernetes. Raising a nice needs no privilege for one's own processes; lowering one,
+ * or changing the stack's PostgreSQL (another user), needs root or CAP_SYS_NICE: `set` returns
  * undefined when any group could not be changed (after putting back what it had changed).
  */
 export class AutogroupWeights {
   private constructor(private readonly saved: ReadonlyArray<{ pid: number; nice: number }>) {}
 
-  static lower(roles: readonly CpuRole[], nice: number): AutogroupWeights | undefined {
-    return AutogroupWeights.lowerPids(
+  /** Sets the nice of the autogroups of every process that has one of `roles` now. */
+  static setForRoles(roles: readonly CpuRole[], nice: number): AutogroupWeights | undefined {
+    return AutogroupWeights.set(
       pidsOfRoles(roles).map((p) => p.pid),
       nice,
     );
   }
 
-  /** As `lower`, for the autogroups of these processes. */
-  static lowerPids(pids: readonly number[], nice: number): AutogroupWeights | undefined {
+  /** Sets the nice of the autogroups of these processes (each group once). */
+  static set(pids: readonly number[], nice: number): AutogroupWeights | undefined {
     const seen = new Set<string>();
     const saved: Array<{ pid: number; nice: number }> = [];
     const undo = new AutogroupWeights(saved);

@@ -1,4 +1,4 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { AutogroupWeights } from './autogroup-weights';
 import { getPriority, setPriority } from 'node:os';
 import { ALL_SCENARIOS, createContext, type BenchContext, type BenchSizes, type ScenarioName } from './context';
 import { closeHarnessPool } from './db';
@@ -73,10 +73,9 @@ export async function runBench(opts: RunOptions = {}): Promise<BenchResults> {
   // processes of one session, so the harness's session gets the priority too. Needs root;
   // skipped otherwise.
   const priorityBefore = getPriority();
-  const autogroupBefore = autogroupNice();
+  const harnessGroup = AutogroupWeights.set([process.pid], -5);
   try {
     setPriority(-5);
-    if (autogroupBefore !== undefined) writeFileSync('/proc/self/autogroup', '-5');
   } catch {
     /* not root */
   }
@@ -85,9 +84,9 @@ export async function runBench(opts: RunOptions = {}): Promise<BenchResults> {
     for (const name of ALL_SCENARIOS) if (wanted.has(name)) await runScenario(ctx, name, results);
   } finally {
     await closeHarnessPool();
+    harnessGroup?.restore();
     try {
       setPriority(priorityBefore);
-      if (autogroupBefore !== undefined) writeFileSync('/proc/self/autogroup', String(autogroupBefore));
     } catch {
       /* lowering back may need root too */
     }
@@ -130,12 +129,3 @@ async function runScenario(ctx: BenchContext, name: ScenarioName, results: Bench
   }
 }
 
-/** The nice value of this process's CPU autogroup (`/autogroup-N nice K`); undefined without autogroups. */
-function autogroupNice(): number | undefined {
-  try {
-    const m = /nice (-?\d+)/.exec(readFileSync('/proc/self/autogroup', 'utf8'));
-    return m ? Number(m[1]) : undefined;
-  } catch {
-    return undefined;
-  }
-}

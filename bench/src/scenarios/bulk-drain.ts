@@ -128,7 +128,7 @@ export async function runBulkDrain(ctx: BenchContext): Promise<BulkDrainResult> 
     // Warm the hot keys: from now on they are cache hits (the bulk never touches them).
     for (let i = 0; i < hotAccounts; i += 100) await Promise.all(Array.from({ length: Math.min(100, hotAccounts - i) }, (_, j) => getAccount(c, accountId(hotPrefix, i + j), 5000)));
     maxKeys = (await scrape(inv.httpPort)).get('invalidator_eviction_max_keys_per_second') ?? Number.NaN;
-    const canReweigh = AutogroupWeights.lower(CDC_PIPELINE_ROLES, CDC_YIELD_NICE);
+    const canReweigh = AutogroupWeights.setForRoles(CDC_PIPELINE_ROLES, CDC_YIELD_NICE);
     canReweigh?.restore();
     if (!canReweigh) ctx.log('bulk-drain: cannot change the autogroup nice of the CDC pipeline (not root?): equal weights only');
     const measuredRounds = canReweigh ? 2 * rounds : rounds;
@@ -136,7 +136,7 @@ export async function runBulkDrain(ctx: BenchContext): Promise<BulkDrainResult> 
     for (let round = 0; round <= measuredRounds; round++) {
       const cdcNice = canReweigh && round > 0 && round % 2 === 0 ? CDC_YIELD_NICE : 0;
       await drainDebezium();
-      weights = cdcNice > 0 ? AutogroupWeights.lower(CDC_PIPELINE_ROLES, cdcNice) : undefined;
+      weights = cdcNice > 0 ? AutogroupWeights.setForRoles(CDC_PIPELINE_ROLES, cdcNice) : undefined;
       if (cdcNice > 0 && !weights) throw new Error('bulk-drain: the CDC pipeline\'s autogroup nice could not be changed any more');
       const reads: Array<{ at: number; ms: number }> = [];
       let reading = true;

@@ -18,7 +18,7 @@ afterAll(() => child.kill());
   const pid = child.pid!;
   const before = autogroupOf(pid)!;
   expect(before.id).not.toBe(autogroupOf(process.pid)!.id);
-  const weights = AutogroupWeights.lowerPids([pid, pid], before.nice + 5);
+  const weights = AutogroupWeights.set([pid, pid], before.nice + 5);
   expect(weights).toBeDefined();
   expect(autogroupOf(pid)).toEqual({ id: before.id, nice: before.nice + 5 });
   weights!.restore();
@@ -26,5 +26,5 @@ afterAll(() => child.kill());
 });
 
 it('returns undefined, changing nothing, when a process is gone', () => {
-  expect(AutogroupWeights.lowerPids([2 ** 22 + 1], 10)).toBeUndefined();
+  expect(AutogroupWeights.set([2 ** 22 + 1], 10)).toBeUndefined();
 });
