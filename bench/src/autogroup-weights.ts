@@ -1,4 +1,4 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { pidsOfRoles, type CpuRole } from './process-cpu';
 
 /**
@@ -6,6 +6,20 @@ import { pidsOfRoles, type CpuRole } from './process-cpu';
  * serving path (the settings service, its callers, Redis) when both want them.
  */
 export const CDC_PIPELINE_ROLES: readonly CpuRole[] = ['PostgreSQL', 'Kafka broker', 'Kafka Connect', 'invalidator'];
+
+/**
+ * Whether `/proc/<pid>` names the process that has that pid here: not so in a container whose
+ * `/proc` was mounted from another PID namespace, where `/proc/<child.pid>` is some other
+ * process (then nothing may be written through it). Pids read from `/proc` itself
+ * (`pidsOfRoles`) are always right.
+ */
+export function procMatchesOwnPids(): boolean {
+  try {
+    return readlinkSync('/proc/self') === String(process.pid);
+  } catch {
+    return false;
+  }
+}
 
 /** `/proc/<pid>/autogroup` reads "/autogroup-<id> nice <n>". */
 export function autogroupOf(pid: number): { id: string; nice: number } | undefined {

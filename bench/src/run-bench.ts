@@ -1,4 +1,4 @@
-import { AutogroupWeights } from './autogroup-weights';
+import { AutogroupWeights, procMatchesOwnPids } from './autogroup-weights';
 import { getPriority, setPriority } from 'node:os';
 import { ALL_SCENARIOS, createContext, type BenchContext, type BenchSizes, type ScenarioName } from './context';
 import { closeHarnessPool } from './db';
@@ -73,7 +73,7 @@ export async function runBench(opts: RunOptions = {}): Promise<BenchResults> {
   // processes of one session, so the harness's session gets the priority too. Needs root;
   // skipped otherwise.
   const priorityBefore = getPriority();
-  const harnessGroup = AutogroupWeights.set([process.pid], -5);
+  const harnessGroup = procMatchesOwnPids() ? AutogroupWeights.set([process.pid], -5) : undefined;
   try {
     setPriority(-5);
   } catch {
