@@ -69,6 +69,12 @@ export function createSettingsMetrics(registry = new Registry()) {
     }),
     coalesced: new Counter({ name: 'settings_cache_coalesced_total', help: 'Reads that joined another request\'s in-flight database load', ...r }),
     dbQueries: new Counter({ name: 'settings_db_queries_total', help: 'Database queries by kind', labelNames: ['kind'] as const, ...r }),
+    dbKeysRead: new Counter({
+      name: 'settings_db_keys_read_total',
+      help: 'Resource keys read from the database by kind (one query reads the keys of every cache miss that arrived together)',
+      labelNames: ['kind'] as const,
+      ...r,
+    }),
     fallback: new Counter({ name: 'settings_cache_fallback_total', help: 'Reads served from PostgreSQL because Redis failed or the breaker was open', ...r }),
     loadShed: new Counter({ name: 'settings_load_shed_total', help: 'Reads rejected because the database fallback was at its concurrency limit', ...r }),
     writesShed: new Counter({

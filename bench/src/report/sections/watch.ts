@@ -77,9 +77,9 @@ function memoryText(memory: readonly WatchMemoryResult[], md: string[]): void {
 
 function stormText(storms: readonly WatchStormResult[], md: string[]): void {
   md.push(
-    "**Reconnect storms.** Cold: a fresh replica (empty near-cache) and new streams opened at once on accounts nobody had read (cold in Redis too). Resume: that replica then stopped (its streams ended UNAVAILABLE) and the same streams reconnected at once to another fresh replica with their resume tokens. PostgreSQL reads = the replica's `settings_db_queries_total{kind=\"account_settings.read\"}` delta. Ready = every stream had its first state or bookmark, timed from opening the first; the harness' one Node process opens and decodes every stream, so the times include its own work.",
+    "**Reconnect storms.** Cold: a fresh replica (empty near-cache) and new streams opened at once on accounts nobody had read (cold in Redis too). Resume: that replica then stopped (its streams ended UNAVAILABLE) and the same streams reconnected at once to another fresh replica with their resume tokens. PostgreSQL reads = the replica's `settings_db_keys_read_total{kind=\"account_settings.read\"}` delta (keys read; concurrent misses share a query); all kinds = every query it sent. Ready = every stream had its first state or bookmark, timed from opening the first; the harness' one Node process opens and decodes every stream, so the times include its own work.",
     '',
-    '| Storm | Streams | Keys | PostgreSQL reads (all kinds) | Per key | All ready in | Redis lookups failed / shed | Failed / timed out |',
+    '| Storm | Streams | Keys | PostgreSQL reads (all queries) | Per key | All ready in | Redis lookups failed / shed | Failed / timed out |',
     '| --- | --- | --- | --- | --- | --- | --- | --- |',
   );
   for (const s of storms)

@@ -5,7 +5,8 @@ import { round } from '../../stats';
 import { redisTrouble, WATCH_GOALS, type WatchStormResult } from './result';
 import { WatchFleet, type StreamSpec } from './watch-fleet';
 
-const DB_READS = 'settings_db_queries_total{kind="account_settings.read"}';
+// Keys read, not queries: concurrent misses share one query (batched-load.ts).
+const DB_READS = 'settings_db_keys_read_total{kind="account_settings.read"}';
 
 /**
  * Opens every stream of `specs` at once against `settings` (a replica started for this, so its

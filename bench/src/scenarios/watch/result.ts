@@ -96,7 +96,7 @@ export interface WatchStormResult {
   variant: 'cold' | 'resume';
   watchers: number;
   distinctKeys: number;
-  /** settings_db_queries_total{kind="account_settings.read"} delta on the replica. */
+  /** settings_db_keys_read_total{kind="account_settings.read"} delta on the replica (keys read). */
   postgresReads: number;
   readsPerKey: number;
   /** settings_db_queries_total delta over every kind. */

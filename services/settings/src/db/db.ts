@@ -94,8 +94,10 @@ export class Db {
     return Math.min(remaining, this.limits.statementCapMs);
   }
 
-  async read<T>(kind: string, deadline: number, query: (knex: Knex) => Knex.QueryBuilder | Knex.Raw): Promise<T> {
+  /** A read on the read pool; `keys`: how many resource keys it reads (settings_db_keys_read_total). */
+  async read<T>(kind: string, deadline: number, query: (knex: Knex) => Knex.QueryBuilder | Knex.Raw, keys?: number): Promise<T> {
     const ms = this.budget(kind, deadline);
+    if (keys !== undefined) this.metrics.dbKeysRead.inc({ kind }, keys);
     return (await query(this.pools.read).timeout(ms, { cancel: true })) as T;
   }
 

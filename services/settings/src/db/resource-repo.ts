@@ -3,6 +3,7 @@ import type { Loaded } from '../cache/read-through';
 import type { Row, SettingsResource, VersionedMessage } from '../resources/resource';
 import type { ResourceKey } from '../resources/resource-name';
 import { loadedFromRow, rowKey, type TokenIssuer } from '../resources/row-mapping';
+import { batchedLoad, type KeyedLoad } from './batched-load';
 import type { Db } from './db';
 
 /** Reads of any resource, by its descriptor's table and key columns. */
@@ -14,16 +15,22 @@ export class ResourceRepo<C extends string, T extends VersionedMessage> {
   ) {}
 
   /**
-   * The resources of `keys` in one query (`WHERE (key columns) IN (...)`), by cache key: the key
-   * the reader looks them up under, computed from the row by the same descriptor. Missing keys do
-   * not exist; repeated keys are read once.
+   * The resources of `keys`, by cache key: the key the reader looks them up under, computed from
+   * the row by the same descriptor. Missing keys do not exist. Loads that arrive together share
+   * one query (batched-load.ts).
    */
-  readonly load = async (keys: readonly ResourceKey<C>[], deadline: number): Promise<Map<string, Loaded<T>>> => {
+  readonly load: KeyedLoad<ResourceKey<C>, T> = batchedLoad(
+    (keys, deadline) => this.loadNow(keys, deadline),
+    (key) => this.resource.table.key(key).key,
+  );
+
+  /** One query (`WHERE (key columns) IN (...)`); repeated keys are read once. */
+  private async loadNow(keys: readonly ResourceKey<C>[], deadline: number): Promise<Map<string, Loaded<T>>> {
     const { table, keyColumns } = this.resource.table;
     const distinct = [...new Map(keys.map((k) => [this.resource.table.key(k).key, keyColumns.map((c) => k[c])])).values()];
-    const rows = await this.db.read<Row[]>(`${table}.read`, deadline, (k) => whereKeyIn(k(table), keyColumns, distinct));
+    const rows = await this.db.read<Row[]>(`${table}.read`, deadline, (k) => whereKeyIn(k(table), keyColumns, distinct), distinct.length);
     return new Map(rows.map((r) => [this.resource.table.key(rowKey(this.resource, r)).key, loadedFromRow(this.resource, r, this.tokens)]));
-  };
+  }
 }
 
 function whereKeyIn(query: Knex.QueryBuilder, columns: readonly string[], values: string[][]): Knex.QueryBuilder {
