@@ -24,9 +24,11 @@ interface KeyRequest<K> {
  *
  * What does not change: a caller still gets the rows of its own keys only, read by a query
  * that started after it asked (the fence's read start is taken before `load`, so a batch can
- * only make it earlier than the snapshot, never later); the query runs until the latest
- * deadline in the batch (an earlier caller stops waiting at its own); a failed query fails
- * every caller in it, as it would have failed each alone.
+ * only make it earlier than the snapshot, never later); a failed query fails every caller in
+ * it, as it would have failed each alone. What does: the query runs until the latest deadline
+ * in the batch (Infinity when a caller set none, then capped at DB_STATEMENT_TIMEOUT_MS), so a
+ * caller whose deadline passes first gets DEADLINE_EXCEEDED from gRPC while the query it shares
+ * goes on for the others, where alone it would have been cancelled at that deadline.
  */
 export function batchedLoad<K, T>(load: KeyedLoad<K, T>, cacheKeyOf: (key: K) => string, maxKeys = MAX_KEYS_PER_QUERY): KeyedLoad<K, T> {
   const loader = new DataLoader<KeyRequest<K>, Loaded<T> | undefined>(
@@ -34,10 +36,7 @@ export function batchedLoad<K, T>(load: KeyedLoad<K, T>, cacheKeyOf: (key: K) =>
       let deadline = 0;
       for (const r of requests) deadline = Math.max(deadline, r.deadline);
       // `load` reads a key asked for twice once.
-      const found = await load(
-        requests.map((r) => r.key),
-        deadline,
-      );
+      const found = await load(requests.map((r) => r.key), deadline);
       return requests.map((r) => found.get(r.cacheKey));
     },
     { cache: false, maxBatchSize: maxKeys, batchScheduleFn: (dispatch) => setImmediate(dispatch) },
