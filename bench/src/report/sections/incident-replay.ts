@@ -125,7 +125,7 @@ function bulkheadsTable(vs: readonly VariantResult[], md: string[]): void {
   md.push(
     '**Bulkheads: does the burst spill over?** Pre-burst = the last half of the warm phase (cache warm); burst = the whole burst including the bulk UPDATE. ' +
       'Free saves go to 200 rows outside the bulk UPDATE (20/s for the whole run). Locked saves = saves to the bulk\'s rows that started while its UPDATE ran; their latency counts every one, failed or not (how fast the caller learns). ' +
-      'This system runs saves on their own pool with `DB_LOCK_TIMEOUT_MS=1000`; the baselines share one pool and wait for the lock until their deadline. "Other" is UNAVAILABLE: this system\'s `LOAD_SHED` for a save that would have waited for a connection past its deadline (retryable, answered at once), a baseline\'s exhausted pool.',
+      'This system runs saves on their own pool with its default `DB_LOCK_TIMEOUT_MS` (250 ms); the baselines share one pool and wait for the lock until their deadline. "Other" is UNAVAILABLE: this system\'s `LOAD_SHED` for a save that would have waited for a connection past its deadline (retryable, answered at once), a baseline\'s exhausted pool.',
     '',
     '| Variant | Read p99 pre-burst → burst | Free-save p99 pre-burst → burst | Free saves failed | Locked saves | …OK / ABORTED / timed out / other | …p99 latency |',
     '| --- | --- | --- | --- | --- | --- | --- |',

@@ -3,7 +3,7 @@ import type { Logger } from '@settings/shared';
 import { SettingsError } from '../errors';
 import type { SettingsMetrics } from '../metrics';
 import { rowLockWaits, type RowLockWaits } from './row-lock';
-import { WriteAdmission } from './write-admission';
+import { WriteAdmission, type AdmittedWrite } from './write-admission';
 
 export function createKnex(databaseUrl: string, poolMax: number, acquireTimeoutMs: number, applicationName = 'settings-service', log?: Logger): Knex {
   return knexFactory({
@@ -74,9 +74,9 @@ export class Db {
   }
 
   /** A place among the writes that hold or wait for a write connection (write-admission.ts). */
-  private admitWrite(deadline: number): () => void {
+  private admitWrite(deadline: number): AdmittedWrite {
     const admitted = this.writeAdmission.admit(deadline);
-    if (typeof admitted === 'function') return admitted;
+    if (typeof admitted !== 'string') return admitted;
     this.metrics.writesShed.inc({ reason: admitted });
     throw new SettingsError(
       'LOAD_SHED',
@@ -109,12 +109,12 @@ export class Db {
    */
   async writeStatement<T>(kind: string, deadline: number, statement: (knex: Knex) => Knex.QueryBuilder): Promise<T> {
     // Admitted first: a refused save sends no query and is not counted as one.
-    const leave = this.admitWrite(deadline);
+    const admitted = this.admitWrite(deadline);
     try {
       const ms = this.budget(kind, deadline);
       return (await statement(this.pools.write).timeout(ms, { cancel: true })) as T;
     } finally {
-      leave();
+      admitted.release();
     }
   }
 
@@ -126,16 +126,32 @@ export class Db {
    * waits), which caps how many saves wait for someone else's lock at once.
    */
   async write<T>(kind: string, deadline: number, work: (trx: Knex.Transaction, waits: RowLockWaits) => Promise<T>): Promise<T> {
-    const leave = this.admitWrite(deadline);
+    const admitted = this.admitWrite(deadline);
     try {
       this.budget(kind, deadline);
-      return await this.transaction(deadline, work);
+      return await this.transaction(deadline, work, this.lockWaitsOf(admitted));
     } finally {
-      leave();
+      admitted.release();
     }
   }
 
-  private async transaction<T>(deadline: number, work: (trx: Knex.Transaction, waits: RowLockWaits) => Promise<T>): Promise<T> {
+  /** The shared lock-wait cap, telling write admission when this write starts waiting for a lock. */
+  private lockWaitsOf(admitted: AdmittedWrite): RowLockWaits {
+    const shared = this.lockWaits;
+    return {
+      max: shared.max,
+      get active() {
+        return shared.active;
+      },
+      tryAcquire() {
+        const leave = shared.tryAcquire();
+        if (leave) admitted.waitsForLock();
+        return leave;
+      },
+    };
+  }
+
+  private async transaction<T>(deadline: number, work: (trx: Knex.Transaction, waits: RowLockWaits) => Promise<T>, waits: RowLockWaits): Promise<T> {
     return this.pools.write.transaction(async (trx) => {
       // Measured again after a pool connection was acquired, which may have taken a while.
       const remaining = Math.min(Math.floor(deadline - this.now()), this.limits.statementCapMs);
@@ -145,7 +161,7 @@ export class Db {
       // DEADLINE_EXCEEDED and is never reported as a retryable lock conflict.
       const lockTimeout = this.limits.lockTimeoutMs < remaining ? this.limits.lockTimeoutMs : 0;
       await trx.raw(`SELECT set_config('statement_timeout', ?, true), set_config('lock_timeout', ?, true)`, [String(Math.max(1, remaining)), String(lockTimeout)]);
-      return work(trx, this.lockWaits);
+      return work(trx, waits);
     });
   }
 }

@@ -10,7 +10,7 @@ import { rowVersion } from '../resources/row-mapping';
  * of the write pool for saves of rows nobody else holds (a bulk UPDATE locking 100,000 rows
  * must not stall saves of the rows it does not touch).
  */
-export type RowLockWaits = ConcurrencyLimiter;
+export type RowLockWaits = Pick<ConcurrencyLimiter, 'max' | 'active' | 'tryAcquire'>;
 export const rowLockWaits = (max: number): RowLockWaits => new ConcurrencyLimiter(max);
 
 /**

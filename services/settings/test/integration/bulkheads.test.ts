@@ -137,6 +137,37 @@ describe('a save the ones ahead would keep waiting past its deadline', () => {
   });
 });
 
+describe('saves that waited for someone else\'s row lock', () => {
+  // Three write connections, one save at a time may wait for a lock, for 600 ms.
+  const t = serverForTests({ DB_WRITE_POOL_MAX: '3', DB_LOCK_WAIT_MAX_CONCURRENCY: '1', DB_LOCK_TIMEOUT_MS: '600' });
+
+  it('do not make saves of free rows look slow: a burst of them is admitted and saved while another save waits for the lock', async () => {
+    const locked = newAccount();
+    const free = Array.from({ length: 8 }, () => newAccount());
+    for (const id of [locked, ...free]) await t.call('updateAccountSettings', settings(id, 'before'));
+    const shedBefore = await metricValue(t.running, 'settings_writes_shed_total', { reason: 'would_miss_deadline' });
+    const lock = await lockAccountRow(locked);
+    try {
+      // Three saves of the locked row each hold a write connection for the lock timeout and
+      // give up: what a bulk UPDATE does to the saves of its rows.
+      for (let i = 0; i < 3; i += 1) {
+        const err = await expectError(() => t.call('updateAccountSettings', settings(locked, `blocked-${i}`), { deadlineMs: 5000 }));
+        expect(err.reason).toBe('ROW_LOCKED');
+      }
+      const waiting = t.call('updateAccountSettings', settings(locked, 'waiting'), { deadlineMs: 5000 }).catch((e: unknown) => decodeError(e));
+      await lock.waiter();
+      // Eight saves of free rows at once on the two other connections, 400 ms each to spare:
+      // four waves of one-statement saves. Paced by the lock waits, they were refused.
+      const saved = await Promise.all(free.map((id) => t.call('updateAccountSettings', settings(id, 'burst'), { deadlineMs: 400 }).then((r) => r.displayName)));
+      expect(saved).toEqual(free.map(() => 'burst'));
+      expect(await metricValue(t.running, 'settings_writes_shed_total', { reason: 'would_miss_deadline' })).toBe(shedBefore);
+      expect(await waiting).toMatchObject({ reason: 'ROW_LOCKED' });
+    } finally {
+      await lock.release();
+    }
+  });
+});
+
 describe('separate pools for reads and writes', () => {
   // Two write connections, both held by saves waiting on a row lock (no lock timeout within the
   // call): a fully_consistent read of another account must still get a read connection.

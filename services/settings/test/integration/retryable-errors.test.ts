@@ -76,8 +76,9 @@ describe('a write interrupted inside PostgreSQL', () => {
 
 describe('a write that runs out of its statement_timeout', () => {
   // The call's deadline (10 s) is far away; the cap makes our own statement_timeout fire first,
-  // so the server's answer (not the client's own deadline) is what the caller sees.
-  const t = serverForTests({ DB_STATEMENT_TIMEOUT_MS: '300' });
+  // so the server's answer (not the client's own deadline) is what the caller sees. The lock
+  // timeout is longer than the cap, so it is left off and cannot fire first.
+  const t = serverForTests({ DB_STATEMENT_TIMEOUT_MS: '300', DB_LOCK_TIMEOUT_MS: '60000' });
 
   it('stays DEADLINE_EXCEEDED without RetryInfo (57014 from our own statement_timeout is not a cancel by someone else)', async () => {
     const a = newAccount();

@@ -27,7 +27,7 @@ describe('configuration', () => {
     ]);
     for (const r of rows) expect(r.description.length).toBeGreaterThan(10);
     const c = loadSettingsConfig({ ...local, JWT_HS256_SECRET: secret, CONSISTENCY_TOKEN_SECRET: secret });
-    expect(c).toMatchObject({ GRPC_PORT: 50051, METRICS_PORT: 9464, AUTH_MODE: 'jwt', CACHE_ENTRY_TTL_SECONDS: 21600, CACHE_MARKER_TTL_SECONDS: 600, DB_READ_POOL_MAX: 10, DB_WRITE_POOL_MAX: 5, DB_LOCK_TIMEOUT_MS: 1000, GRPC_MAX_CONCURRENT_STREAMS: 256, DB_FALLBACK_MAX_CONCURRENCY: 8, REDIS_COMMAND_TIMEOUT_MS: 100, GRPC_MAX_MESSAGE_BYTES: 1048576 });
+    expect(c).toMatchObject({ GRPC_PORT: 50051, METRICS_PORT: 9464, AUTH_MODE: 'jwt', CACHE_ENTRY_TTL_SECONDS: 21600, CACHE_MARKER_TTL_SECONDS: 600, DB_READ_POOL_MAX: 10, DB_WRITE_POOL_MAX: 5, DB_LOCK_TIMEOUT_MS: 250, GRPC_MAX_CONCURRENT_STREAMS: 256, DB_FALLBACK_MAX_CONCURRENCY: 8, REDIS_COMMAND_TIMEOUT_MS: 100, GRPC_MAX_MESSAGE_BYTES: 1048576 });
   });
 
   it('jwt mode without a key, a short secret, a bad PEM and bad numbers are all reported together', () => {
