@@ -42,10 +42,12 @@ interface Caller {
  * (max-min fairness), so one caller's flood delays another caller by at most one permit's
  * hold time, and `capacity − perCallerMax` permits are always left to the others.
  *
- * On top of the share, each caller may start at most `perCallerPerSecond` reads per second
- * (burst `perCallerBurst`): a caller over its rate is refused without waiting for a permit, so
- * a flooder cannot keep its share of PostgreSQL busy all the time. A refusal made without
- * waiting is answered `refusalDelayMs` later (see `refuse`). Refusals are pre-built errors (no
+ * On top of the share, each caller may make at most `perCallerPerSecond` deliberate read calls
+ * per second (burst `perCallerBurst`, `chargeCall`): a caller over its rate is refused without
+ * waiting for a permit, so a flooder can neither keep its share of PostgreSQL busy all the time
+ * nor, by reading one key from many streams at once (calls that share a query need no permit),
+ * keep the process busy answering it. A refusal made without waiting is answered
+ * `refusalDelayMs` later (see `refuse`). Refusals are pre-built errors (no
  * message formatting or stack capture per refused call).
  *
  * Hand-written because no maintained npm limiter keys fairness by caller; it is small and its
@@ -75,12 +77,25 @@ export class FairShareLimiter {
     );
   }
 
-  /** Resolves with the permit's release function, or rejects with CALLER_SHARE_EXCEEDED. */
-  acquire(callerId: string, deadline: number): Promise<() => void> {
+  /**
+   * Spends one of `callerId`'s rate for a deliberate read call: undefined when it may go on, a
+   * refusal (CALLER_SHARE_EXCEEDED, answered refusalDelayMs later) when it is over its rate.
+   * Charged per call, before the call joins or starts a database read: calls that share one
+   * query (single-flight) cost the caller a token each, so a flood of fully_consistent reads of
+   * one key is bounded by the rate too, not only its queries.
+   */
+  chargeCall(callerId: string, deadline: number): Promise<never> | undefined {
+    if (!this.rate.enabled) return undefined;
     if (!this.rate.allows(callerId)) {
       this.onResult('rate_limited');
       return this.refuse(this.overRate, deadline);
     }
+    this.rate.take(callerId);
+    return undefined;
+  }
+
+  /** Resolves with the permit's release function, or rejects with CALLER_SHARE_EXCEEDED. */
+  acquire(callerId: string, deadline: number): Promise<() => void> {
     const caller = this.callerOf(callerId);
     if (this.inUse < this.limits.capacity && caller.active < this.share()) {
       this.onResult('admitted');
@@ -128,7 +143,6 @@ export class FairShareLimiter {
   }
 
   private take(id: string, caller: Caller): () => void {
-    this.rate.take(id);
     this.inUse += 1;
     caller.active += 1;
     let released = false;

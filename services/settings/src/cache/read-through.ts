@@ -18,6 +18,7 @@ import type { ConsistencyToken } from '../consistency/token';
 import type { ReadMode } from '../consistency/read-mode';
 import { SettingsError } from '../errors';
 import type { SettingsMetrics } from '../metrics';
+import type { FairShareLimiter } from '../admission/fair-share-limiter';
 import type { AuditSampler } from './audit-sampler';
 import type { CircuitBreaker } from './circuit-breaker';
 import type { ConcurrencyLimiter } from './concurrency-limiter';
@@ -83,7 +84,7 @@ export interface ReadThroughDeps {
    * Admission of reads that go to PostgreSQL on purpose (fully_consistent, or an entry older than
    * the caller's token): rejects (RESOURCE_EXHAUSTED) a caller over its share (admission/).
    */
-  deliberateReads?: { acquire(caller: string, deadline: number): Promise<() => void> };
+  deliberateReads?: Pick<FairShareLimiter, 'chargeCall' | 'acquire'>;
   /** The in-process near-cache (near-cache.ts), coherent through Redis tracking; absent = off. */
   near?: NearCache;
   /** Cross-replica fill leases for cold keys of minimize_latency reads (fill-lease-wait.ts); absent = off. */
@@ -164,11 +165,15 @@ export class ReadThrough {
     }
     if (pending.size === 0) return results;
 
+    const deliberateFor = bypass || seen.staleToken ? (req.caller ?? 'anonymous') : undefined;
+    // Each deliberate call spends its caller's rate, also when it joins another call's query.
+    const overRate = deliberateFor === undefined ? undefined : this.deps.deliberateReads?.chargeCall(deliberateFor, req.deadline);
+    if (overRate) await overRate;
     const loaded = await this.loadCoalesced(src, pending, req, {
       generation: lookup?.generation,
       fallback: !bypass && !lookup,
       lease: req.mode.kind === 'minimize_latency' && lookup !== undefined && this.deps.fillLease !== undefined,
-      deliberateFor: bypass || seen.staleToken ? (req.caller ?? 'anonymous') : undefined,
+      deliberateFor,
     });
     cacheKeys.forEach((ck, i) => {
       if (results[i] === undefined) results[i] = loaded.get(ck);

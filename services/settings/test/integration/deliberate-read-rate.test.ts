@@ -47,4 +47,25 @@ describe('deliberate database reads are rate-limited per caller', () => {
     // The other caller has its own bucket: admitted right away.
     expect((await get(other)).displayName).toBe('rated');
   });
+
+  it('calls that share one database read each spend the rate: 16 concurrent fully_consistent reads of one key get at most the burst through', async () => {
+    const flooder = await mintToken({ sub: 'rate-shared-flooder' });
+    const a = newAccount();
+    await t.call('updateAccountSettings', { accountSettings: AccountSettings.fromPartial({ name: `accounts/${a}/settings`, displayName: 'shared' }), updateMask: ['display_name'], allowMissing: true });
+    const startedAt = Date.now();
+    // Sent together: calls that arrive together share one query (single-flight), which took a
+    // token once for all of them.
+    const outcomes = await Promise.all(
+      Array.from({ length: 16 }, () =>
+        t.call('getAccountSettings', { name: `accounts/${a}/settings`, consistency: fullyConsistent }, { token: flooder, deadlineMs: 5000 }).then(
+          (r) => r.displayName,
+          (err: unknown) => decodeError(err).reason,
+        ),
+      ),
+    );
+    const served = outcomes.filter((o) => o === 'shared').length;
+    expect(served).toBeGreaterThanOrEqual(1);
+    expect(served).toBeLessThanOrEqual(2 + Math.ceil((Date.now() - startedAt) / 1000));
+    expect(outcomes.filter((o) => o !== 'shared').every((o) => o === 'CALLER_SHARE_EXCEEDED')).toBe(true);
+  });
 });

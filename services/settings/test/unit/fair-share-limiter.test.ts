@@ -113,27 +113,29 @@ describe('FairShareLimiter', () => {
     again.forEach((x) => x());
   });
 
-  it('a caller over its rate is shed at once (no wait, CALLER_SHARE_EXCEEDED) while another caller is admitted; only admitted reads spend the rate', async () => {
+  it('every call spends a token of its caller (chargeCall); a caller over its rate is refused at once while another caller goes on; permits are not charged again', async () => {
     let now = 0;
     const results: AdmissionResult[] = [];
     const l = new FairShareLimiter({ capacity: 6, perCallerMax: 1, maxWaitMs: 10_000, perCallerPerSecond: 10, perCallerBurst: 3 }, (r) => results.push(r), () => now);
-    (await l.acquire('flood', FAR))();
-    // Over its share (one held) and out of time: shed by the share, no token spent.
-    const held = await l.acquire('flood', FAR);
-    expect(await shedCode(l.acquire('flood', now))).toBe('CALLER_SHARE_EXCEEDED');
-    held();
-    (await l.acquire('flood', FAR))();
-    // Three admitted reads spent the burst: the next is refused at once, although a permit is free.
+    // Three calls (whether they go on to share one query or not) spend the burst.
+    for (let i = 0; i < 3; i += 1) expect(l.chargeCall('flood', FAR)).toBeUndefined();
     let settled = false;
-    const refused = shedCode(l.acquire('flood', FAR)).then((code) => ((settled = true), code));
+    const refused = shedCode(l.chargeCall('flood', FAR)!).then((code) => ((settled = true), code));
     await flush();
     expect(settled).toBe(true);
     expect(await refused).toBe('CALLER_SHARE_EXCEEDED');
-    (await l.acquire('other', FAR))();
-    now += 100; // one token back at 10/s
+    expect(l.chargeCall('other', FAR)).toBeUndefined();
+    // A permit for a call already charged is not refused by the rate.
     (await l.acquire('flood', FAR))();
-    expect(results).toEqual(['admitted', 'admitted', 'shed', 'admitted', 'rate_limited', 'admitted', 'admitted']);
+    now += 100; // one token back at 10/s
+    expect(l.chargeCall('flood', FAR)).toBeUndefined();
+    expect(results).toEqual(['rate_limited', 'admitted']);
     expect(l.active).toBe(0);
+  });
+
+  it('with no rate configured every call goes on', () => {
+    const { l } = limiter(1, 1);
+    for (let i = 0; i < 100; i += 1) expect(l.chargeCall('flood', FAR)).toBeUndefined();
   });
 
   it('refusals carry the reason, built once, without the caller id', async () => {
@@ -151,19 +153,19 @@ describe('FairShareLimiter', () => {
     jest.useFakeTimers();
     try {
       const l = new FairShareLimiter({ capacity: 6, perCallerMax: 3, maxWaitMs: 250, perCallerPerSecond: 1, perCallerBurst: 1, refusalDelayMs: 100 }, () => undefined, Date.now);
-      (await l.acquire('flood', FAR))();
+      expect(l.chargeCall('flood', FAR)).toBeUndefined();
       let code: string | undefined;
-      void shedCode(l.acquire('flood', FAR)).then((c) => (code = c));
+      void shedCode(l.chargeCall('flood', FAR)!).then((c) => (code = c));
       await jest.advanceTimersByTimeAsync(99);
       expect(code).toBeUndefined();
       await jest.advanceTimersByTimeAsync(1);
       expect(code).toBe('CALLER_SHARE_EXCEEDED');
       // A call with 50 ms left hears it 20 ms before its deadline; one without time left at once.
       let early: string | undefined;
-      void shedCode(l.acquire('flood', Date.now() + 50)).then((c) => (early = c));
+      void shedCode(l.chargeCall('flood', Date.now() + 50)!).then((c) => (early = c));
       await jest.advanceTimersByTimeAsync(30);
       expect(early).toBe('CALLER_SHARE_EXCEEDED');
-      expect(await shedCode(l.acquire('flood', Date.now()))).toBe('CALLER_SHARE_EXCEEDED');
+      expect(await shedCode(l.chargeCall('flood', Date.now())!)).toBe('CALLER_SHARE_EXCEEDED');
     } finally {
       jest.useRealTimers();
     }
