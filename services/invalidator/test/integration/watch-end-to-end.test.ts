@@ -1,6 +1,7 @@
 import { AccountSettings, Role, SettingsServiceClient, StaffPermission } from '@settings/api';
 import { clinicSettingsCache } from '@settings/api/dist/src/example-watcher';
 import { credentials } from '@grpc/grpc-js';
+import { freePort } from '@settings/local-stack';
 import { sql, startTestInvalidator, waitFor } from '../support/test-invalidator';
 import type { RunningInvalidator } from '../../src/invalidator';
 import { startLocalSettingsService, type LocalSettingsService } from '../support/local-settings-service';
@@ -15,15 +16,22 @@ import { startLocalSettingsService, type LocalSettingsService } from '../support
 jest.setTimeout(120_000);
 let inv: RunningInvalidator;
 let settings: LocalSettingsService;
-const port = 50_000 + Math.floor(Math.random() * 10_000);
+/**
+ * One port for both lives of the service (the watcher reconnects to it after the restart), one
+ * the OS says is free: a random pick in 50000-59999 (Linux's ephemeral range) was once already
+ * an outgoing connection's port in CI (EADDRINUSE).
+ */
+let port: number;
 
 beforeAll(async () => {
+  port = await freePort();
   inv = await startTestInvalidator();
   settings = await startLocalSettingsService({ GRPC_PORT: String(port), WATCH_PROGRESS_INTERVAL_MS: '500' });
 });
 afterAll(async () => {
-  await settings.stop();
-  await inv.stop();
+  // Either may be missing when beforeAll failed; its error is the one to read.
+  await settings?.stop();
+  await inv?.stop();
 });
 
 it('keeps a local copy coherent with gRPC and psql writes, grant deletes and a TRUNCATE, and resumes across a service restart without losing a change', async () => {
