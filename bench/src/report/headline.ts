@@ -29,7 +29,7 @@ function headlines(r: BenchResults): Headline[] {
       ratio: `${x(rp.ratios.cachedSingleP50)} / ${x(rp.ratios.cachedSingleP99)}`,
     });
     out.push({
-      what: 'Cached Get throughput with the near-cache off (one Redis MGET per call)',
+      what: 'Cached Get throughput with the near-cache off (every call reads Redis, concurrent calls share an MGET)',
       value: `${n(rp.byTarget.cachedL1Off.rps)} req/s`,
       reference: `empty grpc-js handler ${n(rp.byTarget.empty.rps)} req/s`,
       ratio: x(rp.ratios.cachedL1OffRps),

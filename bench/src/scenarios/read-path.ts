@@ -16,7 +16,7 @@ export const READ_TARGETS: readonly ReadTarget[] = ['empty', 'cached', 'cachedL1
 export const READ_TARGET_LABELS: Record<ReadTarget, string> = {
   empty: 'empty grpc-js handler (pre-encoded response)',
   cached: 'settings service, cached Get (minimize_latency, near-cache on: the default)',
-  cachedL1Off: 'settings service, cached Get (minimize_latency, NEAR_CACHE_ENABLED=false: one Redis MGET per call)',
+  cachedL1Off: 'settings service, cached Get (minimize_latency, NEAR_CACHE_ENABLED=false: every call reads Redis)',
   consistent: 'settings service, fully_consistent Get (PostgreSQL)',
 };
 

@@ -13,7 +13,7 @@ export function readPathSection(rp: ReadPathResult, { md, charts, img }: ReportP
       `Saturated: ${rp.load.clients} connections × ${rp.load.streams} streams for ${rp.load.saturateSeconds} s; one stream: 1 connection, 1 request at a time for ${rp.load.latencySeconds} s. ` +
       `${rp.load.rounds} interleaved rounds, order rotated each round. h2load cannot read gRPC status trailers, so a counted run of 1,000 requests per target checked that every response carried exactly one ${rp.responseBytes}-byte message (an error carries none): ${rp.responsesVerified ? 'yes' : '**NO — see results.json**'}. ` +
       `Cache hit share during the cached runs: ${fmt(rp.cacheHitShareDuringCachedRuns * 100)} %, of which served by the near-cache (L1): ${fmt((rp.nearCacheHitShareDuringCachedRuns ?? Number.NaN) * 100)} % of lookups. ` +
-      `The near-cache-off target is a second settings process with \`NEAR_CACHE_ENABLED=false\` (one Redis MGET per call), measured in the same rounds. Settings service RSS max during the runs: ${rp.serviceRssMaxMiB} MiB.`,
+      `The near-cache-off target is a second settings process with \`NEAR_CACHE_ENABLED=false\` (every call reads Redis: one MGET per turn of the event loop, shared by the calls that arrived in it; h2load repeats one request, so such an MGET names one entry key however many calls share it), measured in the same rounds. Settings service RSS max during the runs: ${rp.serviceRssMaxMiB} MiB.`,
     '',
   );
   const t = rp.byTarget;

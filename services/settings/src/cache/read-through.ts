@@ -21,6 +21,7 @@ import type { SettingsMetrics } from '../metrics';
 import type { FairShareLimiter } from '../admission/fair-share-limiter';
 import type { AuditSampler } from './audit-sampler';
 import type { CircuitBreaker } from './circuit-breaker';
+import { CoalescedMget } from './coalesced-mget';
 import type { ConcurrencyLimiter } from './concurrency-limiter';
 import { leaseOrWait, releaseLeases, type FillLeaseOptions } from './fill-lease-wait';
 import type { NearCache, NearEntry, ReadTicket } from './near-cache';
@@ -117,10 +118,13 @@ export class ReadThrough {
   private readonly now: () => number;
   /** A Redis Cluster: no multi-slot MGET (see readGenerationAndEntries). */
   private readonly clustered: boolean;
+  /** One Redis: the lookups of calls that arrive together share one MGET (coalesced-mget.ts). */
+  private readonly mget: CoalescedMget;
 
   constructor(private readonly deps: ReadThroughDeps) {
     this.now = deps.now ?? Date.now;
     this.clustered = isRedisCluster(deps.redis);
+    this.mget = new CoalescedMget(deps.redis);
     this.flights = new SingleFlight<Outcome>(this.now);
   }
 
@@ -222,7 +226,7 @@ export class ReadThrough {
 
   /**
    * One Redis: one MGET, one round trip — the generation and the entries it decides about, read
-   * at one instant. A Redis Cluster cannot MGET across slots (the generation key has its own),
+   * at one instant (shared with the other calls of the same turn of the event loop). A Redis Cluster cannot MGET across slots (the generation key has its own),
    * so there the generation comes from the near-cache when it holds it (tracked like an entry,
    * so no generation read concentrates every reader on the generation's slot) or from a GET sent
    * alongside one MGET per slot of the entries (one account = one slot). Not one instant then,
@@ -232,7 +236,7 @@ export class ReadThrough {
    */
   private async readGenerationAndEntries(space: KeySpace, keys: readonly string[], near: NearCache | undefined): Promise<Array<Buffer | null>> {
     const { redis } = this.deps;
-    if (!this.clustered) return redis.mgetBuffer(generationKey(space), ...keys);
+    if (!this.clustered) return this.mget.mget([generationKey(space), ...keys]);
     const held = near?.generation(space);
     const groups = groupBySlot(keys.map((key, i) => ({ key, i })), (k) => k.key);
     const [gen, ...replies] = await Promise.all([
