@@ -16,6 +16,12 @@ export interface CpuMicrosPerRow {
   connect: number;
   invalidator: number;
   postgres: number;
+  /**
+   * The settings service beyond what its reads cost before the commit (its CPU rate over the
+   * baseline seconds, subtracted), commit → last key evicted: the near-cache's share of the
+   * change — a Redis tracking push per evicted key (BCAST on the cache's prefixes).
+   */
+  service: number;
 }
 
 export interface BulkDrainRound {
@@ -146,7 +152,10 @@ export async function runBulkDrain(ctx: BenchContext): Promise<BulkDrainResult> 
         const r = await getAccount(c, accountId(hotPrefix, n++ % hotAccounts), 2000);
         if (r.ok) reads.push({ at: Date.now(), ms: performance.now() - t });
       }, 2000, () => !reading);
+      const serviceCpu = new CpuMeter();
+      const baselineStartedAt = Date.now();
       await sleep(baselineSeconds * 1000);
+      const serviceCpuPerSecond = serviceCpu.scan().service / ((Date.now() - baselineStartedAt) / 1000);
 
       const endsBefore = await withAdmin('bench-bulk-drain', async (admin) => (await admin.fetchTopicOffsets(topic)).reduce((s, p) => s + Number(p.high), 0));
       const appliedBefore = (await scrape(inv.httpPort)).get('invalidator_keys_applied_total') ?? 0;
@@ -155,6 +164,8 @@ export async function runBulkDrain(ctx: BenchContext): Promise<BulkDrainResult> 
       await sql(`UPDATE account_settings SET display_name = display_name || '.' WHERE account_id LIKE $1`, [`${escapeLike(prefix)}-%`]);
       const committedAt = Date.now();
       const cpuAtCommit = cpu.scan();
+      const serviceAtCommit = serviceCpu.scan().service;
+      let serviceAtEvicted = 0;
       let cpuAtPublished: Record<CpuRole, number> | undefined;
       let cpuAtEvicted: Record<CpuRole, number> | undefined;
       ctx.log(`bulk-drain: round ${round}: UPDATE of ${rows} rows took ${(committedAt - updateStarted) / 1000} s`);
@@ -181,6 +192,7 @@ export async function runBulkDrain(ctx: BenchContext): Promise<BulkDrainResult> 
           if (applied >= rows) {
             evictedAt = Date.now();
             cpuAtEvicted = cpu.scan();
+            serviceAtEvicted = serviceCpu.scan().service;
           }
           await sleep(25);
         }
@@ -223,13 +235,14 @@ export async function runBulkDrain(ctx: BenchContext): Promise<BulkDrainResult> 
           connect: perRow(cpuAtPublished['Kafka Connect'] - cpuAtCommit['Kafka Connect']),
           invalidator: perRow(cpuAtEvicted.invalidator - cpuAtCommit.invalidator),
           postgres: perRow(cpuAtPublished.PostgreSQL),
+          service: perRow(Math.max(0, serviceAtEvicted - serviceAtCommit - (serviceCpuPerSecond * (evictedAt - committedAt)) / 1000)),
         },
       });
       const r = out[out.length - 1]!;
       ctx.log(
         `bulk-drain: round ${round}${cdcNice > 0 ? ` (CDC pipeline at autogroup nice ${cdcNice})` : ''}: commit→published ${r.commitToPublishedSeconds} s (${r.debeziumEventsPerSecond} events/s), commit→last evicted ${r.commitToLastEvictedSeconds} s (invalidator ${r.invalidatorKeysPerSecond} keys/s), ` +
           `cached-read p99 ${r.baselineReadMs.p99} → ${r.drainReadMs.p99} ms (invalidator alone: ${r.invalidatorOnlyReadMs.p99} ms over ${r.invalidatorOnlyReadMs.count} reads), ${notEvicted} not evicted; ` +
-          `CPU per row: Connect ${r.cpuMicrosPerRow.connect} µs, invalidator ${r.cpuMicrosPerRow.invalidator} µs, PostgreSQL ${r.cpuMicrosPerRow.postgres} µs`,
+          `CPU per row: Connect ${r.cpuMicrosPerRow.connect} µs, invalidator ${r.cpuMicrosPerRow.invalidator} µs, PostgreSQL ${r.cpuMicrosPerRow.postgres} µs, settings service (beyond its reads) ${r.cpuMicrosPerRow.service} µs`,
       );
     }
     c.close();
@@ -273,6 +286,7 @@ function mediansOf(rounds: readonly BulkDrainRound[]): BulkDrainMedians {
       connect: med((r) => r.cpuMicrosPerRow.connect),
       invalidator: med((r) => r.cpuMicrosPerRow.invalidator),
       postgres: med((r) => r.cpuMicrosPerRow.postgres),
+      service: med((r) => r.cpuMicrosPerRow.service),
     },
   };
 

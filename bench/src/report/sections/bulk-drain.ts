@@ -20,7 +20,7 @@ export function bulkDrainSection(b: BulkDrainResult, { md }: ReportPage): void {
   md.push(
     `**Median: commit → last key evicted ${m.commitToLastEvictedSeconds} s** (Debezium: commit → last event in Kafka ${m.commitToPublishedSeconds} s, ${n(m.debeziumEventsPerSecond)} events/s; invalidator drain ${n(m.invalidatorKeysPerSecond)} keys/s); ` +
       `cached-read p99 ${m.baselineReadP99Ms} ms baseline → ${m.drainReadP99Ms} ms during the drain (${x(m.readP99Ratio)}); ${m.invalidatorOnlyReadP99Ms} ms while only the invalidator worked (last event in Kafka → last key evicted); ` +
-      `CPU per row, µs (Kafka Connect / invalidator / PostgreSQL): ${cpu(m.cpuMicrosPerRow)}.`,
+      `CPU per row, µs (Kafka Connect / invalidator / PostgreSQL / settings service beyond its reads): ${cpu(m.cpuMicrosPerRow)}.`,
     '',
   );
   const y = b.medianCdcYields;
@@ -32,7 +32,7 @@ export function bulkDrainSection(b: BulkDrainResult, { md }: ReportPage): void {
       '',
     );
   }
-  md.push('| Round | CDC nice | Commit → published s | Debezium events/s | Commit → last evicted s | Invalidator keys/s | Lowest ceiling keys/s | Not evicted | Read p99 baseline ms | Read p99 drain ms | Read p99 invalidator alone ms | CPU µs/row: Connect / invalidator / PostgreSQL |', '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
+  md.push('| Round | CDC nice | Commit → published s | Debezium events/s | Commit → last evicted s | Invalidator keys/s | Lowest ceiling keys/s | Not evicted | Read p99 baseline ms | Read p99 drain ms | Read p99 invalidator alone ms | CPU µs/row: Connect / invalidator / PostgreSQL / settings |', '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
   for (const r of b.rounds) {
     md.push(`| ${r.round === 0 ? '0 (warm-up)' : r.round} | ${r.cdcNice ?? 0} | ${r.commitToPublishedSeconds} | ${n(r.debeziumEventsPerSecond)} | ${r.commitToLastEvictedSeconds} | ${n(r.invalidatorKeysPerSecond)} | ${n(r.minCeilingKeysPerSecond)} | ${r.notEvicted} | ${r.baselineReadMs.p99} | ${r.drainReadMs.p99} | ${r.invalidatorOnlyReadMs.p99} | ${cpu(r.cpuMicrosPerRow)} |`);
   }
@@ -40,4 +40,4 @@ export function bulkDrainSection(b: BulkDrainResult, { md }: ReportPage): void {
 }
 
 /** Runs from before this column existed have no CPU figures: a dash, not "undefined". */
-const cpu = (c: CpuMicrosPerRow | undefined): string => (c ? `${n(c.connect)} / ${n(c.invalidator)} / ${n(c.postgres)}` : '–');
+const cpu = (c: CpuMicrosPerRow | undefined): string => (c ? `${n(c.connect)} / ${n(c.invalidator)} / ${n(c.postgres)} / ${c.service === undefined ? '–' : n(c.service)}` : '–');
