@@ -19,9 +19,10 @@ export interface CpuMicrosPerRow {
   /**
    * The settings service beyond what its reads cost before the commit (its CPU rate over the
    * baseline seconds, subtracted), commit → last key evicted: the near-cache's share of the
-   * change — a Redis tracking push per evicted key (BCAST on the cache's prefixes).
+   * change — a Redis tracking push per evicted key (BCAST on the cache's prefixes). Absent in
+   * results from before it was measured.
    */
-  service: number;
+  service?: number;
 }
 
 export interface BulkDrainRound {
@@ -286,7 +287,7 @@ function mediansOf(rounds: readonly BulkDrainRound[]): BulkDrainMedians {
       connect: med((r) => r.cpuMicrosPerRow.connect),
       invalidator: med((r) => r.cpuMicrosPerRow.invalidator),
       postgres: med((r) => r.cpuMicrosPerRow.postgres),
-      service: med((r) => r.cpuMicrosPerRow.service),
+      service: med((r) => r.cpuMicrosPerRow.service ?? Number.NaN),
     },
   };
 

@@ -226,7 +226,8 @@ export class ReadThrough {
 
   /**
    * One Redis: one MGET, one round trip — the generation and the entries it decides about, read
-   * at one instant (shared with the other calls of the same turn of the event loop). A Redis Cluster cannot MGET across slots (the generation key has its own),
+   * at one instant (an MGET shared with the other calls of the same turn of the event loop). A
+   * Redis Cluster cannot MGET across slots (the generation key has its own),
    * so there the generation comes from the near-cache when it holds it (tracked like an entry,
    * so no generation read concentrates every reader on the generation's slot) or from a GET sent
    * alongside one MGET per slot of the entries (one account = one slot). Not one instant then,
