@@ -112,6 +112,22 @@ function headlines(r: BenchResults): Headline[] {
         ratio: '',
       });
     }
+    if (c) {
+      // Issue 11's bulkheads: burst ÷ pre-burst, with equal CPU weights and (c′) with the CDC pipeline yielding.
+      const cy = v('this-system-cdc-yields');
+      const both = cy ? [c, cy] : [c];
+      const bh = (y: VariantResult): VariantResult['bulkheads'] => y.bulkheads;
+      const locked = (y: VariantResult): string => {
+        const l = bh(y).lockedSaves;
+        return `p99 ${ms(l.latencyMs.p99)}${l.abortedLatencyMs && l.aborted > 0 ? ` (ABORTED ${ms(l.abortedLatencyMs.p99)})` : ''}, ${n(l.timeouts)} of ${n(l.total)} timed out`;
+      };
+      out.push({
+        what: `Incident replay, this system: read p99 / free-save p99 in the burst ÷ pre-burst (equal CPU weights${cy ? ' / CDC pipeline yielding the cores' : ''})`,
+        value: both.map((y) => `${x(bh(y).readP99BurstMs / bh(y).readP99PreBurstMs)} / ${x(bh(y).freeSaves.burstLatencyMs.p99 / bh(y).freeSaves.preBurstLatencyMs.p99)}`).join('; '),
+        reference: `locked saves ${both.map(locked).join('; ')}; goal ≤ ×2, ABORTED within lock_timeout + 50 ms`,
+        ratio: '',
+      });
+    }
   }
   const watch = r.watch;
   if (watch) {

@@ -4,7 +4,9 @@ import { Zipf } from '../../load';
 import { benchRedis, deleteByPattern, globEscape } from '../../redis-util';
 import { medianDeep, round as roundTo } from '../../stats';
 import { startLegacy } from './legacy-target';
-import { INCIDENT_LABELS, INCIDENT_VARIANTS, type IncidentResult, type VariantResult } from './result';
+import { AutogroupWeights, procMatchesOwnPids } from '../../autogroup-weights';
+import type { CpuRole } from '../../process-cpu';
+import { INCIDENT_LABELS, INCIDENT_VARIANTS, isThisSystem, type IncidentResult, type IncidentVariant, type VariantResult } from './result';
 import { runVariant } from './run-variant';
 import { startThisSystem } from './this-system-target';
 import type { ReplayData } from './replay-data';
@@ -12,6 +14,16 @@ import { WriteLedger } from './write-ledger';
 
 /** Rows outside the bulk UPDATE that the free saves spread over (few enough to stay cached). */
 const FREE_ACCOUNTS = 200;
+
+/**
+ * (c′): the processes that only carry changes to the invalidator — Kafka, Kafka Connect and
+ * the invalidator — yield the cores to the serving path (autogroup nice 10, a weight of 110
+ * against 1,024), as separate nodes or CPU requests would give the settings pods in
+ * Kubernetes. PostgreSQL keeps its weight: here it also serves the reads that miss and the
+ * saves, and runs the bulk UPDATE itself.
+ */
+const YIELDING_ROLES: readonly CpuRole[] = ['Kafka broker', 'Kafka Connect', 'invalidator'];
+const YIELD_NICE = 10;
 
 /**
  * Scenario 3: the 2021-09-23 incident replayed on the same data and load three ways (plus the
@@ -51,12 +63,15 @@ export async function runIncidentReplay(ctx: BenchContext): Promise<IncidentResu
 
     // BENCH_INCIDENT_VARIANTS=this-system,ttl-only runs a subset (for investigating one design).
     const only = (process.env.BENCH_INCIDENT_VARIANTS ?? '').split(',').filter(Boolean);
-    const chosen = INCIDENT_VARIANTS.filter((v) => only.length === 0 || only.includes(v));
+    const canReweigh = procMatchesOwnPids() && reweighable();
+    if (!canReweigh) ctx.log('incident: cannot change the autogroup nice of the CDC pipeline (not root?): (c′) is left out');
+    const chosen = INCIDENT_VARIANTS.filter((v) => (only.length === 0 || only.includes(v)) && (canReweigh || v !== 'this-system-cdc-yields'));
     for (let round = 1; round <= s.rounds; round++) {
       const order = chosen.map((_, i) => chosen[(i + round - 1) % chosen.length]!);
       for (const variant of order) {
         ctx.log(`incident: round ${round}, ${INCIDENT_LABELS[variant]}`);
-        const target = variant === 'this-system' ? await startThisSystem(ctx, prefix, round) : await startLegacy(ctx, variant, `bench:${ctx.runId}:${variant}:r${round}:`, s.ttlSeconds);
+        const target = isThisSystem(variant) ? await startThisSystem(ctx, prefix, round) : await startLegacy(ctx, variant, `bench:${ctx.runId}:${variant}:r${round}:`, s.ttlSeconds);
+        const weights = yieldingWeights(variant);
         try {
           const r = await runVariant(ctx, variant, round, target, data);
           variants.push(r);
@@ -65,6 +80,7 @@ export async function runIncidentReplay(ctx: BenchContext): Promise<IncidentResu
               `read p99 burst ${r.reads.burstLatencyMs.p99} ms, save p99 burst ${r.saves.burstLatencyMs.p99} ms, PG peak ${r.postgres.peakXactsPerSecond}/s, Redis peak ${r.redis.peakOpsPerSecond}/s`,
           );
         } finally {
+          weights?.restore();
           await target.stop();
         }
       }
@@ -78,6 +94,7 @@ export async function runIncidentReplay(ctx: BenchContext): Promise<IncidentResu
     redis.disconnect();
   }
   return {
+    cdcYield: { nice: YIELD_NICE, roles: [...YIELDING_ROLES] },
     accounts: s.accounts,
     zipfS: s.zipfS,
     hottest1000Share: roundTo(data.zipf.topShare(1000), 4),
@@ -97,4 +114,19 @@ export async function runIncidentReplay(ctx: BenchContext): Promise<IncidentResu
       .filter((rs) => rs.length > 0)
       .map((rs) => medianDeep(rs)),
   };
+}
+
+/** Whether this process may change the CDC pipeline's autogroup nice (it changes and restores it once). */
+function reweighable(): boolean {
+  const probe = AutogroupWeights.setForRoles(YIELDING_ROLES, YIELD_NICE);
+  probe?.restore();
+  return probe !== undefined;
+}
+
+/** (c′): the CDC pipeline's processes (the variant's own invalidator included) at YIELD_NICE, until restored. */
+function yieldingWeights(variant: IncidentVariant): AutogroupWeights | undefined {
+  if (variant !== 'this-system-cdc-yields') return undefined;
+  const weights = AutogroupWeights.setForRoles(YIELDING_ROLES, YIELD_NICE);
+  if (!weights) throw new Error("incident: the CDC pipeline's autogroup nice could not be changed any more");
+  return weights;
 }

@@ -41,6 +41,8 @@ export function callSummaries(traffic: Traffic): Pick<VariantResult, 'reads' | '
         otherErrors: locked.filter((x) => !x.ok && !x.timeout && x.code !== status.ABORTED).length,
         // Every one, failed or not: the point is how fast the caller learns.
         latencyMs: summarize(locked.map((x) => x.latency)),
+        // The ones refused for the lock: the target is lock_timeout + 50 ms.
+        abortedLatencyMs: summarize(locked.filter((x) => x.code === status.ABORTED).map((x) => x.latency)),
       },
     },
     reads: {

@@ -4,13 +4,16 @@ import type { LatencySummary } from '../../stats';
 
 /** The shape of the incident replay's results: what results.json holds and the report reads. */
 
-export type IncidentVariant = LegacyStrategy | 'this-system';
-export const INCIDENT_VARIANTS: readonly IncidentVariant[] = ['ttl-only', 'delete-on-write', 'clear-all-on-write', 'this-system'];
+export type IncidentVariant = LegacyStrategy | 'this-system' | 'this-system-cdc-yields';
+export const INCIDENT_VARIANTS: readonly IncidentVariant[] = ['ttl-only', 'delete-on-write', 'clear-all-on-write', 'this-system', 'this-system-cdc-yields'];
+/** The variants that run the settings service and an invalidator (the others a legacy server). */
+export const isThisSystem = (v: IncidentVariant): v is 'this-system' | 'this-system-cdc-yields' => v === 'this-system' || v === 'this-system-cdc-yields';
 export const INCIDENT_LABELS: Record<IncidentVariant, string> = {
   'ttl-only': '(a) TTL-only cache, 5 min',
   'delete-on-write': '(b) delete-on-write (app code)',
   'clear-all-on-write': '(b′) clear-all-on-write (the hotfix)',
   'this-system': '(c) this system',
+  'this-system-cdc-yields': '(c′) this system, CDC pipeline yielding the cores',
 };
 
 export interface TimelinePoint {
@@ -42,7 +45,16 @@ export interface VariantResult {
     readP99PreBurstMs: number;
     readP99BurstMs: number;
     freeSaves: { total: number; ok: number; errors: number; timeouts: number; preBurstLatencyMs: LatencySummary; burstLatencyMs: LatencySummary };
-    lockedSaves: { total: number; ok: number; aborted: number; timeouts: number; otherErrors: number; latencyMs: LatencySummary };
+    lockedSaves: {
+      total: number;
+      ok: number;
+      aborted: number;
+      timeouts: number;
+      otherErrors: number;
+      latencyMs: LatencySummary;
+      /** The ABORTED ones only (absent in results from before it was measured). */
+      abortedLatencyMs?: LatencySummary;
+    };
   };
   /** fromSaves / fromBulk: split by the kind of the first newer write the read missed. */
   stale: { reads: number; share: number; maxAgeMs: number; p99AgeMs: number; fromSaves: { reads: number; maxAgeMs: number }; fromBulk: { reads: number; maxAgeMs: number } };
@@ -57,6 +69,8 @@ export interface VariantResult {
 }
 
 export interface IncidentResult {
+  /** (c′): these processes ran at this autogroup nice (absent in results from before it existed). */
+  cdcYield?: { nice: number; roles: CpuRole[] };
   accounts: number;
   zipfS: number;
   hottest1000Share: number;

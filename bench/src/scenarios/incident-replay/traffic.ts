@@ -7,7 +7,7 @@ import { escapeLike } from '../../db';
 import { getAccount, updateDisplayName } from '../../grpc-util';
 import { openLoop, prng } from '../../load';
 import type { ReplayData } from './replay-data';
-import type { IncidentVariant } from './result';
+import { isThisSystem, type IncidentVariant } from './result';
 import type { Target } from './target';
 
 export const READ_DEADLINE_MS = 2000;
@@ -84,7 +84,7 @@ export async function driveTraffic(ctx: BenchContext, variant: IncidentVariant, 
   const burstEnd = burstStart + s.burstSeconds * 1000;
   const readRand = prng(1000 + round);
   const saveRand = prng(2000 + round);
-  const payload = variant === 'this-system' ? 'service' : 'legacy';
+  const payload = isThisSystem(variant) ? 'service' : 'legacy';
 
   let readSeq = 0;
   const readLoad = openLoop(
