@@ -7,6 +7,9 @@ import { pidsOfRoles, type CpuRole } from './process-cpu';
  */
 export const CDC_PIPELINE_ROLES: readonly CpuRole[] = ['PostgreSQL', 'Kafka broker', 'Kafka Connect', 'invalidator'];
 
+/** The CDC pipeline's autogroup nice where it yields the cores (weight 110 against 1,024). */
+export const CDC_YIELD_NICE = 10;
+
 /**
  * Whether `/proc/<pid>` names the process that has that pid here: not so in a container whose
  * `/proc` was mounted from another PID namespace, where `/proc/<child.pid>` is some other
@@ -46,6 +49,13 @@ export function autogroupOf(pid: number): { id: string; nice: number } | undefin
  */
 export class AutogroupWeights {
   private constructor(private readonly saved: ReadonlyArray<{ pid: number; nice: number }>) {}
+
+  /** Whether this process may set that nice for those roles now (it sets it and puts it back). */
+  static canSetForRoles(roles: readonly CpuRole[], nice: number): boolean {
+    const probe = AutogroupWeights.setForRoles(roles, nice);
+    probe?.restore();
+    return probe !== undefined;
+  }
 
   /** Sets the nice of the autogroups of every process that has one of `roles` now. */
   static setForRoles(roles: readonly CpuRole[], nice: number): AutogroupWeights | undefined {

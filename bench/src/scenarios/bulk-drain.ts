@@ -4,7 +4,7 @@ import type { BenchContext } from '../context';
 import { sleep } from '../context';
 import { accountId, createAccounts, deleteAccounts, escapeLike, sql } from '../db';
 import { client, getAccount } from '../grpc-util';
-import { AutogroupWeights, CDC_PIPELINE_ROLES } from '../autogroup-weights';
+import { AutogroupWeights, CDC_PIPELINE_ROLES, CDC_YIELD_NICE } from '../autogroup-weights';
 import { openLoop } from '../load';
 import { CpuMeter, type CpuRole } from '../process-cpu';
 import { scrape, startInvalidatorProcess, startSettingsProcess, type InvalidatorProc, type SettingsProc } from '../procs';
@@ -96,9 +96,6 @@ export interface BulkDrainMedians {
   cpuMicrosPerRow: CpuMicrosPerRow;
 }
 
-/** The CDC pipeline's autogroup nice in the rounds where it yields (weight 110 against 1,024). */
-const CDC_YIELD_NICE = 10;
-
 /**
  * The issue's bulk change, end to end with the default configuration: one UPDATE of `rows`
  * accounts is committed while readers hit `hotAccounts` other, cached accounts through a real
@@ -135,8 +132,7 @@ export async function runBulkDrain(ctx: BenchContext): Promise<BulkDrainResult> 
     // Warm the hot keys: from now on they are cache hits (the bulk never touches them).
     for (let i = 0; i < hotAccounts; i += 100) await Promise.all(Array.from({ length: Math.min(100, hotAccounts - i) }, (_, j) => getAccount(c, accountId(hotPrefix, i + j), 5000)));
     maxKeys = (await scrape(inv.httpPort)).get('invalidator_eviction_max_keys_per_second') ?? Number.NaN;
-    const canReweigh = AutogroupWeights.setForRoles(CDC_PIPELINE_ROLES, CDC_YIELD_NICE);
-    canReweigh?.restore();
+    const canReweigh = AutogroupWeights.canSetForRoles(CDC_PIPELINE_ROLES, CDC_YIELD_NICE);
     if (!canReweigh) ctx.log('bulk-drain: cannot change the autogroup nice of the CDC pipeline (not root?): equal weights only');
     const measuredRounds = canReweigh ? 2 * rounds : rounds;
 

@@ -4,7 +4,7 @@ import { Zipf } from '../../load';
 import { benchRedis, deleteByPattern, globEscape } from '../../redis-util';
 import { medianDeep, round as roundTo } from '../../stats';
 import { startLegacy } from './legacy-target';
-import { AutogroupWeights, procMatchesOwnPids } from '../../autogroup-weights';
+import { AutogroupWeights, CDC_YIELD_NICE } from '../../autogroup-weights';
 import type { CpuRole } from '../../process-cpu';
 import { INCIDENT_LABELS, INCIDENT_VARIANTS, isThisSystem, type IncidentResult, type IncidentVariant, type VariantResult } from './result';
 import { runVariant } from './run-variant';
@@ -23,7 +23,6 @@ const FREE_ACCOUNTS = 200;
  * saves, and runs the bulk UPDATE itself.
  */
 const YIELDING_ROLES: readonly CpuRole[] = ['Kafka broker', 'Kafka Connect', 'invalidator'];
-const YIELD_NICE = 10;
 
 /**
  * Scenario 3: the 2021-09-23 incident replayed on the same data and load three ways (plus the
@@ -63,7 +62,7 @@ export async function runIncidentReplay(ctx: BenchContext): Promise<IncidentResu
 
     // BENCH_INCIDENT_VARIANTS=this-system,ttl-only runs a subset (for investigating one design).
     const only = (process.env.BENCH_INCIDENT_VARIANTS ?? '').split(',').filter(Boolean);
-    const canReweigh = procMatchesOwnPids() && reweighable();
+    const canReweigh = AutogroupWeights.canSetForRoles(YIELDING_ROLES, CDC_YIELD_NICE);
     if (!canReweigh) ctx.log('incident: cannot change the autogroup nice of the CDC pipeline (not root?): (c′) is left out');
     const chosen = INCIDENT_VARIANTS.filter((v) => (only.length === 0 || only.includes(v)) && (canReweigh || v !== 'this-system-cdc-yields'));
     for (let round = 1; round <= s.rounds; round++) {
@@ -94,7 +93,7 @@ export async function runIncidentReplay(ctx: BenchContext): Promise<IncidentResu
     redis.disconnect();
   }
   return {
-    cdcYield: { nice: YIELD_NICE, roles: [...YIELDING_ROLES] },
+    cdcYield: { nice: CDC_YIELD_NICE, roles: [...YIELDING_ROLES] },
     accounts: s.accounts,
     zipfS: s.zipfS,
     hottest1000Share: roundTo(data.zipf.topShare(1000), 4),
@@ -116,17 +115,10 @@ export async function runIncidentReplay(ctx: BenchContext): Promise<IncidentResu
   };
 }
 
-/** Whether this process may change the CDC pipeline's autogroup nice (it changes and restores it once). */
-function reweighable(): boolean {
-  const probe = AutogroupWeights.setForRoles(YIELDING_ROLES, YIELD_NICE);
-  probe?.restore();
-  return probe !== undefined;
-}
-
-/** (c′): the CDC pipeline's processes (the variant's own invalidator included) at YIELD_NICE, until restored. */
+/** (c′): the CDC pipeline's processes (the variant's own invalidator included) at CDC_YIELD_NICE, until restored. */
 function yieldingWeights(variant: IncidentVariant): AutogroupWeights | undefined {
   if (variant !== 'this-system-cdc-yields') return undefined;
-  const weights = AutogroupWeights.setForRoles(YIELDING_ROLES, YIELD_NICE);
+  const weights = AutogroupWeights.setForRoles(YIELDING_ROLES, CDC_YIELD_NICE);
   if (!weights) throw new Error("incident: the CDC pipeline's autogroup nice could not be changed any more");
   return weights;
 }
