@@ -37,7 +37,7 @@ export class ChildService {
     if (!existsSync(script)) throw new Error(`${script} not found: run \`npx tsc -b\` first`);
     const fd = openSync(logFile, 'a');
     writeSync(fd, `\n----- ${new Date().toISOString()} starting ${name} -----\n`);
-    this.child = spawn(process.execPath, [script, ...(opts.args ?? [])], {
+    this.child = spawn(process.execPath, [...profileArgs(), script, ...(opts.args ?? [])], {
       env: { ...process.env, ...env },
       stdio: opts.ipc ? ['ignore', fd, fd, 'ipc'] : ['ignore', fd, fd],
       cwd: opts.cwd,
@@ -140,4 +140,14 @@ function trackLive(c: ChildService): void {
 /** Stops every child still running (a harness's cleanup path). */
 export async function stopAllChildren(): Promise<void> {
   await Promise.all([...live].map((c) => c.stop('SIGTERM', 5_000)));
+}
+
+/**
+ * `CHILD_CPU_PROF_DIR=<dir>`: every Node service started here writes a V8 CPU profile into `<dir>`
+ * when it exits (`node --cpu-prof`, which NODE_OPTIONS does not accept); how the bench's numbers
+ * were explained (bench/README.md).
+ */
+function profileArgs(): string[] {
+  const dir = process.env.CHILD_CPU_PROF_DIR;
+  return dir ? ['--cpu-prof', `--cpu-prof-dir=${dir}`] : [];
 }

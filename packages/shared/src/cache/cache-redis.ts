@@ -23,6 +23,11 @@ export interface CacheRedisOptions {
    * independent reads); the invalidator does not, because it builds and paces its own pipelines.
    */
   autoPipelining: boolean;
+  /**
+   * Commands sent at once even with auto-pipelining on: those the caller already batches itself
+   * (auto-pipelining would wrap each in a pipeline of one and send it a tick later).
+   */
+  autoPipeliningIgnoredCommands?: readonly string[];
   /** Connect only on `connect()`, so start-up can await (and log) the first connection. */
   lazyConnect?: boolean;
   /**
@@ -61,7 +66,14 @@ const backoff = (times: number): number => Math.min(50 * 2 ** Math.min(times, 6)
 export function createCacheRedis(url: string, opts: CacheRedisOptions): CacheRedis {
   installStallAwareCommandTimeout();
   if (opts.clusterNodes && opts.clusterNodes.length > 0) return withCacheScripts(createCacheCluster(url, opts.clusterNodes, opts));
-  return withCacheScripts(new Redis(url, { ...connectionOptions(opts), enableAutoPipelining: opts.autoPipelining, lazyConnect: opts.lazyConnect ?? false }));
+  return withCacheScripts(
+    new Redis(url, {
+      ...connectionOptions(opts),
+      enableAutoPipelining: opts.autoPipelining,
+      autoPipeliningIgnoredCommands: [...(opts.autoPipeliningIgnoredCommands ?? [])],
+      lazyConnect: opts.lazyConnect ?? false,
+    }),
+  );
 }
 
 function createCacheCluster(url: string, nodes: readonly string[], opts: CacheRedisOptions): Cluster {
@@ -70,6 +82,7 @@ function createCacheCluster(url: string, nodes: readonly string[], opts: CacheRe
     {
       enableOfflineQueue: false,
       enableAutoPipelining: opts.autoPipelining,
+      autoPipeliningIgnoredCommands: [...(opts.autoPipeliningIgnoredCommands ?? [])],
       lazyConnect: opts.lazyConnect ?? false,
       clusterRetryStrategy: backoff,
       // A failover moves slots: the client follows MOVED/ASK and refreshes its slot map itself.

@@ -7,9 +7,16 @@ export type { CacheRedis };
  * The shared fail-fast cache client (see createCacheRedis) with auto-pipelining, because the
  * read path sends many small independent commands, and a log line per transition between
  * reachable and unreachable rather than one per reconnect attempt.
+ *
+ * MGET is sent at once: the cached read path already merges one turn's lookups into one MGET
+ * (coalesced-mget.ts), and auto-pipelining only wrapped that command in a pipeline of its own and
+ * sent it a tick later (a Pipeline object, its own exec and reply bookkeeping per MGET: 6 % of
+ * the near-cache-off replica's CPU in a profile). Measured side by side: two replicas with
+ * NEAR_CACHE_ENABLED=false, h2load 4 × 16 streams, 3 s runs alternated, 10 pairs: 8 pairs
+ * faster with MGET sent at once, median of the pairs' ratios ×1.10.
  */
 export function createSettingsRedis(url: string, clusterNodes: readonly string[], commandTimeoutMs: number, log: Logger): CacheRedis {
-  const redis = createCacheRedis(url, { commandTimeoutMs, autoPipelining: true, clusterNodes });
+  const redis = createCacheRedis(url, { commandTimeoutMs, autoPipelining: true, autoPipeliningIgnoredCommands: ['mget'], clusterNodes });
   let healthy: boolean | undefined;
   redis.on('ready', () => {
     if (healthy !== true) log.info('redis connected');
