@@ -76,4 +76,5 @@ COPY --from=build /app/services/invalidator/package.json services/invalidator/
 COPY --from=build /app/services/invalidator/dist services/invalidator/dist
 USER 1000:1000
 EXPOSE 9465
-CMD ["node", "--enable-source-maps", "services/invalidator/dist/src/main.js"]
+# --max-semi-space-size: deploy/local/src/service-node-args.ts (measured there; tested equal).
+CMD ["node", "--enable-source-maps", "--max-semi-space-size=32", "services/invalidator/dist/src/main.js"]

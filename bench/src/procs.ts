@@ -1,10 +1,10 @@
 import { join } from 'node:path';
-import { ChildService, freePort, httpGet, repoRoot } from '@settings/local-stack';
+import { ChildService, freePort, httpGet, INVALIDATOR_NODE_ARGS, repoRoot } from '@settings/local-stack';
 import { localDatabaseUrl, localKafkaBrokers } from '@settings/shared';
 import { benchDir, benchRedisUrl, type BenchContext } from './context';
 
 /** Starts `node <script>` with `env` added; stdout/stderr go to `<name>.log` in the run's raw folder. */
-export function spawnNode(ctx: BenchContext, name: string, script: string, env: Record<string, string>, opts: { ipc?: boolean; args?: string[] } = {}): ChildService {
+export function spawnNode(ctx: BenchContext, name: string, script: string, env: Record<string, string>, opts: { ipc?: boolean; args?: string[]; nodeArgs?: readonly string[] } = {}): ChildService {
   return new ChildService(name, script, env, join(ctx.rawDir, `${name}.log`), { ...opts, cwd: repoRoot });
 }
 
@@ -81,7 +81,7 @@ export async function startInvalidatorProcess(
     LOG_LEVEL: 'warn',
     ...extraEnv,
   };
-  const svc = spawnNode(ctx, name, join(repoRoot, 'services/invalidator/dist/src/main.js'), env);
+  const svc = spawnNode(ctx, name, join(repoRoot, 'services/invalidator/dist/src/main.js'), env, { nodeArgs: INVALIDATOR_NODE_ARGS });
   if (opts.waitReady !== false) await svc.waitHttpOk(httpPort, '/readyz', 90_000);
   return Object.assign(svc, { httpPort, groupId });
 }

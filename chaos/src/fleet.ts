@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { localAuditorDatabaseUrl, localDatabaseUrl, localKafkaBrokers } from '@settings/shared';
-import { ChildService, freePort, httpGet, httpStatus } from '@settings/local-stack';
+import { ChildService, freePort, httpGet, httpStatus, INVALIDATOR_NODE_ARGS } from '@settings/local-stack';
 import { invalidatorEntry, settingsEntry } from './paths';
 import { metricSum } from './metrics-scrape';
 
@@ -105,7 +105,7 @@ export class Fleet {
       // The staleness auditor, with an SLO short enough for a scenario's phases (production: 5 s).
       ...(this.opts.auditor ? { DATABASE_URL: localAuditorDatabaseUrl, AUDIT_SLO_MS: String(AUDIT_SLO_MS) } : {}),
     };
-    const restart = (): ChildService => new ChildService(name, invalidatorEntry, env, join(this.opts.logDir, `invalidator-${name}.log`));
+    const restart = (): ChildService => new ChildService(name, invalidatorEntry, env, join(this.opts.logDir, `invalidator-${name}.log`), { nodeArgs: INVALIDATOR_NODE_ARGS });
     const member: Member = { svc: restart(), httpPort, restart, livenessFailures: 0, started: false };
     this.members.set(name, member);
     if (opts.waitReady !== false) await member.svc.waitHttpOk(httpPort, '/readyz', opts.readyTimeoutMs ?? 60_000);

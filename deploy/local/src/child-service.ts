@@ -6,6 +6,8 @@ import { httpStatus } from './http-get';
 export interface ChildServiceOptions {
   /** Arguments after the script. */
   args?: string[];
+  /** Node/V8 flags before the script (e.g. INVALIDATOR_NODE_ARGS). */
+  nodeArgs?: readonly string[];
   /** Open an IPC channel (`child.send`, `'message'` events) next to the log file. */
   ipc?: boolean;
   cwd?: string;
@@ -37,7 +39,7 @@ export class ChildService {
     if (!existsSync(script)) throw new Error(`${script} not found: run \`npx tsc -b\` first`);
     const fd = openSync(logFile, 'a');
     writeSync(fd, `\n----- ${new Date().toISOString()} starting ${name} -----\n`);
-    this.child = spawn(process.execPath, [...profileArgs(), script, ...(opts.args ?? [])], {
+    this.child = spawn(process.execPath, [...(opts.nodeArgs ?? []), ...profileArgs(), script, ...(opts.args ?? [])], {
       env: { ...process.env, ...env },
       stdio: opts.ipc ? ['ignore', fd, fd, 'ipc'] : ['ignore', fd, fd],
       cwd: opts.cwd,

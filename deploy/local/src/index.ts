@@ -24,6 +24,7 @@ export { commitGroupOffsets, deleteGroups, groupCaughtUp, positionGroupAtEnd, to
 
 // Process supervision: services as attached child processes, their HTTP probes.
 export { ChildService, stopAllChildren, type ChildServiceOptions } from './child-service';
+export { INVALIDATOR_NODE_ARGS } from './service-node-args';
 export { httpGet, httpStatus } from './http-get';
 export { repoRoot } from './state-dir';
 

@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
+import { INVALIDATOR_NODE_ARGS } from './service-node-args';
 import { repoRoot } from './state-dir';
 
 /**
@@ -9,8 +10,8 @@ import { repoRoot } from './state-dir';
  */
 const services = [
   // Local development runs without authentication, and says so: production sets AUTH_MODE=jwt.
-  { name: 'settings', entry: 'services/settings/dist/src/main.js', env: { AUTH_MODE: 'insecure-dev' } },
-  { name: 'invalidator', entry: 'services/invalidator/dist/src/main.js', env: {} },
+  { name: 'settings', entry: 'services/settings/dist/src/main.js', env: { AUTH_MODE: 'insecure-dev' }, nodeArgs: [] },
+  { name: 'invalidator', entry: 'services/invalidator/dist/src/main.js', env: {}, nodeArgs: INVALIDATOR_NODE_ARGS },
 ];
 // Started by the stack's own script: unset endpoints (DATABASE_URL, REDIS_URL, KAFKA_BROKERS)
 // mean the local stack. Without this they are required, as they are in production.
@@ -31,7 +32,7 @@ function prefixLines(name: string, stream: NodeJS.ReadableStream, out: NodeJS.Wr
 }
 
 for (const svc of services) {
-  const child = spawn(process.execPath, [join(repoRoot, svc.entry)], { env: { ...process.env, ...localStackEnv, ...svc.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...svc.nodeArgs, join(repoRoot, svc.entry)], { env: { ...process.env, ...localStackEnv, ...svc.env }, stdio: ['ignore', 'pipe', 'pipe'] });
   prefixLines(svc.name, child.stdout!, process.stdout);
   prefixLines(svc.name, child.stderr!, process.stderr);
   child.on('exit', (code, signal) => {
