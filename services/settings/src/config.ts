@@ -22,7 +22,7 @@ export const settingsEnvSchema = {
   CACHE_MARKER_TTL_SECONDS: env.int('eviction marker TTL; must equal the invalidator setting (fills older than half of it are dropped)', 600, { min: 1 }),
   DB_READ_POOL_MAX: env.int('PostgreSQL connections per process for reads (cache misses, fully_consistent, token reads)', 10, { min: 1, max: 1000 }),
   DB_WRITE_POOL_MAX: env.int('PostgreSQL connections per process for writes; saves never take a read connection and vice versa', 5, { min: 1, max: 1000 }),
-  DB_LOCK_TIMEOUT_MS: env.int('longest wait of a save for a row lock held by another transaction (SET LOCAL lock_timeout); then ABORTED ROW_LOCKED with RetryInfo', 250, { min: 1 }),
+  DB_LOCK_TIMEOUT_MS: env.int('longest wait of a save for a row lock held by another transaction, counted from when it first asks for a write connection (SET LOCAL lock_timeout, less the time queued for a connection); then ABORTED ROW_LOCKED with RetryInfo', 250, { min: 1 }),
   DB_WRITE_QUEUE_MAX: env.int('saves per process that may wait for a write connection while every one is in use; more fail at once with UNAVAILABLE (LOAD_SHED) and a RetryInfo, as does a save the ones ahead would keep waiting past its deadline', 100, { min: 0, max: 10000 }),
   DB_LOCK_WAIT_MAX_CONCURRENCY: env.int('saves per process that may wait for a row lock another transaction holds at once (keep below DB_WRITE_POOL_MAX); more fail at once with ABORTED ROW_LOCKED', 2, { min: 1, max: 1000 }),
   DB_DELIBERATE_READ_MAX_CONCURRENCY: env.int('reads sent to PostgreSQL on purpose (fully_consistent, a token newer than the cache) in flight at once per process', 6, { min: 1, max: 1000 }),

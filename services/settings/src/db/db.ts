@@ -67,7 +67,8 @@ export class Db {
     readonly pools: DbPools,
     private readonly metrics: SettingsMetrics,
     private readonly limits: DbLimits,
-    private readonly now: () => number = Date.now,
+    /** The clock deadlines and lock budgets are measured with (epoch ms). */
+    readonly now: () => number = Date.now,
   ) {
     this.lockWaits = rowLockWaits(limits.lockWaitMax);
     this.writeAdmission = new WriteAdmission(limits.writePoolMax, limits.writePoolMax + limits.writeQueueMax, now);
@@ -123,13 +124,19 @@ export class Db {
    * someone else (a bulk UPDATE, a long psql session) is waited for at most `lockTimeoutMs`:
    * then PostgreSQL raises 55P03 and the call fails fast (ABORTED ROW_LOCKED, RetryInfo) instead
    * of holding a write connection until its deadline. `work` locks rows with lockRow(trx, …,
-   * waits), which caps how many saves wait for someone else's lock at once.
+   * waits), which caps how many saves wait for someone else's lock at once. `savingSince`: when
+   * this save first queued for a write connection (an earlier one-statement attempt), if it did.
    */
-  async write<T>(kind: string, deadline: number, work: (trx: Knex.Transaction, waits: RowLockWaits) => Promise<T>): Promise<T> {
+  async write<T>(kind: string, deadline: number, work: (trx: Knex.Transaction, waits: RowLockWaits) => Promise<T>, savingSince: number = this.now()): Promise<T> {
+    // The lock wait is counted from `savingSince` (when the save first asked for a write
+    // connection), not from when this transaction got one: a save that queued for a connection
+    // behind saves waiting for a bulk change's locks has spent that much of its lock budget
+    // already, and still fails within lock_timeout of asking.
+    const lockDeadline = savingSince + this.limits.lockTimeoutMs;
     const admitted = this.admitWrite(deadline);
     try {
       this.budget(kind, deadline);
-      return await this.transaction(deadline, work, this.lockWaitsOf(admitted));
+      return await this.transaction(deadline, lockDeadline, work, this.lockWaitsOf(admitted));
     } finally {
       admitted.release();
     }
@@ -151,15 +158,20 @@ export class Db {
     };
   }
 
-  private async transaction<T>(deadline: number, work: (trx: Knex.Transaction, waits: RowLockWaits) => Promise<T>, waits: RowLockWaits): Promise<T> {
+  private async transaction<T>(deadline: number, lockDeadline: number, work: (trx: Knex.Transaction, waits: RowLockWaits) => Promise<T>, waits: RowLockWaits): Promise<T> {
     return this.pools.write.transaction(async (trx) => {
       // Measured again after a pool connection was acquired, which may have taken a while.
-      const remaining = Math.min(Math.floor(deadline - this.now()), this.limits.statementCapMs);
+      const now = this.now();
+      const remaining = Math.min(Math.floor(deadline - now), this.limits.statementCapMs);
       if (remaining <= 0) throw new SettingsError('DEADLINE_EXCEEDED', 'deadline exceeded before the database query');
+      // What is left of the lock budget after the wait for a connection; at least 1 ms, because 0
+      // would mean "wait forever": a save whose budget is spent still saves a row nobody holds
+      // (SKIP LOCKED never waits) and fails at once on one somebody does.
+      const lockBudget = Math.max(1, Math.floor(lockDeadline - now));
       // One round trip for both; `true` = local to this transaction (SET LOCAL). A lock timeout
       // at or beyond the remaining time is left off (0), so running out of time stays
       // DEADLINE_EXCEEDED and is never reported as a retryable lock conflict.
-      const lockTimeout = this.limits.lockTimeoutMs < remaining ? this.limits.lockTimeoutMs : 0;
+      const lockTimeout = lockBudget < remaining ? lockBudget : 0;
       await trx.raw(`SELECT set_config('statement_timeout', ?, true), set_config('lock_timeout', ?, true)`, [String(Math.max(1, remaining)), String(lockTimeout)]);
       return work(trx, waits);
     });

@@ -23,13 +23,15 @@ export class SingletonRepo<C extends string, T extends VersionedMessage> extends
   async update(u: SingletonUpdate<C>, deadline: number): Promise<T> {
     const { table } = this.resource.table;
     const w: SingletonWrite = { table, key: u.key, changes: u.changes, etag: u.etag, allowMissing: u.allowMissing, name: this.resource.name.format(u.key) };
+    // The one-statement attempt's wait for a connection counts against the lock budget (db.ts).
+    const savingSince = this.db.now();
     if (Object.keys(w.changes).length > 0) {
       const rows = await this.db.writeStatement<Array<Record<string, unknown>>>(`${table}.write`, deadline, (knex) => updateFreeRowStatement(knex, w));
       const outcome = freeRowUpdateOutcome(rows, w);
       if (outcome.kind === 'updated') return loadedFromRow(this.resource, outcome.row, this.tokens).value;
       if (outcome.kind === 'locked' && lockWaitsFull(this.db.lockWaits)) throw rowLockedError(this.db.lockWaits);
     }
-    const row = await this.db.write(`${table}.write`, deadline, (trx, waits) => writeSingleton(trx, w, waits));
+    const row = await this.db.write(`${table}.write`, deadline, (trx, waits) => writeSingleton(trx, w, waits), savingSince);
     return loadedFromRow(this.resource, row, this.tokens).value;
   }
 }

@@ -137,6 +137,34 @@ describe('a save the ones ahead would keep waiting past its deadline', () => {
   });
 });
 
+describe('a save that queued for a write connection', () => {
+  // One write connection; two saves may wait for a lock, each for at most 600 ms.
+  const t = serverForTests({ DB_WRITE_POOL_MAX: '1', DB_LOCK_WAIT_MAX_CONCURRENCY: '2', DB_LOCK_TIMEOUT_MS: '600' });
+
+  it('has spent that time of its lock budget: behind a save waiting for a lock it fails within DB_LOCK_TIMEOUT_MS of arriving, and a save of a free row queued the same way succeeds', async () => {
+    const [a, b, free] = [newAccount(), newAccount(), newAccount()];
+    for (const id of [a, b, free]) await t.call('updateAccountSettings', settings(id, 'before'));
+    const [lockA, lockB] = [await lockAccountRow(a), await lockAccountRow(b)];
+    try {
+      // The first save holds the only write connection while it waits 600 ms for a's lock.
+      const first = t.call('updateAccountSettings', settings(a, 'first'), { deadlineMs: 10_000 }).catch((e: unknown) => decodeError(e));
+      await lockA.waiter();
+      // Queued behind it for ~600 ms, then finding b locked: with its lock wait counted from the
+      // connection it would wait 600 ms more (~1.2 s in all).
+      const started = Date.now();
+      const second = t.call('updateAccountSettings', settings(b, 'second'), { deadlineMs: 10_000 }).catch((e: unknown) => decodeError(e));
+      const third = t.call('updateAccountSettings', settings(free, 'third'), { deadlineMs: 10_000 });
+      expect(await first).toMatchObject({ code: 10, reason: 'ROW_LOCKED' });
+      expect(await second).toMatchObject({ code: 10, reason: 'ROW_LOCKED' });
+      expect(Date.now() - started).toBeLessThan(600 + 250);
+      expect((await third).displayName).toBe('third');
+    } finally {
+      await lockA.release();
+      await lockB.release();
+    }
+  });
+});
+
 describe('saves that waited for someone else\'s row lock', () => {
   // Three write connections, one save at a time may wait for a lock, for 600 ms.
   const t = serverForTests({ DB_WRITE_POOL_MAX: '3', DB_LOCK_WAIT_MAX_CONCURRENCY: '1', DB_LOCK_TIMEOUT_MS: '600' });
