@@ -1,5 +1,8 @@
-import { CounterTally } from '@settings/shared';
+import { CounterTally, HistogramTally } from '@settings/shared';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/** settings_grpc_request_duration_seconds' buckets (seconds). */
+export const GRPC_DURATION_BUCKETS: readonly number[] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
 
 /**
  * The service's Prometheus metrics. Names are part of the operations contract (dashboards and
@@ -45,11 +48,12 @@ export function createSettingsMetrics(registry = new Registry()) {
       },
       ...r,
     }),
-    grpcDuration: new Histogram({
+    /** settings_grpc_request_duration_seconds by method; a HistogramTally: observed on every call. */
+    grpcDuration: new HistogramTally({
       name: 'settings_grpc_request_duration_seconds',
       help: 'gRPC call latency by method',
-      labelNames: ['method'] as const,
-      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      labelName: 'method',
+      buckets: GRPC_DURATION_BUCKETS,
       ...r,
     }),
     cacheRequests: new Counter({

@@ -40,7 +40,7 @@ export interface UnaryDeps {
  */
 export function createUnary(deps: UnaryDeps): Unary {
   return <Req, Res>(method: string, access: Access, handler: Handler<Req, Res>): handleUnaryCall<Req, Res> => {
-    const m: MethodRuntime<Req, Res> = { deps, method, access, handler, duration: deps.metrics.grpcDuration.labels({ method }) };
+    const m: MethodRuntime<Req, Res> = { deps, method, access, handler, duration: deps.metrics.grpcDuration.child(method) };
     return (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>) => void serve(m, call, callback);
   };
 }

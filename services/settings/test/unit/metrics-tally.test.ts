@@ -1,5 +1,5 @@
-import { Registry } from 'prom-client';
-import { createSettingsMetrics } from '../../src/metrics';
+import { Histogram, Registry } from 'prom-client';
+import { createSettingsMetrics, GRPC_DURATION_BUCKETS } from '../../src/metrics';
 
 // The hot-path counters are counted in tallies and handed to prom-client when collected: what a
 // scrape or get() sees must be what per-call inc() would have given — same names, labels, values.
@@ -30,5 +30,35 @@ describe('counters counted through a CounterTally', () => {
     direct.cacheRequests.inc({ space: 'account-settings', result: 'hit' }, 2);
     expect(await values(tallied, 'settings_cache_requests_total')).toEqual(await values(direct, 'settings_cache_requests_total'));
     expect(await tallied.registry.metrics()).toContain('settings_cache_requests_total{space="account-settings",result="hit"} 4');
+  });
+});
+
+// The call-latency histogram is a HistogramTally (@settings/shared): a scrape must read exactly
+// what prom-client's own Histogram of the same name, label and buckets would have exported.
+describe('the call-latency histogram', () => {
+  const durations = [0.0001, 0.0005, 0.0007, 0.003, 0.003, 0.2, 4.9, 5, 7.5];
+
+  it('exports the same text and JSON as a prom-client Histogram fed the same observations, and resets to nothing', async () => {
+    const tallied = createSettingsMetrics(new Registry());
+    const reference = new Registry();
+    const histogram = new Histogram({ name: 'settings_grpc_request_duration_seconds', help: 'gRPC call latency by method', labelNames: ['method'], buckets: [...GRPC_DURATION_BUCKETS], registers: [reference] });
+    const get = tallied.grpcDuration.child('GetAccountSettings');
+    for (const d of durations) {
+      get.observe(d);
+      histogram.observe({ method: 'GetAccountSettings' }, d);
+    }
+    tallied.grpcDuration.observe('UpdateAccountSettings', 0.02);
+    histogram.observe({ method: 'UpdateAccountSettings' }, 0.02);
+    const text = (r: Registry) => r.getSingleMetricAsString('settings_grpc_request_duration_seconds');
+    expect(await text(tallied.registry)).toEqual(await text(reference));
+    // Labels, values and series names; prom-client also lists an empty exemplar per value.
+    const json = async (r: Registry) => {
+      const m = (await r.getMetricsAsJSON()).find((x) => x.name === 'settings_grpc_request_duration_seconds')!;
+      return { ...m, values: m.values.map((v) => ({ labels: v.labels, value: v.value, metricName: (v as { metricName?: string }).metricName })) };
+    };
+    expect(await json(tallied.registry)).toEqual(await json(reference));
+    tallied.registry.resetMetrics();
+    histogram.reset();
+    expect(await text(tallied.registry)).toEqual(await text(reference));
   });
 });
