@@ -73,7 +73,7 @@ export interface BenchSizes {
 }
 
 export const FULL_SIZES: BenchSizes = {
-  readPath: { rounds: 5, saturateSeconds: 3, latencySeconds: 3, clients: 4, streams: 16, warmupSeconds: 1, cpu: { pacedRps: 300, pacedSeconds: 5, saturatedRequests: 20_000 } },
+  readPath: { rounds: 6, saturateSeconds: 3, latencySeconds: 3, clients: 4, streams: 16, warmupSeconds: 1, cpu: { pacedRps: 300, pacedSeconds: 5, saturatedRequests: 20_000 } },
   lag: { rounds: 2, rates: [100, 1000], seconds: 12, accounts: 2000 },
   incident: {
     rounds: 2,

@@ -133,13 +133,17 @@ export async function runReadPath(ctx: BenchContext): Promise<ReadPathResult> {
         await h2load({ port: portOf(target), path: GET_ACCOUNT_SETTINGS_PATH, bodyFile: bodyFiles[target], warmupSeconds: 0, durationSeconds: s.warmupSeconds + 1, clients: s.clients, streams: s.streams });
       }
       for (let round = 1; round <= s.rounds; round++) {
-        const rotated = order.map((_, i) => order[(i + round - 1) % order.length]!);
-        for (const target of rotated) {
+        // Saturated runs back to back, then the one-stream runs, so each target is measured
+        // seconds from the empty handler, not a whole round apart; the order alternates
+        // (forward, then reversed) so that drift in this shared machine's speed favours no
+        // target over a pair of rounds, and the cached Get is always next to the empty handler.
+        const ordered = round % 2 === 1 ? order : [...order].reverse();
+        const saturatedRuns = new Map<ReadTarget, H2loadResult>();
+        for (const target of ordered) {
           const before = target === 'cached' ? await scrape(svc.metricsPort) : undefined;
           hits0 = before?.get('settings_cache_requests_total{space="account-settings",result="hit"}') ?? 0;
           const base = { port: portOf(target), path: GET_ACCOUNT_SETTINGS_PATH, bodyFile: bodyFiles[target], warmupSeconds: s.warmupSeconds };
-          const saturated = await h2load({ ...base, durationSeconds: s.saturateSeconds, clients: s.clients, streams: s.streams, logFile: join(ctx.rawDir, `h2load-${target}-${round}-sat.tsv`) });
-          const single = await h2load({ ...base, durationSeconds: s.latencySeconds, clients: 1, streams: 1, logFile: join(ctx.rawDir, `h2load-${target}-${round}-single.tsv`) });
+          saturatedRuns.set(target, await h2load({ ...base, durationSeconds: s.saturateSeconds, clients: s.clients, streams: s.streams, logFile: join(ctx.rawDir, `h2load-${target}-${round}-sat.tsv`) }));
           if (before) {
             const after = await scrape(svc.metricsPort);
             hitTotal += (after.get('settings_cache_requests_total{space="account-settings",result="hit"}') ?? 0) - hits0;
@@ -147,6 +151,11 @@ export async function runReadPath(ctx: BenchContext): Promise<ReadPathResult> {
             nearHitTotal += (after.get(nearHits) ?? 0) - (before.get(nearHits) ?? 0);
             lookups += (after.get('settings_cache_requests_total') ?? 0) - (before.get('settings_cache_requests_total') ?? 0);
           }
+        }
+        for (const target of ordered) {
+          const base = { port: portOf(target), path: GET_ACCOUNT_SETTINGS_PATH, bodyFile: bodyFiles[target], warmupSeconds: s.warmupSeconds };
+          const single = await h2load({ ...base, durationSeconds: s.latencySeconds, clients: 1, streams: 1, logFile: join(ctx.rawDir, `h2load-${target}-${round}-single.tsv`) });
+          const saturated = saturatedRuns.get(target)!;
           runs.push({ round, target, saturated, single });
           ctx.log(`read-path: round ${round} ${target}: ${Math.round(saturated.rps)} req/s (p99 ${saturated.latencyMs.p99} ms), single-stream p50 ${single.latencyMs.p50} ms`);
         }

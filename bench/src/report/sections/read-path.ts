@@ -11,7 +11,7 @@ export function readPathSection(rp: ReadPathResult, { md, charts, img }: ReportP
     `h2load sends the same pre-encoded GetAccountSettings request (${rp.requestBytes.cached} bytes + 5-byte gRPC frame; ${rp.requestBytes.consistent} bytes for fully_consistent) to ` +
       `the settings service and to an empty grpc-js server that answers with the same ${rp.responseBytes}-byte response at once. ` +
       `Saturated: ${rp.load.clients} connections × ${rp.load.streams} streams for ${rp.load.saturateSeconds} s; one stream: 1 connection, 1 request at a time for ${rp.load.latencySeconds} s. ` +
-      `${rp.load.rounds} interleaved rounds, order rotated each round. h2load cannot read gRPC status trailers, so a counted run of 1,000 requests per target checked that every response carried exactly one ${rp.responseBytes}-byte message (an error carries none): ${rp.responsesVerified ? 'yes' : '**NO — see results.json**'}. ` +
+      `${rp.load.rounds} rounds; in each, the saturated runs of every target back to back, then the one-stream runs, in the order of the table and reversed in the next round (the empty handler and the cached Get are always measured one after the other; drift of this shared machine's speed favours neither over a pair of rounds). h2load cannot read gRPC status trailers, so a counted run of 1,000 requests per target checked that every response carried exactly one ${rp.responseBytes}-byte message (an error carries none): ${rp.responsesVerified ? 'yes' : '**NO — see results.json**'}. ` +
       `Cache hit share during the cached runs: ${fmt(rp.cacheHitShareDuringCachedRuns * 100)} %, of which served by the near-cache (L1): ${fmt((rp.nearCacheHitShareDuringCachedRuns ?? Number.NaN) * 100)} % of lookups. ` +
       `The near-cache-off target is a second settings process with \`NEAR_CACHE_ENABLED=false\` (every call reads Redis: one MGET per turn of the event loop, shared by the calls that arrived in it; h2load repeats one request, so such an MGET names one entry key however many calls share it), measured in the same rounds. Settings service RSS max during the runs: ${rp.serviceRssMaxMiB} MiB.`,
     '',
@@ -49,8 +49,22 @@ export function readPathSection(rp: ReadPathResult, { md, charts, img }: ReportP
     `Ratios (median of per-round ratios, settings service ÷ empty handler): cached throughput ${x(rp.ratios.cachedRps)} (target ≥ 0.90×), cached one-stream p50 ${x(rp.ratios.cachedSingleP50)}, p99 ${x(rp.ratios.cachedSingleP99)} (target ≤ 1.3×); ` +
       `near-cache off: throughput ${x(rp.ratios.cachedL1OffRps)} (target ≥ 0.75×), one-stream p99 ${x(rp.ratios.cachedL1OffSingleP99)}; fully_consistent throughput ${x(rp.ratios.consistentRps)}, one-stream p50 ${x(rp.ratios.consistentSingleP50)}.`,
     '',
+    `Saturated throughput ÷ the empty handler's in the same round, round by round (the spread is this machine's noise): cached ${perRoundRatios(rp, 'cached')}; near-cache off ${perRoundRatios(rp, 'cachedL1Off')}.`,
+    '',
   );
   cpuPerRequestTable(rp, md);
+}
+
+/** Each round's saturated req/s of `k` ÷ the empty handler's, in round order. */
+function perRoundRatios(rp: ReadPathResult, k: 'cached' | 'cachedL1Off'): string {
+  const rounds = [...new Set(rp.runs.map((r) => r.round))];
+  const rps = (t: string, round: number): number | undefined => rp.runs.find((r) => r.target === t && r.round === round)?.saturated.rps;
+  return rounds
+    .map((round) => {
+      const [a, b] = [rps(k, round), rps('empty', round)];
+      return a !== undefined && b !== undefined && b > 0 ? x(a / b) : '–';
+    })
+    .join(', ');
 }
 
 function ratioOf(rp: ReadPathResult, k: Exclude<(typeof READ_TARGETS)[number], 'empty'>): number {
