@@ -132,6 +132,7 @@ export async function runReadPath(ctx: BenchContext): Promise<ReadPathResult> {
       for (const target of order) {
         await h2load({ port: portOf(target), path: GET_ACCOUNT_SETTINGS_PATH, bodyFile: bodyFiles[target], warmupSeconds: 0, durationSeconds: s.warmupSeconds + 1, clients: s.clients, streams: s.streams });
       }
+      const measured = (target: ReadTarget) => ({ port: portOf(target), path: GET_ACCOUNT_SETTINGS_PATH, bodyFile: bodyFiles[target], warmupSeconds: s.warmupSeconds });
       for (let round = 1; round <= s.rounds; round++) {
         // Saturated runs back to back, then the one-stream runs, so each target is measured
         // seconds from the empty handler, not a whole round apart; the order alternates
@@ -142,8 +143,7 @@ export async function runReadPath(ctx: BenchContext): Promise<ReadPathResult> {
         for (const target of ordered) {
           const before = target === 'cached' ? await scrape(svc.metricsPort) : undefined;
           hits0 = before?.get('settings_cache_requests_total{space="account-settings",result="hit"}') ?? 0;
-          const base = { port: portOf(target), path: GET_ACCOUNT_SETTINGS_PATH, bodyFile: bodyFiles[target], warmupSeconds: s.warmupSeconds };
-          saturatedRuns.set(target, await h2load({ ...base, durationSeconds: s.saturateSeconds, clients: s.clients, streams: s.streams, logFile: join(ctx.rawDir, `h2load-${target}-${round}-sat.tsv`) }));
+          saturatedRuns.set(target, await h2load({ ...measured(target), durationSeconds: s.saturateSeconds, clients: s.clients, streams: s.streams, logFile: join(ctx.rawDir, `h2load-${target}-${round}-sat.tsv`) }));
           if (before) {
             const after = await scrape(svc.metricsPort);
             hitTotal += (after.get('settings_cache_requests_total{space="account-settings",result="hit"}') ?? 0) - hits0;
@@ -153,8 +153,7 @@ export async function runReadPath(ctx: BenchContext): Promise<ReadPathResult> {
           }
         }
         for (const target of ordered) {
-          const base = { port: portOf(target), path: GET_ACCOUNT_SETTINGS_PATH, bodyFile: bodyFiles[target], warmupSeconds: s.warmupSeconds };
-          const single = await h2load({ ...base, durationSeconds: s.latencySeconds, clients: 1, streams: 1, logFile: join(ctx.rawDir, `h2load-${target}-${round}-single.tsv`) });
+          const single = await h2load({ ...measured(target), durationSeconds: s.latencySeconds, clients: 1, streams: 1, logFile: join(ctx.rawDir, `h2load-${target}-${round}-single.tsv`) });
           const saturated = saturatedRuns.get(target)!;
           runs.push({ round, target, saturated, single });
           ctx.log(`read-path: round ${round} ${target}: ${Math.round(saturated.rps)} req/s (p99 ${saturated.latencyMs.p99} ms), single-stream p50 ${single.latencyMs.p50} ms`);
