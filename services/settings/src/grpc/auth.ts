@@ -20,7 +20,12 @@ export interface Principal {
 }
 
 export interface Authenticator {
-  authenticate(metadata: Metadata): Promise<Principal>;
+  /**
+   * A Principal, or a Promise of one when the token must first be verified. Synchronous for a
+   * token verified before (and in insecure-dev), so a near-cache hit answers without a promise.
+   * A bad token is always a rejected promise, never a throw.
+   */
+  authenticate(metadata: Metadata): Principal | Promise<Principal>;
 }
 
 /**
@@ -44,7 +49,7 @@ export async function createAuthenticator(config: SettingsConfig, log: Logger): 
   if (config.AUTH_MODE === 'insecure-dev') {
     log.warn('AUTH_MODE=insecure-dev: EVERY CALLER IS TRUSTED WITH EVERY ACCOUNT. Never use this outside local development.');
     const dev: Principal = { subject: 'dev', accounts: 'all', scopes: new Set(API_SCOPES) };
-    return { authenticate: async () => dev };
+    return { authenticate: () => dev };
   }
   return createJwtAuthenticator(config);
 }
@@ -72,28 +77,35 @@ async function createJwtAuthenticator(config: SettingsConfig): Promise<Authentic
 
   const verified = new VerifiedTokenCache<Principal>({ maxEntries: config.JWT_VERIFIED_CACHE_MAX_ENTRIES, maxAgeMs: config.JWT_VERIFIED_CACHE_MAX_AGE_MS });
 
+  const verifyAndRemember = async (token: string): Promise<Principal> => {
+    let payload: Record<string, unknown>;
+    try {
+      ({ payload } = await jose.jwtVerify(token, getKey, {
+        issuer: config.JWT_ISSUER,
+        audience: config.JWT_AUDIENCE,
+        algorithms,
+        requiredClaims: ['exp', 'sub'],
+        clockTolerance: 30,
+      }));
+    } catch (err) {
+      if (err instanceof SettingsError) throw err;
+      const code = typeof (err as { code?: unknown }).code === 'string' ? (err as { code: string }).code : 'ERR_JWT_INVALID';
+      throw new SettingsError('UNAUTHENTICATED', `invalid bearer token (${code})`);
+    }
+    const principal = principalFromClaims(payload, unscopedScopes);
+    verified.remember(token, principal);
+    return principal;
+  };
+
   return {
-    async authenticate(metadata) {
-      const token = bearerToken(metadata);
-      const known = verified.get(token);
-      if (known) return known;
-      let payload: Record<string, unknown>;
+    authenticate(metadata) {
+      let token: string;
       try {
-        ({ payload } = await jose.jwtVerify(token, getKey, {
-          issuer: config.JWT_ISSUER,
-          audience: config.JWT_AUDIENCE,
-          algorithms,
-          requiredClaims: ['exp', 'sub'],
-          clockTolerance: 30,
-        }));
+        token = bearerToken(metadata);
       } catch (err) {
-        if (err instanceof SettingsError) throw err;
-        const code = typeof (err as { code?: unknown }).code === 'string' ? (err as { code: string }).code : 'ERR_JWT_INVALID';
-        throw new SettingsError('UNAUTHENTICATED', `invalid bearer token (${code})`);
+        return Promise.reject(err as Error);
       }
-      const principal = principalFromClaims(payload, unscopedScopes);
-      verified.remember(token, principal);
-      return principal;
+      return verified.get(token) ?? verifyAndRemember(token);
     },
   };
 }

@@ -4,6 +4,7 @@ import { ConcurrencyLimiter } from '../../src/cache/concurrency-limiter';
 import { ReadThrough, type Loaded, type ReadSource } from '../../src/cache/read-through';
 import type { CacheRedis } from '../../src/cache/redis-client';
 import type { ReadMode } from '../../src/consistency/read-mode';
+import { NearCache } from '../../src/cache/near-cache';
 import { createSettingsMetrics } from '../../src/metrics';
 
 /** The read path against an in-memory stand-in for Redis whose failures the test controls. */
@@ -43,7 +44,7 @@ class FakeRedis {
   }
 }
 
-function setup(opts: { fallbackMax?: number } = {}) {
+function setup(opts: { fallbackMax?: number; near?: NearCache } = {}) {
   const redis = new FakeRedis();
   const metrics = createSettingsMetrics();
   const breaker = new CircuitBreaker({ failureThreshold: 2, openMs: 60_000 });
@@ -54,6 +55,7 @@ function setup(opts: { fallbackMax?: number } = {}) {
     metrics,
     timing: defaultCacheTiming,
     log: createLogger('test', 'silent'),
+    ...(opts.near ? { near: opts.near } : {}),
   });
   const db = new Map<string, { version: bigint; value: string }>();
   let loads = 0;
@@ -173,4 +175,31 @@ it('without the near-cache, a Redis hit carries its payload and decodes only whe
   expect(hit?.value).toBe('five');
   expect(decodes).toBe(1);
   expect((await s.metrics.cacheRequests.get()).values.map((v) => [v.labels.result, v.value])).toEqual([['hit', 1]]);
+});
+
+it('read answers a near-cache hit synchronously, and a miss asks the near-cache once before Redis', async () => {
+  const near = new NearCache({ maxEntries: 100, maxBytes: 1 << 20 });
+  near.setTracking(true);
+  const s = setup({ near });
+  s.db.set('a', { version: 3n, value: 'A3' });
+  const req = () => ({ mode: { kind: 'minimize_latency' } as ReadMode, startedAt: Date.now(), deadline: Date.now() + 5000 });
+  const nearCounts = async () => Object.fromEntries((await s.metrics.nearCacheRequests.get()).values.map((v) => [v.labels.result, v.value]));
+
+  const first = s.rt.read(s.source, 'a', req()); // database, fill
+  expect(first).toBeInstanceOf(Promise);
+  expect((await first)?.value).toBe('A3');
+  const second = s.rt.read(s.source, 'a', req()); // Redis hit, installed in the near-cache
+  expect(second).toBeInstanceOf(Promise);
+  expect((await second)?.value).toBe('A3');
+  expect(await nearCounts()).toEqual({ miss: 2 });
+
+  const third = s.rt.read(s.source, 'a', req());
+  expect(third).not.toBeInstanceOf(Promise);
+  expect((third as Loaded<string>).value).toBe('A3');
+  expect(await nearCounts()).toEqual({ miss: 2, hit: 1 });
+  // fully_consistent never answers from the near-cache.
+  const strong = s.rt.read(s.source, 'a', { ...req(), mode: { kind: 'fully_consistent' } });
+  expect(strong).toBeInstanceOf(Promise);
+  await strong;
+  expect(await nearCounts()).toEqual({ miss: 2, hit: 1 });
 });

@@ -1,4 +1,4 @@
-import type { ReadSource, ReadThrough } from '../../cache/read-through';
+import type { Loaded, ReadSource, ReadThrough } from '../../cache/read-through';
 import { parseReadMode } from '../../consistency/read-mode';
 import type { ConsistencyTokens } from '../../consistency/token';
 import { SettingsError, Violations } from '../../errors';
@@ -12,20 +12,27 @@ import type { BatchGetRequest, GetRequest } from './rpc-types';
 /** AIP-231 batch limit; the proto documents the same number. */
 export const MAX_BATCH_NAMES = 100;
 
-/** AIP-131 Get: validate the name, authorize its account, then read through the cache. */
-export async function getResource<K extends AccountKey, T>(
+/**
+ * AIP-131 Get: validate the name, authorize its account, then read through the cache. A
+ * near-cache hit is answered synchronously (no promise: see unary.ts).
+ */
+export function getResource<K extends AccountKey, T>(
   readThrough: ReadThrough,
   name: ResourceName<K>,
   source: ReadSource<K, T>,
   req: GetRequest,
   ctx: CallContext,
   tokens: ConsistencyTokens,
-): Promise<T> {
+): T | Promise<T> {
   // The valid name first, without collecting violations (the hot path of every cached Get).
   const key = name.parse(req.name) ?? rejectName(name, req.name, 'name');
   ctx.authorize(key.account_id);
-  const found = await readThrough.get(source, key, ctx.readRequest(parseReadMode(req.consistency, tokens)));
-  if (!found) throw new SettingsError('NOT_FOUND', `${req.name} not found`);
+  const found = readThrough.read(source, key, ctx.readRequest(parseReadMode(req.consistency, tokens)));
+  return found instanceof Promise ? found.then((f) => respond(f, req.name)) : messageOrCachedBytes(found);
+}
+
+function respond<T>(found: Loaded<T> | undefined, name: string): T {
+  if (!found) throw new SettingsError('NOT_FOUND', `${name} not found`);
   return messageOrCachedBytes(found);
 }
 
