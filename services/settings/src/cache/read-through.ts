@@ -224,7 +224,8 @@ export class ReadThrough {
       // No generation (Redis restarted empty): create one before the database read, so fills
       // from before the restart can never match it. A generation that is not a number means
       // something else writes our keys: BigInt throws and the cache is not trusted.
-      generation = BigInt(await establishGeneration(redis, space, gen ? gen.toString('latin1') : null));
+      // (Awaited only when there is none: every other lookup saves a promise and a microtask turn.)
+      generation = BigInt(gen ? gen.toString('latin1') : await establishGeneration(redis, space, null));
       bufs = rest;
       breaker.recordSuccess();
       // Only a generation Redis already had is what Redis holds; one we just created is not installed.
