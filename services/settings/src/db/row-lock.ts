@@ -20,12 +20,18 @@ export const rowLockWaits = (max: number): RowLockWaits => new ConcurrencyLimite
  * transaction holds is waited for (up to the transaction's `lock_timeout`) only while fewer than
  * `waits.max` saves of this process wait; otherwise the save fails at once with ROW_LOCKED.
  */
-export async function lockRow(trx: Knex.Transaction, table: string, key: Readonly<Record<string, string>>, waits: RowLockWaits): Promise<Row | undefined> {
-  const free = (await trx(table).where(key).forUpdate().skipLocked().first()) as Row | undefined;
-  if (free) return free;
-  // Missing, or held by someone else: a plain read (MVCC, never blocks) tells which.
-  const exists = (await trx(table).where(key).first(Object.keys(key)[0]!)) as Row | undefined;
-  if (!exists) return undefined;
+export async function lockRow(trx: Knex.Transaction, table: string, key: Readonly<Record<string, string>>, waits: RowLockWaits, heldByOther = false): Promise<Row | undefined> {
+  // `heldByOther`: a statement just found the row held (the one-statement save's SKIP LOCKED),
+  // so the two probes below would only confirm it; going straight to the wait saves two round
+  // trips, each of which a busy process answers late while the transaction stays open.
+  if (!heldByOther) {
+    const free = (await trx(table).where(key).forUpdate().skipLocked().first()) as Row | undefined;
+    if (free) return free;
+    // Missing, or held by someone else: a plain read (MVCC, never blocks) tells which.
+    const exists = (await trx(table).where(key).first(Object.keys(key)[0]!)) as Row | undefined;
+    if (!exists) return undefined;
+  }
+  // A row that was freed (or deleted) meanwhile is locked (or found missing) at once.
   const leave = waits.tryAcquire();
   if (!leave) throw rowLockedError(waits);
   try {

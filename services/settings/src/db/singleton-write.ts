@@ -17,11 +17,12 @@ export interface SingletonWrite {
 
 /**
  * Read-modify-write of a singleton under a row lock, so the etag check and the update see the
- * same version. allow_missing inserts with column defaults for fields outside the mask; a
+ * same version. `heldByOther`: the one-statement save just found the row held by another
+ * transaction (lockRow waits for it at once). allow_missing inserts with column defaults for fields outside the mask; a
  * concurrent creator is handled by ON CONFLICT DO NOTHING and a second, locking read.
  */
-export async function writeSingleton(trx: Knex.Transaction, w: SingletonWrite, waits: RowLockWaits): Promise<Row> {
-  let row = await lockRow(trx, w.table, w.key, waits);
+export async function writeSingleton(trx: Knex.Transaction, w: SingletonWrite, waits: RowLockWaits, heldByOther = false): Promise<Row> {
+  let row = await lockRow(trx, w.table, w.key, waits, heldByOther);
   if (!row) {
     if (!w.allowMissing) throw new SettingsError('NOT_FOUND', `${w.name} not found (set allow_missing to create it)`);
     if (w.etag !== undefined) throw new SettingsError('ETAG_MISMATCH', `${w.name} does not exist, so etag ${w.etag} cannot match`);

@@ -78,3 +78,34 @@ it('refuses a row someone else holds with ROW_LOCKED in that one statement when 
   }
   expect(await db('SELECT display_name FROM account_settings WHERE account_id = $1', [b])).toEqual([{ display_name: 'held too' }]);
 });
+
+it('waits for a row someone else holds with no probes before the wait: BEGIN, timeouts, SELECT … FOR UPDATE, UPDATE, COMMIT after the one statement', async () => {
+  const a = newAccount();
+  await t.call('updateAccountSettings', save(a, 'held'));
+  const lock = await lockAccountRow(a);
+  try {
+    const sent = await statementsSent(async () => {
+      const waiting = t.call('updateAccountSettings', save(a, 'waited'), { deadlineMs: 10_000 });
+      await lock.waiter();
+      await lock.release();
+      expect((await waiting).displayName).toBe('waited');
+    });
+    // Each statement is a round trip a busy process answers late while the transaction stays
+    // open (incident replay: backends "idle in transaction" between them); the one statement
+    // already said the row is held, so nothing probes it again before the wait.
+    expect(sent.map(statementKind)).toEqual(['one-statement save', 'BEGIN', 'timeouts', 'lock wait', 'UPDATE', 'COMMIT']);
+  } finally {
+    await lock.release();
+  }
+});
+
+function statementKind(sql: string): string {
+  if (/^with "found"/i.test(sql)) return 'one-statement save';
+  if (/^begin/i.test(sql)) return 'BEGIN';
+  if (/^commit/i.test(sql)) return 'COMMIT';
+  if (/set_config\('statement_timeout'/i.test(sql)) return 'timeouts';
+  if (/for update skip locked/i.test(sql)) return 'probe: free?';
+  if (/for update/i.test(sql)) return 'lock wait';
+  if (/^update/i.test(sql)) return 'UPDATE';
+  return sql;
+}
