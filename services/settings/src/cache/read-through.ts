@@ -130,8 +130,9 @@ export class ReadThrough {
     this.flights = new SingleFlight<Outcome>(this.now);
   }
 
+  /** One key; undefined when the resource does not exist. */
   async get<K, T>(src: ReadSource<K, T>, key: K, req: ReadRequest): Promise<Loaded<T> | undefined> {
-    return (await this.getMany(src, [key], req))[0];
+    return this.read(src, key, req);
   }
 
   /**
@@ -151,7 +152,7 @@ export class ReadThrough {
 
   /** A near-cache hit served for `req` (never for fully_consistent), offered to the auditor. */
   private servedNear<K, T>(src: ReadSource<K, T>, cacheKey: string, req: ReadRequest): Loaded<T> | undefined {
-    if (req.mode.kind === 'fully_consistent' || !this.deps.near) return undefined;
+    if (req.mode.kind === 'fully_consistent') return undefined;
     const hit = this.nearHit(src, cacheKey, req.mode);
     if (hit) this.deps.auditSampler?.offer(src.space, cacheKey, hit.version);
     return hit;
