@@ -81,6 +81,12 @@ export function createSettingsMetrics(registry = new Registry()) {
     }),
     fallback: new Counter({ name: 'settings_cache_fallback_total', help: 'Reads served from PostgreSQL because Redis failed or the breaker was open', ...r }),
     loadShed: new Counter({ name: 'settings_load_shed_total', help: 'Reads rejected because the database fallback was at its concurrency limit', ...r }),
+    rowLockTimeouts: new Counter({
+      name: 'settings_row_lock_timeouts_total',
+      help: "Saves answered ABORTED ROW_LOCKED because another transaction held the row past DB_LOCK_TIMEOUT_MS, by who noticed first: postgres (its lock_timeout) or service_clock (PostgreSQL too busy to report it in time; the rollback follows the answer)",
+      labelNames: ['noticed_by'] as const,
+      ...r,
+    }),
     writesShed: new Counter({
       name: 'settings_writes_shed_total',
       help: 'Saves refused at once: DB_WRITE_POOL_MAX + DB_WRITE_QUEUE_MAX saves already held or waited for a write connection (queue_full), or those ahead would have kept it waiting past its deadline (would_miss_deadline)',

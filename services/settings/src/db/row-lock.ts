@@ -4,14 +4,44 @@ import { SettingsError } from '../errors';
 import type { Row } from '../resources/resource';
 import { rowVersion } from '../resources/row-mapping';
 
+/** One save's permit to wait for a row lock another transaction holds. */
+export interface LockWait {
+  /**
+   * The outcome of `lock` (the statement that waits for the row), or ROW_LOCKED as soon as the
+   * save's lock budget is spent, whichever comes first. After ROW_LOCKED the statement's own
+   * outcome is ignored: the caller throws, so the transaction is rolled back, never committed.
+   */
+  bounded<T>(lock: Promise<T>): Promise<T>;
+  leave(): void;
+}
+
 /**
  * How many saves of this process may wait for a row lock another transaction holds at once.
  * Each such wait holds a write connection for up to `lock_timeout`; capping them keeps the rest
  * of the write pool for saves of rows nobody else holds (a bulk UPDATE locking 100,000 rows
  * must not stall saves of the rows it does not touch).
  */
-export type RowLockWaits = Pick<ConcurrencyLimiter, 'max' | 'active' | 'tryAcquire'>;
-export const rowLockWaits = (max: number): RowLockWaits => new ConcurrencyLimiter(max);
+export interface RowLockWaits {
+  readonly max: number;
+  readonly active: number;
+  /** A permit, or undefined when `max` saves already wait. */
+  enter(): LockWait | undefined;
+}
+
+/** The process-wide cap; its permits leave the wait unbounded (the transaction's `lock_timeout` ends it). */
+export function rowLockWaits(max: number): RowLockWaits {
+  const limiter = new ConcurrencyLimiter(max);
+  return {
+    max,
+    get active() {
+      return limiter.active;
+    },
+    enter() {
+      const leave = limiter.tryAcquire();
+      return leave && { bounded: (lock) => lock, leave };
+    },
+  };
+}
 
 /**
  * The row of `key`, locked FOR UPDATE until the transaction ends, so the etag check below and the
@@ -32,13 +62,13 @@ export async function lockRow(trx: Knex.Transaction, table: string, key: Readonl
     if (!exists) return undefined;
   }
   // A row that was freed (or deleted) meanwhile is locked (or found missing) at once.
-  const leave = waits.tryAcquire();
-  if (!leave) throw rowLockedError(waits);
-  try {
-    return (await trx(table).where(key).forUpdate().first()) as Row | undefined;
-  } finally {
-    leave();
-  }
+  const wait = waits.enter();
+  if (!wait) throw rowLockedError(waits);
+  const lock = Promise.resolve(trx(table).where(key).forUpdate().first() as Promise<Row | undefined>);
+  // The permit is held for as long as the statement waits in PostgreSQL, also after an early
+  // ROW_LOCKED: the connection is not free before then.
+  lock.then(wait.leave, wait.leave);
+  return wait.bounded(lock);
 }
 
 /** A save that would wait for someone else's row lock while `waits.max` saves already do. */

@@ -35,11 +35,45 @@ describe('a save blocked by another transaction\'s row lock', () => {
       const err = await expectError(() => t.call('updateAccountSettings', settings(a, 'blocked'), { deadlineMs: 10_000 }));
       expect({ code: err.code, reason: err.reason }).toEqual({ code: 10 /* ABORTED */, reason: 'ROW_LOCKED' });
       expect(err.retryDelayMs).toBe(250);
-      // Nothing waits on the lock any more: the save gave its connection back.
-      expect(await blockedBy(lock.pid)).toBe(0);
+      // Nothing waits on the lock any more: the save gave its connection back (its ROLLBACK may
+      // still be on the way when the answer arrives: ROW_LOCKED does not wait for it).
+      await waitFor(async () => (await blockedBy(lock.pid)) === 0, 2_000, 'the save to stop waiting for the lock');
     } finally {
       await lock.release();
     }
+    expect(await db('SELECT display_name FROM account_settings WHERE account_id = $1', [a])).toEqual([{ display_name: 'before' }]);
+    expect((await t.call('updateAccountSettings', settings(a, 'retried'))).displayName).toBe('retried');
+  });
+});
+
+describe('a save waiting for a row lock while PostgreSQL is too busy to report its lock timeout', () => {
+  // 1.5 s: the waiting backend is stopped well before its own lock_timeout could fire.
+  const t = serverForTests({ DB_LOCK_TIMEOUT_MS: '1500' });
+
+  it('is answered ABORTED (ROW_LOCKED) by the service\'s own clock, and rolled back behind the answer once PostgreSQL runs again', async () => {
+    const a = newAccount();
+    await t.call('updateAccountSettings', settings(a, 'before'));
+    const lock = await lockAccountRow(a);
+    let stopped: number | undefined;
+    try {
+      const answer = t.call('updateAccountSettings', settings(a, 'blocked'), { deadlineMs: 6_000 }).then(
+        () => undefined,
+        (e: unknown) => decodeError(e),
+      );
+      // A stopped backend can neither time out nor answer: what a starved PostgreSQL looks like to
+      // the service (the incident replay's burst, with the CDC pipeline's processes at nice 10).
+      stopped = await lock.waiter();
+      process.kill(stopped, 'SIGSTOP');
+      const err = await answer;
+      expect({ code: err?.code, reason: err?.reason, retryDelayMs: err?.retryDelayMs }).toEqual({ code: 10 /* ABORTED */, reason: 'ROW_LOCKED', retryDelayMs: 250 });
+      expect(await metricValue(t.running, 'settings_row_lock_timeouts_total', { noticed_by: 'service_clock' })).toBe(1);
+    } finally {
+      if (stopped !== undefined) process.kill(stopped, 'SIGCONT');
+      await lock.release();
+    }
+    // The transaction behind the answer ends once its backend runs again: nothing was written and
+    // the write connection went back to the pool (a save of the same row goes through).
+    await waitFor(async () => (await db('SELECT count(*)::int AS n FROM pg_stat_activity WHERE pid = $1 AND state = $2', [stopped, 'active']))[0]!.n === 0, 5_000, 'the stopped backend to finish');
     expect(await db('SELECT display_name FROM account_settings WHERE account_id = $1', [a])).toEqual([{ display_name: 'before' }]);
     expect((await t.call('updateAccountSettings', settings(a, 'retried'))).displayName).toBe('retried');
   });
