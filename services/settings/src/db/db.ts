@@ -2,12 +2,9 @@ import knexFactory, { type Knex } from 'knex';
 import type { Logger } from '@settings/shared';
 import { SettingsError } from '../errors';
 import type { SettingsMetrics } from '../metrics';
+import { LockBudget } from './lock-budget';
 import { rowLockWaits, type RowLockWaits } from './row-lock';
 import { WriteAdmission, type AdmittedWrite } from './write-admission';
-
-/** SQLSTATE of a lock wait ended by `lock_timeout`. */
-const LOCK_NOT_AVAILABLE = '55P03';
-const messageForRowLocked = 'the row is locked by another transaction (e.g. a bulk update); retry with backoff';
 
 export function createKnex(databaseUrl: string, poolMax: number, acquireTimeoutMs: number, applicationName = 'settings-service', log?: Logger): Knex {
   return knexFactory({
@@ -131,12 +128,26 @@ export class Db {
    * waits), which caps how many saves wait for someone else's lock at once. `savingSince`: when
    * this save first queued for a write connection (an earlier one-statement attempt), if it did.
    */
-  async write<T>(kind: string, deadline: number, work: (trx: Knex.Transaction, waits: RowLockWaits) => Promise<T>, savingSince: number = this.now()): Promise<T> {
+  async write<T>(
+    kind: string,
+    deadline: number,
+    work: (trx: Knex.Transaction, waits: RowLockWaits) => Promise<T>,
+    savingSince: number = this.now(),
+    /** A statement of this save just found the row held by another transaction: the lock budget counts down from now on. */
+    rowHeld = false,
+  ): Promise<T> {
     // The lock wait is counted from `savingSince` (when the save first asked for a write
     // connection), not from when this transaction got one: a save that queued for a connection
     // behind saves waiting for a bulk change's locks has spent that much of its lock budget
     // already, and still fails within lock_timeout of asking.
     const lockDeadline = savingSince + this.limits.lockTimeoutMs;
+    // A lock budget at or beyond the deadline is no budget: running out of time stays DEADLINE_EXCEEDED.
+    const budget = new LockBudget(lockDeadline < deadline ? lockDeadline : undefined, (noticedBy) => this.metrics.rowLockTimeouts.inc({ noticed_by: noticedBy }), this.now);
+    if (rowHeld) {
+      budget.start();
+      // Spent already (the statement that found the row held was slow): no transaction at all.
+      if (budget.spent) throw budget.spent;
+    }
     const admitted = this.admitWrite(deadline);
     try {
       this.budget(kind, deadline);
@@ -144,24 +155,18 @@ export class Db {
       admitted.release();
       throw err;
     }
-    // ROW_LOCKED is answered as soon as it is known, without waiting for the ROLLBACK behind it
-    // (one more round trip to a PostgreSQL that is, at that moment, busy); the write keeps its
-    // place in admission until the transaction has really ended and its connection is back.
-    let answerEarly!: (err: unknown) => void;
-    const early = new Promise<never>((_, reject) => {
-      answerEarly = reject;
-    });
-    // A lock budget at or beyond the deadline is no budget: running out of time stays DEADLINE_EXCEEDED.
-    const waits = this.lockWaitsOf(admitted, lockDeadline < deadline ? lockDeadline : undefined, answerEarly);
-    const transaction = this.transaction(deadline, lockDeadline, work, waits).finally(() => admitted.release());
-    return Promise.race([transaction, early]);
+    // ROW_LOCKED is answered as soon as it is known (lock-budget.ts), without waiting for the
+    // ROLLBACK behind it: one more round trip to a PostgreSQL that is, at that moment, busy. The
+    // write keeps its place in admission until the transaction has ended and its connection is back.
+    const transaction = this.transaction(deadline, lockDeadline, work, this.lockWaitsOf(admitted, budget), budget).finally(() => admitted.release());
+    return Promise.race([transaction, budget.expired]);
   }
 
   /**
    * The shared lock-wait cap, telling write admission when this write starts waiting for a lock,
-   * with each wait bounded by `lockDeadline` on this process's clock (boundedLockWait).
+   * each wait bounded by the save's lock budget.
    */
-  private lockWaitsOf(admitted: AdmittedWrite, lockDeadline: number | undefined, answerEarly: (err: unknown) => void): RowLockWaits {
+  private lockWaitsOf(admitted: AdmittedWrite, budget: LockBudget): RowLockWaits {
     const shared = this.lockWaits;
     return {
       max: shared.max,
@@ -172,44 +177,15 @@ export class Db {
         const wait = shared.enter();
         if (!wait) return undefined;
         admitted.waitsForLock();
-        return { leave: wait.leave, bounded: (lock) => this.boundedLockWait(lock, lockDeadline, answerEarly) };
+        return { leave: wait.leave, bounded: (lock) => budget.bound(lock) };
       },
     };
   }
 
-  /**
-   * PostgreSQL's `lock_timeout` ends the wait on its own clock, counted from when the statement
-   * started waiting, and reports it only when its backend gets a core: in the incident replay's
-   * burst (the CDC pipeline at a lower CPU weight, PostgreSQL with it) saves with a 250 ms budget
-   * were answered ABORTED at p99 374 ms, the ROLLBACK round trip included. This process's clock ends the wait at `lockDeadline`
-   * whatever PostgreSQL's state: the caller is answered ROW_LOCKED at once and the transaction,
-   * whose statement then fails or (granted just too late) is ignored, is rolled back behind it.
-   */
-  private boundedLockWait<T>(lock: Promise<T>, lockDeadline: number | undefined, answerEarly: (err: unknown) => void): Promise<T> {
-    if (lockDeadline === undefined) return lock;
-    return new Promise<T>((resolve, reject) => {
-      const fail = (err: unknown, noticedBy: 'postgres' | 'service_clock'): void => {
-        this.metrics.rowLockTimeouts.inc({ noticed_by: noticedBy });
-        answerEarly(err);
-        reject(err);
-      };
-      const timer = setTimeout(() => fail(new SettingsError('ROW_LOCKED', messageForRowLocked), 'service_clock'), Math.max(0, lockDeadline - this.now()));
-      lock.then(
-        (value) => {
-          clearTimeout(timer);
-          resolve(value);
-        },
-        (err: unknown) => {
-          clearTimeout(timer);
-          if ((err as { code?: unknown } | null)?.code === LOCK_NOT_AVAILABLE) fail(err, 'postgres');
-          else reject(err);
-        },
-      );
-    });
-  }
-
-  private async transaction<T>(deadline: number, lockDeadline: number, work: (trx: Knex.Transaction, waits: RowLockWaits) => Promise<T>, waits: RowLockWaits): Promise<T> {
+  private async transaction<T>(deadline: number, lockDeadline: number, work: (trx: Knex.Transaction, waits: RowLockWaits) => Promise<T>, waits: RowLockWaits, budget: LockBudget): Promise<T> {
     return this.pools.write.transaction(async (trx) => {
+      // The caller was answered ROW_LOCKED while this waited for a connection: roll back at once.
+      if (budget.spent) throw budget.spent;
       // Measured again after a pool connection was acquired, which may have taken a while.
       const now = this.now();
       const remaining = Math.min(Math.floor(deadline - now), this.limits.statementCapMs);

@@ -35,7 +35,7 @@ export class SingletonRepo<C extends string, T extends VersionedMessage> extends
       heldByOther = outcome.kind === 'locked';
       if (heldByOther && lockWaitsFull(this.db.lockWaits)) throw rowLockedError(this.db.lockWaits);
     }
-    const row = await this.db.write(`${table}.write`, deadline, (trx, waits) => writeSingleton(trx, w, waits, heldByOther), savingSince);
+    const row = await this.db.write(`${table}.write`, deadline, (trx, waits) => writeSingleton(trx, w, waits, heldByOther), savingSince, heldByOther);
     return loadedFromRow(this.resource, row, this.tokens).value;
   }
 }

@@ -1,0 +1,96 @@
+import { LockBudget, type LockTimeoutNoticedBy } from '../../src/db/lock-budget';
+import { SettingsError } from '../../src/errors';
+
+/** A statement waiting for a row lock, settled by the test. */
+function lockStatement<T>(): { promise: Promise<T>; grant(v: T): void; fail(err: unknown): void } {
+  let grant!: (v: T) => void;
+  let fail!: (err: unknown) => void;
+  const promise = new Promise<T>((resolve, reject) => {
+    grant = resolve;
+    fail = reject;
+  });
+  return { promise, grant, fail };
+}
+
+const reasonOf = (err: unknown): string | undefined => (err instanceof SettingsError ? err.code : (err as { code?: string }).code);
+
+describe('LockBudget', () => {
+  let noticed: LockTimeoutNoticedBy[];
+  const budgetUntil = (deadline: number | undefined): LockBudget => new LockBudget(deadline, (by) => noticed.push(by), Date.now);
+
+  beforeEach(() => {
+    noticed = [];
+    jest.useFakeTimers({ now: 1_000_000 });
+  });
+  afterEach(() => jest.useRealTimers());
+
+  it('passes a lock granted within the budget through, and never answers ROW_LOCKED after it', async () => {
+    const budget = budgetUntil(Date.now() + 250);
+    const lock = lockStatement<string>();
+    const bounded = budget.bound(lock.promise);
+    jest.advanceTimersByTime(100);
+    lock.grant('row');
+    await expect(bounded).resolves.toBe('row');
+    jest.advanceTimersByTime(1000);
+    await Promise.resolve();
+    expect(budget.spent).toBeUndefined();
+    expect(noticed).toEqual([]);
+  });
+
+  it('answers ROW_LOCKED on its own clock when PostgreSQL has not reported the lock timeout, and ignores a grant that comes later', async () => {
+    const budget = budgetUntil(Date.now() + 250);
+    const lock = lockStatement<string>();
+    const bounded = budget.bound(lock.promise);
+    const expired = budget.expired.catch((e: unknown) => e);
+    jest.advanceTimersByTime(250);
+    await expect(bounded).rejects.toMatchObject({ code: 'ROW_LOCKED' });
+    expect(reasonOf(await expired)).toBe('ROW_LOCKED');
+    expect(noticed).toEqual(['service_clock']);
+    // Granted just too late: the caller already has its answer; the transaction must not use it.
+    lock.grant('row');
+    await Promise.resolve();
+    expect(reasonOf(budget.spent)).toBe('ROW_LOCKED');
+  });
+
+  it("answers with PostgreSQL's own lock timeout (55P03) as soon as it arrives", async () => {
+    const budget = budgetUntil(Date.now() + 250);
+    const lock = lockStatement<string>();
+    const bounded = budget.bound(lock.promise);
+    const expired = budget.expired.catch((e: unknown) => e);
+    jest.advanceTimersByTime(249);
+    lock.fail(Object.assign(new Error('canceling statement due to lock timeout'), { code: '55P03' }));
+    await expect(bounded).rejects.toMatchObject({ code: '55P03' });
+    expect(reasonOf(await expired)).toBe('55P03');
+    jest.advanceTimersByTime(10);
+    expect(noticed).toEqual(['postgres']);
+  });
+
+  it('passes other statement errors through without answering ROW_LOCKED', async () => {
+    const budget = budgetUntil(Date.now() + 250);
+    const lock = lockStatement<string>();
+    const bounded = budget.bound(lock.promise);
+    lock.fail(Object.assign(new Error('connection lost'), { code: '57P01' }));
+    await expect(bounded).rejects.toMatchObject({ code: '57P01' });
+    expect(noticed).toEqual([]);
+  });
+
+  it('counts down from start() for a row known to be held, and a budget already spent expires at once', () => {
+    const held = budgetUntil(Date.now() + 50);
+    held.start();
+    jest.advanceTimersByTime(50);
+    expect(reasonOf(held.spent)).toBe('ROW_LOCKED');
+    const spent = budgetUntil(Date.now() - 1);
+    spent.start();
+    expect(reasonOf(spent.spent)).toBe('ROW_LOCKED');
+    expect(noticed).toEqual(['service_clock', 'service_clock']);
+  });
+
+  it('without a budget (the deadline comes first) leaves the wait to the deadline', async () => {
+    const budget = budgetUntil(undefined);
+    const lock = lockStatement<string>();
+    expect(budget.bound(lock.promise)).toBe(lock.promise);
+    budget.start();
+    jest.advanceTimersByTime(1_000_000);
+    expect(budget.spent).toBeUndefined();
+  });
+});
