@@ -47,8 +47,8 @@ describe('a save blocked by another transaction\'s row lock', () => {
 });
 
 describe('a save waiting for a row lock while PostgreSQL is too busy to report its lock timeout', () => {
-  // 1.5 s: the waiting backend is stopped well before its own lock_timeout could fire.
-  const t = serverForTests({ DB_LOCK_TIMEOUT_MS: '1500' });
+  // 3 s: the waiting backend is stopped well before its own lock_timeout could fire, even on a slow host.
+  const t = serverForTests({ DB_LOCK_TIMEOUT_MS: '3000' });
 
   it('is answered ABORTED (ROW_LOCKED) by the service\'s own clock, and rolled back behind the answer once PostgreSQL runs again', async () => {
     const a = newAccount();
