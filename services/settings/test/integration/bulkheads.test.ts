@@ -79,6 +79,40 @@ describe('a save waiting for a row lock while PostgreSQL is too busy to report i
   });
 });
 
+describe('a save of a held row whose lock budget ran out while it waited for a connection', () => {
+  // One write connection, kept by a first save whose waiting backend is stopped.
+  const t = serverForTests({ DB_WRITE_POOL_MAX: '1', DB_WRITE_QUEUE_MAX: '4', DB_LOCK_TIMEOUT_MS: '300' });
+
+  it('is answered ROW_LOCKED right after the statement that found the row held: no transaction is begun for it', async () => {
+    const a = newAccount();
+    await t.call('updateAccountSettings', settings(a, 'before'));
+    const lock = await lockAccountRow(a);
+    const sent: string[] = [];
+    const onQuery = (q: { sql: string }): number => sent.push(q.sql);
+    t.running.writeKnex.on('query', onQuery);
+    let stopped: number | undefined;
+    try {
+      const first = t.call('updateAccountSettings', settings(a, 'first'), { deadlineMs: 8_000 }).then(() => undefined, (e: unknown) => decodeError(e));
+      stopped = await lock.waiter();
+      process.kill(stopped, 'SIGSTOP');
+      expect((await first)?.reason).toBe('ROW_LOCKED');
+      const begunBefore = sent.filter((q) => /^begin/i.test(q)).length;
+      // Queued behind the stopped backend for the one connection well past its 300 ms budget.
+      const second = t.call('updateAccountSettings', settings(a, 'second'), { deadlineMs: 8_000 }).then(() => undefined, (e: unknown) => decodeError(e));
+      await new Promise((r) => setTimeout(r, 600));
+      process.kill(stopped, 'SIGCONT');
+      stopped = undefined;
+      expect((await second)?.reason).toBe('ROW_LOCKED');
+      expect(sent.filter((q) => /^begin/i.test(q)).length).toBe(begunBefore);
+    } finally {
+      t.running.writeKnex.off('query', onQuery);
+      if (stopped !== undefined) process.kill(stopped, 'SIGCONT');
+      await lock.release();
+    }
+    expect(await db('SELECT display_name FROM account_settings WHERE account_id = $1', [a])).toEqual([{ display_name: 'before' }]);
+  });
+});
+
 describe('saves waiting for locks held by others are capped', () => {
   const t = serverForTests({ DB_LOCK_WAIT_MAX_CONCURRENCY: '1', DB_LOCK_TIMEOUT_MS: '60000' });
 
