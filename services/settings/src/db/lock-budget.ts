@@ -53,17 +53,24 @@ export class LockBudget {
     else this.timer = setTimeout(() => this.expire(rowLockTimeoutError(), 'service_clock'), left);
   }
 
-  /** `lock` (a statement waiting for a row lock), bounded by the budget. */
-  bound<T>(lock: Promise<T>): Promise<T> {
-    if (this.deadline === undefined) return lock;
+  /**
+   * Runs `lock` (a statement that waits for a row lock) bounded by the budget; a budget already
+   * spent does not send it. The countdown ends when the statement settles, however it does: the
+   * service's clock answers only while a lock is being waited for, never while a later statement
+   * of the transaction (an insert, the update) could still commit.
+   */
+  bound<T>(lock: () => Promise<T>): Promise<T> {
+    if (this.deadline === undefined) return lock();
     this.start();
-    const settled = lock.then(
+    if (this.ended) return this.expired;
+    const settled = lock().then(
       (value) => {
         this.stop();
         return value;
       },
       (err: unknown) => {
         if ((err as { code?: unknown } | null)?.code === LOCK_NOT_AVAILABLE) this.expire(err, 'postgres');
+        else this.stop();
         throw err;
       },
     );

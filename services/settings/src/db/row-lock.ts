@@ -7,11 +7,11 @@ import { rowVersion } from '../resources/row-mapping';
 /** One save's permit to wait for a row lock another transaction holds. */
 export interface LockWait {
   /**
-   * The outcome of `lock` (the statement that waits for the row), or ROW_LOCKED as soon as the
-   * save's lock budget is spent, whichever comes first. After ROW_LOCKED the statement's own
+   * The outcome of `lock` (sends the statement that waits for the row), or ROW_LOCKED as soon as
+   * the save's lock budget is spent, whichever comes first. After ROW_LOCKED the statement's own
    * outcome is ignored: the caller throws, so the transaction is rolled back, never committed.
    */
-  bounded<T>(lock: Promise<T>): Promise<T>;
+  bounded<T>(lock: () => Promise<T>): Promise<T>;
   leave(): void;
 }
 
@@ -38,7 +38,7 @@ export function rowLockWaits(max: number): RowLockWaits {
     },
     enter() {
       const leave = limiter.tryAcquire();
-      return leave && { bounded: (lock) => lock, leave };
+      return leave && { bounded: (lock) => lock(), leave };
     },
   };
 }
@@ -64,11 +64,13 @@ export async function lockRow(trx: Knex.Transaction, table: string, key: Readonl
   // A row that was freed (or deleted) meanwhile is locked (or found missing) at once.
   const wait = waits.enter();
   if (!wait) throw rowLockedError(waits);
-  const lock = Promise.resolve(trx(table).where(key).forUpdate().first() as Promise<Row | undefined>);
-  // The permit is held for as long as the statement waits in PostgreSQL, also after an early
-  // ROW_LOCKED: the connection is not free before then.
-  lock.then(wait.leave, wait.leave);
-  return wait.bounded(lock);
+  return wait.bounded(() => {
+    const lock = Promise.resolve(trx(table).where(key).forUpdate().first() as Promise<Row | undefined>);
+    // The permit is held for as long as the statement waits in PostgreSQL, also after an early
+    // ROW_LOCKED: the connection is not free before then.
+    lock.then(wait.leave, wait.leave);
+    return lock;
+  });
 }
 
 /** A save that would wait for someone else's row lock while `waits.max` saves already do. */

@@ -27,7 +27,7 @@ describe('LockBudget', () => {
   it('passes a lock granted within the budget through, and never answers ROW_LOCKED after it', async () => {
     const budget = budgetUntil(Date.now() + 250);
     const lock = lockStatement<string>();
-    const bounded = budget.bound(lock.promise);
+    const bounded = budget.bound(() => lock.promise);
     jest.advanceTimersByTime(100);
     lock.grant('row');
     await expect(bounded).resolves.toBe('row');
@@ -40,7 +40,7 @@ describe('LockBudget', () => {
   it('answers ROW_LOCKED on its own clock when PostgreSQL has not reported the lock timeout, and ignores a grant that comes later', async () => {
     const budget = budgetUntil(Date.now() + 250);
     const lock = lockStatement<string>();
-    const bounded = budget.bound(lock.promise);
+    const bounded = budget.bound(() => lock.promise);
     const expired = budget.expired.catch((e: unknown) => e);
     jest.advanceTimersByTime(250);
     await expect(bounded).rejects.toMatchObject({ code: 'ROW_LOCKED' });
@@ -55,7 +55,7 @@ describe('LockBudget', () => {
   it("answers with PostgreSQL's own lock timeout (55P03) as soon as it arrives", async () => {
     const budget = budgetUntil(Date.now() + 250);
     const lock = lockStatement<string>();
-    const bounded = budget.bound(lock.promise);
+    const bounded = budget.bound(() => lock.promise);
     const expired = budget.expired.catch((e: unknown) => e);
     jest.advanceTimersByTime(249);
     lock.fail(Object.assign(new Error('canceling statement due to lock timeout'), { code: '55P03' }));
@@ -65,13 +65,36 @@ describe('LockBudget', () => {
     expect(noticed).toEqual(['postgres']);
   });
 
-  it('passes other statement errors through without answering ROW_LOCKED', async () => {
+  it('passes other statement errors through and stops counting: no ROW_LOCKED during the ROLLBACK that follows', async () => {
     const budget = budgetUntil(Date.now() + 250);
     const lock = lockStatement<string>();
-    const bounded = budget.bound(lock.promise);
+    const bounded = budget.bound(() => lock.promise);
     lock.fail(Object.assign(new Error('connection lost'), { code: '57P01' }));
     await expect(bounded).rejects.toMatchObject({ code: '57P01' });
+    jest.advanceTimersByTime(1000);
+    expect(budget.spent).toBeUndefined();
     expect(noticed).toEqual([]);
+  });
+
+  it('does not count while a later statement of the transaction runs, once the lock was granted or the row found missing', () => {
+    const budget = budgetUntil(Date.now() + 250);
+    const lock = lockStatement<undefined>();
+    void budget.bound(() => lock.promise);
+    lock.grant(undefined);
+    return Promise.resolve().then(() => {
+      // e.g. the INSERT of allow_missing: it may commit, so the caller must not hear ROW_LOCKED.
+      jest.advanceTimersByTime(1000);
+      expect(budget.spent).toBeUndefined();
+    });
+  });
+
+  it('does not send the lock statement once the budget is spent', async () => {
+    const budget = budgetUntil(Date.now() + 50);
+    budget.start();
+    jest.advanceTimersByTime(50);
+    const send = jest.fn(() => Promise.resolve('row'));
+    await expect(budget.bound(send)).rejects.toMatchObject({ code: 'ROW_LOCKED' });
+    expect(send).not.toHaveBeenCalled();
   });
 
   it('counts down from start() for a row known to be held, and a budget already spent expires at once', () => {
@@ -88,7 +111,7 @@ describe('LockBudget', () => {
   it('without a budget (the deadline comes first) leaves the wait to the deadline', async () => {
     const budget = budgetUntil(undefined);
     const lock = lockStatement<string>();
-    expect(budget.bound(lock.promise)).toBe(lock.promise);
+    expect(budget.bound(() => lock.promise)).toBe(lock.promise);
     budget.start();
     jest.advanceTimersByTime(1_000_000);
     expect(budget.spent).toBeUndefined();
