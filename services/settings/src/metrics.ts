@@ -83,7 +83,7 @@ export function createSettingsMetrics(registry = new Registry()) {
     loadShed: new Counter({ name: 'settings_load_shed_total', help: 'Reads rejected because the database fallback was at its concurrency limit', ...r }),
     rowLockTimeouts: new Counter({
       name: 'settings_row_lock_timeouts_total',
-      help: "Saves answered ABORTED ROW_LOCKED because another transaction held the row past DB_LOCK_TIMEOUT_MS, by who noticed first: postgres (its lock_timeout) or service_clock (PostgreSQL too busy to report it in time; the rollback follows the answer)",
+      help: "Saves answered ABORTED ROW_LOCKED because another transaction held the row past DB_LOCK_TIMEOUT_MS, by whose clock ended the wait first: postgres (its lock_timeout, counted from when the statement started waiting) or service_clock (counted from when the save asked for a connection; the rollback follows the answer)",
       labelNames: ['noticed_by'] as const,
       ...r,
     }),
