@@ -49,8 +49,8 @@ export class LockBudget {
   start(): void {
     if (this.deadline === undefined || this.ended || this.timer) return;
     const left = this.deadline - this.now();
-    if (left <= 0) this.expire(rowLockTimeoutError(), 'service_clock');
-    else this.timer = setTimeout(() => this.expire(rowLockTimeoutError(), 'service_clock'), left);
+    if (left <= 0) this.spend(rowLockTimeoutError(), 'service_clock');
+    else this.timer = setTimeout(() => this.spend(rowLockTimeoutError(), 'service_clock'), left);
   }
 
   /**
@@ -69,7 +69,7 @@ export class LockBudget {
         return value;
       },
       (err: unknown) => {
-        if ((err as { code?: unknown } | null)?.code === LOCK_NOT_AVAILABLE) this.expire(err, 'postgres');
+        if ((err as { code?: unknown } | null)?.code === LOCK_NOT_AVAILABLE) this.spend(err, 'postgres');
         else this.stop();
         throw err;
       },
@@ -82,7 +82,7 @@ export class LockBudget {
     clearTimeout(this.timer);
   }
 
-  private expire(err: unknown, noticedBy: LockTimeoutNoticedBy): void {
+  private spend(err: unknown, noticedBy: LockTimeoutNoticedBy): void {
     if (this.ended) return;
     this.stop();
     this.spentWith = err;
