@@ -68,9 +68,13 @@ export function defineCachedTable<const T extends string, const S extends string
   }
   const variables = [...spec.namePattern.matchAll(/\{([a-z]+)\}/g)].map((m) => `${m[1]}_id`);
   if (variables.join() !== spec.keyColumns.join()) throw new Error(`name pattern ${spec.namePattern} does not name the key columns of ${spec.table} (${spec.keyColumns.join(', ')})`);
+  const [accountColumn, ...otherColumns] = spec.keyColumns;
+  // Built by concatenation, without intermediate arrays: every cached read and every change
+  // event of a bulk change computes keys.
   const key = (ids: ColumnValues<'account_id' | C>): TableCacheKey<S> => {
-    const [account, ...rest] = spec.keyColumns.map((c) => checkedId(c, ids[c]));
-    return { key: `v1:{acct:${account}}:${spec.space}${rest.map((id) => `:${id}`).join('')}`, space: spec.space };
+    let k = `v1:{acct:${checkedId(accountColumn, ids[accountColumn])}}:${spec.space}`;
+    for (const c of otherColumns) k += `:${checkedId(c, ids[c])}`;
+    return { key: k, space: spec.space };
   };
   return {
     table: spec.table,
@@ -79,6 +83,6 @@ export function defineCachedTable<const T extends string, const S extends string
     namePattern: spec.namePattern,
     keySpaces: [spec.space, ...alsoEvicts.map((t) => t.space)],
     key,
-    keysForRow: (row) => [key(row as ColumnValues<'account_id' | C>), ...alsoEvicts.map((t) => t.key(row))],
+    keysForRow: alsoEvicts.length === 0 ? (row) => [key(row as ColumnValues<'account_id' | C>)] : (row) => [key(row as ColumnValues<'account_id' | C>), ...alsoEvicts.map((t) => t.key(row))],
   };
 }

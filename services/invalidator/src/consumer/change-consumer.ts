@@ -1,4 +1,4 @@
-import { Partitioners, type Consumer, type EachBatchPayload, type Kafka, type Producer } from 'kafkajs';
+import { Partitioners, type Consumer, type EachBatchPayload, type Kafka, type KafkaMessage, type Producer } from 'kafkajs';
 import { decodeChangeEvent, type Logger } from '@settings/shared';
 import { EvictionBatcher } from '../eviction/eviction-batcher';
 import { planEvictions, UnplannableEventError } from '../eviction/eviction-plan';
@@ -150,30 +150,30 @@ export class ChangeConsumer {
         const letters: DeadLetter[] = [];
         const commitTimes: number[] = [];
         // Counted per chunk, not per event: a labelled inc per event was a measurable share
-        // of draining a bulk change.
-        const consumed = new Map<string, { table: string; op: string; n: number }>();
+        // of draining a bulk change. Table → op → events.
+        const consumed = new Map<string, Map<string, number>>();
+        const letter = (m: KafkaMessage, reason: string, category: DeadLetter['category']): number =>
+          letters.push({ topic: batch.topic, partition: batch.partition, offset: m.offset, key: m.key, value: m.value, reason, category });
         for (const m of chunk) {
           const decoded = decodeChangeEvent(m.value);
           if (decoded.kind === 'tombstone') continue;
-          const base = { topic: batch.topic, partition: batch.partition, offset: m.offset, key: m.key, value: m.value };
           if (decoded.kind === 'invalid') {
-            letters.push({ ...base, reason: decoded.reason, category: decoded.reason.startsWith('not JSON') ? 'not-json' : 'invalid-envelope' });
+            letter(m, decoded.reason, decoded.reason.startsWith('not JSON') ? 'not-json' : 'invalid-envelope');
             continue;
           }
           const { event } = decoded;
-          const label = `${event.source.table}\u0000${event.op}`;
-          const seen = consumed.get(label);
-          if (seen) seen.n++;
-          else consumed.set(label, { table: event.source.table, op: event.op, n: 1 });
+          let ops = consumed.get(event.source.table);
+          if (!ops) consumed.set(event.source.table, (ops = new Map()));
+          ops.set(event.op, (ops.get(event.op) ?? 0) + 1);
           try {
             batcher.add(planEvictions(event));
             commitTimes.push(event.source.ts_ms);
           } catch (err) {
             if (!(err instanceof UnplannableEventError)) throw err;
-            letters.push({ ...base, reason: err.message, category: 'unmapped' });
+            letter(m, err.message, 'unmapped');
           }
         }
-        for (const { table, op, n } of consumed.values()) this.metrics.eventsConsumed.inc({ table, op }, n);
+        for (const [table, ops] of consumed) for (const [op, n] of ops) this.metrics.eventsConsumed.inc({ table, op }, n);
         await this.publishDeadLetters(letters, hooks);
         const { written } = await this.evictor.apply(batcher.markers(), batcher.generationBumps(), hooks);
         const applied = batcher.markers().length;

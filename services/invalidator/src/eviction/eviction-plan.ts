@@ -1,4 +1,4 @@
-import { cachedTableNamed, type ChangeEvent, type KeySpace, type Row } from '@settings/shared';
+import { cachedTableNamed, type CachedTableDescriptor, type ChangeEvent, type KeySpace, type Row } from '@settings/shared';
 
 /**
  * What one change event requires of the cache: markers (key → floor) and, for a TRUNCATE,
@@ -46,24 +46,22 @@ export function planEvictions(event: ChangeEvent): EvictionPlan {
   const table = cachedTableNamed(event.source.table);
   if (!table) throw new UnplannableEventError(`table ${event.source.schema}.${event.source.table} is not in the key map`);
   if (event.op === 't') return { markers: [], generationBumps: [...table.keySpaces] };
-
-  const markers = new Map<string, bigint>();
-  const add = (row: Row, floor: bigint): void => {
-    try {
-      for (const k of table.keysForRow(row)) {
-        const prev = markers.get(k.key);
-        if (prev === undefined || floor > prev) markers.set(k.key, floor);
-      }
-    } catch (err) {
-      throw new UnplannableEventError((err as Error).message);
-    }
-  };
-  if (event.op === 'd') {
-    add(event.before!, versionOf(event.before!, 'before') + 1n);
-  } else {
-    const floor = versionOf(event.after!, 'after');
-    add(event.after!, floor);
-    if (event.op === 'u' && event.before) add(event.before, floor);
+  if (event.op === 'd') return { markers: markersOf(table, event.before!, versionOf(event.before!, 'before') + 1n), generationBumps: [] };
+  const floor = versionOf(event.after!, 'after');
+  const markers = markersOf(table, event.after!, floor);
+  // The old row's keys under the same floor: usually the same keys, so only the ones not planned
+  // yet are added.
+  if (event.op === 'u' && event.before) {
+    for (const m of markersOf(table, event.before, floor)) if (!markers.some((x) => x.key === m.key)) markers.push(m);
   }
-  return { markers: [...markers].map(([key, floor]) => ({ key, floor })), generationBumps: [] };
+  return { markers, generationBumps: [] };
+}
+
+/** Every key of `row` (its table's descriptor), each with `floor`. */
+function markersOf(table: CachedTableDescriptor, row: Row, floor: bigint): Array<{ key: string; floor: bigint }> {
+  try {
+    return table.keysForRow(row).map((k) => ({ key: k.key, floor }));
+  } catch (err) {
+    throw new UnplannableEventError((err as Error).message);
+  }
 }
