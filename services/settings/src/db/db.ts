@@ -142,11 +142,11 @@ export class Db {
     // already, and still fails within lock_timeout of asking.
     const lockDeadline = savingSince + this.limits.lockTimeoutMs;
     // A lock budget at or beyond the deadline is no budget: running out of time stays DEADLINE_EXCEEDED.
-    const budget = new LockBudget(lockDeadline < deadline ? lockDeadline : undefined, (noticedBy) => this.metrics.rowLockTimeouts.inc({ noticed_by: noticedBy }), this.now);
+    const lockBudget = new LockBudget(lockDeadline < deadline ? lockDeadline : undefined, (noticedBy) => this.metrics.rowLockTimeouts.inc({ noticed_by: noticedBy }), this.now);
     if (rowHeld) {
-      budget.start();
+      lockBudget.start();
       // Spent already (the statement that found the row held was slow): no transaction at all.
-      if (budget.spent) throw budget.spent;
+      if (lockBudget.spent) throw lockBudget.spent;
     }
     const admitted = this.admitWrite(deadline);
     try {
@@ -158,8 +158,8 @@ export class Db {
     // ROW_LOCKED is answered as soon as it is known (lock-budget.ts), without waiting for the
     // ROLLBACK behind it: one more round trip to a PostgreSQL that is, at that moment, busy. The
     // write keeps its place in admission until the transaction has ended and its connection is back.
-    const transaction = this.transaction(deadline, lockDeadline, work, this.lockWaitsOf(admitted, budget), budget).finally(() => admitted.release());
-    return Promise.race([transaction, budget.expired]);
+    const transaction = this.transaction(deadline, lockDeadline, work, this.lockWaitsOf(admitted, lockBudget), lockBudget).finally(() => admitted.release());
+    return Promise.race([transaction, lockBudget.expired]);
   }
 
   /**
@@ -182,10 +182,10 @@ export class Db {
     };
   }
 
-  private async transaction<T>(deadline: number, lockDeadline: number, work: (trx: Knex.Transaction, waits: RowLockWaits) => Promise<T>, waits: RowLockWaits, budget: LockBudget): Promise<T> {
+  private async transaction<T>(deadline: number, lockDeadline: number, work: (trx: Knex.Transaction, waits: RowLockWaits) => Promise<T>, waits: RowLockWaits, lockBudget: LockBudget): Promise<T> {
     return this.pools.write.transaction(async (trx) => {
       // The caller was answered ROW_LOCKED while this waited for a connection: roll back at once.
-      if (budget.spent) throw budget.spent;
+      if (lockBudget.spent) throw lockBudget.spent;
       // Measured again after a pool connection was acquired, which may have taken a while.
       const now = this.now();
       const remaining = Math.min(Math.floor(deadline - now), this.limits.statementCapMs);
@@ -193,13 +193,16 @@ export class Db {
       // What is left of the lock budget after the wait for a connection; at least 1 ms, because 0
       // would mean "wait forever": a save whose budget is spent still saves a row nobody holds
       // (SKIP LOCKED never waits) and fails at once on one somebody does.
-      const lockBudget = Math.max(1, Math.floor(lockDeadline - now));
+      const lockBudgetMs = Math.max(1, Math.floor(lockDeadline - now));
       // One round trip for both; `true` = local to this transaction (SET LOCAL). A lock timeout
       // at or beyond the remaining time is left off (0), so running out of time stays
       // DEADLINE_EXCEEDED and is never reported as a retryable lock conflict.
-      const lockTimeout = lockBudget < remaining ? lockBudget : 0;
+      const lockTimeout = lockBudgetMs < remaining ? lockBudgetMs : 0;
       await trx.raw(`SELECT set_config('statement_timeout', ?, true), set_config('lock_timeout', ?, true)`, [String(Math.max(1, remaining)), String(lockTimeout)]);
-      return work(trx, waits);
+      const result = await work(trx, waits);
+      // A caller answered ROW_LOCKED must find nothing saved: whatever path `work` took, no commit.
+      if (lockBudget.spent) throw lockBudget.spent;
+      return result;
     });
   }
 }

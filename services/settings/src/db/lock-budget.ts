@@ -17,7 +17,8 @@ export type LockTimeoutNoticedBy = 'postgres' | 'service_clock';
  * ignored — is rolled back behind the answer, never committed.
  *
  * The countdown starts when the save is known to wait: at once for a row a statement just found
- * held, else when the locking statement starts (`bound`). It stops when the lock is granted.
+ * held, else when the locking statement starts (`bound`). It stops when that statement settles
+ * (the lock granted, the row found missing, or an error).
  */
 export class LockBudget {
   /** Rejects with the ROW_LOCKED answer when the budget runs out first; never resolves. */
