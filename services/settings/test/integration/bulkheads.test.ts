@@ -80,8 +80,9 @@ describe('a save waiting for a row lock while PostgreSQL is too busy to report i
 });
 
 describe('a save of a held row whose lock budget ran out while it waited for a connection', () => {
-  // One write connection, kept by a first save whose waiting backend is stopped.
-  const t = serverForTests({ DB_WRITE_POOL_MAX: '1', DB_WRITE_QUEUE_MAX: '4', DB_LOCK_TIMEOUT_MS: '300' });
+  // One write connection, kept by a first save whose waiting backend is stopped (1 s: stopped well
+  // before its own lock_timeout could fire, even on a slow host).
+  const t = serverForTests({ DB_WRITE_POOL_MAX: '1', DB_WRITE_QUEUE_MAX: '4', DB_LOCK_TIMEOUT_MS: '1000' });
 
   it('is answered ROW_LOCKED right after the statement that found the row held: no transaction is begun for it', async () => {
     const a = newAccount();
@@ -97,9 +98,9 @@ describe('a save of a held row whose lock budget ran out while it waited for a c
       process.kill(stopped, 'SIGSTOP');
       expect((await first)?.reason).toBe('ROW_LOCKED');
       const begunBefore = sent.filter((q) => /^begin/i.test(q)).length;
-      // Queued behind the stopped backend for the one connection well past its 300 ms budget.
+      // Queued behind the stopped backend for the one connection well past its 1 s budget.
       const second = t.call('updateAccountSettings', settings(a, 'second'), { deadlineMs: 8_000 }).then(() => undefined, (e: unknown) => decodeError(e));
-      await new Promise((r) => setTimeout(r, 600));
+      await new Promise((r) => setTimeout(r, 1_500));
       process.kill(stopped, 'SIGCONT');
       stopped = undefined;
       expect((await second)?.reason).toBe('ROW_LOCKED');
