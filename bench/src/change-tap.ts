@@ -1,5 +1,5 @@
 import type { Consumer, KafkaMessage } from 'kafkajs';
-import { changeTopic, localStack } from '@settings/shared';
+import { changeTopic, decodeChangeEvent, localStack } from '@settings/shared';
 import { deleteGroups, localKafka } from '@settings/local-stack';
 
 const accountSettingsTopic = changeTopic(localStack.topicPrefix, 'account_settings');
@@ -49,15 +49,14 @@ export class ChangeTap {
     if (!m.value) return;
     // Cheap pre-filter before JSON.parse: most events on a shared stack are other people's.
     if (!m.value.includes(this.prefix)) return;
-    const ev = JSON.parse(m.value.toString('utf8')) as {
-      op: string;
-      after?: { account_id?: string; version?: number | string } | null;
-      before?: { account_id?: string; version?: number | string } | null;
-      source: { ts_ms: number };
-    };
-    const row = ev.after ?? ev.before;
-    if (!row?.account_id?.startsWith(this.prefix) || row.version === undefined) return;
-    this.onChange({ accountId: row.account_id, version: BigInt(row.version), op: ev.op, commitMs: ev.source.ts_ms, kafkaMs: Number(m.timestamp), receivedMs });
+    const decoded = decodeChangeEvent(m.value);
+    if (decoded.kind !== 'change') return;
+    const { event } = decoded;
+    const row = event.after ?? event.before;
+    const accountId = row?.account_id;
+    const version = row?.version;
+    if (typeof accountId !== 'string' || !accountId.startsWith(this.prefix) || (typeof version !== 'number' && typeof version !== 'string')) return;
+    this.onChange({ accountId, version: BigInt(version), op: event.op, commitMs: event.source.ts_ms, kafkaMs: Number(m.timestamp), receivedMs });
   }
 
   async stop(): Promise<void> {
