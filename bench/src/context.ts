@@ -13,8 +13,8 @@ export const benchDir = join(repoRoot, 'bench');
 export const BENCH_REDIS_DB = 7;
 export const benchRedisUrl = `redis://127.0.0.1:${localStack.redisPort}/${BENCH_REDIS_DB}`;
 
-export type ScenarioName = 'read-path' | 'cold-start' | 'l1-coherence' | 'invalidation-lag' | 'incident-replay' | 'eviction-throughput' | 'bulk-drain' | 'memory' | 'consistent-flood' | 'watch' | 'redis-cluster';
-export const ALL_SCENARIOS: readonly ScenarioName[] = ['read-path', 'cold-start', 'l1-coherence', 'invalidation-lag', 'eviction-throughput', 'bulk-drain', 'incident-replay', 'consistent-flood', 'watch', 'redis-cluster', 'memory'];
+export type ScenarioName = 'read-path' | 'cold-start' | 'l1-coherence' | 'invalidation-lag' | 'incident-replay' | 'eviction-throughput' | 'event-format' | 'bulk-drain' | 'memory' | 'consistent-flood' | 'watch' | 'redis-cluster';
+export const ALL_SCENARIOS: readonly ScenarioName[] = ['read-path', 'cold-start', 'l1-coherence', 'invalidation-lag', 'eviction-throughput', 'event-format', 'bulk-drain', 'incident-replay', 'consistent-flood', 'watch', 'redis-cluster', 'memory'];
 
 /** Sizes of one run. Quick mode is a smoke run of a few seconds per scenario. */
 export interface BenchSizes {
@@ -43,6 +43,8 @@ export interface BenchSizes {
     ttlSeconds: number;
   };
   eviction: { rounds: number; rows: number; redisBenchmarkRequests: number };
+  /** The change events' format, lean against nested, published and drained side by side (scenarios/event-format.ts). */
+  eventFormat: { rounds: number; rows: number };
   /** One bulk UPDATE drained end to end with the default configuration (scenarios/bulk-drain.ts). */
   bulkDrain: { rounds: number; rows: number; hotAccounts: number; readsPerSecond: number; baselineSeconds: number };
   memory: { soakSeconds: number; readRps: number; writesPerSecond: number };
@@ -89,6 +91,7 @@ export const FULL_SIZES: BenchSizes = {
     ttlSeconds: 300,
   },
   eviction: { rounds: 3, rows: 100_000, redisBenchmarkRequests: 200_000 },
+  eventFormat: { rounds: 3, rows: 100_000 },
   bulkDrain: { rounds: 3, rows: 100_000, hotAccounts: 2000, readsPerSecond: 300, baselineSeconds: 5 },
   memory: { soakSeconds: 600, readRps: 400, writesPerSecond: 50 },
   flood: { rounds: 4, phaseSeconds: 8, victimReadsPerSecond: 50, victimSavesPerSecond: 20, floodStreams: 64 },
@@ -101,6 +104,7 @@ export const QUICK_SIZES: BenchSizes = {
   lag: { rounds: 1, rates: [100, 1000], seconds: 3, accounts: 500 },
   incident: { ...FULL_SIZES.incident, rounds: 1, accounts: 5_000, readsPerSecond: 300, warmSeconds: 4, burstSeconds: 4, tailSeconds: 2, burstSavesPerSecond: 50, quiesceSeconds: 4 },
   eviction: { rounds: 1, rows: 10_000, redisBenchmarkRequests: 50_000 },
+  eventFormat: { rounds: 1, rows: 2_000 },
   bulkDrain: { rounds: 1, rows: 10_000, hotAccounts: 500, readsPerSecond: 200, baselineSeconds: 2 },
   memory: { soakSeconds: 20, readRps: 200, writesPerSecond: 20 },
   flood: { rounds: 1, phaseSeconds: 3, victimReadsPerSecond: 50, victimSavesPerSecond: 20, floodStreams: 64 },

@@ -1,4 +1,5 @@
 import { sleep, type BenchContext } from './context';
+import { processCpuSeconds } from './process-cpu';
 import { scrape, startInvalidatorProcess } from './procs';
 import { round } from './stats';
 
@@ -11,6 +12,8 @@ export interface DrainRate {
    */
   eventsPerSecond: number;
   drainSeconds: number;
+  /** CPU of the invalidator process (user + system) per change event, from before its first event was decoded to the last key applied. */
+  cpuMicrosPerEvent: number;
 }
 
 /**
@@ -23,7 +26,8 @@ export interface DrainRate {
 export async function measureInvalidatorDrain(ctx: BenchContext, name: string, groupId: string, keys: number, env: Record<string, string>): Promise<DrainRate> {
   // Not waiting for readiness: sampling starts while it joins, so the window starts at zero.
   const inv = await startInvalidatorProcess(ctx, name, groupId, env, { waitReady: false });
-  const samples: Array<{ t: number; keys: number; events: number }> = [];
+  const samples: Array<{ t: number; keys: number; events: number; cpuSeconds: number }> = [];
+  const pid = inv.child.pid!;
   try {
     const deadline = Date.now() + 600_000;
     // A stuck invalidator (e.g. retrying a failing eviction forever) fails the run in a minute, not ten.
@@ -36,7 +40,7 @@ export async function measureInvalidatorDrain(ctx: BenchContext, name: string, g
         await sleep(20);
         continue;
       }
-      const s = { t: Date.now(), keys: m.get('invalidator_keys_applied_total') ?? 0, events: m.get('invalidator_events_consumed_total') ?? 0 };
+      const s = { t: Date.now(), keys: m.get('invalidator_keys_applied_total') ?? 0, events: m.get('invalidator_events_consumed_total') ?? 0, cpuSeconds: processCpuSeconds(pid) ?? Number.NaN };
       if (s.keys !== samples[samples.length - 1]?.keys) progressAt = s.t;
       samples.push(s);
       if (s.keys >= keys) break;
@@ -48,6 +52,14 @@ export async function measureInvalidatorDrain(ctx: BenchContext, name: string, g
   }
   const a = samples[Math.max(0, samples.findIndex((s) => s.keys > 0) - 1)]!;
   const b = samples[samples.length - 1]!;
+  // CPU per event over the whole work: from before the first event was decoded (a small backlog
+  // is decoded in one chunk before its first key is applied, i.e. before `a`).
+  const c = samples[Math.max(0, samples.findIndex((s) => s.events > 0) - 1)]!;
   const secs = (b.t - a.t) / 1000;
-  return { keysPerSecond: Math.round((b.keys - a.keys) / secs), eventsPerSecond: Math.round((b.events - a.events) / secs), drainSeconds: round(secs, 2) };
+  return {
+    keysPerSecond: Math.round((b.keys - a.keys) / secs),
+    eventsPerSecond: Math.round((b.events - a.events) / secs),
+    drainSeconds: round(secs, 2),
+    cpuMicrosPerEvent: round(((b.cpuSeconds - c.cpuSeconds) * 1e6) / (b.events - c.events), 1),
+  };
 }

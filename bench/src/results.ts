@@ -4,6 +4,7 @@ import type { FloodResult } from './scenarios/consistent-flood';
 import type { WatchResult } from './scenarios/watch';
 import type { RedisClusterResult } from './scenarios/redis-cluster';
 import type { EvictionResult } from './scenarios/eviction-throughput';
+import type { EventFormatResult } from './scenarios/event-format';
 import type { BulkDrainResult } from './scenarios/bulk-drain';
 import type { IncidentResult } from './scenarios/incident-replay/result';
 import type { LagResult } from './scenarios/invalidation-lag';
@@ -27,6 +28,7 @@ export interface BenchResults {
   l1Coherence?: L1CoherenceResult;
   invalidationLag?: LagResult;
   evictionThroughput?: EvictionResult;
+  eventFormat?: EventFormatResult;
   bulkDrain?: BulkDrainResult;
   incidentReplay?: IncidentResult;
   memory?: MemoryResult;
@@ -46,6 +48,7 @@ export const RESULT_KEYS = {
   'l1-coherence': 'l1Coherence',
   'invalidation-lag': 'invalidationLag',
   'eviction-throughput': 'evictionThroughput',
+  'event-format': 'eventFormat',
   'bulk-drain': 'bulkDrain',
   'incident-replay': 'incidentReplay',
   memory: 'memory',

@@ -10,6 +10,7 @@ import { runConsistentFlood } from './scenarios/consistent-flood';
 import { runWatch } from './scenarios/watch';
 import { runRedisCluster } from './scenarios/redis-cluster';
 import { runEvictionThroughput } from './scenarios/eviction-throughput';
+import { runEventFormat } from './scenarios/event-format';
 import { runBulkDrain } from './scenarios/bulk-drain';
 import { runIncidentReplay } from './scenarios/incident-replay/incident-replay';
 import { runInvalidationLag } from './scenarios/invalidation-lag';
@@ -37,6 +38,7 @@ const RUNNERS: Record<ScenarioName, (ctx: BenchContext) => Promise<BenchResults[
   'l1-coherence': runL1Coherence,
   'invalidation-lag': runInvalidationLag,
   'eviction-throughput': runEvictionThroughput,
+  'event-format': runEventFormat,
   'bulk-drain': runBulkDrain,
   'incident-replay': runIncidentReplay,
   memory: runMemory,

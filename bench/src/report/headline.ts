@@ -61,6 +61,15 @@ function headlines(r: BenchResults): Headline[] {
       ratio: x(ev.median.ratio),
     });
   }
+  const ef = r.eventFormat;
+  if (ef) {
+    out.push({
+      what: 'Change-event format: invalidator CPU per event, lean / nested',
+      value: `${ef.median.lean.invalidatorCpuMicrosPerEvent} / ${ef.median.nested.invalidatorCpuMicrosPerEvent} µs`,
+      reference: `drain ${n(ef.median.lean.invalidatorKeysPerSecond)} / ${n(ef.median.nested.invalidatorKeysPerSecond)} keys/s; Connect ${ef.median.lean.connectCpuMicrosPerEvent} / ${ef.median.nested.connectCpuMicrosPerEvent} µs per event`,
+      ratio: x(ef.ratios.invalidatorCpuPerEvent),
+    });
+  }
   const bulk = r.bulkDrain;
   if (bulk) {
     out.push({

@@ -5,6 +5,7 @@ import { reportPage } from './report-page';
 import { caveatsSection } from './sections/caveats';
 import { consistentFloodSection } from './sections/consistent-flood';
 import { evictionThroughputSection } from './sections/eviction-throughput';
+import { eventFormatSection } from './sections/event-format';
 import { bulkDrainSection } from './sections/bulk-drain';
 import { incidentReplaySection } from './sections/incident-replay';
 import { invalidationLagSection } from './sections/invalidation-lag';
@@ -42,6 +43,7 @@ export function renderReport(r: BenchResults, chartDir: string): { markdown: str
   if (r.l1Coherence) l1CoherenceSection(r.l1Coherence, page);
   if (r.invalidationLag) invalidationLagSection(r.invalidationLag, r.sizes.lag, page);
   if (r.evictionThroughput) evictionThroughputSection(r.evictionThroughput, page);
+  if (r.eventFormat) eventFormatSection(r.eventFormat, page);
   if (r.bulkDrain) bulkDrainSection(r.bulkDrain, page);
   if (r.incidentReplay) incidentReplaySection(r.incidentReplay, page);
   if (r.consistentFlood) consistentFloodSection(r.consistentFlood, page);

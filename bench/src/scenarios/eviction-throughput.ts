@@ -14,6 +14,8 @@ export interface EvictionRound {
   invalidatorKeysPerSecond: number;
   /** Change events consumed per second over the same window. */
   invalidatorEventsPerSecond: number;
+  /** CPU of the invalidator process per change event over the drain window. */
+  invalidatorCpuMicrosPerEvent: number;
   drainSeconds: number;
   redisBenchmarkSetPerSecond: number;
   ratio: number;
@@ -84,6 +86,7 @@ export async function runEvictionThroughput(ctx: BenchContext): Promise<Eviction
         round,
         invalidatorKeysPerSecond: keysPerSecond,
         invalidatorEventsPerSecond: eventsPerSecond,
+        invalidatorCpuMicrosPerEvent: drain.cpuMicrosPerEvent,
         drainSeconds: roundTo(secs, 2),
         redisBenchmarkSetPerSecond: Math.round(rb.setPerSecond),
         ratio: ratio(keysPerSecond, rb.setPerSecond),

@@ -5,12 +5,13 @@ import { runQuickBench, type ScenarioName } from '../../src';
  * the scenarios run end to end and produce sane numbers. Needs the workspace compiled (the
  * services and the benchmark's servers start from dist/, as `npm test` builds them) and h2load
  * (nghttp2-client, installed by deploy/local/bin/run.sh with the stack's other packages).
- * BENCH_SMOKE_SCENARIOS widens it (default: the two fastest scenarios, about a minute).
+ * BENCH_SMOKE_SCENARIOS widens it (default: the two fastest scenarios, about a minute, and the
+ * event-format comparison, which also drains events written with the optional lean transforms).
  */
 jest.setTimeout(600_000);
 
 it('quick bench: read path and invalidation lag produce verified, plausible results', async () => {
-  const scenarios = (process.env.BENCH_SMOKE_SCENARIOS ?? 'read-path,invalidation-lag').split(',') as ScenarioName[];
+  const scenarios = (process.env.BENCH_SMOKE_SCENARIOS ?? 'read-path,invalidation-lag,event-format').split(',') as ScenarioName[];
   const results = await runQuickBench({ scenarios, log: () => undefined });
   expect(results.errors).toEqual([]);
   if (results.readPath) {
@@ -34,6 +35,11 @@ it('quick bench: read path and invalidation lag produce verified, plausible resu
       expect(r.cpuMicrosPerRow.connect).toBeGreaterThan(0);
       expect(r.cpuMicrosPerRow.invalidator).toBeGreaterThan(0);
     }
+  }
+  if (results.eventFormat) {
+    // Both formats published and drained.
+    expect(results.eventFormat.publish.map((p) => p.format).sort()).toEqual(['lean', 'nested']);
+    for (const d of results.eventFormat.drains) expect(d.invalidatorCpuMicrosPerEvent).toBeGreaterThan(0);
   }
   if (results.invalidationLag) {
     for (const run of results.invalidationLag.runs) {

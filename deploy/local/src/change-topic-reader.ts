@@ -1,28 +1,18 @@
 import type { Consumer, KafkaMessage } from 'kafkajs';
-import { decodeChangeEvent } from '@settings/shared';
 import { ensureChangeTopics } from './kafka';
 import { localKafka } from './kafka-client';
 import { uniqueId } from './unique-id';
 
-/**
- * A record value: parsed JSON, `null` for a tombstone, `undefined` when it is not JSON. A
- * cached table's change event, which the connector writes flattened (`before.version`, ...),
- * is given in Debezium's nested shape, as the invalidator reads it; `message.value` keeps
- * the bytes as written.
- */
+/** A record value: parsed JSON, `null` for a tombstone, `undefined` when it is not JSON. */
 export type JsonValue = Record<string, unknown> | null | undefined;
 
 function parseValue(raw: Buffer | null): JsonValue {
   if (raw === null) return null;
-  let parsed: Record<string, unknown>;
   try {
-    parsed = JSON.parse(raw.toString('utf8')) as Record<string, unknown>;
+    return JSON.parse(raw.toString('utf8')) as Record<string, unknown>;
   } catch {
     return undefined;
   }
-  if (typeof parsed !== 'object' || parsed === null || !('source.table' in parsed)) return parsed;
-  const decoded = decodeChangeEvent(raw);
-  return decoded.kind === 'change' ? { ...decoded.event } : parsed;
 }
 
 /**

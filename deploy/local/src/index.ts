@@ -4,7 +4,7 @@ export { up, down, status, endpoints, consoleProgress } from './stack';
 export { redisProcess, startRedis } from './redis';
 export { redisClusterReady, redisClusterRunning, restartRedisClusterNode, startRedisCluster, stopRedisCluster, stopRedisClusterNode } from './redis-cluster';
 export { pgQuery } from './postgres';
-export { connectorFile, localConnectorConfig } from './kafka-connect';
+export { connectorFile, localConnectorConfig, type ConnectorFile } from './kafka-connect';
 // Fault injection (chaos suite): stop a component one way, bring it back the way `up` does.
 export { postgresRunning, startPostgres, stopPostgresImmediate } from './postgres';
 export { kafkaProcess, startKafka } from './kafka';

@@ -99,7 +99,11 @@ export async function connectorStatus(name = connectorFile().name): Promise<Conn
   return r.status === 200 ? r.json : undefined;
 }
 
-export async function startConnect(progress: (msg: string) => void): Promise<void> {
+/**
+ * Starts the worker if it is not running and registers the connector: `registered` is the
+ * local stack's config by default; the bench registers a variant of it (scenarios/event-format.ts).
+ */
+export async function startConnect(progress: (msg: string) => void, registered: ConnectorFile = localConnectorConfig()): Promise<void> {
   ensureJars(COMPONENT);
   const props = join(componentDir(COMPONENT), 'worker.properties');
   writeFileSync(props, workerProperties());
@@ -115,7 +119,7 @@ export async function startConnect(progress: (msg: string) => void): Promise<voi
     log: connectProcess.log,
     alive,
   });
-  const { name, config } = localConnectorConfig();
+  const { name, config } = registered;
   progress(`registering connector ${name}`);
   // PUT .../config creates or updates: registering again on every `up` is idempotent.
   await waitUntil(COMPONENT, `connector ${name} accepted`, async () => {

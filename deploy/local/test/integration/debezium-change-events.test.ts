@@ -19,24 +19,20 @@ afterAll(async () => {
 type Envelope = { op: string; before: Record<string, unknown> | null; after: Record<string, unknown> | null; source: Record<string, unknown> };
 
 describe('Debezium change events from plain SQL', () => {
-  it('an INSERT made in psql arrives as op "c" with after and the commit time, written flattened and lean', async () => {
+  it('an INSERT made in psql arrives as op "c" with after, lsn, txId and commit time', async () => {
     const t0 = Date.now();
     await pgQuery(localStack.database, 'INSERT INTO staff_permission_lists (account_id) VALUES ($1)', [account]);
     const { value, message } = await reader.waitFor((v) => (v as Envelope | null)?.after?.account_id === account, 15_000);
     const ev = value as Envelope;
     expect(ev.op).toBe('c');
     expect(ev.before).toBeNull();
-    expect(ev.after).toEqual({ account_id: account, version: expect.any(Number) });
-    expect(ev.source).toEqual({ schema: 'public', table: 'staff_permission_lists', ts_ms: expect.any(Number) });
+    expect(ev.after).toMatchObject({ account_id: account });
+    expect(typeof ev.after!.version).toBe('number');
+    expect(ev.source).toMatchObject({ connector: 'postgresql', db: localStack.database, schema: 'public', table: 'staff_permission_lists' });
+    expect(typeof ev.source.lsn).toBe('number');
+    expect(typeof ev.source.txId).toBe('number');
     expect(ev.source.ts_ms as number).toBeGreaterThanOrEqual(t0 - 1000);
     expect(JSON.parse(message.key!.toString())).toEqual({ account_id: account });
-    // As written: flattened and lean (key columns, version, op, source table, commit times).
-    const raw = JSON.parse(message.value!.toString()) as Record<string, unknown>;
-    expect(Object.keys(raw).sort()).toEqual(
-      ['after.account_id', 'after.version', 'before.account_id', 'before.version', 'op', 'source.schema', 'source.table', 'source.ts_ms', 'ts_ms'].sort(),
-    );
-    // Debezium's nested envelope of the same event is ~510 bytes (source block, ts_us, ts_ns, transaction).
-    expect(message.value!.length).toBeLessThan(260);
   });
 
   it('a DELETE arrives as op "d" whose before carries the whole old row, then a tombstone', async () => {

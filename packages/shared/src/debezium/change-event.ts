@@ -2,13 +2,12 @@
  * Debezium PostgreSQL change events as the connector writes them with the JSON converter
  * and `schemas.enable=false` (deploy/debezium/settings-connector.json).
  *
- * Two shapes are read. The connector writes the cached tables' events *flattened and lean*
- * (Kafka Connect's `Flatten` and `ReplaceField` transforms): one level of `before.<column>`,
- * `after.<column>`, `source.ts_ms`, `source.schema`, `source.table`, `op` and `ts_ms`, about
- * 210 bytes instead of 540, because every other field of Debezium's envelope is bytes Connect
- * serialises and every reader parses for nothing (deploy/debezium/README.md). Debezium's own
- * nested envelope is still read as well: events written before that change, the heartbeat and
- * signal tables' events, and a connector configured without the transforms.
+ * Two shapes are read: Debezium's nested envelope (the connector's default), and the
+ * flattened, lean events the optional transforms in deploy/debezium/lean-transforms.json write
+ * (Kafka Connect's `Flatten` and `ReplaceField`): one level of `before.<column>`,
+ * `after.<column>`, `source.ts_ms`, `source.schema`, `source.table`, `op` and `ts_ms`, ~214
+ * bytes instead of ~537. Reading both lets an operator add or remove the transforms without a
+ * coordinated rollout (deploy/debezium/README.md says what they cost and save).
  */
 export type ChangeOp = 'c' | 'u' | 'd' | 'r' | 't';
 

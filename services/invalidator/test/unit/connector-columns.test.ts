@@ -24,13 +24,17 @@ describe('column.include.list', () => {
 });
 
 /**
- * The cached tables' events are flattened and cut to what the invalidator reads (Connect's
- * `Flatten` + `ReplaceField` include list, applied by a topic predicate). A key column or
- * `version` missing from the include list would make every event of that table unplannable;
- * a cached table missing from the predicate would only be larger (its events stay nested).
+ * The optional lean transforms (deploy/debezium/lean-transforms.json, measured by the bench's
+ * event-format scenario): the cached tables' events flattened and cut to what the invalidator
+ * reads (Connect's `Flatten` + `ReplaceField` include list, applied by a topic predicate). A key
+ * column or `version` missing from the include list would make every event of that table
+ * unplannable; a cached table missing from the predicate would only be larger (nested).
  */
 describe('the lean change-event transforms', () => {
-  const config = connector.config;
+  const config: Record<string, string> = {
+    ...connector.config,
+    ...(JSON.parse(readFileSync(join(__dirname, '../../../../deploy/debezium/lean-transforms.json'), 'utf8')) as Record<string, string>),
+  };
   const kept = new Set(config['transforms.lean.include']!.split(','));
   const predicate = new RegExp(`^(?:${config['predicates.cachedTables.pattern']!})$`);
 
