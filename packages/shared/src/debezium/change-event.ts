@@ -85,14 +85,16 @@ export function decodeChangeEvent(value: Buffer | null): DecodedChange {
 
 /**
  * Debezium's envelope back from the one level `Flatten` made of it (delimiter `.`):
- * `before.version` → `before.version`, and so on. `Flatten` writes a null struct as null
- * fields, so a row whose fields are all null was null (every cached table's key columns and
- * `version` are NOT NULL; a row cannot be all null). Names outside `before.`, `after.` and
- * `source.` are kept at the top (`op`, `ts_ms`).
+ * `{"before.version": 4}` → `{before: {version: 4}}`, and so on. `Flatten` writes a null struct
+ * as null fields, so a row whose fields are all null was null (every cached table's key columns
+ * and `version` are NOT NULL; a row cannot be all null). Names outside `before.`, `after.` and
+ * `source.` are kept at the top (`op`, `ts_ms`). The objects have no prototype: a name such as
+ * `after.__proto__` in a crafted event is then a plain field, not the row's prototype (JSON.parse
+ * gives the nested envelope the same guarantee).
  */
 function nestFlattened(flat: Row): Row {
-  const env: Record<string, unknown> = {};
-  const source: Record<string, unknown> = {};
+  const env = fieldsOnly();
+  const source = fieldsOnly();
   let before: Record<string, unknown> | undefined;
   let after: Record<string, unknown> | undefined;
   let beforeLive = false;
@@ -100,10 +102,10 @@ function nestFlattened(flat: Row): Row {
   for (const name in flat) {
     const value = flat[name];
     if (name.startsWith('before.')) {
-      (before ??= {})[name.slice(7)] = value;
+      (before ??= fieldsOnly())[name.slice(7)] = value;
       beforeLive ||= value !== null;
     } else if (name.startsWith('after.')) {
-      (after ??= {})[name.slice(6)] = value;
+      (after ??= fieldsOnly())[name.slice(6)] = value;
       afterLive ||= value !== null;
     } else if (name.startsWith('source.')) source[name.slice(7)] = value;
     else env[name] = value;
@@ -113,6 +115,8 @@ function nestFlattened(flat: Row): Row {
   env.source = source;
   return env;
 }
+
+const fieldsOnly = (): Record<string, unknown> => Object.create(null) as Record<string, unknown>;
 
 /** Change topic of a table: `<topic.prefix>.<schema>.<table>`. */
 export function changeTopic(prefix: string, table: string, schema = 'public'): string {

@@ -73,6 +73,15 @@ describe('decodeChangeEvent of a flattened, lean event', () => {
     expect(decodeChangeEvent(flattened(env, columns)).kind).toBe('change');
   });
 
+  it('reads a crafted "after.__proto__" as a plain field, never as the row\'s prototype', () => {
+    const raw = Buffer.from('{"before.account_id":null,"before.version":null,"after.account_id":"a","after.version":2,"after.__proto__":{"doctor_id":"x"},"source.ts_ms":1,"source.schema":"public","source.table":"doctor_settings","op":"c","ts_ms":1}');
+    const d = decodeChangeEvent(raw);
+    expect(d.kind).toBe('change');
+    if (d.kind !== 'change') return;
+    expect(d.event.after!.doctor_id).toBeUndefined();
+    expect(Object.keys(d.event.after!).sort()).toEqual(['__proto__', 'account_id', 'version']);
+  });
+
   it('keeps a null column of a row that exists as null, as the nested envelope has it', () => {
     const env = { op: 'u', before: { ...row(1), doctor_id: null }, after: row(2), source: lean, ts_ms: 1 };
     const d = decodeChangeEvent(flattened(env, columns));
