@@ -42,7 +42,8 @@ export interface BenchSizes {
     zipfS: number;
     ttlSeconds: number;
   };
-  eviction: { rounds: number; rows: number; redisBenchmarkRequests: number };
+  /** `replicas`: the side-by-side drain by that many invalidators (1: none). */
+  eviction: { rounds: number; rows: number; redisBenchmarkRequests: number; replicas: number };
   /** The change events' format, lean against nested, published and drained side by side (scenarios/event-format.ts). */
   eventFormat: { rounds: number; rows: number };
   /** One bulk UPDATE drained end to end with the default configuration (scenarios/bulk-drain.ts). */
@@ -90,7 +91,7 @@ export const FULL_SIZES: BenchSizes = {
     zipfS: 1.1,
     ttlSeconds: 300,
   },
-  eviction: { rounds: 3, rows: 100_000, redisBenchmarkRequests: 200_000 },
+  eviction: { rounds: 3, rows: 100_000, redisBenchmarkRequests: 200_000, replicas: 3 },
   eventFormat: { rounds: 3, rows: 100_000 },
   bulkDrain: { rounds: 3, rows: 100_000, hotAccounts: 2000, readsPerSecond: 300, baselineSeconds: 5 },
   memory: { soakSeconds: 600, readRps: 400, writesPerSecond: 50 },
@@ -103,7 +104,7 @@ export const QUICK_SIZES: BenchSizes = {
   readPath: { rounds: 1, saturateSeconds: 2, latencySeconds: 2, clients: 2, streams: 8, warmupSeconds: 1, cpu: { pacedRps: 300, pacedSeconds: 2, saturatedRequests: 5000 } },
   lag: { rounds: 1, rates: [100, 1000], seconds: 3, accounts: 500 },
   incident: { ...FULL_SIZES.incident, rounds: 1, accounts: 5_000, readsPerSecond: 300, warmSeconds: 4, burstSeconds: 4, tailSeconds: 2, burstSavesPerSecond: 50, quiesceSeconds: 4 },
-  eviction: { rounds: 1, rows: 10_000, redisBenchmarkRequests: 50_000 },
+  eviction: { rounds: 1, rows: 10_000, redisBenchmarkRequests: 50_000, replicas: 2 },
   eventFormat: { rounds: 1, rows: 2_000 },
   bulkDrain: { rounds: 1, rows: 10_000, hotAccounts: 500, readsPerSecond: 200, baselineSeconds: 2 },
   memory: { soakSeconds: 20, readRps: 200, writesPerSecond: 20 },

@@ -1,3 +1,4 @@
+import type { TopicOffsets } from '@settings/local-stack';
 import { sleep, type BenchContext } from './context';
 import { processCpuSeconds } from './process-cpu';
 import { scrape, startInvalidatorProcess } from './procs';
@@ -12,45 +13,56 @@ export interface DrainRate {
    */
   eventsPerSecond: number;
   drainSeconds: number;
-  /** CPU of the invalidator process (user + system) per change event, from before its first event was decoded to the last key applied. */
+  /** CPU of the invalidator processes (user + system) per change event, from before its first event was decoded to the last key applied. */
   cpuMicrosPerEvent: number;
 }
 
 /**
- * Starts one invalidator process on `groupId` (already positioned before a backlog of `keys`
- * change events) and measures how fast it drains it, from its own `invalidator_keys_applied_total`
- * sampled every 50 ms.
- * The window runs from the last sample with nothing applied to the first with everything applied,
- * so process start-up and the group join are not counted. The process is stopped afterwards.
+ * Starts one invalidator process per group of `groupIds` (each already positioned before its part
+ * of a backlog of `keys` change events in all) and measures how fast they drain it together, from
+ * their `invalidator_keys_applied_total` summed, sampled every 50 ms. Several groups stand for
+ * replicas of one group whose assignment has settled: each replica's group has a backlog only on
+ * the partitions that replica would own (see `replicaOffsets`), so no rebalance falls inside the
+ * window.
+ * The window runs from the last sample in which some process had applied nothing yet (every
+ * replica is working from the next one on) to the first with everything applied, so process
+ * start-up and the group joins are not counted, nor a replica that joined late. The processes are
+ * stopped afterwards.
  */
-export async function measureInvalidatorDrain(ctx: BenchContext, name: string, groupId: string, keys: number, env: Record<string, string>): Promise<DrainRate> {
-  // Not waiting for readiness: sampling starts while it joins, so the window starts at zero.
-  const inv = await startInvalidatorProcess(ctx, name, groupId, env, { waitReady: false });
-  const samples: Array<{ t: number; keys: number; events: number; cpuSeconds: number }> = [];
-  const pid = inv.child.pid!;
+export async function measureInvalidatorDrain(ctx: BenchContext, name: string, groupIds: string | readonly string[], keys: number, env: Record<string, string>): Promise<DrainRate> {
+  const groups = typeof groupIds === 'string' ? [groupIds] : groupIds;
+  // Not waiting for readiness: sampling starts while they join, so the window starts at zero.
+  const invs = await Promise.all(groups.map((g, i) => startInvalidatorProcess(ctx, groups.length === 1 ? name : `${name}-${i + 1}`, g, env, { waitReady: false })));
+  const samples: Array<{ t: number; keys: number; events: number; cpuSeconds: number; allApplying: boolean }> = [];
   try {
     const deadline = Date.now() + 600_000;
     // A stuck invalidator (e.g. retrying a failing eviction forever) fails the run in a minute, not ten.
     let progressAt = Date.now();
     for (;;) {
-      const m = await scrape(inv.httpPort).catch(() => undefined);
-      if (!m) {
-        if (inv.exit !== undefined) throw new Error(`invalidator exited; see ${inv.logFile}`);
+      const scraped = await Promise.all(invs.map((inv) => scrape(inv.httpPort).catch(() => undefined)));
+      const exited = invs.find((inv) => inv.exit !== undefined);
+      if (exited) throw new Error(`invalidator exited; see ${exited.logFile}`);
+      if (scraped.some((m) => m === undefined)) {
         if (Date.now() > deadline) throw new Error('invalidator metrics never came up');
         await sleep(20);
         continue;
       }
-      const s = { t: Date.now(), keys: m.get('invalidator_keys_applied_total') ?? 0, events: m.get('invalidator_events_consumed_total') ?? 0, cpuSeconds: processCpuSeconds(pid) ?? Number.NaN };
+      const sum = (metric: string): number => scraped.reduce((acc, m) => acc + (m!.get(metric) ?? 0), 0);
+      const cpuSeconds = invs.reduce((acc, inv) => acc + (processCpuSeconds(inv.child.pid!) ?? Number.NaN), 0);
+      const allApplying = scraped.every((m) => (m!.get('invalidator_keys_applied_total') ?? 0) > 0);
+      const s = { t: Date.now(), keys: sum('invalidator_keys_applied_total'), events: sum('invalidator_events_consumed_total'), cpuSeconds, allApplying };
       if (s.keys !== samples[samples.length - 1]?.keys) progressAt = s.t;
       samples.push(s);
       if (s.keys >= keys) break;
-      if (Date.now() > deadline || s.t - progressAt > 60_000) throw new Error(`${name}: applied ${s.keys} of ${keys} keys, no progress for ${Math.round((s.t - progressAt) / 1000)} s; see ${inv.logFile}`);
+      if (Date.now() > deadline || s.t - progressAt > 60_000) throw new Error(`${name}: applied ${s.keys} of ${keys} keys, no progress for ${Math.round((s.t - progressAt) / 1000)} s; see ${invs[0]!.logFile}`);
       await sleep(50);
     }
   } finally {
-    await inv.stop();
+    await Promise.all(invs.map((inv) => inv.stop()));
   }
-  const a = samples[Math.max(0, samples.findIndex((s) => s.keys > 0) - 1)]!;
+  // A replica whose part was drained before the others had started still counts as applying.
+  const start = samples.findIndex((s) => s.allApplying || s.keys >= keys);
+  const a = samples[Math.max(0, start - 1)]!;
   const b = samples[samples.length - 1]!;
   // CPU per event over the whole work: from before the first event was decoded (a small backlog
   // is decoded in one chunk before its first key is applied, i.e. before `a`).
@@ -62,4 +74,21 @@ export async function measureInvalidatorDrain(ctx: BenchContext, name: string, g
     drainSeconds: round(secs, 2),
     cpuMicrosPerEvent: round(((b.cpuSeconds - c.cpuSeconds) * 1e6) / (b.events - c.events), 1),
   };
+}
+
+/**
+ * Offsets that give replica `replica` of `replicas` the backlog between `before` and `after` on
+ * the partitions it would own in a settled group (partition p goes to replica p mod replicas) and
+ * nothing to do on the others.
+ */
+export function replicaOffsets(before: TopicOffsets, after: TopicOffsets, replica: number, replicas: number): TopicOffsets {
+  const out: TopicOffsets = new Map();
+  for (const [topic, parts] of before) {
+    const ends = after.get(topic) ?? [];
+    out.set(
+      topic,
+      parts.map((p) => (p.partition % replicas === replica ? p : { partition: p.partition, offset: ends.find((e) => e.partition === p.partition)?.offset ?? p.offset })),
+    );
+  }
+  return out;
 }

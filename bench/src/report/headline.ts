@@ -60,6 +60,15 @@ function headlines(r: BenchResults): Headline[] {
       reference: `redis-benchmark SET -P 16: ${n(ev.median.redisBenchmarkSetPerSecond)}/s`,
       ratio: x(ev.median.ratio),
     });
+    const rm = ev.replicatedMedian;
+    if (rm) {
+      out.push({
+        what: `Eviction throughput, rate ceiling off, ${rm.replicas} invalidator replicas`,
+        value: `${n(rm.keysPerSecond)} keys/s`,
+        reference: `${x(rm.speedup)} of one invalidator in the same rounds`,
+        ratio: x(rm.ratio),
+      });
+    }
   }
   const ef = r.eventFormat;
   if (ef) {

@@ -3,7 +3,7 @@ import type { BenchContext } from '../context';
 import { BENCH_REDIS_DB } from '../context';
 import { createAccounts, deleteAccounts, escapeLike, sql } from '../db';
 import { commitGroupOffsets, deleteGroups, drainDebezium, topicEnds } from '@settings/local-stack';
-import { measureInvalidatorDrain } from '../invalidator-drain';
+import { measureInvalidatorDrain, replicaOffsets, type DrainRate } from '../invalidator-drain';
 import { benchRedis, deleteByPattern, globEscape } from '../redis-util';
 import { localStack } from '@settings/shared';
 import { median, ratio, round as roundTo } from '../stats';
@@ -19,6 +19,21 @@ export interface EvictionRound {
   drainSeconds: number;
   redisBenchmarkSetPerSecond: number;
   ratio: number;
+  /** The same backlog drained by `replicas` invalidator processes in the same round (absent in results from before it was measured). */
+  replicated?: ReplicatedDrain;
+}
+
+/** `replicas` invalidators, each on the partitions it would own in a settled consumer group. */
+export interface ReplicatedDrain {
+  replicas: number;
+  keysPerSecond: number;
+  /** CPU of all replicas together per change event. */
+  cpuMicrosPerEvent: number;
+  drainSeconds: number;
+  /** keysPerSecond ÷ the round's redis-benchmark SET/s. */
+  ratio: number;
+  /** keysPerSecond ÷ the single invalidator's in the same round. */
+  speedup: number;
 }
 
 export interface EvictionResult {
@@ -28,6 +43,8 @@ export interface EvictionResult {
   redisBenchmarkCommand: string;
   rounds: EvictionRound[];
   median: { invalidatorKeysPerSecond: number; redisBenchmarkSetPerSecond: number; ratio: number };
+  /** Medians of the rounds' replicated drains (absent in results from before it was measured). */
+  replicatedMedian?: { replicas: number; keysPerSecond: number; ratio: number; speedup: number };
 }
 
 function redisBenchmark(requests: number): Promise<{ setPerSecond: number; command: string }> {
@@ -51,9 +68,13 @@ function redisBenchmark(requests: number): Promise<{ setPerSecond: number; comma
  * The backlog is made once (one bulk UPDATE, drained through Debezium into Kafka before any
  * measurement); each round positions a fresh consumer group just before it and clears the
  * markers of the previous round, so every round does the same work.
+ *
+ * Each round also drains the same backlog with `replicas` invalidators side by side (the order of
+ * the two alternates by round): what scaling out buys on this machine, where the replicas share
+ * its cores with Redis and Kafka.
  */
 export async function runEvictionThroughput(ctx: BenchContext): Promise<EvictionResult> {
-  const { rounds, rows, redisBenchmarkRequests } = ctx.sizes.eviction;
+  const { rounds, rows, redisBenchmarkRequests, replicas } = ctx.sizes.eviction;
   const prefix = `${ctx.prefix}-ev`;
   const redis = benchRedis();
   const groups: string[] = [];
@@ -69,15 +90,40 @@ export async function runEvictionThroughput(ctx: BenchContext): Promise<Eviction
     await sql(`UPDATE account_settings SET display_name = display_name || '.' WHERE account_id LIKE $1`, [`${escapeLike(prefix)}-%`]);
     await drainDebezium();
     debeziumEventsPerSecond = Math.round(rows / ((Date.now() - t0) / 1000));
+    const after = await topicEnds();
     ctx.log(`eviction: ${rows} change events in Kafka (Debezium ~${debeziumEventsPerSecond} events/s)`);
 
+    const clearMarkers = (): Promise<unknown> => deleteByPattern(redis, `v1:${globEscape(`{acct:${prefix}-`)}*`);
+    const ceilingOff = { EVICTION_MAX_KEYS_PER_SECOND: '0' };
     for (let round = 1; round <= rounds; round++) {
-      await deleteByPattern(redis, `v1:${globEscape(`{acct:${prefix}-`)}*`);
-      const group = `${prefix}-inv-${round}`;
-      groups.push(group);
-      await commitGroupOffsets(group, before);
-      const drain = await measureInvalidatorDrain(ctx, `eviction-invalidator-${round}`, group, rows, { EVICTION_MAX_KEYS_PER_SECOND: '0' });
-      ctx.log(`eviction: round ${round}: drained in ${drain.drainSeconds} s`);
+      const drainOne = async (): Promise<DrainRate> => {
+        await clearMarkers();
+        const group = `${prefix}-inv-${round}`;
+        groups.push(group);
+        await commitGroupOffsets(group, before);
+        const d = await measureInvalidatorDrain(ctx, `eviction-invalidator-${round}`, group, rows, ceilingOff);
+        ctx.log(`eviction: round ${round}: one invalidator drained it in ${d.drainSeconds} s`);
+        return d;
+      };
+      const drainReplicated = async (): Promise<DrainRate | undefined> => {
+        if (replicas < 2) return undefined;
+        await clearMarkers();
+        const replicaGroups = Array.from({ length: replicas }, (_, i) => `${prefix}-inv-${round}-r${i + 1}`);
+        groups.push(...replicaGroups);
+        for (const [i, g] of replicaGroups.entries()) await commitGroupOffsets(g, replicaOffsets(before, after, i, replicas));
+        const d = await measureInvalidatorDrain(ctx, `eviction-invalidators-${round}`, replicaGroups, rows, ceilingOff);
+        ctx.log(`eviction: round ${round}: ${replicas} invalidators drained it in ${d.drainSeconds} s`);
+        return d;
+      };
+      let drain: DrainRate;
+      let replicatedDrain: DrainRate | undefined;
+      if (round % 2 === 1) {
+        drain = await drainOne();
+        replicatedDrain = await drainReplicated();
+      } else {
+        replicatedDrain = await drainReplicated();
+        drain = await drainOne();
+      }
       const { keysPerSecond, eventsPerSecond, drainSeconds: secs } = drain;
       const rb = await redisBenchmark(redisBenchmarkRequests);
       command = rb.command;
@@ -90,8 +136,20 @@ export async function runEvictionThroughput(ctx: BenchContext): Promise<Eviction
         drainSeconds: roundTo(secs, 2),
         redisBenchmarkSetPerSecond: Math.round(rb.setPerSecond),
         ratio: ratio(keysPerSecond, rb.setPerSecond),
+        ...(replicatedDrain && {
+          replicated: {
+            replicas,
+            keysPerSecond: replicatedDrain.keysPerSecond,
+            cpuMicrosPerEvent: replicatedDrain.cpuMicrosPerEvent,
+            drainSeconds: roundTo(replicatedDrain.drainSeconds, 2),
+            ratio: ratio(replicatedDrain.keysPerSecond, rb.setPerSecond),
+            speedup: ratio(replicatedDrain.keysPerSecond, keysPerSecond),
+          },
+        }),
       });
-      ctx.log(`eviction: round ${round}: invalidator ${keysPerSecond} keys/s, redis-benchmark SET ${Math.round(rb.setPerSecond)}/s`);
+      ctx.log(
+        `eviction: round ${round}: invalidator ${keysPerSecond} keys/s${replicatedDrain ? `, ${replicas} invalidators ${replicatedDrain.keysPerSecond} keys/s` : ''}, redis-benchmark SET ${Math.round(rb.setPerSecond)}/s`,
+      );
     }
   } finally {
     await deleteGroups(groups);
@@ -109,5 +167,13 @@ export async function runEvictionThroughput(ctx: BenchContext): Promise<Eviction
       redisBenchmarkSetPerSecond: median(out.map((r) => r.redisBenchmarkSetPerSecond)),
       ratio: median(out.map((r) => r.ratio)),
     },
+    ...(replicas >= 2 && {
+      replicatedMedian: {
+        replicas,
+        keysPerSecond: median(out.map((r) => r.replicated?.keysPerSecond ?? Number.NaN)),
+        ratio: median(out.map((r) => r.replicated?.ratio ?? Number.NaN)),
+        speedup: median(out.map((r) => r.replicated?.speedup ?? Number.NaN)),
+      },
+    }),
   };
 }

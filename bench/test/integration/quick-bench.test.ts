@@ -5,13 +5,14 @@ import { runQuickBench, type ScenarioName } from '../../src';
  * the scenarios run end to end and produce sane numbers. Needs the workspace compiled (the
  * services and the benchmark's servers start from dist/, as `npm test` builds them) and h2load
  * (nghttp2-client, installed by deploy/local/bin/run.sh with the stack's other packages).
- * BENCH_SMOKE_SCENARIOS widens it (default: the two fastest scenarios, about a minute, and the
- * event-format comparison, which also drains events written with the optional lean transforms).
+ * BENCH_SMOKE_SCENARIOS widens it (default: the two fastest scenarios, about a minute, the
+ * event-format comparison, which also drains events written with the optional lean transforms,
+ * and the eviction drain by one and by several invalidators, a few seconds).
  */
 jest.setTimeout(600_000);
 
 it('quick bench: read path and invalidation lag produce verified, plausible results', async () => {
-  const scenarios = (process.env.BENCH_SMOKE_SCENARIOS ?? 'read-path,invalidation-lag,event-format').split(',') as ScenarioName[];
+  const scenarios = (process.env.BENCH_SMOKE_SCENARIOS ?? 'read-path,invalidation-lag,event-format,eviction-throughput').split(',') as ScenarioName[];
   const results = await runQuickBench({ scenarios, log: () => undefined });
   expect(results.errors).toEqual([]);
   if (results.readPath) {
@@ -28,6 +29,10 @@ it('quick bench: read path and invalidation lag produce verified, plausible resu
     expect(results.redisCluster.reads.responsesVerified).toBe(true);
     expect(results.redisCluster.eviction.byTarget.cluster.keysPerSecond).toBeGreaterThan(0);
     expect(results.redisCluster.eviction.byTarget.single.keysPerSecond).toBeGreaterThan(0);
+  }
+  if (results.evictionThroughput) {
+    // The side-by-side drain by several invalidators applied the whole backlog too.
+    for (const r of results.evictionThroughput.rounds) expect(r.replicated?.keysPerSecond).toBeGreaterThan(0);
   }
   if (results.bulkDrain) {
     for (const r of results.bulkDrain.rounds) {
