@@ -33,7 +33,7 @@ export async function measureInvalidatorDrain(ctx: BenchContext, name: string, g
   const groups = typeof groupIds === 'string' ? [groupIds] : groupIds;
   // Not waiting for readiness: sampling starts while they join, so the window starts at zero.
   const invs = await Promise.all(groups.map((g, i) => startInvalidatorProcess(ctx, groups.length === 1 ? name : `${name}-${i + 1}`, g, env, { waitReady: false })));
-  const samples: Array<{ t: number; keys: number; events: number; cpuSeconds: number; allApplying: boolean }> = [];
+  const samples: Array<{ t: number; keys: number; events: number; cpuSeconds: number; allConsuming: boolean; allApplying: boolean }> = [];
   try {
     const deadline = Date.now() + 600_000;
     // A stuck invalidator (e.g. retrying a failing eviction forever) fails the run in a minute, not ten.
@@ -49,8 +49,10 @@ export async function measureInvalidatorDrain(ctx: BenchContext, name: string, g
       }
       const sum = (metric: string): number => scraped.reduce((acc, m) => acc + (m!.get(metric) ?? 0), 0);
       const cpuSeconds = invs.reduce((acc, inv) => acc + (processCpuSeconds(inv.child.pid!) ?? Number.NaN), 0);
-      const allApplying = scraped.every((m) => (m!.get('invalidator_keys_applied_total') ?? 0) > 0);
-      const s = { t: Date.now(), keys: sum('invalidator_keys_applied_total'), events: sum('invalidator_events_consumed_total'), cpuSeconds, allApplying };
+      const every = (metric: string): boolean => scraped.every((m) => (m!.get(metric) ?? 0) > 0);
+      const allConsuming = every('invalidator_events_consumed_total');
+      const allApplying = every('invalidator_keys_applied_total');
+      const s = { t: Date.now(), keys: sum('invalidator_keys_applied_total'), events: sum('invalidator_events_consumed_total'), cpuSeconds, allConsuming, allApplying };
       if (s.keys !== samples[samples.length - 1]?.keys) progressAt = s.t;
       samples.push(s);
       if (s.keys >= keys) break;
@@ -65,8 +67,10 @@ export async function measureInvalidatorDrain(ctx: BenchContext, name: string, g
   const a = samples[Math.max(0, start - 1)]!;
   const b = samples[samples.length - 1]!;
   // CPU per event over the whole work: from before the first event was decoded (a small backlog
-  // is decoded in one chunk before its first key is applied, i.e. before `a`).
-  const c = samples[Math.max(0, samples.findIndex((s) => s.events > 0) - 1)]!;
+  // is decoded in one chunk before its first key is applied, i.e. before `a`); with several
+  // processes, from before the last of them decoded its first, so that none's start-up (module
+  // loading, the group join) is counted as work on events.
+  const c = samples[Math.max(0, samples.findIndex((s) => s.allConsuming || s.keys >= keys) - 1)]!;
   const secs = (b.t - a.t) / 1000;
   return {
     keysPerSecond: Math.round((b.keys - a.keys) / secs),
