@@ -62,15 +62,13 @@ export async function measureInvalidatorDrain(ctx: BenchContext, name: string, g
   } finally {
     await Promise.all(invs.map((inv) => inv.stop()));
   }
-  // A replica whose part was drained before the others had started still counts as applying.
-  const start = samples.findIndex((s) => s.allApplying || s.keys >= keys);
-  const a = samples[Math.max(0, start - 1)]!;
+  const a = samples[Math.max(0, firstIndex(samples, (s) => s.allApplying, (s) => s.keys > 0) - 1)]!;
   const b = samples[samples.length - 1]!;
   // CPU per event over the whole work: from before the first event was decoded (a small backlog
   // is decoded in one chunk before its first key is applied, i.e. before `a`); with several
   // processes, from before the last of them decoded its first, so that none's start-up (module
   // loading, the group join) is counted as work on events.
-  const c = samples[Math.max(0, samples.findIndex((s) => s.allConsuming || s.keys >= keys) - 1)]!;
+  const c = samples[Math.max(0, firstIndex(samples, (s) => s.allConsuming, (s) => s.events > 0) - 1)]!;
   const secs = (b.t - a.t) / 1000;
   return {
     keysPerSecond: Math.round((b.keys - a.keys) / secs),
@@ -78,6 +76,15 @@ export async function measureInvalidatorDrain(ctx: BenchContext, name: string, g
     drainSeconds: round(secs, 2),
     cpuMicrosPerEvent: round(((b.cpuSeconds - c.cpuSeconds) * 1e6) / (b.events - c.events), 1),
   };
+}
+
+/**
+ * The first sample where `every` holds (all processes), else, when it never did (a replica whose
+ * partitions held none of the backlog never applies a key), the first where `any` holds.
+ */
+function firstIndex<S>(samples: readonly S[], every: (s: S) => boolean, any: (s: S) => boolean): number {
+  const i = samples.findIndex(every);
+  return i >= 0 ? i : samples.findIndex(any);
 }
 
 /**
