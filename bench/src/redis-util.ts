@@ -60,3 +60,13 @@ export async function deleteByPattern(redis: Redis, pattern: string): Promise<nu
 export function globEscape(s: string): string {
   return s.replace(/[*?[\]\\{}]/g, (c) => `\\${c}`);
 }
+
+/**
+ * Deletes every cache key (entries and markers) of the accounts whose ids start with
+ * `<accountIdPrefix>-`, the ids a scenario creates (db.ts accountId): the key map puts the
+ * account first, `v1:{acct:<account id>}:…` (@settings/shared, cached-table.ts). Fill leases
+ * (`v1:lease:…`) expire by themselves; redis-cluster/cache-target.ts deletes them too, per master.
+ */
+export function deleteAccountKeys(redis: Redis, accountIdPrefix: string): Promise<number> {
+  return deleteByPattern(redis, `v1:${globEscape(`{acct:${accountIdPrefix}-`)}*`);
+}

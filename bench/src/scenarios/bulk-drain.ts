@@ -8,7 +8,7 @@ import { AutogroupWeights, CDC_PIPELINE_ROLES, CDC_YIELD_NICE } from '../autogro
 import { openLoop } from '../load';
 import { CpuMeter, type CpuRole } from '../process-cpu';
 import { scrape, startInvalidatorProcess, startSettingsProcess, type InvalidatorProc, type SettingsProc } from '../procs';
-import { benchRedis, deleteByPattern, globEscape } from '../redis-util';
+import { benchRedis, deleteAccountKeys } from '../redis-util';
 import { median, round as roundTo, summarize, type LatencySummary } from '../stats';
 
 /** CPU per changed row, µs, by process (see BulkDrainRound.cpuMicrosPerRow). */
@@ -250,8 +250,8 @@ export async function runBulkDrain(ctx: BenchContext): Promise<BulkDrainResult> 
     await deleteGroups([group]);
     await deleteAccounts(prefix);
     await deleteAccounts(hotPrefix);
-    await deleteByPattern(redis, `v1:${globEscape(`{acct:${prefix}-`)}*`);
-    await deleteByPattern(redis, `v1:${globEscape(`{acct:${hotPrefix}-`)}*`);
+    await deleteAccountKeys(redis, prefix);
+    await deleteAccountKeys(redis, hotPrefix);
     redis.disconnect();
   }
   const yielded = out.filter((r) => r.round > 0 && r.cdcNice > 0);

@@ -2,7 +2,7 @@ import type { BenchContext } from '../context';
 import { accountId, createAccounts, deleteAccounts } from '../db';
 import { client, getAccount, waitForChannel } from '../grpc-util';
 import { scrape, startSettingsProcess, type SettingsProc } from '../procs';
-import { benchRedis, deleteByPattern, globEscape } from '../redis-util';
+import { benchRedis, deleteAccountKeys } from '../redis-util';
 import { round } from '../stats';
 
 export interface ColdStartRun {
@@ -100,7 +100,7 @@ async function oneRun(ctx: BenchContext, variant: ColdStartRun['variant'], repli
   } finally {
     await Promise.all(procs.map((p) => p.stop()));
     await deleteAccounts(prefix);
-    await deleteByPattern(redis, `v1:${globEscape(`{acct:${prefix}-`)}*`);
+    await deleteAccountKeys(redis, prefix);
     redis.disconnect();
   }
 }

@@ -8,7 +8,7 @@ import { h2load, type H2loadResult } from '../h2load';
 import { hs256Token } from '../hs256-token';
 import { openLoop, prng } from '../load';
 import { scrape, startSettingsProcess } from '../procs';
-import { benchRedis, deleteByPattern, globEscape } from '../redis-util';
+import { benchRedis, deleteAccountKeys } from '../redis-util';
 import { median, medianDeep, round, summarize, type LatencySummary } from '../stats';
 
 /**
@@ -121,7 +121,7 @@ export async function runConsistentFlood(ctx: BenchContext): Promise<FloodResult
     c.close();
     await settings.stop();
     await deleteAccounts(prefix).catch(() => undefined);
-    await deleteByPattern(redis, `v1:${globEscape(`{acct:${prefix}-`)}*`);
+    await deleteAccountKeys(redis, prefix);
     redis.disconnect();
   }
   const ratio = (pick: (p: FloodPhase) => number): number => round(median(rounds.map((r) => pick(r.flooded) / pick(r.baseline))), 2);

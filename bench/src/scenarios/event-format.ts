@@ -5,7 +5,7 @@ import { createAccounts, deleteAccounts, escapeLike, sql } from '../db';
 import { commitGroupOffsets, deleteGroups, drainDebezium, localConnectorConfig, repoRoot, startConnect, topicEnds, type ConnectorFile } from '@settings/local-stack';
 import { measureInvalidatorDrain } from '../invalidator-drain';
 import { CpuMeter } from '../process-cpu';
-import { benchRedis, deleteByPattern, globEscape } from '../redis-util';
+import { benchRedis, deleteAccountKeys } from '../redis-util';
 import { median, ratio, round as roundTo } from '../stats';
 
 /** Debezium's nested envelope, or the flattened and lean events the connector's transforms write. */
@@ -109,7 +109,7 @@ export async function runEventFormat(ctx: BenchContext): Promise<EventFormatResu
           continue;
         }
         publish.push(p);
-        await deleteByPattern(redis, `v1:${globEscape(`{acct:${prefix}-`)}*`);
+        await deleteAccountKeys(redis, prefix);
         // PostgreSQL and Connect are still busy for a moment after a 100k-row UPDATE (WAL
         // writes, Connect's offset flush): the drain should not share the cores with that.
         await sleep(SETTLE_MS);
@@ -127,7 +127,7 @@ export async function runEventFormat(ctx: BenchContext): Promise<EventFormatResu
     await startConnect((m) => ctx.log(`event-format: ${m}`), stack);
     await deleteGroups(groups);
     await deleteAccounts(prefix);
-    await deleteByPattern(redis, `v1:${globEscape(`{acct:${prefix}-`)}*`);
+    await deleteAccountKeys(redis, prefix);
     redis.disconnect();
   }
   const medianOf = (format: EventFormat): EventFormatMedians => {

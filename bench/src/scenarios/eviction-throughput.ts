@@ -4,7 +4,7 @@ import { BENCH_REDIS_DB } from '../context';
 import { createAccounts, deleteAccounts, escapeLike, sql } from '../db';
 import { commitGroupOffsets, deleteGroups, drainDebezium, topicEnds } from '@settings/local-stack';
 import { measureInvalidatorDrain, replicaOffsets, type DrainRate } from '../invalidator-drain';
-import { benchRedis, deleteByPattern, globEscape } from '../redis-util';
+import { benchRedis, deleteAccountKeys } from '../redis-util';
 import { localStack } from '@settings/shared';
 import { median, ratio, round as roundTo } from '../stats';
 
@@ -93,7 +93,7 @@ export async function runEvictionThroughput(ctx: BenchContext): Promise<Eviction
     const after = await topicEnds();
     ctx.log(`eviction: ${rows} change events in Kafka (Debezium ~${debeziumEventsPerSecond} events/s)`);
 
-    const clearMarkers = (): Promise<unknown> => deleteByPattern(redis, `v1:${globEscape(`{acct:${prefix}-`)}*`);
+    const clearMarkers = (): Promise<unknown> => deleteAccountKeys(redis, prefix);
     const ceilingOff = { EVICTION_MAX_KEYS_PER_SECOND: '0' };
     for (let round = 1; round <= rounds; round++) {
       const drainOne = async (): Promise<DrainRate> => {
@@ -154,7 +154,7 @@ export async function runEvictionThroughput(ctx: BenchContext): Promise<Eviction
   } finally {
     await deleteGroups(groups);
     await deleteAccounts(prefix);
-    await deleteByPattern(redis, `v1:${globEscape(`{acct:${prefix}-`)}*`);
+    await deleteAccountKeys(redis, prefix);
     redis.disconnect();
   }
   return {

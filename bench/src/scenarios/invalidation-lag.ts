@@ -7,7 +7,7 @@ import { deleteGroups, positionGroupAtEnd } from '@settings/local-stack';
 import { ChangeTap, type TappedChange } from '../change-tap';
 import { openLoop } from '../load';
 import { startInvalidatorProcess, type InvalidatorProc } from '../procs';
-import { benchRedis, deleteByPattern, globEscape } from '../redis-util';
+import { benchRedis, deleteAccountKeys } from '../redis-util';
 import { median, summarize, type LatencySummary } from '../stats';
 
 export interface LagRun {
@@ -150,7 +150,7 @@ export async function runInvalidationLag(ctx: BenchContext): Promise<LagResult> 
     await inv?.stop();
     await deleteGroups(groups);
     await deleteAccounts(prefix);
-    await deleteByPattern(redis, `v1:${globEscape(`{acct:${prefix}-`)}*`);
+    await deleteAccountKeys(redis, prefix);
     redis.disconnect();
   }
   const pick = (rs: LagRun[], f: (r: LagRun) => LatencySummary) => ({

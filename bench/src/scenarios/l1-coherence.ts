@@ -5,7 +5,7 @@ import { loadSettingsConfig, startSettingsServer, type RunningSettingsServer } f
 import { benchRedisUrl, type BenchContext } from '../context';
 import { accountId, createAccounts, deleteAccounts, sql } from '../db';
 import { client, getAccount, waitForChannel } from '../grpc-util';
-import { benchRedis, deleteByPattern, globEscape } from '../redis-util';
+import { benchRedis, deleteAccountKeys } from '../redis-util';
 import { summarize, type LatencySummary } from '../stats';
 
 export interface L1CoherenceResult {
@@ -79,7 +79,7 @@ export async function runL1Coherence(ctx: BenchContext): Promise<L1CoherenceResu
     await server?.stop();
     admin.disconnect();
     await deleteAccounts(prefix);
-    await deleteByPattern(redis, `v1:${globEscape(`{acct:${prefix}-`)}*`);
+    await deleteAccountKeys(redis, prefix);
     redis.disconnect();
   }
 }

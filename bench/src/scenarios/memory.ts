@@ -8,7 +8,7 @@ import { h2loadRate } from '../h2load';
 import { deleteGroups, positionGroupAtEnd, type ChildService } from '@settings/local-stack';
 import { openLoop, prng } from '../load';
 import { startInvalidatorProcess, startSettingsProcess, type SettingsProc } from '../procs';
-import { benchRedis, deleteByPattern, globEscape } from '../redis-util';
+import { benchRedis, deleteAccountKeys } from '../redis-util';
 import { median, round, slope } from '../stats';
 
 export interface RssStats {
@@ -94,7 +94,7 @@ export async function runMemory(ctx: BenchContext): Promise<MemoryResult> {
     await inv?.stop();
     await deleteGroups([group]);
     await deleteAccounts(prefix);
-    await deleteByPattern(redis, `v1:${globEscape(`{acct:${prefix}-`)}*`);
+    await deleteAccountKeys(redis, prefix);
     redis.disconnect();
   }
   const step = Math.max(1, Math.ceil(samples.length / 300));

@@ -8,7 +8,7 @@ import { h2load, type H2loadResult } from '../h2load';
 import type { ChildService } from '@settings/local-stack';
 import { processCpuSeconds } from '../process-cpu';
 import { benchScript, scrape, spawnNode, startSettingsProcess, waitIpcReady, type SettingsProc } from '../procs';
-import { benchRedis, deleteByPattern, globEscape } from '../redis-util';
+import { benchRedis, deleteAccountKeys } from '../redis-util';
 import { median, ratio } from '../stats';
 
 export type ReadTarget = 'empty' | 'cached' | 'cachedL1Off' | 'consistent';
@@ -184,7 +184,7 @@ export async function runReadPath(ctx: BenchContext): Promise<ReadPathResult> {
     await settings?.stop();
     await settingsL1Off?.stop();
     await deleteAccounts(prefix);
-    await deleteByPattern(redis, `v1:${globEscape(`{acct:${prefix}-`)}*`);
+    await deleteAccountKeys(redis, prefix);
     redis.disconnect();
   }
 

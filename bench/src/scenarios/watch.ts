@@ -4,7 +4,7 @@ import { sleep, type BenchContext } from '../context';
 import { accountId, createAccounts, deleteAccounts } from '../db';
 import { accountName } from '../grpc-util';
 import { scrape, startInvalidatorProcess, startSettingsProcess, type InvalidatorProc, type SettingsProc } from '../procs';
-import { benchRedis, deleteByPattern, globEscape } from '../redis-util';
+import { benchRedis, deleteAccountKeys } from '../redis-util';
 import { measureIdleMemory } from './watch/idle-memory';
 import { measurePushLatency } from './watch/push-latency';
 import { openStorm } from './watch/reconnect-storm';
@@ -94,7 +94,7 @@ export async function runWatch(ctx: BenchContext): Promise<WatchResult> {
     await deleteGroups([group]);
     for (const p of Object.values(prefixes)) {
       await deleteAccounts(p);
-      await deleteByPattern(redis, `v1:${globEscape(`{acct:${p}-`)}*`);
+      await deleteAccountKeys(redis, p);
     }
     redis.disconnect();
   }

@@ -1,7 +1,7 @@
 import type { BenchContext } from '../../context';
 import { accountId, createAccounts, deleteAccounts, escapeLike, sql } from '../../db';
 import { Zipf } from '../../load';
-import { benchRedis, deleteByPattern, globEscape } from '../../redis-util';
+import { benchRedis, deleteByPattern, deleteAccountKeys } from '../../redis-util';
 import { medianDeep, round as roundTo } from '../../stats';
 import { startLegacy } from './legacy-target';
 import { AutogroupWeights, CDC_YIELD_NICE } from '../../autogroup-weights';
@@ -88,8 +88,8 @@ export async function runIncidentReplay(ctx: BenchContext): Promise<IncidentResu
     await deleteAccounts(prefix).catch(() => undefined);
     await deleteAccounts(freePrefix).catch(() => undefined);
     await deleteByPattern(redis, `bench:${ctx.runId}:*`);
-    await deleteByPattern(redis, `v1:${globEscape(`{acct:${prefix}-`)}*`);
-    await deleteByPattern(redis, `v1:${globEscape(`{acct:${freePrefix}-`)}*`);
+    await deleteAccountKeys(redis, prefix);
+    await deleteAccountKeys(redis, freePrefix);
     redis.disconnect();
   }
   return {

@@ -4,7 +4,7 @@ import { sleep, type BenchContext } from '../../context';
 import { client, waitForChannel } from '../../grpc-util';
 import { deleteGroups, drainDebezium, groupCaughtUp, positionGroupAtEnd } from '@settings/local-stack';
 import { ipcCall, scrape, startInvalidatorProcess, startSettingsProcess, type SettingsProc } from '../../procs';
-import { benchRedis, deleteByPattern, globEscape } from '../../redis-util';
+import { benchRedis, deleteAccountKeys } from '../../redis-util';
 import { startBulkJob } from './bulk-job';
 import { cachedVersionsOf, type BulkResult, type Target } from './target';
 
@@ -66,7 +66,7 @@ export async function startThisSystem(ctx: BenchContext, accountPrefix: string, 
       await job.stop();
       await inv.stop();
       await deleteGroups([group]);
-      await deleteByPattern(redis, `v1:${globEscape(`{acct:${accountPrefix}-`)}*`);
+      await deleteAccountKeys(redis, accountPrefix);
       redis.disconnect();
     },
   };
