@@ -20,6 +20,7 @@ import type { SettingsConfig } from './config';
 import { FairShareLimiter } from './admission/fair-share-limiter';
 import { ConsistencyTokens } from './consistency/token';
 import { createKnex, Db } from './db/db';
+import { connectionPoolOf, occupancyOf, timeConnectionWaits } from './db/pool-metrics';
 import { createAuthenticator } from './grpc/auth';
 import { setServing, startGrpcServer } from './grpc/server';
 import { settingsService } from './grpc/settings-service';
@@ -56,6 +57,11 @@ export async function startSettingsServer(config: SettingsConfig, log: Logger, o
   const authenticator = await createAuthenticator(config, log);
   const knex = createKnex(config.DATABASE_URL, config.DB_READ_POOL_MAX, config.DB_STATEMENT_TIMEOUT_MS, 'settings-service-read', log);
   const writeKnex = createKnex(config.DATABASE_URL, config.DB_WRITE_POOL_MAX, config.DB_STATEMENT_TIMEOUT_MS, 'settings-service-write', log);
+  for (const [pool, k] of [['read', knex], ['write', writeKnex]] as const) {
+    const connections = connectionPoolOf(k);
+    metrics.dbPools.set(pool, () => occupancyOf(connections));
+    timeConnectionWaits(connections, (seconds) => metrics.dbPoolWait.observe({ pool }, seconds));
+  }
   const tokens = new ConsistencyTokens(consistencyTokenSecret(config, log), config.CONSISTENCY_TOKEN_PREVIOUS_SECRET);
   const redis = createSettingsRedis(config.REDIS_URL, config.REDIS_CLUSTER_NODES, config.REDIS_COMMAND_TIMEOUT_MS, log);
   const breaker = new CircuitBreaker({

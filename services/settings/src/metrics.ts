@@ -1,5 +1,6 @@
 import { CounterTally, HistogramTally } from '@settings/shared';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { DbPoolName, PoolOccupancy } from './db/pool-metrics';
 
 /** settings_grpc_request_duration_seconds' buckets (seconds). */
 export const GRPC_DURATION_BUCKETS: readonly number[] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
@@ -25,6 +26,31 @@ export function createSettingsMetrics(registry = new Registry()) {
     collect: () => nearCacheBytes.set(nearCacheSize.read().bytes),
     ...r,
   });
+  // Read at scrape time: app.ts registers each PostgreSQL pool here once it exists.
+  const dbPools = new Map<DbPoolName, () => PoolOccupancy>();
+  const dbPoolConnections: Gauge<'pool' | 'state'> = new Gauge({
+    name: 'settings_db_pool_connections',
+    help: 'PostgreSQL connections of each pool (read, write) by state: in_use (lent to a query or transaction), idle, opening',
+    labelNames: ['pool', 'state'] as const,
+    collect: () => {
+      for (const [pool, read] of dbPools) {
+        const o = read();
+        dbPoolConnections.set({ pool, state: 'in_use' }, o.inUse);
+        dbPoolConnections.set({ pool, state: 'idle' }, o.idle);
+        dbPoolConnections.set({ pool, state: 'opening' }, o.opening);
+      }
+    },
+    ...r,
+  });
+  const dbPoolWaiting: Gauge<'pool'> = new Gauge({
+    name: 'settings_db_pool_waiting',
+    help: 'Queries and transactions waiting for a connection of each pool (read, write)',
+    labelNames: ['pool'] as const,
+    collect: () => {
+      for (const [pool, read] of dbPools) dbPoolWaiting.set({ pool }, read().waiting);
+    },
+    ...r,
+  });
   // The counters every cached read increments are counted in tallies (CounterTally: plain
   // numbers on the hot path) and handed to prom-client when a scrape or get() collects them.
   const grpcRequestTally = new CounterTally<'method' | 'code'>(['method', 'code']);
@@ -33,6 +59,17 @@ export function createSettingsMetrics(registry = new Registry()) {
   return {
     nearCacheSize,
     registry,
+    /** Occupancy of each PostgreSQL pool, read at scrape time (settings_db_pool_connections, settings_db_pool_waiting). */
+    dbPools,
+    dbPoolConnections,
+    dbPoolWaiting,
+    dbPoolWait: new Histogram({
+      name: 'settings_db_pool_wait_seconds',
+      help: 'Wait for a connection of each pool (read, write), from the request to the connection or to the acquire timeout',
+      labelNames: ['pool'] as const,
+      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      ...r,
+    }),
     /** settings_grpc_requests_total by (method, code), cheap per call; inc on grpcRequests works too. */
     grpcRequestTally,
     /** settings_cache_requests_total by (space, result). */

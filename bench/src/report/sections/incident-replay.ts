@@ -158,6 +158,15 @@ function bulkheadsTable(vs: readonly VariantResult[], md: string[]): void {
     );
   }
   md.push('');
+  const waited = withBulkheads.flatMap((v) => (v.writePoolWait && v.writePoolWait.waits > 0 ? [{ v, w: v.writePoolWait }] : []));
+  if (waited.length > 0) {
+    md.push(
+      "**Where this system's saves waited.** Its saves' waits for a write connection over the whole load (`settings_db_pool_wait_seconds{pool=\"write\"}`): a save answered late after a short wait spent its time in PostgreSQL, one after a long wait in the pool's queue. " +
+        waited.map(({ v, w }) => `${v.label}: ${n(w.waits)} waits, mean ${ms(w.meanMs)}, ${fmt(w.longerShare * 100)} % longer than ${ms(w.longerThanMs)}`).join('; ') +
+        '.',
+      '',
+    );
+  }
 }
 
 /** Cores per role before and in the burst: how much of the machine the service had. */

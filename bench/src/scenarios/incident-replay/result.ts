@@ -29,6 +29,14 @@ export interface TimelinePoint {
   harnessLoopDelayMs: number;
 }
 
+/** Waits for a pool connection in a window: how many, their mean, the share longer than `longerThanMs`. */
+export interface PoolWaitSummary {
+  waits: number;
+  meanMs: number;
+  longerThanMs: number;
+  longerShare: number;
+}
+
 export interface VariantResult {
   variant: IncidentVariant;
   label: string;
@@ -56,6 +64,11 @@ export interface VariantResult {
       abortedLatencyMs?: LatencySummary;
     };
   };
+  /**
+   * This system: its saves' waits for a write connection over the load (absent for the
+   * baselines, and in results from before it was measured).
+   */
+  writePoolWait?: PoolWaitSummary;
   /** fromSaves / fromBulk: split by the kind of the first newer write the read missed. */
   stale: { reads: number; share: number; maxAgeMs: number; p99AgeMs: number; fromSaves: { reads: number; maxAgeMs: number }; fromBulk: { reads: number; maxAgeMs: number } };
   redis: { backgroundOpsPerSecond: number; peakOpsPerSecond: number; peakCpuPercent: number; appCommandsPeakPerSecond: number; appCommandsTotal: number };

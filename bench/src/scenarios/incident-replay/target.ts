@@ -1,5 +1,7 @@
 import type Redis from 'ioredis';
 import type { SettingsServiceClient } from '@settings/api';
+import { round as roundTo } from '../../stats';
+import type { PoolWaitSummary } from './result';
 
 /** What the bulk job reports about its UPDATE. */
 export interface BulkResult {
@@ -27,7 +29,20 @@ export interface Target {
    * app-code baselines, whose invalidation finished with the write.
    */
   settle(timeoutMs: number): Promise<void>;
+  /**
+   * This system only: its waits for a write connection so far (settings_db_pool_wait_seconds
+   * {pool="write"}): whether a slow save spent its time queueing for the pool or in PostgreSQL.
+   */
+  writePoolWaits?(): Promise<PoolWaitTally>;
   stop(): Promise<void>;
+}
+
+/** Cumulative waits for a pool connection: how many, their total, and how many ended within `withinSeconds`. */
+export interface PoolWaitTally {
+  count: number;
+  sumSeconds: number;
+  within: number;
+  withinSeconds: number;
 }
 
 /**
@@ -45,4 +60,16 @@ export async function cachedVersionsOf(redis: Redis, ids: string[], keyOf: (id: 
     });
   }
   return out;
+}
+
+/** The waits for a write connection between two readings of the tally. */
+export function poolWaitsBetween(before: PoolWaitTally, after: PoolWaitTally): PoolWaitSummary {
+  const waits = after.count - before.count;
+  const longer = waits - (after.within - before.within);
+  return {
+    waits,
+    meanMs: waits > 0 ? roundTo(((after.sumSeconds - before.sumSeconds) * 1000) / waits, 1) : Number.NaN,
+    longerThanMs: after.withinSeconds * 1000,
+    longerShare: waits > 0 ? roundTo(longer / waits, 3) : Number.NaN,
+  };
 }

@@ -44,6 +44,12 @@ export async function startThisSystem(ctx: BenchContext, accountPrefix: string, 
         lookups,
       };
     },
+    async writePoolWaits() {
+      const m = await scrape(settings.metricsPort);
+      const series = (suffix: string, labels = ''): number => m.get(`settings_db_pool_wait_seconds_${suffix}{${labels}pool="write"}`) ?? 0;
+      // The service's default DB_LOCK_TIMEOUT_MS (250 ms) is a bucket bound.
+      return { count: series('count'), sumSeconds: series('sum'), within: series('bucket', 'le="0.25",'), withinSeconds: 0.25 };
+    },
     bulk: (likePattern, displayName, outFile) => ipcCall<BulkResult>(job, 'bulkSave', { likePattern, displayName, outFile }),
     async settle(timeoutMs) {
       const deadline = Date.now() + timeoutMs;

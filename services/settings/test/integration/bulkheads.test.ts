@@ -1,6 +1,7 @@
 import { Client } from 'pg';
 import { AccountSettings, OnPatientSettings } from '@settings/api';
 import { localDatabaseUrl } from '@settings/shared';
+import { connectionPoolOf } from '../../src/db/pool-metrics';
 import { lockAccountRow } from '../support/row-lock';
 import { accountsDeletedAfterAll, db, decodeError, expectError, metricValue, mintToken, serverForTests, uniqueId, waitFor } from '../support/test-server';
 
@@ -141,8 +142,10 @@ describe('saves waiting for a write connection are bounded', () => {
   // One write connection and one place in its queue: a save waiting for a held row lock keeps the
   // connection, the next save queues, the one after that is refused at once.
   const t = serverForTests({ DB_WRITE_POOL_MAX: '1', DB_WRITE_QUEUE_MAX: '1', DB_LOCK_WAIT_MAX_CONCURRENCY: '1', DB_LOCK_TIMEOUT_MS: '60000' });
-  /** Saves waiting for a write connection (tarn's pool behind knex; its type is not exported). */
-  const queuedForWriteConnection = (): number => (t.running.writeKnex.client as { pool: { numPendingAcquires(): number } }).pool.numPendingAcquires();
+  /** Saves waiting for a write connection (the pool behind knex). */
+  const queuedForWriteConnection = (): number => connectionPoolOf(t.running.writeKnex).numPendingAcquires();
+  /** settings_db_pool_wait_seconds_count{pool="write"}: waits for a write connection that ended. */
+  const writeWaitsEnded = async (): Promise<number> => (await t.running.metrics.dbPoolWait.get()).values.find((v) => v.metricName === 'settings_db_pool_wait_seconds_count' && v.labels.pool === 'write')?.value ?? 0;
 
   it('refuses a save beyond pool + queue at once with UNAVAILABLE (LOAD_SHED) and a RetryInfo; the queued save still goes through', async () => {
     const [a, b, c] = [newAccount(), newAccount(), newAccount()];
@@ -159,9 +162,16 @@ describe('saves waiting for a write connection are bounded', () => {
       expect({ code: refused.code, reason: refused.reason, retryDelayMs: refused.retryDelayMs }).toEqual({ code: 14 /* UNAVAILABLE */, reason: 'LOAD_SHED', retryDelayMs: 200 });
       expect(Date.now() - started).toBeLessThan(1000);
       expect(await metricValue(t.running, 'settings_writes_shed_total', { reason: 'queue_full' })).toBe(shedBefore + 1);
+      // What an operator sees meanwhile: the one connection lent out, one save waiting for it.
+      expect(await metricValue(t.running, 'settings_db_pool_connections', { pool: 'write', state: 'in_use' })).toBe(1);
+      expect(await metricValue(t.running, 'settings_db_pool_waiting', { pool: 'write' })).toBe(1);
+      const waitsEnded = await writeWaitsEnded();
       await lock.release();
       expect((await holding).displayName).toBe('waited');
       expect((await queued).displayName).toBe('queued');
+      // The queued save's wait ended when the held one gave the connection back.
+      expect(await writeWaitsEnded()).toBeGreaterThanOrEqual(waitsEnded + 1);
+      expect(await metricValue(t.running, 'settings_db_pool_waiting', { pool: 'write' })).toBe(0);
     } finally {
       await lock.release();
     }
