@@ -61,8 +61,6 @@ export function createSettingsMetrics(registry = new Registry()) {
     registry,
     /** Occupancy of each PostgreSQL pool, read at scrape time (settings_db_pool_connections, settings_db_pool_waiting). */
     dbPools,
-    dbPoolConnections,
-    dbPoolWaiting,
     dbPoolWait: new Histogram({
       name: 'settings_db_pool_wait_seconds',
       help: 'Wait for a connection of each pool (read, write), from the request to the connection or to the acquire timeout',

@@ -40,8 +40,8 @@ export function occupancyOf(pool: ConnectionPool): PoolOccupancy {
 
 /**
  * Times every wait for a connection of `pool`, from the request to the connection (or to the
- * failure: a wait that ran into the acquire timeout is a wait too). Under a save burst the time a
- * save spends is mostly here, not in PostgreSQL: this is what tells the two apart.
+ * failure: a wait that ran into the acquire timeout is a wait too). A save that was slow under a
+ * burst spent its time either here or in PostgreSQL: this tells the two apart.
  */
 export function timeConnectionWaits(pool: ConnectionPool, observe: (seconds: number) => void, now: () => number = () => performance.now()): void {
   const requestedAt = new Map<number, number>();
