@@ -31,9 +31,9 @@ export async function runVariant(ctx: BenchContext, variant: IncidentVariant, ro
   const sampler = sampleServerLoad(redis, target);
   await sleep(BACKGROUND_MS);
   const backgroundEnd = Date.now();
-  const [before, waitsBefore] = await Promise.all([target.appCounters(), target.writePoolWaits?.()]);
+  const before = await target.appCounters();
   const traffic = await driveTraffic(ctx, variant, round, target, data);
-  const [after, waitsAfter] = await Promise.all([target.appCounters(), target.writePoolWaits?.()]);
+  const after = await target.appCounters();
 
   // Quiescence: no traffic for at least quiesceSeconds, and (this system) until the invalidator
   // has applied every change committed so far.
@@ -53,7 +53,7 @@ export async function runVariant(ctx: BenchContext, variant: IncidentVariant, ro
     ...callSummaries(traffic),
     bulk: { rows: traffic.bulk.rows, statementMs: traffic.bulk.statementMs, startedAtS: traffic.bulk.startedAtS },
     stale,
-    ...(waitsBefore && waitsAfter ? { writePoolWait: poolWaitsBetween(waitsBefore, waitsAfter) } : {}),
+    ...(before.writePoolWaits && after.writePoolWaits ? { writePoolWait: poolWaitsBetween(before.writePoolWaits, after.writePoolWaits) } : {}),
     ...serverLoad(series, { backgroundEnd, from: traffic.t0, to: quiesceEnd, before, after }),
     // Same windows as the bulkheads' latencies (latency.ts).
     cpuCores: cpuCores(series, { preBurst: [traffic.burstStart - (traffic.burstStart - traffic.t0) / 2, traffic.burstStart], burst: [traffic.burstStart, traffic.burstEnd] }),

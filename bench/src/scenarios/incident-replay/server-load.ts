@@ -5,9 +5,7 @@ import { meanRate, peakRate, rateSeries, Sampler, type Series } from '../../samp
 import { CPU_ROLES, CpuMeter, type CpuRole } from '../../process-cpu';
 import { round } from '../../stats';
 import type { VariantResult } from './result';
-import type { Target } from './target';
-
-export type AppCounters = Awaited<ReturnType<Target['appCounters']>>;
+import type { AppCounters, Target } from './target';
 
 /**
  * Samples once a second what the variant costs the servers: server-wide (Redis INFO,

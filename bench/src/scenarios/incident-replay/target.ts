@@ -14,8 +14,8 @@ export interface BulkResult {
 /** One design under test (a baseline cache, or this system), as the replay drives it. */
 export interface Target {
   clients: SettingsServiceClient[];
-  /** Cumulative app-side counters (Redis commands, PG queries, cache hits/lookups). */
-  appCounters(): Promise<{ redis: number; pg: number; hits: number; lookups: number }>;
+  /** Cumulative app-side counters (Redis commands, PG queries, cache hits/lookups), from one reading of each process. */
+  appCounters(): Promise<AppCounters>;
   /**
    * Runs the bulk UPDATE (and whatever the variant does after it). `committedAt`: when the
    * executor saw the UPDATE return, before any app-side invalidation.
@@ -29,12 +29,20 @@ export interface Target {
    * app-code baselines, whose invalidation finished with the write.
    */
   settle(timeoutMs: number): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export interface AppCounters {
+  redis: number;
+  pg: number;
+  hits: number;
+  lookups: number;
   /**
    * This system only: its waits for a write connection so far (settings_db_pool_wait_seconds
-   * {pool="write"}): whether a slow save spent its time queueing for the pool or in PostgreSQL.
+   * {pool="write"}), read from the same scrape: whether a slow save spent its time queueing for
+   * the pool or in PostgreSQL.
    */
-  writePoolWaits?(): Promise<PoolWaitTally>;
-  stop(): Promise<void>;
+  writePoolWaits?: PoolWaitTally;
 }
 
 /** Cumulative waits for a pool connection: how many, their total, and how many ended within `withinSeconds`. */
