@@ -1,4 +1,6 @@
-import { cacheKeys, withCacheScripts } from '@settings/shared';
+import Redis from 'ioredis';
+import { cacheKeys, localRedisUrl, withCacheScripts } from '@settings/shared';
+import { testRedisTopology } from '@settings/local-stack';
 import { fencedAtLeast, readCache, sql, startTestInvalidator, testRedis, uniqueId, waitFor } from '../support/test-invalidator';
 import type { RunningInvalidator } from '../../src/invalidator';
 
@@ -89,6 +91,42 @@ describe('invalidator against the real stack', () => {
     const list = await redis.get('v1:{gen:staff-permission-list}');
     expect(list).not.toBeNull();
     expect(list).not.toBe(listBefore);
+  });
+
+  // README, Guarantees ("exact keys"): what Redis itself saw while one row change was applied.
+  // MONITOR is per server, so this runs on the single Redis only (the cluster project skips it).
+  (testRedisTopology() === 'single' ? it : it.skip)('applies a change by writing only the changed row\'s key, never with KEYS, SCAN, FLUSH or a delete (Redis MONITOR)', async () => {
+    const account = uniqueId();
+    await sql('INSERT INTO account_settings (account_id) VALUES ($1)', [account]);
+    await sql("INSERT INTO doctor_settings (account_id, doctor_id) VALUES ($1, 'dr-a'), ($1, 'dr-b')", [account]);
+    const keys = [cacheKeys.accountSettings(account).key, cacheKeys.doctorSettings(account, 'dr-a').key, cacheKeys.doctorSettings(account, 'dr-b').key];
+    const drA = keys[1]!;
+    for (const key of keys) await waitFor(async () => (await readCache(redis, key)) !== undefined, 15_000, `insert marker of ${key}`);
+
+    const monitorConnection = new Redis(localRedisUrl, { maxRetriesPerRequest: 1 });
+    const monitor = await monitorConnection.monitor();
+    const seen: Array<{ command: string; args: string[]; source: string }> = [];
+    monitor.on('monitor', (_time: string, args: string[], source: string) => seen.push({ command: String(args[0]).toUpperCase(), args: args.slice(1).map(String), source }));
+    try {
+      await sql("UPDATE doctor_settings SET display_name = 'Dr A' WHERE account_id = $1 AND doctor_id = 'dr-a'", [account]);
+      const v = await version('doctor_settings', 'account_id = $1 AND doctor_id = $2', [account, 'dr-a']);
+      await waitFor(async () => fencedAtLeast(await readCache(redis, drA), v), 15_000, 'dr-a marker');
+      // MONITOR streams what Redis ran; give the last lines time to arrive.
+      await new Promise((r) => setTimeout(r, 300));
+    } finally {
+      monitor.disconnect();
+      monitorConnection.disconnect();
+    }
+    // Nothing, from any client, enumerated or flushed the key space or deleted a key.
+    expect(seen.filter((c) => ['KEYS', 'SCAN', 'FLUSHALL', 'FLUSHDB', 'DEL', 'UNLINK'].includes(c.command))).toEqual([]);
+    // The eviction ran inside a script (the fenced compare-and-set), and of this account's keys it wrote dr-a's alone.
+    const writesOfAccount = seen.filter((c) => c.source === 'lua' && c.command === 'SET' && c.args[0]!.includes(account));
+    expect(writesOfAccount.map((c) => c.args[0])).toEqual([drA]);
+    // Outside scripts, this account's keys were named only by the script call (and this test's reads).
+    const calls = seen.filter((c) => c.source !== 'lua' && c.args.some((a) => a.includes(account)) && !['GET', 'MGET'].includes(c.command));
+    expect(calls.map((c) => c.command)).toEqual(['EVALSHA']);
+    const [, numKeys, ...rest] = calls[0]!.args;
+    expect(rest.slice(0, Number(numKeys)).filter((k) => k.includes(account))).toEqual([drA]);
   });
 
   it('exports metrics: events consumed, keys evicted, end-to-end lag', async () => {

@@ -1,7 +1,7 @@
 import { status } from '@grpc/grpc-js';
 import { AccountSettings, DayOfWeek, DoctorSettings, OnPatientSettings, Role, StaffPermission } from '@settings/api';
 import { encodePageToken } from '../../src/grpc/staff-permissions/page-token';
-import { deleteAccounts, expectError, mintToken, serverForTests, uniqueId, type CallOpts, type MethodName, type RequestOf } from '../support/test-server';
+import { deleteAccounts, expectError, metricValue, mintToken, serverForTests, uniqueId, type CallOpts, type MethodName, type RequestOf } from '../support/test-server';
 
 /**
  * Bad requests and the status each must produce (AIP-193). INVALID_ARGUMENT cases also name the
@@ -147,4 +147,19 @@ it.each(cases.map((x) => [x.what, x] as const))('%s', async (_what, x) => {
     expect(err.reason).toBe('INVALID_ARGUMENT');
     expect(err.fieldViolations.map((v) => v.field)).toContain(x.field);
   }
+});
+
+// README, Guarantees: a consistency token the service did not issue is refused before it can
+// make the read a PostgreSQL read (a far-future version would otherwise force one per call).
+it('a forged or unsigned consistency token is refused without a database query', async () => {
+  const farFuture = Buffer.from('v1:999999999999').toString('base64url');
+  const tokens = [`${farFuture}.${'A'.repeat(22)}`, farFuture];
+  const before = await metricValue(t.running, 'settings_db_queries_total');
+  for (const token of tokens) {
+    for (let i = 0; i < 10; i++) {
+      const err = await expectError(() => t.call('getAccountSettings', { name: `accounts/${a}/settings`, consistency: fresh(token) }));
+      expect(status[err.code]).toBe('INVALID_ARGUMENT');
+    }
+  }
+  expect(await metricValue(t.running, 'settings_db_queries_total')).toBe(before);
 });

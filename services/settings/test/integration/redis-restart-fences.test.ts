@@ -105,6 +105,7 @@ it('entries a Redis brings back from an older snapshot (restore, failover to a l
   }
 
   // 3. Redis restarts from the snapshot: the v1 entry and its generation are back, the marker is not.
+  const renewedBefore = await metricValue(t.running, 'settings_cache_generations_renewed_total');
   await restartRedis();
   rmSync(join(dir, 'dump.rdb'), { force: true });
   const after = new Redis(localRedisUrl, { maxRetriesPerRequest: 1 });
@@ -114,6 +115,8 @@ it('entries a Redis brings back from an older snapshot (restore, failover to a l
     after.disconnect();
   }
   await serverReconnected();
+  // The service saw a new Redis run_id and renewed every generation before trusting the cache.
+  await waitFor(async () => (await metricValue(t.running, 'settings_cache_generations_renewed_total')) > renewedBefore, 10_000, 'generations renewed');
 
   // 4. No read returns v1.
   for (let i = 0; i < 3; i++) expect((await t.call('getAccountSettings', { name })).displayName).toBe('v2');
