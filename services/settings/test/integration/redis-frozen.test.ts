@@ -1,0 +1,75 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { AccountSettings } from '@settings/api';
+import { freePort } from '@settings/local-stack';
+import { accountsDeletedAfterAll, metricValue, startTestServer, waitFor, type TestServer } from '../support/test-server';
+
+/**
+ * README, Guarantees ("a dead Redis costs nothing"), for a Redis that is connected and stops
+ * answering (a hung server, a network black hole; here its process frozen with SIGSTOP): a read
+ * waits for Redis at most the command timeout, then comes from PostgreSQL; after
+ * REDIS_BREAKER_FAILURE_THRESHOLD failures the breaker opens and reads stop waiting for Redis;
+ * writes never touch it. redis-down.test.ts covers a Redis that is not connected at all. The
+ * test runs a redis-server of its own, so the stack's Redis is left alone.
+ */
+jest.setTimeout(60_000);
+const COMMAND_TIMEOUT_MS = 500;
+const newAccount = accountsDeletedAfterAll();
+let redisServer: ChildProcess | undefined;
+let t: TestServer | undefined;
+
+beforeAll(async () => {
+  const port = await freePort();
+  redisServer = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+  await waitFor(() => spawnSync('redis-cli', ['-h', '127.0.0.1', '-p', String(port), 'PING'], { encoding: 'utf8', timeout: 2000 }).stdout?.trim() === 'PONG', 10_000, 'own redis-server answers PING');
+  // A long breaker wait: no half-open probe while the test runs.
+  t = await startTestServer({ REDIS_URL: `redis://127.0.0.1:${port}`, REDIS_COMMAND_TIMEOUT_MS: String(COMMAND_TIMEOUT_MS), REDIS_BREAKER_FAILURE_THRESHOLD: '3', REDIS_BREAKER_OPEN_MS: '60000' });
+});
+afterAll(async () => {
+  await t?.close();
+  if (redisServer?.pid !== undefined) {
+    process.kill(redisServer.pid, 'SIGCONT');
+    redisServer.kill('SIGKILL');
+  }
+});
+
+it('a connected Redis that stops answering: reads wait at most the command timeout, then the breaker stops them waiting; writes are unaffected', async () => {
+  const server = t!;
+  const accounts = Array.from({ length: 8 }, () => newAccount());
+  const written = new Map<string, AccountSettings>();
+  for (const a of accounts) written.set(a, await server.call('updateAccountSettings', { accountSettings: AccountSettings.fromPartial({ name: `accounts/${a}/settings`, displayName: `before ${a}` }), allowMissing: true }));
+  // Redis works and is trusted: a read fills, the next one is a hit.
+  await waitFor(() => server.running.redis.status === 'ready', 10_000, 'service connected to its Redis');
+  const warm = accounts[0]!;
+  await waitFor(
+    async () => {
+      await server.call('getAccountSettings', { name: `accounts/${warm}/settings` });
+      return (await metricValue(server.running, 'settings_cache_requests_total', { result: 'hit' })) > 0;
+    },
+    10_000,
+    'a cache hit',
+  );
+
+  process.kill(redisServer!.pid!, 'SIGSTOP');
+  const fallbackBefore = await metricValue(server.running, 'settings_cache_fallback_total');
+  expect(await metricValue(server.running, 'settings_redis_circuit_open')).toBe(0);
+
+  // Cold keys, one at a time: each needs Redis, which no longer answers.
+  const took: number[] = [];
+  for (const a of accounts.slice(1)) {
+    const t0 = Date.now();
+    expect(await server.call('getAccountSettings', { name: `accounts/${a}/settings` })).toEqual(written.get(a));
+    took.push(Date.now() - t0);
+  }
+  // Every read was answered from PostgreSQL; none waited much longer than one command timeout.
+  expect(await metricValue(server.running, 'settings_cache_fallback_total')).toBeGreaterThanOrEqual(fallbackBefore + took.length);
+  for (const ms of took) expect(ms).toBeLessThan(COMMAND_TIMEOUT_MS * 4);
+  // The breaker opened, and the reads after it did not wait for Redis: the last four together
+  // took less than one command timeout would have cost one of them.
+  expect(await metricValue(server.running, 'settings_redis_circuit_open')).toBe(1);
+  expect(took.slice(-4).reduce((s, ms) => s + ms, 0)).toBeLessThan(COMMAND_TIMEOUT_MS);
+
+  // A save goes to PostgreSQL only, and the next read (breaker open) returns it.
+  const saved = await server.call('updateAccountSettings', { accountSettings: AccountSettings.fromPartial({ name: `accounts/${warm}/settings`, displayName: 'saved while Redis hung' }), allowMissing: false });
+  expect(saved.displayName).toBe('saved while Redis hung');
+  expect((await server.call('getAccountSettings', { name: `accounts/${warm}/settings` })).displayName).toBe('saved while Redis hung');
+});
