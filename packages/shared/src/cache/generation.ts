@@ -8,7 +8,8 @@ import { generationKey, type KeySpace } from './key-map';
  * generation therefore turns every older entry — and every fill still in flight from before —
  * into a miss, without enumerating keys.
  *
- * Generations are random, never counters, and never reused:
+ * Generations are random 52-bit values, never counters (two draws of one space are equal with
+ * probability 2^-52: settings service README, non-guarantee 13):
  *  - a TRUNCATE sets a fresh random generation (the invalidator);
  *  - a Redis that restarted empty has no generation: the first reader creates one with
  *    `SET NX`, so every reader agrees on it, and a fill carrying a generation read before the

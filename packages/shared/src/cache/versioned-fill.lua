@@ -13,7 +13,7 @@ Value layouts (format v1, see cache-value.ts):
 Returns 1 when written; 0 when fenced:
   - a marker with floor > ARGV[1] is present (the row changed after this reader loaded it), or
   - an entry of the same generation with version >= ARGV[1].
-An entry of any other generation is replaced: generations are random and never reused
+An entry of any other generation is replaced: generations are random, not counters
 (generation.ts), so "other" says nothing about older or newer, only that readers of the
 current generation see that entry as a miss. A fill from before a TRUNCATE or a Redis restart
 may therefore replace a current entry, which costs one miss and never serves the old value,
