@@ -34,3 +34,27 @@ it('records create, update and delete with the caller, and nothing for a rejecte
   expect(d!.after).toBeNull();
   for (const r of rows) expect(r.at).toBeInstanceOf(Date);
 });
+
+// README, Guarantees ("Audit"): the grant change and its audit row commit together or not at all.
+it('a grant change whose audit row cannot be written is not saved either', async () => {
+  const b = uniqueId();
+  const token = await mintToken({ sub: 'admin-portal', accounts: [b] });
+  const parent = `accounts/${b}`;
+  const created = await t.call('createStaffPermission', { parent, staffPermissionId: 's-atomic', staffPermission: StaffPermission.fromPartial({ role: Role.ROLE_NURSE }) }, { token });
+  // From now on PostgreSQL refuses this account's audit rows (a full disk, a broken constraint would too).
+  const refuse = `refuse_audit_${b.replace(/[^a-z0-9]/g, '_')}`;
+  await db(`CREATE FUNCTION ${refuse}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN IF NEW.account_id = '${b}' THEN RAISE EXCEPTION 'audit refused by the test'; END IF; RETURN NEW; END $$`);
+  await db(`CREATE TRIGGER ${refuse} BEFORE INSERT ON staff_permission_audit FOR EACH ROW EXECUTE FUNCTION ${refuse}()`);
+  try {
+    await expectError(() => t.call('updateStaffPermission', { staffPermission: StaffPermission.fromPartial({ name: created.name, role: Role.ROLE_BILLING, etag: created.etag }), updateMask: ['role'] }, { token }));
+    await expectError(() => t.call('createStaffPermission', { parent, staffPermissionId: 's-atomic-2', staffPermission: StaffPermission.fromPartial({ role: Role.ROLE_NURSE }) }, { token }));
+    await expectError(() => t.call('deleteStaffPermission', { name: created.name, etag: created.etag }, { token }));
+  } finally {
+    await db(`DROP TRIGGER ${refuse} ON staff_permission_audit`);
+    await db(`DROP FUNCTION ${refuse}()`);
+  }
+  // Nothing of the three changes was saved: the grant is as created, the second one does not exist.
+  const rows = await db('SELECT staff_id, role, version::text AS version FROM staff_permissions WHERE account_id = $1 ORDER BY staff_id', [b]);
+  expect(rows).toEqual([{ staff_id: 's-atomic', role: 'ROLE_NURSE', version: created.etag }]);
+  await deleteAccounts([b]);
+});
