@@ -1,5 +1,7 @@
 import { status as GrpcStatus } from '@grpc/grpc-js';
-import { AccountSettings } from '@settings/api';
+import { Client } from 'pg';
+import { AccountSettings, OnPatientSettings } from '@settings/api';
+import { localDatabaseUrl } from '@settings/shared';
 import { lockAccountRow } from '../support/row-lock';
 import { accountsDeletedAfterAll, db, decodeError, serverForTests } from '../support/test-server';
 
@@ -95,5 +97,42 @@ describe('a write that runs out of its statement_timeout', () => {
     } finally {
       await lock.release();
     }
+  });
+});
+
+describe('a read that cannot get a connection of the read pool in time', () => {
+  // One read connection; waiting for it, like a statement, is capped at 1 s.
+  const t = serverForTests({ DB_READ_POOL_MAX: '1', DB_STATEMENT_TIMEOUT_MS: '1000', DB_DELIBERATE_READS_PER_CALLER: '6', DB_DELIBERATE_READS_PER_CALLER_PER_SECOND: '0' });
+  const fully = { requirement: { $case: 'fullyConsistent' as const, value: true } };
+  const outcome = (p: Promise<unknown>): Promise<Failure | undefined> => p.then(() => undefined, (err: unknown) => failureOf(err));
+  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+  it('is UNAVAILABLE (DATABASE_UNAVAILABLE) with a RetryInfo, not INTERNAL', async () => {
+    const [a1, a2] = [newAccount(), newAccount()];
+    for (const a of [a1, a2]) await t.call('updateAccountSettings', { accountSettings: AccountSettings.fromPartial({ name: `accounts/${a}/settings`, displayName: 'x' }), allowMissing: true });
+    await t.call('updateOnPatientSettings', { onpatientSettings: OnPatientSettings.fromPartial({ name: `accounts/${a1}/onpatientSettings`, portalEnabled: true }), allowMissing: true });
+    // Every SELECT on account_settings waits for this lock: the reads of it hold the only read
+    // connection, one after the other, each until its 1 s statement budget ends.
+    const locker = new Client({ connectionString: localDatabaseUrl, application_name: 'retryable-errors-test-locker' });
+    await locker.connect();
+    let queued: Failure | undefined;
+    let holders: Array<Failure | undefined> = [];
+    try {
+      await locker.query('BEGIN');
+      await locker.query('LOCK TABLE account_settings IN ACCESS EXCLUSIVE MODE');
+      const first = outcome(t.call('getAccountSettings', { name: `accounts/${a1}/settings`, consistency: fully }));
+      await sleep(200);
+      const second = outcome(t.call('getAccountSettings', { name: `accounts/${a2}/settings`, consistency: fully }));
+      await sleep(200);
+      // Queued behind both: the connection is still held when its 1 s wait ends.
+      queued = await outcome(t.call('getOnPatientSettings', { name: `accounts/${a1}/onpatientSettings`, consistency: fully }));
+      holders = await Promise.all([first, second]);
+    } finally {
+      await locker.query('ROLLBACK').catch(() => undefined);
+      await locker.end();
+    }
+    expect(queued).toEqual({ code: 'UNAVAILABLE', reason: 'DATABASE_UNAVAILABLE', message: expect.stringMatching(/pool exhausted/), retryDelayMs: 200 });
+    // The reads that held the connection ran out of their own time: DEADLINE_EXCEEDED, never INTERNAL.
+    for (const h of holders) expect(h?.code).toBe('DEADLINE_EXCEEDED');
   });
 });
