@@ -25,11 +25,10 @@ beforeAll(async () => {
   t = await startTestServer({ REDIS_URL: `redis://127.0.0.1:${port}`, REDIS_COMMAND_TIMEOUT_MS: String(COMMAND_TIMEOUT_MS), REDIS_BREAKER_FAILURE_THRESHOLD: '3', REDIS_BREAKER_OPEN_MS: '60000' });
 });
 afterAll(async () => {
+  // Thawed first, so the server's shutdown does not wait on a frozen Redis.
+  if (redisServer?.pid !== undefined) process.kill(redisServer.pid, 'SIGCONT');
   await t?.close();
-  if (redisServer?.pid !== undefined) {
-    process.kill(redisServer.pid, 'SIGCONT');
-    redisServer.kill('SIGKILL');
-  }
+  redisServer?.kill('SIGKILL');
 });
 
 it('a connected Redis that stops answering: reads wait at most the command timeout, then the breaker stops them waiting; writes are unaffected', async () => {
