@@ -1,6 +1,6 @@
 import Redis from 'ioredis';
 import { cacheKeys, localRedisUrl, parseCacheValue } from '@settings/shared';
-import { fencedAtLeast, sql, startTestInvalidator, uniqueId, waitFor } from '../support/test-invalidator';
+import { fencedAccounts, sql, startTestInvalidator, uniqueId, waitFor } from '../support/test-invalidator';
 import type { RunningInvalidator } from '../../src/invalidator';
 
 /**
@@ -62,18 +62,7 @@ it('backs off while Redis is busy and slow, climbs back to the maximum once it i
     // backlog drains, and every key of the bulk ends fenced at its new version.
     await waitFor(async () => (await ceiling()) === MAX_KEYS_PER_SECOND, 30_000, 'the ceiling back at its maximum');
     const versions = (await sql('SELECT account_id, version FROM account_settings WHERE account_id LIKE $1', [`${prefix}-%`])).map((r) => [r.account_id as string, BigInt(r.version as string)] as const);
-    await waitFor(
-      async () => {
-        for (let i = 0; i < versions.length; i += 1000) {
-          const slice = versions.slice(i, i + 1000);
-          const values = await sampler.mgetBuffer(...slice.map(([account]) => cacheKeys.accountSettings(account).key));
-          if (!slice.every(([, v], j) => fencedAtLeast(parseCacheValue(values[j] ?? null), v))) return false;
-        }
-        return true;
-      },
-      60_000,
-      'every key of the bulk fenced',
-    );
+    await waitFor(async () => (await fencedAccounts(sampler, versions)).length === N, 60_000, 'every key of the bulk fenced');
   } finally {
     sampler.disconnect();
     hog.disconnect();

@@ -1,6 +1,6 @@
 import Redis from 'ioredis';
-import { cacheKeys, localRedisUrl, parseCacheValue } from '@settings/shared';
-import { fencedAtLeast, sql, startTestInvalidator, uniqueId } from '../support/test-invalidator';
+import { localRedisUrl } from '@settings/shared';
+import { fencedAccounts, sql, startTestInvalidator, uniqueId } from '../support/test-invalidator';
 import type { RunningInvalidator } from '../../src/invalidator';
 
 /**
@@ -23,19 +23,6 @@ afterAll(async () => {
   await sql('DELETE FROM account_settings WHERE account_id LIKE $1', [`${prefix}-%`]);
 });
 
-/** Keys of this test that Redis holds as a marker at or above their row's version. */
-async function fencedKeys(redis: Redis, versions: ReadonlyArray<readonly [string, bigint]>): Promise<string[]> {
-  const fenced: string[] = [];
-  for (let i = 0; i < versions.length; i += 1000) {
-    const slice = versions.slice(i, i + 1000);
-    const values = await redis.mgetBuffer(...slice.map(([account]) => cacheKeys.accountSettings(account).key));
-    slice.forEach(([account, v], j) => {
-      if (fencedAtLeast(parseCacheValue(values[j] ?? null), v)) fenced.push(account);
-    });
-  }
-  return fenced;
-}
-
 it('a 50,000-row bulk update is evicted no faster than the keys/s ceiling and leaves every key consistent', async () => {
   // Start after the inserts so the measured burst is the bulk update alone.
   inv = await startTestInvalidator({ EVICTION_MAX_KEYS_PER_SECOND: String(CEILING), REDIS_LATENCY_TARGET_MS: '1000' });
@@ -54,7 +41,7 @@ it('a 50,000-row bulk update is evicted no faster than the keys/s ceiling and le
   while (last < N && Date.now() - started < 240_000) {
     await new Promise((r) => setTimeout(r, 1000));
     const scanStart = Date.now();
-    const now = (await fencedKeys(sampler, versions)).length;
+    const now = (await fencedAccounts(sampler, versions)).length;
     // A scan reads its 50 slices one after another, so its count is as of the middle of the
     // scan, not its end: timing it at the end overstates the rate after a slow scan (the
     // machine is shared; one scan can take several times the next).

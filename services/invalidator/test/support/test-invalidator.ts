@@ -1,5 +1,5 @@
 import type { CacheRedisClient } from '@settings/shared';
-import { createLogger, localStack, parseCacheValue, type CacheValue } from '@settings/shared';
+import { cacheKeys, createLogger, localStack, parseCacheValue, type CacheValue } from '@settings/shared';
 import { createTestRedis, pgQuery, positionGroupAtEnd as positionAtEnd, testRedisEnv, uniqueId, waitFor as pollFor } from '@settings/local-stack';
 import { loadInvalidatorConfig, type InvalidatorConfig } from '../../src/config';
 import { startInvalidator, type RunningInvalidator } from '../../src/invalidator';
@@ -61,4 +61,20 @@ export const sql = (text: string, params: unknown[] = []) => pgQuery(localStack.
 export function fencedAtLeast(value: CacheValue | undefined, dbVersion: bigint): boolean {
   if (!value) return false;
   return value.kind === 'marker' ? value.floor >= dbVersion : value.version >= dbVersion;
+}
+
+/**
+ * The accounts of `versions` whose account-settings key Redis holds fenced at or above their
+ * row's version (fencedAtLeast), read 1,000 keys per MGET.
+ */
+export async function fencedAccounts(redis: CacheRedisClient, versions: ReadonlyArray<readonly [string, bigint]>): Promise<string[]> {
+  const fenced: string[] = [];
+  for (let i = 0; i < versions.length; i += 1000) {
+    const slice = versions.slice(i, i + 1000);
+    const values = await redis.mgetBuffer(...slice.map(([account]) => cacheKeys.accountSettings(account).key));
+    slice.forEach(([account, v], j) => {
+      if (fencedAtLeast(parseCacheValue(values[j] ?? null), v)) fenced.push(account);
+    });
+  }
+  return fenced;
 }

@@ -1,8 +1,6 @@
-import { Client } from 'pg';
 import { AccountSettings, OnPatientSettings } from '@settings/api';
-import { localDatabaseUrl } from '@settings/shared';
 import { connectionPoolOf } from '../../src/db/pool-metrics';
-import { lockAccountRow } from '../support/row-lock';
+import { lockAccountRow, lockTable } from '../support/row-lock';
 import { accountsDeletedAfterAll, db, decodeError, expectError, metricValue, mintToken, serverForTests, uniqueId, waitFor } from '../support/test-server';
 
 /**
@@ -317,12 +315,9 @@ describe('deliberate database reads are shared fairly between callers', () => {
     const a = newAccount();
     await t.call('updateAccountSettings', settings(a, 'other caller'));
     // Hold the flooder's reads inside PostgreSQL: a table lock blocks every SELECT on the table.
-    const locker = new Client({ connectionString: localDatabaseUrl, application_name: 'bulkheads-test-locker' });
-    await locker.connect();
+    const lock = await lockTable('onpatient_settings', 'bulkheads-test-locker');
+    const lockerPid = lock.pid;
     try {
-      await locker.query('BEGIN');
-      await locker.query('LOCK TABLE onpatient_settings IN ACCESS EXCLUSIVE MODE');
-      const lockerPid = (await locker.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
       const flood = Array.from({ length: 12 }, () =>
         t
           .call('getOnPatientSettings', { name: `accounts/${uniqueId()}/onpatientSettings`, consistency: fullyConsistent }, { token: flooder, deadlineMs: 8000 })
@@ -344,7 +339,7 @@ describe('deliberate database reads are shared fairly between callers', () => {
       // The flooder's two and the other caller's one: none of the flooder's ten more got in.
       expect(await admitted()).toBe(3);
       expect(await blockedBy(lockerPid)).toBeGreaterThanOrEqual(1);
-      await locker.query('ROLLBACK');
+      await lock.release();
       const outcomes = await Promise.all(flood);
       const shed = outcomes.filter((e) => e?.code === 8);
       for (const err of shed) {
@@ -354,8 +349,7 @@ describe('deliberate database reads are shared fairly between callers', () => {
       expect({ shed: shed.length, admitted: outcomes.filter((e) => e?.code === 5).length }).toEqual({ shed: 10, admitted: 2 });
       expect(await metricValue(t.running, 'settings_deliberate_reads_total', { result: 'shed' })).toBe(10);
     } finally {
-      await locker.query('ROLLBACK').catch(() => undefined);
-      await locker.end();
+      await lock.release();
     }
   });
 

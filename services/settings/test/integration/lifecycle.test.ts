@@ -1,10 +1,9 @@
 import { join, dirname } from 'node:path';
-import { Client as PgClient } from 'pg';
 import { credentials, loadPackageDefinition, makeGenericClientConstructor, type Client, type ServiceError } from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { AccountSettings, OnPatientSettings } from '@settings/api';
-import { localDatabaseUrl } from '@settings/shared';
 import { service as healthService } from 'grpc-health-check';
+import { lockTable } from '../support/row-lock';
 import { accountsDeletedAfterAll, db, expectError, serverForTests, startTestServer, waitFor } from '../support/test-server';
 
 /** Operations surface: health, reflection, metrics, deadlines and graceful shutdown. */
@@ -59,14 +58,10 @@ describe('a running server', () => {
 
   it('carries the call deadline into PostgreSQL: a blocked query is cancelled, not left running', async () => {
     const a = newAccount();
-    const locker = new PgClient({ connectionString: localDatabaseUrl });
-    await locker.connect();
-    const lockerPid = (await locker.query('SELECT pg_backend_pid() AS pid')).rows[0].pid as number;
+    const lock = await lockTable('account_settings');
     const waiting = async () =>
-      Number((await db(`SELECT count(*) AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query ILIKE '%account_settings%' AND pid <> $1`, [lockerPid]))[0]!.n);
+      Number((await db(`SELECT count(*) AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query ILIKE '%account_settings%' AND pid <> $1`, [lock.pid]))[0]!.n);
     try {
-      await locker.query('BEGIN');
-      await locker.query('LOCK TABLE account_settings IN ACCESS EXCLUSIVE MODE');
       const read = await expectError(() => t.call('getAccountSettings', { name: `accounts/${a}/settings`, consistency: { requirement: { $case: 'fullyConsistent', value: true } } }, { deadlineMs: 300 }));
       expect(read.code).toBe(4); // DEADLINE_EXCEEDED
       const write = await expectError(() => t.call('updateAccountSettings', { accountSettings: AccountSettings.fromPartial({ name: `accounts/${a}/settings`, displayName: 'x' }), allowMissing: true }, { deadlineMs: 300 }));
@@ -74,8 +69,7 @@ describe('a running server', () => {
       // Both statements give up inside PostgreSQL while the lock is still held.
       await waitFor(async () => (await waiting()) === 0, 3000, 'blocked statements cancelled');
     } finally {
-      await locker.query('ROLLBACK');
-      await locker.end();
+      await lock.release();
     }
   });
 });
@@ -95,10 +89,7 @@ describe('graceful shutdown', () => {
     await waitFor(() => statuses.includes('SERVING'), 5000, 'SERVING');
 
     // Keep one call in flight inside PostgreSQL while shutdown starts.
-    const locker = new PgClient({ connectionString: localDatabaseUrl });
-    await locker.connect();
-    await locker.query('BEGIN');
-    await locker.query('LOCK TABLE onpatient_settings IN ACCESS EXCLUSIVE MODE');
+    const lock = await lockTable('onpatient_settings');
     const inFlight = t.call('getOnPatientSettings', { name, consistency: { requirement: { $case: 'fullyConsistent', value: true } } });
     await waitFor(async () => Number((await db(`SELECT count(*) AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query ILIKE '%onpatient_settings%'`))[0]!.n) > 0, 5000, 'read blocked');
     let stopped = false;
@@ -107,8 +98,7 @@ describe('graceful shutdown', () => {
     watch.cancel();
     expect(stopped).toBe(false);
 
-    await locker.query('ROLLBACK');
-    await locker.end();
+    await lock.release();
     expect((await inFlight).portalEnabled).toBe(true);
     await stopping;
     health.close();

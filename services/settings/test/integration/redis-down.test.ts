@@ -1,6 +1,5 @@
-import { Client } from 'pg';
 import { AccountSettings, OnPatientSettings } from '@settings/api';
-import { localDatabaseUrl } from '@settings/shared';
+import { lockTable } from '../support/row-lock';
 import { accountsDeletedAfterAll, expectError, metricValue, serverForTests } from '../support/test-server';
 
 /**
@@ -44,11 +43,8 @@ describe('with Redis down and the fallback limit reached', () => {
       await t.call('updateOnPatientSettings', { onpatientSettings: OnPatientSettings.fromPartial({ name: `accounts/${a}/onpatientSettings`, portalEnabled: true }), allowMissing: true });
     }
     // Hold the first fallback read inside PostgreSQL: the lock blocks every SELECT on the table.
-    const locker = new Client({ connectionString: localDatabaseUrl });
-    await locker.connect();
+    const lock = await lockTable('onpatient_settings');
     try {
-      await locker.query('BEGIN');
-      await locker.query('LOCK TABLE onpatient_settings IN ACCESS EXCLUSIVE MODE');
       const shedBefore = await metricValue(t.running, 'settings_load_shed_total');
       const stuck = t.call('getOnPatientSettings', { name: `accounts/${ids[0]}/onpatientSettings` });
       // Give the first call time to take the only permit.
@@ -60,11 +56,11 @@ describe('with Redis down and the fallback limit reached', () => {
       expect(errors[0]!.message).toMatch(/database fallback is at its limit of 1/);
       expect(await metricValue(t.running, 'settings_load_shed_total')).toBe(shedBefore + 4);
       expect(shedMs).toBeLessThan(1000);
-      await locker.query('ROLLBACK');
+      await lock.release();
       expect((await stuck).portalEnabled).toBe(true);
       process.stderr.write(`[measure] 4 shed reads answered in ${shedMs} ms while the fallback was full\n`);
     } finally {
-      await locker.end();
+      await lock.release();
     }
   });
 });

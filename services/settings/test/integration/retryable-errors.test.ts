@@ -1,8 +1,6 @@
 import { status as GrpcStatus } from '@grpc/grpc-js';
-import { Client } from 'pg';
 import { AccountSettings, OnPatientSettings } from '@settings/api';
-import { localDatabaseUrl } from '@settings/shared';
-import { lockAccountRow } from '../support/row-lock';
+import { lockAccountRow, lockTable } from '../support/row-lock';
 import { accountsDeletedAfterAll, db, decodeError, serverForTests } from '../support/test-server';
 
 /**
@@ -113,13 +111,10 @@ describe('a read that cannot get a connection of the read pool in time', () => {
     await t.call('updateOnPatientSettings', { onpatientSettings: OnPatientSettings.fromPartial({ name: `accounts/${a1}/onpatientSettings`, portalEnabled: true }), allowMissing: true });
     // Every SELECT on account_settings waits for this lock: the reads of it hold the only read
     // connection, one after the other, each until its 1 s statement budget ends.
-    const locker = new Client({ connectionString: localDatabaseUrl, application_name: 'retryable-errors-test-locker' });
-    await locker.connect();
+    const lock = await lockTable('account_settings', 'retryable-errors-test-locker');
     let queued: Failure | undefined;
     let holders: Array<Failure | undefined> = [];
     try {
-      await locker.query('BEGIN');
-      await locker.query('LOCK TABLE account_settings IN ACCESS EXCLUSIVE MODE');
       const first = outcome(t.call('getAccountSettings', { name: `accounts/${a1}/settings`, consistency: fully }));
       await sleep(200);
       const second = outcome(t.call('getAccountSettings', { name: `accounts/${a2}/settings`, consistency: fully }));
@@ -128,8 +123,7 @@ describe('a read that cannot get a connection of the read pool in time', () => {
       queued = await outcome(t.call('getOnPatientSettings', { name: `accounts/${a1}/onpatientSettings`, consistency: fully }));
       holders = await Promise.all([first, second]);
     } finally {
-      await locker.query('ROLLBACK').catch(() => undefined);
-      await locker.end();
+      await lock.release();
     }
     expect(queued).toEqual({ code: 'UNAVAILABLE', reason: 'DATABASE_UNAVAILABLE', message: expect.stringMatching(/pool exhausted/), retryDelayMs: 200 });
     // The reads that held the connection ran out of their own time: DEADLINE_EXCEEDED, never INTERNAL.

@@ -40,3 +40,33 @@ export async function lockAccountRow(accountId: string): Promise<RowLock> {
     },
   };
 }
+
+export interface TableLock {
+  /** Backend pid of the lock holder. */
+  pid: number;
+  /** Ends the locking transaction (idempotent) and closes its connection. */
+  release(): Promise<void>;
+}
+
+/**
+ * Holds `ACCESS EXCLUSIVE` on `table` in an open transaction of its own connection: every
+ * statement on the table, reads included, waits until `release()`.
+ */
+export async function lockTable(table: string, applicationName = 'settings-test-table-locker'): Promise<TableLock> {
+  const client = new Client({ connectionString: localDatabaseUrl, application_name: applicationName });
+  await client.connect();
+  await client.query('BEGIN');
+  await client.query(`LOCK TABLE ${client.escapeIdentifier(table)} IN ACCESS EXCLUSIVE MODE`);
+  const pid = (await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
+  let released: Promise<void> | undefined;
+  return {
+    pid,
+    release() {
+      released ??= client.query('ROLLBACK').then(
+        () => client.end(),
+        () => client.end(),
+      );
+      return released;
+    },
+  };
+}
