@@ -1,7 +1,7 @@
 import { Partitioners } from 'kafkajs';
 import { cacheKeys, changeTopic, localStack } from '@settings/shared';
 import { ChangeTopicReader, localKafka } from '@settings/local-stack';
-import { fencedAtLeast, readCache, sql, startTestInvalidator, testRedis, uniqueId, waitFor } from '../support/test-invalidator';
+import { accountSettingsVersion, fencedAtLeast, readCache, sql, startTestInvalidator, testRedis, uniqueId, waitFor } from '../support/test-invalidator';
 import type { RunningInvalidator } from '../../src/invalidator';
 
 /**
@@ -42,7 +42,7 @@ describe('dead-letter topic', () => {
 
     const account = uniqueId();
     await sql('INSERT INTO account_settings (account_id) VALUES ($1)', [account]);
-    const v = BigInt((await sql('SELECT version FROM account_settings WHERE account_id = $1', [account]))[0]!.version as string);
+    const v = await accountSettingsVersion(account);
     await waitFor(async () => fencedAtLeast(await readCache(redis, cacheKeys.accountSettings(account).key), v), 20_000, 'good event after poison applied');
     expect(await inv.metrics.registry.getSingleMetricAsString('invalidator_dead_letter_total')).toMatch(/invalidator_dead_letter_total\{reason="[a-z-]+"\} [1-9]/);
   });

@@ -1,7 +1,7 @@
 import { cacheKeys, changeTopic, createLogger, localStack, withCacheScripts } from '@settings/shared';
 import { commitGroupOffsets, deleteGroups, drainDebezium, groupCaughtUp, topicEnds } from '@settings/local-stack';
 import { startInvalidator } from '../../src/invalidator';
-import { fencedAtLeast, readCache, sql, startTestInvalidator, testConfig, testRedis, uniqueId, waitFor } from '../support/test-invalidator';
+import { accountSettingsVersion, fencedAtLeast, readCache, sql, startTestInvalidator, testConfig, testRedis, uniqueId, waitFor } from '../support/test-invalidator';
 
 /**
  * README, Guarantees ("idempotent, order-insensitive"): Kafka delivers at least once, so a change
@@ -18,10 +18,6 @@ afterAll(() => {
   scripts.disconnect();
 });
 
-async function versionOf(account: string): Promise<bigint> {
-  return BigInt((await sql('SELECT version FROM account_settings WHERE account_id = $1', [account]))[0]!.version as string);
-}
-
 it("replaying a row's change events from before them leaves its current entry and a newer marker as they are", async () => {
   // Where the topic ends before the changes: the replaying group starts here.
   await drainDebezium();
@@ -37,15 +33,15 @@ it("replaying a row's change events from before them leaves its current entry an
       await sql("UPDATE account_settings SET display_name = 'v3' WHERE account_id = $1", [account]);
     }
     for (const account of [cached, fenced]) {
-      const v = await versionOf(account);
+      const v = await accountSettingsVersion(account);
       await waitFor(async () => fencedAtLeast(await readCache(redis, cacheKeys.accountSettings(account).key), v), 15_000, `marker of ${account} at its last version`);
     }
   } finally {
     await first.stop();
   }
   // One key now holds the current version's entry (a reader filled it); the other keeps its marker.
-  const current = await versionOf(cached);
-  const newest = await versionOf(fenced);
+  const current = await accountSettingsVersion(cached);
+  const newest = await accountSettingsVersion(fenced);
   const cachedKey = cacheKeys.accountSettings(cached).key;
   const fencedKey = cacheKeys.accountSettings(fenced).key;
   expect(await scripts.versionedFill(cachedKey, current.toString(), '0', 60_000, Buffer.from('v3'))).toBe(1);

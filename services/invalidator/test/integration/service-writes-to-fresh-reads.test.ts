@@ -1,5 +1,5 @@
 import { AccountSettings, type GetAccountSettingsRequest, type UpdateAccountSettingsRequest } from '@settings/api';
-import { readCache, sql, startTestInvalidator, testRedis, waitFor } from '../support/test-invalidator';
+import { accountSettingsVersion, readCache, sql, startTestInvalidator, testRedis, waitFor } from '../support/test-invalidator';
 import type { RunningInvalidator } from '../../src/invalidator';
 import { startLocalSettingsService, type LocalSettingsService } from '../support/local-settings-service';
 
@@ -72,7 +72,7 @@ describe('writes through the service or psql reach readers through the invalidat
       await sql('UPDATE account_settings SET display_name = $2 WHERE account_id = $1', [account, `v${i}`]);
       await new Promise((r) => setTimeout(r, 25));
     }
-    const finalVersion = BigInt((await sql('SELECT version FROM account_settings WHERE account_id = $1', [account]))[0]!.version as string);
+    const finalVersion = await accountSettingsVersion(account);
     // Quiescence: the invalidator has applied the last change (marker or fresh entry at its version).
     await waitFor(async () => {
       const v = await readCache(redis, key);

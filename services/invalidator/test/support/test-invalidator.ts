@@ -54,6 +54,11 @@ export async function readCache(redis: CacheRedisClient, key: string): Promise<C
 
 export const sql = (text: string, params: unknown[] = []) => pgQuery(localStack.database, text, params);
 
+/** The row version of an account's settings (what its markers are fenced at). */
+export async function accountSettingsVersion(account: string): Promise<bigint> {
+  return BigInt((await sql('SELECT version FROM account_settings WHERE account_id = $1', [account]))[0]!.version as string);
+}
+
 /**
  * True when the cache can no longer serve anything older than `dbVersion` for `key`: the key
  * holds a marker fenced at or above it, or an entry of exactly that version.
