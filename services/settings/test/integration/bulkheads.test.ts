@@ -259,6 +259,11 @@ describe('saves that waited for someone else\'s row lock', () => {
         const err = await expectError(() => t.call('updateAccountSettings', settings(locked, `blocked-${i}`), { deadlineMs: 5000 }));
         expect(err.reason).toBe('ROW_LOCKED');
       }
+      // ROW_LOCKED may be answered on the service's clock before PostgreSQL's lock_timeout ends
+      // the statement; the one lock-wait permit is free only once that statement settled and its
+      // connection came back (ROLLBACK queues behind it). Sent earlier, the next save is refused
+      // at once and never waits.
+      await waitFor(async () => (await metricValue(t.running, 'settings_db_pool_connections', { pool: 'write', state: 'in_use' })) === 0, 5_000, 'the blocked saves\' connections back in the pool');
       const waiting = t.call('updateAccountSettings', settings(locked, 'waiting'), { deadlineMs: 5000 }).catch((e: unknown) => decodeError(e));
       await lock.waiter();
       // Eight saves of free rows at once on the two other connections, 400 ms each to spare:
