@@ -6,6 +6,13 @@ import { LockBudget } from './lock-budget';
 import { rowLockWaits, type RowLockWaits } from './row-lock';
 import { WriteAdmission, type AdmittedWrite } from './write-admission';
 
+/** What is used here of knex's client (typed `any` by knex): its pool's connections, lent and handed back. */
+interface PoolingClient {
+  /** Waits at most the pool's acquire timeout; then rejects with knex's KnexTimeoutError (status-mapping.ts). */
+  acquireConnection(): Promise<unknown>;
+  releaseConnection(connection: unknown): Promise<void>;
+}
+
 export function createKnex(databaseUrl: string, poolMax: number, acquireTimeoutMs: number, applicationName = 'settings-service', log?: Logger): Knex {
   return knexFactory({
     client: 'pg',
@@ -98,9 +105,30 @@ export class Db {
 
   /** A read on the read pool; `keys`: how many resource keys it reads (settings_db_keys_read_total). */
   async read<T>(kind: string, deadline: number, query: (knex: Knex) => Knex.QueryBuilder | Knex.Raw, keys?: number): Promise<T> {
-    const ms = this.budget(kind, deadline);
+    this.budget(kind, deadline);
     if (keys !== undefined) this.metrics.dbKeysRead.inc({ kind }, keys);
-    return (await query(this.pools.read).timeout(ms, { cancel: true })) as T;
+    return this.onPoolConnection<T>(this.pools.read, deadline, query);
+  }
+
+  /**
+   * Sends `statement` on a connection of `knex`'s pool only if the deadline has not passed while
+   * waiting for one, with what is left of it as the statement's timeout (cancelled server-side).
+   * knex's own `.timeout` starts once it holds a connection: a statement that queued for one past
+   * its deadline was sent anyway, with the time it had before it queued (seen in
+   * lifecycle.test.ts, "a read that waited for a database connection past its deadline"). A
+   * waiter whose deadline passed keeps its place in the pool's queue until a connection comes
+   * free (or DB_STATEMENT_TIMEOUT_MS), then hands it straight back.
+   */
+  private async onPoolConnection<T>(knex: Knex, deadline: number, statement: (knex: Knex) => Knex.QueryBuilder | Knex.Raw): Promise<T> {
+    const client = knex.client as PoolingClient;
+    const connection = await client.acquireConnection();
+    try {
+      const remaining = Math.floor(deadline - this.now());
+      if (remaining <= 0) throw new SettingsError('DEADLINE_EXCEEDED', 'deadline exceeded while waiting for a database connection');
+      return (await statement(knex).connection(connection).timeout(Math.min(remaining, this.limits.statementCapMs), { cancel: true })) as T;
+    } finally {
+      await client.releaseConnection(connection);
+    }
   }
 
   /**
@@ -113,8 +141,8 @@ export class Db {
     // Admitted first: a refused save sends no query and is not counted as one.
     const admitted = this.admitWrite(deadline);
     try {
-      const ms = this.budget(kind, deadline);
-      return (await statement(this.pools.write).timeout(ms, { cancel: true })) as T;
+      this.budget(kind, deadline);
+      return await this.onPoolConnection<T>(this.pools.write, deadline, statement);
     } finally {
       admitted.release();
     }

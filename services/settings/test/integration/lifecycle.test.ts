@@ -74,6 +74,53 @@ describe('a running server', () => {
   });
 });
 
+describe('a read or a save that waited for a database connection past its deadline', () => {
+  // One connection per pool, so a second call queues for it.
+  const t = serverForTests({ DB_READ_POOL_MAX: '1', DB_WRITE_POOL_MAX: '1' });
+  const fullyConsistent = { requirement: { $case: 'fullyConsistent' as const, value: true } };
+  const cases = [
+    {
+      call: 'read',
+      hold: (a: string) => t.call('getOnPatientSettings', { name: `accounts/${a}/onpatientSettings`, consistency: fullyConsistent }, { deadlineMs: 15_000 }),
+      late: (a: string) => t.call('getAccountSettings', { name: `accounts/${a}/settings`, consistency: fullyConsistent }, { deadlineMs: 300 }),
+    },
+    {
+      call: 'save',
+      hold: (a: string) => t.call('updateOnPatientSettings', { onpatientSettings: OnPatientSettings.fromPartial({ name: `accounts/${a}/onpatientSettings`, portalEnabled: true }), allowMissing: true }, { deadlineMs: 15_000 }),
+      late: (a: string) => t.call('updateAccountSettings', { accountSettings: AccountSettings.fromPartial({ name: `accounts/${a}/settings`, displayName: 'late' }), allowMissing: true }, { deadlineMs: 300 }),
+    },
+  ];
+
+  it.each(cases)('sends no statement once it gets the connection: no work starts after the deadline ($call)', async ({ hold, late }) => {
+    const a = newAccount();
+    const [holderLock, lateLock] = [await lockTable('onpatient_settings'), await lockTable('account_settings')];
+    const blockedOn = async (lock: { pid: number }): Promise<number> => Number((await db('SELECT count(*) AS n FROM pg_stat_activity WHERE $1 = ANY (pg_blocking_pids(pid))', [lock.pid]))[0]!.n);
+    try {
+      // The pool's one connection, held by a call blocked on the first lock.
+      const holder = hold(a).catch((e: unknown) => e);
+      await waitFor(async () => (await blockedOn(holderLock)) === 1, 5000, 'the holder blocked');
+      // Queued for the connection until its deadline passed (a save may instead be refused at
+      // once by write admission, which can foresee that): either way it must not reach PostgreSQL.
+      const refused = await expectError(() => late(a));
+      expect([4 /* DEADLINE_EXCEEDED */, 14 /* UNAVAILABLE */]).toContain(refused.code);
+      // Watched from before the connection comes free for a second: a statement sent then and
+      // cancelled at its own timeout would be seen waiting on the second lock meanwhile.
+      let seen = 0;
+      const watching = (async () => {
+        for (const until = Date.now() + 1000; Date.now() < until; ) seen = Math.max(seen, await blockedOn(lateLock));
+      })();
+      await holderLock.release();
+      await holder;
+      await watching;
+      expect(seen).toBe(0);
+    } finally {
+      await holderLock.release();
+      await lateLock.release();
+    }
+    expect(await db('SELECT 1 FROM account_settings WHERE account_id = $1', [a])).toEqual([]);
+  });
+});
+
 describe('graceful shutdown', () => {
   it('turns health NOT_SERVING, lets the in-flight call finish, then closes', async () => {
     const a = newAccount();
