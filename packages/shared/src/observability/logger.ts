@@ -1,5 +1,5 @@
 import { trace } from '@opentelemetry/api';
-import pino, { type Logger } from 'pino';
+import pino, { type DestinationStream, type Logger, type LoggerOptions } from 'pino';
 
 /**
  * JSON logs, one line per event, with the service name on every line, and the trace_id and
@@ -7,15 +7,17 @@ import pino, { type Logger } from 'pino';
  * of @opentelemetry/instrumentation-pino). A mixin rather than that instrumentation: it works
  * whenever pino was loaded, and with tracing off the API has no active span and adds nothing.
  */
-export function createLogger(service: string, level: string): Logger {
-  return pino({
+export function createLogger(service: string, level: string, destination?: DestinationStream): Logger {
+  const options: LoggerOptions = {
     name: service,
     level,
     base: { service },
     timestamp: pino.stdTimeFunctions.isoTime,
     formatters: { level: (label) => ({ level: label }) },
     mixin: activeTraceFields,
-  });
+  };
+  // `destination`: where the lines go instead of stdout (a test reading what an operator would).
+  return destination ? pino(options, destination) : pino(options);
 }
 
 function activeTraceFields(): Record<string, string> {

@@ -12,9 +12,11 @@ const kafka = localKafka('health-test');
 const accountTopic = changeTopic(localStack.topicPrefix, 'account_settings');
 
 describe('dead-letter topic refusing writes (readiness)', () => {
-  it('makes the replica not ready without committing past the poison event; once writable, it is ready and moves on', async () => {
+  it('makes the replica not ready and logs one error naming the stuck partition and offset, without committing past the poison event; once writable, it is ready and moves on', async () => {
     const dlqTopic = uniqueId('missing-dlq-');
-    const inv = await startTestInvalidator({ DLQ_TOPIC: dlqTopic, KAFKA_CREATE_TOPICS: 'false', DLQ_MAX_ATTEMPTS: '1' });
+    // The replica's log lines, as an operator's log pipeline would receive them.
+    const logLines: Array<Record<string, unknown>> = [];
+    const inv = await startTestInvalidator({ DLQ_TOPIC: dlqTopic, KAFKA_CREATE_TOPICS: 'false', DLQ_MAX_ATTEMPTS: '1', LOG_LEVEL: 'info' }, { write: (line: string) => logLines.push(JSON.parse(line) as Record<string, unknown>) });
     const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
     await producer.connect();
     const readyz = async (): Promise<{ status: number; body: { detail?: { deadLetterFailing?: boolean } } }> => {
@@ -29,6 +31,12 @@ describe('dead-letter topic refusing writes (readiness)', () => {
       await waitFor(async () => (await readyz()).status === 503, 60_000, 'not ready while the DLQ refuses writes');
       expect((await readyz()).body.detail?.deadLetterFailing).toBe(true);
       expect(await inv.metrics.registry.getSingleMetricAsString('invalidator_dead_letter_publish_failing')).toContain('invalidator_dead_letter_publish_failing 1');
+      // One error line of the invalidator's own (kafkajs logs its retries besides) says where the
+      // partition is stuck and why, with the fields to find the event.
+      const errors = logLines.filter((l) => l.level === 'error' && l.logger !== 'kafkajs');
+      expect(errors).toHaveLength(1);
+      expect(errors[0]).toMatchObject({ dlq: dlqTopic, topic: accountTopic, partition: sent!.partition, offset: sent!.baseOffset, attempts: 1, msg: expect.stringMatching(/dead-letter topic refuses writes/) });
+      expect(errors[0]!.err).toMatchObject({ message: expect.any(String) });
 
       const admin = kafka.admin();
       await admin.connect();
@@ -42,6 +50,7 @@ describe('dead-letter topic refusing writes (readiness)', () => {
         await admin.disconnect();
       }
       await waitFor(async () => (await readyz()).status === 200, 30_000, 'ready again');
+      expect(logLines.filter((l) => l.msg === 'dead-letter topic writable again: ready')).toHaveLength(1);
     } finally {
       await producer.disconnect();
       await inv.stop();

@@ -1,3 +1,4 @@
+import type { DestinationStream } from 'pino';
 import type { CacheRedisClient } from '@settings/shared';
 import { cacheKeys, createLogger, localStack, parseCacheValue, type CacheValue } from '@settings/shared';
 import { createTestRedis, pgQuery, positionGroupAtEnd as positionAtEnd, testRedisEnv, uniqueId, waitFor as pollFor } from '@settings/local-stack';
@@ -29,11 +30,11 @@ export function testConfig(overrides: Partial<Record<string, string>> = {}): Inv
   });
 }
 
-/** Starts an invalidator in this process with its own group positioned at the topic ends. */
-export async function startTestInvalidator(overrides: Partial<Record<string, string>> = {}): Promise<RunningInvalidator & { config: InvalidatorConfig }> {
+/** Starts an invalidator in this process with its own group positioned at the topic ends; its log lines go to `logTo` when given. */
+export async function startTestInvalidator(overrides: Partial<Record<string, string>> = {}, logTo?: DestinationStream): Promise<RunningInvalidator & { config: InvalidatorConfig }> {
   const config = testConfig(overrides);
   await positionGroupAtEnd(config.KAFKA_GROUP_ID);
-  const running = await startInvalidator(config, createLogger('test-invalidator', config.LOG_LEVEL));
+  const running = await startInvalidator(config, createLogger('test-invalidator', config.LOG_LEVEL, logTo));
   await waitFor(() => running.consumer.joined, 30_000, 'invalidator joined its group');
   return { ...running, config };
 }
