@@ -18,14 +18,15 @@ export type LockTimeoutNoticedBy = 'postgres' | 'service_clock';
  *
  * The countdown starts when the save is known to wait: at once for a row a statement just found
  * held, else when the locking statement starts (`bound`). It stops when that statement settles
- * (the lock granted, the row found missing, or an error).
+ * (the lock granted, the row found missing, or an error), and runs again, to the same deadline,
+ * when a later statement of the transaction waits for a lock (`writeSingleton` locks a second
+ * time after losing an insert race).
  */
 export class LockBudget {
   /** Rejects with the ROW_LOCKED answer when the budget runs out first; never resolves. */
   readonly expired: Promise<never>;
   private rejectExpired!: (err: unknown) => void;
   private timer: NodeJS.Timeout | undefined;
-  private ended = false;
   private spentWith: unknown;
 
   constructor(
@@ -46,9 +47,9 @@ export class LockBudget {
     return this.spentWith;
   }
 
-  /** Starts the countdown (once); a budget already spent expires now, synchronously. */
+  /** Starts the countdown (if not running); a budget already spent expires now, synchronously. */
   start(): void {
-    if (this.deadline === undefined || this.ended || this.timer) return;
+    if (this.deadline === undefined || this.spentWith !== undefined || this.timer) return;
     const left = this.deadline - this.now();
     if (left <= 0) this.spend(rowLockTimeoutError(), 'service_clock');
     else this.timer = setTimeout(() => this.spend(rowLockTimeoutError(), 'service_clock'), left);
@@ -63,7 +64,8 @@ export class LockBudget {
   bound<T>(lock: () => Promise<T>): Promise<T> {
     if (this.deadline === undefined) return lock();
     this.start();
-    if (this.ended) return this.expired;
+    // Spent (now, or by an earlier statement): `expired` has rejected, so the caller is answered.
+    if (this.spentWith !== undefined) return this.expired;
     const settled = lock().then(
       (value) => {
         this.stop();
@@ -79,12 +81,12 @@ export class LockBudget {
   }
 
   private stop(): void {
-    this.ended = true;
     clearTimeout(this.timer);
+    this.timer = undefined;
   }
 
   private spend(err: unknown, noticedBy: LockTimeoutNoticedBy): void {
-    if (this.ended) return;
+    if (this.spentWith !== undefined) return;
     this.stop();
     this.spentWith = err;
     this.onTimeout(noticedBy);

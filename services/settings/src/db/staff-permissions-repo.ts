@@ -61,7 +61,8 @@ export class StaffPermissionsRepo extends ResourceRepo<'account_id' | 'staff_id'
   }
 
   async create(key: StaffKey, fields: StaffFields, actor: string, deadline: number): Promise<StaffWriteResult> {
-    return this.db.write(WRITE, deadline, async (trx) => {
+    return this.db.write(WRITE, deadline, async (trx, waits) => {
+      await lockList(trx, key, waits);
       const [row] = (await trx(TABLE)
         .insert({ ...fields, ...key })
         .onConflict([...staffPermission.table.keyColumns])
@@ -77,6 +78,7 @@ export class StaffPermissionsRepo extends ResourceRepo<'account_id' | 'staff_id'
     return this.db.write(WRITE, deadline, async (trx, waits) => {
       const before = await lockExisting(trx, key, etag, waits);
       if (Object.keys(changes).length === 0) return this.result(before, await listVersion(trx, key));
+      await lockList(trx, key, waits);
       const [after] = (await trx(TABLE).where(key).update(changes).returning('*')) as Row[];
       await insertAudit(trx, { key, actor, action: 'update', before, after });
       return this.result(after!, await listVersion(trx, key));
@@ -86,6 +88,7 @@ export class StaffPermissionsRepo extends ResourceRepo<'account_id' | 'staff_id'
   async delete(key: StaffKey, etag: bigint | undefined, actor: string, deadline: number): Promise<StaffWriteResult> {
     return this.db.write(WRITE, deadline, async (trx, waits) => {
       const before = await lockExisting(trx, key, etag, waits);
+      await lockList(trx, key, waits);
       await trx(TABLE).where(key).delete();
       await insertAudit(trx, { key, actor, action: 'delete', before, after: undefined });
       const lv = await listVersion(trx, key);
@@ -108,6 +111,17 @@ async function lockExisting(trx: Knex.Transaction, key: StaffKey, etag: bigint |
   if (!row) throw new SettingsError('NOT_FOUND', `${name} not found`);
   checkEtag(row, etag, name);
   return row;
+}
+
+/**
+ * Locks the account's list row (when there is one) before a grant change, whose trigger
+ * (migration 0005) locks it anyway, inside the INSERT/UPDATE/DELETE: there a wait for another
+ * transaction holding it (a psql session changing a grant of the account) was bounded only by
+ * PostgreSQL's lock_timeout and not counted against DB_LOCK_WAIT_MAX_CONCURRENCY. Taken after
+ * the grant's own row, the trigger's order, so it never deadlocks with another grant change.
+ */
+async function lockList(trx: Knex.Transaction, key: AccountKey, waits: RowLockWaits): Promise<void> {
+  await lockRow(trx, staffPermissionListsTable.table, { account_id: key.account_id }, waits);
 }
 
 /** The account's list version after this transaction's grant change (the trigger bumped it). */

@@ -1,5 +1,10 @@
-import { AccountSettings, OnPatientSettings } from '@settings/api';
+import { Client } from 'pg';
+import { AccountSettings, OnPatientSettings, Role, StaffPermission } from '@settings/api';
+import { localDatabaseUrl } from '@settings/shared';
+import { createKnex, Db } from '../../src/db/db';
 import { connectionPoolOf } from '../../src/db/pool-metrics';
+import { lockRow } from '../../src/db/row-lock';
+import { createSettingsMetrics } from '../../src/metrics';
 import { lockAccountRow, lockTable } from '../support/row-lock';
 import { accountsDeletedAfterAll, db, decodeError, expectError, metricValue, mintToken, serverForTests, uniqueId, waitFor } from '../support/test-server';
 
@@ -110,6 +115,75 @@ describe('a save of a held row whose lock budget ran out while it waited for a c
       await lock.release();
     }
     expect(await db('SELECT display_name FROM account_settings WHERE account_id = $1', [a])).toEqual([{ display_name: 'before' }]);
+  });
+});
+
+describe('a transaction that waits for a row lock a second time', () => {
+  // What writeSingleton does after losing an insert race: the row it waited for was deleted by
+  // its holder, a concurrent creator's row is held next. Driven through Db.write directly: the
+  // race itself needs four sessions in a precise order.
+  it('is answered ROW_LOCKED when the save\'s one lock budget is spent, and gives its lock-wait permit back', async () => {
+    const [x, y] = [newAccount(), newAccount()];
+    await db('INSERT INTO account_settings (account_id) VALUES ($1), ($2)', [x, y]);
+    const knex = createKnex(localDatabaseUrl, 2, 10_000, 'bulkheads-test-second-wait');
+    const store = new Db({ read: knex, write: knex }, createSettingsMetrics(), { statementCapMs: 10_000, lockTimeoutMs: 800, lockWaitMax: 2, writePoolMax: 2, writeQueueMax: 2 });
+    const [lockX, lockY] = [await lockAccountRow(x), await lockAccountRow(y)];
+    try {
+      const started = Date.now();
+      const outcome = store
+        .write('second-wait', started + 10_000, async (trx, waits) => {
+          await lockRow(trx, 'account_settings', { account_id: x }, waits);
+          await lockRow(trx, 'account_settings', { account_id: y }, waits);
+        })
+        .then(() => 'saved', (err: unknown) => (err as { code?: string }).code);
+      await lockX.waiter();
+      await new Promise((r) => setTimeout(r, 200));
+      await lockX.release();
+      // Unbounded before: the second wait never started, and the call never settled.
+      const answer = await Promise.race([outcome, new Promise((r) => setTimeout(() => r('no answer in 5 s'), 5000))]);
+      expect(answer).toBe('ROW_LOCKED');
+      expect(Date.now() - started).toBeLessThan(800 + 400);
+      await waitFor(() => store.lockWaits.active === 0, 3000, 'the lock-wait permits given back');
+    } finally {
+      await lockX.release();
+      await lockY.release();
+      await knex.destroy();
+    }
+  });
+});
+
+describe('saves of grants whose account list another transaction holds', () => {
+  // One save at a time may wait for a lock, for up to 3 s.
+  const t = serverForTests({ DB_WRITE_POOL_MAX: '3', DB_LOCK_WAIT_MAX_CONCURRENCY: '1', DB_LOCK_TIMEOUT_MS: '3000' });
+
+  it('wait for it under the lock-wait cap: while one waits, a second is refused at once with ROW_LOCKED', async () => {
+    const a = newAccount();
+    const parent = `accounts/${a}`;
+    for (const id of ['s1', 's2', 's3']) await t.call('createStaffPermission', { parent, staffPermissionId: id, staffPermission: StaffPermission.fromPartial({ role: Role.ROLE_NURSE }) });
+    // A psql session changes grant s3: the grant trigger holds the account's list row until it ends.
+    const session = new Client({ connectionString: localDatabaseUrl, application_name: 'bulkheads-test-grant-session' });
+    await session.connect();
+    try {
+      await session.query('BEGIN');
+      await session.query("UPDATE staff_permissions SET disabled = true WHERE account_id = $1 AND staff_id = 's3'", [a]);
+      const pid = (await session.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
+      const update = (id: string): Promise<string | undefined> =>
+        t.call('updateStaffPermission', { staffPermission: StaffPermission.fromPartial({ name: `${parent}/staffPermissions/${id}`, role: Role.ROLE_BILLING }), updateMask: ['role'] }, { deadlineMs: 10_000 }).then(
+          () => 'saved',
+          (e: unknown) => decodeError(e).reason,
+        );
+      const first = update('s1');
+      await waitFor(async () => Number((await db('SELECT count(*) AS n FROM pg_stat_activity WHERE $1 = ANY (pg_blocking_pids(pid))', [pid]))[0]!.n) === 1, 5000, 'the first save waiting for the list row');
+      // The list row's wait used to happen inside the grant's UPDATE (its trigger), uncapped:
+      // this save then waited the whole 3 s in PostgreSQL too.
+      const started = Date.now();
+      expect(await update('s2')).toBe('ROW_LOCKED');
+      expect(Date.now() - started).toBeLessThan(1000);
+      await session.query('ROLLBACK');
+      expect(await first).toBe('saved');
+    } finally {
+      await session.end();
+    }
   });
 });
 

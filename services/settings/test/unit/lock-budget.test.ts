@@ -88,6 +88,34 @@ describe('LockBudget', () => {
     });
   });
 
+  it('bounds a second lock wait of the same transaction by what is left of the budget (it used to never settle)', async () => {
+    const budget = budgetUntil(Date.now() + 250);
+    // The first wait ends with the row found missing (deleted by its holder), 100 ms in.
+    const first = lockStatement<string | undefined>();
+    const firstBounded = budget.bound(() => first.promise);
+    jest.advanceTimersByTime(100);
+    first.grant(undefined);
+    await expect(firstBounded).resolves.toBeUndefined();
+    // An insert that lost a race to a concurrent creator runs for 50 ms, uncounted.
+    jest.advanceTimersByTime(50);
+    expect(budget.spent).toBeUndefined();
+    // The second wait, on the creator's row, is sent and answered when the 250 ms are up.
+    const second = lockStatement<string>();
+    let sent = false;
+    const secondBounded = budget.bound(() => {
+      sent = true;
+      return second.promise;
+    });
+    const outcome = secondBounded.then(() => 'granted', (err: unknown) => reasonOf(err));
+    expect(sent).toBe(true);
+    jest.advanceTimersByTime(99);
+    await Promise.resolve();
+    expect(budget.spent).toBeUndefined();
+    jest.advanceTimersByTime(1);
+    expect(await outcome).toBe('ROW_LOCKED');
+    expect(noticed).toEqual(['service_clock']);
+  });
+
   it('does not send the lock statement once the budget is spent', async () => {
     const budget = budgetUntil(Date.now() + 50);
     budget.start();
