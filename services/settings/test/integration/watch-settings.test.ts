@@ -243,6 +243,16 @@ it('authorizes every resource at open, refuses a caller over its stream limit, a
   expect(await w.ended).toMatchObject({ code: 16 }); // UNAUTHENTICATED
 });
 
+it('keeps a stream open while a long-lived token is valid (exp beyond setTimeout\'s 24.8 days)', async () => {
+  const s = await seeded('long-lived');
+  const w = openWatch(t, [{ name: s.name }], await mintToken({ sub: 'long-lived', expiresIn: '30d' }));
+  await w.next(isChange(s.name));
+  // A timer of more than 2^31-1 ms fires after 1 ms: the stream used to end UNAUTHENTICATED here.
+  const early = await Promise.race([w.ended, new Promise((r) => setTimeout(() => r('open'), 1000))]);
+  expect(early).toBe('open');
+  w.cancel();
+});
+
 it('after Redis tracking was lost and is back, re-reads every watched key and sends what changed meanwhile', async () => {
   const s = await seeded('before');
   const w = openWatch(t, [{ name: s.name }]);

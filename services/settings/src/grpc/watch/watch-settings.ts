@@ -26,6 +26,9 @@ export interface WatchSettingsDeps {
 
 type Call = ServerWritableStream<WatchSettingsRequest, WatchSettingsResponse>;
 
+/** The longest delay setTimeout honours. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 /**
  * `WatchSettings`: the open streams of this replica. Each stream is authenticated, scoped and
  * authorized per resource when it opens, counted against the per-caller and per-replica limits,
@@ -92,13 +95,21 @@ export class WatchSettings {
         const limit = opened === 'per_caller' ? `${deps.limits.maxPerCaller} per caller` : `${deps.limits.maxPerReplica} on this replica`;
         throw new SettingsError('WATCH_LIMIT_EXCEEDED', `too many open watch streams (${limit}); close some or retry later`);
       }
+      // Cancelled while authenticating: cleanup has run already and will not again.
+      if (ended) return opened();
       release = opened;
-      if (ended) return cleanup();
       this.open.add(end);
       deps.metrics.watchStreams.set(this.open.size);
       if (principal.expiresAt !== undefined) {
+        const expiresAt = principal.expiresAt;
         const expired = new SettingsError('UNAUTHENTICATED', 'bearer token expired; reconnect with a fresh token and your resume tokens');
-        expiryTimer = setTimeout(() => end(expired), Math.max(0, principal.expiresAt - Date.now()));
+        // Node fires a timer of more than 2^31-1 ms (24.8 days) after 1 ms: re-armed in steps.
+        const untilExpiry = (): void => {
+          const left = expiresAt - Date.now();
+          if (left <= 0) end(expired);
+          else expiryTimer = setTimeout(untilExpiry, Math.min(left, MAX_TIMER_MS));
+        };
+        untilExpiry();
       }
       watcher = new Watcher(hub, { write: (m) => call.write(m), onceDrained: (fn) => call.once('drain', fn) }, {
         progressMessage: (versions) => ({

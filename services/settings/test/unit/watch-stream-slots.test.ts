@@ -1,0 +1,41 @@
+import { EventEmitter } from 'node:events';
+import { Metadata } from '@grpc/grpc-js';
+import { createLogger } from '@settings/shared';
+import type { Principal } from '../../src/grpc/auth';
+import { API_SCOPES } from '../../src/grpc/scopes';
+import { WatchSettings } from '../../src/grpc/watch/watch-settings';
+import { createSettingsMetrics } from '../../src/metrics';
+import type { WatchHub } from '../../src/watch/watch-hub';
+import { StreamLimits } from '../../src/watch/stream-limits';
+
+/**
+ * A Watch stream's slot (WATCH_MAX_STREAMS_PER_CALLER) against the one interleaving an
+ * integration test cannot force: the caller cancels while the stream's token is being verified.
+ * The cancel used to run the stream's cleanup before it held a slot, and the slot taken after
+ * verification was then never given back; enough such cancels locked the caller out.
+ */
+describe('WatchSettings stream slots', () => {
+  it('gives the slot back when the call is cancelled while its token is being verified', async () => {
+    const limits = new StreamLimits(10, 1);
+    let verified!: (p: Principal) => void;
+    const watch = new WatchSettings({
+      // Never reached: the cancelled stream ends before it would watch anything.
+      hub: {} as WatchHub,
+      limits,
+      targets: { parse: () => [] },
+      authenticator: { authenticate: () => new Promise<Principal>((resolve) => (verified = resolve)) },
+      metrics: createSettingsMetrics(),
+      log: createLogger('test', 'silent'),
+      progressIntervalMs: 60_000,
+      isShuttingDown: () => false,
+    });
+    const call = Object.assign(new EventEmitter(), { metadata: new Metadata(), request: { targets: [] } });
+    // The handler is typed for grpc-js's ServerWritableStream; this call has what serve() reads before a stream opens.
+    watch.handler(call as unknown as Parameters<WatchSettings['handler']>[0]);
+    call.emit('cancelled');
+    verified({ subject: 'caller', accounts: 'all', scopes: new Set(API_SCOPES) });
+    await new Promise((r) => setImmediate(r));
+    expect(limits.open).toBe(0);
+    expect(watch.openStreams).toBe(0);
+  });
+});
