@@ -22,7 +22,7 @@ export const invalidatorEnvSchema = {
   CACHE_MARKER_TTL_SECONDS: env.int('lifetime of eviction markers (must exceed the slowest cache fill)', 600, { min: 1 }),
   BATCH_CHUNK_SIZE: env.int('change events applied (and committed) together', 2000, { min: 1 }),
   KAFKA_PARTITIONS_CONCURRENTLY: env.int('partitions whose batches are applied at the same time (each partition stays in order and commits after its own evictions)', 6, { min: 1, max: 100 }),
-  REDIS_PROBE_INTERVAL_MS: env.int('Redis health probe period (a small write); a paused consumer resumes within one period after Redis returns', 1000, { min: 50, max: 60_000 }),
+  REDIS_PROBE_INTERVAL_MS: env.int('Redis health probe period (a small write); a paused consumer resumes within one period after the client has reconnected (its backoff is capped at 2 s)', 1000, { min: 50, max: 60_000 }),
   LIVENESS_STALL_SECONDS: env.int('liveness fails when this member has lag and Redis is healthy but nothing was committed for this long', 120, { min: 10 }),
   PROGRESS_CHECK_INTERVAL_MS: env.int('how often committed offsets and partition ends are compared for the liveness check', 10_000, { min: 100 }),
   DLQ_MAX_ATTEMPTS: env.int('dead-letter publish attempts before the replica reports not ready (it keeps retrying)', 8, { min: 1 }),
