@@ -365,7 +365,7 @@ export class ReadThrough {
     const waits: Array<[string, Promise<Outcome>]> = [];
     const mine: string[] = [];
     for (const ck of pending.keys()) {
-      const joined = this.flights.join(ck, notBefore);
+      const joined = this.flights.join(ck, notBefore, opts.deliberateFor);
       if (joined) {
         this.deps.metrics.coalesced.inc();
         waits.push([ck, joined]);
@@ -375,7 +375,7 @@ export class ReadThrough {
     }
     if (mine.length > 0) {
       // A leased flight may answer with another replica's fill: fresh reads must not join it.
-      const flight = this.flights.claim(mine, { freshJoinable: !opts.lease });
+      const flight = this.flights.claim(mine, { freshJoinable: !opts.lease, ...(opts.deliberateFor === undefined ? {} : { owner: opts.deliberateFor }) });
       mine.forEach((ck, i) => waits.push([ck, flight.promises[i]!]));
       void this.runFlight(src, mine.map((ck) => [ck, pending.get(ck)!] as const), flight, req.deadline, opts);
     }

@@ -3,11 +3,15 @@
  *
  * A caller may only join a load that started at or after `notBefore`: a read-your-writes or
  * fully consistent read must not be answered by a query that began before the caller's own
- * request arrived (its snapshot could predate the write the caller already saw).
+ * request arrived (its snapshot could predate the write the caller already saw). And a load
+ * that first waits for one caller's share of deliberate reads (`owner`, fair-share-limiter.ts)
+ * is joined only by that caller's reads: anyone else joining it would wait behind that caller's
+ * share, and be refused with it, for a read of their own.
  */
 interface Flight<T> {
   readonly promise: Promise<T>;
   readonly startedAt: number;
+  readonly owner: string | undefined;
 }
 
 export interface Claim<T> {
@@ -21,10 +25,11 @@ export class SingleFlight<T> {
 
   constructor(private readonly now: () => number = Date.now) {}
 
-  /** The in-flight load of `key` if it may be joined. */
-  join(key: string, notBefore: number): Promise<T> | undefined {
+  /** The in-flight load of `key` if it may be joined by a read of `caller` (undefined: not a deliberate read). */
+  join(key: string, notBefore: number, caller?: string): Promise<T> | undefined {
     const flight = this.flights.get(key);
-    return flight && flight.startedAt >= notBefore ? flight.promise : undefined;
+    if (!flight || flight.startedAt < notBefore) return undefined;
+    return flight.owner === undefined || flight.owner === caller ? flight.promise : undefined;
   }
 
   /**
@@ -32,10 +37,12 @@ export class SingleFlight<T> {
    * one). The caller settles every claim, then calls `release` once follow-up work (the cache
    * fill) is done. `freshJoinable: false` makes the loads joinable only by readers without a
    * freshness requirement (their answer may come from another replica's fill, whose database
-   * read can predate the joiner's arrival).
+   * read can predate the joiner's arrival). `owner`: the caller whose deliberate-read share the
+   * loads wait for first.
    */
-  claim(keys: readonly string[], opts: { freshJoinable?: boolean } = {}): { claims: Claim<T>[]; promises: Promise<T>[]; release(): void } {
+  claim(keys: readonly string[], opts: { freshJoinable?: boolean; owner?: string } = {}): { claims: Claim<T>[]; promises: Promise<T>[]; release(): void } {
     const startedAt = opts.freshJoinable === false ? Number.NEGATIVE_INFINITY : this.now();
+    const owner = opts.owner;
     const claims: Claim<T>[] = [];
     const promises: Promise<T>[] = [];
     const mine: Array<[string, Flight<T>]> = [];
@@ -48,7 +55,7 @@ export class SingleFlight<T> {
       });
       // A joiner may give up (deadline) before the load settles; that must not be unhandled.
       promise.catch(() => undefined);
-      const flight = { promise, startedAt };
+      const flight = { promise, startedAt, owner };
       this.flights.set(key, flight);
       mine.push([key, flight]);
       claims.push({ key, resolve, reject });

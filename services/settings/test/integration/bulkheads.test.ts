@@ -432,6 +432,32 @@ describe('deliberate database reads are shared fairly between callers', () => {
     }
   });
 
+  it('another caller\'s cache miss of a key the flooder waits to read is not held behind the flooder\'s share', async () => {
+    const [flooder, other] = await Promise.all([mintToken({ sub: 'flooder-2' }), mintToken({ sub: 'other-service-2' })]);
+    const k = newAccount();
+    await t.call('updateAccountSettings', settings(k, 'cold key'));
+    const lock = await lockTable('onpatient_settings', 'bulkheads-test-locker');
+    try {
+      // The flooder's share (two), held in PostgreSQL by the table lock.
+      const held = [0, 1].map(() =>
+        t.call('getOnPatientSettings', { name: `accounts/${uniqueId()}/onpatientSettings`, consistency: fullyConsistent }, { token: flooder, deadlineMs: 8000 }).catch((e: unknown) => e),
+      );
+      await waitFor(async () => (await blockedBy(lock.pid)) >= 1, 5000, 'the flooder\'s share in PostgreSQL');
+      // Its read of k waits (100 ms here) for a share it will not get.
+      const flooderRead = t.call('getAccountSettings', { name: `accounts/${k}/settings`, consistency: fullyConsistent }, { token: flooder, deadlineMs: 3000 }).then(() => 'read', (e: unknown) => decodeError(e).reason);
+      await new Promise((r) => setTimeout(r, 30));
+      // Another caller's plain Get of k misses the cache meanwhile: it used to join the
+      // flooder's load, wait with it and be refused with it (CALLER_SHARE_EXCEEDED).
+      const read = await t.call('getAccountSettings', { name: `accounts/${k}/settings` }, { token: other, deadlineMs: 3000 });
+      expect(read.displayName).toBe('cold key');
+      expect(await flooderRead).toBe('CALLER_SHARE_EXCEEDED');
+      await lock.release();
+      await Promise.all(held);
+    } finally {
+      await lock.release();
+    }
+  });
+
   it('a token newer than the cached entry is a deliberate read too', async () => {
     const a = newAccount();
     const name = `accounts/${a}/onpatientSettings`;

@@ -43,3 +43,15 @@ it('a load that may be answered by another replica fill (fill lease) is joined b
   // A read-your-writes or fully consistent read that arrived at 900 must load itself.
   expect(sf.join('k', 900)).toBeUndefined();
 });
+
+it("a load waiting for one caller's deliberate-read share is joined by that caller's reads only", () => {
+  const sf = new SingleFlight<number>(() => 1000);
+  const flight = sf.claim(['k'], { owner: 'flooder' });
+  expect(sf.join('k', Number.NEGATIVE_INFINITY, 'flooder')).toBe(flight.promises[0]);
+  // Neither a plain cache miss nor another caller's deliberate read waits behind that share.
+  expect(sf.join('k', Number.NEGATIVE_INFINITY)).toBeUndefined();
+  expect(sf.join('k', Number.NEGATIVE_INFINITY, 'other-service')).toBeUndefined();
+  // A load without an owner (a plain miss) is joined by anyone.
+  const plain = sf.claim(['j']);
+  expect(sf.join('j', Number.NEGATIVE_INFINITY, 'flooder')).toBe(plain.promises[0]);
+});
