@@ -72,7 +72,9 @@ export async function leaseOrWait<V>(keys: readonly string[], deadline: number, 
     if (waiting.length === 0) return split;
     if (waited && deps.now() >= giveUpAt) return giveUp(split, waiting, deps);
     waited = true;
-    await Promise.race(waiting.map((k) => (deps.near?.usable ? deps.near.waitForChange(k, opts.pollMs) : sleep(opts.pollMs))));
+    // Not past the give-up time: the last round's wait is what is left of it.
+    const pause = Math.max(1, Math.min(opts.pollMs, giveUpAt - deps.now()));
+    await Promise.race(waiting.map((k) => (deps.near?.usable ? deps.near.waitForChange(k, pause) : sleep(pause))));
   }
 }
 

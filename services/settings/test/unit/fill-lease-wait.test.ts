@@ -1,0 +1,32 @@
+import { cacheKeys, createLogger, type CacheRedis } from '@settings/shared';
+import { leaseOrWait, type FillLeaseResult } from '../../src/cache/fill-lease-wait';
+
+/** Waiting for another replica's fill, against a Redis where that replica holds the lease and never fills. */
+describe('leaseOrWait', () => {
+  beforeEach(() => jest.useFakeTimers({ now: 1_000_000 }));
+  afterEach(() => jest.useRealTimers());
+
+  it('gives up at the deadline, not up to one poll interval after it', async () => {
+    // The lease is someone else's (SET NX refused) and nothing is ever filled.
+    const redis = { set: () => Promise.resolve(null) } as unknown as CacheRedis;
+    const counted: FillLeaseResult[] = [];
+    const deadline = Date.now() + 60;
+    let gaveUpAt: number | undefined;
+    const key = cacheKeys.accountSettings('a').key;
+    const waiting = leaseOrWait([key], deadline, { ttlMs: 500, pollMs: 25 }, {
+      redis,
+      log: createLogger('test', 'silent'),
+      now: Date.now,
+      readFilled: () => Promise.resolve(new Map()),
+      count: (r) => counted.push(r),
+    }).then((split) => {
+      gaveUpAt = Date.now();
+      return split;
+    });
+    // Rounds at 0, 25 and 50 ms; the wait after the third ends at the deadline (60), not at 75.
+    for (let i = 0; i < 100 && gaveUpAt === undefined; i += 1) await jest.advanceTimersByTimeAsync(1);
+    expect((await waiting).load).toEqual([key]);
+    expect(counted).toEqual(['gave_up']);
+    expect(gaveUpAt).toBe(deadline);
+  });
+});
