@@ -7,6 +7,7 @@ import { rowVersion } from '../resources/row-mapping';
 /** One save's permit to wait for a row lock another transaction holds. */
 export interface LockWait {
   /**
+   * Calls `lock` at once, or not at all when the budget is already spent (then ROW_LOCKED).
    * The outcome of `lock` (sends the statement that waits for the row), or ROW_LOCKED as soon as
    * the save's lock budget is spent, whichever comes first. After ROW_LOCKED the statement's own
    * outcome is ignored: the caller throws, so the transaction is rolled back, never committed.
@@ -64,13 +65,19 @@ export async function lockRow(trx: Knex.Transaction, table: string, key: Readonl
   // A row that was freed (or deleted) meanwhile is locked (or found missing) at once.
   const wait = waits.enter();
   if (!wait) throw rowLockedError(waits);
-  return wait.bounded(() => {
+  let sent = false;
+  const locked = wait.bounded(() => {
+    sent = true;
     const lock = Promise.resolve(trx(table).where(key).forUpdate().first() as Promise<Row | undefined>);
     // The permit is held for as long as the statement waits in PostgreSQL, also after an early
     // ROW_LOCKED: the connection is not free before then.
     lock.then(wait.leave, wait.leave);
     return lock;
   });
+  // A budget spent before the statement (by the wait for a connection, or an earlier wait of
+  // the transaction) answers ROW_LOCKED without sending it: nothing waits, the permit goes back.
+  if (!sent) wait.leave();
+  return locked;
 }
 
 /** A save that would wait for someone else's row lock while `waits.max` saves already do. */

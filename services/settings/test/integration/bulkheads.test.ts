@@ -118,6 +118,35 @@ describe('a save of a held row whose lock budget ran out while it waited for a c
   });
 });
 
+/** The settings service's Db on a pool of its own (lock budget 800 ms), for tests that drive Db.write directly. */
+function directDb(): { knex: ReturnType<typeof createKnex>; store: Db } {
+  const knex = createKnex(localDatabaseUrl, 2, 10_000, 'bulkheads-test-direct-db');
+  return { knex, store: new Db({ read: knex, write: knex }, createSettingsMetrics(), { statementCapMs: 10_000, lockTimeoutMs: 800, lockWaitMax: 2, writePoolMax: 2, writeQueueMax: 2 }) };
+}
+
+describe('a save whose lock budget is spent before its lock statement', () => {
+  // Spent by the wait for a connection (the save first asked 1 s ago, the budget is 800 ms).
+  it('is answered ROW_LOCKED without the statement and gives its lock-wait permit back', async () => {
+    const x = newAccount();
+    await db('INSERT INTO account_settings (account_id) VALUES ($1)', [x]);
+    const { knex, store } = directDb();
+    const lock = await lockAccountRow(x);
+    try {
+      const now = Date.now();
+      const outcome = await store.write('spent-budget', now + 10_000, (trx, waits) => lockRow(trx, 'account_settings', { account_id: x }, waits, true), now - 1000).then(
+        () => 'saved',
+        (err: unknown) => (err as { code?: string }).code,
+      );
+      expect(outcome).toBe('ROW_LOCKED');
+      // The permit used to stay taken: two such saves and every save of a held row was refused.
+      expect(store.lockWaits.active).toBe(0);
+    } finally {
+      await lock.release();
+      await knex.destroy();
+    }
+  });
+});
+
 describe('a transaction that waits for a row lock a second time', () => {
   // What writeSingleton does after losing an insert race: the row it waited for was deleted by
   // its holder, a concurrent creator's row is held next. Driven through Db.write directly: the
@@ -125,8 +154,7 @@ describe('a transaction that waits for a row lock a second time', () => {
   it('is answered ROW_LOCKED when the save\'s one lock budget is spent, and gives its lock-wait permit back', async () => {
     const [x, y] = [newAccount(), newAccount()];
     await db('INSERT INTO account_settings (account_id) VALUES ($1), ($2)', [x, y]);
-    const knex = createKnex(localDatabaseUrl, 2, 10_000, 'bulkheads-test-second-wait');
-    const store = new Db({ read: knex, write: knex }, createSettingsMetrics(), { statementCapMs: 10_000, lockTimeoutMs: 800, lockWaitMax: 2, writePoolMax: 2, writeQueueMax: 2 });
+    const { knex, store } = directDb();
     const [lockX, lockY] = [await lockAccountRow(x), await lockAccountRow(y)];
     try {
       const started = Date.now();

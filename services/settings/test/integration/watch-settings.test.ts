@@ -253,6 +253,18 @@ it('keeps a stream open while a long-lived token is valid (exp beyond setTimeout
   w.cancel();
 });
 
+it('ends a stream opened with a just-expired token (accepted within the clock tolerance) and keeps nothing of it watching', async () => {
+  const s = await seeded('expired');
+  const w = openWatch(t, [{ name: s.name }], await mintToken({ sub: 'expired', expiresIn: '5s ago' }));
+  expect(await w.ended).toMatchObject({ code: 16 }); // UNAUTHENTICATED
+  const pushes = await metricValue(t.running, 'settings_watch_pushes_total');
+  // A change of the key it named: a watcher left behind would read it and push it to the dead call.
+  const [row] = await db('UPDATE account_settings SET display_name = $2 WHERE account_id = $1 RETURNING version', [s.account, 'after expiry']);
+  await mark(s.key, row!.version as string);
+  await new Promise((r) => setTimeout(r, 1000));
+  expect(await metricValue(t.running, 'settings_watch_pushes_total')).toBe(pushes);
+});
+
 it('after Redis tracking was lost and is back, re-reads every watched key and sends what changed meanwhile', async () => {
   const s = await seeded('before');
   const w = openWatch(t, [{ name: s.name }]);

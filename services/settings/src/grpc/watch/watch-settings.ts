@@ -109,7 +109,9 @@ export class WatchSettings {
           if (left <= 0) end(expired);
           else expiryTimer = setTimeout(untilExpiry, Math.min(left, MAX_TIMER_MS));
         };
-        untilExpiry();
+        // Never ended from here, synchronously: a token already expired (accepted within the
+        // clock tolerance) ends the stream once its watcher exists, so cleanup closes it.
+        expiryTimer = setTimeout(untilExpiry, Math.min(Math.max(0, expiresAt - Date.now()), MAX_TIMER_MS));
       }
       watcher = new Watcher(hub, { write: (m) => call.write(m), onceDrained: (fn) => call.once('drain', fn) }, {
         progressMessage: (versions) => ({
