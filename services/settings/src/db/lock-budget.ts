@@ -28,6 +28,7 @@ export class LockBudget {
   private rejectExpired!: (err: unknown) => void;
   private timer: NodeJS.Timeout | undefined;
   private spentWith: unknown;
+  private finished = false;
 
   constructor(
     /** Epoch ms; undefined: no budget (the call's deadline comes first and governs). */
@@ -49,7 +50,7 @@ export class LockBudget {
 
   /** Starts the countdown (if not running); a budget already spent expires now, synchronously. */
   start(): void {
-    if (this.deadline === undefined || this.spentWith !== undefined || this.timer) return;
+    if (this.deadline === undefined || this.spentWith !== undefined || this.finished || this.timer) return;
     const left = this.deadline - this.now();
     if (left <= 0) this.spend(rowLockTimeoutError(), 'service_clock');
     else this.timer = setTimeout(() => this.spend(rowLockTimeoutError(), 'service_clock'), left);
@@ -80,13 +81,22 @@ export class LockBudget {
     return Promise.race([settled, this.expired]);
   }
 
+  /**
+   * The save has its answer another way (refused by write admission, or its transaction ended):
+   * the countdown stops for good, so it neither answers nor counts a lock timeout later.
+   */
+  finish(): void {
+    this.finished = true;
+    this.stop();
+  }
+
   private stop(): void {
     clearTimeout(this.timer);
     this.timer = undefined;
   }
 
   private spend(err: unknown, noticedBy: LockTimeoutNoticedBy): void {
-    if (this.spentWith !== undefined) return;
+    if (this.spentWith !== undefined || this.finished) return;
     this.stop();
     this.spentWith = err;
     this.onTimeout(noticedBy);

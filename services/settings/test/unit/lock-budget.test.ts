@@ -116,6 +116,18 @@ describe('LockBudget', () => {
     expect(noticed).toEqual(['service_clock']);
   });
 
+  it('once finished (the save answered another way), neither answers nor counts a lock timeout', async () => {
+    const budget = budgetUntil(Date.now() + 250);
+    budget.start();
+    // E.g. refused by write admission right after the countdown started for a held row.
+    budget.finish();
+    let answered = false;
+    budget.expired.catch(() => (answered = true));
+    jest.advanceTimersByTime(1000);
+    await Promise.resolve();
+    expect({ answered, spent: budget.spent, noticed }).toEqual({ answered: false, spent: undefined, noticed: [] });
+  });
+
   it('does not send the lock statement once the budget is spent', async () => {
     const budget = budgetUntil(Date.now() + 50);
     budget.start();

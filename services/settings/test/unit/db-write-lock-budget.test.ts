@@ -1,0 +1,24 @@
+import type { Knex } from 'knex';
+import { Db } from '../../src/db/db';
+import { createSettingsMetrics } from '../../src/metrics';
+
+/**
+ * Db.write's lock budget against write admission, with a write pool whose one transaction never
+ * ends (pure logic: nothing reaches PostgreSQL). A save of a held row starts its countdown before
+ * admission; refused there, it must not count a row-lock timeout later.
+ */
+describe('Db.write lock budget', () => {
+  beforeEach(() => jest.useFakeTimers({ now: 1_000_000 }));
+  afterEach(() => jest.useRealTimers());
+
+  it('a save of a held row refused by write admission counts no row-lock timeout afterwards', async () => {
+    const write = { transaction: () => new Promise(() => undefined) } as unknown as Knex;
+    const metrics = createSettingsMetrics();
+    const db = new Db({ read: write, write }, metrics, { statementCapMs: 10_000, lockTimeoutMs: 250, lockWaitMax: 1, writePoolMax: 1, writeQueueMax: 0 });
+    // The only place in admission, held.
+    void db.write('holder', Date.now() + 10_000, () => Promise.resolve()).catch(() => undefined);
+    await expect(db.write('held-row', Date.now() + 10_000, () => Promise.resolve(), Date.now(), true)).rejects.toMatchObject({ code: 'LOAD_SHED' });
+    jest.advanceTimersByTime(1000);
+    expect((await metrics.rowLockTimeouts.get()).values).toEqual([]);
+  });
+});
