@@ -80,13 +80,16 @@ export class WatchHub {
   subscribe<S>(key: string, generationKey: string, read: () => Promise<Observed<S>>, fn: (o: Observed<S>) => void): () => void {
     let topic = this.topics.get(key) as WatchTopic<S> | undefined;
     if (!topic) {
-      topic = new WatchTopic<S>({
+      const created: WatchTopic<S> = new WatchTopic<S>({
         key,
-        read: () => this.limit(read),
+        // A topic dropped while its read waited for one of the hub's read slots does not read:
+        // streams opened and cancelled again and again must not queue reads nobody wants.
+        read: () => this.limit(() => (created.watchers > 0 ? read() : Promise.resolve(undefined))),
         retryMs: this.opts.retryMs,
         onError: (err) => this.opts.onReadError(key, err),
         onSettled: () => this.settledListeners.get(key)?.forEach((l) => l()),
       });
+      topic = created;
       this.topics.set(key, topic as WatchTopic<unknown>);
       const set = this.alsoOn.get(generationKey) ?? new Set<string>();
       set.add(key);

@@ -11,8 +11,11 @@ export interface Observed<S> {
 export interface TopicOptions<S> {
   /** The cache key whose changes mean this resource changed. */
   readonly key: string;
-  /** Reads the current state through the normal fenced read path (never PostgreSQL per watcher). */
-  read(): Promise<Observed<S>>;
+  /**
+   * Reads the current state through the normal fenced read path (never PostgreSQL per watcher);
+   * undefined when it did not read because nobody watches any more (the read waited its turn).
+   */
+  read(): Promise<Observed<S> | undefined>;
   /** A failed read; the topic retries after about `retryMs` (jittered) while anyone watches. */
   onError(err: unknown): void;
   readonly retryMs: number;
@@ -101,7 +104,9 @@ export class WatchTopic<S> {
         this.forced = false;
         let next: Observed<S>;
         try {
-          next = { ...(await this.opts.read()), ...(changedAt !== undefined ? { changedAt } : {}) };
+          const observed = await this.opts.read();
+          if (observed === undefined) break;
+          next = { ...observed, ...(changedAt !== undefined ? { changedAt } : {}) };
         } catch (err) {
           this.opts.onError(err);
           this.dirty = true;

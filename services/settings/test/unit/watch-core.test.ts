@@ -234,3 +234,26 @@ describe('Watch core: one upstream read per change, latest state coalesced, neve
     expect(hub.topicCount).toBe(0);
   });
 });
+
+describe('WatchHub read slots', () => {
+  it('does not read a key whose watchers all left while its read waited for a slot', async () => {
+    const feed = new KeyChangeBroadcast();
+    feed.resumed();
+    const hub = new WatchHub(feed, { retryMs: 10, onReadError: () => undefined, maxConcurrentReads: 1 });
+    // The one read slot, taken by a slow read.
+    const slow = new FakeRow(v(1));
+    const stay = hub.subscribe('slow', 'gen', slow.read, () => undefined);
+    await tick();
+    expect(slow.pendingReads).toBe(1);
+    // A caller opens and cancels a stream on another key, again and again.
+    const churned = new FakeRow(v(1));
+    for (let i = 0; i < 100; i++) hub.subscribe('churned', 'gen', churned.read, () => undefined)();
+    slow.answer();
+    await tick();
+    // Each open queued a read; none runs once nobody watches (they used to run, one after
+    // another as each finished, all 100).
+    expect(churned.reads).toBe(0);
+    expect(hub.topicCount).toBe(1);
+    stay();
+  });
+});
