@@ -106,6 +106,19 @@ interface FlightOptions {
   deliberateFor: string | undefined;
   /** Take each key's fill lease first, and read another replica's fill instead of loading. */
   lease: boolean;
+  /**
+   * Keys this read found invalidated, with their markers' floors: a version at least this new
+   * exists, so an answer older than it (or an absence) from a load joined here is stale.
+   */
+  floors?: ReadonlyMap<string, bigint>;
+}
+
+/** What the lookup told a read besides its hits. */
+interface Seen {
+  /** An entry older than the caller's consistency token. */
+  staleToken: boolean;
+  /** Invalidated keys and their markers' floors (FlightOptions.floors). */
+  floors: Map<string, bigint>;
 }
 
 const first = <T>(results: readonly T[]): T | undefined => results[0];
@@ -177,7 +190,7 @@ export class ReadThrough {
     const lookup = bypass ? undefined : await this.lookup(src.space, remaining.map((i) => cacheKeys[i]!));
     if (!bypass && !lookup) this.deps.metrics.fallback.inc();
 
-    const seen = { staleToken: false };
+    const seen: Seen = { staleToken: false, floors: new Map() };
     try {
       if (lookup && this.deps.hooks?.afterLookup) await this.deps.hooks.afterLookup(remaining.map((i) => cacheKeys[i]!));
       remaining.forEach((i, j) => {
@@ -202,6 +215,7 @@ export class ReadThrough {
       fallback: !bypass && !lookup,
       lease: req.mode.kind === 'minimize_latency' && lookup !== undefined && this.deps.fillLease !== undefined,
       deliberateFor,
+      floors: seen.floors,
     });
     cacheKeys.forEach((ck, i) => {
       if (results[i] === undefined) results[i] = loaded.get(ck);
@@ -315,7 +329,7 @@ export class ReadThrough {
     index: number,
     key: string,
     mode: ReadMode,
-    seen: { staleToken: boolean },
+    seen: Seen,
   ): Loaded<T> | undefined {
     const { generation } = lookup;
     const value = lookup.values[index];
@@ -352,6 +366,7 @@ export class ReadThrough {
     }
     this.deps.metrics.cacheRequestTally.inc(src.space, outcome);
     if (outcome === 'stale_token') seen.staleToken = true;
+    if (value?.kind === 'marker') seen.floors.set(key, value.floor);
     return hit;
   }
 
@@ -362,26 +377,40 @@ export class ReadThrough {
     opts: FlightOptions,
   ): Promise<Map<string, Loaded<T> | undefined>> {
     const notBefore = req.mode.kind === 'minimize_latency' ? Number.NEGATIVE_INFINITY : req.startedAt;
-    const waits: Array<[string, Promise<Outcome>]> = [];
+    const waits: Array<[string, Promise<Outcome>, 'joined' | 'mine']> = [];
     const mine: string[] = [];
     for (const ck of pending.keys()) {
       const joined = this.flights.join(ck, notBefore, opts.deliberateFor);
       if (joined) {
         this.deps.metrics.coalesced.inc();
-        waits.push([ck, joined]);
+        waits.push([ck, joined, 'joined']);
       } else {
         mine.push(ck);
       }
     }
-    if (mine.length > 0) {
-      // A leased flight may answer with another replica's fill: fresh reads must not join it.
-      const flight = this.flights.claim(mine, { freshJoinable: !opts.lease, ...(opts.deliberateFor === undefined ? {} : { owner: opts.deliberateFor }) });
-      mine.forEach((ck, i) => waits.push([ck, flight.promises[i]!]));
-      void this.runFlight(src, mine.map((ck) => [ck, pending.get(ck)!] as const), flight, req.deadline, opts);
-    }
+    for (const [ck, p] of this.startFlight(src, mine, pending, req, opts)) waits.push([ck, p, 'mine']);
     const out = new Map<string, Loaded<T> | undefined>();
-    for (const [ck, p] of waits) out.set(ck, (await p) as Loaded<T> | undefined);
+    const behind: string[] = [];
+    for (const [ck, p, whose] of waits) {
+      const got = (await p) as Loaded<T> | undefined;
+      const floor = opts.floors?.get(ck);
+      // A joined load may have started before the change whose marker this read found (a load
+      // slower than the invalidation lag): what it read predates the marker. Loaded again by a
+      // flight that starts now, after the marker landed; a flight of our own started after it.
+      if (whose === 'joined' && floor !== undefined && (got === undefined || got.version < floor)) behind.push(ck);
+      else out.set(ck, got);
+    }
+    for (const [ck, p] of this.startFlight(src, behind, pending, req, opts)) out.set(ck, (await p) as Loaded<T> | undefined);
     return out;
+  }
+
+  /** Claims and starts one flight loading `keys`; their promises, by cache key. */
+  private startFlight<K, T>(src: ReadSource<K, T>, keys: readonly string[], pending: ReadonlyMap<string, K>, req: ReadRequest, opts: FlightOptions): Array<[string, Promise<Outcome>]> {
+    if (keys.length === 0) return [];
+    // A leased flight may answer with another replica's fill: fresh reads must not join it.
+    const flight = this.flights.claim(keys, { freshJoinable: !opts.lease, ...(opts.deliberateFor === undefined ? {} : { owner: opts.deliberateFor }) });
+    void this.runFlight(src, keys.map((ck) => [ck, pending.get(ck)!] as const), flight, req.deadline, opts);
+    return keys.map((ck, i) => [ck, flight.promises[i]!]);
   }
 
   private async runFlight<K, T>(

@@ -69,6 +69,31 @@ describe('a fill that lost the race with a newer write', () => {
     expect(cached?.kind === 'entry' && AccountSettings.decode(cached.payload).displayName).toBe('new');
     expect(cached?.kind === 'entry' && cached.version).toBe(BigInt(v2.etag));
   });
+
+  it('is not the answer of a later read that found the marker: that read loads the new version itself instead of joining the stalled load', async () => {
+    const a = newAccount();
+    const name = `accounts/${a}/settings`;
+    const { key } = cacheKeys.accountSettings(a);
+    await t.call('updateAccountSettings', { accountSettings: AccountSettings.fromPartial({ name, displayName: 'old' }), allowMissing: true });
+    target = key;
+    paused = deferred<bigint>();
+    gate = deferred();
+    // 1. A reader misses, loads the old version and stalls before its fill (its load can be joined until then).
+    const staleRead = t.call('getAccountSettings', { name });
+    await paused.promise;
+    // 2. A writer commits the new version and its marker lands.
+    const v2 = await t.call('updateAccountSettings', { accountSettings: AccountSettings.fromPartial({ name, displayName: 'new' }), allowMissing: false });
+    expect(await redis.evictToMarker(key, v2.etag, t.config.CACHE_MARKER_TTL_SECONDS * 1000)).toBe(1);
+    // 3. A second reader finds the marker. Joining the stalled load, it used to answer 'old'
+    // after the marker had landed.
+    const later = t.call('getAccountSettings', { name });
+    try {
+      expect(await later).toMatchObject({ displayName: 'new', etag: v2.etag });
+    } finally {
+      gate.resolve();
+    }
+    expect((await staleRead).displayName).toBe('old');
+  });
 });
 
 describe('a fill whose database read is older than half the marker lifetime', () => {
