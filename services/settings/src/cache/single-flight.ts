@@ -1,7 +1,7 @@
 /**
  * Coalesces concurrent loads of one key in this process into one database query.
  *
- * A caller may only join a load that started at or after `notBefore`: a read-your-writes or
+ * A caller may only join a load that started after `notBefore`: a read-your-writes or
  * fully consistent read must not be answered by a query that began before the caller's own
  * request arrived (its snapshot could predate the write the caller already saw). And a load
  * that first waits for one caller's share of deliberate reads (`owner`, fair-share-limiter.ts)
@@ -25,10 +25,12 @@ export class SingleFlight<T> {
 
   constructor(private readonly now: () => number = Date.now) {}
 
-  /** The in-flight load of `key` if it may be joined by a read of `caller` (undefined: not a deliberate read). */
+  /** The in-flight load of `key` if it may be joined by a read of `caller` (undefined: not a deliberate read) that needs a load started after `notBefore`. */
   join(key: string, notBefore: number, caller?: string): Promise<T> | undefined {
     const flight = this.flights.get(key);
-    if (!flight || flight.startedAt < notBefore) return undefined;
+    // Strictly later: clocks here count whole milliseconds, and a load started in the same one
+    // as the caller's request may have started before it.
+    if (!flight || (notBefore !== Number.NEGATIVE_INFINITY && flight.startedAt <= notBefore)) return undefined;
     return flight.owner === undefined || flight.owner === caller ? flight.promise : undefined;
   }
 

@@ -1,15 +1,17 @@
 import { SingleFlight } from '../../src/cache/single-flight';
 
 describe('single flight', () => {
-  it('joins a load in progress, and only one that started at or after notBefore', async () => {
+  it('joins a load in progress, and only one that started after notBefore', async () => {
     let now = 100;
     const sf = new SingleFlight<string>(() => now);
     expect(sf.join('k', -Infinity)).toBeUndefined();
     const { claims, promises, release } = sf.claim(['k']);
     expect(sf.join('k', -Infinity)).toBe(promises[0]);
-    expect(sf.join('k', 100)).toBe(promises[0]);
-    // A read-your-writes request that arrived after the load started must not reuse it.
+    expect(sf.join('k', 99)).toBe(promises[0]);
+    // A read-your-writes request that arrived after the load started must not reuse it, nor one
+    // that arrived in the same millisecond (the load may have started first).
     expect(sf.join('k', 101)).toBeUndefined();
+    expect(sf.join('k', 100)).toBeUndefined();
     now = 200;
     const newer = sf.claim(['k']);
     expect(sf.join('k', 150)).toBe(newer.promises[0]);
