@@ -176,25 +176,21 @@ export class Db {
       // Spent already (the statement that found the row held was slow): no transaction at all.
       if (lockBudget.spent) throw lockBudget.spent;
     }
-    let admitted: AdmittedWrite;
+    let admitted: AdmittedWrite | undefined;
     try {
       admitted = this.admitWrite(deadline);
-    } catch (err) {
-      lockBudget.finish();
-      throw err;
-    }
-    try {
       this.budget(kind, deadline);
     } catch (err) {
-      admitted.release();
+      admitted?.release();
       lockBudget.finish();
       throw err;
     }
+    const place = admitted;
     // ROW_LOCKED is answered as soon as it is known (lock-budget.ts), without waiting for the
     // ROLLBACK behind it: one more round trip to a PostgreSQL that is, at that moment, busy. The
     // write keeps its place in admission until the transaction has ended and its connection is back.
-    const transaction = this.transaction(deadline, lockDeadline, work, this.lockWaitsOf(admitted, lockBudget), lockBudget).finally(() => {
-      admitted.release();
+    const transaction = this.transaction(deadline, lockDeadline, work, this.lockWaitsOf(place, lockBudget), lockBudget).finally(() => {
+      place.release();
       lockBudget.finish();
     });
     return Promise.race([transaction, lockBudget.expired]);

@@ -117,8 +117,12 @@ async function lockExisting(trx: Knex.Transaction, key: StaffKey, etag: bigint |
  * Locks the account's list row (when there is one) before a grant change, whose trigger
  * (migration 0005) locks it anyway, inside the INSERT/UPDATE/DELETE: there a wait for another
  * transaction holding it (a psql session changing a grant of the account) was bounded only by
- * PostgreSQL's lock_timeout and not counted against DB_LOCK_WAIT_MAX_CONCURRENCY. Taken after
- * the grant's own row, the trigger's order, so it never deadlocks with another grant change.
+ * PostgreSQL's lock_timeout and not counted against DB_LOCK_WAIT_MAX_CONCURRENCY. An update or a
+ * delete takes it after the grant's own row, the trigger's order, so it never deadlocks with
+ * another grant change. A create takes it before its insert: only a concurrent insert of the
+ * same grant (which then waits for the list while this insert waits for it) can deadlock, and
+ * PostgreSQL's lock_timeout (this save's lock budget) ends that wait with ROW_LOCKED, before its
+ * deadlock check (deadlock_timeout, 1 s by default) at the default budget.
  */
 async function lockList(trx: Knex.Transaction, key: AccountKey, waits: RowLockWaits): Promise<void> {
   await lockRow(trx, staffPermissionListsTable.table, { account_id: key.account_id }, waits);
