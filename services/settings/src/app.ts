@@ -108,6 +108,7 @@ export async function startSettingsServer(config: SettingsConfig, log: Logger, o
     lockWaitMax: config.DB_LOCK_WAIT_MAX_CONCURRENCY,
     writePoolMax: config.DB_WRITE_POOL_MAX,
     writeQueueMax: config.DB_WRITE_QUEUE_MAX,
+    answerGraceMs: config.DB_ANSWER_GRACE_MS,
   });
 
   let shuttingDown = false;

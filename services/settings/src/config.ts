@@ -34,6 +34,7 @@ export const settingsEnvSchema = {
   CONSISTENCY_TOKEN_SECRET: env.string('HMAC key (>= 32 bytes) signing consistency tokens, equal on every replica; required with AUTH_MODE=jwt (insecure-dev: a fixed development key when empty)', ''),
   CONSISTENCY_TOKEN_PREVIOUS_SECRET: env.string('the key before a rotation: tokens it signed are still accepted (keep it for CACHE_ENTRY_TTL_SECONDS after rotating); empty = none', ''),
   DB_FALLBACK_MAX_CONCURRENCY: env.int('database reads in flight at once while Redis is unavailable; more are rejected with UNAVAILABLE', 8, { min: 1, max: 1000 }),
+  DB_ANSWER_GRACE_MS: env.int("how long past a call's deadline (or past DB_STATEMENT_TIMEOUT_MS after it got its connection, if sooner) PostgreSQL may take to answer before the connection is closed and the call's pool and save places are given back (a partition, a frozen server, a host gone in a failover: PostgreSQL's own timeouts never answer)", 1000, { min: 0, max: 600_000 }),
   DB_STATEMENT_TIMEOUT_MS: env.int('longest statement, and longest wait for a pool connection; calls with a deadline use the remaining time, capped by this', 5000, { min: 10 }),
   REDIS_COMMAND_TIMEOUT_MS: env.int('a Redis command slower than this fails and counts against the circuit breaker', 100, { min: 1 }),
   REDIS_BREAKER_FAILURE_THRESHOLD: env.int('consecutive Redis failures that open the circuit breaker', 5, { min: 1 }),

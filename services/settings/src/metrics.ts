@@ -122,6 +122,12 @@ export function createSettingsMetrics(registry = new Registry()) {
       labelNames: ['noticed_by'] as const,
       ...r,
     }),
+    dbConnectionsCut: new Counter({
+      name: 'settings_db_connections_cut_total',
+      help: "PostgreSQL connections closed by this service because PostgreSQL had not answered by the call's deadline plus DB_ANSWER_GRACE_MS (a partition, a frozen server, a host gone in a failover), by pool",
+      labelNames: ['pool'] as const,
+      ...r,
+    }),
     writesShed: new Counter({
       name: 'settings_writes_shed_total',
       help: 'Saves refused at once: DB_WRITE_POOL_MAX + DB_WRITE_QUEUE_MAX saves already held or waited for a write connection (queue_full), or those ahead would have kept it waiting past its deadline (would_miss_deadline)',

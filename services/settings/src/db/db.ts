@@ -3,7 +3,9 @@ import type { Logger } from '@settings/shared';
 import { SettingsError } from '../errors';
 import type { SettingsMetrics } from '../metrics';
 import { LockBudget } from './lock-budget';
+import type { DbPoolName } from './pool-metrics';
 import { rowLockWaits, type RowLockWaits } from './row-lock';
+import { closeIfUnanswered } from './unanswered-connection';
 import { WriteAdmission, type AdmittedWrite } from './write-admission';
 
 /** What is used here of knex's client (typed `any` by knex): its pool's connections, lent and handed back. */
@@ -17,8 +19,11 @@ export function createKnex(databaseUrl: string, poolMax: number, acquireTimeoutM
   return knexFactory({
     client: 'pg',
     ...(log ? { log: knexLog(log) } : {}),
-    // application_name tells the pools apart in pg_stat_activity.
-    connection: { connectionString: databaseUrl, application_name: applicationName },
+    // application_name tells the pools apart in pg_stat_activity. connectionTimeoutMillis: a
+    // server that accepts the TCP connection and never answers (frozen, behind a partition) fails
+    // the attempt instead of holding it forever; that includes the connection knex opens to
+    // cancel a read past its timeout (unanswered-connection.ts).
+    connection: { connectionString: databaseUrl, application_name: applicationName, connectionTimeoutMillis: acquireTimeoutMs },
     pool: { min: 0, max: poolMax },
     // A request waiting longer than this for a connection fails with UNAVAILABLE instead of queueing on.
     acquireConnectionTimeout: acquireTimeoutMs,
@@ -57,6 +62,11 @@ export interface DbLimits {
   readonly writePoolMax: number;
   /** Writes that may wait for one of them beyond that (DB_WRITE_QUEUE_MAX). */
   readonly writeQueueMax: number;
+  /**
+   * How long past a call's deadline (or past `statementCapMs` after it got its connection, if
+   * sooner) PostgreSQL may take to answer before the connection is closed (DB_ANSWER_GRACE_MS).
+   */
+  readonly answerGraceMs: number;
 }
 
 /**
@@ -107,7 +117,19 @@ export class Db {
   async read<T>(kind: string, deadline: number, query: (knex: Knex) => Knex.QueryBuilder | Knex.Raw, keys?: number): Promise<T> {
     this.budget(kind, deadline);
     if (keys !== undefined) this.metrics.dbKeysRead.inc({ kind }, keys);
-    return this.onPoolConnection<T>(this.pools.read, deadline, query);
+    return this.onPoolConnection<T>('read', deadline, query);
+  }
+
+  /**
+   * Closes `connection` if PostgreSQL has not answered by the call's deadline plus the grace
+   * (unanswered-connection.ts): past it the caller has gone, and a server that answers nothing,
+   * not even its own statement_timeout, is unreachable, not slow. A call without a deadline is
+   * given `statementCapMs` from now.
+   */
+  private guard(pool: DbPoolName, connection: unknown, deadline: number) {
+    const now = this.now();
+    const until = Math.min(deadline, now + this.limits.statementCapMs) + this.limits.answerGraceMs;
+    return closeIfUnanswered(connection, until - now, () => this.metrics.dbConnectionsCut.inc({ pool }));
   }
 
   /**
@@ -119,13 +141,37 @@ export class Db {
    * waiter whose deadline passed keeps its place in the pool's queue until a connection comes
    * free (or DB_STATEMENT_TIMEOUT_MS), then hands it straight back.
    */
-  private async onPoolConnection<T>(knex: Knex, deadline: number, statement: (knex: Knex) => Knex.QueryBuilder | Knex.Raw): Promise<T> {
-    const client = knex.client as PoolingClient;
+  private onPoolConnection<T>(pool: DbPoolName, deadline: number, statement: (knex: Knex) => Knex.QueryBuilder | Knex.Raw): Promise<T> {
+    const knex = this.pools[pool];
+    // knex's timeout cancels on a new connection and waits for that cancel: against a server
+    // that answers nothing the guard's cut is what ends the wait.
+    return this.onConnection(pool, deadline, (connection, remaining) => statement(knex).connection(connection).timeout(Math.min(remaining, this.limits.statementCapMs), { cancel: true }) as PromiseLike<T>);
+  }
+
+  /**
+   * Runs `send` on a connection of `pool`, handed back afterwards, unless the deadline passed
+   * while waiting for it (or `refuse` returns an error to throw): then nothing at all is sent.
+   * The connection is closed if PostgreSQL has not answered by the deadline plus the grace
+   * (guard); the call then fails at once and hands the connection back (disposed) without
+   * waiting for what knex still does on it.
+   */
+  private async onConnection<T>(pool: DbPoolName, deadline: number, send: (connection: unknown, remainingMs: number) => PromiseLike<T>, refuse?: () => unknown): Promise<T> {
+    const client = this.pools[pool].client as PoolingClient;
     const connection = await client.acquireConnection();
     try {
+      // What refuse() returns is thrown as it is (a LockBudget's ROW_LOCKED error).
+      const refused = refuse?.();
+      if (refused !== undefined) throw refused;
       const remaining = Math.floor(deadline - this.now());
       if (remaining <= 0) throw new SettingsError('DEADLINE_EXCEEDED', 'deadline exceeded while waiting for a database connection');
-      return (await statement(knex).connection(connection).timeout(Math.min(remaining, this.limits.statementCapMs), { cancel: true })) as T;
+      const guard = this.guard(pool, connection, deadline);
+      const sent = Promise.resolve(send(connection, remaining));
+      try {
+        return await Promise.race([sent, guard.cut]);
+      } finally {
+        guard.disarm();
+        sent.catch(() => undefined);
+      }
     } finally {
       await client.releaseConnection(connection);
     }
@@ -142,7 +188,7 @@ export class Db {
     const admitted = this.admitWrite(deadline);
     try {
       this.budget(kind, deadline);
-      return await this.onPoolConnection<T>(this.pools.write, deadline, statement);
+      return await this.onPoolConnection<T>('write', deadline, statement);
     } finally {
       admitted.release();
     }
@@ -216,27 +262,38 @@ export class Db {
     };
   }
 
-  private async transaction<T>(deadline: number, lockDeadline: number, work: (trx: Knex.Transaction, waits: RowLockWaits) => Promise<T>, waits: RowLockWaits, lockBudget: LockBudget): Promise<T> {
-    return this.pools.write.transaction(async (trx) => {
-      // The caller was answered ROW_LOCKED while this waited for a connection: roll back at once.
-      if (lockBudget.spent) throw lockBudget.spent;
-      // Measured again after a pool connection was acquired, which may have taken a while.
-      const now = this.now();
-      const remaining = Math.min(Math.floor(deadline - now), this.limits.statementCapMs);
-      if (remaining <= 0) throw new SettingsError('DEADLINE_EXCEEDED', 'deadline exceeded before the database query');
-      // What is left of the lock budget after the wait for a connection; at least 1 ms, because 0
-      // would mean "wait forever": a save whose budget is spent still saves a row nobody holds
-      // (SKIP LOCKED never waits) and fails at once on one somebody does.
-      const lockBudgetMs = Math.max(1, Math.floor(lockDeadline - now));
-      // One round trip for both; `true` = local to this transaction (SET LOCAL). A lock timeout
-      // at or beyond the remaining time is left off (0), so running out of time stays
-      // DEADLINE_EXCEEDED and is never reported as a retryable lock conflict.
-      const lockTimeout = lockBudgetMs < remaining ? lockBudgetMs : 0;
-      await trx.raw(`SELECT set_config('statement_timeout', ?, true), set_config('lock_timeout', ?, true)`, [String(Math.max(1, remaining)), String(lockTimeout)]);
-      const result = await work(trx, waits);
-      // A caller answered ROW_LOCKED must find nothing saved: whatever path `work` took, no commit.
-      if (lockBudget.spent) throw lockBudget.spent;
-      return result;
-    });
+  /**
+   * The transaction runs on a connection taken here, not by knex, so that it can be closed if
+   * PostgreSQL stops answering, and nothing at all is sent when the wait for it used up the
+   * deadline or the lock budget (the caller was answered ROW_LOCKED meanwhile).
+   */
+  private transaction<T>(deadline: number, lockDeadline: number, work: (trx: Knex.Transaction, waits: RowLockWaits) => Promise<T>, waits: RowLockWaits, lockBudget: LockBudget): Promise<T> {
+    return this.onConnection(
+      'write',
+      deadline,
+      (connection) => this.pools.write.transaction((trx) => this.transactionBody(trx, deadline, lockDeadline, work, waits, lockBudget), { connection }),
+      () => lockBudget.spent,
+    );
+  }
+
+  /** BEGIN has been sent; the timeouts, the caller's work, and no commit for a save answered ROW_LOCKED meanwhile. */
+  private async transactionBody<T>(trx: Knex.Transaction, deadline: number, lockDeadline: number, work: (trx: Knex.Transaction, waits: RowLockWaits) => Promise<T>, waits: RowLockWaits, lockBudget: LockBudget): Promise<T> {
+    // Measured again after BEGIN, which may have taken a while.
+    const now = this.now();
+    const remaining = Math.min(Math.floor(deadline - now), this.limits.statementCapMs);
+    if (remaining <= 0) throw new SettingsError('DEADLINE_EXCEEDED', 'deadline exceeded before the database query');
+    // What is left of the lock budget after the wait for a connection; at least 1 ms, because 0
+    // would mean "wait forever": a save whose budget is spent still saves a row nobody holds
+    // (SKIP LOCKED never waits) and fails at once on one somebody does.
+    const lockBudgetMs = Math.max(1, Math.floor(lockDeadline - now));
+    // One round trip for both; `true` = local to this transaction (SET LOCAL). A lock timeout
+    // at or beyond the remaining time is left off (0), so running out of time stays
+    // DEADLINE_EXCEEDED and is never reported as a retryable lock conflict.
+    const lockTimeout = lockBudgetMs < remaining ? lockBudgetMs : 0;
+    await trx.raw(`SELECT set_config('statement_timeout', ?, true), set_config('lock_timeout', ?, true)`, [String(Math.max(1, remaining)), String(lockTimeout)]);
+    const result = await work(trx, waits);
+    // A caller answered ROW_LOCKED must find nothing saved: whatever path `work` took, no commit.
+    if (lockBudget.spent) throw lockBudget.spent;
+    return result;
   }
 }

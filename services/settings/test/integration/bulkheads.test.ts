@@ -121,7 +121,7 @@ describe('a save of a held row whose lock budget ran out while it waited for a c
 /** The settings service's Db on a pool of its own (lock budget 800 ms), for tests that drive Db.write directly. */
 function directDb(): { knex: ReturnType<typeof createKnex>; store: Db } {
   const knex = createKnex(localDatabaseUrl, 2, 10_000, 'bulkheads-test-direct-db');
-  return { knex, store: new Db({ read: knex, write: knex }, createSettingsMetrics(), { statementCapMs: 10_000, lockTimeoutMs: 800, lockWaitMax: 2, writePoolMax: 2, writeQueueMax: 2 }) };
+  return { knex, store: new Db({ read: knex, write: knex }, createSettingsMetrics(), { statementCapMs: 10_000, lockTimeoutMs: 800, lockWaitMax: 2, writePoolMax: 2, writeQueueMax: 2, answerGraceMs: 1000 }) };
 }
 
 describe('a save whose lock budget is spent before its lock statement', () => {

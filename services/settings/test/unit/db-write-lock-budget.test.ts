@@ -12,9 +12,9 @@ describe('Db.write lock budget', () => {
   afterEach(() => jest.useRealTimers());
 
   it('a save of a held row refused by write admission counts no row-lock timeout afterwards', async () => {
-    const write = { transaction: () => new Promise(() => undefined) } as unknown as Knex;
+    const write = { client: { acquireConnection: () => Promise.resolve({}), releaseConnection: () => Promise.resolve() }, transaction: () => new Promise(() => undefined) } as unknown as Knex;
     const metrics = createSettingsMetrics();
-    const db = new Db({ read: write, write }, metrics, { statementCapMs: 10_000, lockTimeoutMs: 250, lockWaitMax: 1, writePoolMax: 1, writeQueueMax: 0 });
+    const db = new Db({ read: write, write }, metrics, { statementCapMs: 10_000, lockTimeoutMs: 250, lockWaitMax: 1, writePoolMax: 1, writeQueueMax: 0, answerGraceMs: 1000 });
     // The only place in admission, held.
     void db.write('holder', Date.now() + 10_000, () => Promise.resolve()).catch(() => undefined);
     await expect(db.write('held-row', Date.now() + 10_000, () => Promise.resolve(), Date.now(), true)).rejects.toMatchObject({ code: 'LOAD_SHED' });
