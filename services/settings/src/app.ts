@@ -123,6 +123,7 @@ export async function startSettingsServer(config: SettingsConfig, log: Logger, o
     metrics,
     log,
     progressIntervalMs: config.WATCH_PROGRESS_INTERVAL_MS,
+    resumeHoldMs: config.WATCH_RESUME_HOLD_MS,
     isShuttingDown: () => shuttingDown,
   });
   const impl = settingsService(methodDeps, { staffListCache, watchSettings: watch.handler });

@@ -45,6 +45,7 @@ export const settingsEnvSchema = {
   GRPC_MAX_CONCURRENT_STREAMS: env.int('most calls one client connection may have in flight (HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS); more wait in the client', 256, { min: 1 }),
   WATCH_MAX_STREAMS: env.int('open WatchSettings streams this replica accepts; more are RESOURCE_EXHAUSTED (WATCH_LIMIT_EXCEEDED)', 10_000, { min: 1 }),
   WATCH_MAX_STREAMS_PER_CALLER: env.int('open WatchSettings streams one caller (token `sub`) may hold on this replica', 100, { min: 1 }),
+  WATCH_RESUME_HOLD_MS: env.int("longest a resumed Watch target waits, sending nothing, while this replica's state is older than the caller's resume token (the replica has not heard of a change yet); then its state is sent anyway (a token from before a database restore is ahead of every version); 0 = no wait", 5000, { min: 0, max: 600_000 }),
   WATCH_PROGRESS_INTERVAL_MS: env.int('how often a caught-up Watch stream gets a progress message (bookmark); none while Redis tracking is lost', 10_000, { min: 100 }),
   SHUTDOWN_GRACE_MS: env.int('on SIGTERM, time in-flight calls get before they are cancelled', 10_000, { min: 0 }),
   NEAR_CACHE_ENABLED: env.bool('keep an in-process near-cache of Redis entries, kept coherent by Redis client-side caching (CLIENT TRACKING); false = every cached read goes to Redis', true),

@@ -185,6 +185,12 @@ export function createSettingsMetrics(registry = new Registry()) {
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
       ...r,
     }),
+    watchResumeHolds: new Counter({
+      name: 'settings_watch_resume_holds_total',
+      help: "Resumed Watch targets held back because this replica's state was older than the caller's resume token, by how the hold ended: caught_up (this replica heard of the change) or expired (WATCH_RESUME_HOLD_MS passed; its state was sent)",
+      labelNames: ['outcome'] as const,
+      ...r,
+    }),
     auditSamples: new Counter({
       name: 'settings_audit_samples_total',
       help: 'Sampled cache hits sent to the staleness auditor: published, or failed (dropped; the read is unaffected)',

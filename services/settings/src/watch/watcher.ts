@@ -29,6 +29,23 @@ interface Slot<M> {
   sent: Sent<unknown>;
   latest: Observed<unknown> | undefined;
   unsubscribe: () => void;
+  /** This replica's state is older than the caller's resume token: held back until this ends (or it catches up). */
+  hold?: { timer: NodeJS.Timeout; expired: boolean };
+}
+
+/** How a resumed target held back because this replica was behind the caller ended. */
+export type ResumeHoldOutcome = 'caught_up' | 'expired';
+
+/**
+ * True when `latest` is certainly older than the state the caller's resume token names. Every
+ * cached table draws its versions from one sequence (migration 0001), so a resource that exists
+ * never has a version lower than one it had before, even after a delete and a re-create; a
+ * present state below the token is this replica not having heard of a change yet (the push is
+ * on its way, or tracking was lost and not yet noticed). Version 0 (the resource does not exist)
+ * can follow any version and is never called older.
+ */
+export function olderThanResume(resumeVersion: bigint, latest: Observed<unknown>): boolean {
+  return latest.version !== 0n && latest.version < resumeVersion;
 }
 
 /**
@@ -54,6 +71,13 @@ export class Watcher<M> {
       onPush?(count: number, changedAt: number | undefined): void;
       /** A target's `render` threw: the stream cannot go on (e.g. a list grew past what a watch holds). */
       onFatal?(err: unknown): void;
+      /**
+       * Longest a resumed target waits for this replica to catch up with the caller's resume
+       * token (olderThanResume); then this replica's state is sent anyway: a token from before a
+       * database restore, or a forged one, is ahead of every version there is. 0 = no wait.
+       */
+      resumeHoldMs?: number;
+      onResumeHold?(outcome: ResumeHoldOutcome): void;
     },
   ) {}
 
@@ -100,7 +124,10 @@ export class Watcher<M> {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    for (const s of this.slots) s.unsubscribe();
+    for (const s of this.slots) {
+      s.unsubscribe();
+      if (s.hold) clearTimeout(s.hold.timer);
+    }
   }
 
   private pending(): boolean {
@@ -123,6 +150,8 @@ export class Watcher<M> {
       if (this.closed || this.blocked) return;
       const latest = slot.latest;
       if (!latest || (slot.sent.kind === 'state' && slot.sent.observed === latest)) continue;
+      // Still pending, so no bookmark goes out either: this replica cannot say the caller is current.
+      if (slot.sent.kind === 'resume' && this.heldBack(slot, slot.sent.version, latest)) continue;
       let messages: M[];
       try {
         messages = slot.target.render(slot.sent, latest);
@@ -141,6 +170,36 @@ export class Watcher<M> {
     // The first answer of a stream whose caller already had everything (resume) is a bookmark,
     // as soon as it can honestly be sent (live, every topic settled): never silence.
     if (!sentStates && this.ready && !this.answered) this.progress();
+  }
+
+  /** Whether a resumed target waits for this replica to catch up with the caller (olderThanResume) before anything is sent. */
+  private heldBack(slot: Slot<M>, resumeVersion: bigint, latest: Observed<unknown>): boolean {
+    const holdMs = this.opts.resumeHoldMs ?? 0;
+    if (holdMs <= 0) return false;
+    if (!olderThanResume(resumeVersion, latest)) {
+      if (slot.hold) {
+        clearTimeout(slot.hold.timer);
+        // An expired hold was counted when it expired.
+        if (!slot.hold.expired) this.opts.onResumeHold?.('caught_up');
+        slot.hold = undefined;
+      }
+      return false;
+    }
+    if (slot.hold?.expired) return false;
+    if (!slot.hold) {
+      const hold = {
+        expired: false,
+        timer: setTimeout(() => {
+          hold.expired = true;
+          this.opts.onResumeHold?.('expired');
+          this.schedule();
+        }, holdMs),
+      };
+      // The stream's own lifetime keeps the process up, not this timer.
+      hold.timer.unref();
+      slot.hold = hold;
+    }
+    return true;
   }
 
   private write(m: M): void {

@@ -14,7 +14,8 @@ import { accountsDeletedAfterAll, db, decodeError, metricValue, mintToken, serve
 const admin = withCacheScripts(new Redis(localRedisUrl, { maxRetriesPerRequest: 1 }));
 const newAccount = accountsDeletedAfterAll();
 afterAll(() => admin.disconnect());
-const t = serverForTests({ WATCH_MAX_STREAMS_PER_CALLER: '3', WATCH_PROGRESS_INTERVAL_MS: '300' });
+const RESUME_HOLD_MS = 1500;
+const t = serverForTests({ WATCH_MAX_STREAMS_PER_CALLER: '3', WATCH_PROGRESS_INTERVAL_MS: '300', WATCH_RESUME_HOLD_MS: String(RESUME_HOLD_MS) });
 
 interface OpenWatch {
   readonly messages: WatchSettingsResponse[];
@@ -136,6 +137,38 @@ it('resumes without a gap: a caller that is current gets a bookmark, one that mi
   expect(got).toMatchObject({ resumeToken: updated.etag, fullState: true });
   expect(got.value?.$case === 'accountSettings' && got.value.value.displayName).toBe('v2');
   behind.cancel();
+});
+
+it('a resume on a replica that has not heard of the caller\'s change yet sends nothing, not even a bookmark, until it has: then a bookmark, never the older state', async () => {
+  const s = await seeded('v1');
+  // This replica already watches the key, at v1.
+  const holder = openWatch(t, [{ name: s.name }]);
+  await holder.next(isChange(s.name, s.version));
+  // The caller saw v2 (its own save, or a stream on a replica that heard of it) and resumes here,
+  // where v2's marker has not arrived: the key's topic still holds v1.
+  const updated = await t.call('updateAccountSettings', { accountSettings: AccountSettings.fromPartial({ name: s.name, displayName: 'v2' }), updateMask: ['display_name'], allowMissing: false });
+  const resumed = openWatch(t, [{ name: s.name, resumeToken: updated.etag }]);
+  const holdsBefore = await metricValue(t.running, 'settings_watch_resume_holds_total', { outcome: 'caught_up' });
+  // Several bookmark intervals (300 ms): none may claim the caller is current, and v1 is never sent.
+  await new Promise((r) => setTimeout(r, 1000));
+  expect(resumed.messages).toEqual([]);
+  await mark(s.key, updated.etag);
+  expect((await resumed.next(() => true)).event?.$case).toBe('progress');
+  await holder.next(isChange(s.name, updated.etag));
+  expect(resumed.messages.filter(isChange(s.name))).toEqual([]);
+  expect(await metricValue(t.running, 'settings_watch_resume_holds_total', { outcome: 'caught_up' })).toBe(holdsBefore + 1);
+  holder.cancel();
+  resumed.cancel();
+});
+
+it('a resume token ahead of every version (from before a database restore) gets this replica\'s state after WATCH_RESUME_HOLD_MS', async () => {
+  const s = await seeded('current');
+  const openedAt = Date.now();
+  const w = openWatch(t, [{ name: s.name, resumeToken: String(BigInt(s.version) + 1_000_000n) }]);
+  const got = change(await w.next(isChange(s.name), RESUME_HOLD_MS + 5000))!;
+  expect(Date.now() - openedAt).toBeGreaterThanOrEqual(RESUME_HOLD_MS - 50);
+  expect(got).toMatchObject({ resumeToken: s.version, fullState: true });
+  w.cancel();
 });
 
 it('streams per-grant creates, updates and deletes of an account\'s staff permissions', async () => {

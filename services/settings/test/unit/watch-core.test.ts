@@ -157,6 +157,59 @@ describe('Watch core: one upstream read per change, latest state coalesced, neve
     expect(behind.out).toEqual([{ kind: 'state', name: 'a', version: 7n, from: 'resume' }]);
   });
 
+  it('a resumed caller ahead of this replica gets nothing, not even a bookmark, until the replica hears of the change: then a bookmark, never the older state', async () => {
+    const { feed, hub } = setUp();
+    const row = new FakeRow(v(4));
+    const sink = new FakeSink();
+    const holds: string[] = [];
+    const w = new Watcher(hub, sink, { progressMessage: progress, resumeHoldMs: 60_000, onResumeHold: (o) => holds.push(o) });
+    w.start([target('a', row, 5n)]);
+    await tick();
+    row.answer();
+    await tick();
+    expect(w.progress()).toBe(false);
+    expect(sink.out).toEqual([]);
+    row.current = v(5);
+    feed.changed(['k:a']);
+    await tick();
+    row.answer();
+    await tick();
+    expect(sink.out).toEqual([{ kind: 'progress', versions: 'a@5' }]);
+    expect(holds).toEqual(['caught_up']);
+    w.close();
+  });
+
+  it('a resumed target held because the replica is behind gets the replica\'s state once the hold expires (a token from before a restore is ahead of every version); a deletion is never held', async () => {
+    jest.useFakeTimers({ doNotFake: ['setImmediate', 'queueMicrotask', 'nextTick'] });
+    try {
+      const { hub } = setUp();
+      const row = new FakeRow(v(4));
+      const gone = new FakeRow(v(0, undefined));
+      const sink = new FakeSink();
+      const holds: string[] = [];
+      const w = new Watcher(hub, sink, { progressMessage: progress, resumeHoldMs: 1000, onResumeHold: (o) => holds.push(o) });
+      w.start([target('a', row, 9n), target('b', gone, 9n)]);
+      await tick();
+      row.answer();
+      gone.answer();
+      await tick();
+      expect(sink.out).toEqual([{ kind: 'state', name: 'b', version: 0n, from: 'resume' }]);
+      jest.advanceTimersByTime(999);
+      await tick();
+      expect(sink.out).toHaveLength(1);
+      jest.advanceTimersByTime(1);
+      await tick();
+      expect(sink.out).toEqual([
+        { kind: 'state', name: 'b', version: 0n, from: 'resume' },
+        { kind: 'state', name: 'a', version: 4n, from: 'resume' },
+      ]);
+      expect(holds).toEqual(['expired']);
+      w.close();
+    } finally {
+      jest.useRealTimers();
+    }
+  });
+
   it('a resumed caller that opened while the replica was deaf gets its bookmark as soon as tracking is back and the re-read settles', async () => {
     const feed = new KeyChangeBroadcast(); // not live yet: tracking still being set up
     const hub = new WatchHub(feed, { retryMs: 10, onReadError: () => undefined });

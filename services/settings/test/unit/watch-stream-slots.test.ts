@@ -26,7 +26,7 @@ describe('WatchSettings stream slots', () => {
       authenticator: { authenticate: () => new Promise<Principal>((resolve) => (verified = resolve)) },
       metrics: createSettingsMetrics(),
       log: createLogger('test', 'silent'),
-      progressIntervalMs: 60_000,
+      progressIntervalMs: 60_000, resumeHoldMs: 0,
       isShuttingDown: () => false,
     });
     const call = Object.assign(new EventEmitter(), { metadata: new Metadata(), request: { targets: [] } });

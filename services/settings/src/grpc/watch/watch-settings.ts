@@ -21,6 +21,8 @@ export interface WatchSettingsDeps {
   readonly log: Logger;
   /** How often an idle, caught-up stream gets a progress message (a bookmark). */
   readonly progressIntervalMs: number;
+  /** Longest a resumed target waits for this replica to catch up with the caller's resume token (Watcher). */
+  readonly resumeHoldMs: number;
   isShuttingDown(): boolean;
 }
 
@@ -122,6 +124,8 @@ export class WatchSettings {
           if (changedAt !== undefined) deps.metrics.watchPushLag.observe((Date.now() - changedAt) / 1000);
         },
         onFatal: (err) => end(classify(err)),
+        resumeHoldMs: deps.resumeHoldMs,
+        onResumeHold: (outcome) => deps.metrics.watchResumeHolds.inc({ outcome }),
       });
       watcher.start(targets.map((t) => t.build()));
       const w = watcher;
