@@ -13,6 +13,10 @@ const ident = (name: string): string => `"${name.replace(/"/g, '""')}"`;
  * The auditor's own PostgreSQL access: a pool of at most 2 connections, every session read-only
  * (`default_transaction_read_only`) whatever the role may do, short statement timeout. One
  * statement per table and batch: `WHERE (key columns) IN (SELECT * FROM unnest(...))`.
+ * `query_timeout` is the client's own bound: a PostgreSQL that stops answering (a partition, a
+ * frozen VM, a primary gone in a failover) never reports its statement_timeout, and a read
+ * waiting on it would hold the audit loop, and the invalidator's shutdown that waits for it,
+ * until the kernel gave up on the socket. The pool drops a connection whose query failed.
  */
 export function pgRowVersions(url: string, log: Logger, statementTimeoutMs = 2000): RowVersionSource {
   const pool = new Pool({
@@ -21,6 +25,7 @@ export function pgRowVersions(url: string, log: Logger, statementTimeoutMs = 200
     idleTimeoutMillis: 30_000,
     connectionTimeoutMillis: statementTimeoutMs,
     statement_timeout: statementTimeoutMs,
+    query_timeout: statementTimeoutMs + 1000,
     application_name: 'settings-invalidator-audit',
     options: '-c default_transaction_read_only=on',
   });

@@ -1,6 +1,6 @@
 import { status } from '@grpc/grpc-js';
 import { AccountSettings, Role, StaffPermission } from '@settings/api';
-import { startPgPartitionProxy, type PgPartitionProxy } from '../support/pg-partition-proxy';
+import { startPgPartitionProxy, type PgPartitionProxy } from '@settings/local-stack';
 import { accountsDeletedAfterAll, decodeError, metricValue, startTestServer, waitFor, type TestServer } from '../support/test-server';
 
 /**

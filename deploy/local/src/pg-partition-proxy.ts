@@ -8,7 +8,7 @@ import { localDatabaseUrl, localStack } from '@settings/shared';
  * proxy's own connections are affected; the stack's PostgreSQL keeps serving everyone else.
  */
 export interface PgPartitionProxy {
-  /** The local stack's DATABASE_URL, through this proxy. */
+  /** The database URL given to startPgPartitionProxy, through this proxy. */
   readonly databaseUrl: string;
   /** From now on no byte passes, on open connections or new ones (accepted, never forwarded). */
   partition(): void;
@@ -17,7 +17,8 @@ export interface PgPartitionProxy {
   close(): Promise<void>;
 }
 
-export async function startPgPartitionProxy(): Promise<PgPartitionProxy> {
+/** `databaseUrl`: a URL of the local stack's PostgreSQL (any role); the proxy's URL is the same with its own port. */
+export async function startPgPartitionProxy(databaseUrl: string = localDatabaseUrl): Promise<PgPartitionProxy> {
   const sockets = new Set<net.Socket>();
   const pairs = new Set<{ client: net.Socket; server: net.Socket }>();
   let partitioned = false;
@@ -43,7 +44,7 @@ export async function startPgPartitionProxy(): Promise<PgPartitionProxy> {
     client.pipe(server).pipe(client);
   });
   await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
-  const url = new URL(localDatabaseUrl);
+  const url = new URL(databaseUrl);
   url.hostname = '127.0.0.1';
   url.port = String((proxy.address() as net.AddressInfo).port);
   return {
