@@ -160,7 +160,7 @@ export async function startSettingsServer(config: SettingsConfig, log: Logger, o
         });
       });
       await new Promise<void>((resolve) => probes.server.close(() => resolve()));
-      await Promise.all([knex.destroy(), writeKnex.destroy()]);
+      await db.close();
       // QUIT needs a live connection; otherwise just stop reconnecting.
       if (redis.status === 'ready') await redis.quit().catch(() => redis.disconnect());
       else redis.disconnect();

@@ -80,6 +80,8 @@ export class Db {
   readonly lockWaits: RowLockWaits;
   /** Writes holding or waiting for a write connection. */
   private readonly writeAdmission: WriteAdmission;
+  /** close() was called: a wait for a connection that fails now was ended by the pools closing. */
+  private closing = false;
 
   constructor(
     readonly pools: DbPools,
@@ -90,6 +92,16 @@ export class Db {
   ) {
     this.lockWaits = rowLockWaits(limits.lockWaitMax);
     this.writeAdmission = new WriteAdmission(limits.writePoolMax, limits.writePoolMax + limits.writeQueueMax, now);
+  }
+
+  /**
+   * Closes both pools, once the connections in use are back (the calls holding them end at
+   * their deadline plus the grace at the latest); calls still waiting for one are answered
+   * SHUTTING_DOWN.
+   */
+  async close(): Promise<void> {
+    this.closing = true;
+    await Promise.all([this.pools.read.destroy(), this.pools.write.destroy()]);
   }
 
   /** A place among the writes that hold or wait for a write connection (write-admission.ts). */
@@ -157,7 +169,15 @@ export class Db {
    */
   private async onConnection<T>(pool: DbPoolName, deadline: number, send: (connection: unknown, remainingMs: number) => PromiseLike<T>, refuse?: () => unknown): Promise<T> {
     const client = this.pools[pool].client as PoolingClient;
-    const connection = await client.acquireConnection();
+    let connection: unknown;
+    try {
+      connection = await client.acquireConnection();
+    } catch (err) {
+      // tarn aborts the waits still queued when its pool is destroyed ("aborted", a plain Error):
+      // the replica is leaving, which is not a bug of this call.
+      if (this.closing) throw new SettingsError('SHUTTING_DOWN', 'server is shutting down; retry on another replica', [], { cause: err });
+      throw err;
+    }
     try {
       // What refuse() returns is thrown as it is (a LockBudget's ROW_LOCKED error).
       const refused = refuse?.();

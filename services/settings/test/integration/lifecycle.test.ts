@@ -4,7 +4,7 @@ import * as protoLoader from '@grpc/proto-loader';
 import { AccountSettings, OnPatientSettings } from '@settings/api';
 import { service as healthService } from 'grpc-health-check';
 import { lockTable } from '../support/row-lock';
-import { accountsDeletedAfterAll, db, expectError, serverForTests, startTestServer, waitFor } from '../support/test-server';
+import { accountsDeletedAfterAll, db, expectError, metricValue, serverForTests, startTestServer, waitFor } from '../support/test-server';
 
 /** Operations surface: health, reflection, metrics, deadlines and graceful shutdown. */
 const newAccount = accountsDeletedAfterAll();
@@ -150,5 +150,29 @@ describe('graceful shutdown', () => {
     await stopping;
     health.close();
     t.client.close();
+  });
+
+  it('a call still waiting for a database connection when the grace period ends is answered UNAVAILABLE (SHUTTING_DOWN), not INTERNAL', async () => {
+    const a = newAccount();
+    // One read connection; a long acquire timeout, so the second read is still waiting at the end.
+    const t = await startTestServer({ DB_READ_POOL_MAX: '1', DB_STATEMENT_TIMEOUT_MS: '10000', SHUTDOWN_GRACE_MS: '300' });
+    const fullyConsistent = { requirement: { $case: 'fullyConsistent' as const, value: true } };
+    const lock = await lockTable('onpatient_settings');
+    try {
+      const holder = t.call('getOnPatientSettings', { name: `accounts/${a}/onpatientSettings`, consistency: fullyConsistent }, { deadlineMs: 15_000 }).catch((e: unknown) => e);
+      await waitFor(async () => (await metricValue(t.running, 'settings_db_pool_connections', { pool: 'read', state: 'in_use' })) === 1, 5000, 'the holder has the connection');
+      const waiter = t.call('getAccountSettings', { name: `accounts/${a}/settings`, consistency: fullyConsistent }, { deadlineMs: 15_000 }).catch((e: unknown) => e);
+      await waitFor(async () => (await metricValue(t.running, 'settings_db_pool_waiting', { pool: 'read' })) === 1, 5000, 'the waiter queued for it');
+      const stopping = t.running.stop();
+      // The grace period ends; the pools close once the holder's connection is back.
+      await new Promise((r) => setTimeout(r, 600));
+      await lock.release();
+      await Promise.all([holder, waiter, stopping]);
+      expect(await metricValue(t.running, 'settings_grpc_requests_total', { method: 'GetAccountSettings' })).toBe(1);
+      expect(await metricValue(t.running, 'settings_grpc_requests_total', { method: 'GetAccountSettings', code: 'UNAVAILABLE' })).toBe(1);
+    } finally {
+      await lock.release();
+      t.client.close();
+    }
   });
 });
