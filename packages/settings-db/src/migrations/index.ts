@@ -7,6 +7,7 @@ import * as staffPermissions from './0005_staff_permissions';
 import * as staffPermissionAudit from './0006_staff_permission_audit';
 import * as debeziumHeartbeat from './0007_debezium_heartbeat';
 import * as cdcHeal from './0008_cdc_heal';
+import * as staffListTruncate from './0009_staff_list_truncate';
 
 export interface NamedMigration extends Knex.Migration {
   /** Recorded in knex_migrations; never rename one that has shipped. */
@@ -26,6 +27,7 @@ export const migrations: readonly NamedMigration[] = [
   { name: '0006_staff_permission_audit', ...staffPermissionAudit },
   { name: '0007_debezium_heartbeat', ...debeziumHeartbeat },
   { name: '0008_cdc_heal', ...cdcHeal },
+  { name: '0009_staff_list_truncate', ...staffListTruncate },
 ];
 
 export class SettingsMigrationSource implements Knex.MigrationSource<NamedMigration> {
