@@ -124,6 +124,13 @@ interface Seen {
 const first = <T>(results: readonly T[]): T | undefined => results[0];
 
 /**
+ * How close to its starter's deadline a joined load may fail and still count as having run out
+ * of time: a statement's timeout is the whole milliseconds left when it is sent, so it can end
+ * a little before the deadline itself.
+ */
+const STARTER_DEADLINE_SLACK_MS = 50;
+
+/**
  * Cache-aside reads under the shared cache contract: entries are only ever written by the
  * versioned-fill script, with the version of the row read and the key space generation read
  * before the query, so a fill racing an eviction loses. Nothing here deletes or overwrites.
@@ -377,38 +384,62 @@ export class ReadThrough {
     opts: FlightOptions,
   ): Promise<Map<string, Loaded<T> | undefined>> {
     const notBefore = req.mode.kind === 'minimize_latency' ? Number.NEGATIVE_INFINITY : req.startedAt;
-    const waits: Array<[string, Promise<Outcome>, 'joined' | 'mine']> = [];
+    // Per key: the load awaited, and the deadline of a joined one (undefined: our own).
+    const waits: Array<[string, Promise<Outcome>, number | undefined]> = [];
     const mine: string[] = [];
     for (const ck of pending.keys()) {
       const joined = this.flights.join(ck, notBefore, opts.deliberateFor);
       if (joined) {
         this.deps.metrics.coalesced.inc();
-        waits.push([ck, joined, 'joined']);
+        waits.push([ck, joined.promise, joined.deadline]);
       } else {
         mine.push(ck);
       }
     }
-    for (const [ck, p] of this.startFlight(src, mine, pending, req, opts)) waits.push([ck, p, 'mine']);
+    for (const [ck, p] of this.startFlight(src, mine, pending, req, opts)) waits.push([ck, p, undefined]);
     const out = new Map<string, Loaded<T> | undefined>();
     const behind: string[] = [];
-    for (const [ck, p, whose] of waits) {
-      const got = (await p) as Loaded<T> | undefined;
+    for (const [ck, p, joinedDeadline] of waits) {
+      let got: Loaded<T> | undefined;
+      try {
+        got = (await p) as Loaded<T> | undefined;
+      } catch (err) {
+        if (joinedDeadline !== undefined && this.ranOutOfItsStartersTime(joinedDeadline, req.deadline)) {
+          behind.push(ck);
+          continue;
+        }
+        throw err;
+      }
       const floor = opts.floors?.get(ck);
       // A joined load may have started before the change whose marker this read found (a load
       // slower than the invalidation lag): what it read predates the marker. Loaded again by a
       // flight that starts now, after the marker landed; a flight of our own started after it.
-      if (whose === 'joined' && floor !== undefined && (got === undefined || got.version < floor)) behind.push(ck);
+      if (joinedDeadline !== undefined && floor !== undefined && (got === undefined || got.version < floor)) behind.push(ck);
       else out.set(ck, got);
     }
     for (const [ck, p] of this.startFlight(src, behind, pending, req, opts)) out.set(ck, (await p) as Loaded<T> | undefined);
     return out;
   }
 
+  /**
+   * A joined load failed at (or after) its starter's deadline, earlier than this read's own: it
+   * ran out of the starter's time, which is not this read's answer (the query runs with the
+   * deadline of the call that started it). The read loads the key itself with its own time.
+   * Any failure that close to the starter's deadline counts, whatever its error says: a
+   * statement cancelled at its timeout and one refused because the deadline had passed look
+   * different, and telling them from an outage by text would be brittle; an outage costs such a
+   * read one more attempt of its own.
+   */
+  private ranOutOfItsStartersTime(startersDeadline: number, ownDeadline: number): boolean {
+    const now = this.now();
+    return startersDeadline < ownDeadline && now >= startersDeadline - STARTER_DEADLINE_SLACK_MS && now < ownDeadline;
+  }
+
   /** Claims and starts one flight loading `keys`; their promises, by cache key. */
   private startFlight<K, T>(src: ReadSource<K, T>, keys: readonly string[], pending: ReadonlyMap<string, K>, req: ReadRequest, opts: FlightOptions): Array<[string, Promise<Outcome>]> {
     if (keys.length === 0) return [];
     // A leased flight may answer with another replica's fill: fresh reads must not join it.
-    const flight = this.flights.claim(keys, { freshJoinable: !opts.lease, ...(opts.deliberateFor === undefined ? {} : { owner: opts.deliberateFor }) });
+    const flight = this.flights.claim(keys, { freshJoinable: !opts.lease, deadline: req.deadline, ...(opts.deliberateFor === undefined ? {} : { owner: opts.deliberateFor }) });
     void this.runFlight(src, keys.map((ck) => [ck, pending.get(ck)!] as const), flight, req.deadline, opts);
     return keys.map((ck, i) => [ck, flight.promises[i]!]);
   }

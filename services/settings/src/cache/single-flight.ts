@@ -12,6 +12,14 @@ interface Flight<T> {
   readonly promise: Promise<T>;
   readonly startedAt: number;
   readonly owner: string | undefined;
+  /** The deadline the load runs with: its starter's (epoch ms). */
+  readonly deadline: number;
+}
+
+/** A load joined: its result, and the deadline it runs with (a joiner with more time may outlive it). */
+export interface Joined<T> {
+  readonly promise: Promise<T>;
+  readonly deadline: number;
 }
 
 export interface Claim<T> {
@@ -26,12 +34,12 @@ export class SingleFlight<T> {
   constructor(private readonly now: () => number = Date.now) {}
 
   /** The in-flight load of `key` if it may be joined by a read of `caller` (undefined: not a deliberate read) that needs a load started after `notBefore`. */
-  join(key: string, notBefore: number, caller?: string): Promise<T> | undefined {
+  join(key: string, notBefore: number, caller?: string): Joined<T> | undefined {
     const flight = this.flights.get(key);
     // Strictly later: clocks here count whole milliseconds, and a load started in the same one
     // as the caller's request may have started before it.
     if (!flight || (notBefore !== Number.NEGATIVE_INFINITY && flight.startedAt <= notBefore)) return undefined;
-    return flight.owner === undefined || flight.owner === caller ? flight.promise : undefined;
+    return flight.owner === undefined || flight.owner === caller ? flight : undefined;
   }
 
   /**
@@ -40,11 +48,12 @@ export class SingleFlight<T> {
    * fill) is done. `freshJoinable: false` makes the loads joinable only by readers without a
    * freshness requirement (their answer may come from another replica's fill, whose database
    * read can predate the joiner's arrival). `owner`: the caller whose deliberate-read share the
-   * loads wait for first.
+   * loads wait for first. `deadline`: the one the loads run with (default: none).
    */
-  claim(keys: readonly string[], opts: { freshJoinable?: boolean; owner?: string } = {}): { claims: Claim<T>[]; promises: Promise<T>[]; release(): void } {
+  claim(keys: readonly string[], opts: { freshJoinable?: boolean; owner?: string; deadline?: number } = {}): { claims: Claim<T>[]; promises: Promise<T>[]; release(): void } {
     const startedAt = opts.freshJoinable === false ? Number.NEGATIVE_INFINITY : this.now();
     const owner = opts.owner;
+    const deadline = opts.deadline ?? Number.POSITIVE_INFINITY;
     const claims: Claim<T>[] = [];
     const promises: Promise<T>[] = [];
     const mine: Array<[string, Flight<T>]> = [];
@@ -57,7 +66,7 @@ export class SingleFlight<T> {
       });
       // A joiner may give up (deadline) before the load settles; that must not be unhandled.
       promise.catch(() => undefined);
-      const flight = { promise, startedAt, owner };
+      const flight = { promise, startedAt, owner, deadline };
       this.flights.set(key, flight);
       mine.push([key, flight]);
       claims.push({ key, resolve, reject });

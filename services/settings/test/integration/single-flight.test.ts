@@ -1,6 +1,7 @@
 import { AccountSettings, StaffPermission, Role } from '@settings/api';
 import { status } from '@grpc/grpc-js';
-import { accountsDeletedAfterAll, expectError, metricValue, serverForTests } from '../support/test-server';
+import { lockTable } from '../support/row-lock';
+import { accountsDeletedAfterAll, decodeError, expectError, metricValue, serverForTests, waitFor } from '../support/test-server';
 
 /** Concurrent misses in one process: one database query per key, and one for keys that miss together. */
 const newAccount = accountsDeletedAfterAll();
@@ -35,6 +36,30 @@ it('100 concurrent Gets on a cold key make exactly one database query', async ()
   expect(await metricValue(t.running, 'settings_db_queries_total', { kind: 'account_settings.read' })).toBe(metricBefore + 1);
   const coalesced = (await metricValue(t.running, 'settings_cache_coalesced_total')) - coalescedBefore;
   process.stderr.write(`[measure] 100 concurrent cold Gets: ${selects.count()} DB query, ${coalesced} coalesced, ${99 - coalesced} cache hits\n`);
+});
+
+it('a Get that joined a load started by a call with less time left is not failed by that call\'s deadline: it loads the key itself', async () => {
+  const a = newAccount();
+  const name = `accounts/${a}/settings`;
+  await t.call('updateAccountSettings', { accountSettings: AccountSettings.fromPartial({ name, displayName: 'patient caller' }), allowMissing: true });
+  const coalescedBefore = await metricValue(t.running, 'settings_cache_coalesced_total');
+  // PostgreSQL is slow for this table: the first caller's load waits past its deadline.
+  const lock = await lockTable('account_settings');
+  try {
+    const short = t.call('getAccountSettings', { name }, { deadlineMs: 400 }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    await new Promise((r) => setTimeout(r, 100));
+    const long = t.call('getAccountSettings', { name }, { deadlineMs: 5000 });
+    await waitFor(async () => (await metricValue(t.running, 'settings_cache_coalesced_total')) === coalescedBefore + 1, 2000, 'the second Get joined the first one\'s load');
+    expect(decodeError(await short).code).toBe(status.DEADLINE_EXCEEDED);
+    await new Promise((r) => setTimeout(r, 200));
+    await lock.release();
+    expect((await long).displayName).toBe('patient caller');
+  } finally {
+    await lock.release();
+  }
 });
 
 it('concurrent List calls on a cold account share one list query', async () => {
