@@ -89,6 +89,7 @@ export async function startSettingsServer(config: SettingsConfig, log: Logger, o
     cacheTrusted: () => incarnation.isTrusted,
     auditSampler: new AuditSampler(redis, config.AUDIT_SAMPLE_EVERY, metrics, log),
     near: nearCache?.cache,
+    absentTtlMs: config.CACHE_NOT_FOUND_TTL_SECONDS * 1000,
     fillLease: config.FILL_LEASE_MS > 0 ? { ttlMs: config.FILL_LEASE_MS, pollMs: Math.max(5, Math.min(25, Math.round(config.FILL_LEASE_MS / 10))) } : undefined,
     deliberateReads: new FairShareLimiter(
       {

@@ -20,6 +20,7 @@ export const settingsEnvSchema = {
   JWT_VERIFIED_CACHE_MAX_AGE_MS: env.int('longest a remembered verification is trusted before the token is verified again', 60_000, { min: 1 }),
   CACHE_ENTRY_TTL_SECONDS: env.int('cache entry TTL (safety net only; freshness comes from the invalidator)', 21600, { min: 1 }),
   CACHE_MARKER_TTL_SECONDS: env.int('eviction marker TTL; must equal the invalidator setting (fills older than half of it are dropped)', 600, { min: 1 }),
+  CACHE_NOT_FOUND_TTL_SECONDS: env.int('TTL of a cached absence (a name with no row, answered NOT_FOUND without a PostgreSQL read until the row is created); bounds the Redis memory such entries take, not their freshness; 0 = absences are not cached', 300, { min: 0 }),
   DB_READ_POOL_MAX: env.int('PostgreSQL connections per process for reads (cache misses, fully_consistent, token reads)', 10, { min: 1, max: 1000 }),
   DB_WRITE_POOL_MAX: env.int('PostgreSQL connections per process for writes; saves never take a read connection and vice versa', 5, { min: 1, max: 1000 }),
   DB_LOCK_TIMEOUT_MS: env.int('longest wait of a save for a row lock held by another transaction, counted from when it first asks for a write connection (SET LOCAL lock_timeout, less the time queued for a connection); then ABORTED ROW_LOCKED with RetryInfo', 250, { min: 1 }),

@@ -106,6 +106,12 @@ export function createSettingsMetrics(registry = new Registry()) {
       labelNames: ['space', 'result'] as const,
       ...r,
     }),
+    notFoundHits: new Counter({
+      name: 'settings_cache_not_found_hits_total',
+      help: 'Reads answered NOT_FOUND from a cached absence (near-cache or Redis) instead of a PostgreSQL read',
+      labelNames: ['space'] as const,
+      ...r,
+    }),
     coalesced: new Counter({ name: 'settings_cache_coalesced_total', help: 'Reads that joined another request\'s in-flight database load', ...r }),
     dbQueries: new Counter({ name: 'settings_db_queries_total', help: 'Database queries by kind', labelNames: ['kind'] as const, ...r }),
     dbKeysRead: new Counter({

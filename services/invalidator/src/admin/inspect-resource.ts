@@ -68,6 +68,12 @@ export function judge(value: CacheValue | undefined, currentGeneration: bigint |
   if (value.generation !== currentGeneration) {
     return { verdict: 'missing', explanation: `entry of generation ${value.generation}, not the current ${currentGeneration ?? '(none)'}: unreadable, a miss (${row})` };
   }
+  // Version 0 is the settings service's cached absence (answered NOT_FOUND): no row is right.
+  if (value.version === 0n) {
+    return rowVersion === undefined
+      ? { verdict: 'fresh', explanation: 'cached absence (version 0): reads answer NOT_FOUND without a PostgreSQL read, and there is no row' }
+      : { verdict: 'stale', explanation: `cached absence (version 0) but the row exists at version ${rowVersion}: the eviction of its creation was lost (docs/operations.md#auditor-found-an-inconsistent-entry)` };
+  }
   if (rowVersion === undefined) return { verdict: 'stale', explanation: `entry at version ${value.version} but the row is gone: served until evicted or expired` };
   if (value.version === rowVersion) return { verdict: 'fresh', explanation: `entry at the row's version ${rowVersion}` };
   return value.version < rowVersion

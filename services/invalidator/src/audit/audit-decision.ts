@@ -6,8 +6,10 @@ import type { CacheValue } from '@settings/shared';
  * row is read from PostgreSQL; every version visible then was committed before T1.
  *
  *  - The row has version R <= S: the served value was current. Consistent.
+ *  - The row is gone and S is 0: the sample is a cached absence (the read path's version-0
+ *    entry, answered NOT_FOUND) and no row is what it said. Consistent.
  *  - The row has R > S, or is gone: the entry is superseded below `floor` (R, or S + 1 for a
- *    deleted row). If the cache no longer holds an entry below `floor` under the current
+ *    deleted row). For a cached absence (S = 0) a row of any version supersedes it. If the cache no longer holds an entry below `floor` under the current
  *    generation (a marker, a newer entry, nothing, another generation), the invalidation
  *    landed: consistent. Otherwise the key is a suspect, re-read at T2 = T1 + SLO.
  *  - At T2 the cache still holds an entry below `floor` under the current generation: a change
@@ -17,7 +19,7 @@ import type { CacheValue } from '@settings/shared';
  * Normal invalidation lag (<= SLO) therefore never counts: it is either over by T1 or by T2.
  */
 export function supersededFloor(servedVersion: bigint, rowVersion: bigint | undefined): bigint | undefined {
-  if (rowVersion === undefined) return servedVersion + 1n;
+  if (rowVersion === undefined) return servedVersion === 0n ? undefined : servedVersion + 1n;
   return rowVersion > servedVersion ? rowVersion : undefined;
 }
 

@@ -76,6 +76,26 @@ describe('settings-admin inspect', () => {
     expect(stale).toContain(`entry at version ${version}, row at ${newVersion}`);
   });
 
+  it('reports fresh for a cached absence of a name with no row, and stale for one planted over a row', async () => {
+    const account = uniqueId('admin-absent-');
+    accounts.push(account);
+    const name = `accounts/${account}/settings`;
+    const { key } = cacheKeys.accountSettings(account);
+    const generation = await establishGeneration(redis, 'account-settings', await redis.get(generationKey('account-settings')));
+    // The settings service's cached absence: an entry of version 0 with no payload.
+    expect(await redis.versionedFill(key, '0', generation, 300_000, Buffer.alloc(0))).toBe(1);
+    expect(await verdictOf(name)).toMatchObject({ verdict: 'fresh', cached: { kind: 'entry' } });
+
+    const [row] = await sql('INSERT INTO account_settings (account_id) VALUES ($1) RETURNING version::text AS version', [account]);
+    await waitFor(async () => fencedAtLeast(await readCache(redis, key), BigInt(row!.version as string)), 20_000, 'the creation evicted the absence');
+    // A lost eviction, planted: the absence again over the row (nothing in the system does this).
+    await redis.del(key);
+    expect(await redis.versionedFill(key, '0', generation, 300_000, Buffer.alloc(0))).toBe(1);
+    const [stale] = await admin('inspect', name);
+    expect(stale!.split('\n')[0]).toBe(`${name}: STALE`);
+    expect(stale).toContain(`cached absence (version 0) but the row exists at version ${row!.version as string}`);
+  });
+
   it('reports missing for a resource with nothing cached, and refuses a name that is not a resource', async () => {
     expect(await verdictOf(`accounts/${uniqueId('admin-none-')}/settings`)).toMatchObject({ verdict: 'missing', cached: { kind: 'none' } });
     await expect(admin('inspect', 'accounts/acme/nothing')).rejects.toThrow(/not a settings resource name/);

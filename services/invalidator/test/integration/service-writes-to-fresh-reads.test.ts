@@ -1,4 +1,7 @@
+import { status } from '@grpc/grpc-js';
 import { AccountSettings, type GetAccountSettingsRequest, type UpdateAccountSettingsRequest } from '@settings/api';
+import { cacheKeys } from '@settings/shared';
+import { uniqueId } from '@settings/local-stack';
 import { accountSettingsVersion, readCache, sql, startTestInvalidator, testRedis, waitFor } from '../support/test-invalidator';
 import type { RunningInvalidator } from '../../src/invalidator';
 import { startLocalSettingsService, type LocalSettingsService } from '../support/local-settings-service';
@@ -60,6 +63,29 @@ describe('writes through the service or psql reach readers through the invalidat
     await cachedAt(name, key, first.etag);
     await sql("UPDATE account_settings SET display_name = 'Changed in psql' WHERE account_id = $1", [account]);
     await waitFor(async () => (await get({ name })).displayName === 'Changed in psql', 20_000, 'psql change visible');
+  });
+
+  it('a row created in psql after its absence was cached is read once the invalidator fences the absence', async () => {
+    const account = uniqueId();
+    const name = `accounts/${account}/settings`;
+    const { key } = cacheKeys.accountSettings(account);
+    try {
+      await expect(get({ name })).rejects.toMatchObject({ code: status.NOT_FOUND });
+      // The absence is cached (an entry of version 0): the next NOT_FOUNDs come from the cache.
+      await waitFor(async () => {
+        const v = await readCache(redis, key);
+        return v?.kind === 'entry' && v.version === 0n;
+      }, 5000, 'absence cached');
+      await expect(get({ name })).rejects.toMatchObject({ code: status.NOT_FOUND });
+
+      await sql("INSERT INTO account_settings (account_id, display_name) VALUES ($1, 'Created in psql')", [account]);
+      const version = await accountSettingsVersion(account);
+      await waitFor(async () => (await get({ name }).catch(() => undefined))?.displayName === 'Created in psql', 20_000, 'created row visible');
+      const v = await readCache(redis, key);
+      expect(v?.kind === 'entry' ? v.version : v?.kind === 'marker' ? v.floor : undefined).toBe(version);
+    } finally {
+      await sql('DELETE FROM account_settings WHERE account_id = $1', [account]);
+    }
   });
 
   it('readers racing writes and evictions never leave an old value cached after quiescence', async () => {

@@ -17,6 +17,11 @@ describe('the definition of inconsistent', () => {
     expect(supersededFloor(5n, 9n)).toBe(9n);
     expect(supersededFloor(5n, undefined)).toBe(6n);
   });
+  it('a cached absence (served version 0) is current while no row exists, and superseded by any row', () => {
+    expect(supersededFloor(0n, undefined)).toBeUndefined();
+    expect(supersededFloor(0n, 3n)).toBe(3n);
+    expect(servesBelow(entry(0n), GEN, 3n)).toBe(true);
+  });
   it('only an entry the read path would serve, older than the floor, is stale', () => {
     expect(servesBelow(entry(5n), GEN, 9n)).toBe(true);
     expect(servesBelow(entry(9n), GEN, 9n)).toBe(false);

@@ -90,7 +90,19 @@ export interface ReadThroughDeps {
   near?: NearCache;
   /** Cross-replica fill leases for cold keys of minimize_latency reads (fill-lease-wait.ts); absent = off. */
   fillLease?: FillLeaseOptions;
+  /** TTL of a cached absence (a key whose load found no row); 0 or absent = absences are not cached. */
+  absentTtlMs?: number;
 }
+
+/**
+ * A cached absence: an entry of version 0 with no payload, filled for a key whose load found no
+ * row. Rows draw their versions from settings_version_seq, which starts at 1, so version 0 is
+ * below every row that can ever exist: any marker fences its fill (versioned-fill.lua), and the
+ * marker of the row's creation replaces it (evict-to-marker.lua), exactly as for a stale entry.
+ */
+const ABSENT = Symbol('absent');
+type Found<T> = Loaded<T> | typeof ABSENT;
+const isAbsence = (value: { version: bigint }): boolean => value.version === 0n;
 
 /** One Redis read of a space's generation and some entries; `ticket` while installs into the near-cache are allowed. */
 type Lookup = { generation: bigint; values: Array<CacheValue | undefined>; ticket: ReadTicket | undefined } | undefined;
@@ -160,8 +172,9 @@ export class ReadThrough {
    * hit is most cached reads, and skipping the promise and its microtask turns is what keeps a
    * cached Get close to an empty handler's cost (unary.ts).
    */
-  read<K, T>(src: ReadSource<K, T>, key: K, req: ReadRequest): Loaded<T> | Promise<Loaded<T> | undefined> {
+  read<K, T>(src: ReadSource<K, T>, key: K, req: ReadRequest): Loaded<T> | undefined | Promise<Loaded<T> | undefined> {
     const hit = this.servedNear(src, src.cacheKey(key).key, req);
+    if (hit === ABSENT) return undefined;
     return hit ?? this.readMany(src, [key], req, false).then(first);
   }
 
@@ -171,11 +184,17 @@ export class ReadThrough {
   }
 
   /** A near-cache hit served for `req` (never for fully_consistent), offered to the auditor. */
-  private servedNear<K, T>(src: ReadSource<K, T>, cacheKey: string, req: ReadRequest): Loaded<T> | undefined {
+  private servedNear<K, T>(src: ReadSource<K, T>, cacheKey: string, req: ReadRequest): Found<T> | undefined {
     if (req.mode.kind === 'fully_consistent') return undefined;
     const hit = this.nearHit(src, cacheKey, req.mode);
-    if (hit) this.deps.auditSampler?.offer(src.space, cacheKey, hit.version);
+    if (hit) this.served(src.space, cacheKey, hit);
     return hit;
+  }
+
+  /** A hit served from the cache (near or Redis): offered to the staleness auditor. */
+  private served(space: KeySpace, cacheKey: string, hit: Found<unknown>): void {
+    if (hit === ABSENT) this.deps.metrics.notFoundHits.inc({ space });
+    this.deps.auditSampler?.offer(space, cacheKey, hit === ABSENT ? 0n : hit.version);
   }
 
   /** `askNear` false: the caller has just asked the near-cache (read), and it had none of them. */
@@ -189,7 +208,7 @@ export class ReadThrough {
     const remaining: number[] = [];
     cacheKeys.forEach((ck, i) => {
       const hit = askNear ? this.servedNear(src, ck, req) : undefined;
-      if (hit) results[i] = hit;
+      if (hit) results[i] = hit === ABSENT ? undefined : hit;
       else remaining.push(i);
     });
     if (remaining.length === 0) return results;
@@ -204,8 +223,8 @@ export class ReadThrough {
         const ck = cacheKeys[i]!;
         const hit = lookup ? this.classify(src, lookup, j, ck, req.mode, seen) : undefined;
         if (hit) {
-          results[i] = hit;
-          this.deps.auditSampler?.offer(src.space, ck, hit.version);
+          results[i] = hit === ABSENT ? undefined : hit;
+          this.served(src.space, ck, hit);
         } else pending.set(ck, keys[i]!);
       });
     } finally {
@@ -300,7 +319,7 @@ export class ReadThrough {
    * breaker closed), under the space's current generation, and for at_least_as_fresh only when
    * the entry reaches the token (an older one falls through to Redis, then PostgreSQL).
    */
-  private nearHit<K, T>(src: ReadSource<K, T>, key: string, mode: ReadMode): Loaded<T> | undefined {
+  private nearHit<K, T>(src: ReadSource<K, T>, key: string, mode: ReadMode): Found<T> | undefined {
     const { near, metrics, breaker } = this.deps;
     if (!near) return undefined;
     if (!near.usable || (this.deps.cacheTrusted && !this.deps.cacheTrusted()) || breaker.state !== 'closed') {
@@ -318,6 +337,7 @@ export class ReadThrough {
     }
     metrics.nearCacheRequestTally.inc(src.space, 'hit');
     metrics.cacheRequestTally.inc(src.space, 'hit');
+    if (isAbsence(entry)) return ABSENT;
     entry.decoded ??= src.decode(entry.payload);
     return { version: entry.version, value: entry.decoded as T, payload: entry.payload };
   }
@@ -337,7 +357,7 @@ export class ReadThrough {
     key: string,
     mode: ReadMode,
     seen: Seen,
-  ): Loaded<T> | undefined {
+  ): Found<T> | undefined {
     const { generation } = lookup;
     const value = lookup.values[index];
     let outcome: 'hit' | 'miss' | 'stale_token' | 'marker';
@@ -348,8 +368,11 @@ export class ReadThrough {
     else if (mode.kind === 'at_least_as_fresh' && value.version < (src.tokenVersion ? src.tokenVersion(mode.token) : mode.token.version)) outcome = 'stale_token';
     else outcome = 'hit';
 
-    let hit: Loaded<T> | undefined;
-    if (outcome === 'hit' && value?.kind === 'entry' && !lookup.ticket) {
+    let hit: Found<T> | undefined;
+    if (outcome === 'hit' && value?.kind === 'entry' && isAbsence(value)) {
+      hit = ABSENT;
+      this.installNear(lookup.ticket, src.space, key, value, undefined);
+    } else if (outcome === 'hit' && value?.kind === 'entry' && !lookup.ticket) {
       // Nothing goes into the near-cache (it is off or not tracking): decode only if a caller
       // reads `value`. A Get answers with the payload as it is and never does.
       const { payload } = value;
@@ -468,7 +491,7 @@ export class ReadThrough {
         release = await this.deps.deliberateReads?.acquire(opts.deliberateFor, deadline);
       }
       let toLoad = keys;
-      let filledByOthers = new Map<string, Loaded<T>>();
+      let filledByOthers = new Map<string, Found<T>>();
       if (opts.lease && this.deps.fillLease) {
         // Cold keys: one replica loads (the lease holder), the others read its fill.
         const byKey = new Map(keys);
@@ -488,8 +511,11 @@ export class ReadThrough {
       // The one place this class reads PostgreSQL.
       const loaded = toLoad.length > 0 ? await src.load(toLoad.map(([, k]) => k), deadline) : new Map<string, Loaded<T>>();
       release?.();
-      for (const claim of flight.claims) claim.resolve(filledByOthers.get(claim.key) ?? loaded.get(claim.key));
-      if (opts.generation !== undefined) await this.fill(src, loaded, opts.generation, readStartedAt);
+      for (const claim of flight.claims) {
+        const filled = filledByOthers.get(claim.key);
+        claim.resolve(filled === ABSENT ? undefined : (filled ?? loaded.get(claim.key)));
+      }
+      if (opts.generation !== undefined) await this.fill(src, toLoad.map(([ck]) => ck), loaded, opts.generation, readStartedAt);
     } catch (err) {
       for (const claim of flight.claims) claim.reject(err);
     } finally {
@@ -503,14 +529,19 @@ export class ReadThrough {
    * Entries of `keys` that Redis holds under the current generation (another replica's fill),
    * for readers waiting on a fill lease; undefined when Redis cannot be read.
    */
-  private async readFilled<K, T>(src: ReadSource<K, T>, keys: readonly string[]): Promise<Map<string, Loaded<T>> | undefined> {
+  private async readFilled<K, T>(src: ReadSource<K, T>, keys: readonly string[]): Promise<Map<string, Found<T>> | undefined> {
     const lookup = await this.lookup(src.space, keys);
     if (!lookup) return undefined;
-    const out = new Map<string, Loaded<T>>();
+    const out = new Map<string, Found<T>>();
     try {
       keys.forEach((key, i) => {
         const value = lookup.values[i];
         if (value?.kind !== 'entry' || value.generation !== lookup.generation) return;
+        if (isAbsence(value)) {
+          out.set(key, ABSENT);
+          this.installNear(lookup.ticket, src.space, key, value, undefined);
+          return;
+        }
         try {
           const decoded = src.decode(value.payload);
           out.set(key, { version: value.version, value: decoded, payload: value.payload });
@@ -525,19 +556,26 @@ export class ReadThrough {
     return out;
   }
 
-  private async fill<K, T>(src: ReadSource<K, T>, loaded: Map<string, Loaded<T>>, generation: bigint, readStartedAt: number): Promise<void> {
-    const { redis, breaker, metrics, timing, hooks, log } = this.deps;
+  /**
+   * Fills what `keys`' load returned, and, when absences are cached, version-0 entries for the
+   * keys it did not return (no row): the same script and fences as any fill.
+   */
+  private async fill<K, T>(src: ReadSource<K, T>, keys: readonly string[], loaded: Map<string, Loaded<T>>, generation: bigint, readStartedAt: number): Promise<void> {
+    const { redis, breaker, metrics, timing, hooks, log, absentTtlMs = 0 } = this.deps;
     const count = (result: 'written' | 'fenced' | 'skipped_old'): void => metrics.cacheFills.inc({ space: src.space, result });
+    const absent = absentTtlMs > 0 ? keys.filter((key) => !loaded.has(key)) : [];
+    const fills: Array<readonly [string, Loaded<T> | undefined]> = [...loaded, ...absent.map((key) => [key, undefined] as const)];
     await Promise.all(
-      [...loaded].map(async ([key, entry]) => {
-        if (entry.cacheable === false || entry.version <= 0n) return;
-        await hooks?.beforeFill?.(key, entry.version);
+      fills.map(async ([key, entry]) => {
+        if (entry && (entry.cacheable === false || entry.version <= 0n)) return;
+        await hooks?.beforeFill?.(key, entry?.version ?? 0n);
         // A marker only fences fills for its lifetime; an older read could outlive it.
         if (this.now() - readStartedAt > maxFillAgeMs(timing)) return count('skipped_old');
         if (breaker.state !== 'closed') return;
         try {
-          const payload = Buffer.from(src.encode(entry.value));
-          const written = await redis.versionedFill(key, entry.version.toString(), generation.toString(), jitteredTtlMs(timing), payload);
+          const payload = entry ? Buffer.from(src.encode(entry.value)) : Buffer.alloc(0);
+          const ttlMs = entry ? jitteredTtlMs(timing) : absentTtlMs;
+          const written = await redis.versionedFill(key, (entry?.version ?? 0n).toString(), generation.toString(), ttlMs, payload);
           breaker.recordSuccess();
           count(written === 1 ? 'written' : 'fenced');
         } catch (err) {

@@ -4,6 +4,7 @@ import Redis from 'ioredis';
 import { AccountSettings } from '@settings/api';
 import { cacheKeys, localRedisUrl, parseCacheValue, withCacheScripts } from '@settings/shared';
 import { redisProcess, startRedis } from '@settings/local-stack';
+import { PausedFill } from '../support/paused-fill';
 import { accountsDeletedAfterAll, metricValue, serverForTests, waitFor } from '../support/test-server';
 
 /**
@@ -12,26 +13,8 @@ import { accountsDeletedAfterAll, metricValue, serverForTests, waitFor } from '.
  */
 jest.setTimeout(120_000);
 const newAccount = accountsDeletedAfterAll();
-let target = '';
-let paused: { promise: Promise<bigint>; resolve: (v: bigint) => void };
-let gate: { promise: Promise<void>; resolve: () => void };
-
-function deferred<T>(): { promise: Promise<T>; resolve: (v: T) => void } {
-  let resolve!: (v: T) => void;
-  const promise = new Promise<T>((r) => (resolve = r));
-  return { promise, resolve };
-}
-
-const t = serverForTests({}, {
-  readThroughHooks: {
-    async beforeFill(key, version) {
-      if (key !== target) return;
-      target = '';
-      paused.resolve(version);
-      await gate.promise;
-    },
-  },
-});
+const fill = new PausedFill();
+const t = serverForTests({}, { readThroughHooks: fill.hooks });
 afterAll(async () => {
   if (!redisProcess.isRunning()) await startRedis(() => undefined);
 });
@@ -58,18 +41,16 @@ it('a fill whose database read began before Redis restarted empty never makes th
   await write(name, 'v1', true);
 
   // 1. A reader misses, loads v1 from PostgreSQL and stalls before its fill.
-  target = key;
-  paused = deferred<bigint>();
-  gate = deferred<void>();
+  fill.pause(key);
   const staleRead = t.call('getAccountSettings', { name });
-  await paused.promise;
+  await fill.loaded;
   // 2. v2 commits; its eviction marker (if it landed) dies with Redis, which restarts empty.
   const v2 = await write(name, 'v2');
   await restartRedis();
   await serverReconnected();
   // 3. The stalled reader fills v1 into the new, empty Redis.
   const fillsBefore = (await metricValue(t.running, 'settings_cache_fills_total', { space: 'account-settings', result: 'written' })) + (await metricValue(t.running, 'settings_cache_fills_total', { space: 'account-settings', result: 'fenced' }));
-  gate.resolve();
+  fill.release();
   expect((await staleRead).displayName).toBe('v1');
   await waitFor(
     async () => (await metricValue(t.running, 'settings_cache_fills_total', { space: 'account-settings', result: 'written' })) + (await metricValue(t.running, 'settings_cache_fills_total', { space: 'account-settings', result: 'fenced' })) > fillsBefore,

@@ -1,6 +1,7 @@
 import { AccountSettings, OnPatientSettings } from '@settings/api';
 import { cacheKeys, parseCacheValue, withCacheScripts } from '@settings/shared';
 import { createTestRedis } from '@settings/local-stack';
+import { PausedFill } from '../support/paused-fill';
 import { accountsDeletedAfterAll, metricValue, serverForTests, waitFor } from '../support/test-server';
 
 /**
@@ -14,39 +15,20 @@ afterAll(async () => {
   redis.disconnect();
 });
 
-function deferred<T = void>(): { promise: Promise<T>; resolve: (v: T) => void } {
-  let resolve!: (v: T) => void;
-  const promise = new Promise<T>((r) => (resolve = r));
-  return { promise, resolve };
-}
-
 describe('a fill that lost the race with a newer write', () => {
-  let target = '';
-  let paused = deferred<bigint>();
-  let gate = deferred();
-  const t = serverForTests({}, {
-    readThroughHooks: {
-      async beforeFill(key, version) {
-        if (key !== target) return;
-        target = ''; // only the first fill stalls
-        paused.resolve(version);
-        await gate.promise;
-      },
-    },
-  });
+  const fill = new PausedFill();
+  const t = serverForTests({}, { readThroughHooks: fill.hooks });
 
   it('is fenced by the eviction marker, and the next read returns and caches the new value', async () => {
     const a = newAccount();
     const name = `accounts/${a}/settings`;
     const { key } = cacheKeys.accountSettings(a);
     const v1 = await t.call('updateAccountSettings', { accountSettings: AccountSettings.fromPartial({ name, displayName: 'old' }), allowMissing: true });
-    target = key;
-    paused = deferred<bigint>();
-    gate = deferred();
+    fill.pause(key);
 
     // 1. A reader misses, loads version v1 and stalls before its fill.
     const staleRead = t.call('getAccountSettings', { name });
-    expect(await paused.promise).toBe(BigInt(v1.etag));
+    expect(await fill.loaded).toBe(BigInt(v1.etag));
 
     // 2. A writer commits v2 and the invalidator replaces the (absent) entry by a marker.
     const v2 = await t.call('updateAccountSettings', { accountSettings: AccountSettings.fromPartial({ name, displayName: 'new' }), allowMissing: false });
@@ -54,7 +36,7 @@ describe('a fill that lost the race with a newer write', () => {
     const fencedBefore = await metricValue(t.running, 'settings_cache_fills_total', { space: 'account-settings', result: 'fenced' });
 
     // 3. The stalled reader resumes: it answers with what it read, but its fill is refused.
-    gate.resolve();
+    fill.release();
     expect((await staleRead).displayName).toBe('old');
     // The response does not wait for the fill; the fill's outcome shows in the metric.
     await waitFor(async () => (await metricValue(t.running, 'settings_cache_fills_total', { space: 'account-settings', result: 'fenced' })) === fencedBefore + 1, 5000, 'fenced fill');
@@ -75,12 +57,10 @@ describe('a fill that lost the race with a newer write', () => {
     const name = `accounts/${a}/settings`;
     const { key } = cacheKeys.accountSettings(a);
     await t.call('updateAccountSettings', { accountSettings: AccountSettings.fromPartial({ name, displayName: 'old' }), allowMissing: true });
-    target = key;
-    paused = deferred<bigint>();
-    gate = deferred();
+    fill.pause(key);
     // 1. A reader misses, loads the old version and stalls before its fill (its load can be joined until then).
     const staleRead = t.call('getAccountSettings', { name });
-    await paused.promise;
+    await fill.loaded;
     // 2. A writer commits the new version and its marker lands.
     const v2 = await t.call('updateAccountSettings', { accountSettings: AccountSettings.fromPartial({ name, displayName: 'new' }), allowMissing: false });
     expect(await redis.evictToMarker(key, v2.etag, t.config.CACHE_MARKER_TTL_SECONDS * 1000)).toBe(1);
@@ -90,7 +70,7 @@ describe('a fill that lost the race with a newer write', () => {
     try {
       expect(await later).toMatchObject({ displayName: 'new', etag: v2.etag });
     } finally {
-      gate.resolve();
+      fill.release();
     }
     expect((await staleRead).displayName).toBe('old');
   });

@@ -28,7 +28,7 @@ export function getResource<K extends AccountKey, T>(
   const key = name.parse(req.name) ?? rejectName(name, req.name, 'name');
   ctx.authorize(key.account_id);
   const found = readThrough.read(source, key, ctx.readRequest(parseReadMode(req.consistency, tokens)));
-  return found instanceof Promise ? found.then((f) => respond(f, req.name)) : messageOrCachedBytes(found);
+  return found instanceof Promise ? found.then((f) => respond(f, req.name)) : respond(found, req.name);
 }
 
 function respond<T>(found: Loaded<T> | undefined, name: string): T {
