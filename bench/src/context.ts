@@ -13,8 +13,8 @@ export const benchDir = join(repoRoot, 'bench');
 export const BENCH_REDIS_DB = 7;
 export const benchRedisUrl = `redis://127.0.0.1:${localStack.redisPort}/${BENCH_REDIS_DB}`;
 
-export type ScenarioName = 'read-path' | 'cold-start' | 'l1-coherence' | 'invalidation-lag' | 'incident-replay' | 'eviction-throughput' | 'event-format' | 'bulk-drain' | 'memory' | 'consistent-flood' | 'watch' | 'redis-cluster';
-export const ALL_SCENARIOS: readonly ScenarioName[] = ['read-path', 'cold-start', 'l1-coherence', 'invalidation-lag', 'eviction-throughput', 'event-format', 'bulk-drain', 'incident-replay', 'consistent-flood', 'watch', 'redis-cluster', 'memory'];
+export type ScenarioName = 'read-path' | 'cold-start' | 'not-found' | 'l1-coherence' | 'invalidation-lag' | 'incident-replay' | 'eviction-throughput' | 'event-format' | 'bulk-drain' | 'memory' | 'consistent-flood' | 'watch' | 'redis-cluster';
+export const ALL_SCENARIOS: readonly ScenarioName[] = ['read-path', 'cold-start', 'not-found', 'l1-coherence', 'invalidation-lag', 'eviction-throughput', 'event-format', 'bulk-drain', 'incident-replay', 'consistent-flood', 'watch', 'redis-cluster', 'memory'];
 
 /** Sizes of one run. Quick mode is a smoke run of a few seconds per scenario. */
 export interface BenchSizes {

@@ -1,7 +1,7 @@
 /**
  * `npm run bench` entry (via bench/run.sh, which builds and brings the stack up first).
  *   BENCH_QUICK=1          short smoke run (a few seconds per scenario), written to results/raw/quick
- *   BENCH_SCENARIOS=a,b    subset: read-path, cold-start, l1-coherence, invalidation-lag, eviction-throughput, event-format, bulk-drain, incident-replay, consistent-flood, watch, redis-cluster, memory
+ *   BENCH_SCENARIOS=a,b    subset: read-path, cold-start, not-found, l1-coherence, invalidation-lag, eviction-throughput, event-format, bulk-drain, incident-replay, consistent-flood, watch, redis-cluster, memory
  *   BENCH_OUT_DIR=path     where results JSON + REPORT.md go (default bench/results)
  * An unknown scenario exits 2, a failed scenario 1 (after the others ran), Ctrl-C at once (130).
  */

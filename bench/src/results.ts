@@ -11,6 +11,7 @@ import type { LagResult } from './scenarios/invalidation-lag';
 import type { MemoryResult } from './scenarios/memory';
 import type { ReadPathResult } from './scenarios/read-path';
 import type { ColdStartResult } from './scenarios/cold-start';
+import type { NotFoundResult } from './scenarios/not-found';
 import type { L1CoherenceResult } from './scenarios/l1-coherence';
 
 /** Everything one run measured: results.json, and what the report is rendered from. */
@@ -25,6 +26,7 @@ export interface BenchResults {
   sizes: BenchSizes;
   readPath?: ReadPathResult;
   coldStart?: ColdStartResult;
+  notFound?: NotFoundResult;
   l1Coherence?: L1CoherenceResult;
   invalidationLag?: LagResult;
   evictionThroughput?: EvictionResult;
@@ -45,6 +47,7 @@ export interface BenchResults {
 export const RESULT_KEYS = {
   'read-path': 'readPath',
   'cold-start': 'coldStart',
+  'not-found': 'notFound',
   'l1-coherence': 'l1Coherence',
   'invalidation-lag': 'invalidationLag',
   'eviction-throughput': 'evictionThroughput',

@@ -17,6 +17,7 @@ import { runInvalidationLag } from './scenarios/invalidation-lag';
 import { runMemory } from './scenarios/memory';
 import { runReadPath } from './scenarios/read-path';
 import { runColdStart } from './scenarios/cold-start';
+import { runNotFound } from './scenarios/not-found';
 import { runL1Coherence } from './scenarios/l1-coherence';
 import { writeResults } from './write-results';
 
@@ -35,6 +36,7 @@ export interface RunOptions {
 const RUNNERS: Record<ScenarioName, (ctx: BenchContext) => Promise<BenchResults[(typeof RESULT_KEYS)[ScenarioName]]>> = {
   'read-path': runReadPath,
   'cold-start': runColdStart,
+  'not-found': runNotFound,
   'l1-coherence': runL1Coherence,
   'invalidation-lag': runInvalidationLag,
   'eviction-throughput': runEvictionThroughput,

@@ -41,6 +41,15 @@ function headlines(r: BenchResults): Headline[] {
       ratio: x(rp.ratios.consistentRps),
     });
   }
+  const nf = r.notFound;
+  if (nf) {
+    out.push({
+      what: 'Get of a name with no row (NOT_FOUND), saturated: absence cached / not cached (`CACHE_NOT_FOUND_TTL_SECONDS=0`)',
+      value: `${n(nf.byTarget.absent.rps)} / ${n(nf.byTarget.absentUncached.rps)} req/s; PostgreSQL reads per request ${nf.byTarget.absent.postgresReadsPerRequest} / ${nf.byTarget.absentUncached.postgresReadsPerRequest}`,
+      reference: `cached Get of an existing name ${n(nf.byTarget.cached.rps)} req/s`,
+      ratio: `${x(nf.ratios.absentRps)} / ${x(nf.ratios.absentUncachedRps)}`,
+    });
+  }
   const lag = r.invalidationLag;
   if (lag) {
     for (const b of lag.byRate) {

@@ -13,6 +13,7 @@ import { machineSection } from './sections/machine';
 import { memorySection } from './sections/memory';
 import { readPathSection } from './sections/read-path';
 import { coldStartSection } from './sections/cold-start';
+import { notFoundSection } from './sections/not-found';
 import { l1CoherenceSection } from './sections/l1-coherence';
 import { watchSection } from './sections/watch';
 import { redisClusterSection } from './sections/redis-cluster';
@@ -40,6 +41,7 @@ export function renderReport(r: BenchResults, chartDir: string): { markdown: str
 
   if (r.readPath) readPathSection(r.readPath, page);
   if (r.coldStart) coldStartSection(r.coldStart, page);
+  if (r.notFound) notFoundSection(r.notFound, page);
   if (r.l1Coherence) l1CoherenceSection(r.l1Coherence, page);
   if (r.invalidationLag) invalidationLagSection(r.invalidationLag, r.sizes.lag, page);
   if (r.evictionThroughput) evictionThroughputSection(r.evictionThroughput, page);

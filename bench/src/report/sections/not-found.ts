@@ -1,0 +1,23 @@
+import { NOT_FOUND_TARGETS, NOT_FOUND_TARGET_LABELS, type NotFoundResult } from '../../scenarios/not-found';
+import { fmtMs as ms, fmtNumber as n, fmtRatio as x } from '../format';
+import type { ReportPage } from '../report-page';
+
+/** Section 1c: Gets of a name with no row, with the absence cached and without. */
+export function notFoundSection(nf: NotFoundResult, { md }: ReportPage): void {
+  md.push('## 1c. Gets of a name that does not exist', '');
+  md.push(
+    `h2load, ${nf.load.clients} connections × ${nf.load.streams} streams, ${nf.load.saturateSeconds} s per run, ${nf.load.rounds} interleaved rounds (order reversed every other round). ` +
+      'One settings process caches absences (the default: the first NOT_FOUND fills a version-0 entry, the next ones are answered from the near-cache); a second one, side by side, runs with `CACHE_NOT_FOUND_TTL_SECONDS=0`, so every such Get reads PostgreSQL (single-flight still coalesces concurrent ones). ' +
+      'The reference is a cached Get of a name that exists, on the first process. PostgreSQL reads per request = the process\'s `settings_db_keys_read_total{kind="account_settings.read"}` over the run ÷ answered requests. ' +
+      `Pre-flight status codes (h2load cannot see gRPC trailers): ${NOT_FOUND_TARGETS.map((t) => `${t} ${nf.preflightCodes[t]}`).join(', ')}.`,
+    '',
+    '| Target | req/s | p50 | p99 | PostgreSQL reads per request | ÷ cached Get of an existing name (median of rounds) |',
+    '| --- | --- | --- | --- | --- | --- |',
+  );
+  for (const t of NOT_FOUND_TARGETS) {
+    const b = nf.byTarget[t];
+    const r = t === 'absent' ? x(nf.ratios.absentRps) : t === 'absentUncached' ? x(nf.ratios.absentUncachedRps) : '';
+    md.push(`| ${NOT_FOUND_TARGET_LABELS[t]} | ${n(b.rps)} | ${ms(b.p50Ms)} | ${ms(b.p99Ms)} | ${b.postgresReadsPerRequest} | ${r} |`);
+  }
+  md.push('');
+}
