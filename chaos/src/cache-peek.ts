@@ -49,8 +49,12 @@ export async function countEntries(redis: CacheRedis, keys: readonly SettingsKey
   return out;
 }
 
-/** Reads `key` through the service until the cache holds an entry of the current generation (at least `minVersion`), or undefined after `timeoutMs`. */
-export async function waitEntry(redis: CacheRedis, caller: SettingsCaller, key: SettingsKey, deadlineMs: number, minVersion = 0n, timeoutMs = 15_000): Promise<CacheEntry | undefined> {
+/**
+ * Reads `key` through the service until the cache holds an entry of the current generation (at
+ * least `minVersion`; by default any row's, never a cached absence, which has version 0), or
+ * undefined after `timeoutMs`.
+ */
+export async function waitEntry(redis: CacheRedis, caller: SettingsCaller, key: SettingsKey, deadlineMs: number, minVersion = 1n, timeoutMs = 15_000): Promise<CacheEntry | undefined> {
   const t0 = Date.now();
   while (Date.now() - t0 < timeoutMs) {
     await caller.get(key, 'default', deadlineMs);

@@ -9,7 +9,8 @@ import { waitSlotInactive } from './cdc-gap-scenarios';
 import { cacheHits } from './cache-in-use';
 import { startConnectAgain } from './faults';
 import { AUDIT_SLO_MS } from './fleet';
-import { updateRow, type SettingsKey } from './keys';
+import { seedRows, updateRow, type SettingsKey } from './keys';
+import type { HarnessDb } from './db';
 import { metricSum } from './metrics-scrape';
 import { sampleDistinct } from './prng';
 import { servicesRoot } from './paths';
@@ -24,6 +25,15 @@ import type { Scenario } from './scenario-context';
 const PLANTED = 5;
 const REWOUND = 5;
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Rows for reserved targets that churn left without one (never seeded, or deleted): these
+ * scenarios are about entries of rows. After a pause for a write already under way.
+ */
+async function targetsHaveRows(db: HarnessDb, targets: readonly SettingsKey[]): Promise<void> {
+  await sleep(200);
+  await seedRows(db, targets);
+}
 const secs = (ms: number): string => (ms / 1000).toFixed(1);
 
 export const plantedStaleEntry: Scenario = {
@@ -36,6 +46,7 @@ export const plantedStaleEntry: Scenario = {
     // Writers leave the targets alone (readers do not): a workload write would evict the planted
     // entry by normal invalidation before the auditor had a chance to.
     workload.reserve(targets);
+    await targetsHaveRows(db, targets);
     try {
       const gens = await generations(redis);
       const counted0 = await fleet.invalidatorMetricSum('invalidator_audit_inconsistent_total');
@@ -134,6 +145,7 @@ export const restoreEpochBump: Scenario = {
     const redis = await openCache(redisUrl);
     const targets = sampleDistinct(rng, keys, REWOUND);
     workload.reserve(targets);
+    await targetsHaveRows(db, targets);
     try {
       const backup: Array<{ key: SettingsKey; version: bigint; displayName: string }> = [];
       for (const key of targets) {

@@ -1,5 +1,5 @@
 import type { HarnessDb } from './db';
-import { readRows, sameObservation, updateRow, type Observed, type SettingsKey } from './keys';
+import { readRows, showsRow, updateRow, type Observed, type SettingsKey } from './keys';
 import type { CallResult, ReadMode, SettingsCaller } from './settings-client';
 
 /**
@@ -67,10 +67,7 @@ export async function waitConverged(caller: SettingsCaller, db: HarnessDb, keys:
   for (let polls = 1; ; polls++) {
     const seen = await observeAll(caller, keys, 'default', deadlineMs);
     const rows = await readRows(db, prefix).catch(() => new Map<string, Observed>());
-    const diverged = keys.filter((k, i) => {
-      const r = seen[i]!;
-      return !r.ok || !sameObservation(r.value, rows.get(k.name));
-    }).length;
+    const diverged = keys.filter((k, i) => !showsRow(seen[i]!, rows.get(k.name))).length;
     if (diverged === 0) return { seconds: (Date.now() - t0) / 1000, diverged: 0, polls };
     if (Date.now() - t0 > timeoutMs) return { seconds: null, diverged, polls };
     await new Promise((r) => setTimeout(r, POLL_EVERY_MS));
@@ -96,7 +93,7 @@ export async function finalCompare(caller: SettingsCaller, db: HarnessDb, keys: 
     const d = byDefault[i]!;
     const f = byFully[i]!;
     const row = rows.get(k.name);
-    const ok = d.ok && f.ok && sameObservation(d.value, row) && sameObservation(f.value, row);
+    const ok = showsRow(d, row) && showsRow(f, row);
     if (!ok) mismatches.push({ key: k.name, default: shown(d), fullyConsistent: shown(f), row: row ?? 'missing' });
   });
   return mismatches;

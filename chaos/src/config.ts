@@ -26,6 +26,12 @@ export interface ChaosSizes {
   readers: number;
   /** Pause of each writer between two writes (so ~1000/interval writes per second per writer). */
   writeIntervalMs: number;
+  /**
+   * One psql write in this many deletes its key's row instead (0 = none); any later write of the
+   * key, psql or gRPC, creates it again. Readers then meet absences, which the service caches:
+   * a creation that reaches no reader is a stale NOT_FOUND.
+   */
+  deleteEvery: number;
   readIntervalMs: number;
   /** Workload before the fault: fills the cache so the fault hits warm entries. */
   warmupMs: number;
@@ -52,6 +58,7 @@ export const FULL_SIZES: ChaosSizes = {
   sqlWriters: 2,
   readers: 4,
   writeIntervalMs: 40,
+  deleteEvery: 8,
   readIntervalMs: 10,
   warmupMs: 8_000,
   faultHoldMs: 6_000,
@@ -71,6 +78,7 @@ export const SHORT_SIZES: ChaosSizes = {
   sqlWriters: 1,
   readers: 3,
   writeIntervalMs: 40,
+  deleteEvery: 8,
   readIntervalMs: 10,
   warmupMs: 3_000,
   faultHoldMs: 3_000,

@@ -50,13 +50,28 @@ export async function seedRows(db: HarnessDb, keys: readonly SettingsKey[]): Pro
   );
 }
 
-/** The psql writer's statement: a plain UPDATE, versioned by the table trigger like any other writer's. */
+/**
+ * The psql writer's statement: an UPDATE of the row, or its creation when a delete took it
+ * (INSERT … ON CONFLICT DO UPDATE), versioned by the table trigger like any other writer's.
+ */
 export async function updateRow(db: HarnessDb, key: SettingsKey, displayName: string): Promise<void> {
   if (key.kind === 'account') {
-    await db.query('UPDATE account_settings SET display_name = $2 WHERE account_id = $1', [key.accountId, displayName]);
+    await db.query(
+      'INSERT INTO account_settings (account_id, display_name) VALUES ($1, $2) ON CONFLICT (account_id) DO UPDATE SET display_name = EXCLUDED.display_name',
+      [key.accountId, displayName],
+    );
   } else {
-    await db.query('UPDATE doctor_settings SET display_name = $3 WHERE account_id = $1 AND doctor_id = $2', [key.accountId, key.doctorId, displayName]);
+    await db.query(
+      'INSERT INTO doctor_settings (account_id, doctor_id, display_name) VALUES ($1, $2, $3) ON CONFLICT (account_id, doctor_id) DO UPDATE SET display_name = EXCLUDED.display_name',
+      [key.accountId, key.doctorId, displayName],
+    );
   }
+}
+
+/** The psql writer's other statement: the key's row is deleted (the next write creates it again). */
+export async function deleteRow(db: HarnessDb, key: SettingsKey): Promise<void> {
+  if (key.kind === 'account') await db.query('DELETE FROM account_settings WHERE account_id = $1', [key.accountId]);
+  else await db.query('DELETE FROM doctor_settings WHERE account_id = $1 AND doctor_id = $2', [key.accountId, key.doctorId]);
 }
 
 /** Every row of the prefix, by resource name: the truth each observation is compared with. */
@@ -85,3 +100,7 @@ export async function deleteRows(db: HarnessDb, prefix: string): Promise<void> {
 
 export const sameObservation = (a: Observed | undefined, b: Observed | undefined): boolean =>
   a !== undefined && b !== undefined && a.version === b.version && a.displayName === b.displayName;
+
+/** A Get shows the row: the same version and value, or NOT_FOUND for a row that is not there. */
+export const showsRow = (r: { ok: true; value: Observed } | { ok: false; code: string }, row: Observed | undefined): boolean =>
+  r.ok ? sameObservation(r.value, row) : r.code === 'NOT_FOUND' && row === undefined;

@@ -18,7 +18,7 @@ export function renderTable(results: readonly ScenarioResult[]): string {
     r.scenario,
     r.passed ? 'PASS' : r.error !== undefined ? 'ERROR' : 'FAIL',
     String(r.writes),
-    String(r.reads),
+    r.notFound > 0 ? `${r.reads} (${r.notFound} NOT_FOUND)` : String(r.reads),
     formatErrors(r.errors),
     converge(r),
     r.error !== undefined && r.convergeSeconds === null && r.mismatches === 0 ? 'n/a' : String(r.mismatches),

@@ -5,7 +5,8 @@ import type { ChaosSizes } from './config';
 import type { HarnessDb } from './db';
 import { healStack, type Log } from './faults';
 import { Fleet } from './fleet';
-import { deleteRows, keySet, seedRows } from './keys';
+import { deleteRows, keySet, readRows, seedRows } from './keys';
+import { metricSum } from './metrics-scrape';
 import { sampleDistinct, streamFor } from './prng';
 import { BASE_REPLICAS, type Scenario } from './scenarios';
 import { SettingsCaller } from './settings-client';
@@ -18,6 +19,8 @@ export interface ScenarioResult {
   /** Successful writes (gRPC Update + psql UPDATE) and successful default Gets of the workload. */
   writes: number;
   reads: number;
+  /** Of the reads, answered NOT_FOUND (keys without a row at the time). */
+  notFound: number;
   /** Failed workload calls by gRPC status name (`sql:<code>` for the psql writers). */
   errors: Record<string, number>;
   /** Seconds from quiescence until every default Get matched its row; null = not within the timeout. */
@@ -93,9 +96,11 @@ export async function runScenario(scenario: Scenario, env: ScenarioEnv): Promise
     await positionGroupAtEnd(groupId);
     log(`starting settings service and invalidator replicas ${BASE_REPLICAS.join(', ')} (group ${groupId})`);
     fleet = await Fleet.start({ logDir: env.logDir, groupId, redisUrl: env.redisUrl, auditor: scenario.auditor !== false, note, log }, BASE_REPLICAS);
-    await seedRows(db, keys);
+    const churn = scenario.churn !== false;
+    // With churn one key in four starts without a row: readers cache its absence, writers create it.
+    await seedRows(db, churn ? keys.filter((_, i) => i % 4 !== 3) : keys);
     caller = new SettingsCaller(fleet.grpcPort);
-    workload = new Workload(keys, sizes, seed, caller, db, tag);
+    workload = new Workload(keys, sizes, seed, caller, db, tag, churn);
     log(`workload running on ${keys.length} keys`);
     workload.start();
     await sleep(sizes.warmupMs);
@@ -110,7 +115,9 @@ export async function runScenario(scenario: Scenario, env: ScenarioEnv): Promise
 
     // Until the service reads through Redis again (breaker closed), default Gets come from
     // PostgreSQL and would "converge" however stale the cache is.
-    cacheBackSeconds = await waitCacheInUse(fleet, caller, keys[0]!, CACHE_BACK_TIMEOUT_MS, deadline * 2);
+    // A key whose row exists: a deleted one's absence is not cached while its delete marker lives.
+    const present = await readRows(db, prefix);
+    cacheBackSeconds = await waitCacheInUse(fleet, caller, keys.find((k) => present.has(k.name)) ?? keys[0]!, CACHE_BACK_TIMEOUT_MS, deadline * 2);
     if (cacheBackSeconds === null) throw new Error(`the settings service did not answer from the cache within ${CACHE_BACK_TIMEOUT_MS / 1000} s of the workload stopping`);
     const probeKeys = sampleDistinct(streamFor(seed, `${tag}/probes`), keys, sizes.probeWrites);
     log(`workload stopped; ${probeKeys.length} post-heal psql UPDATEs of cached keys, then waiting for convergence`);
@@ -123,6 +130,7 @@ export async function runScenario(scenario: Scenario, env: ScenarioEnv): Promise
     finalCacheHits = (await cacheHits(fleet)) - hitsBefore;
     if (finalCacheHits === 0) throw new Error('no default Get of the final comparison was served from the cache: the comparison says nothing about it');
     visible = await probesVisible(caller, probes, deadline * 2);
+    if (churn) note(`${metricSum(await fleet.settingsMetrics(), 'settings_cache_not_found_hits_total')} NOT_FOUNDs answered from cached absences (settings_cache_not_found_hits_total)`);
     log(`converged in ${convergeSeconds ?? '-'} s, ${mismatches.length} mismatches, probes visible ${visible}/${probes.length}, final default Gets from the cache ${finalCacheHits}/${keys.length}`);
   } catch (err) {
     error = message(err);
@@ -140,7 +148,7 @@ export async function runScenario(scenario: Scenario, env: ScenarioEnv): Promise
     await deleteRows(db, prefix).catch((err: unknown) => log(`cleanup: ${message(err)}`));
     log('done');
   }
-  const tally = workload?.tally.toJSON() ?? { writes: 0, reads: 0, errors: {} };
+  const tally = workload?.tally.toJSON() ?? { writes: 0, reads: 0, notFound: 0, errors: {} };
   return {
     scenario: scenario.name,
     fault: scenario.fault,

@@ -39,8 +39,8 @@ export class SettingsCaller {
   update(key: SettingsKey, displayName: string, deadlineMs: number): Promise<CallResult> {
     const call =
       key.kind === 'account'
-        ? this.client.updateAccountSettings({ accountSettings: AccountSettings.fromPartial({ name: key.name, displayName }), updateMask: ['display_name'], allowMissing: false }, { deadlineMs })
-        : this.client.updateDoctorSettings({ doctorSettings: DoctorSettings.fromPartial({ name: key.name, displayName }), updateMask: ['display_name'], allowMissing: false }, { deadlineMs });
+        ? this.client.updateAccountSettings({ accountSettings: AccountSettings.fromPartial({ name: key.name, displayName }), updateMask: ['display_name'], allowMissing: true }, { deadlineMs })
+        : this.client.updateDoctorSettings({ doctorSettings: DoctorSettings.fromPartial({ name: key.name, displayName }), updateMask: ['display_name'], allowMissing: true }, { deadlineMs });
     return outcome(call);
   }
 

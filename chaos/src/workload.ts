@@ -1,17 +1,19 @@
 import type { ChaosSizes } from './config';
 import { sqlErrorName, type HarnessDb } from './db';
-import { updateRow, type SettingsKey } from './keys';
-import { pickSkewed, streamFor, type Prng } from './prng';
+import { deleteRow, updateRow, type SettingsKey } from './keys';
+import { intBelow, pickSkewed, streamFor, type Prng } from './prng';
 import type { SettingsCaller } from './settings-client';
 import { Tally } from './tally';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /**
- * The seeded, bounded workload that runs through a fault: gRPC writers (Update RPCs), psql
- * writers (UPDATEs straight to PostgreSQL, versioned by the trigger like a migration or a
- * person in psql), and readers doing default Gets all the time so the cache is always being
- * filled — a fill racing an invalidation is exactly what can leave a stale entry behind.
+ * The seeded, bounded workload that runs through a fault: gRPC writers (Update RPCs with
+ * allow_missing), psql writers (upserts straight to PostgreSQL, versioned by the trigger like a
+ * migration or a person in psql, and one in `deleteEvery` a DELETE of the row), and readers
+ * doing default Gets all the time so the cache is always being filled — a fill racing an
+ * invalidation is exactly what can leave a stale entry behind, and a cached absence racing a
+ * creation a stale NOT_FOUND.
  *
  * Each worker picks keys from its own PRNG stream of the run's seed. Written values are unique
  * (`<worker>-<n>`), so a stale value can always be told from a fresh one.
@@ -32,6 +34,8 @@ export class Workload {
     private readonly db: HarnessDb,
     /** Distinguishes the values of one scenario from another's in logs and results. */
     private readonly tag: string,
+    /** Whether psql writers delete rows (sizes.deleteEvery); off where the scenario's fault would lose deletes by design. */
+    private readonly deletes = true,
   ) {}
 
   start(): void {
@@ -97,7 +101,9 @@ export class Workload {
     const key = this.writeTarget(rng);
     if (!key) return;
     try {
-      await updateRow(this.db, key, value);
+      const every = this.deletes ? this.sizes.deleteEvery : 0;
+      if (every > 0 && intBelow(rng, every) === 0) await deleteRow(this.db, key);
+      else await updateRow(this.db, key, value);
       this.tally.writes++;
     } catch (err) {
       this.tally.error(sqlErrorName(err));
@@ -106,7 +112,9 @@ export class Workload {
 
   private async read(rng: Prng): Promise<void> {
     const r = await this.caller.get(pickSkewed(rng, this.keys), 'default', this.sizes.callDeadlineMs);
-    if (r.ok) this.tally.reads++;
+    if (r.ok || r.code === 'NOT_FOUND') this.tally.reads++;
+    if (r.ok) return;
+    if (r.code === 'NOT_FOUND') this.tally.notFound++;
     else this.tally.error(r.code);
   }
 }

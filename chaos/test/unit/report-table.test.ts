@@ -8,6 +8,7 @@ const result = (over: Partial<ScenarioResult>): ScenarioResult => ({
   keys: 80,
   writes: 100,
   reads: 900,
+  notFound: 0,
   errors: {},
   convergeSeconds: 1.25,
   convergeTimeoutSeconds: 30,
