@@ -138,10 +138,9 @@ export class Db {
    * not even its own statement_timeout, is unreachable, not slow. A call without a deadline is
    * given `statementCapMs` from now.
    */
-  private guard(pool: DbPoolName, connection: unknown, deadline: number) {
-    const now = this.now();
-    const until = Math.min(deadline, now + this.limits.statementCapMs) + this.limits.answerGraceMs;
-    return closeIfUnanswered(connection, until - now, () => this.metrics.dbConnectionsCut.inc({ pool }));
+  private guard(pool: DbPoolName, connection: unknown, remainingMs: number) {
+    const afterMs = Math.min(remainingMs, this.limits.statementCapMs) + this.limits.answerGraceMs;
+    return closeIfUnanswered(connection, afterMs, () => this.metrics.dbConnectionsCut.inc({ pool }));
   }
 
   /**
@@ -184,7 +183,7 @@ export class Db {
       if (refused !== undefined) throw refused;
       const remaining = Math.floor(deadline - this.now());
       if (remaining <= 0) throw new SettingsError('DEADLINE_EXCEEDED', 'deadline exceeded while waiting for a database connection');
-      const guard = this.guard(pool, connection, deadline);
+      const guard = this.guard(pool, connection, remaining);
       const sent = Promise.resolve(send(connection, remaining));
       try {
         return await Promise.race([sent, guard.cut]);
