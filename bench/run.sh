@@ -2,7 +2,7 @@
 # `npm run bench` entry: installs what the benchmark needs, compiles, makes sure the local stack
 # is up (it never stops it: other engineers may be using it), then runs the harness.
 #   BENCH_QUICK=1            smoke run, a few seconds per scenario (results in bench/results/raw/quick)
-#   BENCH_SCENARIOS=a,b      subset of: read-path, cold-start, l1-coherence, invalidation-lag, eviction-throughput, event-format, bulk-drain, incident-replay, consistent-flood, watch, redis-cluster, memory
+#   BENCH_SCENARIOS=a,b      subset of: read-path, cold-start, not-found, l1-coherence, invalidation-lag, eviction-throughput, event-format, bulk-drain, incident-replay, consistent-flood, watch, redis-cluster, memory
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
