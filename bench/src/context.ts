@@ -28,7 +28,7 @@ export interface BenchSizes {
     /** CPU per request: paced (one stream, open loop) at this rate for this long, against a counted saturated run. */
     cpu: { pacedRps: number; pacedSeconds: number; saturatedRequests: number };
   };
-  lag: { rounds: number; rates: number[]; seconds: number; accounts: number };
+  lag: { rounds: number; rates: number[]; seconds: number; accounts: number; warmupSeconds: number };
   incident: {
     rounds: number;
     accounts: number;
@@ -77,7 +77,7 @@ export interface BenchSizes {
 
 export const FULL_SIZES: BenchSizes = {
   readPath: { rounds: 6, saturateSeconds: 3, latencySeconds: 3, clients: 4, streams: 16, warmupSeconds: 1, cpu: { pacedRps: 300, pacedSeconds: 5, saturatedRequests: 20_000 } },
-  lag: { rounds: 2, rates: [100, 1000], seconds: 12, accounts: 2000 },
+  lag: { rounds: 2, rates: [100, 1000], seconds: 12, accounts: 2000, warmupSeconds: 6 },
   incident: {
     rounds: 2,
     accounts: 100_000,
@@ -102,7 +102,7 @@ export const FULL_SIZES: BenchSizes = {
 
 export const QUICK_SIZES: BenchSizes = {
   readPath: { rounds: 1, saturateSeconds: 2, latencySeconds: 2, clients: 2, streams: 8, warmupSeconds: 1, cpu: { pacedRps: 300, pacedSeconds: 2, saturatedRequests: 5000 } },
-  lag: { rounds: 1, rates: [100, 1000], seconds: 3, accounts: 500 },
+  lag: { rounds: 1, rates: [100, 1000], seconds: 3, accounts: 500, warmupSeconds: 1 },
   incident: { ...FULL_SIZES.incident, rounds: 1, accounts: 5_000, readsPerSecond: 300, warmSeconds: 4, burstSeconds: 4, tailSeconds: 2, burstSavesPerSecond: 50, quiesceSeconds: 4 },
   eviction: { rounds: 1, rows: 10_000, redisBenchmarkRequests: 50_000, replicas: 2 },
   eventFormat: { rounds: 1, rows: 2_000 },
