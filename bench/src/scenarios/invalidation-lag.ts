@@ -56,7 +56,8 @@ const POLL_MS = 5;
  * Scenario 2: commit → key evicted, end to end through Debezium, Kafka and a real invalidator
  * (its own consumer group, positioned at the topic end), at steady write rates. Every write's
  * key is polled in Redis (MGET) until a marker at or above the write's version appears; a tap
- * consumer reads the same change events to split the lag at the Kafka record timestamp.
+ * consumer reads the same change events to split the lag at the Kafka record timestamp. A
+ * warm-up at the top rate (round 0) runs first and is reported, not counted in the medians.
  */
 export async function runInvalidationLag(ctx: BenchContext): Promise<LagResult> {
   const { rounds, rates, seconds, accounts, warmupSeconds } = ctx.sizes.lag;
@@ -83,11 +84,11 @@ export async function runInvalidationLag(ctx: BenchContext): Promise<LagResult> 
     // freshly started stack, compile their change-event paths while they first run them, which
     // put the first seconds' tail in whichever round came first (e.g. 100 writes/s p99 417 ms
     // in round 1 against 65 ms in round 2 of one run). Reported beside the rounds, not in the medians.
-    const schedule: Array<{ round: number; rate: number; seconds: number }> = [];
-    if (warmupSeconds > 0) schedule.push({ round: 0, rate: Math.max(...rates), seconds: warmupSeconds });
-    for (let round = 1; round <= rounds; round++) for (const rate of rates) schedule.push({ round, rate, seconds });
-    for (const { round, rate, seconds } of schedule) {
-      ctx.log(round === 0 ? `lag: warm-up, ${rate} writes/s for ${seconds} s (not in the medians)` : `lag: round ${round}/${rounds}, ${rate} writes/s for ${seconds} s`);
+    const schedule: Array<{ round: number; rate: number; runSeconds: number }> = [];
+    if (warmupSeconds > 0) schedule.push({ round: 0, rate: Math.max(...rates), runSeconds: warmupSeconds });
+    for (let round = 1; round <= rounds; round++) for (const rate of rates) schedule.push({ round, rate, runSeconds: seconds });
+    for (const { round, rate, runSeconds } of schedule) {
+      ctx.log(round === 0 ? `lag: warm-up, ${rate} writes/s for ${runSeconds} s (not in the medians)` : `lag: round ${round}/${rounds}, ${rate} writes/s for ${runSeconds} s`);
       const writes: WriteRec[] = [];
       const pending = new Set<WriteRec>();
       let polling = true;
@@ -111,7 +112,7 @@ export async function runInvalidationLag(ctx: BenchContext): Promise<LagResult> 
         }
       })();
       const started = Date.now();
-      await openLoop(rate, seconds * 1000, async () => {
+      await openLoop(rate, runSeconds * 1000, async () => {
         const account = accountId(prefix, next++ % accounts);
         const rows = await sql<{ version: string }>('UPDATE account_settings SET display_name = $2 WHERE account_id = $1 RETURNING version::text AS version', [account, `lag ${next}`]);
         const w: WriteRec = { account, key: cacheKeys.accountSettings(account).key, version: BigInt(rows[0]!.version), ackMs: Date.now() };
