@@ -72,7 +72,7 @@ export const plantedStaleEntry: Scenario = {
         for (let attempt = 0; attempt < 10 && filled !== 1; attempt++) {
           const generation = await currentGeneration(redis, spaceOf(key));
           await redis.del(cacheKeyOf(key));
-          filled = await redis.versionedFill(cacheKeyOf(key), old.version.toString(), generation ?? '0', 300_000, old.payload);
+          filled = await redis.versionedFill(cacheKeyOf(key), old.version.toString(), generation ?? '0', 300_000, old.payload, 600_000);
         }
         if (filled !== 1 || !row) {
           note(`${key.name}: the plant did not take (a reader's fill won ten times)`);

@@ -22,7 +22,7 @@ async function read(key: string) {
 describe('versioned fill and marker eviction (Lua, real Redis)', () => {
   it('a fill stores an entry with its version, generation and payload', async () => {
     const { key } = cacheKeys.accountSettings(account());
-    expect(await redis.versionedFill(key, '5', '0', TTL, Buffer.from('v5'))).toBe(1);
+    expect(await redis.versionedFill(key, '5', '0', TTL, Buffer.from('v5'), TTL)).toBe(1);
     expect(await read(key)).toEqual({ kind: 'entry', version: 5n, generation: 0n, payload: Buffer.from('v5') });
   });
 
@@ -32,38 +32,85 @@ describe('versioned fill and marker eviction (Lua, real Redis)', () => {
     // 2. a write commits version 6; the invalidator evicts with floor 6
     expect(await redis.evictToMarker(key, '6', TTL)).toBe(1);
     // 3. reader A resumes and tries to fill version 5: fenced
-    expect(await redis.versionedFill(key, '5', '0', TTL, Buffer.from('old'))).toBe(0);
+    expect(await redis.versionedFill(key, '5', '0', TTL, Buffer.from('old'), TTL)).toBe(0);
     expect(await read(key)).toEqual({ kind: 'marker', floor: 6n });
     // 4. a reader that loaded version 6 fills normally
-    expect(await redis.versionedFill(key, '6', '0', TTL, Buffer.from('new'))).toBe(1);
+    expect(await redis.versionedFill(key, '6', '0', TTL, Buffer.from('new'), TTL)).toBe(1);
     expect((await read(key))?.kind).toBe('entry');
   });
 
   it('a fill never replaces a newer entry of the same generation', async () => {
     const { key } = cacheKeys.onPatientSettings(account());
-    await redis.versionedFill(key, '9', '0', TTL, Buffer.from('nine'));
-    expect(await redis.versionedFill(key, '8', '0', TTL, Buffer.from('eight'))).toBe(0);
-    expect(await redis.versionedFill(key, '9', '0', TTL, Buffer.from('nine again'))).toBe(0);
+    await redis.versionedFill(key, '9', '0', TTL, Buffer.from('nine'), TTL);
+    expect(await redis.versionedFill(key, '8', '0', TTL, Buffer.from('eight'), TTL)).toBe(0);
+    expect(await redis.versionedFill(key, '9', '0', TTL, Buffer.from('nine again'), TTL)).toBe(0);
     expect(await read(key)).toMatchObject({ version: 9n, payload: Buffer.from('nine') });
   });
 
-  it('a fill of another generation replaces an entry, whichever is older: generations are random, readers compare', async () => {
+  it('a fill of another generation replaces an entry of the same or an older version: generations are random, readers compare', async () => {
     const { key } = cacheKeys.onPatientSettings(account());
-    await redis.versionedFill(key, '9', '1111', TTL, Buffer.from('before truncate'));
-    // A fill under the new generation replaces the orphaned entry even with a lower version.
-    expect(await redis.versionedFill(key, '3', '2222', TTL, Buffer.from('after truncate'))).toBe(1);
-    // A late fill from before the truncate replaces it back: a miss for every reader of
-    // generation 2222 (they compare), never a served stale value; the next fill restores it.
-    expect(await redis.versionedFill(key, '9', '1111', TTL, Buffer.from('late'))).toBe(1);
+    await redis.versionedFill(key, '3', '1111', TTL, Buffer.from('before truncate'), TTL);
+    // A fill under the new generation replaces the orphaned entry.
+    expect(await redis.versionedFill(key, '9', '2222', TTL, Buffer.from('after truncate'), TTL)).toBe(1);
+    // A late fill of the same version from before the truncate replaces it back: a miss for
+    // every reader of generation 2222 (they compare), never a served stale value.
+    expect(await redis.versionedFill(key, '9', '1111', TTL, Buffer.from('late'), TTL)).toBe(1);
     expect(await read(key)).toMatchObject({ generation: 1111n });
-    expect(await redis.versionedFill(key, '3', '2222', TTL, Buffer.from('after truncate'))).toBe(1);
-    // Within one generation the version still decides.
-    expect(await redis.versionedFill(key, '2', '2222', TTL, Buffer.from('older'))).toBe(0);
+    expect(await redis.versionedFill(key, '9', '2222', TTL, Buffer.from('after truncate'), TTL)).toBe(1);
+    // Within one generation the version decides.
+    expect(await redis.versionedFill(key, '9', '2222', TTL, Buffer.from('again'), TTL)).toBe(0);
+  });
+
+  describe('a generation change never lifts a fence: a fill older than an entry of another generation is refused and leaves a marker at that version', () => {
+    // The interleaving (versioned-fill.lua): 1. S reads generation G1; 2. the generation
+    // becomes G2 (TRUNCATE, incarnation renewal); 3. R reads G2 and loads v10; 4. v12 commits,
+    // the invalidator writes m|12; 5. S loads v12 and fills it under G1; 6. R fills v10 under G2.
+    const G1 = '1111';
+    const G2 = '2222';
+
+    it('when the marker came first and the old generation\'s fill replaced it', async () => {
+      const { key } = cacheKeys.accountSettings(account());
+      expect(await redis.evictToMarker(key, '12', TTL)).toBe(1); // 4.
+      expect(await redis.versionedFill(key, '12', G1, TTL, Buffer.from('v12'), TTL)).toBe(1); // 5.
+      expect(await redis.versionedFill(key, '10', G2, TTL, Buffer.from('v10'), 5_000)).toBe(0); // 6.
+      expect(await read(key)).toEqual({ kind: 'marker', floor: 12n });
+      const pttl = await redis.pttl(key);
+      expect(pttl).toBeGreaterThan(0);
+      expect(pttl).toBeLessThanOrEqual(5_000); // a marker's lifetime, not the entry's
+      // A reader of G2 that loaded v12 fills normally.
+      expect(await redis.versionedFill(key, '12', G2, TTL, Buffer.from('v12'), TTL)).toBe(1);
+      expect(await read(key)).toMatchObject({ kind: 'entry', version: 12n, generation: 2222n });
+    });
+
+    it('when the old generation\'s entry was there first and the marker found it fenced', async () => {
+      const { key } = cacheKeys.accountSettings(account());
+      expect(await redis.versionedFill(key, '12', G1, TTL, Buffer.from('v12'), TTL)).toBe(1); // 5.
+      expect(await redis.evictToMarker(key, '11', TTL)).toBe(0); // 4., late: the entry holds it
+      expect(await redis.evictToMarker(key, '12', TTL)).toBe(0);
+      expect(await redis.versionedFill(key, '10', G2, TTL, Buffer.from('v10'), TTL)).toBe(0); // 6.
+      expect(await read(key)).toEqual({ kind: 'marker', floor: 12n });
+    });
+
+    it('for an absence loaded before the row was created', async () => {
+      const { key } = cacheKeys.accountSettings(account());
+      expect(await redis.evictToMarker(key, '7', TTL)).toBe(1); // the creation's marker
+      expect(await redis.versionedFill(key, '7', G1, TTL, Buffer.from('v7'), TTL)).toBe(1);
+      expect(await redis.versionedFill(key, '0', G2, TTL, Buffer.alloc(0), TTL)).toBe(0); // R's absence
+      expect(await read(key)).toEqual({ kind: 'marker', floor: 7n });
+    });
+
+    it('when the late fill is the old generation\'s (non-guarantee 12): one miss, as before', async () => {
+      const { key } = cacheKeys.accountSettings(account());
+      expect(await redis.versionedFill(key, '7', G2, TTL, Buffer.from('v7'), TTL)).toBe(1);
+      expect(await redis.versionedFill(key, '5', G1, TTL, Buffer.from('v5'), TTL)).toBe(0);
+      expect(await read(key)).toEqual({ kind: 'marker', floor: 7n });
+      expect(await redis.versionedFill(key, '7', G2, TTL, Buffer.from('v7'), TTL)).toBe(1);
+    });
   });
 
   it('an eviction leaves an entry that already holds the change (or a newer one) alone', async () => {
     const { key } = cacheKeys.doctorSettings(account(), 'dr-1');
-    await redis.versionedFill(key, '10', '0', TTL, Buffer.from('ten'));
+    await redis.versionedFill(key, '10', '0', TTL, Buffer.from('ten'), TTL);
     expect(await redis.evictToMarker(key, '10', TTL)).toBe(0);
     expect(await redis.evictToMarker(key, '7', TTL)).toBe(0);
     expect(await redis.evictToMarker(key, '11', TTL)).toBe(1);
@@ -74,7 +121,7 @@ describe('versioned fill and marker eviction (Lua, real Redis)', () => {
     await redis.evictToMarker(key, '20', TTL);
     expect(await redis.evictToMarker(key, '15', TTL)).toBe(0);
     expect(await read(key)).toEqual({ kind: 'marker', floor: 20n });
-    expect(await redis.versionedFill(key, '19', '0', TTL, Buffer.from('x'))).toBe(0);
+    expect(await redis.versionedFill(key, '19', '0', TTL, Buffer.from('x'), TTL)).toBe(0);
   });
 
   it('entries and markers carry the TTL they were given', async () => {
@@ -102,8 +149,8 @@ describe('versioned fill and marker eviction (Lua, real Redis)', () => {
   it('fences keys of many slots of one master in one call, each by its own floor', async () => {
     const master = masterOf(cacheKeys.accountSettings(account()).key);
     const [newer, older, empty] = keysOn(master, 3) as [string, string, string];
-    await redis.versionedFill(newer, '9', '0', TTL, Buffer.from('nine'));
-    await redis.versionedFill(older, '3', '0', TTL, Buffer.from('three'));
+    await redis.versionedFill(newer, '9', '0', TTL, Buffer.from('nine'), TTL);
+    await redis.versionedFill(older, '3', '0', TTL, Buffer.from('three'), TTL);
     const markers = [newer, older, empty].map((key) => ({ key, floor: 5n }));
     expect(await redis.evictToMarkerNodeBatch(...evictToMarkerNodeBatchArgs(markers, TTL))).toBe(2);
     expect(await read(newer)).toMatchObject({ kind: 'entry', version: 9n });

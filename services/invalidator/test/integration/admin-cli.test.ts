@@ -37,7 +37,7 @@ async function newAccount(): Promise<{ account: string; name: string; key: strin
 async function fill(key: string, version: bigint): Promise<void> {
   const generation = await establishGeneration(redis, 'account-settings', await redis.get(generationKey('account-settings')));
   await redis.del(key);
-  expect(await redis.versionedFill(key, version.toString(), generation, 300_000, Buffer.from('{}'))).toBe(1);
+  expect(await redis.versionedFill(key, version.toString(), generation, 300_000, Buffer.from('{}'), 600_000)).toBe(1);
 }
 
 const verdictOf = async (name: string): Promise<{ verdict: string; rowVersion?: string; cached: { kind: string } }> => JSON.parse((await admin('inspect', name, '--json'))[0]!);
@@ -83,14 +83,14 @@ describe('settings-admin inspect', () => {
     const { key } = cacheKeys.accountSettings(account);
     const generation = await establishGeneration(redis, 'account-settings', await redis.get(generationKey('account-settings')));
     // The settings service's cached absence: an entry of version 0 with no payload.
-    expect(await redis.versionedFill(key, '0', generation, 300_000, Buffer.alloc(0))).toBe(1);
+    expect(await redis.versionedFill(key, '0', generation, 300_000, Buffer.alloc(0), 600_000)).toBe(1);
     expect(await verdictOf(name)).toMatchObject({ verdict: 'fresh', cached: { kind: 'entry' } });
 
     const [row] = await sql('INSERT INTO account_settings (account_id) VALUES ($1) RETURNING version::text AS version', [account]);
     await waitFor(async () => fencedAtLeast(await readCache(redis, key), BigInt(row!.version as string)), 20_000, 'the creation evicted the absence');
     // A lost eviction, planted: the absence again over the row (nothing in the system does this).
     await redis.del(key);
-    expect(await redis.versionedFill(key, '0', generation, 300_000, Buffer.alloc(0))).toBe(1);
+    expect(await redis.versionedFill(key, '0', generation, 300_000, Buffer.alloc(0), 600_000)).toBe(1);
     const [stale] = await admin('inspect', name);
     expect(stale!.split('\n')[0]).toBe(`${name}: STALE`);
     expect(stale).toContain(`cached absence (version 0) but the row exists at version ${row!.version as string}`);

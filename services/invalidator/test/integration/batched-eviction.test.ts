@@ -41,8 +41,8 @@ describe('one script call, many keys', () => {
     //   i%4 0: entry v10 (newer than the change: keep)   1: entry v3 (older: marker 5)
     //       2: marker 7 (higher: keep)                   3: nothing cached (marker 5)
     for (const [i, key] of keys.entries()) {
-      if (i % 4 === 0) await filler.versionedFill(key, '10', '1', 60_000, Buffer.from('{}'));
-      if (i % 4 === 1) await filler.versionedFill(key, '3', '1', 60_000, Buffer.from('{}'));
+      if (i % 4 === 0) await filler.versionedFill(key, '10', '1', 60_000, Buffer.from('{}'), 600_000);
+      if (i % 4 === 1) await filler.versionedFill(key, '3', '1', 60_000, Buffer.from('{}'), 600_000);
       if (i % 4 === 2) await filler.set(key, 'm|7', 'PX', 60_000);
     }
     const evictor = new RedisEvictor(

@@ -34,7 +34,7 @@ describe('invalidator against the real stack', () => {
     const { key } = cacheKeys.accountSettings(account);
     // A reader cached version v1 (after the insert's own eviction may already have landed).
     await waitFor(async () => fencedAtLeast(await readCache(redis, key), v1), 15_000, 'insert eviction');
-    expect(await scripts.versionedFill(key, v1.toString(), '0', 60_000, Buffer.from('Old name'))).toBe(1);
+    expect(await scripts.versionedFill(key, v1.toString(), '0', 60_000, Buffer.from('Old name'), 600_000)).toBe(1);
 
     const t0 = Date.now();
     await sql('UPDATE account_settings SET display_name = $2 WHERE account_id = $1', [account, 'New name']);
@@ -43,8 +43,8 @@ describe('invalidator against the real stack', () => {
     const lagMs = Date.now() - t0;
     expect(await readCache(redis, key)).toEqual({ kind: 'marker', floor: v2 });
     // The old value can no longer be filled back; the new one can.
-    expect(await scripts.versionedFill(key, v1.toString(), '0', 60_000, Buffer.from('Old name'))).toBe(0);
-    expect(await scripts.versionedFill(key, v2.toString(), '0', 60_000, Buffer.from('New name'))).toBe(1);
+    expect(await scripts.versionedFill(key, v1.toString(), '0', 60_000, Buffer.from('Old name'), 600_000)).toBe(0);
+    expect(await scripts.versionedFill(key, v2.toString(), '0', 60_000, Buffer.from('New name'), 600_000)).toBe(1);
     process.stderr.write(`[measure] psql UPDATE → marker in Redis: ${lagMs} ms\n`);
   });
 
@@ -55,7 +55,7 @@ describe('invalidator against the real stack', () => {
     await sql('DELETE FROM onpatient_settings WHERE account_id = $1', [account]);
     const { key } = cacheKeys.onPatientSettings(account);
     await waitFor(async () => (await readCache(redis, key))?.kind === 'marker' && fencedAtLeast(await readCache(redis, key), v + 1n), 15_000, 'delete marker');
-    expect(await scripts.versionedFill(key, v.toString(), '0', 60_000, Buffer.from('deleted row'))).toBe(0);
+    expect(await scripts.versionedFill(key, v.toString(), '0', 60_000, Buffer.from('deleted row'), 600_000)).toBe(0);
   });
 
   it('a doctor settings change evicts exactly that doctor, not the account or other doctors', async () => {
@@ -68,8 +68,8 @@ describe('invalidator against the real stack', () => {
     // Cache fresh entries for the account and doctor b at their current versions.
     const va = await version('account_settings', 'account_id = $1', [account]);
     const vb = await version('doctor_settings', 'account_id = $1 AND doctor_id = $2', [account, 'dr-b']);
-    await scripts.versionedFill(acct, va.toString(), '0', 60_000, Buffer.from('acct'));
-    await scripts.versionedFill(drB, vb.toString(), '0', 60_000, Buffer.from('b'));
+    await scripts.versionedFill(acct, va.toString(), '0', 60_000, Buffer.from('acct'), 600_000);
+    await scripts.versionedFill(drB, vb.toString(), '0', 60_000, Buffer.from('b'), 600_000);
     await sql("UPDATE doctor_settings SET display_name = 'Dr A' WHERE account_id = $1 AND doctor_id = 'dr-a'", [account]);
     const drA = cacheKeys.doctorSettings(account, 'dr-a').key;
     const vaNew = await version('doctor_settings', 'account_id = $1 AND doctor_id = $2', [account, 'dr-a']);

@@ -44,7 +44,7 @@ it("replaying a row's change events from before them leaves its current entry an
   const newest = await accountSettingsVersion(fenced);
   const cachedKey = cacheKeys.accountSettings(cached).key;
   const fencedKey = cacheKeys.accountSettings(fenced).key;
-  expect(await scripts.versionedFill(cachedKey, current.toString(), '0', 60_000, Buffer.from('v3'))).toBe(1);
+  expect(await scripts.versionedFill(cachedKey, current.toString(), '0', 60_000, Buffer.from('v3'), 600_000)).toBe(1);
   expect(await readCache(redis, fencedKey)).toEqual({ kind: 'marker', floor: newest });
 
   // A second group, committed at the offsets from before the changes: every event comes again.

@@ -60,7 +60,7 @@ suite('a cluster master restarting empty under changes', () => {
     await waitFor(async () => (await fencedCount(updated)) === N, 90_000, 'every key fenced at its updated version');
     await waitFor(() => !inv!.consumer.paused, 10_000, 'consumer resumed');
     // A reader that loaded a row before the update cannot store it now, on any master.
-    const stale = await Promise.all(accounts.map((a) => scripts.versionedFill(cacheKeys.accountSettings(a).key, inserted.get(a)!.toString(), '1', 60_000, Buffer.from('old'))));
+    const stale = await Promise.all(accounts.map((a) => scripts.versionedFill(cacheKeys.accountSettings(a).key, inserted.get(a)!.toString(), '1', 60_000, Buffer.from('old'), 600_000)));
     expect(stale.filter((written) => written === 1)).toEqual([]);
   });
 });

@@ -18,7 +18,7 @@ it('renew-cache-generations gives every key space a new generation, orphaning ev
   const spaces = Object.keys(KEY_SPACES) as KeySpace[];
   const { key } = cacheKeys.accountSettings(uniqueId());
   const generation = await establishGeneration(redis, 'account-settings', await redis.get(generationKey('account-settings')));
-  expect(await redis.versionedFill(key, '5', generation, 60_000, Buffer.from('cached before the heal'))).toBe(1);
+  expect(await redis.versionedFill(key, '5', generation, 60_000, Buffer.from('cached before the heal'), 600_000)).toBe(1);
   const before = await Promise.all(spaces.map((s) => redis.get(generationKey(s))));
 
   execFileSync(process.execPath, [command], { env: { ...process.env, REDIS_URL: localRedisUrl, LOG_LEVEL: 'warn' }, stdio: 'pipe' });

@@ -61,7 +61,7 @@ it('a planted stale entry is caught within two SLOs of being served, logged, fen
   // eviction had been lost (the test removes the marker; nothing in the system would).
   const generation = (await redis.get(generationKey('account-settings')))!;
   await redis.del(key);
-  expect(await redis.versionedFill(key, old.version.toString(), generation, 300_000, old.payload)).toBe(1);
+  expect(await redis.versionedFill(key, old.version.toString(), generation, 300_000, old.payload, 600_000)).toBe(1);
   const before = { checked: await counter('invalidator_audit_checked_total'), inconsistent: await counter('invalidator_audit_inconsistent_total') };
 
   const servedAt = Date.now();

@@ -575,7 +575,7 @@ export class ReadThrough {
         try {
           const payload = entry ? Buffer.from(src.encode(entry.value)) : Buffer.alloc(0);
           const ttlMs = entry ? jitteredTtlMs(timing) : absentTtlMs;
-          const written = await redis.versionedFill(key, (entry?.version ?? 0n).toString(), generation.toString(), ttlMs, payload);
+          const written = await redis.versionedFill(key, (entry?.version ?? 0n).toString(), generation.toString(), ttlMs, payload, timing.markerTtlMs);
           breaker.recordSuccess();
           count(written === 1 ? 'written' : 'fenced');
         } catch (err) {

@@ -22,7 +22,7 @@ it('at_least_as_fresh(token) returns the written value while the cache still hol
 
   // Fill the old entry by hand, as a reader of v1 would have.
   const generation = (await redis.get(generationKey(space))) ?? '0';
-  expect(await redis.versionedFill(key, v1.etag, generation, 60_000, Buffer.from(AccountSettings.encode(v1).finish()))).toBe(1);
+  expect(await redis.versionedFill(key, v1.etag, generation, 60_000, Buffer.from(AccountSettings.encode(v1).finish()), 600_000)).toBe(1);
 
   const v2 = await t.call('updateAccountSettings', { accountSettings: AccountSettings.fromPartial({ name, timeZone: 'America/Chicago' }), updateMask: ['time_zone'], allowMissing: false });
 

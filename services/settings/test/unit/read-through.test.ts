@@ -33,7 +33,7 @@ class FakeRedis {
       return prev;
     });
   }
-  versionedFill(key: string, version: string, generation: string, _ttl: number, payload: Buffer) {
+  versionedFill(key: string, version: string, generation: string, _ttl: number, payload: Buffer, _markerTtl: number) {
     return this.op(() => {
       const cur = this.store.get(key)?.toString('latin1');
       const floor = cur?.startsWith('m|') ? BigInt(cur.slice(2)) : undefined;
