@@ -76,6 +76,7 @@ export async function startInvalidator(config: InvalidatorConfig, log: Logger): 
       sessionTimeoutMs: config.KAFKA_SESSION_TIMEOUT_MS,
       rebalanceTimeoutMs: config.KAFKA_REBALANCE_TIMEOUT_MS,
       dlqMaxAttempts: config.DLQ_MAX_ATTEMPTS,
+      dlqMaxSendBytes: config.DLQ_MAX_SEND_BYTES,
     },
     log,
     metrics,

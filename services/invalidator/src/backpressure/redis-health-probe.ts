@@ -31,7 +31,7 @@ export class RedisHealthProbe {
     return this.isHealthy;
   }
 
-  /** Called after every probe with its outcome. */
+  /** Called after every probe with its outcome; what a listener throws is logged, not propagated. */
   onProbe(listener: (healthy: boolean) => void): void {
     this.listeners.push(listener);
   }
@@ -58,7 +58,16 @@ export class RedisHealthProbe {
     }
     if (ok && !this.isHealthy) this.log.info('Redis health probe succeeded: Redis is healthy');
     this.isHealthy = ok;
-    for (const l of this.listeners) l(ok);
+    // A listener that throws is logged and skipped: it must neither stop the others nor reject
+    // this probe (the periodic one runs as `void this.tick()`: an unhandled rejection would end
+    // the process, and its loop would stop).
+    for (const l of this.listeners) {
+      try {
+        l(ok);
+      } catch (err) {
+        this.log.error({ err }, 'Redis health probe listener failed');
+      }
+    }
     return ok;
   }
 

@@ -17,6 +17,8 @@ export interface ChangeConsumerOptions {
   rebalanceTimeoutMs: number;
   /** Dead-letter publish attempts before the replica reports not ready (it keeps retrying). */
   dlqMaxAttempts: number;
+  /** Encoded bytes of dead letters per produce request (below the DLQ topic's max.message.bytes). */
+  dlqMaxSendBytes: number;
 }
 
 export type ConsumerState = 'starting' | 'running' | 'stopping' | 'stopped' | 'crashed';
@@ -35,6 +37,8 @@ export class ChangeConsumer {
   /** Set by a failing eviction, cleared only when Redis is healthy: the one owner of "paused". */
   private pausedSince: number | undefined;
   private dlqFailingSince: number | undefined;
+  /** A resume failed in the current pause (logged once per pause, retried on every healthy probe). */
+  private resumeFailing = false;
   state: ConsumerState = 'starting';
   joined = false;
   /** This member's partitions, from the last group join (topic → partitions). */
@@ -68,12 +72,16 @@ export class ChangeConsumer {
       retry: { retries: 10 },
     });
     this.producer = kafka.producer({ allowAutoTopicCreation: false, idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner });
-    this.dlq = new DeadLetterPublisher(this.producer, opts.dlqTopic, log, metrics);
+    this.dlq = new DeadLetterPublisher(this.producer, opts.dlqTopic, opts.dlqMaxSendBytes, log, metrics);
     const { GROUP_JOIN, CRASH, STOP } = this.consumer.events;
     this.consumer.on(GROUP_JOIN, (e) => {
       this.joined = true;
       this.assignment = e.payload.memberAssignment;
       this.log.info({ memberId: e.payload.memberId, assignment: e.payload.memberAssignment }, 'joined consumer group');
+      // kafkajs keeps a pause across rebalances, but after a crash it restarts with a new
+      // consumer group whose partitions are all unpaused: pause it again (this runs before its
+      // first fetch) and leave resuming to the probe, as for any pause.
+      if (this.pausedSince !== undefined) this.applyPause();
     });
     this.consumer.on(CRASH, (e) => {
       this.log.error({ err: e.payload.error, restart: e.payload.restart }, 'consumer crashed');
@@ -208,10 +216,16 @@ export class ChangeConsumer {
    */
   private async publishDeadLetters(letters: DeadLetter[], hooks: ApplyHooks): Promise<void> {
     if (letters.length === 0) return;
+    // Several sends, in order, each below DLQ_MAX_SEND_BYTES; a retry starts at the send that
+    // failed. A dead letter may still be published twice (a send the broker wrote but whose
+    // answer was lost, a batch abandoned after some sends and redelivered): at-least-once, like
+    // the change events themselves; never zero times before the commit.
+    const sends = this.dlq.plan(letters);
+    let next = 0;
     for (let attempt = 0; ; attempt++) {
       if (hooks.shouldAbort()) throw new BatchAbortedError();
       try {
-        await this.dlq.publish(letters);
+        for (; next < sends.length; next++) await this.dlq.send(sends[next]!);
         if (this.dlqFailingSince !== undefined) this.log.info({ dlq: this.opts.dlqTopic }, 'dead-letter topic writable again: ready');
         this.dlqFailingSince = undefined;
         this.metrics.deadLetterFailing.set(0);
@@ -220,7 +234,7 @@ export class ChangeConsumer {
         if (attempt + 1 === this.opts.dlqMaxAttempts) {
           this.dlqFailingSince = Date.now();
           this.metrics.deadLetterFailing.set(1);
-          const first = letters[0]!;
+          const first = sends[next]!.letters[0]!;
           this.log.error(
             { err, attempts: attempt + 1, dlq: this.opts.dlqTopic, topic: first.topic, partition: first.partition, offset: first.offset },
             'dead-letter topic refuses writes: this partition cannot commit past the malformed event; not ready until it can (still retrying)',
@@ -238,16 +252,37 @@ export class ChangeConsumer {
     if (this.pausedSince !== undefined) return;
     this.pausedSince = Date.now();
     this.metrics.paused.set(1);
-    this.consumer.pause(this.opts.topics.map((topic) => ({ topic })));
+    this.applyPause();
     this.log.warn({ err: err.message }, 'Redis failing: consumption paused, retrying evictions with backoff; the Redis health probe resumes it');
   }
 
+  /** Throws nothing: without a consumer group (between a kafkajs crash and its restart) the next GROUP_JOIN pauses. */
+  private applyPause(): void {
+    try {
+      this.consumer.pause(this.opts.topics.map((topic) => ({ topic })));
+    } catch (err) {
+      this.log.warn({ err: (err as Error).message }, 'could not pause consumption now; it is paused again when the consumer (re)joins its group');
+    }
+  }
+
+  /**
+   * Paused stays set until kafkajs took the resume: between a crash and its restart kafkajs has
+   * no consumer group and throws ("Consumer group was not initialized"); the next healthy probe
+   * tries again, and the restarted group is paused on its join until then.
+   */
   private resumeAfterRedis(): void {
     if (this.pausedSince === undefined) return;
+    try {
+      this.consumer.resume(this.opts.topics.map((topic) => ({ topic })));
+    } catch (err) {
+      if (!this.resumeFailing) this.log.warn({ err: (err as Error).message }, 'Redis healthy but consumption could not be resumed yet (Kafka consumer restarting?); retrying on every healthy probe');
+      this.resumeFailing = true;
+      return;
+    }
     const pausedMs = Date.now() - this.pausedSince;
     this.pausedSince = undefined;
+    this.resumeFailing = false;
     this.metrics.paused.set(0);
-    this.consumer.resume(this.opts.topics.map((topic) => ({ topic })));
     this.log.info({ pausedMs }, 'Redis healthy: consumption resumed');
   }
 }

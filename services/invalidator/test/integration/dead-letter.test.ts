@@ -1,6 +1,7 @@
 import { Partitioners } from 'kafkajs';
-import { cacheKeys, changeTopic, localStack } from '@settings/shared';
-import { ChangeTopicReader, localKafka } from '@settings/local-stack';
+import { CACHED_TABLES, cacheKeys, changeTopic, localStack } from '@settings/shared';
+import { ChangeTopicReader, deleteGroups, localKafka } from '@settings/local-stack';
+import { readDeadLetters } from '../../src/admin/dead-letters';
 import { accountSettingsVersion, fencedAtLeast, readCache, sql, startTestInvalidator, testRedis, uniqueId, waitFor } from '../support/test-invalidator';
 import type { RunningInvalidator } from '../../src/invalidator';
 
@@ -46,4 +47,61 @@ describe('dead-letter topic', () => {
     await waitFor(async () => fencedAtLeast(await readCache(redis, cacheKeys.accountSettings(account).key), v), 20_000, 'good event after poison applied');
     expect(await inv.metrics.registry.getSingleMetricAsString('invalidator_dead_letter_total')).toMatch(/invalidator_dead_letter_total\{reason="[a-z-]+"\} [1-9]/);
   });
+});
+
+describe('dead letters of a chunk larger than the dead-letter topic takes in one request', () => {
+  it('are all published, in sends below DLQ_MAX_SEND_BYTES, an oversized one cut to fit; the partition commits', async () => {
+    // Change topics of its own (KAFKA_TOPIC_PREFIX): the malformed events reach no other
+    // invalidator. The DLQ as in Kubernetes (one partition), with a small max.message.bytes.
+    const prefix = uniqueId('test-dlq-size-');
+    const topic = changeTopic(prefix, 'account_settings');
+    const dlqTopic = uniqueId('test-dlq-size-dlq-');
+    const readGroup = uniqueId('test-dlq-size-read-');
+    const admin = kafka.admin();
+    await admin.connect();
+    await admin.createTopics({ waitForLeaders: true, topics: [{ topic: dlqTopic, numPartitions: 1, configEntries: [{ name: 'max.message.bytes', value: String(64 * 1024) }] }] });
+    const small = await startTestInvalidator({ KAFKA_TOPIC_PREFIX: prefix, DLQ_TOPIC: dlqTopic, DLQ_MAX_SEND_BYTES: String(48 * 1024), DLQ_MAX_ATTEMPTS: '2', LOG_LEVEL: 'error' });
+    const reader = new ChangeTopicReader(dlqTopic);
+    await reader.start();
+    try {
+      // A bulk change decoded against the wrong column list (README, Failure modes): every event
+      // has version 0, ~520 bytes each, ~450 KB of dead letters; and one 200 KB event that is not JSON.
+      const versionZero = (i: number) => {
+        const id = `acct-${String(i).padStart(6, '0')}`;
+        const source = { version: '2.7.3.Final', connector: 'postgresql', name: prefix, ts_ms: Date.now(), snapshot: 'false', db: 'settings', schema: 'public', table: 'account_settings', txId: 123456, lsn: 123456790, xmin: null };
+        return { partition: 0, key: JSON.stringify({ account_id: id }), value: JSON.stringify({ before: { account_id: id, version: 0 }, after: { account_id: id, version: 0 }, source, transaction: null, op: 'u', ts_ms: Date.now() }) };
+      };
+      const big = Buffer.alloc(200_000, 'x');
+      const messages = [...Array.from({ length: 300 }, (_, i) => versionZero(i)), { partition: 0, key: JSON.stringify({ account_id: 'big' }), value: big }, ...Array.from({ length: 300 }, (_, i) => versionZero(300 + i))];
+      const [sent] = await producer.send({ topic, messages });
+      const first = BigInt(sent!.baseOffset!);
+      const end = first + BigInt(messages.length);
+
+      await waitFor(
+        async () => {
+          const [committed] = await admin.fetchOffsets({ groupId: small.config.KAFKA_GROUP_ID, topics: [topic] });
+          return BigInt(committed?.partitions.find((p) => p.partition === 0)?.offset ?? '-1') === end;
+        },
+        60_000,
+        'the partition committed past every malformed event',
+      );
+      // Every event is on the DLQ, in order (at-least-once: a repeat would be allowed, a gap not).
+      const sourceOffsets: string[] = [];
+      await readDeadLetters(kafka, { topic: dlqTopic, groupId: readGroup, start: { from: 'earliest' }, limit: 10_000 }, async (r) => {
+        if (r.sourceTopic === topic && !sourceOffsets.includes(r.sourceOffset!)) sourceOffsets.push(r.sourceOffset!);
+      });
+      expect(sourceOffsets).toEqual(messages.map((_, i) => (first + BigInt(i)).toString()));
+      const { message } = await reader.waitFor((_v, m) => m.headers?.['dlq.source.offset']?.toString() === (first + 300n).toString());
+      expect(message.headers?.['dlq.truncated.value.bytes']?.toString()).toBe('200000');
+      expect(message.value!.length).toBeLessThan(48 * 1024);
+      expect(Buffer.compare(message.value!, big.subarray(0, message.value!.length))).toBe(0);
+      expect(small.consumer.deadLetterFailing).toBe(false);
+    } finally {
+      await reader.stop();
+      await small.stop();
+      await admin.deleteTopics({ topics: [dlqTopic, ...CACHED_TABLES.map((t) => changeTopic(prefix, t))] }).catch(() => undefined);
+      await admin.disconnect();
+      await deleteGroups([small.config.KAFKA_GROUP_ID, readGroup]);
+    }
+  }, 120_000);
 });

@@ -1,6 +1,8 @@
+import { createLogger, type CacheRedisClient } from '@settings/shared';
 import { AdaptiveRate } from '../../src/backpressure/adaptive-rate';
 import { InflightLimit } from '../../src/backpressure/inflight-limit';
 import { mainThreadCpuSeconds } from '../../src/backpressure/redis-cpu';
+import { RedisHealthProbe } from '../../src/backpressure/redis-health-probe';
 import { backoffMs } from '../../src/backpressure/retry-backoff';
 import { TokenBucket } from '../../src/backpressure/token-bucket';
 
@@ -141,5 +143,44 @@ describe('backoffMs', () => {
     expect(backoffMs(3, 100, 5000, () => 0.999)).toBeLessThanOrEqual(800);
     expect(backoffMs(30, 100, 5000, () => 0.999)).toBeLessThanOrEqual(5000);
     expect(backoffMs(3, 100, 5000, () => 0)).toBe(0);
+  });
+});
+
+describe('RedisHealthProbe', () => {
+  // A Redis that takes every probe write.
+  const healthyRedis = { isCluster: false, set: async () => 'OK' } as unknown as CacheRedisClient;
+  const probeWithLog = (intervalMs: number) => {
+    const lines: Array<Record<string, unknown>> = [];
+    const log = createLogger('test', 'info', { write: (line: string) => lines.push(JSON.parse(line) as Record<string, unknown>) });
+    return { probe: new RedisHealthProbe(healthyRedis, { intervalMs }, log), lines };
+  };
+
+  it('a listener that throws is logged; the probe still resolves and the next listener still runs', async () => {
+    const { probe, lines } = probeWithLog(1000);
+    const seen: boolean[] = [];
+    probe.onProbe(() => {
+      throw new Error('Consumer group was not initialized, consumer#run must be called first');
+    });
+    probe.onProbe((healthy) => seen.push(healthy));
+    await expect(probe.probe()).resolves.toBe(true);
+    expect(seen).toEqual([true]);
+    expect(lines.filter((l) => l.level === 'error' && l.msg === 'Redis health probe listener failed')).toHaveLength(1);
+  });
+
+  it('a listener that throws on every probe does not stop the periodic probes', async () => {
+    const { probe } = probeWithLog(20);
+    let calls = 0;
+    probe.onProbe(() => {
+      throw new Error('boom');
+    });
+    probe.onProbe(() => calls++);
+    probe.start();
+    try {
+      const deadline = Date.now() + 3000;
+      while (calls < 3 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      expect(calls).toBeGreaterThanOrEqual(3);
+    } finally {
+      probe.stop();
+    }
   });
 });

@@ -1,0 +1,112 @@
+import { KafkaJSNonRetriableError, type Kafka, type ProducerRecord } from 'kafkajs';
+import { createLogger, type CacheRedisClient } from '@settings/shared';
+import { RedisHealthProbe } from '../../src/backpressure/redis-health-probe';
+import { ChangeConsumer } from '../../src/consumer/change-consumer';
+import type { ApplyHooks, RedisEvictor } from '../../src/eviction/redis-evictor';
+import type { DeadLetter } from '../../src/consumer/dead-letter-publisher';
+import { createInvalidatorMetrics } from '../../src/metrics';
+
+/**
+ * ChangeConsumer against a fake kafkajs consumer that records pause/resume (and throws like
+ * kafkajs while its consumer group is gone) and a fake producer (`send`).
+ */
+function harness(send: (record: ProducerRecord) => Promise<unknown> = async () => []) {
+  const handlers = new Map<string, (e: { payload: Record<string, unknown> }) => void>();
+  const calls: string[] = [];
+  let groupGone = false;
+  const fakeConsumer = {
+    events: { GROUP_JOIN: 'consumer.group_join', CRASH: 'consumer.crash', STOP: 'consumer.stop' },
+    on: (name: string, fn: (e: { payload: Record<string, unknown> }) => void) => void handlers.set(name, fn),
+    pause: () => {
+      if (groupGone) throw new KafkaJSNonRetriableError('Consumer group was not initialized, consumer#run must be called first');
+      calls.push('pause');
+    },
+    resume: () => {
+      if (groupGone) throw new KafkaJSNonRetriableError('Consumer group was not initialized, consumer#run must be called first');
+      calls.push('resume');
+    },
+  };
+  const kafka = { consumer: () => fakeConsumer, producer: () => ({ send }) } as unknown as Kafka;
+  const lines: Array<Record<string, unknown>> = [];
+  const log = createLogger('test', 'info', { write: (line: string) => lines.push(JSON.parse(line) as Record<string, unknown>) });
+  const metrics = createInvalidatorMetrics();
+  const probe = new RedisHealthProbe({ isCluster: false, set: async () => 'OK' } as unknown as CacheRedisClient, { intervalMs: 1000 }, log);
+  const options = { groupId: 'g', topics: ['t1', 't2'], dlqTopic: 'dlq', chunkSize: 10, sessionTimeoutMs: 30_000, rebalanceTimeoutMs: 30_000, dlqMaxAttempts: 3, dlqMaxSendBytes: 16 * 1024 };
+  const consumer = new ChangeConsumer(kafka, {} as RedisEvictor, probe, options, log, metrics);
+  return {
+    consumer,
+    probe,
+    calls,
+    lines,
+    pausedGauge: async () => (await metrics.registry.getSingleMetricAsString('invalidator_consumer_paused')).trim().split('\n').pop(),
+    /** kafkajs' CRASH with restart: the consumer group is gone until the restarted one joins. */
+    crash: () => {
+      groupGone = true;
+      handlers.get('consumer.crash')!({ payload: { error: new Error('Connection error: ECONNREFUSED'), restart: true } });
+    },
+    rejoin: () => {
+      groupGone = false;
+      handlers.get('consumer.group_join')!({ payload: { memberId: 'm2', memberAssignment: { t1: [0] } } });
+    },
+  };
+}
+
+describe('ChangeConsumer pause for Redis, while kafkajs restarts its consumer', () => {
+  it('a resume that throws leaves it paused (warned once); the restarted group is paused on join; a later healthy probe resumes it', async () => {
+    const h = harness();
+    h.consumer['pauseForRedis'](new Error('Redis down'));
+    expect(h.consumer.paused).toBe(true);
+    expect(h.calls).toEqual(['pause']);
+
+    h.crash();
+    await expect(h.probe.probe()).resolves.toBe(true);
+    await expect(h.probe.probe()).resolves.toBe(true);
+    expect(h.consumer.paused).toBe(true);
+    expect(await h.pausedGauge()).toBe('invalidator_consumer_paused 1');
+    expect(h.lines.filter((l) => l.level === 'warn' && /could not be resumed/.test(String(l.msg)))).toHaveLength(1);
+    expect(h.lines.filter((l) => l.level === 'error' && l.msg === 'Redis health probe listener failed')).toHaveLength(0);
+
+    // kafkajs' restart joins with a fresh, unpaused group: paused again before its first fetch.
+    h.rejoin();
+    expect(h.calls).toEqual(['pause', 'pause']);
+    expect(h.consumer.paused).toBe(true);
+
+    await expect(h.probe.probe()).resolves.toBe(true);
+    expect(h.calls).toEqual(['pause', 'pause', 'resume']);
+    expect(h.consumer.paused).toBe(false);
+    expect(await h.pausedGauge()).toBe('invalidator_consumer_paused 0');
+    // Resumed: a later join does not pause.
+    h.rejoin();
+    expect(h.calls).toEqual(['pause', 'pause', 'resume']);
+  });
+});
+
+describe('ChangeConsumer dead letters', () => {
+  const letters: DeadLetter[] = Array.from({ length: 100 }, (_, i) => ({
+    topic: 'settings.public.account_settings',
+    partition: 0,
+    offset: String(1000 + i),
+    key: Buffer.from(`{"account_id":"acct-${i}"}`),
+    value: Buffer.alloc(500, 'x'),
+    reason: 'not JSON: Unexpected token',
+    category: 'not-json',
+  }));
+  const hooks: ApplyHooks = { heartbeat: async () => undefined, shouldAbort: () => false, onRedisDown: () => undefined, onRedisUp: () => undefined };
+  const offsetsOf = (r: ProducerRecord): string[] => r.messages.map((m) => String((m.headers as Record<string, string>)['dlq.source.offset']));
+
+  it('are published in several sends, in order; a send that fails is retried from itself, and all are published before it returns', async () => {
+    const sent: string[][] = [];
+    let calls = 0;
+    const h = harness(async (record) => {
+      // The second send fails once (a broker timeout, say).
+      if (++calls === 2) throw new Error('Request timed out');
+      sent.push(offsetsOf(record));
+      return [];
+    });
+    await h.consumer['publishDeadLetters'](letters, hooks);
+    expect(sent.length).toBeGreaterThan(2);
+    expect(sent.flat()).toEqual(letters.map((l) => l.offset));
+    expect(calls).toBe(sent.length + 1);
+    expect(h.consumer.deadLetterFailing).toBe(false);
+  });
+});
