@@ -28,7 +28,7 @@ export const settingsEnvSchema = {
   DB_LOCK_WAIT_MAX_CONCURRENCY: env.int('saves per process that may wait for a row lock another transaction holds at once (keep below DB_WRITE_POOL_MAX); more fail at once with ABORTED ROW_LOCKED', 2, { min: 1, max: 1000 }),
   DB_DELIBERATE_READ_MAX_CONCURRENCY: env.int('reads sent to PostgreSQL on purpose (fully_consistent, a token newer than the cache) in flight at once per process', 6, { min: 1, max: 1000 }),
   DB_DELIBERATE_READS_PER_CALLER: env.int('most of those one caller (token `sub`) may hold at once; fewer while other callers wait (fair share); beyond it RESOURCE_EXHAUSTED', 3, { min: 1, max: 1000 }),
-  DB_DELIBERATE_READ_MAX_WAIT_MS: env.int('longest a deliberate read waits for its share before RESOURCE_EXHAUSTED', 250, { min: 0 }),
+  DB_DELIBERATE_READ_MAX_WAIT_MS: env.int('longest a deliberate read waits for a permit: then RESOURCE_EXHAUSTED when its caller holds its share, else UNAVAILABLE (LOAD_SHED)', 250, { min: 0 }),
   DB_DELIBERATE_READS_PER_CALLER_PER_SECOND: env.int('deliberate read calls one caller (token `sub`) may make per second per process, also those that share another call\'s query (token bucket, on top of its concurrent share); over it RESOURCE_EXHAUSTED without waiting for a permit; 0 = no rate', 100, { min: 0, max: 1_000_000 }),
   DB_DELIBERATE_READ_BURST_PER_CALLER: env.int('size of that token bucket: deliberate reads a caller may start at once after being idle', 50, { min: 1, max: 1_000_000 }),
   DB_DELIBERATE_READ_REFUSAL_DELAY_MS: env.int('a deliberate read refused without waiting (over the rate, or too many of its caller waiting) is answered this much later, never past its deadline, so a flooding client sends its next call later; 0 = at once', 100, { min: 0, max: 10_000 }),

@@ -47,6 +47,22 @@ export class SettingsError extends Error {
   }
 }
 
+/** Characters of a caller-supplied value that error text repeats (see `echo`). */
+export const MAX_ECHOED_CHARS = 64;
+
+/**
+ * `text`, or its first `maxChars` characters and how long it was. Every caller-supplied value
+ * put into an error message or a violation's description goes through this: repeated whole, a
+ * 40,000-character update_mask path made a trailer larger than the client accepts (HTTP/2
+ * headers), so the call hung until its deadline instead of failing.
+ */
+export function echo(text: string, maxChars = MAX_ECHOED_CHARS): string {
+  if (text.length <= maxChars) return text;
+  // Not between the two halves of a surrogate pair: a lone half would be sent as U+FFFD.
+  const end = /[\uD800-\uDBFF]/.test(text.charAt(maxChars - 1)) ? maxChars - 1 : maxChars;
+  return `${text.slice(0, end)}…(${text.length} characters)`;
+}
+
 /**
  * At most this many field violations are sent; the rest are counted. A request of 1 MiB could
  * otherwise produce an error trailer of several MB (one violation per bad element).

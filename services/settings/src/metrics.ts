@@ -142,7 +142,7 @@ export function createSettingsMetrics(registry = new Registry()) {
     }),
     deliberateReads: new Counter({
       name: 'settings_deliberate_reads_total',
-      help: 'Reads sent to PostgreSQL on purpose (fully_consistent, a token newer than the cache) by admission: admitted, waited (for the caller\'s fair share), shed (RESOURCE_EXHAUSTED over the share), rate_limited (RESOURCE_EXHAUSTED over the caller\'s rate)',
+      help: 'Reads sent to PostgreSQL on purpose (fully_consistent, a token newer than the cache) by admission: admitted, waited (for the caller\'s fair share), shed (RESOURCE_EXHAUSTED over the share), overloaded (UNAVAILABLE under the share: every permit in use), rate_limited (RESOURCE_EXHAUSTED over the caller\'s rate)',
       labelNames: ['result'] as const,
       ...r,
     }),

@@ -1,4 +1,4 @@
-import { SettingsError } from '../errors';
+import { SettingsError, type ErrorCode } from '../errors';
 import { CallerRate } from './caller-rate';
 
 export interface FairShareLimits {
@@ -19,8 +19,11 @@ export interface FairShareLimits {
   readonly refusalDelayMs?: number;
 }
 
-/** `rate_limited`: refused without waiting because the caller is over its rate (perCallerPerSecond). */
-export type AdmissionResult = 'admitted' | 'waited' | 'shed' | 'rate_limited';
+/**
+ * `shed`: refused over the caller's share; `overloaded`: refused under it, every permit being in
+ * use; `rate_limited`: refused without waiting because the caller is over its rate (perCallerPerSecond).
+ */
+export type AdmissionResult = 'admitted' | 'waited' | 'shed' | 'overloaded' | 'rate_limited';
 
 interface Waiter {
   readonly since: number;
@@ -38,9 +41,12 @@ interface Caller {
  * `ceil(capacity / callers holding or waiting for a permit)`, never more than `perCallerMax`.
  * A call over its share waits (at most `maxWaitMs` and its deadline, with at most `2 ×
  * perCallerMax` of the caller's calls waiting) and is then shed with RESOURCE_EXHAUSTED
- * (CALLER_SHARE_EXCEEDED). A freed permit goes to the waiting caller holding the fewest
- * (max-min fairness), so one caller's flood delays another caller by at most one permit's
- * hold time, and `capacity − perCallerMax` permits are always left to the others.
+ * (CALLER_SHARE_EXCEEDED). A call under its share that waits because every permit is in use
+ * (other callers hold their shares) is refused as an overloaded server instead: UNAVAILABLE
+ * (LOAD_SHED), as RESOURCE_EXHAUSTED would tell a caller within its share to slow down. A
+ * freed permit goes to the waiting caller holding the fewest (max-min fairness), so one
+ * caller's flood delays another caller by at most one permit's hold time, and `capacity −
+ * perCallerMax` permits are always left to the others.
  *
  * On top of the share, each caller may make at most `perCallerPerSecond` deliberate read calls
  * per second (burst `perCallerBurst`, `chargeCall`): a caller over its rate is refused without
@@ -58,6 +64,7 @@ export class FairShareLimiter {
   private inUse = 0;
   private readonly rate: CallerRate;
   private readonly overShare: SettingsError;
+  private readonly overloaded: SettingsError;
   private readonly overRate: SettingsError;
   private delayedRefusals = 0;
 
@@ -70,9 +77,15 @@ export class FairShareLimiter {
     this.rate = new CallerRate({ perSecond, burst: Math.max(1, limits.perCallerBurst ?? perSecond) }, now);
     // Shared by every refusal: the caller knows who it is, and an Error's stack is not free.
     this.overShare = prebuilt(
+      'CALLER_SHARE_EXCEEDED',
       'the caller has its share of deliberate database reads (fully_consistent or fresher than the cache) in flight; retry with backoff',
     );
+    this.overloaded = prebuilt(
+      'LOAD_SHED',
+      'every permit for deliberate database reads (fully_consistent or fresher than the cache) on this replica is in use; retry with backoff',
+    );
     this.overRate = prebuilt(
+      'CALLER_SHARE_EXCEEDED',
       `the caller is over its rate of ${perSecond} deliberate database reads (fully_consistent or fresher than the cache) per second; retry with backoff`,
     );
   }
@@ -94,7 +107,7 @@ export class FairShareLimiter {
     return undefined;
   }
 
-  /** Resolves with the permit's release function, or rejects with CALLER_SHARE_EXCEEDED. */
+  /** Resolves with the permit's release function, or rejects with CALLER_SHARE_EXCEEDED or LOAD_SHED (`refusal`). */
   acquire(callerId: string, deadline: number): Promise<() => void> {
     const caller = this.callerOf(callerId);
     if (this.inUse < this.limits.capacity && caller.active < this.share()) {
@@ -103,8 +116,9 @@ export class FairShareLimiter {
     }
     const waitMs = Math.min(this.limits.maxWaitMs, deadline - this.now());
     if (waitMs <= 0 || caller.waiting.length >= 2 * this.limits.perCallerMax) {
+      const refusal = this.refusal(caller);
       this.forgetIfIdle(callerId, caller);
-      return this.refuse(this.shed(), deadline);
+      return this.refuse(refusal, deadline);
     }
     return new Promise((resolve, reject) => {
       const waiter: Waiter = {
@@ -116,8 +130,9 @@ export class FairShareLimiter {
         },
         timer: setTimeout(() => {
           caller.waiting.splice(caller.waiting.indexOf(waiter), 1);
+          const refusal = this.refusal(caller);
           this.forgetIfIdle(callerId, caller);
-          reject(this.shed());
+          reject(refusal);
         }, waitMs),
       };
       caller.waiting.push(waiter);
@@ -198,9 +213,18 @@ export class FairShareLimiter {
     );
   }
 
-  private shed(): SettingsError {
-    this.onResult('shed');
-    return this.overShare;
+  /**
+   * Why a call got no permit, judged while its caller still counts towards the shares: over its
+   * share (it holds its share, or 2 × perCallerMax of its calls wait already) is CALLER_SHARE_EXCEEDED;
+   * under it the process-wide capacity is what is full, LOAD_SHED.
+   */
+  private refusal(caller: Caller): SettingsError {
+    if (caller.active >= this.share() || caller.waiting.length >= 2 * this.limits.perCallerMax) {
+      this.onResult('shed');
+      return this.overShare;
+    }
+    this.onResult('overloaded');
+    return this.overloaded;
   }
 }
 
@@ -210,8 +234,8 @@ const DEADLINE_MARGIN_MS = 20;
 const MAX_DELAYED_REFUSALS = 4096;
 
 /** A refusal built once and thrown many times; its stack (where it was built) says nothing anyway. */
-function prebuilt(message: string): SettingsError {
-  const error = new SettingsError('CALLER_SHARE_EXCEEDED', message);
+function prebuilt(code: ErrorCode, message: string): SettingsError {
+  const error = new SettingsError(code, message);
   error.stack = `SettingsError: ${message}`;
   return error;
 }

@@ -29,7 +29,8 @@ export class MalformedTokenError extends Error {
 
 const BODY = /^v1:(0|[1-9][0-9]{0,18})(?::(0|[1-9][0-9]{0,18}))?$/;
 const TOKEN = /^([A-Za-z0-9_-]{1,64})\.([A-Za-z0-9_-]{22})$/;
-const MAX_BIGINT = (1n << 63n) - 1n;
+/** PostgreSQL bigint's maximum: no version (settings_version_seq) is above it. */
+export const MAX_BIGINT = (1n << 63n) - 1n;
 const MAC_BYTES = 16;
 
 /**

@@ -1,7 +1,7 @@
 import type { Metadata } from '@grpc/grpc-js';
 import { ID_PATTERN, type Logger } from '@settings/shared';
 import { publicKeyAlgorithm, type SettingsConfig } from '../config';
-import { SettingsError } from '../errors';
+import { echo, SettingsError } from '../errors';
 import { jose } from './jose';
 import { API_SCOPES, DEFAULT_UNSCOPED_TOKEN_SCOPES, parseScopeList, SCOPES_ALLOWING, type Access } from './scopes';
 import { VerifiedTokenCache } from './verified-token-cache';
@@ -42,7 +42,8 @@ export function requireScope(principal: Principal, access: Access): void {
 export function authorizeAccount(principal: Principal, accountId: string): void {
   if (principal.accounts === 'all' || principal.accounts.has(accountId)) return;
   // Same message whether or not the account exists, so callers cannot probe other tenants.
-  throw new SettingsError('PERMISSION_DENIED', `caller ${principal.subject} may not access accounts/${accountId}`);
+  // The subject is the token's `sub`, of any length: echoed shortened.
+  throw new SettingsError('PERMISSION_DENIED', `caller ${echo(principal.subject)} may not access accounts/${accountId}`);
 }
 
 export async function createAuthenticator(config: SettingsConfig, log: Logger): Promise<Authenticator> {

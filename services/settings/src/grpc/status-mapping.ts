@@ -1,7 +1,7 @@
 import { Metadata, status as GrpcStatus, type ServiceError } from '@grpc/grpc-js';
 import { Any, BadRequest, Duration, ErrorInfo, RetryInfo, Status } from '@settings/api';
 import { InvalidIdError } from '@settings/shared';
-import { SettingsError, type ErrorCode, type FieldViolation } from '../errors';
+import { echo, SettingsError, type ErrorCode, type FieldViolation } from '../errors';
 
 /**
  * The one table from failures to gRPC statuses (AIP-193). Every error leaving a handler passes
@@ -50,6 +50,12 @@ const SQLSTATE_CODE: Record<string, ErrorCode> = {
   '57P03': 'DATABASE_UNAVAILABLE', // cannot_connect_now: starting up, shutting down, in recovery
   '57P05': 'DATABASE_UNAVAILABLE', // idle_session_timeout: the server closed a pooled connection
   '53300': 'DATABASE_UNAVAILABLE', // too_many_connections
+  '53000': 'DATABASE_UNAVAILABLE', // insufficient_resources (e.g. no background worker slot)
+  '53100': 'DATABASE_UNAVAILABLE', // disk_full
+  '53200': 'DATABASE_UNAVAILABLE', // out_of_memory (also out of shared memory, e.g. the lock table)
+  // read_only_sql_transaction: after a failover a pooled connection reached the demoted primary
+  // (now a standby); a retry succeeds once its connection reaches the new primary.
+  '25006': 'DATABASE_UNAVAILABLE',
   // Any other class 08 (connection_exception) code is DATABASE_UNAVAILABLE too (see classify).
 };
 
@@ -182,7 +188,7 @@ export const ERROR_DOMAIN = 'settings.v1.SettingsService';
  */
 export const RETRY_DELAY_MS: Readonly<Partial<Record<ErrorCode, number>>> = {
   DATABASE_UNAVAILABLE: 200, // a restart, failover or network blip; long enough not to pile on
-  LOAD_SHED: 200, // the fallback queries (Redis down) or the write connections (a save burst) are full; give them time to drain
+  LOAD_SHED: 200, // the fallback queries (Redis down), the write connections (a save burst) or the deliberate-read permits are full; give them time to drain
   SHUTTING_DOWN: 100, // this replica is leaving; the next attempt should reach another one
   CONCURRENT_MODIFICATION: 50, // deadlock/serialization failure: the other writer finishes in ms
   ROW_LOCKED: 250, // someone else's long transaction holds the row; it may take a while
@@ -191,9 +197,20 @@ export const RETRY_DELAY_MS: Readonly<Partial<Record<ErrorCode, number>>> = {
   WATCH_UNAVAILABLE: 100, // this replica cannot watch (no Redis tracking); another one can
 };
 
+/**
+ * The longest message, violation field or description sent; longer ones are cut (`echo`). The
+ * status travels in the trailers (grpc-message, and grpc-status-details-bin as base64), which a
+ * Node client accepts up to 64 KiB; a larger trailer is not an error but a call that hangs until
+ * its deadline. At most 43 texts (the message, 21 violations' fields and descriptions) of this
+ * many characters (plus the cut's note) stay under 36 KB of UTF-8 at 3 bytes a character, 48 KB
+ * as base64.
+ */
+const MAX_STATUS_TEXT_CHARS = 256;
+
 /** A grpc-js error carrying google.rpc.Status (ErrorInfo, BadRequest, RetryInfo) in the trailers. */
 export function toServiceError(error: SettingsError): Partial<ServiceError> {
   const code = GRPC_CODE_OF[error.code];
+  const message = echo(error.message, MAX_STATUS_TEXT_CHARS);
   const details: Any[] = [
     { typeUrl: 'type.googleapis.com/google.rpc.ErrorInfo', value: Buffer.from(ErrorInfo.encode(ErrorInfo.fromPartial({ reason: error.code, domain: ERROR_DOMAIN })).finish()) },
   ];
@@ -203,10 +220,11 @@ export function toServiceError(error: SettingsError): Partial<ServiceError> {
     details.push({ typeUrl: 'type.googleapis.com/google.rpc.RetryInfo', value: Buffer.from(RetryInfo.encode({ retryDelay }).finish()) });
   }
   if (error.fieldViolations.length > 0) {
-    const badRequest = BadRequest.fromPartial({ fieldViolations: error.fieldViolations.map((v: FieldViolation) => ({ field: v.field, description: v.description })) });
+    const bounded = (v: FieldViolation): FieldViolation => ({ field: echo(v.field, MAX_STATUS_TEXT_CHARS), description: echo(v.description, MAX_STATUS_TEXT_CHARS) });
+    const badRequest = BadRequest.fromPartial({ fieldViolations: error.fieldViolations.map(bounded) });
     details.push({ typeUrl: 'type.googleapis.com/google.rpc.BadRequest', value: Buffer.from(BadRequest.encode(badRequest).finish()) });
   }
   const metadata = new Metadata();
-  metadata.set('grpc-status-details-bin', Buffer.from(Status.encode({ code, message: error.message, details }).finish()));
-  return { code, details: error.message, metadata };
+  metadata.set('grpc-status-details-bin', Buffer.from(Status.encode({ code, message, details }).finish()));
+  return { code, details: message, metadata };
 }

@@ -59,11 +59,31 @@ export const checks = {
   },
 };
 
-const TIME_ZONES = new Set([...Intl.supportedValuesOf('timeZone'), 'UTC']);
 const CURRENCIES = new Set(Intl.supportedValuesOf('currency'));
 
+/** Every part of an IANA zone name starts with a capital (`America/Port-au-Prince`, `Etc/GMT+5`). */
+const IANA_SHAPE = /^[A-Z][^/]*(\/[A-Z][^/]*)*$/;
+
+/**
+ * A time zone name ICU knows (the IANA database with its links), as the caller spelled it.
+ * Not `Intl.supportedValuesOf('timeZone')`: it lists one spelling per zone, CLDR's, often the
+ * legacy one (`Asia/Calcutta`, `Europe/Kiev`), so current IANA names (`Asia/Kolkata`,
+ * `Europe/Kyiv`, `Etc/UTC`) were refused. Offsets (`+05:30`) are not IANA names: newer V8
+ * accepts them as time zones, Node 20 does not, so they are refused here either way. ICU
+ * matches names without regard to case, the IANA database and its readers (zoneinfo files on a
+ * case-sensitive file system) do not: `utc` or `asia/kolkata` would be stored and then refused
+ * by a consumer, so a spelling whose case differs from the name's is refused.
+ */
 export function isTimeZone(value: string): boolean {
-  return TIME_ZONES.has(value);
+  if (value.length > 64 || !IANA_SHAPE.test(value)) return false;
+  let resolved: string;
+  try {
+    resolved = new Intl.DateTimeFormat('en-US', { timeZone: value }).resolvedOptions().timeZone;
+  } catch {
+    return false;
+  }
+  // The same name in another case is a misspelling; another name is a link ICU resolved.
+  return resolved === value || resolved.toLowerCase() !== value.toLowerCase();
 }
 
 /** The canonical spelling (e.g. `en-us` -> `en-US`), or undefined for an invalid tag. */

@@ -1,4 +1,4 @@
-import type { Violations } from '../errors';
+import { echo, type Violations } from '../errors';
 
 /**
  * One writable leaf field of a resource: its proto path (snake_case, as in FieldMask), its
@@ -52,7 +52,7 @@ export function resolveMask<M>(specs: readonly FieldSpec<M>[], mask: readonly st
   mask.forEach((path, i) => {
     if (IGNORED_PATHS.has(path)) return;
     const matches = specs.filter((s) => s.path === path || s.path.startsWith(`${path}.`));
-    if (matches.length === 0) violations.add(`update_mask.paths[${i}]`, `unknown or read-only field path "${path}"`);
+    if (matches.length === 0) violations.add(`update_mask.paths[${i}]`, `unknown or read-only field path "${echo(path)}"`);
     for (const s of matches) chosen.add(s);
   });
   return specs.filter((s) => chosen.has(s));

@@ -74,6 +74,10 @@ const cases: Case[] = [
   c({ what: 'camelCase mask path', method: 'updateAccountSettings', req: () => acct({ displayName: 'x' }, ['displayName']), code: INVALID_ARGUMENT, field: 'update_mask.paths[0]' }),
   c({ what: '"*" combined with other paths', method: 'updateAccountSettings', req: () => acct({ displayName: 'x' }, ['*', 'display_name']), code: INVALID_ARGUMENT, field: 'update_mask.paths' }),
   c({ what: 'non-numeric etag', method: 'updateAccountSettings', req: () => acct({ displayName: 'x', etag: 'W/"abc"' }, ['display_name']), code: INVALID_ARGUMENT, field: 'account_settings.etag' }),
+  // Nineteen digits, above bigint's maximum (2^63 − 1): never a version, and PostgreSQL cannot compare it.
+  c({ what: 'etag above bigint\'s maximum on a singleton update', method: 'updateAccountSettings', req: () => acct({ displayName: 'x', etag: '9999999999999999999' }, ['display_name']), code: INVALID_ARGUMENT, field: 'account_settings.etag' }),
+  c({ what: 'etag of 2^63 on a singleton update that would create it', method: 'updateDoctorSettings', req: () => doctor({ displayName: 'x', etag: '9223372036854775808' }, ['display_name']), code: INVALID_ARGUMENT, field: 'doctor_settings.etag' }),
+  c({ what: 'etag at bigint\'s maximum is a stale etag, not a malformed one', method: 'updateAccountSettings', req: () => acct({ displayName: 'x', etag: '9223372036854775807' }, ['display_name']), code: ABORTED }),
   // account settings values
   c({ what: 'unknown time zone', method: 'updateAccountSettings', req: () => acct({ timeZone: 'Mars/Olympus_Mons' }), code: INVALID_ARGUMENT, field: 'account_settings.time_zone' }),
   c({ what: 'empty time zone under "*"', method: 'updateAccountSettings', req: () => acct({ locale: 'en-US' }, ['*']), code: INVALID_ARGUMENT, field: 'account_settings.time_zone' }),
@@ -115,6 +119,8 @@ const cases: Case[] = [
   c({ what: '201 distinct permissions', method: 'createStaffPermission', req: () => create('s-new', { role: Role.ROLE_NURSE, permissions: Array.from({ length: 201 }, (_, i) => `area${i}.read`) }), code: INVALID_ARGUMENT, field: 'staff_permission.permissions' }),
   c({ what: 'update setting role to unspecified', method: 'updateStaffPermission', req: () => ({ staffPermission: StaffPermission.fromPartial({ name: `accounts/${a}/staffPermissions/s-exists` }), updateMask: ['role'] }), code: INVALID_ARGUMENT, field: 'staff_permission.role' }),
   c({ what: 'delete with a negative etag', method: 'deleteStaffPermission', req: () => ({ name: `accounts/${a}/staffPermissions/s-exists`, etag: '-1' }), code: INVALID_ARGUMENT, field: 'etag' }),
+  c({ what: 'grant update with an etag above bigint\'s maximum', method: 'updateStaffPermission', req: () => ({ staffPermission: StaffPermission.fromPartial({ name: `accounts/${a}/staffPermissions/s-exists`, disabled: true, etag: '9999999999999999999' }) }), code: INVALID_ARGUMENT, field: 'staff_permission.etag' }),
+  c({ what: 'grant delete with an etag above bigint\'s maximum', method: 'deleteStaffPermission', req: () => ({ name: `accounts/${a}/staffPermissions/s-exists`, etag: '9999999999999999999' }), code: INVALID_ARGUMENT, field: 'etag' }),
   // not found / conflicts
   c({ what: 'missing account settings', method: 'getAccountSettings', req: () => ({ name: `accounts/${other}/settings` }), code: NOT_FOUND }),
   c({ what: 'missing grant', method: 'getStaffPermission', req: () => ({ name: `accounts/${a}/staffPermissions/s-nobody` }), code: NOT_FOUND }),

@@ -1,5 +1,6 @@
 import Redis from 'ioredis';
-import { DayOfWeek, DoctorSettings, Role, StaffPermission } from '@settings/api';
+import { status } from '@grpc/grpc-js';
+import { AccountSettings, DayOfWeek, DoctorSettings, Role, StaffPermission } from '@settings/api';
 import { cacheKeys, localRedisUrl } from '@settings/shared';
 import { MAX_REPORTED_VIOLATIONS } from '../../src/errors';
 import { accountsDeletedAfterAll, expectError, metricValue, mintToken, serverForTests } from '../support/test-server';
@@ -63,6 +64,22 @@ it('an update mask of 100,000 unknown paths is one violation about the length', 
     t.call('updateDoctorSettings', { doctorSettings: DoctorSettings.fromPartial({ name: `accounts/${a}/doctors/d1/settings`, displayName: 'x' }), updateMask: Array.from({ length: 100_000 }, (_, i) => `p${i}`), allowMissing: true }),
   );
   expect(err.fieldViolations).toEqual([{ field: 'update_mask.paths', description: 'at most 100 paths' }]);
+});
+
+// Echoed whole, the path made a trailer larger than the client accepts: the call hung until its
+// deadline (DEADLINE_EXCEEDED) instead of failing, and the connection stalled.
+it('an unknown mask path of 40,000 characters is INVALID_ARGUMENT at once with a short violation, and the same client is served afterwards', async () => {
+  const a = newAccount();
+  const name = `accounts/${a}/settings`;
+  await t.call('updateAccountSettings', { accountSettings: AccountSettings.fromPartial({ name, displayName: 'before' }), allowMissing: true });
+  const path = 'p'.repeat(40_000);
+  const started = Date.now();
+  const err = await expectError(() => t.call('updateAccountSettings', { accountSettings: AccountSettings.fromPartial({ name, displayName: 'x' }), updateMask: [path], allowMissing: false }, { deadlineMs: 3000 }));
+  expect(status[err.code]).toBe('INVALID_ARGUMENT');
+  expect(Date.now() - started).toBeLessThan(2000);
+  expect(err.fieldViolations).toEqual([{ field: 'update_mask.paths[0]', description: `unknown or read-only field path "${'p'.repeat(64)}…(40000 characters)"` }]);
+  expect(err.message.length).toBeLessThan(200);
+  expect((await t.call('getAccountSettings', { name }, { deadlineMs: 3000 })).displayName).toBe('before');
 });
 
 it(`reports the first ${MAX_REPORTED_VIOLATIONS} violations and one counting the rest`, async () => {

@@ -2,7 +2,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import { Metadata } from '@grpc/grpc-js';
 import { ConfigError, createLogger, describeEnv } from '@settings/shared';
 import { loadSettingsConfig, settingsEnvSchema } from '../../src/config';
-import { createAuthenticator, principalFromClaims, requireScope } from '../../src/grpc/auth';
+import { authorizeAccount, createAuthenticator, principalFromClaims, requireScope } from '../../src/grpc/auth';
 import { jose } from '../../src/grpc/jose';
 import { SettingsError } from '../../src/errors';
 
@@ -101,6 +101,11 @@ describe('bearer tokens', () => {
     expect(() => requireScope(p(), 'read')).not.toThrow();
     expect(() => requireScope(p(), 'write')).toThrow(/settings.write/);
     expect(() => requireScope(p(), 'permissions-write')).toThrow(/settings.permissions.write/);
+  });
+
+  it('PERMISSION_DENIED repeats at most the first 64 characters of a long sub', () => {
+    const sub = 'svc-'.padEnd(10_000, 'x');
+    expect(() => authorizeAccount(principalFromClaims({ sub, accounts: ['a1'] }), 'a2')).toThrow(`caller ${sub.slice(0, 64)}…(10000 characters) may not access accounts/a2`);
   });
 
   it('staff permission changes need settings.permissions.write; settings.write is not enough', () => {

@@ -1,5 +1,8 @@
+import { status as GrpcStatus } from '@grpc/grpc-js';
+import { ErrorInfo, RetryInfo, Status } from '@settings/api';
 import { FairShareLimiter, type AdmissionResult } from '../../src/admission/fair-share-limiter';
 import { SettingsError } from '../../src/errors';
+import { toServiceError } from '../../src/grpc/status-mapping';
 
 const FAR = Number.POSITIVE_INFINITY;
 
@@ -97,9 +100,36 @@ describe('FairShareLimiter', () => {
     const held = await l.acquire('a', FAR);
     expect(await shedCode(l.acquire('a', Date.now() - 1))).toBe('CALLER_SHARE_EXCEEDED');
     const t0 = Date.now();
-    expect(await shedCode(l.acquire('b', Date.now() + 30))).toBe('CALLER_SHARE_EXCEEDED');
+    // b holds nothing: the one permit being a's is overload, not b over its share.
+    expect(await shedCode(l.acquire('b', Date.now() + 30))).toBe('LOAD_SHED');
     expect(Date.now() - t0).toBeLessThan(5000);
     held();
+  });
+
+  it('a caller under its share that times out because every permit is in use is refused as overload: UNAVAILABLE (LOAD_SHED) with RetryInfo, not CALLER_SHARE_EXCEEDED', async () => {
+    jest.useFakeTimers();
+    try {
+      const { l, results } = limiter(6, 3, 250);
+      const held = [...(await Promise.all([1, 2, 3].map(() => l.acquire('A', FAR)))), ...(await Promise.all([1, 2, 3].map(() => l.acquire('B', FAR))))];
+      const refused = l.acquire('C', FAR).catch((e: unknown) => e);
+      await jest.advanceTimersByTimeAsync(250);
+      const err = (await refused) as SettingsError;
+      expect({ code: err.code, message: err.message }).toEqual({ code: 'LOAD_SHED', message: expect.not.stringContaining('share') });
+      expect(results.slice(6)).toEqual(['overloaded']);
+      const wire = toServiceError(err);
+      expect(wire.code).toBe(GrpcStatus.UNAVAILABLE);
+      const details = Status.decode(wire.metadata!.get('grpc-status-details-bin')[0] as Buffer).details;
+      expect(ErrorInfo.decode(details.find((d) => d.typeUrl === 'type.googleapis.com/google.rpc.ErrorInfo')!.value).reason).toBe('LOAD_SHED');
+      expect(RetryInfo.decode(details.find((d) => d.typeUrl === 'type.googleapis.com/google.rpc.RetryInfo')!.value)).toEqual({ retryDelay: { seconds: 0, nanos: 200_000_000 } });
+      // A, over its share meanwhile, is still CALLER_SHARE_EXCEEDED.
+      const overShare = shedCode(l.acquire('A', FAR));
+      await jest.advanceTimersByTimeAsync(250);
+      expect(await overShare).toBe('CALLER_SHARE_EXCEEDED');
+      held.forEach((release) => release());
+      expect(l.active).toBe(0);
+    } finally {
+      jest.useRealTimers();
+    }
   });
 
   it('a release is idempotent and idle callers are forgotten', async () => {

@@ -1,7 +1,7 @@
 import { status as GrpcStatus } from '@grpc/grpc-js';
 import { KnexTimeoutError } from 'knex';
 import { DatabaseError } from 'pg';
-import { RetryInfo, Status } from '@settings/api';
+import { BadRequest, RetryInfo, Status } from '@settings/api';
 import { ERROR_CODES, SettingsError, type ErrorCode } from '../../src/errors';
 import { classify, GRPC_CODE_OF, RETRY_DELAY_MS, toServiceError } from '../../src/grpc/status-mapping';
 
@@ -66,6 +66,11 @@ const retryable: Case[] = [
   { what: '57P03 server starting up', err: () => pgServerError('57P03', 'the database system is starting up', 'FATAL', 'ProcessStartupPacket'), reason: 'DATABASE_UNAVAILABLE' },
   { what: '57P05 idle session timeout', err: () => pgServerError('57P05', 'terminating connection due to idle-session timeout', 'FATAL'), reason: 'DATABASE_UNAVAILABLE' },
   { what: '53300 too many connections', err: () => pgServerError('53300', 'sorry, too many clients already', 'FATAL', 'InitProcessPhase2'), reason: 'DATABASE_UNAVAILABLE' },
+  { what: '53000 insufficient resources', err: () => pgServerError('53000', 'could not resize shared memory segment "/PostgreSQL.1" to 8388608 bytes: No space left on device', 'ERROR', 'dsm_impl_posix_resize'), reason: 'DATABASE_UNAVAILABLE' },
+  { what: '53100 disk full', err: () => viaKnex('update "account_settings" set "display_name" = $1', pgServerError('53100', 'could not extend file "base/5/16384": No space left on device', 'ERROR', 'mdextend')), reason: 'DATABASE_UNAVAILABLE' },
+  { what: '53200 out of memory', err: () => pgServerError('53200', 'out of memory', 'ERROR', 'AllocSetAlloc'), reason: 'DATABASE_UNAVAILABLE' },
+  // After a failover a pooled connection still reaches the demoted primary, now read-only.
+  { what: '25006 read-only transaction on a demoted primary', err: () => viaKnex('update "account_settings" set "display_name" = $1', pgServerError('25006', 'cannot execute UPDATE in a read-only transaction', 'ERROR', 'PreventCommandIfReadOnly')), reason: 'DATABASE_UNAVAILABLE' },
   { what: '08006 connection_failure', err: () => pgServerError('08006', 'connection failure', 'FATAL', 'pq_getbyte'), reason: 'DATABASE_UNAVAILABLE' },
   { what: '08P01 protocol_violation', err: () => pgServerError('08P01', 'invalid frontend message type 0', 'FATAL', 'SocketBackend'), reason: 'DATABASE_UNAVAILABLE' },
   // Statement cancellation by someone else.
@@ -164,6 +169,20 @@ describe('RetryInfo on the wire', () => {
     expect(status.code).toBe(GrpcStatus.UNAVAILABLE);
     expect(status.details.map((d) => d.typeUrl)).toEqual(['type.googleapis.com/google.rpc.ErrorInfo', 'type.googleapis.com/google.rpc.RetryInfo']);
     expect(RetryInfo.decode(status.details[1]!.value)).toEqual({ retryDelay: { seconds: 0, nanos: 200_000_000 } });
+  });
+});
+
+describe('error text on the wire is bounded', () => {
+  it('no message, violation field or description over 256 characters is sent, so the trailer stays small', () => {
+    const long = 'x'.repeat(40_000);
+    const error = new SettingsError('INVALID_ARGUMENT', long, Array.from({ length: 21 }, () => ({ field: long, description: long })));
+    const wire = toServiceError(error);
+    expect(wire.details).toBe(`${'x'.repeat(256)}…(40000 characters)`);
+    const status = statusOf(error);
+    expect(status.message).toBe(wire.details);
+    const badRequest = BadRequest.decode(status.details.find((d) => d.typeUrl === 'type.googleapis.com/google.rpc.BadRequest')!.value);
+    for (const v of badRequest.fieldViolations) expect({ field: v.field.length, description: v.description.length }).toEqual({ field: 275, description: 275 });
+    expect((wire.metadata!.get('grpc-status-details-bin')[0] as Buffer).length).toBeLessThan(16 * 1024);
   });
 });
 

@@ -1,3 +1,4 @@
+import { MAX_BIGINT } from '../../consistency/token';
 import { Violations } from '../../errors';
 import { columnChanges, resolveMask } from '../../resources/field-spec';
 import type { SettingsResource, VersionedMessage } from '../../resources/resource';
@@ -43,12 +44,17 @@ export function parseUpdate<C extends string, T extends VersionedMessage>(
   return { key: key!, changes, etag };
 }
 
-/** Etags are versions this service issued: a decimal integer, or empty for "unconditional". */
+/**
+ * Etags are versions this service issued: a decimal integer up to bigint's maximum, or empty for
+ * "unconditional". Nineteen digits also spell values above bigint, which PostgreSQL refused when
+ * the etag was compared with the version column (22003, INTERNAL): such an etag is refused here.
+ */
 export function parseEtag(etag: string, field: string, violations: Violations): bigint | undefined {
   if (etag === '') return undefined;
-  if (!/^[1-9][0-9]{0,18}$/.test(etag)) {
+  const version = /^[1-9][0-9]{0,18}$/.test(etag) ? BigInt(etag) : undefined;
+  if (version === undefined || version > MAX_BIGINT) {
     violations.add(field, 'must be an etag returned by this service, or empty');
     return undefined;
   }
-  return BigInt(etag);
+  return version;
 }
