@@ -36,7 +36,12 @@ export class ChangeConsumer {
   private readonly dlq: DeadLetterPublisher;
   /** Set by a failing eviction, cleared only when Redis is healthy: the one owner of "paused". */
   private pausedSince: number | undefined;
-  private dlqFailingSince: number | undefined;
+  /**
+   * Partitions (`topic/partition`) whose dead letters still fail after `dlqMaxAttempts`, while
+   * their batch retries. Per partition: one partition's dead letters getting through says nothing
+   * about another's, and a batch abandoned (rebalance, shutdown) no longer blocks this replica.
+   */
+  private readonly dlqFailing = new Set<string>();
   /** A resume failed in the current pause (logged once per pause, retried on every healthy probe). */
   private resumeFailing = false;
   state: ConsumerState = 'starting';
@@ -130,7 +135,7 @@ export class ChangeConsumer {
 
   /** True while dead letters could not be published after `dlqMaxAttempts` (readiness fails). */
   get deadLetterFailing(): boolean {
-    return this.dlqFailingSince !== undefined;
+    return this.dlqFailing.size > 0;
   }
 
   private async handleBatch({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
@@ -221,29 +226,43 @@ export class ChangeConsumer {
     // answer was lost, a batch abandoned after some sends and redelivered): at-least-once, like
     // the change events themselves; never zero times before the commit.
     const sends = this.dlq.plan(letters);
+    // All letters of one call come from one batch: one partition.
+    const partition = `${letters[0]!.topic}/${letters[0]!.partition}`;
     let next = 0;
-    for (let attempt = 0; ; attempt++) {
-      if (hooks.shouldAbort()) throw new BatchAbortedError();
-      try {
-        for (; next < sends.length; next++) await this.dlq.send(sends[next]!);
-        if (this.dlqFailingSince !== undefined) this.log.info({ dlq: this.opts.dlqTopic }, 'dead-letter topic writable again: ready');
-        this.dlqFailingSince = undefined;
-        this.metrics.deadLetterFailing.set(0);
-        return;
-      } catch (err) {
-        if (attempt + 1 === this.opts.dlqMaxAttempts) {
-          this.dlqFailingSince = Date.now();
-          this.metrics.deadLetterFailing.set(1);
-          const first = sends[next]!.letters[0]!;
-          this.log.error(
-            { err, attempts: attempt + 1, dlq: this.opts.dlqTopic, topic: first.topic, partition: first.partition, offset: first.offset },
-            'dead-letter topic refuses writes: this partition cannot commit past the malformed event; not ready until it can (still retrying)',
-          );
-        } else {
-          this.log.warn({ err, attempt }, 'dead-letter publish failed; retrying');
+    let published = false;
+    try {
+      for (let attempt = 0; ; attempt++) {
+        if (hooks.shouldAbort()) throw new BatchAbortedError();
+        try {
+          for (; next < sends.length; next++) await this.dlq.send(sends[next]!);
+          published = true;
+          return;
+        } catch (err) {
+          if (attempt + 1 === this.opts.dlqMaxAttempts) {
+            this.dlqFailing.add(partition);
+            this.metrics.deadLetterFailing.set(1);
+            const first = sends[next]!.letters[0]!;
+            this.log.error(
+              { err, attempts: attempt + 1, dlq: this.opts.dlqTopic, topic: first.topic, partition: first.partition, offset: first.offset },
+              'dead-letter topic refuses writes: this partition cannot commit past the malformed event; not ready until it can (still retrying)',
+            );
+          } else {
+            this.log.warn({ err, attempt }, 'dead-letter publish failed; retrying');
+          }
+          await new Promise((r) => setTimeout(r, backoffMs(attempt)));
+          await hooks.heartbeat().catch(() => undefined);
         }
-        await new Promise((r) => setTimeout(r, backoffMs(attempt)));
-        await hooks.heartbeat().catch(() => undefined);
+      }
+    } finally {
+      // Published, or the batch was given up (its events are redelivered to whoever owns the
+      // partition next): either way this partition no longer holds this replica back.
+      if (this.dlqFailing.delete(partition)) {
+        this.log.info({ dlq: this.opts.dlqTopic, partition }, published ? 'dead letters of this partition published' : 'batch with unpublished dead letters given up (redelivered to the partition\'s next owner)');
+        if (this.dlqFailing.size === 0) {
+          this.metrics.deadLetterFailing.set(0);
+          if (published) this.log.info({ dlq: this.opts.dlqTopic }, 'dead-letter topic writable again: ready');
+          else this.log.info({ dlq: this.opts.dlqTopic }, 'no partition held back by dead letters any more: ready');
+        }
       }
     }
   }

@@ -2,7 +2,7 @@ import { KafkaJSNonRetriableError, type Kafka, type ProducerRecord } from 'kafka
 import { createLogger, type CacheRedisClient } from '@settings/shared';
 import { RedisHealthProbe } from '../../src/backpressure/redis-health-probe';
 import { ChangeConsumer } from '../../src/consumer/change-consumer';
-import type { ApplyHooks, RedisEvictor } from '../../src/eviction/redis-evictor';
+import { BatchAbortedError, type ApplyHooks, type RedisEvictor } from '../../src/eviction/redis-evictor';
 import type { DeadLetter } from '../../src/consumer/dead-letter-publisher';
 import { createInvalidatorMetrics } from '../../src/metrics';
 
@@ -109,4 +109,41 @@ describe('ChangeConsumer dead letters', () => {
     expect(calls).toBe(sent.length + 1);
     expect(h.consumer.deadLetterFailing).toBe(false);
   });
+
+  const onPartition = (partition: number, n = 3): DeadLetter[] => letters.slice(0, n).map((l) => ({ ...l, partition }));
+  const partitionOf = (r: ProducerRecord): string => String((r.messages[0]!.headers as Record<string, string>)['dlq.source.partition']);
+
+  it('a partition blocked by dead letters keeps the replica not ready while it retries, even when another partition\'s get through', async () => {
+    // Partition 0's dead letters always fail; partition 1's are published.
+    const h = harness(async (record) => {
+      if (partitionOf(record) === '0') throw new Error('TOPIC_AUTHORIZATION_FAILED');
+      return [];
+    });
+    let abort0 = false;
+    const blocked = h.consumer['publishDeadLetters'](onPartition(0), { ...hooks, shouldAbort: () => abort0 });
+    const settled = blocked.catch((err: unknown) => err);
+    try {
+      await waitUntil(() => h.consumer.deadLetterFailing);
+      await h.consumer['publishDeadLetters'](onPartition(1), hooks);
+      expect(h.consumer.deadLetterFailing).toBe(true);
+    } catch (err) {
+      abort0 = true; // end partition 0's retries, so a failed test does not keep retrying
+      await settled;
+      throw err;
+    }
+
+    // A rebalance takes partition 0 away: its batch is abandoned (redelivered to the new owner),
+    // and nothing holds this replica back any more.
+    abort0 = true;
+    expect(await settled).toBeInstanceOf(BatchAbortedError);
+    expect(h.consumer.deadLetterFailing).toBe(false);
+  });
 });
+
+async function waitUntil(condition: () => boolean, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
