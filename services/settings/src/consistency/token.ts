@@ -51,7 +51,10 @@ function parse(token: string): { body: string; mac: Buffer; versions: Consistenc
   const version = BigInt(m[1]!);
   const listVersion = m[2] === undefined ? version : BigInt(m[2]);
   if (version > MAX_BIGINT || listVersion > MAX_BIGINT || listVersion < version) throw new MalformedTokenError();
-  return { body, mac: Buffer.from(t[2]!, 'base64url'), versions: { version, listVersion } };
+  // The MAC's 22 characters carry 132 bits for 128: the last one's 4 spare bits must be zero too.
+  const tokenMac = Buffer.from(t[2]!, 'base64url');
+  if (tokenMac.toString('base64url') !== t[2]) throw new MalformedTokenError();
+  return { body, mac: tokenMac, versions: { version, listVersion } };
 }
 
 /** Issues and verifies tokens with the service's key (and, during a rotation, the previous one). */

@@ -39,6 +39,18 @@ describe('consistency tokens', () => {
     expect(() => tokens.verify(`${body('v1:6')}.${mac}`)).toThrow(MalformedTokenError);
   });
 
+  it('has one spelling: the same MAC with the spare bits of its last character set is refused', () => {
+    const B64URL = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+    const token = tokens.issue(5n);
+    // 16 MAC bytes in 22 characters: the last one holds 2 bits of the MAC and 4 spare ones.
+    const last = B64URL.indexOf(token.slice(-1));
+    for (let spare = 1; spare < 16; spare++) {
+      const respelled = `${token.slice(0, -1)}${B64URL[last ^ spare]}`;
+      expect(() => tokens.verify(respelled)).toThrow(MalformedTokenError);
+    }
+    expect(tokens.verify(token)).toEqual({ version: 5n, listVersion: 5n });
+  });
+
   it('accepts tokens of the previous key during a rotation, and issues with the new one', () => {
     const rotated = new ConsistencyTokens('the-new-consistency-token-key-0123456789', KEY);
     expect(rotated.verify(tokens.issue(11n))).toEqual({ version: 11n, listVersion: 11n });
