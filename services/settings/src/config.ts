@@ -38,7 +38,7 @@ export const settingsEnvSchema = {
   DB_ANSWER_GRACE_MS: env.int("how long past a call's deadline (or past DB_STATEMENT_TIMEOUT_MS after it got its connection, if sooner) PostgreSQL may take to answer before the connection is closed and the call's pool and save places are given back (a partition, a frozen server, a host gone in a failover: PostgreSQL's own timeouts never answer)", 1000, { min: 0, max: 600_000 }),
   DB_STATEMENT_TIMEOUT_MS: env.int('longest statement, and longest wait for a pool connection; calls with a deadline use the remaining time, capped by this', 5000, { min: 10 }),
   REDIS_COMMAND_TIMEOUT_MS: env.int('a Redis command slower than this fails and counts against the circuit breaker', 100, { min: 1 }),
-  REDIS_BREAKER_FAILURE_THRESHOLD: env.int('consecutive Redis failures that open the circuit breaker', 5, { min: 1 }),
+  REDIS_BREAKER_FAILURE_THRESHOLD: env.int('consecutive failed Redis round trips that open the circuit breaker (calls that shared one MGET count once)', 5, { min: 1 }),
   REDIS_BREAKER_OPEN_MS: env.int('how long the breaker stays open before one probe request tries Redis again', 2000, { min: 10 }),
   STAFF_LIST_CACHE_MAX_ROWS: env.int('staff permission lists longer than this are paged from PostgreSQL instead of cached whole', 2000, { min: 1 }),
   STAFF_LIST_CACHE_MAX_BYTES: env.int('staff permission lists whose encoded size exceeds this are paged from PostgreSQL instead of cached whole', 1024 * 1024, { min: 1024 }),

@@ -17,6 +17,8 @@ export class CircuitBreaker {
   private openedAt = 0;
   private current: BreakerState = 'closed';
   private probeInFlight = false;
+  /** Round-trip errors already counted (weak: they go when the calls that saw them are done). */
+  private readonly counted = new WeakSet<object>();
   private readonly now: () => number;
 
   constructor(private readonly options: CircuitBreakerOptions) {
@@ -45,7 +47,17 @@ export class CircuitBreaker {
     if (this.current !== 'closed') this.transition('closed');
   }
 
-  recordFailure(): void {
+  /**
+   * One failed Redis round trip. `cause` is its error: calls that shared the round trip (one MGET
+   * for the lookups of one event-loop turn, coalesced-mget.ts) are rejected with the same error
+   * object and report it each, and it is counted once. Counted per call, one timed-out MGET shared
+   * by `failureThreshold` calls opened the breaker and sent every read to PostgreSQL for `openMs`.
+   */
+  recordFailure(cause?: unknown): void {
+    if (typeof cause === 'object' && cause !== null) {
+      if (this.counted.has(cause)) return;
+      this.counted.add(cause);
+    }
     this.failures += 1;
     this.probeInFlight = false;
     if (this.current === 'half-open' || (this.current === 'closed' && this.failures >= this.options.failureThreshold)) {

@@ -273,7 +273,7 @@ export class ReadThrough {
       if (ticket && gen) near!.installGeneration(ticket, space, generation);
     } catch (err) {
       if (ticket) near!.endRead(ticket);
-      breaker.recordFailure();
+      breaker.recordFailure(err);
       log.debug({ err, space }, 'cache lookup failed; reading PostgreSQL');
       return undefined;
     }

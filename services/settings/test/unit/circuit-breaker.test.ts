@@ -23,6 +23,16 @@ describe('Redis circuit breaker', () => {
     expect(b.allowRequest()).toBe(false);
   });
 
+  it('counts a failure reported by several calls with the same error once (one shared round trip)', () => {
+    const b = breaker();
+    const shared = new Error('Command timed out');
+    for (let i = 0; i < 10; i++) b.recordFailure(shared);
+    expect(b.state).toBe('closed');
+    b.recordFailure(new Error('Command timed out'));
+    b.recordFailure(new Error('Command timed out'));
+    expect(b.state).toBe('open');
+  });
+
   it('lets exactly one probe through after the open period, and closes on its success', () => {
     const b = breaker();
     for (let i = 0; i < 3; i++) b.recordFailure();

@@ -127,6 +127,19 @@ it('a failing Redis sends reads to the database and opens the breaker, after whi
   expect((await s.metrics.fallback.get()).values[0]?.value).toBe(7);
 });
 
+it('one failed MGET shared by many calls counts as one failure: it does not open the breaker alone', async () => {
+  const s = setup({ fallbackMax: 16 }); // failureThreshold 2
+  for (const k of ['a', 'b', 'c', 'd', 'e']) s.db.set(k, { version: 1n, value: k });
+  s.redis.down = true;
+  // Five calls in one turn of the event loop: one MGET, which fails.
+  const reads = ['a', 'b', 'c', 'd', 'e'].map((k) => s.read(k));
+  expect((await Promise.all(reads)).map((r) => r?.value)).toEqual(['a', 'b', 'c', 'd', 'e']);
+  expect(s.breaker.state).toBe('closed');
+  // A second failed round trip is the second consecutive failure.
+  await s.read('a');
+  expect(s.breaker.state).toBe('open');
+});
+
 it('sheds load when the fallback limit is full, without queueing, and coalesces same-key reads', async () => {
   const s = setup({ fallbackMax: 1 });
   s.db.set('a', { version: 1n, value: 'one' });
