@@ -1,5 +1,5 @@
 import { Partitioners, type Consumer, type EachBatchPayload, type Kafka, type KafkaMessage, type Producer } from 'kafkajs';
-import { decodeChangeEvent, type Logger } from '@settings/shared';
+import { decodeChangeEvent, isCachedTable, type Logger } from '@settings/shared';
 import { EvictionBatcher } from '../eviction/eviction-batcher';
 import { planEvictions, UnplannableEventError } from '../eviction/eviction-plan';
 import { BatchAbortedError, type ApplyHooks, type RedisEvictor } from '../eviction/redis-evictor';
@@ -176,8 +176,11 @@ export class ChangeConsumer {
             continue;
           }
           const { event } = decoded;
-          let ops = consumed.get(event.source.table);
-          if (!ops) consumed.set(event.source.table, (ops = new Map()));
+          // The label's value comes from the event: only the key map's tables are named, so a
+          // crafted or misrouted event cannot add label values without bound.
+          const table = isCachedTable(event.source.table) ? event.source.table : 'other';
+          let ops = consumed.get(table);
+          if (!ops) consumed.set(table, (ops = new Map()));
           ops.set(event.op, (ops.get(event.op) ?? 0) + 1);
           try {
             batcher.add(planEvictions(event));

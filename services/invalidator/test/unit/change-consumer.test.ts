@@ -1,4 +1,4 @@
-import { KafkaJSNonRetriableError, type Kafka, type ProducerRecord } from 'kafkajs';
+import { KafkaJSNonRetriableError, type EachBatchPayload, type Kafka, type ProducerRecord } from 'kafkajs';
 import { createLogger, type CacheRedisClient } from '@settings/shared';
 import { RedisHealthProbe } from '../../src/backpressure/redis-health-probe';
 import { ChangeConsumer } from '../../src/consumer/change-consumer';
@@ -21,6 +21,7 @@ function harness(send: (record: ProducerRecord) => Promise<unknown> = async () =
       if (groupGone) throw new KafkaJSNonRetriableError('Consumer group was not initialized, consumer#run must be called first');
       calls.push('pause');
     },
+    commitOffsets: async () => undefined,
     resume: () => {
       if (groupGone) throw new KafkaJSNonRetriableError('Consumer group was not initialized, consumer#run must be called first');
       calls.push('resume');
@@ -32,12 +33,14 @@ function harness(send: (record: ProducerRecord) => Promise<unknown> = async () =
   const metrics = createInvalidatorMetrics();
   const probe = new RedisHealthProbe({ isCluster: false, set: async () => 'OK' } as unknown as CacheRedisClient, { intervalMs: 1000 }, log);
   const options = { groupId: 'g', topics: ['t1', 't2'], dlqTopic: 'dlq', chunkSize: 10, sessionTimeoutMs: 30_000, rebalanceTimeoutMs: 30_000, dlqMaxAttempts: 3, dlqMaxSendBytes: 16 * 1024 };
-  const consumer = new ChangeConsumer(kafka, {} as RedisEvictor, probe, options, log, metrics);
+  const evictor = { apply: async () => ({ written: 0 }) } as unknown as RedisEvictor;
+  const consumer = new ChangeConsumer(kafka, evictor, probe, options, log, metrics);
   return {
     consumer,
     probe,
     calls,
     lines,
+    metrics,
     pausedGauge: async () => (await metrics.registry.getSingleMetricAsString('invalidator_consumer_paused')).trim().split('\n').pop(),
     /** kafkajs' CRASH with restart: the consumer group is gone until the restarted one joins. */
     crash: () => {
@@ -147,3 +150,28 @@ async function waitUntil(condition: () => boolean, timeoutMs = 5000): Promise<vo
     await new Promise((r) => setTimeout(r, 10));
   }
 }
+
+describe('ChangeConsumer metrics', () => {
+  it('names only the key map\'s tables in invalidator_events_consumed_total: an event of any other table counts as "other"', async () => {
+    const h = harness();
+    const event = (table: string, i: number) => ({
+      offset: String(i),
+      key: null,
+      value: Buffer.from(JSON.stringify({ op: 'u', before: null, after: { account_id: `acct-${i}`, version: 5 }, source: { schema: 'public', table, ts_ms: 1 }, ts_ms: 1 })),
+    });
+    const messages = [event('account_settings', 0), ...Array.from({ length: 20 }, (_, i) => event(`crafted_${i}`, i + 1))];
+    h.consumer.state = 'running';
+    await h.consumer['handleBatch']({
+      batch: { topic: 'settings.public.account_settings', partition: 0, messages, offsetLag: () => '0' },
+      resolveOffset: () => undefined,
+      heartbeat: async () => undefined,
+      isRunning: () => true,
+      isStale: () => false,
+    } as unknown as EachBatchPayload);
+    const { values } = await h.metrics.eventsConsumed.get();
+    expect(values.map((v) => [v.labels.table, v.value]).sort()).toEqual([
+      ['account_settings', 1],
+      ['other', 20],
+    ]);
+  });
+});
