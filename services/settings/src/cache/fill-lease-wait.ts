@@ -37,10 +37,14 @@ export interface LeaseSplit<V> {
  * lease one waiter takes over. Waiting ends at the call's deadline or after four lease lifetimes;
  * then the reader loads itself. A Redis failure ends every wait at once (load without a lease).
  *
- * Each round sends the SET NX and then the MGET of the entries in one pipeline on one connection
- * (the caller's auto-pipelining keeps their order), so the MGET sees Redis after our lease
- * request: a holder that filled and released just before we missed is seen by its fill, not
- * loaded again. A lease we got for a key that turns out filled is released at once.
+ * Each round asks for the leases, then reads the entries. On one Redis the read is the shared
+ * MGET of coalesced-mget.ts, dispatched in the check phase, after auto-pipelining wrote the SET
+ * NXs (next tick) on the same connection, so the MGET sees Redis after our lease request: a
+ * holder that filled and released just before we missed is seen by its fill, not loaded again.
+ * On a Redis Cluster the entries' MGET is written at once (MGET is not auto-pipelined) and may
+ * reach the node before the SET NX: such a holder's key is then loaded again, one extra read
+ * and never a stale one (the fill is versioned). A lease we got for a key that turns out filled
+ * is released at once.
  */
 export async function leaseOrWait<V>(keys: readonly string[], deadline: number, opts: FillLeaseOptions, deps: LeaseWaitDeps<V>): Promise<LeaseSplit<V>> {
   const split: LeaseSplit<V> = { load: [], leases: [], filled: new Map() };
@@ -48,7 +52,7 @@ export async function leaseOrWait<V>(keys: readonly string[], deadline: number, 
   let waiting = [...keys];
   let waited = false;
   for (;;) {
-    // Issued in this order in one tick: the SET NXs travel ahead of the MGET.
+    // Leases first; on one Redis the MGET follows them on the wire (see above).
     const asked = Promise.all(waiting.map((k) => acquireFillLease(deps.redis, k, opts.ttlMs).then((lease) => ({ k, lease }), () => ({ k, lease: null }))));
     const read = deps.readFilled(waiting);
     const [tries, found] = await Promise.all([asked, read]);
