@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import { Metadata } from '@grpc/grpc-js';
+import { Metadata, status } from '@grpc/grpc-js';
 import { createLogger } from '@settings/shared';
 import type { Principal } from '../../src/grpc/auth';
 import { API_SCOPES } from '../../src/grpc/scopes';
@@ -37,5 +37,36 @@ describe('WatchSettings stream slots', () => {
     await new Promise((r) => setImmediate(r));
     expect(limits.open).toBe(0);
     expect(watch.openStreams).toBe(0);
+  });
+
+  it('ends a stream whose token was being verified when shutdown began with UNAVAILABLE SHUTTING_DOWN, and gives its slot back', async () => {
+    const limits = new StreamLimits(10, 10);
+    let shuttingDown = false;
+    let verified!: (p: Principal) => void;
+    const watch = new WatchSettings({
+      // Never reached: the stream ends before it would watch anything.
+      hub: {} as WatchHub,
+      limits,
+      targets: { parse: () => [] },
+      authenticator: { authenticate: () => new Promise<Principal>((resolve) => (verified = resolve)) },
+      metrics: createSettingsMetrics(),
+      log: createLogger('test', 'silent'),
+      progressIntervalMs: 60_000, resumeHoldMs: 0,
+      isShuttingDown: () => shuttingDown,
+    });
+    const errors: Array<{ code?: number; details?: string }> = [];
+    const call = Object.assign(new EventEmitter(), { metadata: new Metadata(), request: { targets: [] }, write: () => true });
+    call.on('error', (e: { code?: number; details?: string }) => errors.push(e));
+    watch.handler(call as unknown as Parameters<WatchSettings['handler']>[0]);
+    // SIGTERM: stop() marks the replica shutting down and ends every open stream, while this
+    // one's token is still being verified (so it is not open yet).
+    shuttingDown = true;
+    watch.endAll();
+    verified({ subject: 'caller', accounts: 'all', scopes: new Set(API_SCOPES) });
+    await new Promise((r) => setImmediate(r));
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toMatchObject({ code: status.UNAVAILABLE });
+    expect(watch.openStreams).toBe(0);
+    expect(limits.open).toBe(0);
   });
 });

@@ -99,6 +99,11 @@ export class WatchSettings {
       }
       // Cancelled while authenticating: cleanup has run already and will not again.
       if (ended) return opened();
+      // Shutdown began while authenticating: endAll() did not see this stream (not open yet).
+      if (deps.isShuttingDown()) {
+        opened();
+        throw new SettingsError('SHUTTING_DOWN', 'server is shutting down; watch on another replica');
+      }
       release = opened;
       this.open.add(end);
       deps.metrics.watchStreams.set(this.open.size);
