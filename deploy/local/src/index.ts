@@ -7,7 +7,7 @@ export { pgQuery } from './postgres';
 export { connectorFile, localConnectorConfig, type ConnectorFile } from './kafka-connect';
 // Fault injection (chaos suite): stop a component one way, bring it back the way `up` does.
 export { postgresRunning, startPostgres, stopPostgresImmediate } from './postgres';
-export { startPgPartitionProxy, type PgPartitionProxy } from './pg-partition-proxy';
+export { listenAsDatabase, startPgPartitionProxy, type PgPartitionProxy } from './pg-partition-proxy';
 export { kafkaProcess, startKafka } from './kafka';
 export { connectProcess, startConnect, waitConnectorStreaming } from './kafka-connect';
 // CDC gaps (chaos suite, `npm run cdc:heal`): make one, record one, heal it by an incremental snapshot.

@@ -43,12 +43,8 @@ export async function startPgPartitionProxy(databaseUrl: string = localDatabaseU
     client.on('close', () => pairs.delete(pair));
     client.pipe(server).pipe(client);
   });
-  await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
-  const url = new URL(databaseUrl);
-  url.hostname = '127.0.0.1';
-  url.port = String((proxy.address() as net.AddressInfo).port);
   return {
-    databaseUrl: url.toString(),
+    databaseUrl: await listenAsDatabase(proxy, databaseUrl),
     partition() {
       partitioned = true;
       for (const { client, server } of pairs) {
@@ -67,4 +63,16 @@ export async function startPgPartitionProxy(databaseUrl: string = localDatabaseU
       await new Promise((resolve) => proxy.close(resolve));
     },
   };
+}
+
+/**
+ * Starts `proxy` (a TCP proxy to the local stack's PostgreSQL) on a free port of 127.0.0.1 and
+ * returns `databaseUrl` (same role and database) through it.
+ */
+export async function listenAsDatabase(proxy: net.Server, databaseUrl: string = localDatabaseUrl): Promise<string> {
+  await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+  const url = new URL(databaseUrl);
+  url.hostname = '127.0.0.1';
+  url.port = String((proxy.address() as net.AddressInfo).port);
+  return url.toString();
 }

@@ -20,6 +20,7 @@ export const ERROR_CODES = [
   'WATCH_UNAVAILABLE',
   'SHUTTING_DOWN',
   'DATABASE_UNAVAILABLE',
+  'WRITE_OUTCOME_UNKNOWN',
   'INTERNAL',
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];

@@ -16,7 +16,9 @@ const RETRYABLE = new Set<GrpcStatus>([GrpcStatus.UNAVAILABLE, GrpcStatus.ABORTE
  * How long to wait before the next attempt, or undefined to give up. UNAVAILABLE and ABORTED
  * are retried. A write is retried only when the server attached RetryInfo: the service sends
  * it only when the write was not applied (e.g. ABORTED ROW_LOCKED, UNAVAILABLE before commit);
- * a bare UNAVAILABLE from the transport may have lost the response of an applied write.
+ * a bare UNAVAILABLE from the transport may have lost the response of an applied write, and so
+ * may UNAVAILABLE `WRITE_OUTCOME_UNKNOWN` (the service lost its database connection after the
+ * commit was sent): the caller reads the resource before deciding to write again.
  */
 export function retryDelayMs(error: SettingsApiError, attempt: number, idempotent: boolean, options: RetryOptions, random: () => number = Math.random): number | undefined {
   const maxAttempts = options.maxAttempts ?? 4;

@@ -1,5 +1,5 @@
 import { Metadata, status, type ServiceError } from '@grpc/grpc-js';
-import { RetryInfo, Status } from '../../src/index';
+import { ErrorInfo, RetryInfo, Status } from '../../src/index';
 import { retryDelayMs } from '../../src/client/retry-policy';
 import { SettingsApiError } from '../../src/client/settings-api-error';
 
@@ -31,6 +31,15 @@ it('a write is retried only when the server sent RetryInfo; a read also without,
   expect(retryDelayMs(apiError(status.UNAVAILABLE), 1, true, { initialBackoffMs: 100 }, () => 1)).toBe(100);
   expect(retryDelayMs(apiError(status.UNAVAILABLE), 3, true, { initialBackoffMs: 100 }, () => 1)).toBe(400);
   expect(retryDelayMs(apiError(status.UNAVAILABLE), 3, true, { initialBackoffMs: 100 }, () => 0.5)).toBe(200);
+});
+
+it('a write answered UNAVAILABLE WRITE_OUTCOME_UNKNOWN (no RetryInfo: it may have been applied) is not retried', () => {
+  const metadata = new Metadata();
+  const details = [{ typeUrl: 'type.googleapis.com/google.rpc.ErrorInfo', value: Buffer.from(ErrorInfo.encode({ reason: 'WRITE_OUTCOME_UNKNOWN', domain: 'settings.v1.SettingsService', metadata: {} }).finish()) }];
+  metadata.set('grpc-status-details-bin', Buffer.from(Status.encode({ code: status.UNAVAILABLE, message: 'x', details }).finish()));
+  const err = new SettingsApiError('/settings.v1.SettingsService/UpdateAccountSettings', Object.assign(new Error('x'), { code: status.UNAVAILABLE, details: 'x', metadata }) as ServiceError);
+  expect({ reason: err.reason, retryDelayMs: err.retryDelayMs }).toEqual({ reason: 'WRITE_OUTCOME_UNKNOWN', retryDelayMs: undefined });
+  expect(retryDelayMs(err, 1, false, {})).toBeUndefined();
 });
 
 it('malformed status details leave code and message intact', () => {

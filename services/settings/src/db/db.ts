@@ -2,6 +2,7 @@ import knexFactory, { type Knex } from 'knex';
 import type { Logger } from '@settings/shared';
 import { SettingsError } from '../errors';
 import type { SettingsMetrics } from '../metrics';
+import { lostInFlight } from './connection-loss';
 import { LockBudget } from './lock-budget';
 import type { DbPoolName } from './pool-metrics';
 import { rowLockWaits, type RowLockWaits } from './row-lock';
@@ -44,6 +45,20 @@ function knexLog(log: Logger): NonNullable<Knex.Config['log']> {
     debug: (message: string) => log.debug({ knex: message }, 'knex debug'),
   };
 }
+
+/**
+ * How far a save got on its connection. `commitSent`: what makes it durable has been sent — its
+ * one autocommit statement, or its transaction's COMMIT. A connection lost before that rolled
+ * it back (DATABASE_UNAVAILABLE, RetryInfo: safe to send again); lost after it, PostgreSQL may
+ * have committed it without the answer reaching us (WRITE_OUTCOME_UNKNOWN, no RetryInfo).
+ */
+interface SaveProgress {
+  commitSent: boolean;
+}
+
+/** The answer to a save whose connection was lost after `SaveProgress.commitSent`. */
+const writeOutcomeUnknown = (cause: unknown): SettingsError =>
+  new SettingsError('WRITE_OUTCOME_UNKNOWN', 'lost the database connection after the save was sent: it may have been applied; read the resource (its etag) before retrying', [], { cause });
 
 /** The two pools: a storm on one (saves stuck behind row locks, a read flood) cannot take the other's connections. */
 export interface DbPools {
@@ -152,11 +167,16 @@ export class Db {
    * waiter whose deadline passed keeps its place in the pool's queue until a connection comes
    * free (or DB_STATEMENT_TIMEOUT_MS), then hands it straight back.
    */
-  private onPoolConnection<T>(pool: DbPoolName, deadline: number, statement: (knex: Knex) => Knex.QueryBuilder | Knex.Raw): Promise<T> {
+  private onPoolConnection<T>(pool: DbPoolName, deadline: number, statement: (knex: Knex) => Knex.QueryBuilder | Knex.Raw, save?: SaveProgress): Promise<T> {
     const knex = this.pools[pool];
     // knex's timeout cancels on a new connection and waits for that cancel: against a server
     // that answers nothing the guard's cut is what ends the wait.
-    return this.onConnection(pool, deadline, (connection, remaining) => statement(knex).connection(connection).timeout(Math.min(remaining, this.limits.statementCapMs), { cancel: true }) as PromiseLike<T>);
+    const send = (connection: unknown, remaining: number): PromiseLike<T> => {
+      // A save's one statement is its commit (autocommit).
+      if (save) save.commitSent = true;
+      return statement(knex).connection(connection).timeout(Math.min(remaining, this.limits.statementCapMs), { cancel: true }) as PromiseLike<T>;
+    };
+    return this.onConnection(pool, deadline, send, undefined, save);
   }
 
   /**
@@ -164,9 +184,10 @@ export class Db {
    * while waiting for it (or `refuse` returns an error to throw): then nothing at all is sent.
    * The connection is closed if PostgreSQL has not answered by the deadline plus the grace
    * (guard); the call then fails at once and hands the connection back (disposed) without
-   * waiting for what knex still does on it.
+   * waiting for what knex still does on it. A save (`save`) whose connection is lost or cut
+   * after its commit was sent fails WRITE_OUTCOME_UNKNOWN.
    */
-  private async onConnection<T>(pool: DbPoolName, deadline: number, send: (connection: unknown, remainingMs: number) => PromiseLike<T>, refuse?: () => unknown): Promise<T> {
+  private async onConnection<T>(pool: DbPoolName, deadline: number, send: (connection: unknown, remainingMs: number) => PromiseLike<T>, refuse?: () => unknown, save?: SaveProgress): Promise<T> {
     const client = this.pools[pool].client as PoolingClient;
     let connection: unknown;
     try {
@@ -187,6 +208,8 @@ export class Db {
       const sent = Promise.resolve(send(connection, remaining));
       try {
         return await Promise.race([sent, guard.cut]);
+      } catch (err) {
+        throw save?.commitSent && lostInFlight(err) ? writeOutcomeUnknown(err) : err;
       } finally {
         guard.disarm();
         sent.catch(() => undefined);
@@ -207,7 +230,7 @@ export class Db {
     const admitted = this.admitWrite(deadline);
     try {
       this.budget(kind, deadline);
-      return await this.onPoolConnection<T>('write', deadline, statement);
+      return await this.onPoolConnection<T>('write', deadline, statement, { commitSent: false });
     } finally {
       admitted.release();
     }
@@ -287,16 +310,26 @@ export class Db {
    * deadline or the lock budget (the caller was answered ROW_LOCKED meanwhile).
    */
   private transaction<T>(deadline: number, lockDeadline: number, work: (trx: Knex.Transaction, waits: RowLockWaits) => Promise<T>, waits: RowLockWaits, lockBudget: LockBudget): Promise<T> {
+    const save: SaveProgress = { commitSent: false };
     return this.onConnection(
       'write',
       deadline,
-      (connection) => this.pools.write.transaction((trx) => this.transactionBody(trx, deadline, lockDeadline, work, waits, lockBudget), { connection }),
+      (connection) => this.pools.write.transaction((trx) => this.transactionBody(trx, deadline, lockDeadline, work, waits, lockBudget, save), { connection }),
       () => lockBudget.spent,
+      save,
     );
   }
 
   /** BEGIN has been sent; the timeouts, the caller's work, and no commit for a save answered ROW_LOCKED meanwhile. */
-  private async transactionBody<T>(trx: Knex.Transaction, deadline: number, lockDeadline: number, work: (trx: Knex.Transaction, waits: RowLockWaits) => Promise<T>, waits: RowLockWaits, lockBudget: LockBudget): Promise<T> {
+  private async transactionBody<T>(
+    trx: Knex.Transaction,
+    deadline: number,
+    lockDeadline: number,
+    work: (trx: Knex.Transaction, waits: RowLockWaits) => Promise<T>,
+    waits: RowLockWaits,
+    lockBudget: LockBudget,
+    save: SaveProgress,
+  ): Promise<T> {
     // Measured again after BEGIN, which may have taken a while.
     const now = this.now();
     const remaining = Math.min(Math.floor(deadline - now), this.limits.statementCapMs);
@@ -313,6 +346,9 @@ export class Db {
     const result = await work(trx, waits);
     // A caller answered ROW_LOCKED must find nothing saved: whatever path `work` took, no commit.
     if (lockBudget.spent) throw lockBudget.spent;
+    // knex sends COMMIT as soon as this resolves, with nothing in between. (A COMMIT pg refuses
+    // to send on a connection it already knows is broken says so: lostInFlight ignores that.)
+    save.commitSent = true;
     return result;
   }
 }

@@ -1,7 +1,7 @@
 import { SettingsError } from '../errors';
 
 /** SQLSTATE of a lock wait ended by `lock_timeout`. */
-const LOCK_NOT_AVAILABLE = '55P03';
+export const LOCK_NOT_AVAILABLE = '55P03';
 
 export type LockTimeoutNoticedBy = 'postgres' | 'service_clock';
 

@@ -3,6 +3,7 @@ import { ConcurrencyLimiter } from '../cache/concurrency-limiter';
 import { SettingsError } from '../errors';
 import type { Row } from '../resources/resource';
 import { rowVersion } from '../resources/row-mapping';
+import { LOCK_NOT_AVAILABLE } from './lock-budget';
 
 /** One save's permit to wait for a row lock another transaction holds. */
 export interface LockWait {
@@ -63,21 +64,64 @@ export async function lockRow(trx: Knex.Transaction, table: string, key: Readonl
     if (!exists) return undefined;
   }
   // A row that was freed (or deleted) meanwhile is locked (or found missing) at once.
+  return waitUnderCap(waits, () => trx(table).where(key).forUpdate().first() as Promise<Row | undefined>);
+}
+
+/**
+ * Sends `statement`, which waits for a lock another transaction holds, only under one of the
+ * `waits.max` permits (ROW_LOCKED at once when none is free), bounded by the save's lock budget.
+ */
+async function waitUnderCap<T>(waits: RowLockWaits, statement: () => PromiseLike<T>): Promise<T> {
   const wait = waits.enter();
   if (!wait) throw rowLockedError(waits);
   let sent = false;
-  const locked = wait.bounded(() => {
+  const done = wait.bounded(() => {
     sent = true;
-    const lock = Promise.resolve(trx(table).where(key).forUpdate().first() as Promise<Row | undefined>);
+    const waiting = Promise.resolve(statement());
     // The permit is held for as long as the statement waits in PostgreSQL, also after an early
     // ROW_LOCKED: the connection is not free before then.
-    lock.then(wait.leave, wait.leave);
-    return lock;
+    waiting.then(wait.leave, wait.leave);
+    return waiting;
   });
   // A budget spent before the statement (by the wait for a connection, or an earlier wait of
   // the transaction) answers ROW_LOCKED without sending it: nothing waits, the permit goes back.
   if (!sent) wait.leave();
-  return locked;
+  return done;
+}
+
+/** The savepoint a capped statement's first attempt runs in. */
+const NO_WAIT_SAVEPOINT = 'settings_no_lock_wait';
+
+/**
+ * Runs `statement`, a write that may wait for a row another transaction holds or is inserting
+ * (uncommitted) where no `FOR UPDATE SKIP LOCKED` can look first: an INSERT … ON CONFLICT of a
+ * key a psql session is inserting, or a grant insert whose trigger upserts the account's list
+ * row (migration 0005). Sent as it is, such a wait took no lock-wait permit and ended only by
+ * PostgreSQL's lock_timeout, not the service's clock: saves of one row a psql session was
+ * inserting held every write connection at once, and saves of other rows queued behind them.
+ *
+ * So its first attempt runs with a lock_timeout of 1 ms, in a savepoint: in the common case
+ * nothing holds the row, and the cost is two round trips (the savepoint with the 1 ms timeout,
+ * then the transaction's own lock_timeout back, kept in `settings.lock_timeout` meanwhile). When
+ * PostgreSQL says the row is locked (55P03), rolling back to the savepoint undoes the attempt and
+ * restores the transaction's lock_timeout, and the statement is sent again the way lockRow waits:
+ * under a lock-wait permit, ROW_LOCKED at once when none is free, bounded by what is left of the
+ * save's lock budget on the service's clock (lock-budget.ts). The one-statement save never
+ * comes here: it only updates, with SKIP LOCKED.
+ */
+export async function withCappedLockWait<T>(trx: Knex.Transaction, waits: RowLockWaits, statement: () => PromiseLike<T>): Promise<T> {
+  // No bindings: one simple-protocol query, both statements in one round trip.
+  await trx.raw(`SAVEPOINT ${NO_WAIT_SAVEPOINT}; SELECT set_config('settings.lock_timeout', current_setting('lock_timeout'), true), set_config('lock_timeout', '1', true)`);
+  let result: T;
+  try {
+    result = await statement();
+  } catch (err) {
+    if ((err as { code?: unknown } | null)?.code !== LOCK_NOT_AVAILABLE) throw err;
+    await trx.raw(`ROLLBACK TO SAVEPOINT ${NO_WAIT_SAVEPOINT}`);
+    return waitUnderCap(waits, statement);
+  }
+  await trx.raw(`RELEASE SAVEPOINT ${NO_WAIT_SAVEPOINT}; SELECT set_config('lock_timeout', current_setting('settings.lock_timeout'), true)`);
+  return result;
 }
 
 /** A save that would wait for someone else's row lock while `waits.max` saves already do. */

@@ -1,7 +1,7 @@
 import type { Knex } from 'knex';
 import { SettingsError } from '../errors';
 import type { Row } from '../resources/resource';
-import { checkEtag, etagMismatchError, lockRow, type RowLockWaits } from './row-lock';
+import { checkEtag, etagMismatchError, lockRow, withCappedLockWait, type RowLockWaits } from './row-lock';
 
 export interface SingletonWrite {
   readonly table: string;
@@ -26,11 +26,8 @@ export async function writeSingleton(trx: Knex.Transaction, w: SingletonWrite, w
   if (!row) {
     if (!w.allowMissing) throw new SettingsError('NOT_FOUND', `${w.name} not found (set allow_missing to create it)`);
     if (w.etag !== undefined) throw new SettingsError('ETAG_MISMATCH', `${w.name} does not exist, so etag ${w.etag} cannot match`);
-    const inserted = (await trx(w.table)
-      .insert({ ...w.changes, ...w.key })
-      .onConflict(Object.keys(w.key))
-      .ignore()
-      .returning('*')) as Row[];
+    // Waits for a row another transaction is inserting under the lock-wait cap (row-lock.ts).
+    const inserted = await withCappedLockWait(trx, waits, () => trx(w.table).insert({ ...w.changes, ...w.key }).onConflict(Object.keys(w.key)).ignore().returning('*') as PromiseLike<Row[]>);
     if (inserted[0]) return inserted[0];
     row = await lockRow(trx, w.table, w.key, waits);
     if (!row) throw new SettingsError('CONCURRENT_MODIFICATION', `${w.name} was created and deleted concurrently; retry`);

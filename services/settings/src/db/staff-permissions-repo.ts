@@ -9,7 +9,7 @@ import { staffPermission, type StaffKey } from '../resources/staff-permissions/s
 import type { StaffList } from '../resources/staff-permissions/staff-permission-list';
 import type { Db } from './db';
 import { ResourceRepo } from './resource-repo';
-import { checkEtag, lockRow, type RowLockWaits } from './row-lock';
+import { checkEtag, lockRow, withCappedLockWait, type RowLockWaits } from './row-lock';
 import { insertAudit } from './staff-permission-audit-repo';
 
 const TABLE = staffPermission.table.table;
@@ -63,11 +63,9 @@ export class StaffPermissionsRepo extends ResourceRepo<'account_id' | 'staff_id'
   async create(key: StaffKey, fields: StaffFields, actor: string, deadline: number): Promise<StaffWriteResult> {
     return this.db.write(WRITE, deadline, async (trx, waits) => {
       await lockList(trx, key, waits);
-      const [row] = (await trx(TABLE)
-        .insert({ ...fields, ...key })
-        .onConflict([...staffPermission.table.keyColumns])
-        .ignore()
-        .returning('*')) as Row[];
+      // The insert may wait for the same grant another transaction is inserting, and its trigger
+      // for the account's list row (when the account has none yet, one it is inserting): capped.
+      const [row] = await withCappedLockWait(trx, waits, () => trx(TABLE).insert({ ...fields, ...key }).onConflict([...staffPermission.table.keyColumns]).ignore().returning('*') as PromiseLike<Row[]>);
       if (!row) throw new SettingsError('ALREADY_EXISTS', `${staffPermission.name.format(key)} already exists`);
       await insertAudit(trx, { key, actor, action: 'create', before: undefined, after: row });
       return this.result(row, await listVersion(trx, key));

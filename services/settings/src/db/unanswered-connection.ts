@@ -7,7 +7,10 @@ interface PgClientSocket {
   readonly connection?: { readonly stream?: { destroy(error?: Error): void } };
 }
 
-/** A connection closed because PostgreSQL did not answer in time; an errno, so classify() maps it to DATABASE_UNAVAILABLE. */
+/**
+ * A connection closed because PostgreSQL did not answer in time; an errno, so classify() maps it to
+ * DATABASE_UNAVAILABLE (WRITE_OUTCOME_UNKNOWN for a save whose commit was sent: connection-loss.ts).
+ */
 export class UnansweredConnectionError extends Error {
   readonly code = 'ETIMEDOUT';
 }

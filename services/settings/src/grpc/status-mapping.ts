@@ -1,6 +1,7 @@
 import { Metadata, status as GrpcStatus, type ServiceError } from '@grpc/grpc-js';
 import { Any, BadRequest, Duration, ErrorInfo, RetryInfo, Status } from '@settings/api';
 import { InvalidIdError } from '@settings/shared';
+import { isConnectionLost, NETWORK_ERRNOS } from '../db/connection-loss';
 import { echo, SettingsError, type ErrorCode, type FieldViolation } from '../errors';
 
 /**
@@ -8,7 +9,9 @@ import { echo, SettingsError, type ErrorCode, type FieldViolation } from '../err
  * through `toServiceError`; anything not recognised becomes INTERNAL with a generic message
  * (the details go to the log, not to the caller). INTERNAL means a bug: every failure of the
  * environment (database unreachable, connection lost, statement cancelled by someone else,
- * overload) is UNAVAILABLE or ABORTED with a RetryInfo saying when to try again.
+ * overload) is UNAVAILABLE or ABORTED with a RetryInfo saying when to try again, except a save
+ * whose connection broke after its one statement or COMMIT was sent (WRITE_OUTCOME_UNKNOWN,
+ * UNAVAILABLE without RetryInfo: it may have been applied).
  */
 export const GRPC_CODE_OF: Record<ErrorCode, GrpcStatus> = {
   INVALID_ARGUMENT: GrpcStatus.INVALID_ARGUMENT,
@@ -27,6 +30,7 @@ export const GRPC_CODE_OF: Record<ErrorCode, GrpcStatus> = {
   WATCH_UNAVAILABLE: GrpcStatus.UNAVAILABLE,
   SHUTTING_DOWN: GrpcStatus.UNAVAILABLE,
   DATABASE_UNAVAILABLE: GrpcStatus.UNAVAILABLE,
+  WRITE_OUTCOME_UNKNOWN: GrpcStatus.UNAVAILABLE,
   INTERNAL: GrpcStatus.INTERNAL,
 };
 
@@ -58,41 +62,6 @@ const SQLSTATE_CODE: Record<string, ErrorCode> = {
   '25006': 'DATABASE_UNAVAILABLE',
   // Any other class 08 (connection_exception) code is DATABASE_UNAVAILABLE too (see classify).
 };
-
-/** Node.js socket and DNS errnos (`err.code`) of a connection that failed or broke. */
-const NETWORK_ERRNOS = new Set(['ECONNREFUSED', 'ECONNRESET', 'ECONNABORTED', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'EPIPE']);
-
-/**
- * node-postgres reports a lost connection with a plain Error: no SQLSTATE, no errno. These are
- * its exact texts (pg 8 Client, pg-pool 3). knex prefixes the failed statement
- * (`<sql> - <text>`), so a text must be the whole message or its end after ` - `. Only errors
- * without any `code` are matched by text, so a database error that quotes a value never is.
- */
-const CONNECTION_LOST_MESSAGES = [
-  // The socket ended although we never called end() on the client: the server crashed or was
-  // stopped (`pg_ctl stop -m immediate`), the network dropped, or the backend was terminated.
-  // Inside a knex transaction this is what the call sees even when PostgreSQL sent FATAL 57P01
-  // first: knex rejects the transaction with the error of its ROLLBACK, which runs on the dead
-  // connection ("ROLLBACK - Connection terminated unexpectedly", captured with
-  // pg_terminate_backend; see test/integration/retryable-errors.test.ts).
-  'Connection terminated unexpectedly',
-  // The socket ended after end() was called, with queries still queued on the client (knex
-  // disposing of a broken connection, or the pool being destroyed at shutdown).
-  'Connection terminated',
-  // A query sent on a client whose socket had already failed, e.g. knex's ROLLBACK after the
-  // connection broke mid-transaction (captured through a TCP proxy that dropped the socket).
-  'Client has encountered a connection error and is not queryable',
-  // A query sent on a client that is being closed (same causes as 'Connection terminated').
-  'Client was closed and is not queryable',
-  // pg-pool's wait for a connection timed out / its connect attempt timed out. knex uses its own
-  // pool (tarn; that case is the KnexTimeoutError below); kept so a pg.Pool user maps the same.
-  'timeout exceeded when trying to connect',
-  'Connection terminated due to connection timeout',
-];
-
-function isConnectionLost(message: string): boolean {
-  return CONNECTION_LOST_MESSAGES.some((text) => message === text || message.endsWith(` - ${text}`));
-}
 
 /**
  * knex's read timeout (`.timeout(ms, { cancel: true })`, src/db/db.ts) could not cancel the
@@ -180,11 +149,16 @@ export const ERROR_DOMAIN = 'settings.v1.SettingsService';
 
 /**
  * `google.rpc.RetryInfo.retry_delay` per reason: set for exactly the failures where sending the
- * same request again after the delay may succeed, which is every UNAVAILABLE and
- * CONCURRENT_MODIFICATION, ROW_LOCKED, CALLER_SHARE_EXCEEDED and WATCH_LIMIT_EXCEEDED (a unit test checks that no
- * UNAVAILABLE reason lacks one). A client
+ * same request again after the delay may succeed, which is every UNAVAILABLE but
+ * WRITE_OUTCOME_UNKNOWN, and CONCURRENT_MODIFICATION, ROW_LOCKED, CALLER_SHARE_EXCEEDED and
+ * WATCH_LIMIT_EXCEEDED (a unit test checks that no other UNAVAILABLE reason lacks one). A client
  * should wait at least this long and back off further on repeated failures. ETAG_MISMATCH
  * (also ABORTED) has none: the same request fails again until the caller re-reads.
+ * WRITE_OUTCOME_UNKNOWN (UNAVAILABLE) has none on purpose: the connection broke after the save's
+ * one statement or its COMMIT was sent, so it may have been applied, and a client retries a
+ * write only with a RetryInfo (settings-api's retry-policy.ts). Sent again blindly, a committed
+ * update came back ETAG_MISMATCH, a committed create ALREADY_EXISTS, and an update without an
+ * etag was applied twice.
  */
 export const RETRY_DELAY_MS: Readonly<Partial<Record<ErrorCode, number>>> = {
   DATABASE_UNAVAILABLE: 200, // a restart, failover or network blip; long enough not to pile on

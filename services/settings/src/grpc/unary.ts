@@ -150,6 +150,8 @@ function logFailure(log: Logger, method: string, error: SettingsError, original:
     case 'INTERNAL':
       log.error({ err: original, method }, 'unexpected failure');
       return;
+    // A save that may have been applied without its answer: the same outage, logged alike.
+    case 'WRITE_OUTCOME_UNKNOWN':
     case 'DATABASE_UNAVAILABLE': {
       const suppressed = databaseUnavailableLog.take();
       if (suppressed !== undefined) log.warn({ err: original, method, suppressed }, 'database unavailable');

@@ -238,6 +238,84 @@ describe('saves waiting for locks held by others are capped', () => {
   });
 });
 
+describe('saves of a row another transaction is inserting and has not committed', () => {
+  // Three write connections; one save at a time may wait for a lock, for up to 3 s.
+  const t = serverForTests({ DB_WRITE_POOL_MAX: '3', DB_LOCK_WAIT_MAX_CONCURRENCY: '1', DB_LOCK_TIMEOUT_MS: '3000' });
+
+  /** An open transaction (a psql session) that has run `sql` and not committed; ended with ROLLBACK. */
+  async function uncommitted(sql: string, params: unknown[]): Promise<{ pid: number; rollback(): Promise<void> }> {
+    const session = new Client({ connectionString: localDatabaseUrl, application_name: 'bulkheads-test-inserting-session' });
+    await session.connect();
+    await session.query('BEGIN');
+    await session.query(sql, params);
+    const pid = (await session.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
+    let ended: Promise<void> | undefined;
+    return { pid, rollback: () => (ended ??= session.query('ROLLBACK').then(() => session.end())) };
+  }
+
+  /** A call's outcome (the saved display name or the error reason) and how long it took. */
+  const timed = async (call: () => Promise<{ displayName?: string }>): Promise<{ outcome: string | undefined; retryDelayMs?: number; ms: number }> => {
+    const started = Date.now();
+    return call().then(
+      (r) => ({ outcome: r.displayName ?? 'saved', ms: Date.now() - started }),
+      (e: unknown) => ({ outcome: decodeError(e).reason, retryDelayMs: decodeError(e).retryDelayMs, ms: Date.now() - started }),
+    );
+  };
+
+  it('allow_missing saves of it wait under the lock-wait cap: beyond it they fail at once with ROW_LOCKED, and a save of another row is served at once', async () => {
+    const [held, other] = [newAccount(), newAccount()];
+    await t.call('updateAccountSettings', settings(other, 'before'));
+    const session = await uncommitted('INSERT INTO account_settings (account_id) VALUES ($1)', [held]);
+    try {
+      // More saves of the row than the cap (1) and the write pool (3) allow to wait. Their
+      // INSERT … ON CONFLICT waited for the session in PostgreSQL without a permit, on
+      // PostgreSQL's lock_timeout only: all three held a write connection for 3 s.
+      const saves = [1, 2, 3].map((i) => timed(() => t.call('updateAccountSettings', settings(held, `save-${i}`), { deadlineMs: 10_000 })));
+      const settled: Array<{ outcome: string | undefined; retryDelayMs?: number; ms: number }> = [];
+      for (const s of saves) void s.then((r) => settled.push(r));
+      await waitFor(() => settled.length === 2, 2_000, 'the two saves beyond the lock-wait cap answered');
+      for (const r of settled) expect(r).toMatchObject({ outcome: 'ROW_LOCKED', retryDelayMs: 250 });
+      for (const r of settled) expect(r.ms).toBeLessThan(1000);
+      expect(await blockedBy(session.pid)).toBe(1);
+      // The write pool is not taken by the waits: a save of another row is served at once.
+      const otherSave = await timed(() => t.call('updateAccountSettings', settings(other, 'saved meanwhile'), { deadlineMs: 10_000 }));
+      expect(otherSave.outcome).toBe('saved meanwhile');
+      expect(otherSave.ms).toBeLessThan(1000);
+      await session.rollback();
+      // The save that waited under the permit inserts the row once the session is gone.
+      const waited = (await Promise.all(saves)).filter((r) => r.outcome !== 'ROW_LOCKED');
+      expect(waited).toHaveLength(1);
+      expect(await db('SELECT display_name FROM account_settings WHERE account_id = $1', [held])).toEqual([{ display_name: waited[0]!.outcome }]);
+    } finally {
+      await session.rollback();
+    }
+  });
+
+  it('grant creates waiting for the same grant, or for the account\'s new list row its trigger inserts, wait under the lock-wait cap too', async () => {
+    const a = newAccount();
+    const parent = `accounts/${a}`;
+    // The account's first grant: the session's insert also inserts its list row (migration 0005's trigger).
+    const session = await uncommitted("INSERT INTO staff_permissions (account_id, staff_id, role) VALUES ($1, 's1', 'ROLE_NURSE')", [a]);
+    const create = (id: string) => timed(() => t.call('createStaffPermission', { parent, staffPermissionId: id, staffPermission: StaffPermission.fromPartial({ role: Role.ROLE_ADMIN }) }, { deadlineMs: 10_000 }).then(() => ({})));
+    try {
+      const first = create('s1');
+      await waitFor(async () => (await blockedBy(session.pid)) === 1, 5000, 'the first create waiting for the session\'s grant');
+      // The same grant (its INSERT … ON CONFLICT) and another grant of the account (the trigger's
+      // list-row upsert): each waited 3 s in PostgreSQL before.
+      for (const id of ['s1', 's2']) {
+        const refused = await create(id);
+        expect({ id, outcome: refused.outcome, retryDelayMs: refused.retryDelayMs }).toEqual({ id, outcome: 'ROW_LOCKED', retryDelayMs: 250 });
+        expect(refused.ms).toBeLessThan(1000);
+      }
+      await session.rollback();
+      expect((await first).outcome).toBe('saved');
+      expect(await db('SELECT staff_id, role FROM staff_permissions WHERE account_id = $1', [a])).toEqual([{ staff_id: 's1', role: 'ROLE_ADMIN' }]);
+    } finally {
+      await session.rollback();
+    }
+  });
+});
+
 describe('saves waiting for a write connection are bounded', () => {
   // One write connection and one place in its queue: a save waiting for a held row lock keeps the
   // connection, the next save queues, the one after that is refused at once.

@@ -3,6 +3,8 @@ import { KnexTimeoutError } from 'knex';
 import { DatabaseError } from 'pg';
 import { BadRequest, RetryInfo, Status } from '@settings/api';
 import { ERROR_CODES, SettingsError, type ErrorCode } from '../../src/errors';
+import { lostInFlight } from '../../src/db/connection-loss';
+import { UnansweredConnectionError } from '../../src/db/unanswered-connection';
 import { classify, GRPC_CODE_OF, RETRY_DELAY_MS, toServiceError } from '../../src/grpc/status-mapping';
 
 /**
@@ -153,15 +155,54 @@ describe('classify: deadlines and bugs are not retryable', () => {
   });
 });
 
+/**
+ * A save whose commit was sent (db.ts) and then fails this way is WRITE_OUTCOME_UNKNOWN: the
+ * connection ended with the statement's answer outstanding. Every other retryable failure is an
+ * answer from PostgreSQL (the statement failed) or came before anything was sent.
+ */
+const LOST_IN_FLIGHT = new Set([
+  'backend terminated mid-transaction (knex reports the failed ROLLBACK)',
+  'server crashed / stopped -m immediate while a statement ran',
+  'connection ended while connecting (no knex prefix)',
+  'client ended with a query queued (pool disposal / shutdown)',
+  'ECONNRESET while reading a result',
+  'ECONNREFUSED: nothing listens (server down)',
+  'EPIPE writing to a closed socket',
+  'ETIMEDOUT connecting',
+  'EAI_AGAIN: DNS of the database host temporarily failing',
+  '57P01 pg_terminate_backend / fast or immediate shutdown',
+  '57P02 crash of another backend',
+  '08006 connection_failure',
+  '08P01 protocol_violation',
+]);
+
+describe('lostInFlight: which failures of a save whose commit was sent leave its outcome unknown', () => {
+  it.each(retryable.map((c) => [c.what, c] as const))('%s', (what, c) => {
+    expect(lostInFlight(c.err())).toBe(LOST_IN_FLIGHT.has(what));
+  });
+
+  it('the service closing a silent connection (unanswered-connection.ts) is one; a SettingsError or a bug is not', () => {
+    expect(lostInFlight(new UnansweredConnectionError('PostgreSQL did not answer within 1300 ms; connection closed'))).toBe(true);
+    expect(lostInFlight(new SettingsError('DEADLINE_EXCEEDED', 'x'))).toBe(false);
+    for (const c of notRetryable) expect({ what: c.what, lost: lostInFlight(c.err()) }).toEqual({ what: c.what, lost: false });
+  });
+});
+
 describe('RetryInfo on the wire', () => {
-  it('every UNAVAILABLE reason, CONCURRENT_MODIFICATION, ROW_LOCKED, CALLER_SHARE_EXCEEDED and WATCH_LIMIT_EXCEEDED carry a positive retry_delay; no other reason carries one', () => {
+  it('every UNAVAILABLE reason but WRITE_OUTCOME_UNKNOWN, CONCURRENT_MODIFICATION, ROW_LOCKED, CALLER_SHARE_EXCEEDED and WATCH_LIMIT_EXCEEDED carry a positive retry_delay; no other reason carries one', () => {
     for (const code of ERROR_CODES) {
       const delay = retryDelayMs(new SettingsError(code, 'x'));
-      const shouldRetry = GRPC_CODE_OF[code] === GrpcStatus.UNAVAILABLE || ['CONCURRENT_MODIFICATION', 'ROW_LOCKED', 'CALLER_SHARE_EXCEEDED', 'WATCH_LIMIT_EXCEEDED'].includes(code);
+      const shouldRetry = (GRPC_CODE_OF[code] === GrpcStatus.UNAVAILABLE && code !== 'WRITE_OUTCOME_UNKNOWN') || ['CONCURRENT_MODIFICATION', 'ROW_LOCKED', 'CALLER_SHARE_EXCEEDED', 'WATCH_LIMIT_EXCEEDED'].includes(code);
       if (shouldRetry) expect({ code, delay }).toEqual({ code, delay: RETRY_DELAY_MS[code] });
       if (shouldRetry) expect(delay).toBeGreaterThan(0);
       else expect({ code, delay }).toEqual({ code, delay: undefined });
     }
+  });
+
+  it('WRITE_OUTCOME_UNKNOWN: UNAVAILABLE with ErrorInfo and no RetryInfo (the save may have been applied: settings-api does not send it again)', () => {
+    const status = statusOf(new SettingsError('WRITE_OUTCOME_UNKNOWN', 'x'));
+    expect(status.code).toBe(GrpcStatus.UNAVAILABLE);
+    expect(status.details.map((d) => d.typeUrl)).toEqual(['type.googleapis.com/google.rpc.ErrorInfo']);
   });
 
   it('DATABASE_UNAVAILABLE: retry_delay 200 ms as google.protobuf.Duration, next to ErrorInfo', () => {
