@@ -44,7 +44,7 @@ export const settingsEnvSchema = {
   STAFF_LIST_CACHE_MAX_BYTES: env.int('staff permission lists whose encoded size exceeds this are paged from PostgreSQL instead of cached whole', 1024 * 1024, { min: 1024 }),
   GRPC_MAX_MESSAGE_BYTES: env.int('largest gRPC request message accepted (larger ones fail with RESOURCE_EXHAUSTED)', 1024 * 1024, { min: 1024 }),
   GRPC_MAX_CONCURRENT_STREAMS: env.int('most calls one client connection may have in flight (HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS); more wait in the client', 256, { min: 1 }),
-  WATCH_MAX_STREAMS: env.int('open WatchSettings streams this replica accepts; more are RESOURCE_EXHAUSTED (WATCH_LIMIT_EXCEEDED)', 10_000, { min: 1 }),
+  WATCH_MAX_STREAMS: env.int('open WatchSettings streams this replica accepts; more are UNAVAILABLE (WATCH_REPLICA_FULL)', 10_000, { min: 1 }),
   WATCH_MAX_STREAMS_PER_CALLER: env.int('open WatchSettings streams one caller (token `sub`) may hold on this replica', 100, { min: 1 }),
   WATCH_RESUME_HOLD_MS: env.int("longest a resumed Watch target waits, sending nothing, while this replica's state is older than the caller's resume token (the replica has not heard of a change yet); then its state is sent anyway (a token from before a database restore is ahead of every version); 0 = no wait", 5000, { min: 0, max: 600_000 }),
   WATCH_PROGRESS_INTERVAL_MS: env.int('how often a caught-up Watch stream gets a progress message (bookmark); none while Redis tracking is lost', 10_000, { min: 100 }),

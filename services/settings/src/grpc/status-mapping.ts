@@ -26,6 +26,8 @@ export const GRPC_CODE_OF: Record<ErrorCode, GrpcStatus> = {
   LOAD_SHED: GrpcStatus.UNAVAILABLE,
   CALLER_SHARE_EXCEEDED: GrpcStatus.RESOURCE_EXHAUSTED,
   WATCH_LIMIT_EXCEEDED: GrpcStatus.RESOURCE_EXHAUSTED,
+  // The replica, not the caller, is at its cap: another replica may have room.
+  WATCH_REPLICA_FULL: GrpcStatus.UNAVAILABLE,
   LIST_TOO_LARGE: GrpcStatus.FAILED_PRECONDITION,
   WATCH_UNAVAILABLE: GrpcStatus.UNAVAILABLE,
   SHUTTING_DOWN: GrpcStatus.UNAVAILABLE,
@@ -167,7 +169,8 @@ export const RETRY_DELAY_MS: Readonly<Partial<Record<ErrorCode, number>>> = {
   CONCURRENT_MODIFICATION: 50, // deadlock/serialization failure: the other writer finishes in ms
   ROW_LOCKED: 250, // someone else's long transaction holds the row; it may take a while
   CALLER_SHARE_EXCEEDED: 100, // this caller's share of deliberate database reads is in use
-  WATCH_LIMIT_EXCEEDED: 1000, // open Watch streams at their cap (caller or replica); streams end slowly
+  WATCH_LIMIT_EXCEEDED: 1000, // the caller's open Watch streams at their cap; streams end slowly
+  WATCH_REPLICA_FULL: 1000, // this replica's open Watch streams at their cap; the retry may reach another replica
   WATCH_UNAVAILABLE: 100, // this replica cannot watch (no Redis tracking); another one can
 };
 

@@ -5,7 +5,8 @@ import type { Principal } from '../../src/grpc/auth';
 import { API_SCOPES } from '../../src/grpc/scopes';
 import { WatchSettings } from '../../src/grpc/watch/watch-settings';
 import { createSettingsMetrics } from '../../src/metrics';
-import type { WatchHub } from '../../src/watch/watch-hub';
+import { KeyChangeBroadcast } from '../../src/watch/key-change-feed';
+import { WatchHub } from '../../src/watch/watch-hub';
 import { StreamLimits } from '../../src/watch/stream-limits';
 
 /**
@@ -20,7 +21,7 @@ describe('WatchSettings stream slots', () => {
     let verified!: (p: Principal) => void;
     const watch = new WatchSettings({
       // Never reached: the cancelled stream ends before it would watch anything.
-      hub: {} as WatchHub,
+      hub: {} as unknown as WatchHub,
       limits,
       targets: { parse: () => [] },
       authenticator: { authenticate: () => new Promise<Principal>((resolve) => (verified = resolve)) },
@@ -45,7 +46,7 @@ describe('WatchSettings stream slots', () => {
     let verified!: (p: Principal) => void;
     const watch = new WatchSettings({
       // Never reached: the stream ends before it would watch anything.
-      hub: {} as WatchHub,
+      hub: {} as unknown as WatchHub,
       limits,
       targets: { parse: () => [] },
       authenticator: { authenticate: () => new Promise<Principal>((resolve) => (verified = resolve)) },
@@ -68,5 +69,38 @@ describe('WatchSettings stream slots', () => {
     expect(errors[0]).toMatchObject({ code: status.UNAVAILABLE });
     expect(watch.openStreams).toBe(0);
     expect(limits.open).toBe(0);
+  });
+
+  it('refuses a stream beyond the replica\'s cap as UNAVAILABLE WATCH_REPLICA_FULL, and one beyond the caller\'s cap as RESOURCE_EXHAUSTED WATCH_LIMIT_EXCEEDED', async () => {
+    const feed = new KeyChangeBroadcast();
+    feed.resumed();
+    const hub = new WatchHub(feed, { retryMs: 1000, onReadError: () => undefined });
+    const watch = new WatchSettings({
+      hub,
+      limits: new StreamLimits(2, 1),
+      targets: {
+        parse: () => [{ account: 'a1', build: () => ({ name: 'x', key: 'k', generationKey: 'g', read: async () => ({ state: 's', version: 1n }), render: () => [] }) }],
+      },
+      authenticator: { authenticate: async (metadata: Metadata) => ({ subject: String(metadata.get('sub')[0]), accounts: 'all' as const, scopes: new Set(API_SCOPES) }) },
+      metrics: createSettingsMetrics(),
+      log: createLogger('test', 'silent'),
+      progressIntervalMs: 60_000, resumeHoldMs: 0,
+      isShuttingDown: () => false,
+    });
+    const open = async (sub: string): Promise<Array<{ code?: number; details?: string }>> => {
+      const metadata = new Metadata();
+      metadata.set('sub', sub);
+      const errors: Array<{ code?: number; details?: string }> = [];
+      const call = Object.assign(new EventEmitter(), { metadata, request: { targets: [] }, write: () => true });
+      call.on('error', (e: { code?: number; details?: string }) => errors.push(e));
+      watch.handler(call as unknown as Parameters<WatchSettings['handler']>[0]);
+      await new Promise((r) => setImmediate(r));
+      return errors;
+    };
+    expect(await open('a')).toEqual([]);
+    expect((await open('a'))[0]).toMatchObject({ code: status.RESOURCE_EXHAUSTED });
+    expect(await open('b')).toEqual([]);
+    expect((await open('c'))[0]).toMatchObject({ code: status.UNAVAILABLE });
+    watch.endAll();
   });
 });

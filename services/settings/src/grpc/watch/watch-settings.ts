@@ -93,10 +93,10 @@ export class WatchSettings {
       const targets = deps.targets.parse(call.request.targets);
       for (const t of targets) authorizeAccount(principal, t.account);
       const opened = deps.limits.tryOpen(principal.subject);
-      if (typeof opened === 'string') {
-        const limit = opened === 'per_caller' ? `${deps.limits.maxPerCaller} per caller` : `${deps.limits.maxPerReplica} on this replica`;
-        throw new SettingsError('WATCH_LIMIT_EXCEEDED', `too many open watch streams (${limit}); close some or retry later`);
-      }
+      // The caller over its own cap is told to slow down (RESOURCE_EXHAUSTED); a full replica is
+      // overloaded, not the caller's doing (UNAVAILABLE: the retry may reach another replica).
+      if (opened === 'per_caller') throw new SettingsError('WATCH_LIMIT_EXCEEDED', `too many open watch streams (${deps.limits.maxPerCaller} per caller); close some or retry later`);
+      if (typeof opened === 'string') throw new SettingsError('WATCH_REPLICA_FULL', `this replica has ${deps.limits.maxPerReplica} open watch streams, its maximum; retry (another replica may have room)`);
       // Cancelled while authenticating: cleanup has run already and will not again.
       if (ended) return opened();
       // Shutdown began while authenticating: endAll() did not see this stream (not open yet).
