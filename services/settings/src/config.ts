@@ -23,7 +23,7 @@ export const settingsEnvSchema = {
   CACHE_NOT_FOUND_TTL_SECONDS: env.int('TTL of a cached absence (a name with no row, answered NOT_FOUND without a PostgreSQL read until the row is created); bounds the Redis memory such entries take, not their freshness; 0 = absences are not cached', 300, { min: 0 }),
   DB_READ_POOL_MAX: env.int('PostgreSQL connections per process for reads (cache misses, fully_consistent, token reads)', 10, { min: 1, max: 1000 }),
   DB_WRITE_POOL_MAX: env.int('PostgreSQL connections per process for writes; saves never take a read connection and vice versa', 5, { min: 1, max: 1000 }),
-  DB_LOCK_TIMEOUT_MS: env.int('longest wait of a save for a row lock held by another transaction, counted from when it first asks for a write connection (SET LOCAL lock_timeout, less the time queued for a connection); then ABORTED ROW_LOCKED with RetryInfo; must be below DB_STATEMENT_TIMEOUT_MS', 250, { min: 1 }),
+  DB_LOCK_TIMEOUT_MS: env.int('longest wait of a save for a row lock held by another transaction, counted from when it first asks for a write connection (SET LOCAL lock_timeout, less the time queued for a connection); then ABORTED ROW_LOCKED with RetryInfo', 250, { min: 1 }),
   DB_WRITE_QUEUE_MAX: env.int('saves per process that may wait for a write connection while every one is in use; more fail at once with UNAVAILABLE (LOAD_SHED) and a RetryInfo, as does a save the ones ahead would keep waiting past its deadline', 100, { min: 0, max: 10000 }),
   DB_LOCK_WAIT_MAX_CONCURRENCY: env.int('saves per process that may wait for a row lock another transaction holds at once (keep below DB_WRITE_POOL_MAX); more fail at once with ABORTED ROW_LOCKED', 2, { min: 1, max: 1000 }),
   DB_DELIBERATE_READ_MAX_CONCURRENCY: env.int('reads sent to PostgreSQL on purpose (fully_consistent, a token newer than the cache) in flight at once per process', 6, { min: 1, max: 1000 }),
@@ -63,20 +63,9 @@ export function loadSettingsConfig(source: NodeJS.ProcessEnv = process.env): Set
   const config = loadEnv(settingsEnvSchema, source);
   const pem = config.JWT_PUBLIC_KEY.replace(/\\n/g, '\n');
   const normalized = { ...config, JWT_PUBLIC_KEY: pem, GRPC_HOST: config.GRPC_HOST || defaultGrpcHost(config.AUTH_MODE) };
-  const problems = [...authProblems(normalized), ...insecureDevProblems(normalized, source.NODE_ENV), ...timeoutProblems(normalized)];
+  const problems = [...authProblems(normalized), ...insecureDevProblems(normalized, source.NODE_ENV)];
   if (problems.length > 0) throw new ConfigError(problems);
   return normalized;
-}
-
-/**
- * A save's lock wait must end before its statement can: with DB_LOCK_TIMEOUT_MS at or above
- * DB_STATEMENT_TIMEOUT_MS the caller is answered ROW_LOCKED on the service's clock while
- * PostgreSQL, given no lock_timeout below the statement's, keeps the save waiting (its write
- * connection and lock-wait permit held) until statement_timeout.
- */
-function timeoutProblems(config: SettingsConfig): string[] {
-  if (config.DB_LOCK_TIMEOUT_MS < config.DB_STATEMENT_TIMEOUT_MS) return [];
-  return [`DB_LOCK_TIMEOUT_MS (${config.DB_LOCK_TIMEOUT_MS}) must be below DB_STATEMENT_TIMEOUT_MS (${config.DB_STATEMENT_TIMEOUT_MS})`];
 }
 
 function authProblems(config: SettingsConfig): string[] {

@@ -216,7 +216,7 @@ describe('saves of grants whose account list another transaction holds', () => {
 });
 
 describe('saves waiting for locks held by others are capped', () => {
-  const t = serverForTests({ DB_LOCK_WAIT_MAX_CONCURRENCY: '1', DB_LOCK_TIMEOUT_MS: '60000', DB_STATEMENT_TIMEOUT_MS: '61000' });
+  const t = serverForTests({ DB_LOCK_WAIT_MAX_CONCURRENCY: '1', DB_LOCK_TIMEOUT_MS: '60000' });
 
   it('saves beyond the lock-wait cap fail at once with ROW_LOCKED while saves of other rows succeed', async () => {
     const [a, b] = [newAccount(), newAccount()];
@@ -319,7 +319,7 @@ describe('saves of a row another transaction is inserting and has not committed'
 describe('saves waiting for a write connection are bounded', () => {
   // One write connection and one place in its queue: a save waiting for a held row lock keeps the
   // connection, the next save queues, the one after that is refused at once.
-  const t = serverForTests({ DB_WRITE_POOL_MAX: '1', DB_WRITE_QUEUE_MAX: '1', DB_LOCK_WAIT_MAX_CONCURRENCY: '1', DB_LOCK_TIMEOUT_MS: '60000', DB_STATEMENT_TIMEOUT_MS: '61000' });
+  const t = serverForTests({ DB_WRITE_POOL_MAX: '1', DB_WRITE_QUEUE_MAX: '1', DB_LOCK_WAIT_MAX_CONCURRENCY: '1', DB_LOCK_TIMEOUT_MS: '60000' });
   /** Saves waiting for a write connection (the pool behind knex). */
   const queuedForWriteConnection = (): number => connectionPoolOf(t.running.writeKnex).numPendingAcquires();
   /** settings_db_pool_wait_seconds_count{pool="write"}: waits for a write connection that ended. */
@@ -358,7 +358,7 @@ describe('saves waiting for a write connection are bounded', () => {
 });
 
 describe('a save the ones ahead would keep waiting past its deadline', () => {
-  const t = serverForTests({ DB_WRITE_POOL_MAX: '1', DB_LOCK_WAIT_MAX_CONCURRENCY: '1', DB_LOCK_TIMEOUT_MS: '60000', DB_STATEMENT_TIMEOUT_MS: '61000' });
+  const t = serverForTests({ DB_WRITE_POOL_MAX: '1', DB_LOCK_WAIT_MAX_CONCURRENCY: '1', DB_LOCK_TIMEOUT_MS: '60000' });
 
   it('is refused at once with UNAVAILABLE (LOAD_SHED, would_miss_deadline); one with time enough waits its turn', async () => {
     const [a, b, c] = [newAccount(), newAccount(), newAccount()];
@@ -461,7 +461,7 @@ describe('saves that waited for someone else\'s row lock', () => {
 describe('separate pools for reads and writes', () => {
   // Two write connections, both held by saves waiting on a row lock (no lock timeout within the
   // call): a fully_consistent read of another account must still get a read connection.
-  const t = serverForTests({ DB_READ_POOL_MAX: '2', DB_WRITE_POOL_MAX: '2', DB_LOCK_TIMEOUT_MS: '60000', DB_STATEMENT_TIMEOUT_MS: '61000' });
+  const t = serverForTests({ DB_READ_POOL_MAX: '2', DB_WRITE_POOL_MAX: '2', DB_LOCK_TIMEOUT_MS: '60000' });
 
   it('serves database reads while every write connection is stuck behind a row lock', async () => {
     const [a, b] = [newAccount(), newAccount()];

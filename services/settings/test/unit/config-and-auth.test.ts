@@ -43,12 +43,6 @@ describe('configuration', () => {
     expect(() => loadSettingsConfig({ ...local, JWT_HS256_SECRET: secret, GRPC_PORT: 'http', AUTH_MODE: 'open' })).toThrow(/GRPC_PORT[\s\S]*AUTH_MODE/);
   });
 
-  it('refuses a lock timeout at or above the statement timeout', () => {
-    const dev = { ...local, AUTH_MODE: 'insecure-dev' };
-    expect(() => loadSettingsConfig({ ...dev, DB_LOCK_TIMEOUT_MS: '5000', DB_STATEMENT_TIMEOUT_MS: '5000' })).toThrow(/DB_LOCK_TIMEOUT_MS \(5000\) must be below DB_STATEMENT_TIMEOUT_MS \(5000\)/);
-    expect(loadSettingsConfig({ ...dev, DB_LOCK_TIMEOUT_MS: '4999', DB_STATEMENT_TIMEOUT_MS: '5000' }).DB_LOCK_TIMEOUT_MS).toBe(4999);
-  });
-
   it('insecure-dev binds loopback by default, refuses another address and NODE_ENV=production; jwt binds every interface', () => {
     const dev = { ...local, AUTH_MODE: 'insecure-dev' };
     expect(loadSettingsConfig(dev).GRPC_HOST).toBe('127.0.0.1');
