@@ -15,21 +15,35 @@ import { StreamLimits } from '../../src/watch/stream-limits';
  * The cancel used to run the stream's cleanup before it held a slot, and the slot taken after
  * verification was then never given back; enough such cancels locked the caller out.
  */
+type WatchDeps = ConstructorParameters<typeof WatchSettings>[0];
+
+/** A WatchSettings with test defaults: no hub or targets unless a test watches for real. */
+function watchSettings(o: {
+  limits: StreamLimits;
+  authenticate: WatchDeps['authenticator']['authenticate'];
+  isShuttingDown?: () => boolean;
+  hub?: WatchHub;
+  targets?: WatchDeps['targets'];
+}): WatchSettings {
+  return new WatchSettings({
+    hub: o.hub ?? ({} as unknown as WatchHub),
+    limits: o.limits,
+    targets: o.targets ?? { parse: () => [] },
+    authenticator: { authenticate: o.authenticate },
+    metrics: createSettingsMetrics(),
+    log: createLogger('test', 'silent'),
+    progressIntervalMs: 60_000,
+    resumeHoldMs: 0,
+    isShuttingDown: o.isShuttingDown ?? (() => false),
+  });
+}
+
 describe('WatchSettings stream slots', () => {
   it('gives the slot back when the call is cancelled while its token is being verified', async () => {
     const limits = new StreamLimits(10, 1);
     let verified!: (p: Principal) => void;
-    const watch = new WatchSettings({
-      // Never reached: the cancelled stream ends before it would watch anything.
-      hub: {} as unknown as WatchHub,
-      limits,
-      targets: { parse: () => [] },
-      authenticator: { authenticate: () => new Promise<Principal>((resolve) => (verified = resolve)) },
-      metrics: createSettingsMetrics(),
-      log: createLogger('test', 'silent'),
-      progressIntervalMs: 60_000, resumeHoldMs: 0,
-      isShuttingDown: () => false,
-    });
+    // The cancelled stream ends before it would watch anything: no hub, no targets.
+    const watch = watchSettings({ limits, authenticate: () => new Promise<Principal>((resolve) => (verified = resolve)) });
     const call = Object.assign(new EventEmitter(), { metadata: new Metadata(), request: { targets: [] } });
     // The handler is typed for grpc-js's ServerWritableStream; this call has what serve() reads before a stream opens.
     watch.handler(call as unknown as Parameters<WatchSettings['handler']>[0]);
@@ -44,17 +58,8 @@ describe('WatchSettings stream slots', () => {
     const limits = new StreamLimits(10, 10);
     let shuttingDown = false;
     let verified!: (p: Principal) => void;
-    const watch = new WatchSettings({
-      // Never reached: the stream ends before it would watch anything.
-      hub: {} as unknown as WatchHub,
-      limits,
-      targets: { parse: () => [] },
-      authenticator: { authenticate: () => new Promise<Principal>((resolve) => (verified = resolve)) },
-      metrics: createSettingsMetrics(),
-      log: createLogger('test', 'silent'),
-      progressIntervalMs: 60_000, resumeHoldMs: 0,
-      isShuttingDown: () => shuttingDown,
-    });
+    // The stream ends before it would watch anything: no hub, no targets.
+    const watch = watchSettings({ limits, authenticate: () => new Promise<Principal>((resolve) => (verified = resolve)), isShuttingDown: () => shuttingDown });
     const errors: Array<{ code?: number; details?: string }> = [];
     const call = Object.assign(new EventEmitter(), { metadata: new Metadata(), request: { targets: [] }, write: () => true });
     call.on('error', (e: { code?: number; details?: string }) => errors.push(e));
@@ -75,17 +80,13 @@ describe('WatchSettings stream slots', () => {
     const feed = new KeyChangeBroadcast();
     feed.resumed();
     const hub = new WatchHub(feed, { retryMs: 1000, onReadError: () => undefined });
-    const watch = new WatchSettings({
+    const watch = watchSettings({
       hub,
       limits: new StreamLimits(2, 1),
       targets: {
         parse: () => [{ account: 'a1', build: () => ({ name: 'x', key: 'k', generationKey: 'g', read: async () => ({ state: 's', version: 1n }), render: () => [] }) }],
       },
-      authenticator: { authenticate: async (metadata: Metadata) => ({ subject: String(metadata.get('sub')[0]), accounts: 'all' as const, scopes: new Set(API_SCOPES) }) },
-      metrics: createSettingsMetrics(),
-      log: createLogger('test', 'silent'),
-      progressIntervalMs: 60_000, resumeHoldMs: 0,
-      isShuttingDown: () => false,
+      authenticate: async (metadata: Metadata) => ({ subject: String(metadata.get('sub')[0]), accounts: 'all' as const, scopes: new Set(API_SCOPES) }),
     });
     const open = async (sub: string): Promise<Array<{ code?: number; details?: string }>> => {
       const metadata = new Metadata();
