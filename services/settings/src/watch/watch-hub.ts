@@ -42,7 +42,12 @@ export class WatchHub {
       onReset: () => {
         for (const t of this.topics.values()) t.changed();
       },
-      onLost: () => undefined,
+      // What a topic read before the loss may be stale now: a watcher that opens before the
+      // reset gets a read of its own (through the fenced read path, which bypasses the near-cache
+      // while tracking is down), not that state. Existing watchers are re-read at the reset.
+      onLost: () => {
+        for (const t of this.topics.values()) t.forget();
+      },
     });
   }
 

@@ -83,6 +83,15 @@ export class WatchTopic<S> {
     this.refresh();
   }
 
+  /**
+   * Changes may be missed from now on (tracking lost): what was read is no longer known to be
+   * current, so a new subscriber reads instead of getting it. Nothing is read now; the reset
+   * that follows the loss calls `changed`.
+   */
+  forget(): void {
+    this.dirty = true;
+  }
+
   close(): void {
     if (this.retry) clearTimeout(this.retry);
     this.retry = undefined;

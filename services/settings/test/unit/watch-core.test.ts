@@ -249,6 +249,26 @@ describe('Watch core: one upstream read per change, latest state coalesced, neve
     expect(w.progress()).toBe(true);
   });
 
+  it('a watcher that opens while tracking is lost gets a fresh read, not the state its topic read before the loss', async () => {
+    const { feed, hub } = setUp();
+    const row = new FakeRow(v(1));
+    const first = new FakeSink();
+    new Watcher(hub, first, { progressMessage: progress }).start([target('a', row)]);
+    await tick();
+    row.answer();
+    await tick();
+    feed.lost();
+    row.current = v(2); // changed while pushes were lost: the topic's v1 may be stale
+    const late = new FakeSink();
+    new Watcher(hub, late, { progressMessage: progress }).start([target('a', row)]);
+    await tick();
+    expect(late.out).toEqual([]); // not v1: this replica cannot know v1 is still current
+    expect(row.pendingReads).toBe(1);
+    row.answer();
+    await tick();
+    expect(late.out).toEqual([{ kind: 'state', name: 'a', version: 2n, from: 'nothing' }]);
+  });
+
   it('a generation change (TRUNCATE) delivers the re-read even at the same version: a truncated grant table empties a list without bumping its version', async () => {
     const { feed, hub } = setUp();
     const row = new FakeRow(v(4, 'two grants'));
