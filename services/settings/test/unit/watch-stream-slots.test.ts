@@ -104,4 +104,21 @@ describe('WatchSettings stream slots', () => {
     expect((await open('c'))[0]).toMatchObject({ code: status.UNAVAILABLE });
     watch.endAll();
   });
+
+  it('keeps an ended stream\'s slot until the call is over: a caller that does not read holds its ended streams open, and cannot open more in their place', async () => {
+    const limits = new StreamLimits(10, 1);
+    // A token that expires at once ends the stream (UNAUTHENTICATED); the stream watches nothing.
+    const watch = watchSettings({ limits, authenticate: async () => ({ subject: 'caller', accounts: 'all', scopes: new Set(API_SCOPES), expiresAt: Date.now() }) });
+    const errors: Array<{ code?: number; details?: string }> = [];
+    const call = Object.assign(new EventEmitter(), { metadata: new Metadata(), request: { targets: [] }, write: () => true });
+    call.on('error', (e: { code?: number; details?: string }) => errors.push(e));
+    watch.handler(call as unknown as Parameters<WatchSettings['handler']>[0]);
+    await new Promise((r) => setTimeout(r, 20));
+    expect(errors[0]).toMatchObject({ code: status.UNAUTHENTICATED });
+    // grpc-js sends the status only after the messages the caller has not read yet (HTTP/2 flow
+    // control), and emits 'cancelled' once it is sent: until then the stream is open.
+    expect(limits.open).toBe(1);
+    call.emit('cancelled');
+    expect(limits.open).toBe(0);
+  });
 });

@@ -62,27 +62,38 @@ export class WatchSettings {
     let progressTimer: NodeJS.Timeout | undefined;
     let expiryTimer: NodeJS.Timeout | undefined;
     let ended = false;
-    const cleanup = (): void => {
+    let over = false;
+    /** Nothing more is watched or written for this stream. */
+    const stop = (): void => {
       if (ended) return;
       ended = true;
       clearTimeout(progressTimer);
       clearTimeout(expiryTimer);
       watcher?.close();
-      release?.();
       this.open.delete(end);
       deps.metrics.watchStreams.set(this.open.size);
     };
+    // The slot is given back only when the call is over ('cancelled' also follows a status that
+    // was sent), not when the stream is ended: grpc-js sends the status after the messages the
+    // caller has not read, so a caller that does not read keeps an ended stream, and what it
+    // buffers, open; with the slot given back at `end` it could hold any number of them.
+    const finish = (): void => {
+      stop();
+      if (over) return;
+      over = true;
+      release?.();
+    };
     const end = (err: SettingsError): void => {
       if (ended) return;
-      cleanup();
+      stop();
       const serviceError = toServiceError(err);
       deps.metrics.grpcRequests.inc({ method: 'WatchSettings', code: GrpcStatus[serviceError.code ?? GrpcStatus.UNKNOWN] ?? 'UNKNOWN' });
       if (err.code === 'INTERNAL') deps.log.error({ err: err.cause ?? err }, 'watch failed');
       // grpc-js sends a server stream's 'error' as its status, then ends it.
       call.emit('error', Object.assign(new Error(serviceError.details ?? err.message), serviceError));
     };
-    call.on('cancelled', cleanup);
-    call.on('close', cleanup);
+    call.on('cancelled', finish);
+    call.on('close', finish);
     try {
       if (deps.isShuttingDown()) throw new SettingsError('SHUTTING_DOWN', 'server is shutting down; watch on another replica');
       if (!deps.hub) throw new SettingsError('WATCH_UNAVAILABLE', 'this replica runs without Redis invalidation tracking (NEAR_CACHE_ENABLED=false), which Watch needs; watch on another replica');
@@ -97,8 +108,8 @@ export class WatchSettings {
       // overloaded, not the caller's doing (UNAVAILABLE: the retry may reach another replica).
       if (opened === 'per_caller') throw new SettingsError('WATCH_LIMIT_EXCEEDED', `too many open watch streams (${deps.limits.maxPerCaller} per caller); close some or retry later`);
       if (typeof opened === 'string') throw new SettingsError('WATCH_REPLICA_FULL', `this replica has ${deps.limits.maxPerReplica} open watch streams, its maximum; retry (another replica may have room)`);
-      // Cancelled while authenticating: cleanup has run already and will not again.
-      if (ended) return opened();
+      // Cancelled while authenticating: finish has run already and will not again.
+      if (over) return opened();
       // Shutdown began while authenticating: endAll() did not see this stream (not open yet).
       if (deps.isShuttingDown()) {
         opened();
