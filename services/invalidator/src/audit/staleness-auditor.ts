@@ -25,7 +25,12 @@ interface Suspect {
   sample: AuditSample;
   floor: bigint;
   dueAt: number;
+  /** Fences that failed (Redis errors) since the entry was found inconsistent; it is counted once, at the first. */
+  fenceFailures?: number;
 }
+
+/** Fence attempts for one inconsistent entry before the auditor gives up on it (logged). */
+const MAX_FENCE_ATTEMPTS = 5;
 
 /**
  * The staleness auditor (README "Staleness auditor"): checks sampled cache hits against
@@ -36,6 +41,7 @@ export class StalenessAuditor {
   private held: AuditSample[] = [];
   private suspects: Suspect[] = [];
   private running = false;
+  private stopping = false;
   private loops: Promise<void>[] = [];
   private checked = 0;
   private inconsistent = 0;
@@ -70,6 +76,7 @@ export class StalenessAuditor {
 
   async stop(): Promise<void> {
     this.running = false;
+    this.stopping = true;
     await this.deps.source.close();
     await Promise.all(this.loops);
     await this.deps.rows.close();
@@ -77,7 +84,11 @@ export class StalenessAuditor {
 
   /** Takes samples from the stream into memory (test seam: `accept`). */
   accept(samples: readonly AuditSample[]): void {
-    this.held.push(...samples);
+    // A sample stamped in the future (a settings replica whose clock runs ahead) would never come
+    // due, and enough of them would fill `maxHeld` and stop the pump for every replica's samples:
+    // it counts as served when it arrived.
+    const now = this.now();
+    for (const s of samples) this.held.push(s.servedAt > now ? { ...s, servedAt: now } : s);
     this.deps.metrics.auditHeld.set(this.heldSamples);
   }
 
@@ -131,11 +142,16 @@ export class StalenessAuditor {
         this.deps.metrics.auditSkipped.inc({ reason: 'unmapped' });
         continue;
       }
-      byTable.set(row.table, [...(byTable.get(row.table) ?? []), { sample, ids: row.ids }]);
+      const items = byTable.get(row.table);
+      if (items) items.push({ sample, ids: row.ids });
+      else byTable.set(row.table, [{ sample, ids: row.ids }]);
     }
     const size = this.opts.batchSize ?? 100;
     for (const [table, items] of byTable) {
       for (let i = 0; i < items.length; i += size) {
+        // Stopping: the rest of the round's samples are dropped rather than hold the shutdown
+        // (a statement can take its whole timeout when PostgreSQL does not answer).
+        if (this.stopping) return;
         const batch = items.slice(i, i + size);
         const distinct = new Map(batch.map((b) => [b.sample.key, b.ids]));
         await this.deps.limiter.take(1);
@@ -174,20 +190,35 @@ export class StalenessAuditor {
     const values = await this.deps.cache.lookup(suspects.map((s) => s.sample));
     for (const [j, s] of suspects.entries()) {
       const { value, generation } = values[j]!;
+      const decided = s.fenceFailures !== undefined;
       if (!servesBelow(value, generation, s.floor)) {
-        this.verdict(s.sample, false);
+        // Healed meanwhile (or, after a failed fence, by another writer): counted already if decided.
+        if (!decided) this.verdict(s.sample, false);
         continue;
       }
-      const fenced = await this.deps.cache.fence(s.sample.key, s.floor).catch((err: unknown) => {
-        this.deps.log.warn({ err: (err as Error).message, key: s.sample.key }, 'fencing the inconsistent entry failed');
-        return false;
-      });
-      this.deps.log.error(
-        { key: s.sample.key, servedVersion: s.sample.version.toString(), cachedVersion: value?.kind === 'entry' ? value.version.toString() : undefined, rowVersion: s.floor.toString(), servedAt: new Date(s.sample.servedAt).toISOString(), fenced },
-        'cache entry still stale after the invalidation SLO (inconsistent); fenced',
-      );
-      this.verdict(s.sample, true);
+      const fields = { key: s.sample.key, servedVersion: s.sample.version.toString(), cachedVersion: value?.kind === 'entry' ? value.version.toString() : undefined, rowVersion: s.floor.toString(), servedAt: new Date(s.sample.servedAt).toISOString() };
+      if (!decided) {
+        this.deps.log.error(fields, 'cache entry still stale after the invalidation SLO (inconsistent)');
+        this.verdict(s.sample, true);
+      }
+      let written: boolean;
+      try {
+        written = await this.deps.cache.fence(s.sample.key, s.floor);
+      } catch (err) {
+        // The entry stays stale until it is fenced: tried again next SLO, a bounded number of times.
+        const failures = (s.fenceFailures ?? 0) + 1;
+        if (failures < MAX_FENCE_ATTEMPTS) {
+          this.deps.log.warn({ ...fields, err: (err as Error).message, attempt: failures }, 'fencing the inconsistent entry failed; trying again');
+          this.suspects.push({ ...s, fenceFailures: failures, dueAt: this.now() + this.opts.sloMs });
+        } else {
+          this.deps.log.error({ ...fields, err: (err as Error).message, attempts: failures }, 'fencing the inconsistent entry failed; given up: it is served until its TTL or the next change of its row');
+        }
+        continue;
+      }
+      // false: the script found it fenced or replaced already (another writer won the race).
+      this.deps.log.info({ key: s.sample.key, fence: written ? 'written' : 'already_fenced' }, 'inconsistent entry fenced');
     }
+    this.deps.metrics.auditHeld.set(this.heldSamples);
   }
 
   private verdict(sample: AuditSample, inconsistent: boolean): void {

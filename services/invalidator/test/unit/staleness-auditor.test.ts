@@ -49,22 +49,26 @@ describe('audit samples', () => {
 });
 
 /** An auditor on fakes and a manual clock: rows and cache values are set by the test. */
-function harness(sloMs = 1000) {
+function harness(sloMs = 1000, fakes: { versions?: RowVersionSource['versions']; fence?: AuditCache['fence'] } = {}) {
+  let closed = false;
   let now = 0;
   const rows = new Map<string, bigint>();
   const cache = new Map<string, CacheValue>();
   const fenced: Array<[string, bigint]> = [];
   const queries: Array<{ table: string; keys: number }> = [];
   const rowSource: RowVersionSource = {
-    versions: async (table, ids) => {
-      queries.push({ table: table.table, keys: ids.length });
-      return new Map(ids.map((i) => table.key(i as never).key).filter((k) => rows.has(k)).map((k) => [k, rows.get(k)!]));
-    },
+    versions:
+      fakes.versions ??
+      (async (table, ids) => {
+        queries.push({ table: table.table, keys: ids.length });
+        return new Map(ids.map((i) => table.key(i as never).key).filter((k) => rows.has(k)).map((k) => [k, rows.get(k)!]));
+      }),
     close: async () => undefined,
   };
   const auditCache: AuditCache = {
     lookup: async (items) => items.map((i) => ({ value: cache.get(i.key), generation: GEN })),
     fence: async (key, floor) => {
+      if (fakes.fence) return fakes.fence(key, floor);
       fenced.push([key, floor]);
       cache.set(key, { kind: 'marker', floor });
       return true;
@@ -72,7 +76,15 @@ function harness(sloMs = 1000) {
   };
   const metrics = createInvalidatorMetrics();
   const auditor = new StalenessAuditor(
-    { source: { read: async () => ({ samples: [], malformed: 0 }), close: async () => undefined }, rows: rowSource, cache: auditCache, limiter: { take: async () => undefined }, metrics, log: createLogger('t', 'silent'), now: () => now },
+    {
+      source: {
+        // An empty stream, read as XREADGROUP BLOCK would: a read waits (the loop would spin otherwise).
+        read: async () => {
+          if (!closed) await new Promise((r) => setTimeout(r, 20));
+          return { samples: [], malformed: 0 };
+        },
+        close: async () => void (closed = true),
+      }, rows: rowSource, cache: auditCache, limiter: { take: async () => undefined }, metrics, log: createLogger('t', 'silent'), now: () => now },
     { sloMs },
   );
   const count = async (name: string) => (await metrics.registry.getSingleMetric(name)!.get()).values[0]!.value;
@@ -162,6 +174,60 @@ describe('StalenessAuditor', () => {
     h.at(2000);
     await h.auditor.auditDue();
     expect(h.fenced).toEqual([[key, 6n]]);
+  });
+
+  it('a fence that fails is tried again at the next round, and the entry is counted once', async () => {
+    let failures = 1;
+    const h = harness(1000, {
+      fence: async (k, floor) => {
+        if (failures-- > 0) throw new Error('Command timed out');
+        h.cache.set(k, { kind: 'marker', floor });
+        return true;
+      },
+    });
+    h.rows.set(key, 9n);
+    h.cache.set(key, entry(5n));
+    h.auditor.accept([sample(5n)]);
+    h.at(1000);
+    await h.auditor.auditDue();
+    h.at(2000);
+    await h.auditor.auditDue();
+    expect(await h.count('invalidator_audit_inconsistent_total')).toBe(1);
+    expect(h.cache.get(key)).toEqual(entry(5n)); // not fenced yet: kept for another attempt
+    expect(h.auditor.heldSamples).toBe(1);
+    h.at(3000);
+    await h.auditor.auditDue();
+    expect(h.cache.get(key)).toEqual({ kind: 'marker', floor: 9n });
+    expect([await h.count('invalidator_audit_checked_total'), await h.count('invalidator_audit_inconsistent_total')]).toEqual([1, 1]);
+    expect(h.auditor.heldSamples).toBe(0);
+  });
+
+  it('audits a sample stamped in the future (a replica whose clock runs ahead) one SLO after it arrived, instead of holding it', async () => {
+    const h = harness();
+    h.rows.set(key, 5n);
+    h.auditor.accept([sample(5n, 86_400_000)]);
+    h.at(1000);
+    await h.auditor.auditDue();
+    expect(h.queries).toHaveLength(1);
+    expect(h.auditor.heldSamples).toBe(0);
+  });
+
+  it('stop() ends a round at its next statement instead of waiting for every batch of it', async () => {
+    const h = harness(1000, {
+      // PostgreSQL not answering: each statement fails after its timeout.
+      versions: async () => {
+        await new Promise((r) => setTimeout(r, 200));
+        throw new Error('connection timeout');
+      },
+    });
+    h.auditor.accept(Array.from({ length: 1000 }, (_, i): AuditSample => ({ key: cacheKeys.accountSettings(`a${i}`).key, space: 'account-settings', version: 1n, servedAt: 0 })));
+    h.at(5000);
+    h.auditor.start();
+    await new Promise((r) => setTimeout(r, 50));
+    const t0 = Date.now();
+    await h.auditor.stop();
+    // 10 statements of 200 ms: the whole round would take 2 s.
+    expect(Date.now() - t0).toBeLessThan(600);
   });
 
   it('batches keys per table: 250 samples of one table are 3 statements, duplicates read once', async () => {
