@@ -13,6 +13,7 @@ const PROGRESS_EVERY_MS = 60_000;
  */
 export const normalWorkloadAudit: Scenario = {
   name: 'normal-workload-audit',
+  auditor: true,
   behaviour: 'under a normal workload with no fault the staleness auditor checks sampled hits at a bounded database cost and counts 0 inconsistencies',
   fault: 'none: the workload runs for the soak time (CHAOS_SOAK_SECONDS) with every cache hit sampled by the auditor',
   async inject({ fleet, sizes, log, note }) {
@@ -22,6 +23,7 @@ export const normalWorkloadAudit: Scenario = {
       queries: await fleet.invalidatorMetricSum('invalidator_audit_db_queries_total'),
       sampled: metricSum(await fleet.settingsMetrics(), 'settings_audit_samples_total', { result: 'published' }),
     });
+    const restarts0 = fleet.supervisorRestarts;
     const c0 = await counters();
     const t0 = Date.now();
     while (Date.now() - t0 < sizes.soakMs) {
@@ -39,6 +41,7 @@ export const normalWorkloadAudit: Scenario = {
         `${d.inconsistent} inconsistent; ${d.queries} audit queries (${(d.queries / seconds).toFixed(1)}/s over ${fleet.replicaNames().length} replicas, ` +
         `ceiling AUDIT_MAX_QUERIES_PER_SECOND per replica)`,
     );
+    if (fleet.supervisorRestarts !== restarts0) throw new Error('the supervisor restarted a service during the soak: the counters started again at 0, so their totals say nothing');
     if (d.checked === 0) throw new Error('the auditor decided no sample: the soak proves nothing');
     if (d.inconsistent > 0) throw new Error(`the auditor counted ${d.inconsistent} inconsistencies under a normal workload (invalidator logs name the keys)`);
   },

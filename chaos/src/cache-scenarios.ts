@@ -38,6 +38,7 @@ const secs = (ms: number): string => (ms / 1000).toFixed(1);
 
 export const plantedStaleEntry: Scenario = {
   name: 'planted-stale-entry',
+  auditor: true,
   behaviour: 'a stale entry planted straight into Redis is found and fenced by the staleness auditor, and every key converges without emptying the cache',
   fault: `for ${PLANTED} cached keys: update the row, and once its eviction landed put the previous entry back under the current generation (versionedFill of the old version and payload), then read it once`,
   async inject({ fleet, keys, db, caller, workload, redisUrl, rng, sizes, log, note }) {
@@ -49,6 +50,7 @@ export const plantedStaleEntry: Scenario = {
     await targetsHaveRows(db, targets);
     try {
       const gens = await generations(redis);
+      const restarts0 = fleet.supervisorRestarts;
       const counted0 = await fleet.invalidatorMetricSum('invalidator_audit_inconsistent_total');
       const checked0 = await fleet.invalidatorMetricSum('invalidator_audit_checked_total');
       const queries0 = await fleet.invalidatorMetricSum('invalidator_audit_db_queries_total');
@@ -108,6 +110,12 @@ export const plantedStaleEntry: Scenario = {
           `served → fenced max ${healed.length ? secs(Math.max(...healed)) : '-'} s (AUDIT_SLO_MS ${AUDIT_SLO_MS}); ` +
           `audit: ${checked} samples checked, ${queries} queries in ${auditS.toFixed(1)} s (${(queries / auditS).toFixed(1)}/s); generations ${gens === gensAfter ? 'unchanged (cache not emptied)' : `RENEWED ${gens} → ${gensAfter}`}`,
       );
+      // The verdict: every planted entry found, counted and fenced, and the cache not emptied to do it.
+      if (fleet.supervisorRestarts !== restarts0) throw new Error('the supervisor restarted a service while the auditor was being measured: its counters started again at 0');
+      if (planted.length < PLANTED) throw new Error(`only ${planted.length} of ${PLANTED} stale entries could be planted: the scenario proves less than it says`);
+      if (healed.length < planted.length) throw new Error(`${planted.length - healed.length} planted stale entries were still cached ${timeoutMs / 1000} s after they were served`);
+      if (counted < planted.length) throw new Error(`the auditor fenced ${healed.length} planted entries but counted ${counted} inconsistencies`);
+      if (gens !== gensAfter) throw new Error(`a generation was renewed (${gens} → ${gensAfter}): the cache was emptied instead of the entries being fenced`);
     } finally {
       workload.release(targets);
       redis.disconnect();

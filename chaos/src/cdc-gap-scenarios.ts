@@ -111,7 +111,6 @@ async function restartAndMeasureHeal(ctx: GapContext, log: Log): Promise<void> {
 export const slotRecreated: GapScenario = {
   name: 'slot-recreated',
   behaviour: 'after the replication slot is dropped and recreated with writes in the gap every key converges to its row, without emptying the cache',
-  auditor: false,
   churn: false,
   fault: 'stop the connector, drop its replication slot, keep writing for the hold time, start the connector (it recreates the slot; the stored offset is gone, so the stack resets it, records the gap and heals it by an incremental snapshot)',
   async inject(ctx) {
@@ -136,7 +135,6 @@ export const slotRecreated: GapScenario = {
 export const offsetsReset: GapScenario = {
   name: 'offsets-reset',
   behaviour: 'after the connector offsets are reset with writes in the gap every key converges to its row, without emptying the cache',
-  auditor: false,
   churn: false,
   fault: 'stop the connector, keep writing for the hold time, reset its offsets over the Connect REST API (the stack helper records the gap), start it; the heal is an incremental snapshot',
   async inject(ctx) {

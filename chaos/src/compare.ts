@@ -1,3 +1,4 @@
+import { openCache, waitEntry } from './cache-peek';
 import type { HarnessDb } from './db';
 import { readRows, showsRow, updateRow, type Observed, type SettingsKey } from './keys';
 import type { CallResult, ReadMode, SettingsCaller } from './settings-client';
@@ -104,13 +105,31 @@ export interface Probe {
   value: string;
 }
 
+/** How long a probe candidate may take to be cached before the next candidate is tried. */
+const PROBE_CACHE_TIMEOUT_MS = 3_000;
+
 /**
- * After the heal: make sure `probes` keys are in the cache (a default Get fills them), then
- * change each with a psql UPDATE. Only an invalidator that works again can make these visible
- * through a default Get; one that stayed paused leaves the cached old values there for hours.
+ * After the heal: takes the first `count` of `candidates` (keys whose row exists, in a seeded
+ * order) that can be cached as an entry of their row, as Redis shows it, then changes each with a
+ * psql UPDATE. Only an invalidator that works again can make these visible through a default
+ * Get; one that stayed paused leaves the cached old values there for hours. A key that is not
+ * cached would show its change through a miss whatever the invalidator does, so it is skipped: a
+ * deleted row's key keeps its delete marker for minutes (its absence is not cached), and after a
+ * restore a rewound row's key is fenced by a marker at the lost version (a refused fill). Fewer
+ * than `count` cacheable keys is an error: the probes would prove less than they say.
  */
-export async function writeProbes(caller: SettingsCaller, db: HarnessDb, probeKeys: readonly SettingsKey[], tag: string, deadlineMs: number): Promise<Probe[]> {
-  await observeAll(caller, probeKeys, 'default', deadlineMs);
+export async function writeProbes(caller: SettingsCaller, db: HarnessDb, redisUrl: string, candidates: readonly SettingsKey[], count: number, tag: string, deadlineMs: number): Promise<Probe[]> {
+  const redis = await openCache(redisUrl);
+  const probeKeys: SettingsKey[] = [];
+  try {
+    for (const key of candidates) {
+      if (probeKeys.length === count) break;
+      if (await waitEntry(redis, caller, key, deadlineMs, 1n, PROBE_CACHE_TIMEOUT_MS)) probeKeys.push(key);
+    }
+  } finally {
+    redis.disconnect();
+  }
+  if (probeKeys.length < count) throw new Error(`only ${probeKeys.length} of ${count} post-heal probe keys could be cached: the probes would prove less than they say`);
   const probes: Probe[] = [];
   for (const [i, key] of probeKeys.entries()) {
     const value = `${tag}probe-${i}`;

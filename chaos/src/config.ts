@@ -107,7 +107,8 @@ export function optionsFromEnv(env: NodeJS.ProcessEnv = process.env): ChaosOptio
   const short = truthy(env.CHAOS_SHORT);
   const rawSeed = (env.CHAOS_SEED ?? '').trim();
   const seed = rawSeed === '' ? randomSeed() : Number(rawSeed);
-  if (!Number.isSafeInteger(seed) || seed < 0) throw new Error(`CHAOS_SEED must be a non-negative integer, got ${JSON.stringify(rawSeed)}`);
+  // The streams take the seed as 32 bits (prng.ts): a larger seed would repeat another's run.
+  if (!Number.isSafeInteger(seed) || seed < 0 || seed >= 2 ** 32) throw new Error(`CHAOS_SEED must be an integer from 0 to 4294967295, got ${JSON.stringify(rawSeed)}`);
   const sizes = short ? SHORT_SIZES : FULL_SIZES;
   const rawSoak = (env.CHAOS_SOAK_SECONDS ?? '').trim();
   const soakSeconds = rawSoak === '' ? sizes.soakMs / 1000 : Number(rawSoak);

@@ -48,6 +48,12 @@ export class Fleet {
   private supervisor: NodeJS.Timeout | undefined;
   private supervising = false;
   grpcPort = 0;
+  /**
+   * Restarts the supervisor made (a process that exited by itself or failed its liveness probe).
+   * A restarted replica's counters start again at 0, so a scenario that measures counter deltas
+   * cannot trust them across one.
+   */
+  supervisorRestarts = 0;
 
   private constructor(private readonly opts: FleetOptions) {}
 
@@ -186,6 +192,7 @@ export class Fleet {
         if (m.svc.expectedExit) continue;
         if (m.svc.exit !== undefined) {
           this.opts.note(`${name} exited (${m.svc.exit}) by itself; restarted by the supervisor`);
+          this.supervisorRestarts++;
           m.svc = m.restart();
           m.livenessFailures = 0;
           m.started = false;
@@ -197,6 +204,7 @@ export class Fleet {
         if (m.livenessFailures >= LIVENESS_FAILURES) {
           this.opts.note(`${name} failed /healthz ${LIVENESS_FAILURES} times in a row; killed and restarted by the supervisor`);
           await m.svc.stop('SIGKILL');
+          this.supervisorRestarts++;
           m.svc = m.restart();
           m.livenessFailures = 0;
           m.started = false;

@@ -76,7 +76,9 @@ export async function runScenario(scenario: Scenario, env: ScenarioEnv): Promise
     log(m);
   };
   const prefix = scenarioPrefix(env.runId, env.index);
-  const tag = `c${env.index}`;
+  // A scenario's random streams are named after it, not its place in the run: the same seed makes
+  // the same choices whether it runs in a full run or alone (CHAOS_SCENARIOS).
+  const tag = scenario.name;
   const keys = keySet(prefix, sizes.accounts, sizes.doctorsPerAccount);
   const deadline = sizes.callDeadlineMs;
   let fleet: Fleet | undefined;
@@ -95,7 +97,7 @@ export async function runScenario(scenario: Scenario, env: ScenarioEnv): Promise
     const groupId = `chaos-${env.runId}-${env.index}-${scenario.name}`;
     await positionGroupAtEnd(groupId);
     log(`starting settings service and invalidator replicas ${BASE_REPLICAS.join(', ')} (group ${groupId})`);
-    fleet = await Fleet.start({ logDir: env.logDir, groupId, redisUrl: env.redisUrl, auditor: scenario.auditor !== false, note, log }, BASE_REPLICAS);
+    fleet = await Fleet.start({ logDir: env.logDir, groupId, redisUrl: env.redisUrl, auditor: scenario.auditor === true, note, log }, BASE_REPLICAS);
     const churn = scenario.churn !== false;
     // With churn one key in four starts without a row: readers cache its absence, writers create it.
     await seedRows(db, churn ? keys.filter((_, i) => i % 4 !== 3) : keys);
@@ -119,9 +121,11 @@ export async function runScenario(scenario: Scenario, env: ScenarioEnv): Promise
     const present = await readRows(db, prefix);
     cacheBackSeconds = await waitCacheInUse(fleet, caller, keys.find((k) => present.has(k.name)) ?? keys[0]!, CACHE_BACK_TIMEOUT_MS, deadline * 2);
     if (cacheBackSeconds === null) throw new Error(`the settings service did not answer from the cache within ${CACHE_BACK_TIMEOUT_MS / 1000} s of the workload stopping`);
-    const probeKeys = sampleDistinct(streamFor(seed, `${tag}/probes`), keys, sizes.probeWrites);
-    log(`workload stopped; ${probeKeys.length} post-heal psql UPDATEs of cached keys, then waiting for convergence`);
-    probes = await writeProbes(caller, db, probeKeys, tag, deadline * 2);
+    // Keys with a row in a seeded order; writeProbes takes the first ones it can cache.
+    const withRows = keys.filter((k) => present.has(k.name));
+    const candidates = sampleDistinct(streamFor(seed, `${tag}/probes`), withRows, withRows.length);
+    log(`workload stopped; ${sizes.probeWrites} post-heal psql UPDATEs of cached keys, then waiting for convergence`);
+    probes = await writeProbes(caller, db, env.redisUrl, candidates, sizes.probeWrites, tag, deadline * 2);
     const convergence = await waitConverged(caller, db, keys, prefix, sizes.convergeTimeoutMs, deadline * 2);
     convergeSeconds = convergence.seconds;
     if (convergence.seconds === null) log(`not converged after ${sizes.convergeTimeoutMs / 1000} s: ${convergence.diverged} keys still differ`);
@@ -166,6 +170,7 @@ export async function runScenario(scenario: Scenario, env: ScenarioEnv): Promise
     error,
     // INTERNAL means a bug (issue: retryable failures say UNAVAILABLE/ABORTED with RetryInfo):
     // a fault that makes the service answer INTERNAL fails the scenario like a stale key does.
-    passed: error === undefined && mismatches.length === 0 && convergeSeconds !== null && (tally.errors.INTERNAL ?? 0) === 0,
+    // Every post-heal probe must be visible: a replica paused for good shows there first.
+    passed: error === undefined && mismatches.length === 0 && convergeSeconds !== null && visible === probes.length && (tally.errors.INTERNAL ?? 0) === 0,
   };
 }

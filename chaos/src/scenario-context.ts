@@ -31,8 +31,10 @@ export interface Scenario {
   /** What is injected (README and progress lines). */
   fault: string;
   /**
-   * Whether the fleet runs the staleness auditor (default true). The CDC gap scenarios turn it
-   * off: their verdict must prove the heal alone, and the auditor would fence sampled gap entries.
+   * Whether the fleet runs the staleness auditor (default false). Only the scenarios about the
+   * auditor turn it on: it fences stale entries it samples, so in any other scenario it would
+   * repair what the fault left behind (a lost invalidation, a replica paused for good) before
+   * the comparison could see it, and the verdict must prove the invalidator (or the heal) alone.
    */
   auditor?: boolean;
   /**

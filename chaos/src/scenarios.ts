@@ -86,7 +86,9 @@ const redisOutageRebalance: Scenario = {
       }
       await sleep(250);
     }
-    note(joined ? `replica c joined after ${((Date.now() - t0) / 1000).toFixed(1)} s` : `replica c had not joined after ${sizes.rebalanceJoinTimeoutMs / 1000} s`);
+    // Without the join there is no rebalance, and the scenario would pass as a plain Redis restart.
+    if (!joined) throw new Error(`replica c had not joined the group after ${sizes.rebalanceJoinTimeoutMs / 1000} s: no rebalance happened during the outage`);
+    note(`replica c joined after ${((Date.now() - t0) / 1000).toFixed(1)} s`);
     // A member of the group for a moment, as a rolling update's new pod would be.
     await sleep(REBALANCE_MEMBER_MS);
     log('stopping the third replica (SIGTERM: a second rebalance)');

@@ -13,6 +13,11 @@ describe('chaos options from the environment', () => {
     expect(() => optionsFromEnv({ CHAOS_SEED: '1', CHAOS_SOAK_SECONDS: '0' })).toThrow(/CHAOS_SOAK_SECONDS/);
   });
 
+  it('rejects a seed the 32-bit streams would alias to another (2^32 + 5 would repeat seed 5)', () => {
+    expect(optionsFromEnv({ CHAOS_SEED: '4294967295' }).seed).toBe(4294967295);
+    expect(() => optionsFromEnv({ CHAOS_SEED: '4294967301' })).toThrow(/CHAOS_SEED/);
+  });
+
   it('runs the no-fault audit soak first in a full run', () => {
     expect(optionsFromEnv({ CHAOS_SEED: '1' }).scenarios[0]).toBe('normal-workload-audit');
   });
