@@ -82,7 +82,10 @@ cfg() { # <connector config key> <default>: where the connector reads, so the he
   local v=""; [[ $DRY_RUN -eq 1 ]] || v="$("$KUBECTL" get "kafkaconnector/$CONNECTOR" -n "$NS" -o jsonpath="{.spec.config.database\\.$1}")"
   echo "${v:-$2}"
 }
-db_url="postgresql://$(cfg user debezium_settings)@$(cfg hostname settings-postgres):$(cfg port 5432)/$(cfg dbname settings)?sslmode=verify-full&sslrootcert=/etc/settings-ca/ca.crt"
+# The connector's own TLS mode (dev: disable), and the CA bundle only where the server is verified.
+sslmode="$(cfg sslmode verify-full)"
+db_url="postgresql://$(cfg user debezium_settings)@$(cfg hostname settings-postgres):$(cfg port 5432)/$(cfg dbname settings)?sslmode=$sslmode"
+[[ "$sslmode" != verify-* ]] || db_url+="&sslrootcert=/etc/settings-ca/ca.crt"
 image=$(if [[ $DRY_RUN -eq 1 ]]; then echo "<image of deploy/settings-invalidator>"; else
   "$KUBECTL" get deploy/settings-invalidator -n "$NS" -o jsonpath='{.spec.template.spec.containers[?(@.name=="settings-invalidator")].image}'; fi)
 [[ -n "$image" ]] || die "no image on deploy/settings-invalidator"

@@ -1,11 +1,14 @@
 import { migrateLatest } from '@settings/db';
 import { databaseEnv, env, loadEnv, runMain } from '@settings/shared';
 import { createKnex } from './db/db';
+import { missingFromPublication } from './db/publication-check';
 
 // Applies pending migrations and exits: run as a Kubernetes Job (or init step) before rollout.
 // Safe to run concurrently from several pods: migrateLatest serialises on an advisory lock.
 const migrateEnvSchema = {
   ...databaseEnv,
+  REQUIRE_PUBLICATION: env.string('after migrating, fail unless this publication exists and lists every table of REQUIRE_PUBLICATION_TABLES (the Kubernetes Job: the connector must not be applied before the DBA ran bootstrap.sql again); empty: no check', ''),
+  REQUIRE_PUBLICATION_TABLES: env.string("comma-separated schema-qualified tables, the connector's table.include.list", ''),
   LOG_LEVEL: env.oneOf('pino log level', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const, 'info'),
 };
 
@@ -21,6 +24,18 @@ runMain({
       const t0 = Date.now();
       await migrateLatest(knex);
       log.info({ ms: Date.now() - t0 }, 'migrations applied');
+      if (config.REQUIRE_PUBLICATION !== '') {
+        const required = config.REQUIRE_PUBLICATION_TABLES.split(',').map((t) => t.trim()).filter((t) => t !== '');
+        const missing = await missingFromPublication(knex, config.REQUIRE_PUBLICATION, required);
+        if (missing.length > 0) {
+          throw new Error(
+            `migrations applied, but publication ${config.REQUIRE_PUBLICATION} does not list ${missing.join(', ')}: run deploy/postgres/bootstrap.sql again as the DBA ` +
+              `(now that the tables exist it creates the publication and the replication user's grants), then run the install again; ` +
+              `the connector is not applied before that (it would fail for lack of table ownership and stay FAILED)`,
+          );
+        }
+        log.info({ publication: config.REQUIRE_PUBLICATION, tables: required.length }, 'publication lists every table the connector streams');
+      }
     } finally {
       await knex.destroy();
     }

@@ -59,6 +59,8 @@ test('the snapshot heal runs the invalidator image in a restricted pod as debezi
   const url = new URL(env.HEAL_DATABASE_URL!.value!);
   expect({ user: url.username, password: url.password, host: url.hostname, sslmode: url.searchParams.get('sslmode') }).toEqual({ user: 'debezium_settings', password: '', host: 'settings-postgres', sslmode: 'verify-full' });
   expect(env.REPLICATION_SLOT!.value).toBe('settings_cache_slot');
+  // Like user and host, the TLS mode is the connector's (dev connects with sslmode=disable).
+  expect(readFileSync(script('heal-after-failover.sh'), 'utf8')).toContain('sslmode="$(cfg sslmode verify-full)"');
 });
 
 // The heal pod is under default deny like the workloads: network-policy.test.ts checks that it

@@ -65,6 +65,14 @@ test('the publication lists exactly the connector’s table.include.list, which 
   expect(code).toMatch(/publish = %L\)', 'insert, update, delete, truncate'/);
 });
 
+test('the migration Job refuses to finish until the publication lists every table the connector streams (its name and tables are the connector’s)', () => {
+  const connector = readSharedConnector().config;
+  const job = readFileSync(join(__dirname, '../../migrate/job.yaml'), 'utf8');
+  const value = (name: string): string | undefined => new RegExp(`- name: ${name}\\n\\s+value: (\\S+)`).exec(job)?.[1];
+  expect(value('REQUIRE_PUBLICATION')).toBe(connector['publication.name']);
+  expect(value('REQUIRE_PUBLICATION_TABLES')?.split(',')).toEqual(connector['table.include.list']!.split(',').map((t) => t.trim()));
+});
+
 test('the roles the overlays connect as are the ones bootstrap.sql creates', () => {
   for (const dir of connectorOverlays()) expect(code).toContain(`CREATE ROLE ${readConnectorEnv(dir).config['database.user']} LOGIN`);
   for (const role of ['settings_owner', 'settings_app', 'settings_monitor']) expect(code).toMatch(new RegExp(`CREATE ROLE ${role} LOGIN;`));

@@ -28,6 +28,8 @@ export function loadAdminKafkaConfig(source: NodeJS.ProcessEnv): AdminKafkaConfi
 
 export const adminInspectEnvSchema = {
   REDIS_URL: s.REDIS_URL,
+  // On a Redis Cluster the URL's host is not where a key lives: the client follows the slots.
+  REDIS_CLUSTER_NODES: s.REDIS_CLUSTER_NODES,
   // The invalidator's (read-only) auditor role; sessions are read-only whatever the role.
   DATABASE_URL: s.DATABASE_URL,
 };

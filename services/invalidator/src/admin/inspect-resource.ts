@@ -1,5 +1,4 @@
-import type Redis from 'ioredis';
-import { generationKey, parseCacheValue, type CacheValue } from '@settings/shared';
+import { generationKey, parseCacheValue, type CacheRedisClient, type CacheValue } from '@settings/shared';
 import type { RowVersionSource } from '../audit/row-versions';
 import { KNOWN_RESOURCE_PATTERNS, resolveResourceName } from './resource-names';
 
@@ -37,7 +36,7 @@ export class UnknownResourceNameError extends Error {
  * key space's generation, and the row's version. A write in flight between the reads can make
  * a fresh entry look stale for a moment; inspect again.
  */
-export async function inspectResource(name: string, deps: { redis: Redis; rows: RowVersionSource }): Promise<Inspection> {
+export async function inspectResource(name: string, deps: { redis: Pick<CacheRedisClient, 'get' | 'getBuffer'>; rows: RowVersionSource }): Promise<Inspection> {
   const row = resolveResourceName(name);
   if (!row) throw new UnknownResourceNameError(name);
   const [raw, generation] = await Promise.all([deps.redis.getBuffer(row.key), deps.redis.get(generationKey(row.space))]);

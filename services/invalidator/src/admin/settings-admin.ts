@@ -1,10 +1,9 @@
 #!/usr/bin/env node
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
-import Redis from 'ioredis';
 import { Kafka, logLevel as kafkaLogLevel, Partitioners } from 'kafkajs';
 import { Client } from 'pg';
 import pino from 'pino';
-import { commonEnv, ConfigError, createCacheRedis, InvalidIdError, kafkaClientOptions, loadEnv, renewAllGenerations } from '@settings/shared';
+import { commonEnv, ConfigError, createCacheRedis, type CacheRedis, InvalidIdError, kafkaClientOptions, loadEnv, renewAllGenerations } from '@settings/shared';
 import { pgRowVersions } from '../audit/row-versions';
 import { loadAdminInspectConfig, loadAdminKafkaConfig, type AdminKafkaConfig } from './admin-config';
 import { describeCdcHeal, loadHealCdcGapConfig, runCdcHeal } from './cdc-heal';
@@ -144,7 +143,7 @@ export function createAdminProgram(io: AdminIo): Command {
     .action(async (name: string, opts: { json?: boolean }) => {
       const config = loadAdminInspectConfig(io.env);
       const log = pino({ name: 'settings-admin', level: 'warn' }, pino.destination(2));
-      const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: 2, connectTimeout: 5000, lazyConnect: true });
+      const redis = adminRedis(config);
       const rows = pgRowVersions(config.DATABASE_URL, log, 5000);
       try {
         await redis.connect();
@@ -178,7 +177,7 @@ export function createAdminProgram(io: AdminIo): Command {
     .description('give every cache key space a fresh generation: nothing cached before now is served again (a cold cache, never a stale one)')
     .action(async () => {
       const config = loadEnv({ REDIS_URL: commonEnv.REDIS_URL, REDIS_CLUSTER_NODES: commonEnv.REDIS_CLUSTER_NODES }, io.env);
-      const redis = createCacheRedis(config.REDIS_URL, { commandTimeoutMs: 5000, autoPipelining: false, lazyConnect: true, clusterNodes: config.REDIS_CLUSTER_NODES });
+      const redis = adminRedis(config);
       try {
         await redis.connect();
         const spaces = await renewAllGenerations(redis);
@@ -189,6 +188,11 @@ export function createAdminProgram(io: AdminIo): Command {
     });
 
   return program;
+}
+
+/** The cache's Redis (or Redis Cluster) as the admin commands use it: lazy, 5 s per command, no pipelining. */
+function adminRedis(config: { REDIS_URL: string; REDIS_CLUSTER_NODES: string[] | undefined }): CacheRedis {
+  return createCacheRedis(config.REDIS_URL, { commandTimeoutMs: 5000, autoPipelining: false, lazyConnect: true, clusterNodes: config.REDIS_CLUSTER_NODES });
 }
 
 /** Exit code of a failed command: 2 for usage and configuration, 1 for anything else. */

@@ -1,3 +1,4 @@
+import { loadAdminInspectConfig } from '../../src/admin/admin-config';
 import { ConfigError, describeEnv } from '@settings/shared';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -22,6 +23,11 @@ describe('invalidator configuration', () => {
 
   it('refuses the old REDIS_MAX_OPS_PER_SECOND (commands) instead of silently ignoring it for EVICTION_MAX_KEYS_PER_SECOND (keys)', () => {
     expect(() => loadInvalidatorConfig({ ...local, REDIS_MAX_OPS_PER_SECOND: '5000' })).toThrow(/REDIS_MAX_OPS_PER_SECOND was replaced by EVICTION_MAX_KEYS_PER_SECOND/);
+  });
+
+  it('settings-admin inspect reads REDIS_CLUSTER_NODES like the services (on a cluster the URL host is not a node the key lives on)', () => {
+    const config = loadAdminInspectConfig({ SETTINGS_LOCAL_STACK: '1', DATABASE_URL: 'postgres://a@127.0.0.1/s', REDIS_CLUSTER_NODES: '10.0.0.1:6379,10.0.0.2:6379' });
+    expect(config).toMatchObject({ REDIS_CLUSTER_NODES: ['10.0.0.1:6379', '10.0.0.2:6379'] });
   });
 
   it('loads the local stack defaults (PLAINTEXT, no SASL)', () => {
