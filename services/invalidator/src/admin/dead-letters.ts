@@ -32,7 +32,11 @@ export interface ReadOptions {
   limit: number;
   /** Only this partition (offsets are per partition). */
   partition?: number;
-  /** Give up when the read has not reached the ends by then (a group that never gets its partitions). */
+  /**
+   * Give up when no record arrived for this long before the ends were reached (a group that never
+   * gets its partitions). Measured from the last record, not the start: a replay of thousands of
+   * records, each a produce and a commit, may take minutes while it keeps making progress.
+   */
   timeoutMs?: number;
 }
 
@@ -91,9 +95,14 @@ export async function readDeadLetters(kafka: Kafka, options: ReadOptions, handle
   try {
     await consumer.connect();
     await consumer.subscribe({ topic: options.topic, fromBeginning: true });
+    const idleMs = options.timeoutMs ?? 60_000;
     await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`${options.topic}: did not reach the partition ends within ${options.timeoutMs ?? 60_000} ms (group ${options.groupId})`)), options.timeoutMs ?? 60_000);
+      const idle = (): NodeJS.Timeout =>
+        setTimeout(() => finish(new Error(`${options.topic}: no record for ${idleMs} ms before the partition ends were reached, after ${handled} record(s) (group ${options.groupId})`)), idleMs);
+      let timer = idle();
+      let settled = false;
       const finish = (err?: unknown): void => {
+        settled = true;
         clearTimeout(timer);
         if (err) reject(err instanceof Error ? err : new Error(String(err)));
         else resolve();
@@ -105,9 +114,13 @@ export async function readDeadLetters(kafka: Kafka, options: ReadOptions, handle
             if (!pending.has(partition) || handled >= options.limit) return;
             const offset = BigInt(message.offset);
             if (offset < starts.get(partition)!) return;
+            if (settled) return;
+            clearTimeout(timer);
+            timer = idle();
             if (offset < ends.get(partition)!) {
-              handled += 1;
               await handle(toRecord(partition, message), () => consumer.commitOffsets([{ topic: options.topic, partition, offset: (offset + 1n).toString() }]));
+              // Counted once handled: a record whose handling failed is delivered again.
+              handled += 1;
             }
             if (offset + 1n >= ends.get(partition)!) pending.delete(partition);
             if (pending.size === 0 || handled >= options.limit) finish();

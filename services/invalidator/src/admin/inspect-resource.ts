@@ -57,6 +57,13 @@ export async function inspectResource(name: string, deps: { redis: Pick<CacheRed
   };
 }
 
+/**
+ * What an entry behind its row means cannot be told from one look: the change's eviction may be
+ * on its way (normal lag, or a backlog: a bulk change, a paused consumer) or lost. An operator
+ * told "lost" during a backlog may empty the cache for nothing (the runbook's last step).
+ */
+const BEHIND = `either its eviction is still on its way (invalidator_consumer_lag_messages above 0: wait and inspect again) or it was lost (docs/operations.md#auditor-found-an-inconsistent-entry)`;
+
 /** The verdict rules above; exported for the unit test of each case. */
 export function judge(value: CacheValue | undefined, currentGeneration: bigint | undefined, rowVersion: bigint | undefined): { verdict: Verdict; explanation: string } {
   const row = rowVersion === undefined ? 'no row' : `row version ${rowVersion}`;
@@ -71,12 +78,12 @@ export function judge(value: CacheValue | undefined, currentGeneration: bigint |
   if (value.version === 0n) {
     return rowVersion === undefined
       ? { verdict: 'fresh', explanation: 'cached absence (version 0): reads answer NOT_FOUND without a PostgreSQL read, and there is no row' }
-      : { verdict: 'stale', explanation: `cached absence (version 0) but the row exists at version ${rowVersion}: the eviction of its creation was lost (docs/operations.md#auditor-found-an-inconsistent-entry)` };
+      : { verdict: 'stale', explanation: `cached absence (version 0) but the row exists at version ${rowVersion}: ${BEHIND}` };
   }
-  if (rowVersion === undefined) return { verdict: 'stale', explanation: `entry at version ${value.version} but the row is gone: served until evicted or expired` };
+  if (rowVersion === undefined) return { verdict: 'stale', explanation: `entry at version ${value.version} but the row is gone: ${BEHIND}` };
   if (value.version === rowVersion) return { verdict: 'fresh', explanation: `entry at the row's version ${rowVersion}` };
   return value.version < rowVersion
-    ? { verdict: 'stale', explanation: `entry at version ${value.version}, row at ${rowVersion}: an eviction was lost (docs/operations.md#auditor-found-an-inconsistent-entry)` }
+    ? { verdict: 'stale', explanation: `entry at version ${value.version}, row at ${rowVersion}: ${BEHIND}` }
     : { verdict: 'stale', explanation: `entry at version ${value.version} is newer than the row (${rowVersion}): the database went back in time (docs/operations.md#restore-of-postgresql-or-a-cdc-gap)` };
 }
 

@@ -56,7 +56,11 @@ export function parseDevTokenArgs(argv: readonly string[], env: NodeJS.ProcessEn
   if (accounts.length === 0) throw new UsageError(`--account is required\n${USAGE}`);
   const badAccounts = accounts.filter((a) => a !== '*' && !ID_PATTERN.test(a));
   if (badAccounts.length > 0) throw new UsageError(`not an account id: ${badAccounts.join(', ')} (must match ${ID_PATTERN.source}, or * for all)`);
+  // The service refuses a token without a subject (UNAUTHENTICATED) or scopes (PERMISSION_DENIED):
+  // such a token is a usage error here, not a token that can never work.
+  if (values.sub.trim() === '') throw new UsageError(`--sub must not be empty\n${USAGE}`);
   const scopes = (values.scope ?? ['settings.read']).flatMap((s) => s.split(' ')).filter(Boolean);
+  if (scopes.length === 0) throw new UsageError(`--scope must name at least one scope\n${USAGE}`);
   const unknown = scopes.filter((s) => !(API_SCOPES as readonly string[]).includes(s));
   if (unknown.length > 0) throw new UsageError(`unknown scope(s): ${unknown.join(', ')}\n${USAGE}`);
   if (!/^\d+[smhd]$/.test(values.ttl)) throw new UsageError(`--ttl must be a number and a unit (s, m, h, d), e.g. 15m or 1h; got ${values.ttl}`);

@@ -5,6 +5,7 @@ import { loadSettingsConfig, settingsEnvSchema } from '../../src/config';
 import { authorizeAccount, createAuthenticator, principalFromClaims, requireScope } from '../../src/grpc/auth';
 import { jose } from '../../src/grpc/jose';
 import { SettingsError } from '../../src/errors';
+import { parseDevTokenArgs, UsageError } from '../../src/admin/dev-token';
 
 const secret = 's'.repeat(32);
 // The local stack's endpoints: without it DATABASE_URL and REDIS_URL are required.
@@ -126,5 +127,15 @@ describe('bearer tokens', () => {
     expect(() => requireScope(principal, 'write')).not.toThrow();
     expect(() => requireScope(principal, 'permissions-write')).toThrow(SettingsError);
     expect(() => loadSettingsConfig({ ...local, JWT_HS256_SECRET: secret, JWT_UNSCOPED_TOKEN_SCOPES: 'settings.admin' })).toThrow(/unknown scope\(s\) settings.admin/);
+  });
+});
+
+describe('npm run token (dev-token)', () => {
+  const local = { SETTINGS_LOCAL_STACK: '1' };
+  it('refuses an empty --sub or --scope instead of minting a token the service always refuses (UNAUTHENTICATED / PERMISSION_DENIED)', () => {
+    expect(() => parseDevTokenArgs(['--account', 'a', '--sub', ''], local)).toThrow(UsageError);
+    expect(() => parseDevTokenArgs(['--account', 'a', '--scope', ''], local)).toThrow(UsageError);
+    expect(() => parseDevTokenArgs(['--account', 'a', '--scope', '  '], local)).toThrow(UsageError);
+    expect(parseDevTokenArgs(['--account', 'a'], local)).toMatchObject({ subject: 'dev-user', scopes: ['settings.read'] });
   });
 });
