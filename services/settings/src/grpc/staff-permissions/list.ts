@@ -1,4 +1,4 @@
-import type { ListStaffPermissionsRequest, ListStaffPermissionsResponse, StaffPermission } from '@settings/api';
+import { StaffPermission, type ListStaffPermissionsRequest, type ListStaffPermissionsResponse } from '@settings/api';
 import type { ReadThrough } from '../../cache/read-through';
 import { parseReadMode } from '../../consistency/read-mode';
 import type { StaffPermissionsRepo } from '../../db/staff-permissions-repo';
@@ -45,12 +45,32 @@ export function listStaffPermissions(
       more = start + pageSize < cached.items.length;
     } else {
       const rows = await repo.loadPage(parent!, after, pageSize + 1, ctx.deadline);
-      page = rows.slice(0, pageSize);
-      more = rows.length > pageSize;
+      page = withinBytes(rows.slice(0, pageSize), cacheLimits.maxBytes);
+      more = rows.length > page.length;
     }
     const last = page[page.length - 1];
     return { staffPermissions: page, nextPageToken: more && last ? encodePageToken(parent!.account_id, staffIdOf(last)) : '' };
   };
+}
+
+/**
+ * The first items whose response encoding stays within `maxBytes` (at least one: a single grant
+ * is bounded by the field checks). A page of a list too large to cache is cut here, as AIP-158
+ * allows (fewer than page_size, with a next page token): 1,000 grants of 200 permissions are
+ * ~20 MB, over a default gRPC client's 4 MB receive limit.
+ */
+function withinBytes(items: readonly StaffPermission[], maxBytes: number): StaffPermission[] {
+  // Room for the next page token (account and staff ids, base64) and its tag.
+  let bytes = 512;
+  let n = 0;
+  for (const item of items) {
+    const size = StaffPermission.encode(item).finish().length;
+    // Tag, length prefix (up to 3 bytes below 2 MiB) and the message.
+    bytes += size + 4;
+    if (n > 0 && bytes > maxBytes) break;
+    n += 1;
+  }
+  return items.slice(0, n);
 }
 
 /** Index of the first item whose staff id sorts after `staffId` (items are sorted). */

@@ -1,0 +1,33 @@
+import { ListStaffPermissionsResponse, Role, StaffPermission } from '@settings/api';
+import { accountsDeletedAfterAll, serverForTests } from '../support/test-server';
+
+/**
+ * A list too large to cache is paged from PostgreSQL; a page stops at STAFF_LIST_CACHE_MAX_BYTES
+ * (the cap a cached list's whole encoding has), whatever page_size asks for, and says where the
+ * next page starts. Without it one page of 1,000 grants of 200 permissions was ~20 MB: over a
+ * default gRPC client's 4 MB receive limit, so the caller could not read its own list.
+ */
+const newAccount = accountsDeletedAfterAll();
+const MAX_BYTES = 16_384;
+const t = serverForTests({ STAFF_LIST_CACHE_MAX_ROWS: '3', STAFF_LIST_CACHE_MAX_BYTES: String(MAX_BYTES) });
+
+it('cuts a page from PostgreSQL at STAFF_LIST_CACHE_MAX_BYTES and pages on from there, every grant once', async () => {
+  const a = newAccount();
+  const parent = `accounts/${a}`;
+  // ~4 KB per grant: 100 permissions of ~35 characters.
+  const permissions = Array.from({ length: 100 }, (_, i) => `appointments_area_${i}.read_everything`);
+  const ids = ['s1', 's2', 's3', 's4', 's5', 's6', 's7', 's8'];
+  for (const id of ids) await t.call('createStaffPermission', { parent, staffPermissionId: id, staffPermission: StaffPermission.fromPartial({ role: Role.ROLE_NURSE, permissions }) });
+  const seen: string[] = [];
+  let pageToken = '';
+  let pages = 0;
+  do {
+    const res = await t.call('listStaffPermissions', { parent, pageSize: 1000, pageToken });
+    expect(ListStaffPermissionsResponse.encode(res).finish().length).toBeLessThanOrEqual(MAX_BYTES);
+    seen.push(...res.staffPermissions.map((p) => p.name.split('/')[3]!));
+    pageToken = res.nextPageToken;
+    pages += 1;
+  } while (pageToken !== '' && pages < 20);
+  expect(seen).toEqual(ids);
+  expect(pages).toBeGreaterThan(1);
+});
