@@ -6,7 +6,7 @@ export interface RetryOptions {
   readonly maxAttempts?: number;
   /** First backoff when the server sent no RetryInfo; doubled per attempt, full jitter. Default 50 ms. */
   readonly initialBackoffMs?: number;
-  /** Longest single wait, RetryInfo included. Default 2000 ms. */
+  /** Longest single wait of the client's own backoff (a server's RetryInfo delay is never cut). Default 2000 ms. */
   readonly maxBackoffMs?: number;
 }
 
@@ -25,7 +25,14 @@ export function retryDelayMs(error: SettingsApiError, attempt: number, idempoten
   if (attempt >= maxAttempts || !RETRYABLE.has(error.code)) return undefined;
   if (!idempotent && error.retryDelayMs === undefined) return undefined;
   const maxBackoff = options.maxBackoffMs ?? 2000;
-  if (error.retryDelayMs !== undefined) return Math.min(error.retryDelayMs, maxBackoff);
+  const server = error.retryDelayMs;
+  if (server !== undefined && server >= 0) {
+    // RetryInfo is the least to wait. Callers refused together (one bulk UPDATE's row locks)
+    // would retry in lockstep at exactly that delay: on repeated failures wait longer, with
+    // jitter (the first retry waits exactly what the server asked).
+    const extra = Math.min(maxBackoff, server * (2 ** (attempt - 1) - 1));
+    return Math.round(server + random() * extra);
+  }
   const ceiling = Math.min(maxBackoff, (options.initialBackoffMs ?? 50) * 2 ** (attempt - 1));
   return Math.round(random() * ceiling);
 }

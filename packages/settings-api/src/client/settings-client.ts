@@ -1,4 +1,4 @@
-import { credentials as grpcCredentials, Metadata, type ChannelCredentials, type ChannelOptions, type ServiceError } from '@grpc/grpc-js';
+import { credentials as grpcCredentials, Metadata, status, type ChannelCredentials, type ChannelOptions, type ServiceError } from '@grpc/grpc-js';
 import { SettingsServiceClient, SettingsServiceService } from '../gen/settings/v1/settings_service';
 import { authorizationHeader, type TokenSource } from './bearer-token';
 import { retryDelayMs, type RetryOptions } from './retry-policy';
@@ -42,6 +42,19 @@ export interface SettingsClient extends SettingsMethods {
 }
 
 const DEFAULT_DEADLINE_MS = 5_000;
+
+/**
+ * Client keepalive (grpc-js leaves it off): a connection whose peer vanished without a FIN or RST
+ * (a node lost, a NAT entry dropped) is found dead within ~30 s instead of when TCP gives up
+ * (~15 min on Linux), during which every call on it ends in DEADLINE_EXCEEDED and a Watch
+ * reconnects onto it. Pings also on an idle connection (the service has no ping-abuse policy; it
+ * asks for ≥ 10 s between pings). `channelOptions` override these.
+ */
+export const DEFAULT_CHANNEL_OPTIONS: ChannelOptions = {
+  'grpc.keepalive_time_ms': 20_000,
+  'grpc.keepalive_timeout_ms': 10_000,
+  'grpc.keepalive_permit_without_calls': 1,
+};
 /** Reads may be repeated after any UNAVAILABLE/ABORTED; writes only when the server sent RetryInfo (retry-policy.ts). */
 const IDEMPOTENT = /^\/settings\.v1\.SettingsService\/(Get|BatchGet|List)/;
 
@@ -51,7 +64,7 @@ const IDEMPOTENT = /^\/settings\.v1\.SettingsService\/(Get|BatchGet|List)/;
  * call, and failures as SettingsApiError with ErrorInfo/BadRequest/RetryInfo decoded.
  */
 export function createSettingsClient(options: SettingsClientOptions): SettingsClient {
-  const grpc = new SettingsServiceClient(options.address, options.credentials ?? grpcCredentials.createSsl(), options.channelOptions);
+  const grpc = new SettingsServiceClient(options.address, options.credentials ?? grpcCredentials.createSsl(), { ...DEFAULT_CHANNEL_OPTIONS, ...options.channelOptions });
   const methods: Partial<Record<SettingsMethod, unknown>> = {};
   for (const name of unaryMethods()) {
     methods[name] = (request: unknown, callOptions: CallOptions = {}) => call(grpc, name, request, options, callOptions);
@@ -69,8 +82,13 @@ async function call(grpc: SettingsServiceClient, name: SettingsMethod, request: 
   const deadline = Date.now() + (options.deadlineMs ?? client.deadlineMs ?? DEFAULT_DEADLINE_MS);
   const retry = { ...client.retry, ...options.retry };
   for (let attempt = 1; ; attempt++) {
+    // A cancelled call is never started: grpc-js sends a call cancelled before its metadata is
+    // out anyway (its resolving call has no child yet), and a save sent after the caller was
+    // told CANCELLED would be applied behind its back.
+    throwIfAborted(options.signal, definition.path);
     const metadata = new Metadata();
     if (client.token !== undefined) metadata.set('authorization', await authorizationHeader(client.token));
+    throwIfAborted(options.signal, definition.path);
     try {
       return await attemptCall(grpc, definition, request, metadata, deadline, options.signal);
     } catch (err) {
@@ -97,9 +115,12 @@ function attemptCall(grpc: SettingsServiceClient, definition: AnyMethod, request
     function cancel(): void {
       pending.cancel();
     }
-    if (signal?.aborted) cancel();
-    else signal?.addEventListener('abort', cancel, { once: true });
+    signal?.addEventListener('abort', cancel, { once: true });
   });
+}
+
+function throwIfAborted(signal: AbortSignal | undefined, path: string): void {
+  if (signal?.aborted) throw new SettingsApiError(path, Object.assign(new Error('cancelled'), { code: status.CANCELLED, details: 'cancelled by the caller', metadata: new Metadata() }) as ServiceError);
 }
 
 function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {

@@ -52,7 +52,9 @@ export class SettingsWatch {
   private retryTimer: NodeJS.Timeout | undefined;
   private failures = 0;
   private closed = false;
-  private readyWaiters: Array<() => void> = [];
+  private readyWaiters: Array<{ resolve: () => void; reject: (err: Error) => void }> = [];
+  /** Why the watch stopped for good (a final error, or close()); ready() rejects with it. */
+  private stoppedBy: Error | undefined;
   /** Streams opened so far (reconnects included). */
   connects = 0;
 
@@ -68,10 +70,11 @@ export class SettingsWatch {
     return this.values.get(name);
   }
 
-  /** Resolves once every name has a state. */
+  /** Resolves once every name has a state; rejects if the watch stops for good (or is closed) first. */
   ready(): Promise<void> {
     if (this.isReady()) return Promise.resolve();
-    return new Promise((resolve) => this.readyWaiters.push(resolve));
+    if (this.stoppedBy) return Promise.reject(this.stoppedBy);
+    return new Promise((resolve, reject) => this.readyWaiters.push({ resolve, reject }));
   }
 
   /** Called with each name whose value changed (after the copy was updated). Returns an unsubscribe. */
@@ -87,10 +90,31 @@ export class SettingsWatch {
   }
 
   close(): void {
-    this.closed = true;
+    this.stop(new Error('SettingsWatch closed'));
     clearTimeout(this.idleTimer);
     clearTimeout(this.retryTimer);
     this.stream?.cancel();
+  }
+
+  /** Stops for good: no more reconnects, and whoever waits for ready() is told why. */
+  private stop(reason: Error): void {
+    this.closed = true;
+    this.stoppedBy ??= reason;
+    const waiters = this.readyWaiters;
+    this.readyWaiters = [];
+    for (const w of waiters) w.reject(this.stoppedBy);
+  }
+
+  /**
+   * Whether a message at `token` for `name` would take the copy back: a present state (or a
+   * bookmark) below the highest version seen. Versions of every resource come from one sequence,
+   * so a lower one is older; a replica that stays behind may send one (the service's README,
+   * non-guarantee 26). "Missing" carries no version (a deletion is not versioned) and is applied.
+   */
+  private older(name: string, token: string): boolean {
+    const seen = this.resumeTokens.get(name);
+    if (seen === undefined || !/^\d+$/.test(seen) || !/^\d+$/.test(token)) return false;
+    return BigInt(token) < BigInt(seen);
   }
 
   private isReady(): boolean {
@@ -127,11 +151,15 @@ export class SettingsWatch {
     this.failures = 0;
     this.armIdle();
     if (m.event?.$case === 'progress') {
-      for (const v of m.event.value.versions) this.resumeTokens.set(v.name, v.resumeToken);
+      for (const v of m.event.value.versions) {
+        // A bookmark at 0 says the resource does not exist (deleted): not older, applied.
+        if (v.resumeToken === '0' || !this.older(v.name, v.resumeToken)) this.resumeTokens.set(v.name, v.resumeToken);
+      }
       return;
     }
     if (m.event?.$case !== 'change') return;
     const c = m.event.value;
+    if (!c.missing && this.older(c.name, c.resumeToken)) return;
     const value = this.apply(c);
     this.values.set(c.name, value);
     this.resumeTokens.set(c.name, c.resumeToken);
@@ -139,7 +167,7 @@ export class SettingsWatch {
     if (this.isReady()) {
       const waiters = this.readyWaiters;
       this.readyWaiters = [];
-      for (const w of waiters) w();
+      for (const w of waiters) w.resolve();
     }
   }
 
@@ -160,7 +188,7 @@ export class SettingsWatch {
     // An expired token is worth a reconnect only if the source can give a fresh one.
     const final = error && (FINAL.has(error.code) || (error.code === GrpcStatus.UNAUTHENTICATED && typeof this.options.token !== 'function'));
     if (final) {
-      this.closed = true;
+      this.stop(error);
       for (const fn of this.errorListeners) fn(error);
       return;
     }

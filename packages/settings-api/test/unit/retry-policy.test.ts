@@ -14,9 +14,15 @@ function apiError(code: status, retryDelayMsFromServer?: number): SettingsApiErr
   return new SettingsApiError('/settings.v1.SettingsService/GetAccountSettings', err);
 }
 
-it('uses the server RetryInfo delay, capped by maxBackoffMs', () => {
+it('waits at least the server RetryInfo delay, never less (maxBackoffMs bounds only the client\'s own backoff)', () => {
   expect(retryDelayMs(apiError(status.ABORTED, 250), 1, false, {})).toBe(250);
-  expect(retryDelayMs(apiError(status.UNAVAILABLE, 5000), 1, true, { maxBackoffMs: 1000 })).toBe(1000);
+  expect(retryDelayMs(apiError(status.UNAVAILABLE, 5000), 1, true, { maxBackoffMs: 1000 })).toBe(5000);
+});
+
+it('backs off further, with jitter, when the same RetryInfo delay keeps failing (callers refused together do not retry in lockstep)', () => {
+  expect(retryDelayMs(apiError(status.ABORTED, 250), 3, false, {}, () => 0)).toBe(250);
+  expect(retryDelayMs(apiError(status.ABORTED, 250), 3, false, {}, () => 1)).toBe(1000);
+  expect(retryDelayMs(apiError(status.ABORTED, 250), 2, false, {}, () => 0.5)).toBe(375);
 });
 
 it('retries only UNAVAILABLE and ABORTED, and at most maxAttempts in all', () => {

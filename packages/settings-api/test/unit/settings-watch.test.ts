@@ -59,6 +59,40 @@ describe('SettingsWatch, the client helper that keeps a local copy', () => {
     expect(grpc.requests).toHaveLength(1);
   });
 
+  it('never goes back: an older present state or bookmark from a replica that is behind (server non-guarantee 26) is ignored, and the resume token stays the highest', async () => {
+    const { grpc, watch } = setUp();
+    await tick();
+    const settings = (timeZone: string) => ({ $case: 'accountSettings', value: { name: 'accounts/a/settings', timeZone } });
+    grpc.streams[0]!.emit('data', change('accounts/a/settings', '5', settings('v5')));
+    grpc.streams[0]!.emit('error', err(status.UNAVAILABLE));
+    await tick();
+    const behind = grpc.streams[1]!;
+    behind.emit('data', change('accounts/a/settings', '4', settings('v4')));
+    behind.emit('data', { event: { $case: 'progress', value: { versions: [{ name: 'accounts/a/settings', resumeToken: '4' }] } } } as WatchSettingsResponse);
+    const got = watch.get('accounts/a/settings');
+    expect(got?.kind === 'accountSettings' && got.value.timeZone).toBe('v5');
+    behind.emit('error', err(status.UNAVAILABLE));
+    await tick();
+    expect(grpc.requests[2]!.targets[0]).toEqual({ name: 'accounts/a/settings', resumeToken: '5' });
+    // A deletion carries no newer version: "missing" is always applied.
+    grpc.streams[2]!.emit('data', { event: { $case: 'change', value: { name: 'accounts/a/settings', resumeToken: '0', fullState: true, missing: true } } } as WatchSettingsResponse);
+    expect(watch.get('accounts/a/settings')).toEqual({ kind: 'missing' });
+    watch.close();
+  });
+
+  it('ready() rejects when the watch stops for good or is closed, instead of hanging', async () => {
+    const { grpc, watch } = setUp();
+    const ready = watch.ready();
+    await tick();
+    grpc.streams[0]!.emit('error', err(status.PERMISSION_DENIED));
+    await expect(ready).rejects.toMatchObject({ codeName: 'PERMISSION_DENIED' });
+    const other = setUp();
+    const pending = other.watch.ready();
+    other.watch.close();
+    await expect(pending).rejects.toThrow(/closed/);
+    await expect(other.watch.ready()).rejects.toThrow(/closed/);
+  });
+
   it('reconnects when the stream goes silent for longer than idleTimeoutMs (no bookmark: the replica may be deaf)', async () => {
     const grpc = new FakeGrpc();
     const watch = new SettingsWatch({ grpc } as unknown as Pick<SettingsClient, 'grpc'>, { names: ['accounts/a/settings'], idleTimeoutMs: 20, backoff: { initialMs: 1, maxMs: 1 }, random: () => 1 });
