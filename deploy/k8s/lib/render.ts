@@ -111,6 +111,21 @@ export function renderOverlay(name: string, siteEnv?: string): Rendering {
   return render(join(root, name), root);
 }
 
+/** Kustomizations the tests build on top of the overlays (test/fixtures/<name>, e.g. documented recipes). */
+export const FIXTURES_DIR = join(K8S_DIR, 'test', 'fixtures');
+
+/**
+ * A fixture kustomization (test/fixtures/<name>), staged at the same relative place as in the
+ * tree so that its `../../../overlays/...` resources resolve to the staged overlays, and rendered
+ * with the test site values unless told otherwise.
+ */
+export function renderFixture(name: string, siteEnv?: string): Rendering {
+  const root = stagedRoot(siteEnv);
+  const dir = join(root, 'test', 'fixtures', name);
+  cpSync(join(FIXTURES_DIR, name), dir, { recursive: true });
+  return render(dir, root);
+}
+
 /** Every overlay, rendered with the test site values (test/fixtures/site.env). */
 export function renderAll(siteEnv?: string): Rendering[] {
   const root = stagedRoot(siteEnv);

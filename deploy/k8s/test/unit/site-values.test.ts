@@ -14,8 +14,9 @@ const envKeys = (file: string): string[] => readFileSync(file, 'utf8').split('\n
 test('prod rendered with site.env.example is flagged: every example value is a placeholder', () => {
   const example = readFileSync(SITE_ENV_EXAMPLE, 'utf8');
   const flagged = renderOverlay('overlays/prod', example).objects.filter((o) => patterns.some((p) => p.test(JSON.stringify(o))));
-  // The registry, endpoints, address ranges, issuer and runbook URL all reach the rendering.
-  expect(flagged.map(objRef)).toEqual(expect.arrayContaining(['Deployment/settings-service', 'Service/settings-postgres', 'NetworkPolicy/settings-to-postgres', 'NetworkPolicy/settings-to-redis', 'KafkaConnect/settings-connect', 'KafkaConnector/settings-postgres', 'PrometheusRule/settings-cache']));
+  // The registry, endpoints, address ranges (the kube-dns ClusterIP too), issuer and runbook URL
+  // all reach the rendering.
+  expect(flagged.map(objRef)).toEqual(expect.arrayContaining(['Deployment/settings-service', 'Service/settings-postgres', 'NetworkPolicy/settings-to-postgres', 'NetworkPolicy/settings-to-redis', 'NetworkPolicy/settings-dns', 'KafkaConnect/settings-connect', 'KafkaConnector/settings-postgres', 'PrometheusRule/settings-cache']));
   const configMaps = renderOverlay('overlays/prod', example).objects.filter((o) => o.kind === 'ConfigMap' && o.metadata.name.startsWith('settings-service-config'));
   expect(patterns.some((p) => p.test(JSON.stringify(configMaps)))).toBe(true);
 });
