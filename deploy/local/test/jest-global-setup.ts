@@ -15,12 +15,16 @@ export default async function globalSetup(): Promise<void> {
   // their dist/ entry points, with this environment) default to the stack's endpoints.
   process.env.SETTINGS_LOCAL_STACK = '1';
   const rows = await status().catch(() => []);
-  const allUp = rows.length > 0 && rows.every((r) => r.running);
-  if (!allUp) {
-    if (existsSync(startedByTestsMarker)) rmSync(startedByTestsMarker);
-    const t0 = Date.now();
-    await up((component, message) => process.stderr.write(`[stack] ${component.padEnd(9)} ${message}\n`));
-    process.stderr.write(`[stack] up in ${((Date.now() - t0) / 1000).toFixed(1)}s for this test run\n`);
-    writeFileSync(startedByTestsMarker, String(process.pid));
-  }
+  // Ours to stop at the end only if nothing of it ran: a stack that is partly up (someone's
+  // `npm start` whose Connect worker died) is theirs, and stopping it would take their
+  // PostgreSQL, Redis and Kafka away.
+  const startsFromNothing = rows.every((r) => !r.running);
+  if (startsFromNothing && existsSync(startedByTestsMarker)) rmSync(startedByTestsMarker);
+  // Always `up` (idempotent: running components are checked, not restarted): a reused stack gets
+  // this checkout's migrations, database bootstrap and connector configuration, and a component
+  // that is down is started.
+  const t0 = Date.now();
+  await up((component, message) => process.stderr.write(`[stack] ${component.padEnd(9)} ${message}\n`));
+  process.stderr.write(`[stack] up in ${((Date.now() - t0) / 1000).toFixed(1)}s for this test run${startsFromNothing ? '' : ' (a stack that was already running, at least in part: left up afterwards)'}\n`);
+  if (startsFromNothing) writeFileSync(startedByTestsMarker, String(process.pid));
 }
