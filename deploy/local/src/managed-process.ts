@@ -17,20 +17,32 @@ export class ManagedProcess {
   }
 
   pid(): number | undefined {
+    return this.recorded()?.pid;
+  }
+
+  /** The pid file: `<pid> <start time>` (the start time, in clock ticks since boot, since 2026-12-04). */
+  private recorded(): { pid: number; startTime: string | undefined } | undefined {
     if (!existsSync(this.pidFile)) return undefined;
-    const pid = Number(readFileSync(this.pidFile, 'utf8').trim());
-    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+    const [rawPid, startTime] = readFileSync(this.pidFile, 'utf8').trim().split(/\s+/);
+    const pid = Number(rawPid);
+    return Number.isInteger(pid) && pid > 0 ? { pid, startTime } : undefined;
   }
 
   isRunning(): boolean {
-    const pid = this.pid();
-    if (pid === undefined) return false;
+    const recorded = this.recorded();
+    if (recorded === undefined) return false;
+    const { pid, startTime } = recorded;
     try {
       process.kill(pid, 0);
     } catch {
       return false;
     }
-    // A recycled pid belongs to someone else: zombies and unrelated programs are "not running".
+    // A recycled pid belongs to someone else (after a reboot or a crash the pid file outlives its
+    // process): `down` would SIGTERM and SIGKILL it, and `up` would wait for it. The pid is ours
+    // only if the process started when ours did.
+    const now = processStartTime(pid);
+    if (startTime !== undefined && now !== undefined && now !== startTime) return false;
+    // Zombies are "not running".
     const stat = spawnSync('ps', ['-o', 'stat=', '-p', String(pid)], { encoding: 'utf8' }).stdout.trim();
     return stat !== '' && !stat.startsWith('Z');
   }
@@ -41,7 +53,7 @@ export class ManagedProcess {
     const child = spawn(cmd, args, { detached: true, stdio: ['ignore', out, out], env });
     child.unref();
     if (child.pid === undefined) throw new Error(`${this.name}: could not spawn ${cmd}`);
-    writeFileSync(this.pidFile, String(child.pid));
+    writeFileSync(this.pidFile, `${child.pid} ${processStartTime(child.pid) ?? ''}`.trim());
     return child.pid;
   }
 
@@ -57,5 +69,16 @@ export class ManagedProcess {
     while (this.isRunning() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
     if (this.isRunning()) process.kill(pid, 'SIGKILL');
     rmSync(this.pidFile, { force: true });
+  }
+}
+
+/** When `pid` started (field 22 of /proc/<pid>/stat, clock ticks since boot); undefined without /proc. */
+export function processStartTime(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The command name (field 2) may hold spaces and parentheses: count fields after the last ')'.
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+  } catch {
+    return undefined;
   }
 }
