@@ -44,6 +44,9 @@ ensure_jars() {
   want=$(sha1sum deploy/local/pom.xml | cut -d' ' -f1)
   if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
     say "fetching Kafka + Debezium jars from Maven Central (mvn package)"
+    # Neither copy-dependencies nor unpack removes anything: after a version change the old
+    # jars would stay beside the new ones (two kafka-clients, two debezium-core on one classpath).
+    rm -rf deploy/local/target/kafka-libs deploy/local/target/plugins
     mvn -B -q -f deploy/local/pom.xml package
     echo "$want" > "$stamp"
   fi
