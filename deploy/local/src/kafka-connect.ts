@@ -130,6 +130,7 @@ export async function startConnect(progress: (msg: string) => void, registered: 
   // A connector stopped by `down` stays stopped until resumed; resuming a running one is a no-op.
   await rest('PUT', `/connectors/${name}/resume`);
   let offsetsReset = false;
+  let restarted = false;
   const slot = config['slot.name']!;
   // One loop for "task RUNNING" and "slot active": a task can report RUNNING and fail a moment
   // later (e.g. on a stored offset whose WAL is gone), so failure is checked until the end.
@@ -144,7 +145,16 @@ export async function startConnect(progress: (msg: string) => void, registered: 
       offsetsReset = true;
       return false;
     }
-    if (failed) throw new Error(`task FAILED: ${failed.trace?.split('\n')[0] ?? ''}`);
+    if (failed && !restarted) {
+      // Registering the same config again and `resume` do not restart a FAILED task (e.g. one
+      // that failed while PostgreSQL was down and ran out of retries): restart it once, as
+      // Strimzi's autoRestart does in Kubernetes.
+      progress(`task FAILED (${failed.trace?.split('\n')[0] ?? 'no trace'}): restarting it`);
+      await rest('POST', `/connectors/${name}/restart?includeTasks=true&onlyFailed=true`);
+      restarted = true;
+      return false;
+    }
+    if (failed) throw new Error(`task FAILED again after a restart: ${failed.trace?.split('\n')[0] ?? ''}`);
     const running = s?.connector.state === 'RUNNING' && s.tasks.length > 0 && s.tasks.every((t) => t.state === 'RUNNING');
     if (!running) return false;
     const rows = await pgQuery(localStack.database, 'SELECT active FROM pg_replication_slots WHERE slot_name = $1', [slot]);
