@@ -2,6 +2,8 @@ import { credentials, Metadata, type ServiceError } from '@grpc/grpc-js';
 import { AccountSettings, GetAccountSettingsRequest, SettingsServiceClient, UpdateAccountSettingsRequest } from '@settings/api';
 
 export const GET_ACCOUNT_SETTINGS_PATH = '/settings.v1.SettingsService/GetAccountSettings';
+/** The method label of GetAccountSettings in the settings service's metrics. */
+export const GET_ACCOUNT_SETTINGS_METHOD = 'GetAccountSettings';
 
 /** gRPC length-prefixed message: 0x00 (uncompressed) + 4-byte big-endian length + bytes. */
 export function grpcFrame(message: Uint8Array): Buffer {

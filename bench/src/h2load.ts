@@ -20,6 +20,13 @@ export interface H2loadOptions {
   rps?: number;
   /** Extra request headers, `name: value` (e.g. an authorization header). */
   headers?: readonly string[];
+  /**
+   * Timed runs: called once when h2load starts measuring, i.e. its warm-up (`--warm-up-time`,
+   * sent in the same run over the same connections, not counted in its requests) is over — h2load
+   * prints "Main benchmark duration is started" then. A counter read here (a process's metrics)
+   * covers the measured requests only. The result waits for the promise it returns.
+   */
+  onMeasuring?: () => Promise<void> | void;
 }
 
 export interface H2loadResult {
@@ -58,16 +65,27 @@ export function h2load(o: H2loadOptions): Promise<H2loadResult> {
     `http://127.0.0.1:${o.port}${o.path}`,
   ];
   return new Promise((resolve, reject) => {
-    execFile('h2load', args, { maxBuffer: 16 * 1024 * 1024, timeout: ((o.durationSeconds ?? 0) + o.warmupSeconds + 120) * 1000 }, (err, stdout, stderr) => {
+    let measuring: Promise<void> | undefined;
+    const child = execFile('h2load', args, { maxBuffer: 16 * 1024 * 1024, timeout: ((o.durationSeconds ?? 0) + o.warmupSeconds + 120) * 1000 }, (err, stdout, stderr) => {
       if (err) return reject(new Error(`h2load failed: ${err.message}\n${stdout}\n${stderr}`));
-      try {
-        resolve(parse(stdout, o.logFile));
-      } catch (e) {
-        reject(e as Error);
-      }
+      Promise.resolve(measuring)
+        .then(() => resolve(parse(stdout, o.logFile)))
+        .catch((e: unknown) => reject(e instanceof Error ? e : new Error(String(e))));
     });
+    const onMeasuring = o.onMeasuring;
+    if (onMeasuring && o.requests === undefined) {
+      let tail = '';
+      child.stdout?.on('data', (chunk: string | Buffer) => {
+        if (measuring) return;
+        tail = (tail + chunk.toString()).slice(-256);
+        if (MEASURING_STARTED.test(tail)) measuring = Promise.resolve().then(onMeasuring);
+      });
+    }
   });
 }
+
+/** What h2load prints (stdout, flushed) when its warm-up is over and measuring starts (nghttp2 h2load.cc, warmup_timeout_cb). */
+export const MEASURING_STARTED = /Main benchmark duration is started/;
 
 function parse(stdout: string, logFile: string | undefined): H2loadResult {
   const fin = /finished in [\d.]+\w+, ([\d.]+) req\/s/.exec(stdout);

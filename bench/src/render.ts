@@ -1,21 +1,21 @@
 /**
  * Re-renders REPORT.md and the charts from an existing results.json (no measurement):
- *   node bench/dist/src/render.js [results-dir]     (default bench/results)
+ *   node bench/dist/src/render.js [results-dir] [--report-only]     (default bench/results)
+ * What is derived from the stored per-round data is derived again first (see rederive), so a
+ * corrected derivation applies to old runs too. Without --report-only the JSON files are written
+ * back with the re-derived values; with it only REPORT.md and charts/ are written.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BenchResults } from './results';
-import { defaultResultsDir, writeResults } from './write-results';
-import { rssStats } from './scenarios/memory';
+import { defaultResultsDir, writeReport, writeResults } from './write-results';
+import { rederive } from './rederive';
 
-const dir = process.argv[2] ?? defaultResultsDir(false);
-const results = JSON.parse(readFileSync(join(dir, 'results.json'), 'utf8'), (_k, v: unknown) => (v === null ? Number.NaN : v)) as BenchResults;
-results.retries ??= [];
-// Verdicts are re-derived from the stored series, so a refined criterion applies to old runs too.
-if (results.memory) {
-  const m = results.memory;
-  m.settings = rssStats(m.series.map((p) => [p.s, p.settingsMiB]));
-  m.invalidator = rssStats(m.series.map((p) => [p.s, p.invalidatorMiB]));
-}
-writeResults(results, dir);
-process.stdout.write(`rendered ${join(dir, 'REPORT.md')}\n`);
+const args = process.argv.slice(2);
+const reportOnly = args.includes('--report-only');
+const dir = args.find((a) => !a.startsWith('--')) ?? defaultResultsDir(false);
+const stored = JSON.parse(readFileSync(join(dir, 'results.json'), 'utf8'), (_k, v: unknown) => (v === null ? Number.NaN : v)) as BenchResults;
+const results = rederive(stored);
+if (reportOnly) writeReport(results, dir);
+else writeResults(results, dir);
+process.stdout.write(`rendered ${join(dir, 'REPORT.md')}${reportOnly ? ' (report and charts only)' : ''}\n`);

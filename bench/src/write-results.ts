@@ -15,6 +15,12 @@ export function writeResults(results: BenchResults, outDir: string): void {
     const v = results[key];
     if (v !== undefined) writeFileSync(join(outDir, `${name}.json`), `${JSON.stringify(v, jsonSafe, 2)}\n`);
   }
+  writeReport(results, outDir);
+}
+
+/** REPORT.md and its SVG charts only (render.ts --report-only: the stored JSON is left as it is). */
+export function writeReport(results: BenchResults, outDir: string): void {
+  mkdirSync(join(outDir, 'charts'), { recursive: true });
   const { markdown, charts } = renderReport(results, 'charts');
   for (const [file, svg] of Object.entries(charts)) writeFileSync(join(outDir, 'charts', file), svg);
   writeFileSync(join(outDir, 'REPORT.md'), markdown);

@@ -1,7 +1,12 @@
 import type { BenchResults } from '../results';
 import type { IncidentVariant, VariantResult } from '../scenarios/incident-replay/result';
 import { WATCH_GOALS } from '../scenarios/watch/result';
-import { fmtMs as ms, fmtNumber as n, fmtRatio as x } from './format';
+import { fmtDecimal, fmtMs as ms, fmtNumber as n, fmtRatio as x, fmtRatioJudged } from './format';
+import { READ_PATH_TARGETS, roundRange } from './sections/read-path';
+import { invalidatorAloneText, readP99RatioText } from './sections/bulk-drain';
+import { measuredRounds } from '../scenarios/bulk-drain-result';
+import { spread } from '../stats';
+import { acrossRounds, freeSaveBurstRatio, readBurstRatio } from './sections/incident-replay';
 import { fmt } from './svg';
 
 /** One line per headline number; shared by REPORT.md, the README snippet and the console. */
@@ -20,19 +25,19 @@ function headlines(r: BenchResults): Headline[] {
       what: 'Cached Get throughput (h2load, saturated)',
       value: `${n(rp.byTarget.cached.rps)} req/s`,
       reference: `empty grpc-js handler ${n(rp.byTarget.empty.rps)} req/s`,
-      ratio: x(rp.ratios.cachedRps),
+      ratio: fmtRatioJudged(rp.ratios.cachedRps, READ_PATH_TARGETS.cachedRps, roundRange(rp, 'cached', (r) => r.saturated.rps)),
     });
     out.push({
       what: 'Cached Get latency p50 / p99 (one stream)',
       value: `${ms(rp.byTarget.cached.singleP50Ms)} / ${ms(rp.byTarget.cached.singleP99Ms)}`,
       reference: `empty handler ${ms(rp.byTarget.empty.singleP50Ms)} / ${ms(rp.byTarget.empty.singleP99Ms)}`,
-      ratio: `${x(rp.ratios.cachedSingleP50)} / ${x(rp.ratios.cachedSingleP99)}`,
+      ratio: `${x(rp.ratios.cachedSingleP50)} / ${fmtRatioJudged(rp.ratios.cachedSingleP99, READ_PATH_TARGETS.cachedSingleP99)}`,
     });
     out.push({
       what: 'Cached Get throughput with the near-cache off (every call reads Redis, concurrent calls share an MGET)',
       value: `${n(rp.byTarget.cachedL1Off.rps)} req/s`,
       reference: `empty grpc-js handler ${n(rp.byTarget.empty.rps)} req/s`,
-      ratio: x(rp.ratios.cachedL1OffRps),
+      ratio: fmtRatioJudged(rp.ratios.cachedL1OffRps, READ_PATH_TARGETS.cachedL1OffRps, roundRange(rp, 'cachedL1Off', (r) => r.saturated.rps)),
     });
     out.push({
       what: 'fully_consistent Get (PostgreSQL) throughput',
@@ -45,7 +50,7 @@ function headlines(r: BenchResults): Headline[] {
   if (nf) {
     out.push({
       what: 'Get of a name with no row (NOT_FOUND), saturated: absence cached / not cached (`CACHE_NOT_FOUND_TTL_SECONDS=0`)',
-      value: `${n(nf.byTarget.absent.rps)} / ${n(nf.byTarget.absentUncached.rps)} req/s; PostgreSQL reads per request ${nf.byTarget.absent.postgresReadsPerRequest} / ${nf.byTarget.absentUncached.postgresReadsPerRequest}`,
+      value: `${n(nf.byTarget.absent.rps)} / ${n(nf.byTarget.absentUncached.rps)} req/s; PostgreSQL reads per request ${fmtDecimal(nf.byTarget.absent.postgresReadsPerRequest, 4)} / ${fmtDecimal(nf.byTarget.absentUncached.postgresReadsPerRequest, 4)}`,
       reference: `cached Get of an existing name ${n(nf.byTarget.cached.rps)} req/s`,
       ratio: `${x(nf.ratios.absentRps)} / ${x(nf.ratios.absentUncachedRps)}`,
     });
@@ -66,7 +71,7 @@ function headlines(r: BenchResults): Headline[] {
     out.push({
       what: 'Eviction throughput, rate ceiling off',
       value: `${n(ev.median.invalidatorKeysPerSecond)} keys/s`,
-      reference: `redis-benchmark SET -P 16: ${n(ev.median.redisBenchmarkSetPerSecond)}/s`,
+      reference: `redis-benchmark SET -P 16 ${ev.redisBenchmarkCommand.includes(' -r ') ? 'on random keys' : 'on one key'}: ${n(ev.median.redisBenchmarkSetPerSecond)}/s`,
       ratio: x(ev.median.ratio),
     });
     const rm = ev.replicatedMedian;
@@ -83,74 +88,86 @@ function headlines(r: BenchResults): Headline[] {
   if (ef) {
     out.push({
       what: 'Change-event format: invalidator CPU per event, lean / nested',
-      value: `${ef.median.lean.invalidatorCpuMicrosPerEvent} / ${ef.median.nested.invalidatorCpuMicrosPerEvent} µs`,
-      reference: `drain ${n(ef.median.lean.invalidatorKeysPerSecond)} / ${n(ef.median.nested.invalidatorKeysPerSecond)} keys/s; Connect ${ef.median.lean.connectCpuMicrosPerEvent} / ${ef.median.nested.connectCpuMicrosPerEvent} µs per event`,
+      value: `${fmtDecimal(ef.median.lean.invalidatorCpuMicrosPerEvent, 2)} / ${fmtDecimal(ef.median.nested.invalidatorCpuMicrosPerEvent, 2)} µs`,
+      reference: `drain ${n(ef.median.lean.invalidatorKeysPerSecond)} / ${n(ef.median.nested.invalidatorKeysPerSecond)} keys/s; Connect ${fmtDecimal(ef.median.lean.connectCpuMicrosPerEvent, 2)} / ${fmtDecimal(ef.median.nested.connectCpuMicrosPerEvent, 2)} µs per event`,
       ratio: x(ef.ratios.invalidatorCpuPerEvent),
     });
   }
   const bulk = r.bulkDrain;
   if (bulk) {
+    const equal = measuredRounds(bulk.rounds, false);
+    const yielding = measuredRounds(bulk.rounds, true);
+    const evicted = spread(equal.map((x2) => x2.commitToLastEvictedSeconds));
+    const y = bulk.medianCdcYields;
     out.push({
-      what: `Bulk UPDATE of ${n(bulk.rows)} rows: commit → last key evicted`,
-      value: `${bulk.median.commitToLastEvictedSeconds} s`,
+      what: `Bulk UPDATE of ${n(bulk.rows)} rows: commit → last key evicted (median of ${n(equal.length)} rounds)`,
+      value: `${fmtDecimal(bulk.median.commitToLastEvictedSeconds)} s${evicted.n > 1 ? ` (rounds ${fmtDecimal(evicted.min)}–${fmtDecimal(evicted.max)} s)` : ''}`,
       reference:
-        `Debezium ${n(bulk.median.debeziumEventsPerSecond)} events/s, invalidator ${n(bulk.median.invalidatorKeysPerSecond)} keys/s; cached-read p99 ${ms(bulk.median.baselineReadP99Ms)} → ${ms(bulk.median.drainReadP99Ms)} (invalidator alone ${ms(bulk.median.invalidatorOnlyReadP99Ms)})` +
-        (bulk.medianCdcYields ? `; CDC pipeline yielding the cores: p99 ${ms(bulk.medianCdcYields.baselineReadP99Ms)} → ${ms(bulk.medianCdcYields.drainReadP99Ms)} (${x(bulk.medianCdcYields.readP99Ratio)}), ${bulk.medianCdcYields.commitToLastEvictedSeconds} s to the last eviction` : ''),
+        `Debezium ${n(bulk.median.debeziumEventsPerSecond)} events/s, invalidator ${n(bulk.median.invalidatorKeysPerSecond)} keys/s (medians); cached-read p99 drain ÷ baseline ${readP99RatioText(bulk.median, equal)}; invalidator alone: ${invalidatorAloneText(equal)}` +
+        (y && yielding.length > 0 ? `; CDC pipeline yielding the cores: ${readP99RatioText(y, yielding)}, ${fmtDecimal(y.commitToLastEvictedSeconds)} s to the last eviction` : ''),
       ratio: x(bulk.median.readP99Ratio),
     });
   }
   const inc = r.incidentReplay;
   if (inc) {
     const v = (k: IncidentVariant): VariantResult | undefined => inc.byVariant.find((x2) => x2.variant === k);
+    // Counts and p99s: the median over rounds with the rounds' range; maxima: the maximum over rounds (byVariant).
+    const per = (y: VariantResult, pick: (z: VariantResult) => number, f: (x2: number) => string = n): string => acrossRounds(inc, y.variant, pick, f);
     const a = v('ttl-only');
     const b = v('delete-on-write');
     const b2 = v('clear-all-on-write');
     const c = v('this-system');
+    const cy = v('this-system-cdc-yields');
     if (a && b && b2 && c) {
       const four = (f: (v: VariantResult) => string): string => [a, b, b2, c].map(f).join(' / ');
       out.push({
-        what: 'Incident replay: stale reads (TTL-only / delete-on-write / clear-all / this system)',
-        value: four((v) => n(v.stale.reads)),
-        reference: `max age ${four((v) => ms(v.stale.maxAgeMs))}; this system: ${n(c.stale.fromSaves.reads)} after saves, ${n(c.stale.fromBulk.reads)} after the bulk`,
+        what: `Incident replay: stale reads (TTL-only / delete-on-write / clear-all / this system${cy ? '; (c′) CDC yielding' : ''}), median (min–max) of ${n(inc.rounds)} rounds`,
+        value: four((y) => per(y, (z) => z.stale.reads)) + (cy ? `; ${per(cy, (z) => z.stale.reads)}` : ''),
+        reference:
+          `max age over rounds ${four((y) => ms(y.stale.maxAgeMs))}; this system: ${per(c, (z) => z.stale.fromSaves.reads)} after saves (max ${ms(c.stale.fromSaves.maxAgeMs)}), ${per(c, (z) => z.stale.fromBulk.reads)} after the bulk (max ${ms(c.stale.fromBulk.maxAgeMs)})` +
+          (cy ? `; (c′): ${per(cy, (z) => z.stale.fromSaves.reads)} after saves (max ${ms(cy.stale.fromSaves.maxAgeMs)}), ${per(cy, (z) => z.stale.fromBulk.reads)} after the bulk (max ${ms(cy.stale.fromBulk.maxAgeMs)})` : ''),
         ratio: '',
       });
       out.push({
-        what: 'Incident replay: peak PostgreSQL xacts/s (same four)',
-        value: four((v) => n(v.postgres.peakXactsPerSecond)),
-        reference: `hit ratio ${four((v) => `${fmt(v.cacheHitRatio * 100)} %`)}`,
+        what: 'Incident replay: peak PostgreSQL xacts/s, highest of the rounds (same four)',
+        value: four((y) => n(y.postgres.peakXactsPerSecond)),
+        reference: `hit ratio ${four((y) => per(y, (z) => z.cacheHitRatio * 100, (p) => `${fmt(p)} %`))}`,
         ratio: '',
       });
       out.push({
-        what: 'Incident replay: peak Redis commands/s (same four)',
-        value: four((v) => n(v.redis.peakOpsPerSecond)),
-        reference: `Redis CPU peak ${four((v) => `${fmt(v.redis.peakCpuPercent)} %`)}`,
+        what: 'Incident replay: peak Redis commands/s, highest of the rounds (same four)',
+        value: four((y) => n(y.redis.peakOpsPerSecond)),
+        reference: `Redis CPU peak ${four((y) => `${fmt(y.redis.peakCpuPercent)} %`)}`,
         ratio: '',
       });
       out.push({
         what: 'Incident replay: read p99 / save p99 in the burst, outside the bulk UPDATE (same four)',
-        value: `${four((v) => ms(v.reads.burstLatencyOutsideBulkMs.p99))}; saves ${four((v) => ms(v.saves.burstLatencyOutsideBulkMs.p99))}`,
-        reference: `whole burst: reads ${four((v) => ms(v.reads.burstLatencyMs.p99))}; saves ${four((v) => ms(v.saves.burstLatencyMs.p99))}`,
+        value: `${four((y) => per(y, (z) => z.reads.burstLatencyOutsideBulkMs.p99, ms))}; saves ${four((y) => per(y, (z) => z.saves.burstLatencyOutsideBulkMs.p99, ms))}`,
+        reference: `whole burst: reads ${four((y) => per(y, (z) => z.reads.burstLatencyMs.p99, ms))}; saves ${four((y) => per(y, (z) => z.saves.burstLatencyMs.p99, ms))}`,
         ratio: '',
       });
       out.push({
         what: 'Incident replay: stale cache entries after the load (same four)',
-        value: four((v) => n(v.staleKeysAfterQuiescence.staleKeys)),
-        reference: `checked ${four((v) => `${fmt(v.staleKeysAfterQuiescence.quiesceSeconds)} s`)} after the last write`,
+        value: four((y) => per(y, (z) => z.staleKeysAfterQuiescence.staleKeys)),
+        reference: `checked ${four((y) => `${fmt(y.staleKeysAfterQuiescence.quiesceSeconds)} s`)} after the last write`,
         ratio: '',
       });
     }
     if (c) {
       // Issue 11's bulkheads: burst ÷ pre-burst, with equal CPU weights and (c′) with the CDC pipeline yielding.
-      const cy = v('this-system-cdc-yields');
       const both = cy ? [c, cy] : [c];
-      const bh = (y: VariantResult): VariantResult['bulkheads'] => y.bulkheads;
+      const xr = (r2: number): string => x(r2);
       const locked = (y: VariantResult): string => {
-        const l = bh(y).lockedSaves;
-        return `p99 ${ms(l.latencyMs.p99)}${l.abortedLatencyMs && l.aborted > 0 ? ` (ABORTED ${ms(l.abortedLatencyMs.p99)})` : ''}, ${n(l.timeouts)} of ${n(l.total)} timed out`;
+        const l = y.bulkheads.lockedSaves;
+        return (
+          `p99 ${per(y, (z) => z.bulkheads.lockedSaves.latencyMs.p99, ms)}` +
+          (l.abortedLatencyMs && l.aborted > 0 ? ` (ABORTED ${per(y, (z) => z.bulkheads.lockedSaves.aborted)}, their p99 ${per(y, (z) => z.bulkheads.lockedSaves.abortedLatencyMs?.p99 ?? Number.NaN, ms)})` : '') +
+          `, ${per(y, (z) => z.bulkheads.lockedSaves.timeouts)} of ${per(y, (z) => z.bulkheads.lockedSaves.total)} timed out`
+        );
       };
       out.push({
-        what: `Incident replay, this system: read p99 / free-save p99 in the burst ÷ pre-burst (equal CPU weights${cy ? ' / CDC pipeline yielding the cores' : ''})`,
-        value: both.map((y) => `${x(bh(y).readP99BurstMs / bh(y).readP99PreBurstMs)} / ${x(bh(y).freeSaves.burstLatencyMs.p99 / bh(y).freeSaves.preBurstLatencyMs.p99)}`).join('; '),
+        what: `Incident replay, this system: read p99 / free-save p99 in the burst ÷ pre-burst, median of per-round ratios (equal CPU weights${cy ? ' / CDC pipeline yielding the cores' : ''})`,
+        value: both.map((y) => `${per(y, readBurstRatio, xr)} / ${per(y, freeSaveBurstRatio, xr)}`).join('; '),
         reference: `locked saves ${both.map(locked).join('; ')}; goal ≤ ×2, ABORTED within lock_timeout + 50 ms`,
         ratio: '',
       });

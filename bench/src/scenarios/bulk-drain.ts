@@ -3,98 +3,17 @@ import { deleteGroups, drainDebezium, positionGroupAtEnd, withAdmin } from '@set
 import type { BenchContext } from '../context';
 import { sleep } from '../context';
 import { accountId, createAccounts, deleteAccounts, escapeLike, sql } from '../db';
+import { status } from '@grpc/grpc-js';
 import { client, getAccount } from '../grpc-util';
 import { AutogroupWeights, CDC_PIPELINE_ROLES, CDC_YIELD_NICE } from '../autogroup-weights';
 import { openLoop } from '../load';
 import { CpuMeter, type CpuRole } from '../process-cpu';
 import { scrape, startInvalidatorProcess, startSettingsProcess, type InvalidatorProc, type SettingsProc } from '../procs';
 import { benchRedis, deleteAccountKeys } from '../redis-util';
-import { median, round as roundTo, summarize, type LatencySummary } from '../stats';
+import { round as roundTo } from '../stats';
+import { BULK_READ_DEADLINE_MS, readWindow, withBulkDrainMedians, type BulkDrainResult, type BulkDrainRound, type BulkRead } from './bulk-drain-result';
 
-/** CPU per changed row, µs, by process (see BulkDrainRound.cpuMicrosPerRow). */
-export interface CpuMicrosPerRow {
-  connect: number;
-  invalidator: number;
-  postgres: number;
-  /**
-   * The settings service beyond what its reads cost before the commit (its CPU rate over the
-   * baseline seconds, subtracted), commit → last key evicted: the near-cache's share of the
-   * change — a Redis tracking push per evicted key (BCAST on the cache's prefixes). Absent in
-   * results from before it was measured.
-   */
-  service?: number;
-}
-
-export interface BulkDrainRound {
-  /**
-   * 0: the warm-up round, reported but not in the medians. Kafka Connect compiles its
-   * change-event path as it runs it (JIT): on a freshly started worker the first 100k events
-   * cost it 1.7-3.5x the CPU of later ones (deploy/debezium/README.md), and a production worker
-   * runs for days.
-   */
-  round: number;
-  /**
-   * Autogroup nice of the CDC pipeline (PostgreSQL, Kafka, Kafka Connect, the invalidator) in
-   * this round: 0 = every process group weighs the same (the headline medians); 10 = the
-   * pipeline yields the cores to the serving path (autogroup-weights.ts), in alternate rounds.
-   */
-  cdcNice: number;
-  /** UPDATE statement returned → its last change event is in Kafka (end offsets moved by `rows`). */
-  commitToPublishedSeconds: number;
-  /** UPDATE returned → the invalidator has applied `rows` more keys. */
-  commitToLastEvictedSeconds: number;
-  debeziumEventsPerSecond: number;
-  /** Keys applied per second from the invalidator's first to its last key of the bulk. */
-  invalidatorKeysPerSecond: number;
-  /** Lowest adaptive ceiling the invalidator reported during the drain (keys/s). */
-  minCeilingKeysPerSecond: number;
-  /** Bulk keys not fenced at their row's new version at the end (must be 0). */
-  notEvicted: number;
-  baselineReadMs: LatencySummary;
-  drainReadMs: LatencySummary;
-  /**
-   * Reads from the last event in Kafka to the last key evicted: the invalidator alone works then
-   * (Debezium, Kafka and the UPDATE's own load are over), so this window shows what evictions
-   * cost readers, apart from the bulk change's load on the machine.
-   */
-  invalidatorOnlyReadMs: LatencySummary;
-  /**
-   * CPU per changed row, µs (user + system, all threads, from /proc): Kafka Connect from the
-   * commit to the last event in Kafka, the invalidator from the commit to the last key evicted,
-   * the stack's PostgreSQL (the UPDATE itself, then the walsender decoding it) from the UPDATE's
-   * start to the last event in Kafka. Less noisy than the rates on a shared machine: a process
-   * waiting for a core costs time, not CPU.
-   */
-  cpuMicrosPerRow: CpuMicrosPerRow;
-}
-
-export interface BulkDrainResult {
-  rows: number;
-  hotAccounts: number;
-  readsPerSecond: number;
-  /** The invalidator runs with its defaults: adaptive ceiling up to this hard maximum. */
-  invalidatorMaxKeysPerSecond: number;
-  rounds: BulkDrainRound[];
-  /** Rounds with every process group at the same weight. */
-  median: BulkDrainMedians;
-  /**
-   * Rounds in which the CDC pipeline yielded the cores (autogroup nice `cdcNice`), alternating
-   * with the others; absent when the bench may not change the groups' nice (not root).
-   */
-  medianCdcYields?: BulkDrainMedians & { cdcNice: number };
-}
-
-export interface BulkDrainMedians {
-  commitToLastEvictedSeconds: number;
-  commitToPublishedSeconds: number;
-  debeziumEventsPerSecond: number;
-  invalidatorKeysPerSecond: number;
-  baselineReadP99Ms: number;
-  drainReadP99Ms: number;
-  readP99Ratio: number;
-  invalidatorOnlyReadP99Ms: number;
-  cpuMicrosPerRow: CpuMicrosPerRow;
-}
+export type { BulkDrainMedians, BulkDrainResult, BulkDrainRound, CpuMicrosPerRow, ReadFailures } from './bulk-drain-result';
 
 /**
  * The issue's bulk change, end to end with the default configuration: one UPDATE of `rows`
@@ -141,13 +60,14 @@ export async function runBulkDrain(ctx: BenchContext): Promise<BulkDrainResult> 
       await drainDebezium();
       weights = cdcNice > 0 ? AutogroupWeights.setForRoles(CDC_PIPELINE_ROLES, cdcNice) : undefined;
       if (cdcNice > 0 && !weights) throw new Error('bulk-drain: the CDC pipeline\'s autogroup nice could not be changed any more');
-      const reads: Array<{ at: number; ms: number }> = [];
+      // Every read, failed or not: a timed-out read counts at its deadline, other failures are counted.
+      const reads: BulkRead[] = [];
       let reading = true;
       let n = 0;
       const readers = openLoop(readsPerSecond, 3_600_000, async () => {
         const t = performance.now();
-        const r = await getAccount(c, accountId(hotPrefix, n++ % hotAccounts), 2000);
-        if (r.ok) reads.push({ at: Date.now(), ms: performance.now() - t });
+        const r = await getAccount(c, accountId(hotPrefix, n++ % hotAccounts), BULK_READ_DEADLINE_MS);
+        reads.push({ at: Date.now(), ms: performance.now() - t, ok: r.ok, timeout: r.code === status.DEADLINE_EXCEEDED });
       }, 2000, () => !reading);
       const serviceCpu = new CpuMeter();
       const baselineStartedAt = Date.now();
@@ -213,7 +133,9 @@ export async function runBulkDrain(ctx: BenchContext): Promise<BulkDrainResult> 
           if (!fenced) notEvicted++;
         });
       }
-      const window = (from: number, to: number) => summarize(reads.filter((r) => r.at >= from && r.at <= to).map((r) => r.ms));
+      const baselineReads = readWindow(reads, committedAt - baselineSeconds * 1000, committedAt);
+      const drainReads = readWindow(reads, committedAt, evictedAt);
+      const invalidatorOnlyReads = readWindow(reads, publishedAt, evictedAt);
       const commitToPublished = (publishedAt - committedAt) / 1000;
       const drainSeconds = (evictedAt - (firstAppliedAt ?? committedAt)) / 1000;
       out.push({
@@ -225,9 +147,10 @@ export async function runBulkDrain(ctx: BenchContext): Promise<BulkDrainResult> 
         invalidatorKeysPerSecond: Math.round(rows / Math.max(0.001, drainSeconds)),
         minCeilingKeysPerSecond: Number.isFinite(minCeiling) ? Math.round(minCeiling) : Number.NaN,
         notEvicted,
-        baselineReadMs: window(committedAt - baselineSeconds * 1000, committedAt),
-        drainReadMs: window(committedAt, evictedAt),
-        invalidatorOnlyReadMs: window(publishedAt, evictedAt),
+        baselineReadMs: baselineReads.latency,
+        drainReadMs: drainReads.latency,
+        invalidatorOnlyReadMs: invalidatorOnlyReads.latency,
+        readFailures: { baseline: baselineReads.failures, drain: drainReads.failures, invalidatorOnly: invalidatorOnlyReads.failures },
         cpuMicrosPerRow: {
           connect: perRow(cpuAtPublished['Kafka Connect'] - cpuAtCommit['Kafka Connect']),
           invalidator: perRow(cpuAtEvicted.invalidator - cpuAtCommit.invalidator),
@@ -238,7 +161,8 @@ export async function runBulkDrain(ctx: BenchContext): Promise<BulkDrainResult> 
       const r = out[out.length - 1]!;
       ctx.log(
         `bulk-drain: round ${round}${cdcNice > 0 ? ` (CDC pipeline at autogroup nice ${cdcNice})` : ''}: commit→published ${r.commitToPublishedSeconds} s (${r.debeziumEventsPerSecond} events/s), commit→last evicted ${r.commitToLastEvictedSeconds} s (invalidator ${r.invalidatorKeysPerSecond} keys/s), ` +
-          `cached-read p99 ${r.baselineReadMs.p99} → ${r.drainReadMs.p99} ms (invalidator alone: ${r.invalidatorOnlyReadMs.p99} ms over ${r.invalidatorOnlyReadMs.count} reads), ${notEvicted} not evicted; ` +
+          `cached-read p99 ${r.baselineReadMs.p99} → ${r.drainReadMs.p99} ms over ${r.baselineReadMs.count} / ${r.drainReadMs.count} reads (invalidator alone: ${r.invalidatorOnlyReadMs.p99} ms over ${r.invalidatorOnlyReadMs.count} reads), ` +
+          `failed reads ${drainReads.failures.errors} in the drain (${drainReads.failures.timeouts} timed out), ${notEvicted} not evicted; ` +
           `CPU per row: Connect ${r.cpuMicrosPerRow.connect} µs, invalidator ${r.cpuMicrosPerRow.invalidator} µs, PostgreSQL ${r.cpuMicrosPerRow.postgres} µs, settings service (beyond its reads) ${r.cpuMicrosPerRow.service} µs`,
       );
     }
@@ -254,37 +178,6 @@ export async function runBulkDrain(ctx: BenchContext): Promise<BulkDrainResult> 
     await deleteAccountKeys(redis, hotPrefix);
     redis.disconnect();
   }
-  const yielded = out.filter((r) => r.round > 0 && r.cdcNice > 0);
-  return {
-    rows,
-    hotAccounts,
-    readsPerSecond,
-    invalidatorMaxKeysPerSecond: maxKeys,
-    rounds: out,
-    median: mediansOf(out.filter((r) => r.round > 0 && r.cdcNice === 0)),
-    ...(yielded.length > 0 ? { medianCdcYields: { ...mediansOf(yielded), cdcNice: yielded[0]!.cdcNice } } : {}),
-  };
-}
-
-function mediansOf(rounds: readonly BulkDrainRound[]): BulkDrainMedians {
-  const med = (f: (r: BulkDrainRound) => number): number => median(rounds.map(f));
-  const baselineP99 = med((r) => r.baselineReadMs.p99);
-  const drainP99 = med((r) => r.drainReadMs.p99);
-  return {
-    commitToLastEvictedSeconds: med((r) => r.commitToLastEvictedSeconds),
-    commitToPublishedSeconds: med((r) => r.commitToPublishedSeconds),
-    debeziumEventsPerSecond: med((r) => r.debeziumEventsPerSecond),
-    invalidatorKeysPerSecond: med((r) => r.invalidatorKeysPerSecond),
-    baselineReadP99Ms: baselineP99,
-    drainReadP99Ms: drainP99,
-    readP99Ratio: roundTo(drainP99 / baselineP99, 2),
-    invalidatorOnlyReadP99Ms: med((r) => r.invalidatorOnlyReadMs.p99),
-    cpuMicrosPerRow: {
-      connect: med((r) => r.cpuMicrosPerRow.connect),
-      invalidator: med((r) => r.cpuMicrosPerRow.invalidator),
-      postgres: med((r) => r.cpuMicrosPerRow.postgres),
-      service: med((r) => r.cpuMicrosPerRow.service ?? Number.NaN),
-    },
-  };
-
+  // Medians of each weighting's rounds; the read p99 ratio is the median of the per-round ratios.
+  return withBulkDrainMedians({ rows, hotAccounts, readsPerSecond, invalidatorMaxKeysPerSecond: maxKeys, rounds: out });
 }

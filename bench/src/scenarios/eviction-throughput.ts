@@ -4,7 +4,7 @@ import { BENCH_REDIS_DB } from '../context';
 import { createAccounts, deleteAccounts, escapeLike, sql } from '../db';
 import { commitGroupOffsets, deleteGroups, drainDebezium, topicEnds } from '@settings/local-stack';
 import { measureInvalidatorDrain, replicaOffsets, type DrainRate } from '../invalidator-drain';
-import { benchRedis, deleteAccountKeys } from '../redis-util';
+import { benchRedis, deleteAccountKeys, deleteByPattern } from '../redis-util';
 import { localStack } from '@settings/shared';
 import { median, ratio, round as roundTo } from '../stats';
 
@@ -47,8 +47,18 @@ export interface EvictionResult {
   replicatedMedian?: { replicas: number; keysPerSecond: number; ratio: number; speedup: number };
 }
 
+/**
+ * redis-benchmark's SETs go to random keys over this many (`-r`): without it every SET writes the
+ * one key `key:__rand_int__`, while the invalidator writes a distinct key per change event.
+ * Values, connections and pipelining stay redis-benchmark's (3-byte values, 50 connections) but
+ * for `-P 16`; the report says so (report/sections/eviction-throughput.ts describeRedisBenchmark).
+ */
+export const REDIS_BENCHMARK_KEYSPACE = 100_000;
+/** The keys `-r` makes: `key:` and 12 digits (plus `key:__rand_int__` from runs without it). */
+const REDIS_BENCHMARK_KEYS = `key:${'[0-9]'.repeat(12)}`;
+
 function redisBenchmark(requests: number): Promise<{ setPerSecond: number; command: string }> {
-  const args = ['-h', '127.0.0.1', '-p', String(localStack.redisPort), '--dbnum', String(BENCH_REDIS_DB), '-t', 'set', '-P', '16', '-n', String(requests), '-q'];
+  const args = ['-h', '127.0.0.1', '-p', String(localStack.redisPort), '--dbnum', String(BENCH_REDIS_DB), '-t', 'set', '-P', '16', '-r', String(REDIS_BENCHMARK_KEYSPACE), '-n', String(requests), '-q'];
   return new Promise((resolve, reject) => {
     execFile('redis-benchmark', args, { timeout: 120_000 }, (err, stdout) => {
       if (err) return reject(err);
@@ -128,6 +138,7 @@ export async function runEvictionThroughput(ctx: BenchContext): Promise<Eviction
       const rb = await redisBenchmark(redisBenchmarkRequests);
       command = rb.command;
       await redis.del('key:__rand_int__');
+      await deleteByPattern(redis, REDIS_BENCHMARK_KEYS);
       out.push({
         round,
         invalidatorKeysPerSecond: keysPerSecond,
@@ -155,6 +166,7 @@ export async function runEvictionThroughput(ctx: BenchContext): Promise<Eviction
     await deleteGroups(groups);
     await deleteAccounts(prefix);
     await deleteAccountKeys(redis, prefix);
+    await deleteByPattern(redis, REDIS_BENCHMARK_KEYS);
     redis.disconnect();
   }
   return {

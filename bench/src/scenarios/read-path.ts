@@ -3,13 +3,14 @@ import { join } from 'node:path';
 import { AccountSettings } from '@settings/api';
 import type { BenchContext } from '../context';
 import { accountId, createAccounts, deleteAccounts } from '../db';
-import { client, getAccount, getRequestBytes, grpcFrame, GET_ACCOUNT_SETTINGS_PATH, waitForChannel } from '../grpc-util';
+import { client, getAccount, getRequestBytes, grpcFrame, GET_ACCOUNT_SETTINGS_METHOD, GET_ACCOUNT_SETTINGS_PATH, waitForChannel } from '../grpc-util';
 import { h2load, type H2loadResult } from '../h2load';
 import type { ChildService } from '@settings/local-stack';
 import { processCpuSeconds } from '../process-cpu';
 import { benchScript, scrape, spawnNode, startSettingsProcess, waitIpcReady, type SettingsProc } from '../procs';
 import { benchRedis, deleteAccountKeys } from '../redis-util';
-import { median, ratio } from '../stats';
+import { grpcCallsBetween, nonOkCalls } from '../grpc-status';
+import { grpcChecksByRound, readPathRatios, targetMedians, type ReadPathRatios, type RoundGrpcCheck, type TargetMedians } from './read-path-derive';
 
 export type ReadTarget = 'empty' | 'cached' | 'cachedL1Off' | 'consistent';
 export const READ_TARGETS: readonly ReadTarget[] = ['empty', 'cached', 'cachedL1Off', 'consistent'];
@@ -27,27 +28,31 @@ export interface ReadRun {
   saturated: H2loadResult;
   /** Light load: one connection, one stream at a time (closed loop). */
   single: H2loadResult;
+  /**
+   * The saturated run's GetAccountSettings calls by gRPC status code, from the target process's
+   * own `settings_grpc_requests_total{method,code}` read before and after it (h2load cannot see
+   * trailers: an error is an HTTP 200 to it). Absent for the empty handler, which has no such
+   * counter, and in results from before it was read.
+   */
+  saturatedGrpcCodes?: Record<string, number>;
 }
 
 export interface ReadPathResult {
   load: { clients: number; streams: number; saturateSeconds: number; latencySeconds: number; rounds: number };
   responseBytes: number;
   requestBytes: { cached: number; consistent: number };
-  /** A counted h2load run per target got exactly one response message of the expected size per request, and no run failed a request. */
+  /**
+   * A counted h2load run per target got exactly one response message of the expected size per
+   * request, no run failed a request, and (when counted) no saturated run had a non-OK gRPC status.
+   */
   responsesVerified: boolean;
+  /** Per round (absent in results from before the status counter was read). */
+  grpcStatusByRound?: RoundGrpcCheck[];
   verification: Partial<Record<ReadTarget, { requests: number; succeeded: number; dataBytesPerRequest: number }>>;
   runs: ReadRun[];
-  byTarget: Record<ReadTarget, { rps: number; p50Ms: number; p99Ms: number; singleP50Ms: number; singleP99Ms: number; singleRps: number }>;
-  /** Medians over rounds of the per-round ratio (settings service / empty handler). */
-  ratios: {
-    cachedRps: number;
-    consistentRps: number;
-    cachedSingleP50: number;
-    cachedSingleP99: number;
-    consistentSingleP50: number;
-    cachedL1OffRps: number;
-    cachedL1OffSingleP99: number;
-  };
+  byTarget: Record<ReadTarget, TargetMedians>;
+  /** Medians over rounds of the per-round ratio (settings service / empty handler), unrounded (read-path-derive.ts). */
+  ratios: ReadPathRatios;
   cacheHitShareDuringCachedRuns: number;
   /** Share of the cached (near-cache on) runs' lookups the near-cache served. */
   nearCacheHitShareDuringCachedRuns: number;
@@ -140,12 +145,22 @@ export async function runReadPath(ctx: BenchContext): Promise<ReadPathResult> {
         // target over a pair of rounds, and the cached Get is always next to the empty handler.
         const ordered = round % 2 === 1 ? order : [...order].reverse();
         const saturatedRuns = new Map<ReadTarget, H2loadResult>();
+        const grpcCodes = new Map<ReadTarget, Record<string, number>>();
         for (const target of ordered) {
-          const before = target === 'cached' ? await scrape(svc.metricsPort) : undefined;
+          // Every settings target's status counter, before and after its run (the empty handler has none).
+          const proc = target === 'empty' ? undefined : target === 'cachedL1Off' ? settingsL1Off : settings;
+          const statusBefore = proc ? await scrape(proc.metricsPort) : undefined;
+          const before = target === 'cached' ? statusBefore : undefined;
           hits0 = before?.get('settings_cache_requests_total{space="account-settings",result="hit"}') ?? 0;
           saturatedRuns.set(target, await h2load({ ...measured(target), durationSeconds: s.saturateSeconds, clients: s.clients, streams: s.streams, logFile: join(ctx.rawDir, `h2load-${target}-${round}-sat.tsv`) }));
+          const statusAfter = proc ? await scrape(proc.metricsPort) : undefined;
+          if (statusBefore && statusAfter) {
+            const codes = grpcCallsBetween(statusBefore, statusAfter, GET_ACCOUNT_SETTINGS_METHOD);
+            grpcCodes.set(target, codes);
+            if (nonOkCalls(codes) > 0) ctx.log(`read-path: round ${round} ${target}: saturated run had non-OK gRPC statuses ${JSON.stringify(codes)}`);
+          }
           if (before) {
-            const after = await scrape(svc.metricsPort);
+            const after = statusAfter!;
             hitTotal += (after.get('settings_cache_requests_total{space="account-settings",result="hit"}') ?? 0) - hits0;
             const nearHits = 'settings_near_cache_requests_total{space="account-settings",result="hit"}';
             nearHitTotal += (after.get(nearHits) ?? 0) - (before.get(nearHits) ?? 0);
@@ -155,7 +170,8 @@ export async function runReadPath(ctx: BenchContext): Promise<ReadPathResult> {
         for (const target of ordered) {
           const single = await h2load({ ...measured(target), durationSeconds: s.latencySeconds, clients: 1, streams: 1, logFile: join(ctx.rawDir, `h2load-${target}-${round}-single.tsv`) });
           const saturated = saturatedRuns.get(target)!;
-          runs.push({ round, target, saturated, single });
+          const codes = grpcCodes.get(target);
+          runs.push({ round, target, saturated, single, ...(codes ? { saturatedGrpcCodes: codes } : {}) });
           ctx.log(`read-path: round ${round} ${target}: ${Math.round(saturated.rps)} req/s (p99 ${saturated.latencyMs.p99} ms), single-stream p50 ${single.latencyMs.p50} ms`);
         }
       }
@@ -189,46 +205,23 @@ export async function runReadPath(ctx: BenchContext): Promise<ReadPathResult> {
   }
 
   const expected = responseBytes + 5;
+  const grpcStatusByRound = grpcChecksByRound(runs);
   const responsesVerified =
     Object.values(verification).length === READ_TARGETS.length &&
     Object.values(verification).every((v) => v.requests === 1000 && v.succeeded === 1000 && v.dataBytesPerRequest === expected) &&
-    runs.every((r) => [r.saturated, r.single].every((h) => h.failed === 0 && h.errored === 0));
-  const byTarget = Object.fromEntries(
-    READ_TARGETS.map((t) => {
-      const rs = runs.filter((r) => r.target === t);
-      return [
-        t,
-        {
-          rps: median(rs.map((r) => r.saturated.rps)),
-          p50Ms: median(rs.map((r) => r.saturated.latencyMs.p50)),
-          p99Ms: median(rs.map((r) => r.saturated.latencyMs.p99)),
-          singleRps: median(rs.map((r) => r.single.rps)),
-          singleP50Ms: median(rs.map((r) => r.single.latencyMs.p50)),
-          singleP99Ms: median(rs.map((r) => r.single.latencyMs.p99)),
-        },
-      ];
-    }),
-  ) as ReadPathResult['byTarget'];
-  const perRound = (f: (t: ReadTarget, round: number) => number | undefined, a: ReadTarget, b: ReadTarget): number =>
-    median([...new Set(runs.map((r) => r.round))].map((round) => ratio(f(a, round) ?? Number.NaN, f(b, round) ?? Number.NaN)));
-  const get = (t: ReadTarget, round: number) => runs.find((r) => r.target === t && r.round === round);
+    runs.every((r) => [r.saturated, r.single].every((h) => h.failed === 0 && h.errored === 0)) &&
+    grpcStatusByRound.every((g) => g.verified);
+  const byTarget = Object.fromEntries(READ_TARGETS.map((t) => [t, targetMedians(runs, t)])) as ReadPathResult['byTarget'];
   return {
     load: { clients: s.clients, streams: s.streams, saturateSeconds: s.saturateSeconds, latencySeconds: s.latencySeconds, rounds: s.rounds },
     responseBytes,
     requestBytes: { cached: bodies.cached.length, consistent: bodies.consistent.length },
     responsesVerified,
+    grpcStatusByRound,
     verification,
     runs,
     byTarget,
-    ratios: {
-      cachedRps: perRound((t, r) => get(t, r)?.saturated.rps, 'cached', 'empty'),
-      consistentRps: perRound((t, r) => get(t, r)?.saturated.rps, 'consistent', 'empty'),
-      cachedSingleP50: perRound((t, r) => get(t, r)?.single.latencyMs.p50, 'cached', 'empty'),
-      cachedSingleP99: perRound((t, r) => get(t, r)?.single.latencyMs.p99, 'cached', 'empty'),
-      consistentSingleP50: perRound((t, r) => get(t, r)?.single.latencyMs.p50, 'consistent', 'empty'),
-      cachedL1OffRps: perRound((t, r) => get(t, r)?.saturated.rps, 'cachedL1Off', 'empty'),
-      cachedL1OffSingleP99: perRound((t, r) => get(t, r)?.single.latencyMs.p99, 'cachedL1Off', 'empty'),
-    },
+    ratios: readPathRatios(runs),
     cacheHitShareDuringCachedRuns: Number.isFinite(hitShare) ? Math.round(hitShare * 10000) / 10000 : hitShare,
     nearCacheHitShareDuringCachedRuns: Number.isFinite(nearHitShare) ? Math.round(nearHitShare * 10000) / 10000 : nearHitShare,
     serviceRssMaxMiB: Math.round(rssMax / 1024),

@@ -1,5 +1,5 @@
 import type { EventFormatResult } from '../../scenarios/event-format';
-import { fmtNumber as n, fmtRatio as x } from '../format';
+import { fmtDecimal as d3, fmtNumber as n, fmtRatio as x } from '../format';
 import type { ReportPage } from '../report-page';
 
 /** Section 4b: the change events' format, lean against Debezium's nested envelope. */
@@ -14,7 +14,7 @@ export function eventFormatSection(ef: EventFormatResult, { md }: ReportPage): v
   md.push('| Format | Connect CPU µs/event | Commit → last event in Kafka | Invalidator CPU µs/event | Invalidator keys/s |', '| --- | --- | --- | --- | --- |');
   for (const format of ['nested', 'lean'] as const) {
     const m = ef.median[format];
-    md.push(`| ${format} | ${m.connectCpuMicrosPerEvent} | ${m.commitToPublishedSeconds} s | ${m.invalidatorCpuMicrosPerEvent} | ${n(m.invalidatorKeysPerSecond)} |`);
+    md.push(`| ${format} | ${d3(m.connectCpuMicrosPerEvent, 2)} | ${d3(m.commitToPublishedSeconds)} s | ${d3(m.invalidatorCpuMicrosPerEvent, 2)} | ${n(m.invalidatorKeysPerSecond)} |`);
   }
   md.push(
     '',

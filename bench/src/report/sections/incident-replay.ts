@@ -1,6 +1,7 @@
 import { INCIDENT_LABELS, INCIDENT_VARIANTS, type IncidentResult, type IncidentVariant, type VariantResult } from '../../scenarios/incident-replay/result';
 import { CPU_ROLES } from '../../process-cpu';
-import { fmtMs as ms, fmtNumber as n } from '../format';
+import { spread } from '../../stats';
+import { fmtMs as ms, fmtNumber as n, fmtSpread } from '../format';
 import type { ReportPage } from '../report-page';
 import { barChart, fmt, lineChart } from '../svg';
 
@@ -12,6 +13,31 @@ const VARIANT_COLORS: Record<IncidentVariant, string> = {
   'this-system-cdc-yields': '#76b7b2',
 };
 
+/** One variant's value in each of its rounds (`inc.variants`, in the order they ran). */
+export function roundValues(inc: IncidentResult, variant: IncidentVariant, pick: (v: VariantResult) => number): number[] {
+  return inc.variants.filter((v) => v.variant === variant).map(pick);
+}
+
+/**
+ * A count, p99 or ratio over the variant's rounds: the median with the rounds' range,
+ * `1456 (806–2105)` (with two rounds the median is their mean, so the range says what was
+ * measured); one round or equal rounds: just the value.
+ */
+export function acrossRounds(inc: IncidentResult, variant: IncidentVariant, pick: (v: VariantResult) => number, f: (v: number) => string = n): string {
+  return fmtSpread(spread(roundValues(inc, variant, pick)), f);
+}
+
+/** The highest value over the variant's rounds (a maximum's median is no maximum). */
+export function maxOverRounds(inc: IncidentResult, variant: IncidentVariant, pick: (v: VariantResult) => number): number {
+  return spread(roundValues(inc, variant, pick)).max;
+}
+
+/** A ratio as ×n in the style of the bulkheads (×47.6, ×4.64). */
+const xr = (r: number): string => (Number.isFinite(r) ? `×${fmt(r)}` : 'n/a');
+/** burst ÷ pre-burst of one run. */
+export const readBurstRatio = (v: VariantResult): number => v.bulkheads.readP99BurstMs / v.bulkheads.readP99PreBurstMs;
+export const freeSaveBurstRatio = (v: VariantResult): number => v.bulkheads.freeSaves.burstLatencyMs.p99 / v.bulkheads.freeSaves.preBurstLatencyMs.p99;
+
 /** Section 3: the incident replayed on four designs: panels, timelines, the table and what it shows. */
 export function incidentReplaySection(inc: IncidentResult, { md, charts, img }: ReportPage): void {
   md.push('## 3. Incident replay (2021-09-23)', '');
@@ -20,7 +46,7 @@ export function incidentReplaySection(inc: IncidentResult, { md, charts, img }: 
     `The incident: settings were cached for 5 minutes regardless of changes (users saw stale values); the hotfix cleared the cache after every account update, Redis was overloaded, reads fell through to PostgreSQL and saves timed out. ` +
       `Replay: ${n(inc.accounts)} accounts; Zipf(${inc.zipfS}) reads at ${inc.load.readsPerSecond}/s (the hottest 1,000 accounts get ${fmt(inc.hottest1000Share * 100)} % of them); saves at ${inc.load.normalSavesPerSecond}/s, ` +
       `then a ${inc.load.burstSeconds}-second burst at ${inc.load.burstSavesPerSecond}/s with one bulk UPDATE of all ${n(bulkRows)} rows 1 s into it, then ${inc.load.tailSeconds} s at the normal rate and ${inc.load.quiesceSeconds} s of quiet. ` +
-      `Same data, same seeded traffic, same Redis and PostgreSQL for all four; deadlines 2 s (reads and saves); ${inc.rounds} interleaved round(s), order rotated, numbers are medians over rounds (the timelines show round 1). The baselines (bench/baselines) are plain read-through caches storing the same protobuf bytes (${inc.payloadBytes.legacy} vs ${inc.payloadBytes.service} bytes per entry).`,
+      `Same data, same seeded traffic, same Redis and PostgreSQL for all four; deadlines 2 s (reads and saves); ${inc.rounds} interleaved round(s), order rotated. Counts, shares, p99s and ratios are medians over rounds with the rounds' range in brackets, median (min–max) — with two rounds the median is their mean, so the range is what was measured; maxima (max age, peaks) are the maximum over rounds; the timelines show each variant's first round. The baselines (bench/baselines) are plain read-through caches storing the same protobuf bytes (${inc.payloadBytes.legacy} vs ${inc.payloadBytes.service} bytes per entry).`,
     '',
   );
   const vs = INCIDENT_VARIANTS.map((k) => inc.byVariant.find((v) => v.variant === k)).filter((v): v is VariantResult => v !== undefined);
@@ -69,16 +95,19 @@ export function incidentReplaySection(inc: IncidentResult, { md, charts, img }: 
     '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
   );
   for (const v of vs) {
+    const k = v.variant;
+    const r = (pick: (y: VariantResult) => number, f: (x2: number) => string = n): string => acrossRounds(inc, k, pick, f);
+    const pct = (x2: number): string => `${fmt(x2 * 100)} %`;
     md.push(
-      `| ${v.label} | ${n(v.stale.reads)} (${fmt(v.stale.share * 100)} %) | ${n(v.stale.fromSaves.reads)} (${ms(v.stale.fromSaves.maxAgeMs)}) | ${n(v.stale.fromBulk.reads)} (${ms(v.stale.fromBulk.maxAgeMs)}) | ` +
-        `${ms(v.reads.burstLatencyMs.p99)} (${ms(v.reads.burstLatencyOutsideBulkMs.p99)}) | ${ms(v.saves.burstLatencyMs.p99)} (${ms(v.saves.burstLatencyOutsideBulkMs.p99)}) | ${n(v.saves.errors)} (${n(v.saves.timeouts)}) of ${n(v.saves.total)} | ` +
-        `${n(v.postgres.peakXactsPerSecond)} (${n(v.postgres.appQueriesPeakPerSecond)}) | ${n(v.redis.peakOpsPerSecond)} (${fmt(v.redis.peakCpuPercent)} %) | ${fmt(v.cacheHitRatio * 100)} % | ` +
-        `${n(v.staleKeysAfterQuiescence.staleKeys)} of ${n(v.staleKeysAfterQuiescence.cachedKeys)} (${fmt(v.staleKeysAfterQuiescence.quiesceSeconds)} s after the load) |`,
+      `| ${v.label} | ${r((y) => y.stale.reads)}; ${r((y) => y.stale.share, pct)} | ${r((y) => y.stale.fromSaves.reads)} (max ${ms(maxOverRounds(inc, k, (y) => y.stale.fromSaves.maxAgeMs))}) | ${r((y) => y.stale.fromBulk.reads)} (max ${ms(maxOverRounds(inc, k, (y) => y.stale.fromBulk.maxAgeMs))}) | ` +
+        `${r((y) => y.reads.burstLatencyMs.p99, ms)}; outside: ${r((y) => y.reads.burstLatencyOutsideBulkMs.p99, ms)} | ${r((y) => y.saves.burstLatencyMs.p99, ms)}; outside: ${r((y) => y.saves.burstLatencyOutsideBulkMs.p99, ms)} | ${r((y) => y.saves.errors)} (${r((y) => y.saves.timeouts)}) of ${r((y) => y.saves.total)} | ` +
+        `${n(v.postgres.peakXactsPerSecond)} (${n(v.postgres.appQueriesPeakPerSecond)}) | ${n(v.redis.peakOpsPerSecond)} (${fmt(v.redis.peakCpuPercent)} %) | ${r((y) => y.cacheHitRatio, pct)} | ` +
+        `${r((y) => y.staleKeysAfterQuiescence.staleKeys)} of ${r((y) => y.staleKeysAfterQuiescence.cachedKeys)} (${fmt(v.staleKeysAfterQuiescence.quiesceSeconds)} s after the load) |`,
     );
   }
   md.push(
     '',
-    'Columns: a read is stale when it returned a version older than a write already acknowledged when the read started; "missed a save / the bulk" splits them by the first such write, the age is how long before the read it was acknowledged. ' +
+    'Columns: a read is stale when it returned a version older than a write already acknowledged when the read started; "missed a save / the bulk" splits them by the first such write, the age is how long before the read it was acknowledged (max over rounds). "Outside" = calls in the burst that did not overlap the bulk UPDATE. Peaks are the highest over rounds. ' +
       'Latencies count a timed-out call at its 2 s deadline. PostgreSQL and Redis peaks are server-wide (background before the load: ' +
       vs.map((v) => `${n(v.postgres.backgroundXactsPerSecond)} xacts/s, ${n(v.redis.backgroundOpsPerSecond)} cmds/s`).filter((x2, i, a2) => a2.indexOf(x2) === i).join('; ') +
       '); Redis counts the commands inside Lua scripts too (the fenced fill and the eviction are EVALSHA + GET + SET). Stale entries: cached versions older than the row, checked after the quiet period (for this system: until its invalidator had caught up with Kafka).',
@@ -91,12 +120,12 @@ export function incidentReplaySection(inc: IncidentResult, { md, charts, img }: 
   if (a && b && b2 && c) {
     md.push(
       '**What it shows.** ' +
-        `The TTL-only cache served ${n(a.stale.reads)} stale reads (${fmt(a.stale.share * 100)} % of all reads, up to ${fmt(a.stale.maxAgeMs / 1000)} s old) and still held ${n(a.staleKeysAfterQuiescence.staleKeys)} stale entries when the load stopped — they would live until their 5-minute TTL. ` +
+        `The TTL-only cache served ${acrossRounds(inc, a.variant, (y) => y.stale.reads)} stale reads (${fmt(a.stale.share * 100)} % of all reads, up to ${fmt(a.stale.maxAgeMs / 1000)} s old) and still held ${acrossRounds(inc, a.variant, (y) => y.staleKeysAfterQuiescence.staleKeys)} stale entries when the load stopped — they would live until their 5-minute TTL. ` +
         `Deleting on write from app code fixes that (${b.stale.reads > 0 ? `${n(b.stale.reads)} stale reads left, from fill/delete races` : 'no stale read in this run'}) at the cost of a ${fmt(b.cacheHitRatio * 100)} % hit ratio and ${n(b.postgres.peakXactsPerSecond)} PostgreSQL xacts/s at peak; clearing everything on every write — the hotfix — is perfectly fresh but drops the hit ratio to ${fmt(b2.cacheHitRatio * 100)} %, ` +
         `drives PostgreSQL to ${n(b2.postgres.peakXactsPerSecond)} xacts/s and Redis CPU to ${fmt(b2.redis.peakCpuPercent)} %, which is the incident's mechanism. ` +
         `This system keeps the hit ratio at ${fmt(c.cacheHitRatio * 100)} % and PostgreSQL at ${n(c.postgres.peakXactsPerSecond)} xacts/s, needs no cache code in the write path (the bulk update is a bare SQL statement) and leaves ${n(c.staleKeysAfterQuiescence.staleKeys)} stale entries once the invalidator has caught up. ` +
         `Its Redis command peak (${n(c.redis.peakOpsPerSecond)}/s, Redis CPU ${fmt(c.redis.peakCpuPercent)} %) is the invalidator writing the bulk's markers at its ceiling, each an EVALSHA with a GET and a SET inside. ` +
-        `Its reads are stale only while a change is on its way through Debezium and Kafka: ${n(c.stale.fromSaves.reads)} reads missed a save (max ${fmt(c.stale.fromSaves.maxAgeMs / 1000)} s), ${n(c.stale.fromBulk.reads)} missed the ${n(c.bulk.rows)}-row bulk update (max ${fmt(c.stale.fromBulk.maxAgeMs / 1000)} s): ` +
+        `Its reads are stale only while a change is on its way through Debezium and Kafka: ${acrossRounds(inc, c.variant, (y) => y.stale.fromSaves.reads)} reads missed a save (max ${fmt(maxOverRounds(inc, c.variant, (y) => y.stale.fromSaves.maxAgeMs) / 1000)} s over the rounds), ${acrossRounds(inc, c.variant, (y) => y.stale.fromBulk.reads)} missed the ${n(c.bulk.rows)}-row bulk update (max ${fmt(maxOverRounds(inc, c.variant, (y) => y.stale.fromBulk.maxAgeMs) / 1000)} s): ` +
         `Debezium has to publish ${n(c.bulk.rows)} events and the invalidator applies them under its adaptive ceiling (at most ${'`EVICTION_MAX_KEYS_PER_SECOND`'} keys/s, lower while Redis round trips get slow), so a bulk invalidation cannot overload Redis. Callers that must see their own write use \`at_least_as_fresh\` with the write's consistency token (not exercised here: these are \`minimize_latency\` reads).`,
       '',
       `**Latency during the burst is the bulk UPDATE's, not the cache's.** The single UPDATE of ${n(c.bulk.rows)} rows (${vs.map((v) => fmt(v.bulk.statementMs / 1000)).join(' / ')} s here, ~4 s on an idle machine) holds every row lock until it commits; saves to those rows queue behind it (most of the burst's saves time out in every variant, as in the incident) and each queued save holds one of the app's 10 PostgreSQL connections, so reads that miss the cache wait for a connection too and hit the 2 s deadline. ` +
@@ -106,26 +135,28 @@ export function incidentReplaySection(inc: IncidentResult, { md, charts, img }: 
     );
   }
   const cy = vs.find((v) => v.variant === 'this-system-cdc-yields');
-  if (c && cy) md.push(cdcYieldsParagraph(c, cy, inc.cdcYield), '');
+  if (c && cy) md.push(cdcYieldsParagraph(inc, c, cy), '');
   md.push(
     '',
     `Bulk UPDATE of ${n(bulkRows)} rows: ${vs.map((v) => `${v.variant} ${ms(v.bulk.statementMs)}`).join(', ')} (statement plus, for the baselines, their app-side invalidation).`,
     '',
   );
-  bulkheadsTable(vs, md);
+  bulkheadsTable(inc, vs, md);
   cpuTable(vs, md);
 }
 
 /** (c) against (c′): what the burst does to this system when it does not share its cores with the CDC pipeline. */
-function cdcYieldsParagraph(c: VariantResult, cy: VariantResult, cdcYield: IncidentResult['cdcYield']): string {
-  const r = (v: VariantResult): string => `×${fmt(v.bulkheads.readP99BurstMs / v.bulkheads.readP99PreBurstMs)}`;
-  const f = (v: VariantResult): string => `×${fmt(v.bulkheads.freeSaves.burstLatencyMs.p99 / v.bulkheads.freeSaves.preBurstLatencyMs.p99)}`;
+function cdcYieldsParagraph(inc: IncidentResult, c: VariantResult, cy: VariantResult): string {
+  const cdcYield = inc.cdcYield;
+  const r = (v: VariantResult): string => acrossRounds(inc, v.variant, readBurstRatio, xr);
+  const f = (v: VariantResult): string => acrossRounds(inc, v.variant, freeSaveBurstRatio, xr);
+  const per = (v: VariantResult, pick: (y: VariantResult) => number, fm: (x2: number) => string = n): string => acrossRounds(inc, v.variant, pick, fm);
   const who = cdcYield ? `${cdcYield.roles.join(', ')} at autogroup nice ${cdcYield.nice}` : 'the CDC pipeline at a lower CPU weight';
   return (
     `**(c′): the same system when the CDC pipeline yields the cores** (${who}, a weight of 110 against 1,024: what separate nodes or CPU requests give the settings pods in Kubernetes; PostgreSQL keeps its weight, as it serves the reads that miss and the saves, and runs the bulk UPDATE). ` +
-    `Burst read p99 ${r(c)} → ${r(cy)} of pre-burst (${ms(cy.bulkheads.readP99PreBurstMs)} → ${ms(cy.bulkheads.readP99BurstMs)}), free saves ${f(c)} → ${f(cy)}, ` +
-    `locked saves timed out ${n(c.bulkheads.lockedSaves.timeouts)} → ${n(cy.bulkheads.lockedSaves.timeouts)}, their p99 ${ms(c.bulkheads.lockedSaves.latencyMs.p99)} → ${ms(cy.bulkheads.lockedSaves.latencyMs.p99)}; ` +
-    `the bulk UPDATE itself ${fmt(c.bulk.statementMs / 1000)} → ${fmt(cy.bulk.statementMs / 1000)} s. ` +
+    `Per-round medians (min–max), (c) → (c′): burst read p99 ${r(c)} → ${r(cy)} of pre-burst (${per(cy, (y) => y.bulkheads.readP99PreBurstMs, ms)} → ${per(cy, (y) => y.bulkheads.readP99BurstMs, ms)}), free saves ${f(c)} → ${f(cy)}, ` +
+    `locked saves timed out ${per(c, (y) => y.bulkheads.lockedSaves.timeouts)} → ${per(cy, (y) => y.bulkheads.lockedSaves.timeouts)}, their p99 ${per(c, (y) => y.bulkheads.lockedSaves.latencyMs.p99, ms)} → ${per(cy, (y) => y.bulkheads.lockedSaves.latencyMs.p99, ms)}; ` +
+    `stale reads ${per(c, (y) => y.stale.reads)} → ${per(cy, (y) => y.stale.reads)}; the bulk UPDATE itself ${per(c, (y) => y.bulk.statementMs / 1000, fmt)} → ${per(cy, (y) => y.bulk.statementMs / 1000, fmt)} s. ` +
     'Locked saves then fail fast instead of timing out, but burst p99 still exceeds the 2× target: PostgreSQL runs the 100k-row UPDATE, decodes it for Debezium and serves the reads that miss (the Zipf tail, then every key the bulk evicted) on the same two cores as the service and the load generator.'
   );
 }
@@ -135,26 +166,26 @@ function cdcYieldsParagraph(c: VariantResult, cy: VariantResult, cdcYield: Incid
  * does not touch, before the burst against during it; and the saves that met the bulk's row
  * locks. Targets for this system: both ratios ≤ 2, locked saves ABORTED within lock_timeout + 50 ms.
  */
-function bulkheadsTable(vs: readonly VariantResult[], md: string[]): void {
+function bulkheadsTable(inc: IncidentResult, vs: readonly VariantResult[], md: string[]): void {
   const withBulkheads = vs.filter((v) => v.bulkheads !== undefined);
   if (withBulkheads.length === 0) return;
-  const ratio = (a: number, b: number): string => (b > 0 && Number.isFinite(a) ? `×${fmt(a / b)}` : 'n/a');
   md.push(
     '**Bulkheads: does the burst spill over?** Pre-burst = the last half of the warm phase (cache warm); burst = the whole burst including the bulk UPDATE. ' +
       'Free saves go to 200 rows outside the bulk UPDATE (20/s for the whole run). Locked saves = saves to the bulk\'s rows that started while its UPDATE ran; their latency counts every one, failed or not (how fast the caller learns). ' +
-      'This system runs saves on their own pool with its default `DB_LOCK_TIMEOUT_MS` (250 ms); the baselines share one pool and wait for the lock until their deadline. "Other" is UNAVAILABLE: this system\'s `LOAD_SHED` for a save that would have waited for a connection past its deadline (retryable, answered at once), a baseline\'s exhausted pool.',
+      'This system runs saves on their own pool with its default `DB_LOCK_TIMEOUT_MS` (250 ms); the baselines share one pool and wait for the lock until their deadline. "Other" is UNAVAILABLE: this system\'s `LOAD_SHED` for a save that would have waited for a connection past its deadline (retryable, answered at once), a baseline\'s exhausted pool. ' +
+      'Every cell is the median over rounds with the rounds\' range (min–max); a ratio is the median of the per-round ratios.',
     '',
-    '| Variant | Read p99 pre-burst → burst | Free-save p99 pre-burst → burst | Free saves failed | Locked saves | …OK / ABORTED / timed out / other | …p99 latency (ABORTED only) |',
-    '| --- | --- | --- | --- | --- | --- | --- |',
+    '| Variant | Read p99 pre-burst → burst (÷) | Free-save p99 pre-burst → burst (÷) | Free saves failed | Locked saves | …OK / ABORTED / timed out / other | …p99 latency | …p99 of the ABORTED ones |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- |',
   );
   for (const v of withBulkheads) {
-    const b = v.bulkheads;
-    const f = b.freeSaves;
-    const l = b.lockedSaves;
+    const r = (pick: (y: VariantResult) => number, f: (x2: number) => string = n): string => acrossRounds(inc, v.variant, pick, f);
+    const l = v.bulkheads.lockedSaves;
     md.push(
-      `| ${v.label} | ${ms(b.readP99PreBurstMs)} → ${ms(b.readP99BurstMs)} (${ratio(b.readP99BurstMs, b.readP99PreBurstMs)}) | ` +
-        `${ms(f.preBurstLatencyMs.p99)} → ${ms(f.burstLatencyMs.p99)} (${ratio(f.burstLatencyMs.p99, f.preBurstLatencyMs.p99)}) | ${n(f.errors)} of ${n(f.total)} | ` +
-        `${n(l.total)} | ${n(l.ok)} / ${n(l.aborted)} / ${n(l.timeouts)} / ${n(l.otherErrors)} | ${ms(l.latencyMs.p99)}${l.abortedLatencyMs && l.aborted > 0 ? ` (${ms(l.abortedLatencyMs.p99)})` : ''} |`,
+      `| ${v.label} | ${r((y) => y.bulkheads.readP99PreBurstMs, ms)} → ${r((y) => y.bulkheads.readP99BurstMs, ms)} (${r(readBurstRatio, xr)}) | ` +
+        `${r((y) => y.bulkheads.freeSaves.preBurstLatencyMs.p99, ms)} → ${r((y) => y.bulkheads.freeSaves.burstLatencyMs.p99, ms)} (${r(freeSaveBurstRatio, xr)}) | ${r((y) => y.bulkheads.freeSaves.errors)} of ${r((y) => y.bulkheads.freeSaves.total)} | ` +
+        `${r((y) => y.bulkheads.lockedSaves.total)} | ${r((y) => y.bulkheads.lockedSaves.ok)} / ${r((y) => y.bulkheads.lockedSaves.aborted)} / ${r((y) => y.bulkheads.lockedSaves.timeouts)} / ${r((y) => y.bulkheads.lockedSaves.otherErrors)} | ` +
+        `${r((y) => y.bulkheads.lockedSaves.latencyMs.p99, ms)} | ${l.abortedLatencyMs && l.aborted > 0 ? r((y) => y.bulkheads.lockedSaves.abortedLatencyMs?.p99 ?? Number.NaN, ms) : '–'} |`,
     );
   }
   md.push('');
@@ -162,7 +193,12 @@ function bulkheadsTable(vs: readonly VariantResult[], md: string[]): void {
   if (waited.length > 0) {
     md.push(
       "**Where this system's saves waited.** Its saves' waits for a write connection over the whole load (`settings_db_pool_wait_seconds{pool=\"write\"}`): a save answered late after a short wait spent its time in PostgreSQL, one after a long wait in the pool's queue. " +
-        waited.map(({ v, w }) => `${v.label}: ${n(w.waits)} waits, mean ${ms(w.meanMs)}, ${fmt(w.longerShare * 100)} % longer than ${ms(w.longerThanMs)}`).join('; ') +
+        waited
+          .map(({ v, w }) => {
+            const r = (pick: (pw: NonNullable<VariantResult['writePoolWait']>) => number, f: (x2: number) => string): string => acrossRounds(inc, v.variant, (y) => (y.writePoolWait ? pick(y.writePoolWait) : Number.NaN), f);
+            return `${v.label}: ${r((pw) => pw.waits, n)} waits, mean ${r((pw) => pw.meanMs, ms)}, ${r((pw) => pw.longerShare * 100, fmt)} % longer than ${ms(w.longerThanMs)}`;
+          })
+          .join('; ') +
         '.',
       '',
     );

@@ -2,7 +2,8 @@ import type { BenchContext } from '../../context';
 import { accountId, createAccounts, deleteAccounts, escapeLike, sql } from '../../db';
 import { Zipf } from '../../load';
 import { benchRedis, deleteByPattern, deleteAccountKeys } from '../../redis-util';
-import { medianDeep, round as roundTo } from '../../stats';
+import { round as roundTo } from '../../stats';
+import { aggregateByVariant } from './aggregate';
 import { startLegacy } from './legacy-target';
 import { AutogroupWeights, CDC_YIELD_NICE } from '../../autogroup-weights';
 import type { CpuRole } from '../../process-cpu';
@@ -109,9 +110,7 @@ export async function runIncidentReplay(ctx: BenchContext): Promise<IncidentResu
     payloadBytes: data.payloadBytes,
     rounds: s.rounds,
     variants,
-    byVariant: INCIDENT_VARIANTS.map((k) => variants.filter((v) => v.variant === k))
-      .filter((rs) => rs.length > 0)
-      .map((rs) => medianDeep(rs)),
+    byVariant: aggregateByVariant(variants),
   };
 }
 

@@ -92,6 +92,10 @@ export interface IncidentResult {
   rounds: number;
   /** Every run, in the order they ran (rounds interleave the four variants). */
   variants: VariantResult[];
-  /** Per variant, the median over rounds of every number (timeline: round 1). */
+  /**
+   * Per variant over its rounds (aggregate.ts): maxima (max, max age, peaks) the maximum over
+   * the rounds, every other number the median (with 2 rounds, their mean: the report shows each
+   * round's value beside it, from `variants`); timeline and round: the variant's first run.
+   */
   byVariant: VariantResult[];
 }

@@ -1,0 +1,36 @@
+import { fmtP99, fmtRatio, fmtRatioJudged, fmtSpread, verdict } from '../../src/report/format';
+
+describe('a value near its target is printed with enough digits to show its side', () => {
+  it('writes 0.89964 against 0.90 as ×0.8996, and judges it missed', () => {
+    expect(fmtRatio(0.89964, 0.9)).toBe('×0.8996');
+    expect(verdict(0.89964, { op: '≥', bound: 0.9 })).toBe('missed');
+    expect(fmtRatioJudged(0.89964, { op: '≥', bound: 0.9 })).toBe('×0.8996 (target ≥ ×0.90: missed)');
+  });
+
+  it('writes the near-cache-off median 0.74986 against 0.75 as ×0.7499, missed', () => {
+    expect(fmtRatioJudged(0.74986, { op: '≥', bound: 0.75 }, 'rounds ×0.587–×1.00')).toBe('×0.7499 (target ≥ ×0.75: missed; rounds ×0.587–×1.00)');
+  });
+
+  it('adds no digit when the rounded value already shows the side, and judges a value on the line met', () => {
+    expect(fmtRatio(0.8873, 0.9)).toBe('×0.887');
+    expect(fmtRatio(1.44, 1.3)).toBe('×1.44');
+    expect(fmtRatio(0.90004, 0.9)).toBe('×0.90004');
+    expect(fmtRatioJudged(0.9, { op: '≥', bound: 0.9 })).toBe('×0.900 (target ≥ ×0.90: met)');
+    expect(verdict(Number.NaN, { op: '≤', bound: 1.3 })).toBe('n/a');
+  });
+});
+
+describe('a p99 carries its sample count', () => {
+  it('says "max of N" under 100 samples, where a nearest-rank p99 is the slowest one', () => {
+    expect(fmtP99({ count: 68, p99: 8.345 })).toBe('8.35 ms (max of 68)');
+    expect(fmtP99({ count: 248, p99: 9.24 })).toBe('9.24 ms (n=248)');
+    expect(fmtP99({ count: 0, p99: Number.NaN })).toBe('n/a (no sample)');
+  });
+});
+
+describe('fmtSpread', () => {
+  it('puts the rounds range beside the median, and nothing when the rounds agree as printed', () => {
+    expect(fmtSpread({ n: 2, median: 1455.5, min: 806, max: 2105 }, (v) => String(Math.round(v)))).toBe('1456 (806–2105)');
+    expect(fmtSpread({ n: 2, median: 0.5252, min: 0.5251, max: 0.5254 }, (v) => v.toFixed(2))).toBe('0.53');
+  });
+});
