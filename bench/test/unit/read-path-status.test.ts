@@ -43,6 +43,11 @@ describe("a read-path round's verification", () => {
     ]);
     expect(checks[1]!.nonOkByCode).toEqual({ UNAVAILABLE: 12 });
   });
+
+  it('reports the fully_consistent target\'s shed calls (one caller over its deliberate-read share, by design) without failing the round', () => {
+    const [check] = grpcChecksByRound([run(1, 'cached', 50_000, { OK: 50_100 }), run(1, 'consistent', 40_000, { OK: 3_000, RESOURCE_EXHAUSTED: 37_100 })]);
+    expect(check).toMatchObject({ verified: true, nonOkCalls: 0, consistentNonOkByCode: { RESOURCE_EXHAUSTED: 37_100 } });
+  });
 });
 
 describe('read-path ratios', () => {
