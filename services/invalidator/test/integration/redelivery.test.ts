@@ -47,12 +47,17 @@ it("replaying a row's change events from before them leaves its current entry an
   expect(await scripts.versionedFill(cachedKey, current.toString(), '0', 60_000, Buffer.from('v3'), 600_000)).toBe(1);
   expect(await readCache(redis, fencedKey)).toEqual({ kind: 'marker', floor: newest });
 
-  // A second group, committed at the offsets from before the changes: every event comes again.
-  const config = testConfig();
+  // A second group, committed at the offsets from before the changes: every event comes again,
+  // one event per chunk, so each old floor reaches Redis on its own (in one chunk the batcher
+  // would keep only each key's highest floor, and a script that lowered markers would pass).
+  const config = testConfig({ BATCH_CHUNK_SIZE: '1' });
   await commitGroupOffsets(config.KAFKA_GROUP_ID, before);
   const replay = await startInvalidator(config, createLogger('test-invalidator-replay', config.LOG_LEVEL));
   try {
     await waitFor(() => groupCaughtUp(config.KAFKA_GROUP_ID, [topic]), 30_000, 'the replaying group caught up with the topic');
+    // The replay did run: at least the six change events of the two rows came again.
+    const consumed = (await replay.metrics.registry.getSingleMetric('invalidator_events_consumed_total')!.get()).values.reduce((s, v) => s + v.value, 0);
+    expect(consumed).toBeGreaterThanOrEqual(6);
     expect(await readCache(redis, cachedKey)).toMatchObject({ kind: 'entry', version: current });
     expect(await readCache(redis, fencedKey)).toEqual({ kind: 'marker', floor: newest });
   } finally {

@@ -61,7 +61,9 @@ it('a connected Redis that stops answering: reads wait at most the command timeo
   }
   // Every read was answered from PostgreSQL; none waited much longer than one command timeout.
   expect(await metricValue(server.running, 'settings_cache_fallback_total')).toBeGreaterThanOrEqual(fallbackBefore + took.length);
-  for (const ms of took) expect(ms).toBeLessThan(COMMAND_TIMEOUT_MS * 4);
+  // "At most the command timeout" (README) plus the PostgreSQL read that follows it: 1.5×.
+  process.stderr.write(`[measure] reads with Redis frozen: ${took.join(', ')} ms (command timeout ${COMMAND_TIMEOUT_MS} ms)\n`);
+  for (const ms of took) expect(ms).toBeLessThan(COMMAND_TIMEOUT_MS * 1.5);
   // The breaker opened, and the reads after it did not wait for Redis: the last four together
   // took less than one command timeout would have cost one of them.
   expect(await metricValue(server.running, 'settings_redis_circuit_open')).toBe(1);
