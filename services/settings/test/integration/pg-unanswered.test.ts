@@ -76,6 +76,9 @@ it('a PostgreSQL that stops answering holds no connection and no save slot past 
   // tried to open meanwhile were never lent (their connect attempts time out).
   for (const pool of ['read', 'write'] as const) expect(await metricValue(server.running, 'settings_db_connections_cut_total', { pool })).toBeGreaterThanOrEqual(cutBefore[pool] + 1);
 
+  // Save places (DB_WRITE_POOL_MAX + DB_WRITE_QUEUE_MAX) are given back too: no save after the
+  // failover is refused for want of one.
+  const queueFullBefore = await metricValue(server.running, 'settings_writes_shed_total', { reason: 'queue_full' });
   proxy!.failover();
   // Reachable again: a save and a database read succeed within seconds. A connection that sat
   // idle in a pool through the partition is silent too; a call that draws one is cut like the
@@ -100,4 +103,5 @@ it('a PostgreSQL that stops answering holds no connection and no save slot past 
     'a database read after the failover',
   );
   expect(Date.now() - failedOverAt).toBeLessThan(15_000);
+  expect(await metricValue(server.running, 'settings_writes_shed_total', { reason: 'queue_full' })).toBe(queueFullBefore);
 });
