@@ -129,7 +129,11 @@ async function rewindRows(rows: Array<{ key: SettingsKey; version: bigint; displ
   await client.connect();
   try {
     await client.query('BEGIN');
-    await client.query('SET LOCAL session_replication_role = replica');
+    // The version triggers fire ALWAYS (migration 0010), also in replica mode: a restore's
+    // lower versions are written with them turned off, inside this transaction only (no other
+    // session sees them off; writers of these tables wait for the commit).
+    await client.query('ALTER TABLE account_settings DISABLE TRIGGER account_settings_set_version');
+    await client.query('ALTER TABLE doctor_settings DISABLE TRIGGER doctor_settings_set_version');
     for (const { key, version, displayName } of rows) {
       if (key.kind === 'account') {
         await client.query('UPDATE account_settings SET display_name = $2, version = $3 WHERE account_id = $1', [key.accountId, displayName, version.toString()]);
@@ -137,6 +141,8 @@ async function rewindRows(rows: Array<{ key: SettingsKey; version: bigint; displ
         await client.query('UPDATE doctor_settings SET display_name = $3, version = $4 WHERE account_id = $1 AND doctor_id = $2', [key.accountId, key.doctorId, displayName, version.toString()]);
       }
     }
+    await client.query('ALTER TABLE account_settings ENABLE ALWAYS TRIGGER account_settings_set_version');
+    await client.query('ALTER TABLE doctor_settings ENABLE ALWAYS TRIGGER doctor_settings_set_version');
     await client.query('COMMIT');
   } finally {
     await client.end();

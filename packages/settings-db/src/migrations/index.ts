@@ -8,6 +8,7 @@ import * as staffPermissionAudit from './0006_staff_permission_audit';
 import * as debeziumHeartbeat from './0007_debezium_heartbeat';
 import * as cdcHeal from './0008_cdc_heal';
 import * as staffListTruncate from './0009_staff_list_truncate';
+import * as versionTriggersAlways from './0010_version_triggers_always';
 
 export interface NamedMigration extends Knex.Migration {
   /** Recorded in knex_migrations; never rename one that has shipped. */
@@ -28,6 +29,7 @@ export const migrations: readonly NamedMigration[] = [
   { name: '0007_debezium_heartbeat', ...debeziumHeartbeat },
   { name: '0008_cdc_heal', ...cdcHeal },
   { name: '0009_staff_list_truncate', ...staffListTruncate },
+  { name: '0010_version_triggers_always', ...versionTriggersAlways },
 ];
 
 export class SettingsMigrationSource implements Knex.MigrationSource<NamedMigration> {
