@@ -132,6 +132,13 @@ BEGIN
       EXECUTE format('GRANT USAGE, SELECT ON SEQUENCE public.%I TO settings_app', t);
     END IF;
   END LOOP;
+  -- The audit of grant changes is append-only (migration 0006): the service inserts, and a
+  -- compromised service must not rewrite or erase it. It holds actors and whole grants, which
+  -- the staleness auditor (row versions of cached tables only) has no business reading.
+  IF to_regclass('public.staff_permission_audit') IS NOT NULL THEN
+    REVOKE UPDATE, DELETE, TRUNCATE ON TABLE public.staff_permission_audit FROM settings_app;
+    REVOKE ALL ON TABLE public.staff_permission_audit FROM settings_auditor;
+  END IF;
   -- The default privileges above also reached the knex bookkeeping tables and Debezium's
   -- heartbeat table, which the service never touches: take them back.
   FOREACH t IN ARRAY ARRAY['knex_migrations', 'knex_migrations_lock', 'debezium_heartbeat', 'debezium_signal', 'cdc_gap'] LOOP

@@ -1,5 +1,5 @@
 import { Client } from 'pg';
-import { localDatabaseRoles, localDatabaseUrl, localMigratorDatabaseUrl, localStack } from '@settings/shared';
+import { localAuditorDatabaseUrl, localDatabaseRoles, localDatabaseUrl, localMigratorDatabaseUrl, localStack } from '@settings/shared';
 import { pgQuery, uniqueId } from '../../src';
 
 /**
@@ -33,6 +33,12 @@ describe('least-privilege database roles (bootstrap.sql applied by the stack)', 
     expect(await as(localDatabaseUrl, (c) => sqlstateOf(c.query('CREATE TABLE app_should_not_create (x int)')))).toBe('42501');
     expect(await as(localDatabaseUrl, (c) => sqlstateOf(c.query('SELECT count(*) FROM knex_migrations')))).toBe('42501');
     expect(await as(localDatabaseUrl, (c) => sqlstateOf(c.query('TRUNCATE account_settings')))).toBe('42501');
+  });
+
+  it('the audit of grant changes is append-only for the app role and unreadable for the auditor role', async () => {
+    expect(await as(localDatabaseUrl, (c) => sqlstateOf(c.query('DELETE FROM staff_permission_audit WHERE false')))).toBe('42501');
+    expect(await as(localDatabaseUrl, (c) => sqlstateOf(c.query("UPDATE staff_permission_audit SET actor = actor WHERE false")))).toBe('42501');
+    expect(await as(localAuditorDatabaseUrl, (c) => sqlstateOf(c.query('SELECT count(*) FROM staff_permission_audit')))).toBe('42501');
   });
 
   it('the migration role owns the schema; the connector streams as the replication role, which owns nothing', async () => {
