@@ -95,6 +95,15 @@ describe('StalenessAuditor', () => {
   const key = cacheKeys.accountSettings('acct-1').key;
   const sample = (version: bigint, servedAt = 0): AuditSample => ({ key, space: 'account-settings', version, servedAt });
 
+  /** Row at v9, entry v5 cached and served `samples` times at t=0, checked once its SLO passed (t=1000): a suspect. */
+  async function checkedStale(h: ReturnType<typeof harness>, samples = 1): Promise<void> {
+    h.rows.set(key, 9n);
+    h.cache.set(key, entry(5n));
+    h.auditor.accept(Array.from({ length: samples }, () => sample(5n)));
+    h.at(1000);
+    await h.auditor.auditDue();
+  }
+
   it('waits for the SLO before reading the row', async () => {
     const h = harness();
     h.rows.set(key, 5n);
@@ -121,11 +130,7 @@ describe('StalenessAuditor', () => {
 
   it('lag that ends within the second SLO is consistent too', async () => {
     const h = harness();
-    h.rows.set(key, 9n);
-    h.cache.set(key, entry(5n));
-    h.auditor.accept([sample(5n)]);
-    h.at(1000);
-    await h.auditor.auditDue();
+    await checkedStale(h);
     expect(await h.count('invalidator_audit_checked_total')).toBe(0); // a suspect, not decided
     h.cache.set(key, { kind: 'marker', floor: 9n });
     h.at(2000);
@@ -136,11 +141,7 @@ describe('StalenessAuditor', () => {
 
   it('an entry still older than its row one SLO after the check is inconsistent and fenced at the row version', async () => {
     const h = harness();
-    h.rows.set(key, 9n);
-    h.cache.set(key, entry(5n));
-    h.auditor.accept([sample(5n)]);
-    h.at(1000);
-    await h.auditor.auditDue();
+    await checkedStale(h);
     h.at(1999);
     await h.auditor.auditDue();
     expect(h.fenced).toEqual([]);
@@ -153,11 +154,7 @@ describe('StalenessAuditor', () => {
 
   it('several samples of one stale entry count as one inconsistency, with one fence', async () => {
     const h = harness();
-    h.rows.set(key, 9n);
-    h.cache.set(key, entry(5n));
-    h.auditor.accept([sample(5n), sample(5n)]);
-    h.at(1000);
-    await h.auditor.auditDue();
+    await checkedStale(h, 2);
     h.at(2000);
     await h.auditor.auditDue();
     expect([await h.count('invalidator_audit_checked_total'), await h.count('invalidator_audit_inconsistent_total')]).toEqual([1, 1]);
@@ -185,11 +182,7 @@ describe('StalenessAuditor', () => {
         return true;
       },
     });
-    h.rows.set(key, 9n);
-    h.cache.set(key, entry(5n));
-    h.auditor.accept([sample(5n)]);
-    h.at(1000);
-    await h.auditor.auditDue();
+    await checkedStale(h);
     h.at(2000);
     await h.auditor.auditDue();
     expect(await h.count('invalidator_audit_inconsistent_total')).toBe(1);
