@@ -44,7 +44,9 @@ export async function up(progress: Progress = consoleProgress): Promise<void> {
     await adoptSchemaObjectsForOwnerRole();
     const knex = knexFactory({ client: 'pg', connection: localMigratorDatabaseUrl, pool: { min: 0, max: 2 } });
     try {
-      await migrateLatest(knex);
+      await migrateLatest(knex, {
+        onLockTimeout: (r) => progress('migrate', `${r.migration ?? 'a migration'} waited for a table lock another transaction holds (try ${r.attempt}/${r.attempts}); rolled back, trying again in ${r.delayMs} ms`),
+      });
     } finally {
       await knex.destroy();
     }

@@ -1,11 +1,71 @@
 import type { Knex } from 'knex';
-import { SettingsMigrationSource } from './migrations';
+import { SettingsMigrationSource, type NamedMigration } from './migrations';
 
 // Any fixed key works; it must be the same in every replica and unused by other lock users.
 const MIGRATION_ADVISORY_LOCK = 0x5e77_1265;
 
+/** SQLSTATE lock_not_available: a statement's wait for a lock ended by `lock_timeout`. */
+const LOCK_NOT_AVAILABLE = '55P03';
+
+export interface MigrateOptions {
+  /**
+   * Longest wait of one migration statement for a table lock (`lock_timeout`), in ms.
+   *
+   * Why it exists: `ALTER TABLE`, `CREATE TRIGGER` and the like take an ACCESS EXCLUSIVE lock.
+   * Behind a long transaction on the table (a bulk UPDATE, a session left idle in transaction in
+   * psql) the migration waits in the lock queue, and every later read and save of that table
+   * queues behind the migration: saving settings stalls for as long as the other transaction
+   * lives. Bounded, the migration gives up after this long, rolls back, and tries again later,
+   * so the saves and reads queued behind it run in between. Default 1000 ms.
+   */
+  readonly lockTimeoutMs?: number;
+  /** Tries in all before the migration fails (each rolled back whole). Default 20. */
+  readonly attempts?: number;
+  /** Pause after the first lock timeout, doubled each time up to `maxRetryDelayMs`. Default 500 ms. */
+  readonly retryDelayMs?: number;
+  /** Longest pause between tries. Default 15 s (20 tries: about 3.5 minutes of waiting in all). */
+  readonly maxRetryDelayMs?: number;
+  /** Told before each pause, so a Job's log shows why it has not finished. */
+  readonly onLockTimeout?: (retry: MigrationLockRetry) => void;
+  /** The migrations to apply; tests pass their own, with their own `tableName`. */
+  readonly migrations?: readonly NamedMigration[];
+  /** knex's bookkeeping table and its schema. Default knex_migrations in the search path's schema. */
+  readonly tableName?: string;
+  readonly schemaName?: string;
+}
+
+export interface MigrationLockRetry {
+  /** The try that timed out, from 1. */
+  readonly attempt: number;
+  readonly attempts: number;
+  /** Pause before the next try, in ms. */
+  readonly delayMs: number;
+  /** The migration whose statement timed out, when knex names it. */
+  readonly migration: string | undefined;
+  readonly message: string;
+}
+
+/** A migration gave up: every try timed out waiting for a lock another transaction held. */
+export class MigrationLockTimeoutError extends Error {
+  constructor(
+    readonly attempts: number,
+    readonly lockTimeoutMs: number,
+    cause: unknown,
+  ) {
+    super(
+      `migrations not applied: ${attempts} tries each waited ${lockTimeoutMs} ms for a table lock another transaction held; ` +
+        `nothing was changed. Find the holder with SELECT pid, state, xact_start, query FROM pg_stat_activity WHERE state <> 'idle' ORDER BY xact_start ` +
+        `(often a session idle in transaction), end it or wait for it, and run the migration again`,
+      { cause },
+    );
+    this.name = 'MigrationLockTimeoutError';
+  }
+}
+
 /**
- * Applies all pending migrations, in one transaction.
+ * Applies all pending migrations, in one transaction, each statement waiting at most
+ * `lockTimeoutMs` for a table lock (see MigrateOptions.lockTimeoutMs); a try that times out is
+ * rolled back whole and the batch is tried again after a pause.
  *
  * Replicas may call this concurrently at start-up. knex's own lock table is not enough for that:
  * on an empty database concurrent runners race to create knex_migrations and all but one fail
@@ -14,9 +74,42 @@ const MIGRATION_ADVISORY_LOCK = 0x5e77_1265;
  * transaction on a second pool connection and released automatically if the process dies.
  * Needs a knex pool with at least 2 connections.
  */
-export async function migrateLatest(knex: Knex): Promise<void> {
+export async function migrateLatest(knex: Knex, options: MigrateOptions = {}): Promise<void> {
+  const lockTimeoutMs = options.lockTimeoutMs ?? 1000;
+  const attempts = Math.max(1, options.attempts ?? 20);
+  let running: string | undefined;
+  const config: Knex.MigratorConfigWithLifecycleHooks = {
+    migrationSource: new SettingsMigrationSource(options.migrations),
+    ...(options.tableName === undefined ? {} : { tableName: options.tableName }),
+    ...(options.schemaName === undefined ? {} : { schemaName: options.schemaName }),
+    // Runs inside the batch's transaction before each migration: set_config(..., true) is SET
+    // LOCAL, so the bound ends with that transaction and never leaks into the pooled connection.
+    beforeEach: async (trx, batch) => {
+      // knex passes the migration objects our source listed: NamedMigration.
+      running = (batch[0] as NamedMigration | undefined)?.name;
+      await trx.raw(`SELECT set_config('lock_timeout', ?, true)`, [`${lockTimeoutMs}ms`]);
+    },
+  };
   await knex.transaction(async (lockTrx) => {
     await lockTrx.raw('SELECT pg_advisory_xact_lock(?)', [MIGRATION_ADVISORY_LOCK]);
-    await knex.migrate.latest({ migrationSource: new SettingsMigrationSource() });
+    for (let attempt = 1; ; attempt++) {
+      running = undefined;
+      try {
+        await knex.migrate.latest(config);
+        return;
+      } catch (err) {
+        if ((err as { code?: unknown }).code !== LOCK_NOT_AVAILABLE) throw err;
+        if (attempt >= attempts) throw new MigrationLockTimeoutError(attempts, lockTimeoutMs, err);
+        const delayMs = Math.min(options.maxRetryDelayMs ?? 15_000, (options.retryDelayMs ?? 500) * 2 ** (attempt - 1));
+        options.onLockTimeout?.({
+          attempt,
+          attempts,
+          delayMs,
+          migration: running,
+          message: (err as Error).message,
+        });
+        await new Promise((resolve) => setTimeout(resolve, delayMs));
+      }
+    }
   });
 }

@@ -5,10 +5,14 @@ import { missingFromPublication } from './db/publication-check';
 
 // Applies pending migrations and exits: run as a Kubernetes Job (or init step) before rollout.
 // Safe to run concurrently from several pods: migrateLatest serialises on an advisory lock.
+// Never a queue for the service's own reads and saves: each statement waits at most
+// MIGRATION_LOCK_TIMEOUT_MS for a table lock, then the try is rolled back and repeated.
 const migrateEnvSchema = {
   ...databaseEnv,
   REQUIRE_PUBLICATION: env.string('after migrating, fail unless this publication exists and lists every table of REQUIRE_PUBLICATION_TABLES (the Kubernetes Job: the connector must not be applied before the DBA ran bootstrap.sql again); empty: no check', ''),
   REQUIRE_PUBLICATION_TABLES: env.string("comma-separated schema-qualified tables, the connector's table.include.list", ''),
+  MIGRATION_LOCK_TIMEOUT_MS: env.int('longest wait of one migration statement for a table lock (lock_timeout); reads and saves of that table queue behind a waiting ALTER, so past this the try is rolled back and repeated later', 1000, { min: 1 }),
+  MIGRATION_LOCK_ATTEMPTS: env.int('tries before the Job fails when every one timed out waiting for a table lock (pauses double from 0.5 s up to 15 s: 20 tries wait about 3.5 minutes in all)', 20, { min: 1 }),
   LOG_LEVEL: env.oneOf('pino log level', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const, 'info'),
 };
 
@@ -22,7 +26,15 @@ runMain({
     const knex = createKnex(config.DATABASE_URL, 2, 60_000);
     try {
       const t0 = Date.now();
-      await migrateLatest(knex);
+      await migrateLatest(knex, {
+        lockTimeoutMs: config.MIGRATION_LOCK_TIMEOUT_MS,
+        attempts: config.MIGRATION_LOCK_ATTEMPTS,
+        onLockTimeout: (r) =>
+          log.warn(
+            { migration: r.migration, attempt: r.attempt, attempts: r.attempts, retryInMs: r.delayMs, error: r.message },
+            'migration waited longer than MIGRATION_LOCK_TIMEOUT_MS for a table lock another transaction holds; rolled back, trying again',
+          ),
+      });
       log.info({ ms: Date.now() - t0 }, 'migrations applied');
       if (config.REQUIRE_PUBLICATION !== '') {
         const required = config.REQUIRE_PUBLICATION_TABLES.split(',').map((t) => t.trim()).filter((t) => t !== '');
