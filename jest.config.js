@@ -14,7 +14,7 @@ const moduleNameMapper = {
 };
 const roots = ['packages', 'services', 'deploy', 'chaos', 'bench'];
 // Run a second time, against the three-master Redis Cluster (project `cluster`): the cache
-// contract, the invalidator's evictions, the stale-fill race, cached absences and the cluster's own read path.
+// contract, the invalidator's evictions, the stale-fill race, cached absences, payload formats and the cluster's own read path.
 const clusterTests = [
   'packages/shared/test/integration/cache-scripts.test.ts',
   'services/invalidator/test/integration/evicts-on-change.test.ts',
@@ -23,6 +23,7 @@ const clusterTests = [
   'services/invalidator/test/integration/redis-cluster-master-restart.test.ts',
   'services/settings/test/integration/stale-fill-race.test.ts',
   'services/settings/test/integration/not-found-cache.test.ts',
+  'services/settings/test/integration/payload-format.test.ts',
   'services/settings/test/integration/redis-cluster.test.ts',
 ];
 // Only these folders are scanned: the stack's state folder (.stack) holds files jest must not see.

@@ -1,4 +1,4 @@
-import { cacheKeys, createCacheRedis, generationKey, parseCacheValue, type CacheRedis, type CacheValue, type KeySpace } from '@settings/shared';
+import { cacheKeys, createCacheRedis, generationKey, parseCacheValue, PayloadGenerations, type CacheRedis, type CacheValue, type KeySpace } from '@settings/shared';
 import type { HarnessDb } from './db';
 import type { SettingsKey } from './keys';
 import type { SettingsCaller } from './settings-client';
@@ -25,8 +25,12 @@ export async function readValue(redis: CacheRedis, key: SettingsKey): Promise<Ca
   return parseCacheValue(await redis.getBuffer(cacheKeyOf(key)));
 }
 
+const payloadGenerations = new PayloadGenerations();
+
+/** The generation the services' entries of `space` carry now (payload format folded in), or null when Redis has none. */
 export async function currentGeneration(redis: CacheRedis, space: KeySpace): Promise<string | null> {
-  return redis.get(generationKey(space));
+  const raw = await redis.get(generationKey(space));
+  return raw === null ? null : payloadGenerations.of(space, BigInt(raw)).toString();
 }
 
 /** The generations of the two key spaces the suite's keys live in (evidence that none was renewed). */

@@ -13,6 +13,7 @@ export * from './cache/cache-scripts';
 export * from './cache/evict-to-marker-batch';
 export * from './cache/cache-timing';
 export * from './cache/generation';
+export * from './cache/payload-generation';
 export * from './cache/redis-incarnation';
 export * from './cache/cache-redis';
 export * from './cache/stall-aware-command-timeout';

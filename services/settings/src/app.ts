@@ -1,6 +1,6 @@
 import type { Server as HttpServer } from 'node:http';
 import type { Knex } from 'knex';
-import { defaultCacheTiming, isRedisCluster, startProbesServer, type CacheTiming, type Logger } from '@settings/shared';
+import { defaultCacheTiming, isRedisCluster, PayloadGenerations, startProbesServer, type CacheTiming, type Logger, type PayloadFormats } from '@settings/shared';
 import { AuditSampler } from './cache/audit-sampler';
 import { CircuitBreaker } from './cache/circuit-breaker';
 import { ConcurrencyLimiter } from './cache/concurrency-limiter';
@@ -30,6 +30,8 @@ import { createSettingsMetrics, type SettingsMetrics } from './metrics';
 export interface StartOptions {
   /** Test seams of the read path (e.g. pausing between a database read and its fill). */
   readThroughHooks?: ReadThroughHooks;
+  /** Test seam: the payload formats of another release (two releases sharing one Redis). */
+  payloadFormats?: PayloadFormats;
 }
 
 export interface RunningSettingsServer {
@@ -90,6 +92,7 @@ export async function startSettingsServer(config: SettingsConfig, log: Logger, o
     auditSampler: new AuditSampler(redis, config.AUDIT_SAMPLE_EVERY, metrics, log),
     near: nearCache?.cache,
     absentTtlMs: config.CACHE_NOT_FOUND_TTL_SECONDS * 1000,
+    payloadGenerations: new PayloadGenerations(options.payloadFormats),
     fillLease: config.FILL_LEASE_MS > 0 ? { ttlMs: config.FILL_LEASE_MS, pollMs: Math.max(5, Math.min(25, Math.round(config.FILL_LEASE_MS / 10))) } : undefined,
     deliberateReads: new FairShareLimiter(
       {

@@ -29,6 +29,8 @@ export interface CachedTableDescriptor<T extends string = string, S extends stri
    * with it, the operator tools resolve a name to its row and key with it.
    */
   readonly namePattern: string;
+  /** See CachedTableSpec.payloadFormat. */
+  readonly payloadFormat: number;
   /** Key spaces whose entries a row of this table feeds: its own, then those it also evicts. A TRUNCATE bumps all of them. */
   readonly keySpaces: readonly (S | A)[];
   /** The cache key of one row (or resource) of this table. Throws InvalidIdError for an id outside ID_PATTERN. */
@@ -43,6 +45,16 @@ export interface CachedTableSpec<T extends string, S extends string, C extends s
   readonly keyColumns: readonly ['account_id', ...C[]];
   /** See CachedTableDescriptor.namePattern; its variables must name the key columns in order (checked). */
   readonly namePattern: string;
+  /**
+   * Which shape of payload the settings service stores in this table's entries (the encoded
+   * message, and what each column becomes in it). Bump it in the release that changes either:
+   * a new field, a field read from another column, a value mapped differently. Entries carry it
+   * folded into their generation (cache/payload-generation.ts), so a release never serves an
+   * entry another release filled in another shape: for it that entry is a miss, and the fill it
+   * makes replaces it. A unit test of the settings service (payload-format.test.ts) fails when
+   * a payload message changes without a bump.
+   */
+  readonly payloadFormat: number;
   /**
    * Tables whose entries a row of this table changes as well (their key columns must be a
    * subset of this table's). Evicting them from this row's event too costs one marker and covers
@@ -81,6 +93,7 @@ export function defineCachedTable<const T extends string, const S extends string
     space: spec.space,
     keyColumns: spec.keyColumns,
     namePattern: spec.namePattern,
+    payloadFormat: spec.payloadFormat,
     keySpaces: [spec.space, ...alsoEvicts.map((t) => t.space)],
     key,
     keysForRow: alsoEvicts.length === 0 ? (row) => [key(row as ColumnValues<'account_id' | C>)] : (row) => [key(row as ColumnValues<'account_id' | C>), ...alsoEvicts.map((t) => t.key(row))],

@@ -10,6 +10,7 @@ export const accountSettingsTable = defineCachedTable({
   space: 'account-settings',
   keyColumns: ['account_id'],
   namePattern: 'accounts/{account}/settings',
+  payloadFormat: 0,
 });
 
 export const doctorSettingsTable = defineCachedTable({
@@ -17,6 +18,7 @@ export const doctorSettingsTable = defineCachedTable({
   space: 'doctor-settings',
   keyColumns: ['account_id', 'doctor_id'],
   namePattern: 'accounts/{account}/doctors/{doctor}/settings',
+  payloadFormat: 0,
 });
 
 /**
@@ -28,6 +30,7 @@ export const staffPermissionListsTable = defineCachedTable({
   space: 'staff-permission-list',
   keyColumns: ['account_id'],
   namePattern: 'accounts/{account}/staffPermissions',
+  payloadFormat: 0,
 });
 
 /** A grant change also changes its account's list, cached whole under the list's key. */
@@ -36,6 +39,7 @@ export const staffPermissionsTable = defineCachedTable({
   space: 'staff-permission',
   keyColumns: ['account_id', 'staff_id'],
   namePattern: 'accounts/{account}/staffPermissions/{staff}',
+  payloadFormat: 0,
   alsoEvicts: [staffPermissionListsTable],
 });
 
@@ -44,6 +48,7 @@ export const onPatientSettingsTable = defineCachedTable({
   space: 'onpatient-settings',
   keyColumns: ['account_id'],
   namePattern: 'accounts/{account}/onpatientSettings',
+  payloadFormat: 0,
 });
 
 /** Every cached table (the change topics the invalidator consumes), in key-space order. */

@@ -1,4 +1,4 @@
-import { generationKey, parseCacheValue, type CacheRedisClient, type CacheValue } from '@settings/shared';
+import { generationKey, parseCacheValue, PayloadGenerations, type CacheRedisClient, type CacheValue } from '@settings/shared';
 import type { RowVersionSource } from '../audit/row-versions';
 import { KNOWN_RESOURCE_PATTERNS, resolveResourceName } from './resource-names';
 
@@ -42,7 +42,8 @@ export async function inspectResource(name: string, deps: { redis: Pick<CacheRed
   const [raw, generation] = await Promise.all([deps.redis.getBuffer(row.key), deps.redis.get(generationKey(row.space))]);
   const value = parseCacheValue(raw);
   const rowVersion = (await deps.rows.versions(row.table, [row.ids])).get(row.key);
-  const currentGeneration = generation === null ? undefined : BigInt(generation);
+  // The generation this release's entries carry (payload format folded in: payload-generation.ts).
+  const currentGeneration = generation === null ? undefined : new PayloadGenerations().of(row.space, BigInt(generation));
   const { verdict, explanation } = judge(value, currentGeneration, rowVersion);
   return {
     name,
@@ -72,7 +73,7 @@ export function judge(value: CacheValue | undefined, currentGeneration: bigint |
     return { verdict: 'marker', explanation: `evicted: fills below version ${value.floor} are refused, the next read loads the row (${row})` };
   }
   if (value.generation !== currentGeneration) {
-    return { verdict: 'missing', explanation: `entry of generation ${value.generation}, not the current ${currentGeneration ?? '(none)'}: unreadable, a miss (${row})` };
+    return { verdict: 'missing', explanation: `entry of generation ${value.generation}, not the current ${currentGeneration ?? '(none)'} (a TRUNCATE or renewal since, or another release's payload format): unreadable, a miss (${row})` };
   }
   // Version 0 is the settings service's cached absence (answered NOT_FOUND): no row is right.
   if (value.version === 0n) {

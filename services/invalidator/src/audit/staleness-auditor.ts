@@ -1,4 +1,4 @@
-import { auditSampleRow, generationKey, parseCacheValue, type AuditSample, type CacheRedis, type CacheValue, type KeySpace, type Logger, type SettingsTable } from '@settings/shared';
+import { auditSampleRow, generationKey, parseCacheValue, PayloadGenerations, type AuditSample, type CacheRedis, type CacheValue, type KeySpace, type Logger, type SettingsTable } from '@settings/shared';
 import type { InvalidatorMetrics } from '../metrics';
 import { servesBelow, supersededFloor } from './audit-decision';
 import type { RowVersionSource } from './row-versions';
@@ -234,13 +234,16 @@ export class StalenessAuditor {
   }
 }
 
+const payloadGenerations = new PayloadGenerations();
+
 /** AuditCache on the invalidator's Redis client. */
 export function redisAuditCache(redis: CacheRedis, markerTtlMs: number): AuditCache {
   return {
     async lookup(items) {
       const spaces = [...new Set(items.map((i) => i.space))];
       const [gens, bufs] = await Promise.all([Promise.all(spaces.map((s) => redis.get(generationKey(s)))), Promise.all(items.map((i) => redis.getBuffer(i.key)))]);
-      const genOf = new Map(spaces.map((s, i) => [s, gens[i] === null || !/^\d+$/.test(gens[i]!) ? undefined : BigInt(gens[i]!)]));
+      // Served generations, as the settings service of this release compares them (payload format folded in).
+      const genOf = new Map(spaces.map((s, i) => [s, gens[i] === null || !/^\d+$/.test(gens[i]!) ? undefined : payloadGenerations.of(s, BigInt(gens[i]!))]));
       return items.map((item, i) => {
         let value: CacheValue | undefined;
         try {

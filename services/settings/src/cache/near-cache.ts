@@ -103,7 +103,10 @@ export class NearCache {
     return entry && entry.generation === generation ? entry : undefined;
   }
 
-  /** The space's generation as Redis last reported it (only while tracking: a change is pushed). */
+  /**
+   * The space's generation as Redis last reported it, as served (with this release's payload
+   * format folded in, payload-generation.ts), only while tracking: a change is pushed.
+   */
   generation(space: KeySpace): bigint | undefined {
     return this.tracking ? this.generations.get(space) : undefined;
   }

@@ -6,6 +6,7 @@ import {
   jitteredTtlMs,
   maxFillAgeMs,
   parseCacheValue,
+  PayloadGenerations,
   type CacheKey,
   type CacheRedis,
   type CacheTiming,
@@ -92,6 +93,12 @@ export interface ReadThroughDeps {
   fillLease?: FillLeaseOptions;
   /** TTL of a cached absence (a key whose load found no row); 0 or absent = absences are not cached. */
   absentTtlMs?: number;
+  /**
+   * The generations this release's entries carry (payload-generation.ts): every generation read
+   * from Redis goes through it, and so every comparison, fill and near-cache install sees the
+   * served one. Default: the payload formats of the shared table descriptors.
+   */
+  payloadGenerations?: PayloadGenerations;
 }
 
 /**
@@ -154,9 +161,11 @@ export class ReadThrough {
   private readonly clustered: boolean;
   /** One Redis: the lookups of calls that arrive together share one MGET (coalesced-mget.ts). */
   private readonly mget: CoalescedMget;
+  private readonly payloadGenerations: PayloadGenerations;
 
   constructor(private readonly deps: ReadThroughDeps) {
     this.now = deps.now ?? Date.now;
+    this.payloadGenerations = deps.payloadGenerations ?? new PayloadGenerations();
     this.clustered = isRedisCluster(deps.redis);
     this.mget = new CoalescedMget(deps.redis);
     this.flights = new SingleFlight<Outcome>(this.now);
@@ -266,7 +275,9 @@ export class ReadThrough {
       // from before the restart can never match it. A generation that is not a number means
       // something else writes our keys: BigInt throws and the cache is not trusted.
       // (Awaited only when there is none: every other lookup saves a promise and a microtask turn.)
-      generation = BigInt(gen ? gen.toString('latin1') : await establishGeneration(redis, space, null));
+      // The served generation (this release's payload format folded in): what entries, fills
+      // and the near-cache compare, never the raw value.
+      generation = this.payloadGenerations.of(space, BigInt(gen ? gen.toString('latin1') : await establishGeneration(redis, space, null)));
       bufs = rest;
       breaker.recordSuccess();
       // Only a generation Redis already had is what Redis holds; one we just created is not installed.
@@ -306,7 +317,8 @@ export class ReadThrough {
     const held = near?.generation(space);
     const groups = groupBySlot(keys.map((key, i) => ({ key, i })), (k) => k.key);
     const [gen, ...replies] = await Promise.all([
-      held !== undefined ? Buffer.from(held.toString(), 'latin1') : redis.getBuffer(generationKey(space)),
+      // The near-cache holds served generations: back to the one Redis holds (XOR is its own inverse).
+      held !== undefined ? Buffer.from(this.payloadGenerations.of(space, held).toString(), 'latin1') : redis.getBuffer(generationKey(space)),
       ...groups.map((group) => redis.mgetBuffer(...group.map((k) => k.key))),
     ]);
     const entries = new Array<Buffer | null>(keys.length);
