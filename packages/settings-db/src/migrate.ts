@@ -1,8 +1,11 @@
 import type { Knex } from 'knex';
-import { SettingsMigrationSource, type NamedMigration } from './migrations';
+import { migrations, SettingsMigrationSource, type NamedMigration } from './migrations';
 
 // Any fixed key works; it must be the same in every replica and unused by other lock users.
 const MIGRATION_ADVISORY_LOCK = 0x5e77_1265;
+
+/** application_name of the migrator's sessions: its own lock-holding session is not the holder to look for. */
+export const MIGRATOR_APPLICATION_NAME = 'settings-migrate';
 
 /** SQLSTATE lock_not_available: a statement's wait for a lock ended by `lock_timeout`. */
 const LOCK_NOT_AVAILABLE = '55P03';
@@ -16,14 +19,16 @@ export interface MigrateOptions {
    * psql) the migration waits in the lock queue, and every later read and save of that table
    * queues behind the migration: saving settings stalls for as long as the other transaction
    * lives. Bounded, the migration gives up after this long, rolls back, and tries again later,
-   * so the saves and reads queued behind it run in between. Default 1000 ms.
+   * so the saves and reads queued behind it run in between. Default 200 ms: below the settings
+   * service's own save lock budget (DB_LOCK_TIMEOUT_MS, 250 ms), so a save queued behind a waiting
+   * migration statement still gets its turn instead of failing ROW_LOCKED.
    */
   readonly lockTimeoutMs?: number;
   /** Tries in all before the migration fails (each rolled back whole). Default 20. */
   readonly attempts?: number;
   /** Pause after the first lock timeout, doubled each time up to `maxRetryDelayMs`. Default 500 ms. */
   readonly retryDelayMs?: number;
-  /** Longest pause between tries. Default 15 s (20 tries: about 3.5 minutes of waiting in all). */
+  /** Longest pause between tries. Default 15 s (20 tries: 3.8 minutes of pauses in all). */
   readonly maxRetryDelayMs?: number;
   /** Told before each pause, so a Job's log shows why it has not finished. */
   readonly onLockTimeout?: (retry: MigrationLockRetry) => void;
@@ -54,7 +59,8 @@ export class MigrationLockTimeoutError extends Error {
   ) {
     super(
       `migrations not applied: ${attempts} tries each waited ${lockTimeoutMs} ms for a table lock another transaction held; ` +
-        `nothing was changed. Find the holder with SELECT pid, state, xact_start, query FROM pg_stat_activity WHERE state <> 'idle' ORDER BY xact_start ` +
+        `nothing was changed. Find the holder with SELECT pid, application_name, state, xact_start, query FROM pg_stat_activity ` +
+        `WHERE state <> 'idle' AND pid <> pg_backend_pid() AND application_name <> '${MIGRATOR_APPLICATION_NAME}' ORDER BY xact_start ` +
         `(often a session idle in transaction), end it or wait for it, and run the migration again`,
       { cause },
     );
@@ -75,11 +81,17 @@ export class MigrationLockTimeoutError extends Error {
  * Needs a knex pool with at least 2 connections.
  */
 export async function migrateLatest(knex: Knex, options: MigrateOptions = {}): Promise<void> {
-  const lockTimeoutMs = options.lockTimeoutMs ?? 1000;
+  const list = options.migrations ?? migrations;
+  // A migration outside the batch transaction would commit on its own: a retry after a lock
+  // timeout would re-run what is already applied, and SET LOCAL outside a transaction lasts
+  // one statement, so it would wait for locks unbounded. Every migration runs in the batch.
+  const untransacted = list.filter((m) => m.config?.transaction === false).map((m) => m.name);
+  if (untransacted.length > 0) throw new Error(`migrations ${untransacted.join(', ')} set config.transaction = false; every migration must run in the batch's transaction (lock_timeout and whole-batch retries depend on it)`);
+  const lockTimeoutMs = options.lockTimeoutMs ?? 200;
   const attempts = Math.max(1, options.attempts ?? 20);
   let running: string | undefined;
   const config: Knex.MigratorConfigWithLifecycleHooks = {
-    migrationSource: new SettingsMigrationSource(options.migrations),
+    migrationSource: new SettingsMigrationSource(list),
     ...(options.tableName === undefined ? {} : { tableName: options.tableName }),
     ...(options.schemaName === undefined ? {} : { schemaName: options.schemaName }),
     // Runs inside the batch's transaction before each migration: set_config(..., true) is SET

@@ -13,6 +13,8 @@ import * as versionTriggersAlways from './0010_version_triggers_always';
 export interface NamedMigration extends Knex.Migration {
   /** Recorded in knex_migrations; never rename one that has shipped. */
   readonly name: string;
+  /** Read by knex (missing from its types); migrateLatest refuses `transaction: false`. */
+  readonly config?: { readonly transaction?: boolean };
 }
 
 // Static imports instead of knex's directory scan, so the same list works from ts source

@@ -34,7 +34,7 @@ beforeEach(async () => {
 });
 
 afterEach(async () => {
-  await admin.raw(`DROP TABLE IF EXISTS ${probe}, ${tableName}, ${tableName}_lock`);
+  await admin.raw(`DROP TABLE IF EXISTS ${probe}, ${probe}_side, ${tableName}, ${tableName}_lock`);
 });
 
 afterAll(async () => {
@@ -96,11 +96,16 @@ describe('migrateLatest behind a transaction that holds the table', () => {
     }
   });
 
-  it('gives up after its tries with an error that says what to look for, having changed nothing, and a later run applies it', async () => {
+  it('gives up after its tries with an error that says what to look for, having changed nothing (earlier migrations of the batch included), and a later run applies it', async () => {
     const held = await holdTable();
+    // A migration before the blocked one: rolled back with the batch on every try.
+    const batch: NamedMigration[] = [
+      { name: 'probe_side_table', up: async (trx) => { await trx.raw(`CREATE TABLE ${probe}_side (id int)`); }, down: async (trx) => { await trx.raw(`DROP TABLE ${probe}_side`); } },
+      ...migrations,
+    ];
     let failure: unknown;
     try {
-      failure = await migrateLatest(migrator, { migrations, tableName, lockTimeoutMs: 100, attempts: 3, retryDelayMs: 50 }).catch((e: unknown) => e);
+      failure = await migrateLatest(migrator, { migrations: batch, tableName, lockTimeoutMs: 100, attempts: 3, retryDelayMs: 50 }).catch((e: unknown) => e);
     } finally {
       await held.release();
     }
@@ -108,9 +113,17 @@ describe('migrateLatest behind a transaction that holds the table', () => {
     expect((failure as Error).message).toContain('3 tries each waited 100 ms');
     expect((failure as Error).message).toContain('pg_stat_activity');
     expect(await hasExtraColumn()).toBe(false);
+    expect((await admin.raw(`SELECT to_regclass(?) AS t`, [`${probe}_side`])).rows[0].t).toBeNull();
+    migrations = batch;
     // knex's own lock row was released with the rolled-back transaction: the next run is not
     // refused with "Migration table is already locked".
     await migrateLatest(migrator, { migrations, tableName, lockTimeoutMs: 100, attempts: 1 });
     expect(await hasExtraColumn()).toBe(true);
+  });
+
+  it('refuses a migration that would run outside the batch transaction (a retry would re-run it half applied)', async () => {
+    const outside: NamedMigration = { ...migrations[0]!, config: { transaction: false } };
+    await expect(migrateLatest(migrator, { migrations: [outside], tableName })).rejects.toThrow('config.transaction = false');
+    expect(await hasExtraColumn()).toBe(false);
   });
 });

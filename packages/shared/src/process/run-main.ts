@@ -103,6 +103,13 @@ function loadConfigOrExit<C>(spec: MainSpec<C>): C {
 }
 
 function fail(name: string, err: unknown): never {
-  process.stderr.write(`${name} failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.stderr.write(`${name} failed: ${describe(err)}\n`);
   process.exit(1);
+}
+
+/** The error's stack, then each `cause` (a driver error wrapped by ours says what the server answered). */
+function describe(err: unknown, depth = 0): string {
+  const text = err instanceof Error ? (err.stack ?? err.message) : String(err);
+  const cause = err instanceof Error ? err.cause : undefined;
+  return cause === undefined || depth >= 3 ? text : `${text}\ncaused by: ${describe(cause, depth + 1)}`;
 }

@@ -60,10 +60,11 @@ it('a configuration error exits 2 with the message, before anything starts', asy
   expect(r.stdout).toEqual([]);
 });
 
-it('a failed start exits 1 with the error', async () => {
+it('a failed start exits 1 with the error and what caused it', async () => {
   const r = tracked(run({ FIXTURE_START: 'fail' }));
   expect(await r.exited).toEqual({ code: 1, signal: null });
   expect(r.stderr).toMatch(/^fixture failed: Error: cannot reach the database/);
+  expect(r.stderr).toContain('caused by: Error: connect ECONNREFUSED 127.0.0.1:5432');
 });
 
 it('a job exits with the code its work resolved with', async () => {
