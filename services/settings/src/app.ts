@@ -89,7 +89,7 @@ export async function startSettingsServer(config: SettingsConfig, log: Logger, o
     log,
     hooks: options.readThroughHooks,
     cacheTrusted: () => incarnation.isTrusted,
-    auditSampler: new AuditSampler(redis, config.AUDIT_SAMPLE_EVERY, metrics, log),
+    auditSampler: new AuditSampler(redis, config.AUDIT_SAMPLE_EVERY, metrics, log, options.payloadFormats ? { payloadFormats: options.payloadFormats } : {}),
     near: nearCache?.cache,
     absentTtlMs: config.CACHE_NOT_FOUND_TTL_SECONDS * 1000,
     payloadGenerations: new PayloadGenerations(options.payloadFormats),

@@ -22,8 +22,12 @@ export const EVICT_TO_MARKER_LUA = `${DECODE_LUA}\n${loadScript('evict-to-marker
 export const FILL_LEASE_RELEASE_LUA = loadScript('fill-lease-release.lua');
 
 export interface CacheScriptCommands {
-  /** versioned-fill.lua; `markerTtlMs` is the fence it leaves when an entry of another generation refuses the fill. */
-  versionedFill(key: string, version: string, generation: string, ttlMs: number, payload: Buffer, markerTtlMs: number): Promise<number>;
+  /**
+   * versioned-fill.lua; `markerTtlMs` is the fence it leaves when an entry of another generation
+   * refuses the fill; `yieldToSameVersion` '1': an entry of another generation at the same version
+   * refuses it too (Watch re-reads; see the script).
+   */
+  versionedFill(key: string, version: string, generation: string, ttlMs: number, payload: Buffer, markerTtlMs: number, yieldToSameVersion?: '1'): Promise<number>;
   evictToMarker(key: string, floor: string, markerTtlMs: number): Promise<number>;
   /** fill-lease-release.lua: deletes the lease key only while it holds `token`. */
   releaseFillLease(leaseKey: string, token: string): Promise<number>;

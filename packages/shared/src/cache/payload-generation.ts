@@ -24,7 +24,8 @@ const MASK_52 = (1n << 52n) - 1n;
  * is the other's miss: a hot key costs a PostgreSQL read per alternation, for the rollout only.
  *
  * Format 0 leaves the generation as it is. Another format XORs it with 52 bits of a hash of
- * (space, format): the result stays a 52-bit value (exact in a Lua double and a JS number), and
+ * (space, format): generations are at most 2^52 (generation.ts), so the result stays below
+ * 2^53 (exact in a Lua double and a JS number), and
  * XOR is its own inverse, so `of(space, of(space, g)) === g` turns a served generation back into
  * the one Redis holds. Two releases' generations collide with probability 2^-52, as two draws of
  * one space do (generation.ts).
@@ -32,7 +33,7 @@ const MASK_52 = (1n << 52n) - 1n;
 export class PayloadGenerations {
   private readonly salts: ReadonlyMap<KeySpace, bigint>;
 
-  constructor(formats: PayloadFormats = PAYLOAD_FORMATS) {
+  constructor(readonly formats: PayloadFormats = PAYLOAD_FORMATS) {
     this.salts = new Map((Object.entries(formats) as Array<[KeySpace, number]>).map(([space, format]) => [space, formatSalt(space, format)]));
   }
 
@@ -43,7 +44,40 @@ export class PayloadGenerations {
   }
 }
 
+/**
+ * The generation entries of `space` in payload format `format` carry under `redisGeneration`:
+ * for tools that judge entries other releases serve (the staleness auditor judges each sample by
+ * the format of the replica that served it).
+ */
+export function servedGeneration(space: KeySpace, format: number, redisGeneration: bigint): bigint {
+  const salt = formatSalt(space, format);
+  return salt === 0n ? redisGeneration : redisGeneration ^ salt;
+}
+
+/**
+ * The payload format (0 to `maxFormat`) whose entries of `space` carry `entryGeneration` under
+ * `redisGeneration`; undefined when none does (an entry of a retired generation).
+ */
+export function payloadFormatOf(space: KeySpace, entryGeneration: bigint, redisGeneration: bigint, maxFormat = 64): number | undefined {
+  for (let format = 0; format <= maxFormat; format++) {
+    if (servedGeneration(space, format, redisGeneration) === entryGeneration) return format;
+  }
+  return undefined;
+}
+
+const salts = new Map<string, bigint>();
+
 function formatSalt(space: KeySpace, format: number): bigint {
+  const id = `${space} ${format}`;
+  let salt = salts.get(id);
+  if (salt === undefined) {
+    salt = computeSalt(space, format);
+    salts.set(id, salt);
+  }
+  return salt;
+}
+
+function computeSalt(space: KeySpace, format: number): bigint {
   if (!Number.isSafeInteger(format) || format < 0) throw new Error(`payload format of ${space} must be a non-negative integer, not ${format}`);
   if (format === 0) return 0n;
   const digest = createHash('sha256').update(`settings-cache payload format ${space} ${format}`).digest();

@@ -7,6 +7,11 @@ ARGV[3]  TTL in milliseconds (a safety net only; freshness comes from evictions)
 ARGV[4]  payload (bytes)
 ARGV[5]  marker TTL in milliseconds (CACHE_MARKER_TTL_SECONDS: the fence kept when this fill is
          refused by an entry of another generation, below)
+ARGV[6]  optional; '1': also refused (nothing written) by an entry of another generation at the
+         same version. The settings service's Watch re-reads pass it: the entry is another
+         release's fill of the same row (another payload format, payload-generation.ts), and
+         replacing it would push a change to that release's watchers, whose re-read would
+         replace it back, and so on for as long as both releases serve.
 
 Value layouts (format v1, see cache-value.ts):
   entry   "e|<version>|<generation>|<payload>"
@@ -16,7 +21,8 @@ Returns 1 when written; 0 when fenced:
   - a marker with floor > ARGV[1] is present (the row changed after this reader loaded it), or
   - an entry of the same generation with version >= ARGV[1], or
   - an entry of another generation with version > ARGV[1]: that entry is then turned into a
-    marker at its version (TTL ARGV[5]).
+    marker at its version (TTL ARGV[5]), or
+  - with ARGV[6] = '1', an entry of another generation with version = ARGV[1] (left as it is).
 An entry of another generation with the same or an older version is replaced: generations are
 random, not counters (generation.ts), so "other" says nothing about older or newer, only that
 readers of the current generation see that entry as a miss.
@@ -49,6 +55,8 @@ if kind == 'e' and n then
     if n >= version then return 0 end
   elseif n > version then
     redis.call('SET', KEYS[1], 'm|' .. n, 'PX', ARGV[5])
+    return 0
+  elseif n == version and ARGV[6] == '1' then
     return 0
   end
 end

@@ -61,6 +61,18 @@ describe('versioned fill and marker eviction (Lua, real Redis)', () => {
     expect(await redis.versionedFill(key, '9', '2222', TTL, Buffer.from('again'), TTL)).toBe(0);
   });
 
+  it('a fill that yields to the same version (Watch re-reads) leaves another generation\'s entry of that version alone, and nothing else changes', async () => {
+    const { key } = cacheKeys.accountSettings(account());
+    await redis.versionedFill(key, '9', '1111', TTL, Buffer.from('other release'), TTL);
+    // Same version, another generation (another release's payload format): refused, not touched.
+    expect(await redis.versionedFill(key, '9', '2222', TTL, Buffer.from('mine'), TTL, '1')).toBe(0);
+    expect(await read(key)).toEqual({ kind: 'entry', version: 9n, generation: 1111n, payload: Buffer.from('other release') });
+    // An older entry of another generation is still replaced, a newer one still fences (a marker).
+    expect(await redis.versionedFill(key, '10', '2222', TTL, Buffer.from('newer'), TTL, '1')).toBe(1);
+    expect(await redis.versionedFill(key, '9', '1111', TTL, Buffer.from('older'), TTL, '1')).toBe(0);
+    expect(await read(key)).toEqual({ kind: 'marker', floor: 10n });
+  });
+
   describe('a generation change never lifts a fence: a fill older than an entry of another generation is refused and leaves a marker at that version', () => {
     // The interleaving (versioned-fill.lua): 1. S reads generation G1; 2. the generation
     // becomes G2 (TRUNCATE, incarnation renewal); 3. R reads G2 and loads v10; 4. v12 commits,

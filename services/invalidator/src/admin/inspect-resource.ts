@@ -1,4 +1,4 @@
-import { generationKey, parseCacheValue, PayloadGenerations, type CacheRedisClient, type CacheValue } from '@settings/shared';
+import { generationKey, PAYLOAD_FORMATS, parseCacheValue, payloadFormatOf, servedGeneration, type CacheRedisClient, type CacheValue } from '@settings/shared';
 import type { RowVersionSource } from '../audit/row-versions';
 import { KNOWN_RESOURCE_PATTERNS, resolveResourceName } from './resource-names';
 
@@ -16,8 +16,10 @@ export interface Inspection {
   space: string;
   /** What the key holds in Redis (versions as decimal strings). */
   cached: { kind: 'entry'; version: string; generation: string; payloadBytes: number } | { kind: 'marker'; floor: string } | { kind: 'none' };
-  /** The key space's current generation; undefined when Redis has none (nothing is readable). */
+  /** The key space's current generation as Redis holds it; undefined when Redis has none (nothing is readable). */
   currentGeneration?: string;
+  /** The payload format whose releases read the entry (payload-generation.ts); undefined for none or no entry. */
+  entryPayloadFormat?: number;
   /** The row's version in PostgreSQL; undefined when there is no row. */
   rowVersion?: string;
   verdict: Verdict;
@@ -42,16 +44,27 @@ export async function inspectResource(name: string, deps: { redis: Pick<CacheRed
   const [raw, generation] = await Promise.all([deps.redis.getBuffer(row.key), deps.redis.get(generationKey(row.space))]);
   const value = parseCacheValue(raw);
   const rowVersion = (await deps.rows.versions(row.table, [row.ids])).get(row.key);
-  // The generation this release's entries carry (payload format folded in: payload-generation.ts).
-  const currentGeneration = generation === null ? undefined : new PayloadGenerations().of(row.space, BigInt(generation));
-  const { verdict, explanation } = judge(value, currentGeneration, rowVersion);
+  const redisGeneration = generation === null ? undefined : BigInt(generation);
+  // An entry is read by the releases whose payload format turns the space's generation into the
+  // entry's (payload-generation.ts): during a rolling update, maybe not this one. Judged as they
+  // serve it; an entry no format reads is of a retired generation.
+  const ownFormat = PAYLOAD_FORMATS[row.space];
+  const entryFormat = value?.kind === 'entry' && redisGeneration !== undefined ? payloadFormatOf(row.space, value.generation, redisGeneration) : undefined;
+  const servedUnder = redisGeneration === undefined ? undefined : servedGeneration(row.space, entryFormat ?? ownFormat, redisGeneration);
+  const judged = judge(value, servedUnder, rowVersion);
+  const explanation =
+    entryFormat !== undefined && entryFormat !== ownFormat
+      ? `${judged.explanation}; an entry of payload format ${entryFormat}, read by the releases that write that format (this tool's release writes ${ownFormat}, for which it is a miss)`
+      : judged.explanation;
+  const verdict = judged.verdict;
   return {
     name,
     table: row.table.table,
     key: row.key,
     space: row.space,
     cached: describeCached(value),
-    ...(currentGeneration === undefined ? {} : { currentGeneration: currentGeneration.toString() }),
+    ...(redisGeneration === undefined ? {} : { currentGeneration: redisGeneration.toString() }),
+    ...(entryFormat === undefined ? {} : { entryPayloadFormat: entryFormat }),
     ...(rowVersion === undefined ? {} : { rowVersion: rowVersion.toString() }),
     verdict,
     explanation,
@@ -73,7 +86,7 @@ export function judge(value: CacheValue | undefined, currentGeneration: bigint |
     return { verdict: 'marker', explanation: `evicted: fills below version ${value.floor} are refused, the next read loads the row (${row})` };
   }
   if (value.generation !== currentGeneration) {
-    return { verdict: 'missing', explanation: `entry of generation ${value.generation}, not the current ${currentGeneration ?? '(none)'} (a TRUNCATE or renewal since, or another release's payload format): unreadable, a miss (${row})` };
+    return { verdict: 'missing', explanation: `entry of generation ${value.generation}, not the current ${currentGeneration ?? '(none)'} (a TRUNCATE or renewal since): unreadable, a miss (${row})` };
   }
   // Version 0 is the settings service's cached absence (answered NOT_FOUND): no row is right.
   if (value.version === 0n) {
@@ -100,7 +113,7 @@ export function formatInspection(i: Inspection): string {
   return [
     `${i.name}: ${i.verdict.toUpperCase()}`,
     `  key          ${i.key}`,
-    `  cached       ${cached}`,
+    `  cached       ${cached}${i.entryPayloadFormat === undefined ? '' : `, payload format ${i.entryPayloadFormat}`}`,
     `  generation   ${i.currentGeneration ?? '(none)'} (key space ${i.space})`,
     `  row          ${i.rowVersion === undefined ? 'none' : `version ${i.rowVersion}`} (table ${i.table})`,
     `  ${i.explanation}`,

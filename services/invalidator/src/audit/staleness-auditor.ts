@@ -1,4 +1,4 @@
-import { auditSampleRow, generationKey, parseCacheValue, PayloadGenerations, type AuditSample, type CacheRedis, type CacheValue, type KeySpace, type Logger, type SettingsTable } from '@settings/shared';
+import { auditSampleRow, generationKey, parseCacheValue, servedGeneration, type AuditSample, type CacheRedis, type CacheValue, type KeySpace, type Logger, type SettingsTable } from '@settings/shared';
 import type { InvalidatorMetrics } from '../metrics';
 import { servesBelow, supersededFloor } from './audit-decision';
 import type { RowVersionSource } from './row-versions';
@@ -6,7 +6,8 @@ import type { SampleSource } from './sample-stream';
 
 /** What the auditor needs from Redis: the current value and generation of keys, and the fence. */
 export interface AuditCache {
-  lookup(items: ReadonlyArray<{ key: string; space: KeySpace }>): Promise<Array<{ value: CacheValue | undefined; generation: bigint | undefined }>>;
+  /** `generation`: the one the replica that served each sample compares (its payload format folded in). */
+  lookup(items: ReadonlyArray<{ key: string; space: KeySpace; payloadFormat: number }>): Promise<Array<{ value: CacheValue | undefined; generation: bigint | undefined }>>;
   /** Replaces an entry older than `floor` by a marker at `floor` (evict-to-marker.lua); true when written. */
   fence(key: string, floor: bigint): Promise<boolean>;
 }
@@ -234,16 +235,13 @@ export class StalenessAuditor {
   }
 }
 
-const payloadGenerations = new PayloadGenerations();
-
 /** AuditCache on the invalidator's Redis client. */
 export function redisAuditCache(redis: CacheRedis, markerTtlMs: number): AuditCache {
   return {
     async lookup(items) {
       const spaces = [...new Set(items.map((i) => i.space))];
       const [gens, bufs] = await Promise.all([Promise.all(spaces.map((s) => redis.get(generationKey(s)))), Promise.all(items.map((i) => redis.getBuffer(i.key)))]);
-      // Served generations, as the settings service of this release compares them (payload format folded in).
-      const genOf = new Map(spaces.map((s, i) => [s, gens[i] === null || !/^\d+$/.test(gens[i]!) ? undefined : payloadGenerations.of(s, BigInt(gens[i]!))]));
+      const genOf = new Map(spaces.map((s, i) => [s, gens[i] === null || !/^\d+$/.test(gens[i]!) ? undefined : BigInt(gens[i]!)]));
       return items.map((item, i) => {
         let value: CacheValue | undefined;
         try {
@@ -251,7 +249,10 @@ export function redisAuditCache(redis: CacheRedis, markerTtlMs: number): AuditCa
         } catch {
           value = undefined; // unreadable: the read path treats it as a miss too
         }
-        return { value, generation: genOf.get(item.space) };
+        // As the replica that served the sample compares it: with its payload format folded in
+        // (it may run another release than this invalidator).
+        const redisGeneration = genOf.get(item.space);
+        return { value, generation: redisGeneration === undefined ? undefined : servedGeneration(item.space, item.payloadFormat, redisGeneration) };
       });
     },
     async fence(key, floor) {

@@ -1,5 +1,5 @@
 import { AccountSettings, type GetAccountSettingsRequest, type UpdateAccountSettingsRequest } from '@settings/api';
-import { generationKey, localRedisUrl, withCacheScripts } from '@settings/shared';
+import { generationKey, localRedisUrl, PAYLOAD_FORMATS, servedGeneration, withCacheScripts } from '@settings/shared';
 import Redis from 'ioredis';
 import { readCache, startTestInvalidator, waitFor } from '../support/test-invalidator';
 import type { RunningInvalidator } from '../../src/invalidator';
@@ -35,9 +35,9 @@ const get = (req: GetAccountSettingsRequest): Promise<AccountSettings> => settin
 const newAccount = (displayName: string) => settings.newAccount(displayName);
 
 /** Reads through the cache until it holds an entry at `etag`; returns that entry. */
-async function cachedEntry(name: string, key: string, etag: string) {
+async function cachedEntry(name: string, key: string, etag: string, read = get) {
   await waitFor(async () => {
-    await get({ name });
+    await read({ name });
     const v = await readCache(redis, key);
     return v?.kind === 'entry' && v.version === BigInt(etag);
   }, 20_000, `cache entry at version ${etag}`);
@@ -72,6 +72,32 @@ it('a planted stale entry is caught within two SLOs of being served, logged, fen
   expect(await readCache(redis, key)).toEqual({ kind: 'marker', floor: BigInt(written.etag) });
   expect((await get({ name })).displayName).toBe('After');
   process.stderr.write(`[measure] planted stale entry served → counted and fenced: ${caughtMs} ms (SLO ${SLO_MS} ms)\n`);
+});
+
+it('judges a sample by the payload format of the replica that served it: a stale entry served by a release of another format is caught too', async () => {
+  // A settings replica of a later release (account settings in payload format 1), as during a
+  // rolling update; this invalidator writes format 0.
+  const later = await startLocalSettingsService({ AUDIT_SAMPLE_EVERY: '1' }, { payloadFormats: { ...PAYLOAD_FORMATS, 'account-settings': 1 } });
+  try {
+    const { name, key } = await later.newAccount('Before');
+    const first = await later.get({ name });
+    const old = await cachedEntry(name, key, first.etag, (req) => later.get(req));
+    expect(old.generation).toBe(servedGeneration('account-settings', 1, BigInt((await redis.get(generationKey('account-settings')))!)));
+
+    const written = await later.update({ accountSettings: AccountSettings.fromPartial({ name, displayName: 'After' }), updateMask: ['display_name'], allowMissing: false });
+    await waitFor(async () => (await readCache(redis, key))?.kind === 'marker', 20_000, 'eviction marker of the update');
+    await waitFor(() => inv.auditor!.heldSamples === 0, 4 * SLO_MS + 5000, 'earlier samples decided');
+
+    // The old entry back under the generation the later release serves, as if its eviction had been lost.
+    await redis.del(key);
+    expect(await redis.versionedFill(key, old.version.toString(), old.generation.toString(), 300_000, old.payload, 600_000)).toBe(1);
+    const before = await counter('invalidator_audit_inconsistent_total');
+    expect((await later.get({ name })).displayName).toBe('Before'); // served stale by the later release, and sampled
+    await waitFor(async () => (await counter('invalidator_audit_inconsistent_total')) > before, 2 * SLO_MS + 5000, 'auditor counts the entry the later release served');
+    expect(await readCache(redis, key)).toEqual({ kind: 'marker', floor: BigInt(written.etag) });
+  } finally {
+    await later.stop();
+  }
 });
 
 it('a normal workload with live invalidation: samples are checked and none is inconsistent', async () => {

@@ -3,7 +3,7 @@ import { AccountSettings, SettingsServiceClient, type GetAccountSettingsRequest,
 import { cacheKeys, createLogger } from '@settings/shared';
 import { uniqueId } from '@settings/local-stack';
 import { sql } from './test-invalidator';
-import { loadSettingsConfig, startSettingsServer, type RunningSettingsServer } from '@settings/settings-service';
+import { loadSettingsConfig, startSettingsServer, type RunningSettingsServer, type StartOptions } from '@settings/settings-service';
 
 /**
  * A settings service in this process against the local stack (no authentication), for the
@@ -20,10 +20,11 @@ export interface LocalSettingsService {
   stop(): Promise<void>;
 }
 
-export async function startLocalSettingsService(overrides: Record<string, string> = {}): Promise<LocalSettingsService> {
+export async function startLocalSettingsService(overrides: Record<string, string> = {}, options: StartOptions = {}): Promise<LocalSettingsService> {
   const server = await startSettingsServer(
     loadSettingsConfig({ SETTINGS_LOCAL_STACK: '1', AUTH_MODE: 'insecure-dev', GRPC_HOST: '127.0.0.1', GRPC_PORT: '0', METRICS_PORT: '0', LOG_LEVEL: 'warn', ...overrides }),
     createLogger('e2e-settings', 'warn'),
+    options,
   );
   const client = new SettingsServiceClient(`127.0.0.1:${server.port}`, credentials.createInsecure());
   const accounts: string[] = [];

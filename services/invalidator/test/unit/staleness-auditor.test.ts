@@ -35,8 +35,10 @@ describe('the definition of inconsistent', () => {
 describe('audit samples', () => {
   it('round-trip through the stream encoding and map back to their row', () => {
     const { key } = cacheKeys.doctorSettings('acct-1', 'doc_2');
-    const s: AuditSample = { key, space: 'doctor-settings', version: 42n, servedAt: 1234 };
+    const s: AuditSample = { key, space: 'doctor-settings', version: 42n, servedAt: 1234, payloadFormat: 2 };
     expect(decodeAuditSample(encodeAuditSample(s))).toEqual(s);
+    // A sample of a release from before payload formats (no `f`): format 0, what it wrote.
+    expect(decodeAuditSample(['k', key, 's', 'doctor-settings', 'v', '42', 't', '1234'])).toEqual({ ...s, payloadFormat: 0 });
     expect(auditSampleRow(s)).toMatchObject({ table: { table: 'doctor_settings' }, ids: { account_id: 'acct-1', doctor_id: 'doc_2' } });
   });
   it('reject malformed fields and keys no table produces', () => {
@@ -93,7 +95,7 @@ function harness(sloMs = 1000, fakes: { versions?: RowVersionSource['versions'];
 
 describe('StalenessAuditor', () => {
   const key = cacheKeys.accountSettings('acct-1').key;
-  const sample = (version: bigint, servedAt = 0): AuditSample => ({ key, space: 'account-settings', version, servedAt });
+  const sample = (version: bigint, servedAt = 0): AuditSample => ({ key, space: 'account-settings', version, servedAt, payloadFormat: 0 });
 
   /** Row at v9, entry v5 cached and served `samples` times at t=0, checked once its SLO passed (t=1000): a suspect. */
   async function checkedStale(h: ReturnType<typeof harness>, samples = 1): Promise<void> {
@@ -213,7 +215,7 @@ describe('StalenessAuditor', () => {
         throw new Error('connection timeout');
       },
     });
-    h.auditor.accept(Array.from({ length: 1000 }, (_, i): AuditSample => ({ key: cacheKeys.accountSettings(`a${i}`).key, space: 'account-settings', version: 1n, servedAt: 0 })));
+    h.auditor.accept(Array.from({ length: 1000 }, (_, i): AuditSample => ({ key: cacheKeys.accountSettings(`a${i}`).key, space: 'account-settings', version: 1n, servedAt: 0, payloadFormat: 0 })));
     h.at(5000);
     h.auditor.start();
     await new Promise((r) => setTimeout(r, 50));
@@ -225,8 +227,8 @@ describe('StalenessAuditor', () => {
 
   it('batches keys per table: 250 samples of one table are 3 statements, duplicates read once', async () => {
     const h = harness();
-    const samples = Array.from({ length: 250 }, (_, i): AuditSample => ({ key: cacheKeys.accountSettings(`a${i % 200}`).key, space: 'account-settings', version: 1n, servedAt: 0 }));
-    h.auditor.accept([...samples, { key: cacheKeys.onPatientSettings('a1').key, space: 'onpatient-settings', version: 1n, servedAt: 0 }]);
+    const samples = Array.from({ length: 250 }, (_, i): AuditSample => ({ key: cacheKeys.accountSettings(`a${i % 200}`).key, space: 'account-settings', version: 1n, servedAt: 0, payloadFormat: 0 }));
+    h.auditor.accept([...samples, { key: cacheKeys.onPatientSettings('a1').key, space: 'onpatient-settings', version: 1n, servedAt: 0, payloadFormat: 0 }]);
     h.at(1000);
     await h.auditor.auditDue();
     expect(h.queries.map((q) => q.table)).toEqual(['account_settings', 'account_settings', 'account_settings', 'onpatient_settings']);

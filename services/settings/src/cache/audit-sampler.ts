@@ -1,4 +1,4 @@
-import { publishAuditSample, type AuditSample, type CacheRedisClient, type KeySpace, type Logger } from '@settings/shared';
+import { PAYLOAD_FORMATS, publishAuditSample, type AuditSample, type PayloadFormats, type CacheRedisClient, type KeySpace, type Logger } from '@settings/shared';
 import type { SettingsMetrics } from '../metrics';
 
 /**
@@ -9,15 +9,18 @@ import type { SettingsMetrics } from '../metrics';
 export class AuditSampler {
   private readonly now: () => number;
   private readonly random: () => number;
+  /** This release's formats: the auditor judges a sample's entry by the generation they give it. */
+  private readonly payloadFormats: PayloadFormats;
 
   constructor(
     private readonly redis: CacheRedisClient,
     private readonly every: number,
     private readonly metrics: SettingsMetrics,
     private readonly log: Logger,
-    opts: { now?: () => number; random?: () => number; publish?: (redis: CacheRedisClient, s: AuditSample) => Promise<void> } = {},
+    opts: { now?: () => number; random?: () => number; publish?: (redis: CacheRedisClient, s: AuditSample) => Promise<void>; payloadFormats?: PayloadFormats } = {},
   ) {
     this.now = opts.now ?? Date.now;
+    this.payloadFormats = opts.payloadFormats ?? PAYLOAD_FORMATS;
     this.random = opts.random ?? Math.random;
     if (opts.publish) this.publish = opts.publish;
   }
@@ -27,7 +30,7 @@ export class AuditSampler {
   /** Called for every served hit; returns at once. */
   offer(space: KeySpace, key: string, version: bigint): void {
     if (this.every <= 0 || (this.every > 1 && this.random() * this.every >= 1)) return;
-    const sample: AuditSample = { key, space, version, servedAt: this.now() };
+    const sample: AuditSample = { key, space, version, servedAt: this.now(), payloadFormat: this.payloadFormats[space] };
     this.publish(this.redis, sample).then(
       () => this.metrics.auditSamples.inc({ result: 'published' }),
       (err: unknown) => {

@@ -60,6 +60,13 @@ export interface ReadRequest {
   readonly deadline: number;
   /** Who is calling (the token's `sub`): deliberate database reads are shared fairly between callers. */
   readonly caller?: string;
+  /**
+   * Its fills leave alone an entry of another generation at the version they loaded (another
+   * release's fill of the same row, payload-generation.ts). Watch re-reads set it: they run on
+   * every change Redis pushes, fills included, so two releases' watchers that each replaced the
+   * other's entry would refill the key back and forth without any caller reading it.
+   */
+  readonly yieldToSameVersion?: boolean;
 }
 
 export interface ReadThroughHooks {
@@ -130,6 +137,8 @@ interface FlightOptions {
    * exists, so an answer older than it (or an absence) from a load joined here is stale.
    */
   floors?: ReadonlyMap<string, bigint>;
+  /** ReadRequest.yieldToSameVersion of the read that starts the flight. */
+  yieldToSameVersion?: boolean;
 }
 
 /** What the lookup told a read besides its hits. */
@@ -251,6 +260,7 @@ export class ReadThrough {
       lease: req.mode.kind === 'minimize_latency' && lookup !== undefined && this.deps.fillLease !== undefined,
       deliberateFor,
       floors: seen.floors,
+      yieldToSameVersion: req.yieldToSameVersion === true,
     });
     cacheKeys.forEach((ck, i) => {
       if (results[i] === undefined) results[i] = loaded.get(ck);
@@ -527,7 +537,7 @@ export class ReadThrough {
         const filled = filledByOthers.get(claim.key);
         claim.resolve(filled === ABSENT ? undefined : (filled ?? loaded.get(claim.key)));
       }
-      if (opts.generation !== undefined) await this.fill(src, toLoad.map(([ck]) => ck), loaded, opts.generation, readStartedAt);
+      if (opts.generation !== undefined) await this.fill(src, toLoad.map(([ck]) => ck), loaded, opts.generation, readStartedAt, opts.yieldToSameVersion === true);
     } catch (err) {
       for (const claim of flight.claims) claim.reject(err);
     } finally {
@@ -572,7 +582,7 @@ export class ReadThrough {
    * Fills what `keys`' load returned, and, when absences are cached, version-0 entries for the
    * keys it did not return (no row): the same script and fences as any fill.
    */
-  private async fill<K, T>(src: ReadSource<K, T>, keys: readonly string[], loaded: Map<string, Loaded<T>>, generation: bigint, readStartedAt: number): Promise<void> {
+  private async fill<K, T>(src: ReadSource<K, T>, keys: readonly string[], loaded: Map<string, Loaded<T>>, generation: bigint, readStartedAt: number, yieldToSameVersion: boolean): Promise<void> {
     const { redis, breaker, metrics, timing, hooks, log, absentTtlMs = 0 } = this.deps;
     const count = (result: 'written' | 'fenced' | 'skipped_old'): void => metrics.cacheFills.inc({ space: src.space, result });
     const absent = absentTtlMs > 0 ? keys.filter((key) => !loaded.has(key)) : [];
@@ -587,7 +597,10 @@ export class ReadThrough {
         try {
           const payload = entry ? Buffer.from(src.encode(entry.value)) : Buffer.alloc(0);
           const ttlMs = entry ? jitteredTtlMs(timing) : absentTtlMs;
-          const written = await redis.versionedFill(key, (entry?.version ?? 0n).toString(), generation.toString(), ttlMs, payload, timing.markerTtlMs);
+          const version = (entry?.version ?? 0n).toString();
+          const written = yieldToSameVersion
+            ? await redis.versionedFill(key, version, generation.toString(), ttlMs, payload, timing.markerTtlMs, '1')
+            : await redis.versionedFill(key, version, generation.toString(), ttlMs, payload, timing.markerTtlMs);
           breaker.recordSuccess();
           count(written === 1 ? 'written' : 'fenced');
         } catch (err) {

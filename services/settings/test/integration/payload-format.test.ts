@@ -1,4 +1,5 @@
-import { AccountSettings } from '@settings/api';
+import { Metadata, type ClientReadableStream } from '@grpc/grpc-js';
+import { AccountSettings, SettingsServiceService, type WatchSettingsResponse } from '@settings/api';
 import { cacheKeys, generationKey, PAYLOAD_FORMATS, PayloadGenerations, parseCacheValue, withCacheScripts } from '@settings/shared';
 import { createTestRedis } from '@settings/local-stack';
 import { accountsDeletedAfterAll, metricValue, serverForTests, waitFor, type TestServer } from '../support/test-server';
@@ -15,6 +16,25 @@ afterAll(() => redis.disconnect());
 
 const older = serverForTests();
 const newer = serverForTests({}, { payloadFormats: { ...PAYLOAD_FORMATS, 'account-settings': 1 } });
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** A Watch stream on `name`; resolves once its first state arrived. */
+async function watching(server: TestServer, name: string): Promise<{ messages: WatchSettingsResponse[]; cancel(): void }> {
+  const def = SettingsServiceService.watchSettings;
+  const metadata = new Metadata();
+  metadata.set('authorization', `Bearer ${server.token}`);
+  const stream: ClientReadableStream<WatchSettingsResponse> = server.client.makeServerStreamRequest(def.path, def.requestSerialize, def.responseDeserialize, { targets: [{ name, resumeToken: '' }] }, metadata, {});
+  const messages: WatchSettingsResponse[] = [];
+  stream.on('error', () => undefined);
+  await new Promise<void>((resolve) =>
+    stream.on('data', (m: WatchSettingsResponse) => {
+      messages.push(m);
+      resolve();
+    }),
+  );
+  return { messages, cancel: () => stream.cancel() };
+}
 
 const keysRead = (t: TestServer): Promise<number> => metricValue(t.running, 'settings_db_keys_read_total', { kind: 'account_settings.read' });
 
@@ -80,6 +100,25 @@ describe('a release whose payload format differs', () => {
       // Served from what it filled: a fill under any other generation would be read again.
       for (let i = 0; i < 3; i++) expect((await newer.call('getAccountSettings', { name })).displayName).toBe(`cold ${round}`);
       expect(await keysRead(newer)).toBe(before + 1);
+    }
+  });
+
+  it('watchers on both releases do not refill a key back and forth: reads of its row stay bounded by the callers\' reads', async () => {
+    const account = newAccount();
+    const name = `accounts/${account}/settings`;
+    await older.call('updateAccountSettings', { accountSettings: AccountSettings.fromPartial({ name, displayName: 'watched' }), allowMissing: true });
+    const watches = [await watching(older, name), await watching(newer, name)];
+    try {
+      const before = (await keysRead(older)) + (await keysRead(newer));
+      // One caller read on each release: each fills its own entry, a change pushed to the other's watcher.
+      await newer.call('getAccountSettings', { name });
+      await older.call('getAccountSettings', { name });
+      await sleep(1500);
+      const reads = (await keysRead(older)) + (await keysRead(newer)) - before;
+      // Two caller reads and at most one watch re-read per fill; a refill loop reads hundreds of times.
+      expect(reads).toBeLessThanOrEqual(6);
+    } finally {
+      for (const w of watches) w.cancel();
     }
   });
 });
