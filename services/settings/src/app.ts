@@ -57,8 +57,14 @@ export function cacheTimingFrom(config: SettingsConfig): CacheTiming {
 export async function startSettingsServer(config: SettingsConfig, log: Logger, options: StartOptions = {}): Promise<RunningSettingsServer> {
   const metrics = createSettingsMetrics();
   const authenticator = await createAuthenticator(config, log);
-  const knex = createKnex(config.DATABASE_URL, config.DB_READ_POOL_MAX, config.DB_STATEMENT_TIMEOUT_MS, 'settings-service-read', log);
-  const writeKnex = createKnex(config.DATABASE_URL, config.DB_WRITE_POOL_MAX, config.DB_STATEMENT_TIMEOUT_MS, 'settings-service-write', log);
+  // Both pools refuse a standby; the write pool also a read-only session, and bounds every
+  // statement's lock wait (session-requirements.ts).
+  const knex = createKnex(config.DATABASE_URL, config.DB_READ_POOL_MAX, config.DB_STATEMENT_TIMEOUT_MS, 'settings-service-read', log, { primaryOnly: true, writable: false });
+  const writeKnex = createKnex(config.DATABASE_URL, config.DB_WRITE_POOL_MAX, config.DB_STATEMENT_TIMEOUT_MS, 'settings-service-write', log, {
+    primaryOnly: true,
+    writable: true,
+    lockTimeoutMs: config.DB_LOCK_TIMEOUT_MS,
+  });
   for (const [pool, k] of [['read', knex], ['write', writeKnex]] as const) {
     const connections = connectionPoolOf(k);
     metrics.dbPools.set(pool, () => occupancyOf(connections));

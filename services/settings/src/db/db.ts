@@ -6,6 +6,7 @@ import { lostInFlight } from './connection-loss';
 import { LockBudget } from './lock-budget';
 import type { DbPoolName } from './pool-metrics';
 import { rowLockWaits, type RowLockWaits } from './row-lock';
+import { checkNewSession, READ_ONLY_SQLSTATE, type SessionRequirements } from './session-requirements';
 import { closeIfUnanswered } from './unanswered-connection';
 import { WriteAdmission, type AdmittedWrite } from './write-admission';
 
@@ -16,7 +17,7 @@ interface PoolingClient {
   releaseConnection(connection: unknown): Promise<void>;
 }
 
-export function createKnex(databaseUrl: string, poolMax: number, acquireTimeoutMs: number, applicationName = 'settings-service', log?: Logger): Knex {
+export function createKnex(databaseUrl: string, poolMax: number, acquireTimeoutMs: number, applicationName = 'settings-service', log?: Logger, session?: SessionRequirements): Knex {
   return knexFactory({
     client: 'pg',
     ...(log ? { log: knexLog(log) } : {}),
@@ -25,7 +26,7 @@ export function createKnex(databaseUrl: string, poolMax: number, acquireTimeoutM
     // the attempt instead of holding it forever; that includes the connection knex opens to
     // cancel a read past its timeout (unanswered-connection.ts).
     connection: { connectionString: databaseUrl, application_name: applicationName, connectionTimeoutMillis: acquireTimeoutMs },
-    pool: { min: 0, max: poolMax },
+    pool: { min: 0, max: poolMax, ...(session ? { afterCreate: checkNewSession(session) } : {}) },
     // A request waiting longer than this for a connection fails with UNAVAILABLE instead of queueing on.
     acquireConnectionTimeout: acquireTimeoutMs,
   });
@@ -56,9 +57,27 @@ interface SaveProgress {
   commitSent: boolean;
 }
 
-/** The answer to a save whose connection was lost after `SaveProgress.commitSent`. */
+/** The answer to a save whose answer never came back after `SaveProgress.commitSent`. */
 const writeOutcomeUnknown = (cause: unknown): SettingsError =>
-  new SettingsError('WRITE_OUTCOME_UNKNOWN', 'lost the database connection after the save was sent: it may have been applied; read the resource (its etag) before retrying', [], { cause });
+  new SettingsError(
+    'WRITE_OUTCOME_UNKNOWN',
+    'the save was sent but its answer never came back (connection lost, or it ran out of time): it may have been applied; read the resource (its etag) before retrying',
+    [],
+    { cause },
+  );
+
+/**
+ * knex's own timer of a statement (`.timeout(ms, { cancel: true })`: the one-statement saves)
+ * ended the wait, whether or not its cancel got through. PostgreSQL may have committed it all
+ * the same: a cancel that arrives while the commit waits for a synchronous standby only warns
+ * "already committed locally", and one that could not be delivered leaves it running. (A wait
+ * for a pool connection times out before anything is sent: not this.)
+ */
+function timedOutBySelf(err: unknown): boolean {
+  const e = (typeof err === 'object' && err !== null ? err : {}) as { name?: unknown; message?: unknown };
+  const message = typeof e.message === 'string' ? e.message : '';
+  return (e.name === 'KnexTimeoutError' && !message.includes('acquiring a connection')) || message.includes('cancelling of query failed');
+}
 
 /** The two pools: a storm on one (saves stuck behind row locks, a read flood) cannot take the other's connections. */
 export interface DbPools {
@@ -209,7 +228,11 @@ export class Db {
       try {
         return await Promise.race([sent, guard.cut]);
       } catch (err) {
-        throw save?.commitSent && lostInFlight(err) ? writeOutcomeUnknown(err) : err;
+        // A session that turned out read-only (a server demoted without a restart of ours, a
+        // setting applied by reload) stays so: dispose of it (pool validation drops it) rather
+        // than lend it to every retry.
+        if ((err as { code?: unknown }).code === READ_ONLY_SQLSTATE) (connection as { __knex__disposed?: unknown }).__knex__disposed = err;
+        throw save?.commitSent && (lostInFlight(err) || timedOutBySelf(err)) ? writeOutcomeUnknown(err) : err;
       } finally {
         guard.disarm();
         sent.catch(() => undefined);

@@ -59,11 +59,21 @@ const SQLSTATE_CODE: Record<string, ErrorCode> = {
   '53000': 'DATABASE_UNAVAILABLE', // insufficient_resources (e.g. no background worker slot)
   '53100': 'DATABASE_UNAVAILABLE', // disk_full
   '53200': 'DATABASE_UNAVAILABLE', // out_of_memory (also out of shared memory, e.g. the lock table)
-  // read_only_sql_transaction: after a failover a pooled connection reached the demoted primary
-  // (now a standby); a retry succeeds once its connection reaches the new primary.
+  // read_only_sql_transaction: a session that can only read (a standby, or a read-only setting).
+  // New connections to such a server are refused and a session that turns read-only is disposed
+  // of (src/db/session-requirements.ts), so a retry connects again, to the new primary once the
+  // name points there.
   '25006': 'DATABASE_UNAVAILABLE',
-  // Any other class 08 (connection_exception) code is DATABASE_UNAVAILABLE too (see classify).
+  // idle_in_transaction_session_timeout ended the session between two statements of ours (a
+  // process stall): nothing was committed.
+  '25P03': 'DATABASE_UNAVAILABLE',
+  // Any other code of class 08 (connection_exception), 53 (insufficient_resources), 57P
+  // (operator intervention: shutdowns, database dropped) or 58 (system error: I/O on a degraded
+  // volume) is DATABASE_UNAVAILABLE too (see classify): the server's state, not the request.
 };
+
+/** SQLSTATE classes (prefixes) of a server that cannot serve now, whatever the exact code. */
+const UNAVAILABLE_CLASSES = ['08', '53', '57P', '58'];
 
 /**
  * knex's read timeout (`.timeout(ms, { cancel: true })`, src/db/db.ts) could not cancel the
@@ -123,7 +133,7 @@ export function classify(err: unknown): SettingsError {
       return new SettingsError('INVALID_ARGUMENT', 'a value was rejected by the database', [{ field, description: `violates ${field}` }], cause);
     }
     if (mapped) return new SettingsError(mapped, messageFor(mapped), [], cause);
-    if (e.code.startsWith('08') || NETWORK_ERRNOS.has(e.code)) return new SettingsError('DATABASE_UNAVAILABLE', messageFor('DATABASE_UNAVAILABLE'), [], cause);
+    if (UNAVAILABLE_CLASSES.some((c) => (e.code as string).startsWith(c)) || NETWORK_ERRNOS.has(e.code)) return new SettingsError('DATABASE_UNAVAILABLE', messageFor('DATABASE_UNAVAILABLE'), [], cause);
   } else if (e.code === undefined && err instanceof Error && isConnectionLost(message)) {
     return new SettingsError('DATABASE_UNAVAILABLE', 'lost the database connection; retry with backoff', [], cause);
   }

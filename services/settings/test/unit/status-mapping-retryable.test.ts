@@ -5,6 +5,7 @@ import { BadRequest, RetryInfo, Status } from '@settings/api';
 import { ERROR_CODES, SettingsError, type ErrorCode } from '../../src/errors';
 import { lostInFlight } from '../../src/db/connection-loss';
 import { UnansweredConnectionError } from '../../src/db/unanswered-connection';
+import { UnusableSessionError } from '../../src/db/session-requirements';
 import { classify, GRPC_CODE_OF, RETRY_DELAY_MS, toServiceError } from '../../src/grpc/status-mapping';
 
 /**
@@ -72,6 +73,11 @@ const retryable: Case[] = [
   { what: '53100 disk full', err: () => viaKnex('update "account_settings" set "display_name" = $1', pgServerError('53100', 'could not extend file "base/5/16384": No space left on device', 'ERROR', 'mdextend')), reason: 'DATABASE_UNAVAILABLE' },
   { what: '53200 out of memory', err: () => pgServerError('53200', 'out of memory', 'ERROR', 'AllocSetAlloc'), reason: 'DATABASE_UNAVAILABLE' },
   // After a failover a pooled connection still reaches the demoted primary, now read-only.
+  { what: '58030 I/O error on a degraded volume', err: () => pgServerError('58030', 'could not read block 0 in file "base/16384/16390": Input/output error', 'ERROR', 'mdread'), reason: 'DATABASE_UNAVAILABLE' },
+  { what: '53400 configuration limit exceeded', err: () => pgServerError('53400', 'temporary file size exceeds temp_file_limit', 'ERROR', 'FileWriteback'), reason: 'DATABASE_UNAVAILABLE' },
+  { what: '57P04 database dropped', err: () => pgServerError('57P04', 'terminating connection because the database was dropped', 'FATAL', 'ProcessInterrupts'), reason: 'DATABASE_UNAVAILABLE' },
+  { what: '25P03 idle-in-transaction timeout between two statements', err: () => pgServerError('25P03', 'terminating connection due to idle-in-transaction timeout', 'FATAL', 'ProcessInterrupts'), reason: 'DATABASE_UNAVAILABLE' },
+  { what: 'a new connection refused: its sessions are read-only (session-requirements.ts)', err: () => new UnusableSessionError('the server is a standby (in recovery)'), reason: 'DATABASE_UNAVAILABLE' },
   { what: '25006 read-only transaction on a demoted primary', err: () => viaKnex('update "account_settings" set "display_name" = $1', pgServerError('25006', 'cannot execute UPDATE in a read-only transaction', 'ERROR', 'PreventCommandIfReadOnly')), reason: 'DATABASE_UNAVAILABLE' },
   { what: '08006 connection_failure', err: () => pgServerError('08006', 'connection failure', 'FATAL', 'pq_getbyte'), reason: 'DATABASE_UNAVAILABLE' },
   { what: '08P01 protocol_violation', err: () => pgServerError('08P01', 'invalid frontend message type 0', 'FATAL', 'SocketBackend'), reason: 'DATABASE_UNAVAILABLE' },
