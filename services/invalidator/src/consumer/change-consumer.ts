@@ -42,6 +42,8 @@ export class ChangeConsumer {
    * about another's, and a batch abandoned (rebalance, shutdown) no longer blocks this replica.
    */
   private readonly dlqFailing = new Set<string>();
+  /** Rebalances a heartbeat of any batch reported (handleBatch). */
+  private rebalancesSeen = 0;
   /** A resume failed in the current pause (logged once per pause, retried on every healthy probe). */
   private resumeFailing = false;
   state: ConsumerState = 'starting';
@@ -139,17 +141,20 @@ export class ChangeConsumer {
   }
 
   private async handleBatch({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
-    let rebalancing = false;
-    const shouldAbort = (): boolean => this.state !== 'running' || rebalancing || !isRunning() || isStale();
+    // A heartbeat that reports a rebalance means the group is waiting for this member to rejoin,
+    // which kafkajs does only once every batch in progress has returned: every batch of this
+    // member abandons (nothing past the applied evictions is committed) rather than finish its
+    // work and stall the group past the rebalance timeout. kafkajs sends one heartbeat per
+    // interval whichever batch asks, so only one batch sees the error: the count is shared.
+    // (isRunning/isStale do not turn on a rebalance: only on stop and on a seek.)
+    const rebalancesAtStart = this.rebalancesSeen;
+    const shouldAbort = (): boolean => this.state !== 'running' || this.rebalancesSeen !== rebalancesAtStart || !isRunning() || isStale();
     const hooks: ApplyHooks = {
-      // A heartbeat that reports a rebalance means the group is waiting for this member to
-      // rejoin: abandon the batch (nothing past the applied evictions is committed) rather than
-      // keep retrying and stall every other member for the rebalance timeout.
       heartbeat: async () => {
         try {
           await heartbeat();
         } catch (err) {
-          if (isRebalanceError(err)) rebalancing = true;
+          if (isRebalanceError(err)) this.rebalancesSeen++;
           throw err;
         }
       },

@@ -147,6 +147,10 @@ export class RedisEvictor {
         this.metrics.redisOps.inc(commands);
         this.setRate(this.rate.observe(ms));
         if (attempt > 0) hooks.onRedisUp();
+        // After every round trip, not only every chunk: a chunk under a low ceiling is many
+        // seconds of round trips, and a rebalance must be noticed within one (kafkajs sends at
+        // most one heartbeat per interval, so this costs nothing in between).
+        await hooks.heartbeat().catch(() => undefined);
         return written;
       } catch (err) {
         this.metrics.redisErrors.inc();

@@ -175,3 +175,41 @@ describe('ChangeConsumer metrics', () => {
     ]);
   });
 });
+
+describe('ChangeConsumer on a rebalance', () => {
+  it('abandons every batch in progress when the heartbeat of any one reports it (kafkajs sends one heartbeat per interval, whichever batch asks)', async () => {
+    const h = harness();
+    const commits: number[] = [];
+    (h.consumer as unknown as { consumer: { commitOffsets: (o: Array<{ partition: number }>) => Promise<void> } }).consumer.commitOffsets = async (o) => void commits.push(o[0]!.partition);
+    let heardRebalance!: () => void;
+    const rebalanceHeard = new Promise<void>((resolve) => (heardRebalance = resolve));
+    // Partition 0's round trip heartbeats and hears the rebalance; partition 1's round trip is
+    // slower and never heartbeats itself before it checks whether to go on.
+    (h.consumer as unknown as { evictor: RedisEvictor }).evictor = {
+      apply: async (_m: unknown, _b: unknown, hooks: ApplyHooks) => {
+        if (!hooks.shouldAbort()) {
+          await hooks.heartbeat().catch(() => undefined);
+          await rebalanceHeard;
+        }
+        if (hooks.shouldAbort()) throw new BatchAbortedError();
+        return { written: 1 };
+      },
+    } as unknown as RedisEvictor;
+    const event = (i: number) => ({ offset: String(i), key: null, value: Buffer.from(JSON.stringify({ op: 'u', before: null, after: { account_id: `acct-${i}`, version: 5 }, source: { schema: 'public', table: 'account_settings', ts_ms: 1 }, ts_ms: 1 })) });
+    const payload = (partition: number, heartbeat: () => Promise<void>) =>
+      ({ batch: { topic: 'settings.public.account_settings', partition, messages: [event(1)], offsetLag: () => '0' }, resolveOffset: () => undefined, heartbeat, isRunning: () => true, isStale: () => false }) as unknown as EachBatchPayload;
+    h.consumer.state = 'running';
+    const rebalance = Object.assign(new Error('The group is rebalancing, so a rejoin is needed'), { type: 'REBALANCE_IN_PROGRESS' });
+    const batches = Promise.all([
+      h.consumer['handleBatch'](payload(0, async () => {
+        heardRebalance();
+        throw rebalance;
+      })),
+      h.consumer['handleBatch'](payload(1, async () => undefined)),
+    ]);
+    await batches;
+    // Neither committed: partition 1's batch never saw the error itself.
+    expect(commits).toEqual([]);
+    expect((await h.metrics.batchesAborted.get()).values[0]!.value).toBe(2);
+  });
+});
