@@ -42,6 +42,8 @@ export class ChangeConsumer {
    * about another's, and a batch abandoned (rebalance, shutdown) no longer blocks this replica.
    */
   private readonly dlqFailing = new Set<string>();
+  /** Back-offs so far of each partition in dlqFailing (dlqBackOff). */
+  private readonly dlqRetries = new Map<string, number>();
   /** Rebalances a heartbeat of any batch reported (handleBatch). */
   private rebalancesSeen = 0;
   /** A resume failed in the current pause (logged once per pause, retried on every healthy probe). */
@@ -84,6 +86,15 @@ export class ChangeConsumer {
     this.consumer.on(GROUP_JOIN, (e) => {
       this.joined = true;
       this.assignment = e.payload.memberAssignment;
+      // A partition held back by dead letters that moved to another member holds this one back no more.
+      for (const partition of [...this.dlqFailing]) {
+        const [topic, number] = [partition.slice(0, partition.lastIndexOf('/')), Number(partition.slice(partition.lastIndexOf('/') + 1))];
+        if (!(e.payload.memberAssignment[topic] ?? []).includes(number)) {
+          this.dlqFailing.delete(partition);
+          this.dlqRetries.delete(partition);
+        }
+      }
+      if (this.dlqFailing.size === 0) this.metrics.deadLetterFailing.set(0);
       this.log.info({ memberId: e.payload.memberId, assignment: e.payload.memberAssignment }, 'joined consumer group');
       // kafkajs keeps a pause across rebalances, but after a crash it restarts with a new
       // consumer group whose partitions are all unpaused: pause it again (this runs before its
@@ -212,6 +223,7 @@ export class ChangeConsumer {
       }
       this.metrics.consumerLag.set({ topic: batch.topic, partition: String(batch.partition) }, Number(batch.offsetLag()));
     } catch (err) {
+      if (err instanceof DeadLetterBackOff) return; // logged where it starts; redelivered on resume
       if (err instanceof BatchAbortedError) {
         this.metrics.batchesAborted.inc();
         this.log.info({ topic: batch.topic, partition: batch.partition }, 'batch abandoned without committing the rest (will be redelivered)');
@@ -225,7 +237,11 @@ export class ChangeConsumer {
    * The events before and after a dead letter cannot be committed until it is published, so a
    * dead-letter topic that refuses writes stalls the partition. Retries are bounded in what
    * they hide: after `dlqMaxAttempts` the replica stops being ready and says why, and keeps
-   * retrying (the commit-after-publish rule is never given up).
+   * retrying (the commit-after-publish rule is never given up) — but not inside the batch:
+   * kafkajs fetches from a broker again only once every batch of its last fetch has returned, so
+   * a batch that retried forever would stop every other partition this replica reads from that
+   * broker. The partition is paused instead, its batch abandoned (redelivered from its last
+   * commit), and it is resumed after a back-off (dlqBackOff) to try again.
    */
   private async publishDeadLetters(letters: DeadLetter[], hooks: ApplyHooks): Promise<void> {
     if (letters.length === 0) return;
@@ -235,9 +251,13 @@ export class ChangeConsumer {
     // the change events themselves; never zero times before the commit.
     const sends = this.dlq.plan(letters);
     // All letters of one call come from one batch: one partition.
-    const partition = `${letters[0]!.topic}/${letters[0]!.partition}`;
+    const { topic, partition: partitionNumber } = letters[0]!;
+    const partition = `${topic}/${partitionNumber}`;
+    // Already known to fail: one try per delivery, then back off again.
+    const attempts = this.dlqFailing.has(partition) ? 1 : this.opts.dlqMaxAttempts;
     let next = 0;
     let published = false;
+    let backingOff = false;
     try {
       for (let attempt = 0; ; attempt++) {
         if (hooks.shouldAbort()) throw new BatchAbortedError();
@@ -246,25 +266,34 @@ export class ChangeConsumer {
           published = true;
           return;
         } catch (err) {
-          if (attempt + 1 === this.opts.dlqMaxAttempts) {
+          if (attempt + 1 < attempts) {
+            this.log.warn({ err, attempt }, 'dead-letter publish failed; retrying');
+            await new Promise((r) => setTimeout(r, backoffMs(attempt)));
+            await hooks.heartbeat().catch(() => undefined);
+            continue;
+          }
+          if (!this.dlqFailing.has(partition)) {
             this.dlqFailing.add(partition);
             this.metrics.deadLetterFailing.set(1);
             const first = sends[next]!.letters[0]!;
             this.log.error(
               { err, attempts: attempt + 1, dlq: this.opts.dlqTopic, topic: first.topic, partition: first.partition, offset: first.offset },
-              'dead-letter topic refuses writes: this partition cannot commit past the malformed event; not ready until it can (still retrying)',
+              'dead-letter topic refuses writes: this partition cannot commit past the malformed event; not ready until it can (still retrying; the other partitions go on)',
             );
           } else {
-            this.log.warn({ err, attempt }, 'dead-letter publish failed; retrying');
+            this.log.debug({ err, partition }, 'dead-letter topic still refuses writes; backing off again');
           }
-          await new Promise((r) => setTimeout(r, backoffMs(attempt)));
-          await hooks.heartbeat().catch(() => undefined);
+          backingOff = true;
+          this.dlqBackOff(topic, partitionNumber, partition);
+          throw new DeadLetterBackOff();
         }
       }
     } finally {
-      // Published, or the batch was given up (its events are redelivered to whoever owns the
-      // partition next): either way this partition no longer holds this replica back.
-      if (this.dlqFailing.delete(partition)) {
+      // Published, or the batch was given up for another reason (a rebalance or shutdown: its
+      // events are redelivered to whoever owns the partition next): either way this partition
+      // no longer holds this replica back. Backing off, it still does.
+      if (!backingOff && this.dlqFailing.delete(partition)) {
+        this.dlqRetries.delete(partition);
         this.log.info({ dlq: this.opts.dlqTopic, partition }, published ? 'dead letters of this partition published' : 'batch with unpublished dead letters given up (redelivered to the partition\'s next owner)');
         if (this.dlqFailing.size === 0) {
           this.metrics.deadLetterFailing.set(0);
@@ -273,6 +302,32 @@ export class ChangeConsumer {
         }
       }
     }
+  }
+
+  /**
+   * Pauses `partition` and resumes it after a growing back-off (up to 5 s), so its batch, with
+   * the dead letters, is fetched and tried again. Not while consumption is paused for Redis: the
+   * Redis probe's resume covers every partition then.
+   */
+  private dlqBackOff(topic: string, partitionNumber: number, partition: string): void {
+    const tries = (this.dlqRetries.get(partition) ?? 0) + 1;
+    this.dlqRetries.set(partition, tries);
+    try {
+      this.consumer.pause([{ topic, partitions: [partitionNumber] }]);
+    } catch (err) {
+      // No consumer group right now (a restart): the batch is redelivered when it rejoins.
+      this.log.warn({ err: (err as Error).message, partition }, 'could not pause the partition held back by dead letters');
+      return;
+    }
+    const timer = setTimeout(() => {
+      if (this.state !== 'running' || this.pausedSince !== undefined) return;
+      try {
+        this.consumer.resume([{ topic, partitions: [partitionNumber] }]);
+      } catch (err) {
+        this.log.warn({ err: (err as Error).message, partition }, 'could not resume the partition held back by dead letters; it is fetched again when the consumer rejoins');
+      }
+    }, backoffMs(tries, 500, 5000, () => 1));
+    timer.unref();
   }
 
   private pauseForRedis(err: Error): void {
@@ -313,6 +368,9 @@ export class ChangeConsumer {
     this.log.info({ pausedMs }, 'Redis healthy: consumption resumed');
   }
 }
+
+/** A batch given up to retry its dead letters later (its partition paused: dlqBackOff). */
+class DeadLetterBackOff extends BatchAbortedError {}
 
 function isRebalanceError(err: unknown): boolean {
   const type = (err as { type?: string } | null)?.type;

@@ -1,7 +1,7 @@
 import { Partitioners } from 'kafkajs';
-import { changeTopic, localStack } from '@settings/shared';
+import { cacheKeys, changeTopic, localStack } from '@settings/shared';
 import { ensureChangeTopics, localKafka } from '@settings/local-stack';
-import { startTestInvalidator, uniqueId, waitFor } from '../support/test-invalidator';
+import { readCache, startTestInvalidator, testRedis, uniqueId, waitFor } from '../support/test-invalidator';
 
 /**
  * Readiness that notices what used to fail silently: a dead-letter topic that refuses writes
@@ -52,6 +52,39 @@ describe('dead-letter topic refusing writes (readiness)', () => {
       await waitFor(async () => (await readyz()).status === 200, 30_000, 'ready again');
       expect(logLines.filter((l) => l.msg === 'dead-letter topic writable again: ready')).toHaveLength(1);
     } finally {
+      await producer.disconnect();
+      await inv.stop();
+    }
+  });
+
+  it('holds back only the poison event\'s partition: changes on the other partitions are evicted meanwhile', async () => {
+    const dlqTopic = uniqueId('missing-dlq-');
+    const inv = await startTestInvalidator({ DLQ_TOPIC: dlqTopic, KAFKA_CREATE_TOPICS: 'false', DLQ_MAX_ATTEMPTS: '1' });
+    const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
+    await producer.connect();
+    const redis = testRedis();
+    try {
+      // The poison event on partition 0, first: its batch cannot commit until the DLQ takes it.
+      await producer.send({ topic: accountTopic, messages: [{ partition: 0, key: JSON.stringify({ account_id: uniqueId('poison-') }), value: Buffer.from('not json at all') }] });
+      await waitFor(() => inv.consumer.deadLetterFailing, 60_000, 'the dead-letter topic refusing the poison event');
+      // Then changes on partitions 1 and 2, as Debezium writes them.
+      const accounts = [1, 2].map(() => uniqueId('after-poison-'));
+      await producer.send({
+        topic: accountTopic,
+        messages: accounts.map((account, i) => ({
+          partition: i + 1,
+          key: JSON.stringify({ account_id: account }),
+          value: Buffer.from(JSON.stringify({ op: 'u', before: null, after: { account_id: account, version: 77 }, source: { schema: 'public', table: 'account_settings', ts_ms: Date.now() }, ts_ms: Date.now() })),
+        })),
+      });
+      // Before, the batch of partition 0 retried inside kafkajs' fetch, and no partition of this
+      // broker was fetched again until the DLQ came back.
+      for (const account of accounts) {
+        await waitFor(async () => (await readCache(redis, cacheKeys.accountSettings(account).key))?.kind === 'marker', 15_000, `marker of ${account} while partition 0 is held back`);
+      }
+      expect(inv.consumer.deadLetterFailing).toBe(true);
+    } finally {
+      redis.disconnect();
       await producer.disconnect();
       await inv.stop();
     }
