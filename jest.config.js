@@ -21,6 +21,7 @@ const clusterTests = [
   'services/invalidator/test/integration/batched-eviction.test.ts',
   'services/invalidator/test/integration/sigkill-restart.test.ts',
   'services/invalidator/test/integration/redis-cluster-master-restart.test.ts',
+  'services/invalidator/test/integration/redis-cluster-slot-migrating.test.ts',
   'services/settings/test/integration/stale-fill-race.test.ts',
   'services/settings/test/integration/not-found-cache.test.ts',
   'services/settings/test/integration/payload-format.test.ts',

@@ -16,6 +16,7 @@ export function createInvalidatorMetrics(registry = new Registry()) {
     dedupRatio: new Gauge({ name: 'invalidator_dedup_ratio', help: 'Keys applied / keys planned in the last batch (1 = no duplicates)', ...r }),
     redisOps: new Counter({ name: 'invalidator_redis_ops_total', help: 'Redis commands sent for evictions (evict-to-marker-batch calls and generation SETs; one call carries many keys)', ...r }),
     redisErrors: new Counter({ name: 'invalidator_redis_errors_total', help: 'Failed Redis pipelines (retried)', ...r }),
+    slotMotionFallbacks: new Counter({ name: 'invalidator_slot_motion_fallback_keys_total', help: 'Redis Cluster: keys evicted one call each because their batch call met a slot being migrated (or a stale slot map)', ...r }),
     pipelineSeconds: new Histogram({ name: 'invalidator_redis_pipeline_seconds', help: 'Latency of one eviction round trip (a pipeline of batch script calls); its p99 drives the adaptive ceiling', buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5], ...r }),
     rateMax: new Gauge({ name: 'invalidator_eviction_max_keys_per_second', help: 'Configured hard maximum of keys evicted per second (EVICTION_MAX_KEYS_PER_SECOND; 0 = none)', ...r }),
     rateCurrent: new Gauge({ name: 'invalidator_eviction_ceiling_keys_per_second', help: 'Current adaptive eviction ceiling in keys per second (follows Redis round-trip latency, at most the hard maximum)', ...r }),

@@ -6,8 +6,10 @@ import {
   isRedisCluster,
   keySlot,
   newGeneration,
+  withCacheScripts,
   withEvictToMarkerBatch,
   type CacheRedisClient,
+  type CacheScriptCommands,
   type EvictToMarkerBatchCommand,
   type KeySpace,
   type MarkerEviction,
@@ -89,14 +91,14 @@ export class RedisEvictor {
   private readonly inflight: InflightLimit;
   /** Sampled only while there is a ceiling to adapt (start/stop). */
   readonly cpu: RedisCpuSampler;
-  private readonly redis: CacheRedisClient & EvictToMarkerBatchCommand;
+  private readonly redis: CacheRedisClient & CacheScriptCommands & EvictToMarkerBatchCommand;
 
   constructor(
     redis: CacheRedisClient,
     private readonly opts: EvictorOptions,
     private readonly metrics: InvalidatorMetrics,
   ) {
-    this.redis = withEvictToMarkerBatch(redis);
+    this.redis = withEvictToMarkerBatch(withCacheScripts(redis));
     this.bucket = new TokenBucket(opts.maxKeysPerSecond);
     this.cpu = new RedisCpuSampler(redis, 250);
     this.rate = new AdaptiveRate(opts.maxKeysPerSecond, opts.latencyTargetMs, { redisBusy: () => this.cpu.fraction >= opts.redisBusyCpuFraction });
@@ -191,12 +193,28 @@ export class RedisEvictor {
     const calls: Array<Promise<unknown>> = trip.bumps.map((space) => this.redis.set(generationKey(space), newGeneration()));
     for (const group of groupByMaster(cluster, trip.markers)) {
       for (let i = 0; i < group.length; i += this.opts.scriptBatchKeys) {
-        calls.push(this.redis.evictToMarkerNodeBatch(...evictToMarkerNodeBatchArgs(group.slice(i, i + this.opts.scriptBatchKeys), this.opts.markerTtlMs)));
+        const chunk = group.slice(i, i + this.opts.scriptBatchKeys);
+        calls.push(
+          this.redis.evictToMarkerNodeBatch(...evictToMarkerNodeBatchArgs(chunk, this.opts.markerTtlMs)).catch((err: unknown) => {
+            if (!slotInMotion(err)) throw err;
+            // A slot of the chunk is being migrated (or the slot map is stale): the master
+            // refuses a key it no longer holds, and re-sending the same call fails the same way
+            // for as long as the migration lasts. One call per key, each naming its key, which
+            // the client follows to wherever the key is (ASK, MOVED). Idempotent like the batch.
+            return this.evictKeyByKey(chunk);
+          }),
+        );
       }
     }
     const results = await Promise.all(calls);
     const written = trip.bumps.length + results.slice(trip.bumps.length).reduce<number>((sum, n) => sum + Number(n), 0);
     return { written, commands: results.length };
+  }
+
+  private async evictKeyByKey(markers: readonly MarkerEviction[]): Promise<number> {
+    const written = await Promise.all(markers.map((m) => this.redis.evictToMarker(m.key, m.floor.toString(), this.opts.markerTtlMs)));
+    this.metrics.slotMotionFallbacks.inc(markers.length);
+    return written.reduce((sum, n) => sum + Number(n), 0);
   }
 
   private setRate(rate: number): void {
@@ -221,4 +239,15 @@ export function groupByMaster(cluster: Pick<Cluster, 'slots'>, markers: readonly
     else groups.set(owner, [marker]);
   }
   return [...groups.values()];
+}
+
+/**
+ * What a cluster master answers a batch call with a key of a slot in motion: a key it no longer
+ * holds accessed by the script ("Script attempted to access a non local key"), a redirect for
+ * the key that routed the call (ASK, MOVED: the client follows those for a call's routing key
+ * only), or TRYAGAIN for several keys of a migrating slot.
+ */
+function slotInMotion(err: unknown): boolean {
+  const message = err instanceof Error ? err.message : '';
+  return /non local key|^ASK |^MOVED |^TRYAGAIN/.test(message);
 }
