@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { status as GrpcStatus } from '@grpc/grpc-js';
 import { KnexTimeoutError } from 'knex';
 import { DatabaseError } from 'pg';
@@ -244,5 +246,14 @@ describe('SettingsError cause', () => {
   it('classify passes a SettingsError through unchanged', () => {
     const e = new SettingsError('LOAD_SHED', 'shed');
     expect(classify(e)).toBe(e);
+  });
+});
+
+describe('the error contract in settings_service.proto', () => {
+  it('names every ABORTED reason and WRITE_OUTCOME_UNKNOWN, so callers can tell "redo the read-modify-write" from "send it again" from "read before writing"', () => {
+    const proto = readFileSync(join(__dirname, '../../../../proto/settings/v1/settings_service.proto'), 'utf8');
+    const aborted = ERROR_CODES.filter((code) => GRPC_CODE_OF[code] === GrpcStatus.ABORTED);
+    expect(aborted.length).toBeGreaterThan(0);
+    for (const reason of [...aborted, 'WRITE_OUTCOME_UNKNOWN']) expect({ reason, named: proto.includes(reason) }).toEqual({ reason, named: true });
   });
 });

@@ -61,9 +61,17 @@ import { WatchSettingsRequest, WatchSettingsResponse } from "./watch";
  * - INVALID_ARGUMENT: malformed name, mask path, field value or token; details: google.rpc.BadRequest.
  * - NOT_FOUND: the resource does not exist (singletons: never written and no `allow_missing`).
  * - ALREADY_EXISTS: CreateStaffPermission for a staff id that already has a grant.
- * - ABORTED: etag precondition failed; re-read and retry the read-modify-write.
+ * - ABORTED, by google.rpc.ErrorInfo reason: ETAG_MISMATCH, the etag precondition failed: re-read
+ *   and redo the read-modify-write; ROW_LOCKED and CONCURRENT_MODIFICATION: another transaction
+ *   held or changed the row: send the same request again after the google.rpc.RetryInfo delay.
  * - UNAUTHENTICATED / PERMISSION_DENIED: missing or insufficient bearer token (`authorization`).
- * - UNAVAILABLE: transient; safe to retry reads, and writes that carry an etag.
+ * - UNAVAILABLE: transient. Retry a call only when the error carries google.rpc.RetryInfo, after
+ *   its delay (nothing was applied). Reason WRITE_OUTCOME_UNKNOWN carries none: the save was sent
+ *   and may have been applied; read the resource and compare it with what you sent before writing
+ *   again (a blind retry with the same etag is refused ETAG_MISMATCH, and one without an etag may
+ *   apply the change twice).
+ * - RESOURCE_EXHAUSTED: the caller is over its share (deliberate database reads, watch streams);
+ *   retry after the RetryInfo delay when there is one.
  */
 export type SettingsServiceService = typeof SettingsServiceService;
 export const SettingsServiceService = {
