@@ -3,6 +3,7 @@ import { Any, BadRequest, Duration, ErrorInfo, RetryInfo, Status } from '@settin
 import { InvalidIdError } from '@settings/shared';
 import { isConnectionLost, NETWORK_ERRNOS } from '../db/connection-loss';
 import { echo, SettingsError, type ErrorCode, type FieldViolation } from '../errors';
+import { databaseViolationField } from './database-violation-field';
 
 /**
  * The one table from failures to gRPC statuses (AIP-193). Every error leaving a handler passes
@@ -103,6 +104,7 @@ function queryCanceled(message: string, cause: unknown): SettingsError {
 
 interface PgLikeError {
   code?: unknown;
+  table?: unknown;
   constraint?: unknown;
   column?: unknown;
   name?: unknown;
@@ -129,8 +131,8 @@ export function classify(err: unknown): SettingsError {
     if (e.code === '57014') return queryCanceled(message, err);
     const mapped = SQLSTATE_CODE[e.code];
     if (mapped === 'INVALID_ARGUMENT') {
-      const field = typeof e.constraint === 'string' ? e.constraint : typeof e.column === 'string' ? e.column : 'request';
-      return new SettingsError('INVALID_ARGUMENT', 'a value was rejected by the database', [{ field, description: `violates ${field}` }], cause);
+      const field = databaseViolationField(e.table, e.column, e.constraint);
+      return new SettingsError('INVALID_ARGUMENT', 'a value was rejected by the database', [{ field, description: 'rejected by the database: outside what it accepts' }], cause);
     }
     if (mapped) return new SettingsError(mapped, messageFor(mapped), [], cause);
     if (UNAVAILABLE_CLASSES.some((c) => (e.code as string).startsWith(c)) || NETWORK_ERRNOS.has(e.code)) return new SettingsError('DATABASE_UNAVAILABLE', messageFor('DATABASE_UNAVAILABLE'), [], cause);

@@ -131,3 +131,31 @@ describe('a one-statement save that runs out of time after it was sent', () => {
     await waitFor(async () => (await db('SELECT display_name FROM account_settings WHERE account_id = $1', [a]))[0]?.display_name === 'after', 5000, 'the save committed');
   });
 });
+
+describe('a CHECK of the database stricter than the service\'s validation (a migration ahead of checks.ts)', () => {
+  let t: TestServer | undefined;
+  const constraint = `onpatient_settings_welcome_message_check${Date.now() % 100_000}`;
+
+  beforeAll(async () => {
+    t = await startTestServer();
+    await db(`ALTER TABLE onpatient_settings ADD CONSTRAINT ${constraint} CHECK (char_length(welcome_message) <= 10) NOT VALID`);
+  });
+  afterAll(async () => {
+    await db(`ALTER TABLE onpatient_settings DROP CONSTRAINT IF EXISTS ${constraint}`);
+    await t?.close();
+  });
+
+  it('is INVALID_ARGUMENT naming the request field, not the constraint', async () => {
+    const a = newAccount();
+    await t!.call('updateAccountSettings', settings(a, 'exists'));
+    const err = await expectError(() =>
+      t!.call('updateOnPatientSettings', {
+        onpatientSettings: OnPatientSettings.fromPartial({ name: `accounts/${a}/onpatientSettings`, welcomeMessage: 'twenty characters!!!' }),
+        updateMask: ['welcome_message'],
+        allowMissing: true,
+      }),
+    );
+    expect(err).toMatchObject({ code: 3 /* INVALID_ARGUMENT */, fieldViolations: [{ field: 'onpatient_settings.welcome_message', description: expect.any(String) }] });
+    expect(JSON.stringify(err)).not.toContain(constraint);
+  });
+});

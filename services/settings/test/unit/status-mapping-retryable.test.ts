@@ -257,3 +257,18 @@ describe('the error contract in settings_service.proto', () => {
     for (const reason of [...aborted, 'WRITE_OUTCOME_UNKNOWN']) expect({ reason, named: proto.includes(reason) }).toEqual({ reason, named: true });
   });
 });
+
+describe('classify: a value PostgreSQL refused names the request field, never a constraint or table', () => {
+  const refused = (code: string, fields: { table?: string; column?: string; constraint?: string }) => Object.assign(pgServerError(code, 'new row violates a constraint', 'ERROR', 'ExecConstraints'), fields);
+  it.each([
+    ['a column CHECK (PostgreSQL names it <table>_<column>_check, numbered when taken)', refused('23514', { table: 'onpatient_settings', constraint: 'onpatient_settings_welcome_message_check1' }), 'onpatient_settings.welcome_message'],
+    ['a nested field\'s column', refused('23514', { table: 'account_settings', constraint: 'account_settings_billing_statement_due_days_check' }), 'account_settings.billing.statement_due_days'],
+    ['a not-null violation (PostgreSQL reports the column)', refused('23502', { table: 'doctor_settings', column: 'specialty' }), 'doctor_settings.specialty'],
+    ['a constraint named otherwise: the resource', refused('23514', { table: 'staff_permissions', constraint: 'grants_are_sane' }), 'staff_permission'],
+    ['a table of no resource', refused('23514', { table: 'staff_permission_audit', constraint: 'x_check' }), 'request'],
+  ])('%s', (_what, err, field) => {
+    const e = classify(err);
+    expect(e.code).toBe('INVALID_ARGUMENT');
+    expect(e.fieldViolations).toEqual([{ field, description: 'rejected by the database: outside what it accepts' }]);
+  });
+});

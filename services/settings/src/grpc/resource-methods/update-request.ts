@@ -4,6 +4,7 @@ import { columnChanges, resolveMask } from '../../resources/field-spec';
 import type { SettingsResource, VersionedMessage } from '../../resources/resource';
 import type { ResourceKey } from '../../resources/resource-name';
 import { parseName } from '../../resources/resource-name';
+import { protoFieldPath } from '../proto-field-path';
 import type { CallContext } from '../unary';
 
 export interface ParsedUpdate<K> {
@@ -11,14 +12,6 @@ export interface ParsedUpdate<K> {
   /** Column values of the masked fields. */
   readonly changes: Record<string, unknown>;
   readonly etag: bigint | undefined;
-}
-
-/**
- * The proto name of a request field, for violation paths (`accountSettings` → `account_settings`):
- * ts-proto camel-cases proto's lower_snake_case names, so this undoes it exactly.
- */
-export function protoFieldPath(field: string): string {
-  return field.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
 }
 
 /** AIP-134 Update: name, authorization, mask, etag and the masked values, all checked before any write. */

@@ -12,7 +12,8 @@ import { accountName } from '../../resources/account';
 import { columnChanges } from '../../resources/field-spec';
 import { parseName } from '../../resources/resource-name';
 import { staffPermission } from '../../resources/staff-permissions/staff-permission';
-import { parseEtag, parseUpdate, protoFieldPath } from '../resource-methods/update-request';
+import { protoFieldPath } from '../proto-field-path';
+import { parseEtag, parseUpdate } from '../resource-methods/update-request';
 import type { Unary } from '../unary';
 
 type Methods = Pick<SettingsServiceServer, 'createStaffPermission' | 'updateStaffPermission' | 'deleteStaffPermission'>;
