@@ -44,6 +44,8 @@ export class ChangeConsumer {
   private readonly dlqFailing = new Set<string>();
   /** Back-offs so far of each partition in dlqFailing (dlqBackOff). */
   private readonly dlqRetries = new Map<string, number>();
+  /** Partitions paused to retry their dead letters later, with the timer that resumes each. */
+  private readonly dlqPaused = new Map<string, { topic: string; partition: number; timer: NodeJS.Timeout }>();
   /** Rebalances a heartbeat of any batch reported (handleBatch). */
   private rebalancesSeen = 0;
   /** A resume failed in the current pause (logged once per pause, retried on every healthy probe). */
@@ -80,7 +82,17 @@ export class ChangeConsumer {
       maxBytesPerPartition: 1024 * 1024,
       retry: { retries: 10 },
     });
-    this.producer = kafka.producer({ allowAutoTopicCreation: false, idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner });
+    this.producer = kafka.producer({
+      allowAutoTopicCreation: false,
+      idempotent: true,
+      maxInFlightRequests: 1,
+      createPartitioner: Partitioners.DefaultPartitioner,
+      // One publish attempt is bounded (about 2 s): its batch holds up the fetches of every other
+      // partition from that broker while it runs, and publishDeadLetters retries and backs off on
+      // its own. An idempotent kafkajs producer otherwise retries without end (it warns once that
+      // limited retries weaken exactly-once; dead letters are at-least-once anyway).
+      retry: { retries: 3, initialRetryTime: 100, maxRetryTime: 1000 },
+    });
     this.dlq = new DeadLetterPublisher(this.producer, opts.dlqTopic, opts.dlqMaxSendBytes, log, metrics);
     const { GROUP_JOIN, CRASH, STOP } = this.consumer.events;
     this.consumer.on(GROUP_JOIN, (e) => {
@@ -92,6 +104,9 @@ export class ChangeConsumer {
         if (!(e.payload.memberAssignment[topic] ?? []).includes(number)) {
           this.dlqFailing.delete(partition);
           this.dlqRetries.delete(partition);
+          const paused = this.dlqPaused.get(partition);
+          if (paused) clearTimeout(paused.timer);
+          this.dlqPaused.delete(partition);
         }
       }
       if (this.dlqFailing.size === 0) this.metrics.deadLetterFailing.set(0);
@@ -135,6 +150,8 @@ export class ChangeConsumer {
   async stop(): Promise<void> {
     if (this.state === 'stopped') return;
     this.state = 'stopping';
+    for (const held of this.dlqPaused.values()) clearTimeout(held.timer);
+    this.dlqPaused.clear();
     // disconnect() waits for the batch in progress, which sees state 'stopping' and abandons
     // the rest of its work without committing it.
     await this.consumer.disconnect().catch((err: unknown) => this.log.warn({ err }, 'consumer disconnect failed'));
@@ -305,29 +322,43 @@ export class ChangeConsumer {
   }
 
   /**
-   * Pauses `partition` and resumes it after a growing back-off (up to 5 s), so its batch, with
-   * the dead letters, is fetched and tried again. Not while consumption is paused for Redis: the
-   * Redis probe's resume covers every partition then.
+   * Pauses `partition` and resumes it after a growing back-off (1 s doubling to 5 s), so its
+   * batch, with the dead letters, is fetched and tried again. kafkajs ends a whole-topic pause
+   * when some of its partitions are paused, and a whole-topic resume ends the partitions' own
+   * pauses: so while consumption is paused for Redis the partition is only recorded (its topic is
+   * paused anyway), and after the Redis resume the partitions still backing off are paused again.
    */
   private dlqBackOff(topic: string, partitionNumber: number, partition: string): void {
     const tries = (this.dlqRetries.get(partition) ?? 0) + 1;
     this.dlqRetries.set(partition, tries);
+    const previous = this.dlqPaused.get(partition);
+    if (previous) clearTimeout(previous.timer);
+    const timer = setTimeout(() => this.endDlqBackOff(partition), backoffMs(tries, 500, 5000, () => 1));
+    timer.unref();
+    this.dlqPaused.set(partition, { topic, partition: partitionNumber, timer });
+    if (this.pausedSince === undefined) this.pausePartition(topic, partitionNumber);
+  }
+
+  private endDlqBackOff(partition: string): void {
+    const entry = this.dlqPaused.get(partition);
+    if (!entry) return;
+    this.dlqPaused.delete(partition);
+    // Paused for Redis: the Redis resume resumes it with its topic.
+    if (this.state !== 'running' || this.pausedSince !== undefined) return;
+    try {
+      this.consumer.resume([{ topic: entry.topic, partitions: [entry.partition] }]);
+    } catch (err) {
+      this.log.warn({ err: (err as Error).message, partition }, 'could not resume the partition held back by dead letters; it is fetched again when the consumer rejoins');
+    }
+  }
+
+  private pausePartition(topic: string, partitionNumber: number): void {
     try {
       this.consumer.pause([{ topic, partitions: [partitionNumber] }]);
     } catch (err) {
       // No consumer group right now (a restart): the batch is redelivered when it rejoins.
-      this.log.warn({ err: (err as Error).message, partition }, 'could not pause the partition held back by dead letters');
-      return;
+      this.log.warn({ err: (err as Error).message, partition: `${topic}/${partitionNumber}` }, 'could not pause the partition held back by dead letters');
     }
-    const timer = setTimeout(() => {
-      if (this.state !== 'running' || this.pausedSince !== undefined) return;
-      try {
-        this.consumer.resume([{ topic, partitions: [partitionNumber] }]);
-      } catch (err) {
-        this.log.warn({ err: (err as Error).message, partition }, 'could not resume the partition held back by dead letters; it is fetched again when the consumer rejoins');
-      }
-    }, backoffMs(tries, 500, 5000, () => 1));
-    timer.unref();
   }
 
   private pauseForRedis(err: Error): void {
@@ -364,6 +395,8 @@ export class ChangeConsumer {
     const pausedMs = Date.now() - this.pausedSince;
     this.pausedSince = undefined;
     this.resumeFailing = false;
+    // The topic resume also ended the pauses of partitions still backing off for dead letters.
+    for (const held of this.dlqPaused.values()) this.pausePartition(held.topic, held.partition);
     this.metrics.paused.set(0);
     this.log.info({ pausedMs }, 'Redis healthy: consumption resumed');
   }

@@ -197,10 +197,10 @@ export class RedisEvictor {
         calls.push(
           this.redis.evictToMarkerNodeBatch(...evictToMarkerNodeBatchArgs(chunk, this.opts.markerTtlMs)).catch((err: unknown) => {
             if (!slotInMotion(err)) throw err;
-            // A slot of the chunk is being migrated (or the slot map is stale): the master
-            // refuses a key it no longer holds, and re-sending the same call fails the same way
-            // for as long as the migration lasts. One call per key, each naming its key, which
-            // the client follows to wherever the key is (ASK, MOVED). Idempotent like the batch.
+            // A slot of the chunk is being migrated: the master refuses a key it no longer
+            // holds, and re-sending the same call fails the same way for as long as the
+            // migration lasts. One call per key, each naming its key, which the client follows
+            // to wherever the key is (ASK, MOVED). Idempotent like the batch.
             return this.evictKeyByKey(chunk);
           }),
         );
@@ -242,12 +242,12 @@ export function groupByMaster(cluster: Pick<Cluster, 'slots'>, markers: readonly
 }
 
 /**
- * What a cluster master answers a batch call with a key of a slot in motion: a key it no longer
- * holds accessed by the script ("Script attempted to access a non local key"), a redirect for
- * the key that routed the call (ASK, MOVED: the client follows those for a call's routing key
- * only), or TRYAGAIN for several keys of a migrating slot.
+ * What a batch call meets when a key of it is in a slot in motion: the master refuses a key it
+ * no longer holds that the script accesses ("Script attempted to access a non local key"). The
+ * client follows ASK and MOVED for the call's routing key itself, and gives up with "Too many
+ * Cluster redirections" when they never end (a redirect loop during a reshard).
  */
 function slotInMotion(err: unknown): boolean {
   const message = err instanceof Error ? err.message : '';
-  return /non local key|^ASK |^MOVED |^TRYAGAIN/.test(message);
+  return /non local key|Too many Cluster redirections/.test(message);
 }

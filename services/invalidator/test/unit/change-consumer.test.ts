@@ -13,18 +13,22 @@ import { createInvalidatorMetrics } from '../../src/metrics';
 function harness(send: (record: ProducerRecord) => Promise<unknown> = async () => []) {
   const handlers = new Map<string, (e: { payload: Record<string, unknown> }) => void>();
   const calls: string[] = [];
+  /** pause/resume with what they named. */
+  const args: string[] = [];
   let groupGone = false;
   const fakeConsumer = {
     events: { GROUP_JOIN: 'consumer.group_join', CRASH: 'consumer.crash', STOP: 'consumer.stop' },
     on: (name: string, fn: (e: { payload: Record<string, unknown> }) => void) => void handlers.set(name, fn),
-    pause: () => {
+    pause: (topicPartitions: unknown) => {
       if (groupGone) throw new KafkaJSNonRetriableError('Consumer group was not initialized, consumer#run must be called first');
       calls.push('pause');
+      args.push(`pause ${JSON.stringify(topicPartitions)}`);
     },
     commitOffsets: async () => undefined,
-    resume: () => {
+    resume: (topicPartitions: unknown) => {
       if (groupGone) throw new KafkaJSNonRetriableError('Consumer group was not initialized, consumer#run must be called first');
       calls.push('resume');
+      args.push(`resume ${JSON.stringify(topicPartitions)}`);
     },
   };
   const kafka = { consumer: () => fakeConsumer, producer: () => ({ send }) } as unknown as Kafka;
@@ -39,6 +43,7 @@ function harness(send: (record: ProducerRecord) => Promise<unknown> = async () =
     consumer,
     probe,
     calls,
+    args,
     lines,
     metrics,
     pausedGauge: async () => (await metrics.registry.getSingleMetricAsString('invalidator_consumer_paused')).trim().split('\n').pop(),
@@ -122,22 +127,46 @@ describe('ChangeConsumer dead letters', () => {
       if (partitionOf(record) === '0') throw new Error('TOPIC_AUTHORIZATION_FAILED');
       return [];
     });
+    h.consumer.state = 'running';
+    const topic = onPartition(0)[0]!.topic;
+    const partition0 = `[{"topic":"${topic}","partitions":[0]}]`;
     // DLQ_MAX_ATTEMPTS (3) tries, then the batch returns: kafkajs fetches again from a broker
     // only when every batch of its last fetch has returned, so retrying inside it would stop the
-    // other partitions too.
+    // other partitions too. Only partition 0 is paused.
     await expect(h.consumer['publishDeadLetters'](onPartition(0), hooks)).rejects.toBeInstanceOf(BatchAbortedError);
-    expect(h.calls).toEqual(['pause']);
+    expect(h.args).toEqual([`pause ${partition0}`]);
     expect(h.consumer.deadLetterFailing).toBe(true);
     await h.consumer['publishDeadLetters'](onPartition(1), hooks);
     expect(h.consumer.deadLetterFailing).toBe(true);
-    // Redelivered after the back-off: one try, then back off again; the error was logged once.
+    // Resumed after the back-off (1 s), so its batch is fetched and tried again.
+    await new Promise((r) => setTimeout(r, 1200));
+    expect(h.args).toEqual([`pause ${partition0}`, `resume ${partition0}`]);
+    // Redelivered: one try, then back off again; the error was logged once.
     await expect(h.consumer['publishDeadLetters'](onPartition(0), hooks)).rejects.toBeInstanceOf(BatchAbortedError);
-    expect(h.calls).toEqual(['pause', 'pause']);
+    expect(h.args).toEqual([`pause ${partition0}`, `resume ${partition0}`, `pause ${partition0}`]);
     expect(h.lines.filter((l) => l.level === 'error')).toHaveLength(1);
 
     // A rebalance gives partition 0 to another member: nothing holds this replica back any more.
     h.rejoin();
     expect(h.consumer.deadLetterFailing).toBe(false);
+  });
+
+  it('backing off while consumption is paused for Redis does not lift that pause, and the Redis resume keeps the partition paused until its back-off ends', async () => {
+    const h = harness(async () => {
+      throw new Error('TOPIC_AUTHORIZATION_FAILED');
+    });
+    h.consumer.state = 'running';
+    const topic = onPartition(0)[0]!.topic;
+    h.consumer['pauseForRedis'](new Error('ECONNREFUSED'));
+    expect(h.args).toEqual(['pause [{"topic":"t1"},{"topic":"t2"}]']);
+    // kafkajs would end the whole-topic pause if some of its partitions were paused now.
+    await expect(h.consumer['publishDeadLetters'](onPartition(0), hooks)).rejects.toBeInstanceOf(BatchAbortedError);
+    expect(h.args).toHaveLength(1);
+    h.consumer['resumeAfterRedis']();
+    expect(h.args.slice(1)).toEqual(['resume [{"topic":"t1"},{"topic":"t2"}]', `pause [{"topic":"${topic}","partitions":[0]}]`]);
+    // ... until its back-off ends.
+    await new Promise((r) => setTimeout(r, 1200));
+    expect(h.args.slice(3)).toEqual([`resume [{"topic":"${topic}","partitions":[0]}]`]);
   });
 
   it('a partition whose dead letters are published after backing off is ready again', async () => {

@@ -35,9 +35,10 @@ export class UnusableSessionError extends Error {
   }
 }
 
-/** node-postgres' callback query, as knex hands the raw connection to `afterCreate`. */
+/** node-postgres' client, as knex hands the raw connection to `afterCreate`. */
 interface RawConnection {
   query(text: string, callback: (err: Error | null, result: unknown) => void): void;
+  end(callback: (err?: Error) => void): void;
 }
 
 interface CheckRow {
@@ -50,13 +51,17 @@ export function checkNewSession(req: SessionRequirements): (connection: unknown,
   const check = `SELECT pg_is_in_recovery() AS standby, current_setting('transaction_read_only') = 'on' AS read_only`;
   const text = req.lockTimeoutMs === undefined ? check : `SET lock_timeout = '${Math.max(1, Math.floor(req.lockTimeoutMs))}ms'; ${check}`;
   return (connection, done) => {
-    (connection as RawConnection).query(text, (err, result) => {
-      if (err) return done(err, connection);
+    const raw = connection as RawConnection;
+    // knex does not close a connection its afterCreate refused: close it here, or every refused
+    // attempt (tarn retries while callers wait) would leave a session open on that server.
+    const refuse = (err: Error): void => raw.end(() => done(err, connection));
+    raw.query(text, (err, result) => {
+      if (err) return refuse(err);
       // A multi-statement query answers one result per statement: the check is the last.
       const last = (Array.isArray(result) ? result[result.length - 1] : result) as { rows: CheckRow[] };
       const row = last.rows[0];
-      if (req.primaryOnly && row?.standby) return done(new UnusableSessionError('the server is a standby (in recovery)'), connection);
-      if (req.writable && row?.read_only) return done(new UnusableSessionError('its transactions are read-only (default_transaction_read_only)'), connection);
+      if (req.primaryOnly && row?.standby) return refuse(new UnusableSessionError('the server is a standby (in recovery)'));
+      if (req.writable && row?.read_only) return refuse(new UnusableSessionError('its transactions are read-only (default_transaction_read_only)'));
       done(null, connection);
     });
   };

@@ -44,6 +44,9 @@ describe('a role whose sessions are read-only (as on a standby, or a server a fa
     }
     // Reads are not refused: the server is a primary, only this role's transactions are read-only.
     await t!.call('getAccountSettings', { name: `accounts/${a}/settings`, consistency: { requirement: { $case: 'fullyConsistent', value: true } } }).catch(() => undefined);
+    // The refused connections were closed, not left open on the server (knex does not close
+    // what its afterCreate refused): only the read pool's sessions remain.
+    await waitFor(async () => Number((await db(`SELECT count(*) AS n FROM pg_stat_activity WHERE usename = $1 AND application_name = 'settings-service-write'`, [role]))[0]!.n) === 0, 5000, 'no write session of the role left open');
 
     await db(`ALTER ROLE ${role} RESET default_transaction_read_only`);
     // The next save connects again (new sessions take the role's settings at connect).
