@@ -56,7 +56,7 @@ describe('a running server', () => {
     expect((await fetch(`http://127.0.0.1:${t.running.metricsPort}/readyz`)).status).toBe(200);
   });
 
-  it('carries the call deadline into PostgreSQL: a blocked query is cancelled, not left running', async () => {
+  it('carries the call deadline into PostgreSQL: a blocked query is cancelled, not left running (a save\'s wait for the table lock ends at DB_LOCK_TIMEOUT_MS first)', async () => {
     const a = newAccount();
     const lock = await lockTable('account_settings');
     const waiting = async () =>
@@ -64,8 +64,10 @@ describe('a running server', () => {
     try {
       const read = await expectError(() => t.call('getAccountSettings', { name: `accounts/${a}/settings`, consistency: { requirement: { $case: 'fullyConsistent', value: true } } }, { deadlineMs: 300 }));
       expect(read.code).toBe(4); // DEADLINE_EXCEEDED
-      const write = await expectError(() => t.call('updateAccountSettings', { accountSettings: AccountSettings.fromPartial({ name: `accounts/${a}/settings`, displayName: 'x' }), allowMissing: true }, { deadlineMs: 300 }));
-      expect(write.code).toBe(4);
+      // Write sessions bound every lock wait by DB_LOCK_TIMEOUT_MS (250 ms): well inside this
+      // deadline, the save is refused ABORTED ROW_LOCKED with RetryInfo instead of timing out.
+      const write = await expectError(() => t.call('updateAccountSettings', { accountSettings: AccountSettings.fromPartial({ name: `accounts/${a}/settings`, displayName: 'x' }), allowMissing: true }, { deadlineMs: 3000 }));
+      expect(write).toMatchObject({ code: 10 /* ABORTED */, reason: 'ROW_LOCKED' });
       // Both statements give up inside PostgreSQL while the lock is still held.
       await waitFor(async () => (await waiting()) === 0, 3000, 'blocked statements cancelled');
     } finally {
@@ -75,8 +77,10 @@ describe('a running server', () => {
 });
 
 describe('a read or a save that waited for a database connection past its deadline', () => {
-  // One connection per pool, so a second call queues for it.
-  const t = serverForTests({ DB_READ_POOL_MAX: '1', DB_WRITE_POOL_MAX: '1' });
+  // One connection per pool, so a second call queues for it. A long lock budget, so the holder
+  // below keeps the write pool's connection while it waits for the table lock (write sessions
+  // end a lock wait at DB_LOCK_TIMEOUT_MS).
+  const t = serverForTests({ DB_READ_POOL_MAX: '1', DB_WRITE_POOL_MAX: '1', DB_LOCK_TIMEOUT_MS: '20000' });
   const fullyConsistent = { requirement: { $case: 'fullyConsistent' as const, value: true } };
   const cases = [
     {
