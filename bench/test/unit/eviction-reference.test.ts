@@ -3,7 +3,7 @@ import { REDIS_BENCHMARK_KEYSPACE } from '../../src/scenarios/eviction-throughpu
 
 describe('the redis-benchmark reference, in words', () => {
   it('says a run without -r wrote one key, with its defaults', () => {
-    expect(describeRedisBenchmark('redis-benchmark -h 127.0.0.1 -p 56379 --dbnum 7 -t set -P 16 -n 200000 -q')).toBe(
+    expect(describeRedisBenchmark('redis-benchmark -h 127.0.0.1 -p 26379 --dbnum 7 -t set -P 16 -n 200000 -q')).toBe(
       'SET commands (200k of them), from 50 connections (its default), pipelined 16 at a time, 3-byte values (its default), every one to the same key (`key:__rand_int__`: no -r)',
     );
   });

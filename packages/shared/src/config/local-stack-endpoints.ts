@@ -5,22 +5,24 @@
  * KAFKA_BROKERS are required and, in Kubernetes, point at external services.
  *
  * Non-default ports on purpose: the machine may already run a PostgreSQL on 5432 and a
- * Redis on 6379, and tests must never touch those.
+ * Redis on 6379, and tests must never touch those. Every port is below Linux's ephemeral range
+ * (32768-60999 by default): the chaos suite stops and starts PostgreSQL, Redis, Kafka and
+ * Connect in the middle of a run, when thousands of client sockets take ephemeral ports, and a
+ * listening port taken as one's source port fails the restart ("Address already in use"; seen
+ * for the cluster's bus port in a bench run). Test processes get ports from `freePort`, which
+ * picks from 30000-32767, clear of these.
  */
 export const localStack = {
-  postgresPort: 55432,
-  redisPort: 56379,
+  postgresPort: 25432,
+  redisPort: 26379,
   /**
    * The on-demand three-master Redis Cluster (`npm run stack -- cluster up`), its buses 10000
-   * below. Below the ephemeral range (32768-60999 here), unlike the ports above: the cluster
-   * starts and restarts in the middle of a test or bench run, when thousands of client sockets
-   * take ephemeral ports, and a bus port taken as one's source port failed a bench run
-   * ("bind: Address already in use"); the rest of the stack binds first, on a quiet machine.
+   * below.
    */
   redisClusterPorts: [26380, 26381, 26382],
-  kafkaPort: 59092,
-  kafkaControllerPort: 59093,
-  connectPort: 58083,
+  kafkaPort: 29092,
+  kafkaControllerPort: 29093,
+  connectPort: 28083,
   database: 'settings',
   /** Debezium's `topic.prefix`; change topics are `<prefix>.public.<table>`. */
   topicPrefix: 'settings',

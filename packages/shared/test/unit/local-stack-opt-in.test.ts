@@ -2,7 +2,7 @@ import { commonEnv, ConfigError, databaseEnv, describeEnv, kafkaEnv, loadEnv, lo
 
 /**
  * Endpoints are required outside the local stack: an unset DATABASE_URL in production must stop
- * the start, not quietly become 127.0.0.1:55432. Only SETTINGS_LOCAL_STACK=1, which the stack's
+ * the start, not quietly become 127.0.0.1:25432. Only SETTINGS_LOCAL_STACK=1, which the stack's
  * own scripts set, turns an unset endpoint into the local stack's address.
  */
 const schema = { ...commonEnv, ...databaseEnv, ...kafkaEnv };
