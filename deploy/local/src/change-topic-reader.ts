@@ -1,5 +1,5 @@
 import type { Consumer, KafkaMessage } from 'kafkajs';
-import { ensureChangeTopics } from './kafka';
+import { topicEnds } from './topic-ends';
 import { localKafka } from './kafka-client';
 import { uniqueId } from './unique-id';
 
@@ -31,8 +31,11 @@ export class ChangeTopicReader {
   async start(): Promise<void> {
     // `up` creates the change topics, but not every topic a reader is pointed at (the
     // invalidator's dead-letter topic exists only once an invalidator created it), and
-    // subscribing to a missing topic fails.
-    await ensureChangeTopics([this.topic]);
+    // subscribing to a missing topic fails (topicEnds creates it the way `up` does).
+    // The ends are read before joining and sought to after: a new group's "latest" is resolved
+    // only at its first fetch after the join, so an event the test causes right after start()
+    // could be published before that fetch and skipped (seen: a 15 s wait for an INSERT's event).
+    const ends = (await topicEnds([this.topic])).get(this.topic) ?? [];
     await this.consumer.connect();
     await this.consumer.subscribe({ topic: this.topic, fromBeginning: false });
     const joined = new Promise<void>((resolve) => {
@@ -45,6 +48,7 @@ export class ChangeTopicReader {
       },
     });
     await joined;
+    for (const { partition, offset } of ends) this.consumer.seek({ topic: this.topic, partition, offset });
   }
 
   /** Waits until `match` holds for some message, or fails after `timeoutMs` naming what it saw. */

@@ -48,8 +48,10 @@ it('a replica that commits nothing while Redis is healthy fails /healthz after L
   const changedAt = Date.now();
   await sql('INSERT INTO account_settings (account_id) SELECT unnest($1::text[])', [accounts]);
   await waitFor(async () => (await healthz(wedged.httpPort)) === 503, 60_000, '/healthz 503 on the wedged replica');
-  // Not before the stall: lag appeared only after the insert committed.
-  expect(Date.now() - changedAt).toBeGreaterThanOrEqual(10_000);
+  // Not before the stall: lag appeared only after the insert committed. The watchdog's clock
+  // starts at the start of its last check that saw no lag, which may have begun up to a check
+  // interval (500 ms) plus that check's own time before the insert.
+  expect(Date.now() - changedAt).toBeGreaterThanOrEqual(10_000 - 1_500);
   // Wedged, not paused for a Redis outage: the probe's write succeeds, the evictions do not.
   expect(wedged.redisHealth.healthy).toBe(true);
   expect(await wedged.metrics.registry.getSingleMetricAsString('invalidator_redis_errors_total')).not.toMatch(/invalidator_redis_errors_total 0$/m);

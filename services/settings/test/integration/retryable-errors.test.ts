@@ -116,7 +116,10 @@ describe('a read that cannot get a connection of the read pool in time', () => {
     let holders: Array<Failure | undefined> = [];
     try {
       const first = outcome(t.call('getAccountSettings', { name: `accounts/${a1}/settings`, consistency: fully }));
-      await sleep(200);
+      // The first read frees the connection only after knex has cancelled it at 1 s, which opens
+      // a connection of its own; the second read's 1 s wait must outlast that (200 ms did not
+      // always), and the queued read below still times out while the second holds it.
+      await sleep(500);
       const second = outcome(t.call('getAccountSettings', { name: `accounts/${a2}/settings`, consistency: fully }));
       await sleep(200);
       // Queued behind both: the connection is still held when its 1 s wait ends.

@@ -22,16 +22,20 @@ export async function lockAccountRow(accountId: string): Promise<RowLock> {
     pid,
     async waiter() {
       let waiting: Array<Record<string, unknown>> = [];
+      const lockWait = /from "account_settings" .*for update/i;
       await waitFor(
         async () => {
           waiting = await db('SELECT pid, query FROM pg_stat_activity WHERE $1 = ANY (pg_blocking_pids(pid))', [pid]);
-          return waiting.length > 0;
+          // pg_stat_activity is a snapshot taken when the query starts, pg_blocking_pids is read
+          // per row later: a backend that has just moved on from its previous statement can show
+          // as blocked with that statement's text (seen in CI: the save's set_config). Such a
+          // row is polled again; the text must name the lock wait in a fresh snapshot.
+          return waiting.length > 0 && waiting.every((w) => lockWait.test(String(w.query)));
         },
         5_000,
-        `a backend blocked by the row lock of ${accountId}`,
+        `a backend blocked by the row lock of ${accountId} in SELECT … FOR UPDATE`,
       );
       expect(waiting).toHaveLength(1);
-      expect(String(waiting[0]!.query)).toMatch(/from "account_settings" .*for update/i);
       return Number(waiting[0]!.pid);
     },
     async release() {
