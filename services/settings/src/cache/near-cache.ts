@@ -34,8 +34,11 @@ export interface NearCacheOptions {
   onRefused?: () => void;
 }
 
-/** Rough fixed cost of one entry besides its payload and key (object, bigints, LRU node). */
-const ENTRY_OVERHEAD_BYTES = 160;
+/**
+ * Rough fixed cost of one entry besides its payload and key: object, bigints, LRU node (~160),
+ * and the payload's own ArrayBuffer and backing-store header (~100; it is copied unpooled).
+ */
+const ENTRY_OVERHEAD_BYTES = 260;
 /**
  * Heap bytes of a decoded message per payload byte: a decoded AccountSettings of 172 payload
  * bytes holds about 680 bytes of V8 heap (measured with --expose-gc over 20,000 copies).

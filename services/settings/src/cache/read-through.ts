@@ -182,7 +182,7 @@ export class ReadThrough {
 
   /** One key; undefined when the resource does not exist. */
   async get<K, T>(src: ReadSource<K, T>, key: K, req: ReadRequest): Promise<Loaded<T> | undefined> {
-    return this.read(src, key, req);
+    return this.readOne(src, key, req, true);
   }
 
   /**
@@ -191,14 +191,24 @@ export class ReadThrough {
    * cached Get close to an empty handler's cost (unary.ts).
    */
   read<K, T>(src: ReadSource<K, T>, key: K, req: ReadRequest): Loaded<T> | undefined | Promise<Loaded<T> | undefined> {
-    const hit = this.servedNear(src, src.cacheKey(key).key, req);
-    if (hit === ABSENT) return undefined;
-    return hit ?? this.readMany(src, [key], req, false).then(first);
+    return this.readOne(src, key, req, false);
   }
 
   /** Results in the order of `keys`; undefined where the resource does not exist. */
   getMany<K, T>(src: ReadSource<K, T>, keys: readonly K[], req: ReadRequest): Promise<Array<Loaded<T> | undefined>> {
-    return this.readMany(src, keys, req, true);
+    return this.readMany(src, keys, req, true, true);
+  }
+
+  /**
+   * `decode` false: the caller may answer with the cached payload as it is (a Get), so a Redis
+   * hit that goes nowhere else is decoded only if its `value` is read. Every other caller reads
+   * `value`; decoding it in the lookup turns an undecodable entry into a database read instead
+   * of a failure later, outside the read path (INTERNAL).
+   */
+  private readOne<K, T>(src: ReadSource<K, T>, key: K, req: ReadRequest, decode: boolean): Loaded<T> | undefined | Promise<Loaded<T> | undefined> {
+    const hit = this.servedNear(src, src.cacheKey(key).key, req);
+    if (hit === ABSENT) return undefined;
+    return hit ?? this.readMany(src, [key], req, false, decode).then(first);
   }
 
   /** A near-cache hit served for `req` (never for fully_consistent), offered to the auditor. */
@@ -216,7 +226,7 @@ export class ReadThrough {
   }
 
   /** `askNear` false: the caller has just asked the near-cache (read), and it had none of them. */
-  private async readMany<K, T>(src: ReadSource<K, T>, keys: readonly K[], req: ReadRequest, askNear: boolean): Promise<Array<Loaded<T> | undefined>> {
+  private async readMany<K, T>(src: ReadSource<K, T>, keys: readonly K[], req: ReadRequest, askNear: boolean, decode: boolean): Promise<Array<Loaded<T> | undefined>> {
     const cacheKeys = keys.map((k) => src.cacheKey(k).key);
     const results: Array<Loaded<T> | undefined> = new Array(keys.length);
     const pending = new Map<string, K>();
@@ -239,7 +249,7 @@ export class ReadThrough {
       if (lookup && this.deps.hooks?.afterLookup) await this.deps.hooks.afterLookup(remaining.map((i) => cacheKeys[i]!));
       remaining.forEach((i, j) => {
         const ck = cacheKeys[i]!;
-        const hit = lookup ? this.classify(src, lookup, j, ck, req.mode, seen) : undefined;
+        const hit = lookup ? this.classify(src, lookup, j, ck, req.mode, seen, decode) : undefined;
         if (hit) {
           results[i] = hit === ABSENT ? undefined : hit;
           this.served(src.space, ck, hit);
@@ -368,7 +378,12 @@ export class ReadThrough {
   private installNear(ticket: ReadTicket | undefined, space: KeySpace, key: string, value: CacheValue & { kind: 'entry' }, decoded: unknown): void {
     if (!ticket) return;
     // A copy: the reply's buffer may be a slice of a larger socket chunk the LRU would keep alive.
-    const entry: NearEntry = { space, version: value.version, generation: value.generation, payload: Buffer.from(value.payload), decoded };
+    // Unpooled: Buffer.from puts anything under 4 KiB in Node's shared 8 KiB pool, so each
+    // long-lived entry would pin a slab shared with short-lived allocations (measured: 90 MB of
+    // ArrayBuffers retained for 10 MB of payload), far beyond NEAR_CACHE_MAX_BYTES.
+    const payload = Buffer.allocUnsafeSlow(value.payload.length);
+    value.payload.copy(payload);
+    const entry: NearEntry = { space, version: value.version, generation: value.generation, payload, decoded };
     this.deps.near?.install(ticket, key, entry);
   }
 
@@ -379,6 +394,7 @@ export class ReadThrough {
     key: string,
     mode: ReadMode,
     seen: Seen,
+    decode: boolean,
   ): Found<T> | undefined {
     const { generation } = lookup;
     const value = lookup.values[index];
@@ -394,9 +410,9 @@ export class ReadThrough {
     if (outcome === 'hit' && value?.kind === 'entry' && isAbsence(value)) {
       hit = ABSENT;
       this.installNear(lookup.ticket, src.space, key, value, undefined);
-    } else if (outcome === 'hit' && value?.kind === 'entry' && !lookup.ticket) {
-      // Nothing goes into the near-cache (it is off or not tracking): decode only if a caller
-      // reads `value`. A Get answers with the payload as it is and never does.
+    } else if (outcome === 'hit' && value?.kind === 'entry' && !lookup.ticket && !decode) {
+      // Nothing goes into the near-cache (it is off or not tracking) and the caller may answer
+      // with the payload as it is (a Get): decode only if `value` is read.
       const { payload } = value;
       let decoded: T | undefined;
       hit = {
@@ -419,6 +435,10 @@ export class ReadThrough {
     this.deps.metrics.cacheRequestTally.inc(src.space, outcome);
     if (outcome === 'stale_token') seen.staleToken = true;
     if (value?.kind === 'marker') seen.floors.set(key, value.floor);
+    // Another generation's entry fences like a marker (versioned-fill.lua treats it so): a
+    // version at least this new existed, written by another release's format or before a
+    // renewal, so a joined load older than it predates what this read already saw.
+    else if (value?.kind === 'entry' && value.generation !== generation && !isAbsence(value)) seen.floors.set(key, value.version);
     return hit;
   }
 
@@ -433,7 +453,7 @@ export class ReadThrough {
     const waits: Array<[string, Promise<Outcome>, number | undefined]> = [];
     const mine: string[] = [];
     for (const ck of pending.keys()) {
-      const joined = this.flights.join(ck, notBefore, opts.deliberateFor);
+      const joined = this.flights.join(ck, notBefore, opts.deliberateFor, opts.generation);
       if (joined) {
         this.deps.metrics.coalesced.inc();
         waits.push([ck, joined.promise, joined.deadline]);
@@ -484,7 +504,12 @@ export class ReadThrough {
   private startFlight<K, T>(src: ReadSource<K, T>, keys: readonly string[], pending: ReadonlyMap<string, K>, req: ReadRequest, opts: FlightOptions): Array<[string, Promise<Outcome>]> {
     if (keys.length === 0) return [];
     // A leased flight may answer with another replica's fill: fresh reads must not join it.
-    const flight = this.flights.claim(keys, { freshJoinable: !opts.lease, deadline: req.deadline, ...(opts.deliberateFor === undefined ? {} : { owner: opts.deliberateFor }) });
+    const flight = this.flights.claim(keys, {
+      freshJoinable: !opts.lease,
+      deadline: req.deadline,
+      ...(opts.deliberateFor === undefined ? {} : { owner: opts.deliberateFor }),
+      ...(opts.generation === undefined ? {} : { generation: opts.generation }),
+    });
     void this.runFlight(src, keys.map((ck) => [ck, pending.get(ck)!] as const), flight, req.deadline, opts);
     return keys.map((ck, i) => [ck, flight.promises[i]!]);
   }

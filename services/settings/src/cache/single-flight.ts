@@ -6,7 +6,9 @@
  * request arrived (its snapshot could predate the write the caller already saw). And a load
  * that first waits for one caller's share of deliberate reads (`owner`, fair-share-limiter.ts)
  * is joined only by that caller's reads: anyone else joining it would wait behind that caller's
- * share, and be refused with it, for a read of their own.
+ * share, and be refused with it, for a read of their own. Nor is a load joined by a read that
+ * looked the key up under another generation: a renewal (TRUNCATE, restore, Redis restart)
+ * between the two lookups may have removed or rewound the row the older load is reading.
  */
 interface Flight<T> {
   readonly promise: Promise<T>;
@@ -14,6 +16,8 @@ interface Flight<T> {
   readonly owner: string | undefined;
   /** The deadline the load runs with: its starter's (epoch ms). */
   readonly deadline: number;
+  /** The cache generation its starter looked the key up under (undefined: Redis not read). */
+  readonly generation: bigint | undefined;
 }
 
 /** A load joined: its result, and the deadline it runs with (a joiner with more time may outlive it). */
@@ -33,12 +37,17 @@ export class SingleFlight<T> {
 
   constructor(private readonly now: () => number = Date.now) {}
 
-  /** The in-flight load of `key` if it may be joined by a read of `caller` (undefined: not a deliberate read) that needs a load started after `notBefore`. */
-  join(key: string, notBefore: number, caller?: string): Joined<T> | undefined {
+  /**
+   * The in-flight load of `key` if it may be joined by a read of `caller` (undefined: not a
+   * deliberate read) that needs a load started after `notBefore` and looked the key up under
+   * `generation` (undefined: Redis not read, any load will do).
+   */
+  join(key: string, notBefore: number, caller?: string, generation?: bigint): Joined<T> | undefined {
     const flight = this.flights.get(key);
     // Strictly later: clocks here count whole milliseconds, and a load started in the same one
     // as the caller's request may have started before it.
     if (!flight || (notBefore !== Number.NEGATIVE_INFINITY && flight.startedAt <= notBefore)) return undefined;
+    if (generation !== undefined && flight.generation !== undefined && flight.generation !== generation) return undefined;
     return flight.owner === undefined || flight.owner === caller ? flight : undefined;
   }
 
@@ -48,9 +57,10 @@ export class SingleFlight<T> {
    * fill) is done. `freshJoinable: false` makes the loads joinable only by readers without a
    * freshness requirement (their answer may come from another replica's fill, whose database
    * read can predate the joiner's arrival). `owner`: the caller whose deliberate-read share the
-   * loads wait for first. `deadline`: the one the loads run with (default: none).
+   * loads wait for first. `deadline`: the one the loads run with (default: none). `generation`:
+   * the one the keys were looked up under.
    */
-  claim(keys: readonly string[], opts: { freshJoinable?: boolean; owner?: string; deadline?: number } = {}): { claims: Claim<T>[]; promises: Promise<T>[]; release(): void } {
+  claim(keys: readonly string[], opts: { freshJoinable?: boolean; owner?: string; deadline?: number; generation?: bigint } = {}): { claims: Claim<T>[]; promises: Promise<T>[]; release(): void } {
     const startedAt = opts.freshJoinable === false ? Number.NEGATIVE_INFINITY : this.now();
     const owner = opts.owner;
     const deadline = opts.deadline ?? Number.POSITIVE_INFINITY;
@@ -66,7 +76,7 @@ export class SingleFlight<T> {
       });
       // A joiner may give up (deadline) before the load settles; that must not be unhandled.
       promise.catch(() => undefined);
-      const flight = { promise, startedAt, owner, deadline };
+      const flight = { promise, startedAt, owner, deadline, generation: opts.generation };
       this.flights.set(key, flight);
       mine.push([key, flight]);
       claims.push({ key, resolve, reject });

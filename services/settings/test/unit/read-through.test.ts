@@ -179,7 +179,7 @@ it('without the near-cache, a Redis hit carries its payload and decodes only whe
   const counting: ReadSource<string, string> = { ...s.source, decode: (b) => (decodes++, b.toString()) };
   s.redis.store.set(generationKey('account-settings'), Buffer.from('3'));
   s.redis.store.set('k:a', Buffer.from('e|5|3|five'));
-  const hit = await s.rt.get(counting, 'a', { mode: { kind: 'minimize_latency' }, startedAt: Date.now(), deadline: Date.now() + 5000 });
+  const hit = await s.rt.read(counting, 'a', { mode: { kind: 'minimize_latency' }, startedAt: Date.now(), deadline: Date.now() + 5000 });
   // A Get writes these bytes to the wire (pre-encoded-response.ts) and never reads `value`.
   expect(hit?.payload?.toString()).toBe('five');
   expect(hit?.version).toBe(5n);
@@ -188,6 +188,26 @@ it('without the near-cache, a Redis hit carries its payload and decodes only whe
   expect(hit?.value).toBe('five');
   expect(decodes).toBe(1);
   expect((await s.metrics.cacheRequests.get()).values.map((v) => [v.labels.result, v.value])).toEqual([['hit', 1]]);
+});
+
+it('without the near-cache, an entry that does not decode is read from the database by every reader of values (BatchGet, List, Watch), not failed later', async () => {
+  const s = setup();
+  const strict: ReadSource<string, string> = {
+    ...s.source,
+    decode: (b) => {
+      if (b.toString() === 'garbled') throw new RangeError('index out of range');
+      return b.toString();
+    },
+  };
+  s.db.set('a', { version: 5n, value: 'five' });
+  s.redis.store.set(generationKey('account-settings'), Buffer.from('3'));
+  s.redis.store.set('k:a', Buffer.from('e|5|3|garbled'));
+  const req = () => ({ mode: { kind: 'minimize_latency' } as ReadMode, startedAt: Date.now(), deadline: Date.now() + 5000 });
+  expect((await s.rt.get(strict, 'a', req()))?.value).toBe('five');
+  await tick();
+  await tick();
+  s.redis.store.set('k:a', Buffer.from('e|5|3|garbled'));
+  expect((await s.rt.getMany(strict, ['a'], req()))[0]?.value).toBe('five');
 });
 
 it('read answers a near-cache hit synchronously, and a miss asks the near-cache once before Redis', async () => {
@@ -215,4 +235,65 @@ it('read answers a near-cache hit synchronously, and a miss asks the near-cache 
   expect(strong).toBeInstanceOf(Promise);
   await strong;
   expect(await nearCounts()).toEqual({ miss: 2, hit: 1 });
+  // The entry owns its memory: no shared 8 KiB pool slab, no socket chunk kept alive behind it.
+  const held = near.get('account-settings', 'k:a')!;
+  expect(held.payload.buffer.byteLength).toBe(held.payload.length);
+});
+
+describe('a read that joins a load already in flight', () => {
+  /** A source whose first load reads the row, then stalls until `release` (a slow query). */
+  function slowFirstLoad(s: ReturnType<typeof setup>) {
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    let first = true;
+    const source: ReadSource<string, string> = {
+      ...s.source,
+      async load(keys) {
+        const snapshot = new Map(s.db);
+        if (first) {
+          first = false;
+          await gate;
+        }
+        const out = new Map<string, Loaded<string>>();
+        for (const k of keys) if (snapshot.has(k)) out.set(`k:${k}`, snapshot.get(k)!);
+        return out;
+      },
+    };
+    const read = (key: string) => s.rt.get(source, key, { mode: { kind: 'minimize_latency' }, startedAt: Date.now(), deadline: Date.now() + 5000 });
+    return { read, release: () => release() };
+  }
+
+  /** R1 misses `a` under generation 3; its load reads v5 and stalls. */
+  async function firstReadStalled() {
+    const s = setup();
+    const slow = slowFirstLoad(s);
+    s.redis.store.set(generationKey('account-settings'), Buffer.from('3'));
+    s.db.set('a', { version: 5n, value: 'five' });
+    const r1 = slow.read('a');
+    await tick();
+    return { s, slow, r1 };
+  }
+
+  it('never answers a version older than another generation\'s entry it found in Redis (another release refilled the key)', async () => {
+    const { s, slow, r1 } = await firstReadStalled();
+    // v6 commits; a replica of another release (payload format) loads it and fills over the marker.
+    s.db.set('a', { version: 6n, value: 'six' });
+    s.redis.store.set('k:a', Buffer.from('e|6|999|six'));
+    const r2 = slow.read('a');
+    await tick();
+    slow.release();
+    expect((await r1)?.value).toBe('five');
+    expect((await r2)?.value).toBe('six');
+  });
+
+  it('does not join a load started under another generation (a TRUNCATE renewed it in between)', async () => {
+    const { s, slow, r1 } = await firstReadStalled();
+    s.db.delete('a');
+    s.redis.store.set(generationKey('account-settings'), Buffer.from('4'));
+    const r2 = slow.read('a');
+    await tick();
+    slow.release();
+    expect((await r1)?.value).toBe('five');
+    expect(await r2).toBeUndefined();
+  });
 });

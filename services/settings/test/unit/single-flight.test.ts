@@ -57,3 +57,12 @@ it("a load waiting for one caller's deliberate-read share is joined by that call
   const plain = sf.claim(['j']);
   expect(sf.join('j', Number.NEGATIVE_INFINITY, 'flooder')?.promise).toBe(plain.promises[0]);
 });
+
+it('a load is not joined by a read that looked the key up under another generation', () => {
+  const sf = new SingleFlight<number>(() => 10);
+  sf.claim(['k'], { generation: 3n });
+  expect(sf.join('k', Number.NEGATIVE_INFINITY, undefined, 3n)).toBeDefined();
+  expect(sf.join('k', Number.NEGATIVE_INFINITY, undefined, 4n)).toBeUndefined();
+  // Redis not read: any load will do.
+  expect(sf.join('k', Number.NEGATIVE_INFINITY)).toBeDefined();
+});
