@@ -381,8 +381,7 @@ export class ReadThrough {
     // Unpooled: Buffer.from puts anything under 4 KiB in Node's shared 8 KiB pool, so each
     // long-lived entry would pin a slab shared with short-lived allocations (measured: 90 MB of
     // ArrayBuffers retained for 10 MB of payload), far beyond NEAR_CACHE_MAX_BYTES.
-    const payload = Buffer.allocUnsafeSlow(value.payload.length);
-    value.payload.copy(payload);
+    const payload = Buffer.from(new Uint8Array(value.payload).buffer);
     const entry: NearEntry = { space, version: value.version, generation: value.generation, payload, decoded };
     this.deps.near?.install(ticket, key, entry);
   }
