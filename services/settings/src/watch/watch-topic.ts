@@ -32,6 +32,13 @@ export interface TopicOptions<S> {
  */
 export class WatchTopic<S> {
   private readonly subscribers = new Set<(o: Observed<S>) => void>();
+  /**
+   * Subscribers that joined while the topic was dirty and have had no state yet. A read at the
+   * version already delivered is not news to the others, but it is their first state: without
+   * it a stream opened during a tracking loss (or a read's retry) stayed without a state or a
+   * bookmark until the key next changed.
+   */
+  private readonly awaiting = new Set<(o: Observed<S>) => void>();
   private current: Observed<S> | undefined;
   private dirty = true;
   /** When the oldest change not yet answered by a read arrived. */
@@ -68,9 +75,13 @@ export class WatchTopic<S> {
   subscribe(fn: (o: Observed<S>) => void): () => void {
     this.subscribers.add(fn);
     if (this.current && !this.dirty) fn(this.current);
-    else this.refresh();
+    else {
+      this.awaiting.add(fn);
+      this.refresh();
+    }
     return () => {
       this.subscribers.delete(fn);
+      this.awaiting.delete(fn);
       if (this.subscribers.size === 0) this.close();
     };
   }
@@ -133,7 +144,14 @@ export class WatchTopic<S> {
         }
         if (this.accepts(next) || (forced && next.state !== undefined && this.current !== undefined && next.version === this.current.version)) {
           this.current = next;
+          this.awaiting.clear();
           for (const fn of this.subscribers) fn(next);
+        } else if (!this.dirty && this.current) {
+          // Clean, and what was delivered is still current: it is the newcomers' first state.
+          const current = this.current;
+          const newcomers = [...this.awaiting];
+          this.awaiting.clear();
+          for (const fn of newcomers) fn(current);
         }
       }
     } finally {

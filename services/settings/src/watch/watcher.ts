@@ -8,8 +8,13 @@ export interface WatchSink<M> {
   onceDrained(fn: () => void): void;
 }
 
-/** What the caller has, per watched resource: nothing, the version of its resume token, or a state it was sent. */
-export type Sent<S> = { kind: 'nothing' } | { kind: 'resume'; version: bigint } | { kind: 'state'; observed: Observed<S> };
+/**
+ * What the caller has, per watched resource: nothing, the version of its resume token, or a
+ * state it was sent. `baseUnknown`: that state is older than the caller's resume token, and a
+ * caller that keeps the highest version it has seen (README, non-guarantee 26) ignored it, so
+ * it is no base for a delta: the next change goes out as a full state.
+ */
+export type Sent<S> = { kind: 'nothing' } | { kind: 'resume'; version: bigint } | { kind: 'state'; observed: Observed<S>; baseUnknown?: true };
 
 /** One watched resource of one stream. */
 export interface WatchTarget<S, M> {
@@ -160,7 +165,12 @@ export class Watcher<M> {
         this.opts.onFatal?.(err);
         return;
       }
-      slot.sent = { kind: 'state', observed: latest };
+      // Older than the caller's token (a hold that expired, or a resource "missing" here): the
+      // caller may have kept what it had. A staff list's delta from this state would then miss a
+      // grant the caller still holds and this state never had: revoked, it stayed with the
+      // caller for good, while bookmarks said the caller was current.
+      const behindCaller = slot.target.resumeVersion !== undefined && latest.version < slot.target.resumeVersion;
+      slot.sent = behindCaller ? { kind: 'state', observed: latest, baseUnknown: true } : { kind: 'state', observed: latest };
       for (const m of messages) this.write(m);
       if (messages.length > 0) {
         sentStates = true;

@@ -3,7 +3,7 @@ import { WatchHub } from '../../src/watch/watch-hub';
 import type { Observed } from '../../src/watch/watch-topic';
 import { Watcher, type Sent, type WatchSink, type WatchTarget } from '../../src/watch/watcher';
 
-type Msg = { kind: 'state'; name: string; version: bigint; from: Sent<string>['kind'] } | { kind: 'progress'; versions: string };
+type Msg = { kind: 'state'; name: string; version: bigint; from: Sent<string>['kind'] | 'unknown base' } | { kind: 'progress'; versions: string };
 
 const tick = async (): Promise<void> => {
   for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
@@ -56,7 +56,7 @@ const target = (name: string, row: FakeRow, resumeVersion?: bigint): WatchTarget
   resumeVersion,
   read: row.read,
   render: (sent, latest) =>
-    sent.kind === 'resume' && sent.version === latest.version ? [] : [{ kind: 'state', name, version: latest.version, from: sent.kind }],
+    sent.kind === 'resume' && sent.version === latest.version ? [] : [{ kind: 'state', name, version: latest.version, from: sent.kind === 'state' && sent.baseUnknown ? 'unknown base' : sent.kind }],
 });
 const progress = (versions: ReadonlyArray<{ name: string; version: bigint }>): Msg => ({ kind: 'progress', versions: versions.map((x) => `${x.name}@${x.version}`).join(',') });
 
@@ -64,6 +64,18 @@ function setUp(): { feed: KeyChangeBroadcast; hub: WatchHub } {
   const feed = new KeyChangeBroadcast();
   feed.resumed();
   return { feed, hub: new WatchHub(feed, { retryMs: 10, onReadError: () => undefined }) };
+}
+
+/** One watcher of `a` whose first read answered `initial`: it has been sent that state. */
+async function watchingFirstState(initial: Observed<string>): Promise<{ feed: KeyChangeBroadcast; hub: WatchHub; row: FakeRow; sink: FakeSink }> {
+  const { feed, hub } = setUp();
+  const row = new FakeRow(initial);
+  const sink = new FakeSink();
+  new Watcher(hub, sink, { progressMessage: progress }).start([target('a', row)]);
+  await tick();
+  row.answer();
+  await tick();
+  return { feed, hub, row, sink };
 }
 
 describe('Watch core: one upstream read per change, latest state coalesced, never backwards', () => {
@@ -125,13 +137,7 @@ describe('Watch core: one upstream read per change, latest state coalesced, neve
   });
 
   it('a disappearance is delivered only by a read no change overlapped', async () => {
-    const { feed, hub } = setUp();
-    const row = new FakeRow(v(3));
-    const sink = new FakeSink();
-    new Watcher(hub, sink, { progressMessage: progress }).start([target('a', row)]);
-    await tick();
-    row.answer();
-    await tick();
+    const { feed, row, sink } = await watchingFirstState(v(3));
     feed.changed(['k:a']);
     await tick();
     feed.changed(['k:a']); // overlaps the read below
@@ -210,6 +216,31 @@ describe('Watch core: one upstream read per change, latest state coalesced, neve
     }
   });
 
+  it('a state older than the caller\'s resume token is no base for the next change: that one is rendered as if nothing had been sent (the caller may have ignored the older state)', async () => {
+    const { feed, hub } = setUp();
+    const row = new FakeRow(v(4));
+    const sink = new FakeSink();
+    const w = new Watcher(hub, sink, { progressMessage: progress }); // no hold: the older state goes out at once
+    w.start([target('a', row, 6n)]);
+    await tick();
+    row.answer();
+    await tick();
+    for (const next of [v(5), v(7), v(8)]) {
+      row.current = next;
+      feed.changed(['k:a']);
+      await tick();
+      row.answer();
+      await tick();
+    }
+    expect(sink.out).toEqual([
+      { kind: 'state', name: 'a', version: 4n, from: 'resume' },
+      { kind: 'state', name: 'a', version: 5n, from: 'unknown base' },
+      { kind: 'state', name: 'a', version: 7n, from: 'unknown base' },
+      { kind: 'state', name: 'a', version: 8n, from: 'state' },
+    ]);
+    w.close();
+  });
+
   it('a resumed caller that opened while the replica was deaf gets its bookmark as soon as tracking is back and the re-read settles', async () => {
     const feed = new KeyChangeBroadcast(); // not live yet: tracking still being set up
     const hub = new WatchHub(feed, { retryMs: 10, onReadError: () => undefined });
@@ -250,13 +281,7 @@ describe('Watch core: one upstream read per change, latest state coalesced, neve
   });
 
   it('a watcher that opens while tracking is lost gets a fresh read, not the state its topic read before the loss', async () => {
-    const { feed, hub } = setUp();
-    const row = new FakeRow(v(1));
-    const first = new FakeSink();
-    new Watcher(hub, first, { progressMessage: progress }).start([target('a', row)]);
-    await tick();
-    row.answer();
-    await tick();
+    const { feed, hub, row } = await watchingFirstState(v(1));
     feed.lost();
     row.current = v(2); // changed while pushes were lost: the topic's v1 may be stale
     const late = new FakeSink();
@@ -269,14 +294,22 @@ describe('Watch core: one upstream read per change, latest state coalesced, neve
     expect(late.out).toEqual([{ kind: 'state', name: 'a', version: 2n, from: 'nothing' }]);
   });
 
-  it('a generation change (TRUNCATE) delivers the re-read even at the same version: a truncated grant table empties a list without bumping its version', async () => {
-    const { feed, hub } = setUp();
-    const row = new FakeRow(v(4, 'two grants'));
-    const sink = new FakeSink();
-    new Watcher(hub, sink, { progressMessage: progress }).start([target('a', row)]);
+  it('a watcher that opens while tracking is lost gets its first state even when the re-read finds the version its topic already had', async () => {
+    const { feed, hub, row, sink: first } = await watchingFirstState(v(1));
+    feed.lost(); // nothing changes meanwhile
+    const late = new FakeSink();
+    new Watcher(hub, late, { progressMessage: progress }).start([target('a', row)]);
     await tick();
+    expect(row.pendingReads).toBe(1);
     row.answer();
     await tick();
+    // Not news to the first watcher, but the newcomer's first state.
+    expect(late.out).toEqual([{ kind: 'state', name: 'a', version: 1n, from: 'nothing' }]);
+    expect(first.out.map((m) => (m.kind === 'state' ? m.version : m.kind))).toEqual([1n]);
+  });
+
+  it('a generation change (TRUNCATE) delivers the re-read even at the same version: a truncated grant table empties a list without bumping its version', async () => {
+    const { feed, row, sink } = await watchingFirstState(v(4, 'two grants'));
     feed.changed(['gen']);
     await tick();
     row.answer(v(4, 'no grants'));

@@ -94,7 +94,7 @@ function staffListKind(readThrough: ReadThrough, source: ReadSource<AccountKey, 
             }
             const items = latest.state as readonly StaffPermission[];
             const resumeToken = latest.version.toString();
-            if (sent.kind === 'state') {
+            if (sent.kind === 'state' && !sent.baseUnknown) {
               const d = grantChanges(sent.observed.state as readonly StaffPermission[], items);
               if (d.upserted.length === 0 && d.deleted.length === 0) return [];
               return [change({ name, resumeToken, fullState: false, missing: false, value: { $case: 'staffPermissions', value: d } })];
