@@ -14,7 +14,9 @@ const RETRYABLE = new Set<GrpcStatus>([GrpcStatus.UNAVAILABLE, GrpcStatus.ABORTE
 
 /**
  * How long to wait before the next attempt, or undefined to give up. UNAVAILABLE and ABORTED
- * are retried. A write is retried only when the server attached RetryInfo: the service sends
+ * are retried, and RESOURCE_EXHAUSTED when the server sent RetryInfo (the proto's contract: a
+ * caller over its share, e.g. CALLER_SHARE_EXCEEDED for deliberate reads, retries after that
+ * delay; without one the limit is not one that time lifts). A write is retried only when the server attached RetryInfo: the service sends
  * it only when the write was not applied (e.g. ABORTED ROW_LOCKED, UNAVAILABLE before commit);
  * a bare UNAVAILABLE from the transport may have lost the response of an applied write, and so
  * may UNAVAILABLE `WRITE_OUTCOME_UNKNOWN` (the service lost its database connection after the
@@ -22,7 +24,8 @@ const RETRYABLE = new Set<GrpcStatus>([GrpcStatus.UNAVAILABLE, GrpcStatus.ABORTE
  */
 export function retryDelayMs(error: SettingsApiError, attempt: number, idempotent: boolean, options: RetryOptions, random: () => number = Math.random): number | undefined {
   const maxAttempts = options.maxAttempts ?? 4;
-  if (attempt >= maxAttempts || !RETRYABLE.has(error.code)) return undefined;
+  if (attempt >= maxAttempts) return undefined;
+  if (!RETRYABLE.has(error.code) && !(error.code === GrpcStatus.RESOURCE_EXHAUSTED && error.retryDelayMs !== undefined)) return undefined;
   if (!idempotent && error.retryDelayMs === undefined) return undefined;
   const maxBackoff = options.maxBackoffMs ?? 2000;
   const server = error.retryDelayMs;

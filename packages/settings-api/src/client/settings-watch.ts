@@ -45,6 +45,13 @@ const FINAL = new Set([GrpcStatus.INVALID_ARGUMENT, GrpcStatus.PERMISSION_DENIED
 export class SettingsWatch {
   private readonly values = new Map<string, WatchedValue>();
   private readonly resumeTokens = new Map<string, string>();
+  /**
+   * The highest version seen per name; never lowered. The resume token is not it: a "missing"
+   * change and a bookmark of a missing resource say 0, and a resume from 0 told the next
+   * replica nothing to hold back, so one behind the caller had its older state applied (an
+   * existing resource went v6 → missing → v5; a revoked staff grant came back).
+   */
+  private readonly highest = new Map<string, bigint>();
   private readonly changeListeners = new Set<(name: string, value: WatchedValue) => void>();
   private readonly errorListeners = new Set<(error: SettingsApiError) => void>();
   private stream: ClientReadableStream<WatchSettingsResponse> | undefined;
@@ -112,9 +119,16 @@ export class SettingsWatch {
    * non-guarantee 26). "Missing" carries no version (a deletion is not versioned) and is applied.
    */
   private older(name: string, token: string): boolean {
-    const seen = this.resumeTokens.get(name);
-    if (seen === undefined || !/^\d+$/.test(seen) || !/^\d+$/.test(token)) return false;
-    return BigInt(token) < BigInt(seen);
+    const seen = this.highest.get(name);
+    if (seen === undefined || !/^\d+$/.test(token)) return false;
+    return BigInt(token) < seen;
+  }
+
+  private noteVersion(name: string, token: string): void {
+    if (!/^\d+$/.test(token)) return;
+    const v = BigInt(token);
+    const seen = this.highest.get(name);
+    if (seen === undefined || v > seen) this.highest.set(name, v);
   }
 
   private isReady(): boolean {
@@ -154,6 +168,7 @@ export class SettingsWatch {
       for (const v of m.event.value.versions) {
         // A bookmark at 0 says the resource does not exist (deleted): not older, applied.
         if (v.resumeToken === '0' || !this.older(v.name, v.resumeToken)) this.resumeTokens.set(v.name, v.resumeToken);
+        this.noteVersion(v.name, v.resumeToken);
       }
       return;
     }
@@ -163,6 +178,7 @@ export class SettingsWatch {
     const value = this.apply(c);
     this.values.set(c.name, value);
     this.resumeTokens.set(c.name, c.resumeToken);
+    this.noteVersion(c.name, c.resumeToken);
     for (const fn of this.changeListeners) fn(c.name, value);
     if (this.isReady()) {
       const waiters = this.readyWaiters;

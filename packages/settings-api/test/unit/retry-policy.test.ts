@@ -25,7 +25,9 @@ it('backs off further, with jitter, when the same RetryInfo delay keeps failing 
   expect(retryDelayMs(apiError(status.ABORTED, 250), 2, false, {}, () => 0.5)).toBe(375);
 });
 
-it('retries only UNAVAILABLE and ABORTED, and at most maxAttempts in all', () => {
+it('retries only UNAVAILABLE and ABORTED (RESOURCE_EXHAUSTED only with RetryInfo, as the proto says), and at most maxAttempts in all', () => {
+  expect(retryDelayMs(apiError(status.RESOURCE_EXHAUSTED, 100), 1, true, {})).toBe(100);
+  expect(retryDelayMs(apiError(status.RESOURCE_EXHAUSTED), 1, true, {})).toBeUndefined();
   expect(retryDelayMs(apiError(status.INVALID_ARGUMENT, 100), 1, true, {})).toBeUndefined();
   expect(retryDelayMs(apiError(status.DEADLINE_EXCEEDED), 1, true, {})).toBeUndefined();
   expect(retryDelayMs(apiError(status.ABORTED, 100), 4, true, { maxAttempts: 4 })).toBeUndefined();

@@ -48,6 +48,37 @@ describe('SettingsWatch, the client helper that keeps a local copy', () => {
     watch.close();
   });
 
+  it('never goes back through a version-0 message: after "missing" or a bookmark at 0 from a replica behind it, an older state from the next replica is still ignored', async () => {
+    const { grpc, watch } = setUp();
+    await tick();
+    const settings = (timeZone: string) => ({ $case: 'accountSettings', value: { name: 'accounts/a/settings', timeZone } });
+    const grants = (names: string[]) => ({ $case: 'staffPermissions', value: { upserted: names.map((name) => ({ name })), deleted: [] } });
+    grpc.streams[0]!.emit('data', change('accounts/a/settings', '6', settings('v6')));
+    grpc.streams[0]!.emit('data', change('accounts/a', '8', grants([]))); // g1 granted at v5, revoked at v8
+    grpc.streams[0]!.emit('error', err(status.UNAVAILABLE));
+    await tick();
+    // A replica that has heard of neither: "missing" for the settings (applied: it may be a
+    // deletion), the list's state before its first grant, and a bookmark at 0 for both.
+    const behind = grpc.streams[1]!;
+    behind.emit('data', { event: { $case: 'change', value: { name: 'accounts/a/settings', resumeToken: '0', fullState: true, missing: true } } } as WatchSettingsResponse);
+    behind.emit('data', change('accounts/a', '0', grants([])));
+    behind.emit('data', { event: { $case: 'progress', value: { versions: [{ name: 'accounts/a/settings', resumeToken: '0' }, { name: 'accounts/a', resumeToken: '0' }] } } } as WatchSettingsResponse);
+    behind.emit('error', err(status.UNAVAILABLE));
+    await tick();
+    // The next replica is behind too, at v5 for both.
+    const next = grpc.streams[2]!;
+    next.emit('data', change('accounts/a/settings', '5', settings('v5')));
+    next.emit('data', change('accounts/a', '5', grants(['g1'])));
+    expect(watch.get('accounts/a/settings')).toEqual({ kind: 'missing' });
+    const staff = watch.get('accounts/a');
+    expect(staff?.kind === 'staffPermissions' && [...staff.value.keys()]).toEqual([]);
+    // Newer versions are applied as ever.
+    next.emit('data', change('accounts/a/settings', '9', settings('v9')));
+    const got = watch.get('accounts/a/settings');
+    expect(got?.kind === 'accountSettings' && got.value.timeZone).toBe('v9');
+    watch.close();
+  });
+
   it('stops for good and reports it when the request itself is refused (PERMISSION_DENIED), without reconnecting', async () => {
     const { grpc, watch } = setUp();
     const errors: string[] = [];
