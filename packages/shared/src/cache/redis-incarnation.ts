@@ -1,6 +1,7 @@
 import { dataServers, type CacheRedisClient } from './cache-redis';
 import { generationKey, KEY_SPACES, redisIncarnationKey, type KeySpace } from './key-map';
 import { newGeneration } from './generation';
+import { ConfigError } from '../config/env-config';
 
 export interface IncarnationCheck {
   /**
@@ -46,9 +47,26 @@ export async function checkRedisIncarnation(redis: CacheRedisClient): Promise<In
  * operator's tool after restoring PostgreSQL or Redis from a backup (docs/operations.md).
  */
 export async function renewAllGenerations(redis: CacheRedisClient): Promise<KeySpace[]> {
-  const spaces = Object.keys(KEY_SPACES) as KeySpace[];
+  return renewGenerations(redis, Object.keys(KEY_SPACES) as KeySpace[]);
+}
+
+/** Gives the named key spaces fresh generations: only their entries become misses. */
+export async function renewGenerations(redis: CacheRedisClient, spaces: readonly KeySpace[]): Promise<KeySpace[]> {
   await Promise.all(spaces.map((space) => redis.set(generationKey(space), newGeneration())));
-  return spaces;
+  return [...spaces];
+}
+
+/**
+ * The key spaces an operator named, checked (every space when none is named). An unknown name
+ * is a ConfigError: renewing some other set than the one asked for — all of them, say — would
+ * turn the whole cache cold when one space was meant.
+ */
+export function keySpacesNamed(names: readonly string[]): KeySpace[] {
+  const all = Object.keys(KEY_SPACES) as KeySpace[];
+  if (names.length === 0) return all;
+  const unknown = names.filter((n) => !(all as string[]).includes(n));
+  if (unknown.length > 0) throw new ConfigError([`unknown key space ${unknown.join(', ')} (key spaces: ${all.join(', ')})`]);
+  return [...new Set(names as KeySpace[])];
 }
 
 /** The run id of the server, or the sorted run ids of the cluster's masters. */

@@ -56,7 +56,9 @@ function isNum(v: unknown): v is number {
  * `invalid` with a reason, for the dead-letter topic.
  */
 export function decodeChangeEvent(value: Buffer | null): DecodedChange {
-  if (value === null || value.length === 0) return { kind: 'tombstone' };
+  if (value === null) return { kind: 'tombstone' };
+  // Not a tombstone (those are null) and not an event: dead-lettered, never skipped unseen.
+  if (value.length === 0) return { kind: 'invalid', reason: 'empty record value (a tombstone is a null value)' };
   let parsed: unknown;
   try {
     parsed = JSON.parse(value.toString('utf8'));

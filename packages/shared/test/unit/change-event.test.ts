@@ -15,8 +15,9 @@ describe('decodeChangeEvent', () => {
     expect(decodeChangeEvent(raw).kind).toBe('change');
   });
 
-  it('treats a null value as the tombstone after a delete', () => {
+  it('treats a null value as the tombstone after a delete, and an empty one as invalid (dead-lettered, not skipped)', () => {
     expect(decodeChangeEvent(null)).toEqual({ kind: 'tombstone' });
+    expect(decodeChangeEvent(Buffer.alloc(0))).toMatchObject({ kind: 'invalid', reason: expect.stringMatching(/empty/) });
   });
 
   it.each([

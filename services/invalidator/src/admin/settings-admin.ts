@@ -3,7 +3,7 @@ import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { Kafka, logLevel as kafkaLogLevel, Partitioners } from 'kafkajs';
 import { Client } from 'pg';
 import pino from 'pino';
-import { commonEnv, ConfigError, createCacheRedis, type CacheRedis, InvalidIdError, kafkaClientOptions, loadEnv, renewAllGenerations } from '@settings/shared';
+import { commonEnv, ConfigError, createCacheRedis, type CacheRedis, InvalidIdError, kafkaClientOptions, KEY_SPACES, keySpacesNamed, loadEnv, renewGenerations } from '@settings/shared';
 import { pgRowVersions } from '../audit/row-versions';
 import { loadAdminInspectConfig, loadAdminKafkaConfig, type AdminKafkaConfig } from './admin-config';
 import { describeCdcHeal, loadHealCdcGapConfig, runCdcHeal } from './cdc-heal';
@@ -18,7 +18,7 @@ import { formatInspection, inspectResource, UnknownResourceNameError } from './i
  *   settings-admin dlq replay [--from-offset N] [--limit N] [--dry-run] [--group G]
  *   settings-admin inspect accounts/acme/settings [--json]
  *   settings-admin heal-cdc-gap ["<reason>"]
- *   settings-admin renew-generations
+ *   settings-admin renew-generations [space...]
  *
  * Locally: `npm run admin -- <command>` (local stack endpoints). Runbooks: docs/operations.md.
  * Results go to stdout; diagnostics to stderr. Exit 2: bad usage or configuration; 1: failure.
@@ -174,14 +174,16 @@ export function createAdminProgram(io: AdminIo): Command {
 
   program
     .command('renew-generations')
-    .description('give every cache key space a fresh generation: nothing cached before now is served again (a cold cache, never a stale one)')
-    .action(async () => {
+    .description('give the named cache key spaces (every one when none is named) a fresh generation: nothing of theirs cached before now is served again (a cold cache, never a stale one)')
+    .argument('[spaces...]', `key spaces: ${Object.keys(KEY_SPACES).join(', ')}`)
+    .action(async (names: string[]) => {
+      const chosen = keySpacesNamed(names);
       const config = loadEnv({ REDIS_URL: commonEnv.REDIS_URL, REDIS_CLUSTER_NODES: commonEnv.REDIS_CLUSTER_NODES }, io.env);
       const redis = adminRedis(config);
       try {
         await redis.connect();
-        const spaces = await renewAllGenerations(redis);
-        io.out(`renewed the generation of ${spaces.length} key spaces (${spaces.join(', ')}): every cached entry is now a miss`);
+        const spaces = await renewGenerations(redis, chosen);
+        io.out(`renewed the generation of ${spaces.length} key spaces (${spaces.join(', ')}): every entry cached in them is now a miss`);
       } finally {
         redis.disconnect();
       }

@@ -4,7 +4,7 @@ import { cacheKeys, changeTopic, establishGeneration, generationKey, localRedisU
 import { ChangeTopicReader, localKafka } from '@settings/local-stack';
 import { fencedAtLeast, readCache, sql, startTestInvalidator, uniqueId, waitFor } from '../support/test-invalidator';
 import type { RunningInvalidator } from '../../src/invalidator';
-import { createAdminProgram } from '../../src/admin/settings-admin';
+import { createAdminProgram, exitCodeOf } from '../../src/admin/settings-admin';
 
 /**
  * The operator CLI (src/admin/settings-admin.ts) against the real stack, through its command
@@ -133,5 +133,29 @@ describe('settings-admin dlq', () => {
     }
     // The group remembers: a second run has nothing left to replay.
     expect((await admin('dlq', 'replay', '--group', group)).at(-1)).toBe(`replayed 0 dead letter(s), skipped 0 (group ${group})`);
+  });
+});
+
+describe('renew-generations', () => {
+  const generations = async (): Promise<Record<string, string | null>> => {
+    const spaces = ['account-settings', 'doctor-settings', 'staff-permission', 'staff-permission-list', 'onpatient-settings'] as const;
+    return Object.fromEntries(await Promise.all(spaces.map(async (s) => [s, await redis.get(generationKey(s))])));
+  };
+
+  it('renews only the key space named (the runbooks name one), and refuses an unknown name without renewing anything', async () => {
+    for (const s of ['account-settings', 'doctor-settings'] as const) await establishGeneration(redis, s, await redis.get(generationKey(s)));
+    const before = await generations();
+    expect(await admin('renew-generations', 'account-settings')).toEqual(['renewed the generation of 1 key spaces (account-settings): every entry cached in them is now a miss']);
+    const after = await generations();
+    expect(after['account-settings']).not.toBe(before['account-settings']);
+    expect({ ...after, 'account-settings': null }).toEqual({ ...before, 'account-settings': null });
+
+    const err = await admin('renew-generations', 'account-setings').then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(exitCodeOf(err)).toBe(2);
+    expect(String(err)).toMatch(/unknown key space account-setings/);
+    expect(await generations()).toEqual(after);
   });
 });
