@@ -31,7 +31,13 @@ export class StaffPermissionsRepo extends ResourceRepo<'account_id' | 'staff_id'
     super(db, staffPermission, tokens);
   }
 
-  /** The first `cap` grants of an account and the list version, in one statement (one snapshot). */
+  /**
+   * The first `cap` grants of an account and the list version, in one statement (one snapshot).
+   * Ordered by staff id in byte order (`COLLATE "C"`), here and in `loadPage`: the List handler
+   * pages a cached list by comparing ids in JavaScript, which is byte order for the ASCII ids
+   * names allow. Under the database's collation (en_US.UTF-8 on many managed servers, where
+   * `-` and `_` sort before digits) the two orders differed and paging skipped grants.
+   */
   readonly loadList = async (account: AccountKey, cap: number, deadline: number): Promise<StaffList> => {
     const result = await this.db.read<{ rows: Row[] }>('staff_permission_list.read', deadline, (k) =>
       k.raw(
@@ -39,9 +45,9 @@ export class StaffPermissionsRepo extends ResourceRepo<'account_id' | 'staff_id'
            FROM (SELECT CAST(? AS text) AS account_id) a
            LEFT JOIN staff_permission_lists l ON l.account_id = a.account_id
            LEFT JOIN LATERAL (
-             SELECT * FROM staff_permissions s WHERE s.account_id = a.account_id ORDER BY s.staff_id LIMIT ?
+             SELECT * FROM staff_permissions s WHERE s.account_id = a.account_id ORDER BY s.staff_id COLLATE "C" LIMIT ?
            ) sp ON true
-          ORDER BY sp.staff_id`,
+          ORDER BY sp.staff_id COLLATE "C"`,
         [account.account_id, cap + 1],
       ),
     );
@@ -54,8 +60,8 @@ export class StaffPermissionsRepo extends ResourceRepo<'account_id' | 'staff_id'
   /** One page straight from PostgreSQL, for lists too long to cache. */
   async loadPage(account: AccountKey, afterStaffId: string | undefined, limit: number, deadline: number): Promise<StaffPermission[]> {
     const rows = await this.db.read<Row[]>('staff_permission_page.read', deadline, (k) => {
-      const q = k(TABLE).where(account).orderBy('staff_id').limit(limit);
-      return afterStaffId === undefined ? q : q.andWhere('staff_id', '>', afterStaffId);
+      const q = k(TABLE).where(account).orderByRaw('staff_id COLLATE "C"').limit(limit);
+      return afterStaffId === undefined ? q : q.andWhereRaw('staff_id COLLATE "C" > ?', [afterStaffId]);
     });
     return rows.map((r) => loadedFromRow(staffPermission, r, this.tokens).value);
   }

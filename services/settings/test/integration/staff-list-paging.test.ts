@@ -1,6 +1,7 @@
 import Redis from 'ioredis';
+import { Client } from 'pg';
 import { Role, StaffPermission } from '@settings/api';
-import { cacheKeys, localRedisUrl } from '@settings/shared';
+import { cacheKeys, localAdminDatabaseUrl, localRedisUrl } from '@settings/shared';
 import { accountsDeletedAfterAll, serverForTests, waitFor } from '../support/test-server';
 
 /**
@@ -55,4 +56,34 @@ it('a cached list pages by staff id: a grant deleted and one added between pages
   expect(seen[0]).toBe('s2');
   expect(seen).not.toContain('s1');
   expect(seen[seen.length - 1]).toBe('s4');
+});
+
+describe('on a database whose collation does not sort ids byte by byte (en_US.UTF-8 on many managed servers)', () => {
+  // The local stack's database is C.UTF-8; a managed server's default often is not. An ICU
+  // collation on the column stands in for it (punctuation before digits: s_a, s-x, s0), and is
+  // put back after. Only this file's own accounts are read meanwhile.
+  const admin = new Client({ connectionString: localAdminDatabaseUrl });
+  const setCollation = (collation: string) => admin.query(`ALTER TABLE staff_permissions ALTER COLUMN staff_id TYPE text COLLATE "${collation}"`);
+  let original = 'default';
+  beforeAll(async () => {
+    await admin.connect();
+    const { rows } = await admin.query<{ collation: string | null }>("SELECT collation_name AS collation FROM information_schema.columns WHERE table_name = 'staff_permissions' AND column_name = 'staff_id'");
+    original = rows[0]?.collation ?? 'default';
+    await setCollation('und-x-icu');
+  });
+  afterAll(async () => {
+    await setCollation(original);
+    await admin.end();
+  });
+
+  it('pages every grant exactly once, cached or not', async () => {
+    for (const ids of [['s-x', 's0', 's_a'], ['s-x', 's0', 's1', 's_a', 'sa']]) {
+      const a = newAccount();
+      const parent = `accounts/${a}`;
+      await grants(parent, ids);
+      // Byte order, whatever the column's collation: the order the page tokens assume.
+      expect(await listAll(parent, 1)).toEqual([...ids].sort());
+      expect(await listAll(parent, 2)).toEqual([...ids].sort());
+    }
+  });
 });
