@@ -3,6 +3,7 @@ import { CACHED_TABLES, changeTopic, createCacheRedis, createMissingTopics, kafk
 import type { Server } from 'node:http';
 import type { InvalidatorConfig } from './config';
 import { RedisHealthProbe } from './backpressure/redis-health-probe';
+import { backoffMs } from './backpressure/retry-backoff';
 import { ChangeConsumer } from './consumer/change-consumer';
 import { ProgressWatchdog } from './consumer/progress-watchdog';
 import { RedisEvictor } from './eviction/redis-evictor';
@@ -47,7 +48,6 @@ export async function startInvalidator(config: InvalidatorConfig, log: Logger): 
     },
   });
   const topics = CACHED_TABLES.map((t) => changeTopic(config.KAFKA_TOPIC_PREFIX, t));
-  if (config.KAFKA_CREATE_TOPICS) await ensureTopics(kafka, [...topics, config.DLQ_TOPIC], config.CHANGE_TOPIC_PARTITIONS, log);
 
   const evictor = new RedisEvictor(
     redis,
@@ -84,7 +84,7 @@ export async function startInvalidator(config: InvalidatorConfig, log: Logger): 
   const watchdog = new ProgressWatchdog(
     kafka.admin(),
     { groupId: config.KAFKA_GROUP_ID, stallMs: config.LIVENESS_STALL_SECONDS * 1000, checkIntervalMs: config.PROGRESS_CHECK_INTERVAL_MS },
-    { assignment: () => consumer.assignment, redisHealthy: () => redisHealth.healthy },
+    { assignment: () => consumer.assignment, redisHealthy: () => redisHealth.healthy, deadLettersFailing: () => consumer.deadLetterFailing },
     metrics,
     log,
   );
@@ -99,8 +99,12 @@ export async function startInvalidator(config: InvalidatorConfig, log: Logger): 
   });
   redisHealth.start();
   evictor.start();
-  await consumer.start(config.KAFKA_PARTITIONS_CONCURRENTLY);
-  await watchdog.start();
+  // Kafka unreachable at start-up (a rollout or a node drain while the brokers restart): retried
+  // here, live and not ready, instead of exiting into Kubernetes' crash-loop back-off (up to
+  // 5 minutes more without evictions once Kafka is back). A signal meanwhile exits (runMain).
+  if (config.KAFKA_CREATE_TOPICS) await untilKafkaAnswers('create topics', () => ensureTopics(kafka, [...topics, config.DLQ_TOPIC], config.CHANGE_TOPIC_PARTITIONS, log), log);
+  await untilKafkaAnswers('join the consumer group', () => consumer.start(config.KAFKA_PARTITIONS_CONCURRENTLY), log);
+  await untilKafkaAnswers('start the progress watchdog', () => watchdog.start(), log);
   const auditor = startAuditor(config, redis, metrics, log);
   log.info({ topics, group: config.KAFKA_GROUP_ID, httpPort: probes.port, maxKeysPerSecond: config.EVICTION_MAX_KEYS_PER_SECOND }, 'invalidator started');
 
@@ -123,6 +127,20 @@ export async function startInvalidator(config: InvalidatorConfig, log: Logger): 
         redis.disconnect();
       })()),
   };
+}
+
+/** Runs `step` until it succeeds, backing off 0.5 s doubling to 10 s, and logs each failure. */
+async function untilKafkaAnswers(what: string, step: () => Promise<void>, log: Logger): Promise<void> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await step();
+      return;
+    } catch (err) {
+      const waitMs = backoffMs(attempt, 500, 10_000, () => 1);
+      log.warn({ err: (err as Error).message, attempt: attempt + 1, retryInMs: waitMs }, `Kafka did not answer at start-up (${what}); retrying, not ready meanwhile`);
+      await new Promise((r) => setTimeout(r, waitMs));
+    }
+  }
 }
 
 async function ensureTopics(kafka: Kafka, topics: string[], partitions: number, log: Logger): Promise<void> {

@@ -105,8 +105,14 @@ export class ChangeConsumer {
           this.dlqFailing.delete(partition);
           this.dlqRetries.delete(partition);
           const paused = this.dlqPaused.get(partition);
-          if (paused) clearTimeout(paused.timer);
           this.dlqPaused.delete(partition);
+          if (paused) {
+            clearTimeout(paused.timer);
+            // kafkajs keeps a partition's pause across assignments: without this resume, the
+            // partition given back to this member later was never fetched again, and nothing
+            // said so (not failing, ready). Paused for Redis, the topic-wide resume lifts it.
+            if (this.pausedSince === undefined) this.resumePartition(paused.topic, paused.partition, partition);
+          }
         }
       }
       if (this.dlqFailing.size === 0) this.metrics.deadLetterFailing.set(0);
@@ -345,8 +351,12 @@ export class ChangeConsumer {
     this.dlqPaused.delete(partition);
     // Paused for Redis: the Redis resume resumes it with its topic.
     if (this.state !== 'running' || this.pausedSince !== undefined) return;
+    this.resumePartition(entry.topic, entry.partition, partition);
+  }
+
+  private resumePartition(topic: string, partitionNumber: number, partition: string): void {
     try {
-      this.consumer.resume([{ topic: entry.topic, partitions: [entry.partition] }]);
+      this.consumer.resume([{ topic, partitions: [partitionNumber] }]);
     } catch (err) {
       this.log.warn({ err: (err as Error).message, partition }, 'could not resume the partition held back by dead letters; it is fetched again when the consumer rejoins');
     }

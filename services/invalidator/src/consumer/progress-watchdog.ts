@@ -13,6 +13,12 @@ export interface ProgressWatchdogDeps {
   /** Partitions currently assigned to this member (from the last group join). */
   assignment(): Record<string, number[]>;
   redisHealthy(): boolean;
+  /**
+   * A partition is held back because the dead-letter topic refuses writes: known, reported by
+   * readiness and the dead-letter alert, and not cured by a restart (every member that takes
+   * the partition meets the same refusal, and each restart rebalances the whole group).
+   */
+  deadLettersFailing(): boolean;
 }
 
 /**
@@ -82,7 +88,7 @@ export class ProgressWatchdog {
       this.lastProgressAt = now;
       return;
     }
-    if (moved || lag === 0n || !this.deps.redisHealthy()) this.lastProgressAt = now;
+    if (moved || lag === 0n || !this.deps.redisHealthy() || this.deps.deadLettersFailing()) this.lastProgressAt = now;
     const stalledFor = now - this.lastProgressAt;
     this.metrics.secondsWithoutProgress.set(stalledFor / 1000);
     const stalled = stalledFor > this.opts.stallMs;

@@ -19,11 +19,12 @@ describe('progress watchdog (liveness), against real Kafka offsets', () => {
     const groupId = uniqueId('wedged-');
     await positionGroupAtEnd(groupId, [accountTopic]);
     let redisHealthy = false;
+    let deadLettersFailing = false;
     const admin = kafka.admin();
     const watchdog = new ProgressWatchdog(
       admin,
       { groupId, stallMs: 1000, checkIntervalMs: 60_000 },
-      { assignment: () => ({ [accountTopic]: [0, 1, 2] }), redisHealthy: () => redisHealthy },
+      { assignment: () => ({ [accountTopic]: [0, 1, 2] }), redisHealthy: () => redisHealthy, deadLettersFailing: () => deadLettersFailing },
       createInvalidatorMetrics(),
       createLogger('test', 'silent'),
     );
@@ -50,16 +51,24 @@ describe('progress watchdog (liveness), against real Kafka offsets', () => {
       await watchdog.check(t0 + 5000);
       expect(watchdog.live).toBe(true);
 
-      // Lag, Redis healthy, no commit for longer than stallMs: wedged.
+      // Lag while a partition waits for the dead-letter topic to take its poison events is known
+      // and reported (not ready, alert), and a restart would not cure it: alive.
       redisHealthy = true;
+      deadLettersFailing = true;
       await watchdog.check(t0 + 6000);
-      expect(watchdog.live).toBe(true);
       await watchdog.check(t0 + 8000);
+      expect(watchdog.live).toBe(true);
+
+      // Lag, Redis healthy, no commit for longer than stallMs: wedged.
+      deadLettersFailing = false;
+      await watchdog.check(t0 + 9000);
+      expect(watchdog.live).toBe(true);
+      await watchdog.check(t0 + 11000);
       expect(watchdog.live).toBe(false);
 
       // Progress (offsets committed to the end) makes it live again.
       await positionGroupAtEnd(groupId, [accountTopic]);
-      await watchdog.check(t0 + 9000);
+      await watchdog.check(t0 + 12000);
       expect(watchdog.live).toBe(true);
     } finally {
       await watchdog.stop();
