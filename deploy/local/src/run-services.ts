@@ -47,9 +47,12 @@ function shutdown(code: number): void {
   if (stopping) return;
   stopping = true;
   for (const c of children) if (c.exitCode === null) c.kill('SIGTERM');
+  // After the services' own drain budgets (settings: SHUTDOWN_GRACE_MS + 10 s = 20 s; the
+  // invalidator: runMain's 25 s), as Kubernetes' 30 s grace period would: an invalidator killed
+  // sooner never leaves its group, and the next start waits out the session timeout.
   const force = setTimeout(() => {
     for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
-  }, 15_000);
+  }, 30_000);
   force.unref();
   const exited = children.map((c) => (c.exitCode !== null || c.signalCode !== null ? Promise.resolve() : new Promise((r) => c.once('exit', r))));
   void Promise.all(exited).then(() => process.exit(code));

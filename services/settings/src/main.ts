@@ -1,3 +1,5 @@
+// First: a signal while the rest loads exits at once (PID 1 has no default action).
+import '@settings/shared/early-signal-exit';
 import { startTracing } from '@settings/shared/tracing';
 
 // Tracing first: it patches @grpc/grpc-js, pg and ioredis as they are required, so the rest of

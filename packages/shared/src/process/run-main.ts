@@ -70,7 +70,14 @@ export function runMain<C>(spec: MainSpec<C>): void {
       },
     );
   };
-  for (const signal of SIGNALS) process.on(signal, onSignal);
+  // The entry point's early handlers (early-signal-exit.ts) give way to these: added first, then
+  // the early ones removed. A signal that arrived while modules loaded is still queued in the
+  // loop's signal watcher, and a listener count of zero would close that watcher and drop it.
+  const early = (globalThis as Record<symbol, unknown>)[Symbol.for('settings-cache.early-signal-exit')];
+  for (const signal of SIGNALS) {
+    process.on(signal, onSignal);
+    if (typeof early === 'function') process.off(signal, early as (s: NodeJS.Signals) => void);
+  }
 
   const config = loadConfigOrExit(spec);
   const log = spec.createLogger ? spec.createLogger(config) : createLogger(spec.name, logLevelOf(config));
