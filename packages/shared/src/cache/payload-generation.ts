@@ -33,7 +33,7 @@ const MASK_52 = (1n << 52n) - 1n;
 export class PayloadGenerations {
   private readonly salts: ReadonlyMap<KeySpace, bigint>;
 
-  constructor(readonly formats: PayloadFormats = PAYLOAD_FORMATS) {
+  constructor(formats: PayloadFormats = PAYLOAD_FORMATS) {
     this.salts = new Map((Object.entries(formats) as Array<[KeySpace, number]>).map(([space, format]) => [space, formatSalt(space, format)]));
   }
 

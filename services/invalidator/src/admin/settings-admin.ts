@@ -3,7 +3,7 @@ import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { Kafka, logLevel as kafkaLogLevel, Partitioners } from 'kafkajs';
 import { Client } from 'pg';
 import pino from 'pino';
-import { commonEnv, ConfigError, createCacheRedis, type CacheRedis, InvalidIdError, kafkaClientOptions, KEY_SPACES, keySpacesNamed, loadEnv, renewGenerations } from '@settings/shared';
+import { commonEnv, ConfigError, createCacheRedis, type CacheRedis, InvalidIdError, kafkaClientOptions, keySpacesNamed, loadEnv, renewGenerations } from '@settings/shared';
 import { pgRowVersions } from '../audit/row-versions';
 import { loadAdminInspectConfig, loadAdminKafkaConfig, type AdminKafkaConfig } from './admin-config';
 import { describeCdcHeal, loadHealCdcGapConfig, runCdcHeal } from './cdc-heal';
@@ -175,7 +175,7 @@ export function createAdminProgram(io: AdminIo): Command {
   program
     .command('renew-generations')
     .description('give the named cache key spaces (every one when none is named) a fresh generation: nothing of theirs cached before now is served again (a cold cache, never a stale one)')
-    .argument('[spaces...]', `key spaces: ${Object.keys(KEY_SPACES).join(', ')}`)
+    .argument('[spaces...]', `key spaces: ${keySpacesNamed([]).join(', ')}`)
     .action(async (names: string[]) => {
       const chosen = keySpacesNamed(names);
       const config = loadEnv({ REDIS_URL: commonEnv.REDIS_URL, REDIS_CLUSTER_NODES: commonEnv.REDIS_CLUSTER_NODES }, io.env);
