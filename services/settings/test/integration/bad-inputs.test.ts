@@ -169,3 +169,13 @@ it('a forged or unsigned consistency token is refused without a database query',
   }
   expect(await metricValue(t.running, 'settings_db_queries_total')).toBe(before);
 });
+
+// README, Errors: one field violation per problem. The token's check used to throw on its own and
+// drop the page_size violation found before it.
+it('a List with a negative page size and a forged consistency token names both fields', async () => {
+  const err = await expectError(() =>
+    t.call('listStaffPermissions', { parent: `accounts/${a}`, pageSize: -1, pageToken: '', consistency: fresh('not a token!') }),
+  );
+  expect(status[err.code]).toBe('INVALID_ARGUMENT');
+  expect(err.fieldViolations.map((v) => v.field).sort()).toEqual(['consistency.at_least_as_fresh', 'page_size']);
+});

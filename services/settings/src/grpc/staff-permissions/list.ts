@@ -32,7 +32,7 @@ export function listStaffPermissions(
     if (req.pageSize < 0) violations.add('page_size', 'must not be negative');
     const after = req.pageToken === '' ? undefined : decodePageToken(req.pageToken, parent!.account_id);
     if (req.pageToken !== '' && after === undefined) violations.add('page_token', 'not a page token of this list');
-    const mode = parseReadMode(req.consistency, tokens);
+    const mode = parseReadMode(req.consistency, tokens, 'consistency', violations);
     violations.throwIfAny();
     const pageSize = req.pageSize === 0 ? DEFAULT_PAGE_SIZE : Math.min(req.pageSize, MAX_PAGE_SIZE);
 
