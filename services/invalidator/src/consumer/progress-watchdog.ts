@@ -83,6 +83,7 @@ export class ProgressWatchdog {
           this.lastCommitted.set(id, done);
         }
       }
+      await this.forgetUnassignedLag(assignment);
     } catch (err) {
       this.log.debug({ err: (err as Error).message }, 'progress check could not read offsets (Kafka unreachable?)');
       this.lastProgressAt = now;
@@ -96,6 +97,19 @@ export class ProgressWatchdog {
       this.log.error({ lag: lag.toString(), stalledSeconds: Math.round(stalledFor / 1000), assignment }, 'consumer wedged: lag on its partitions and Redis healthy, but no offset committed; failing liveness so it is restarted');
     }
     this.stalled = stalled;
+  }
+
+  /**
+   * Drops the lag gauge's series of partitions this member no longer owns: left alone, a
+   * partition moved to another member kept the last lag seen here for as long as this process
+   * ran, so dashboards summing the gauge showed lag that never drained.
+   */
+  private async forgetUnassignedLag(assignment: Record<string, number[]>): Promise<void> {
+    const { values } = await this.metrics.consumerLag.get();
+    for (const { labels } of values) {
+      const owned = assignment[String(labels.topic)]?.includes(Number(labels.partition)) ?? false;
+      if (!owned) this.metrics.consumerLag.remove({ topic: String(labels.topic), partition: String(labels.partition) });
+    }
   }
 
   private schedule(): void {
