@@ -28,6 +28,13 @@ export interface LeaseSplit<V> {
   leases: FillLease[];
   /** Keys another replica filled while we waited, with what it filled. */
   filled: Map<string, V>;
+  /**
+   * The keys still waited for, decided later (absent: none left). The keys decided so far are
+   * handed over first: a reader holding the lease of one key loads it at once instead of after
+   * its other keys' waits (the lease would run out meanwhile, and the other replicas waiting on
+   * it would wait a whole lease lifetime and then load it again).
+   */
+  rest?: Promise<LeaseSplit<V>>;
 }
 
 /**
@@ -36,6 +43,8 @@ export interface LeaseSplit<V> {
  * `pollMs`, and its lease asked for again each round, so when a holder dies or stalls past the
  * lease one waiter takes over. Waiting ends at the call's deadline or after four lease lifetimes;
  * then the reader loads itself. A Redis failure ends every wait at once (load without a lease).
+ * Each round that decides some keys while others are still waited for returns the decided ones
+ * with the rest as `rest`.
  *
  * Each round asks for the leases, then reads the entries. On one Redis the read is the shared
  * MGET of coalesced-mget.ts, dispatched in the check phase, after auto-pipelining wrote the SET
@@ -46,12 +55,15 @@ export interface LeaseSplit<V> {
  * and never a stale one (the fill is versioned). A lease we got for a key that turns out filled
  * is released at once.
  */
-export async function leaseOrWait<V>(keys: readonly string[], deadline: number, opts: FillLeaseOptions, deps: LeaseWaitDeps<V>): Promise<LeaseSplit<V>> {
-  const split: LeaseSplit<V> = { load: [], leases: [], filled: new Map() };
-  const giveUpAt = Math.min(deadline, deps.now() + 4 * opts.ttlMs);
+export function leaseOrWait<V>(keys: readonly string[], deadline: number, opts: FillLeaseOptions, deps: LeaseWaitDeps<V>): Promise<LeaseSplit<V>> {
+  return decide(keys, Math.min(deadline, deps.now() + 4 * opts.ttlMs), false, opts, deps);
+}
+
+async function decide<V>(keys: readonly string[], giveUpAt: number, waitedBefore: boolean, opts: FillLeaseOptions, deps: LeaseWaitDeps<V>): Promise<LeaseSplit<V>> {
   let waiting = [...keys];
-  let waited = false;
+  let waited = waitedBefore;
   for (;;) {
+    const split: LeaseSplit<V> = { load: [], leases: [], filled: new Map() };
     // Leases first; on one Redis the MGET follows them on the wire (see above).
     const asked = Promise.all(waiting.map((k) => acquireFillLease(deps.redis, k, opts.ttlMs).then((lease) => ({ k, lease }), () => ({ k, lease: null }))));
     const read = deps.readFilled(waiting);
@@ -72,14 +84,22 @@ export async function leaseOrWait<V>(keys: readonly string[], deadline: number, 
         deps.count(lease && found ? 'acquired' : 'redis_error');
       }
     }
-    waiting = still;
-    if (waiting.length === 0) return split;
-    if (waited && deps.now() >= giveUpAt) return giveUp(split, waiting, deps);
+    if (still.length === 0) return split;
+    if (waited && deps.now() >= giveUpAt) return giveUp(split, still, deps);
+    if (split.load.length > 0 || split.filled.size > 0) {
+      split.rest = pause(still, giveUpAt, opts, deps).then(() => decide(still, giveUpAt, true, opts, deps));
+      return split;
+    }
     waited = true;
-    // Not past the give-up time: the last round's wait is what is left of it.
-    const pause = Math.max(1, Math.min(opts.pollMs, giveUpAt - deps.now()));
-    await Promise.race(waiting.map((k) => (deps.near?.usable ? deps.near.waitForChange(k, pause) : sleep(pause))));
+    await pause(still, giveUpAt, opts, deps);
+    waiting = still;
   }
+}
+
+/** Until one of `keys` changes in Redis or a poll interval passes, never past the give-up time. */
+function pause<V>(keys: readonly string[], giveUpAt: number, opts: FillLeaseOptions, deps: LeaseWaitDeps<V>): Promise<unknown> {
+  const ms = Math.max(1, Math.min(opts.pollMs, giveUpAt - deps.now()));
+  return Promise.race(keys.map((k) => (deps.near?.usable ? deps.near.waitForChange(k, ms) : sleep(ms))));
 }
 
 function giveUp<V>(split: LeaseSplit<V>, keys: readonly string[], deps: LeaseWaitDeps<V>): LeaseSplit<V> {

@@ -24,9 +24,9 @@ import type { AuditSampler } from './audit-sampler';
 import type { CircuitBreaker } from './circuit-breaker';
 import { CoalescedMget } from './coalesced-mget';
 import type { ConcurrencyLimiter } from './concurrency-limiter';
-import { leaseOrWait, releaseLeases, type FillLeaseOptions } from './fill-lease-wait';
+import { leaseOrWait, releaseLeases, type FillLeaseOptions, type LeaseSplit } from './fill-lease-wait';
 import type { NearCache, NearEntry, ReadTicket } from './near-cache';
-import { SingleFlight } from './single-flight';
+import { SingleFlight, type Claim } from './single-flight';
 
 export interface Loaded<T> {
   readonly version: bigint;
@@ -522,7 +522,7 @@ export class ReadThrough {
   ): Promise<void> {
     const { fallbackLimiter, metrics } = this.deps;
     let release: (() => void) | undefined;
-    let leases: FillLease[] = [];
+    const leases: FillLease[] = [];
     try {
       if (opts.fallback) {
         release = fallbackLimiter.tryAcquire();
@@ -536,12 +536,14 @@ export class ReadThrough {
       } else if (opts.deliberateFor !== undefined) {
         release = await this.deps.deliberateReads?.acquire(opts.deliberateFor, deadline);
       }
-      let toLoad = keys;
-      let filledByOthers = new Map<string, Found<T>>();
+      const byKey = new Map(keys);
+      const claimsOf = (decided: ReadonlyMap<string, unknown>): Array<Claim<Outcome>> => flight.claims.filter((c) => decided.has(c.key));
+      // Without a lease: one phase, every key loaded here.
+      let phase: LeaseSplit<Found<T>> | undefined = { load: keys.map(([ck]) => ck), leases: [], filled: new Map() };
       if (opts.lease && this.deps.fillLease) {
-        // Cold keys: one replica loads (the lease holder), the others read its fill.
-        const byKey = new Map(keys);
-        const split = await leaseOrWait(keys.map(([ck]) => ck), deadline, this.deps.fillLease, {
+        // Cold keys: one replica loads (the lease holder), the others read its fill. Keys are
+        // decided in phases: the ones leased or filled so far are answered while the others wait.
+        phase = await leaseOrWait(keys.map(([ck]) => ck), deadline, this.deps.fillLease, {
           redis: this.deps.redis,
           log: this.deps.log,
           near: this.deps.near,
@@ -549,19 +551,24 @@ export class ReadThrough {
           readFilled: (cks) => this.readFilled(src, cks),
           count: (result) => metrics.fillLeases.inc({ space: src.space, result }),
         });
-        leases = split.leases;
-        filledByOthers = split.filled;
-        toLoad = split.load.map((ck) => [ck, byKey.get(ck)!] as const);
       }
-      const readStartedAt = this.now();
-      // The one place this class reads PostgreSQL.
-      const loaded = toLoad.length > 0 ? await src.load(toLoad.map(([, k]) => k), deadline) : new Map<string, Loaded<T>>();
-      release?.();
-      for (const claim of flight.claims) {
-        const filled = filledByOthers.get(claim.key);
-        claim.resolve(filled === ABSENT ? undefined : (filled ?? loaded.get(claim.key)));
+      for (; phase; phase = await phase.rest) {
+        // A phase that fails leaves the later ones waiting on nothing: never an unhandled rejection.
+        phase.rest?.catch(() => undefined);
+        leases.push(...phase.leases);
+        for (const claim of claimsOf(phase.filled)) {
+          const filled = phase.filled.get(claim.key);
+          claim.resolve(filled === ABSENT ? undefined : filled);
+        }
+        if (phase.load.length === 0) continue;
+        const toLoad = phase.load.map((ck) => [ck, byKey.get(ck)!] as const);
+        const readStartedAt = this.now();
+        // The one place this class reads PostgreSQL.
+        const loaded = await src.load(toLoad.map(([, k]) => k), deadline);
+        if (!phase.rest) release?.();
+        for (const claim of claimsOf(new Map(toLoad))) claim.resolve(loaded.get(claim.key));
+        if (opts.generation !== undefined) await this.fill(src, phase.load, loaded, opts.generation, readStartedAt, opts.yieldToSameVersion === true);
       }
-      if (opts.generation !== undefined) await this.fill(src, toLoad.map(([ck]) => ck), loaded, opts.generation, readStartedAt, opts.yieldToSameVersion === true);
     } catch (err) {
       for (const claim of flight.claims) claim.reject(err);
     } finally {

@@ -1,5 +1,7 @@
 import { AccountSettings } from '@settings/api';
-import { accountsDeletedAfterAll, metricValue, startTestServer, type TestServer } from '../support/test-server';
+import { cacheKeys, fillLeaseKey, parseCacheValue } from '@settings/shared';
+import { createTestRedis } from '@settings/local-stack';
+import { accountsDeletedAfterAll, metricValue, startTestServer, waitFor, type TestServer } from '../support/test-server';
 
 /**
  * One database read per cold key across replicas: three settings servers (each its own Redis
@@ -46,5 +48,41 @@ describe.each([
     expect(new Set(names)).toEqual(new Set(['code 5']));
     if (expected === 'exactly one') expect(dbReads).toBe(1);
     else expect(dbReads).toBeGreaterThan(1);
+  });
+});
+
+describe('a read that holds the lease of one cold key and waits for another\'s', () => {
+  const redis = createTestRedis();
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startTestServer();
+  });
+  afterAll(async () => {
+    await server.close();
+    redis.disconnect();
+  });
+
+  it('loads and fills the key it holds at once, not after the other key\'s wait', async () => {
+    const [a, b] = [newAccount(), newAccount()];
+    const names = [a, b].map((id) => `accounts/${id}/settings`);
+    for (const name of names) await server.call('updateAccountSettings', { accountSettings: AccountSettings.fromPartial({ name, displayName: 'cold' }), allowMissing: true });
+    // Another replica holds b's lease and never fills it: this read waits for b up to four
+    // lease lifetimes (2 s at the default FILL_LEASE_MS of 500).
+    const keyA = cacheKeys.accountSettings(a).key;
+    await redis.set(fillLeaseKey(cacheKeys.accountSettings(b).key), 'another-replica', 'PX', 10_000);
+    const started = Date.now();
+    const batch = server.call('batchGetAccountSettings', { names });
+    let filledAfter = Number.POSITIVE_INFINITY;
+    await waitFor(async () => {
+      const v = parseCacheValue(await redis.getBuffer(keyA));
+      if (v?.kind === 'entry' && v.version > 0n) filledAfter = Date.now() - started;
+      return filledAfter < Number.POSITIVE_INFINITY;
+    }, 5000, `fill of ${keyA}`);
+    const got = await batch;
+    const answeredAfter = Date.now() - started;
+    expect(got.accountSettings.map((s) => s.displayName)).toEqual(['cold', 'cold']);
+    // Before, a's load started only when b's wait ended: its lease (500 ms) had run out, and
+    // the replicas waiting on a would have waited it out and loaded a again.
+    expect({ filledAfter: filledAfter < 400, answeredAfter: answeredAfter >= 1500 }).toEqual({ filledAfter: true, answeredAfter: true });
   });
 });

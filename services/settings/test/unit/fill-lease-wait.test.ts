@@ -1,4 +1,4 @@
-import { cacheKeys, createLogger, type CacheRedis } from '@settings/shared';
+import { cacheKeys, createLogger, fillLeaseKey, type CacheRedis } from '@settings/shared';
 import { leaseOrWait, type FillLeaseResult } from '../../src/cache/fill-lease-wait';
 
 /** Waiting for another replica's fill, against a Redis where that replica holds the lease and never fills. */
@@ -29,4 +29,24 @@ describe('leaseOrWait', () => {
     expect(counted).toEqual(['gave_up']);
     expect(gaveUpAt).toBe(deadline);
   });
+
+  it('hands over a key it holds the lease of at once, while another key of the read is still waited for', async () => {
+    const [a, b] = [cacheKeys.accountSettings('a').key, cacheKeys.accountSettings('b').key];
+    // a's lease is granted; b's is another replica's, which never fills.
+    const redis = { set: (key: string) => Promise.resolve(key.includes('{acct:a}') ? 'OK' : null) } as unknown as CacheRedis;
+    const counted: FillLeaseResult[] = [];
+    const first = await leaseOrWait([a, b], Date.now() + 10_000, { ttlMs: 500, pollMs: 25 }, {
+      redis,
+      log: createLogger('test', 'silent'),
+      now: Date.now,
+      readFilled: () => Promise.resolve(new Map()),
+      count: (r) => counted.push(r),
+    });
+    expect({ load: first.load, leases: first.leases.map((l) => l.key), waiting: first.rest !== undefined }).toEqual({ load: [a], leases: [fillLeaseKey(a)], waiting: true });
+    const rest = first.rest!;
+    await jest.advanceTimersByTimeAsync(2000);
+    expect((await rest).load).toEqual([b]);
+    expect(counted).toEqual(['acquired', 'gave_up']);
+  });
 });
+
