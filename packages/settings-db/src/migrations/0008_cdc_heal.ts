@@ -10,7 +10,7 @@ import type { Knex } from 'knex';
 // version fence evicts only the entries older than their row. The table is in the publication.
 //
 // cdc_gap: one row per known gap in the change stream (connector offsets reset, replication slot
-//   recreated or lost), written by whatever caused or saw it; the heal (@settings/db healCdcGaps)
+//   recreated or lost), written by whatever caused or saw it; the heal (@settings/shared healCdcGaps)
 //   inserts one snapshot signal for all unhealed rows and marks them healed, in one statement.
 export async function up(knex: Knex): Promise<void> {
   await knex.raw(`

@@ -57,6 +57,26 @@ describe('consistency tokens', () => {
     expect(() => tokens.verify(rotated.issue(12n))).toThrow(MalformedTokenError);
   });
 
+  // docs/operations.md, Rotating the consistency token key: during each roll-out the pods of the
+  // step before and of the step after serve side by side; each must accept every token the other
+  // issues (a write's token, or cached bytes the other filled).
+  it('the documented three-step key rotation never refuses a token during a roll-out; a new signing key in one roll-out does', () => {
+    const NEW = 'the-new-consistency-token-key-0123456789';
+    const steps = [new ConsistencyTokens(KEY), new ConsistencyTokens(KEY, NEW), new ConsistencyTokens(NEW, KEY), new ConsistencyTokens(NEW)];
+    const acceptsEachOther = (a: ConsistencyTokens, b: ConsistencyTokens): boolean =>
+      [[a, b], [b, a]].every(([issuer, verifier]) => {
+        try {
+          return verifier!.verify(issuer!.issue(21n)).version === 21n;
+        } catch {
+          return false;
+        }
+      });
+    // Steps 0 → 1 and 1 → 2 overlap in roll-outs; step 3 comes after cached tokens of step 1 expired.
+    expect([acceptsEachOther(steps[0]!, steps[1]!), acceptsEachOther(steps[1]!, steps[2]!), acceptsEachOther(steps[2]!, steps[3]!)]).toEqual([true, true, true]);
+    // The shortcut: straight from the old key to (new, previous = old).
+    expect(acceptsEachOther(steps[0]!, steps[2]!)).toBe(false);
+  });
+
   it('read modes: unset and false mean minimize_latency; a bad or forged token is INVALID_ARGUMENT on the token field', () => {
     expect(parseReadMode(undefined, tokens)).toEqual({ kind: 'minimize_latency' });
     expect(parseReadMode({ requirement: { $case: 'fullyConsistent', value: false } }, tokens)).toEqual({ kind: 'minimize_latency' });
