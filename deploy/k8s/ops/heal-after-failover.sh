@@ -4,9 +4,14 @@
 #   deploy/k8s/ops/heal-after-failover.sh -n <namespace> [--reset-offsets] [--reason <text>]
 #                                         [--renew-generations] [--dry-run]
 #
-# 1. Connector: with --reset-offsets (or when its task FAILED because the stored offset is "no
-#    longer available" on the new primary's fresh slot), stop it, reset its offsets and start it,
-#    so it streams from the new slot.
+# 1. Connector: stop it; drop the replication slot if PostgreSQL invalidated it (wal_status
+#    lost: such a slot can never stream again, and Debezium recreates only a missing slot); reset
+#    its offsets; start it, so it streams from the slot's position. Always, not only when the
+#    task FAILED: after a restore, or a failover to a standby that was behind, the stored offset
+#    is AHEAD of the new server's WAL, and Debezium (offset.mismatch.strategy no_validation)
+#    streams from it without an error, skipping every change committed before the WAL passes it.
+#    Resetting costs at most events delivered twice (harmless); the gap is healed in step 3.
+#    (--reset-offsets is still accepted; it is what every run does.)
 # 2. Wait until the connector task is RUNNING and the slot is active: from here on every change
 #    is evicted again, and a signal row is read.
 # 3. Re-read the current rows (the invalidator's heal-cdc-gap command): every recorded CDC gap,
@@ -29,12 +34,12 @@ KUBECTL="${KUBECTL:-kubectl}"
 CONNECTOR="${CONNECTOR:-settings-postgres}"
 SLOT="${SLOT:-settings_cache_slot}"
 TIMEOUT="${TIMEOUT:-600}"
-NS="" RESET=0 DRY_RUN=0 RENEW=0 REASON=""
+NS="" DRY_RUN=0 RENEW=0 REASON=""
 usage() { echo "usage: $0 -n <namespace> [--reset-offsets] [--reason <text>] [--renew-generations] [--dry-run]" >&2; exit 2; }
 while [[ $# -gt 0 ]]; do
   case "$1" in
     -n|--namespace) [[ $# -ge 2 ]] || usage; NS="$2"; shift 2 ;;
-    --reset-offsets) RESET=1; shift ;;
+    --reset-offsets) shift ;; # every run resets (step 1)
     --reason) [[ $# -ge 2 ]] || usage; REASON="$2"; shift 2 ;;
     --renew-generations) RENEW=1; shift ;;
     --dry-run) DRY_RUN=1; shift ;;
@@ -53,31 +58,7 @@ until_true() { # <what> <command...>: polls every 5 s, fails after TIMEOUT
   echo "    $what"
 }
 
-if [[ $DRY_RUN -eq 0 ]]; then
-  echo "connector $CONNECTOR: $(state)"
-  trace="$("$KUBECTL" get "kafkaconnector/$CONNECTOR" -n "$NS" -o jsonpath='{.status.connectorStatus.tasks[*].trace}')"
-  [[ "$trace" == *"no longer available"* ]] && RESET=1
-fi
-
-if [[ $RESET -eq 1 ]]; then
-  echo "==> resetting the connector's offsets: it streams from the slot's position"
-  k patch "kafkaconnector/$CONNECTOR" -n "$NS" --type merge -p '{"spec":{"state":"stopped"}}'
-  until_true "connector STOPPED" bash -c "[[ \"\$($KUBECTL get kafkaconnector/$CONNECTOR -n $NS -o jsonpath='{.status.connectorStatus.connector.state}')\" == STOPPED ]]"
-  k annotate "kafkaconnector/$CONNECTOR" -n "$NS" strimzi.io/connector-offsets=reset --overwrite
-  # Strimzi removes the annotation once the offsets are reset.
-  until_true "offsets reset" bash -c "[[ -z \"\$($KUBECTL get kafkaconnector/$CONNECTOR -n $NS -o jsonpath='{.metadata.annotations.strimzi\.io/connector-offsets}')\" ]]"
-  k patch "kafkaconnector/$CONNECTOR" -n "$NS" --type merge -p '{"spec":{"state":"running"}}'
-fi
-
-echo "==> waiting for the connector to stream again"
-until_true "connector and task RUNNING" bash -c "[[ \"\$($KUBECTL get kafkaconnector/$CONNECTOR -n $NS -o jsonpath='{.status.connectorStatus.connector.state} {.status.connectorStatus.tasks[*].state}')\" =~ ^RUNNING( RUNNING)+\$ ]]"
-until_true "slot $SLOT active" bash -c "$KUBECTL exec -n $NS deploy/settings-postgres-exporter -- wget -qO- http://127.0.0.1:9187/metrics | grep -Eq '^pg_replication_slot_slot_is_active\{[^}]*slot_name=\"$SLOT\"[^}]*\} 1\$'"
-
-echo "==> re-reading the current rows: incremental snapshot of the cached tables (heal-cdc-gap)"
-if [[ -z "$REASON" ]]; then
-  REASON="heal-after-failover.sh $(date -u +%Y-%m-%dT%H:%M:%SZ)"
-  [[ $RESET -eq 0 ]] || REASON+=": connector offsets reset"
-fi
+if [[ $DRY_RUN -eq 0 ]]; then echo "connector $CONNECTOR: $(state)"; fi
 cfg() { # <connector config key> <default>: where the connector reads, so the heal writes there
   local v=""; [[ $DRY_RUN -eq 1 ]] || v="$("$KUBECTL" get "kafkaconnector/$CONNECTOR" -n "$NS" -o jsonpath="{.spec.config.database\\.$1}")"
   echo "${v:-$2}"
@@ -90,12 +71,14 @@ image=$(if [[ $DRY_RUN -eq 1 ]]; then echo "<image of deploy/settings-invalidato
   "$KUBECTL" get deploy/settings-invalidator -n "$NS" -o jsonpath='{.spec.template.spec.containers[?(@.name=="settings-invalidator")].image}'; fi)
 [[ -n "$image" ]] || die "no image on deploy/settings-invalidator"
 json() { printf '%s' "$1" | sed 's/\\/\\\\/g; s/"/\\"/g'; }
-overrides=$(cat <<JSON
+heal_pod() { # <argument>: runs heal-cdc-gap.js <argument> in a short-lived pod and waits for it
+  local overrides
+  overrides=$(cat <<JSON
 {"apiVersion":"v1","metadata":{"labels":{"app.kubernetes.io/name":"settings-cdc-heal","app.kubernetes.io/part-of":"settings-cache"}},
  "spec":{"serviceAccountName":"settings-invalidator","automountServiceAccountToken":false,"enableServiceLinks":false,"restartPolicy":"Never",
   "securityContext":{"runAsNonRoot":true,"runAsUser":1000,"runAsGroup":1000,"seccompProfile":{"type":"RuntimeDefault"}},
   "containers":[{"name":"heal","image":"$(json "$image")",
-   "command":["node","services/invalidator/dist/src/admin/heal-cdc-gap.js","$(json "$REASON")"],
+   "command":["node","services/invalidator/dist/src/admin/heal-cdc-gap.js","$(json "$1")"],
    "env":[{"name":"HEAL_DATABASE_URL","value":"$(json "$db_url")"},
     {"name":"PGPASSWORD","valueFrom":{"secretKeyRef":{"name":"settings-debezium-db","key":"password"}}},
     {"name":"REPLICATION_SLOT","value":"$(json "$SLOT")"}],
@@ -105,7 +88,25 @@ overrides=$(cat <<JSON
   "volumes":[{"name":"settings-ca","configMap":{"name":"settings-ca-bundle"}}]}}
 JSON
 )
-k run "settings-cdc-heal-$(date +%s)" -n "$NS" --image="$image" --restart=Never --rm -i --quiet --overrides="$overrides"
+  k run "settings-cdc-heal-$(date +%s)-$RANDOM" -n "$NS" --image="$image" --restart=Never --rm -i --quiet --overrides="$overrides"
+}
+
+echo "==> stopping the connector, dropping its slot if PostgreSQL invalidated it, resetting its offsets"
+k patch "kafkaconnector/$CONNECTOR" -n "$NS" --type merge -p '{"spec":{"state":"stopped"}}'
+until_true "connector STOPPED" bash -c "[[ \"\$($KUBECTL get kafkaconnector/$CONNECTOR -n $NS -o jsonpath='{.status.connectorStatus.connector.state}')\" == STOPPED ]]"
+heal_pod --drop-lost-slot
+k annotate "kafkaconnector/$CONNECTOR" -n "$NS" strimzi.io/connector-offsets=reset --overwrite
+# Strimzi removes the annotation once the offsets are reset.
+until_true "offsets reset" bash -c "[[ -z \"\$($KUBECTL get kafkaconnector/$CONNECTOR -n $NS -o jsonpath='{.metadata.annotations.strimzi\.io/connector-offsets}')\" ]]"
+k patch "kafkaconnector/$CONNECTOR" -n "$NS" --type merge -p '{"spec":{"state":"running"}}'
+
+echo "==> waiting for the connector to stream again"
+until_true "connector and task RUNNING" bash -c "[[ \"\$($KUBECTL get kafkaconnector/$CONNECTOR -n $NS -o jsonpath='{.status.connectorStatus.connector.state} {.status.connectorStatus.tasks[*].state}')\" =~ ^RUNNING( RUNNING)+\$ ]]"
+until_true "slot $SLOT active" bash -c "$KUBECTL exec -n $NS deploy/settings-postgres-exporter -- wget -qO- http://127.0.0.1:9187/metrics | grep -Eq '^pg_replication_slot_slot_is_active\{[^}]*slot_name=\"$SLOT\"[^}]*\} 1\$'"
+
+echo "==> re-reading the current rows: incremental snapshot of the cached tables (heal-cdc-gap)"
+[[ -n "$REASON" ]] || REASON="heal-after-failover.sh $(date -u +%Y-%m-%dT%H:%M:%SZ): connector offsets reset"
+heal_pod "$REASON"
 
 if [[ $RENEW -eq 1 ]]; then
   echo "==> bumping every key-space generation (--renew-generations: the whole cache becomes misses)"

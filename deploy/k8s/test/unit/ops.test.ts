@@ -21,12 +21,18 @@ const healDryRun = (...args: string[]): string => {
   return r.stdout;
 };
 
-test('the failover heal resets offsets, waits for an active slot, and only then requests the snapshot (and, if asked, bumps generations)', () => {
-  const out = healDryRun('--reset-offsets', '--renew-generations');
-  const order = ['state":"stopped', 'strimzi.io/connector-offsets=reset', 'state":"running', 'connector and task RUNNING', `slot settings_cache_slot active`, 'heal-cdc-gap.js', 'renew-cache-generations.js'];
+test('the failover heal stops the connector, drops a lost slot, resets offsets, waits for an active slot, and only then requests the snapshot (and, if asked, bumps generations)', () => {
+  const out = healDryRun('--renew-generations');
+  const order = ['state":"stopped', 'heal-cdc-gap.js","--drop-lost-slot"', 'strimzi.io/connector-offsets=reset', 'state":"running', 'connector and task RUNNING', `slot settings_cache_slot active`, 'heal-cdc-gap.js","heal-after-failover.sh', 'renew-cache-generations.js'];
   const positions = order.map((s) => out.indexOf(s));
   expect(positions.every((p) => p >= 0)).toBe(true);
   expect([...positions].sort((a, b) => a - b)).toEqual(positions);
+});
+
+// After a restore or a failover to a standby that was behind, the stored offset is ahead of the
+// new server's WAL and Debezium would stream from it silently, skipping changes: every run resets.
+test('every run resets the connector offsets, --reset-offsets or not', () => {
+  for (const args of [[], ['--reset-offsets']]) expect(healDryRun(...args)).toContain('strimzi.io/connector-offsets=reset');
 });
 
 test('slot loss heals by re-reading rows, not by emptying the cache: the generation bump is opt-in', () => {
@@ -38,7 +44,8 @@ test('slot loss heals by re-reading rows, not by emptying the cache: the generat
 
 test('the snapshot heal runs the invalidator image in a restricted pod as debezium_settings, the password from the Secret only', () => {
   const out = healDryRun('--reason', 'slot "x" recreated');
-  const overrides = JSON.parse(/--overrides=(\{.*?\}\}\n)/s.exec(out)![1]!) as {
+  // The last pod is the heal (the first drops a lost slot).
+  const overrides = JSON.parse([...out.matchAll(/--overrides=(\{.*?\}\}\n)/gs)].at(-1)![1]!) as {
     metadata: { labels: Record<string, string> };
     spec: {
       serviceAccountName: string;

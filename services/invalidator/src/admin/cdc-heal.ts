@@ -21,6 +21,8 @@ export interface HealCdcGapConfig {
   slot: string;
   /** Recorded as a gap before the heal (an operator who knows of one); none: only gaps already recorded or found. */
   reason?: string;
+  /** `--drop-lost-slot`: only drop the slot if PostgreSQL invalidated it (dropLostSlot), no heal. */
+  dropLostSlot?: boolean;
   LOG_LEVEL: string;
 }
 
@@ -29,8 +31,28 @@ export function loadHealCdcGapConfig(environment: NodeJS.ProcessEnv = process.en
   const databaseUrl = values.HEAL_DATABASE_URL || values.DATABASE_URL;
   if (!databaseUrl) throw new ConfigError(['HEAL_DATABASE_URL (or DATABASE_URL) is required (PostgreSQL as a role allowed to insert the snapshot signal, e.g. debezium_settings)']);
   if (!values.REPLICATION_SLOT.trim()) throw new ConfigError(['REPLICATION_SLOT is empty']);
-  const reason = args.join(' ').trim();
-  return { databaseUrl, slot: values.REPLICATION_SLOT.trim(), ...(reason ? { reason } : {}), LOG_LEVEL: values.LOG_LEVEL };
+  const dropLostSlot = args[0] === DROP_LOST_SLOT;
+  const reason = (dropLostSlot ? args.slice(1) : args).join(' ').trim();
+  if (dropLostSlot && reason) throw new ConfigError([`${DROP_LOST_SLOT} takes no reason`]);
+  return { databaseUrl, slot: values.REPLICATION_SLOT.trim(), ...(reason ? { reason } : {}), ...(dropLostSlot ? { dropLostSlot } : {}), LOG_LEVEL: values.LOG_LEVEL };
+}
+
+const DROP_LOST_SLOT = '--drop-lost-slot';
+
+/**
+ * Drops the slot when PostgreSQL invalidated it (`wal_status` lost, past max_slot_wal_keep_size),
+ * recording the gap first. Such a slot can never stream again (START_REPLICATION refuses it),
+ * and Debezium creates a slot only when it is missing: without this the connector fails on
+ * every start and no heal can run. Run it with the connector stopped (PostgreSQL refuses to drop
+ * an active slot), then reset the connector's offsets and start it: it creates a new slot.
+ * Returns what it did.
+ */
+export async function dropLostSlot(sql: SqlRunner, slot: string): Promise<string> {
+  const rows = await sql('SELECT wal_status FROM pg_replication_slots WHERE slot_name = $1', [slot]);
+  if (rows[0]?.wal_status !== 'lost') return `replication slot ${slot} ${rows.length === 0 ? 'missing (the connector creates it)' : `not invalidated (wal_status ${String(rows[0]!.wal_status)})`}: kept`;
+  await recordCdcGap(sql, `replication slot ${slot} lost its WAL (max_slot_wal_keep_size): dropped for the connector to create a new one`);
+  await sql('SELECT pg_drop_replication_slot($1)', [slot]);
+  return `replication slot ${slot} had lost its WAL: dropped (gap recorded; heal once the connector streams from its new slot)`;
 }
 
 export interface CdcHealReport extends HealResult {

@@ -1,6 +1,6 @@
 import { Client } from 'pg';
 import { runMain } from '@settings/shared';
-import { describeCdcHeal, loadHealCdcGapConfig, runCdcHeal } from './cdc-heal';
+import { describeCdcHeal, dropLostSlot, loadHealCdcGapConfig, runCdcHeal } from './cdc-heal';
 
 /**
  * Operator command, shipped with the invalidator: heal a gap in the change stream (a replication
@@ -18,6 +18,7 @@ import { describeCdcHeal, loadHealCdcGapConfig, runCdcHeal } from './cdc-heal';
  *   npm run cdc:heal                                    # local stack (deploy/local)
  *   deploy/k8s/ops/heal-after-failover.sh -n <ns>       # Kubernetes: a short-lived pod runs
  *     node services/invalidator/dist/src/admin/heal-cdc-gap.js ["<reason>"]
+ *     node services/invalidator/dist/src/admin/heal-cdc-gap.js --drop-lost-slot   # connector stopped: drop a slot PostgreSQL invalidated
  * Safe to repeat: without an unhealed gap (and no reason) it does nothing.
  */
 runMain({
@@ -27,7 +28,12 @@ runMain({
     const db = new Client({ connectionString: config.databaseUrl, connectionTimeoutMillis: 5000, statement_timeout: 10_000, application_name: 'settings-heal-cdc-gap' });
     await db.connect();
     try {
-      const report = await runCdcHeal(async (text, params) => (await db.query(text, params)).rows as Array<Record<string, unknown>>, config);
+      const sql = async (text: string, params?: unknown[]): Promise<Array<Record<string, unknown>>> => (await db.query(text, params)).rows as Array<Record<string, unknown>>;
+      if (config.dropLostSlot) {
+        log.info({ slot: config.slot }, await dropLostSlot(sql, config.slot));
+        return 0;
+      }
+      const report = await runCdcHeal(sql, config);
       const fields = { slot: config.slot, reason: config.reason, gaps: report.gaps, signalId: report.signalId };
       if (report.slotProblem) {
         log.error(fields, describeCdcHeal(report));

@@ -1,5 +1,5 @@
 import { ConfigError } from '@settings/shared';
-import { describeCdcHeal, loadHealCdcGapConfig, runCdcHeal } from '../../src/admin/cdc-heal';
+import { describeCdcHeal, dropLostSlot, loadHealCdcGapConfig, runCdcHeal } from '../../src/admin/cdc-heal';
 
 type SqlRunner = Parameters<typeof runCdcHeal>[0];
 
@@ -69,5 +69,26 @@ describe('runCdcHeal', () => {
     expect(db.statements).toEqual(['SELECT wal_status FROM', 'INSERT INTO cdc_gap', 'INSERT INTO cdc_gap']);
     expect(report).toEqual({ gaps: [], slotProblem: 'replication slot settings_cache_slot missing' });
     expect(describeCdcHeal(report)).toMatch(/not healed/);
+  });
+});
+
+// heal-after-failover.sh runs it with the connector stopped: PostgreSQL invalidated the slot
+// (max_slot_wal_keep_size), which can never stream again and which Debezium does not recreate.
+describe('heal-cdc-gap --drop-lost-slot', () => {
+  it('is a mode of its own that takes no reason', () => {
+    expect(loadHealCdcGapConfig({ HEAL_DATABASE_URL: URL_HEAL }, ['--drop-lost-slot'])).toEqual({ databaseUrl: URL_HEAL, slot: 'settings_cache_slot', dropLostSlot: true, LOG_LEVEL: 'info' });
+    expect(() => loadHealCdcGapConfig({ HEAL_DATABASE_URL: URL_HEAL }, ['--drop-lost-slot', 'why'])).toThrow(ConfigError);
+  });
+
+  it('records the gap and drops a slot whose WAL is lost', async () => {
+    const db = fakeDb([{ wal_status: 'lost' }]);
+    expect(await dropLostSlot(db.sql, 'settings_cache_slot')).toMatch(/dropped/);
+    expect(db.statements).toEqual(['SELECT wal_status FROM', 'INSERT INTO cdc_gap', 'SELECT pg_drop_replication_slot($1)']);
+  });
+
+  it.each([[[{ wal_status: 'reserved' }]], [[{ wal_status: 'unreserved' }]], [[]]])('keeps a slot that can still stream, or a missing one (%j)', async (rows) => {
+    const db = fakeDb(rows);
+    expect(await dropLostSlot(db.sql, 'settings_cache_slot')).toMatch(/kept$/);
+    expect(db.statements).toEqual(['SELECT wal_status FROM']);
   });
 });
