@@ -195,6 +195,25 @@ export class ReadThrough {
   }
 
   /** Results in the order of `keys`; undefined where the resource does not exist. */
+  /**
+   * A database read no cache can answer (a page of a list too large to cache), admitted like a
+   * deliberate read: it spends the caller's rate and runs under one of the caller's fair-share
+   * permits, so one caller cannot fill the read pool with them.
+   */
+  async deliberateRead<R>(req: Pick<ReadRequest, 'caller' | 'deadline'>, read: () => Promise<R>): Promise<R> {
+    const limiter = this.deps.deliberateReads;
+    if (!limiter) return read();
+    const caller = req.caller ?? 'anonymous';
+    const overRate = limiter.chargeCall(caller, req.deadline);
+    if (overRate) await overRate;
+    const release = await limiter.acquire(caller, req.deadline);
+    try {
+      return await read();
+    } finally {
+      release();
+    }
+  }
+
   getMany<K, T>(src: ReadSource<K, T>, keys: readonly K[], req: ReadRequest): Promise<Array<Loaded<T> | undefined>> {
     return this.readMany(src, keys, req, true, true);
   }

@@ -1,5 +1,5 @@
 import { ListStaffPermissionsResponse, Role, StaffPermission } from '@settings/api';
-import { accountsDeletedAfterAll, serverForTests } from '../support/test-server';
+import { accountsDeletedAfterAll, decodeError, mintToken, serverForTests } from '../support/test-server';
 
 /**
  * A list too large to cache is paged from PostgreSQL; a page stops at STAFF_LIST_CACHE_MAX_BYTES
@@ -30,4 +30,25 @@ it('cuts a page from PostgreSQL at STAFF_LIST_CACHE_MAX_BYTES and pages on from 
   } while (pageToken !== '' && pages < 20);
   expect(seen).toEqual(ids);
   expect(pages).toBeGreaterThan(1);
+});
+
+// README, "One caller cannot take every deliberate database read": every page of a list too
+// large to cache is a database read, so it spends the caller's deliberate-read rate and share.
+// Before, such pages went straight to the read pool: one caller's concurrent Lists could hold
+// every read connection while other callers' misses queued behind them.
+describe('pages of a list too large to cache are admitted per caller', () => {
+  const limited = serverForTests({ STAFF_LIST_CACHE_MAX_ROWS: '3', DB_DELIBERATE_READS_PER_CALLER_PER_SECOND: '1', DB_DELIBERATE_READ_BURST_PER_CALLER: '2' });
+
+  it('refuses a caller over its rate with RESOURCE_EXHAUSTED while another caller still pages', async () => {
+    const parent = `accounts/${newAccount()}`;
+    for (const id of ['s1', 's2', 's3', 's4']) await limited.call('createStaffPermission', { parent, staffPermissionId: id, staffPermission: StaffPermission.fromPartial({ role: Role.ROLE_NURSE }) });
+    const flooder = { token: await mintToken({ sub: 'list-flooder' }) };
+    const outcomes = await Promise.all(
+      Array.from({ length: 6 }, () => limited.call('listStaffPermissions', { parent, pageSize: 10, pageToken: '' }, flooder).then(() => 'OK', (err: unknown) => decodeError(err).reason)),
+    );
+    expect(outcomes.filter((o) => o === 'OK').length).toBeLessThanOrEqual(2);
+    expect(outcomes.filter((o) => o === 'CALLER_SHARE_EXCEEDED').length).toBeGreaterThanOrEqual(4);
+    const other = await limited.call('listStaffPermissions', { parent, pageSize: 10, pageToken: '' }, { token: await mintToken({ sub: 'someone-else' }) });
+    expect(other.staffPermissions).toHaveLength(4);
+  });
 });

@@ -36,7 +36,8 @@ export function listStaffPermissions(
     violations.throwIfAny();
     const pageSize = req.pageSize === 0 ? DEFAULT_PAGE_SIZE : Math.min(req.pageSize, MAX_PAGE_SIZE);
 
-    const cached = (await readThrough.get(lists, parent!, ctx.readRequest(mode)))!.value;
+    const read = ctx.readRequest(mode);
+    const cached = (await readThrough.get(lists, parent!, read))!.value;
     let page: StaffPermission[];
     let more: boolean;
     if (!cached.truncated) {
@@ -44,7 +45,8 @@ export function listStaffPermissions(
       page = cached.items.slice(start, start + pageSize);
       more = start + pageSize < cached.items.length;
     } else {
-      const rows = await repo.loadPage(parent!, after, pageSize + 1, ctx.deadline);
+      // Every page of such a list is a database read: admitted per caller like a deliberate read.
+      const rows = await readThrough.deliberateRead(read, () => repo.loadPage(parent!, after, pageSize + 1, ctx.deadline));
       page = withinBytes(rows.slice(0, pageSize), cacheLimits.maxBytes);
       more = rows.length > page.length;
     }
