@@ -222,6 +222,13 @@ export const restoreEpochBump: Scenario = {
       const { stdout, stderr } = await promisify(execFile)(process.execPath, [renewEntry()], { env: { ...process.env, REDIS_URL: redisUrl, LOG_LEVEL: 'info' }, timeout: 30_000 });
       log(`renew-cache-generations: ${(stdout + stderr).trim().split('\n').pop() ?? ''}`);
       const after = await countEntries(redis, keys);
+      // What the renewal itself did, before any write (the targets are still reserved) could
+      // evict them the ordinary way: every rewound row reads at its restored version now.
+      const servedAfterRenewal: string[] = [];
+      for (const { key, version } of backup) {
+        const r = await caller.get(key, 'default', sizes.callDeadlineMs);
+        if (!r.ok || BigInt(r.value.version) !== version) servedAfterRenewal.push(`${key.name}: ${r.ok ? `v${r.value.version}` : 'failed'} (row v${version})`);
+      }
       await sleep(2_000);
       const misses = metricSum(await fleet.settingsMetrics(), 'settings_cache_requests_total', { result: 'miss' }) - missesBefore;
       const hits = (await cacheHits(fleet)) - hitsBefore;
@@ -230,6 +237,8 @@ export const restoreEpochBump: Scenario = {
           `renew-cache-generations in ${secs(Date.now() - t0)} s: of ${keys.length} keys ${before.current} were cached before, right after it ${after.current} current and ${after.dead} dead entries (misses); ` +
           `the service counted ${misses} misses and ${hits} hits in the next ~2 s. This scenario empties the cache by design`,
       );
+      if (staleServed === 0) throw new Error('no rewound row was served its newer, lost value before the renewal: the scenario proves nothing about it');
+      if (servedAfterRenewal.length > 0) throw new Error(`right after renew-cache-generations, rewound rows were not read at their restored version: ${servedAfterRenewal.join('; ')}`);
     } finally {
       workload.release(targets);
       redis.disconnect();

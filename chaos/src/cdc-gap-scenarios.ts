@@ -103,6 +103,8 @@ async function restartAndMeasureHeal(ctx: GapContext, log: Log): Promise<void> {
         `of this scenario's ${ctx.keys.length} keys ${entries.cached} were cached before the heal, ${entries.stale.length} of them older than their row (gap writes), ` +
         `${healedStale} of those evicted by the heal, ${after.stale.length} still stale after it, ${after.cached} cached after it; no generation renewed`,
     );
+    // The heal's own effect, before the workload's writes resume and evict stale keys the ordinary way.
+    if (!skipCdcHeal() && after.stale.length > 0) throw new Error(`${after.stale.length} entries older than their row were still cached after the heal's snapshot: ${after.stale.slice(0, 5).join(', ')}`);
   } finally {
     workload.resumeWriters();
   }
