@@ -6,6 +6,7 @@ import type { SettingsMetrics } from '../../metrics';
 import type { StreamLimits } from '../../watch/stream-limits';
 import type { WatchHub } from '../../watch/watch-hub';
 import { Watcher } from '../../watch/watcher';
+import { flushBoundedSink } from '../../watch/flush-bounded-sink';
 import { authorizeAccount, requireScope, type Authenticator } from '../auth';
 import { UndecodableRequest } from '../request-decoding';
 import { classify, toServiceError } from '../status-mapping';
@@ -131,7 +132,7 @@ export class WatchSettings {
         // clock tolerance) ends the stream once its watcher exists, so cleanup closes it.
         expiryTimer = setTimeout(untilExpiry, Math.min(Math.max(0, expiresAt - Date.now()), MAX_TIMER_MS));
       }
-      watcher = new Watcher(hub, { write: (m) => call.write(m), onceDrained: (fn) => call.once('drain', fn) }, {
+      watcher = new Watcher(hub, flushBoundedSink(call), {
         progressMessage: (versions) => ({
           event: { $case: 'progress', value: { versions: versions.map((v) => ({ name: v.name, resumeToken: v.version.toString() })), asOf: new Date() } },
         }),
