@@ -3,6 +3,8 @@
  * (packages/settings-db migrations), so a constraint violation never has to be the first line
  * of defence; some checks are stricter (e.g. real time zones) where the database cannot know.
  */
+import { IANA_TIME_ZONE_NAMES } from './iana-time-zone-names';
+
 export type Check = (value: unknown) => string | undefined;
 
 const chars = (s: string): number => [...s].length;
@@ -64,15 +66,21 @@ const CURRENCIES = new Set(Intl.supportedValuesOf('currency'));
 /** Every part of an IANA zone name starts with a capital (`America/Port-au-Prince`, `Etc/GMT+5`). */
 const IANA_SHAPE = /^[A-Z][^/]*(\/[A-Z][^/]*)*$/;
 
+/** IANA's own spelling of each zone and link name, by its lower-case form. */
+const IANA_SPELLING = new Map(IANA_TIME_ZONE_NAMES.map((name) => [name.toLowerCase(), name]));
+
 /**
- * A time zone name ICU knows (the IANA database with its links), as the caller spelled it.
+ * A time zone name ICU knows (the IANA database with its links), as IANA spells it.
  * Not `Intl.supportedValuesOf('timeZone')`: it lists one spelling per zone, CLDR's, often the
  * legacy one (`Asia/Calcutta`, `Europe/Kiev`), so current IANA names (`Asia/Kolkata`,
  * `Europe/Kyiv`, `Etc/UTC`) were refused. Offsets (`+05:30`) are not IANA names: newer V8
  * accepts them as time zones, Node 20 does not, so they are refused here either way. ICU
  * matches names without regard to case, the IANA database and its readers (zoneinfo files on a
- * case-sensitive file system) do not: `utc` or `asia/kolkata` would be stored and then refused
- * by a consumer, so a spelling whose case differs from the name's is refused.
+ * case-sensitive file system, Java's ZoneId) do not: `utc`, `asia/kolkata` or `US/PACIFIC`
+ * would be stored and then refused by a consumer, so a spelling other than IANA's is refused.
+ * ICU answers a link with its target (`US/Pacific` → `America/Los_Angeles`), so it cannot tell
+ * a link's right spelling: that comes from the database's own list (iana-time-zone-names.ts),
+ * and only a name newer than the list must be ICU's own spelling of the zone.
  */
 export function isTimeZone(value: string): boolean {
   if (value.length > 64 || !IANA_SHAPE.test(value)) return false;
@@ -82,8 +90,8 @@ export function isTimeZone(value: string): boolean {
   } catch {
     return false;
   }
-  // The same name in another case is a misspelling; another name is a link ICU resolved.
-  return resolved === value || resolved.toLowerCase() !== value.toLowerCase();
+  const iana = IANA_SPELLING.get(value.toLowerCase());
+  return iana !== undefined ? iana === value : resolved === value;
 }
 
 /** The canonical spelling (e.g. `en-us` -> `en-US`), or undefined for an invalid tag. */
