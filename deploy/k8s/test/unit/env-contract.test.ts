@@ -109,3 +109,20 @@ test('every overlay runs the settings service with AUTH_MODE=jwt', () => {
     expect({ overlay: r.name, authMode: containerEnv(r, 'settings-service').get('AUTH_MODE') }).toEqual({ overlay: r.name, authMode: 'jwt' });
   }
 });
+
+// docs/operations.md: deliberate reads and the Redis fallback share the read pool and must leave
+// it room for ordinary misses; lock-waiting saves must leave the write pool room for free rows.
+test('every overlay keeps the pool rules: deliberate reads below the read pool, the fallback within it, lock-waiting saves below the write pool', () => {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { settingsEnvSchema } = require(join(REPO_ROOT, 'services', 'settings', 'src', 'config.ts')) as { settingsEnvSchema: Record<string, { default?: unknown }> };
+  for (const r of renderings) {
+    const env = containerEnv(r, 'settings-service');
+    const n = (name: string): number => Number(env.get(name) ?? settingsEnvSchema[name]!.default);
+    const broken = [
+      n('DB_DELIBERATE_READ_MAX_CONCURRENCY') < n('DB_READ_POOL_MAX') ? '' : 'DB_DELIBERATE_READ_MAX_CONCURRENCY >= DB_READ_POOL_MAX',
+      n('DB_FALLBACK_MAX_CONCURRENCY') <= n('DB_READ_POOL_MAX') ? '' : 'DB_FALLBACK_MAX_CONCURRENCY > DB_READ_POOL_MAX',
+      n('DB_LOCK_WAIT_MAX_CONCURRENCY') < n('DB_WRITE_POOL_MAX') ? '' : 'DB_LOCK_WAIT_MAX_CONCURRENCY >= DB_WRITE_POOL_MAX',
+    ].filter(Boolean);
+    expect({ overlay: r.name, broken }).toEqual({ overlay: r.name, broken: [] });
+  }
+});

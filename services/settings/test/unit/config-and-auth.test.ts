@@ -44,6 +44,16 @@ describe('configuration', () => {
     expect(() => loadSettingsConfig({ ...local, JWT_HS256_SECRET: secret, GRPC_PORT: 'http', AUTH_MODE: 'open' })).toThrow(/GRPC_PORT[\s\S]*AUTH_MODE/);
   });
 
+  // The client library reconnects after 30 s without a message; a longer silence from the server
+  // (a resume hold sends nothing, bookmarks further apart) restarts every stream, and a hold
+  // restarted by each reconnect never ends.
+  it('refuses Watch timings the client library would take for a dead stream', () => {
+    const ok = { ...local, JWT_HS256_SECRET: secret };
+    expect(loadSettingsConfig({ ...ok, WATCH_RESUME_HOLD_MS: '20000', WATCH_PROGRESS_INTERVAL_MS: '15000' }).WATCH_RESUME_HOLD_MS).toBe(20_000);
+    expect(() => loadSettingsConfig({ ...ok, WATCH_RESUME_HOLD_MS: '30000' })).toThrow(/WATCH_RESUME_HOLD_MS/);
+    expect(() => loadSettingsConfig({ ...ok, WATCH_PROGRESS_INTERVAL_MS: '30000' })).toThrow(/WATCH_PROGRESS_INTERVAL_MS/);
+  });
+
   it('insecure-dev binds loopback by default, refuses another address and NODE_ENV=production; jwt binds every interface', () => {
     const dev = { ...local, AUTH_MODE: 'insecure-dev' };
     expect(loadSettingsConfig(dev).GRPC_HOST).toBe('127.0.0.1');
