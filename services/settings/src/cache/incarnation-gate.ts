@@ -1,4 +1,5 @@
 import type Redis from 'ioredis';
+import type { Cluster } from 'ioredis';
 import { checkRedisIncarnation, isRedisCluster, type CacheRedisClient, type Logger } from '@settings/shared';
 import type { SettingsMetrics } from '../metrics';
 
@@ -20,6 +21,8 @@ export class IncarnationGate {
   private readonly waiters: Array<() => void> = [];
   private running: Promise<void> | undefined;
   private again = false;
+  /** On a cluster: the masters the client knew at the last slot refresh (host:port, sorted). */
+  private masters = '';
 
   constructor(
     private readonly redis: CacheRedisClient,
@@ -36,6 +39,17 @@ export class IncarnationGate {
         void this.verify();
       });
       redis.on('-node', () => {
+        this.distrust();
+        void this.verify();
+      });
+      // A replica promoted to master emits no '+node' (ioredis only changes the role of a node
+      // it knows), and the old master's '-node' comes only once its connection ends, ~2 s later
+      // against a host that does not answer: the slot refresh is where the new master shows.
+      this.masters = masterSet(redis);
+      redis.on('refresh', () => {
+        const now = masterSet(redis);
+        if (now === this.masters) return;
+        this.masters = now;
         this.distrust();
         void this.verify();
       });
@@ -101,4 +115,13 @@ export class IncarnationGate {
       }, 500).unref();
     }
   }
+}
+
+/** The masters a cluster client knows now, as one comparable string. */
+function masterSet(cluster: Cluster): string {
+  return cluster
+    .nodes('master')
+    .map((node) => `${node.options.host ?? ''}:${node.options.port ?? ''}`)
+    .sort()
+    .join(',');
 }

@@ -1,0 +1,60 @@
+import { EventEmitter } from 'node:events';
+import { createLogger, type CacheRedisClient } from '@settings/shared';
+import { IncarnationGate } from '../../src/cache/incarnation-gate';
+import { createSettingsMetrics } from '../../src/metrics';
+
+/**
+ * A Redis Cluster failover seen only by a slot refresh: ioredis changes the role of a replica it
+ * already knows (no '+node'), and the old master's '-node' comes once its connection ends, ~2 s
+ * later against a host that does not answer. Meanwhile reads in the old master's slots go to
+ * the promoted replica, which may lack the last markers: the gate must close at the refresh.
+ */
+class FakeCluster extends EventEmitter {
+  readonly isCluster = true;
+  status = 'ready';
+  readonly store = new Map<string, string>();
+  masters: Array<{ options: { host: string; port: number }; info: () => Promise<string> }> = [];
+
+  setMasters(nodes: Array<[port: number, runId: string]>): void {
+    this.masters = nodes.map(([port, runId]) => ({ options: { host: '10.0.0.1', port }, info: async () => `# Server\r\nrun_id:${runId}\r\n` }));
+  }
+
+  nodes(): unknown[] {
+    return this.masters;
+  }
+
+  async get(key: string): Promise<string | null> {
+    return this.store.get(key) ?? null;
+  }
+
+  async set(key: string, value: string): Promise<'OK'> {
+    this.store.set(key, value);
+    return 'OK';
+  }
+}
+
+const settle = (): Promise<void> => new Promise((r) => setImmediate(r));
+
+describe('IncarnationGate on a Redis Cluster', () => {
+  it('closes when a slot refresh shows another set of masters, and renews the generations before opening again', async () => {
+    const cluster = new FakeCluster();
+    cluster.setMasters([[7000, 'aaaa'], [7001, 'bbbb']]);
+    const metrics = createSettingsMetrics();
+    const gate = new IncarnationGate(cluster as unknown as CacheRedisClient, createLogger('test', 'silent'), metrics);
+    expect(await gate.waitTrusted(1000)).toBe(true);
+    const renewed = async (): Promise<number> => (await metrics.generationsRenewed.get()).values[0]?.value ?? 0;
+    const before = await renewed();
+
+    // The same masters at the next refresh: nothing changes.
+    cluster.emit('refresh');
+    expect(gate.isTrusted).toBe(true);
+
+    // 7001's replica (7002, another process) is promoted; only the refresh says so.
+    cluster.setMasters([[7000, 'aaaa'], [7002, 'cccc']]);
+    cluster.emit('refresh');
+    expect(gate.isTrusted).toBe(false);
+    await settle();
+    expect(await gate.waitTrusted(1000)).toBe(true);
+    expect(await renewed()).toBe(before + 1);
+  });
+});
