@@ -57,7 +57,9 @@ const backoff = (times: number): number => Math.min(50 * 2 ** Math.min(times, 6)
 
 /**
  * The cache client of both services, with the cache's Lua scripts registered. It fails fast:
- * no offline queue, no per-command retries and a command timeout, so while Redis is down a
+ * no offline queue, no per-command retries (on one Redis; a Cluster client re-sends a command
+ * that met a failover or CLUSTERDOWN after a slot refresh, also after the command timeout
+ * failed its promise: settings README non-guarantee 3) and a command timeout, so while Redis is down a
  * command fails at once instead of waiting in memory (the settings service then reads
  * PostgreSQL, the invalidator pauses its consumer and retries its evictions itself).
  * Reconnection continues in the background with exponential backoff capped at 2 s, so a
