@@ -45,8 +45,8 @@ export class CallerRate {
   }
 
   /**
-   * Spends one token of `caller`. May go below zero (by the reads that were allowed and then
-   * waited for a permit), which the caller then pays back before its next read.
+   * Spends one token of `caller`. Only called after `allows` (FairShareLimiter.chargeCall), so a
+   * bucket never goes below zero.
    */
   take(caller: string): void {
     if (this.enabled) this.refilled(caller).tokens -= 1;

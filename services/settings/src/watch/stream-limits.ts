@@ -2,8 +2,9 @@ export type StreamRefusal = 'per_caller' | 'per_replica';
 
 /**
  * Caps on open Watch streams: per caller (`sub`), so one caller cannot take a replica's whole
- * share, and per replica, so streams cannot exhaust its memory or file descriptors. A refused
- * open is RESOURCE_EXHAUSTED with the limit that was hit.
+ * share, and per replica, so streams cannot exhaust its memory or file descriptors. The
+ * replica's limit is checked first: a full replica is UNAVAILABLE (WATCH_REPLICA_FULL, another
+ * replica may have room), a caller over its own cap RESOURCE_EXHAUSTED (WATCH_LIMIT_EXCEEDED).
  */
 export class StreamLimits {
   private total = 0;
