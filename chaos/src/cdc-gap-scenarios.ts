@@ -110,6 +110,15 @@ async function restartAndMeasureHeal(ctx: GapContext, log: Log): Promise<void> {
   }
 }
 
+/** Stops the connector and waits until its slot is released; the slot's name. */
+async function stopStreaming(log: Log): Promise<string> {
+  const slot = connectorFile().config['slot.name']!;
+  log('stopping the connector');
+  await stopConnector();
+  await waitSlotInactive(slot);
+  return slot;
+}
+
 export const slotRecreated: GapScenario = {
   name: 'slot-recreated',
   behaviour: 'after the replication slot is dropped and recreated with writes in the gap every key converges to its row, without emptying the cache',
@@ -117,10 +126,7 @@ export const slotRecreated: GapScenario = {
   fault: 'stop the connector, drop its replication slot, keep writing for the hold time, start the connector (it recreates the slot; the stored offset is gone, so the stack resets it, records the gap and heals it by an incremental snapshot)',
   async inject(ctx) {
     const { sizes, log, note } = ctx;
-    const slot = connectorFile().config['slot.name']!;
-    log('stopping the connector');
-    await stopConnector();
-    await waitSlotInactive(slot);
+    const slot = await stopStreaming(log);
     note(`replication slot ${slot} dropped: ${await dropReplicationSlot()}`);
     await sleep(sizes.faultHoldMs);
     if (skipCdcHeal()) {
@@ -152,3 +158,47 @@ export const offsetsReset: GapScenario = {
     await restartAndMeasureHeal(ctx, log);
   },
 };
+
+/**
+ * PostgreSQL invalidates the slot (max_slot_wal_keep_size, the disk guard the runbook
+ * recommends): the connector was down while more WAL than that was written. The slot still
+ * exists but can never stream again, and Debezium creates a slot only when there is none, so the
+ * stack's startConnect drops it, resets the offsets (recording the gap) and heals.
+ */
+export const slotInvalidated: GapScenario = {
+  name: 'slot-invalidated',
+  behaviour: 'after PostgreSQL invalidates the replication slot (max_slot_wal_keep_size) with writes in the gap every key converges to its row, without emptying the cache',
+  churn: false,
+  fault: 'stop the connector, keep writing for the hold time, lower max_slot_wal_keep_size to 1 MB and switch WAL segments until the slot reports wal_status lost, restore the setting, start the connector (the stack drops the lost slot, resets the offsets, records the gap and heals it by an incremental snapshot)',
+  async inject(ctx) {
+    const { sizes, log, note } = ctx;
+    const slot = await stopStreaming(log);
+    await sleep(sizes.faultHoldMs);
+    note(`replication slot ${slot}: ${await invalidateSlot(slot)}`);
+    await restartAndMeasureHeal(ctx, log);
+    const left = await pgQuery(localStack.database, 'SELECT wal_status FROM pg_replication_slots WHERE slot_name = $1', [slot]);
+    if (left[0]?.wal_status === 'lost') throw new Error(`replication slot ${slot} still invalidated after the connector started again`);
+  },
+};
+
+/** Makes PostgreSQL invalidate `slot` (inactive) the way a full max_slot_wal_keep_size does; restores the setting. */
+async function invalidateSlot(slot: string, timeoutMs = 30_000): Promise<string> {
+  const db = localStack.database;
+  await pgQuery(db, "ALTER SYSTEM SET max_slot_wal_keep_size = '1MB'");
+  await pgQuery(db, 'SELECT pg_reload_conf()');
+  try {
+    const t0 = Date.now();
+    for (let switches = 1; Date.now() - t0 < timeoutMs; switches++) {
+      // WAL beyond the slot's restart position, then a checkpoint: where PostgreSQL invalidates.
+      await pgQuery(db, 'INSERT INTO debezium_heartbeat (id, ts) VALUES (1, now()) ON CONFLICT (id) DO UPDATE SET ts = EXCLUDED.ts');
+      await pgQuery(db, 'SELECT pg_switch_wal()');
+      await pgQuery(db, 'CHECKPOINT');
+      const rows = await pgQuery(db, 'SELECT wal_status FROM pg_replication_slots WHERE slot_name = $1', [slot]);
+      if (rows[0]?.wal_status === 'lost') return `invalidated (wal_status lost) after ${switches} WAL segment switch(es) with max_slot_wal_keep_size = 1MB`;
+    }
+    throw new Error(`replication slot ${slot} not invalidated within ${timeoutMs / 1000} s`);
+  } finally {
+    await pgQuery(db, 'ALTER SYSTEM RESET max_slot_wal_keep_size');
+    await pgQuery(db, 'SELECT pg_reload_conf()');
+  }
+}

@@ -11,6 +11,7 @@ export const SCENARIO_NAMES = [
   'connect-restart',
   'slot-recreated',
   'offsets-reset',
+  'slot-invalidated',
   'planted-stale-entry',
   'restore-epoch-bump',
 ] as const;

@@ -1,7 +1,7 @@
 import type { ScenarioName } from './config';
 import { crashPostgres, startConnectAgain, startKafkaAgain, startPostgresAgain, startRedisAgain, stopConnectWorker, stopKafka, stopRedis, type Log } from './faults';
 import { intBelow } from './prng';
-import { offsetsReset, slotRecreated } from './cdc-gap-scenarios';
+import { offsetsReset, slotInvalidated, slotRecreated } from './cdc-gap-scenarios';
 import { plantedStaleEntry, restoreEpochBump } from './cache-scenarios';
 import { normalWorkloadAudit } from './audit-soak-scenario';
 import type { Scenario } from './scenario-context';
@@ -145,6 +145,7 @@ export const SCENARIOS: Record<ScenarioName, Scenario> = {
   'connect-restart': connectRestart,
   'slot-recreated': slotRecreated,
   'offsets-reset': offsetsReset,
+  'slot-invalidated': slotInvalidated,
   'planted-stale-entry': plantedStaleEntry,
   'restore-epoch-bump': restoreEpochBump,
 };

@@ -131,10 +131,23 @@ export async function startConnect(progress: (msg: string) => void, registered: 
   await rest('PUT', `/connectors/${name}/resume`);
   let offsetsReset = false;
   let restarted = false;
+  let lostSlotDropped = false;
   const slot = config['slot.name']!;
   // One loop for "task RUNNING" and "slot active": a task can report RUNNING and fail a moment
   // later (e.g. on a stored offset whose WAL is gone), so failure is checked until the end.
   await waitUntil(COMPONENT, `connector ${name} RUNNING with replication slot ${slot} active`, async () => {
+    const slotRow = (await pgQuery(localStack.database, 'SELECT active, wal_status FROM pg_replication_slots WHERE slot_name = $1', [slot]))[0];
+    if (slotRow?.wal_status === 'lost' && !lostSlotDropped) {
+      // PostgreSQL invalidated the slot (max_slot_wal_keep_size): it can never stream again, and
+      // Debezium creates a slot only when there is none. Drop it with the connector stopped
+      // and stream from a new one; the changes in between are a gap, healed below.
+      progress(`replication slot ${slot} was invalidated (its WAL is gone): dropping it and resetting connector offsets (a CDC gap: healed below)`);
+      await stopConnector(name);
+      await dropReplicationSlot();
+      await resetConnectorOffsets(name, `replication slot ${slot} invalidated (max_slot_wal_keep_size): dropped, streaming from a new slot`);
+      lostSlotDropped = true;
+      return false;
+    }
     const s = await connectorStatus(name);
     const failed = s?.tasks.find((t) => t.state === 'FAILED');
     if (failed && !offsetsReset && /no longer available/.test(failed.trace ?? '')) {
@@ -156,9 +169,7 @@ export async function startConnect(progress: (msg: string) => void, registered: 
     }
     if (failed) throw new Error(`task FAILED again after a restart: ${failed.trace?.split('\n')[0] ?? ''}`);
     const running = s?.connector.state === 'RUNNING' && s.tasks.length > 0 && s.tasks.every((t) => t.state === 'RUNNING');
-    if (!running) return false;
-    const rows = await pgQuery(localStack.database, 'SELECT active FROM pg_replication_slots WHERE slot_name = $1', [slot]);
-    return rows[0]?.active === true;
+    return running && slotRow?.active === true;
   }, { timeoutMs: 180_000, intervalMs: 1000, log: connectProcess.log, alive });
   // Streaming again: a gap recorded meanwhile (above, by a scenario, by hand) is healed now.
   await healLocalCdcGaps(progress);
