@@ -92,6 +92,13 @@ JSON
 }
 
 echo "==> stopping the connector, dropping its slot if PostgreSQL invalidated it, resetting its offsets"
+# Never leave change capture stopped: whatever fails from here until it runs again (the drop pod,
+# the offsets reset, a timeout), the connector is started again on the way out.
+restart_on_failure() {
+  echo "heal-after-failover: failed with the connector stopped: starting it again; the heal did not finish, run this script again" >&2
+  k patch "kafkaconnector/$CONNECTOR" -n "$NS" --type merge -p '{"spec":{"state":"running"}}' || true
+}
+trap restart_on_failure EXIT
 k patch "kafkaconnector/$CONNECTOR" -n "$NS" --type merge -p '{"spec":{"state":"stopped"}}'
 until_true "connector STOPPED" bash -c "[[ \"\$($KUBECTL get kafkaconnector/$CONNECTOR -n $NS -o jsonpath='{.status.connectorStatus.connector.state}')\" == STOPPED ]]"
 heal_pod --drop-lost-slot
@@ -99,6 +106,7 @@ k annotate "kafkaconnector/$CONNECTOR" -n "$NS" strimzi.io/connector-offsets=res
 # Strimzi removes the annotation once the offsets are reset.
 until_true "offsets reset" bash -c "[[ -z \"\$($KUBECTL get kafkaconnector/$CONNECTOR -n $NS -o jsonpath='{.metadata.annotations.strimzi\.io/connector-offsets}')\" ]]"
 k patch "kafkaconnector/$CONNECTOR" -n "$NS" --type merge -p '{"spec":{"state":"running"}}'
+trap - EXIT
 
 echo "==> waiting for the connector to stream again"
 until_true "connector and task RUNNING" bash -c "[[ \"\$($KUBECTL get kafkaconnector/$CONNECTOR -n $NS -o jsonpath='{.status.connectorStatus.connector.state} {.status.connectorStatus.tasks[*].state}')\" =~ ^RUNNING( RUNNING)+\$ ]]"

@@ -35,6 +35,31 @@ test('every run resets the connector offsets, --reset-offsets or not', () => {
   for (const args of [[], ['--reset-offsets']]) expect(healDryRun(...args)).toContain('strimzi.io/connector-offsets=reset');
 });
 
+test('a heal that fails while the connector is stopped starts it again before exiting (change capture is never left off)', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'heal-'));
+  const stub = join(dir, 'kubectl');
+  // A cluster where the connector stops as asked and the drop-lost-slot pod fails (e.g. the new
+  // primary does not answer yet).
+  writeFileSync(
+    stub,
+    `#!/usr/bin/env bash
+printf '%s\\n' "$*" >> "${dir}/calls"
+case "$*" in
+  *"run "*--drop-lost-slot*) exit 1 ;;
+  *"get deploy/settings-invalidator"*) echo registry/settings-invalidator:1 ;;
+  *"get kafkaconnector/"*connector.state*) echo STOPPED ;;
+esac
+exit 0
+`,
+  );
+  chmodSync(stub, 0o755);
+  const r = spawnSync('bash', [script('heal-after-failover.sh'), '-n', 'settings'], { encoding: 'utf8', env: { ...process.env, KUBECTL: stub, TIMEOUT: '5' } });
+  expect(r.status).not.toBe(0);
+  const patches = readFileSync(join(dir, 'calls'), 'utf8').split('\n').filter((c) => c.startsWith('patch kafkaconnector/'));
+  expect(patches.map((p) => /"state":"(\w+)"/.exec(p)?.[1])).toEqual(['stopped', 'running']);
+  expect(r.stderr).toContain('run this script again');
+});
+
 test('slot loss heals by re-reading rows, not by emptying the cache: the generation bump is opt-in', () => {
   const out = healDryRun();
   expect(out).toContain('heal-cdc-gap.js');
