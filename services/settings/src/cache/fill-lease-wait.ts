@@ -19,6 +19,12 @@ export interface LeaseWaitDeps<V> {
   /** Entries Redis holds now under the current generation; undefined when Redis failed. */
   readFilled(keys: readonly string[]): Promise<Map<string, V> | undefined>;
   count(result: FillLeaseResult): void;
+  /**
+   * True once the read that asked has ended (its load failed): no further lease is taken, and
+   * one taken in a round under way is released at once, so no other replica waits out a lease
+   * nobody will fill.
+   */
+  abandoned?: () => boolean;
 }
 
 export interface LeaseSplit<V> {
@@ -64,10 +70,15 @@ async function decide<V>(keys: readonly string[], giveUpAt: number, waitedBefore
   let waited = waitedBefore;
   for (;;) {
     const split: LeaseSplit<V> = { load: [], leases: [], filled: new Map() };
+    if (deps.abandoned?.()) return split;
     // Leases first; on one Redis the MGET follows them on the wire (see above).
     const asked = Promise.all(waiting.map((k) => acquireFillLease(deps.redis, k, opts.ttlMs).then((lease) => ({ k, lease }), () => ({ k, lease: null }))));
     const read = deps.readFilled(waiting);
     const [tries, found] = await Promise.all([asked, read]);
+    if (deps.abandoned?.()) {
+      releaseLeases(deps.redis, tries.flatMap(({ lease }) => (lease ? [lease] : [])), deps.log);
+      return split;
+    }
     const still: string[] = [];
     for (const { k, lease } of tries) {
       const filled = found?.get(k);

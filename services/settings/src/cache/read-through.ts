@@ -542,6 +542,7 @@ export class ReadThrough {
     const { fallbackLimiter, metrics } = this.deps;
     let release: (() => void) | undefined;
     const leases: FillLease[] = [];
+    let abandoned = false;
     try {
       if (opts.fallback) {
         release = fallbackLimiter.tryAcquire();
@@ -556,7 +557,10 @@ export class ReadThrough {
         release = await this.deps.deliberateReads?.acquire(opts.deliberateFor, deadline);
       }
       const byKey = new Map(keys);
-      const claimsOf = (decided: ReadonlyMap<string, unknown>): Array<Claim<Outcome>> => flight.claims.filter((c) => decided.has(c.key));
+      const claimsOf = (decided: Iterable<string>): Array<Claim<Outcome>> => {
+        const keySet = new Set(decided);
+        return flight.claims.filter((c) => keySet.has(c.key));
+      };
       // Without a lease: one phase, every key loaded here.
       let phase: LeaseSplit<Found<T>> | undefined = { load: keys.map(([ck]) => ck), leases: [], filled: new Map() };
       if (opts.lease && this.deps.fillLease) {
@@ -569,32 +573,57 @@ export class ReadThrough {
           now: this.now,
           readFilled: (cks) => this.readFilled(src, cks),
           count: (result) => metrics.fillLeases.inc({ space: src.space, result }),
+          abandoned: () => abandoned,
         });
       }
+      // Each phase is loaded and filled as soon as it is decided, beside the later phases' waits
+      // (a lease won meanwhile would otherwise run out while an earlier load runs).
+      const phases: Array<Promise<void>> = [];
       for (; phase; phase = await phase.rest) {
-        // A phase that fails leaves the later ones waiting on nothing: never an unhandled rejection.
-        phase.rest?.catch(() => undefined);
         leases.push(...phase.leases);
-        for (const claim of claimsOf(phase.filled)) {
-          const filled = phase.filled.get(claim.key);
-          claim.resolve(filled === ABSENT ? undefined : filled);
-        }
-        if (phase.load.length === 0) continue;
-        const toLoad = phase.load.map((ck) => [ck, byKey.get(ck)!] as const);
-        const readStartedAt = this.now();
-        // The one place this class reads PostgreSQL.
-        const loaded = await src.load(toLoad.map(([, k]) => k), deadline);
-        if (!phase.rest) release?.();
-        for (const claim of claimsOf(new Map(toLoad))) claim.resolve(loaded.get(claim.key));
-        if (opts.generation !== undefined) await this.fill(src, phase.load, loaded, opts.generation, readStartedAt, opts.yieldToSameVersion === true);
+        const current: LeaseSplit<Found<T>> = phase;
+        const done = this.runPhase(src, current, byKey, claimsOf, deadline, opts, release).catch((err: unknown) => {
+          // Its keys fail now; the keys still waited for stop being waited for.
+          abandoned = true;
+          for (const claim of claimsOf(current.load)) claim.reject(err);
+          throw err;
+        });
+        done.catch(() => undefined);
+        phases.push(done);
       }
+      await Promise.all(phases);
     } catch (err) {
       for (const claim of flight.claims) claim.reject(err);
     } finally {
+      abandoned = true;
       release?.();
       if (leases.length > 0) releaseLeases(this.deps.redis, leases, this.deps.log);
       flight.release();
     }
+  }
+
+  /** One phase of a flight: answers the keys another replica filled, loads and fills the rest. */
+  private async runPhase<K, T>(
+    src: ReadSource<K, T>,
+    phase: LeaseSplit<Found<T>>,
+    byKey: ReadonlyMap<string, K>,
+    claimsOf: (keys: Iterable<string>) => Array<Claim<Outcome>>,
+    deadline: number,
+    opts: FlightOptions,
+    release: (() => void) | undefined,
+  ): Promise<void> {
+    for (const claim of claimsOf(phase.filled.keys())) {
+      const filled = phase.filled.get(claim.key);
+      claim.resolve(filled === ABSENT ? undefined : filled);
+    }
+    if (phase.load.length === 0) return;
+    const readStartedAt = this.now();
+    // The one place this class reads PostgreSQL.
+    const loaded = await src.load(phase.load.map((ck) => byKey.get(ck)!), deadline);
+    // A permit (fallback or deliberate read) is held by flights without leases: one phase.
+    release?.();
+    for (const claim of claimsOf(phase.load)) claim.resolve(loaded.get(claim.key));
+    if (opts.generation !== undefined) await this.fill(src, phase.load, loaded, opts.generation, readStartedAt, opts.yieldToSameVersion === true);
   }
 
   /**

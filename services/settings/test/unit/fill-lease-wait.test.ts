@@ -48,5 +48,68 @@ describe('leaseOrWait', () => {
     expect((await rest).load).toEqual([b]);
     expect(counted).toEqual(['acquired', 'gave_up']);
   });
+
+  it('takes no lease for a read that was abandoned (its load failed), and releases one a round under way got', async () => {
+    const [a, b] = [cacheKeys.accountSettings('a').key, cacheKeys.accountSettings('b').key];
+    // a's lease is granted; b's is another replica's until it lapses, then every ask gets it.
+    let bLapsed = false;
+    const asked: string[] = [];
+    const released: string[] = [];
+    const redis = {
+      set: (key: string) => {
+        asked.push(key);
+        return Promise.resolve(key.includes('{acct:a}') || bLapsed ? 'OK' : null);
+      },
+      releaseFillLease: (key: string) => {
+        released.push(key);
+        return Promise.resolve(1);
+      },
+    } as unknown as CacheRedis;
+    let abandoned = false;
+    const first = await leaseOrWait([a, b], Date.now() + 10_000, { ttlMs: 500, pollMs: 25 }, {
+      redis,
+      log: createLogger('test', 'silent'),
+      now: Date.now,
+      readFilled: () => Promise.resolve(new Map()),
+      count: () => undefined,
+      abandoned: () => abandoned,
+    });
+    expect(first.load).toEqual([a]);
+    // a's load fails: the read ends, b's lease lapses meanwhile.
+    abandoned = true;
+    bLapsed = true;
+    const askedBefore = asked.length;
+    await jest.advanceTimersByTimeAsync(100);
+    const rest = await first.rest!;
+    expect({ load: rest.load, leases: rest.leases, more: rest.rest }).toEqual({ load: [], leases: [], more: undefined });
+    expect(asked.slice(askedBefore)).toEqual([]);
+  });
+
+  it('releases at once a lease won in a round that was under way when the read was abandoned', async () => {
+    const a = cacheKeys.accountSettings('a').key;
+    const released: string[] = [];
+    let abandoned = false;
+    const redis = {
+      // The lease is granted, and the read is abandoned while the answer travels.
+      set: () => {
+        abandoned = true;
+        return Promise.resolve('OK');
+      },
+      releaseFillLease: (key: string) => {
+        released.push(key);
+        return Promise.resolve(1);
+      },
+    } as unknown as CacheRedis;
+    const split = await leaseOrWait([a], Date.now() + 10_000, { ttlMs: 500, pollMs: 25 }, {
+      redis,
+      log: createLogger('test', 'silent'),
+      now: Date.now,
+      readFilled: () => Promise.resolve(new Map()),
+      count: () => undefined,
+      abandoned: () => abandoned,
+    });
+    expect(split.load).toEqual([]);
+    expect(released).toEqual([fillLeaseKey(a)]);
+  });
 });
 
