@@ -143,7 +143,9 @@ export async function startConnect(progress: (msg: string) => void, registered: 
       // and stream from a new one; the changes in between are a gap, healed below.
       progress(`replication slot ${slot} was invalidated (its WAL is gone): dropping it and resetting connector offsets (a CDC gap: healed below)`);
       await stopConnector(name);
-      await dropReplicationSlot();
+      // STOPPED comes before the walsender exits, and PostgreSQL drops only an inactive slot:
+      // not dropped yet, the next poll tries again (the connector stays stopped meanwhile).
+      if (!(await dropReplicationSlot())) return false;
       await resetConnectorOffsets(name, `replication slot ${slot} invalidated (max_slot_wal_keep_size): dropped, streaming from a new slot`);
       lostSlotDropped = true;
       return false;

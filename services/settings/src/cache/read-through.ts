@@ -200,11 +200,12 @@ export class ReadThrough {
    * deliberate read: it spends the caller's rate and runs under one of the caller's fair-share
    * permits, so one caller cannot fill the read pool with them.
    */
-  async deliberateRead<R>(req: Pick<ReadRequest, 'caller' | 'deadline'>, read: () => Promise<R>): Promise<R> {
+  async deliberateRead<R>(req: Pick<ReadRequest, 'caller' | 'deadline' | 'mode'>, read: () => Promise<R>): Promise<R> {
     const limiter = this.deps.deliberateReads;
     if (!limiter) return read();
     const caller = req.caller ?? 'anonymous';
-    const overRate = limiter.chargeCall(caller, req.deadline);
+    // A fully_consistent call was charged once already, by its own read of the list.
+    const overRate = req.mode.kind === 'fully_consistent' ? undefined : limiter.chargeCall(caller, req.deadline);
     if (overRate) await overRate;
     const release = await limiter.acquire(caller, req.deadline);
     try {

@@ -68,6 +68,8 @@ const IANA_SHAPE = /^[A-Z][^/]*(\/[A-Z][^/]*)*$/;
 
 /** IANA's own spelling of each zone and link name, by its lower-case form. */
 const IANA_SPELLING = new Map(IANA_TIME_ZONE_NAMES.map((name) => [name.toLowerCase(), name]));
+/** The areas of the IANA names (`America`, `Etc`, `US`…): a zone newer than the list is in one of them. */
+const IANA_AREAS = new Set(IANA_TIME_ZONE_NAMES.filter((name) => name.includes('/')).map((name) => name.split('/')[0]!));
 
 /**
  * A time zone name ICU knows (the IANA database with its links), as IANA spells it.
@@ -80,7 +82,7 @@ const IANA_SPELLING = new Map(IANA_TIME_ZONE_NAMES.map((name) => [name.toLowerCa
  * would be stored and then refused by a consumer, so a spelling other than IANA's is refused.
  * ICU answers a link with its target (`US/Pacific` → `America/Los_Angeles`), so it cannot tell
  * a link's right spelling: that comes from the database's own list (iana-time-zone-names.ts),
- * and only a name newer than the list must be ICU's own spelling of the zone.
+ * and only a name newer than the list must be ICU's own spelling of a zone in an IANA area.
  */
 export function isTimeZone(value: string): boolean {
   if (value.length > 64 || !IANA_SHAPE.test(value)) return false;
@@ -91,7 +93,9 @@ export function isTimeZone(value: string): boolean {
     return false;
   }
   const iana = IANA_SPELLING.get(value.toLowerCase());
-  return iana !== undefined ? iana === value : resolved === value;
+  // Not listed: ICU's own name of a zone in an IANA area (ICU also knows ids IANA never had,
+  // such as SystemV/EST5, which readers of the database refuse).
+  return iana !== undefined ? iana === value : resolved === value && IANA_AREAS.has(value.split('/')[0]!) && value.includes('/');
 }
 
 /** The canonical spelling (e.g. `en-us` -> `en-US`), or undefined for an invalid tag. */

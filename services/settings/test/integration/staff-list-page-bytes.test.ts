@@ -51,4 +51,16 @@ describe('pages of a list too large to cache are admitted per caller', () => {
     const other = await limited.call('listStaffPermissions', { parent, pageSize: 10, pageToken: '' }, { token: await mintToken({ sub: 'someone-else' }) });
     expect(other.staffPermissions).toHaveLength(4);
   });
+
+  it('charges a fully_consistent List of such a list once, not once for the list and again for its page', async () => {
+    const parent = `accounts/${newAccount()}`;
+    for (const id of ['s1', 's2', 's3', 's4']) await limited.call('createStaffPermission', { parent, staffPermissionId: id, staffPermission: StaffPermission.fromPartial({ role: Role.ROLE_NURSE }) });
+    const caller = { token: await mintToken({ sub: 'consistent-lister' }) };
+    const consistent = { requirement: { $case: 'fullyConsistent' as const, value: true } };
+    // A burst of 2: two such calls back to back fit when each costs one.
+    for (let i = 0; i < 2; i++) {
+      const res = await limited.call('listStaffPermissions', { parent, pageSize: 10, pageToken: '', consistency: consistent }, caller);
+      expect(res.staffPermissions).toHaveLength(4);
+    }
+  });
 });
