@@ -24,16 +24,29 @@ export class ResourceRepo<C extends string, T extends VersionedMessage> {
     (key) => this.resource.table.key(key).key,
   );
 
-  /** One query (`WHERE (key columns) IN (...)`); repeated keys are read once. */
-  private async loadNow(keys: readonly ResourceKey<C>[], deadline: number): Promise<Map<string, Loaded<T>>> {
+  /**
+   * One query (`WHERE (key columns) IN (...)`); repeated keys are read once. A row that cannot be
+   * mapped (a value written around the service that the message cannot hold, e.g. `[null]` in
+   * a JSON array column) is that key's Error: the other callers of the batch, other tenants
+   * among them, still get their rows.
+   */
+  private async loadNow(keys: readonly ResourceKey<C>[], deadline: number): Promise<Map<string, Loaded<T> | Error>> {
     const { table, keyColumns } = this.resource.table;
     const distinct = [...new Map(keys.map((k) => [this.resource.table.key(k).key, keyColumns.map((c) => k[c])])).values()];
     const rows = await this.db.read<Row[]>(`${table}.read`, deadline, (k) => whereKeyIn(k(table), keyColumns, distinct), distinct.length);
-    return new Map(rows.map((r) => [this.resource.table.key(rowKey(this.resource, r)).key, loadedFromRow(this.resource, r, this.tokens)]));
+    return new Map(rows.map((r) => [this.resource.table.key(rowKey(this.resource, r)).key, mapped(() => loadedFromRow(this.resource, r, this.tokens))]));
   }
 }
 
 function whereKeyIn(query: Knex.QueryBuilder, columns: readonly string[], values: string[][]): Knex.QueryBuilder {
   // A one-column key as a plain IN list, which is what PostgreSQL plans best for a primary key.
   return columns.length === 1 ? query.whereIn(columns[0]!, values.map((v) => v[0]!)) : query.whereIn([...columns], values);
+}
+
+function mapped<T>(toMessage: () => Loaded<T>): Loaded<T> | Error {
+  try {
+    return toMessage();
+  } catch (err) {
+    return err instanceof Error ? err : new Error(String(err));
+  }
 }
