@@ -83,6 +83,10 @@ DO $$
 BEGIN
   EXECUTE format('GRANT CONNECT ON DATABASE %I TO settings_owner, settings_app, debezium_settings, settings_monitor, settings_auditor', current_database());
   -- knex and the advisory-lock migration runner use temporary objects only through the owner.
+  -- Every other role loses the right PUBLIC has by default: a temporary object shadows a
+  -- table or sequence of the same name for its session (a temporary settings_version_seq would
+  -- hand that session's writes tiny versions, which no marker fences).
+  EXECUTE format('REVOKE TEMPORARY ON DATABASE %I FROM PUBLIC', current_database());
   EXECUTE format('GRANT TEMPORARY ON DATABASE %I TO settings_owner', current_database());
 END
 $$;

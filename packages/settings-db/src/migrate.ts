@@ -103,6 +103,11 @@ export async function migrateLatest(knex: Knex, options: MigrateOptions = {}): P
     },
   };
   await knex.transaction(async (lockTrx) => {
+    // This session only holds the lock and sits idle in its transaction while the migrations
+    // run on another connection (retry pauses included): a server-wide
+    // idle_in_transaction_session_timeout would end it, releasing the lock early and failing
+    // the final COMMIT after the migrations were applied.
+    await lockTrx.raw(`SELECT set_config('idle_in_transaction_session_timeout', '0', true)`);
     await lockTrx.raw('SELECT pg_advisory_xact_lock(?)', [MIGRATION_ADVISORY_LOCK]);
     for (let attempt = 1; ; attempt++) {
       running = undefined;

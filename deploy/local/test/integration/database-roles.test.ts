@@ -33,6 +33,9 @@ describe('least-privilege database roles (bootstrap.sql applied by the stack)', 
     expect(await as(localDatabaseUrl, (c) => sqlstateOf(c.query('CREATE TABLE app_should_not_create (x int)')))).toBe('42501');
     expect(await as(localDatabaseUrl, (c) => sqlstateOf(c.query('SELECT count(*) FROM knex_migrations')))).toBe('42501');
     expect(await as(localDatabaseUrl, (c) => sqlstateOf(c.query('TRUNCATE account_settings')))).toBe('42501');
+    // Nor a temporary object, which would shadow ours for its session (a temporary
+    // settings_version_seq handed that session's writes versions no marker fences).
+    expect(await as(localDatabaseUrl, (c) => sqlstateOf(c.query('CREATE TEMP SEQUENCE settings_version_seq')))).toBe('42501');
   });
 
   it('the audit of grant changes is append-only for the app role and unreadable for the auditor role', async () => {

@@ -9,6 +9,7 @@ import * as debeziumHeartbeat from './0007_debezium_heartbeat';
 import * as cdcHeal from './0008_cdc_heal';
 import * as staffListTruncate from './0009_staff_list_truncate';
 import * as versionTriggersAlways from './0010_version_triggers_always';
+import * as triggerSearchPath from './0011_trigger_search_path';
 
 export interface NamedMigration extends Knex.Migration {
   /** Recorded in knex_migrations; never rename one that has shipped. */
@@ -32,6 +33,7 @@ export const migrations: readonly NamedMigration[] = [
   { name: '0008_cdc_heal', ...cdcHeal },
   { name: '0009_staff_list_truncate', ...staffListTruncate },
   { name: '0010_version_triggers_always', ...versionTriggersAlways },
+  { name: '0011_trigger_search_path', ...triggerSearchPath },
 ];
 
 export class SettingsMigrationSource implements Knex.MigrationSource<NamedMigration> {

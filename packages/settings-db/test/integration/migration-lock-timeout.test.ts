@@ -127,3 +127,23 @@ describe('migrateLatest behind a transaction that holds the table', () => {
     expect(await hasExtraColumn()).toBe(false);
   });
 });
+
+// The advisory-lock session idles in its transaction while the migrations run on another
+// connection: with a server-wide idle_in_transaction_session_timeout (common hardening) the
+// server ended it, the lock went early, and the final COMMIT failed after the migrations applied.
+it('holds its advisory lock through a migration longer than idle_in_transaction_session_timeout, and reports success', async () => {
+  const strict = knexFactory({ client: 'pg', connection: { connectionString: localMigratorDatabaseUrl, options: '-c idle_in_transaction_session_timeout=300' }, pool: { min: 0, max: 2 } });
+  const slow: NamedMigration[] = [
+    {
+      name: 'probe_slow',
+      up: async (trx) => { await trx.raw(`SELECT pg_sleep(1); ALTER TABLE ${probe} ADD COLUMN extra int`); },
+      down: async (trx) => { await trx.raw(`ALTER TABLE ${probe} DROP COLUMN extra`); },
+    },
+  ];
+  try {
+    await migrateLatest(strict, { migrations: slow, tableName });
+    expect(await hasExtraColumn()).toBe(true);
+  } finally {
+    await strict.destroy();
+  }
+});

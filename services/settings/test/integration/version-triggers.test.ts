@@ -47,3 +47,23 @@ it('draws a new version for every change made with session_replication_role = re
   const after = await versions(a);
   for (const k of Object.keys(before)) expect([k, after[k]! > before[k]!]).toEqual([k, true]);
 });
+
+// PostgreSQL's logical-replication apply workers run with an empty search_path; so may restore
+// tools. The trigger functions resolved the sequence and the list table through the caller's
+// path and failed every change there ("relation settings_version_seq does not exist").
+it('draws versions for a session with an empty search_path, the grant list included', async () => {
+  const a = newAccount();
+  await db("INSERT INTO staff_permissions (account_id, staff_id, role) VALUES ($1, 's1', 'ROLE_NURSE')", [a]);
+  const admin = new Client({ connectionString: localAdminDatabaseUrl });
+  await admin.connect();
+  try {
+    await admin.query('BEGIN');
+    await admin.query("SET LOCAL search_path = ''");
+    await admin.query('INSERT INTO public.account_settings (account_id) VALUES ($1)', [a]);
+    await admin.query('UPDATE public.staff_permissions SET disabled = true WHERE account_id = $1', [a]);
+    await admin.query('COMMIT');
+  } finally {
+    await admin.end();
+  }
+  expect(BigInt((await db('SELECT version FROM account_settings WHERE account_id = $1', [a]))[0]!.version as string)).toBeGreaterThan(0n);
+});
