@@ -574,8 +574,10 @@ describe('deliberate database reads are shared fairly between callers', () => {
     const before = await metricValue(t.running, 'settings_deliberate_reads_total');
     // Cache it (minimize_latency), then ask for something newer than what is cached: the
     // token of a later write that no invalidator evicted (none runs in this test).
+    const filled = (): Promise<number> => metricValue(t.running, 'settings_cache_fills_total', { space: 'onpatient-settings', result: 'written' });
+    const filledBefore = await filled();
     await t.call('getOnPatientSettings', { name });
-    await waitFor(async () => (await metricValue(t.running, 'settings_cache_fills_total', { result: 'written' })) > 0, 5000, 'filled');
+    await waitFor(async () => (await filled()) > filledBefore, 5000, 'filled');
     const later = await t.call('updateOnPatientSettings', { onpatientSettings: OnPatientSettings.fromPartial({ name, portalEnabled: false }), updateMask: ['portal_enabled'], allowMissing: false });
     expect(BigInt(later.etag)).toBeGreaterThan(BigInt(written.etag));
     const read = await t.call('getOnPatientSettings', { name, consistency: { requirement: { $case: 'atLeastAsFresh', value: later.consistencyToken } } });

@@ -28,6 +28,8 @@ describe('with Redis down', () => {
     // they never wait for a timeout (the breaker is for a connected Redis that fails or is slow).
     expect(t.running.redis.status).not.toBe('ready');
     expect(await metricValue(t.running, 'settings_cache_requests_total', { space: 'account-settings', result: 'hit' })).toBe(0);
+    // A read that tried the dead Redis would fail there: three such failures open the breaker.
+    expect(await metricValue(t.running, 'settings_redis_circuit_open')).toBe(0);
     const updated = await t.call('updateAccountSettings', { accountSettings: AccountSettings.fromPartial({ name, displayName: 'still writable', etag: written.etag }), allowMissing: false });
     expect((await t.call('getAccountSettings', { name })).displayName).toBe(updated.displayName);
     process.stderr.write(`[measure] Redis down: ${perRead.toFixed(1)} ms per read served from PostgreSQL\n`);

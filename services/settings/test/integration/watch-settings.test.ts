@@ -266,8 +266,7 @@ it('authorizes every resource at open, refuses a caller over its stream limit, a
   const three = [0, 1, 2].map(() => openWatch(t, [{ name: s.name }], tok));
   await Promise.all(three.map((w) => w.next(isChange(s.name))));
   const fourth = await openWatch(t, [{ name: s.name }], tok).ended;
-  expect(fourth).toMatchObject({ code: 8, reason: 'WATCH_LIMIT_EXCEEDED' }); // RESOURCE_EXHAUSTED
-  expect(fourth.retryDelayMs).toBeGreaterThan(0);
+  expect(fourth).toMatchObject({ code: 8, reason: 'WATCH_LIMIT_EXCEEDED', retryDelayMs: 1000 }); // RESOURCE_EXHAUSTED
   three.forEach((w) => w.cancel());
 
   const shortLived = await mintToken({ sub: 'short', expiresIn: '2s' });
@@ -330,5 +329,31 @@ it('tells watchers to resume elsewhere (UNAVAILABLE with RetryInfo) when the rep
     await stopping;
   } finally {
     await own.close();
+  }
+});
+
+// README, Watch limits: a full replica is UNAVAILABLE (another replica may have room), with RetryInfo 1 s.
+it('refuses a stream over WATCH_MAX_STREAMS with UNAVAILABLE WATCH_REPLICA_FULL, whoever the caller', async () => {
+  const s = await seeded('full');
+  const one = await startTestServer({ WATCH_MAX_STREAMS: '1' });
+  try {
+    const first = openWatch(one, [{ name: s.name }]);
+    await first.next(isChange(s.name));
+    const second = await openWatch(one, [{ name: s.name }], await mintToken({ sub: 'another-caller' })).ended;
+    expect(second).toMatchObject({ code: 14, reason: 'WATCH_REPLICA_FULL', retryDelayMs: 1000 }); // UNAVAILABLE
+    first.cancel();
+  } finally {
+    await one.close();
+  }
+});
+
+// README, Watch: a replica without Redis invalidation tracking cannot tell a watcher of changes.
+it('refuses Watch with UNAVAILABLE WATCH_UNAVAILABLE on a replica running without the near-cache (NEAR_CACHE_ENABLED=false)', async () => {
+  const s = await seeded('no-tracking');
+  const plain = await startTestServer({ NEAR_CACHE_ENABLED: 'false' });
+  try {
+    expect(await openWatch(plain, [{ name: s.name }]).ended).toMatchObject({ code: 14, reason: 'WATCH_UNAVAILABLE' });
+  } finally {
+    await plain.close();
   }
 });
