@@ -1,5 +1,17 @@
 import { cacheKeys, createLogger, fillLeaseKey, type CacheRedis } from '@settings/shared';
-import { leaseOrWait, type FillLeaseResult } from '../../src/cache/fill-lease-wait';
+import { leaseOrWait, type FillLeaseResult, type LeaseWaitDeps } from '../../src/cache/fill-lease-wait';
+
+/** leaseOrWait with a 500 ms lease and 25 ms polls, 10 s to go, nothing filled, against `redis`. */
+function leaseOrWaitOn(keys: string[], redis: CacheRedis, deps: Partial<LeaseWaitDeps<string>> = {}): ReturnType<typeof leaseOrWait<string>> {
+  return leaseOrWait<string>(keys, Date.now() + 10_000, { ttlMs: 500, pollMs: 25 }, {
+    redis,
+    log: createLogger('test', 'silent'),
+    now: Date.now,
+    readFilled: () => Promise.resolve(new Map<string, string>()),
+    count: () => undefined,
+    ...deps,
+  });
+}
 
 /** Waiting for another replica's fill, against a Redis where that replica holds the lease and never fills. */
 describe('leaseOrWait', () => {
@@ -35,13 +47,7 @@ describe('leaseOrWait', () => {
     // a's lease is granted; b's is another replica's, which never fills.
     const redis = { set: (key: string) => Promise.resolve(key.includes('{acct:a}') ? 'OK' : null) } as unknown as CacheRedis;
     const counted: FillLeaseResult[] = [];
-    const first = await leaseOrWait([a, b], Date.now() + 10_000, { ttlMs: 500, pollMs: 25 }, {
-      redis,
-      log: createLogger('test', 'silent'),
-      now: Date.now,
-      readFilled: () => Promise.resolve(new Map()),
-      count: (r) => counted.push(r),
-    });
+    const first = await leaseOrWaitOn([a, b], redis, { count: (r) => counted.push(r) });
     expect({ load: first.load, leases: first.leases.map((l) => l.key), waiting: first.rest !== undefined }).toEqual({ load: [a], leases: [fillLeaseKey(a)], waiting: true });
     const rest = first.rest!;
     await jest.advanceTimersByTimeAsync(2000);
@@ -54,26 +60,15 @@ describe('leaseOrWait', () => {
     // a's lease is granted; b's is another replica's until it lapses, then every ask gets it.
     let bLapsed = false;
     const asked: string[] = [];
-    const released: string[] = [];
     const redis = {
       set: (key: string) => {
         asked.push(key);
         return Promise.resolve(key.includes('{acct:a}') || bLapsed ? 'OK' : null);
       },
-      releaseFillLease: (key: string) => {
-        released.push(key);
-        return Promise.resolve(1);
-      },
+      releaseFillLease: () => Promise.resolve(1),
     } as unknown as CacheRedis;
     let abandoned = false;
-    const first = await leaseOrWait([a, b], Date.now() + 10_000, { ttlMs: 500, pollMs: 25 }, {
-      redis,
-      log: createLogger('test', 'silent'),
-      now: Date.now,
-      readFilled: () => Promise.resolve(new Map()),
-      count: () => undefined,
-      abandoned: () => abandoned,
-    });
+    const first = await leaseOrWaitOn([a, b], redis, { abandoned: () => abandoned });
     expect(first.load).toEqual([a]);
     // a's load fails: the read ends, b's lease lapses meanwhile.
     abandoned = true;
@@ -100,14 +95,7 @@ describe('leaseOrWait', () => {
         return Promise.resolve(1);
       },
     } as unknown as CacheRedis;
-    const split = await leaseOrWait([a], Date.now() + 10_000, { ttlMs: 500, pollMs: 25 }, {
-      redis,
-      log: createLogger('test', 'silent'),
-      now: Date.now,
-      readFilled: () => Promise.resolve(new Map()),
-      count: () => undefined,
-      abandoned: () => abandoned,
-    });
+    const split = await leaseOrWaitOn([a], redis, { abandoned: () => abandoned });
     expect(split.load).toEqual([]);
     expect(released).toEqual([fillLeaseKey(a)]);
   });
