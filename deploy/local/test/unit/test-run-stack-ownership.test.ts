@@ -14,6 +14,7 @@ jest.mock('../../src/stack', () => ({
   up: async () => void calls.push('up'),
   down: async () => void calls.push('down'),
 }));
+jest.mock('../running-invalidator', () => ({ refuseRunningInvalidator: async () => void calls.push('no invalidator of npm start') }));
 
 // Imported after the mock and the state folder are set.
 // eslint-disable-next-line @typescript-eslint/no-require-imports -- must load after jest.mock and STACK_STATE_DIR
@@ -30,14 +31,14 @@ it('a test run that finds part of a stack running (someone\'s npm start, its Con
   Object.assign(running, { postgres: true, redis: true, kafka: true, connect: false });
   await globalSetup();
   await globalTeardown();
-  expect(calls).toEqual(['up']);
+  expect(calls).toEqual(['up', 'no invalidator of npm start']);
 });
 
 it('a test run that finds the whole stack running still brings it up (migrations, bootstrap, connector config of this checkout) and leaves it up', async () => {
   Object.assign(running, { postgres: true, redis: true, kafka: true, connect: true });
   await globalSetup();
   await globalTeardown();
-  expect(calls).toEqual(['up']);
+  expect(calls).toEqual(['up', 'no invalidator of npm start']);
 });
 
 it('a test run that started the stack from nothing stops it at the end', async () => {
@@ -45,6 +46,6 @@ it('a test run that started the stack from nothing stops it at the end', async (
   await globalSetup();
   expect(readFileSync(startedByTestsMarker, 'utf8')).toBe(String(process.pid));
   await globalTeardown();
-  expect(calls).toEqual(['up', 'down']);
+  expect(calls).toEqual(['up', 'no invalidator of npm start', 'down']);
   expect(existsSync(startedByTestsMarker)).toBe(false);
 });
