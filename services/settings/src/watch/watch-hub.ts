@@ -82,7 +82,7 @@ export class WatchHub {
    * Subscribes `fn` to `key`'s state (delivered now if known, else after the first read). The
    * first subscriber of a key creates its topic with `read`; the last one's unsubscribe drops it.
    */
-  subscribe<S>(key: string, generationKey: string, read: () => Promise<Observed<S>>, fn: (o: Observed<S>) => void): () => void {
+  subscribe<S>(key: string, generationKey: string, read: () => Promise<Observed<S>>, fn: (o: Observed<S>) => void, opts: { sameVersionSameState?: boolean } = {}): () => void {
     let topic = this.topics.get(key) as WatchTopic<S> | undefined;
     if (!topic) {
       const created: WatchTopic<S> = new WatchTopic<S>({
@@ -93,6 +93,8 @@ export class WatchHub {
         retryMs: this.opts.retryMs,
         onError: (err) => this.opts.onReadError(key, err),
         onSettled: () => this.settledListeners.get(key)?.forEach((l) => l()),
+        // Every subscriber of a key watches the same kind of resource: the first one's says it.
+        ...(opts.sameVersionSameState ? { sameVersionSameState: true } : {}),
       });
       topic = created;
       this.topics.set(key, topic as WatchTopic<unknown>);

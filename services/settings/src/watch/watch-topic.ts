@@ -21,7 +21,18 @@ export interface TopicOptions<S> {
   readonly retryMs: number;
   /** Called whenever the topic is settled again (no change left unread), whether or not the state changed. */
   onSettled?(): void;
+  /**
+   * Two reads at one version carry the same state (a singleton resource: every write bumps its
+   * version, and a renewal that may rewind one forces a delivery). A clean re-read at the version
+   * delivered then replaces the delivered state in place: the topic keeps one copy, the
+   * near-cache's, not also the first read's (a database load, re-read from Redis after the fill's
+   * own tracking push). Not for lists rendered as deltas from what a watcher was sent.
+   */
+  readonly sameVersionSameState?: boolean;
 }
+
+/** What the topic delivered: the object its watchers hold (by identity), its state replaceable in place. */
+type Held<S> = { state: S | undefined; readonly version: bigint; readonly changedAt?: number };
 
 /**
  * The upstream side of one watched key in one replica: whatever the number of watchers, one read
@@ -38,8 +49,8 @@ export class WatchTopic<S> {
    * it a stream opened during a tracking loss (or a read's retry) stayed without a state or a
    * bookmark until the key next changed.
    */
-  private readonly awaiting = new Set<(o: Observed<S>) => void>();
-  private current: Observed<S> | undefined;
+  private awaiting: Set<(o: Observed<S>) => void> | undefined; // made when needed: most topics are settled
+  private current: Held<S> | undefined;
   private dirty = true;
   /** When the oldest change not yet answered by a read arrived. */
   private changedSince: number | undefined;
@@ -76,12 +87,12 @@ export class WatchTopic<S> {
     this.subscribers.add(fn);
     if (this.current && !this.dirty) fn(this.current);
     else {
-      this.awaiting.add(fn);
+      (this.awaiting ??= new Set()).add(fn);
       this.refresh();
     }
     return () => {
       this.subscribers.delete(fn);
-      this.awaiting.delete(fn);
+      this.awaiting?.delete(fn);
       if (this.subscribers.size === 0) this.close();
     };
   }
@@ -122,7 +133,7 @@ export class WatchTopic<S> {
         this.changedSince = undefined;
         const forced = this.forced;
         this.forced = false;
-        let next: Observed<S>;
+        let next: Held<S>;
         try {
           const observed = await this.opts.read();
           if (observed === undefined) break;
@@ -144,13 +155,14 @@ export class WatchTopic<S> {
         }
         if (this.accepts(next) || (forced && next.state !== undefined && this.current !== undefined && next.version === this.current.version)) {
           this.current = next;
-          this.awaiting.clear();
+          this.awaiting = undefined;
           for (const fn of this.subscribers) fn(next);
         } else if (!this.dirty && this.current) {
           // Clean, and what was delivered is still current: it is the newcomers' first state.
           const current = this.current;
-          const newcomers = [...this.awaiting];
-          this.awaiting.clear();
+          if (this.opts.sameVersionSameState && next.state !== undefined && current.state !== undefined && next.version === current.version) current.state = next.state;
+          const newcomers = [...(this.awaiting ?? [])];
+          this.awaiting = undefined;
           for (const fn of newcomers) fn(current);
         }
       }

@@ -25,6 +25,8 @@ export interface WatchTarget<S, M> {
   /** Version from the caller's resume token, if any. */
   readonly resumeVersion?: bigint;
   read(): Promise<Observed<S>>;
+  /** Two reads at one version carry the same state (TopicOptions.sameVersionSameState). */
+  readonly sameVersionSameState?: boolean;
   /** The messages that take a caller from `sent` to `latest` ([] when it already has it). */
   render(sent: Sent<S>, latest: Observed<S>): M[];
 }
@@ -95,10 +97,16 @@ export class Watcher<M> {
         unsubscribe: () => undefined,
       };
       this.slots.push(slot);
-      const unsubscribe = this.hub.subscribe(target.key, target.generationKey, () => target.read(), (o) => {
-        slot.latest = o;
-        this.schedule();
-      });
+      const unsubscribe = this.hub.subscribe(
+        target.key,
+        target.generationKey,
+        () => target.read(),
+        (o) => {
+          slot.latest = o;
+          this.schedule();
+        },
+        { sameVersionSameState: target.sameVersionSameState === true },
+      );
       // A topic that settles without a new state (a re-read after tracking came back found the
       // same version) still lets a caught-up stream send its first bookmark: never silence.
       const unsettle = this.hub.onSettled(target.key, () => this.schedule());

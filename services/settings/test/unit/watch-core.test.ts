@@ -308,6 +308,29 @@ describe('Watch core: one upstream read per change, latest state coalesced, neve
     expect(first.out.map((m) => (m.kind === 'state' ? m.version : m.kind))).toEqual([1n]);
   });
 
+  it('a singleton re-read at the version it delivered replaces the state its watchers hold, sending nothing: one copy per key (the near-cache\'s), not also the first load\'s; a list keeps what it sent, its base for deltas', async () => {
+    const heldState = async (sameVersionSameState: boolean): Promise<{ state: unknown; sent: number }> => {
+      const { feed, hub } = setUp();
+      const row = new FakeRow(v(1, 'loaded from PostgreSQL'));
+      const sink = new FakeSink();
+      const rendered: Array<Observed<unknown>> = [];
+      const plain = target('a', row);
+      const watched: WatchTarget<unknown, Msg> = { ...plain, sameVersionSameState, render: (sent, latest) => (rendered.push(latest), plain.render(sent, latest)) };
+      new Watcher(hub, sink, { progressMessage: progress }).start([watched]);
+      await tick();
+      row.answer();
+      await tick();
+      // The fill's own tracking push: the same version, read back from Redis.
+      feed.changed(['k:a']);
+      await tick();
+      row.answer(v(1, 'decoded from Redis'));
+      await tick();
+      return { state: rendered[0]!.state, sent: sink.out.length };
+    };
+    expect(await heldState(true)).toEqual({ state: 'decoded from Redis', sent: 1 });
+    expect(await heldState(false)).toEqual({ state: 'loaded from PostgreSQL', sent: 1 });
+  });
+
   it('a generation change (TRUNCATE) delivers the re-read even at the same version: a truncated grant table empties a list without bumping its version', async () => {
     const { feed, row, sink } = await watchingFirstState(v(4, 'two grants'));
     feed.changed(['gen']);

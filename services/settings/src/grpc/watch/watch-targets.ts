@@ -56,6 +56,8 @@ function singletonKind<C extends string, T extends VersionedMessage>(
           key: resource.table.key(key).key,
           generationKey: generationKey(resource.table.space),
           resumeVersion,
+          // A row's version changes with every write to it; rendered whole, never as a delta.
+          sameVersionSameState: true,
           read: async () => {
             const found = await readThrough.get(source, key, readAfterTheChange());
             return found ? { state: found.value, version: found.version } : { state: undefined, version: 0n };
