@@ -7,8 +7,11 @@ export interface NearEntry {
   readonly version: bigint;
   /** The key space generation stored in the entry, equal to the one read with it from Redis. */
   readonly generation: bigint;
-  /** The protobuf bytes of the message: served as they are, decoded at most once. */
-  readonly payload: Buffer;
+  /**
+   * The protobuf bytes of the message, served as they are and decoded at most once; held as
+   * `nearPayload` keeps them (read them with `payloadBytes`).
+   */
+  readonly payload: Buffer | string;
   /** The decoded message, memoised by the first reader that needs it (one decoder per space). */
   decoded?: unknown;
 }
@@ -35,10 +38,32 @@ export interface NearCacheOptions {
 }
 
 /**
- * Rough fixed cost of one entry besides its payload and key: object, bigints, LRU node (~160),
- * and the payload's own ArrayBuffer and backing-store header (~100; it is copied unpooled).
+ * Payloads below this are kept as one-byte (latin1) strings: V8 heap, a 16-byte header, moved
+ * and freed by the GC. Each Buffer of its own costs ~450 bytes beyond its payload (ArrayBuffer,
+ * view, backing store and its malloc), ~7 MiB of RSS for 10k entries in the Watch benchmark; a
+ * copy into Node's shared 8 KiB pool would pin a slab shared with short-lived allocations per
+ * long-lived entry (measured: 90 MB of ArrayBuffers for 10 MB of payload). Larger payloads
+ * (Node never pools them) keep a Buffer of their own: the overhead is small beside them, and a
+ * hit does not copy them again.
  */
-const ENTRY_OVERHEAD_BYTES = 260;
+const STRING_PAYLOAD_MAX_BYTES = 4096;
+
+/**
+ * What the near-cache keeps of a Redis reply's payload: a copy, never the reply's buffer, which
+ * may be a slice of a larger socket chunk the LRU would keep alive.
+ */
+export function nearPayload(reply: Buffer): Buffer | string {
+  if (reply.length < STRING_PAYLOAD_MAX_BYTES) return reply.toString('latin1');
+  return Buffer.from(new Uint8Array(reply).buffer);
+}
+
+/** An entry's payload as bytes: a fresh copy (from Node's pool, short-lived) when it is held as a string. */
+export function payloadBytes(e: NearEntry): Buffer {
+  return typeof e.payload === 'string' ? Buffer.from(e.payload, 'latin1') : e.payload;
+}
+
+/** Rough fixed cost of one entry besides its payload and key: object, bigints, LRU node, payload header. */
+const ENTRY_OVERHEAD_BYTES = 180;
 /**
  * Heap bytes of a decoded message per payload byte: a decoded AccountSettings of 172 payload
  * bytes holds about 680 bytes of V8 heap (measured with --expose-gc over 20,000 copies).

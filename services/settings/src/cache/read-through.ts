@@ -25,7 +25,7 @@ import type { CircuitBreaker } from './circuit-breaker';
 import { CoalescedMget } from './coalesced-mget';
 import type { ConcurrencyLimiter } from './concurrency-limiter';
 import { leaseOrWait, releaseLeases, type FillLeaseOptions, type LeaseSplit } from './fill-lease-wait';
-import type { NearCache, NearEntry, ReadTicket } from './near-cache';
+import { nearPayload, payloadBytes, type NearCache, type NearEntry, type ReadTicket } from './near-cache';
 import { SingleFlight, type Claim } from './single-flight';
 
 export interface Loaded<T> {
@@ -390,19 +390,15 @@ export class ReadThrough {
     metrics.nearCacheRequestTally.inc(src.space, 'hit');
     metrics.cacheRequestTally.inc(src.space, 'hit');
     if (isAbsence(entry)) return ABSENT;
-    entry.decoded ??= src.decode(entry.payload);
-    return { version: entry.version, value: entry.decoded as T, payload: entry.payload };
+    const payload = payloadBytes(entry);
+    entry.decoded ??= src.decode(payload);
+    return { version: entry.version, value: entry.decoded as T, payload };
   }
 
   /** Puts a decoded Redis entry into the near-cache, under the read's ticket. */
   private installNear(ticket: ReadTicket | undefined, space: KeySpace, key: string, value: CacheValue & { kind: 'entry' }, decoded: unknown): void {
     if (!ticket) return;
-    // A copy: the reply's buffer may be a slice of a larger socket chunk the LRU would keep alive.
-    // Unpooled: Buffer.from puts anything under 4 KiB in Node's shared 8 KiB pool, so each
-    // long-lived entry would pin a slab shared with short-lived allocations (measured: 90 MB of
-    // ArrayBuffers retained for 10 MB of payload), far beyond NEAR_CACHE_MAX_BYTES.
-    const payload = Buffer.from(new Uint8Array(value.payload).buffer);
-    const entry: NearEntry = { space, version: value.version, generation: value.generation, payload, decoded };
+    const entry: NearEntry = { space, version: value.version, generation: value.generation, payload: nearPayload(value.payload), decoded };
     this.deps.near?.install(ticket, key, entry);
   }
 

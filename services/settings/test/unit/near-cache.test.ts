@@ -1,5 +1,5 @@
 import { generationKey } from '@settings/shared';
-import { NearCache, type NearEntry } from '../../src/cache/near-cache';
+import { NearCache, nearPayload, payloadBytes, type NearEntry } from '../../src/cache/near-cache';
 
 const space = 'account-settings' as const;
 const entry = (version: bigint, payloadBytes = 10, generation = 7n): NearEntry => ({ space, version, generation, payload: Buffer.alloc(payloadBytes, 1) });
@@ -92,4 +92,19 @@ it('wakes a waiter on the change of its key', async () => {
   near.invalidate(['other', 'k']);
   await woke;
   expect(Date.now() - started).toBeLessThan(5000);
+});
+
+test('a payload is kept as a copy that owns its memory and is served as the same bytes: small ones as a string, large ones as a Buffer of their own', () => {
+  // Every byte value, inside a larger chunk as a socket read would deliver it.
+  const chunk = Buffer.alloc(64 * 1024);
+  for (let i = 0; i < chunk.length; i++) chunk[i] = (i * 37) % 256;
+  const small = chunk.subarray(100, 100 + 512);
+  const large = chunk.subarray(1000, 1000 + 8192);
+  const want = { small: Buffer.from(small), large: Buffer.from(large) };
+  const kept = { small: nearPayload(small), large: nearPayload(large) };
+  expect(typeof kept.small).toBe('string');
+  expect(Buffer.isBuffer(kept.large) && kept.large.buffer.byteLength === kept.large.length).toBe(true);
+  chunk.fill(0); // the socket's buffer reused
+  expect(payloadBytes({ ...entry(1n), payload: kept.small }).equals(want.small)).toBe(true);
+  expect(payloadBytes({ ...entry(1n), payload: kept.large }).equals(want.large)).toBe(true);
 });
