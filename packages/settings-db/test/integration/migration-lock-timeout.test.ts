@@ -76,13 +76,14 @@ describe('migrateLatest behind a transaction that holds the table', () => {
     try {
       const migrating = migrateLatest(migrator, { migrations, tableName, lockTimeoutMs: 200, attempts: 100, retryDelayMs: 100, maxRetryDelayMs: 100, onLockTimeout: (r) => retries.push(r) });
       // Reads arriving while the migration is queued for its lock: each waits at most one
-      // lock_timeout (200 ms) plus the scheduling noise of this machine, never the holder's life.
+      // lock_timeout (200 ms) plus the scheduling noise of this machine (up to ~2 s on a loaded
+      // CI machine), never the holder's life (that read fails at its 3 s statement_timeout).
       const readMs: number[] = [];
       for (let i = 0; i < 6; i++) {
         await sleep(150);
         readMs.push(await timedRead(reader));
       }
-      expect(Math.max(...readMs)).toBeLessThan(1000);
+      expect(Math.max(...readMs)).toBeLessThan(2000);
       expect(retries.length).toBeGreaterThan(0);
       expect(retries[0]).toMatchObject({ attempt: 1, attempts: 100, delayMs: 100, migration: 'probe_add_column' });
       expect(await hasExtraColumn()).toBe(false);

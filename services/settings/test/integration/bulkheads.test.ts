@@ -363,11 +363,13 @@ describe('a save the ones ahead would keep waiting past its deadline', () => {
   it('is refused at once with UNAVAILABLE (LOAD_SHED, would_miss_deadline); one with time enough waits its turn', async () => {
     const [a, b, c] = [newAccount(), newAccount(), newAccount()];
     for (const id of [a, b, c]) await t.call('updateAccountSettings', settings(id, 'before'));
-    // The pace: one save holds the only write connection for ~800 ms (it waits for a row lock).
+    // The pace: one save holds the only write connection for ~3 s (it waits for a row lock).
+    // That long so the deadline below can leave a stall of this busy process 1.5 s to answer in
+    // and still be well below the predicted wait.
     const first = await lockAccountRow(a);
     const slow = t.call('updateAccountSettings', settings(a, 'slow'), { deadlineMs: 15_000 });
     await first.waiter();
-    await new Promise((r) => setTimeout(r, 800));
+    await new Promise((r) => setTimeout(r, 3000));
     await first.release();
     await slow;
 
@@ -378,12 +380,13 @@ describe('a save the ones ahead would keep waiting past its deadline', () => {
       const shedBefore = await metricValue(t.running, 'settings_writes_shed_total', { reason: 'would_miss_deadline' });
       const started = Date.now();
       // The one ahead holds the only connection for a lock wait: the newcomer's predicted wait is
-      // the measured lock hold (~800 ms) plus its own turn.
-      // A deadline well below that (500 ms, against ~800 ms), yet not so short that a stall of
-      // this busy process lets the client's deadline fire first.
-      const refused = await expectError(() => t.call('updateAccountSettings', settings(b, 'refused'), { deadlineMs: 500 }));
+      // the measured lock hold (~3 s) plus its own turn.
+      // A deadline well below that (1.5 s, against ~3 s), yet not so short that a stall of this
+      // busy process lets the client's deadline fire first. Admitted, the save would wait for the
+      // lock until that deadline (DEADLINE_EXCEEDED, not LOAD_SHED).
+      const refused = await expectError(() => t.call('updateAccountSettings', settings(b, 'refused'), { deadlineMs: 1500 }));
       expect({ code: refused.code, reason: refused.reason }).toEqual({ code: 14 /* UNAVAILABLE */, reason: 'LOAD_SHED' });
-      expect(Date.now() - started).toBeLessThan(500);
+      expect(Date.now() - started).toBeLessThan(1500);
       expect(await metricValue(t.running, 'settings_writes_shed_total', { reason: 'would_miss_deadline' })).toBe(shedBefore + 1);
       const patient = t.call('updateAccountSettings', settings(c, 'patient'), { deadlineMs: 15_000 });
       await lock.release();

@@ -1,6 +1,6 @@
 import { AccountSettings, OnPatientSettings } from '@settings/api';
 import { lockTable } from '../support/row-lock';
-import { accountsDeletedAfterAll, expectError, metricValue, serverForTests } from '../support/test-server';
+import { accountsDeletedAfterAll, expectError, metricValue, serverForTests, waitFor } from '../support/test-server';
 
 /**
  * Redis unreachable (a port nothing listens on; the shared stack's Redis is left alone): reads
@@ -49,8 +49,10 @@ describe('with Redis down and the fallback limit reached', () => {
     try {
       const shedBefore = await metricValue(t.running, 'settings_load_shed_total');
       const stuck = t.call('getOnPatientSettings', { name: `accounts/${ids[0]}/onpatientSettings` });
-      // Give the first call time to take the only permit.
-      await new Promise((r) => setTimeout(r, 200));
+      // The first call has the only permit once its read waits for the lock in PostgreSQL: a
+      // fixed pause could end first on a loaded machine, and a later call would take the permit
+      // and wait for the lock instead of being shed.
+      await waitFor(async () => (await lock.blocked()) === 1, 5000, 'the first read blocked on the table lock');
       const t0 = Date.now();
       const errors = await Promise.all(ids.slice(1).map((a) => expectError(() => t.call('getOnPatientSettings', { name: `accounts/${a}/onpatientSettings` }))));
       const shedMs = Date.now() - t0;

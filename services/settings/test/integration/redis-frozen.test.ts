@@ -12,7 +12,10 @@ import { accountsDeletedAfterAll, metricValue, startTestServer, waitFor, type Te
  * test runs a redis-server of its own, so the stack's Redis is left alone.
  */
 jest.setTimeout(60_000);
-const COMMAND_TIMEOUT_MS = 500;
+// The bounds below are multiples of it: a read that waits for Redis twice takes 2× and fails the
+// 1.5× bound whatever the timeout. 1 s, not 500 ms: the half timeout left to the PostgreSQL read
+// and the gRPC round trip (and to four reads together) is what a loaded CI machine needs.
+const COMMAND_TIMEOUT_MS = 1000;
 const newAccount = accountsDeletedAfterAll();
 let redisServer: ChildProcess | undefined;
 let t: TestServer | undefined;
@@ -61,7 +64,8 @@ it('a connected Redis that stops answering: reads wait at most the command timeo
   }
   // Every read was answered from PostgreSQL; none waited much longer than one command timeout.
   expect(await metricValue(server.running, 'settings_cache_fallback_total')).toBeGreaterThanOrEqual(fallbackBefore + took.length);
-  // "At most the command timeout" (README) plus the PostgreSQL read that follows it: 1.5×.
+  // "At most the command timeout" (README) plus the PostgreSQL read that follows it: 1.5× (a
+  // second wait for Redis, as a retried command or an awaited fill would add, is 2×).
   process.stderr.write(`[measure] reads with Redis frozen: ${took.join(', ')} ms (command timeout ${COMMAND_TIMEOUT_MS} ms)\n`);
   for (const ms of took) expect(ms).toBeLessThan(COMMAND_TIMEOUT_MS * 1.5);
   // The breaker opened, and the reads after it did not wait for Redis: the last four together
