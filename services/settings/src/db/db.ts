@@ -9,6 +9,7 @@ import { rowLockWaits, type RowLockWaits } from './row-lock';
 import { checkNewSession, READ_ONLY_SQLSTATE, type SessionRequirements } from './session-requirements';
 import { closeIfUnanswered } from './unanswered-connection';
 import { WriteAdmission, type AdmittedWrite } from './write-admission';
+import { endedByStatementTimeout, timedOutBySelf } from './statement-timeout';
 
 /** What is used here of knex's client (typed `any` by knex): its pool's connections, lent and handed back. */
 interface PoolingClient {
@@ -57,6 +58,10 @@ interface SaveProgress {
   commitSent: boolean;
 }
 
+/** A statement ended by this server's cap (DB_STATEMENT_TIMEOUT_MS) while the call still had time. */
+const statementCapExceeded = (capMs: number, cause: unknown): SettingsError =>
+  new SettingsError('DATABASE_UNAVAILABLE', `the database took longer than this server's limit for one statement (${capMs} ms); nothing was saved; retry with backoff`, [], { cause });
+
 /** The answer to a save whose answer never came back after `SaveProgress.commitSent`. */
 const writeOutcomeUnknown = (cause: unknown): SettingsError =>
   new SettingsError(
@@ -65,19 +70,6 @@ const writeOutcomeUnknown = (cause: unknown): SettingsError =>
     [],
     { cause },
   );
-
-/**
- * knex's own timer of a statement (`.timeout(ms, { cancel: true })`: the one-statement saves)
- * ended the wait, whether or not its cancel got through. PostgreSQL may have committed it all
- * the same: a cancel that arrives while the commit waits for a synchronous standby only warns
- * "already committed locally", and one that could not be delivered leaves it running. (A wait
- * for a pool connection times out before anything is sent: not this.)
- */
-function timedOutBySelf(err: unknown): boolean {
-  const e = (typeof err === 'object' && err !== null ? err : {}) as { name?: unknown; message?: unknown };
-  const message = typeof e.message === 'string' ? e.message : '';
-  return (e.name === 'KnexTimeoutError' && !message.includes('acquiring a connection')) || message.includes('cancelling of query failed');
-}
 
 /** The two pools: a storm on one (saves stuck behind row locks, a read flood) cannot take the other's connections. */
 export interface DbPools {
@@ -232,7 +224,13 @@ export class Db {
         // setting applied by reload) stays so: dispose of it (pool validation drops it) rather
         // than lend it to every retry.
         if ((err as { code?: unknown }).code === READ_ONLY_SQLSTATE) (connection as { __knex__disposed?: unknown }).__knex__disposed = err;
-        throw save?.commitSent && (lostInFlight(err) || timedOutBySelf(err)) ? writeOutcomeUnknown(err) : err;
+        if (save?.commitSent && (lostInFlight(err) || timedOutBySelf(err))) throw writeOutcomeUnknown(err);
+        // Our own timeout, with time left before the call's deadline: DB_STATEMENT_TIMEOUT_MS
+        // ended it, not the deadline (a timeout set to what was left of it fires after the
+        // deadline, never before), and nothing was committed. A server too slow now, which a
+        // retry may find faster: not DEADLINE_EXCEEDED, which callers do not retry.
+        if ((timedOutBySelf(err) || endedByStatementTimeout(err)) && this.now() < deadline) throw statementCapExceeded(this.limits.statementCapMs, err);
+        throw err;
       } finally {
         guard.disarm();
         sent.catch(() => undefined);

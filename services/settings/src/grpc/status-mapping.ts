@@ -2,6 +2,7 @@ import { Metadata, status as GrpcStatus, type ServiceError } from '@grpc/grpc-js
 import { Any, BadRequest, Duration, ErrorInfo, RetryInfo, Status } from '@settings/api';
 import { InvalidIdError } from '@settings/shared';
 import { isConnectionLost, NETWORK_ERRNOS } from '../db/connection-loss';
+import { endedByStatementTimeout } from '../db/statement-timeout';
 import { echo, SettingsError, type ErrorCode, type FieldViolation } from '../errors';
 import { databaseViolationField } from './database-violation-field';
 
@@ -73,8 +74,12 @@ const SQLSTATE_CODE: Record<string, ErrorCode> = {
   // volume) is DATABASE_UNAVAILABLE too (see classify): the server's state, not the request.
 };
 
-/** SQLSTATE classes (prefixes) of a server that cannot serve now, whatever the exact code. */
-const UNAVAILABLE_CLASSES = ['08', '53', '57P', '58'];
+/**
+ * SQLSTATE classes (prefixes) of a server that cannot serve now, whatever the exact code; 28
+ * (invalid authorization: a password rotated ahead of this pod, a pg_hba change) and 3D000 (the
+ * database is not there) refuse the connection, not the request.
+ */
+const UNAVAILABLE_CLASSES = ['08', '53', '57P', '58', '28', '3D000'];
 
 /**
  * knex's read timeout (`.timeout(ms, { cancel: true })`, src/db/db.ts) could not cancel the
@@ -86,18 +91,15 @@ const KNEX_CANCEL_FAILED = /^After query timeout of \d+ms exceeded, cancelling o
 /**
  * query_canceled (57014) has two causes. Our own statement_timeout: writes run with
  * `SET LOCAL statement_timeout` = the call's remaining deadline capped by
- * DB_STATEMENT_TIMEOUT_MS (src/db/db.ts), so the call is out of time → DEADLINE_EXCEEDED. Or a
- * cancel request from someone else (pg_cancel_backend by an operator, a tool or a failover
- * script): nothing is wrong with the request → UNAVAILABLE, retry. (Reads never reach this for
- * their deadline: knex's `.timeout()` rejects them with KnexTimeoutError before the cancelled
- * statement reports back.) PostgreSQL tells the two apart only by the message text, which
- * follows the server's lc_messages; with a translated lc_messages the statement timeout is not
- * recognised and maps to UNAVAILABLE too, the safe side (a retry, never a false "too slow").
+ * DB_STATEMENT_TIMEOUT_MS (src/db/db.ts answers the cap itself, DATABASE_UNAVAILABLE), so what
+ * reaches here is the call out of time → DEADLINE_EXCEEDED. Or a cancel request from someone
+ * else (pg_cancel_backend by an operator, a tool or a failover script): nothing is wrong with the
+ * request → UNAVAILABLE, retry. (Reads never reach this for their deadline: knex's `.timeout()`
+ * rejects them with KnexTimeoutError before the cancelled statement reports back.) PostgreSQL
+ * tells the two apart only by the message text (statement-timeout.ts).
  */
-const STATEMENT_TIMEOUT_TEXT = 'canceling statement due to statement timeout';
-
-function queryCanceled(message: string, cause: unknown): SettingsError {
-  return message === STATEMENT_TIMEOUT_TEXT || message.endsWith(` - ${STATEMENT_TIMEOUT_TEXT}`)
+function queryCanceled(cause: unknown): SettingsError {
+  return endedByStatementTimeout(cause)
     ? new SettingsError('DEADLINE_EXCEEDED', messageFor('DEADLINE_EXCEEDED'), [], { cause })
     : new SettingsError('DATABASE_UNAVAILABLE', 'the database cancelled the statement; retry with backoff', [], { cause });
 }
@@ -128,14 +130,16 @@ export function classify(err: unknown): SettingsError {
   }
   if (KNEX_CANCEL_FAILED.test(message)) return new SettingsError('DEADLINE_EXCEEDED', messageFor('DEADLINE_EXCEEDED'), [], cause);
   if (typeof e.code === 'string') {
-    if (e.code === '57014') return queryCanceled(message, err);
+    if (e.code === '57014') return queryCanceled(err);
     const mapped = SQLSTATE_CODE[e.code];
     if (mapped === 'INVALID_ARGUMENT') {
       const field = databaseViolationField(e.table, e.column, e.constraint);
       return new SettingsError('INVALID_ARGUMENT', 'a value was rejected by the database', [{ field, description: 'rejected by the database: outside what it accepts' }], cause);
     }
     if (mapped) return new SettingsError(mapped, messageFor(mapped), [], cause);
-    if (UNAVAILABLE_CLASSES.some((c) => (e.code as string).startsWith(c)) || NETWORK_ERRNOS.has(e.code)) return new SettingsError('DATABASE_UNAVAILABLE', messageFor('DATABASE_UNAVAILABLE'), [], cause);
+    // A system error of Node names its syscall: the network or the host, never the request.
+    const systemError = typeof (err as { syscall?: unknown }).syscall === 'string';
+    if (UNAVAILABLE_CLASSES.some((c) => (e.code as string).startsWith(c)) || NETWORK_ERRNOS.has(e.code) || systemError) return new SettingsError('DATABASE_UNAVAILABLE', messageFor('DATABASE_UNAVAILABLE'), [], cause);
   } else if (e.code === undefined && err instanceof Error && isConnectionLost(message)) {
     return new SettingsError('DATABASE_UNAVAILABLE', 'lost the database connection; retry with backoff', [], cause);
   }

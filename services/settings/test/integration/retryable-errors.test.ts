@@ -77,10 +77,11 @@ describe('a write interrupted inside PostgreSQL', () => {
 describe('a write that runs out of its statement_timeout', () => {
   // The call's deadline (10 s) is far away; the cap makes our own statement_timeout fire first,
   // so the server's answer (not the client's own deadline) is what the caller sees. The lock
-  // timeout is longer than the cap, so it is left off and cannot fire first.
+  // timeout is longer than the cap, so it is left off and cannot fire first. (Out of its
+  // deadline instead, a call ends DEADLINE_EXCEEDED: status-mapping.test.ts.)
   const t = serverForTests({ DB_STATEMENT_TIMEOUT_MS: '300', DB_LOCK_TIMEOUT_MS: '60000' });
 
-  it('stays DEADLINE_EXCEEDED without RetryInfo (57014 from our own statement_timeout is not a cancel by someone else)', async () => {
+  it('is UNAVAILABLE (DATABASE_UNAVAILABLE) with RetryInfo: the server\'s cap ended it with time left before the call\'s deadline, and nothing was saved', async () => {
     const a = newAccount();
     await t.call('updateAccountSettings', { accountSettings: AccountSettings.fromPartial({ name: `accounts/${a}/settings`, displayName: 'before' }), allowMissing: true });
     const lock = await lockAccountRow(a);
@@ -91,10 +92,11 @@ describe('a write that runs out of its statement_timeout', () => {
           () => undefined,
           (e: unknown) => e,
         );
-      expect(failureOf(err)).toEqual({ code: 'DEADLINE_EXCEEDED', reason: 'DEADLINE_EXCEEDED', message: 'database query exceeded the call deadline' });
+      expect(failureOf(err)).toEqual({ code: 'UNAVAILABLE', reason: 'DATABASE_UNAVAILABLE', message: expect.stringMatching(/limit for one statement \(300 ms\)/), retryDelayMs: 200 });
     } finally {
       await lock.release();
     }
+    expect((await t.call('getAccountSettings', { name: `accounts/${a}/settings`, consistency: { requirement: { $case: 'fullyConsistent', value: true } } })).displayName).toBe('before');
   });
 });
 
@@ -129,7 +131,8 @@ describe('a read that cannot get a connection of the read pool in time', () => {
       await lock.release();
     }
     expect(queued).toEqual({ code: 'UNAVAILABLE', reason: 'DATABASE_UNAVAILABLE', message: expect.stringMatching(/pool exhausted/), retryDelayMs: 200 });
-    // The reads that held the connection ran out of their own time: DEADLINE_EXCEEDED, never INTERNAL.
-    for (const h of holders) expect(h?.code).toBe('DEADLINE_EXCEEDED');
+    // The reads that held the connection ran out of the server's 1 s cap with time left before
+    // their deadline: retryable, never DEADLINE_EXCEEDED (callers do not retry it) nor INTERNAL.
+    for (const h of holders) expect(h).toEqual({ code: 'UNAVAILABLE', reason: 'DATABASE_UNAVAILABLE', message: expect.stringMatching(/limit for one statement \(1000 ms\)/), retryDelayMs: 200 });
   });
 });

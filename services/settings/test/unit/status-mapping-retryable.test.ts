@@ -63,6 +63,14 @@ const retryable: Case[] = [
   { what: 'ECONNRESET while reading a result', err: () => viaKnex('SELECT pg_sleep(2)', socketError('read', 'ECONNRESET', -104)), reason: 'DATABASE_UNAVAILABLE' },
   { what: 'ECONNREFUSED: nothing listens (server down)', err: () => socketError('connect', 'ECONNREFUSED', -111), reason: 'DATABASE_UNAVAILABLE' },
   { what: 'EPIPE writing to a closed socket', err: () => socketError('write', 'EPIPE', -32), reason: 'DATABASE_UNAVAILABLE' },
+  // Any system error of Node (it names its syscall), not only the errnos listed: ephemeral ports
+  // used up under connection churn, a network or host down.
+  { what: 'EADDRNOTAVAIL connecting (no ephemeral port left)', err: () => socketError('connect', 'EADDRNOTAVAIL', -99), reason: 'DATABASE_UNAVAILABLE' },
+  { what: 'ENETDOWN connecting', err: () => socketError('connect', 'ENETDOWN', -100), reason: 'DATABASE_UNAVAILABLE' },
+  // Refused at connect: a password rotated ahead of this pod, a pg_hba change, a database renamed.
+  { what: '28P01 password authentication failed', err: () => pgServerError('28P01', 'password authentication failed for user "settings_service"', 'FATAL', 'auth_failed'), reason: 'DATABASE_UNAVAILABLE' },
+  { what: '28000 no pg_hba.conf entry', err: () => pgServerError('28000', 'no pg_hba.conf entry for host', 'FATAL', 'ClientAuthentication'), reason: 'DATABASE_UNAVAILABLE' },
+  { what: '3D000 database does not exist', err: () => pgServerError('3D000', 'database "settings" does not exist', 'FATAL', 'InitPostgres'), reason: 'DATABASE_UNAVAILABLE' },
   { what: 'ETIMEDOUT connecting', err: () => socketError('connect', 'ETIMEDOUT', -110), reason: 'DATABASE_UNAVAILABLE' },
   { what: 'EAI_AGAIN: DNS of the database host temporarily failing', err: () => socketError('getaddrinfo', 'EAI_AGAIN', -3001), reason: 'DATABASE_UNAVAILABLE' },
   // Server-side shutdown, crash, overload (SQLSTATE).
