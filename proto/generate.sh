@@ -41,8 +41,15 @@ cd "$proto_dir"
 descriptors_rel="proto/reflection-descriptors.binpb"
 build_descriptors() { "$buf" build --as-file-descriptor-set --exclude-source-info -o "$1"; }
 
+# proto3 strings are UTF-8, and decoders of other languages refuse a message whose string is
+# not. ts-proto's decoders call `reader.string()`, which replaces invalid bytes with U+FFFD: a
+# name sent in Latin-1 would be stored damaged and answered OK. `string(true)` throws instead
+# (the server answers INVALID_ARGUMENT, grpc/request-decoding.ts). ts-proto has no option for it.
+strict_utf8() { find "$1" -name '*.ts' -exec sed -i 's/reader\.string()/reader.string(true)/g' {} +; }
+
 if [[ "$mode" != "--check" ]]; then
   "$buf" generate
+  strict_utf8 "$root_dir/$gen_rel"
   build_descriptors "$root_dir/$descriptors_rel"
   echo "generated $gen_rel and $descriptors_rel"
   exit 0
@@ -52,6 +59,7 @@ tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
 # `-o` is prepended to the template's `../packages/...` out path, so output lands in $tmp/packages/...
 "$buf" generate -o "$tmp/proto"
+strict_utf8 "$tmp/$gen_rel"
 if ! diff -r -u "$root_dir/$gen_rel" "$tmp/$gen_rel" >"$tmp/gen.diff"; then
   head -n 200 "$tmp/gen.diff" >&2
   echo >&2

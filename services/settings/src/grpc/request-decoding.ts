@@ -72,7 +72,9 @@ function decodeFailure(bytes: Buffer, err: unknown, schema: PackageDefinition | 
     if (violations.length > 0) return invalidArgument(violations);
   }
   const reason = err instanceof Error ? err.message : String(err);
-  return new SettingsError('INVALID_ARGUMENT', `request is not a valid ${what} message (${reason})`);
+  // Every INVALID_ARGUMENT carries a BadRequest (settings_service.proto): the field that failed
+  // is not known here (truncated bytes, a bad length, a string that is not UTF-8), so the request.
+  return new SettingsError('INVALID_ARGUMENT', `request is not a valid ${what} message (${reason})`, [{ field: 'request', description: `not a valid ${what} message: ${reason}` }]);
 }
 
 /** Walks a message decoded with int64 as decimal strings; records every int64 outside ±(2^53−1). */

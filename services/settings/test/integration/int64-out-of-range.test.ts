@@ -72,6 +72,23 @@ it('bytes that are not protobuf at all are INVALID_ARGUMENT too, not INTERNAL', 
   const err = await rawCall('/settings.v1.SettingsService/GetAccountSettings', Buffer.from([0x0a, 100, 0x61]));
   expect(status[err.code]).toBe('INVALID_ARGUMENT');
   expect(err.message).toMatch(/^request is not a valid settings\.v1\.GetAccountSettingsRequest message/);
+  // Like every INVALID_ARGUMENT, with a BadRequest: the field is not known, so the request.
+  expect(err.fieldViolations).toEqual([{ field: 'request', description: expect.stringContaining('not a valid settings.v1.GetAccountSettingsRequest message') }]);
+});
+
+it('a string field that is not UTF-8 is INVALID_ARGUMENT, never stored with replacement characters', async () => {
+  const a = newAccount();
+  const name = `accounts/${a}/settings`;
+  // display_name "Café" in Latin-1 (0xE9 alone is not UTF-8), as a caller with the wrong encoding sends it.
+  const latin1 = Buffer.from('Caf\xe9', 'latin1');
+  const valid = Buffer.from(UpdateAccountSettingsRequest.encode({ accountSettings: AccountSettings.fromPartial({ name }), updateMask: ['display_name'], allowMissing: true }).finish());
+  // Merged into account_settings (field 1): its display_name (field 2), length-delimited.
+  const displayName = Buffer.concat([Buffer.from([(2 << 3) | 2, latin1.length]), latin1]);
+  const bytes = Buffer.concat([valid, Buffer.from([(1 << 3) | 2, displayName.length]), displayName]);
+  const err = await rawCall('/settings.v1.SettingsService/UpdateAccountSettings', bytes);
+  expect(status[err.code]).toBe('INVALID_ARGUMENT');
+  expect(err.fieldViolations.map((v) => v.field)).toEqual(['request']);
+  expect(await t.call('getAccountSettings', { name }).catch((e: unknown) => status[decodeError(e).code])).toBe('NOT_FOUND');
 });
 
 it('an unauthenticated caller is told UNAUTHENTICATED first, whatever the bytes', async () => {

@@ -106,7 +106,7 @@ export const Any: MessageFns<Any> = {
               break;
             }
 
-            message.typeUrl = reader.string();
+            message.typeUrl = reader.string(true);
             continue;
           }
           case 2: {

@@ -237,7 +237,7 @@ export const FieldMask: MessageFns<FieldMask> & FieldMaskWrapperFns = {
               break;
             }
 
-            message.paths.push(reader.string());
+            message.paths.push(reader.string(true));
             continue;
           }
         }

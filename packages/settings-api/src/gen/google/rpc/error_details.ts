@@ -163,7 +163,7 @@ export const ErrorInfo: MessageFns<ErrorInfo> = {
               break;
             }
 
-            message.reason = reader.string();
+            message.reason = reader.string(true);
             continue;
           }
           case 2: {
@@ -171,7 +171,7 @@ export const ErrorInfo: MessageFns<ErrorInfo> = {
               break;
             }
 
-            message.domain = reader.string();
+            message.domain = reader.string(true);
             continue;
           }
           case 3: {
@@ -291,7 +291,7 @@ export const ErrorInfo_MetadataEntry: MessageFns<ErrorInfo_MetadataEntry> = {
               break;
             }
 
-            message.key = reader.string();
+            message.key = reader.string(true);
             continue;
           }
           case 2: {
@@ -299,7 +299,7 @@ export const ErrorInfo_MetadataEntry: MessageFns<ErrorInfo_MetadataEntry> = {
               break;
             }
 
-            message.value = reader.string();
+            message.value = reader.string(true);
             continue;
           }
         }
@@ -451,7 +451,7 @@ export const DebugInfo: MessageFns<DebugInfo> = {
               break;
             }
 
-            message.stackEntries.push(reader.string());
+            message.stackEntries.push(reader.string(true));
             continue;
           }
           case 2: {
@@ -459,7 +459,7 @@ export const DebugInfo: MessageFns<DebugInfo> = {
               break;
             }
 
-            message.detail = reader.string();
+            message.detail = reader.string(true);
             continue;
           }
         }
@@ -611,7 +611,7 @@ export const QuotaFailure_Violation: MessageFns<QuotaFailure_Violation> = {
               break;
             }
 
-            message.subject = reader.string();
+            message.subject = reader.string(true);
             continue;
           }
           case 2: {
@@ -619,7 +619,7 @@ export const QuotaFailure_Violation: MessageFns<QuotaFailure_Violation> = {
               break;
             }
 
-            message.description = reader.string();
+            message.description = reader.string(true);
             continue;
           }
         }
@@ -770,7 +770,7 @@ export const PreconditionFailure_Violation: MessageFns<PreconditionFailure_Viola
               break;
             }
 
-            message.type = reader.string();
+            message.type = reader.string(true);
             continue;
           }
           case 2: {
@@ -778,7 +778,7 @@ export const PreconditionFailure_Violation: MessageFns<PreconditionFailure_Viola
               break;
             }
 
-            message.subject = reader.string();
+            message.subject = reader.string(true);
             continue;
           }
           case 3: {
@@ -786,7 +786,7 @@ export const PreconditionFailure_Violation: MessageFns<PreconditionFailure_Viola
               break;
             }
 
-            message.description = reader.string();
+            message.description = reader.string(true);
             continue;
           }
         }
@@ -949,7 +949,7 @@ export const BadRequest_FieldViolation: MessageFns<BadRequest_FieldViolation> = 
               break;
             }
 
-            message.field = reader.string();
+            message.field = reader.string(true);
             continue;
           }
           case 2: {
@@ -957,7 +957,7 @@ export const BadRequest_FieldViolation: MessageFns<BadRequest_FieldViolation> = 
               break;
             }
 
-            message.description = reader.string();
+            message.description = reader.string(true);
             continue;
           }
           case 3: {
@@ -965,7 +965,7 @@ export const BadRequest_FieldViolation: MessageFns<BadRequest_FieldViolation> = 
               break;
             }
 
-            message.reason = reader.string();
+            message.reason = reader.string(true);
             continue;
           }
           case 4: {
@@ -1066,7 +1066,7 @@ export const RequestInfo: MessageFns<RequestInfo> = {
               break;
             }
 
-            message.requestId = reader.string();
+            message.requestId = reader.string(true);
             continue;
           }
           case 2: {
@@ -1074,7 +1074,7 @@ export const RequestInfo: MessageFns<RequestInfo> = {
               break;
             }
 
-            message.servingData = reader.string();
+            message.servingData = reader.string(true);
             continue;
           }
         }
@@ -1165,7 +1165,7 @@ export const ResourceInfo: MessageFns<ResourceInfo> = {
               break;
             }
 
-            message.resourceType = reader.string();
+            message.resourceType = reader.string(true);
             continue;
           }
           case 2: {
@@ -1173,7 +1173,7 @@ export const ResourceInfo: MessageFns<ResourceInfo> = {
               break;
             }
 
-            message.resourceName = reader.string();
+            message.resourceName = reader.string(true);
             continue;
           }
           case 3: {
@@ -1181,7 +1181,7 @@ export const ResourceInfo: MessageFns<ResourceInfo> = {
               break;
             }
 
-            message.owner = reader.string();
+            message.owner = reader.string(true);
             continue;
           }
           case 4: {
@@ -1189,7 +1189,7 @@ export const ResourceInfo: MessageFns<ResourceInfo> = {
               break;
             }
 
-            message.description = reader.string();
+            message.description = reader.string(true);
             continue;
           }
         }
@@ -1353,7 +1353,7 @@ export const Help_Link: MessageFns<Help_Link> = {
               break;
             }
 
-            message.description = reader.string();
+            message.description = reader.string(true);
             continue;
           }
           case 2: {
@@ -1361,7 +1361,7 @@ export const Help_Link: MessageFns<Help_Link> = {
               break;
             }
 
-            message.url = reader.string();
+            message.url = reader.string(true);
             continue;
           }
         }
@@ -1438,7 +1438,7 @@ export const LocalizedMessage: MessageFns<LocalizedMessage> = {
               break;
             }
 
-            message.locale = reader.string();
+            message.locale = reader.string(true);
             continue;
           }
           case 2: {
@@ -1446,7 +1446,7 @@ export const LocalizedMessage: MessageFns<LocalizedMessage> = {
               break;
             }
 
-            message.message = reader.string();
+            message.message = reader.string(true);
             continue;
           }
         }

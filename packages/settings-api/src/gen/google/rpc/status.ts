@@ -62,7 +62,7 @@ export const Status: MessageFns<Status> = {
               break;
             }
 
-            message.message = reader.string();
+            message.message = reader.string(true);
             continue;
           }
           case 3: {

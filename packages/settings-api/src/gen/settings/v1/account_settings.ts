@@ -160,7 +160,7 @@ export const AccountSettings: MessageFns<AccountSettings> = {
               break;
             }
 
-            message.name = reader.string();
+            message.name = reader.string(true);
             continue;
           }
           case 2: {
@@ -168,7 +168,7 @@ export const AccountSettings: MessageFns<AccountSettings> = {
               break;
             }
 
-            message.displayName = reader.string();
+            message.displayName = reader.string(true);
             continue;
           }
           case 3: {
@@ -176,7 +176,7 @@ export const AccountSettings: MessageFns<AccountSettings> = {
               break;
             }
 
-            message.timeZone = reader.string();
+            message.timeZone = reader.string(true);
             continue;
           }
           case 4: {
@@ -184,7 +184,7 @@ export const AccountSettings: MessageFns<AccountSettings> = {
               break;
             }
 
-            message.locale = reader.string();
+            message.locale = reader.string(true);
             continue;
           }
           case 5: {
@@ -192,7 +192,7 @@ export const AccountSettings: MessageFns<AccountSettings> = {
               break;
             }
 
-            message.contactPhoneNumber = reader.string();
+            message.contactPhoneNumber = reader.string(true);
             continue;
           }
           case 6: {
@@ -200,7 +200,7 @@ export const AccountSettings: MessageFns<AccountSettings> = {
               break;
             }
 
-            message.contactEmail = reader.string();
+            message.contactEmail = reader.string(true);
             continue;
           }
           case 7: {
@@ -240,7 +240,7 @@ export const AccountSettings: MessageFns<AccountSettings> = {
               break;
             }
 
-            message.etag = reader.string();
+            message.etag = reader.string(true);
             continue;
           }
           case 52: {
@@ -248,7 +248,7 @@ export const AccountSettings: MessageFns<AccountSettings> = {
               break;
             }
 
-            message.consistencyToken = reader.string();
+            message.consistencyToken = reader.string(true);
             continue;
           }
         }
@@ -646,7 +646,7 @@ export const BillingSettings: MessageFns<BillingSettings> = {
               break;
             }
 
-            message.currencyCode = reader.string();
+            message.currencyCode = reader.string(true);
             continue;
           }
           case 2: {
@@ -654,7 +654,7 @@ export const BillingSettings: MessageFns<BillingSettings> = {
               break;
             }
 
-            message.groupNpi = reader.string();
+            message.groupNpi = reader.string(true);
             continue;
           }
           case 3: {

@@ -85,7 +85,7 @@ export const GetAccountSettingsRequest: MessageFns<GetAccountSettingsRequest> = 
               break;
             }
 
-            message.name = reader.string();
+            message.name = reader.string(true);
             continue;
           }
           case 2: {
@@ -172,7 +172,7 @@ export const BatchGetAccountSettingsRequest: MessageFns<BatchGetAccountSettingsR
               break;
             }
 
-            message.names.push(reader.string());
+            message.names.push(reader.string(true));
             continue;
           }
           case 2: {

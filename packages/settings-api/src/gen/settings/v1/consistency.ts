@@ -83,7 +83,7 @@ export const Consistency: MessageFns<Consistency> = {
               break;
             }
 
-            message.requirement = { $case: "atLeastAsFresh", value: reader.string() };
+            message.requirement = { $case: "atLeastAsFresh", value: reader.string(true) };
             continue;
           }
           case 3: {

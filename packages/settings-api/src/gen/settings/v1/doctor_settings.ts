@@ -219,7 +219,7 @@ export const DoctorSettings: MessageFns<DoctorSettings> = {
               break;
             }
 
-            message.name = reader.string();
+            message.name = reader.string(true);
             continue;
           }
           case 2: {
@@ -227,7 +227,7 @@ export const DoctorSettings: MessageFns<DoctorSettings> = {
               break;
             }
 
-            message.displayName = reader.string();
+            message.displayName = reader.string(true);
             continue;
           }
           case 3: {
@@ -235,7 +235,7 @@ export const DoctorSettings: MessageFns<DoctorSettings> = {
               break;
             }
 
-            message.specialty = reader.string();
+            message.specialty = reader.string(true);
             continue;
           }
           case 4: {
@@ -291,7 +291,7 @@ export const DoctorSettings: MessageFns<DoctorSettings> = {
               break;
             }
 
-            message.etag = reader.string();
+            message.etag = reader.string(true);
             continue;
           }
           case 52: {
@@ -299,7 +299,7 @@ export const DoctorSettings: MessageFns<DoctorSettings> = {
               break;
             }
 
-            message.consistencyToken = reader.string();
+            message.consistencyToken = reader.string(true);
             continue;
           }
         }
@@ -467,7 +467,7 @@ export const WorkingHours: MessageFns<WorkingHours> = {
               break;
             }
 
-            message.startTime = reader.string();
+            message.startTime = reader.string(true);
             continue;
           }
           case 3: {
@@ -475,7 +475,7 @@ export const WorkingHours: MessageFns<WorkingHours> = {
               break;
             }
 
-            message.endTime = reader.string();
+            message.endTime = reader.string(true);
             continue;
           }
         }

@@ -87,7 +87,7 @@ export const GetDoctorSettingsRequest: MessageFns<GetDoctorSettingsRequest> = {
               break;
             }
 
-            message.name = reader.string();
+            message.name = reader.string(true);
             continue;
           }
           case 2: {
@@ -177,7 +177,7 @@ export const BatchGetDoctorSettingsRequest: MessageFns<BatchGetDoctorSettingsReq
               break;
             }
 
-            message.parent = reader.string();
+            message.parent = reader.string(true);
             continue;
           }
           case 2: {
@@ -185,7 +185,7 @@ export const BatchGetDoctorSettingsRequest: MessageFns<BatchGetDoctorSettingsReq
               break;
             }
 
-            message.names.push(reader.string());
+            message.names.push(reader.string(true));
             continue;
           }
           case 3: {

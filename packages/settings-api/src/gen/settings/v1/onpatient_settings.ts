@@ -131,7 +131,7 @@ export const OnPatientSettings: MessageFns<OnPatientSettings> = {
               break;
             }
 
-            message.name = reader.string();
+            message.name = reader.string(true);
             continue;
           }
           case 2: {
@@ -195,7 +195,7 @@ export const OnPatientSettings: MessageFns<OnPatientSettings> = {
               break;
             }
 
-            message.welcomeMessage = reader.string();
+            message.welcomeMessage = reader.string(true);
             continue;
           }
           case 10: {
@@ -203,7 +203,7 @@ export const OnPatientSettings: MessageFns<OnPatientSettings> = {
               break;
             }
 
-            message.supportPhoneNumber = reader.string();
+            message.supportPhoneNumber = reader.string(true);
             continue;
           }
           case 50: {
@@ -219,7 +219,7 @@ export const OnPatientSettings: MessageFns<OnPatientSettings> = {
               break;
             }
 
-            message.etag = reader.string();
+            message.etag = reader.string(true);
             continue;
           }
           case 52: {
@@ -227,7 +227,7 @@ export const OnPatientSettings: MessageFns<OnPatientSettings> = {
               break;
             }
 
-            message.consistencyToken = reader.string();
+            message.consistencyToken = reader.string(true);
             continue;
           }
         }

@@ -82,7 +82,7 @@ export const GetOnPatientSettingsRequest: MessageFns<GetOnPatientSettingsRequest
               break;
             }
 
-            message.name = reader.string();
+            message.name = reader.string(true);
             continue;
           }
           case 2: {
@@ -169,7 +169,7 @@ export const BatchGetOnPatientSettingsRequest: MessageFns<BatchGetOnPatientSetti
               break;
             }
 
-            message.names.push(reader.string());
+            message.names.push(reader.string(true));
             continue;
           }
           case 2: {

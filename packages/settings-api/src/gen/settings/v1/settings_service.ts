@@ -71,7 +71,11 @@ import { WatchSettingsRequest, WatchSettingsResponse } from "./watch";
  *   again (a blind retry with the same etag is refused ETAG_MISMATCH, and one without an etag may
  *   apply the change twice).
  * - RESOURCE_EXHAUSTED: the caller is over its share (deliberate database reads, watch streams);
- *   retry after the RetryInfo delay when there is one.
+ *   retry after the RetryInfo delay when there is one. Also gRPC's own answer to a request larger
+ *   than the server accepts (no ErrorInfo): send less.
+ * - FAILED_PRECONDITION: LIST_TOO_LARGE, a staff list past what a watch can hold.
+ * - DEADLINE_EXCEEDED: the call's deadline passed (a statement ended by the server's own limit
+ *   while the call still had time is UNAVAILABLE with RetryInfo instead).
  */
 export type SettingsServiceService = typeof SettingsServiceService;
 export const SettingsServiceService = {
@@ -259,7 +263,9 @@ export const SettingsServiceService = {
    * when resuming, only what changed since the caller's `resume_token`), then every change, with
    * periodic progress messages while nothing changes. Driven by the cache's change stream, never
    * by polling. Ends with UNAUTHENTICATED when the token expires, UNAVAILABLE when the replica
-   * shuts down (reconnect with the last resume tokens), RESOURCE_EXHAUSTED beyond the stream limits.
+   * shuts down (reconnect with the last resume tokens). Refused with RESOURCE_EXHAUSTED
+   * (WATCH_LIMIT_EXCEEDED) beyond the caller's stream limit, UNAVAILABLE (WATCH_REPLICA_FULL,
+   * WATCH_UNAVAILABLE) when this replica cannot take it: retry, another replica may.
    */
   watchSettings: {
     path: "/settings.v1.SettingsService/WatchSettings" as const,
@@ -312,7 +318,9 @@ export interface SettingsServiceServer extends UntypedServiceImplementation {
    * when resuming, only what changed since the caller's `resume_token`), then every change, with
    * periodic progress messages while nothing changes. Driven by the cache's change stream, never
    * by polling. Ends with UNAUTHENTICATED when the token expires, UNAVAILABLE when the replica
-   * shuts down (reconnect with the last resume tokens), RESOURCE_EXHAUSTED beyond the stream limits.
+   * shuts down (reconnect with the last resume tokens). Refused with RESOURCE_EXHAUSTED
+   * (WATCH_LIMIT_EXCEEDED) beyond the caller's stream limit, UNAVAILABLE (WATCH_REPLICA_FULL,
+   * WATCH_UNAVAILABLE) when this replica cannot take it: retry, another replica may.
    */
   watchSettings: handleServerStreamingCall<WatchSettingsRequest, WatchSettingsResponse>;
 }
@@ -566,7 +574,9 @@ export interface SettingsServiceClient extends Client {
    * when resuming, only what changed since the caller's `resume_token`), then every change, with
    * periodic progress messages while nothing changes. Driven by the cache's change stream, never
    * by polling. Ends with UNAUTHENTICATED when the token expires, UNAVAILABLE when the replica
-   * shuts down (reconnect with the last resume tokens), RESOURCE_EXHAUSTED beyond the stream limits.
+   * shuts down (reconnect with the last resume tokens). Refused with RESOURCE_EXHAUSTED
+   * (WATCH_LIMIT_EXCEEDED) beyond the caller's stream limit, UNAVAILABLE (WATCH_REPLICA_FULL,
+   * WATCH_UNAVAILABLE) when this replica cannot take it: retry, another replica may.
    */
   watchSettings(
     request: WatchSettingsRequest,

@@ -166,7 +166,7 @@ export const StaffPermission: MessageFns<StaffPermission> = {
               break;
             }
 
-            message.name = reader.string();
+            message.name = reader.string(true);
             continue;
           }
           case 2: {
@@ -182,7 +182,7 @@ export const StaffPermission: MessageFns<StaffPermission> = {
               break;
             }
 
-            message.permissions.push(reader.string());
+            message.permissions.push(reader.string(true));
             continue;
           }
           case 4: {
@@ -214,7 +214,7 @@ export const StaffPermission: MessageFns<StaffPermission> = {
               break;
             }
 
-            message.etag = reader.string();
+            message.etag = reader.string(true);
             continue;
           }
           case 52: {
@@ -222,7 +222,7 @@ export const StaffPermission: MessageFns<StaffPermission> = {
               break;
             }
 
-            message.consistencyToken = reader.string();
+            message.consistencyToken = reader.string(true);
             continue;
           }
         }

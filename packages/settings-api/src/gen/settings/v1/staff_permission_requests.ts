@@ -124,7 +124,7 @@ export const GetStaffPermissionRequest: MessageFns<GetStaffPermissionRequest> = 
               break;
             }
 
-            message.name = reader.string();
+            message.name = reader.string(true);
             continue;
           }
           case 2: {
@@ -214,7 +214,7 @@ export const BatchGetStaffPermissionsRequest: MessageFns<BatchGetStaffPermission
               break;
             }
 
-            message.parent = reader.string();
+            message.parent = reader.string(true);
             continue;
           }
           case 2: {
@@ -222,7 +222,7 @@ export const BatchGetStaffPermissionsRequest: MessageFns<BatchGetStaffPermission
               break;
             }
 
-            message.names.push(reader.string());
+            message.names.push(reader.string(true));
             continue;
           }
           case 3: {
@@ -399,7 +399,7 @@ export const ListStaffPermissionsRequest: MessageFns<ListStaffPermissionsRequest
               break;
             }
 
-            message.parent = reader.string();
+            message.parent = reader.string(true);
             continue;
           }
           case 2: {
@@ -415,7 +415,7 @@ export const ListStaffPermissionsRequest: MessageFns<ListStaffPermissionsRequest
               break;
             }
 
-            message.pageToken = reader.string();
+            message.pageToken = reader.string(true);
             continue;
           }
           case 4: {
@@ -528,7 +528,7 @@ export const ListStaffPermissionsResponse: MessageFns<ListStaffPermissionsRespon
               break;
             }
 
-            message.nextPageToken = reader.string();
+            message.nextPageToken = reader.string(true);
             continue;
           }
         }
@@ -616,7 +616,7 @@ export const CreateStaffPermissionRequest: MessageFns<CreateStaffPermissionReque
               break;
             }
 
-            message.parent = reader.string();
+            message.parent = reader.string(true);
             continue;
           }
           case 2: {
@@ -624,7 +624,7 @@ export const CreateStaffPermissionRequest: MessageFns<CreateStaffPermissionReque
               break;
             }
 
-            message.staffPermissionId = reader.string();
+            message.staffPermissionId = reader.string(true);
             continue;
           }
           case 3: {
@@ -819,7 +819,7 @@ export const DeleteStaffPermissionRequest: MessageFns<DeleteStaffPermissionReque
               break;
             }
 
-            message.name = reader.string();
+            message.name = reader.string(true);
             continue;
           }
           case 2: {
@@ -827,7 +827,7 @@ export const DeleteStaffPermissionRequest: MessageFns<DeleteStaffPermissionReque
               break;
             }
 
-            message.etag = reader.string();
+            message.etag = reader.string(true);
             continue;
           }
         }

@@ -201,7 +201,7 @@ export const WatchTarget: MessageFns<WatchTarget> = {
               break;
             }
 
-            message.name = reader.string();
+            message.name = reader.string(true);
             continue;
           }
           case 2: {
@@ -209,7 +209,7 @@ export const WatchTarget: MessageFns<WatchTarget> = {
               break;
             }
 
-            message.resumeToken = reader.string();
+            message.resumeToken = reader.string(true);
             continue;
           }
         }
@@ -411,7 +411,7 @@ export const SettingsChange: MessageFns<SettingsChange> = {
               break;
             }
 
-            message.name = reader.string();
+            message.name = reader.string(true);
             continue;
           }
           case 2: {
@@ -419,7 +419,7 @@ export const SettingsChange: MessageFns<SettingsChange> = {
               break;
             }
 
-            message.resumeToken = reader.string();
+            message.resumeToken = reader.string(true);
             continue;
           }
           case 3: {
@@ -625,7 +625,7 @@ export const StaffPermissionChanges: MessageFns<StaffPermissionChanges> = {
               break;
             }
 
-            message.deleted.push(reader.string());
+            message.deleted.push(reader.string(true));
             continue;
           }
         }
@@ -795,7 +795,7 @@ export const WatchedVersion: MessageFns<WatchedVersion> = {
               break;
             }
 
-            message.name = reader.string();
+            message.name = reader.string(true);
             continue;
           }
           case 2: {
@@ -803,7 +803,7 @@ export const WatchedVersion: MessageFns<WatchedVersion> = {
               break;
             }
 
-            message.resumeToken = reader.string();
+            message.resumeToken = reader.string(true);
             continue;
           }
         }
