@@ -119,10 +119,18 @@ function bearerToken(metadata: Metadata): string {
   return m[1]!;
 }
 
+/** Longest `sub` claim accepted (RFC 7519 sets none; 255 is what identity providers use). */
+const MAX_SUBJECT_LENGTH = 255;
+
 /** Claims are checked strictly: a token with malformed claims is not a valid token. */
 export function principalFromClaims(payload: Record<string, unknown>, unscopedScopes: ReadonlySet<string> = parseScopeList(DEFAULT_UNSCOPED_TOKEN_SCOPES)): Principal {
   const { sub, accounts, scope } = payload;
   if (typeof sub !== 'string' || sub === '') throw new SettingsError('UNAUTHENTICATED', 'bearer token has no subject');
+  // The subject is written to the grant audit table and keys the per-caller limits: a control
+  // character (PostgreSQL refuses NUL in text: the write failed INVALID_ARGUMENT on `request`)
+  // or an unbounded length is a malformed credential, not a bad field of the request.
+  // eslint-disable-next-line no-control-regex -- control characters are what this rejects
+  if (sub.length > MAX_SUBJECT_LENGTH || /[\u0000-\u001f\u007f]/.test(sub)) throw new SettingsError('UNAUTHENTICATED', `bearer token subject must be at most ${MAX_SUBJECT_LENGTH} characters without control characters`);
   let accountSet: ReadonlySet<string> | 'all' = new Set();
   if (accounts !== undefined) {
     if (!Array.isArray(accounts) || !accounts.every((a): a is string => typeof a === 'string' && (a === '*' || ID_PATTERN.test(a)))) {

@@ -102,6 +102,9 @@ describe('bearer tokens', () => {
     expect(principalFromClaims({ sub: 's', scope: 'settings.read other' }).scopes).toEqual(new Set(['settings.read', 'other']));
     expect(() => principalFromClaims({ sub: 's', accounts: ['UPPER'] })).toThrow(SettingsError);
     expect(() => principalFromClaims({ accounts: [] })).toThrow(/no subject/);
+    // A subject PostgreSQL cannot store (NUL) or without bound is a malformed credential.
+    for (const sub of ['svc\u0000admin', 'line\nbreak', 'x'.repeat(256)]) expect(() => principalFromClaims({ sub })).toThrow(expect.objectContaining({ code: 'UNAUTHENTICATED' }));
+    expect(principalFromClaims({ sub: 'x'.repeat(255) }).subject).toHaveLength(255);
     expect(() => principalFromClaims({ sub: 's', scope: 5 })).toThrow(/scope/);
   });
 
@@ -115,8 +118,8 @@ describe('bearer tokens', () => {
   });
 
   it('PERMISSION_DENIED repeats at most the first 64 characters of a long sub', () => {
-    const sub = 'svc-'.padEnd(10_000, 'x');
-    expect(() => authorizeAccount(principalFromClaims({ sub, accounts: ['a1'] }), 'a2')).toThrow(`caller ${sub.slice(0, 64)}…(10000 characters) may not access accounts/a2`);
+    const sub = 'svc-'.padEnd(255, 'x');
+    expect(() => authorizeAccount(principalFromClaims({ sub, accounts: ['a1'] }), 'a2')).toThrow(`caller ${sub.slice(0, 64)}…(255 characters) may not access accounts/a2`);
   });
 
   it('staff permission changes need settings.permissions.write; settings.write is not enough', () => {
