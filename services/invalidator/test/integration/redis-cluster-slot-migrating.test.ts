@@ -1,7 +1,7 @@
 import Redis, { type Cluster } from 'ioredis';
 import { Partitioners } from 'kafkajs';
-import { cacheKeys, changeTopic, keySlot, localStack, parseCacheValue } from '@settings/shared';
-import { localKafka, testRedisTopology } from '@settings/local-stack';
+import { CACHED_TABLES, cacheKeys, changeTopic, keySlot, localStack, parseCacheValue } from '@settings/shared';
+import { deleteGroups, localKafka, testRedisTopology, withAdmin } from '@settings/local-stack';
 import { fencedAtLeast, startTestInvalidator, testRedis, uniqueId, waitFor } from '../support/test-invalidator';
 
 /**
@@ -22,10 +22,17 @@ suite('a Redis Cluster slot left half-migrated', () => {
   const redis = testRedis() as Cluster;
   const prefix = uniqueId('slotmig');
   let inv: Awaited<ReturnType<typeof startTestInvalidator>> | undefined;
+  // Change topics of its own (KAFKA_TOPIC_PREFIX): no other test's changes share the batch.
+  // On the shared topics, foreign changes outliving earlier test files shared it twice in CI,
+  // after a drain and a caught-up group: the two keys went in different calls, neither of which
+  // met the migration (both fenced, no fallback counted).
+  const topicPrefix = uniqueId('test-slotmig-');
   let moving: { slot: number; from: Redis; to: Redis; key: string } | undefined;
 
   afterAll(async () => {
     await inv?.stop();
+    await withAdmin('slot-migrating-test', (kafka) => kafka.deleteTopics({ topics: CACHED_TABLES.map((t) => changeTopic(topicPrefix, t)) }).catch(() => undefined));
+    if (inv) await deleteGroups([inv.config.KAFKA_GROUP_ID]);
     if (moving) {
       // The marker written on the importing node (reachable only with ASKING), then the slot back to stable.
       await moving.to.call('ASKING');
@@ -54,11 +61,6 @@ suite('a Redis Cluster slot left half-migrated', () => {
       const key = cacheKeys.accountSettings(`${prefix}-${i}`).key;
       if (ownerOf(key) === first && keySlot(key) !== keySlot(cacheKeys.accountSettings(accounts[0]!).key)) accounts.push(`${prefix}-${i}`);
     }
-    // Change topics of its own (KAFKA_TOPIC_PREFIX): no other test's changes share the batch.
-    // With the shared topics, changes of tests running beside this one (their clean-up) shared
-    // it twice in CI, after a drain and a caught-up group: the two keys went in different calls,
-    // neither of which met the migration (both fenced, no fallback counted).
-    const topicPrefix = uniqueId('test-slotmig-');
     inv = await startTestInvalidator({ KAFKA_TOPIC_PREFIX: topicPrefix, EVICTION_MAX_KEYS_PER_SECOND: '0' });
 
     const key = cacheKeys.accountSettings(accounts[1]!).key;

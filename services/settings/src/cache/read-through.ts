@@ -226,15 +226,16 @@ export class ReadThrough {
    * of a failure later, outside the read path (INTERNAL).
    */
   private readOne<K, T>(src: ReadSource<K, T>, key: K, req: ReadRequest, decode: boolean): Loaded<T> | undefined | Promise<Loaded<T> | undefined> {
-    const hit = this.servedNear(src, src.cacheKey(key).key, req);
+    // The bytes of a near-cache hit only for a caller that may answer with them (a Get).
+    const hit = this.servedNear(src, src.cacheKey(key).key, req, !decode);
     if (hit === ABSENT) return undefined;
     return hit ?? this.readMany(src, [key], req, false, decode).then(first);
   }
 
   /** A near-cache hit served for `req` (never for fully_consistent), offered to the auditor. */
-  private servedNear<K, T>(src: ReadSource<K, T>, cacheKey: string, req: ReadRequest): Found<T> | undefined {
+  private servedNear<K, T>(src: ReadSource<K, T>, cacheKey: string, req: ReadRequest, bytes: boolean): Found<T> | undefined {
     if (req.mode.kind === 'fully_consistent') return undefined;
-    const hit = this.nearHit(src, cacheKey, req.mode);
+    const hit = this.nearHit(src, cacheKey, req.mode, bytes);
     if (hit) this.served(src.space, cacheKey, hit);
     return hit;
   }
@@ -255,7 +256,7 @@ export class ReadThrough {
     // Keys the near-cache cannot serve go to Redis: generation and entries in one MGET.
     const remaining: number[] = [];
     cacheKeys.forEach((ck, i) => {
-      const hit = askNear ? this.servedNear(src, ck, req) : undefined;
+      const hit = askNear ? this.servedNear(src, ck, req, false) : undefined;
       if (hit) results[i] = hit === ABSENT ? undefined : hit;
       else remaining.push(i);
     });
@@ -371,7 +372,7 @@ export class ReadThrough {
    * breaker closed), under the space's current generation, and for at_least_as_fresh only when
    * the entry reaches the token (an older one falls through to Redis, then PostgreSQL).
    */
-  private nearHit<K, T>(src: ReadSource<K, T>, key: string, mode: ReadMode): Found<T> | undefined {
+  private nearHit<K, T>(src: ReadSource<K, T>, key: string, mode: ReadMode, bytes: boolean): Found<T> | undefined {
     const { near, metrics, breaker } = this.deps;
     if (!near) return undefined;
     if (!near.usable || (this.deps.cacheTrusted && !this.deps.cacheTrusted()) || breaker.state !== 'closed') {
@@ -390,9 +391,11 @@ export class ReadThrough {
     metrics.nearCacheRequestTally.inc(src.space, 'hit');
     metrics.cacheRequestTally.inc(src.space, 'hit');
     if (isAbsence(entry)) return ABSENT;
-    const payload = payloadBytes(entry);
-    entry.decoded ??= src.decode(payload);
-    return { version: entry.version, value: entry.decoded as T, payload };
+    // Installed decoded (classify, readFilled); decoded here only if an install ever is not.
+    entry.decoded ??= src.decode(payloadBytes(entry));
+    // Bytes only for a caller that answers with them (a Get): BatchGet, List and Watch read
+    // `value`, and a copy of a string-held payload would be made for nothing.
+    return bytes ? { version: entry.version, value: entry.decoded as T, payload: payloadBytes(entry) } : { version: entry.version, value: entry.decoded as T };
   }
 
   /** Puts a decoded Redis entry into the near-cache, under the read's ticket. */

@@ -26,7 +26,11 @@ export interface TopicOptions<S> {
    * version, and a renewal that may rewind one forces a delivery). A clean re-read at the version
    * delivered then replaces the delivered state in place: the topic keeps one copy, the
    * near-cache's, not also the first read's (a database load, re-read from Redis after the fill's
-   * own tracking push). Not for lists rendered as deltas from what a watcher was sent.
+   * own tracking push). Not for lists rendered as deltas from what a watcher was sent. The one
+   * field that may differ is the consistency token (signed by whichever pod built the state):
+   * taking the re-read's keeps a watched state's token as new as the cache's entry, so once
+   * entries signed with a retired key have expired, topics hold none either (the key rotation
+   * runbook's last step waits for that).
    */
   readonly sameVersionSameState?: boolean;
 }

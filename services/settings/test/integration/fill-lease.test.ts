@@ -55,10 +55,13 @@ describe.each([
 });
 
 describe('a read that holds the lease of one cold key and waits for another\'s', () => {
+  const LEASE_MS = 2000;
   const redis = createTestRedis();
   let server: TestServer;
   beforeAll(async () => {
-    server = await startTestServer();
+    // Leases of 2 s, not the default 500 ms: "at once" must land inside the lease it holds (the
+    // harm is that lease running out first), with room for a loaded CI machine.
+    server = await startTestServer({ FILL_LEASE_MS: String(LEASE_MS) });
   });
   afterAll(async () => {
     await server.close();
@@ -70,9 +73,9 @@ describe('a read that holds the lease of one cold key and waits for another\'s',
     const names = [a, b].map((id) => `accounts/${id}/settings`);
     for (const name of names) await server.call('updateAccountSettings', { accountSettings: AccountSettings.fromPartial({ name, displayName: 'cold' }), allowMissing: true });
     // Another replica holds b's lease and never fills it: this read waits for b up to four
-    // lease lifetimes (2 s at the default FILL_LEASE_MS of 500).
+    // lease lifetimes (8 s).
     const keyA = cacheKeys.accountSettings(a).key;
-    await redis.set(fillLeaseKey(cacheKeys.accountSettings(b).key), 'another-replica', 'PX', 10_000);
+    await redis.set(fillLeaseKey(cacheKeys.accountSettings(b).key), 'another-replica', 'PX', 5 * LEASE_MS);
     const started = Date.now();
     const batch = server.call('batchGetAccountSettings', { names });
     let filledAfter = Number.POSITIVE_INFINITY;
@@ -84,10 +87,8 @@ describe('a read that holds the lease of one cold key and waits for another\'s',
     const got = await batch;
     const answeredAfter = Date.now() - started;
     expect(got.accountSettings.map((s) => s.displayName)).toEqual(['cold', 'cold']);
-    // Before, a's load started only when b's wait ended (>= 2 s): its lease (500 ms) had run out,
-    // and the replicas waiting on a would have waited it out and loaded a again. At once is a
-    // Redis round trip, a row read and a fill: 1 s leaves a loaded CI machine room and is half
-    // the wait that showed the bug.
-    expect({ filledAfter: filledAfter < 1000, answeredAfter: answeredAfter >= 1500 }).toEqual({ filledAfter: true, answeredAfter: true });
+    // Before, a's load started only when b's wait ended (four lease lifetimes): its lease had run
+    // out, and the replicas waiting on a would have waited it out and loaded a again.
+    expect({ filledAfter: filledAfter < LEASE_MS, answeredAfter: answeredAfter >= 3 * LEASE_MS }).toEqual({ filledAfter: true, answeredAfter: true });
   });
 });

@@ -48,7 +48,7 @@ export async function lockAccountRow(accountId: string): Promise<RowLock> {
 export interface TableLock {
   /** Backend pid of the lock holder. */
   pid: number;
-  /** How many backends wait for this lock now. */
+  /** How many of the settings service's backends wait for this lock now (others, e.g. a snapshot's SELECT, are not counted). */
   blocked(): Promise<number>;
   /** Ends the locking transaction (idempotent) and closes its connection. */
   release(): Promise<void>;
@@ -67,7 +67,7 @@ export async function lockTable(table: string, applicationName = 'settings-test-
   let released: Promise<void> | undefined;
   return {
     pid,
-    blocked: async () => Number((await db('SELECT count(*) AS n FROM pg_stat_activity WHERE $1 = ANY (pg_blocking_pids(pid))', [pid]))[0]!.n),
+    blocked: async () => Number((await db("SELECT count(*) AS n FROM pg_stat_activity WHERE $1 = ANY (pg_blocking_pids(pid)) AND application_name LIKE 'settings-service%'", [pid]))[0]!.n),
     release() {
       released ??= client.query('ROLLBACK').then(
         () => client.end(),
