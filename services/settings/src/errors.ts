@@ -32,20 +32,33 @@ export interface FieldViolation {
   description: string;
 }
 
+export interface SettingsErrorOptions extends ErrorOptions {
+  /**
+   * How long the caller should wait before sending the request again, when this failure knows
+   * better than its reason's fixed delay (status-mapping.ts RETRY_DELAY_MS), e.g. how long the
+   * saves queued ahead need to drain. Only a reason that has a fixed delay sends one: it never
+   * turns a failure that must not be retried blindly into a retryable one.
+   */
+  retryDelayMs?: number | undefined;
+}
+
 export class SettingsError extends Error {
+  readonly retryDelayMs: number | undefined;
+
   /**
    * @param options `cause`: the thrown value this error classifies (ES2022 error cause), e.g. the
    *   node-postgres error behind DATABASE_UNAVAILABLE, so logs show the original and its stack.
-   *   Never sent to the caller.
+   *   Never sent to the caller. `retryDelayMs`: see SettingsErrorOptions.
    */
   constructor(
     readonly code: ErrorCode,
     message: string,
     readonly fieldViolations: readonly FieldViolation[] = [],
-    options?: ErrorOptions,
+    options?: SettingsErrorOptions,
   ) {
     super(message, options);
     this.name = 'SettingsError';
+    this.retryDelayMs = options?.retryDelayMs;
   }
 }
 

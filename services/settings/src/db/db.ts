@@ -135,11 +135,16 @@ export class Db {
     const admitted = this.writeAdmission.admit(deadline);
     if (typeof admitted !== 'string') return admitted;
     this.metrics.writesShed.inc({ reason: admitted });
+    // A fixed 200 ms would bring the saves refused in a burst back while the queue ahead is still
+    // as long: the delay is how long the saves ahead need at the recent pace.
+    const retryDelayMs = this.writeAdmission.drainMs();
     throw new SettingsError(
       'LOAD_SHED',
       admitted === 'queue_full'
         ? `${this.writeAdmission.maxInFlight} saves already hold or wait for a database connection on this replica; retry with backoff`
         : 'the saves ahead of this one would keep it waiting for a database connection past its deadline; retry with backoff',
+      [],
+      { retryDelayMs },
     );
   }
 

@@ -106,6 +106,18 @@ export class WriteAdmission {
     return (waves + 1) * this.servicePaceMs;
   }
 
+  /**
+   * How long until the saves ahead of a newcomer have made room for it at the recent pace (the
+   * waves ahead, each one write long; while lock waiters hold every connection, one of them
+   * ending): the RetryInfo delay of a refused save. Undefined while no pace has been measured.
+   */
+  drainMs(): number | undefined {
+    const waves = this.wavesAhead();
+    const wait = this.predictedWaitMs(waves);
+    if (wait === undefined) return undefined;
+    return this.width <= 0 ? wait : waves * (this.servicePaceMs ?? 0);
+  }
+
   get active(): number {
     return this.inFlight;
   }

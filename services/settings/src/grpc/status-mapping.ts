@@ -190,6 +190,22 @@ export const RETRY_DELAY_MS: Readonly<Partial<Record<ErrorCode, number>>> = {
   WATCH_UNAVAILABLE: 100, // this replica cannot watch (no Redis tracking); another one can
 };
 
+/** The longest RetryInfo delay an error's own estimate may ask for. */
+export const MAX_RETRY_DELAY_MS = 5000;
+
+/**
+ * The RetryInfo delay of `error`: its reason's fixed delay, or the error's own estimate when that
+ * is longer (at most MAX_RETRY_DELAY_MS). None for a reason without a fixed delay, whatever the
+ * error estimates.
+ */
+export function retryDelayOf(error: SettingsError): number | undefined {
+  const fixed = RETRY_DELAY_MS[error.code];
+  if (fixed === undefined) return undefined;
+  const own = error.retryDelayMs;
+  if (own === undefined || !Number.isFinite(own)) return fixed;
+  return Math.round(Math.min(MAX_RETRY_DELAY_MS, Math.max(fixed, own)));
+}
+
 /**
  * The longest message, violation field or description sent; longer ones are cut (`echo`). The
  * status travels in the trailers (grpc-message, and grpc-status-details-bin as base64), which a
@@ -207,7 +223,7 @@ export function toServiceError(error: SettingsError): Partial<ServiceError> {
   const details: Any[] = [
     { typeUrl: 'type.googleapis.com/google.rpc.ErrorInfo', value: Buffer.from(ErrorInfo.encode(ErrorInfo.fromPartial({ reason: error.code, domain: ERROR_DOMAIN })).finish()) },
   ];
-  const retryDelayMs = RETRY_DELAY_MS[error.code];
+  const retryDelayMs = retryDelayOf(error);
   if (retryDelayMs !== undefined) {
     const retryDelay: Duration = { seconds: Math.floor(retryDelayMs / 1000), nanos: (retryDelayMs % 1000) * 1_000_000 };
     details.push({ typeUrl: 'type.googleapis.com/google.rpc.RetryInfo', value: Buffer.from(RetryInfo.encode({ retryDelay }).finish()) });

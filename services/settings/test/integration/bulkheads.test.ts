@@ -386,6 +386,10 @@ describe('a save the ones ahead would keep waiting past its deadline', () => {
       // lock until that deadline (DEADLINE_EXCEEDED, not LOAD_SHED).
       const refused = await expectError(() => t.call('updateAccountSettings', settings(b, 'refused'), { deadlineMs: 1500 }));
       expect({ code: refused.code, reason: refused.reason }).toEqual({ code: 14 /* UNAVAILABLE */, reason: 'LOAD_SHED' });
+      // Told to come back when the one ahead will have given the connection back, at the pace
+      // measured (it held it ≥ 3 s), not after the fixed 200 ms that would find it still held.
+      expect(refused.retryDelayMs).toBeGreaterThanOrEqual(3000);
+      expect(refused.retryDelayMs).toBeLessThanOrEqual(5000);
       expect(Date.now() - started).toBeLessThan(1500);
       expect(await metricValue(t.running, 'settings_writes_shed_total', { reason: 'would_miss_deadline' })).toBe(shedBefore + 1);
       const patient = t.call('updateAccountSettings', settings(c, 'patient'), { deadlineMs: 15_000 });

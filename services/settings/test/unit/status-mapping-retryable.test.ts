@@ -227,6 +227,19 @@ describe('RetryInfo on the wire', () => {
     expect(status.details.map((d) => d.typeUrl)).toEqual(['type.googleapis.com/google.rpc.ErrorInfo', 'type.googleapis.com/google.rpc.RetryInfo']);
     expect(RetryInfo.decode(status.details[1]!.value)).toEqual({ retryDelay: { seconds: 0, nanos: 200_000_000 } });
   });
+
+  it("an error's own delay (LOAD_SHED: the queue ahead's drain time) replaces its reason's fixed one when longer, up to 5 s", () => {
+    expect(retryDelayMs(new SettingsError('LOAD_SHED', 'x', [], { retryDelayMs: 1234.4 }))).toBe(1234);
+    expect(retryDelayMs(new SettingsError('LOAD_SHED', 'x', [], { retryDelayMs: 3_000_500 }))).toBe(5000);
+    // Never shorter than the fixed delay, and a missing estimate keeps it.
+    expect(retryDelayMs(new SettingsError('LOAD_SHED', 'x', [], { retryDelayMs: 20 }))).toBe(RETRY_DELAY_MS.LOAD_SHED);
+    expect(retryDelayMs(new SettingsError('LOAD_SHED', 'x', [], { retryDelayMs: undefined }))).toBe(RETRY_DELAY_MS.LOAD_SHED);
+  });
+
+  it('an own delay never makes a reason without RetryInfo retryable (WRITE_OUTCOME_UNKNOWN, ETAG_MISMATCH)', () => {
+    expect(retryDelayMs(new SettingsError('WRITE_OUTCOME_UNKNOWN', 'x', [], { retryDelayMs: 1000 }))).toBeUndefined();
+    expect(retryDelayMs(new SettingsError('ETAG_MISMATCH', 'x', [], { retryDelayMs: 1000 }))).toBeUndefined();
+  });
 });
 
 describe('error text on the wire is bounded', () => {

@@ -30,8 +30,21 @@ describe('WriteAdmission', () => {
     const held = Array.from({ length: 6 }, () => admission.admit(now + 10_000));
     expect(held.every((p) => typeof p !== 'string')).toBe(true);
     expect(admission.admit(now + 350)).toBe('would_miss_deadline');
+    // What the refused save is told to wait: the 3 waves ahead of it.
+    expect(admission.drainMs()).toBe(300);
     expect(typeof admission.admit(now + 450)).not.toBe('string');
     expect(admission.active).toBe(7);
+  });
+
+  it('has no drain estimate before any save finished, and none while a connection is free', () => {
+    now = 0;
+    const admission = new WriteAdmission(2, 100, clock);
+    const first = admitted(admission.admit(1000));
+    expect(admission.drainMs()).toBeUndefined();
+    now = 50;
+    first.release();
+    admitted(admission.admit(1000));
+    expect(admission.drainMs()).toBeUndefined();
   });
 
   it('never refuses by deadline while a connection is free or before any save has finished', () => {
@@ -83,6 +96,7 @@ describe('WriteAdmission', () => {
     second.waitsForLock();
     // The one ahead held its connection 800 ms last time.
     expect(admission.admit(now + 150)).toBe('would_miss_deadline');
+    expect(admission.drainMs()).toBe(800);
     expect(typeof admission.admit(now + 15_000)).not.toBe('string');
   });
 });
