@@ -39,7 +39,7 @@ export class ChangeConsumer {
   /**
    * Partitions (`topic/partition`) whose dead letters still fail after `dlqMaxAttempts`, while
    * their batch retries. Per partition: one partition's dead letters getting through says nothing
-   * about another's, and a batch abandoned (rebalance, shutdown) no longer blocks this replica.
+   * about another's, and a partition that moved to another member no longer blocks this replica.
    */
   private readonly dlqFailing = new Set<string>();
   /** Back-offs so far of each partition in dlqFailing (dlqBackOff). */
@@ -103,6 +103,7 @@ export class ChangeConsumer {
         const [topic, number] = [partition.slice(0, partition.lastIndexOf('/')), Number(partition.slice(partition.lastIndexOf('/') + 1))];
         if (!(e.payload.memberAssignment[topic] ?? []).includes(number)) {
           this.dlqFailing.delete(partition);
+          this.log.info({ dlq: this.opts.dlqTopic, partition }, 'partition held back by dead letters moved to another member (its batch is redelivered there)');
           this.dlqRetries.delete(partition);
           const paused = this.dlqPaused.get(partition);
           this.dlqPaused.delete(partition);
@@ -279,51 +280,50 @@ export class ChangeConsumer {
     // Already known to fail: one try per delivery, then back off again.
     const attempts = this.dlqFailing.has(partition) ? 1 : this.opts.dlqMaxAttempts;
     let next = 0;
-    let published = false;
-    let backingOff = false;
-    try {
-      for (let attempt = 0; ; attempt++) {
-        if (hooks.shouldAbort()) throw new BatchAbortedError();
-        try {
-          for (; next < sends.length; next++) await this.dlq.send(sends[next]!);
-          published = true;
-          return;
-        } catch (err) {
-          if (attempt + 1 < attempts) {
-            this.log.warn({ err, attempt }, 'dead-letter publish failed; retrying');
-            await new Promise((r) => setTimeout(r, backoffMs(attempt)));
-            await hooks.heartbeat().catch(() => undefined);
-            continue;
-          }
-          if (!this.dlqFailing.has(partition)) {
-            this.dlqFailing.add(partition);
-            this.metrics.deadLetterFailing.set(1);
-            const first = sends[next]!.letters[0]!;
-            this.log.error(
-              { err, attempts: attempt + 1, dlq: this.opts.dlqTopic, topic: first.topic, partition: first.partition, offset: first.offset },
-              'dead-letter topic refuses writes: this partition cannot commit past the malformed event; not ready until it can (still retrying; the other partitions go on)',
-            );
-          } else {
-            this.log.debug({ err, partition }, 'dead-letter topic still refuses writes; backing off again');
-          }
-          backingOff = true;
-          this.dlqBackOff(topic, partitionNumber, partition);
-          throw new DeadLetterBackOff();
+    for (let attempt = 0; ; attempt++) {
+      if (hooks.shouldAbort()) throw new BatchAbortedError();
+      try {
+        for (; next < sends.length; next++) await this.dlq.send(sends[next]!);
+        this.deadLettersPublished(partition);
+        return;
+      } catch (err) {
+        if (attempt + 1 < attempts) {
+          this.log.warn({ err, attempt }, 'dead-letter publish failed; retrying');
+          await new Promise((r) => setTimeout(r, backoffMs(attempt)));
+          await hooks.heartbeat().catch(() => undefined);
+          continue;
         }
-      }
-    } finally {
-      // Published, or the batch was given up for another reason (a rebalance or shutdown: its
-      // events are redelivered to whoever owns the partition next): either way this partition
-      // no longer holds this replica back. Backing off, it still does.
-      if (!backingOff && this.dlqFailing.delete(partition)) {
-        this.dlqRetries.delete(partition);
-        this.log.info({ dlq: this.opts.dlqTopic, partition }, published ? 'dead letters of this partition published' : 'batch with unpublished dead letters given up (redelivered to the partition\'s next owner)');
-        if (this.dlqFailing.size === 0) {
-          this.metrics.deadLetterFailing.set(0);
-          if (published) this.log.info({ dlq: this.opts.dlqTopic }, 'dead-letter topic writable again: ready');
-          else this.log.info({ dlq: this.opts.dlqTopic }, 'no partition held back by dead letters any more: ready');
+        if (!this.dlqFailing.has(partition)) {
+          this.dlqFailing.add(partition);
+          this.metrics.deadLetterFailing.set(1);
+          const first = sends[next]!.letters[0]!;
+          this.log.error(
+            { err, attempts: attempt + 1, dlq: this.opts.dlqTopic, topic: first.topic, partition: first.partition, offset: first.offset },
+            'dead-letter topic refuses writes: this partition cannot commit past the malformed event; not ready until it can (still retrying; the other partitions go on)',
+          );
+        } else {
+          this.log.debug({ err, partition }, 'dead-letter topic still refuses writes; backing off again');
         }
+        this.dlqBackOff(topic, partitionNumber, partition);
+        throw new DeadLetterBackOff();
       }
+    }
+  }
+
+  /**
+   * The partition's dead letters are published: it no longer holds this replica back. A batch
+   * given up for another reason (a rebalance, a seek) leaves it held back: a rebalance mostly
+   * gives a member its partitions back, and released there the replica was reported ready until
+   * the redelivered dead letters had failed DLQ_MAX_ATTEMPTS more times. The group join that
+   * moves the partition to another member is what releases it then (GROUP_JOIN above).
+   */
+  private deadLettersPublished(partition: string): void {
+    if (!this.dlqFailing.delete(partition)) return;
+    this.dlqRetries.delete(partition);
+    this.log.info({ dlq: this.opts.dlqTopic, partition }, 'dead letters of this partition published');
+    if (this.dlqFailing.size === 0) {
+      this.metrics.deadLetterFailing.set(0);
+      this.log.info({ dlq: this.opts.dlqTopic }, 'dead-letter topic writable again: ready');
     }
   }
 

@@ -52,9 +52,9 @@ function harness(send: (record: ProducerRecord) => Promise<unknown> = async () =
       groupGone = true;
       handlers.get('consumer.crash')!({ payload: { error: new Error('Connection error: ECONNREFUSED'), restart: true } });
     },
-    rejoin: () => {
+    rejoin: (memberAssignment: Record<string, number[]> = { t1: [0] }) => {
       groupGone = false;
-      handlers.get('consumer.group_join')!({ payload: { memberId: 'm2', memberAssignment: { t1: [0] } } });
+      handlers.get('consumer.group_join')!({ payload: { memberId: 'm2', memberAssignment } });
     },
   };
 }
@@ -170,6 +170,29 @@ describe('ChangeConsumer dead letters', () => {
     // ... until its back-off ends.
     await new Promise((r) => setTimeout(r, 1200));
     expect(h.args.slice(3)).toEqual([`resume [{"topic":"${topic}","partitions":[0]}]`]);
+  });
+
+  it('a batch with unpublished dead letters given up for a rebalance keeps the replica not ready while the partition stays with it; the join that moves it away releases it', async () => {
+    const h = harness(async () => {
+      throw new Error('TOPIC_AUTHORIZATION_FAILED');
+    });
+    h.consumer.state = 'running';
+    const topic = onPartition(0)[0]!.topic;
+    await expect(h.consumer['publishDeadLetters'](onPartition(0), hooks)).rejects.toBeInstanceOf(BatchAbortedError);
+    expect(h.consumer.deadLetterFailing).toBe(true);
+    // Redelivered, then a rebalance abandons the batch before its one try.
+    const rebalancing: ApplyHooks = { ...hooks, shouldAbort: () => true };
+    await expect(h.consumer['publishDeadLetters'](onPartition(0), rebalancing)).rejects.toBeInstanceOf(BatchAbortedError);
+    expect(h.consumer.deadLetterFailing).toBe(true);
+    // The group gives the partition back to this member: still held back (ready only once its
+    // dead letters are published).
+    h.rejoin({ [topic]: [0, 1] });
+    expect(h.consumer.deadLetterFailing).toBe(true);
+    expect((await h.metrics.deadLetterFailing.get()).values[0]!.value).toBe(1);
+    // The next join moves it to another member: released.
+    h.rejoin({ [topic]: [1] });
+    expect(h.consumer.deadLetterFailing).toBe(false);
+    expect((await h.metrics.deadLetterFailing.get()).values[0]!.value).toBe(0);
   });
 
   it('a partition whose dead letters are published after backing off is ready again', async () => {
