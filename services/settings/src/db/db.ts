@@ -221,8 +221,11 @@ export class Db {
       const remaining = Math.floor(deadline - this.now());
       if (remaining <= 0) throw new SettingsError('DEADLINE_EXCEEDED', 'deadline exceeded while waiting for a database connection');
       const guard = this.guard(pool, connection, remaining);
-      const sent = Promise.resolve(send(connection, remaining));
+      let sent: Promise<T> | undefined;
       try {
+        // Inside the try: a statement that throws while it is built must disarm the guard too,
+        // or its timer would later cut the connection lent to another call by then.
+        sent = Promise.resolve(send(connection, remaining));
         return await Promise.race([sent, guard.cut]);
       } catch (err) {
         // A session that turned out read-only (a server demoted without a restart of ours, a
@@ -238,7 +241,7 @@ export class Db {
         throw err;
       } finally {
         guard.disarm();
-        sent.catch(() => undefined);
+        sent?.catch(() => undefined);
       }
     } finally {
       await client.releaseConnection(connection);
