@@ -327,8 +327,15 @@ export class Db {
       enter: () => {
         const wait = shared.enter();
         if (!wait) return undefined;
-        admitted.waitsForLock();
-        return { leave: wait.leave, bounded: (lock) => budget.bound(lock) };
+        // Told when the lock statement is sent, not when the permit is taken: a budget spent
+        // already sends nothing, and a save counted as waiting then narrowed the pool the
+        // others share and taught admission a lock hold of a few milliseconds.
+        const bounded = <T>(lock: () => Promise<T>): Promise<T> =>
+          budget.bound(() => {
+            admitted.waitsForLock();
+            return lock();
+          });
+        return { leave: wait.leave, bounded };
       },
     };
   }

@@ -21,4 +21,31 @@ describe('Db.write lock budget', () => {
     jest.advanceTimersByTime(1000);
     expect((await metrics.rowLockTimeouts.get()).values).toEqual([]);
   });
+
+  it('a save whose lock budget ran out before its lock statement is not counted as waiting for a lock (nothing was sent)', async () => {
+    jest.useRealTimers();
+    const trx = { raw: () => Promise.resolve() };
+    const write = {
+      client: { acquireConnection: () => Promise.resolve({}), releaseConnection: () => Promise.resolve() },
+      transaction: (body: (t: unknown) => Promise<unknown>) => body(trx),
+    } as unknown as Knex;
+    const metrics = createSettingsMetrics();
+    const db = new Db({ read: write, write }, metrics, { statementCapMs: 10_000, lockTimeoutMs: 250, lockWaitMax: 1, writePoolMax: 1, writeQueueMax: 1, answerGraceMs: 1000 });
+    let sent = false;
+    // It first asked for a write connection 300 ms ago: its 250 ms lock budget is spent.
+    const save = db.write(
+      'spent-budget',
+      Date.now() + 10_000,
+      async (_trx, waits) =>
+        waits.enter()!.bounded(async () => {
+          sent = true;
+        }),
+      Date.now() - 300,
+    );
+    await expect(save).rejects.toMatchObject({ code: 'ROW_LOCKED' });
+    await new Promise((r) => setImmediate(r));
+    expect(sent).toBe(false);
+    // Write admission learnt no lock hold from it (a few ms that would pace the real lock waits).
+    expect(db['writeAdmission']['lockHoldMs']).toBeUndefined();
+  });
 });
