@@ -85,18 +85,7 @@ export class WatchHub {
   subscribe<S>(key: string, generationKey: string, read: () => Promise<Observed<S>>, fn: (o: Observed<S>) => void, opts: { sameVersionSameState?: boolean } = {}): () => void {
     let topic = this.topics.get(key) as WatchTopic<S> | undefined;
     if (!topic) {
-      const created: WatchTopic<S> = new WatchTopic<S>({
-        key,
-        // A topic dropped while its read waited for one of the hub's read slots does not read:
-        // streams opened and cancelled again and again must not queue reads nobody wants.
-        read: () => this.limit(() => (created.watchers > 0 ? read() : Promise.resolve(undefined))),
-        retryMs: this.opts.retryMs,
-        onError: (err) => this.opts.onReadError(key, err),
-        onSettled: () => this.settledListeners.get(key)?.forEach((l) => l()),
-        // Every subscriber of a key watches the same kind of resource: the first one's says it.
-        ...(opts.sameVersionSameState ? { sameVersionSameState: true } : {}),
-      });
-      topic = created;
+      topic = this.createTopic(key, read, opts.sameVersionSameState === true);
       this.topics.set(key, topic as WatchTopic<unknown>);
       const set = this.alsoOn.get(generationKey) ?? new Set<string>();
       set.add(key);
@@ -113,6 +102,27 @@ export class WatchHub {
         if (set?.size === 0) this.alsoOn.delete(generationKey);
       }
     };
+  }
+
+  /**
+   * A method of its own, not inline in `subscribe`: the topic's closures, which live as long as
+   * anyone watches the key, then capture only the key and the first subscriber's `read`. Made
+   * inside `subscribe` they shared its scope with that subscriber's unsubscribe function, and
+   * through it kept the first stream's watcher (its sink, its last states) alive after it closed.
+   */
+  private createTopic<S>(key: string, read: () => Promise<Observed<S>>, sameVersionSameState: boolean): WatchTopic<S> {
+    const created: WatchTopic<S> = new WatchTopic<S>({
+      key,
+      // A topic dropped while its read waited for one of the hub's read slots does not read:
+      // streams opened and cancelled again and again must not queue reads nobody wants.
+      read: () => this.limit(() => (created.watchers > 0 ? read() : Promise.resolve(undefined))),
+      retryMs: this.opts.retryMs,
+      onError: (err) => this.opts.onReadError(key, err),
+      onSettled: () => this.settledListeners.get(key)?.forEach((l) => l()),
+      // Every subscriber of a key watches the same kind of resource: the first one's says it.
+      ...(sameVersionSameState ? { sameVersionSameState: true } : {}),
+    });
+    return created;
   }
 
   close(): void {

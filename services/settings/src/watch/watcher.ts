@@ -100,7 +100,10 @@ export class Watcher<M> {
       const unsubscribe = this.hub.subscribe(
         target.key,
         target.generationKey,
-        () => target.read(),
+        // Bound, not an arrow made here: the key's topic keeps the read of its first watcher for
+        // as long as anyone watches the key, and an arrow would share this scope, and with it
+        // this watcher (`this`, the slot), with the callbacks below.
+        target.read.bind(target),
         (o) => {
           slot.latest = o;
           this.schedule();
