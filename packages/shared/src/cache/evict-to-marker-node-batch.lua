@@ -17,7 +17,10 @@ the flag; the flag lets a script touch undeclared keys of any slot of its own ma
 is not this master's (a stale slot map, a slot being migrated) raises "Script attempted to
 access a non local key" and the call fails; the markers written before it stay (evictions are
 idempotent) and the invalidator re-sends the whole round trip after the client refreshed its
-slot map. Nothing is ever written on a master that does not serve the key.
+slot map. Nothing is ever written on a master that does not serve the key, as long as the call is
+sent on the master's own connection (the invalidator does): a cluster client that follows an ASK
+for KEYS[1] runs the call on the importing master under ASKING, where every key of that slot is
+local, including keys whose entries the old master still holds.
 ]]
 local ttl = ARGV[1]
 local n = (#ARGV - 1) / 2

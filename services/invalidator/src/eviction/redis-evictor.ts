@@ -1,4 +1,4 @@
-import type { Cluster } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import {
   evictToMarkerBatchArgs,
   evictToMarkerNodeBatchArgs,
@@ -191,16 +191,29 @@ export class RedisEvictor {
 
   private async execRoundTripOnCluster(cluster: Cluster, trip: RoundTrip): Promise<{ written: number; commands: number }> {
     const calls: Array<Promise<unknown>> = trip.bumps.map((space) => this.redis.set(generationKey(space), newGeneration()));
-    for (const group of groupByMaster(cluster, trip.markers)) {
-      for (let i = 0; i < group.length; i += this.opts.scriptBatchKeys) {
-        const chunk = group.slice(i, i + this.opts.scriptBatchKeys);
+    const masters = new Map<string, Redis>(cluster.nodes('master').map((node) => [`${node.options.host}:${node.options.port}`, node]));
+    for (const { owner, markers } of groupByMaster(cluster, trip.markers)) {
+      const node = masters.get(owner);
+      for (let i = 0; i < markers.length; i += this.opts.scriptBatchKeys) {
+        const chunk = markers.slice(i, i + this.opts.scriptBatchKeys);
+        if (!node) {
+          // A slot the client's map does not place on a master it is connected to: one call per
+          // key, which the client routes (and follows) itself.
+          calls.push(this.evictKeyByKey(chunk));
+          continue;
+        }
         calls.push(
-          this.redis.evictToMarkerNodeBatch(...evictToMarkerNodeBatchArgs(chunk, this.opts.markerTtlMs)).catch((err: unknown) => {
+          // On the master's own connection, not through the cluster client: a redirect then fails
+          // the call instead of being followed. Followed, an ASK for the routing key (missing on
+          // a master whose slot is migrating) ran the whole call on the importing master under
+          // ASKING, where every key of that slot counts as local: the markers were written there,
+          // beside entries still served by the old master, and the call succeeded.
+          evictToMarkerNodeBatchOn(node, chunk, this.opts.markerTtlMs).catch((err: unknown) => {
             if (!slotInMotion(err)) throw err;
-            // A slot of the chunk is being migrated: the master refuses a key it no longer
-            // holds, and re-sending the same call fails the same way for as long as the
-            // migration lasts. One call per key, each naming its key, which the client follows
-            // to wherever the key is (ASK, MOVED). Idempotent like the batch.
+            // A slot of the chunk is being migrated, or the map is stale: the master refuses a
+            // key it does not hold, and re-sending the same call fails the same way for as long
+            // as the migration lasts. One call per key, each naming its key, which the client
+            // follows to wherever the key is (ASK, MOVED). Idempotent like the batch.
             return this.evictKeyByKey(chunk);
           }),
         );
@@ -226,10 +239,10 @@ export class RedisEvictor {
 
 /**
  * Markers by the master serving their slot in the client's slot map (`slots[slot][0]`, host:port),
- * each group in its original order; a slot the map does not know yet is a group of its own, sent
- * by slot (the client routes it, and follows MOVED).
+ * each group in its original order; a slot the map does not know yet is a group of its own
+ * (`slot <n>`, no master's address: sent key by key).
  */
-export function groupByMaster(cluster: Pick<Cluster, 'slots'>, markers: readonly MarkerEviction[]): MarkerEviction[][] {
+export function groupByMaster(cluster: Pick<Cluster, 'slots'>, markers: readonly MarkerEviction[]): Array<{ owner: string; markers: MarkerEviction[] }> {
   const groups = new Map<string, MarkerEviction[]>();
   for (const marker of markers) {
     const slot = keySlot(marker.key);
@@ -238,16 +251,29 @@ export function groupByMaster(cluster: Pick<Cluster, 'slots'>, markers: readonly
     if (group) group.push(marker);
     else groups.set(owner, [marker]);
   }
-  return [...groups.values()];
+  return [...groups].map(([owner, group]) => ({ owner, markers: group }));
+}
+
+/** Masters the node-batch script has been defined on (a cluster's node clients are plain ones). */
+const withNodeBatch = new WeakSet<Redis>();
+
+/** One evict-to-marker-node-batch call on `node` itself: no redirect is followed. */
+function evictToMarkerNodeBatchOn(node: Redis, markers: readonly MarkerEviction[], markerTtlMs: number): Promise<unknown> {
+  if (!withNodeBatch.has(node)) {
+    withEvictToMarkerBatch(node);
+    withNodeBatch.add(node);
+  }
+  return (node as Redis & EvictToMarkerBatchCommand).evictToMarkerNodeBatch(...evictToMarkerNodeBatchArgs(markers, markerTtlMs));
 }
 
 /**
- * What a batch call meets when a key of it is in a slot in motion: the master refuses a key it
- * no longer holds that the script accesses ("Script attempted to access a non local key"). The
- * client follows ASK and MOVED for the call's routing key itself, and gives up with "Too many
- * Cluster redirections" when they never end (a redirect loop during a reshard).
+ * What a batch call sent to a master meets when a key of it is not that master's: the master
+ * refuses a key it does not hold that the script accesses ("Script attempted to access a non
+ * local key"), or answers a redirect for the routing key itself (ASK while its slot migrates,
+ * MOVED for a stale map, TRYAGAIN). Through the cluster client (key by key), "Too many Cluster
+ * redirections" when they never end (a redirect loop during a reshard).
  */
 function slotInMotion(err: unknown): boolean {
   const message = err instanceof Error ? err.message : '';
-  return /non local key|Too many Cluster redirections/.test(message);
+  return /non local key|Too many Cluster redirections|^(ASK|MOVED|TRYAGAIN) /.test(message);
 }
