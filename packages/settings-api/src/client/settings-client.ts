@@ -87,7 +87,7 @@ async function call(grpc: SettingsServiceClient, name: SettingsMethod, request: 
     // told CANCELLED would be applied behind its back.
     throwIfAborted(options.signal, definition.path);
     const metadata = new Metadata();
-    if (client.token !== undefined) metadata.set('authorization', await authorizationHeader(client.token));
+    if (client.token !== undefined) metadata.set('authorization', await withinCall(authorizationHeader(client.token), deadline, options.signal, definition.path));
     throwIfAborted(options.signal, definition.path);
     try {
       return await attemptCall(grpc, definition, request, metadata, deadline, options.signal);
@@ -120,7 +120,32 @@ function attemptCall(grpc: SettingsServiceClient, definition: AnyMethod, request
 }
 
 function throwIfAborted(signal: AbortSignal | undefined, path: string): void {
-  if (signal?.aborted) throw new SettingsApiError(path, Object.assign(new Error('cancelled'), { code: status.CANCELLED, details: 'cancelled by the caller', metadata: new Metadata() }) as ServiceError);
+  if (signal?.aborted) throw cancelledError(path);
+}
+
+const cancelledError = (path: string): SettingsApiError =>
+  new SettingsApiError(path, Object.assign(new Error('cancelled'), { code: status.CANCELLED, details: 'cancelled by the caller', metadata: new Metadata() }) as ServiceError);
+
+/**
+ * `work` (fetching the bearer token) bounded like the call it belongs to: a token source that
+ * hangs fails the call at its deadline (DEADLINE_EXCEEDED) or when the caller aborts (CANCELLED),
+ * instead of holding the caller past both until the source answers.
+ */
+function withinCall<T>(work: Promise<T>, deadline: number, signal: AbortSignal | undefined, path: string): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => settle(() => reject(new SettingsApiError(path, Object.assign(new Error('deadline exceeded'), { code: status.DEADLINE_EXCEEDED, details: 'deadline exceeded while getting the bearer token', metadata: new Metadata() }) as ServiceError))), Math.max(0, deadline - Date.now()));
+    const abort = (): void => settle(() => reject(cancelledError(path)));
+    function settle(finish: () => void): void {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', abort);
+      finish();
+    }
+    signal?.addEventListener('abort', abort, { once: true });
+    work.then(
+      (value) => settle(() => resolve(value)),
+      (err: unknown) => settle(() => reject(err)),
+    );
+  });
 }
 
 function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {

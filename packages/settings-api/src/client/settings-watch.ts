@@ -27,7 +27,7 @@ export interface SettingsWatchOptions {
    * have stopped hearing changes. Default 30 s (three of the server's default bookmark intervals).
    */
   readonly idleTimeoutMs?: number;
-  /** Reconnect backoff (full jitter, doubled per failure, reset by any message). Default 100 ms .. 10 s. */
+  /** Reconnect backoff (full jitter, doubled per failure, reset by a bookmark: the stream is current). Default 100 ms .. 10 s. */
   readonly backoff?: { readonly initialMs?: number; readonly maxMs?: number };
   /** For tests: the source of jitter. */
   readonly random?: () => number;
@@ -162,12 +162,21 @@ export class SettingsWatch {
   }
 
   private onMessage(m: WatchSettingsResponse): void {
-    this.failures = 0;
     this.armIdle();
     if (m.event?.$case === 'progress') {
+      // A bookmark, not any message, says the stream works: one that sends its first states and
+      // then fails (a server bug, a token that expires as it is accepted) reconnected after the
+      // first back-off every time, re-reading every target, for as long as it lasted.
+      this.failures = 0;
       for (const v of m.event.value.versions) {
-        // A bookmark at 0 says the resource does not exist (deleted): not older, applied.
-        if (v.resumeToken === '0' || !this.older(v.name, v.resumeToken)) this.resumeTokens.set(v.name, v.resumeToken);
+        // A bookmark at 0 says the resource does not exist: it follows the "missing" the copy
+        // applied (a deletion), and is then taken as the resume token. Otherwise it comes from a
+        // replica behind the copy (a staff list it has not heard of is an empty list at 0), and
+        // resuming from 0 would tell the next replica nothing to hold back: one at an older list
+        // than the copy's then sent deltas from that list, so a grant the copy still held and
+        // that list never had stayed in the copy for good once revoked.
+        const taken = v.resumeToken === '0' ? this.values.get(v.name)?.kind === 'missing' : !this.older(v.name, v.resumeToken);
+        if (taken) this.resumeTokens.set(v.name, v.resumeToken);
         this.noteVersion(v.name, v.resumeToken);
       }
       return;

@@ -9,6 +9,7 @@ import { SettingsServiceService } from '../../src/gen/settings/v1/settings_servi
  */
 let server: Server;
 let client: SettingsClient;
+let address: string;
 let saves = 0;
 const RETRY_AFTER_MS = 300;
 
@@ -25,7 +26,8 @@ beforeAll(async () => {
   };
   server.addService(SettingsServiceService, implementation as never);
   const port = await new Promise<number>((resolve, reject) => server.bindAsync('127.0.0.1:0', ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))));
-  client = createSettingsClient({ address: `127.0.0.1:${port}`, credentials: credentials.createInsecure(), deadlineMs: 5_000 });
+  address = `127.0.0.1:${port}`;
+  client = createSettingsClient({ address, credentials: credentials.createInsecure(), deadlineMs: 5_000 });
 });
 afterAll(() => {
   client.close();
@@ -57,5 +59,24 @@ describe('a cancelled call is never sent', () => {
     expect(await save(controller.signal).catch((e: unknown) => e)).toMatchObject({ codeName: 'CANCELLED' });
     await sleep(100);
     expect(saves).toBe(0);
+  });
+});
+
+describe('a token source that hangs', () => {
+  it('fails the call at its deadline (DEADLINE_EXCEEDED) or when the caller aborts (CANCELLED), and nothing is sent', async () => {
+    const hanging = createSettingsClient({ address, credentials: credentials.createInsecure(), deadlineMs: 200, token: () => new Promise<string>(() => undefined) });
+    try {
+      const started = Date.now();
+      const request = { accountSettings: AccountSettings.fromPartial({ name: 'accounts/a/settings' }), updateMask: ['time_zone'], allowMissing: false };
+      expect(await hanging.updateAccountSettings(request).catch((e: unknown) => e)).toMatchObject({ codeName: 'DEADLINE_EXCEEDED' });
+      expect(Date.now() - started).toBeLessThan(2000);
+      const controller = new AbortController();
+      const aborted = hanging.updateAccountSettings(request, { signal: controller.signal, deadlineMs: 60_000 }).catch((e: unknown) => e);
+      controller.abort();
+      expect(await aborted).toMatchObject({ codeName: 'CANCELLED' });
+      expect(saves).toBe(0);
+    } finally {
+      hanging.close();
+    }
   });
 });

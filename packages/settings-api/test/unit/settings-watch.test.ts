@@ -65,6 +65,13 @@ describe('SettingsWatch, the client helper that keeps a local copy', () => {
     behind.emit('data', { event: { $case: 'progress', value: { versions: [{ name: 'accounts/a/settings', resumeToken: '0' }, { name: 'accounts/a', resumeToken: '0' }] } } } as WatchSettingsResponse);
     behind.emit('error', err(status.UNAVAILABLE));
     await tick();
+    // It resumes from the highest versions it holds where the copy has a state, and from 0 only
+    // where it applied "missing": resumed from 0, a replica at an older list than the copy's would
+    // send deltas from that list (a grant the copy holds and that list never had stays for good).
+    expect(grpc.requests[2]!.targets).toEqual([
+      { name: 'accounts/a/settings', resumeToken: '0' },
+      { name: 'accounts/a', resumeToken: '8' },
+    ]);
     // The next replica is behind too, at v5 for both.
     const next = grpc.streams[2]!;
     next.emit('data', change('accounts/a/settings', '5', settings('v5')));
@@ -77,6 +84,36 @@ describe('SettingsWatch, the client helper that keeps a local copy', () => {
     const got = watch.get('accounts/a/settings');
     expect(got?.kind === 'accountSettings' && got.value.timeZone).toBe('v9');
     watch.close();
+  });
+
+  it('backs off further while every new stream fails after its first state; a bookmark (the stream is current) resets the back-off', () => {
+    jest.useFakeTimers();
+    try {
+      const grpc = new FakeGrpc();
+      const watch = new SettingsWatch({ grpc } as unknown as Pick<SettingsClient, 'grpc'>, { names: ['accounts/a/settings'], backoff: { initialMs: 100, maxMs: 10_000 }, random: () => 1 });
+      const last = () => grpc.streams[grpc.streams.length - 1]!;
+      const stateThenFail = (): void => {
+        last().emit('data', change('accounts/a/settings', '5', { $case: 'accountSettings', value: { name: 'accounts/a/settings' } }));
+        last().emit('error', err(status.INTERNAL));
+      };
+      stateThenFail();
+      jest.advanceTimersByTime(100);
+      expect(grpc.streams).toHaveLength(2);
+      // Failed again after its first state: 200 ms now, not 100 again.
+      stateThenFail();
+      jest.advanceTimersByTime(100);
+      expect(grpc.streams).toHaveLength(2);
+      jest.advanceTimersByTime(100);
+      expect(grpc.streams).toHaveLength(3);
+      // This one got as far as a bookmark: the next drop starts over at 100 ms.
+      last().emit('data', { event: { $case: 'progress', value: { versions: [{ name: 'accounts/a/settings', resumeToken: '5' }] } } } as WatchSettingsResponse);
+      last().emit('error', err(status.UNAVAILABLE));
+      jest.advanceTimersByTime(100);
+      expect(grpc.streams).toHaveLength(4);
+      watch.close();
+    } finally {
+      jest.useRealTimers();
+    }
   });
 
   it('stops for good and reports it when the request itself is refused (PERMISSION_DENIED), without reconnecting', async () => {
