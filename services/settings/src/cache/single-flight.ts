@@ -40,14 +40,18 @@ export class SingleFlight<T> {
   /**
    * The in-flight load of `key` if it may be joined by a read of `caller` (undefined: not a
    * deliberate read) that needs a load started after `notBefore` and looked the key up under
-   * `generation` (undefined: Redis not read, any load will do).
+   * `generation` (undefined: Redis not read, any load will do; defined: only a load started
+   * under that generation).
    */
   join(key: string, notBefore: number, caller?: string, generation?: bigint): Joined<T> | undefined {
     const flight = this.flights.get(key);
     // Strictly later: clocks here count whole milliseconds, and a load started in the same one
     // as the caller's request may have started before it.
     if (!flight || (notBefore !== Number.NEGATIVE_INFINITY && flight.startedAt <= notBefore)) return undefined;
-    if (generation !== undefined && flight.generation !== undefined && flight.generation !== generation) return undefined;
+    // A load that did not read Redis (a fallback: its lookup failed) may have started before a
+    // renewal the joiner's lookup saw: joined, a read after a TRUNCATE's new generation was
+    // answered with the truncated row.
+    if (generation !== undefined && flight.generation !== generation) return undefined;
     return flight.owner === undefined || flight.owner === caller ? flight : undefined;
   }
 

@@ -66,3 +66,13 @@ it('a load is not joined by a read that looked the key up under another generati
   // Redis not read: any load will do.
   expect(sf.join('k', Number.NEGATIVE_INFINITY)).toBeDefined();
 });
+
+it('a load started without reading Redis is not joined by a read that looked the key up under a generation (a renewal may lie between them)', () => {
+  const sf = new SingleFlight<number>(() => 10);
+  // A fallback load (its lookup failed): it may have read the row before a TRUNCATE whose new
+  // generation the later read's lookup saw.
+  sf.claim(['k']);
+  expect(sf.join('k', Number.NEGATIVE_INFINITY, undefined, 4n)).toBeUndefined();
+  // Another read that did not read Redis either may join it.
+  expect(sf.join('k', Number.NEGATIVE_INFINITY)).toBeDefined();
+});
