@@ -95,6 +95,7 @@ export async function startSettingsServer(config: SettingsConfig, log: Logger, o
     log,
     hooks: options.readThroughHooks,
     cacheTrusted: () => incarnation.isTrusted,
+    masterVerified: (node) => incarnation.verifiedMaster(node),
     auditSampler: new AuditSampler(redis, config.AUDIT_SAMPLE_EVERY, metrics, log, options.payloadFormats ? { payloadFormats: options.payloadFormats } : {}),
     near: nearCache?.cache,
     absentTtlMs: config.CACHE_NOT_FOUND_TTL_SECONDS * 1000,

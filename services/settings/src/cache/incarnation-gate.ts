@@ -23,6 +23,8 @@ export class IncarnationGate {
   private again = false;
   /** On a cluster: the masters the client knew at the last slot refresh (host:port, sorted). */
   private masters = '';
+  /** On a cluster: the masters (host:port) whose run ids the last passed check compared. */
+  private verifiedMasters: ReadonlySet<string> = new Set();
 
   constructor(
     private readonly redis: CacheRedisClient,
@@ -66,6 +68,15 @@ export class IncarnationGate {
     return this.trusted;
   }
 
+  /**
+   * Whether the master at `node` (host:port) is one the passed check compared: a replica promoted
+   * since then (a MOVED points reads at it before the slot refresh closes the gate) is not.
+   * On one Redis: whether the cache is trusted.
+   */
+  verifiedMaster(node: string): boolean {
+    return this.trusted && (!isRedisCluster(this.redis) || this.verifiedMasters.has(node));
+  }
+
   /** Resolves true once trusted, false after `timeoutMs` (start-up waits, never fails). */
   waitTrusted(timeoutMs: number): Promise<boolean> {
     if (this.trusted) return Promise.resolve(true);
@@ -98,9 +109,13 @@ export class IncarnationGate {
     // Not connected (yet): the next `ready` checks. A cluster is ready once it knows every master.
     if (this.redis.status !== 'ready') return;
     const connection = this.connection;
+    // The masters the check compares (it reads their run ids now); one that shows up meanwhile
+    // closes the gate (refresh, +node) and this check's result is dropped.
+    const masters = isRedisCluster(this.redis) ? new Set(masterList(this.redis)) : new Set<string>();
     try {
       const { runId, renewed } = await checkRedisIncarnation(this.redis);
       if (connection !== this.connection) return;
+      this.verifiedMasters = masters;
       if (renewed) {
         this.metrics.generationsRenewed.inc();
         this.log.warn({ runId }, 'Redis server changed (restart, failover or restore): renewed every generation; the cache starts cold, never stale');
@@ -117,11 +132,12 @@ export class IncarnationGate {
   }
 }
 
+/** The masters a cluster client knows now (host:port, as its slot map names them). */
+function masterList(cluster: Cluster): string[] {
+  return cluster.nodes('master').map((node) => `${node.options.host ?? ''}:${node.options.port ?? ''}`);
+}
+
 /** The masters a cluster client knows now, as one comparable string. */
 function masterSet(cluster: Cluster): string {
-  return cluster
-    .nodes('master')
-    .map((node) => `${node.options.host ?? ''}:${node.options.port ?? ''}`)
-    .sort()
-    .join(',');
+  return masterList(cluster).sort().join(',');
 }

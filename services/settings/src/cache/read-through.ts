@@ -4,6 +4,7 @@ import {
   groupBySlot,
   isRedisCluster,
   jitteredTtlMs,
+  keySlot,
   maxFillAgeMs,
   parseCacheValue,
   PayloadGenerations,
@@ -15,6 +16,7 @@ import {
   type KeySpace,
   type Logger,
 } from '@settings/shared';
+import type { Cluster } from 'ioredis';
 import type { ConsistencyToken } from '../consistency/token';
 import type { ReadMode } from '../consistency/read-mode';
 import { SettingsError } from '../errors';
@@ -86,6 +88,11 @@ export interface ReadThroughDeps {
   hooks?: ReadThroughHooks;
   /** False while the Redis server's incarnation is unverified: the cache is treated as down. */
   cacheTrusted?: () => boolean;
+  /**
+   * Redis Cluster: whether the master at `node` (host:port, as the client's slot map names it)
+   * is one the last incarnation check compared (incarnation-gate.ts). Absent: every one is.
+   */
+  masterVerified?: (node: string) => boolean;
   now?: () => number;
   /** Receives every served hit; samples some for the staleness auditor (audit-sampler.ts). */
   auditSampler?: Pick<AuditSampler, 'offer'>;
@@ -311,7 +318,13 @@ export class ReadThrough {
     // Taken before the MGET is sent: an invalidation arriving before its reply refuses the install.
     const ticket = near?.beginRead([generationKey(space), ...keys]);
     try {
-      const [gen, ...rest] = await this.readGenerationAndEntries(space, keys, near);
+      const read = await this.readGenerationAndEntries(space, keys, near);
+      if (read === undefined) {
+        // Answered, or about to be asked, by a master no incarnation check has seen: PostgreSQL.
+        if (ticket) near!.endRead(ticket);
+        return undefined;
+      }
+      const [gen, ...rest] = read;
       // No generation (Redis restarted empty): create one before the database read, so fills
       // from before the restart can never match it. A generation that is not a number means
       // something else writes our keys: BigInt throws and the cache is not trusted.
@@ -352,16 +365,28 @@ export class ReadThrough {
    * an entry served under a generation read just before a TRUNCATE is what a read at that moment
    * returned (cache contract, non-guarantee 23 in the README).
    */
-  private async readGenerationAndEntries(space: KeySpace, keys: readonly string[], near: NearCache | undefined): Promise<Array<Buffer | null>> {
+  private async readGenerationAndEntries(space: KeySpace, keys: readonly string[], near: NearCache | undefined): Promise<Array<Buffer | null> | undefined> {
     const { redis } = this.deps;
     if (!this.clustered) return this.mget.mget([generationKey(space), ...keys]);
+    const cluster = redis as Cluster;
     const held = near?.generation(space);
     const groups = groupBySlot(keys.map((key, i) => ({ key, i })), (k) => k.key);
+    // Who serves each slot read, before and after. A failover shows in the client's slot map
+    // before the incarnation check sees it: a MOVED is followed at once, to a promoted replica
+    // that may lack the old master's last markers, and the slot refresh that closes the gate
+    // comes later. An answer from a master the last check did not compare, or from another
+    // master than the one asked (a MOVED followed meanwhile), is not trusted.
+    const slots = groups.map((group) => keySlot(group[0]!.key));
+    if (held === undefined) slots.push(keySlot(generationKey(space)));
+    const owners = slots.map((slot) => cluster.slots[slot]?.[0]);
+    const verified = this.deps.masterVerified;
+    if (verified && !owners.every((owner) => owner !== undefined && verified(owner))) return undefined;
     const [gen, ...replies] = await Promise.all([
       // The near-cache holds served generations: back to the one Redis holds (XOR is its own inverse).
       held !== undefined ? Buffer.from(this.payloadGenerations.of(space, held).toString(), 'latin1') : redis.getBuffer(generationKey(space)),
       ...groups.map((group) => redis.mgetBuffer(...group.map((k) => k.key))),
     ]);
+    if (verified && slots.some((slot, i) => cluster.slots[slot]?.[0] !== owners[i])) return undefined;
     const entries = new Array<Buffer | null>(keys.length);
     groups.forEach((group, g) => group.forEach(({ i }, j) => (entries[i] = replies[g]![j] ?? null)));
     return [gen ?? null, ...entries];
