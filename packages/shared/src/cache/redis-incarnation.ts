@@ -1,3 +1,4 @@
+import type { Redis } from 'ioredis';
 import { dataServers, type CacheRedisClient } from './cache-redis';
 import { generationKey, KEY_SPACES, redisIncarnationKey, type KeySpace } from './key-map';
 import { newGeneration } from './generation';
@@ -73,12 +74,13 @@ export function keySpacesNamed(names: readonly string[]): KeySpace[] {
 async function currentRunId(redis: CacheRedisClient): Promise<string> {
   const servers = dataServers(redis);
   if (servers.length === 0) throw new Error('no Redis Cluster master known yet');
-  const ids = await Promise.all(
-    servers.map(async (server) => {
-      const id = /^run_id:([0-9a-f]+)/m.exec(await server.info('server'))?.[1];
-      if (!id) throw new Error('INFO server did not report a run_id');
-      return id;
-    }),
-  );
+  const ids = await Promise.all(servers.map(serverRunId));
   return ids.sort().join(',');
+}
+
+/** The `run_id` of the one server `connection` is connected to (INFO server). */
+export async function serverRunId(connection: Pick<Redis, 'info'>): Promise<string> {
+  const id = /^run_id:([0-9a-f]+)/m.exec(await connection.info('server'))?.[1];
+  if (!id) throw new Error('INFO server did not report a run_id');
+  return id;
 }

@@ -1,5 +1,5 @@
 import type Redis from 'ioredis';
-import { TRACKED_KEY_PREFIXES, type Logger } from '@settings/shared';
+import { serverRunId, TRACKED_KEY_PREFIXES, type Logger } from '@settings/shared';
 import type { NearCache } from './near-cache';
 
 export const INVALIDATION_CHANNEL = '__redis__:invalidate';
@@ -64,6 +64,8 @@ export const HEARTBEAT_MS = 1000;
  */
 export class InvalidationTracking implements NearCacheTracking {
   private subscriberId: string | undefined;
+  /** The run id of the server the subscriber is connected to (read before it subscribed). */
+  private subscriberRunId: string | undefined;
   /** Bumped on every close of either connection: an older set-up must not turn tracking on. */
   private attempt = 0;
   private current: TrackingState = 'off';
@@ -125,6 +127,7 @@ export class InvalidationTracking implements NearCacheTracking {
   private lost(why: string): void {
     this.attempt += 1;
     this.subscriberId = undefined;
+    this.subscriberRunId = undefined;
     if (this.current === 'on') this.log.warn({ why }, 'near-cache off: Redis invalidation tracking lost; reading Redis until it is back');
     this.enter('off');
   }
@@ -136,9 +139,12 @@ export class InvalidationTracking implements NearCacheTracking {
       if (this.subscriberId === undefined) {
         try {
           const id = String(await this.subscriber.client('ID'));
+          // Before SUBSCRIBE: a subscribed RESP2 connection takes no INFO.
+          const runId = await serverRunId(this.subscriber);
           await this.subscriber.subscribe(INVALIDATION_CHANNEL);
           if (attempt !== this.attempt) return;
           this.subscriberId = id;
+          this.subscriberRunId = runId;
         } catch (err) {
           // A SUBSCRIBE that timed out may still have subscribed, after which RESP2 refuses
           // CLIENT ID: start the subscriber over on a fresh connection (its ready sets up again).
@@ -146,6 +152,14 @@ export class InvalidationTracking implements NearCacheTracking {
           this.subscriber.disconnect(true);
           return;
         }
+      }
+      // Both connections on one server. After a failover that moved the address (DNS), they may
+      // reconnect to different ones; a REDIRECT to the subscriber's id then names whatever client
+      // has that number on the data connection's server (ids are small counters), and the pushes
+      // went there: the near-cache on, never invalidated. It stays off and tries again (a
+      // failover ends with both on the new server: the old one's connections close).
+      if ((await serverRunId(this.data)) !== this.subscriberRunId) {
+        throw new Error('the subscriber and data connections reached different Redis servers (a failover in progress?)');
       }
       const prefixes = TRACKED_KEY_PREFIXES.flatMap((p) => ['PREFIX', p]);
       // Both in one pipeline on one connection: nothing runs between off and on.
