@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The scripted heal after a PostgreSQL failover, a lost or recreated replication slot or reset
 # connector offsets (docs/operations.md#postgresql-failover):
-#   deploy/k8s/ops/heal-after-failover.sh -n <namespace> [--reset-offsets] [--reason <text>]
+#   deploy/k8s/ops/heal-after-failover.sh -n <namespace> [--keep-offsets] [--reason <text>]
 #                                         [--renew-generations] [--dry-run]
 #
 # 1. Connector: stop it; drop the replication slot if PostgreSQL invalidated it (wal_status
@@ -10,8 +10,12 @@
 #    task FAILED: after a restore, or a failover to a standby that was behind, the stored offset
 #    is AHEAD of the new server's WAL, and Debezium (offset.mismatch.strategy no_validation)
 #    streams from it without an error, skipping every change committed before the WAL passes it.
-#    Resetting costs at most events delivered twice (harmless); the gap is healed in step 3.
-#    (--reset-offsets is still accepted; it is what every run does.)
+#    The reset has a cost too: with snapshot.mode=no_data Debezium then starts at the current WAL
+#    position, so the changes committed while the connector was stopped (this step's seconds)
+#    are not streamed. Step 3 heals the updates among them; a row deleted in that window stays
+#    cached until its TTL, as in any gap. Where the connector's position is right (no failover,
+#    restore or slot loss: dead letters not replayed, an invalidator down beyond retention), run
+#    with --keep-offsets, which skips this step. (--reset-offsets is still accepted: the default.)
 # 2. Wait until the connector task is RUNNING and the slot is active: from here on every change
 #    is evicted again, and a signal row is read.
 # 3. Re-read the current rows (the invalidator's heal-cdc-gap command): every recorded CDC gap,
@@ -34,12 +38,13 @@ KUBECTL="${KUBECTL:-kubectl}"
 CONNECTOR="${CONNECTOR:-settings-postgres}"
 SLOT="${SLOT:-settings_cache_slot}"
 TIMEOUT="${TIMEOUT:-600}"
-NS="" DRY_RUN=0 RENEW=0 REASON=""
-usage() { echo "usage: $0 -n <namespace> [--reset-offsets] [--reason <text>] [--renew-generations] [--dry-run]" >&2; exit 2; }
+NS="" DRY_RUN=0 RENEW=0 REASON="" KEEP_OFFSETS=0
+usage() { echo "usage: $0 -n <namespace> [--keep-offsets] [--reason <text>] [--renew-generations] [--dry-run]" >&2; exit 2; }
 while [[ $# -gt 0 ]]; do
   case "$1" in
     -n|--namespace) [[ $# -ge 2 ]] || usage; NS="$2"; shift 2 ;;
-    --reset-offsets) shift ;; # every run resets (step 1)
+    --reset-offsets) shift ;; # the default (step 1)
+    --keep-offsets) KEEP_OFFSETS=1; shift ;;
     --reason) [[ $# -ge 2 ]] || usage; REASON="$2"; shift 2 ;;
     --renew-generations) RENEW=1; shift ;;
     --dry-run) DRY_RUN=1; shift ;;
@@ -91,11 +96,17 @@ JSON
   k run "settings-cdc-heal-$(date +%s)-$RANDOM" -n "$NS" --image="$image" --restart=Never --rm -i --quiet --overrides="$overrides"
 }
 
+if [[ $KEEP_OFFSETS -eq 1 ]]; then
+  echo "==> keeping the connector's offsets (--keep-offsets): no stop, no reset"
+else
 echo "==> stopping the connector, dropping its slot if PostgreSQL invalidated it, resetting its offsets"
 # Never leave change capture stopped: whatever fails from here until it runs again (the drop pod,
-# the offsets reset, a timeout), the connector is started again on the way out.
+# the offsets reset, a timeout), the connector is started again on the way out, without a reset
+# still pending: Strimzi acts on the annotation whenever the connector is next stopped, and that
+# reset would skip changes unrecorded.
 restart_on_failure() {
   echo "heal-after-failover: failed with the connector stopped: starting it again; the heal did not finish, run this script again" >&2
+  k annotate "kafkaconnector/$CONNECTOR" -n "$NS" strimzi.io/connector-offsets- || true
   k patch "kafkaconnector/$CONNECTOR" -n "$NS" --type merge -p '{"spec":{"state":"running"}}' || true
 }
 trap restart_on_failure EXIT
@@ -103,17 +114,19 @@ k patch "kafkaconnector/$CONNECTOR" -n "$NS" --type merge -p '{"spec":{"state":"
 until_true "connector STOPPED" bash -c "[[ \"\$($KUBECTL get kafkaconnector/$CONNECTOR -n $NS -o jsonpath='{.status.connectorStatus.connector.state}')\" == STOPPED ]]"
 heal_pod --drop-lost-slot
 k annotate "kafkaconnector/$CONNECTOR" -n "$NS" strimzi.io/connector-offsets=reset --overwrite
-# Strimzi removes the annotation once the offsets are reset.
-until_true "offsets reset" bash -c "[[ -z \"\$($KUBECTL get kafkaconnector/$CONNECTOR -n $NS -o jsonpath='{.metadata.annotations.strimzi\.io/connector-offsets}')\" ]]"
+# Strimzi removes the annotation once the offsets are reset. A failed read is not "removed":
+# started before the reset, the connector would stream from the stale offset.
+until_true "offsets reset" bash -c "v=\"\$($KUBECTL get kafkaconnector/$CONNECTOR -n $NS -o jsonpath='{.metadata.annotations.strimzi\.io/connector-offsets}')\" && [[ -z \"\$v\" ]]"
 k patch "kafkaconnector/$CONNECTOR" -n "$NS" --type merge -p '{"spec":{"state":"running"}}'
 trap - EXIT
+fi
 
 echo "==> waiting for the connector to stream again"
 until_true "connector and task RUNNING" bash -c "[[ \"\$($KUBECTL get kafkaconnector/$CONNECTOR -n $NS -o jsonpath='{.status.connectorStatus.connector.state} {.status.connectorStatus.tasks[*].state}')\" =~ ^RUNNING( RUNNING)+\$ ]]"
 until_true "slot $SLOT active" bash -c "$KUBECTL exec -n $NS deploy/settings-postgres-exporter -- wget -qO- http://127.0.0.1:9187/metrics | grep -Eq '^pg_replication_slot_slot_is_active\{[^}]*slot_name=\"$SLOT\"[^}]*\} 1\$'"
 
 echo "==> re-reading the current rows: incremental snapshot of the cached tables (heal-cdc-gap)"
-[[ -n "$REASON" ]] || REASON="heal-after-failover.sh $(date -u +%Y-%m-%dT%H:%M:%SZ): connector offsets reset"
+[[ -n "$REASON" ]] || REASON="heal-after-failover.sh $(date -u +%Y-%m-%dT%H:%M:%SZ): $(if [[ $KEEP_OFFSETS -eq 1 ]]; then echo "rows re-read"; else echo "connector offsets reset"; fi)"
 heal_pod "$REASON"
 
 if [[ $RENEW -eq 1 ]]; then

@@ -30,9 +30,47 @@ test('the failover heal stops the connector, drops a lost slot, resets offsets, 
 });
 
 // After a restore or a failover to a standby that was behind, the stored offset is ahead of the
-// new server's WAL and Debezium would stream from it silently, skipping changes: every run resets.
-test('every run resets the connector offsets, --reset-offsets or not', () => {
+// new server's WAL and Debezium would stream from it silently, skipping changes: a run resets
+// unless told the position is right (--keep-offsets).
+test('a run resets the connector offsets by default, --reset-offsets or not', () => {
   for (const args of [[], ['--reset-offsets']]) expect(healDryRun(...args)).toContain('strimzi.io/connector-offsets=reset');
+});
+
+test('--keep-offsets re-reads the rows without stopping the connector or resetting its offsets (no gap of its own)', () => {
+  const out = healDryRun('--keep-offsets');
+  expect(out).not.toContain('state":"stopped');
+  expect(out).not.toContain('strimzi.io/connector-offsets=reset');
+  const order = ['connector and task RUNNING', 'slot settings_cache_slot active', 'heal-cdc-gap.js","heal-after-failover.sh'];
+  const positions = order.map((x) => out.indexOf(x));
+  expect(positions.every((p) => p >= 0)).toBe(true);
+  expect([...positions].sort((a, b) => a - b)).toEqual(positions);
+});
+
+test('a failed read of the offsets annotation is not taken as "reset": the connector is started only by the failure path, with the pending reset removed first', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'heal-'));
+  const stub = join(dir, 'kubectl');
+  // The API server refuses the annotation read (RBAC, a hiccup); everything else works.
+  writeFileSync(
+    stub,
+    `#!/usr/bin/env bash
+printf '%s\\n' "$*" >> "${dir}/calls"
+case "$*" in
+  *"get kafkaconnector/"*connector-offsets*) exit 1 ;;
+  *"get deploy/settings-invalidator"*) echo registry/settings-invalidator:1 ;;
+  *"get kafkaconnector/"*connector.state*) echo STOPPED ;;
+esac
+exit 0
+`,
+  );
+  chmodSync(stub, 0o755);
+  const r = spawnSync('bash', [script('heal-after-failover.sh'), '-n', 'settings'], { encoding: 'utf8', env: { ...process.env, KUBECTL: stub, TIMEOUT: '5' } });
+  expect(r.status).not.toBe(0);
+  const calls = readFileSync(join(dir, 'calls'), 'utf8').split('\n');
+  const running = calls.findIndex((c) => c.startsWith('patch kafkaconnector/') && c.includes('"state":"running"'));
+  const unreset = calls.findIndex((c) => c.startsWith('annotate kafkaconnector/') && c.includes('strimzi.io/connector-offsets-'));
+  expect(unreset).toBeGreaterThan(0);
+  expect(running).toBeGreaterThan(unreset);
+  expect(r.stderr).toContain('run this script again');
 });
 
 test('a heal that fails while the connector is stopped starts it again before exiting (change capture is never left off)', () => {

@@ -23,7 +23,14 @@ export function supersededFloor(servedVersion: bigint, rowVersion: bigint | unde
   return rowVersion > servedVersion ? rowVersion : undefined;
 }
 
-/** True when `value` is an entry the read path would serve (current generation) older than `floor`. */
-export function servesBelow(value: CacheValue | undefined, currentGeneration: bigint | undefined, floor: bigint): boolean {
-  return value?.kind === 'entry' && currentGeneration !== undefined && value.generation === currentGeneration && value.version < floor;
+/**
+ * True when `value` is an entry the read path would serve (current generation) older than `floor`.
+ * `rowGone`: the row was found deleted. A cached absence (version 0) is then what the row is, not
+ * stale: after the deletion's marker expired (CACHE_MARKER_TTL_SECONDS) a read caches one, and a
+ * sample audited that late (a backlog after an outage) must not count it, nor fence it.
+ */
+export function servesBelow(value: CacheValue | undefined, currentGeneration: bigint | undefined, floor: bigint, rowGone = false): boolean {
+  if (value?.kind !== 'entry' || currentGeneration === undefined || value.generation !== currentGeneration) return false;
+  if (rowGone && value.version === 0n) return false;
+  return value.version < floor;
 }

@@ -25,6 +25,8 @@ export interface AuditorOptions {
 interface Suspect {
   sample: AuditSample;
   floor: bigint;
+  /** The row was found deleted (a cached absence of it is current). */
+  rowGone: boolean;
   dueAt: number;
   /** Fences that failed (Redis errors) since the entry was found inconsistent; it is counted once, at the first. */
   fenceFailures?: number;
@@ -167,15 +169,16 @@ export class StalenessAuditor {
         }
         const candidates: Suspect[] = [];
         for (const { sample } of batch) {
-          const floor = supersededFloor(sample.version, versions.get(sample.key));
+          const rowVersion = versions.get(sample.key);
+          const floor = supersededFloor(sample.version, rowVersion);
           if (floor === undefined) this.verdict(sample, false);
-          else candidates.push({ sample, floor, dueAt: 0 });
+          else candidates.push({ sample, floor, rowGone: rowVersion === undefined, dueAt: 0 });
         }
         if (candidates.length === 0) continue;
         const values = await this.deps.cache.lookup(candidates.map((c) => c.sample));
         const dueAt = this.now() + this.opts.sloMs;
         candidates.forEach((c, j) => {
-          if (servesBelow(values[j]!.value, values[j]!.generation, c.floor)) this.suspects.push({ ...c, dueAt });
+          if (servesBelow(values[j]!.value, values[j]!.generation, c.floor, c.rowGone)) this.suspects.push({ ...c, dueAt });
           else this.verdict(c.sample, false);
         });
       }
@@ -192,7 +195,7 @@ export class StalenessAuditor {
     for (const [j, s] of suspects.entries()) {
       const { value, generation } = values[j]!;
       const decided = s.fenceFailures !== undefined;
-      if (!servesBelow(value, generation, s.floor)) {
+      if (!servesBelow(value, generation, s.floor, s.rowGone)) {
         // Healed meanwhile (or, after a failed fence, by another writer): counted already if decided.
         if (!decided) this.verdict(s.sample, false);
         continue;

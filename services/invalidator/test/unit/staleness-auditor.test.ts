@@ -30,6 +30,12 @@ describe('the definition of inconsistent', () => {
     expect(servesBelow(undefined, GEN, 9n)).toBe(false);
     expect(servesBelow(entry(5n), undefined, 9n)).toBe(false);
   });
+  it('a cached absence of a row found deleted is current, however late the sample is audited (the deletion marker may have expired)', () => {
+    // Served at 5, the row deleted since: floor 6. An absence cached after the marker expired.
+    expect(servesBelow(entry(0n), GEN, 6n, true)).toBe(false);
+    // The served entry itself is still stale.
+    expect(servesBelow(entry(5n), GEN, 6n, true)).toBe(true);
+  });
 });
 
 describe('audit samples', () => {
