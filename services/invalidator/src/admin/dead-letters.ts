@@ -16,6 +16,11 @@ export interface DeadLetterRecord {
   at?: string;
   key: Buffer | null;
   value: Buffer | null;
+  /**
+   * The original lengths when the dead letter holds only the first bytes of its event's value or
+   * key (`dlq.truncated.value.bytes` / `dlq.truncated.key.bytes`: too large for the DLQ).
+   */
+  truncated?: { valueBytes?: number; keyBytes?: number };
 }
 
 /**
@@ -48,7 +53,12 @@ const header = (m: KafkaMessage, name: string): string | undefined => {
 
 function toRecord(partition: number, m: KafkaMessage): DeadLetterRecord {
   const sourcePartition = header(m, 'dlq.source.partition');
+  const valueBytes = header(m, 'dlq.truncated.value.bytes');
+  const keyBytes = header(m, 'dlq.truncated.key.bytes');
   return {
+    ...(valueBytes === undefined && keyBytes === undefined
+      ? {}
+      : { truncated: { ...(valueBytes === undefined ? {} : { valueBytes: Number(valueBytes) }), ...(keyBytes === undefined ? {} : { keyBytes: Number(keyBytes) }) } }),
     partition,
     offset: m.offset,
     sourceTopic: header(m, 'dlq.source.topic'),
@@ -155,5 +165,6 @@ export function replayableTopics(topicPrefix: string): Set<string> {
 export function formatDeadLetter(r: DeadLetterRecord): string {
   const source = r.sourceTopic === undefined ? '(no source header)' : `${r.sourceTopic}/${r.sourcePartition ?? '?'}@${r.sourceOffset ?? '?'}`;
   const bytes = r.value === null ? 'tombstone' : `${r.value.length} bytes`;
-  return `${r.partition}@${r.offset}\t${source}\t${r.at ?? ''}\t${r.reason ?? '(no reason header)'}\tkey=${r.key?.toString('utf8') ?? 'null'}\t${bytes}`;
+  const cut = r.truncated ? `\tTRUNCATED (${[r.truncated.valueBytes === undefined ? '' : `value was ${r.truncated.valueBytes} bytes`, r.truncated.keyBytes === undefined ? '' : `key was ${r.truncated.keyBytes} bytes`].filter(Boolean).join(', ')})` : '';
+  return `${r.partition}@${r.offset}\t${source}\t${r.at ?? ''}\t${r.reason ?? '(no reason header)'}\tkey=${r.key?.toString('utf8') ?? 'null'}\t${bytes}${cut}`;
 }

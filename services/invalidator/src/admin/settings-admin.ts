@@ -114,6 +114,11 @@ export function createAdminProgram(io: AdminIo): Command {
             if (r.sourceTopic === undefined || !allowed.has(r.sourceTopic)) {
               skipped += 1;
               io.out(`skip   ${formatDeadLetter(r)}\t(source topic is not a change topic the invalidator consumes)`);
+            } else if (r.truncated) {
+              // Only the first bytes of the event: re-published, they were dead-lettered again
+              // (not JSON) beyond this group's commit, and every later replay sent them once more.
+              skipped += 1;
+              io.out(`skip   ${formatDeadLetter(r)}\t(truncated: the event itself is not in the DLQ; re-read its row with the snapshot heal, docs/operations.md dead letters step 4)`);
             } else {
               replayed += 1;
               io.out(`${opts.dryRun ? 'would ' : ''}replay ${formatDeadLetter(r)}`);

@@ -134,6 +134,29 @@ describe('settings-admin dlq', () => {
     // The group remembers: a second run has nothing left to replay.
     expect((await admin('dlq', 'replay', '--group', group)).at(-1)).toBe(`replayed 0 dead letter(s), skipped 0 (group ${group})`);
   });
+
+  it('marks a dead letter that holds only the first bytes of its event, and never replays it (it would come back as a dead letter on every replay)', async () => {
+    const topic = changeTopic(localStack.topicPrefix, 'account_settings');
+    const key = JSON.stringify({ account_id: uniqueId('admin-cut-') });
+    // What the invalidator writes for an event larger than DLQ_MAX_SEND_BYTES (dead-letter-publisher.ts).
+    await producer.send({
+      topic: DLQ_TOPIC,
+      messages: [
+        {
+          key,
+          value: Buffer.from('{"op":"u","after":{"account_id":"x'),
+          headers: { 'dlq.source.topic': topic, 'dlq.source.partition': '0', 'dlq.source.offset': '1', 'dlq.reason': 'not JSON: too large', 'dlq.truncated.value.bytes': '2000000' },
+        },
+      ],
+    });
+    const group = uniqueId('test-admin-cut-');
+    let dry: string[] = [];
+    await waitFor(async () => (dry = await admin('dlq', 'replay', '--dry-run', '--group', group)).some((l) => l.includes(`key=${key}`)), 30_000, 'the truncated dead letter read');
+    const line = dry.find((l) => l.includes(`key=${key}`))!;
+    expect(line).toMatch(/^skip /);
+    expect(line).toContain('TRUNCATED (value was 2000000 bytes)');
+    expect(dry.filter((l) => l.startsWith('would replay') && l.includes(`key=${key}`))).toEqual([]);
+  });
 });
 
 describe('renew-generations', () => {
