@@ -13,7 +13,7 @@ import { REPO_ROOT } from './connector';
  */
 const FALLBACK_VARS: Record<ServiceName, string[]> = {
   settings: [
-    'DATABASE_URL', 'REDIS_URL', 'LOG_LEVEL', 'GRPC_PORT', 'METRICS_PORT', 'AUTH_MODE', 'JWT_PUBLIC_KEY', 'JWT_JWKS_FILE',
+    'DATABASE_URL', 'REDIS_URL', 'LOG_LEVEL', 'GRPC_PORT', 'METRICS_PORT', 'AUTH_MODE', 'JWT_PUBLIC_KEY',
     'JWT_ISSUER', 'JWT_AUDIENCE', 'CACHE_ENTRY_TTL_SECONDS', 'CACHE_MARKER_TTL_SECONDS', 'DB_READ_POOL_MAX', 'DB_WRITE_POOL_MAX', 'DB_FALLBACK_MAX_CONCURRENCY',
   ],
   invalidator: [
@@ -34,7 +34,7 @@ const EXPLICIT_IN_K8S = [
 ];
 
 /** Any one key source satisfies AUTH_MODE=jwt; all are meaningless outside it. */
-export const JWT_KEY_VARS = ['JWT_PUBLIC_KEY', 'JWT_JWKS_FILE', 'JWT_HS256_SECRET'];
+export const JWT_KEY_VARS = ['JWT_PUBLIC_KEY', 'JWT_HS256_SECRET'];
 export const JWT_VARS = [...JWT_KEY_VARS, 'JWT_ISSUER', 'JWT_AUDIENCE'];
 
 /** Runtime variables that are not the service's configuration (Node reads them itself). */
