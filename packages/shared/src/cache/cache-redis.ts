@@ -50,7 +50,21 @@ function connectionOptions(opts: CacheRedisOptions): RedisOptions {
     // A subscriber (the settings service's invalidation listener) re-subscribes itself after a
     // reconnect: it must read its new CLIENT ID first, which RESP2 forbids once subscribed.
     autoResubscribe: false,
+    reconnectOnError,
   };
+}
+
+/**
+ * A write refused READONLY means the server this connection reached is a replica now: a failover
+ * demoted it (Redis' FAILOVER, a managed endpoint or a Service whose open connections still reach
+ * the old pod). Reconnect, so the address resolves to the new primary; kept instead, every
+ * eviction and the health probe failed READONLY for good, and the invalidator stayed paused with
+ * its liveness green (an unhealthy Redis is not a wedged consumer). The reconnect is a new
+ * connection, so the incarnation check runs before the cache is trusted again. The command
+ * itself is not re-sent (it fails; its caller retries as for any failure).
+ */
+export function reconnectOnError(err: Error): boolean {
+  return err.message.startsWith('READONLY');
 }
 
 const backoff = (times: number): number => Math.min(50 * 2 ** Math.min(times, 6), 2000);
