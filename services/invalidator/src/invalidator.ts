@@ -59,6 +59,8 @@ export async function startInvalidator(config: InvalidatorConfig, log: Logger): 
       latencyTargetMs: config.REDIS_LATENCY_TARGET_MS,
       redisBusyCpuFraction: config.REDIS_BUSY_CPU_PERCENT / 100,
       markerTtlMs: config.CACHE_MARKER_TTL_SECONDS * 1000,
+      onCpuSampleRefused: (err) =>
+        log.warn({ err: err.message }, "Redis refuses INFO to this user (ACL): the eviction ceiling cannot tell a busy Redis from a slow machine and backs off on round-trip latency alone; grant '+info' to follow Redis's CPU"),
     },
     metrics,
   );

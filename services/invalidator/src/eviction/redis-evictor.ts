@@ -35,6 +35,8 @@ export interface EvictorOptions {
   /** Redis main-thread CPU fraction at or above which Redis counts as busy (0: always busy, i.e. latency alone decides). */
   redisBusyCpuFraction: number;
   markerTtlMs: number;
+  /** Redis refused `INFO cpu` (an ACL without it): the ceiling then follows latency alone. */
+  onCpuSampleRefused?: (err: Error) => void;
 }
 
 /** Hooks the consumer gives the evictor for one batch. */
@@ -100,7 +102,7 @@ export class RedisEvictor {
   ) {
     this.redis = withEvictToMarkerBatch(withCacheScripts(redis));
     this.bucket = new TokenBucket(opts.maxKeysPerSecond);
-    this.cpu = new RedisCpuSampler(redis, 250);
+    this.cpu = new RedisCpuSampler(redis, 250, opts.onCpuSampleRefused);
     this.rate = new AdaptiveRate(opts.maxKeysPerSecond, opts.latencyTargetMs, { redisBusy: () => this.cpu.fraction >= opts.redisBusyCpuFraction });
     this.inflight = new InflightLimit(opts.maxInflightPipelines);
     metrics.rateMax.set(opts.maxKeysPerSecond);

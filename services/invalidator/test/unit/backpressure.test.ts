@@ -1,7 +1,7 @@
 import { createLogger, type CacheRedisClient } from '@settings/shared';
 import { AdaptiveRate } from '../../src/backpressure/adaptive-rate';
 import { InflightLimit } from '../../src/backpressure/inflight-limit';
-import { mainThreadCpuSeconds } from '../../src/backpressure/redis-cpu';
+import { mainThreadCpuSeconds, RedisCpuSampler, UNKNOWN_AFTER_SAMPLES } from '../../src/backpressure/redis-cpu';
 import { RedisHealthProbe } from '../../src/backpressure/redis-health-probe';
 import { backoffMs } from '../../src/backpressure/retry-backoff';
 import { TokenBucket } from '../../src/backpressure/token-bucket';
@@ -101,6 +101,35 @@ describe('AdaptiveRate', () => {
     expect(mainThreadCpuSeconds('# CPU\r\nused_cpu_sys:1.5\r\nused_cpu_user:3\r\nused_cpu_sys_main_thread:1.25\r\nused_cpu_user_main_thread:2.5\r\n')).toBeCloseTo(3.75);
     expect(mainThreadCpuSeconds('used_cpu_sys:1.5\nused_cpu_user:3\n')).toBeCloseTo(4.5);
     expect(mainThreadCpuSeconds('nothing')).toBeUndefined();
+  });
+
+  it('Redis refusing INFO (an ACL without it) makes it count as busy after a few samples, so latency alone decides, and says so once', async () => {
+    const refusals: string[] = [];
+    let cpu = 1;
+    let refuse = false;
+    let clock = 0;
+    const redis = {
+      isCluster: false,
+      options: { host: 'redis', port: 6379 },
+      info: () => (refuse ? Promise.reject(new Error("NOPERM User settings has no permissions to run the 'info' command")) : Promise.resolve(`used_cpu_sys_main_thread:0\r\nused_cpu_user_main_thread:${cpu}\r\n`)),
+    };
+    const sampler = new RedisCpuSampler(redis as never, 250, (err) => refusals.push(err.message), () => clock);
+    await sampler.sample();
+    clock += 1000;
+    cpu += 0.1;
+    await sampler.sample();
+    expect(sampler.fraction).toBeCloseTo(0.1);
+    // The user loses INFO: the last fraction (10 %: not busy) is not kept for good.
+    refuse = true;
+    for (let i = 0; i < UNKNOWN_AFTER_SAMPLES; i++) await sampler.sample();
+    expect(sampler.fraction).toBe(Number.POSITIVE_INFINITY);
+    expect(refusals).toHaveLength(1);
+    // Allowed again: measured again.
+    refuse = false;
+    clock += 1000;
+    cpu += 0.2;
+    await sampler.sample();
+    expect(sampler.fraction).toBeCloseTo(0.2);
   });
 
   it('a hard maximum of 0 means no ceiling: the loop is off', () => {
