@@ -1,5 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import Redis from 'ioredis';
 import { createCacheRedis, localStack, type CacheRedis } from '../../src';
 
@@ -31,12 +34,14 @@ async function until(cond: () => boolean | Promise<boolean>, timeoutMs: number, 
 
 let server: ChildProcess | undefined;
 let port = 0;
+// Its working directory: as a replica it writes the RDB it receives from its primary there.
+const dir = mkdtempSync(join(tmpdir(), 'redis-readonly-'));
 let client: CacheRedis | undefined;
 let admin: Redis | undefined;
 
 beforeAll(async () => {
   port = await freePort();
-  server = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+  server = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir], { stdio: 'ignore' });
   admin = new Redis({ port, lazyConnect: true, maxRetriesPerRequest: 1 });
   await until(async () => (await admin!.ping().catch(() => '')) === 'PONG', 10_000, 'the test Redis');
 });
@@ -44,6 +49,7 @@ afterAll(async () => {
   client?.disconnect();
   admin?.disconnect();
   server?.kill();
+  rmSync(dir, { recursive: true, force: true });
 });
 
 it('drops a connection whose server refuses a write READONLY (demoted), so it reconnects to whatever the address is now', async () => {
