@@ -46,16 +46,19 @@ test('--keep-offsets re-reads the rows without stopping the connector or resetti
   expect([...positions].sort((a, b) => a - b)).toEqual(positions);
 });
 
-test('a failed read of the offsets annotation is not taken as "reset": the connector is started only by the failure path, with the pending reset removed first', () => {
+/**
+ * Runs the heal against a stand-in kubectl that records every call, answers the invalidator's
+ * image and a STOPPED connector, and fails the call matching `failing` (a bash case pattern).
+ */
+function healAgainstStub(failing: string): { status: number | null; stderr: string; calls: string[] } {
   const dir = mkdtempSync(join(tmpdir(), 'heal-'));
   const stub = join(dir, 'kubectl');
-  // The API server refuses the annotation read (RBAC, a hiccup); everything else works.
   writeFileSync(
     stub,
     `#!/usr/bin/env bash
 printf '%s\\n' "$*" >> "${dir}/calls"
 case "$*" in
-  *"get kafkaconnector/"*connector-offsets*) exit 1 ;;
+  ${failing}) exit 1 ;;
   *"get deploy/settings-invalidator"*) echo registry/settings-invalidator:1 ;;
   *"get kafkaconnector/"*connector.state*) echo STOPPED ;;
 esac
@@ -64,36 +67,25 @@ exit 0
   );
   chmodSync(stub, 0o755);
   const r = spawnSync('bash', [script('heal-after-failover.sh'), '-n', 'settings'], { encoding: 'utf8', env: { ...process.env, KUBECTL: stub, TIMEOUT: '5' } });
+  return { status: r.status, stderr: r.stderr, calls: readFileSync(join(dir, 'calls'), 'utf8').split('\n') };
+}
+
+test('a failed read of the offsets annotation is not taken as "reset": the connector is started only by the failure path, with the pending reset removed first', () => {
+  // The API server refuses the annotation read (RBAC, a hiccup); everything else works.
+  const r = healAgainstStub('*"get kafkaconnector/"*connector-offsets*');
   expect(r.status).not.toBe(0);
-  const calls = readFileSync(join(dir, 'calls'), 'utf8').split('\n');
-  const running = calls.findIndex((c) => c.startsWith('patch kafkaconnector/') && c.includes('"state":"running"'));
-  const unreset = calls.findIndex((c) => c.startsWith('annotate kafkaconnector/') && c.includes('strimzi.io/connector-offsets-'));
+  const running = r.calls.findIndex((c) => c.startsWith('patch kafkaconnector/') && c.includes('"state":"running"'));
+  const unreset = r.calls.findIndex((c) => c.startsWith('annotate kafkaconnector/') && c.includes('strimzi.io/connector-offsets-'));
   expect(unreset).toBeGreaterThan(0);
   expect(running).toBeGreaterThan(unreset);
   expect(r.stderr).toContain('run this script again');
 });
 
 test('a heal that fails while the connector is stopped starts it again before exiting (change capture is never left off)', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'heal-'));
-  const stub = join(dir, 'kubectl');
-  // A cluster where the connector stops as asked and the drop-lost-slot pod fails (e.g. the new
-  // primary does not answer yet).
-  writeFileSync(
-    stub,
-    `#!/usr/bin/env bash
-printf '%s\\n' "$*" >> "${dir}/calls"
-case "$*" in
-  *"run "*--drop-lost-slot*) exit 1 ;;
-  *"get deploy/settings-invalidator"*) echo registry/settings-invalidator:1 ;;
-  *"get kafkaconnector/"*connector.state*) echo STOPPED ;;
-esac
-exit 0
-`,
-  );
-  chmodSync(stub, 0o755);
-  const r = spawnSync('bash', [script('heal-after-failover.sh'), '-n', 'settings'], { encoding: 'utf8', env: { ...process.env, KUBECTL: stub, TIMEOUT: '5' } });
+  // The connector stops as asked and the drop-lost-slot pod fails (e.g. the new primary does not answer yet).
+  const r = healAgainstStub('*"run "*--drop-lost-slot*');
   expect(r.status).not.toBe(0);
-  const patches = readFileSync(join(dir, 'calls'), 'utf8').split('\n').filter((c) => c.startsWith('patch kafkaconnector/'));
+  const patches = r.calls.filter((c) => c.startsWith('patch kafkaconnector/'));
   expect(patches.map((p) => /"state":"(\w+)"/.exec(p)?.[1])).toEqual(['stopped', 'running']);
   expect(r.stderr).toContain('run this script again');
 });
