@@ -57,7 +57,7 @@ export interface ReadSource<K, T> {
 
 export interface ReadRequest {
   readonly mode: ReadMode;
-  /** When the gRPC call arrived (epoch ms); fresh reads only join loads started after it. */
+  /** When the gRPC call arrived (epoch ms); fully_consistent reads only join loads started after it. */
   readonly startedAt: number;
   readonly deadline: number;
   /** Who is calling (the token's `sub`): deliberate database reads are shared fairly between callers. */
@@ -69,6 +69,13 @@ export interface ReadRequest {
    * other's entry would refill the key back and forth without any caller reading it.
    */
   readonly yieldToSameVersion?: boolean;
+  /**
+   * Join only database loads that started after `startedAt`, as fully_consistent reads do. A
+   * Watch re-read sets it: the change that caused it carries no version a joined load's answer
+   * could be compared with. A token read without it joins any load and takes its answer only
+   * when that reaches the token (else it loads again).
+   */
+  readonly joinsOnlyLaterLoads?: boolean;
 }
 
 export interface ReadThroughHooks {
@@ -491,7 +498,14 @@ export class ReadThrough {
     req: ReadRequest,
     opts: FlightOptions,
   ): Promise<Map<string, Loaded<T> | undefined>> {
-    const notBefore = req.mode.kind === 'minimize_latency' ? Number.NEGATIVE_INFINITY : req.startedAt;
+    // fully_consistent promises a snapshot taken after the call arrived: only a later load will
+    // do. A token promises a version: any load in flight will, if its answer reaches the token
+    // (checked below like a marker's floor). Fenced by arrival time instead, token reads of a key
+    // Redis never holds (a staff list with no row or over the cache cap) each started a query of
+    // their own whenever they arrived in the same millisecond as the running one, neither shared
+    // nor charged as deliberate reads.
+    const notBefore = req.mode.kind === 'fully_consistent' || req.joinsOnlyLaterLoads === true ? req.startedAt : Number.NEGATIVE_INFINITY;
+    const tokenFloor = req.mode.kind === 'at_least_as_fresh' ? (src.tokenVersion ? src.tokenVersion(req.mode.token) : req.mode.token.version) : 0n;
     // Per key: the load awaited, and the deadline of a joined one (undefined: our own).
     const waits: Array<[string, Promise<Outcome>, number | undefined]> = [];
     const mine: string[] = [];
@@ -518,10 +532,12 @@ export class ReadThrough {
         }
         throw err;
       }
-      const floor = opts.floors?.get(ck);
+      const markerFloor = opts.floors?.get(ck);
+      const floor = tokenFloor > 0n && (markerFloor === undefined || markerFloor < tokenFloor) ? tokenFloor : markerFloor;
       // A joined load may have started before the change whose marker this read found (a load
-      // slower than the invalidation lag): what it read predates the marker. Loaded again by a
-      // flight that starts now, after the marker landed; a flight of our own started after it.
+      // slower than the invalidation lag), or before the write the caller's token names: what it
+      // read predates them. Loaded again by a flight that starts now, after the marker landed and
+      // the token was issued.
       if (joinedDeadline !== undefined && floor !== undefined && (got === undefined || got.version < floor)) behind.push(ck);
       else out.set(ck, got);
     }

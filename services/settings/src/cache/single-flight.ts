@@ -1,9 +1,10 @@
 /**
  * Coalesces concurrent loads of one key in this process into one database query.
  *
- * A caller may only join a load that started after `notBefore`: a read-your-writes or
- * fully consistent read must not be answered by a query that began before the caller's own
- * request arrived (its snapshot could predate the write the caller already saw). And a load
+ * A caller may only join a load that started after `notBefore`: a fully consistent read (or a
+ * Watch re-read after a change) must not be answered by a query that began before the caller's
+ * own request arrived (its snapshot could predate a write the caller already saw). A token read
+ * joins any load and checks its answer's version itself (read-through.ts). And a load
  * that first waits for one caller's share of deliberate reads (`owner`, fair-share-limiter.ts)
  * is joined only by that caller's reads: anyone else joining it would wait behind that caller's
  * share, and be refused with it, for a read of their own. Nor is a load joined by a read that

@@ -299,3 +299,77 @@ describe('a read that joins a load already in flight', () => {
     expect(await r2).toBeUndefined();
   });
 });
+
+describe('a token read of a key Redis never holds (served, not cached: a staff list with no row)', () => {
+  /** A source whose rows are never cached; each load reads a snapshot, then waits for `release`. */
+  function uncachedSource(s: ReturnType<typeof setup>) {
+    let loads = 0;
+    let release!: () => void;
+    let gate = new Promise<void>((r) => (release = r));
+    const source: ReadSource<string, string> = {
+      ...s.source,
+      async load(keys) {
+        loads += 1;
+        const snapshot = new Map(s.db);
+        await gate;
+        const out = new Map<string, Loaded<string>>();
+        for (const k of keys) if (snapshot.has(k)) out.set(`k:${k}`, { ...snapshot.get(k)!, cacheable: false });
+        return out;
+      },
+    };
+    const read = (key: string, mode: ReadMode, extra: { joinsOnlyLaterLoads?: boolean } = {}) =>
+      s.rt.get(source, key, { mode, startedAt: Date.now(), deadline: Date.now() + 5000, ...extra });
+    const releaseAll = (): void => {
+      release();
+      gate = Promise.resolve();
+    };
+    return { read, releaseAll, loads: () => loads };
+  }
+  const token = (version: bigint): ReadMode => ({ kind: 'at_least_as_fresh', token: { version, listVersion: version } });
+
+  it('a token read joins the load in flight when its answer reaches the token: one query for a flood', async () => {
+    const s = setup();
+    s.db.set('a', { version: 5n, value: 'five' });
+    const u = uncachedSource(s);
+    const first = u.read('a', token(5n));
+    await tick();
+    const flood = Array.from({ length: 20 }, () => u.read('a', token(5n)));
+    await tick();
+    u.releaseAll();
+    const answers = await Promise.all([first, ...flood]);
+    expect(answers.every((a) => a?.value === 'five')).toBe(true);
+    expect(u.loads()).toBe(1);
+  });
+
+  /** A default read's load of `a` runs, having read v5; v6 commits meanwhile. */
+  async function loadOfFiveRunning() {
+    const s = setup();
+    s.db.set('a', { version: 5n, value: 'five' });
+    const u = uncachedSource(s);
+    const first = u.read('a', { kind: 'minimize_latency' });
+    await tick();
+    s.db.set('a', { version: 6n, value: 'six' });
+    return { u, first };
+  }
+
+  it('a token read does not take a joined load\'s answer older than its token: it loads again', async () => {
+    const { u, first } = await loadOfFiveRunning();
+    const fresher = u.read('a', token(6n));
+    await tick();
+    u.releaseAll();
+    expect((await first)?.value).toBe('five');
+    expect((await fresher)?.value).toBe('six');
+    expect(u.loads()).toBe(2);
+  });
+
+  it('a Watch re-read (joinsOnlyLaterLoads) never joins a load that started before it, whatever its version', async () => {
+    const { u, first } = await loadOfFiveRunning();
+    // Arrives a millisecond later than the running load started (clocks here count whole ms).
+    await new Promise((r) => setTimeout(r, 2));
+    const reread = u.read('a', token(0n), { joinsOnlyLaterLoads: true });
+    await tick();
+    u.releaseAll();
+    expect((await first)?.value).toBe('five');
+    expect((await reread)?.value).toBe('six');
+  });
+});

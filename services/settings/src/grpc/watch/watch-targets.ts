@@ -31,7 +31,7 @@ export type WatchTargetOf = WatchTarget<unknown, WatchSettingsResponse>;
  */
 function readAfterTheChange(): ReadRequest {
   const now = Date.now();
-  return { mode: { kind: 'at_least_as_fresh', token: { version: 0n, listVersion: 0n } }, startedAt: now, deadline: now + 10_000, caller: 'watch', yieldToSameVersion: true };
+  return { mode: { kind: 'at_least_as_fresh', token: { version: 0n, listVersion: 0n } }, startedAt: now, deadline: now + 10_000, caller: 'watch', yieldToSameVersion: true, joinsOnlyLaterLoads: true };
 }
 
 interface Kind {
