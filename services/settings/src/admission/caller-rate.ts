@@ -61,7 +61,10 @@ export class CallerRate {
       return bucket;
     }
     const elapsed = now - bucket.at;
-    if (elapsed > 0) {
+    // The wall clock stepped back (NTP, a resumed VM): start counting again from now. Kept, the
+    // bucket's future refill time froze every known caller's rate for the length of the step.
+    if (elapsed < 0) bucket.at = now;
+    else if (elapsed > 0) {
       bucket.tokens = Math.min(this.limits.burst, bucket.tokens + (elapsed * this.limits.perSecond) / 1000);
       bucket.at = now;
     }

@@ -114,7 +114,9 @@ export class FairShareLimiter {
       this.onResult('admitted');
       return Promise.resolve(this.take(callerId, caller));
     }
-    const waitMs = Math.min(this.limits.maxWaitMs, deadline - this.now());
+    // A waiter refused exactly at the deadline would race the call's own DEADLINE_EXCEEDED and
+    // the caller would get no reason and no RetryInfo: it is refused a margin earlier.
+    const waitMs = Math.min(this.limits.maxWaitMs, deadline - this.now() - DEADLINE_MARGIN_MS);
     if (waitMs <= 0 || caller.waiting.length >= 2 * this.limits.perCallerMax) {
       const refusal = this.refusal(caller);
       this.forgetIfIdle(callerId, caller);
@@ -228,7 +230,7 @@ export class FairShareLimiter {
   }
 }
 
-/** A held refusal is answered this long before the call's deadline, so it is not DEADLINE_EXCEEDED. */
+/** A held refusal (or a waiter's) is answered this long before the call's deadline, so it is not DEADLINE_EXCEEDED. */
 const DEADLINE_MARGIN_MS = 20;
 /** Refusals held at once (all callers): bounds the timers and calls a flood can park here. */
 const MAX_DELAYED_REFUSALS = 4096;

@@ -34,6 +34,17 @@ describe('CallerRate (token bucket per caller)', () => {
     expect(rate.allows('a')).toBe(true);
   });
 
+  it('a wall clock stepped back refills from the new time on, instead of freezing the bucket for the step', () => {
+    let now = 1_000_000;
+    const rate = new CallerRate({ perSecond: 10, burst: 1 }, () => now);
+    rate.take('a');
+    expect(rate.allows('a')).toBe(false);
+    now -= 3_600_000; // an hour back
+    expect(rate.allows('a')).toBe(false);
+    now += 100; // 100 ms at 10/s after the step: one token
+    expect(rate.allows('a')).toBe(true);
+  });
+
   it('perSecond 0 is no rate at all', () => {
     const rate = new CallerRate({ perSecond: 0, burst: 1 });
     for (let i = 0; i < 1000; i++) rate.take('a');

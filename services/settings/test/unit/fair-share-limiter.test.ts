@@ -106,6 +106,26 @@ describe('FairShareLimiter', () => {
     held();
   });
 
+  it('a waiter is refused before its call deadline (with its reason), not at it, where the call would end DEADLINE_EXCEEDED', async () => {
+    jest.useFakeTimers();
+    try {
+      const { l } = limiter(1, 1, 250);
+      const held = await l.acquire('a', FAR);
+      let settledAt: number | undefined;
+      const deadline = Date.now() + 150;
+      const refused = l.acquire('b', deadline).catch((e: unknown) => {
+        settledAt = Date.now();
+        return e;
+      });
+      await jest.advanceTimersByTimeAsync(150);
+      expect(await refused).toMatchObject({ code: 'LOAD_SHED' });
+      expect(settledAt).toBeLessThanOrEqual(deadline - 20);
+      held();
+    } finally {
+      jest.useRealTimers();
+    }
+  });
+
   it('a caller under its share that times out because every permit is in use is refused as overload: UNAVAILABLE (LOAD_SHED) with RetryInfo, not CALLER_SHARE_EXCEEDED', async () => {
     jest.useFakeTimers();
     try {
