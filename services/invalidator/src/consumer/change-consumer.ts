@@ -242,7 +242,7 @@ export class ChangeConsumer {
         for (const t of commitTimes) this.metrics.endToEndLag.observe(Math.max(0, now - t) / 1000);
         const last = chunk[chunk.length - 1]!.offset;
         resolveOffset(last);
-        await this.consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: (BigInt(last) + 1n).toString() }]);
+        await this.commit(batch.topic, batch.partition, last);
         await hooks.heartbeat();
       }
       this.metrics.consumerLag.set({ topic: batch.topic, partition: String(batch.partition) }, Number(batch.offsetLag()));
@@ -254,6 +254,26 @@ export class ChangeConsumer {
         return;
       }
       throw err;
+    }
+  }
+
+  /**
+   * Commits `last` + 1 once its chunk's evictions are applied. A commit the group refuses because
+   * this member was fenced meanwhile (its session expired, or a rebalance completed without it:
+   * UNKNOWN_MEMBER_ID, ILLEGAL_GENERATION, REBALANCE_IN_PROGRESS) abandons the batch like a
+   * rebalance heard in a heartbeat: redelivered to whoever owns the partition now, and kafkajs
+   * rejoins at its next heartbeat. kafkajs' commit retrier wraps such a refusal in a
+   * KafkaJSNonRetriableError without its type: thrown as it came, the runner did not recognise
+   * a rebalance, and the consumer crashed for good (restart: false) on a routine fencing.
+   */
+  private async commit(topic: string, partition: number, last: string): Promise<void> {
+    try {
+      await this.consumer.commitOffsets([{ topic, partition, offset: (BigInt(last) + 1n).toString() }]);
+    } catch (err) {
+      if (!causedByRebalance(err)) throw err;
+      this.rebalancesSeen++;
+      this.log.warn({ err: (err as Error).message, topic, partition }, 'commit refused: this member left the group meanwhile');
+      throw new BatchAbortedError();
     }
   }
 
@@ -418,4 +438,12 @@ class DeadLetterBackOff extends BatchAbortedError {}
 function isRebalanceError(err: unknown): boolean {
   const type = (err as { type?: string } | null)?.type;
   return type === 'REBALANCE_IN_PROGRESS' || type === 'UNKNOWN_MEMBER_ID' || type === 'ILLEGAL_GENERATION';
+}
+
+/** The error, or one of its causes (kafkajs' retrier wraps what it gives up on), is a rebalance's. */
+function causedByRebalance(err: unknown): boolean {
+  for (let e: unknown = err, depth = 0; e !== null && typeof e === 'object' && depth < 8; e = (e as { cause?: unknown }).cause, depth++) {
+    if (isRebalanceError(e)) return true;
+  }
+  return false;
 }

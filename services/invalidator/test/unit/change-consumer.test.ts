@@ -1,4 +1,4 @@
-import { KafkaJSNonRetriableError, type EachBatchPayload, type Kafka, type ProducerRecord } from 'kafkajs';
+import { KafkaJSNonRetriableError, KafkaJSProtocolError, type EachBatchPayload, type Kafka, type ProducerRecord } from 'kafkajs';
 import { createLogger, type CacheRedisClient } from '@settings/shared';
 import { RedisHealthProbe } from '../../src/backpressure/redis-health-probe';
 import { ChangeConsumer } from '../../src/consumer/change-consumer';
@@ -270,5 +270,28 @@ describe('ChangeConsumer on a rebalance', () => {
     // Neither committed: partition 1's batch never saw the error itself.
     expect(commits).toEqual([]);
     expect((await h.metrics.batchesAborted.get()).values[0]!.value).toBe(2);
+  });
+});
+
+describe('ChangeConsumer when the group fenced this member during a batch', () => {
+  it('a commit refused ILLEGAL_GENERATION (wrapped by kafkajs\' retrier) abandons the batch for redelivery instead of crashing the consumer', async () => {
+    const h = harness();
+    const fenced = new KafkaJSProtocolError({ message: 'Specified group generation id is not valid', type: 'ILLEGAL_GENERATION', code: 22, retriable: false } as unknown as Error);
+    // What kafkajs' retrier rejects with when the error is not retriable: no `type` of its own.
+    const wrapped = new (KafkaJSNonRetriableError as unknown as new (e: Error, o: { cause: Error }) => Error)(fenced, { cause: fenced });
+    (h.consumer as unknown as { consumer: { commitOffsets: () => Promise<void> } }).consumer.commitOffsets = () => Promise.reject(wrapped);
+    const event = { offset: '7', key: null, value: Buffer.from(JSON.stringify({ op: 'u', before: null, after: { account_id: 'acct-7', version: 5 }, source: { schema: 'public', table: 'account_settings', ts_ms: 1 }, ts_ms: 1 })) };
+    const oneEvent = () =>
+      ({ batch: { topic: 'settings.public.account_settings', partition: 0, messages: [event], offsetLag: () => '0' }, resolveOffset: () => undefined, heartbeat: async () => undefined, isRunning: () => true, isStale: () => false }) as unknown as EachBatchPayload;
+    h.consumer.state = 'running';
+    await expect(
+      h.consumer['handleBatch'](oneEvent()),
+    ).resolves.toBeUndefined();
+    expect((await h.metrics.batchesAborted.get()).values[0]!.value).toBe(1);
+    // Any other error of a commit still fails the batch (kafkajs retries or restarts).
+    (h.consumer as unknown as { consumer: { commitOffsets: () => Promise<void> } }).consumer.commitOffsets = () => Promise.reject(new Error('Connection error'));
+    await expect(
+      h.consumer['handleBatch'](oneEvent()),
+    ).rejects.toThrow('Connection error');
   });
 });
