@@ -35,6 +35,13 @@ export interface DeadLetterSend {
 const RECORD_OVERHEAD_BYTES = 40;
 const HEADER_OVERHEAD_BYTES = 10;
 const BATCH_OVERHEAD_BYTES = 128;
+/**
+ * How long the DLQ partition's leader may wait for its in-sync replicas before it answers a send
+ * (the produce request's timeout; Kafka's default is 30 s). A lagging replica set made each of the
+ * producer's four tries wait that long while the batch held up every other partition this
+ * replica reads from that broker; refused after 2 s instead, publishDeadLetters backs off.
+ */
+const DLQ_ACK_TIMEOUT_MS = 2000;
 /** A reason names the offending value at times (`unknown op "…"`): bounded, like the rest of a letter. */
 const MAX_REASON_CHARS = 1000;
 
@@ -119,7 +126,7 @@ export class DeadLetterPublisher {
 
   /** Publishes one send of a plan (all of its records are written, acks=all, or it throws). */
   async send(send: DeadLetterSend): Promise<void> {
-    await this.producer.send({ topic: this.topic, acks: -1, messages: send.messages });
+    await this.producer.send({ topic: this.topic, acks: -1, timeout: DLQ_ACK_TIMEOUT_MS, messages: send.messages });
     for (const l of send.letters) {
       this.metrics.deadLetters.inc({ reason: l.category });
       this.log.warn({ topic: l.topic, partition: l.partition, offset: l.offset, reason: l.reason, dlq: this.topic }, 'change event sent to dead-letter topic');
