@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import type { Admin } from 'kafkajs';
 import type { Logger } from '@settings/shared';
 import type { InvalidatorMetrics } from '../metrics';
@@ -33,7 +34,9 @@ export interface ProgressWatchdogDeps {
  */
 export class ProgressWatchdog {
   private timer: NodeJS.Timeout | undefined;
-  private lastProgressAt = Date.now();
+  // A monotonic clock: a wall clock stepped forward restarted a healthy replica, one stepped
+  // back kept a wedged one live for the length of the step.
+  private lastProgressAt = performance.now();
   private lastCommitted = new Map<string, bigint>();
   private stalled = false;
 
@@ -60,8 +63,8 @@ export class ProgressWatchdog {
     await this.admin.disconnect().catch(() => undefined);
   }
 
-  /** One check now (exposed for tests). */
-  async check(now = Date.now()): Promise<void> {
+  /** One check now (exposed for tests; `now` in ms of a monotonic clock). */
+  async check(now = performance.now()): Promise<void> {
     const assignment = this.deps.assignment();
     let lag = 0n;
     let moved = false;
@@ -86,7 +89,11 @@ export class ProgressWatchdog {
       await this.forgetUnassignedLag(assignment);
     } catch (err) {
       this.log.debug({ err: (err as Error).message }, 'progress check could not read offsets (Kafka unreachable?)');
+      // Cannot tell: not wedged. Left as the last check decided, a replica found stalled stayed
+      // not live (and the gauge frozen) through a Kafka outage, and was restarted for it.
       this.lastProgressAt = now;
+      this.metrics.secondsWithoutProgress.set(0);
+      this.stalled = false;
       return;
     }
     if (moved || lag === 0n || !this.deps.redisHealthy() || this.deps.deadLettersFailing()) this.lastProgressAt = now;

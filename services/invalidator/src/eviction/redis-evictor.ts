@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import type { Cluster, Redis } from 'ioredis';
 import {
   evictToMarkerBatchArgs,
@@ -162,10 +163,11 @@ export class RedisEvictor {
         hooks.onRedisDown(err as Error);
         const wait = backoffMs(attempt);
         // Sleep in slices so the group membership stays alive and an abort is noticed quickly.
-        const until = Date.now() + wait;
-        while (Date.now() < until && !hooks.shouldAbort()) {
+        // A monotonic clock: a wall clock stepped back stretched the wait by the step.
+        const until = performance.now() + wait;
+        while (performance.now() < until && !hooks.shouldAbort()) {
           await hooks.heartbeat().catch(() => undefined);
-          await new Promise((r) => setTimeout(r, Math.min(250, until - Date.now())));
+          await new Promise((r) => setTimeout(r, Math.min(250, until - performance.now())));
         }
       }
       await hooks.heartbeat().catch(() => undefined);

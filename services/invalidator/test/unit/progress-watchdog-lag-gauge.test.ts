@@ -41,3 +41,36 @@ describe('consumer lag gauge after a rebalance', () => {
     expect(await series()).toEqual([]);
   });
 });
+
+describe('progress watchdog when Kafka cannot be read', () => {
+  it('a replica found stalled is live again (gauge 0) while its offsets cannot be read: the check cannot tell, so it is not wedged', async () => {
+    const topic = 'settings.public.account_settings';
+    let kafkaDown = false;
+    const admin = {
+      connect: async () => undefined,
+      disconnect: async () => undefined,
+      fetchTopicOffsets: async () => {
+        if (kafkaDown) throw new Error('Connection error: ECONNREFUSED');
+        return [{ partition: 0, offset: '5000', high: '5000', low: '0' }];
+      },
+      fetchOffsets: async () => [{ topic, partitions: [{ partition: 0, offset: '1000', metadata: null }] }],
+    } as unknown as Admin;
+    const metrics = createInvalidatorMetrics();
+    const watchdog = new ProgressWatchdog(
+      admin,
+      { groupId: 'g', stallMs: 10_000, checkIntervalMs: 60_000 },
+      { assignment: () => ({ [topic]: [0] }), redisHealthy: () => true, deadLettersFailing: () => false },
+      metrics,
+      createLogger('test', 'silent'),
+    );
+    const gauge = async () => (await metrics.secondsWithoutProgress.get()).values[0]?.value;
+    await watchdog.check(0);
+    await watchdog.check(20_000);
+    expect(watchdog.live).toBe(false);
+    expect(await gauge()).toBe(20);
+    kafkaDown = true;
+    await watchdog.check(30_000);
+    expect(watchdog.live).toBe(true);
+    expect(await gauge()).toBe(0);
+  });
+});
