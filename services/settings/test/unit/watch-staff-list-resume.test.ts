@@ -41,3 +41,11 @@ it('a staff list resumed on a replica behind the caller sends the next change as
   expect(last?.$case === 'staffPermissions' ? last.value.upserted.map((g) => g.name) : undefined).toEqual(['accounts/a1/staffPermissions/alice']);
   w.close();
 });
+
+it('a resume token is refused (INVALID_ARGUMENT on its field) unless spelled as the service sends it and within a version\'s range', () => {
+  const parser = watchTargetParser({} as MethodDeps, {} as StaffPermissionsRepo, { maxRows: 2000, maxBytes: 1 << 20 });
+  for (const token of ['9999999999999999999', '0007', '-1', '1.5']) {
+    expect(() => parser.parse([{ name: 'accounts/a1', resumeToken: token }])).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
+  }
+  for (const token of ['0', '6', '9223372036854775807']) expect(parser.parse([{ name: 'accounts/a1', resumeToken: token }])).toHaveLength(1);
+});

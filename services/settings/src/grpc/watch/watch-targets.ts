@@ -19,6 +19,8 @@ import type { MethodDeps } from '../resource-methods/rpc-types';
 
 /** AIP-231-like limit on one stream's targets; the proto documents the same number. */
 export const MAX_WATCH_TARGETS = 100;
+/** Versions are PostgreSQL bigints. */
+const MAX_VERSION = (1n << 63n) - 1n;
 
 type Value = NonNullable<SettingsChange['value']>;
 export type WatchTargetOf = WatchTarget<unknown, WatchSettingsResponse>;
@@ -142,7 +144,9 @@ export function watchTargetParser(deps: MethodDeps, staffRepo: StaffPermissionsR
       targets.forEach((t, i) => {
         let resume: bigint | undefined;
         if (t.resumeToken !== '') {
-          if (/^\d{1,19}$/.test(t.resumeToken)) resume = BigInt(t.resumeToken);
+          // Spelled as the service sends them (a bookmark of a resource never seen is `0`) and
+          // within a version's range, like etags and consistency tokens.
+          if (/^(0|[1-9]\d{0,18})$/.test(t.resumeToken) && BigInt(t.resumeToken) <= MAX_VERSION) resume = BigInt(t.resumeToken);
           else violations.add(`targets[${i}].resume_token`, 'not a resume token of this service (a decimal version)');
         }
         if (seen.has(t.name)) violations.add(`targets[${i}].name`, 'watched twice in one stream');
