@@ -45,16 +45,18 @@ Writes KEYS[1] only, with PX ttl (Cluster-safe: the generation key is not touche
 
 Why atomic: the compare and the write must not interleave with the invalidator's marker
 write, or a reader that loaded the row before a change could store it after its eviction.
-Versions fit a Lua double exactly up to 2^53, far beyond what a bigint sequence reaches here.
+Versions fit a Lua double exactly up to 2^53, far beyond what a bigint sequence reaches here
+(compared as numbers; written back only as the text they were read as).
 ]]
 local version = tonumber(ARGV[1])
-local kind, n, generation = decode_cache_value(redis.call('GET', KEYS[1]))
+local kind, n, generation, n_text = decode_cache_value(redis.call('GET', KEYS[1]))
 if kind == 'm' and n and n > version then return 0 end
 if kind == 'e' and n then
   if generation == ARGV[2] then
     if n >= version then return 0 end
   elseif n > version then
-    redis.call('SET', KEYS[1], 'm|' .. n, 'PX', ARGV[5])
+    -- As read, not as a Lua number: '..' prints one with %.14g (1.0000000000001e+14).
+    redis.call('SET', KEYS[1], 'm|' .. n_text, 'PX', ARGV[5])
     return 0
   elseif n == version and ARGV[6] == '1' then
     return 0

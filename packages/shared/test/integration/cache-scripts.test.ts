@@ -111,6 +111,18 @@ describe('versioned fill and marker eviction (Lua, real Redis)', () => {
       expect(await read(key)).toEqual({ kind: 'marker', floor: 7n });
     });
 
+    it('with versions of 10^14 and more (a sequence moved on by restores), the marker holds the exact version', async () => {
+      const { key } = cacheKeys.accountSettings(account());
+      const v = (d: number): string => (100_000_000_000_012n + BigInt(d)).toString();
+      expect(await redis.evictToMarker(key, v(0), TTL)).toBe(1);
+      expect(await redis.versionedFill(key, v(0), G1, TTL, Buffer.from('new'), TTL)).toBe(1);
+      expect(await redis.versionedFill(key, v(-2), G2, TTL, Buffer.from('old'), TTL)).toBe(0);
+      expect((await redis.get(key))).toBe(`m|${v(0)}`);
+      // A second late fill of the old row is still refused by that marker.
+      expect(await redis.versionedFill(key, v(-2), G2, TTL, Buffer.from('old'), TTL)).toBe(0);
+      expect(await read(key)).toEqual({ kind: 'marker', floor: BigInt(v(0)) });
+    });
+
     it('when the late fill is the old generation\'s (non-guarantee 12): one miss, as before', async () => {
       const { key } = cacheKeys.accountSettings(account());
       expect(await redis.versionedFill(key, '7', G2, TTL, Buffer.from('v7'), TTL)).toBe(1);
