@@ -18,7 +18,7 @@ export const settingsEnvSchema = {
   JWT_UNSCOPED_TOKEN_SCOPES: env.string('scopes (space-separated) granted to a token without a `scope` claim; the default makes such tokens read-only', DEFAULT_UNSCOPED_TOKEN_SCOPES),
   JWT_VERIFIED_CACHE_MAX_ENTRIES: env.int('bearer tokens remembered after a successful verification, so a repeated token skips the signature check (only successes, never past the token `exp`); 0 = verify every call', 4096, { min: 0 }),
   JWT_VERIFIED_CACHE_MAX_AGE_MS: env.int('longest a remembered verification is trusted before the token is verified again', 60_000, { min: 1 }),
-  CACHE_ENTRY_TTL_SECONDS: env.int('cache entry TTL (safety net only; freshness comes from the invalidator)', 21600, { min: 1 }),
+  CACHE_ENTRY_TTL_SECONDS: env.int('cache entry TTL (safety net only; freshness comes from the invalidator); at least half of CACHE_MARKER_TTL_SECONDS', 21600, { min: 1 }),
   CACHE_MARKER_TTL_SECONDS: env.int('eviction marker TTL; must equal the invalidator setting (fills older than half of it are dropped)', 600, { min: 1 }),
   CACHE_NOT_FOUND_TTL_SECONDS: env.int('TTL of a cached absence (a name with no row, answered NOT_FOUND without a PostgreSQL read until the row is created); bounds the Redis memory such entries take, not their freshness; 0 = absences are not cached', 300, { min: 0 }),
   DB_READ_POOL_MAX: env.int('PostgreSQL connections per process for reads (cache misses, fully_consistent, token reads)', 10, { min: 1, max: 1000 }),
@@ -63,7 +63,7 @@ export function loadSettingsConfig(source: NodeJS.ProcessEnv = process.env): Set
   const config = loadEnv(settingsEnvSchema, source);
   const pem = config.JWT_PUBLIC_KEY.replace(/\\n/g, '\n');
   const normalized = { ...config, JWT_PUBLIC_KEY: pem, GRPC_HOST: config.GRPC_HOST || defaultGrpcHost(config.AUTH_MODE) };
-  const problems = [...authProblems(normalized), ...insecureDevProblems(normalized, source.NODE_ENV)];
+  const problems = [...authProblems(normalized), ...cacheTimingProblems(normalized), ...insecureDevProblems(normalized, source.NODE_ENV)];
   if (problems.length > 0) throw new ConfigError(problems);
   return normalized;
 }
@@ -93,6 +93,17 @@ function authProblems(config: SettingsConfig): string[] {
     problems.push('AUTH_MODE=jwt needs CONSISTENCY_TOKEN_SECRET (the same on every replica)');
   }
   return problems;
+}
+
+/**
+ * An entry is a fence too: the invalidator writes no marker over an entry that already holds the
+ * change (evict-to-marker.lua). So it must outlive every fill that may still land, whose reads
+ * are at most half a marker's lifetime old (cache-timing.ts); expired sooner, a slow reader's
+ * older row could be stored in its place after the change, with no marker left to refuse it.
+ */
+function cacheTimingProblems(config: SettingsConfig): string[] {
+  if (config.CACHE_ENTRY_TTL_SECONDS * 2 >= config.CACHE_MARKER_TTL_SECONDS) return [];
+  return [`CACHE_ENTRY_TTL_SECONDS (${config.CACHE_ENTRY_TTL_SECONDS}) must be at least half of CACHE_MARKER_TTL_SECONDS (${config.CACHE_MARKER_TTL_SECONDS}): a shorter-lived entry stops fencing fills that may still land`];
 }
 
 /** The one JWS algorithm a configured public key may verify, so tokens cannot pick another. */

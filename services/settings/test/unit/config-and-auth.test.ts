@@ -31,6 +31,12 @@ describe('configuration', () => {
     expect(c).toMatchObject({ GRPC_PORT: 50051, METRICS_PORT: 9464, AUTH_MODE: 'jwt', CACHE_ENTRY_TTL_SECONDS: 21600, CACHE_MARKER_TTL_SECONDS: 600, DB_READ_POOL_MAX: 10, DB_WRITE_POOL_MAX: 5, DB_LOCK_TIMEOUT_MS: 250, GRPC_MAX_CONCURRENT_STREAMS: 256, DB_FALLBACK_MAX_CONCURRENCY: 8, REDIS_COMMAND_TIMEOUT_MS: 100, GRPC_MAX_MESSAGE_BYTES: 1048576 });
   });
 
+  it('refuses an entry TTL shorter than half the marker TTL: such an entry stops fencing fills that may still land', () => {
+    const base = { ...local, AUTH_MODE: 'insecure-dev', CACHE_MARKER_TTL_SECONDS: '600' };
+    expect(() => loadSettingsConfig({ ...base, CACHE_ENTRY_TTL_SECONDS: '60' })).toThrow(/CACHE_ENTRY_TTL_SECONDS \(60\) must be at least half of CACHE_MARKER_TTL_SECONDS \(600\)/);
+    expect(loadSettingsConfig({ ...base, CACHE_ENTRY_TTL_SECONDS: '300' }).CACHE_ENTRY_TTL_SECONDS).toBe(300);
+  });
+
   it('jwt mode without a key, a short secret, a bad PEM and bad numbers are all reported together', () => {
     expect(() => loadSettingsConfig(local)).toThrow(/AUTH_MODE=jwt needs JWT_PUBLIC_KEY or JWT_HS256_SECRET/);
     expect(() => loadSettingsConfig({ ...local, AUTH_MODE: 'insecure-dev' })).not.toThrow();
