@@ -90,6 +90,15 @@ export function redisIncarnationKey(): string {
   return 'v1:{meta}:redis-run-id';
 }
 
+/**
+ * The replication ids (`master_replid`) the generations were created under, beside the run id
+ * (redis-incarnation.ts). A key of its own, so that a release that compares only the run id reads
+ * the run-id key as it always did.
+ */
+export function redisReplicationIdKey(): string {
+  return 'v1:{meta}:redis-replid';
+}
+
 /** Written (with a short TTL) by the invalidator's health probe: "can Redis take a write?". */
 export function invalidatorProbeKey(): string {
   return 'v1:{meta}:invalidator-probe';

@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import { dataServers, type CacheRedisClient } from './cache-redis';
-import { generationKey, KEY_SPACES, redisIncarnationKey, type KeySpace } from './key-map';
+import { generationKey, KEY_SPACES, redisIncarnationKey, redisReplicationIdKey, type KeySpace } from './key-map';
 import { newGeneration } from './generation';
 import { ConfigError } from '../config/env-config';
 
@@ -8,6 +8,7 @@ export interface IncarnationCheck {
   /**
    * The server's `run_id` (changes on every restart, and differs on a promoted replica); on a
    * Redis Cluster the sorted run ids of every master, so a restart or failover of any one counts.
+   * Compared together with the replication id (currentIdentity).
    */
   runId: string;
   /** True when the data came from another server process: every generation was renewed. */
@@ -25,7 +26,8 @@ export interface IncarnationCheck {
  * cache after a restart or failover — misses refilled from PostgreSQL — never a stale one.
  *
  * Order matters and makes this safe without a transaction: generations are renewed *before* the
- * run id is recorded, so a second process can only see the new run id after the renewal;
+ * run id (and replication id, currentIdentity) is recorded, so a second process can only see
+ * the new run id after the renewal;
  * two processes racing both renew (one extra cold start), neither trusts old data.
  * Fixed keys only (one per space plus the run id): no KEYS/SCAN.
  *
@@ -35,10 +37,17 @@ export interface IncarnationCheck {
  * the price of not knowing which entries that master lost.
  */
 export async function checkRedisIncarnation(redis: CacheRedisClient): Promise<IncarnationCheck> {
-  const runId = await currentRunId(redis);
-  const recorded = await redis.get(redisIncarnationKey());
-  if (recorded === runId) return { runId, renewed: false };
+  const { runId, replId } = await currentIdentity(redis);
+  const [recorded, recordedReplId] = await Promise.all([redis.get(redisIncarnationKey()), redis.get(redisReplicationIdKey())]);
+  if (recorded === runId && recordedReplId === replId) return { runId, renewed: false };
+  // Same run id, no replication id recorded yet (generations created by a release that did not
+  // record it): recorded now, without making the cache cold on an upgrade.
+  if (recorded === runId && recordedReplId === null) {
+    await redis.set(redisReplicationIdKey(), replId);
+    return { runId, renewed: false };
+  }
   await renewAllGenerations(redis);
+  await redis.set(redisReplicationIdKey(), replId);
   await redis.set(redisIncarnationKey(), runId);
   return { runId, renewed: true };
 }
@@ -70,12 +79,26 @@ export function keySpacesNamed(names: readonly string[]): KeySpace[] {
   return [...new Set(names as KeySpace[])];
 }
 
-/** The run id of the server, or the sorted run ids of the cluster's masters. */
-async function currentRunId(redis: CacheRedisClient): Promise<string> {
+/**
+ * The run id of the server and its replication id (or, on a cluster, the sorted ones of its
+ * masters). The run id names the process, not the data: a primary demoted by a failover and
+ * promoted again before it synced from the new one (that one lost meanwhile) keeps its run id and
+ * serves the data it had, without the markers written to the other; every promotion gives it a
+ * new replication id (`REPLICAOF NO ONE` shifts it), so the two together tell it apart.
+ */
+async function currentIdentity(redis: CacheRedisClient): Promise<{ runId: string; replId: string }> {
   const servers = dataServers(redis);
   if (servers.length === 0) throw new Error('no Redis Cluster master known yet');
-  const ids = await Promise.all(servers.map(serverRunId));
-  return ids.sort().join(',');
+  const ids = await Promise.all(servers.map(async (s) => ({ runId: await serverRunId(s), replId: await serverReplicationId(s) })));
+  ids.sort((a, b) => (a.runId < b.runId ? -1 : a.runId > b.runId ? 1 : 0));
+  return { runId: ids.map((i) => i.runId).join(','), replId: ids.map((i) => i.replId).join(',') };
+}
+
+/** The `master_replid` of the one server `connection` is connected to (INFO replication). */
+async function serverReplicationId(connection: Pick<Redis, 'info'>): Promise<string> {
+  const id = /^master_replid:([0-9a-f]+)/m.exec(await connection.info('replication'))?.[1];
+  if (!id) throw new Error('INFO replication did not report a master_replid');
+  return id;
 }
 
 /** The `run_id` of the one server `connection` is connected to (INFO server). */

@@ -13,10 +13,10 @@ class FakeCluster extends EventEmitter {
   readonly isCluster = true;
   status = 'ready';
   readonly store = new Map<string, string>();
-  masters: Array<{ options: { host: string; port: number }; info: () => Promise<string> }> = [];
+  masters: Array<{ options: { host: string; port: number }; info: (section?: string) => Promise<string> }> = [];
 
   setMasters(nodes: Array<[port: number, runId: string]>): void {
-    this.masters = nodes.map(([port, runId]) => ({ options: { host: '10.0.0.1', port }, info: async () => `# Server\r\nrun_id:${runId}\r\n` }));
+    this.masters = nodes.map(([port, runId]) => ({ options: { host: '10.0.0.1', port }, info: async (section?: string) => (section === 'replication' ? `# Replication\r\nrole:master\r\nmaster_replid:${'0'.repeat(40)}\r\n` : `# Server\r\nrun_id:${runId}\r\n`) }));
   }
 
   nodes(): unknown[] {
