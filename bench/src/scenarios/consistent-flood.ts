@@ -124,7 +124,8 @@ export async function runConsistentFlood(ctx: BenchContext): Promise<FloodResult
     await deleteAccountKeys(redis, prefix);
     redis.disconnect();
   }
-  const ratio = (pick: (p: FloodPhase) => number): number => round(median(rounds.map((r) => pick(r.flooded) / pick(r.baseline))), 2);
+  // Unrounded: the report judges these against ≤ 2× (a rounded ×2.004 would read as met).
+  const ratio = (pick: (p: FloodPhase) => number): number => median(rounds.map((r) => pick(r.flooded) / pick(r.baseline)));
   return {
     load: { victimCachedReadsPerSecond: s.victimReadsPerSecond, victimConsistentReadsPerSecond: s.victimReadsPerSecond, victimSavesPerSecond: s.victimSavesPerSecond, phaseSeconds: s.phaseSeconds, floodStreams: s.floodStreams },
     limiter: LIMITER,

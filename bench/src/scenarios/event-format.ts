@@ -45,7 +45,7 @@ export interface EventFormatResult {
   publish: EventFormatPublishRound[];
   drains: EventFormatDrainRound[];
   median: Record<EventFormat, EventFormatMedians>;
-  /** lean ÷ nested of the medians. */
+  /** lean ÷ nested within each round, median over rounds (eventFormatRatios). */
   ratios: { invalidatorCpuPerEvent: number; invalidatorKeysPerSecond: number; connectCpuPerEvent: number; commitToPublished: number };
 }
 
@@ -147,11 +147,27 @@ export async function runEventFormat(ctx: BenchContext): Promise<EventFormatResu
     publish,
     drains,
     median: m,
-    ratios: {
-      invalidatorCpuPerEvent: ratio(m.lean.invalidatorCpuMicrosPerEvent, m.nested.invalidatorCpuMicrosPerEvent),
-      invalidatorKeysPerSecond: ratio(m.lean.invalidatorKeysPerSecond, m.nested.invalidatorKeysPerSecond),
-      connectCpuPerEvent: ratio(m.lean.connectCpuMicrosPerEvent, m.nested.connectCpuMicrosPerEvent),
-      commitToPublished: ratio(m.lean.commitToPublishedSeconds, m.nested.commitToPublishedSeconds),
-    },
+    ratios: eventFormatRatios(publish, drains),
+  };
+}
+
+/**
+ * Lean ÷ nested within each round, then the median over rounds: a ratio of the two formats'
+ * medians could divide numbers of different rounds (the machine's speed moves between them).
+ */
+export function eventFormatRatios(publish: readonly EventFormatPublishRound[], drains: readonly EventFormatDrainRound[]): EventFormatResult['ratios'] {
+  const perRound = <R extends { round: number; format: EventFormat }>(rows: readonly R[], pick: (r: R) => number): number => {
+    const ratios: number[] = [];
+    for (const lean of rows.filter((r) => r.format === 'lean')) {
+      const nested = rows.find((r) => r.format === 'nested' && r.round === lean.round);
+      if (nested) ratios.push(ratio(pick(lean), pick(nested)));
+    }
+    return median(ratios);
+  };
+  return {
+    invalidatorCpuPerEvent: perRound(drains, (r) => r.invalidatorCpuMicrosPerEvent),
+    invalidatorKeysPerSecond: perRound(drains, (r) => r.invalidatorKeysPerSecond),
+    connectCpuPerEvent: perRound(publish, (r) => r.connectCpuMicrosPerEvent),
+    commitToPublished: perRound(publish, (r) => r.commitToPublishedSeconds),
   };
 }

@@ -2,7 +2,8 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BenchContext } from '../context';
 import { accountId, createAccounts, deleteAccounts } from '../db';
-import { client, getAccount, getRequestBytes, grpcFrame, GET_ACCOUNT_SETTINGS_PATH, waitForChannel } from '../grpc-util';
+import { client, getAccount, getRequestBytes, grpcFrame, GET_ACCOUNT_SETTINGS_METHOD, GET_ACCOUNT_SETTINGS_PATH, waitForChannel } from '../grpc-util';
+import { grpcCallsBetween } from '../grpc-status';
 import { h2load, type H2loadResult } from '../h2load';
 import { scrape, startSettingsProcess, type SettingsProc } from '../procs';
 import { benchRedis, deleteAccountKeys } from '../redis-util';
@@ -22,6 +23,20 @@ export interface NotFoundRun {
   saturated: H2loadResult;
   /** Keys the target's process read from PostgreSQL during the run, per answered request. */
   postgresReadsPerRequest: number;
+  /**
+   * How the process's calls ended over the measured run, by gRPC status (its own counter: an
+   * error is an HTTP 200 to h2load). Absent in results from before it was kept.
+   */
+  grpcCodes?: Record<string, number>;
+}
+
+/** The status every measured call of a target must end with. */
+const EXPECTED_CODE: Record<NotFoundTarget, string> = { cached: 'OK', absent: 'NOT_FOUND', absentUncached: 'NOT_FOUND' };
+
+/** Calls of a run that ended with another status than its target's (undefined: not counted). */
+export function unexpectedCalls(run: NotFoundRun): number | undefined {
+  if (!run.grpcCodes) return undefined;
+  return Object.entries(run.grpcCodes).reduce((n, [code, calls]) => n + (code === EXPECTED_CODE[run.target] ? 0 : calls), 0);
 }
 
 export interface NotFoundResult {
@@ -103,8 +118,9 @@ export async function runNotFound(ctx: BenchContext): Promise<NotFoundResult> {
         const after = await scrape(procOf(target).metricsPort);
         const reads = (after.get(DB_READS) ?? 0) - (before.get(DB_READS) ?? 0);
         const postgresReadsPerRequest = saturated.succeeded > 0 ? reads / saturated.succeeded : Number.NaN;
-        runs.push({ round: r, target, saturated, postgresReadsPerRequest });
-        ctx.log(`not-found: round ${r} ${target}: ${Math.round(saturated.rps)} req/s (p99 ${saturated.latencyMs.p99} ms), ${postgresReadsPerRequest} PostgreSQL reads per request`);
+        const run: NotFoundRun = { round: r, target, saturated, postgresReadsPerRequest, grpcCodes: grpcCallsBetween(before, after, GET_ACCOUNT_SETTINGS_METHOD) };
+        runs.push(run);
+        ctx.log(`not-found: round ${r} ${target}: ${Math.round(saturated.rps)} req/s (p99 ${saturated.latencyMs.p99} ms), ${postgresReadsPerRequest} PostgreSQL reads per request, calls by status ${JSON.stringify(run.grpcCodes)}`);
       }
     }
   } finally {

@@ -18,7 +18,7 @@ export function eventFormatSection(ef: EventFormatResult, { md }: ReportPage): v
   }
   md.push(
     '',
-    `Lean ÷ nested (medians): invalidator CPU per event ${x(ef.ratios.invalidatorCpuPerEvent)}, drain rate ${x(ef.ratios.invalidatorKeysPerSecond)}; Connect CPU per event ${x(ef.ratios.connectCpuPerEvent)}, commit → last event in Kafka ${x(ef.ratios.commitToPublished)}.`,
+    `Lean ÷ nested (median of per-round ratios): invalidator CPU per event ${x(ef.ratios.invalidatorCpuPerEvent)}, drain rate ${x(ef.ratios.invalidatorKeysPerSecond)}; Connect CPU per event ${x(ef.ratios.connectCpuPerEvent)}, commit → last event in Kafka ${x(ef.ratios.commitToPublished)}.`,
     '',
   );
   md.push('| Round | Format | Connect CPU µs/event | Commit → last event in Kafka | Invalidator CPU µs/event | Invalidator keys/s |', '| --- | --- | --- | --- | --- | --- |');

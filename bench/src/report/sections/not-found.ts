@@ -1,4 +1,4 @@
-import { NOT_FOUND_TARGETS, NOT_FOUND_TARGET_LABELS, type NotFoundResult } from '../../scenarios/not-found';
+import { NOT_FOUND_TARGETS, NOT_FOUND_TARGET_LABELS, unexpectedCalls, type NotFoundResult } from '../../scenarios/not-found';
 import { fmtDecimal, fmtMs as ms, fmtNumber as n, fmtRatio as x } from '../format';
 import type { ReportPage } from '../report-page';
 
@@ -12,7 +12,8 @@ export function notFoundSection(nf: NotFoundResult, { md }: ReportPage): void {
       (nf.postgresReadsFromWarmupEnd
         ? ', the counter read when h2load\'s warm-up was over (its warm-up requests are not among the answered ones). '
         : `; **in this run the counter was read before h2load's warm-up, whose requests are not among the answered ones: these per-request figures are overstated by up to the warm-up's share of the run**. `) +
-      `Pre-flight status codes (h2load cannot see gRPC trailers): ${NOT_FOUND_TARGETS.map((t) => `${t} ${nf.preflightCodes[t]}`).join(', ')}.`,
+      `Pre-flight status codes (h2load cannot see gRPC trailers): ${NOT_FOUND_TARGETS.map((t) => `${t} ${nf.preflightCodes[t]}`).join(', ')}. ` +
+      statusCheck(nf),
     '',
     '| Target | req/s | p50 | p99 | PostgreSQL reads per request | ÷ cached Get of an existing name (median of rounds) |',
     '| --- | --- | --- | --- | --- | --- |',
@@ -23,4 +24,14 @@ export function notFoundSection(nf: NotFoundResult, { md }: ReportPage): void {
     md.push(`| ${NOT_FOUND_TARGET_LABELS[t]} | ${n(b.rps)} | ${ms(b.p50Ms)} | ${ms(b.p99Ms)} | ${fmtDecimal(b.postgresReadsPerRequest, 4)} | ${r} |`);
   }
   md.push('');
+}
+
+/** Whether every measured call ended with its target's status (OK, NOT_FOUND), by the process's own counter. */
+function statusCheck(nf: NotFoundResult): string {
+  const counted = nf.runs.map(unexpectedCalls);
+  if (counted.some((c) => c === undefined)) return 'The measured calls\' statuses were not counted in this run.';
+  const wrong = counted.reduce<number>((a, c) => a + (c ?? 0), 0);
+  return wrong === 0
+    ? 'Every measured call ended with its target\'s status (OK, NOT_FOUND), by the process\'s own `settings_grpc_requests_total`.'
+    : `**${wrong} measured calls ended with another status than their target's** (results.json, \`grpcCodes\` per run): the rates above count them.`;
 }

@@ -77,7 +77,7 @@ export async function runIncidentReplay(ctx: BenchContext): Promise<IncidentResu
           variants.push(r);
           ctx.log(
             `incident: ${variant}: stale reads ${r.stale.reads} (max age ${r.stale.maxAgeMs} ms), stale keys ${r.staleKeysAfterQuiescence.staleKeys}, ` +
-              `read p99 burst ${r.reads.burstLatencyMs.p99} ms, save p99 burst ${r.saves.burstLatencyMs.p99} ms, PG peak ${r.postgres.peakXactsPerSecond}/s, Redis peak ${r.redis.peakOpsPerSecond}/s`,
+              `read p99 burst ${r.reads.burstLatencyMs.p99} ms (failed reads: ${r.reads.failures ?? '?'}), save p99 burst ${r.saves.burstLatencyMs.p99} ms, PG peak ${r.postgres.peakXactsPerSecond}/s, Redis peak ${r.redis.peakOpsPerSecond}/s`,
           );
         } finally {
           weights?.restore();

@@ -41,7 +41,18 @@ export interface VariantResult {
   variant: IncidentVariant;
   label: string;
   round: number;
-  reads: { total: number; ok: number; errors: number; timeouts: number; shed: number; latencyMs: LatencySummary; burstLatencyMs: LatencySummary; burstLatencyOutsideBulkMs: LatencySummary };
+  reads: {
+    total: number;
+    ok: number;
+    errors: number;
+    timeouts: number;
+    shed: number;
+    /** Failed reads by gRPC status (`UNAVAILABLE 1040, DEADLINE_EXCEEDED 7`; absent in results from before it was kept). */
+    failures?: string;
+    latencyMs: LatencySummary;
+    burstLatencyMs: LatencySummary;
+    burstLatencyOutsideBulkMs: LatencySummary;
+  };
   saves: { total: number; ok: number; errors: number; timeouts: number; latencyMs: LatencySummary; burstLatencyMs: LatencySummary; burstLatencyOutsideBulkMs: LatencySummary };
   bulk: { rows: number; statementMs: number; startedAtS: number };
   /**

@@ -20,6 +20,8 @@ export interface ReadRec {
   version: number;
   ok: boolean;
   timeout: boolean;
+  /** gRPC status code (0 = OK). */
+  code: number;
 }
 
 export interface SaveRec {
@@ -97,7 +99,7 @@ export async function driveTraffic(ctx: BenchContext, variant: IncidentVariant, 
       const res = await getAccount(c, data.ids[account]!, READ_DEADLINE_MS);
       const latency = Date.now() - start;
       if (res.ok && res.value && data.payloadBytes[payload] === 0) data.payloadBytes[payload] = AccountSettings.encode(res.value).finish().length;
-      reads.push({ start, account, latency, version: res.ok ? Number(res.value!.etag) : -1, ok: res.ok, timeout: res.code === status.DEADLINE_EXCEEDED });
+      reads.push({ start, account, latency, version: res.ok ? Number(res.value!.etag) : -1, ok: res.ok, timeout: res.code === status.DEADLINE_EXCEEDED, code: res.ok ? status.OK : (res.code ?? status.UNKNOWN) });
     },
     // Twice the reads a 2 s deadline can keep in flight: shedding means the target stalled.
     Math.ceil(s.readsPerSecond * (READ_DEADLINE_MS / 1000) * 2),

@@ -3,7 +3,8 @@ import { join } from 'node:path';
 import { AccountSettings } from '@settings/api';
 import type { BenchContext } from '../../context';
 import { accountId, createAccounts, deleteAccounts } from '../../db';
-import { client, getAccount, getRequestBytes, grpcFrame, GET_ACCOUNT_SETTINGS_PATH, waitForChannel } from '../../grpc-util';
+import { client, getAccount, getRequestBytes, grpcFrame, GET_ACCOUNT_SETTINGS_METHOD, GET_ACCOUNT_SETTINGS_PATH, waitForChannel } from '../../grpc-util';
+import { grpcCallsBetween, nonOkCalls } from '../../grpc-status';
 import { h2load } from '../../h2load';
 import { scrape, startSettingsProcess, type SettingsProc } from '../../procs';
 import { median, ratio } from '../../stats';
@@ -70,6 +71,12 @@ export async function measureClusterReads(ctx: BenchContext, cleaner: CacheTarge
           logFile: join(ctx.rawDir, `h2load-redis-cluster-${target}-${r}.tsv`),
         });
         const after = await scrape(procs.get(target)!.metricsPort);
+        // An error is an HTTP 200 to h2load: the process's own status counter says how its calls ended.
+        const codes = grpcCallsBetween(before, after, GET_ACCOUNT_SETTINGS_METHOD);
+        if (nonOkCalls(codes) > 0) {
+          verified = false;
+          ctx.log(`redis-cluster reads: round ${r} ${target}: saturated run had non-OK gRPC statuses ${JSON.stringify(codes)}`);
+        }
         const delta = (k: string): number => (after.get(k) ?? 0) - (before.get(k) ?? 0);
         runs.push({ round: r, target, saturated, hitShare: ratio(delta(HITS), delta(LOOKUPS)), nearCacheHitShare: ratio(delta(NEAR_HITS), delta(LOOKUPS)) });
         ctx.log(`redis-cluster reads: round ${r} ${target}: ${Math.round(saturated.rps)} req/s, p99 ${saturated.latencyMs.p99} ms`);
