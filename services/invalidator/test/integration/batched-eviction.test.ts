@@ -120,6 +120,7 @@ describe('through Kafka', () => {
 
     let violations: string[] = [];
     let sawConcurrent = false;
+    let finished = false;
     const log = createLogger('batched-eviction-test', 'warn');
     await withAdmin('batched-eviction-test', async (admin) => {
       for (const deadline = Date.now() + 60_000; Date.now() < deadline; ) {
@@ -138,13 +139,18 @@ describe('through Kafka', () => {
           if (missing >= 0) violations.push(`partition ${p}: committed past event ${missing} whose key is not evicted`);
         }
         if (progress.filter((d) => d > 0 && d < perPartition).length >= 2) sawConcurrent = true;
-        if (progress.every((d) => d === perPartition)) break;
+        if (progress.every((d) => d === perPartition)) {
+          finished = true;
+          break;
+        }
         await new Promise((r) => setTimeout(r, 50));
       }
     });
     if (violations.length > 0) log.error({ violations }, 'commit before eviction');
     expect(violations).toEqual([]);
     expect(sawConcurrent).toBe(true);
+    // Every partition committed to its end: one that stopped partway would pass the checks above.
+    expect(finished).toBe(true);
     violations = [];
     await deleteKeys(redis, [...events.values()].flatMap((e) => e.keys));
   });

@@ -1,5 +1,5 @@
 import { cacheKeys } from '@settings/shared';
-import { groupCaughtUp, redisProcess, startRedis } from '@settings/local-stack';
+import { groupCaughtUp, redisProcess, startRedis, withAdmin } from '@settings/local-stack';
 import { fencedAtLeast, readCache, sql, startTestInvalidator, testRedis, uniqueId, waitFor } from '../support/test-invalidator';
 import type { RunningInvalidator } from '../../src/invalidator';
 
@@ -15,7 +15,9 @@ const prefix = uniqueId('out');
 const accounts = Array.from({ length: N }, (_, i) => `${prefix}-${i}`);
 
 beforeAll(async () => {
-  inv = await startTestInvalidator({ REDIS_COMMAND_TIMEOUT_MS: '500' });
+  // The shortest session the broker allows: a 10 s outage without heartbeats would lose the
+  // membership (the group would drop the member and it would rejoin under another id).
+  inv = await startTestInvalidator({ REDIS_COMMAND_TIMEOUT_MS: '500', KAFKA_SESSION_TIMEOUT_MS: '6000' });
   await sql('INSERT INTO account_settings (account_id) SELECT unnest($1::text[])', [accounts]);
 });
 afterAll(async () => {
@@ -29,6 +31,8 @@ it('1,000 updates during a 10 s Redis outage are all applied after it returns, a
   // Let the inserts' evictions land first so the outage only holds the updates.
   await waitFor(async () => (await readCache(redis, cacheKeys.accountSettings(accounts[N - 1]!).key)) !== undefined, 60_000, 'inserts applied');
   redis.disconnect();
+  const membersBefore = await groupMembers(inv.config.KAFKA_GROUP_ID);
+  expect(membersBefore).toHaveLength(1);
 
   await redisProcess.stop();
   const outageStart = Date.now();
@@ -39,7 +43,8 @@ it('1,000 updates during a 10 s Redis outage are all applied after it returns, a
   // While Redis is down: paused, nothing committed past the unapplied updates.
   await waitFor(async () => (await inv.metrics.registry.getSingleMetricAsString('invalidator_consumer_paused')).includes('invalidator_consumer_paused 1'), 10_000, 'consumer paused');
   expect(await groupCaughtUp(inv.config.KAFKA_GROUP_ID)).toBe(false);
-  expect(inv.consumer.joined).toBe(true);
+  // Still the same member of the group, by the broker's account: heartbeats went on.
+  expect(await groupMembers(inv.config.KAFKA_GROUP_ID)).toEqual(membersBefore);
 
   await startRedis(() => undefined);
   process.stderr.write(`[measure] Redis down for ${Date.now() - outageStart} ms\n`);
@@ -53,3 +58,11 @@ it('1,000 updates during a 10 s Redis outage are all applied after it returns, a
   expect(await inv.metrics.registry.getSingleMetricAsString('invalidator_consumer_paused')).toContain('invalidator_consumer_paused 0');
   after.disconnect();
 });
+
+/** The group's member ids, as the broker reports them. */
+function groupMembers(groupId: string): Promise<string[]> {
+  return withAdmin('redis-outage-test', async (admin) => {
+    const { groups } = await admin.describeGroups([groupId]);
+    return (groups[0]?.members ?? []).map((m) => m.memberId).sort();
+  });
+}

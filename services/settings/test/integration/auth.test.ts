@@ -27,7 +27,8 @@ const requests: { [K in MethodName]: Req<K> } = {
   batchGetAccountSettings: (a) => ({ names: [`accounts/${a}/settings`] }),
   updateAccountSettings: (a) => ({ accountSettings: AccountSettings.fromPartial({ name: `accounts/${a}/settings`, displayName: 'hijacked' }), allowMissing: true }),
   getDoctorSettings: (a) => ({ name: `accounts/${a}/doctors/d1/settings` }),
-  batchGetDoctorSettings: (a) => ({ parent: '', names: [`accounts/${a}/doctors/d1/settings`] }),
+  // With the parent set: it is authorized like the names (README, tenancy: "and the `parent`").
+  batchGetDoctorSettings: (a) => ({ parent: `accounts/${a}`, names: [`accounts/${a}/doctors/d1/settings`] }),
   updateDoctorSettings: (a) => ({ doctorSettings: DoctorSettings.fromPartial({ name: `accounts/${a}/doctors/d1/settings`, displayName: 'x' }), allowMissing: true }),
   getOnPatientSettings: (a) => ({ name: `accounts/${a}/onpatientSettings` }),
   batchGetOnPatientSettings: (a) => ({ names: [`accounts/${a}/onpatientSettings`] }),

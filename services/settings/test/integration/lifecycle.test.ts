@@ -76,6 +76,28 @@ describe('a running server', () => {
   });
 });
 
+describe('a save blocked by a lock past its deadline', () => {
+  // The lock budget and the connection cut far away: only the deadline carried into PostgreSQL
+  // (SET LOCAL statement_timeout) can end the statement's wait while the lock is held.
+  const t = serverForTests({ DB_LOCK_TIMEOUT_MS: '20000', DB_ANSWER_GRACE_MS: '20000' });
+
+  it('is cancelled inside PostgreSQL at its deadline, not left waiting for the lock', async () => {
+    const a = newAccount();
+    const lock = await lockTable('account_settings');
+    const blocked = async (): Promise<number> => Number((await db('SELECT count(*) AS n FROM pg_stat_activity WHERE $1 = ANY (pg_blocking_pids(pid))', [lock.pid]))[0]!.n);
+    try {
+      const save = expectError(() => t.call('updateAccountSettings', { accountSettings: AccountSettings.fromPartial({ name: `accounts/${a}/settings`, displayName: 'x' }), allowMissing: true }, { deadlineMs: 800 }));
+      await waitFor(async () => (await blocked()) === 1, 5000, 'the save blocked on the lock');
+      expect((await save).code).toBe(4); // DEADLINE_EXCEEDED
+      // Its statement leaves PostgreSQL at the deadline, while the lock is still held.
+      await waitFor(async () => (await blocked()) === 0, 1500, 'the blocked save cancelled by its deadline');
+    } finally {
+      await lock.release();
+    }
+    expect(await db('SELECT 1 FROM account_settings WHERE account_id = $1', [a])).toEqual([]);
+  });
+});
+
 describe('a read or a save that waited for a database connection past its deadline', () => {
   // One connection per pool, so a second call queues for it. A long lock budget, so the holder
   // below keeps the write pool's connection while it waits for the table lock (write sessions

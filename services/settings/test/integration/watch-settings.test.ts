@@ -260,6 +260,9 @@ it('authorizes every resource at open, refuses a caller over its stream limit, a
   const s = await seeded('auth');
   const other = await mintToken({ sub: 'stranger', accounts: [newAccount()] });
   expect(await openWatch(t, [{ name: s.name }], other).ended).toMatchObject({ code: 7 }); // PERMISSION_DENIED
+  // Every target is authorized, not only the first: an own target beside a foreign one is refused too.
+  const ownOnly = await mintToken({ sub: 'partial', accounts: [s.account] });
+  expect(await openWatch(t, [{ name: s.name }, { name: `accounts/${newAccount()}/settings` }], ownOnly).ended).toMatchObject({ code: 7 });
   expect((await openWatch(t, [{ name: 'accounts/x/nothing' }]).ended).fieldViolations[0]?.field).toBe('targets[0].name');
 
   const tok = await mintToken({ sub: 'limited' });
@@ -325,7 +328,7 @@ it('tells watchers to resume elsewhere (UNAVAILABLE with RetryInfo) when the rep
     const w = openWatch(own, [{ name: s.name }]);
     await w.next(isChange(s.name));
     const stopping = own.close();
-    expect(await w.ended).toMatchObject({ code: 14, reason: 'SHUTTING_DOWN' });
+    expect(await w.ended).toMatchObject({ code: 14, reason: 'SHUTTING_DOWN', retryDelayMs: 100 });
     await stopping;
   } finally {
     await own.close();
