@@ -157,8 +157,10 @@ export async function startSettingsServer(config: SettingsConfig, log: Logger, o
     stopped ??= (async () => {
       shuttingDown = true;
       setServing(grpc.health, false);
-      // Open streams would hold tryShutdown until the grace period: tell watchers to resume elsewhere.
+      // Open streams would hold tryShutdown until the grace period: tell watchers to resume
+      // elsewhere, and end health Watch calls (they have just been sent NOT_SERVING).
       watch.endAll();
+      grpc.endHealthWatches();
       await new Promise<void>((resolve) => {
         const force = setTimeout(() => {
           log.warn('grace period over: cancelling remaining calls');

@@ -1,4 +1,4 @@
-import { Server, ServerCredentials, type ChannelOptions } from '@grpc/grpc-js';
+import { Server, ServerCredentials, type ChannelOptions, type handleServerStreamingCall, type ServerWritableStream, type ServiceDefinition, type UntypedServiceImplementation } from '@grpc/grpc-js';
 import { ReflectionService } from '@grpc/reflection';
 import { SettingsServiceService, type SettingsServiceServer } from '@settings/api';
 import type { Logger } from '@settings/shared';
@@ -37,6 +37,8 @@ export interface GrpcServer {
   readonly server: Server;
   readonly health: HealthImplementation;
   readonly port: number;
+  /** Ends every open grpc.health.v1 Watch call (shutdown, after NOT_SERVING was sent to them). */
+  endHealthWatches(): void;
 }
 
 export async function startGrpcServer(
@@ -50,7 +52,8 @@ export async function startGrpcServer(
   // undecodable requests (e.g. an int64 beyond 2^53) become INVALID_ARGUMENT, not INTERNAL.
   server.addService(acceptingPreEncoded(rejectingUndecodable(SettingsServiceService, descriptors)), impl);
   const health = new HealthImplementation({ '': 'NOT_SERVING', [SETTINGS_SERVICE_NAME]: 'NOT_SERVING' });
-  health.addToServer(server);
+  const healthWatches = new Set<ServerWritableStream<unknown, unknown>>();
+  health.addToServer(trackingHealthWatches(server, healthWatches));
   const reflection = protoRoot ? loadReflectionFiles(protoRoot) : undefined;
   if (reflection) {
     new ReflectionService(reflection).addToServer(server);
@@ -60,7 +63,33 @@ export async function startGrpcServer(
   const port = await new Promise<number>((resolve, reject) =>
     server.bindAsync(`${opts.host}:${opts.port}`, ServerCredentials.createInsecure(), (err, bound) => (err ? reject(err) : resolve(bound))),
   );
-  return { server, health, port };
+  const endHealthWatches = (): void => {
+    for (const call of healthWatches) call.end();
+    healthWatches.clear();
+  };
+  return { server, health, port, endHealthWatches };
+}
+
+/**
+ * The server as grpc-health-check's addToServer sees it (it only calls addService), its Watch
+ * calls recorded in `open`. That Watch never ends its call, only forgets it when the client
+ * cancels: one open (grpc-go and grpc-java clients can health-check over Watch) held
+ * tryShutdown until the grace period ran out, on every roll-out.
+ */
+function trackingHealthWatches(server: Server, open: Set<ServerWritableStream<unknown, unknown>>): Server {
+  const addService = (service: ServiceDefinition, impl: UntypedServiceImplementation): void => {
+    const watch = impl.watch as handleServerStreamingCall<unknown, unknown>;
+    server.addService(service, {
+      ...impl,
+      watch: (call: ServerWritableStream<unknown, unknown>) => {
+        open.add(call);
+        call.on('cancelled', () => open.delete(call));
+        watch(call);
+      },
+    });
+  };
+  // A stand-in with the one method addToServer uses, not a whole Server.
+  return { addService } as unknown as Server;
 }
 
 export function setServing(health: HealthImplementation, serving: boolean): void {

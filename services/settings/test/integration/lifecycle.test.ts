@@ -178,6 +178,24 @@ describe('graceful shutdown', () => {
     t.client.close();
   });
 
+  it('ends an open grpc.health.v1 Watch after sending it NOT_SERVING: the drain does not wait for the grace period', async () => {
+    const t = await startTestServer({ SHUTDOWN_GRACE_MS: '10000' });
+    const health = healthClient(t.running.port);
+    const statuses: string[] = [];
+    const watch = health.watch({ service: '' });
+    watch.on('data', (m: { status: string }) => statuses.push(m.status));
+    watch.on('error', () => undefined);
+    const ended = new Promise<number>((resolve) => watch.on('status', (st: { code: number }) => resolve(st.code)));
+    await waitFor(() => statuses.includes('SERVING'), 5000, 'SERVING');
+    const started = Date.now();
+    await t.running.stop();
+    expect(Date.now() - started).toBeLessThan(5000);
+    expect(statuses).toContain('NOT_SERVING');
+    expect(await ended).toBe(0); // OK: ended by the server, not cancelled
+    health.close();
+    t.client.close();
+  });
+
   it('a call still waiting for a database connection when the grace period ends is answered UNAVAILABLE (SHUTTING_DOWN), not INTERNAL', async () => {
     const a = newAccount();
     // One read connection; a long acquire timeout, so the second read is still waiting at the end.
