@@ -24,8 +24,12 @@ export interface FieldProblem {
 /** More paths than any resource has fields (nested messages included) is a malformed mask. */
 export const MAX_MASK_PATHS = 100;
 
-/** Paths callers may name but that are not written (identifier and output-only fields, AIP-203). */
-const IGNORED_PATHS = new Set(['name', 'etag', 'consistency_token', 'update_time', 'create_time']);
+/**
+ * Paths callers may name but that are not written (identifier and output-only fields, AIP-203)
+ * on every resource; a resource adds its own (SettingsResource.outputOnly: a grant's
+ * `create_time`). A path a resource does not have is an unknown path, not an ignored one.
+ */
+export const COMMON_OUTPUT_ONLY_PATHS: readonly string[] = ['name', 'etag', 'consistency_token', 'update_time'];
 
 /** AIP-134: default values are not "populated", so an implied mask cannot clear a field. */
 export function isPopulated(value: unknown): boolean {
@@ -37,7 +41,7 @@ export function isPopulated(value: unknown): boolean {
  * The fields an update writes. No mask (or an empty one): every populated field. `*`: every
  * field. Otherwise the named paths; unknown paths are violations on `update_mask.paths[i]`.
  */
-export function resolveMask<M>(specs: readonly FieldSpec<M>[], mask: readonly string[] | undefined, message: M, violations: Violations): FieldSpec<M>[] {
+export function resolveMask<M>(specs: readonly FieldSpec<M>[], mask: readonly string[] | undefined, message: M, violations: Violations, outputOnly: readonly string[] = COMMON_OUTPUT_ONLY_PATHS): FieldSpec<M>[] {
   if (!mask || mask.length === 0) return specs.filter((s) => isPopulated(s.get(message)));
   // The length first: 100,000 unknown paths are one problem, not 100,000.
   if (mask.length > MAX_MASK_PATHS) {
@@ -50,7 +54,7 @@ export function resolveMask<M>(specs: readonly FieldSpec<M>[], mask: readonly st
   }
   const chosen = new Set<FieldSpec<M>>();
   mask.forEach((path, i) => {
-    if (IGNORED_PATHS.has(path)) return;
+    if (outputOnly.includes(path)) return;
     const matches = specs.filter((s) => s.path === path || s.path.startsWith(`${path}.`));
     if (matches.length === 0) violations.add(`update_mask.paths[${i}]`, `unknown or read-only field path "${echo(path)}"`);
     for (const s of matches) chosen.add(s);

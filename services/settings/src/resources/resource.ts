@@ -1,5 +1,5 @@
 import type { CachedTableDescriptor, KeySpace } from '@settings/shared';
-import type { FieldSpec } from './field-spec';
+import { COMMON_OUTPUT_ONLY_PATHS, type FieldSpec } from './field-spec';
 import { resourceName, type ResourceKey, type ResourceName } from './resource-name';
 
 /** A database row as knex returns it, by column. */
@@ -52,6 +52,8 @@ export interface SettingsResource<C extends string, T extends VersionedMessage, 
    * create_time, update_time).
    */
   readonly fields: readonly FieldSpec<T>[];
+  /** Output-only paths an update mask may name (ignored): the common ones and the resource's own. */
+  readonly outputOnly: readonly string[];
 }
 
 /**
@@ -63,6 +65,14 @@ export function settingsResource<C extends string, T extends VersionedMessage, c
   readonly table: SettingsResource<C, T>['table'];
   readonly proto: ResourceProto<T, S, PS, F, PF>;
   readonly fields: readonly FieldSpec<T>[];
+  /** Output-only paths of this message beyond COMMON_OUTPUT_ONLY_PATHS (a grant's `create_time`). */
+  readonly outputOnly?: readonly string[];
 }): SettingsResource<C, T, ResourceProto<T, S, PS, F, PF>> {
-  return { table: spec.table, name: resourceName(spec.table.namePattern, spec.table.keyColumns), proto: spec.proto, fields: spec.fields };
+  return {
+    table: spec.table,
+    name: resourceName(spec.table.namePattern, spec.table.keyColumns),
+    proto: spec.proto,
+    fields: spec.fields,
+    outputOnly: [...COMMON_OUTPUT_ONLY_PATHS, ...(spec.outputOnly ?? [])],
+  };
 }

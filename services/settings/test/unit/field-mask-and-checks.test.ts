@@ -1,11 +1,13 @@
-import { AccountSettings, DayOfWeek, StaffPermission } from '@settings/api';
+import { AccountSettings, DayOfWeek, Role, StaffPermission } from '@settings/api';
 import { Violations, SettingsError } from '../../src/errors';
 import { decodePageToken, encodePageToken } from '../../src/grpc/staff-permissions/page-token';
+import { accountSettings } from '../../src/resources/account-settings/account-settings';
 import { accountSettingsFields } from '../../src/resources/account-settings/fields';
 import { checks, canonicalLocale } from '../../src/resources/checks';
 import { checkWorkingHours } from '../../src/resources/doctor-settings/fields';
 import { columnChanges, resolveMask } from '../../src/resources/field-spec';
 import { staffPermissionFields } from '../../src/resources/staff-permissions/fields';
+import { staffPermission } from '../../src/resources/staff-permissions/staff-permission';
 
 const paths = (specs: ReadonlyArray<{ path: string }>) => specs.map((s) => s.path);
 function violationsOf(fn: (v: Violations) => void): string[] {
@@ -40,6 +42,12 @@ describe('update masks (AIP-134)', () => {
   it('ignores identifier and output-only paths, rejects unknown ones with their index', () => {
     expect(violationsOf((v) => resolveMask(accountSettingsFields, ['name', 'etag', 'update_time', 'display_name'], msg, v))).toEqual([]);
     expect(violationsOf((v) => resolveMask(accountSettingsFields, ['display_name', 'billing.nope', 'billin'], msg, v))).toEqual(['update_mask.paths[1]', 'update_mask.paths[2]']);
+  });
+
+  it('ignores an output-only path only on a resource that has it: create_time is a grant\'s, unknown on settings', () => {
+    expect(violationsOf((v) => resolveMask(accountSettings.fields, ['create_time'], msg, v, accountSettings.outputOnly))).toEqual(['update_mask.paths[0]']);
+    const grant = StaffPermission.fromPartial({ name: 'accounts/a/staffPermissions/s', role: Role.ROLE_ADMIN });
+    expect(violationsOf((v) => resolveMask(staffPermission.fields, ['create_time', 'role'], grant, v, staffPermission.outputOnly))).toEqual([]);
   });
 
   it('checks only the chosen fields and maps them to columns', () => {

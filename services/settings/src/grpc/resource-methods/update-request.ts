@@ -31,7 +31,7 @@ export function parseUpdate<C extends string, T extends VersionedMessage>(
   violations.throwIfAny();
   ctx.authorize(key!.account_id);
   const etag = parseEtag(message.etag, `${field}.etag`, violations);
-  const chosen = resolveMask(resource.fields, input.mask, message, violations);
+  const chosen = resolveMask(resource.fields, input.mask, message, violations, resource.outputOnly);
   const changes = columnChanges(chosen, message, field, violations);
   violations.throwIfAny();
   return { key: key!, changes, etag };

@@ -12,6 +12,7 @@ export const staffPermission = settingsResource({
   table: staffPermissionsTable,
   proto: { message: StaffPermission, singular: 'StaffPermission', plural: 'StaffPermissions', field: 'staffPermission', pluralField: 'staffPermissions' },
   fields: staffPermissionFields,
+  outputOnly: ['create_time'],
 });
 
 export type StaffKey = ResourceKey<(typeof staffPermissionsTable.keyColumns)[number]>;
