@@ -51,6 +51,18 @@ describe('account settings', () => {
     const batchErr = await expectError(() => t.call('batchGetAccountSettings', { names: [name, `accounts/${uniqueId()}/settings`] }));
     expect(batchErr.code).toBe(5);
   });
+
+  it('concurrent allow_missing saves of a resource that does not exist yet all succeed: one inserts, the others update', async () => {
+    const name = `accounts/${account()}/settings`;
+    const saves = await Promise.all(
+      Array.from({ length: 8 }, (_, i) => t.call('updateAccountSettings', { accountSettings: AccountSettings.fromPartial({ name, displayName: `writer ${i}` }), allowMissing: true })),
+    );
+    // Eight distinct versions: each save was applied, none refused or lost.
+    expect(new Set(saves.map((s) => s.etag)).size).toBe(8);
+    const last = saves.reduce((a, b) => (BigInt(a.etag) > BigInt(b.etag) ? a : b));
+    const read = await t.call('getAccountSettings', { name, consistency: { requirement: { $case: 'fullyConsistent', value: true } } });
+    expect(read).toMatchObject({ etag: last.etag, displayName: last.displayName });
+  });
 });
 
 describe('doctor settings', () => {
