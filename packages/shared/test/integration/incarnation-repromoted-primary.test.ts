@@ -1,10 +1,6 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import Redis from 'ioredis';
+import type Redis from 'ioredis';
 import { checkRedisIncarnation, generationKey, redisReplicationIdKey } from '../../src';
+import { freePort, startOwnRedisServer, type OwnRedisServer } from '../support/own-redis-server';
 
 /**
  * A primary cut off by a failover, made a replica of the new primary and promoted again before it
@@ -13,36 +9,14 @@ import { checkRedisIncarnation, generationKey, redisReplicationIdKey } from '../
  * incarnation check must renew the generations. A Redis server of its own, not the stack's:
  * made a replica of a port where nothing listens, so it keeps its data.
  */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-let server: ChildProcess | undefined;
+let own: OwnRedisServer | undefined;
 let redis: Redis | undefined;
-const dir = mkdtempSync(join(tmpdir(), 'redis-repromoted-'));
 
 beforeAll(async () => {
-  const port = await freePort();
-  server = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir], { stdio: 'ignore' });
-  redis = new Redis({ port, maxRetriesPerRequest: 1 });
-  const deadline = Date.now() + 10_000;
-  while ((await redis.ping().catch(() => '')) !== 'PONG') {
-    if (Date.now() > deadline) throw new Error('the test Redis did not start');
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  own = await startOwnRedisServer('repromoted');
+  redis = own.admin;
 });
-afterAll(() => {
-  redis?.disconnect();
-  server?.kill();
-  rmSync(dir, { recursive: true, force: true });
-});
+afterAll(() => own?.stop());
 
 it('renews every generation when the primary was demoted and promoted again with its old data (same run_id, new replication id)', async () => {
   const r = redis!;

@@ -1,10 +1,6 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import Redis from 'ioredis';
+import type Redis from 'ioredis';
 import { createCacheRedis, localStack, type CacheRedis } from '../../src';
+import { startOwnRedisServer, type OwnRedisServer } from '../support/own-redis-server';
 
 /**
  * A Redis demoted to a replica under an open connection (Redis' FAILOVER, a managed endpoint, a
@@ -13,17 +9,6 @@ import { createCacheRedis, localStack, type CacheRedis } from '../../src';
  * kept, the invalidator's evictions and health probe failed READONLY for good and its consumer
  * stayed paused. A Redis server of its own (made a replica of the stack's Redis), not the stack's.
  */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
-
 async function until(cond: () => boolean | Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await cond())) {
@@ -32,24 +17,18 @@ async function until(cond: () => boolean | Promise<boolean>, timeoutMs: number, 
   }
 }
 
-let server: ChildProcess | undefined;
+let own: OwnRedisServer | undefined;
 let port = 0;
-// Its working directory: as a replica it writes the RDB it receives from its primary there.
-const dir = mkdtempSync(join(tmpdir(), 'redis-readonly-'));
 let client: CacheRedis | undefined;
 let admin: Redis | undefined;
 
 beforeAll(async () => {
-  port = await freePort();
-  server = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir], { stdio: 'ignore' });
-  admin = new Redis({ port, lazyConnect: true, maxRetriesPerRequest: 1 });
-  await until(async () => (await admin!.ping().catch(() => '')) === 'PONG', 10_000, 'the test Redis');
+  own = await startOwnRedisServer('readonly');
+  ({ port, admin } = own);
 });
-afterAll(async () => {
+afterAll(() => {
   client?.disconnect();
-  admin?.disconnect();
-  server?.kill();
-  rmSync(dir, { recursive: true, force: true });
+  own?.stop();
 });
 
 it('drops a connection whose server refuses a write READONLY (demoted), so it reconnects to whatever the address is now', async () => {

@@ -52,13 +52,15 @@ describe('account settings', () => {
     expect(batchErr.code).toBe(5);
   });
 
-  it('concurrent allow_missing saves of a resource that does not exist yet all succeed: one inserts, the others update', async () => {
+  it('two concurrent allow_missing saves of a resource that does not exist yet both succeed: one inserts, the other updates', async () => {
+    // Two: more saves of one row than DB_LOCK_WAIT_MAX_CONCURRENCY waiting for its lock are
+    // refused ABORTED ROW_LOCKED by design (README, bulkheads).
     const name = `accounts/${account()}/settings`;
     const saves = await Promise.all(
-      Array.from({ length: 8 }, (_, i) => t.call('updateAccountSettings', { accountSettings: AccountSettings.fromPartial({ name, displayName: `writer ${i}` }), allowMissing: true })),
+      Array.from({ length: 2 }, (_, i) => t.call('updateAccountSettings', { accountSettings: AccountSettings.fromPartial({ name, displayName: `writer ${i}` }), allowMissing: true })),
     );
-    // Eight distinct versions: each save was applied, none refused or lost.
-    expect(new Set(saves.map((s) => s.etag)).size).toBe(8);
+    // Two distinct versions: each save was applied, neither refused nor lost.
+    expect(new Set(saves.map((s) => s.etag)).size).toBe(2);
     const last = saves.reduce((a, b) => (BigInt(a.etag) > BigInt(b.etag) ? a : b));
     const read = await t.call('getAccountSettings', { name, consistency: { requirement: { $case: 'fullyConsistent', value: true } } });
     expect(read).toMatchObject({ etag: last.etag, displayName: last.displayName });
