@@ -52,12 +52,12 @@ export class ChangeTopicReader {
   }
 
   /** Waits until `match` holds for some message, or fails after `timeoutMs` naming what it saw. */
-  async waitFor(match: (value: JsonValue, message: KafkaMessage) => boolean, timeoutMs = 20_000): Promise<{ value: JsonValue; message: KafkaMessage }> {
+  async waitFor(match: (value: JsonValue, message: KafkaMessage, partition: number) => boolean, timeoutMs = 20_000): Promise<{ value: JsonValue; message: KafkaMessage }> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      for (const { message } of this.messages) {
+      for (const { partition, message } of this.messages) {
         const value = parseValue(message.value);
-        if (match(value, message)) return { value, message };
+        if (match(value, message, partition)) return { value, message };
       }
       const left = deadline - Date.now();
       if (left <= 0) throw new Error(`no matching message on ${this.topic} within ${timeoutMs} ms (saw ${this.messages.length})`);

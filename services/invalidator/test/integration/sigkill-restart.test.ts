@@ -1,7 +1,6 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { join } from 'node:path';
+import type { ChildProcess } from 'node:child_process';
 import { cacheKeys, parseCacheValue } from '@settings/shared';
-import { testRedisEnv } from '@settings/local-stack';
+import { killIfRunning, startInvalidatorChild } from '../support/invalidator-child';
 import { fencedAtLeast, positionGroupAtEnd, sql, testRedis, uniqueId, waitFor } from '../support/test-invalidator';
 
 /**
@@ -14,41 +13,13 @@ const N = 2000;
 const prefix = uniqueId('kill');
 const accounts = Array.from({ length: N }, (_, i) => `${prefix}-${i}`);
 const groupId = uniqueId('test-kill-');
-// The compiled service, as it runs in production (npm test builds before jest runs).
-const entry = join(__dirname, '../../dist/src/main.js');
-
-function startChild(): ChildProcess {
-  return spawn(process.execPath, [entry], {
-    env: {
-      ...process.env,
-      // REDIS_CLUSTER_NODES in the jest project `cluster`.
-      ...testRedisEnv(),
-      KAFKA_GROUP_ID: groupId,
-      HTTP_PORT: '0',
-      LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'warn',
-      // Slow enough that a kill lands mid-batch: 2,000 evictions at 200/s take ~10 s.
-      EVICTION_MAX_KEYS_PER_SECOND: '200',
-      REDIS_PIPELINE_SIZE: '50',
-      REDIS_EVICTION_BATCH_KEYS: '10',
-      BATCH_CHUNK_SIZE: '100',
-      // The killed member holds its partitions until its session expires.
-      KAFKA_SESSION_TIMEOUT_MS: '8000',
-      KAFKA_REBALANCE_TIMEOUT_MS: '10000',
-      // Keep the rate at the ceiling on a loaded CI machine (adaptive backoff is tested elsewhere).
-      REDIS_LATENCY_TARGET_MS: '2000',
-    },
-    stdio: ['ignore', 'inherit', 'inherit'],
-  });
-}
+const startChild = (): ChildProcess => startInvalidatorChild(groupId);
 
 let child: ChildProcess | undefined;
 const redis = testRedis();
 
 afterAll(async () => {
-  if (child && child.exitCode === null && child.signalCode === null) {
-    child.kill('SIGKILL');
-    await new Promise((r) => child!.once('exit', r));
-  }
+  await killIfRunning(child);
   redis.disconnect();
   await sql('DELETE FROM account_settings WHERE account_id LIKE $1', [`${prefix}-%`]);
 });
