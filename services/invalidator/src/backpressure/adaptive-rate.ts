@@ -58,6 +58,9 @@ export class AdaptiveRate {
     this.lastStep ??= now;
     this.window.push(latencyMs);
     if (now - this.lastStep < (this.opts.stepMs ?? 250)) return this.current;
+    // A step of one round trip (light load, or the first after an idle stretch, often the
+    // slowest) has nothing to forgive it against: it waits for the next one instead of deciding.
+    if (this.window.length < 2) return this.current;
     const slow = p99(this.window) > this.latencyTargetMs && (this.opts.redisBusy?.() ?? true);
     if (slow) this.current = Math.max(this.floor, this.current * (this.opts.decrease ?? 0.7));
     else this.current = Math.min(this.max, this.current + this.max * (this.opts.increaseFraction ?? 0.1));
@@ -75,8 +78,8 @@ export class AdaptiveRate {
 }
 
 /**
- * Nearest-rank p99 of a window. A window of fewer than 100 round trips forgives exactly one
- * (its slowest): one outlier per step never decides.
+ * Nearest-rank p99 of a window (at least 2 round trips). A window of fewer than 100 forgives
+ * exactly one (its slowest): one outlier per step never decides.
  */
 function p99(samples: number[]): number {
   const sorted = [...samples].sort((a, b) => a - b);

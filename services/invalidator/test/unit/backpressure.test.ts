@@ -79,6 +79,22 @@ describe('AdaptiveRate', () => {
     expect(rate.observe(500)).toBeCloseTo(560);
   });
 
+  it('a step of a single round trip (after an idle stretch) does not decide: one slow call alone never cuts the rate', () => {
+    const clock = { t: 0 };
+    const rate = new AdaptiveRate(1000, 20, { stepMs: 100, now: () => clock.t });
+    expect(step(rate, clock, 2)).toBe(1000);
+    clock.t += 5000; // idle
+    expect(rate.observe(40)).toBe(1000);
+    clock.t += 5000;
+    // The next one decides with both: the slow one is forgiven.
+    expect(rate.observe(2)).toBe(1000);
+    // Two slow ones in a row after idle are a trend: cut.
+    clock.t += 5000;
+    rate.observe(40);
+    clock.t += 5000;
+    expect(rate.observe(40)).toBeCloseTo(700);
+  });
+
   it('never goes below the floor, and a Redis failure drops to it', () => {
     const clock = { t: 0 };
     const rate = new AdaptiveRate(1000, 20, { stepMs: 100, floorFraction: 0.05, now: () => clock.t });
