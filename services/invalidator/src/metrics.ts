@@ -39,7 +39,7 @@ export function createInvalidatorMetrics(registry = new Registry()) {
     auditInconsistent: new Counter({ name: 'invalidator_audit_inconsistent_total', help: 'Sampled entries still older than their row one SLO after being found stale (each is logged and fenced)', ...r }),
     auditInconsistencyRatio: new Gauge({ name: 'invalidator_audit_inconsistency_ratio', help: 'inconsistent / checked since this replica started (windows: ratio of the counters\' increase)', ...r }),
     auditDbQueries: new Counter({ name: 'invalidator_audit_db_queries_total', help: 'Database statements of the auditor (one per table and batch of up to 100 keys)', ...r }),
-    auditSkipped: new Counter({ name: 'invalidator_audit_skipped_total', help: 'Samples not audited: malformed, unmapped (key of no table), db_error, same_entry (another sample of an entry decided in the same round)', labelNames: ['reason'] as const, ...r }),
+    auditSkipped: new Counter({ name: 'invalidator_audit_skipped_total', help: 'Samples not audited: malformed, unmapped (key of no table), db_error, redis_error, same_entry (another sample of an entry already decided)', labelNames: ['reason'] as const, ...r }),
     auditHeld: new Gauge({ name: 'invalidator_audit_held_samples', help: 'Samples held in memory waiting for the SLO or a re-check', ...r }),
     auditLag: new Histogram({
       name: 'invalidator_audit_lag_seconds',

@@ -119,7 +119,8 @@ export class StalenessAuditor {
       try {
         await this.auditDue();
       } catch (err) {
-        this.deps.log.warn({ err: (err as Error).message }, 'audit round failed; its samples are dropped');
+        // Not expected: database and cache failures are handled per batch above.
+        this.deps.log.error({ err: (err as Error).message }, 'audit round failed; its samples are dropped');
       }
       await this.sleep(this.opts.tickMs ?? 200);
     }
@@ -175,7 +176,16 @@ export class StalenessAuditor {
           else candidates.push({ sample, floor, rowGone: rowVersion === undefined, dueAt: 0 });
         }
         if (candidates.length === 0) continue;
-        const values = await this.deps.cache.lookup(candidates.map((c) => c.sample));
+        let values: Awaited<ReturnType<AuditCache['lookup']>>;
+        try {
+          values = await this.deps.cache.lookup(candidates.map((c) => c.sample));
+        } catch (err) {
+          // Dropped and counted, like a failed database read (kept, they would be read from
+          // PostgreSQL again at every round of a Redis outage); the round's other batches go on.
+          this.deps.metrics.auditSkipped.inc({ reason: 'redis_error' }, candidates.length);
+          this.deps.log.warn({ err: (err as Error).message, table: table.table }, 'audit cache read failed; samples dropped');
+          continue;
+        }
         const dueAt = this.now() + this.opts.sloMs;
         candidates.forEach((c, j) => {
           if (servesBelow(values[j]!.value, values[j]!.generation, c.floor, c.rowGone)) this.suspects.push({ ...c, dueAt });
@@ -188,10 +198,31 @@ export class StalenessAuditor {
 
   private async recheck(all: Suspect[]): Promise<void> {
     // One stale entry is one inconsistency, however many of its hits were sampled: the entry
-    // is decided (logged, counted, fenced) once; the other samples of it are duplicates.
-    const suspects = [...new Map(all.map((s) => [s.sample.key, s])).values()];
+    // is decided (logged, counted, fenced) once; the other samples of it are duplicates — in
+    // this round (a decided one is kept over the others), and while a decided one waits for
+    // another fence attempt (counted already: a second count would inflate the ratio).
+    const waitingDecided = new Set(this.suspects.filter((s) => s.fenceFailures !== undefined).map((s) => s.sample.key));
+    const byKey = new Map<string, Suspect>();
+    for (const s of all) {
+      if (waitingDecided.has(s.sample.key)) continue;
+      const kept = byKey.get(s.sample.key);
+      if (kept === undefined || (kept.fenceFailures === undefined && s.fenceFailures !== undefined)) byKey.set(s.sample.key, s);
+    }
+    const suspects = [...byKey.values()];
     if (all.length > suspects.length) this.deps.metrics.auditSkipped.inc({ reason: 'same_entry' }, all.length - suspects.length);
-    const values = await this.deps.cache.lookup(suspects.map((s) => s.sample));
+    let values: Awaited<ReturnType<AuditCache['lookup']>>;
+    try {
+      values = await this.deps.cache.lookup(suspects.map((s) => s.sample));
+    } catch (err) {
+      // Not dropped: a suspect has been seen stale once already. Re-checked one SLO later
+      // (still a change older than an SLO if it is stale then); held samples stay bounded by
+      // `maxHeld`, which stops the stream read.
+      this.deps.log.warn({ err: (err as Error).message, suspects: suspects.length }, 'audit re-check could not read the cache; trying again next SLO');
+      const dueAt = this.now() + this.opts.sloMs;
+      for (const s of suspects) this.suspects.push({ ...s, dueAt });
+      this.deps.metrics.auditHeld.set(this.heldSamples);
+      return;
+    }
     for (const [j, s] of suspects.entries()) {
       const { value, generation } = values[j]!;
       const decided = s.fenceFailures !== undefined;

@@ -57,7 +57,7 @@ describe('audit samples', () => {
 });
 
 /** An auditor on fakes and a manual clock: rows and cache values are set by the test. */
-function harness(sloMs = 1000, fakes: { versions?: RowVersionSource['versions']; fence?: AuditCache['fence'] } = {}) {
+function harness(sloMs = 1000, fakes: { versions?: RowVersionSource['versions']; fence?: AuditCache['fence']; lookup?: AuditCache['lookup'] } = {}) {
   let closed = false;
   let now = 0;
   const rows = new Map<string, bigint>();
@@ -74,7 +74,10 @@ function harness(sloMs = 1000, fakes: { versions?: RowVersionSource['versions'];
     close: async () => undefined,
   };
   const auditCache: AuditCache = {
-    lookup: async (items) => items.map((i) => ({ value: cache.get(i.key), generation: GEN })),
+    lookup: async (items) => {
+      if (fakes.lookup) await fakes.lookup(items);
+      return items.map((i) => ({ value: cache.get(i.key), generation: GEN }));
+    },
     fence: async (key, floor) => {
       if (fakes.fence) return fakes.fence(key, floor);
       fenced.push([key, floor]);
@@ -95,8 +98,9 @@ function harness(sloMs = 1000, fakes: { versions?: RowVersionSource['versions'];
       }, rows: rowSource, cache: auditCache, limiter: { take: async () => undefined }, metrics, log: createLogger('t', 'silent'), now: () => now },
     { sloMs },
   );
-  const count = async (name: string) => (await metrics.registry.getSingleMetric(name)!.get()).values[0]!.value;
-  return { auditor, rows, cache, fenced, queries, count, at: (t: number) => (now = t) };
+  const values = async (name: string) => (await metrics.registry.getSingleMetric(name)!.get()).values;
+  const count = async (name: string) => (await values(name))[0]!.value;
+  return { auditor, rows, cache, fenced, queries, count, values, at: (t: number) => (now = t) };
 }
 
 describe('StalenessAuditor', () => {
@@ -200,6 +204,75 @@ describe('StalenessAuditor', () => {
     await h.auditor.auditDue();
     expect(h.cache.get(key)).toEqual({ kind: 'marker', floor: 9n });
     expect([await h.count('invalidator_audit_checked_total'), await h.count('invalidator_audit_inconsistent_total')]).toEqual([1, 1]);
+    expect(h.auditor.heldSamples).toBe(0);
+  });
+
+  it('a re-check that cannot read Redis keeps its suspects for the next SLO: the stale entry is still counted and fenced', async () => {
+    let failLookups = 0;
+    const h = harness(1000, {
+      lookup: async () => {
+        if (failLookups-- > 0) throw new Error('Command timed out');
+        return [];
+      },
+    });
+    await checkedStale(h);
+    failLookups = 1;
+    h.at(2000);
+    await h.auditor.auditDue();
+    expect(h.auditor.heldSamples).toBe(1);
+    expect(await h.count('invalidator_audit_checked_total')).toBe(0);
+    h.at(3000);
+    await h.auditor.auditDue();
+    expect([await h.count('invalidator_audit_checked_total'), await h.count('invalidator_audit_inconsistent_total')]).toEqual([1, 1]);
+    expect(h.fenced).toEqual([[key, 9n]]);
+  });
+
+  it('a check that cannot read Redis drops that batch counted as redis_error, and the round goes on', async () => {
+    let failLookups = 1;
+    const h = harness(1000, {
+      lookup: async () => {
+        if (failLookups-- > 0) throw new Error('Command timed out');
+        return [];
+      },
+    });
+    const other = cacheKeys.doctorSettings('acct-1', 'doc_1').key;
+    h.rows.set(key, 9n);
+    h.rows.set(other, 9n);
+    h.cache.set(key, entry(5n));
+    h.cache.set(other, entry(5n));
+    h.auditor.accept([sample(5n), { key: other, space: 'doctor-settings', version: 5n, servedAt: 0, payloadFormat: 0 }]);
+    h.at(1000);
+    await h.auditor.auditDue();
+    expect((await h.values('invalidator_audit_skipped_total')).find((v) => v.labels.reason === 'redis_error')?.value).toBe(1);
+    expect(h.auditor.heldSamples).toBe(1); // the other table's batch became a suspect
+  });
+
+  it('a stale entry whose fence failed is not counted again by a later sample of it', async () => {
+    let failures = 1;
+    const h = harness(1000, {
+      fence: async (k, floor) => {
+        if (failures-- > 0) throw new Error('OOM command not allowed');
+        h.cache.set(k, { kind: 'marker', floor });
+        return true;
+      },
+    });
+    h.rows.set(key, 9n);
+    h.cache.set(key, entry(5n));
+    h.auditor.accept([sample(5n, 0)]);
+    h.at(200);
+    h.auditor.accept([sample(5n, 200)]);
+    h.at(1000);
+    await h.auditor.auditDue(); // the first: a suspect, due at 2000
+    h.at(1200);
+    await h.auditor.auditDue(); // the second: a suspect, due at 2200
+    h.at(2000);
+    await h.auditor.auditDue(); // the first: inconsistent, its fence fails (next attempt at 3000)
+    h.at(2200);
+    await h.auditor.auditDue(); // the second: the same entry, decided already
+    h.at(3000);
+    await h.auditor.auditDue();
+    expect([await h.count('invalidator_audit_checked_total'), await h.count('invalidator_audit_inconsistent_total')]).toEqual([1, 1]);
+    expect(h.cache.get(key)).toEqual({ kind: 'marker', floor: 9n });
     expect(h.auditor.heldSamples).toBe(0);
   });
 
