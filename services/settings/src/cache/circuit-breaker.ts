@@ -41,6 +41,16 @@ export class CircuitBreaker {
     return true;
   }
 
+  /**
+   * The request let through did not reach a Redis it may trust (on a cluster, a slot answered by
+   * a master no incarnation check has compared): neither success nor failure. In half-open state
+   * the next request probes instead; without this, no request was ever let through again and
+   * every read went to PostgreSQL until the process restarted.
+   */
+  releaseProbe(): void {
+    if (this.current === 'half-open') this.probeInFlight = false;
+  }
+
   recordSuccess(): void {
     this.failures = 0;
     this.probeInFlight = false;

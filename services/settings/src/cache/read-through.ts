@@ -329,6 +329,7 @@ export class ReadThrough {
       if (read === undefined) {
         // Answered, or about to be asked, by a master no incarnation check has seen: PostgreSQL.
         if (ticket) near!.endRead(ticket);
+        breaker.releaseProbe();
         return undefined;
       }
       const [gen, ...rest] = read;

@@ -16,12 +16,16 @@ class FakeCluster {
   /** Slot → [master host:port], as ioredis keeps it. */
   readonly slots: string[][] = Array.from({ length: 16384 }, () => ['10.0.0.1:6379']);
   store = new Map<string, Buffer>();
+  /** Every command times out (a master gone, before the failover). */
+  down = false;
   /** Runs before an MGET answers (the test's failover). */
   beforeMgetAnswers: (() => void) | undefined;
   getBuffer(key: string) {
+    if (this.down) return Promise.reject(new Error('Command timed out'));
     return Promise.resolve(this.store.get(key) ?? null);
   }
   mgetBuffer(...keys: string[]) {
+    if (this.down) return Promise.reject(new Error('Command timed out'));
     this.beforeMgetAnswers?.();
     return Promise.resolve(keys.map((key) => this.store.get(key) ?? null));
   }
@@ -38,9 +42,11 @@ class FakeCluster {
 function setup() {
   const redis = new FakeCluster();
   const verified = new Set(['10.0.0.1:6379']);
+  const clock = { t: 1_000_000 };
+  const breaker = new CircuitBreaker({ failureThreshold: 2, openMs: 60_000, now: () => clock.t });
   const rt = new ReadThrough({
     redis: redis as unknown as CacheRedis,
-    breaker: new CircuitBreaker({ failureThreshold: 2, openMs: 60_000 }),
+    breaker,
     fallbackLimiter: new ConcurrencyLimiter(8),
     metrics: createSettingsMetrics(),
     timing: defaultCacheTiming,
@@ -61,7 +67,7 @@ function setup() {
   };
   const read = (key: string) => rt.get(source, key, { mode: { kind: 'minimize_latency' }, startedAt: Date.now(), deadline: Date.now() + 5000 });
   redis.store.set(generationKey('account-settings'), Buffer.from('7'));
-  return { redis, verified, read, loads: () => loads };
+  return { redis, verified, read, loads: () => loads, breaker, clock };
 }
 
 /** An entry at v1 under the generation Redis holds (7): what the promoted replica still has (it missed the v2 marker). */
@@ -96,5 +102,24 @@ describe('ReadThrough on a Redis Cluster during a failover', () => {
     const got = await read('b');
     expect(got?.value).toBe('v2 from PostgreSQL');
     expect(loads()).toBe(1);
+  });
+
+  it('a breaker probe answered by a master the check has not compared lets the next request probe: the breaker closes once Redis is trusted', async () => {
+    const { redis, read, breaker, clock } = setup();
+    const key = 'v1:{acct:d}:account-settings';
+    redis.store.set(key, staleEntry());
+    redis.down = true;
+    await read('d');
+    await read('d');
+    expect(breaker.state).toBe('open');
+    redis.down = false;
+    clock.t += 60_001;
+    // The probe meets a slot map that already names the promoted replica: not asked.
+    redis.slots[keySlot(key)] = ['10.0.0.2:6379'];
+    expect((await read('d'))?.value).toBe('v2 from PostgreSQL');
+    // The slot is served by a compared master again: the next read probes and closes the breaker.
+    redis.slots[keySlot(key)] = ['10.0.0.1:6379'];
+    expect((await read('d'))?.value).toBe('v1 stale');
+    expect(breaker.state).toBe('closed');
   });
 });
