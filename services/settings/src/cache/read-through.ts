@@ -133,7 +133,8 @@ type Found<T> = Loaded<T> | typeof ABSENT;
 const isAbsence = (value: { version: bigint }): boolean => value.version === 0n;
 
 /** One Redis read of a space's generation and some entries; `ticket` while installs into the near-cache are allowed. */
-type Lookup = { generation: bigint; values: Array<CacheValue | undefined>; ticket: ReadTicket | undefined } | undefined;
+/** `claimsBefore`: SingleFlight.claimsSoFar when Redis's answer was in hand (flights claimed later started after it). */
+type Lookup = { generation: bigint; values: Array<CacheValue | undefined>; ticket: ReadTicket | undefined; claimsBefore: number } | undefined;
 type Outcome = Loaded<unknown> | undefined;
 
 /** How a flight's keys are loaded. */
@@ -151,6 +152,8 @@ interface FlightOptions {
    * exists, so an answer older than it (or an absence) from a load joined here is stale.
    */
   floors?: ReadonlyMap<string, bigint>;
+  /** Lookup.claimsBefore of the read that found the floors. */
+  floorsSeenBeforeClaim?: number;
   /** ReadRequest.yieldToSameVersion of the read that starts the flight. */
   yieldToSameVersion?: boolean;
 }
@@ -305,6 +308,7 @@ export class ReadThrough {
       lease: req.mode.kind === 'minimize_latency' && lookup !== undefined && this.deps.fillLease !== undefined,
       deliberateFor,
       floors: seen.floors,
+      ...(lookup ? { floorsSeenBeforeClaim: lookup.claimsBefore } : {}),
       yieldToSameVersion: req.yieldToSameVersion === true,
     });
     cacheKeys.forEach((ck, i) => {
@@ -324,8 +328,10 @@ export class ReadThrough {
     const near = this.deps.near?.usable ? this.deps.near : undefined;
     // Taken before the MGET is sent: an invalidation arriving before its reply refuses the install.
     const ticket = near?.beginRead([generationKey(space), ...keys]);
+    let claimsBefore: number;
     try {
       const read = await this.readGenerationAndEntries(space, keys, near);
+      claimsBefore = this.flights.claimsSoFar;
       if (read === undefined) {
         // Answered, or about to be asked, by a master no incarnation check has seen: PostgreSQL.
         if (ticket) near!.endRead(ticket);
@@ -359,7 +365,7 @@ export class ReadThrough {
         return undefined;
       }
     });
-    return { generation, values, ticket };
+    return { generation, values, ticket, claimsBefore };
   }
 
   /**
@@ -508,21 +514,23 @@ export class ReadThrough {
     const notBefore = req.mode.kind === 'fully_consistent' || req.joinsOnlyLaterLoads === true ? req.startedAt : Number.NEGATIVE_INFINITY;
     const tokenFloor = req.mode.kind === 'at_least_as_fresh' ? (src.tokenVersion ? src.tokenVersion(req.mode.token) : req.mode.token.version) : 0n;
     // Per key: the load awaited, and the deadline of a joined one (undefined: our own).
-    const waits: Array<[string, Promise<Outcome>, number | undefined]> = [];
+    // Per key: the load awaited, the deadline of a joined one (undefined: our own), and whether
+    // a joined one was claimed after this read's lookup answered.
+    const waits: Array<[string, Promise<Outcome>, number | undefined, boolean]> = [];
     const mine: string[] = [];
     for (const ck of pending.keys()) {
       const joined = this.flights.join(ck, notBefore, opts.deliberateFor, opts.generation);
       if (joined) {
         this.deps.metrics.coalesced.inc();
-        waits.push([ck, joined.promise, joined.deadline]);
+        waits.push([ck, joined.promise, joined.deadline, opts.floorsSeenBeforeClaim !== undefined && joined.claimNumber > opts.floorsSeenBeforeClaim]);
       } else {
         mine.push(ck);
       }
     }
-    for (const [ck, p] of this.startFlight(src, mine, pending, req, opts)) waits.push([ck, p, undefined]);
+    for (const [ck, p] of this.startFlight(src, mine, pending, req, opts)) waits.push([ck, p, undefined, true]);
     const out = new Map<string, Loaded<T> | undefined>();
     const behind: string[] = [];
-    for (const [ck, p, joinedDeadline] of waits) {
+    for (const [ck, p, joinedDeadline, claimedAfterLookup] of waits) {
       let got: Loaded<T> | undefined;
       try {
         got = (await p) as Loaded<T> | undefined;
@@ -538,8 +546,14 @@ export class ReadThrough {
       // A joined load may have started before the change whose marker this read found (a load
       // slower than the invalidation lag), or before the write the caller's token names: what it
       // read predates them. Loaded again by a flight that starts now, after the marker landed and
-      // the token was issued.
-      if (joinedDeadline !== undefined && floor !== undefined && (got === undefined || got.version < floor)) behind.push(ck);
+      // the token was issued. Not a load claimed after this read's lookup answered: it started
+      // after the marker was in Redis, so after the change committed, and its answer (an absence
+      // of a deleted row included: a deletion's floor is one above the last version) is current.
+      // Refused too, every concurrent Get of a deleted name made a query of its own for as long
+      // as the marker lived. A token's floor is still checked (the flight may be a leased one,
+      // answered by another replica's fill that is not fenced by the token).
+      const afterMarker = claimedAfterLookup && tokenFloor === 0n;
+      if (joinedDeadline !== undefined && floor !== undefined && !afterMarker && (got === undefined || got.version < floor)) behind.push(ck);
       else out.set(ck, got);
     }
     for (const [ck, p] of this.startFlight(src, behind, pending, req, opts)) out.set(ck, (await p) as Loaded<T> | undefined);

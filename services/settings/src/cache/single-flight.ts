@@ -19,12 +19,16 @@ interface Flight<T> {
   readonly deadline: number;
   /** The cache generation its starter looked the key up under (undefined: Redis not read). */
   readonly generation: bigint | undefined;
+  /** Its claim's place in this process's order of claims (SingleFlight.claimsSoFar). */
+  readonly claimNumber: number;
 }
 
 /** A load joined: its result, and the deadline it runs with (a joiner with more time may outlive it). */
 export interface Joined<T> {
   readonly promise: Promise<T>;
   readonly deadline: number;
+  /** Its claim's place in the order of claims: greater than a `claimsSoFar` read earlier means claimed after that read. */
+  readonly claimNumber: number;
 }
 
 export interface Claim<T> {
@@ -35,6 +39,7 @@ export interface Claim<T> {
 
 export class SingleFlight<T> {
   private readonly flights = new Map<string, Flight<T>>();
+  private claimed = 0;
 
   constructor(private readonly now: () => number = Date.now) {}
 
@@ -57,6 +62,14 @@ export class SingleFlight<T> {
   }
 
   /**
+   * How many claims this process has made: a flight whose `claimNumber` is greater was claimed
+   * after this was read. A clock cannot tell that (whole milliseconds, and it can step back).
+   */
+  get claimsSoFar(): number {
+    return this.claimed;
+  }
+
+  /**
    * Registers new loads for `keys` (replacing any older flight, so later callers join the newer
    * one). The caller settles every claim, then calls `release` once follow-up work (the cache
    * fill) is done. `freshJoinable: false` makes the loads joinable only by readers without a
@@ -69,6 +82,7 @@ export class SingleFlight<T> {
     const startedAt = opts.freshJoinable === false ? Number.NEGATIVE_INFINITY : this.now();
     const owner = opts.owner;
     const deadline = opts.deadline ?? Number.POSITIVE_INFINITY;
+    const claimNumber = ++this.claimed;
     const claims: Claim<T>[] = [];
     const promises: Promise<T>[] = [];
     const mine: Array<[string, Flight<T>]> = [];
@@ -81,7 +95,7 @@ export class SingleFlight<T> {
       });
       // A joiner may give up (deadline) before the load settles; that must not be unhandled.
       promise.catch(() => undefined);
-      const flight = { promise, startedAt, owner, deadline, generation: opts.generation };
+      const flight = { promise, startedAt, owner, deadline, generation: opts.generation, claimNumber };
       this.flights.set(key, flight);
       mine.push([key, flight]);
       claims.push({ key, resolve, reject });

@@ -288,6 +288,32 @@ describe('a read that joins a load already in flight', () => {
     expect((await r2)?.value).toBe('six');
   });
 
+  it('does not take a joined load claimed before its lookup found the marker: that load may predate the change', async () => {
+    const { s, slow, r1 } = await firstReadStalled();
+    s.db.set('a', { version: 6n, value: 'six' });
+    s.redis.store.set('k:a', Buffer.from('m|6'));
+    const r2 = slow.read('a');
+    await tick();
+    slow.release();
+    expect((await r1)?.value).toBe('five');
+    expect((await r2)?.value).toBe('six');
+  });
+
+  it('concurrent reads that found the same marker share one load, an absence of a deleted row included', async () => {
+    const s = setup();
+    s.redis.store.set(generationKey('account-settings'), Buffer.from('3'));
+    s.redis.store.set('k:a', Buffer.from('m|6')); // the row (v5) deleted: its marker one above
+    const got = await Promise.all(Array.from({ length: 30 }, () => s.read('a')));
+    expect(got.every((g) => g === undefined)).toBe(true);
+    expect(s.loads()).toBe(1);
+    // A row at the marker's version is shared too.
+    s.redis.store.set('k:b', Buffer.from('m|7'));
+    s.db.set('b', { version: 7n, value: 'seven' });
+    const before = s.loads();
+    expect((await Promise.all(Array.from({ length: 30 }, () => s.read('b')))).map((g) => g?.value)).toEqual(Array(30).fill('seven'));
+    expect(s.loads()).toBe(before + 1);
+  });
+
   it('does not join a load started under another generation (a TRUNCATE renewed it in between)', async () => {
     const { s, slow, r1 } = await firstReadStalled();
     s.db.delete('a');
