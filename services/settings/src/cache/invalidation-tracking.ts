@@ -87,7 +87,14 @@ export class InvalidationTracking implements NearCacheTracking {
     // A subscriber connection can die without closing (a silent network fault): its pushes are
     // lost while the data connection still works. A PING answered on it proves every push sent
     // before it arrived (one ordered stream); one that fails restarts the subscriber.
-    this.heartbeat = setInterval(() => this.checkSubscriber(), HEARTBEAT_MS).unref();
+    // The data connection owns the tracking: if Redis frees that client (a middlebox dropped an
+    // idle flow and Redis' keepalive reaped it), Redis stops sending pushes and tells nobody,
+    // and a replica serving a hot set from L1 sends no command that would notice. So it is asked
+    // too (CLIENT TRACKINGINFO), and must still track for the subscriber it redirects to.
+    this.heartbeat = setInterval(() => {
+      this.checkSubscriber();
+      this.checkData();
+    }, HEARTBEAT_MS).unref();
     void this.setUp();
   }
 
@@ -102,6 +109,31 @@ export class InvalidationTracking implements NearCacheTracking {
       this.log.warn({ err: (err as Error).message }, 'near-cache subscriber did not answer PING; reconnecting it');
       this.subscriber.disconnect(true);
     });
+  }
+
+  private checkData(): void {
+    if (this.current !== 'on' || this.data.status !== 'ready') return;
+    const attempt = this.attempt;
+    const redirect = this.subscriberId;
+    this.data.client('TRACKINGINFO').then(
+      (info: unknown) => {
+        if (attempt !== this.attempt) return;
+        const problem = trackingInfoProblem(info, redirect);
+        if (problem === undefined) return;
+        this.log.warn({ problem }, 'near-cache data connection no longer tracks for this replica; reconnecting it');
+        this.lost(`data connection: ${problem}`);
+        this.data.disconnect(true);
+      },
+      (err: unknown) => {
+        if (attempt !== this.attempt) return;
+        // Refused by Redis (an ACL without CLIENT TRACKINGINFO): the connection answered, and
+        // that is what can be checked. A timeout or a dead connection ends tracking.
+        if ((err as Error).name === 'ReplyError') return;
+        this.log.warn({ err: (err as Error).message }, 'near-cache data connection did not answer; reconnecting it');
+        this.lost('data connection did not answer');
+        this.data.disconnect(true);
+      },
+    );
   }
 
   get state(): TrackingState {
@@ -191,4 +223,24 @@ export class InvalidationTracking implements NearCacheTracking {
     if (state === 'on') this.changes?.resumed();
     else this.changes?.lost();
   }
+}
+
+/**
+ * What is wrong with a `CLIENT TRACKINGINFO` reply (RESP2: flags, [..], redirect, id,
+ * prefixes, [..]) for a connection that should track in BCAST mode for `redirect`; undefined
+ * when nothing is.
+ */
+export function trackingInfoProblem(info: unknown, redirect: string | undefined): string | undefined {
+  if (!Array.isArray(info)) return 'unreadable CLIENT TRACKINGINFO reply';
+  const field = (name: string): unknown => {
+    const i = info.findIndex((v) => String(v) === name);
+    return i >= 0 ? info[i + 1] : undefined;
+  };
+  const flags = field('flags');
+  const flagList = Array.isArray(flags) ? flags.map(String) : [];
+  if (!flagList.includes('on')) return 'tracking is off';
+  if (flagList.includes('broken_redirect')) return 'the client it redirects to is gone';
+  if (!flagList.includes('bcast')) return 'tracking is not in BCAST mode';
+  if (redirect !== undefined && String(field('redirect')) !== redirect) return `redirects to ${String(field('redirect'))}, not ${redirect}`;
+  return undefined;
 }

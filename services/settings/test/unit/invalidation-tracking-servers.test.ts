@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type Redis from 'ioredis';
 import { createLogger } from '@settings/shared';
-import { InvalidationTracking } from '../../src/cache/invalidation-tracking';
+import { HEARTBEAT_MS, InvalidationTracking, trackingInfoProblem } from '../../src/cache/invalidation-tracking';
 import { NearCache } from '../../src/cache/near-cache';
 
 /**
@@ -17,9 +17,16 @@ class StandInConnection extends EventEmitter {
   constructor(private readonly runId: string) {
     super();
   }
+  /** What CLIENT TRACKINGINFO answers (a function: it may reject). */
+  trackingInfo: () => Promise<unknown> = () => Promise.resolve(['flags', ['on', 'bcast'], 'redirect', 7, 'prefixes', []]);
+  disconnects = 0;
   client(...args: string[]) {
     this.sent.push(`CLIENT ${args.join(' ')}`);
+    if (args[0] === 'TRACKINGINFO') return this.trackingInfo();
     return Promise.resolve(args[0] === 'ID' ? 7 : 'OK');
+  }
+  disconnect() {
+    this.disconnects += 1;
   }
   info() {
     return Promise.resolve(`# Server\r\nredis_version:7.0.15\r\nrun_id:${this.runId}\r\n`);
@@ -51,7 +58,7 @@ const tracking = (dataRunId: string, subscriberRunId: string) => {
   const subscriber = new StandInConnection(subscriberRunId);
   const near = new NearCache({ maxEntries: 10, maxBytes: 1 << 20 });
   const t = new InvalidationTracking(data as unknown as Redis, subscriber as unknown as Redis, near, createLogger('test', 'silent'));
-  return { t, data };
+  return { t, data, near };
 };
 
 describe('near-cache tracking set-up', () => {
@@ -67,5 +74,49 @@ describe('near-cache tracking set-up', () => {
     expect(await t.waitOn(1000)).toBe(true);
     expect(data.sent.some((c) => c.startsWith('CLIENT TRACKING on REDIRECT 7'))).toBe(true);
     t.close();
+  });
+});
+
+describe('near-cache tracking heartbeat on the data connection (the one that owns CLIENT TRACKING)', () => {
+  const heartbeat = () => new Promise((r) => setTimeout(r, HEARTBEAT_MS + 300));
+
+  it('stays on while the data connection reports tracking for the subscriber', async () => {
+    const { t, data } = tracking('aaaa', 'aaaa');
+    expect(await t.waitOn(1000)).toBe(true);
+    await heartbeat();
+    expect(t.state).toBe('on');
+    expect(data.sent).toContain('CLIENT TRACKINGINFO');
+    t.close();
+  });
+
+  it('turns off, empties L1 and reconnects the data connection when it stops answering (Redis may have freed it and its tracking)', async () => {
+    const { t, data, near } = tracking('aaaa', 'aaaa');
+    expect(await t.waitOn(1000)).toBe(true);
+    data.trackingInfo = () => Promise.reject(new Error('Command timed out'));
+    await heartbeat();
+    expect(t.state).toBe('off');
+    expect(near.usable).toBe(false);
+    expect(data.disconnects).toBe(1);
+    t.close();
+  });
+
+  it('turns off when the data connection no longer tracks (a new client behind the same connection)', async () => {
+    const { t, data } = tracking('aaaa', 'aaaa');
+    expect(await t.waitOn(1000)).toBe(true);
+    data.trackingInfo = () => Promise.resolve(['flags', ['off'], 'redirect', -1, 'prefixes', []]);
+    await heartbeat();
+    expect(t.state).toBe('off');
+    t.close();
+  });
+});
+
+describe('trackingInfoProblem', () => {
+  it('accepts BCAST tracking for the subscriber and names what else is wrong', () => {
+    expect(trackingInfoProblem(['flags', ['on', 'bcast'], 'redirect', 101, 'prefixes', ['v1:']], '101')).toBeUndefined();
+    expect(trackingInfoProblem(['flags', ['off'], 'redirect', -1, 'prefixes', []], '101')).toBe('tracking is off');
+    expect(trackingInfoProblem(['flags', ['on', 'bcast', 'broken_redirect'], 'redirect', 101, 'prefixes', []], '101')).toMatch(/gone/);
+    expect(trackingInfoProblem(['flags', ['on'], 'redirect', 101, 'prefixes', []], '101')).toMatch(/BCAST/);
+    expect(trackingInfoProblem(['flags', ['on', 'bcast'], 'redirect', 102, 'prefixes', []], '101')).toMatch(/redirects to 102/);
+    expect(trackingInfoProblem('OK', '101')).toMatch(/unreadable/);
   });
 });
