@@ -722,6 +722,10 @@ export class ReadThrough {
     const count = (result: 'written' | 'fenced' | 'skipped_old'): void => metrics.cacheFills.inc({ space: src.space, result });
     const absent = absentTtlMs > 0 ? keys.filter((key) => !loaded.has(key)) : [];
     const fills: Array<readonly [string, Loaded<T> | undefined]> = [...loaded, ...absent.map((key) => [key, undefined] as const)];
+    // One failure for the breaker however many of these fail: they go out together (one
+    // auto-pipelined write), so one Redis stall fails them all, and counted per key a BatchGet of
+    // `failureThreshold` cold keys opened the breaker on its own (every read to PostgreSQL).
+    const round = {};
     await Promise.all(
       fills.map(async ([key, entry]) => {
         if (entry && (entry.cacheable === false || entry.version <= 0n)) return;
@@ -739,7 +743,7 @@ export class ReadThrough {
           breaker.recordSuccess();
           count(written === 1 ? 'written' : 'fenced');
         } catch (err) {
-          breaker.recordFailure();
+          breaker.recordFailure(round);
           log.debug({ err, key }, 'cache fill failed');
         }
       }),

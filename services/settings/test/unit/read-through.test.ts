@@ -140,6 +140,20 @@ it('one failed MGET shared by many calls counts as one failure: it does not open
   expect(s.breaker.state).toBe('open');
 });
 
+it('the fills of one load that fail together count as one Redis failure: a BatchGet of cold keys does not open the breaker alone', async () => {
+  const s = setup(); // failureThreshold 2
+  for (const k of ['a', 'b', 'c', 'd', 'e']) s.db.set(k, { version: 1n, value: k });
+  let open!: () => void;
+  s.hold(new Promise<void>((r) => (open = r)));
+  const many = s.rt.getMany(s.source, ['a', 'b', 'c', 'd', 'e'], { mode: { kind: 'minimize_latency' }, startedAt: Date.now(), deadline: Date.now() + 5000 });
+  await tick();
+  s.redis.down = true; // a stall after the lookup: the five fills fail
+  open();
+  expect((await many).map((l) => l?.value)).toEqual(['a', 'b', 'c', 'd', 'e']);
+  await tick();
+  expect(s.breaker.state).toBe('closed');
+});
+
 it('sheds load when the fallback limit is full, without queueing, and coalesces same-key reads', async () => {
   const s = setup({ fallbackMax: 1 });
   s.db.set('a', { version: 1n, value: 'one' });
