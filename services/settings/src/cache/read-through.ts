@@ -519,7 +519,8 @@ export class ReadThrough {
     const waits: Array<[string, Promise<Outcome>, number | undefined, boolean]> = [];
     const mine: string[] = [];
     for (const ck of pending.keys()) {
-      const joined = this.flights.join(ck, notBefore, opts.deliberateFor, opts.generation);
+      // A token read never joins a leased load (README: tokens never wait on a lease).
+      const joined = this.flights.join(ck, notBefore, opts.deliberateFor, opts.generation, req.mode.kind !== 'at_least_as_fresh');
       if (joined) {
         this.deps.metrics.coalesced.inc();
         waits.push([ck, joined.promise, joined.deadline, opts.floorsSeenBeforeClaim !== undefined && joined.claimNumber > opts.floorsSeenBeforeClaim]);

@@ -21,6 +21,8 @@ interface Flight<T> {
   readonly generation: bigint | undefined;
   /** Its claim's place in this process's order of claims (SingleFlight.claimsSoFar). */
   readonly claimNumber: number;
+  /** May answer with another replica's fill (`freshJoinable: false`). */
+  readonly leased: boolean;
 }
 
 /** A load joined: its result, and the deadline it runs with (a joiner with more time may outlive it). */
@@ -47,10 +49,12 @@ export class SingleFlight<T> {
    * The in-flight load of `key` if it may be joined by a read of `caller` (undefined: not a
    * deliberate read) that needs a load started after `notBefore` and looked the key up under
    * `generation` (undefined: Redis not read, any load will do; defined: only a load started
-   * under that generation).
+   * under that generation). `leasedOk` false: not a load that may answer with another replica's
+   * fill (a token read would wait on that replica's lease for an answer it may then refuse).
    */
-  join(key: string, notBefore: number, caller?: string, generation?: bigint): Joined<T> | undefined {
+  join(key: string, notBefore: number, caller?: string, generation?: bigint, leasedOk = true): Joined<T> | undefined {
     const flight = this.flights.get(key);
+    if (flight?.leased && !leasedOk) return undefined;
     // Strictly later: clocks here count whole milliseconds, and a load started in the same one
     // as the caller's request may have started before it.
     if (!flight || (notBefore !== Number.NEGATIVE_INFINITY && flight.startedAt <= notBefore)) return undefined;
@@ -95,7 +99,7 @@ export class SingleFlight<T> {
       });
       // A joiner may give up (deadline) before the load settles; that must not be unhandled.
       promise.catch(() => undefined);
-      const flight = { promise, startedAt, owner, deadline, generation: opts.generation, claimNumber };
+      const flight = { promise, startedAt, owner, deadline, generation: opts.generation, claimNumber, leased: opts.freshJoinable === false };
       this.flights.set(key, flight);
       mine.push([key, flight]);
       claims.push({ key, resolve, reject });
