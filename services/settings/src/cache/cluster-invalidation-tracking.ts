@@ -83,13 +83,19 @@ export class ClusterInvalidationTracking implements NearCacheTracking {
       if (host !== undefined && port !== undefined) masters.set(`${host}:${port}`, { host, port });
     }
     let changed = false;
+    let removed = false;
     for (const [name, t] of this.trackers) {
       if (masters.has(name)) continue;
       this.trackers.delete(name);
       t.attempt += 1;
       t.conn.disconnect();
       changed = true;
+      removed = true;
     }
+    // A master gone from the client's view no longer pushes to us, but L1 may hold its keys'
+    // entries, and the masters left may all be on: without this, nothing changed state and they
+    // were served until a later refresh brought the master back. Dropped (and re-established).
+    if (removed) this.enter('off');
     for (const [name, node] of masters) {
       if (this.trackers.has(name)) continue;
       this.add(name, node);
