@@ -170,12 +170,12 @@ export function createSettingsMetrics(registry = new Registry()) {
     }),
     nearCacheRefusedInstalls: new Counter({
       name: 'settings_near_cache_refused_installs_total',
-      help: 'Redis replies not put into the near-cache because an invalidation of the key arrived while the read was in flight',
+      help: 'Redis replies not put into the near-cache because an invalidation of the key or of its space generation, or a flush (tracking lost or restarted), arrived while the read was in flight',
       ...r,
     }),
     nearCacheEntries,
     nearCacheBytes,
-    nearCacheTracking: new Gauge({ name: 'settings_near_cache_tracking', help: '1 while Redis invalidation tracking is on and the near-cache serves; 0 while it is bypassed', ...r }),
+    nearCacheTracking: new Gauge({ name: 'settings_near_cache_tracking', help: '1 while Redis invalidation tracking is on (the near-cache then serves unless the Redis incarnation is unverified or the breaker open: requests{result=off}); 0 while tracking is off and the near-cache is bypassed', ...r }),
     fillLeases: new Counter({
       name: 'settings_fill_leases_total',
       help: 'Cold-key fill leases: acquired (this replica loads), filled_by_other (read another replica fill instead of PostgreSQL), gave_up (waited four lease lifetimes or to the deadline: loaded anyway), redis_error (the lease or the read failed: loaded without waiting)',

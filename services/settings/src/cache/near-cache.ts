@@ -161,7 +161,11 @@ export class NearCache {
   installGeneration(ticket: ReadTicket, space: KeySpace, generation: bigint): boolean {
     if (!this.mayInstall(ticket, generationKey(space))) return false;
     const current = this.generations.get(space);
-    if (current !== undefined && current !== generation) this.dropSpace(space);
+    if (current !== undefined && current !== generation) {
+      // A read saw the new generation before its push: the space goes now, counted as the push would be.
+      const dropped = this.dropSpace(space);
+      if (dropped > 0) this.opts.onInvalidate?.('generation', dropped);
+    }
     this.generations.set(space, generation);
     return true;
   }

@@ -108,3 +108,13 @@ test('a payload is kept as a copy that owns its memory and is served as the same
   expect(payloadBytes({ ...entry(1n), payload: kept.small }).equals(want.small)).toBe(true);
   expect(payloadBytes({ ...entry(1n), payload: kept.large }).equals(want.large)).toBe(true);
 });
+
+it('a read that sees a new generation before its push drops the space and counts the drop', () => {
+  const { near, counts, put } = setup();
+  for (const k of ['a', 'b', 'c']) put(k, entry(1n));
+  const t = near.beginRead([generationKey(space)]);
+  expect(near.installGeneration(t, space, 8n)).toBe(true);
+  near.endRead(t);
+  expect(near.size.entries).toBe(0);
+  expect(counts.invalidated).toBe(3);
+});
