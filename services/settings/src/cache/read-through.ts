@@ -57,7 +57,7 @@ export interface ReadSource<K, T> {
 
 export interface ReadRequest {
   readonly mode: ReadMode;
-  /** When the gRPC call arrived (epoch ms); fully_consistent reads only join loads started after it. */
+  /** When the gRPC call arrived (epoch ms). */
   readonly startedAt: number;
   readonly deadline: number;
   /** Who is calling (the token's `sub`): deliberate database reads are shared fairly between callers. */
@@ -70,7 +70,7 @@ export interface ReadRequest {
    */
   readonly yieldToSameVersion?: boolean;
   /**
-   * Join only database loads that started after `startedAt`, as fully_consistent reads do. A
+   * Join only database loads that started after this read did, as fully_consistent reads do. A
    * Watch re-read sets it: the change that caused it carries no version a joined load's answer
    * could be compared with. A token read without it joins any load and takes its answer only
    * when that reaches the token (else it loads again).
@@ -194,7 +194,7 @@ export class ReadThrough {
     this.payloadGenerations = deps.payloadGenerations ?? new PayloadGenerations();
     this.clustered = isRedisCluster(deps.redis);
     this.mget = new CoalescedMget(deps.redis);
-    this.flights = new SingleFlight<Outcome>(this.now);
+    this.flights = new SingleFlight<Outcome>();
   }
 
   /** One key; undefined when the resource does not exist. */
@@ -265,6 +265,8 @@ export class ReadThrough {
 
   /** `askNear` false: the caller has just asked the near-cache (read), and it had none of them. */
   private async readMany<K, T>(src: ReadSource<K, T>, keys: readonly K[], req: ReadRequest, askNear: boolean, decode: boolean): Promise<Array<Loaded<T> | undefined>> {
+    // Loads claimed from here on started after this read (fully_consistent and Watch re-reads join only those).
+    const claimsAtStart = this.flights.claimsSoFar;
     const cacheKeys = keys.map((k) => src.cacheKey(k).key);
     const results: Array<Loaded<T> | undefined> = new Array(keys.length);
     const pending = new Map<string, K>();
@@ -302,7 +304,7 @@ export class ReadThrough {
     // Each deliberate call spends its caller's rate, also when it joins another call's query.
     const overRate = deliberateFor === undefined ? undefined : this.deps.deliberateReads?.chargeCall(deliberateFor, req.deadline);
     if (overRate) await overRate;
-    const loaded = await this.loadCoalesced(src, pending, req, {
+    const loaded = await this.loadCoalesced(src, pending, req, claimsAtStart, {
       generation: lookup?.generation,
       fallback: !bypass && !lookup,
       lease: req.mode.kind === 'minimize_latency' && lookup !== undefined && this.deps.fillLease !== undefined,
@@ -503,24 +505,30 @@ export class ReadThrough {
     src: ReadSource<K, T>,
     pending: Map<string, K>,
     req: ReadRequest,
+    claimsAtStart: number,
     opts: FlightOptions,
   ): Promise<Map<string, Loaded<T> | undefined>> {
-    // fully_consistent promises a snapshot taken after the call arrived: only a later load will
-    // do. A token promises a version: any load in flight will, if its answer reaches the token
-    // (checked below like a marker's floor). Fenced by arrival time instead, token reads of a key
-    // Redis never holds (a staff list with no row or over the cache cap) each started a query of
-    // their own whenever they arrived in the same millisecond as the running one, neither shared
-    // nor charged as deliberate reads.
-    const notBefore = req.mode.kind === 'fully_consistent' || req.joinsOnlyLaterLoads === true ? req.startedAt : Number.NEGATIVE_INFINITY;
+    // fully_consistent promises a snapshot taken after the call arrived: only a load claimed
+    // after this read began will do (counted, not timed: a wall clock stepped back let such a
+    // read join an older load). A token promises a version: any load in flight will, if its
+    // answer reaches the token (checked below like a marker's floor). Fenced by arrival time
+    // instead, token reads of a key Redis never holds (a staff list with no row or over the cache
+    // cap) each started a query of their own whenever they arrived in the same millisecond as the
+    // running one, neither shared nor charged as deliberate reads.
+    const laterThanClaim = req.mode.kind === 'fully_consistent' || req.joinsOnlyLaterLoads === true ? claimsAtStart : undefined;
     const tokenFloor = req.mode.kind === 'at_least_as_fresh' ? (src.tokenVersion ? src.tokenVersion(req.mode.token) : req.mode.token.version) : 0n;
-    // Per key: the load awaited, and the deadline of a joined one (undefined: our own).
     // Per key: the load awaited, the deadline of a joined one (undefined: our own), and whether
     // a joined one was claimed after this read's lookup answered.
     const waits: Array<[string, Promise<Outcome>, number | undefined, boolean]> = [];
     const mine: string[] = [];
     for (const ck of pending.keys()) {
       // A token read never joins a leased load (README: tokens never wait on a lease).
-      const joined = this.flights.join(ck, notBefore, opts.deliberateFor, opts.generation, req.mode.kind !== 'at_least_as_fresh');
+      const joined = this.flights.join(ck, {
+        ...(laterThanClaim === undefined ? {} : { laterThanClaim }),
+        ...(opts.deliberateFor === undefined ? {} : { caller: opts.deliberateFor }),
+        ...(opts.generation === undefined ? {} : { generation: opts.generation }),
+        leasedOk: req.mode.kind !== 'at_least_as_fresh',
+      });
       if (joined) {
         this.deps.metrics.coalesced.inc();
         waits.push([ck, joined.promise, joined.deadline, opts.floorsSeenBeforeClaim !== undefined && joined.claimNumber > opts.floorsSeenBeforeClaim]);

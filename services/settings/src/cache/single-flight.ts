@@ -1,19 +1,20 @@
 /**
  * Coalesces concurrent loads of one key in this process into one database query.
  *
- * A caller may only join a load that started after `notBefore`: a fully consistent read (or a
- * Watch re-read after a change) must not be answered by a query that began before the caller's
- * own request arrived (its snapshot could predate a write the caller already saw). A token read
- * joins any load and checks its answer's version itself (read-through.ts). And a load
- * that first waits for one caller's share of deliberate reads (`owner`, fair-share-limiter.ts)
- * is joined only by that caller's reads: anyone else joining it would wait behind that caller's
- * share, and be refused with it, for a read of their own. Nor is a load joined by a read that
- * looked the key up under another generation: a renewal (TRUNCATE, restore, Redis restart)
- * between the two lookups may have removed or rewound the row the older load is reading.
+ * A caller may require a load claimed after a point of its own (`laterThanClaim`, a
+ * `claimsSoFar` it read): a fully consistent read (or a Watch re-read after a change) must not be
+ * answered by a query that began before the caller's own request arrived (its snapshot could
+ * predate a write the caller already saw). Claims are counted, not timed: a wall clock counts
+ * whole milliseconds and can step back. A token read joins any load and checks its answer's
+ * version itself (read-through.ts). And a load that first waits for one caller's share of
+ * deliberate reads (`owner`, fair-share-limiter.ts) is joined only by that caller's reads:
+ * anyone else joining it would wait behind that caller's share, and be refused with it, for a
+ * read of their own. Nor is a load joined by a read that looked the key up under another
+ * generation: a renewal (TRUNCATE, restore, Redis restart) between the two lookups may have
+ * removed or rewound the row the older load is reading.
  */
 interface Flight<T> {
   readonly promise: Promise<T>;
-  readonly startedAt: number;
   readonly owner: string | undefined;
   /** The deadline the load runs with: its starter's (epoch ms). */
   readonly deadline: number;
@@ -33,6 +34,14 @@ export interface Joined<T> {
   readonly claimNumber: number;
 }
 
+/** SingleFlight.join's requirements of a load. */
+export interface JoinRequirements {
+  readonly laterThanClaim?: number;
+  readonly caller?: string;
+  readonly generation?: bigint;
+  readonly leasedOk?: boolean;
+}
+
 export interface Claim<T> {
   key: string;
   resolve(value: T): void;
@@ -43,26 +52,25 @@ export class SingleFlight<T> {
   private readonly flights = new Map<string, Flight<T>>();
   private claimed = 0;
 
-  constructor(private readonly now: () => number = Date.now) {}
-
   /**
-   * The in-flight load of `key` if it may be joined by a read of `caller` (undefined: not a
-   * deliberate read) that needs a load started after `notBefore` and looked the key up under
-   * `generation` (undefined: Redis not read, any load will do; defined: only a load started
-   * under that generation). `leasedOk` false: not a load that may answer with another replica's
-   * fill (a token read would wait on that replica's lease for an answer it may then refuse).
+   * The in-flight load of `key` if it may be joined by a read with these requirements:
+   * `laterThanClaim`, only a load claimed after that many claims (and never a leased one: its
+   * answer may be another replica's fill, whose database read can predate the caller);
+   * `caller` (undefined: not a deliberate read); `generation` (undefined: Redis not read, any
+   * load will do; defined: only a load started under that generation); `leasedOk` false: not a
+   * load that may answer with another replica's fill (a token read would wait on that replica's
+   * lease for an answer it may then refuse).
    */
-  join(key: string, notBefore: number, caller?: string, generation?: bigint, leasedOk = true): Joined<T> | undefined {
+  join(key: string, opts: JoinRequirements = {}): Joined<T> | undefined {
     const flight = this.flights.get(key);
-    if (flight?.leased && !leasedOk) return undefined;
-    // Strictly later: clocks here count whole milliseconds, and a load started in the same one
-    // as the caller's request may have started before it.
-    if (!flight || (notBefore !== Number.NEGATIVE_INFINITY && flight.startedAt <= notBefore)) return undefined;
+    if (!flight) return undefined;
+    if (opts.laterThanClaim !== undefined && (flight.leased || flight.claimNumber <= opts.laterThanClaim)) return undefined;
+    if (flight.leased && opts.leasedOk === false) return undefined;
     // A load that did not read Redis (a fallback: its lookup failed) may have started before a
     // renewal the joiner's lookup saw: joined, a read after a TRUNCATE's new generation was
     // answered with the truncated row.
-    if (generation !== undefined && flight.generation !== generation) return undefined;
-    return flight.owner === undefined || flight.owner === caller ? flight : undefined;
+    if (opts.generation !== undefined && flight.generation !== opts.generation) return undefined;
+    return flight.owner === undefined || flight.owner === opts.caller ? flight : undefined;
   }
 
   /**
@@ -83,7 +91,6 @@ export class SingleFlight<T> {
    * the one the keys were looked up under.
    */
   claim(keys: readonly string[], opts: { freshJoinable?: boolean; owner?: string; deadline?: number; generation?: bigint } = {}): { claims: Claim<T>[]; promises: Promise<T>[]; release(): void } {
-    const startedAt = opts.freshJoinable === false ? Number.NEGATIVE_INFINITY : this.now();
     const owner = opts.owner;
     const deadline = opts.deadline ?? Number.POSITIVE_INFINITY;
     const claimNumber = ++this.claimed;
@@ -99,7 +106,7 @@ export class SingleFlight<T> {
       });
       // A joiner may give up (deadline) before the load settles; that must not be unhandled.
       promise.catch(() => undefined);
-      const flight = { promise, startedAt, owner, deadline, generation: opts.generation, claimNumber, leased: opts.freshJoinable === false };
+      const flight = { promise, owner, deadline, generation: opts.generation, claimNumber, leased: opts.freshJoinable === false };
       this.flights.set(key, flight);
       mine.push([key, flight]);
       claims.push({ key, resolve, reject });

@@ -154,6 +154,22 @@ it('the fills of one load that fail together count as one Redis failure: a Batch
   expect(s.breaker.state).toBe('closed');
 });
 
+it('a fully_consistent read never joins a load claimed before it began, even when the wall clock stepped back in between', async () => {
+  const s = setup();
+  s.db.set('a', { version: 1n, value: 'one' });
+  let open!: () => void;
+  s.hold(new Promise<void>((r) => (open = r)));
+  const first = s.read('a');
+  await tick();
+  // NTP stepped the clock back 300 ms: this call's arrival is stamped before the running load's start.
+  const at = Date.now() - 300;
+  const strong = s.rt.get(s.source, 'a', { mode: { kind: 'fully_consistent' }, startedAt: at, deadline: at + 5000 });
+  await tick();
+  open();
+  await Promise.all([first, strong]);
+  expect(s.loads()).toBe(2);
+});
+
 it('sheds load when the fallback limit is full, without queueing, and coalesces same-key reads', async () => {
   const s = setup({ fallbackMax: 1 });
   s.db.set('a', { version: 1n, value: 'one' });
