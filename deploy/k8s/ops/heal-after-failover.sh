@@ -4,12 +4,14 @@
 #   deploy/k8s/ops/heal-after-failover.sh -n <namespace> [--keep-offsets] [--reason <text>]
 #                                         [--renew-generations] [--dry-run]
 #
-# 1. Connector: stop it; drop the replication slot if PostgreSQL invalidated it (wal_status
-#    lost: such a slot can never stream again, and Debezium recreates only a missing slot); reset
-#    its offsets; start it, so it streams from the slot's position. Always, not only when the
-#    task FAILED: after a restore, or a failover to a standby that was behind, the stored offset
-#    is AHEAD of the new server's WAL, and Debezium (offset.mismatch.strategy no_validation)
-#    streams from it without an error, skipping every change committed before the WAL passes it.
+# 1. Connector: stop it; record this run's reason as a gap and drop the replication slot if
+#    PostgreSQL invalidated it (wal_status lost: such a slot can never stream again, and Debezium
+#    recreates only a missing slot); reset its offsets; start it, so it streams from the slot's
+#    position (the gap is recorded before the reset: a run that fails after it, step 2 timing
+#    out or the step-3 pod failing, leaves it recorded for any later heal, with or without a
+#    reason). Always, not only when the task FAILED: after a restore, or a failover to a
+#    standby that was behind, the stored offset is AHEAD of the new server's WAL, and Debezium
+#    (offset.mismatch.strategy no_validation) streams from it without an error, skipping every change committed before the WAL passes it.
 #    The reset has a cost too: with snapshot.mode=no_data Debezium then starts at the current WAL
 #    position, so the changes committed while the connector was stopped (this step's seconds)
 #    are not streamed. Step 3 heals the updates among them; a row deleted in that window stays
@@ -18,11 +20,11 @@
 #    with --keep-offsets, which skips this step. (--reset-offsets is still accepted: the default.)
 # 2. Wait until the connector task is RUNNING and the slot is active: from here on every change
 #    is evicted again, and a signal row is read.
-# 3. Re-read the current rows (the invalidator's heal-cdc-gap command): every recorded CDC gap,
-#    plus this run's reason, becomes one Debezium incremental snapshot of the cached tables; each
-#    row is re-emitted with its current version and the invalidator evicts only the entries
-#    older than their row. The cache is not emptied. Runs in a short-lived pod of the
-#    invalidator image (app.kubernetes.io/name=settings-cdc-heal) as the replication role debezium_settings: its password goes from the Secret
+# 3. Re-read the current rows (the invalidator's heal-cdc-gap command): every recorded CDC gap
+#    (with --keep-offsets, this run's reason recorded now) becomes one Debezium incremental
+#    snapshot of the cached tables; each row is re-emitted with its current version and the
+#    invalidator evicts only the entries older than their row. The cache is not emptied. Runs in
+#    a short-lived pod of the invalidator image (app.kubernetes.io/name=settings-cdc-heal) as the replication role debezium_settings: its password goes from the Secret
 #    settings-debezium-db straight into the pod's PGPASSWORD (secretKeyRef), never through
 #    this shell, the command line or the pod spec, and the operator needs no read access to
 #    Secrets.
@@ -76,14 +78,15 @@ image=$(if [[ $DRY_RUN -eq 1 ]]; then echo "<image of deploy/settings-invalidato
   "$KUBECTL" get deploy/settings-invalidator -n "$NS" -o jsonpath='{.spec.template.spec.containers[?(@.name=="settings-invalidator")].image}'; fi)
 [[ -n "$image" ]] || die "no image on deploy/settings-invalidator"
 json() { printf '%s' "$1" | sed 's/\\/\\\\/g; s/"/\\"/g'; }
-heal_pod() { # <argument>: runs heal-cdc-gap.js <argument> in a short-lived pod and waits for it
-  local overrides
+heal_pod() { # [argument...]: runs heal-cdc-gap.js <argument...> in a short-lived pod and waits for it
+  local overrides args="" a
+  for a in "$@"; do args+=",\"$(json "$a")\""; done
   overrides=$(cat <<JSON
 {"apiVersion":"v1","metadata":{"labels":{"app.kubernetes.io/name":"settings-cdc-heal","app.kubernetes.io/part-of":"settings-cache"}},
  "spec":{"serviceAccountName":"settings-invalidator","automountServiceAccountToken":false,"enableServiceLinks":false,"restartPolicy":"Never",
   "securityContext":{"runAsNonRoot":true,"runAsUser":1000,"runAsGroup":1000,"seccompProfile":{"type":"RuntimeDefault"}},
   "containers":[{"name":"heal","image":"$(json "$image")",
-   "command":["node","services/invalidator/dist/src/admin/heal-cdc-gap.js","$(json "$1")"],
+   "command":["node","services/invalidator/dist/src/admin/heal-cdc-gap.js"$args],
    "env":[{"name":"HEAL_DATABASE_URL","value":"$(json "$db_url")"},
     {"name":"PGPASSWORD","valueFrom":{"secretKeyRef":{"name":"settings-debezium-db","key":"password"}}},
     {"name":"REPLICATION_SLOT","value":"$(json "$SLOT")"}],
@@ -95,11 +98,12 @@ JSON
 )
   k run "settings-cdc-heal-$(date +%s)-$RANDOM" -n "$NS" --image="$image" --restart=Never --rm -i --quiet --overrides="$overrides"
 }
+[[ -n "$REASON" ]] || REASON="heal-after-failover.sh $(date -u +%Y-%m-%dT%H:%M:%SZ): $(if [[ $KEEP_OFFSETS -eq 1 ]]; then echo "rows re-read"; else echo "connector offsets reset"; fi)"
 
 if [[ $KEEP_OFFSETS -eq 1 ]]; then
   echo "==> keeping the connector's offsets (--keep-offsets): no stop, no reset"
 else
-echo "==> stopping the connector, dropping its slot if PostgreSQL invalidated it, resetting its offsets"
+echo "==> stopping the connector, recording the gap, dropping its slot if PostgreSQL invalidated it, resetting its offsets"
 # Never leave change capture stopped: whatever fails from here until it runs again (the drop pod,
 # the offsets reset, a timeout), the connector is started again on the way out, without a reset
 # still pending: Strimzi acts on the annotation whenever the connector is next stopped, and that
@@ -112,7 +116,9 @@ restart_on_failure() {
 trap restart_on_failure EXIT
 k patch "kafkaconnector/$CONNECTOR" -n "$NS" --type merge -p '{"spec":{"state":"stopped"}}'
 until_true "connector STOPPED" bash -c "[[ \"\$($KUBECTL get kafkaconnector/$CONNECTOR -n $NS -o jsonpath='{.status.connectorStatus.connector.state}')\" == STOPPED ]]"
-heal_pod --drop-lost-slot
+# Records REASON as a gap before the reset makes it (whatever fails later, the gap stays
+# recorded for the next heal), then drops the slot if it lost its WAL.
+heal_pod --drop-lost-slot "$REASON"
 k annotate "kafkaconnector/$CONNECTOR" -n "$NS" strimzi.io/connector-offsets=reset --overwrite
 # Strimzi removes the annotation once the offsets are reset. A failed read is not "removed":
 # started before the reset, the connector would stream from the stale offset.
@@ -126,8 +132,9 @@ until_true "connector and task RUNNING" bash -c "[[ \"\$($KUBECTL get kafkaconne
 until_true "slot $SLOT active" bash -c "$KUBECTL exec -n $NS deploy/settings-postgres-exporter -- wget -qO- http://127.0.0.1:9187/metrics | grep -Eq '^pg_replication_slot_slot_is_active\{[^}]*slot_name=\"$SLOT\"[^}]*\} 1\$'"
 
 echo "==> re-reading the current rows: incremental snapshot of the cached tables (heal-cdc-gap)"
-[[ -n "$REASON" ]] || REASON="heal-after-failover.sh $(date -u +%Y-%m-%dT%H:%M:%SZ): $(if [[ $KEEP_OFFSETS -eq 1 ]]; then echo "rows re-read"; else echo "connector offsets reset"; fi)"
-heal_pod "$REASON"
+# After a reset the gap is recorded already (step 1): heal what is recorded. Without one, this
+# run's reason is the gap.
+if [[ $KEEP_OFFSETS -eq 1 ]]; then heal_pod "$REASON"; else heal_pod; fi
 
 if [[ $RENEW -eq 1 ]]; then
   echo "==> bumping every key-space generation (--renew-generations: the whole cache becomes misses)"

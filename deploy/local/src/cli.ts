@@ -11,8 +11,9 @@ const usage = `usage: stack <up|down|status|logs [component] [lines]>
   logs     tail each component's log (or one: postgres, redis, kafka, connect)
   cluster <up|down|status>  the on-demand three-master Redis Cluster (ports 26380-26382) the
            cluster variant of the cache tests and the bench use; never part of up
-  cdc-heal [reason]  heal CDC gaps by an incremental snapshot: recorded ones, a missing or lost
-           replication slot, and with a reason one you know of (e.g. offsets reset by hand)`;
+  cdc-heal [reason]  heal CDC gaps by an incremental snapshot: recorded ones, and with a reason
+           one you know of (e.g. offsets reset by hand); a missing or lost replication slot is
+           recorded and nothing is healed (exit 1: run again once the connector streams)`;
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -53,6 +54,8 @@ async function main(argv: string[]): Promise<number> {
     case 'cdc-heal': {
       const slot = localConnectorConfig().config['slot.name'];
       const r = await healLocalCdcGaps((m) => process.stderr.write(`[stack] ${m}\n`), { slot, force: rest.join(' ') || undefined });
+      // Like the invalidator's heal-cdc-gap: an unhealed gap must not look like success.
+      if (r.slotProblem) return 1;
       process.stdout.write(r.signalId ? `healing ${r.gaps.length} gap(s): signal ${r.signalId}\n` : 'no CDC gap recorded: nothing to heal\n');
       return 0;
     }

@@ -21,9 +21,9 @@ const healDryRun = (...args: string[]): string => {
   return r.stdout;
 };
 
-test('the failover heal stops the connector, drops a lost slot, resets offsets, waits for an active slot, and only then requests the snapshot (and, if asked, bumps generations)', () => {
+test('the failover heal stops the connector, records the gap and drops a lost slot, resets offsets, waits for an active slot, and only then requests the snapshot (and, if asked, bumps generations)', () => {
   const out = healDryRun('--renew-generations');
-  const order = ['state":"stopped', 'heal-cdc-gap.js","--drop-lost-slot"', 'strimzi.io/connector-offsets=reset', 'state":"running', 'connector and task RUNNING', `slot settings_cache_slot active`, 'heal-cdc-gap.js","heal-after-failover.sh', 'renew-cache-generations.js'];
+  const order = ['state":"stopped', 'heal-cdc-gap.js","--drop-lost-slot","heal-after-failover.sh', 'strimzi.io/connector-offsets=reset', 'state":"running', 'connector and task RUNNING', `slot settings_cache_slot active`, 'heal-cdc-gap.js"]', 'renew-cache-generations.js'];
   const positions = order.map((s) => out.indexOf(s));
   expect(positions.every((p) => p >= 0)).toBe(true);
   expect([...positions].sort((a, b) => a - b)).toEqual(positions);
@@ -47,10 +47,11 @@ test('--keep-offsets re-reads the rows without stopping the connector or resetti
 });
 
 /**
- * Runs the heal against a stand-in kubectl that records every call, answers the invalidator's
- * image and a STOPPED connector, and fails the call matching `failing` (a bash case pattern).
+ * Runs the heal against a stand-in kubectl that records every call (a pod's multi-line overrides
+ * span several lines), answers the invalidator's image and a connector that stays STOPPED, and
+ * fails the call matching `failing` (a bash case pattern), if given.
  */
-function healAgainstStub(failing: string): { status: number | null; stderr: string; calls: string[] } {
+function healAgainstStub(failing?: string): { status: number | null; stderr: string; calls: string[] } {
   const dir = mkdtempSync(join(tmpdir(), 'heal-'));
   const stub = join(dir, 'kubectl');
   writeFileSync(
@@ -58,7 +59,7 @@ function healAgainstStub(failing: string): { status: number | null; stderr: stri
     `#!/usr/bin/env bash
 printf '%s\\n' "$*" >> "${dir}/calls"
 case "$*" in
-  ${failing}) exit 1 ;;
+  ${failing === undefined ? '' : `${failing}) exit 1 ;;`}
   *"get deploy/settings-invalidator"*) echo registry/settings-invalidator:1 ;;
   *"get kafkaconnector/"*connector.state*) echo STOPPED ;;
 esac
@@ -90,6 +91,21 @@ test('a heal that fails while the connector is stopped starts it again before ex
   expect(r.stderr).toContain('run this script again');
 });
 
+// A run that resets the offsets and then fails (the connector never RUNNING again, the heal pod
+// failing) must leave the gap recorded: the failure path removes no gap, and a later
+// `settings-admin heal-cdc-gap` without a reason heals only what is recorded.
+test('the gap is recorded before the offsets are reset, so a run that then dies in step 2 leaves it for the next heal', () => {
+  // The stand-in connector never reports RUNNING again: step 2 times out.
+  const r = healAgainstStub();
+  expect(r.status).toBe(1);
+  expect(r.stderr).toContain('connector and task RUNNING: not reached');
+  const recorded = r.calls.findIndex((c) => c.includes('"command":["node","services/invalidator/dist/src/admin/heal-cdc-gap.js","--drop-lost-slot","heal-after-failover.sh '));
+  const reset = r.calls.findIndex((c) => c.startsWith('annotate kafkaconnector/') && c.includes('strimzi.io/connector-offsets=reset'));
+  expect(reset).toBeGreaterThan(0);
+  expect(recorded).toBeGreaterThan(0);
+  expect(recorded).toBeLessThan(reset);
+});
+
 test('slot loss heals by re-reading rows, not by emptying the cache: the generation bump is opt-in', () => {
   const out = healDryRun();
   expect(out).toContain('heal-cdc-gap.js');
@@ -97,23 +113,34 @@ test('slot loss heals by re-reading rows, not by emptying the cache: the generat
   expect(spawnSync('bash', [script('heal-after-failover.sh'), '-n', 'settings', '--bogus'], { encoding: 'utf8' }).status).toBe(2);
 });
 
-test('the snapshot heal runs the invalidator image in a restricted pod as debezium_settings, the password from the Secret only', () => {
-  const out = healDryRun('--reason', 'slot "x" recreated');
-  // The last pod is the heal (the first drops a lost slot).
-  const overrides = JSON.parse([...out.matchAll(/--overrides=(\{.*?\}\}\n)/gs)].at(-1)![1]!) as {
-    metadata: { labels: Record<string, string> };
-    spec: {
-      serviceAccountName: string;
-      automountServiceAccountToken: boolean;
-      securityContext: { runAsNonRoot: boolean; seccompProfile: { type: string } };
-      containers: Array<{ command: string[]; env: Array<{ name: string; value?: string; valueFrom?: unknown }>; securityContext: { allowPrivilegeEscalation: boolean; readOnlyRootFilesystem: boolean; capabilities: { drop: string[] } } }>;
-    };
+type HealPod = {
+  metadata: { labels: Record<string, string> };
+  spec: {
+    serviceAccountName: string;
+    automountServiceAccountToken: boolean;
+    securityContext: { runAsNonRoot: boolean; seccompProfile: { type: string } };
+    containers: Array<{ command: string[]; env: Array<{ name: string; value?: string; valueFrom?: unknown }>; securityContext: { allowPrivilegeEscalation: boolean; readOnlyRootFilesystem: boolean; capabilities: { drop: string[] } } }>;
   };
+};
+/** The overrides of each heal pod a dry run would start, in order. */
+const healPods = (out: string): HealPod[] => [...out.matchAll(/--overrides=(\{.*?\}\}\n)/gs)].map((m) => JSON.parse(m[1]!) as HealPod);
+const HEAL_JS = 'services/invalidator/dist/src/admin/heal-cdc-gap.js';
+
+test('the reason is recorded by the pod before the offsets reset, and after the reset the heal heals what is recorded; without a reset, the heal records it', () => {
+  const [before, heal] = healPods(healDryRun('--reason', 'slot "x" recreated'));
+  expect(before!.spec.containers[0]!.command).toEqual(['node', HEAL_JS, '--drop-lost-slot', 'slot "x" recreated']);
+  expect(heal!.spec.containers[0]!.command).toEqual(['node', HEAL_JS]);
+  expect(healPods(healDryRun('--keep-offsets', '--reason', 'dead letters lost')).map((p) => p.spec.containers[0]!.command)).toEqual([['node', HEAL_JS, 'dead letters lost']]);
+});
+
+test('the snapshot heal runs the invalidator image in a restricted pod as debezium_settings, the password from the Secret only', () => {
+  // The last pod is the heal (the first records the gap and drops a lost slot).
+  const overrides = healPods(healDryRun('--reason', 'slot "x" recreated')).at(-1)!;
   expect(overrides.metadata.labels['app.kubernetes.io/name']).toBe('settings-cdc-heal');
   expect(overrides.spec).toMatchObject({ serviceAccountName: 'settings-invalidator', automountServiceAccountToken: false, securityContext: { runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } } });
   const c = overrides.spec.containers[0]!;
   expect(c.securityContext).toEqual({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, runAsNonRoot: true, capabilities: { drop: ['ALL'] } });
-  expect(c.command).toEqual(['node', 'services/invalidator/dist/src/admin/heal-cdc-gap.js', 'slot "x" recreated']);
+  expect(c.command).toEqual(['node', HEAL_JS]);
   // The command exists in the invalidator's sources (the image builds it).
   expect(existsSync(join(__dirname, '../../../../services/invalidator/src/admin/heal-cdc-gap.ts'))).toBe(true);
   const env = Object.fromEntries(c.env.map((e) => [e.name, e]));

@@ -21,7 +21,11 @@ export interface HealCdcGapConfig {
   slot: string;
   /** Recorded as a gap before the heal (an operator who knows of one); none: only gaps already recorded or found. */
   reason?: string;
-  /** `--drop-lost-slot`: only drop the slot if PostgreSQL invalidated it (dropLostSlot), no heal. */
+  /**
+   * `--drop-lost-slot [reason]`: the connector is stopped and its offsets are about to be reset:
+   * record the reason (the gap that reset makes), drop the slot if PostgreSQL invalidated it
+   * (dropLostSlot), heal nothing.
+   */
   dropLostSlot?: boolean;
   LOG_LEVEL: string;
 }
@@ -33,7 +37,6 @@ export function loadHealCdcGapConfig(environment: NodeJS.ProcessEnv = process.en
   if (!values.REPLICATION_SLOT.trim()) throw new ConfigError(['REPLICATION_SLOT is empty']);
   const dropLostSlot = args[0] === DROP_LOST_SLOT;
   const reason = (dropLostSlot ? args.slice(1) : args).join(' ').trim();
-  if (dropLostSlot && reason) throw new ConfigError([`${DROP_LOST_SLOT} takes no reason`]);
   return { databaseUrl, slot: values.REPLICATION_SLOT.trim(), ...(reason ? { reason } : {}), ...(dropLostSlot ? { dropLostSlot } : {}), LOG_LEVEL: values.LOG_LEVEL };
 }
 
@@ -45,14 +48,21 @@ const DROP_LOST_SLOT = '--drop-lost-slot';
  * and Debezium creates a slot only when it is missing: without this the connector fails on
  * every start and no heal can run. Run it with the connector stopped (PostgreSQL refuses to drop
  * an active slot), then reset the connector's offsets and start it: it creates a new slot.
+ *
+ * `resetReason`, the gap the coming offsets reset makes, is recorded before anything else,
+ * whatever the slot: recorded only after the reset, a run that fails between the two (the
+ * connector never RUNNING again, a failed heal pod) would leave no gap, and a later heal without
+ * a reason would find nothing to do. Recorded early, the worst case is one needless snapshot.
  * Returns what it did.
  */
-export async function dropLostSlot(sql: SqlRunner, slot: string): Promise<string> {
+export async function dropLostSlot(sql: SqlRunner, slot: string, resetReason?: string): Promise<string> {
+  if (resetReason) await recordCdcGap(sql, resetReason);
+  const recorded = resetReason ? `; gap recorded: ${resetReason}` : '';
   const rows = await sql('SELECT wal_status FROM pg_replication_slots WHERE slot_name = $1', [slot]);
-  if (rows[0]?.wal_status !== 'lost') return `replication slot ${slot} ${rows.length === 0 ? 'missing (the connector creates it)' : `not invalidated (wal_status ${String(rows[0]!.wal_status)})`}: kept`;
+  if (rows[0]?.wal_status !== 'lost') return `replication slot ${slot} ${rows.length === 0 ? 'missing (the connector creates it)' : `not invalidated (wal_status ${String(rows[0]!.wal_status)})`}: kept${recorded}`;
   await recordCdcGap(sql, `replication slot ${slot} lost its WAL (max_slot_wal_keep_size): dropped for the connector to create a new one`);
   await sql('SELECT pg_drop_replication_slot($1)', [slot]);
-  return `replication slot ${slot} had lost its WAL: dropped (gap recorded; heal once the connector streams from its new slot)`;
+  return `replication slot ${slot} had lost its WAL: dropped (gap recorded; heal once the connector streams from its new slot)${recorded}`;
 }
 
 export interface CdcHealReport extends HealResult {

@@ -18,7 +18,9 @@ import { describeCdcHeal, dropLostSlot, loadHealCdcGapConfig, runCdcHeal } from 
  *   npm run cdc:heal                                    # local stack (deploy/local)
  *   deploy/k8s/ops/heal-after-failover.sh -n <ns>       # Kubernetes: a short-lived pod runs
  *     node services/invalidator/dist/src/admin/heal-cdc-gap.js ["<reason>"]
- *     node services/invalidator/dist/src/admin/heal-cdc-gap.js --drop-lost-slot   # connector stopped: drop a slot PostgreSQL invalidated
+ *     node services/invalidator/dist/src/admin/heal-cdc-gap.js --drop-lost-slot ["<reason>"]
+ *       # connector stopped, offsets about to be reset: record the reason as a gap, drop a slot
+ *       # PostgreSQL invalidated, heal nothing (the heal runs once the connector streams)
  * Safe to repeat: without an unhealed gap (and no reason) it does nothing.
  */
 runMain({
@@ -30,7 +32,7 @@ runMain({
     try {
       const sql = async (text: string, params?: unknown[]): Promise<Array<Record<string, unknown>>> => (await db.query(text, params)).rows as Array<Record<string, unknown>>;
       if (config.dropLostSlot) {
-        log.info({ slot: config.slot }, await dropLostSlot(sql, config.slot));
+        log.info({ slot: config.slot, reason: config.reason }, await dropLostSlot(sql, config.slot, config.reason));
         return 0;
       }
       const report = await runCdcHeal(sql, config);

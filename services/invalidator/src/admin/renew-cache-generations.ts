@@ -8,8 +8,12 @@ import { commonEnv, createCacheRedis, keySpacesNamed, loadEnv, renewGenerations,
  *
  * When: after restoring PostgreSQL (point-in-time recovery, a dump, a promoted standby that lost
  * commits), after a CDC gap (a lost replication slot, reset connector offsets), or whenever the
- * cache may hold something the change stream will never evict. A Redis restart or failover does
- * not need it: the services notice a new Redis server by itself (redis-incarnation.ts).
+ * cache may hold something the change stream will never evict. After a restore or a gap, only
+ * once the connector streams again (task RUNNING, replication slot active, as
+ * deploy/k8s/ops/heal-after-failover.sh waits for): renewed earlier, an entry filled after the
+ * bump survives it, and a change committed before the connector streams is never published, so
+ * nothing evicts that entry. A Redis restart or failover does not need it: the services notice a
+ * new Redis server by itself (redis-incarnation.ts).
  * Cost: one miss per hot key, absorbed by single-flight and the fallback limiter.
  *
  *   npm run cache:renew-generations                         # local stack, every space

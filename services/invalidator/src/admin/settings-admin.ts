@@ -120,8 +120,6 @@ export function createAdminProgram(io: AdminIo): Command {
               skipped += 1;
               io.out(`skip   ${formatDeadLetter(r)}\t(truncated: the event itself is not in the DLQ; re-read its row with the snapshot heal, docs/operations.md dead letters step 4)`);
             } else {
-              replayed += 1;
-              io.out(`${opts.dryRun ? 'would ' : ''}replay ${formatDeadLetter(r)}`);
               if (!opts.dryRun) {
                 await producer.send({
                   topic: r.sourceTopic,
@@ -129,6 +127,10 @@ export function createAdminProgram(io: AdminIo): Command {
                   messages: [{ key: r.key, value: r.value, ...(r.sourcePartition === undefined ? {} : { partition: r.sourcePartition }), headers: { 'dlq.replayed.from': `${config.DLQ_TOPIC}/${r.partition}@${r.offset}` } }],
                 });
               }
+              // Counted and printed once sent: a failed send throws, and the record delivered
+              // again would otherwise be counted and printed twice.
+              replayed += 1;
+              io.out(`${opts.dryRun ? 'would ' : ''}replay ${formatDeadLetter(r)}`);
             }
             // Committed once re-published (or judged unreplayable): the next run starts after it.
             if (!opts.dryRun) await commit();
@@ -179,7 +181,7 @@ export function createAdminProgram(io: AdminIo): Command {
 
   program
     .command('renew-generations')
-    .description('give the named cache key spaces (every one when none is named) a fresh generation: nothing of theirs cached before now is served again (a cold cache, never a stale one)')
+    .description('give the named cache key spaces (every one when none is named) a fresh generation: nothing of theirs cached before now is served again (a cold cache, never a stale one); after a restore or a CDC gap, run it only once the connector streams again (task RUNNING, slot active): an entry filled before that may hold a change never published')
     .argument('[spaces...]', `key spaces: ${keySpacesNamed([]).join(', ')}`)
     .action(async (names: string[]) => {
       const chosen = keySpacesNamed(names);

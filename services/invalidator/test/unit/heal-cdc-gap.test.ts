@@ -72,12 +72,20 @@ describe('runCdcHeal', () => {
   });
 });
 
-// heal-after-failover.sh runs it with the connector stopped: PostgreSQL invalidated the slot
-// (max_slot_wal_keep_size), which can never stream again and which Debezium does not recreate.
+// heal-after-failover.sh runs it with the connector stopped, just before it resets the offsets:
+// PostgreSQL invalidated the slot (max_slot_wal_keep_size), which can never stream again and
+// which Debezium does not recreate; and the reset about to happen is a gap of its own.
 describe('heal-cdc-gap --drop-lost-slot', () => {
-  it('is a mode of its own that takes no reason', () => {
+  it('is a mode of its own, optionally with the reason of the offsets reset that follows', () => {
     expect(loadHealCdcGapConfig({ HEAL_DATABASE_URL: URL_HEAL }, ['--drop-lost-slot'])).toEqual({ databaseUrl: URL_HEAL, slot: 'settings_cache_slot', dropLostSlot: true, LOG_LEVEL: 'info' });
-    expect(() => loadHealCdcGapConfig({ HEAL_DATABASE_URL: URL_HEAL }, ['--drop-lost-slot', 'why'])).toThrow(ConfigError);
+    expect(loadHealCdcGapConfig({ HEAL_DATABASE_URL: URL_HEAL }, ['--drop-lost-slot', 'offsets', 'reset'])).toEqual({ databaseUrl: URL_HEAL, slot: 'settings_cache_slot', reason: 'offsets reset', dropLostSlot: true, LOG_LEVEL: 'info' });
+  });
+
+  it.each([[[{ wal_status: 'reserved' }]], [[{ wal_status: 'lost' }]], [[]]])('records the reason of the coming offsets reset first, whatever the slot (%j), and heals nothing', async (rows) => {
+    const db = fakeDb(rows);
+    expect(await dropLostSlot(db.sql, 'settings_cache_slot', 'offsets reset')).toMatch(/gap recorded: offsets reset$/);
+    expect(db.statements.slice(0, 2)).toEqual(['INSERT INTO cdc_gap', 'SELECT wal_status FROM']);
+    expect(db.statements).not.toContain('WITH pending AS');
   });
 
   it('records the gap and drops a slot whose WAL is lost', async () => {
