@@ -52,6 +52,20 @@ export class SettingsWatch {
    * existing resource went v6 → missing → v5; a revoked staff grant came back).
    */
   private readonly highest = new Map<string, bigint>();
+  /**
+   * Names whose present state the copy holds, each with the stream that sent it: a `missing`
+   * from that same stream is a deletion that replica saw after the state (a topic believes an
+   * absence only from a read no change overlapped), not a replica that has not heard of the
+   * resource yet (non-guarantee 26 (b)), which can only send `missing` first.
+   */
+  private readonly heldFrom = new Map<string, object>();
+  /**
+   * Names seen deleted (see heldFrom), with the highest version seen before: every version up to
+   * it is gone (a re-creation draws a higher one from the same sequence), so a state at or below
+   * it is never applied, and the stream resumes from it, not from the deletion's 0. Resumed from
+   * 0, a replica that had not heard of the deletion sent the deleted state, and the copy took it.
+   */
+  private readonly deletedAt = new Map<string, bigint>();
   private readonly changeListeners = new Set<(name: string, value: WatchedValue) => void>();
   private readonly errorListeners = new Set<(error: SettingsApiError) => void>();
   private stream: ClientReadableStream<WatchSettingsResponse> | undefined;
@@ -116,12 +130,14 @@ export class SettingsWatch {
    * Whether a message at `token` for `name` would take the copy back: a present state (or a
    * bookmark) below the highest version seen. Versions of every resource come from one sequence,
    * so a lower one is older; a replica that stays behind may send one (the service's README,
-   * non-guarantee 26). "Missing" carries no version (a deletion is not versioned) and is applied.
+   * non-guarantee 26). "Missing" carries no version (a deletion is not versioned) and is applied;
+   * once a deletion was seen (deletedAt), a state at the version deleted is older too.
    */
   private older(name: string, token: string): boolean {
     const seen = this.highest.get(name);
     if (seen === undefined || !/^\d+$/.test(token)) return false;
-    return BigInt(token) < seen;
+    const deleted = this.deletedAt.get(name);
+    return BigInt(token) < seen || (deleted !== undefined && BigInt(token) <= deleted);
   }
 
   private noteVersion(name: string, token: string): void {
@@ -150,7 +166,7 @@ export class SettingsWatch {
     const stream = this.client.grpc.watchSettings({ targets }, metadata);
     this.stream = stream;
     this.armIdle();
-    stream.on('data', (m: WatchSettingsResponse) => this.onMessage(m));
+    stream.on('data', (m: WatchSettingsResponse) => this.onMessage(m, stream));
     stream.on('error', (err: ServiceError) => {
       if (this.stream !== stream) return;
       this.ended(new SettingsApiError('/settings.v1.SettingsService/WatchSettings', err));
@@ -161,7 +177,7 @@ export class SettingsWatch {
     });
   }
 
-  private onMessage(m: WatchSettingsResponse): void {
+  private onMessage(m: WatchSettingsResponse, stream: object): void {
     this.armIdle();
     if (m.event?.$case === 'progress') {
       // A bookmark, not any message, says the stream works: one that sends its first states and
@@ -175,7 +191,8 @@ export class SettingsWatch {
         // resuming from 0 would tell the next replica nothing to hold back: one at an older list
         // than the copy's then sent deltas from that list, so a grant the copy still held and
         // that list never had stayed in the copy for good once revoked.
-        const taken = v.resumeToken === '0' ? this.values.get(v.name)?.kind === 'missing' : !this.older(v.name, v.resumeToken);
+        // A name seen deleted keeps resuming from the version before the deletion (deletedAt).
+        const taken = v.resumeToken === '0' ? this.values.get(v.name)?.kind === 'missing' && !this.deletedAt.has(v.name) : !this.older(v.name, v.resumeToken);
         if (taken) this.resumeTokens.set(v.name, v.resumeToken);
         this.noteVersion(v.name, v.resumeToken);
       }
@@ -185,8 +202,19 @@ export class SettingsWatch {
     const c = m.event.value;
     if (!c.missing && this.older(c.name, c.resumeToken)) return;
     const value = this.apply(c);
+    if (value.kind === 'missing') {
+      const seen = this.highest.get(c.name);
+      if (this.heldFrom.get(c.name) === stream && seen !== undefined) this.deletedAt.set(c.name, seen);
+      this.heldFrom.delete(c.name);
+    } else {
+      this.heldFrom.set(c.name, stream);
+      this.deletedAt.delete(c.name);
+    }
     this.values.set(c.name, value);
-    this.resumeTokens.set(c.name, c.resumeToken);
+    // Seen deleted: resumed from the last version, the next replica sends nothing while it still
+    // has that version, and `missing` once it has heard of the deletion.
+    const deleted = this.deletedAt.get(c.name);
+    this.resumeTokens.set(c.name, deleted !== undefined ? deleted.toString() : c.resumeToken);
     this.noteVersion(c.name, c.resumeToken);
     for (const fn of this.changeListeners) fn(c.name, value);
     if (this.isReady()) {

@@ -86,6 +86,43 @@ describe('SettingsWatch, the client helper that keeps a local copy', () => {
     watch.close();
   });
 
+  it('after a deletion seen by the stream that sent the state, resumes from that version (not the deletion\'s 0) and never applies the deleted state again', async () => {
+    const { grpc, watch } = setUp();
+    await tick();
+    const settings = (timeZone: string) => ({ $case: 'accountSettings', value: { name: 'accounts/a/settings', timeZone } });
+    const missing = { event: { $case: 'change', value: { name: 'accounts/a/settings', resumeToken: '0', fullState: true, missing: true } } } as WatchSettingsResponse;
+    grpc.streams[0]!.emit('data', change('accounts/a/settings', '6', settings('v6')));
+    grpc.streams[0]!.emit('data', missing); // deleted: this replica saw v6, then the row gone
+    grpc.streams[0]!.emit('data', { event: { $case: 'progress', value: { versions: [{ name: 'accounts/a/settings', resumeToken: '0' }] } } } as WatchSettingsResponse);
+    grpc.streams[0]!.emit('error', err(status.UNAVAILABLE));
+    await tick();
+    // Resumed from 0, a replica that has not heard of the deletion had nothing to hold back and sent v6.
+    expect(grpc.requests[1]!.targets[0]).toEqual({ name: 'accounts/a/settings', resumeToken: '6' });
+    grpc.streams[1]!.emit('data', change('accounts/a/settings', '6', settings('v6')));
+    expect(watch.get('accounts/a/settings')).toEqual({ kind: 'missing' });
+    // A re-creation draws a higher version: applied.
+    grpc.streams[1]!.emit('data', change('accounts/a/settings', '7', settings('v7')));
+    const got = watch.get('accounts/a/settings');
+    expect(got?.kind === 'accountSettings' && got.value.timeZone).toBe('v7');
+    watch.close();
+  });
+
+  it('a "missing" that is a resumed stream\'s first word (a replica that may not have heard of the resource yet) does not bar that version: the same replica sends it once it hears of it (server non-guarantee 26 (b))', async () => {
+    const { grpc, watch } = setUp();
+    await tick();
+    const settings = (timeZone: string) => ({ $case: 'accountSettings', value: { name: 'accounts/a/settings', timeZone } });
+    grpc.streams[0]!.emit('data', change('accounts/a/settings', '5', settings('v5')));
+    grpc.streams[0]!.emit('error', err(status.UNAVAILABLE));
+    await tick();
+    const behind = grpc.streams[1]!;
+    behind.emit('data', { event: { $case: 'change', value: { name: 'accounts/a/settings', resumeToken: '0', fullState: true, missing: true } } } as WatchSettingsResponse);
+    expect(watch.get('accounts/a/settings')).toEqual({ kind: 'missing' });
+    behind.emit('data', change('accounts/a/settings', '5', settings('v5')));
+    const got = watch.get('accounts/a/settings');
+    expect(got?.kind === 'accountSettings' && got.value.timeZone).toBe('v5');
+    watch.close();
+  });
+
   it('backs off further while every new stream fails after its first state; a bookmark (the stream is current) resets the back-off', () => {
     jest.useFakeTimers();
     try {

@@ -119,6 +119,8 @@ export class WatchHub {
       retryMs: this.opts.retryMs,
       onError: (err) => this.opts.onReadError(key, err),
       onSettled: () => this.settledListeners.get(key)?.forEach((l) => l()),
+      // While tracking is lost every newcomer reads (not only the first since the loss).
+      live: () => this.feed.live,
       // Every subscriber of a key watches the same kind of resource: the first one's says it.
       ...(sameVersionSameState ? { sameVersionSameState: true } : {}),
     });

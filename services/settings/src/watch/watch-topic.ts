@@ -22,6 +22,12 @@ export interface TopicOptions<S> {
   /** Called whenever the topic is settled again (no change left unread), whether or not the state changed. */
   onSettled?(): void;
   /**
+   * False while changes may be missed (tracking lost, or not set up yet): every subscriber then
+   * gets a read that starts after it subscribed, not a state read earlier, which a change whose
+   * push was lost may have replaced. Default: always live.
+   */
+  live?(): boolean;
+  /**
    * Two reads at one version carry the same state (a singleton resource: every write bumps its
    * version, and a renewal that may rewind one forces a delivery). A clean re-read at the version
    * delivered then replaces the delivered state in place: the topic keeps one copy, the
@@ -42,8 +48,9 @@ type Held<S> = { state: S | undefined; readonly version: bigint; readonly change
  * The upstream side of one watched key in one replica: whatever the number of watchers, one read
  * per change (reads are serialised, and changes that arrive during a read trigger exactly one
  * more). Versions delivered only grow, so a read that started before a change can never take a
- * watcher back; a resource that disappears is delivered as `state: undefined`, but only when no
- * change arrived during the read that saw it gone.
+ * watcher back, except after a generation change (a TRUNCATE, a renewal after a restore): its
+ * first clean read is delivered whatever its version. A resource that disappears is delivered as
+ * `state: undefined`, but only when no change arrived during the read that saw it gone.
  */
 export class WatchTopic<S> {
   private readonly subscribers = new Set<(o: Observed<S>) => void>();
@@ -59,9 +66,11 @@ export class WatchTopic<S> {
   /** When the oldest change not yet answered by a read arrived. */
   private changedSince: number | undefined;
   /**
-   * The key space's generation changed (a TRUNCATE): the next read is delivered even at the same
-   * version, because a TRUNCATE of a table that feeds a list (staff permissions) empties it
-   * without bumping the list's version.
+   * The key space's generation changed (a TRUNCATE, or a renewal after a restore): the next
+   * clean read is delivered whatever its version. A TRUNCATE of a table that feeds a list (staff
+   * permissions) may empty it without bumping the list's version, and after a PostgreSQL restore
+   * the renewal's re-read finds versions lower than the ones delivered: taking only higher ones
+   * kept the lost state for good (sent to every new stream, in every bookmark).
    */
   private forced = false;
   private reading = false;
@@ -89,9 +98,13 @@ export class WatchTopic<S> {
 
   subscribe(fn: (o: Observed<S>) => void): () => void {
     this.subscribers.add(fn);
-    if (this.current && !this.dirty) fn(this.current);
+    const live = this.opts.live?.() ?? true;
+    if (this.current && !this.dirty && live) fn(this.current);
     else {
       (this.awaiting ??= new Set()).add(fn);
+      // While deaf, what was read (even by another newcomer since the loss) may be stale: a read
+      // that starts now follows, also when one is already in flight (it started before).
+      if (!live) this.dirty = true;
       this.refresh();
     }
     return () => {
@@ -101,7 +114,7 @@ export class WatchTopic<S> {
     };
   }
 
-  /** The key changed (or may have): read again. `force`: deliver the result even at the same version. */
+  /** The key changed (or may have): read again. `force`: deliver the next clean read whatever its version. */
   changed(force = false): void {
     this.dirty = true;
     if (force) this.forced = true;
@@ -157,11 +170,17 @@ export class WatchTopic<S> {
           this.forced ||= forced;
           continue;
         }
-        if (this.accepts(next) || (forced && next.state !== undefined && this.current !== undefined && next.version === this.current.version)) {
+        // A forced read no change overlapped is the truth whatever its version (lower after a
+        // restore); one that was overlapped may predate the change, so the next read is forced.
+        const cleanForced = forced && !this.dirty && next.state !== undefined && this.current !== undefined;
+        if (this.accepts(next) || cleanForced) {
           this.current = next;
           this.awaiting = undefined;
           for (const fn of this.subscribers) fn(next);
-        } else if (!this.dirty && this.current) {
+          continue;
+        }
+        if (forced && this.dirty) this.forced = true;
+        if (!this.dirty && this.current) {
           // Clean, and what was delivered is still current: it is the newcomers' first state.
           const current = this.current;
           if (this.opts.sameVersionSameState && next.state !== undefined && current.state !== undefined && next.version === current.version) current.state = next.state;

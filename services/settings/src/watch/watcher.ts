@@ -10,9 +10,10 @@ export interface WatchSink<M> {
 
 /**
  * What the caller has, per watched resource: nothing, the version of its resume token, or a
- * state it was sent. `baseUnknown`: that state is older than the caller's resume token, and a
- * caller that keeps the highest version it has seen (README, non-guarantee 26) ignored it, so
- * it is no base for a delta: the next change goes out as a full state.
+ * state it was sent. `baseUnknown`: that state is older than the caller's resume token or than a
+ * state sent before it (a database restore took the version back), and a caller that keeps the
+ * highest version it has seen (README, non-guarantee 26) ignored it, so it is no base for a
+ * delta: the next change goes out as a full state.
  */
 export type Sent<S> = { kind: 'nothing' } | { kind: 'resume'; version: bigint } | { kind: 'state'; observed: Observed<S>; baseUnknown?: true };
 
@@ -36,6 +37,8 @@ interface Slot<M> {
   sent: Sent<unknown>;
   latest: Observed<unknown> | undefined;
   unsubscribe: () => void;
+  /** The highest version the caller may hold: its resume token's, or the highest sent since. */
+  highest: bigint | undefined;
   /** This replica's state is older than the caller's resume token: held back until this ends (or it catches up). */
   hold?: { timer: NodeJS.Timeout; expired: boolean };
 }
@@ -68,6 +71,12 @@ export class Watcher<M> {
   private scheduled = false;
   /** Anything was written: a resumed caller that was already current gets a bookmark as its first message. */
   private answered = false;
+  /**
+   * The slot a flush starts at: the one after the last slot written. The sink is full after a
+   * couple of messages, so a flush that always started at the first slot let a slow caller's
+   * first targets, changing before each drain, take every turn: a later one was never sent.
+   */
+  private cursor = 0;
 
   constructor(
     private readonly hub: WatchHub,
@@ -95,6 +104,7 @@ export class Watcher<M> {
         sent: target.resumeVersion !== undefined ? { kind: 'resume', version: target.resumeVersion } : { kind: 'nothing' },
         latest: undefined,
         unsubscribe: () => undefined,
+        highest: target.resumeVersion,
       };
       this.slots.push(slot);
       const unsubscribe = this.hub.subscribe(
@@ -162,8 +172,11 @@ export class Watcher<M> {
 
   private flush(): void {
     let sentStates = false;
-    for (const slot of this.slots) {
+    const start = this.cursor;
+    for (let i = 0; i < this.slots.length; i++) {
       if (this.closed || this.blocked) return;
+      const index = (start + i) % this.slots.length;
+      const slot = this.slots[index]!;
       const latest = slot.latest;
       if (!latest || (slot.sent.kind === 'state' && slot.sent.observed === latest)) continue;
       // Still pending, so no bookmark goes out either: this replica cannot say the caller is current.
@@ -176,12 +189,15 @@ export class Watcher<M> {
         this.opts.onFatal?.(err);
         return;
       }
-      // Older than the caller's token (a hold that expired, or a resource "missing" here): the
-      // caller may have kept what it had. A staff list's delta from this state would then miss a
-      // grant the caller still holds and this state never had: revoked, it stayed with the
-      // caller for good, while bookmarks said the caller was current.
-      const behindCaller = slot.target.resumeVersion !== undefined && latest.version < slot.target.resumeVersion;
+      // Older than the caller's token (a hold that expired, or a resource "missing" here) or than
+      // a state it was sent (a restore took the version back): the caller may have kept what it
+      // had. A staff list's delta from this state would then miss a grant the caller still holds
+      // and this state never had: revoked, it stayed with the caller for good, while bookmarks
+      // said the caller was current.
+      const behindCaller = slot.highest !== undefined && latest.version < slot.highest;
+      if (!behindCaller) slot.highest = latest.version;
       slot.sent = behindCaller ? { kind: 'state', observed: latest, baseUnknown: true } : { kind: 'state', observed: latest };
+      if (messages.length > 0) this.cursor = (index + 1) % this.slots.length;
       for (const m of messages) this.write(m);
       if (messages.length > 0) {
         sentStates = true;

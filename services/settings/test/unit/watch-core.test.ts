@@ -1,3 +1,4 @@
+import { flushBoundedSink } from '../../src/watch/flush-bounded-sink';
 import { KeyChangeBroadcast } from '../../src/watch/key-change-feed';
 import { WatchHub } from '../../src/watch/watch-hub';
 import type { Observed } from '../../src/watch/watch-topic';
@@ -344,6 +345,108 @@ describe('Watch core: one upstream read per change, latest state coalesced, neve
     row.answer(v(4, 'no grants'));
     await tick();
     expect(sink.out).toHaveLength(2);
+  });
+
+  it('a generation renewal after a PostgreSQL restore delivers the lower version it reads back, and a new watcher gets that one, not the lost state; the next change after the rewind is sent whole', async () => {
+    const { feed, hub, row, sink } = await watchingFirstState(v(100));
+    // PostgreSQL restored to a point where the resource was at v90; the runbook renews the generation.
+    feed.changed(['gen']);
+    await tick();
+    row.answer(v(90));
+    await tick();
+    expect(sink.out.map((m) => (m.kind === 'state' ? m.version : m.kind))).toEqual([100n, 90n]);
+    const late = new FakeSink();
+    new Watcher(hub, late, { progressMessage: progress }).start([target('a', row)]);
+    await tick();
+    expect(late.out).toEqual([{ kind: 'state', name: 'a', version: 90n, from: 'nothing' }]);
+    // The caller may have ignored v90 (it keeps the highest version seen): v91 is no delta from it.
+    feed.changed(['k:a']);
+    await tick();
+    row.answer(v(91));
+    await tick();
+    expect(sink.out[2]).toEqual({ kind: 'state', name: 'a', version: 91n, from: 'unknown base' });
+  });
+
+  it('a generation renewal whose re-read a change overlapped keeps the next read forced: the lower version is delivered once a read is clean', async () => {
+    const { feed, row, sink } = await watchingFirstState(v(100));
+    feed.changed(['gen']);
+    await tick();
+    feed.changed(['k:a']); // overlaps the forced read
+    row.answer(v(90));
+    await tick();
+    expect(sink.out).toHaveLength(1);
+    row.answer(v(90));
+    await tick();
+    expect(sink.out.map((m) => (m.kind === 'state' ? m.version : m.kind))).toEqual([100n, 90n]);
+  });
+
+  it('every watcher that opens while tracking is lost gets a read of its own, not only the first one since the loss', async () => {
+    const { feed, hub, row } = await watchingFirstState(v(1));
+    feed.lost();
+    const a = new FakeSink();
+    new Watcher(hub, a, { progressMessage: progress }).start([target('a', row)]);
+    await tick();
+    row.answer(v(1));
+    await tick();
+    expect(a.out).toEqual([{ kind: 'state', name: 'a', version: 1n, from: 'nothing' }]);
+    row.current = v(2); // committed while pushes are lost
+    const b = new FakeSink();
+    new Watcher(hub, b, { progressMessage: progress }).start([target('a', row)]);
+    await tick();
+    expect(b.out).toEqual([]); // not A's v1: it may be stale by now
+    expect(row.pendingReads).toBe(1);
+    row.answer();
+    await tick();
+    expect(b.out).toEqual([{ kind: 'state', name: 'a', version: 2n, from: 'nothing' }]);
+  });
+
+  it('a key first watched while tracking is lost: its second watcher gets a read of its own too, not the first one\'s state', async () => {
+    const { feed, hub } = setUp();
+    feed.lost();
+    const row = new FakeRow(v(1));
+    new Watcher(hub, new FakeSink(), { progressMessage: progress }).start([target('a', row)]);
+    await tick();
+    row.answer();
+    await tick();
+    row.current = v(2); // committed while pushes are lost
+    const second = new FakeSink();
+    new Watcher(hub, second, { progressMessage: progress }).start([target('a', row)]);
+    await tick();
+    expect(second.out).toEqual([]);
+    row.answer();
+    await tick();
+    expect(second.out).toEqual([{ kind: 'state', name: 'a', version: 2n, from: 'nothing' }]);
+  });
+
+  it('a slow caller gets every target\'s state in turn: targets that change before each drain do not starve a later one', async () => {
+    const { feed, hub } = setUp();
+    const rows = { a: new FakeRow(v(1)), b: new FakeRow(v(1)), c: new FakeRow(v(1)) };
+    // A gRPC stream whose messages the caller takes only when the test says (flushBoundedSink's
+    // write callbacks), so the sink is full after two messages.
+    const written: Msg[] = [];
+    let flushed: Array<() => void> = [];
+    const stream = { write: (m: Msg, done: () => void) => (written.push(m), flushed.push(done), true) };
+    const release = (): void => {
+      const f = flushed;
+      flushed = [];
+      for (const done of f) done();
+    };
+    new Watcher(hub, flushBoundedSink(stream), { progressMessage: progress }).start([target('a', rows.a), target('b', rows.b), target('c', rows.c)]);
+    await tick();
+    for (const r of Object.values(rows)) r.answer();
+    await tick();
+    for (let version = 2; version <= 6; version++) {
+      for (const name of ['a', 'b'] as const) {
+        rows[name].current = v(version);
+        feed.changed([`k:${name}`]);
+        await tick();
+        rows[name].answer();
+      }
+      await tick();
+      release();
+      await tick();
+    }
+    expect(written.filter((m) => m.kind === 'state' && m.name === 'c')).toEqual([{ kind: 'state', name: 'c', version: 1n, from: 'nothing' }]);
   });
 
   it('a generation change (TRUNCATE) re-reads every watched key of its space; the last watcher leaving drops the topic', async () => {

@@ -263,7 +263,9 @@ export const SettingsServiceService = {
    * when resuming, only what changed since the caller's `resume_token`), then every change, with
    * periodic progress messages while nothing changes. Driven by the cache's change stream, never
    * by polling. Ends with UNAUTHENTICATED when the token expires, UNAVAILABLE when the replica
-   * shuts down (reconnect with the last resume tokens). Refused with RESOURCE_EXHAUSTED
+   * shuts down (reconnect with the last resume tokens), FAILED_PRECONDITION (LIST_TOO_LARGE) when
+   * a watched account has more staff permissions than a watch holds (page them with
+   * ListStaffPermissions; reconnecting cannot help). Refused with RESOURCE_EXHAUSTED
    * (WATCH_LIMIT_EXCEEDED) beyond the caller's stream limit, UNAVAILABLE (WATCH_REPLICA_FULL,
    * WATCH_UNAVAILABLE) when this replica cannot take it: retry, another replica may.
    */
@@ -318,7 +320,9 @@ export interface SettingsServiceServer extends UntypedServiceImplementation {
    * when resuming, only what changed since the caller's `resume_token`), then every change, with
    * periodic progress messages while nothing changes. Driven by the cache's change stream, never
    * by polling. Ends with UNAUTHENTICATED when the token expires, UNAVAILABLE when the replica
-   * shuts down (reconnect with the last resume tokens). Refused with RESOURCE_EXHAUSTED
+   * shuts down (reconnect with the last resume tokens), FAILED_PRECONDITION (LIST_TOO_LARGE) when
+   * a watched account has more staff permissions than a watch holds (page them with
+   * ListStaffPermissions; reconnecting cannot help). Refused with RESOURCE_EXHAUSTED
    * (WATCH_LIMIT_EXCEEDED) beyond the caller's stream limit, UNAVAILABLE (WATCH_REPLICA_FULL,
    * WATCH_UNAVAILABLE) when this replica cannot take it: retry, another replica may.
    */
@@ -574,7 +578,9 @@ export interface SettingsServiceClient extends Client {
    * when resuming, only what changed since the caller's `resume_token`), then every change, with
    * periodic progress messages while nothing changes. Driven by the cache's change stream, never
    * by polling. Ends with UNAUTHENTICATED when the token expires, UNAVAILABLE when the replica
-   * shuts down (reconnect with the last resume tokens). Refused with RESOURCE_EXHAUSTED
+   * shuts down (reconnect with the last resume tokens), FAILED_PRECONDITION (LIST_TOO_LARGE) when
+   * a watched account has more staff permissions than a watch holds (page them with
+   * ListStaffPermissions; reconnecting cannot help). Refused with RESOURCE_EXHAUSTED
    * (WATCH_LIMIT_EXCEEDED) beyond the caller's stream limit, UNAVAILABLE (WATCH_REPLICA_FULL,
    * WATCH_UNAVAILABLE) when this replica cannot take it: retry, another replica may.
    */

@@ -25,8 +25,12 @@ export interface WatchTarget {
   name: string;
   /**
    * The `resume_token` of the last change or progress message received for this name, when
-   * reconnecting. The stream then sends the current state only if it differs from that version
-   * (never an older one), and otherwise a progress message. Empty: the current state comes first.
+   * reconnecting. The stream then sends the current state only if it differs from that version,
+   * and otherwise a progress message. Empty: the current state comes first. A replica whose
+   * state is older than the token (it has not heard of a change yet) sends nothing for this name
+   * for a while (the service's WATCH_RESUME_HOLD_MS), then its state anyway, and `missing` at
+   * once (it may be a deletion): an older state can arrive. A caller that keeps the highest
+   * version it has seen can ignore it; the next change is then sent whole (`full_state`).
    */
   resumeToken: string;
 }
