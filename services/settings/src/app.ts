@@ -26,6 +26,7 @@ import { setServing, startGrpcServer } from './grpc/server';
 import { settingsService } from './grpc/settings-service';
 import { createUnary } from './grpc/unary';
 import { createSettingsMetrics, type SettingsMetrics } from './metrics';
+import { INSECURE_DEV_TOKEN_SECRET } from './insecure-dev-guard';
 
 export interface StartOptions {
   /** Test seams of the read path (e.g. pausing between a database read and its fill). */
@@ -196,8 +197,6 @@ function consistencyTokenSecret(config: SettingsConfig, log: Logger): string {
   log.warn('CONSISTENCY_TOKEN_SECRET not set: signing consistency tokens with the public development key (insecure-dev only)');
   return INSECURE_DEV_TOKEN_SECRET;
 }
-
-const INSECURE_DEV_TOKEN_SECRET = 'settings-insecure-dev-consistency-token-key';
 
 /** The near-cache, its size gauges and its Redis tracking (one Redis: subscriber connection + CLIENT TRACKING; a cluster: one connection per master). */
 function startNearCache(config: SettingsConfig, redis: CacheRedis, metrics: SettingsMetrics, log: Logger, keyChanges: KeyChangeBroadcast) {

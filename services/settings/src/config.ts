@@ -7,7 +7,7 @@ import { defaultGrpcHost, insecureDevProblems } from './insecure-dev-guard';
 export const settingsEnvSchema = {
   ...commonEnv,
   ...databaseEnv,
-  GRPC_HOST: env.string('interface the gRPC server binds; empty = 127.0.0.1 with AUTH_MODE=insecure-dev (which refuses any non-loopback address), 0.0.0.0 with jwt', ''),
+  GRPC_HOST: env.string('interface the gRPC server binds; empty = 127.0.0.1 with AUTH_MODE=insecure-dev or a public development key (which refuse any non-loopback address), 0.0.0.0 with jwt', ''),
   GRPC_PORT: env.int('gRPC port (0 = ephemeral, for tests)', 50051, { min: 0, max: 65535 }),
   METRICS_PORT: env.int('HTTP port for /metrics, /healthz, /readyz (0 = ephemeral)', 9464, { min: 0, max: 65535 }),
   AUTH_MODE: env.oneOf('jwt: bearer tokens required; insecure-dev: no authentication (local only, logs a warning)', ['jwt', 'insecure-dev'] as const, 'jwt'),
@@ -62,7 +62,7 @@ export type SettingsConfig = EnvValues<typeof settingsEnvSchema>;
 export function loadSettingsConfig(source: NodeJS.ProcessEnv = process.env): SettingsConfig {
   const config = loadEnv(settingsEnvSchema, source);
   const pem = config.JWT_PUBLIC_KEY.replace(/\\n/g, '\n');
-  const normalized = { ...config, JWT_PUBLIC_KEY: pem, GRPC_HOST: config.GRPC_HOST || defaultGrpcHost(config.AUTH_MODE) };
+  const normalized = { ...config, JWT_PUBLIC_KEY: pem, GRPC_HOST: config.GRPC_HOST || defaultGrpcHost(config) };
   const problems = [...authProblems(normalized), ...cacheTimingProblems(normalized), ...insecureDevProblems(normalized, source.NODE_ENV)];
   if (problems.length > 0) throw new ConfigError(problems);
   return normalized;
@@ -72,6 +72,11 @@ function authProblems(config: SettingsConfig): string[] {
   const problems: string[] = [];
   const unknownScopes = [...parseScopeList(config.JWT_UNSCOPED_TOKEN_SCOPES)].filter((s) => !(API_SCOPES as readonly string[]).includes(s));
   if (unknownScopes.length > 0) problems.push(`JWT_UNSCOPED_TOKEN_SCOPES: unknown scope(s) ${unknownScopes.join(', ')} (known: ${API_SCOPES.join(' ')})`);
+  // Grants decide who may do what in an account: always a deliberate scope of a token, never
+  // the default of every old token without a `scope` claim (typically one for every account).
+  if (parseScopeList(config.JWT_UNSCOPED_TOKEN_SCOPES).has('settings.permissions.write')) {
+    problems.push('JWT_UNSCOPED_TOKEN_SCOPES may not include settings.permissions.write: staff permission changes need a token that names that scope');
+  }
   if (config.JWT_HS256_SECRET !== '' && Buffer.byteLength(config.JWT_HS256_SECRET) < 32) {
     problems.push('JWT_HS256_SECRET must be at least 32 bytes (HS256 keys shorter than the hash are guessable)');
   }
@@ -106,15 +111,28 @@ function cacheTimingProblems(config: SettingsConfig): string[] {
   return [`CACHE_ENTRY_TTL_SECONDS (${config.CACHE_ENTRY_TTL_SECONDS}) must be at least half of CACHE_MARKER_TTL_SECONDS (${config.CACHE_MARKER_TTL_SECONDS}): a shorter-lived entry stops fencing fills that may still land`];
 }
 
-/** The one JWS algorithm a configured public key may verify, so tokens cannot pick another. */
+/**
+ * The one JWS algorithm a configured public key may verify, so tokens cannot pick another.
+ * Checked as strictly as it is used (jose's importSPKI and its RS256 verification): a key that
+ * passed here and failed there stopped the start with a bare TypeError, or, an RSA key under
+ * 2048 bits, made every caller's token UNAUTHENTICATED.
+ */
 export function publicKeyAlgorithm(pem: string): 'RS256' | 'ES256' {
+  const blocks = pem.match(/-----BEGIN [A-Z ]+-----/g) ?? [];
+  if (blocks.length !== 1 || blocks[0] !== '-----BEGIN PUBLIC KEY-----') {
+    throw new Error(`expected one "-----BEGIN PUBLIC KEY-----" (SPKI) block, found ${blocks.length === 0 ? 'none' : blocks.join(', ')}`);
+  }
   let key;
   try {
     key = createPublicKey(pem);
   } catch {
     throw new Error('not a PEM public key');
   }
-  if (key.asymmetricKeyType === 'rsa') return 'RS256';
+  if (key.asymmetricKeyType === 'rsa') {
+    const bits = key.asymmetricKeyDetails?.modulusLength ?? 0;
+    if (bits < 2048) throw new Error(`RSA key of ${bits} bits (RS256 needs at least 2048)`);
+    return 'RS256';
+  }
   if (key.asymmetricKeyType === 'ec' && key.asymmetricKeyDetails?.namedCurve === 'prime256v1') return 'ES256';
   throw new Error(`unsupported key type ${key.asymmetricKeyType ?? 'unknown'} (expected RSA or EC P-256)`);
 }

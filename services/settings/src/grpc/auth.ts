@@ -90,8 +90,10 @@ async function createJwtAuthenticator(config: SettingsConfig): Promise<Authentic
       }));
     } catch (err) {
       if (err instanceof SettingsError) throw err;
-      const code = typeof (err as { code?: unknown }).code === 'string' ? (err as { code: string }).code : 'ERR_JWT_INVALID';
-      throw new SettingsError('UNAUTHENTICATED', `invalid bearer token (${code})`);
+      // Only jose's verdicts on the token are the caller's fault; anything else is a bug here
+      // (INTERNAL, logged), not every caller's token turned UNAUTHENTICATED.
+      if (!(err instanceof jose.errors.JOSEError)) throw err;
+      throw new SettingsError('UNAUTHENTICATED', `invalid bearer token (${err.code})`);
     }
     const principal = principalFromClaims(payload, unscopedScopes);
     verified.remember(token, principal);

@@ -1,7 +1,8 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { Metadata } from '@grpc/grpc-js';
-import { ConfigError, createLogger, describeEnv } from '@settings/shared';
+import { ConfigError, createLogger, describeEnv, localDevJwtHs256Secret } from '@settings/shared';
 import { loadSettingsConfig, settingsEnvSchema } from '../../src/config';
+import { INSECURE_DEV_TOKEN_SECRET } from '../../src/insecure-dev-guard';
 import { authorizeAccount, createAuthenticator, principalFromClaims, requireScope } from '../../src/grpc/auth';
 import { jose } from '../../src/grpc/jose';
 import { SettingsError } from '../../src/errors';
@@ -69,6 +70,26 @@ describe('configuration', () => {
     expect(() => loadSettingsConfig({ ...dev, GRPC_HOST: '0.0.0.0' })).toThrow(/insecure-dev binds loopback only; GRPC_HOST=0.0.0.0/);
     expect(() => loadSettingsConfig({ ...dev, NODE_ENV: 'production' })).toThrow(/insecure-dev is refused when NODE_ENV=production/);
     expect(() => loadSettingsConfig({ ...local, JWT_HS256_SECRET: secret, NODE_ENV: 'production' })).not.toThrow();
+  });
+
+  it('the public development keys are fenced like insecure-dev under jwt: loopback by default, no other address, no NODE_ENV=production', () => {
+    const devSecret = { ...local, JWT_HS256_SECRET: localDevJwtHs256Secret };
+    expect(loadSettingsConfig(devSecret).GRPC_HOST).toBe('127.0.0.1');
+    expect(() => loadSettingsConfig({ ...devSecret, GRPC_HOST: '0.0.0.0' })).toThrow(/public development secret binds loopback only/);
+    expect(() => loadSettingsConfig({ ...devSecret, NODE_ENV: 'production' })).toThrow(/public development secret is refused when NODE_ENV=production/);
+    const devConsistencyKey = { ...local, JWT_HS256_SECRET: secret, CONSISTENCY_TOKEN_SECRET: INSECURE_DEV_TOKEN_SECRET };
+    expect(loadSettingsConfig(devConsistencyKey).GRPC_HOST).toBe('127.0.0.1');
+    expect(() => loadSettingsConfig({ ...devConsistencyKey, NODE_ENV: 'production' })).toThrow(/public development key is refused/);
+  });
+
+  it('a JWT_PUBLIC_KEY jose could not use is a configuration error: a private key, two keys, RSA under 2048 bits', () => {
+    const pem = (o: { publicKey: unknown }): string => String(o.publicKey);
+    const rsa1024 = generateKeyPairSync('rsa', { modulusLength: 1024, publicKeyEncoding: { type: 'spki', format: 'pem' }, privateKeyEncoding: { type: 'pkcs8', format: 'pem' } });
+    const ec = generateKeyPairSync('ec', { namedCurve: 'P-256', publicKeyEncoding: { type: 'spki', format: 'pem' }, privateKeyEncoding: { type: 'pkcs8', format: 'pem' } });
+    expect(() => loadSettingsConfig({ ...local, JWT_PUBLIC_KEY: pem(rsa1024) })).toThrow(/RSA key of 1024 bits/);
+    expect(() => loadSettingsConfig({ ...local, JWT_PUBLIC_KEY: ec.privateKey })).toThrow(/BEGIN PUBLIC KEY/);
+    expect(() => loadSettingsConfig({ ...local, JWT_PUBLIC_KEY: pem(ec) + pem(ec) })).toThrow(/BEGIN PUBLIC KEY/);
+    expect(loadSettingsConfig({ ...local, JWT_PUBLIC_KEY: pem(ec) }).JWT_PUBLIC_KEY).toBe(pem(ec));
   });
 
   it('jwt mode needs a consistency token key of at least 32 bytes; insecure-dev may leave it empty', () => {
@@ -146,6 +167,8 @@ describe('bearer tokens', () => {
     expect(() => requireScope(principal, 'write')).not.toThrow();
     expect(() => requireScope(principal, 'permissions-write')).toThrow(SettingsError);
     expect(() => loadSettingsConfig({ ...local, JWT_HS256_SECRET: secret, JWT_UNSCOPED_TOKEN_SCOPES: 'settings.admin' })).toThrow(/unknown scope\(s\) settings.admin/);
+    // Grants are never the default of tokens without a scope claim.
+    expect(() => loadSettingsConfig({ ...local, JWT_HS256_SECRET: secret, JWT_UNSCOPED_TOKEN_SCOPES: 'settings.read settings.permissions.write' })).toThrow(/may not include settings.permissions.write/);
   });
 });
 
