@@ -27,6 +27,7 @@ interface Suspect {
   floor: bigint;
   /** The row was found deleted (a cached absence of it is current). */
   rowGone: boolean;
+  /** When it is re-checked, on the monotonic clock (`elapsed`): one real SLO after it was found. */
   dueAt: number;
   /** Fences that failed (Redis errors) since the entry was found inconsistent; it is counted once, at the first. */
   fenceFailures?: number;
@@ -49,6 +50,12 @@ export class StalenessAuditor {
   private checked = 0;
   private inconsistent = 0;
   private readonly now: () => number;
+  /**
+   * A monotonic clock for the re-check delay: a wall clock stepped forward by an SLO (NTP) made a
+   * suspect due at once, and an eviction still within its SLO was counted inconsistent and
+   * fenced. Samples' `servedAt` come from other processes, so their age stays on the wall clock.
+   */
+  private readonly elapsed: () => number;
   private readonly sleep: (ms: number) => Promise<void>;
 
   constructor(
@@ -60,11 +67,13 @@ export class StalenessAuditor {
       metrics: InvalidatorMetrics;
       log: Logger;
       now?: () => number;
+      elapsed?: () => number;
       sleep?: (ms: number) => Promise<void>;
     },
     private readonly opts: AuditorOptions,
   ) {
     this.now = deps.now ?? Date.now;
+    this.elapsed = deps.elapsed ?? (() => performance.now());
     this.sleep = deps.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms)));
   }
 
@@ -129,8 +138,9 @@ export class StalenessAuditor {
   /** One round: re-checks due suspects, then checks samples whose SLO has passed. */
   async auditDue(): Promise<void> {
     const now = this.now();
-    const dueSuspects = this.suspects.filter((s) => s.dueAt <= now);
-    this.suspects = this.suspects.filter((s) => s.dueAt > now);
+    const elapsed = this.elapsed();
+    const dueSuspects = this.suspects.filter((s) => s.dueAt <= elapsed);
+    this.suspects = this.suspects.filter((s) => s.dueAt > elapsed);
     const dueSamples = this.held.filter((s) => s.servedAt + this.opts.sloMs <= now);
     this.held = this.held.filter((s) => s.servedAt + this.opts.sloMs > now);
     this.deps.metrics.auditHeld.set(this.heldSamples);
@@ -186,7 +196,7 @@ export class StalenessAuditor {
           this.deps.log.warn({ err: (err as Error).message, table: table.table }, 'audit cache read failed; samples dropped');
           continue;
         }
-        const dueAt = this.now() + this.opts.sloMs;
+        const dueAt = this.elapsed() + this.opts.sloMs;
         candidates.forEach((c, j) => {
           if (servesBelow(values[j]!.value, values[j]!.generation, c.floor, c.rowGone)) this.suspects.push({ ...c, dueAt });
           else this.verdict(c.sample, false);
@@ -218,7 +228,7 @@ export class StalenessAuditor {
       // (still a change older than an SLO if it is stale then); held samples stay bounded by
       // `maxHeld`, which stops the stream read.
       this.deps.log.warn({ err: (err as Error).message, suspects: suspects.length }, 'audit re-check could not read the cache; trying again next SLO');
-      const dueAt = this.now() + this.opts.sloMs;
+      const dueAt = this.elapsed() + this.opts.sloMs;
       for (const s of suspects) this.suspects.push({ ...s, dueAt });
       this.deps.metrics.auditHeld.set(this.heldSamples);
       return;
@@ -244,7 +254,7 @@ export class StalenessAuditor {
         const failures = (s.fenceFailures ?? 0) + 1;
         if (failures < MAX_FENCE_ATTEMPTS) {
           this.deps.log.warn({ ...fields, err: (err as Error).message, attempt: failures }, 'fencing the inconsistent entry failed; trying again');
-          this.suspects.push({ ...s, fenceFailures: failures, dueAt: this.now() + this.opts.sloMs });
+          this.suspects.push({ ...s, fenceFailures: failures, dueAt: this.elapsed() + this.opts.sloMs });
         } else {
           this.deps.log.error({ ...fields, err: (err as Error).message, attempts: failures }, 'fencing the inconsistent entry failed; given up: it is served until its TTL or the next change of its row');
         }

@@ -60,6 +60,8 @@ describe('audit samples', () => {
 function harness(sloMs = 1000, fakes: { versions?: RowVersionSource['versions']; fence?: AuditCache['fence']; lookup?: AuditCache['lookup'] } = {}) {
   let closed = false;
   let now = 0;
+  /** Monotonic minus wall clock: a wall clock stepped by NTP moves `now` alone. */
+  let skew = 0;
   const rows = new Map<string, bigint>();
   const cache = new Map<string, CacheValue>();
   const fenced: Array<[string, bigint]> = [];
@@ -95,12 +97,26 @@ function harness(sloMs = 1000, fakes: { versions?: RowVersionSource['versions'];
           return { samples: [], malformed: 0 };
         },
         close: async () => void (closed = true),
-      }, rows: rowSource, cache: auditCache, limiter: { take: async () => undefined }, metrics, log: createLogger('t', 'silent'), now: () => now },
+      }, rows: rowSource, cache: auditCache, limiter: { take: async () => undefined }, metrics, log: createLogger('t', 'silent'), now: () => now, elapsed: () => now + skew },
     { sloMs },
   );
   const values = async (name: string) => (await metrics.registry.getSingleMetric(name)!.get()).values;
   const count = async (name: string) => (await values(name))[0]!.value;
-  return { auditor, rows, cache, fenced, queries, count, values, at: (t: number) => (now = t) };
+  return {
+    auditor,
+    rows,
+    cache,
+    fenced,
+    queries,
+    count,
+    values,
+    at: (t: number) => (now = t),
+    /** The wall clock steps by `ms` (NTP); the monotonic one does not. */
+    step: (ms: number) => {
+      now += ms;
+      skew -= ms;
+    },
+  };
 }
 
 describe('StalenessAuditor', () => {
@@ -274,6 +290,18 @@ describe('StalenessAuditor', () => {
     expect([await h.count('invalidator_audit_checked_total'), await h.count('invalidator_audit_inconsistent_total')]).toEqual([1, 1]);
     expect(h.cache.get(key)).toEqual({ kind: 'marker', floor: 9n });
     expect(h.auditor.heldSamples).toBe(0);
+  });
+
+  it('a wall clock stepped forward does not make a suspect due early: the re-check waits one real SLO', async () => {
+    const h = harness();
+    await checkedStale(h); // a suspect at t=1000, due one SLO later
+    h.step(5000); // NTP: the wall clock jumps 5 s, no time passed
+    await h.auditor.auditDue();
+    expect(await h.count('invalidator_audit_checked_total')).toBe(0);
+    expect(h.fenced).toEqual([]);
+    h.at(7000); // one real SLO later (wall 1000 + 5000 step + 1000)
+    await h.auditor.auditDue();
+    expect(await h.count('invalidator_audit_inconsistent_total')).toBe(1);
   });
 
   it('audits a sample stamped in the future (a replica whose clock runs ahead) one SLO after it arrived, instead of holding it', async () => {
