@@ -647,12 +647,22 @@ export class ReadThrough {
       for (; phase; phase = await phase.rest) {
         leases.push(...phase.leases);
         const current: LeaseSplit<Found<T>> = phase;
-        const done = this.runPhase(src, current, byKey, claimsOf, deadline, opts, release).catch((err: unknown) => {
-          // Its keys fail now; the keys still waited for stop being waited for.
-          abandoned = true;
-          for (const claim of claimsOf(current.load)) claim.reject(err);
-          throw err;
-        });
+        const done = this.runPhase(src, current, byKey, claimsOf, deadline, opts, release)
+          .finally(() => {
+            // A phase's leases go when its fill is done, not when the flight's last phase is:
+            // other replicas waiting on them would sit out their whole lifetime whenever the
+            // fill did not land (not cacheable, fenced by a marker, the breaker open).
+            if (current.leases.length === 0) return;
+            const mine = new Set(current.leases);
+            leases.splice(0, leases.length, ...leases.filter((l) => !mine.has(l)));
+            releaseLeases(this.deps.redis, current.leases, this.deps.log);
+          })
+          .catch((err: unknown) => {
+            // Its keys fail now; the keys still waited for stop being waited for.
+            abandoned = true;
+            for (const claim of claimsOf(current.load)) claim.reject(err);
+            throw err;
+          });
         done.catch(() => undefined);
         phases.push(done);
       }

@@ -72,3 +72,17 @@ it('a token read does not join a load waiting on another replica\'s fill lease: 
   // The token read's fill is what the leased read was waiting for.
   expect((await leased)?.value).toBe('v9 a');
 });
+
+it('a read of several keys releases the lease of a key it filled once that fill is done, not when its other keys are', async () => {
+  const s = setup();
+  s.redis.store.set(fillLeaseKey(key('b')), Buffer.from('another-replica'));
+  const now = Date.now();
+  const both = s.rt.getMany(s.source, ['a', 'b'], { mode: { kind: 'minimize_latency' }, startedAt: now, deadline: now + 5000 });
+  // a: leased, loaded and filled here; b: waiting for the other replica's fill.
+  for (let i = 0; i < 100 && !s.redis.store.get(key('a'))?.toString().startsWith('e|'); i++) await new Promise((r) => setTimeout(r, 5));
+  await new Promise((r) => setTimeout(r, 20));
+  expect(s.redis.store.has(fillLeaseKey(key('a')))).toBe(false);
+  // The other replica gives b up: this read takes b's lease at its next round and loads it.
+  s.redis.store.delete(fillLeaseKey(key('b')));
+  expect((await both).map((l) => l?.value)).toEqual(['v9 a', 'v9 b']);
+});
