@@ -40,7 +40,25 @@ export function staffListSource(loadList: StaffListLoader, limits: StaffListCach
     space: staffPermissionListsTable.space,
     cacheKey: (account) => staffPermissionListsTable.key(account),
     encode: (l) => encode(l.items),
-    decode: (b) => ({ items: ListStaffPermissionsResponse.decode(b).staffPermissions, truncated: false }),
+    decode: (b) => {
+      // Filled by a replica with a larger cap (a rollout that lowered it, replicas configured
+      // apart): served page by page from PostgreSQL like any list over this replica's cap, never
+      // whole past it.
+      if (b.length > limits.maxBytes) return { items: [], truncated: true };
+      const items = ListStaffPermissionsResponse.decode(b).staffPermissions;
+      // In byte order of staff id whatever order it was stored in: the List handler pages it by
+      // comparing ids, and entries filled before lists were read in byte order (COLLATE "C") were
+      // in the database collation's ('-' and '_' before digits), which made pages skip grants.
+      // Every name shares the account's prefix, so names sort as their staff ids. Already sorted
+      // (every current fill) costs one pass.
+      for (let i = 1; i < items.length; i++) {
+        if (items[i - 1]!.name > items[i]!.name) {
+          items.sort((x, y) => (x.name < y.name ? -1 : x.name > y.name ? 1 : 0));
+          break;
+        }
+      }
+      return { items, truncated: false };
+    },
     // The list version is bumped after the row in the same transaction, so lists compare with it.
     tokenVersion: (t) => t.listVersion,
     async load(accounts, deadline) {
