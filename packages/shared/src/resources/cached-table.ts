@@ -57,8 +57,10 @@ export interface CachedTableSpec<T extends string, S extends string, C extends s
   readonly payloadFormat: number;
   /**
    * Tables whose entries a row of this table changes as well (their key columns must be a
-   * subset of this table's). Evicting them from this row's event too costs one marker and covers
-   * writes that bypass the trigger keeping the other table in step.
+   * subset of this table's). Evicting them from this row's event too costs one marker. Its floor
+   * is this row's: it fences the other entry only when that floor is above the other entry's
+   * version (a grant's create or update, whose version is drawn after the list's; not a delete,
+   * whose floor is the old version + 1: the list's own row event evicts it then).
    */
   readonly alsoEvicts?: readonly CachedTableDescriptor<string, A, string, string>[];
 }
