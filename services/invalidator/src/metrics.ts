@@ -12,7 +12,7 @@ export function createInvalidatorMetrics(registry = new Registry()) {
     eventsConsumed: new Counter({ name: 'invalidator_events_consumed_total', help: 'Change events read from Kafka', labelNames: ['table', 'op'] as const, ...r }),
     keysPlanned: new Counter({ name: 'invalidator_keys_planned_total', help: 'Keys named by change events, before per-batch deduplication', ...r }),
     keysApplied: new Counter({ name: 'invalidator_keys_applied_total', help: 'Distinct keys sent to Redis after deduplication', ...r }),
-    keysEvicted: new Counter({ name: 'invalidator_keys_evicted_total', help: 'Markers actually written (entry was older or absent)', ...r }),
+    keysEvicted: new Counter({ name: 'invalidator_keys_evicted_total', help: 'Cache changes actually made: markers written (the entry was older or absent), and key-space generations renewed (a TRUNCATE); a marker an attempt wrote before it failed and was re-sent is not counted', ...r }),
     dedupRatio: new Gauge({ name: 'invalidator_dedup_ratio', help: 'Keys applied / keys planned in the last batch (1 = no duplicates)', ...r }),
     redisOps: new Counter({ name: 'invalidator_redis_ops_total', help: 'Redis commands sent for evictions (evict-to-marker-batch calls and generation SETs; one call carries many keys)', ...r }),
     redisErrors: new Counter({ name: 'invalidator_redis_errors_total', help: 'Failed Redis pipelines (retried)', ...r }),
