@@ -140,28 +140,38 @@ export class RedisEvictor {
   }
 
   private async applyRoundTrip(trip: RoundTrip, hooks: ApplyHooks): Promise<number> {
-    const cost = trip.markers.length + trip.bumps.length;
-    for (let attempt = 0; ; attempt++) {
+    let written = 0;
+    let bumps = trip.bumps;
+    let markers = trip.markers;
+    for (let failures = 0; bumps.length + markers.length > 0; ) {
       if (hooks.shouldAbort()) throw new BatchAbortedError();
-      await this.bucket.take(cost);
+      // Sized again before every send, not once when the batch was planned: a ceiling cut since
+      // (a slow or failed round trip) must not be sent planned-size trips, each many times the
+      // new burst at a Redis just judged to be struggling (and a retry is re-split likewise).
+      const part: RoundTrip = { bumps, markers: markers.slice(0, Math.max(0, Math.floor(this.bucket.burstTokens) - bumps.length)) };
+      await this.bucket.take(part.markers.length + part.bumps.length);
       const started = performance.now();
       try {
-        const { written, commands } = await this.execRoundTrip(trip);
+        const sent = await this.execRoundTrip(part);
         const ms = performance.now() - started;
         this.metrics.pipelineSeconds.observe(ms / 1000);
-        this.metrics.redisOps.inc(commands);
+        this.metrics.redisOps.inc(sent.commands);
         this.setRate(this.rate.observe(ms));
-        if (attempt > 0) hooks.onRedisUp();
+        if (failures > 0) hooks.onRedisUp();
+        failures = 0;
+        written += sent.written;
+        bumps = [];
+        markers = markers.slice(part.markers.length);
         // After every round trip, not only every chunk: a chunk under a low ceiling is many
         // seconds of round trips, and a rebalance must be noticed within one (kafkajs sends at
         // most one heartbeat per interval, so this costs nothing in between).
         await hooks.heartbeat().catch(() => undefined);
-        return written;
       } catch (err) {
         this.metrics.redisErrors.inc();
         this.setRate(this.rate.failed());
         hooks.onRedisDown(err as Error);
-        const wait = backoffMs(attempt);
+        const wait = backoffMs(failures);
+        failures += 1;
         // Sleep in slices so the group membership stays alive and an abort is noticed quickly.
         // A monotonic clock: a wall clock stepped back stretched the wait by the step.
         const until = performance.now() + wait;
@@ -169,9 +179,10 @@ export class RedisEvictor {
           await hooks.heartbeat().catch(() => undefined);
           await new Promise((r) => setTimeout(r, Math.min(250, until - performance.now())));
         }
+        await hooks.heartbeat().catch(() => undefined);
       }
-      await hooks.heartbeat().catch(() => undefined);
     }
+    return written;
   }
 
   private async execRoundTrip(trip: RoundTrip): Promise<{ written: number; commands: number }> {
