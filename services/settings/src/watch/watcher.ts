@@ -154,6 +154,9 @@ export class Watcher<M> {
       s.unsubscribe();
       if (s.hold) clearTimeout(s.hold.timer);
     }
+    // The stream may keep this watcher long after (grpc-js holds its write callbacks while a
+    // caller that stopped reading is connected): what it was sent and had pending goes now.
+    this.slots.length = 0;
   }
 
   private pending(): boolean {

@@ -61,4 +61,30 @@ describe('Watch retention', () => {
     second.close();
     hub.close();
   });
+
+  it('a closed watcher still referenced by its stream (a caller that stopped reading) holds none of the states it was sent', async () => {
+    const feed = new KeyChangeBroadcast();
+    feed.resumed();
+    const hub = new WatchHub(feed, { retryMs: 10, onReadError: () => undefined });
+    let version = 1n;
+    let state: { big: string } | undefined = { big: 'x'.repeat(1 << 20) };
+    const stateRef = new WeakRef(state);
+    const t: WatchTarget<unknown, string> = { ...target('k:big'), read: async () => ({ version, state: version === 1n ? state : { big: 'y' } }) };
+    // The stream keeps the watcher (its write callbacks wait for a caller that does not read).
+    const blocked: WatchSink<string> = { write: () => false, onceDrained: () => undefined };
+    const w = new Watcher<string>(hub, blocked, { progressMessage: () => 'bookmark' });
+    w.start([t]);
+    await tick();
+    state = undefined;
+    version = 2n;
+    feed.changed(['k:big']);
+    await tick();
+    w.close();
+    hub.close();
+    await tick();
+    collectGarbage();
+    expect(stateRef.deref()).toBeUndefined();
+    // `w` is still referenced here, as the stream would.
+    expect(w).toBeDefined();
+  });
 });
