@@ -1,7 +1,8 @@
-import { credentials as grpcCredentials, Metadata, status, type ChannelCredentials, type ChannelOptions, type ServiceError } from '@grpc/grpc-js';
+import { credentials as grpcCredentials, Metadata, status, type ChannelCredentials, type ClientUnaryCall, type ChannelOptions, type ServiceError } from '@grpc/grpc-js';
 import { SettingsServiceClient, SettingsServiceService } from '../gen/settings/v1/settings_service';
 import { authorizationHeader, type TokenSource } from './bearer-token';
-import { retryDelayMs, type RetryOptions } from './retry-policy';
+import { RetryBudget } from './retry-budget';
+import { isRetryable, retryDelayMs, type RetryOptions } from './retry-policy';
 import { SettingsApiError } from './settings-api-error';
 
 type Methods = typeof SettingsServiceService;
@@ -38,6 +39,7 @@ export type SettingsMethods = { [K in SettingsMethod]: (request: RequestOf<K>, o
 export interface SettingsClient extends SettingsMethods {
   /** The generated callback client underneath, for what this wrapper does not cover. */
   readonly grpc: SettingsServiceClient;
+  /** Closes the channel. Calls waiting to retry or for their token reject at once with CANCELLED, as do later calls; calls already sent finish. */
   close(): void;
 }
 
@@ -65,11 +67,24 @@ const IDEMPOTENT = /^\/settings\.v1\.SettingsService\/(Get|BatchGet|List)/;
  */
 export function createSettingsClient(options: SettingsClientOptions): SettingsClient {
   const grpc = new SettingsServiceClient(options.address, options.credentials ?? grpcCredentials.createSsl(), { ...DEFAULT_CHANNEL_OPTIONS, ...options.channelOptions });
+  // Shared by the client's calls: close() ends their retry waits and token fetches at once
+  // (grpc-js refuses new calls on a closed channel but knows nothing of ours), and the retry
+  // budget limits retries across calls.
+  const state: ClientState = { closing: new AbortController(), budget: new RetryBudget() };
   const methods: Partial<Record<SettingsMethod, unknown>> = {};
   for (const name of unaryMethods()) {
-    methods[name] = (request: unknown, callOptions: CallOptions = {}) => call(grpc, name, request, options, callOptions);
+    methods[name] = (request: unknown, callOptions: CallOptions = {}) => call(grpc, name, request, options, state, callOptions);
   }
-  return { ...(methods as SettingsMethods), grpc, close: () => grpc.close() };
+  const close = (): void => {
+    state.closing.abort();
+    grpc.close();
+  };
+  return { ...(methods as SettingsMethods), grpc, close };
+}
+
+interface ClientState {
+  readonly closing: AbortController;
+  readonly budget: RetryBudget;
 }
 
 function unaryMethods(): SettingsMethod[] {
@@ -77,70 +92,155 @@ function unaryMethods(): SettingsMethod[] {
   return all.filter(([, d]) => !d.requestStream && !d.responseStream).map(([name]) => name as SettingsMethod);
 }
 
-async function call(grpc: SettingsServiceClient, name: SettingsMethod, request: unknown, client: SettingsClientOptions, options: CallOptions): Promise<unknown> {
+/**
+ * An attempt needs at least this much time left after a retry wait (and at least as long as the
+ * last attempt took): a retry sent with a few ms left may be applied by the server while its
+ * answer arrives past the deadline, turning a clean "not applied, retry later" error into
+ * DEADLINE_EXCEEDED, which says nothing of whether the write happened.
+ */
+const MIN_ATTEMPT_MS = 50;
+
+async function call(grpc: SettingsServiceClient, name: SettingsMethod, request: unknown, client: SettingsClientOptions, state: ClientState, options: CallOptions): Promise<unknown> {
   const definition = SettingsServiceService[name];
+  const idempotent = IDEMPOTENT.test(definition.path);
   const deadline = Date.now() + (options.deadlineMs ?? client.deadlineMs ?? DEFAULT_DEADLINE_MS);
   const retry = { ...client.retry, ...options.retry };
+  const stop: Stop = { path: definition.path, signal: options.signal, closing: state.closing.signal };
   for (let attempt = 1; ; attempt++) {
     // A cancelled call is never started: grpc-js sends a call cancelled before its metadata is
     // out anyway (its resolving call has no child yet), and a save sent after the caller was
     // told CANCELLED would be applied behind its back.
-    throwIfAborted(options.signal, definition.path);
-    const metadata = new Metadata();
-    if (client.token !== undefined) metadata.set('authorization', await withinCall(authorizationHeader(client.token), deadline, options.signal, definition.path));
-    throwIfAborted(options.signal, definition.path);
+    throwIfStopped(stop);
+    const started = Date.now();
+    const metadata = client.token === undefined ? new Metadata() : await bearerMetadata(client.token, deadline, stop);
+    throwIfStopped(stop);
+    let response: unknown;
     try {
-      return await attemptCall(grpc, definition, request, metadata, deadline, options.signal);
+      response = await attemptCall(grpc, definition, request, metadata, deadline, stop);
     } catch (err) {
       if (!(err instanceof SettingsApiError)) throw err;
-      const delay = retryDelayMs(err, attempt, IDEMPOTENT.test(definition.path), retry);
-      // A wait that ends past the deadline would only turn this error into DEADLINE_EXCEEDED.
-      if (delay === undefined || Date.now() + delay >= deadline || options.signal?.aborted) throw err;
-      await sleep(delay, options.signal);
+      if (isRetryable(err, idempotent)) state.budget.recordRetryableFailure();
+      const delay = retryDelayMs(err, attempt, idempotent, retry);
+      if (delay === undefined || !state.budget.allowsRetry() || options.signal?.aborted || state.closing.signal.aborted) throw err;
+      // The wait must end with time left for an attempt; otherwise this error is the honest answer.
+      const floor = Math.max(MIN_ATTEMPT_MS, Date.now() - started);
+      if (deadline - (Date.now() + delay) < floor) throw err;
+      await sleep(delay, stop);
+      continue;
     }
+    state.budget.recordSuccess();
+    return response;
+  }
+}
+
+/** What ends a call early: the caller's signal (CANCELLED) or the client's close() (also CANCELLED, see closedError). */
+interface Stop {
+  readonly path: string;
+  readonly signal: AbortSignal | undefined;
+  readonly closing: AbortSignal;
+}
+
+/** Runs `listener` when the caller aborts or the client is closed; returns the unsubscribe. */
+function onStop(stop: Stop, listener: () => void): () => void {
+  stop.signal?.addEventListener('abort', listener, { once: true });
+  stop.closing.addEventListener('abort', listener, { once: true });
+  return () => {
+    stop.signal?.removeEventListener('abort', listener);
+    stop.closing.removeEventListener('abort', listener);
+  };
+}
+
+function stoppedError(stop: Stop): SettingsApiError | undefined {
+  if (stop.signal?.aborted) return cancelledError(stop.path);
+  if (stop.closing.aborted) return closedError(stop.path);
+  return undefined;
+}
+
+function throwIfStopped(stop: Stop): void {
+  const err = stoppedError(stop);
+  if (err) throw err;
+}
+
+/**
+ * The call's metadata with its authorization header, fetched within the call's bounds. A token
+ * function that throws or rejects (or returns a value a header cannot carry) fails the call with
+ * UNAUTHENTICATED, what gRPC's status code guide gives for "credentials failed to get metadata";
+ * the function's error is the SettingsApiError's `cause.cause`. Not UNAVAILABLE: nothing was
+ * sent, and the retries that code gets would hide a broken token source behind the server's name.
+ */
+async function bearerMetadata(token: TokenSource, deadline: number, stop: Stop): Promise<Metadata> {
+  try {
+    const metadata = new Metadata();
+    // Metadata.set throws on characters a header cannot carry (a newline in the token).
+    metadata.set('authorization', await withinCall(authorizationHeader(token), deadline, stop));
+    return metadata;
+  } catch (err) {
+    if (err instanceof SettingsApiError) throw err;
+    throw localError(stop.path, status.UNAUTHENTICATED, `getting the bearer token failed: ${err instanceof Error ? err.message : String(err)}`, err);
   }
 }
 
 type AnyMethod = Methods[SettingsMethod];
 
-function attemptCall(grpc: SettingsServiceClient, definition: AnyMethod, request: unknown, metadata: Metadata, deadline: number, signal: AbortSignal | undefined): Promise<unknown> {
+function attemptCall(grpc: SettingsServiceClient, definition: AnyMethod, request: unknown, metadata: Metadata, deadline: number, stop: Stop): Promise<unknown> {
   return new Promise((resolve, reject) => {
     const serialize = definition.requestSerialize as (value: unknown) => Buffer;
     const deserialize = definition.responseDeserialize as (bytes: Buffer) => unknown;
-    const pending = grpc.makeUnaryRequest(definition.path, serialize, deserialize, request, metadata, { deadline }, (err: ServiceError | null, response?: unknown) => {
-      signal?.removeEventListener('abort', cancel);
-      if (err) reject(new SettingsApiError(definition.path, err));
-      else resolve(response);
-    });
-    function cancel(): void {
-      pending.cancel();
+    let pending: ClientUnaryCall;
+    const cancel = (): void => pending.cancel();
+    try {
+      pending = grpc.makeUnaryRequest(definition.path, serialize, deserialize, request, metadata, { deadline }, (err: ServiceError | null, response?: unknown) => {
+        stop.signal?.removeEventListener('abort', cancel);
+        if (err) reject(new SettingsApiError(definition.path, err));
+        else resolve(response);
+      });
+    } catch (err) {
+      // grpc-js throws synchronously, e.g. 'Channel has been shut down' for a client closed
+      // meanwhile; nothing was sent. Still a SettingsApiError, as the README promises.
+      reject(stop.closing.aborted ? closedError(definition.path, err) : localError(definition.path, status.INTERNAL, `the call could not be started: ${err instanceof Error ? err.message : String(err)}`, err));
+      return;
     }
-    signal?.addEventListener('abort', cancel, { once: true });
+    // Only the caller's signal cancels a call in flight. close() lets it finish, as grpc-js does:
+    // a save already sent may be applied, and CANCELLED would hide that.
+    stop.signal?.addEventListener('abort', cancel, { once: true });
   });
 }
 
-function throwIfAborted(signal: AbortSignal | undefined, path: string): void {
-  if (signal?.aborted) throw cancelledError(path);
+function localError(path: string, code: status, details: string, cause?: unknown): SettingsApiError {
+  return new SettingsApiError(path, Object.assign(new Error(details, { cause }), { code, details, metadata: new Metadata() }) as ServiceError);
 }
 
-const cancelledError = (path: string): SettingsApiError =>
-  new SettingsApiError(path, Object.assign(new Error('cancelled'), { code: status.CANCELLED, details: 'cancelled by the caller', metadata: new Metadata() }) as ServiceError);
+const cancelledError = (path: string): SettingsApiError => localError(path, status.CANCELLED, 'cancelled by the caller');
+
+/**
+ * A call ended by close() (during a retry wait or a token fetch, or started after it): CANCELLED,
+ * the code for a call its own side gave up on. Not UNAVAILABLE: that code says "try again", and
+ * this client never will succeed again.
+ */
+const closedError = (path: string, cause?: unknown): SettingsApiError => localError(path, status.CANCELLED, 'the client was closed', cause);
+
+/** setTimeout's longest delay; Node runs a longer one after 1 ms. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /**
  * `work` (fetching the bearer token) bounded like the call it belongs to: a token source that
- * hangs fails the call at its deadline (DEADLINE_EXCEEDED) or when the caller aborts (CANCELLED),
- * instead of holding the caller past both until the source answers.
+ * hangs fails the call at its deadline (DEADLINE_EXCEEDED), when the caller aborts or the client
+ * is closed (CANCELLED), instead of holding the caller past all three until the source answers.
  */
-function withinCall<T>(work: Promise<T>, deadline: number, signal: AbortSignal | undefined, path: string): Promise<T> {
+function withinCall<T>(work: Promise<T>, deadline: number, stop: Stop): Promise<T> {
   return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => settle(() => reject(new SettingsApiError(path, Object.assign(new Error('deadline exceeded'), { code: status.DEADLINE_EXCEEDED, details: 'deadline exceeded while getting the bearer token', metadata: new Metadata() }) as ServiceError))), Math.max(0, deadline - Date.now()));
-    const abort = (): void => settle(() => reject(cancelledError(path)));
+    const remaining = deadline - Date.now();
+    // No timer without a finite deadline (deadlineMs Infinity); a deadline beyond setTimeout's
+    // range is checked at its limit (~24.8 days) instead of after 1 ms.
+    const timer = Number.isFinite(remaining)
+      ? setTimeout(() => settle(() => reject(localError(stop.path, status.DEADLINE_EXCEEDED, 'deadline exceeded while getting the bearer token'))), Math.min(MAX_TIMER_MS, Math.max(0, remaining)))
+      : undefined;
+    const unsubscribe = onStop(stop, () => settle(() => reject(stoppedError(stop))));
     function settle(finish: () => void): void {
       clearTimeout(timer);
-      signal?.removeEventListener('abort', abort);
+      unsubscribe();
       finish();
     }
-    signal?.addEventListener('abort', abort, { once: true });
     work.then(
       (value) => settle(() => resolve(value)),
       (err: unknown) => settle(() => reject(err)),
@@ -148,14 +248,17 @@ function withinCall<T>(work: Promise<T>, deadline: number, signal: AbortSignal |
   });
 }
 
-function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(done, ms);
+/** Waits `ms`, or less if the caller aborts or the client is closed (then rejects, see stoppedError). */
+function sleep(ms: number, stop: Stop): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(done, Math.min(MAX_TIMER_MS, ms));
+    const unsubscribe = onStop(stop, done);
     function done(): void {
       clearTimeout(timer);
-      signal?.removeEventListener('abort', done);
-      resolve();
+      unsubscribe();
+      const err = stoppedError(stop);
+      if (err) reject(err);
+      else resolve();
     }
-    signal?.addEventListener('abort', done, { once: true });
   });
 }

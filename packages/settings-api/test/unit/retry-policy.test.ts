@@ -1,5 +1,6 @@
 import { Metadata, status, type ServiceError } from '@grpc/grpc-js';
 import { ErrorInfo, RetryInfo, Status } from '../../src/index';
+import { RetryBudget } from '../../src/client/retry-budget';
 import { retryDelayMs } from '../../src/client/retry-policy';
 import { SettingsApiError } from '../../src/client/settings-api-error';
 
@@ -15,18 +16,25 @@ function apiError(code: status, retryDelayMsFromServer?: number): SettingsApiErr
 }
 
 it('waits at least the server RetryInfo delay, never less (maxBackoffMs bounds only the client\'s own backoff)', () => {
-  expect(retryDelayMs(apiError(status.ABORTED, 250), 1, false, {})).toBe(250);
-  expect(retryDelayMs(apiError(status.UNAVAILABLE, 5000), 1, true, { maxBackoffMs: 1000 })).toBe(5000);
+  expect(retryDelayMs(apiError(status.ABORTED, 250), 1, false, {}, () => 0)).toBe(250);
+  expect(retryDelayMs(apiError(status.UNAVAILABLE, 5000), 1, true, { maxBackoffMs: 1000 }, () => 0)).toBe(5000);
+  expect(retryDelayMs(apiError(status.UNAVAILABLE, 5000), 1, true, { maxBackoffMs: 1000 }, () => 1)).toBe(6000);
 });
 
-it('backs off further, with jitter, when the same RetryInfo delay keeps failing (callers refused together do not retry in lockstep)', () => {
+it('jitters the first RetryInfo retry already (callers refused together, e.g. by one bulk UPDATE\'s row locks, do not retry in lockstep)', () => {
+  expect(retryDelayMs(apiError(status.ABORTED, 250), 1, false, {}, () => 0)).toBe(250);
+  expect(retryDelayMs(apiError(status.ABORTED, 250), 1, false, {}, () => 1)).toBeGreaterThan(250);
+  expect(retryDelayMs(apiError(status.ABORTED, 250), 1, false, {}, () => 1)).toBe(500);
+});
+
+it('backs off further, with jitter, when the same RetryInfo delay keeps failing', () => {
   expect(retryDelayMs(apiError(status.ABORTED, 250), 3, false, {}, () => 0)).toBe(250);
-  expect(retryDelayMs(apiError(status.ABORTED, 250), 3, false, {}, () => 1)).toBe(1000);
-  expect(retryDelayMs(apiError(status.ABORTED, 250), 2, false, {}, () => 0.5)).toBe(375);
+  expect(retryDelayMs(apiError(status.ABORTED, 250), 3, false, {}, () => 1)).toBe(1250);
+  expect(retryDelayMs(apiError(status.ABORTED, 250), 2, false, {}, () => 0.5)).toBe(500);
 });
 
 it('retries only UNAVAILABLE and ABORTED (RESOURCE_EXHAUSTED only with RetryInfo, as the proto says), and at most maxAttempts in all', () => {
-  expect(retryDelayMs(apiError(status.RESOURCE_EXHAUSTED, 100), 1, true, {})).toBe(100);
+  expect(retryDelayMs(apiError(status.RESOURCE_EXHAUSTED, 100), 1, true, {}, () => 0)).toBe(100);
   expect(retryDelayMs(apiError(status.RESOURCE_EXHAUSTED), 1, true, {})).toBeUndefined();
   expect(retryDelayMs(apiError(status.INVALID_ARGUMENT, 100), 1, true, {})).toBeUndefined();
   expect(retryDelayMs(apiError(status.DEADLINE_EXCEEDED), 1, true, {})).toBeUndefined();
@@ -55,4 +63,27 @@ it('malformed status details leave code and message intact', () => {
   metadata.set('grpc-status-details-bin', Buffer.from([0xff, 0xff, 0xff]));
   const e = new SettingsApiError('/p', Object.assign(new Error('x'), { code: status.UNAVAILABLE, details: 'down', metadata }) as ServiceError);
   expect({ code: e.codeName, reason: e.reason, violations: e.fieldViolations, message: e.message }).toEqual({ code: 'UNAVAILABLE', reason: undefined, violations: [], message: '/p UNAVAILABLE: down' });
+});
+
+describe('RetryBudget (gRFC A6 retry throttling: 10 tokens, 0.1 back per success)', () => {
+  it('allows retries until retryable failures take the bucket to half, and again after enough successes', () => {
+    const budget = new RetryBudget();
+    for (let i = 0; i < 4; i++) budget.recordRetryableFailure();
+    expect(budget.allowsRetry()).toBe(true); // 6 tokens
+    budget.recordRetryableFailure();
+    expect(budget.allowsRetry()).toBe(false); // 5: half, no retries
+    for (let i = 0; i < 20; i++) budget.recordRetryableFailure();
+    for (let i = 0; i < 49; i++) budget.recordSuccess();
+    expect(budget.allowsRetry()).toBe(false); // never below 0: 4.9 tokens after 49 successes
+    budget.recordSuccess();
+    budget.recordSuccess();
+    expect(budget.allowsRetry()).toBe(true); // 5.1
+  });
+
+  it('never holds more than 10 tokens, however many calls succeeded', () => {
+    const budget = new RetryBudget();
+    for (let i = 0; i < 1000; i++) budget.recordSuccess();
+    for (let i = 0; i < 5; i++) budget.recordRetryableFailure();
+    expect(budget.allowsRetry()).toBe(false);
+  });
 });
