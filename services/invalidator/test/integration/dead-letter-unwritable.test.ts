@@ -46,10 +46,20 @@ describe('dead-letter topic refusing writes (readiness)', () => {
         // The DLQ topic appears (an operator fixes it): the letter is published, readiness returns.
         await ensureChangeTopics([dlqTopic], 1);
         await waitFor(async () => (await admin.fetchTopicOffsets(dlqTopic)).some((p) => BigInt(p.high) > 0n), 60_000, 'the poison event in the DLQ');
+        await waitFor(async () => (await readyz()).status === 200, 30_000, 'ready again');
+        // And it moves on: the poison event's offset is committed (readiness returns when the
+        // letter is published, before the commit).
+        await waitFor(
+          async () => {
+            const [now] = await admin.fetchOffsets({ groupId: inv.config.KAFKA_GROUP_ID, topics: [accountTopic] });
+            return BigInt(now!.partitions.find((p) => p.partition === sent!.partition)!.offset) > BigInt(sent!.baseOffset!);
+          },
+          30_000,
+          'the poison event committed',
+        );
       } finally {
         await admin.disconnect();
       }
-      await waitFor(async () => (await readyz()).status === 200, 30_000, 'ready again');
       expect(logLines.filter((l) => l.msg === 'dead-letter topic writable again: ready')).toHaveLength(1);
     } finally {
       await producer.disconnect();

@@ -1,5 +1,6 @@
 import type { ChildProcess } from 'node:child_process';
-import { cacheKeys, parseCacheValue } from '@settings/shared';
+import { cacheKeys, changeTopic, localStack, parseCacheValue } from '@settings/shared';
+import { withAdmin } from '@settings/local-stack';
 import { killIfRunning, startInvalidatorChild } from '../support/invalidator-child';
 import { fencedAtLeast, positionGroupAtEnd, sql, testRedis, uniqueId, waitFor } from '../support/test-invalidator';
 
@@ -13,6 +14,7 @@ const N = 2000;
 const prefix = uniqueId('kill');
 const accounts = Array.from({ length: N }, (_, i) => `${prefix}-${i}`);
 const groupId = uniqueId('test-kill-');
+const topic = changeTopic(localStack.topicPrefix, 'account_settings');
 const startChild = (): ChildProcess => startInvalidatorChild(groupId);
 
 let child: ChildProcess | undefined;
@@ -24,8 +26,13 @@ afterAll(async () => {
   await sql('DELETE FROM account_settings WHERE account_id LIKE $1', [`${prefix}-%`]);
 });
 
+/** The group's committed offsets on the account topic, summed over partitions. */
+const committedSum = (): Promise<bigint> =>
+  withAdmin('sigkill-test', async (admin) => (await admin.fetchOffsets({ groupId, topics: [topic] }))[0]!.partitions.reduce((sum, p) => sum + BigInt(p.offset), 0n));
+
 it('SIGKILL mid-batch and a restart lose no invalidation', async () => {
   await positionGroupAtEnd(groupId);
+  const committedAtStart = await committedSum();
   child = startChild();
   await sql('INSERT INTO account_settings (account_id) SELECT unnest($1::text[])', [accounts]);
   const versions = new Map<string, bigint>((await sql('SELECT account_id, version FROM account_settings WHERE account_id = ANY($1::text[])', [accounts])).map((r) => [r.account_id as string, BigInt(r.version as string)]));
@@ -35,6 +42,8 @@ it('SIGKILL mid-batch and a restart lose no invalidation', async () => {
     return accounts.filter((a, i) => fencedAtLeast(parseCacheValue(values[i]!), versions.get(a)!)).length;
   };
   await waitFor(async () => (await fencedCount()) >= N * 0.1, 120_000, 'some evictions applied');
+  // And some committed: the restart must resume from a committed offset, not replay from the start.
+  await waitFor(async () => (await committedSum()) > committedAtStart, 60_000, 'some offsets committed');
   const killed = child;
   killed.kill('SIGKILL');
   await new Promise((r) => killed.once('exit', r));

@@ -55,6 +55,13 @@ it('a connected Redis that stops answering: reads wait at most the command timeo
   const fallbackBefore = await metricValue(server.running, 'settings_cache_fallback_total');
   expect(await metricValue(server.running, 'settings_redis_circuit_open')).toBe(0);
 
+  // A save while the breaker is still closed and Redis hangs: the write path never waits for
+  // Redis (checked again below, with the breaker open, where it would not ask Redis anyway).
+  const savedFirst = Date.now();
+  await server.call('updateAccountSettings', { accountSettings: AccountSettings.fromPartial({ name: `accounts/${warm}/settings`, displayName: 'first save while Redis hung' }), allowMissing: false });
+  expect(Date.now() - savedFirst).toBeLessThan(COMMAND_TIMEOUT_MS);
+  expect(await metricValue(server.running, 'settings_redis_circuit_open')).toBe(0);
+
   // Cold keys, one at a time: each needs Redis, which no longer answers.
   const took: number[] = [];
   for (const a of accounts.slice(1)) {

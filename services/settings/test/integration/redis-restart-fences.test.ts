@@ -5,7 +5,7 @@ import { AccountSettings } from '@settings/api';
 import { cacheKeys, localRedisUrl, parseCacheValue, withCacheScripts } from '@settings/shared';
 import { redisProcess, startRedis } from '@settings/local-stack';
 import { PausedFill } from '../support/paused-fill';
-import { accountsDeletedAfterAll, metricValue, serverForTests, waitFor } from '../support/test-server';
+import { accountsDeletedAfterAll, db, metricValue, serverForTests, waitFor } from '../support/test-server';
 
 /**
  * Fences that must survive a Redis that lost its recent writes. Both tests restart the stack's
@@ -58,8 +58,26 @@ it('a fill whose database read began before Redis restarted empty never makes th
     'the stalled fill finished',
   );
 
-  // 4. Every later default read returns v2.
+  // 4. Every later default read returns v2...
   for (let i = 0; i < 3; i++) expect(await t.call('getAccountSettings', { name })).toMatchObject({ displayName: 'v2', etag: v2.etag });
+  // ...through the cache, not around it: a read that trusted Redis found the v1 fill unusable
+  // and filled v2 (while Redis is untrusted or the breaker open, reads go to PostgreSQL and no
+  // fill is made, which would pass the check above whatever Redis holds).
+  const [row] = await db('SELECT version FROM account_settings WHERE account_id = $1', [a]);
+  const admin = new Redis(localRedisUrl, { maxRetriesPerRequest: 1 });
+  try {
+    await waitFor(
+      async () => {
+        const cached = parseCacheValue(await admin.getBuffer(key));
+        return cached?.kind === 'entry' && cached.version === BigInt(row!.version as string);
+      },
+      10_000,
+      'v2 filled through the trusted cache',
+    );
+  } finally {
+    admin.disconnect();
+  }
+  expect((await t.call('getAccountSettings', { name })).displayName).toBe('v2');
 });
 
 it('entries a Redis brings back from an older snapshot (restore, failover to a lagging replica) are never served', async () => {
