@@ -103,6 +103,10 @@ async function restartAndMeasureHeal(ctx: GapContext, log: Log): Promise<void> {
         `of this scenario's ${ctx.keys.length} keys ${entries.cached} were cached before the heal, ${entries.stale.length} of them older than their row (gap writes), ` +
         `${healedStale} of those evicted by the heal, ${after.stale.length} still stale after it, ${after.cached} cached after it; no generation renewed`,
     );
+    // Without stale entries before the heal, or a gap for it to heal, the scenario proves nothing
+    // about the heal (offsets-reset passed that way while the slot still held the gap's WAL).
+    if (!skipCdcHeal() && entries.stale.length === 0) throw new Error('no entry was older than its row before the heal: the gap left nothing for the heal to evict');
+    if (!skipCdcHeal() && gaps.length === 0) throw new Error('no CDC gap was healed: the stack did not record (or heal) the gap');
     // The heal's own effect, before the workload's writes resume and evict stale keys the ordinary way.
     if (!skipCdcHeal() && after.stale.length > 0) throw new Error(`${after.stale.length} entries older than their row were still cached after the heal's snapshot: ${after.stale.slice(0, 5).join(', ')}`);
   } finally {
@@ -142,15 +146,19 @@ export const slotRecreated: GapScenario = {
 
 export const offsetsReset: GapScenario = {
   name: 'offsets-reset',
-  behaviour: 'after the connector offsets are reset with writes in the gap every key converges to its row, without emptying the cache',
+  behaviour: 'after the connector offsets are reset while its slot is past the writes of the gap (a failover to a standby, a restore) every key converges to its row, without emptying the cache',
   churn: false,
-  fault: 'stop the connector, keep writing for the hold time, reset its offsets over the Connect REST API (the stack helper records the gap), start it; the heal is an incremental snapshot',
+  fault: 'stop the connector, keep writing for the hold time, move its replication slot to the current WAL position (as a standby promoted with its slot ahead would have it: the gap is never streamed), reset its offsets over the Connect REST API (the stack helper records the gap), start it; the heal is an incremental snapshot',
   async inject(ctx) {
-    const { sizes, log } = ctx;
+    const { sizes, log, note } = ctx;
     const { name } = connectorFile();
-    log('stopping the connector');
-    await stopConnector(name);
+    const slot = await stopStreaming(log);
     await sleep(sizes.faultHoldMs);
+    // With the slot where the connector left it, the restarted connector streams the gap's
+    // writes from the slot's position and the heal has nothing to do: moved past them, only the
+    // heal can evict what they changed.
+    const moved = await pgQuery(localStack.database, 'SELECT end_lsn::text AS lsn FROM pg_replication_slot_advance($1, pg_current_wal_lsn())', [slot]);
+    note(`replication slot ${slot} advanced to ${String(moved[0]?.lsn)}: the gap's writes are never streamed`);
     log('resetting its offsets');
     // The reset resumes the connector: the writers pause first, so the heal's count has no workload in it.
     ctx.workload.pauseWriters();

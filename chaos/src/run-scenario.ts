@@ -132,7 +132,9 @@ export async function runScenario(scenario: Scenario, env: ScenarioEnv): Promise
     const hitsBefore = await cacheHits(fleet);
     mismatches = await finalCompare(caller, db, keys, prefix, deadline * 2);
     finalCacheHits = (await cacheHits(fleet)) - hitsBefore;
-    if (finalCacheHits === 0) throw new Error('no default Get of the final comparison was served from the cache: the comparison says nothing about it');
+    // Most of it from the cache: a breaker flapping open (reads around the cache) would compare
+    // PostgreSQL with itself. Keys without a row are answered from cached absences or not at all.
+    if (finalCacheHits < withRows.length / 2) throw new Error(`only ${finalCacheHits} of the final comparison's ${withRows.length} Gets of existing keys were served from the cache: the comparison says little about it`);
     visible = await probesVisible(caller, probes, deadline * 2);
     if (churn) note(`${metricSum(await fleet.settingsMetrics(), 'settings_cache_not_found_hits_total')} NOT_FOUNDs answered from cached absences (settings_cache_not_found_hits_total)`);
     log(`converged in ${convergeSeconds ?? '-'} s, ${mismatches.length} mismatches, probes visible ${visible}/${probes.length}, final default Gets from the cache ${finalCacheHits}/${keys.length}`);
