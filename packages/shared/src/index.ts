@@ -31,6 +31,7 @@ export * from './observability/logger';
 export * from './observability/http-probes-server';
 export * from './observability/counter-tally';
 export * from './observability/histogram-tally';
+export * from './observability/zeroed-counter';
 export * from './observability/log-sampler';
 
 // Process start-up shared by every entry point

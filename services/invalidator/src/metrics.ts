@@ -1,4 +1,9 @@
+import { zeroedCounter } from '@settings/shared';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/** Why an event went to the dead-letter topic: the `reason` label (bounded). */
+export const DEAD_LETTER_REASONS = ['not-json', 'invalid-envelope', 'unmapped'] as const;
+export type DeadLetterReason = (typeof DEAD_LETTER_REASONS)[number];
 
 /**
  * The invalidator's Prometheus metrics. Names are part of the operations contract: the
@@ -13,7 +18,7 @@ export function createInvalidatorMetrics(registry = new Registry()) {
     keysPlanned: new Counter({ name: 'invalidator_keys_planned_total', help: 'Keys named by change events, before per-batch deduplication', ...r }),
     keysApplied: new Counter({ name: 'invalidator_keys_applied_total', help: 'Distinct keys sent to Redis after deduplication', ...r }),
     keysEvicted: new Counter({ name: 'invalidator_keys_evicted_total', help: 'Cache changes actually made: markers written (the entry was older or absent), and key-space generations renewed (a TRUNCATE); a marker an attempt wrote before it failed and was re-sent is not counted', ...r }),
-    dedupRatio: new Gauge({ name: 'invalidator_dedup_ratio', help: 'Keys applied / keys planned in the last batch (1 = no duplicates)', ...r }),
+    dedupRatio: new Gauge({ name: 'invalidator_dedup_ratio', help: 'Keys applied / keys planned in the last chunk (1 = no duplicates)', ...r }),
     redisOps: new Counter({ name: 'invalidator_redis_ops_total', help: 'Redis commands sent for evictions (evict-to-marker-batch calls and generation SETs; one call carries many keys)', ...r }),
     redisErrors: new Counter({ name: 'invalidator_redis_errors_total', help: 'Failed Redis pipelines (retried)', ...r }),
     slotMotionFallbacks: new Counter({ name: 'invalidator_slot_motion_fallback_keys_total', help: 'Redis Cluster: keys evicted one call each because their batch call met a slot being migrated (or a stale slot map)', ...r }),
@@ -32,7 +37,7 @@ export function createInvalidatorMetrics(registry = new Registry()) {
       ...r,
     }),
     consumerLag: new Gauge({ name: 'invalidator_consumer_lag_messages', help: 'Messages behind the partition end, per partition', labelNames: ['topic', 'partition'] as const, ...r }),
-    deadLetters: new Counter({ name: 'invalidator_dead_letter_total', help: 'Events sent to the dead-letter topic', labelNames: ['reason'] as const, ...r }),
+    deadLetters: zeroedCounter(new Counter({ name: 'invalidator_dead_letter_total', help: 'Events sent to the dead-letter topic, by reason: not-json, invalid-envelope, unmapped', labelNames: ['reason'] as const, ...r }), 'reason', DEAD_LETTER_REASONS),
     batchesAborted: new Counter({ name: 'invalidator_batches_aborted_total', help: 'Batches abandoned (shutdown/rebalance) without committing', ...r }),
     // The staleness auditor (src/audit, README "Staleness auditor").
     auditChecked: new Counter({ name: 'invalidator_audit_checked_total', help: 'Sampled cache hits the auditor decided on (consistent or inconsistent)', ...r }),

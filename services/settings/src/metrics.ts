@@ -1,6 +1,6 @@
-import { CounterTally, HistogramTally } from '@settings/shared';
+import { CounterTally, HistogramTally, zeroedCounter } from '@settings/shared';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { DbPoolName, PoolOccupancy } from './db/pool-metrics';
+import { DB_POOL_NAMES, type DbPoolName, type PoolOccupancy } from './db/pool-metrics';
 
 /** settings_grpc_request_duration_seconds' buckets (seconds). */
 export const GRPC_DURATION_BUCKETS: readonly number[] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
@@ -128,12 +128,16 @@ export function createSettingsMetrics(registry = new Registry()) {
       labelNames: ['noticed_by'] as const,
       ...r,
     }),
-    dbConnectionsCut: new Counter({
-      name: 'settings_db_connections_cut_total',
-      help: "PostgreSQL connections closed by this service because PostgreSQL had not answered by the call's deadline plus DB_ANSWER_GRACE_MS (a partition, a frozen server, a host gone in a failover), by pool",
-      labelNames: ['pool'] as const,
-      ...r,
-    }),
+    dbConnectionsCut: zeroedCounter(
+      new Counter({
+        name: 'settings_db_connections_cut_total',
+        help: "PostgreSQL connections closed by this service because PostgreSQL had not answered by the call's deadline plus DB_ANSWER_GRACE_MS (a partition, a frozen server, a host gone in a failover), by pool",
+        labelNames: ['pool'] as const,
+        ...r,
+      }),
+      'pool',
+      DB_POOL_NAMES,
+    ),
     writesShed: new Counter({
       name: 'settings_writes_shed_total',
       help: 'Saves refused at once: DB_WRITE_POOL_MAX + DB_WRITE_QUEUE_MAX saves already held or waited for a write connection (queue_full), or those ahead would have kept it waiting past its deadline (would_miss_deadline)',

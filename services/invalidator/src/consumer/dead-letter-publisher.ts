@@ -1,6 +1,6 @@
 import type { Producer } from 'kafkajs';
 import type { Logger } from '@settings/shared';
-import type { InvalidatorMetrics } from '../metrics';
+import type { DeadLetterReason, InvalidatorMetrics } from '../metrics';
 
 export interface DeadLetter {
   topic: string;
@@ -10,7 +10,7 @@ export interface DeadLetter {
   value: Buffer | null;
   reason: string;
   /** Short label for the metric (bounded cardinality). */
-  category: 'not-json' | 'invalid-envelope' | 'unmapped' ;
+  category: DeadLetterReason;
 }
 
 /** A dead letter as it is written to the dead-letter topic (a kafkajs `Message`). */

@@ -1,7 +1,8 @@
 import type { Knex } from 'knex';
 
 /** Which of the two pools (db.ts `DbPools`). */
-export type DbPoolName = 'read' | 'write';
+export const DB_POOL_NAMES = ['read', 'write'] as const;
+export type DbPoolName = (typeof DB_POOL_NAMES)[number];
 
 /**
  * What is read here of the connection pool behind a knex instance (tarn's `Pool`: knex types
