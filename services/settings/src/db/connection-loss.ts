@@ -39,6 +39,11 @@ const NOT_SENT_MESSAGES = [
   // pool (tarn; that case is classify's KnexTimeoutError); kept so a pg.Pool user maps the same.
   'timeout exceeded when trying to connect',
   'Connection terminated due to connection timeout',
+  // pg's Client connect attempt timed out (connectionTimeoutMillis): a PostgreSQL that accepts
+  // TCP and never answers, or an address gone dark. knex (through tarn's propagateCreateError)
+  // hands this raw error to every waiter but the first, whose own acquire timer fires first:
+  // unmatched, each of them was answered INTERNAL.
+  'timeout expired',
 ];
 
 const endsWithOneOf = (message: string, texts: readonly string[]): boolean => texts.some((text) => message === text || message.endsWith(` - ${text}`));
@@ -58,7 +63,23 @@ export function isConnectionLost(message: string): boolean {
  */
 export function lostInFlight(err: unknown): boolean {
   if (err instanceof SettingsError || typeof err !== 'object' || err === null) return false;
+  // Any socket error of Node once the statement was out (an interface going down mid-answer:
+  // ENETDOWN, EHOSTDOWN), not only the listed errnos: classify calls every system error
+  // retryable, and a save that may have been applied must never be.
+  if (isSystemError(err)) return true;
   const { code } = err as { code?: unknown };
   if (typeof code === 'string') return NETWORK_ERRNOS.has(code) || code.startsWith('08') || code === '57P01' || code === '57P02';
   return code === undefined && err instanceof Error && endsWithOneOf(err.message, LOST_IN_FLIGHT_MESSAGES);
+}
+
+/**
+ * A system error of Node (it names its syscall): the network or the host, never the request.
+ * Also the AggregateError Node reports when every address of a host failed to connect
+ * (autoSelectFamily, on by default since Node 20): its `code` is the first attempt's errno and it
+ * has no syscall, but each error inside does.
+ */
+export function isSystemError(err: unknown): boolean {
+  if (typeof err !== 'object' || err === null) return false;
+  if (typeof (err as { syscall?: unknown }).syscall === 'string') return true;
+  return err instanceof AggregateError && err.errors.length > 0 && err.errors.every((e) => isSystemError(e));
 }

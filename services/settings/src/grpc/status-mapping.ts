@@ -1,7 +1,7 @@
 import { Metadata, status as GrpcStatus, type ServiceError } from '@grpc/grpc-js';
 import { Any, BadRequest, Duration, ErrorInfo, RetryInfo, Status } from '@settings/api';
 import { InvalidIdError } from '@settings/shared';
-import { isConnectionLost, NETWORK_ERRNOS } from '../db/connection-loss';
+import { isConnectionLost, isSystemError, NETWORK_ERRNOS } from '../db/connection-loss';
 import { endedByStatementTimeout } from '../db/statement-timeout';
 import { echo, SettingsError, type ErrorCode, type FieldViolation } from '../errors';
 import { databaseViolationField } from './database-violation-field';
@@ -137,9 +137,7 @@ export function classify(err: unknown): SettingsError {
       return new SettingsError('INVALID_ARGUMENT', 'a value was rejected by the database', [{ field, description: 'rejected by the database: outside what it accepts' }], cause);
     }
     if (mapped) return new SettingsError(mapped, messageFor(mapped), [], cause);
-    // A system error of Node names its syscall: the network or the host, never the request.
-    const systemError = typeof (err as { syscall?: unknown }).syscall === 'string';
-    if (UNAVAILABLE_CLASSES.some((c) => (e.code as string).startsWith(c)) || NETWORK_ERRNOS.has(e.code) || systemError) return new SettingsError('DATABASE_UNAVAILABLE', messageFor('DATABASE_UNAVAILABLE'), [], cause);
+    if (UNAVAILABLE_CLASSES.some((c) => (e.code as string).startsWith(c)) || NETWORK_ERRNOS.has(e.code) || isSystemError(err)) return new SettingsError('DATABASE_UNAVAILABLE', messageFor('DATABASE_UNAVAILABLE'), [], cause);
   } else if (e.code === undefined && err instanceof Error && isConnectionLost(message)) {
     return new SettingsError('DATABASE_UNAVAILABLE', 'lost the database connection; retry with backoff', [], cause);
   }

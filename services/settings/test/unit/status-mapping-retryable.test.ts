@@ -67,6 +67,16 @@ const retryable: Case[] = [
   // used up under connection churn, a network or host down.
   { what: 'EADDRNOTAVAIL connecting (no ephemeral port left)', err: () => socketError('connect', 'EADDRNOTAVAIL', -99), reason: 'DATABASE_UNAVAILABLE' },
   { what: 'ENETDOWN connecting', err: () => socketError('connect', 'ENETDOWN', -100), reason: 'DATABASE_UNAVAILABLE' },
+  { what: 'ENETDOWN while reading a result (an interface going down mid-answer)', err: () => viaKnex('update "account_settings" set "display_name" = $1', socketError('read', 'ENETDOWN', -100)), reason: 'DATABASE_UNAVAILABLE' },
+  // Node 20 tries every address of a host (autoSelectFamily); when all fail it reports an
+  // AggregateError with the first errno as its code and no syscall of its own.
+  {
+    what: 'every address of the database host failed to connect (AggregateError)',
+    err: () => Object.assign(new AggregateError([socketError('connect', 'EADDRNOTAVAIL', -99), socketError('connect', 'EADDRNOTAVAIL', -99)], 'every connect attempt to db.internal failed'), { code: 'EADDRNOTAVAIL' }),
+    reason: 'DATABASE_UNAVAILABLE',
+  },
+  // pg's Client connect timeout (connectionTimeoutMillis) as tarn hands it to every waiter but the first.
+  { what: 'pg Client connect attempt timed out (a silent server), propagated by tarn', err: () => new Error('timeout expired'), reason: 'DATABASE_UNAVAILABLE' },
   // Refused at connect: a password rotated ahead of this pod, a pg_hba change, a database renamed.
   { what: '28P01 password authentication failed', err: () => pgServerError('28P01', 'password authentication failed for user "settings_service"', 'FATAL', 'auth_failed'), reason: 'DATABASE_UNAVAILABLE' },
   { what: '28000 no pg_hba.conf entry', err: () => pgServerError('28000', 'no pg_hba.conf entry for host', 'FATAL', 'ClientAuthentication'), reason: 'DATABASE_UNAVAILABLE' },
@@ -184,6 +194,11 @@ const LOST_IN_FLIGHT = new Set([
   'ECONNRESET while reading a result',
   'ECONNREFUSED: nothing listens (server down)',
   'EPIPE writing to a closed socket',
+  // Any system error once the statement was out: the write may have been applied.
+  'EADDRNOTAVAIL connecting (no ephemeral port left)',
+  'ENETDOWN connecting',
+  'ENETDOWN while reading a result (an interface going down mid-answer)',
+  'every address of the database host failed to connect (AggregateError)',
   'ETIMEDOUT connecting',
   'EAI_AGAIN: DNS of the database host temporarily failing',
   '57P01 pg_terminate_backend / fast or immediate shutdown',
