@@ -13,6 +13,8 @@ export const settingsEnvSchema = {
   AUTH_MODE: env.oneOf('jwt: bearer tokens required; insecure-dev: no authentication (local only, logs a warning)', ['jwt', 'insecure-dev'] as const, 'jwt'),
   JWT_PUBLIC_KEY: env.string('PEM public key (RSA for RS256, P-256 for ES256) verifying bearer tokens; literal \\n is accepted', ''),
   JWT_HS256_SECRET: env.string('shared secret (>= 32 bytes) verifying HS256 bearer tokens; meant for tests', ''),
+  JWT_PREVIOUS_PUBLIC_KEY: env.string('during a key rotation, the PEM public key the issuer signed with before JWT_PUBLIC_KEY: tokens signed with either are accepted (README, key rotation); empty when not rotating', ''),
+  JWT_PREVIOUS_HS256_SECRET: env.string('during a rotation of JWT_HS256_SECRET, the secret before it (>= 32 bytes): tokens signed with either are accepted', ''),
   JWT_ISSUER: env.string('required `iss` of bearer tokens', 'settings-clients'),
   JWT_AUDIENCE: env.string('required `aud` of bearer tokens', 'settings-service'),
   JWT_UNSCOPED_TOKEN_SCOPES: env.string('scopes (space-separated) granted to a token without a `scope` claim; the default makes such tokens read-only', DEFAULT_UNSCOPED_TOKEN_SCOPES),
@@ -61,8 +63,8 @@ export type SettingsConfig = EnvValues<typeof settingsEnvSchema>;
 /** Loads and cross-checks the configuration; throws ConfigError listing every problem. */
 export function loadSettingsConfig(source: NodeJS.ProcessEnv = process.env): SettingsConfig {
   const config = loadEnv(settingsEnvSchema, source);
-  const pem = config.JWT_PUBLIC_KEY.replace(/\\n/g, '\n');
-  const normalized = { ...config, JWT_PUBLIC_KEY: pem, GRPC_HOST: config.GRPC_HOST || defaultGrpcHost(config) };
+  const pem = (value: string): string => value.replace(/\\n/g, '\n');
+  const normalized = { ...config, JWT_PUBLIC_KEY: pem(config.JWT_PUBLIC_KEY), JWT_PREVIOUS_PUBLIC_KEY: pem(config.JWT_PREVIOUS_PUBLIC_KEY), GRPC_HOST: config.GRPC_HOST || defaultGrpcHost(config) };
   const problems = [...authProblems(normalized), ...cacheTimingProblems(normalized), ...insecureDevProblems(normalized, source.NODE_ENV)];
   if (problems.length > 0) throw new ConfigError(problems);
   return normalized;
@@ -77,16 +79,20 @@ function authProblems(config: SettingsConfig): string[] {
   if (parseScopeList(config.JWT_UNSCOPED_TOKEN_SCOPES).has('settings.permissions.write')) {
     problems.push('JWT_UNSCOPED_TOKEN_SCOPES may not include settings.permissions.write: staff permission changes need a token that names that scope');
   }
-  if (config.JWT_HS256_SECRET !== '' && Buffer.byteLength(config.JWT_HS256_SECRET) < 32) {
-    problems.push('JWT_HS256_SECRET must be at least 32 bytes (HS256 keys shorter than the hash are guessable)');
+  for (const name of ['JWT_HS256_SECRET', 'JWT_PREVIOUS_HS256_SECRET'] as const) {
+    if (config[name] !== '' && Buffer.byteLength(config[name]) < 32) problems.push(`${name} must be at least 32 bytes (HS256 keys shorter than the hash are guessable)`);
   }
-  if (config.JWT_PUBLIC_KEY !== '') {
+  for (const name of ['JWT_PUBLIC_KEY', 'JWT_PREVIOUS_PUBLIC_KEY'] as const) {
+    if (config[name] === '') continue;
     try {
-      publicKeyAlgorithm(config.JWT_PUBLIC_KEY);
+      publicKeyAlgorithm(config[name]);
     } catch (err) {
-      problems.push(`JWT_PUBLIC_KEY: ${(err as Error).message}`);
+      problems.push(`${name}: ${(err as Error).message}`);
     }
   }
+  // A previous key only ever stands beside a current one: alone it would be the only key.
+  if (config.JWT_PREVIOUS_PUBLIC_KEY !== '' && config.JWT_PUBLIC_KEY === '') problems.push('JWT_PREVIOUS_PUBLIC_KEY is set without JWT_PUBLIC_KEY (the key tokens are signed with now)');
+  if (config.JWT_PREVIOUS_HS256_SECRET !== '' && config.JWT_HS256_SECRET === '') problems.push('JWT_PREVIOUS_HS256_SECRET is set without JWT_HS256_SECRET (the secret tokens are signed with now)');
   if (config.AUTH_MODE === 'jwt' && config.JWT_PUBLIC_KEY === '' && config.JWT_HS256_SECRET === '') {
     problems.push('AUTH_MODE=jwt needs JWT_PUBLIC_KEY or JWT_HS256_SECRET (or set AUTH_MODE=insecure-dev for local development)');
   }

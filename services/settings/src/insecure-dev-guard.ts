@@ -20,6 +20,7 @@ interface GuardedConfig {
   AUTH_MODE: string;
   GRPC_HOST: string;
   JWT_HS256_SECRET: string;
+  JWT_PREVIOUS_HS256_SECRET: string;
   CONSISTENCY_TOKEN_SECRET: string;
 }
 
@@ -27,6 +28,7 @@ interface GuardedConfig {
 function publicKeysInUse(config: Omit<GuardedConfig, 'GRPC_HOST'>): string | undefined {
   if (config.AUTH_MODE === 'insecure-dev') return 'AUTH_MODE=insecure-dev';
   if (config.JWT_HS256_SECRET === localDevJwtHs256Secret) return "JWT_HS256_SECRET set to the local stack's public development secret";
+  if (config.JWT_PREVIOUS_HS256_SECRET === localDevJwtHs256Secret) return "JWT_PREVIOUS_HS256_SECRET set to the local stack's public development secret";
   if (config.CONSISTENCY_TOKEN_SECRET === INSECURE_DEV_TOKEN_SECRET) return 'CONSISTENCY_TOKEN_SECRET set to the public development key';
   return undefined;
 }

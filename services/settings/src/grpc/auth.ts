@@ -58,43 +58,60 @@ export async function createAuthenticator(config: SettingsConfig, log: Logger): 
 type VerifyKey = Awaited<ReturnType<typeof jose.importSPKI>>;
 
 async function createJwtAuthenticator(config: SettingsConfig): Promise<Authenticator> {
-  const keys = new Map<string, VerifyKey>();
-  if (config.JWT_HS256_SECRET !== '') {
+  // Per algorithm, the keys tokens may be signed with: the current one first, then during a
+  // rotation the previous one (a token is tried against the next only when its signature does
+  // not verify with the one before).
+  const keys = new Map<string, VerifyKey[]>();
+  const add = (alg: string, key: VerifyKey): void => void keys.set(alg, [...(keys.get(alg) ?? []), key]);
+  for (const secret of [config.JWT_HS256_SECRET, config.JWT_PREVIOUS_HS256_SECRET]) {
+    if (secret === '') continue;
     // Imported once: given raw bytes, jose imports a new CryptoKey on every verification.
-    const secret = new TextEncoder().encode(config.JWT_HS256_SECRET);
-    keys.set('HS256', await globalThis.crypto.subtle.importKey('raw', secret, { name: 'HMAC', hash: 'SHA-256' }, false, ['verify']));
+    add('HS256', await globalThis.crypto.subtle.importKey('raw', new TextEncoder().encode(secret), { name: 'HMAC', hash: 'SHA-256' }, false, ['verify']));
   }
-  if (config.JWT_PUBLIC_KEY !== '') {
-    const alg = publicKeyAlgorithm(config.JWT_PUBLIC_KEY);
-    keys.set(alg, await jose.importSPKI(config.JWT_PUBLIC_KEY, alg));
+  for (const pem of [config.JWT_PUBLIC_KEY, config.JWT_PREVIOUS_PUBLIC_KEY]) {
+    if (pem === '') continue;
+    const alg = publicKeyAlgorithm(pem);
+    add(alg, await jose.importSPKI(pem, alg));
   }
   const algorithms = [...keys.keys()];
   const unscopedScopes = parseScopeList(config.JWT_UNSCOPED_TOKEN_SCOPES);
-  const getKey = (header: { alg?: string }): VerifyKey => {
-    const key = header.alg ? keys.get(header.alg) : undefined;
-    if (!key) throw new SettingsError('UNAUTHENTICATED', 'bearer token signed with an unaccepted algorithm');
-    return key;
+  const keysFor = (token: string): VerifyKey[] => {
+    let alg: string | undefined;
+    try {
+      alg = jose.decodeProtectedHeader(token).alg;
+    } catch {
+      throw new SettingsError('UNAUTHENTICATED', 'invalid bearer token (ERR_JWS_INVALID)');
+    }
+    const candidates = alg ? keys.get(alg) : undefined;
+    if (!candidates) throw new SettingsError('UNAUTHENTICATED', 'bearer token signed with an unaccepted algorithm');
+    return candidates;
   };
 
   const verified = new VerifiedTokenCache<Principal>({ maxEntries: config.JWT_VERIFIED_CACHE_MAX_ENTRIES, maxAgeMs: config.JWT_VERIFIED_CACHE_MAX_AGE_MS });
 
   const verifyAndRemember = async (token: string): Promise<Principal> => {
-    let payload: Record<string, unknown>;
-    try {
-      ({ payload } = await jose.jwtVerify(token, getKey, {
-        issuer: config.JWT_ISSUER,
-        audience: config.JWT_AUDIENCE,
-        algorithms,
-        requiredClaims: ['exp', 'sub'],
-        clockTolerance: 30,
-      }));
-    } catch (err) {
-      if (err instanceof SettingsError) throw err;
-      // Only jose's verdicts on the token are the caller's fault; anything else is a bug here
-      // (INTERNAL, logged), not every caller's token turned UNAUTHENTICATED.
-      if (!(err instanceof jose.errors.JOSEError)) throw err;
-      throw new SettingsError('UNAUTHENTICATED', `invalid bearer token (${err.code})`);
+    let payload: Record<string, unknown> | undefined;
+    const candidates = keysFor(token);
+    for (const [i, key] of candidates.entries()) {
+      try {
+        ({ payload } = await jose.jwtVerify(token, key, {
+          issuer: config.JWT_ISSUER,
+          audience: config.JWT_AUDIENCE,
+          algorithms,
+          requiredClaims: ['exp', 'sub'],
+          clockTolerance: 30,
+        }));
+        break;
+      } catch (err) {
+        // Only jose's verdicts on the token are the caller's fault; anything else is a bug here
+        // (INTERNAL, logged), not every caller's token turned UNAUTHENTICATED.
+        if (!(err instanceof jose.errors.JOSEError)) throw err;
+        // Signed with another key of this algorithm (a rotation): the next one may verify it.
+        if (err instanceof jose.errors.JWSSignatureVerificationFailed && i < candidates.length - 1) continue;
+        throw new SettingsError('UNAUTHENTICATED', `invalid bearer token (${err.code})`);
+      }
     }
+    if (payload === undefined) throw new SettingsError('UNAUTHENTICATED', 'invalid bearer token');
     const principal = principalFromClaims(payload, unscopedScopes);
     verified.remember(token, principal);
     return principal;

@@ -19,7 +19,7 @@ describe('configuration', () => {
     const rows = describeEnv(settingsEnvSchema);
     expect(rows.map((r) => r.name)).toEqual([
       'REDIS_URL', 'REDIS_CLUSTER_NODES', 'LOG_LEVEL', 'DATABASE_URL', 'GRPC_HOST', 'GRPC_PORT', 'METRICS_PORT', 'AUTH_MODE', 'JWT_PUBLIC_KEY', 'JWT_HS256_SECRET',
-      'JWT_ISSUER', 'JWT_AUDIENCE', 'JWT_UNSCOPED_TOKEN_SCOPES', 'JWT_VERIFIED_CACHE_MAX_ENTRIES', 'JWT_VERIFIED_CACHE_MAX_AGE_MS', 'CACHE_ENTRY_TTL_SECONDS', 'CACHE_MARKER_TTL_SECONDS', 'CACHE_NOT_FOUND_TTL_SECONDS', 'DB_READ_POOL_MAX', 'DB_WRITE_POOL_MAX',
+      'JWT_PREVIOUS_PUBLIC_KEY', 'JWT_PREVIOUS_HS256_SECRET', 'JWT_ISSUER', 'JWT_AUDIENCE', 'JWT_UNSCOPED_TOKEN_SCOPES', 'JWT_VERIFIED_CACHE_MAX_ENTRIES', 'JWT_VERIFIED_CACHE_MAX_AGE_MS', 'CACHE_ENTRY_TTL_SECONDS', 'CACHE_MARKER_TTL_SECONDS', 'CACHE_NOT_FOUND_TTL_SECONDS', 'DB_READ_POOL_MAX', 'DB_WRITE_POOL_MAX',
       'DB_LOCK_TIMEOUT_MS', 'DB_WRITE_QUEUE_MAX', 'DB_LOCK_WAIT_MAX_CONCURRENCY', 'DB_DELIBERATE_READ_MAX_CONCURRENCY', 'DB_DELIBERATE_READS_PER_CALLER', 'DB_DELIBERATE_READ_MAX_WAIT_MS',
       'DB_DELIBERATE_READS_PER_CALLER_PER_SECOND', 'DB_DELIBERATE_READ_BURST_PER_CALLER', 'DB_DELIBERATE_READ_REFUSAL_DELAY_MS',
       'CONSISTENCY_TOKEN_SECRET', 'CONSISTENCY_TOKEN_PREVIOUS_SECRET', 'DB_FALLBACK_MAX_CONCURRENCY', 'DB_ANSWER_GRACE_MS',
@@ -121,6 +121,29 @@ describe('bearer tokens', () => {
     const hs = await new jose.SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setSubject('x').setIssuer('settings-clients').setAudience('settings-service').setExpirationTime('1m').sign(new TextEncoder().encode(secret));
     md.set('authorization', `Bearer ${hs}`);
     await expect(auth.authenticate(md)).rejects.toMatchObject({ code: 'UNAUTHENTICATED' });
+  });
+
+  it('during a key rotation accepts tokens signed with the current or the previous key, and no other', async () => {
+    const spki = (k: { publicKey: { export(o: { type: 'spki'; format: 'pem' }): string | Buffer } }): string => k.publicKey.export({ type: 'spki', format: 'pem' }).toString();
+    const [older, newer, stranger] = [0, 1, 2].map(() => generateKeyPairSync('ec', { namedCurve: 'P-256' }));
+    const sign = (key: typeof older) =>
+      new jose.SignJWT({ accounts: ['a1'], scope: 'settings.read' }).setProtectedHeader({ alg: 'ES256' }).setSubject('svc').setIssuer('settings-clients').setAudience('settings-service').setExpirationTime('1m').sign(key!.privateKey);
+    const auth = await createAuthenticator(loadSettingsConfig({ ...local, JWT_PUBLIC_KEY: spki(newer!), JWT_PREVIOUS_PUBLIC_KEY: spki(older!) }), log);
+    const check = async (token: string) => {
+      const md = new Metadata();
+      md.set('authorization', `Bearer ${token}`);
+      return auth.authenticate(md);
+    };
+    expect((await check(await sign(newer))).subject).toBe('svc');
+    expect((await check(await sign(older))).subject).toBe('svc');
+    await expect(check(await sign(stranger))).rejects.toMatchObject({ code: 'UNAUTHENTICATED' });
+    // The same for HS256 secrets; a previous key alone is a configuration error.
+    const other = 'o'.repeat(32);
+    const hsAuth = await createAuthenticator(loadSettingsConfig({ ...local, JWT_HS256_SECRET: secret, JWT_PREVIOUS_HS256_SECRET: other }), log);
+    const md = new Metadata();
+    md.set('authorization', `Bearer ${await new jose.SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setSubject('old').setIssuer('settings-clients').setAudience('settings-service').setExpirationTime('1m').sign(new TextEncoder().encode(other))}`);
+    expect((await hsAuth.authenticate(md)).subject).toBe('old');
+    expect(() => loadSettingsConfig({ ...local, JWT_HS256_SECRET: secret, JWT_PREVIOUS_PUBLIC_KEY: spki(older!) })).toThrow(/JWT_PREVIOUS_PUBLIC_KEY is set without JWT_PUBLIC_KEY/);
   });
 
   it('claims: accounts list or "*", scope string or array; malformed claims are invalid tokens', () => {
