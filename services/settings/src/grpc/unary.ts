@@ -144,14 +144,24 @@ function deadlineMs(deadline: Date | number): number {
  * previous line that failed the same way unlogged; settings_grpc_requests_total counts them all.
  */
 const databaseUnavailableLog = new LogSampler(1000);
+/**
+ * A save that may have been applied without its answer has a sampler of its own: behind the
+ * outage's "database unavailable" line of the same second it went unlogged, and the log was the
+ * only record of which method's save it was (settings_grpc_requests_total shows UNAVAILABLE).
+ */
+const outcomeUnknownLog = new LogSampler(1000);
 
-function logFailure(log: Logger, method: string, error: SettingsError, original: unknown): void {
+/** Logs a failed call at a level and rate that fits its kind (exported for its unit test). */
+export function logFailure(log: Logger, method: string, error: SettingsError, original: unknown): void {
   switch (error.code) {
     case 'INTERNAL':
       log.error({ err: original, method }, 'unexpected failure');
       return;
-    // A save that may have been applied without its answer: the same outage, logged alike.
-    case 'WRITE_OUTCOME_UNKNOWN':
+    case 'WRITE_OUTCOME_UNKNOWN': {
+      const suppressed = outcomeUnknownLog.take();
+      if (suppressed !== undefined) log.warn({ err: original, method, suppressed }, 'save outcome unknown: the database connection was lost after the save was sent (it may have been applied)');
+      return;
+    }
     case 'DATABASE_UNAVAILABLE': {
       const suppressed = databaseUnavailableLog.take();
       if (suppressed !== undefined) log.warn({ err: original, method, suppressed }, 'database unavailable');
