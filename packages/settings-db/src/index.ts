@@ -1,3 +1,3 @@
 // Public API of @settings/db: the schema both the service and the local stack apply.
-export { migrateLatest, MIGRATOR_APPLICATION_NAME, MigrationLockTimeoutError, type MigrateOptions, type MigrationLockRetry } from './migrate';
+export { databaseAhead, migrateLatest, MIGRATOR_APPLICATION_NAME, MigrationHistoryMismatchError, MigrationLockTimeoutError, type MigrateOptions, type MigrationLockRetry } from './migrate';
 export type { NamedMigration } from './migrations';

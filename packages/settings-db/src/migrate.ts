@@ -37,6 +37,36 @@ export interface MigrateOptions {
   /** knex's bookkeeping table and its schema. Default knex_migrations in the search path's schema. */
   readonly tableName?: string;
   readonly schemaName?: string;
+  /**
+   * Told when the database has migrations this code does not know, all after the ones it
+   * knows: a newer release ran, and this one (a rollback) runs on its schema. Nothing is applied.
+   */
+  readonly onDatabaseAhead?: (unknown: readonly string[]) => void;
+}
+
+/** The applied migrations do not fit this code's list: another branch, not a newer release. */
+export class MigrationHistoryMismatchError extends Error {
+  constructor(detail: string) {
+    super(`the database's applied migrations do not fit this release's: ${detail}; nothing was changed`);
+    this.name = 'MigrationHistoryMismatchError';
+  }
+}
+
+/**
+ * What the applied migrations (in order) say about this code's list: undefined when they are a
+ * prefix of it (some may be pending), the unknown ones when a newer release applied migrations
+ * after every one this code knows (a rollback; nothing to apply), an error otherwise.
+ */
+export function databaseAhead(applied: readonly string[], known: readonly string[]): readonly string[] | undefined {
+  const knownSet = new Set(known);
+  const firstUnknown = applied.findIndex((name) => !knownSet.has(name));
+  if (firstUnknown < 0) return undefined;
+  const unknown = applied.slice(firstUnknown);
+  const knownAfter = unknown.filter((name) => knownSet.has(name));
+  if (knownAfter.length > 0) throw new MigrationHistoryMismatchError(`${knownAfter.join(', ')} applied after unknown ${applied[firstUnknown]}`);
+  const pending = known.filter((name) => !applied.includes(name));
+  if (pending.length > 0) throw new MigrationHistoryMismatchError(`unknown ${unknown.join(', ')} applied, while ${pending.join(', ')} of this release are not`);
+  return unknown;
 }
 
 export interface MigrationLockRetry {
@@ -92,6 +122,11 @@ export async function migrateLatest(knex: Knex, options: MigrateOptions = {}): P
   let running: string | undefined;
   const config: Knex.MigratorConfigWithLifecycleHooks = {
     migrationSource: new SettingsMigrationSource(list),
+    // knex refuses to run when the database has a migration the code does not list ("migration
+    // directory is corrupt"): the previous release's migration Job failed after every upgrade, so
+    // a rollback through the documented deploy path stopped there. Checked here instead
+    // (databaseAhead): a newer release's migrations after all of ours are fine.
+    disableMigrationsListValidation: true,
     ...(options.tableName === undefined ? {} : { tableName: options.tableName }),
     ...(options.schemaName === undefined ? {} : { schemaName: options.schemaName }),
     // Runs inside the batch's transaction before each migration: set_config(..., true) is SET
@@ -109,6 +144,20 @@ export async function migrateLatest(knex: Knex, options: MigrateOptions = {}): P
     // the final COMMIT after the migrations were applied.
     await lockTrx.raw(`SELECT set_config('idle_in_transaction_session_timeout', '0', true)`);
     await lockTrx.raw('SELECT pg_advisory_xact_lock(?)', [MIGRATION_ADVISORY_LOCK]);
+    const table = options.tableName ?? 'knex_migrations';
+    const qualified = options.schemaName === undefined ? table : `${options.schemaName}.${table}`;
+    const hasTable = options.schemaName === undefined ? await lockTrx.schema.hasTable(table) : await lockTrx.schema.withSchema(options.schemaName).hasTable(table);
+    if (hasTable) {
+      const rows = (await lockTrx.select('name').from(qualified).orderBy('id')) as Array<{ name: string }>;
+      const ahead = databaseAhead(
+        rows.map((r) => r.name),
+        list.map((m) => m.name),
+      );
+      if (ahead !== undefined) {
+        options.onDatabaseAhead?.(ahead);
+        return;
+      }
+    }
     for (let attempt = 1; ; attempt++) {
       running = undefined;
       try {

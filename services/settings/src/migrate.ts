@@ -37,6 +37,8 @@ runMain({
               { migration: r.migration, attempt: r.attempt, attempts: r.attempts, retryInMs: r.delayMs, error: r.message },
               'migration waited longer than MIGRATION_LOCK_TIMEOUT_MS for a table lock another transaction holds; rolled back, trying again',
             ),
+          // A rollback: this release runs on the newer schema (each release's migrations keep the previous release working).
+          onDatabaseAhead: (unknown) => log.warn({ unknown }, 'the database has migrations of a newer release (a rollback?): nothing applied; this release runs on that schema'),
         });
       } catch (err) {
         if (!(err instanceof MigrationLockTimeoutError)) throw err;
