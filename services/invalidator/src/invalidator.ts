@@ -105,8 +105,12 @@ export async function startInvalidator(config: InvalidatorConfig, log: Logger): 
   // here, live and not ready, instead of exiting into Kubernetes' crash-loop back-off (up to
   // 5 minutes more without evictions once Kafka is back). A signal meanwhile exits (runMain).
   if (config.KAFKA_CREATE_TOPICS) await untilKafkaAnswers('create topics', () => ensureTopics(kafka, [...topics, config.DLQ_TOPIC], config.CHANGE_TOPIC_PARTITIONS, log), log);
-  await untilKafkaAnswers('join the consumer group', () => consumer.start(config.KAFKA_PARTITIONS_CONCURRENTLY), log);
+  // The watchdog's admin client first: while it waits for Kafka a signal exits with nothing to
+  // drain, as intended. Joined first, the group kept a member that a signal during the watchdog's
+  // wait (kafkajs resolves consumer.run and retries the join by itself) exited without leaving:
+  // its partitions stalled for a session timeout in the very rollout-during-Kafka-restart case.
   await untilKafkaAnswers('start the progress watchdog', () => watchdog.start(), log);
+  await untilKafkaAnswers('join the consumer group', () => consumer.start(config.KAFKA_PARTITIONS_CONCURRENTLY), log);
   const auditor = startAuditor(config, redis, metrics, log);
   log.info({ topics, group: config.KAFKA_GROUP_ID, httpPort: probes.port, maxKeysPerSecond: config.EVICTION_MAX_KEYS_PER_SECOND }, 'invalidator started');
 
