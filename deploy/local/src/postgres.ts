@@ -1,5 +1,5 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chownSync, existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { chownSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { Client } from 'pg';
@@ -71,26 +71,17 @@ export async function startPostgres(progress: (msg: string) => void): Promise<vo
     progress('initdb (first run)');
     const r = asPostgres('initdb', ['-D', data, '-U', 'postgres', '--auth=trust', '--encoding=UTF8', '--locale=C.UTF-8']);
     if (r.status !== 0) throw new StartupError(COMPONENT, `initdb failed: ${r.output.trim().split('\n').slice(-3).join(' ')}`);
-    // Logical decoding for Debezium (pgoutput); a handful of slots/senders is plenty for one connector.
-    writeFileSync(
-      join(data, 'conf.d.settings-stack.conf'),
-      [
-        `port = ${localStack.postgresPort}`,
-        "listen_addresses = '127.0.0.1'",
-        "unix_socket_directories = '/tmp'",
-        'wal_level = logical',
-        'max_replication_slots = 10',
-        'max_wal_senders = 10',
-        // An abandoned slot must not fill the disk of a developer machine.
-        'max_slot_wal_keep_size = 1GB',
-        'max_connections = 200',
-        'shared_buffers = 128MB',
-        "log_min_messages = warning",
-        '',
-      ].join('\n'),
-    );
-    if (isRoot) chownSync(join(data, 'conf.d.settings-stack.conf'), uidOf('postgres'), gidOf('postgres'));
+    writeStackConf(data);
     execFileSync('sh', ['-c', `echo "include 'conf.d.settings-stack.conf'" >> '${join(data, 'postgresql.conf')}'`]);
+  } else {
+    // Rewritten on every start: a data directory made by an older checkout keeps its settings
+    // (a port this checkout no longer uses: the start then waited 30 s on the new one and failed).
+    writeStackConf(data);
+  }
+  const port = postgresRunning() ? runningPort(data) : undefined;
+  if (port !== undefined && port !== localStack.postgresPort) {
+    progress(`running on port ${port}: restarting on ${localStack.postgresPort}`);
+    asPostgres('pg_ctl', ['-D', data, '-m', 'fast', '-w', 'stop']);
   }
   if (!postgresRunning()) {
     await ensurePortFree(COMPONENT, localStack.postgresPort);
@@ -103,6 +94,39 @@ export async function startPostgres(progress: (msg: string) => void): Promise<vo
   if (exists.length === 0) await pgQuery('postgres', `CREATE DATABASE ${localStack.database}`);
   const level = await pgQuery(localStack.database, 'SHOW wal_level');
   if (level[0]?.wal_level !== 'logical') throw new StartupError(COMPONENT, `wal_level is ${String(level[0]?.wal_level)}, expected logical`, log);
+}
+
+/** The stack's own settings, included from postgresql.conf. Logical decoding for Debezium (pgoutput); a handful of slots/senders is plenty for one connector. */
+function writeStackConf(data: string): void {
+  const file = join(data, 'conf.d.settings-stack.conf');
+  writeFileSync(
+    file,
+    [
+      `port = ${localStack.postgresPort}`,
+      "listen_addresses = '127.0.0.1'",
+      "unix_socket_directories = '/tmp'",
+      'wal_level = logical',
+      'max_replication_slots = 10',
+      'max_wal_senders = 10',
+      // An abandoned slot must not fill the disk of a developer machine.
+      'max_slot_wal_keep_size = 1GB',
+      'max_connections = 200',
+      'shared_buffers = 128MB',
+      "log_min_messages = warning",
+      '',
+    ].join('\n'),
+  );
+  if (isRoot) chownSync(file, uidOf('postgres'), gidOf('postgres'));
+}
+
+/** The port a running server listens on (line 4 of postmaster.pid); undefined when unreadable. */
+function runningPort(data: string): number | undefined {
+  try {
+    const port = Number(readFileSync(join(data, 'postmaster.pid'), 'utf8').split('\n')[3]);
+    return Number.isInteger(port) ? port : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 export async function stopPostgres(): Promise<void> {

@@ -1,7 +1,7 @@
 import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stateDir } from '../src/state-dir';
-import { status, up } from '../src/stack';
+import { down, status, up } from '../src/stack';
 import { refuseRunningInvalidator } from './running-invalidator';
 
 /**
@@ -25,7 +25,15 @@ export default async function globalSetup(): Promise<void> {
   // this checkout's migrations, database bootstrap and connector configuration, and a component
   // that is down is started.
   const t0 = Date.now();
-  await up((component, message) => process.stderr.write(`[stack] ${component.padEnd(9)} ${message}\n`));
+  const progress = (component: string, message: string): void => void process.stderr.write(`[stack] ${component.padEnd(9)} ${message}\n`);
+  try {
+    await up(progress);
+  } catch (err) {
+    // jest skips globalTeardown when globalSetup throws: a stack this run started half-way
+    // would stay up, and the next run would take it for someone else's and never stop it.
+    if (startsFromNothing && process.env.KEEP_STACK !== '1') await down(progress).catch(() => undefined);
+    throw err;
+  }
   process.stderr.write(`[stack] up in ${((Date.now() - t0) / 1000).toFixed(1)}s for this test run${startsFromNothing ? '' : ' (a stack that was already running, at least in part: left up afterwards)'}\n`);
   if (startsFromNothing) writeFileSync(startedByTestsMarker, String(process.pid));
   await refuseRunningInvalidator();
