@@ -4,7 +4,7 @@ import { localDatabaseUrl, localKafkaBrokers } from '@settings/shared';
 import { benchDir, benchRedisUrl, type BenchContext } from './context';
 
 /** Starts `node <script>` with `env` added; stdout/stderr go to `<name>.log` in the run's raw folder. */
-export function spawnNode(ctx: BenchContext, name: string, script: string, env: Record<string, string>, opts: { ipc?: boolean; args?: string[]; nodeArgs?: readonly string[] } = {}): ChildService {
+export function spawnNode(ctx: BenchContext, name: string, script: string, env: Record<string, string>, opts: { args?: string[]; nodeArgs?: readonly string[] } = {}): ChildService {
   return new ChildService(name, script, env, join(ctx.rawDir, `${name}.log`), { ...opts, cwd: repoRoot });
 }
 
@@ -89,7 +89,7 @@ export async function startInvalidatorProcess(
 /** Compiled entry points of the benchmark's own servers. */
 export const benchScript = (rel: string): string => join(benchDir, 'dist', rel);
 
-/** Waits for a child started with `ipc: true` to send `{ type: 'ready', port }`. */
+/** Waits for a child (every one has an IPC channel: ChildService) to send `{ type: 'ready', port }`. */
 export function waitIpcReady(svc: ChildService, timeoutMs = 30_000): Promise<number> {
   return new Promise((resolve, reject) => {
     const t = setTimeout(() => reject(new Error(`${svc.name} did not report ready in ${timeoutMs} ms; see ${svc.logFile}`)), timeoutMs);

@@ -115,7 +115,7 @@ export async function runReadPath(ctx: BenchContext): Promise<ReadPathResult> {
     writeFileSync(bodyFiles.cached, grpcFrame(bodies.cached));
     writeFileSync(bodyFiles.consistent, grpcFrame(bodies.consistent));
 
-    empty = spawnNode(ctx, 'empty-server', benchScript('src/servers/empty-server.js'), { EMPTY_RESPONSE_FILE: responseFile }, { ipc: true });
+    empty = spawnNode(ctx, 'empty-server', benchScript('src/servers/empty-server.js'), { EMPTY_RESPONSE_FILE: responseFile });
     const emptyPort = await waitIpcReady(empty);
     const portOf = (t: ReadTarget): number => (t === 'empty' ? emptyPort : t === 'cachedL1Off' ? settingsL1Off!.grpcPort : settings!.grpcPort);
 

@@ -8,8 +8,6 @@ export interface ChildServiceOptions {
   args?: string[];
   /** Node/V8 flags before the script (e.g. INVALIDATOR_NODE_ARGS). */
   nodeArgs?: readonly string[];
-  /** Open an IPC channel (`child.send`, `'message'` events) next to the log file. */
-  ipc?: boolean;
   cwd?: string;
 }
 
@@ -41,7 +39,10 @@ export class ChildService {
     writeSync(fd, `\n----- ${new Date().toISOString()} starting ${name} -----\n`);
     this.child = spawn(process.execPath, [...(opts.nodeArgs ?? []), ...profileArgs(), script, ...(opts.args ?? [])], {
       env: { ...process.env, ...env },
-      stdio: opts.ipc ? ['ignore', fd, fd, 'ipc'] : ['ignore', fd, fd],
+      // Always an IPC channel: a service (runMain) ends when it closes, i.e. when this process
+      // is gone however it went (Ctrl-C, a CI cancel, jest --forceExit): detached into a session
+      // of its own, nothing else would stop it, and it would keep its ports and go on evicting.
+      stdio: ['ignore', fd, fd, 'ipc'],
       cwd: opts.cwd,
       // Its own session, so its own CPU autogroup (Linux sched_autogroup, on by default): the
       // kernel shares the CPU between sessions first, so children left in the harness's session

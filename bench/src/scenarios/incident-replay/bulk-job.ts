@@ -14,7 +14,6 @@ export async function startBulkJob(ctx: BenchContext, strategy: LegacyStrategy, 
     `bulk-job-${strategy}`,
     benchScript('baselines/bulk-job.js'),
     { BULK_STRATEGY: strategy, BULK_KEY_PREFIX: keyPrefix, BULK_REDIS_URL: benchRedisUrl, DATABASE_URL: localDatabaseUrl },
-    { ipc: true },
   );
   await waitIpcReady(job);
   return job;

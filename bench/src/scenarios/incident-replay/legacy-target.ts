@@ -18,7 +18,6 @@ export async function startLegacy(ctx: BenchContext, strategy: LegacyStrategy, k
     `legacy-${strategy}`,
     benchScript('baselines/legacy-server.js'),
     { LEGACY_STRATEGY: strategy, LEGACY_KEY_PREFIX: keyPrefix, LEGACY_REDIS_URL: benchRedisUrl, LEGACY_TTL_SECONDS: String(ttlSeconds), DATABASE_URL: localDatabaseUrl },
-    { ipc: true },
   );
   const port = await waitIpcReady(svc);
   const job = await startBulkJob(ctx, strategy, keyPrefix);

@@ -78,6 +78,13 @@ export function runMain<C>(spec: MainSpec<C>): void {
     process.on(signal, onSignal);
     if (typeof early === 'function') process.off(signal, early as (s: NodeJS.Signals) => void);
   }
+  // Started by a harness over an IPC channel (deploy/local's ChildService): the channel closing
+  // means the harness is gone, and this process drains as on SIGTERM instead of running on
+  // unseen. Unreferenced, so the channel never keeps a finished process alive. Never in a pod.
+  if (process.channel) {
+    process.once('disconnect', () => onSignal('SIGTERM'));
+    process.channel.unref();
+  }
 
   const config = loadConfigOrExit(spec);
   const log = spec.createLogger ? spec.createLogger(config) : createLogger(spec.name, logLevelOf(config));

@@ -19,8 +19,8 @@ interface Run {
   said(word: string): Promise<void>;
 }
 
-function run(env: Record<string, string> = {}): Run {
-  const child = spawn(process.execPath, ['--import', 'tsx', fixture], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+function run(env: Record<string, string> = {}, opts: { ipc?: boolean } = {}): Run {
+  const child = spawn(process.execPath, ['--import', 'tsx', fixture], { env: { ...process.env, ...env }, stdio: opts.ipc ? ['ignore', 'pipe', 'pipe', 'ipc'] : ['ignore', 'pipe', 'pipe'] });
   const r: Run = {
     child,
     stdout: [],
@@ -108,4 +108,17 @@ it('a drain that overruns the grace period is ended with exit 1', async () => {
   expect(await r.exited).toEqual({ code: 1, signal: null });
   expect(Date.now() - t0).toBeLessThan(5_000);
   expect(r.stdout).toEqual(['starting', 'serving', 'draining']);
+});
+
+it('started over an IPC channel (a harness), it drains and exits 0 when the channel closes, as the harness going away closes it', async () => {
+  const r = tracked(run({}, { ipc: true }));
+  await r.said('serving');
+  r.child.disconnect();
+  expect(await r.exited).toEqual({ code: 0, signal: null });
+  expect(r.stdout).toEqual(['starting', 'serving', 'draining', 'drained']);
+});
+
+it('a job started over an IPC channel still exits when it is done (the channel does not keep it alive)', async () => {
+  const r = tracked(run({ FIXTURE_START: 'job' }, { ipc: true }));
+  expect(await r.exited).toEqual({ code: 3, signal: null });
 });

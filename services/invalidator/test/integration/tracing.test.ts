@@ -39,7 +39,7 @@ const spans = (): Promise<SpanRecord[]> => {
 
 beforeAll(async () => {
   const script = join(__dirname, '../../dist/test/fixtures/traced-services.js');
-  fixture = new ChildService('traced-services', script, { FIXTURE_GROUP_ID: groupId }, logFile, { ipc: true });
+  fixture = new ChildService('traced-services', script, { FIXTURE_GROUP_ID: groupId }, logFile);
   const ready = await Promise.race([
     next<{ grpcPort: number }>('ready'),
     new Promise<never>((_, reject) => fixture.child.once('exit', () => reject(new Error(`fixture exited: ${fixture.logTail()}`)))),
