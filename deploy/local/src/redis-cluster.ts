@@ -36,7 +36,18 @@ export function redisClusterRunning(): boolean {
   return nodes.every((n) => n.process.isRunning());
 }
 
+/** Whether any node runs (a cluster left part-way: a test that stopped a master and failed). */
+export function redisClusterPartlyRunning(): boolean {
+  return nodes.some((n) => n.process.isRunning());
+}
+
 export async function startRedisCluster(progress: (msg: string) => void): Promise<void> {
+  if (redisClusterPartlyRunning() && !redisClusterRunning()) {
+    // Some nodes up, some down: the stopped ones would come back empty and without nodes.conf,
+    // and `--cluster create` refuses the others (not empty). Nothing is persisted: start over.
+    progress('some nodes are down: restarting the whole cluster');
+    await stopRedisCluster();
+  }
   for (const node of nodes) {
     if (node.process.isRunning()) continue;
     // A node without its data comes back empty; its old nodes.conf would make it claim slots
