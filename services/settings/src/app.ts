@@ -20,6 +20,7 @@ import type { SettingsConfig } from './config';
 import { FairShareLimiter } from './admission/fair-share-limiter';
 import { ConsistencyTokens } from './consistency/token';
 import { createKnex, Db } from './db/db';
+import { SchemaCheck } from './db/schema-check';
 import { connectionPoolOf, occupancyOf, timeConnectionWaits } from './db/pool-metrics';
 import { createAuthenticator } from './grpc/auth';
 import { setServing, startGrpcServer } from './grpc/server';
@@ -124,6 +125,12 @@ export async function startSettingsServer(config: SettingsConfig, log: Logger, o
   });
 
   let shuttingDown = false;
+  // The gRPC health service, once it exists: a schema verdict sets it (the first may come before).
+  const served: { health?: Parameters<typeof setServing>[0] } = {};
+  const schema = new SchemaCheck(knex, log, (fits) => {
+    if (served.health && !shuttingDown) setServing(served.health, fits);
+  });
+  schema.start();
   const unary = createUnary({ authenticator, metrics, log, isShuttingDown: () => shuttingDown });
   const methodDeps = { unary, readThrough, db, tokens };
   const staffListCache = { maxRows: config.STAFF_LIST_CACHE_MAX_ROWS, maxBytes: config.STAFF_LIST_CACHE_MAX_BYTES };
@@ -144,19 +151,22 @@ export async function startSettingsServer(config: SettingsConfig, log: Logger, o
   let probes: { server: HttpServer; port: number };
   try {
     grpc = await startGrpcServer(impl, { host: config.GRPC_HOST, port: config.GRPC_PORT, maxMessageBytes: config.GRPC_MAX_MESSAGE_BYTES, maxConcurrentStreams: config.GRPC_MAX_CONCURRENT_STREAMS, log });
-    probes = await startProbesServer(config.METRICS_PORT, metrics.registry, { live: () => true, ready: () => ({ ready: !shuttingDown }) });
+    probes = await startProbesServer(config.METRICS_PORT, metrics.registry, { live: () => true, ready: () => ({ ready: !shuttingDown && schema.fits, detail: { schemaFits: schema.fits } }) });
   } catch (err) {
+    schema.stop();
     grpc?.server.forceShutdown();
     await Promise.allSettled([knex.destroy(), writeKnex.destroy(), redis.quit()]);
     throw err;
   }
-  setServing(grpc.health, true);
+  served.health = grpc.health;
+  setServing(grpc.health, schema.fits);
   log.info({ port: grpc.port, metricsPort: probes.port, authMode: config.AUTH_MODE }, 'settings service listening');
 
   let stopped: Promise<void> | undefined;
   const stop = (): Promise<void> => {
     stopped ??= (async () => {
       shuttingDown = true;
+      schema.stop();
       setServing(grpc.health, false);
       // Open streams would hold tryShutdown until the grace period: tell watchers to resume
       // elsewhere, and end health Watch calls (they have just been sent NOT_SERVING).
