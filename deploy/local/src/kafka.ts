@@ -55,10 +55,11 @@ export async function startKafka(progress: (msg: string) => void): Promise<void>
   if (!existsSync(join(dataDir, 'meta.properties'))) {
     progress('formatting KRaft storage (first run)');
     const idFile = join(dir, 'cluster-id');
-    // Kafka cluster ids are 16 random bytes in URL-safe base64 without padding.
-    if (!existsSync(idFile)) writeFileSync(idFile, randomBytes(16).toString('base64url'));
+    if (!existsSync(idFile)) writeFileSync(idFile, newClusterId());
     const clusterId = readFileSync(idFile, 'utf8').trim();
-    const r = spawnSync(javaBin(), jvmArgs(256, 'kafka.tools.StorageTool', ['format', '-t', clusterId, '-c', props, '--ignore-formatted']), {
+    // `--cluster-id=<id>`, one argument: an id starting with '-' given as `-t <id>` is read as an
+    // option, and the format failed with the tool's usage (an existing .stack may hold one).
+    const r = spawnSync(javaBin(), jvmArgs(256, 'kafka.tools.StorageTool', ['format', `--cluster-id=${clusterId}`, '-c', props, '--ignore-formatted']), {
       encoding: 'utf8',
     });
     if (r.status !== 0) throw new StartupError(COMPONENT, `storage format failed: ${(r.stdout + r.stderr).trim().split('\n').slice(-3).join(' ')}`);
@@ -96,4 +97,16 @@ export async function kafkaMetadataReady(): Promise<boolean> {
  */
 export function ensureChangeTopics(topics: readonly string[], partitions = LOCAL_TOPIC_PARTITIONS): Promise<string[]> {
   return withAdmin('local-stack', (admin) => createMissingTopics(admin, topics, partitions));
+}
+
+/**
+ * A Kafka cluster id: 16 random bytes in URL-safe base64 without padding, never starting with
+ * '-' (as Kafka's own Uuid.randomUuid avoids: command lines would take it for an option; 1 in 64
+ * fresh stacks failed to format before).
+ */
+export function newClusterId(): string {
+  for (;;) {
+    const id = randomBytes(16).toString('base64url');
+    if (!id.startsWith('-')) return id;
+  }
 }
