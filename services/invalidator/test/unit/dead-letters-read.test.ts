@@ -1,5 +1,6 @@
 import type { Kafka, KafkaMessage } from 'kafkajs';
 import { readDeadLetters } from '../../src/admin/dead-letters';
+import { fakeDeadLetterKafka } from '../support/fake-dead-letter-kafka';
 
 /**
  * readDeadLetters against a stand-in for kafkajs (what the tool does with what Kafka hands it;
@@ -8,39 +9,7 @@ import { readDeadLetters } from '../../src/admin/dead-letters';
  */
 function fakeKafka(count: number, gapMs: number): Kafka {
   const message = (offset: number): KafkaMessage => ({ offset: String(offset), key: Buffer.from(`k${offset}`), value: Buffer.from('{}'), timestamp: '0', attributes: 0, headers: {} }) as KafkaMessage;
-  return {
-    admin: () => ({
-      connect: async () => undefined,
-      disconnect: async () => undefined,
-      fetchTopicOffsets: async () => [{ partition: 0, offset: String(count), high: String(count), low: '0' }],
-      fetchOffsets: async () => [],
-    }),
-    consumer: () => {
-      let stopped = false;
-      return {
-        connect: async () => undefined,
-        subscribe: async () => undefined,
-        seek: () => undefined,
-        on: () => undefined,
-        events: { CRASH: 'consumer.crash' },
-        commitOffsets: async () => undefined,
-        disconnect: async () => void (stopped = true),
-        run: async ({ eachMessage }: { eachMessage: (p: { partition: number; message: KafkaMessage }) => Promise<void> }) => {
-          void (async () => {
-            for (let offset = 0; offset < count && !stopped; ) {
-              await new Promise((r) => setTimeout(r, gapMs));
-              try {
-                await eachMessage({ partition: 0, message: message(offset) });
-                offset += 1;
-              } catch {
-                // kafkajs delivers the same record again after a failed eachMessage.
-              }
-            }
-          })();
-        },
-      };
-    },
-  } as unknown as Kafka;
+  return fakeDeadLetterKafka(count, message, gapMs) as Kafka;
 }
 
 describe('reading dead letters (settings-admin dlq)', () => {

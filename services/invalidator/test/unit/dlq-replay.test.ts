@@ -1,6 +1,7 @@
 import { Kafka, type KafkaMessage } from 'kafkajs';
 import { CACHED_TABLES, changeTopic } from '@settings/shared';
 import { createAdminProgram } from '../../src/admin/settings-admin';
+import { fakeDeadLetterKafka } from '../support/fake-dead-letter-kafka';
 
 // `settings-admin dlq replay` against a stand-in for kafkajs (the real broker is in
 // test/integration/admin-cli.test.ts): what it prints and counts when a send fails once.
@@ -19,12 +20,7 @@ function fakeKafka(count: number): { kafka: Kafka; sent: string[] } {
   const message = (offset: number): KafkaMessage =>
     ({ offset: String(offset), key: Buffer.from(`k${offset}`), value: Buffer.from('{}'), timestamp: '0', attributes: 0, headers: { 'dlq.source.topic': Buffer.from(SOURCE), 'dlq.source.partition': Buffer.from('0') } }) as KafkaMessage;
   const kafka = {
-    admin: () => ({
-      connect: async () => undefined,
-      disconnect: async () => undefined,
-      fetchTopicOffsets: async () => [{ partition: 0, offset: String(count), high: String(count), low: '0' }],
-      fetchOffsets: async () => [],
-    }),
+    ...fakeDeadLetterKafka(count, message),
     producer: () => ({
       connect: async () => undefined,
       disconnect: async () => undefined,
@@ -35,31 +31,6 @@ function fakeKafka(count: number): { kafka: Kafka; sent: string[] } {
         return [];
       },
     }),
-    consumer: () => {
-      let stopped = false;
-      return {
-        connect: async () => undefined,
-        subscribe: async () => undefined,
-        seek: () => undefined,
-        on: () => undefined,
-        events: { CRASH: 'consumer.crash' },
-        commitOffsets: async () => undefined,
-        disconnect: async () => void (stopped = true),
-        run: async ({ eachMessage }: { eachMessage: (p: { partition: number; message: KafkaMessage }) => Promise<void> }) => {
-          void (async () => {
-            for (let offset = 0; offset < count && !stopped; ) {
-              await new Promise((r) => setTimeout(r, 1));
-              try {
-                await eachMessage({ partition: 0, message: message(offset) });
-                offset += 1;
-              } catch {
-                // kafkajs delivers the same record again after a failed eachMessage.
-              }
-            }
-          })();
-        },
-      };
-    },
   } as unknown as Kafka;
   return { kafka, sent };
 }
