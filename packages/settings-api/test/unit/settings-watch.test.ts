@@ -21,6 +21,14 @@ const tick = (ms = 5): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const change = (name: string, resumeToken: string, value: unknown, fullState = true): WatchSettingsResponse =>
   ({ event: { $case: 'change', value: { name, resumeToken, fullState, missing: false, value } } }) as WatchSettingsResponse;
 
+/** The account settings of accounts/a at `timeZone`, as a change carries them. */
+const settings = (timeZone: string) => ({ $case: 'accountSettings', value: { name: 'accounts/a/settings', timeZone } });
+/** The time zone of accounts/a's settings in the watch's copy (false when it holds none). */
+const timeZoneOf = (watch: SettingsWatch): string | false => {
+  const got = watch.get('accounts/a/settings');
+  return got?.kind === 'accountSettings' && got.value.timeZone;
+};
+
 function setUp(): { grpc: FakeGrpc; watch: SettingsWatch } {
   const grpc = new FakeGrpc();
   const watch = new SettingsWatch({ grpc } as unknown as Pick<SettingsClient, 'grpc'>, { names: ['accounts/a/settings', 'accounts/a'], backoff: { initialMs: 1, maxMs: 2 }, random: () => 1 });
@@ -51,7 +59,6 @@ describe('SettingsWatch, the client helper that keeps a local copy', () => {
   it('never goes back through a version-0 message: after "missing" or a bookmark at 0 from a replica behind it, an older state from the next replica is still ignored', async () => {
     const { grpc, watch } = setUp();
     await tick();
-    const settings = (timeZone: string) => ({ $case: 'accountSettings', value: { name: 'accounts/a/settings', timeZone } });
     const grants = (names: string[]) => ({ $case: 'staffPermissions', value: { upserted: names.map((name) => ({ name })), deleted: [] } });
     grpc.streams[0]!.emit('data', change('accounts/a/settings', '6', settings('v6')));
     grpc.streams[0]!.emit('data', change('accounts/a', '8', grants([]))); // g1 granted at v5, revoked at v8
@@ -81,15 +88,13 @@ describe('SettingsWatch, the client helper that keeps a local copy', () => {
     expect(staff?.kind === 'staffPermissions' && [...staff.value.keys()]).toEqual([]);
     // Newer versions are applied as ever.
     next.emit('data', change('accounts/a/settings', '9', settings('v9')));
-    const got = watch.get('accounts/a/settings');
-    expect(got?.kind === 'accountSettings' && got.value.timeZone).toBe('v9');
+    expect(timeZoneOf(watch)).toBe('v9');
     watch.close();
   });
 
   it('after a deletion seen by the stream that sent the state, resumes from that version (not the deletion\'s 0) and never applies the deleted state again', async () => {
     const { grpc, watch } = setUp();
     await tick();
-    const settings = (timeZone: string) => ({ $case: 'accountSettings', value: { name: 'accounts/a/settings', timeZone } });
     const missing = { event: { $case: 'change', value: { name: 'accounts/a/settings', resumeToken: '0', fullState: true, missing: true } } } as WatchSettingsResponse;
     grpc.streams[0]!.emit('data', change('accounts/a/settings', '6', settings('v6')));
     grpc.streams[0]!.emit('data', missing); // deleted: this replica saw v6, then the row gone
@@ -102,15 +107,13 @@ describe('SettingsWatch, the client helper that keeps a local copy', () => {
     expect(watch.get('accounts/a/settings')).toEqual({ kind: 'missing' });
     // A re-creation draws a higher version: applied.
     grpc.streams[1]!.emit('data', change('accounts/a/settings', '7', settings('v7')));
-    const got = watch.get('accounts/a/settings');
-    expect(got?.kind === 'accountSettings' && got.value.timeZone).toBe('v7');
+    expect(timeZoneOf(watch)).toBe('v7');
     watch.close();
   });
 
   it('a "missing" that is a resumed stream\'s first word (a replica that may not have heard of the resource yet) does not bar that version: the same replica sends it once it hears of it (server non-guarantee 26 (b))', async () => {
     const { grpc, watch } = setUp();
     await tick();
-    const settings = (timeZone: string) => ({ $case: 'accountSettings', value: { name: 'accounts/a/settings', timeZone } });
     grpc.streams[0]!.emit('data', change('accounts/a/settings', '5', settings('v5')));
     grpc.streams[0]!.emit('error', err(status.UNAVAILABLE));
     await tick();
@@ -118,8 +121,7 @@ describe('SettingsWatch, the client helper that keeps a local copy', () => {
     behind.emit('data', { event: { $case: 'change', value: { name: 'accounts/a/settings', resumeToken: '0', fullState: true, missing: true } } } as WatchSettingsResponse);
     expect(watch.get('accounts/a/settings')).toEqual({ kind: 'missing' });
     behind.emit('data', change('accounts/a/settings', '5', settings('v5')));
-    const got = watch.get('accounts/a/settings');
-    expect(got?.kind === 'accountSettings' && got.value.timeZone).toBe('v5');
+    expect(timeZoneOf(watch)).toBe('v5');
     watch.close();
   });
 
@@ -167,15 +169,13 @@ describe('SettingsWatch, the client helper that keeps a local copy', () => {
   it('never goes back: an older present state or bookmark from a replica that is behind (server non-guarantee 26) is ignored, and the resume token stays the highest', async () => {
     const { grpc, watch } = setUp();
     await tick();
-    const settings = (timeZone: string) => ({ $case: 'accountSettings', value: { name: 'accounts/a/settings', timeZone } });
     grpc.streams[0]!.emit('data', change('accounts/a/settings', '5', settings('v5')));
     grpc.streams[0]!.emit('error', err(status.UNAVAILABLE));
     await tick();
     const behind = grpc.streams[1]!;
     behind.emit('data', change('accounts/a/settings', '4', settings('v4')));
     behind.emit('data', { event: { $case: 'progress', value: { versions: [{ name: 'accounts/a/settings', resumeToken: '4' }] } } } as WatchSettingsResponse);
-    const got = watch.get('accounts/a/settings');
-    expect(got?.kind === 'accountSettings' && got.value.timeZone).toBe('v5');
+    expect(timeZoneOf(watch)).toBe('v5');
     behind.emit('error', err(status.UNAVAILABLE));
     await tick();
     expect(grpc.requests[2]!.targets[0]).toEqual({ name: 'accounts/a/settings', resumeToken: '5' });
