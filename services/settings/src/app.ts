@@ -130,7 +130,7 @@ export async function startSettingsServer(config: SettingsConfig, log: Logger, o
   const schema = new SchemaCheck(knex, log, (fits) => {
     if (served.health && !shuttingDown) setServing(served.health, fits);
   });
-  schema.start();
+  await schema.start();
   const unary = createUnary({ authenticator, metrics, log, isShuttingDown: () => shuttingDown });
   const methodDeps = { unary, readThrough, db, tokens };
   const staffListCache = { maxRows: config.STAFF_LIST_CACHE_MAX_ROWS, maxBytes: config.STAFF_LIST_CACHE_MAX_BYTES };

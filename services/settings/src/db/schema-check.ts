@@ -41,11 +41,15 @@ export class SchemaCheck {
   }
 
   /**
-   * Starts checking, in the background: a database that does not answer must not hold the
-   * start (readiness does not wait for PostgreSQL), and a verdict comes in milliseconds otherwise.
+   * Starts checking; resolves when the first check is done, or after `maxWaitMs` (a database
+   * that does not answer must not hold the start: readiness does not wait for PostgreSQL). The
+   * first verdict usually takes milliseconds, and taking it before serving keeps the check's
+   * read connection out of the first calls' way.
    */
-  start(): void {
-    void this.check();
+  async start(maxWaitMs = 2000): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([this.check(), new Promise<void>((r) => (timer = setTimeout(r, maxWaitMs)))]);
+    clearTimeout(timer);
   }
 
   stop(): void {

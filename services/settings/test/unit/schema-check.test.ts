@@ -26,7 +26,7 @@ it('a table or column this release uses missing: not fitting until a later check
   const changes: boolean[] = [];
   const { knex } = fakeKnex(() => answer());
   const check = new SchemaCheck(knex, createLogger('test', 'silent'), (fits) => changes.push(fits), 20);
-  check.start();
+  await check.start();
   await tick();
   expect(check.fits).toBe(false);
   answer = () => Promise.resolve([]);
@@ -41,7 +41,7 @@ it('a database that does not answer is no verdict: it still fits (readiness neve
   const { knex } = fakeKnex(() => (calls++, Promise.reject(Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED', syscall: 'connect' }))));
   const changes: boolean[] = [];
   const check = new SchemaCheck(knex, createLogger('test', 'silent'), (fits) => changes.push(fits), 10);
-  check.start();
+  await check.start();
   await tick(35);
   expect(check.fits).toBe(true);
   expect(changes).toEqual([]);
@@ -52,7 +52,7 @@ it('a database that does not answer is no verdict: it still fits (readiness neve
 it('checks every table the resources use, and stops once the schema fits', async () => {
   const { knex, tables } = fakeKnex(() => Promise.resolve([]));
   const check = new SchemaCheck(knex, createLogger('test', 'silent'), () => undefined, 5);
-  check.start();
+  await check.start();
   await tick(30);
   expect(tables).toEqual(['account_settings', 'doctor_settings', 'onpatient_settings', 'staff_permissions']);
   check.stop();
