@@ -158,12 +158,12 @@ export function logFailure(log: Logger, method: string, error: SettingsError, or
       log.error({ err: original, method }, 'unexpected failure');
       return;
     case 'WRITE_OUTCOME_UNKNOWN': {
-      const suppressed = outcomeUnknownLog.take();
+      const suppressed = outcomeUnknownLog.take((n) => log.warn({ suppressed: n }, 'save outcome unknown: more saves lost their answer in the last second (not logged one by one)'));
       if (suppressed !== undefined) log.warn({ err: original, method, suppressed }, 'save outcome unknown: the database connection was lost after the save was sent (it may have been applied)');
       return;
     }
     case 'DATABASE_UNAVAILABLE': {
-      const suppressed = databaseUnavailableLog.take();
+      const suppressed = databaseUnavailableLog.take((n) => log.warn({ suppressed: n }, 'database unavailable: more calls failed so in the last second (not logged one by one)'));
       if (suppressed !== undefined) log.warn({ err: original, method, suppressed }, 'database unavailable');
       return;
     }
