@@ -23,7 +23,7 @@ import { createKnex, Db } from './db/db';
 import { SchemaCheck } from './db/schema-check';
 import { connectionPoolOf, occupancyOf, timeConnectionWaits } from './db/pool-metrics';
 import { createAuthenticator } from './grpc/auth';
-import { setServing, startGrpcServer } from './grpc/server';
+import { setReady, setServing, startGrpcServer } from './grpc/server';
 import { settingsService } from './grpc/settings-service';
 import { createUnary } from './grpc/unary';
 import { createSettingsMetrics, type SettingsMetrics } from './metrics';
@@ -128,7 +128,7 @@ export async function startSettingsServer(config: SettingsConfig, log: Logger, o
   // The gRPC health service, once it exists: a schema verdict sets it (the first may come before).
   const served: { health?: Parameters<typeof setServing>[0] } = {};
   const schema = new SchemaCheck(knex, log, (fits) => {
-    if (served.health && !shuttingDown) setServing(served.health, fits);
+    if (served.health && !shuttingDown) setReady(served.health, fits);
   });
   await schema.start();
   const unary = createUnary({ authenticator, metrics, log, isShuttingDown: () => shuttingDown });
@@ -159,7 +159,8 @@ export async function startSettingsServer(config: SettingsConfig, log: Logger, o
     throw err;
   }
   served.health = grpc.health;
-  setServing(grpc.health, schema.fits);
+  setServing(grpc.health, true);
+  setReady(grpc.health, schema.fits);
   log.info({ port: grpc.port, metricsPort: probes.port, authMode: config.AUTH_MODE }, 'settings service listening');
 
   let stopped: Promise<void> | undefined;

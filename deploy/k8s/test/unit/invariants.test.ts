@@ -49,6 +49,30 @@ test('long-running containers have liveness and readiness probes; the gRPC servi
   expect(problems).toEqual([]);
 });
 
+test("the settings service's readiness probe asks its service's status and liveness the overall one, so a replica not ready (schema behind this release) is not restarted", () => {
+  // app.ts sets only settings.v1.SettingsService NOT_SERVING while the schema is behind
+  // (setReady); a liveness or start-up probe on that name would restart the replica into
+  // CrashLoopBackOff until the migration lands, and a readiness probe on "" would route calls to it.
+  const problems = each((r) =>
+    workloads(r.objects)
+      .filter((w) => w.object.kind === 'Deployment')
+      .flatMap((w) =>
+        w.pod.containers
+          .filter((c) => c.readinessProbe?.grpc)
+          .flatMap((c) => {
+            const where = `${r.name} ${objRef(w.object)}/${c.name}`;
+            const out: string[] = [];
+            if (c.readinessProbe?.grpc?.service !== 'settings.v1.SettingsService') out.push(`${where}: readinessProbe.grpc.service is ${String(c.readinessProbe?.grpc?.service)}`);
+            for (const [kind, p] of [['livenessProbe', c.livenessProbe], ['startupProbe', c.startupProbe]] as const) {
+              if (p?.grpc?.service) out.push(`${where}: ${kind}.grpc.service is ${p.grpc.service} (must be the overall status)`);
+            }
+            return out;
+          }),
+      ),
+  );
+  expect(problems).toEqual([]);
+});
+
 test('every pod runs non-root, read-only, without privilege escalation or capabilities, under RuntimeDefault seccomp', () => {
   const problems = each((r) =>
     workloads(r.objects).flatMap((w) => {

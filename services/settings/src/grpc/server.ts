@@ -92,8 +92,22 @@ function trackingHealthWatches(server: Server, open: Set<ServerWritableStream<un
   return { addService } as unknown as Server;
 }
 
+/**
+ * The overall status (`""`: the process serves gRPC, what liveness and start-up probes ask) and
+ * the service's together: SERVING once started, NOT_SERVING from the start of shutdown.
+ */
 export function setServing(health: HealthImplementation, serving: boolean): void {
   const status = serving ? 'SERVING' : 'NOT_SERVING';
   health.setStatus('', status);
   health.setStatus(SETTINGS_SERVICE_NAME, status);
+}
+
+/**
+ * The service's status alone (what the readiness probe asks): NOT_SERVING while the replica
+ * should get no calls but needs no restart, such as a database schema behind this release. The
+ * overall status stays SERVING: a liveness probe on it would otherwise restart every replica
+ * into CrashLoopBackOff until the migration lands, and restart them all at once after a restore.
+ */
+export function setReady(health: HealthImplementation, ready: boolean): void {
+  health.setStatus(SETTINGS_SERVICE_NAME, ready ? 'SERVING' : 'NOT_SERVING');
 }
