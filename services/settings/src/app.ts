@@ -186,10 +186,11 @@ export async function startSettingsServer(config: SettingsConfig, log: Logger, o
       });
       await new Promise<void>((resolve) => probes.server.close(() => resolve()));
       await db.close();
+      // Before the connections close: their closes are the shutdown, not a lost tracking.
+      nearCache?.tracking.close();
       // QUIT needs a live connection; otherwise just stop reconnecting.
       if (redis.status === 'ready') await redis.quit().catch(() => redis.disconnect());
       else redis.disconnect();
-      nearCache?.tracking.close();
       nearCache?.subscriber?.disconnect();
       log.info('settings service stopped');
     })();

@@ -70,6 +70,7 @@ export class InvalidationTracking implements NearCacheTracking {
   private attempt = 0;
   private current: TrackingState = 'off';
   private readonly heartbeat: NodeJS.Timeout;
+  private closed = false;
 
   constructor(
     private readonly data: Redis,
@@ -98,8 +99,12 @@ export class InvalidationTracking implements NearCacheTracking {
     void this.setUp();
   }
 
-  /** Stops the heartbeat (the connections are closed by their owner). */
+  /**
+   * Stops the heartbeat (the connections are closed by their owner, after this): their closes
+   * are then the shutdown, not a lost tracking, and no longer logged as one.
+   */
   close(): void {
+    this.closed = true;
     clearInterval(this.heartbeat);
   }
 
@@ -160,7 +165,7 @@ export class InvalidationTracking implements NearCacheTracking {
     this.attempt += 1;
     this.subscriberId = undefined;
     this.subscriberRunId = undefined;
-    if (this.current === 'on') this.log.warn({ why }, 'near-cache off: Redis invalidation tracking lost; reading Redis until it is back');
+    if (this.current === 'on' && !this.closed) this.log.warn({ why }, 'near-cache off: Redis invalidation tracking lost; reading Redis until it is back');
     this.enter('off');
   }
 

@@ -57,9 +57,34 @@ const tracking = (dataRunId: string, subscriberRunId: string) => {
   const data = new StandInConnection(dataRunId);
   const subscriber = new StandInConnection(subscriberRunId);
   const near = new NearCache({ maxEntries: 10, maxBytes: 1 << 20 });
-  const t = new InvalidationTracking(data as unknown as Redis, subscriber as unknown as Redis, near, createLogger('test', 'silent'));
-  return { t, data, near };
+  const lines: Array<{ level: string; msg: string }> = [];
+  const log = createLogger('test', 'debug', { write: (line: string) => void lines.push(JSON.parse(line) as { level: string; msg: string }) });
+  const t = new InvalidationTracking(data as unknown as Redis, subscriber as unknown as Redis, near, log);
+  return { t, data, subscriber, near, lines };
 };
+
+const warnings = (lines: Array<{ level: string; msg: string }>): string[] => lines.filter((l) => l.level === 'warn' || l.level === 'error').map((l) => l.msg);
+
+describe('near-cache tracking at shutdown', () => {
+  it('the connections closing after close() turn it off without a "tracking lost" warning (a closed connection is a lost tracking only while it runs)', async () => {
+    const { t, data, subscriber, near, lines } = tracking('aaaa', 'aaaa');
+    expect(await t.waitOn(1000)).toBe(true);
+    t.close();
+    data.emit('close');
+    subscriber.emit('close');
+    expect(t.state).toBe('off');
+    expect(near.usable).toBe(false);
+    expect(warnings(lines)).toEqual([]);
+  });
+
+  it('a connection closing while it runs is still warned about', async () => {
+    const { t, data, lines } = tracking('aaaa', 'aaaa');
+    expect(await t.waitOn(1000)).toBe(true);
+    data.emit('close');
+    expect(warnings(lines)).toEqual([expect.stringMatching(/^near-cache off: Redis invalidation tracking lost/)]);
+    t.close();
+  });
+});
 
 describe('near-cache tracking set-up', () => {
   it('stays off while the data and subscriber connections are on different Redis servers (no REDIRECT to a client of another server)', async () => {
