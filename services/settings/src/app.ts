@@ -147,6 +147,16 @@ export async function startSettingsServer(config: SettingsConfig, log: Logger, o
   });
   const impl = settingsService(methodDeps, { staffListCache, watchSettings: watch.handler });
 
+  /** Every Redis connection, the near-cache's too (a failed start-up left them reconnecting). */
+  const closeRedis = async (): Promise<void> => {
+    // Before the connections close: their closes are the shutdown, not a lost tracking.
+    nearCache?.tracking.close();
+    // QUIT needs a live connection (ioredis refuses it on one that is not ready, offline queue
+    // off); otherwise just stop reconnecting.
+    if (redis.status === 'ready') await redis.quit().catch(() => redis.disconnect());
+    else redis.disconnect();
+    nearCache?.subscriber?.disconnect();
+  };
   let grpc;
   let probes: { server: HttpServer; port: number };
   try {
@@ -155,7 +165,7 @@ export async function startSettingsServer(config: SettingsConfig, log: Logger, o
   } catch (err) {
     schema.stop();
     grpc?.server.forceShutdown();
-    await Promise.allSettled([knex.destroy(), writeKnex.destroy(), redis.quit()]);
+    await Promise.allSettled([knex.destroy(), writeKnex.destroy(), closeRedis()]);
     throw err;
   }
   served.health = grpc.health;
@@ -186,12 +196,7 @@ export async function startSettingsServer(config: SettingsConfig, log: Logger, o
       });
       await new Promise<void>((resolve) => probes.server.close(() => resolve()));
       await db.close();
-      // Before the connections close: their closes are the shutdown, not a lost tracking.
-      nearCache?.tracking.close();
-      // QUIT needs a live connection; otherwise just stop reconnecting.
-      if (redis.status === 'ready') await redis.quit().catch(() => redis.disconnect());
-      else redis.disconnect();
-      nearCache?.subscriber?.disconnect();
+      await closeRedis();
       log.info('settings service stopped');
     })();
     return stopped;

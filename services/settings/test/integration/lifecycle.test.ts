@@ -1,7 +1,10 @@
+import { createServer, type AddressInfo } from 'node:net';
 import { join, dirname } from 'node:path';
+import Redis from 'ioredis';
 import { credentials, loadPackageDefinition, makeGenericClientConstructor, type Client, type ServiceError } from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { AccountSettings, OnPatientSettings } from '@settings/api';
+import { localRedisUrl } from '@settings/shared';
 import { service as healthService } from 'grpc-health-check';
 import { lockTable } from '../support/row-lock';
 import { accountsDeletedAfterAll, db, expectError, metricValue, serverForTests, startTestServer, waitFor } from '../support/test-server';
@@ -217,6 +220,39 @@ describe('graceful shutdown', () => {
     } finally {
       await lock.release();
       t.client.close();
+    }
+  });
+});
+
+describe('a start that fails', () => {
+  it('closes every Redis connection it opened, the near-cache subscriber too (its gRPC port is taken)', async () => {
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    const admin = new Redis(localRedisUrl, { maxRetriesPerRequest: 1 });
+    try {
+      const clients = async (): Promise<number> => String(await admin.client('LIST')).trim().split('\n').length;
+      // Connections of the servers closed before this one may still be going away: wait until the count holds.
+      let before = await clients();
+      await waitFor(
+        async () => {
+          await new Promise((r) => setTimeout(r, 300));
+          const now = await clients();
+          const steady = now === before;
+          before = now;
+          return steady;
+        },
+        10_000,
+        'a steady count of Redis clients',
+      );
+      const port = (taken.address() as AddressInfo).port;
+      await expect(startTestServer({ GRPC_PORT: String(port) })).rejects.toThrow();
+      await waitFor(async () => (await clients()) <= before, 5000, 'the failed start-up closed its Redis connections');
+      // And they stay closed: nothing reconnects them.
+      await new Promise((r) => setTimeout(r, 1000));
+      expect(await clients()).toBeLessThanOrEqual(before);
+    } finally {
+      admin.disconnect();
+      taken.close();
     }
   });
 });
