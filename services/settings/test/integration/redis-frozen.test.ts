@@ -85,3 +85,46 @@ it('a connected Redis that stops answering: reads wait at most the command timeo
   expect(saved.displayName).toBe('saved while Redis hung');
   expect((await server.call('getAccountSettings', { name: `accounts/${warm}/settings` })).displayName).toBe('saved while Redis hung');
 });
+
+it('after Redis answers again, one probe once REDIS_BREAKER_OPEN_MS has passed closes the breaker and reads are served from the cache again', async () => {
+  const OPEN_MS = 3000;
+  // A server of its own, with a short breaker wait, on the same redis-server (thawed first if the test above left it frozen).
+  process.kill(redisServer!.pid!, 'SIGCONT');
+  const server = await startTestServer({ REDIS_URL: t!.config.REDIS_URL, REDIS_COMMAND_TIMEOUT_MS: String(COMMAND_TIMEOUT_MS), REDIS_BREAKER_FAILURE_THRESHOLD: '3', REDIS_BREAKER_OPEN_MS: String(OPEN_MS) });
+  try {
+    const accounts = Array.from({ length: 4 }, () => newAccount());
+    for (const a of accounts) await server.call('updateAccountSettings', { accountSettings: AccountSettings.fromPartial({ name: `accounts/${a}/settings`, displayName: `row ${a}` }), allowMissing: true });
+    await waitFor(() => server.running.redis.status === 'ready', 10_000, 'service connected to its Redis');
+    const hits = () => metricValue(server.running, 'settings_cache_requests_total', { space: 'account-settings', result: 'hit' });
+    const warm = `accounts/${accounts[0]}/settings`;
+    await waitFor(async () => (await server.call('getAccountSettings', { name: warm }), (await hits()) > 0), 10_000, 'a cache hit');
+
+    // Frozen: three reads that need Redis fail there and open the breaker.
+    process.kill(redisServer!.pid!, 'SIGSTOP');
+    for (const a of accounts.slice(1)) await server.call('getAccountSettings', { name: `accounts/${a}/settings` });
+    expect(await metricValue(server.running, 'settings_redis_circuit_open')).toBe(1);
+    const openedAt = Date.now();
+    process.kill(redisServer!.pid!, 'SIGCONT');
+
+    // Open: reads come from PostgreSQL without asking Redis, although it answers again.
+    const hitsWhileOpen = await hits();
+    expect((await server.call('getAccountSettings', { name: warm })).displayName).toBe(`row ${accounts[0]}`);
+    if (Date.now() - openedAt < OPEN_MS) expect(await hits()).toBe(hitsWhileOpen);
+
+    // Past the wait, the next read is the probe: it succeeds, the breaker closes, reads hit the cache.
+    await waitFor(
+      async () => {
+        await server.call('getAccountSettings', { name: warm });
+        return (await metricValue(server.running, 'settings_redis_circuit_open')) === 0;
+      },
+      OPEN_MS + 10_000,
+      'the breaker closed after its probe',
+    );
+    expect(Date.now() - openedAt).toBeGreaterThanOrEqual(OPEN_MS);
+    const hitsAfter = await hits();
+    await waitFor(async () => (await server.call('getAccountSettings', { name: warm }), (await hits()) > hitsAfter), 5000, 'a cache hit after the breaker closed');
+  } finally {
+    process.kill(redisServer!.pid!, 'SIGCONT');
+    await server.close();
+  }
+});
