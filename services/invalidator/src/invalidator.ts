@@ -1,5 +1,5 @@
 import { Kafka, logLevel as kafkaLogLevel } from 'kafkajs';
-import { CACHED_TABLES, changeTopic, createCacheRedis, createMissingTopics, kafkaClientOptions, startProbesServer, type Logger } from '@settings/shared';
+import { CACHED_TABLES, changeTopic, createCacheRedis, createMissingTopics, kafkaClientOptions, startProbesServer, type Logger, type Startup } from '@settings/shared';
 import type { Server } from 'node:http';
 import type { InvalidatorConfig } from './config';
 import { RedisHealthProbe } from './backpressure/redis-health-probe';
@@ -23,7 +23,7 @@ export interface RunningInvalidator {
 }
 
 /** Wires config → Redis, Kafka, evictor, consumer and the probes server, and starts them. */
-export async function startInvalidator(config: InvalidatorConfig, log: Logger): Promise<RunningInvalidator> {
+export async function startInvalidator(config: InvalidatorConfig, log: Logger, startup?: Startup): Promise<RunningInvalidator> {
   // TLS and SASL from KAFKA_SSL*/KAFKA_SASL_* (reads the CA and password files): a ConfigError
   // before anything connects.
   const kafkaSecurity = kafkaClientOptions(config);
@@ -110,7 +110,12 @@ export async function startInvalidator(config: InvalidatorConfig, log: Logger): 
   // wait (kafkajs resolves consumer.run and retries the join by itself) exited without leaving:
   // its partitions stalled for a session timeout in the very rollout-during-Kafka-restart case.
   await untilKafkaAnswers('start the progress watchdog', () => watchdog.start(), log);
-  await untilKafkaAnswers('join the consumer group', () => consumer.start(config.KAFKA_PARTITIONS_CONCURRENTLY), log);
+  // A signal during the join waits for it (runMain), then the drain leaves the group: exited
+  // mid-join (the broker holds a JoinGroup until the other members rejoin, up to the rebalance
+  // timeout in a rolling update), the member was still given partitions, which no one read
+  // until its session timed out.
+  const join = (): Promise<void> => consumer.start(config.KAFKA_PARTITIONS_CONCURRENTLY);
+  await untilKafkaAnswers('join the consumer group', () => (startup ? startup.completeBeforeExit('joining the consumer group', join) : join()), log);
   const auditor = startAuditor(config, redis, metrics, log);
   log.info({ topics, group: config.KAFKA_GROUP_ID, httpPort: probes.port, maxKeysPerSecond: config.EVICTION_MAX_KEYS_PER_SECOND }, 'invalidator started');
 

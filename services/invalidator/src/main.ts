@@ -17,8 +17,8 @@ void (async () => {
   runMain({
     name: 'settings-invalidator',
     loadConfig: () => loadInvalidatorConfig(),
-    start: async (config, log) => {
-      const running = await startInvalidator(config, log);
+    start: async (config, log, startup) => {
+      const running = await startInvalidator(config, log, startup);
       // The spans of the last batches leave before the process does.
       return { stop: () => running.stop().finally(() => tracing?.shutdown()) };
     },

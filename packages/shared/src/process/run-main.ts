@@ -7,6 +7,20 @@ export interface Drainable {
   stop(): Promise<void>;
 }
 
+/** What start-up may ask of runMain (the third argument of `start`). */
+export interface Startup {
+  /**
+   * Runs `step` so that a SIGTERM/SIGINT arriving during it does not exit at once: the step
+   * finishes, start-up goes on to return what drains the service, and the drain runs then (the
+   * forced exit bounds the whole, from the signal). For a step that an exit would cut short
+   * leaving behind what only the drain cleans up: a Kafka consumer joining its group is a member
+   * the group waits for until its session times out unless it leaves. A step that fails with a
+   * signal pending exits as a signal before serving does (128 + its number). Outside such steps a
+   * signal during start-up still exits at once.
+   */
+  completeBeforeExit<T>(what: string, step: () => Promise<T>): Promise<T>;
+}
+
 export interface MainSpec<C> {
   /** Names the process in its stderr lines (`<name>: invalid configuration: …`) and its logger. */
   readonly name: string;
@@ -19,7 +33,7 @@ export interface MainSpec<C> {
    * until SIGTERM/SIGINT. A job (a migration, a benchmark) resolves when it is done, with its
    * exit code (nothing = 0). A rejection exits 1.
    */
-  start(config: C, log: Logger): Promise<Drainable | number | void>;
+  start(config: C, log: Logger, startup: Startup): Promise<Drainable | number | void>;
   /** Logged at the signal that starts the drain, saying what draining means for this service. */
   readonly drainMessage?: string;
   /** How long a drain may take before the process exits 1 anyway (default DEFAULT_FORCE_EXIT_MS). */
@@ -39,36 +53,73 @@ const SIGNALS: readonly NodeJS.Signals[] = ['SIGTERM', 'SIGINT'];
  * no default signal action: without a handler, a SIGTERM during a slow start (database, Redis
  * or Kafka unreachable) would be ignored until the kubelet's SIGKILL. A signal before a service
  * serves (or while a job runs) leaves nothing to drain: the process exits at once with 128 +
- * the signal number, as a shell reports it. Later signals during a drain are ignored (Ctrl-C
+ * the signal number, as a shell reports it; but during a step start-up marks with
+ * `startup.completeBeforeExit` the step finishes and the service is drained as soon as start-up
+ * returns it. Later signals during a drain are ignored (Ctrl-C
  * reaches every process of the terminal's group, and a supervisor may send SIGTERM as well);
  * the forced exit bounds the drain.
  */
 export function runMain<C>(spec: MainSpec<C>): void {
   // Filled in as start-up proceeds; the signal handler reads whatever is there when it runs.
-  const state: { config?: C; log?: Logger; running?: Drainable; stopping: boolean } = { stopping: false };
+  const state: {
+    config?: C;
+    log?: Logger;
+    running?: Drainable;
+    stopping: boolean;
+    /** Start-up steps under way that a signal waits for (Startup.completeBeforeExit), by name. */
+    completing: string[];
+    /** A signal that came during such a step: the drain runs once start-up returns. */
+    pending?: NodeJS.Signals;
+  } = { stopping: false, completing: [] };
 
-  const onSignal = (signal: NodeJS.Signals): void => {
-    if (state.stopping) return;
-    state.stopping = true;
-    const { config, log, running } = state;
-    if (running === undefined) {
-      log?.info({ signal }, 'signal before anything serves (start-up, or a job at work): exiting, nothing to drain');
-      process.exit(128 + constants.signals[signal]);
-    }
-    log?.info({ signal }, spec.drainMessage ?? 'shutting down: draining');
-    const graceMs = typeof spec.forceExitAfterMs === 'function' ? spec.forceExitAfterMs(config as C /* loaded before anything runs */) : (spec.forceExitAfterMs ?? DEFAULT_FORCE_EXIT_MS);
+  const exitForSignal = (signal: NodeJS.Signals): never => process.exit(128 + constants.signals[signal]);
+  const armForcedExit = (what: string): void => {
+    const graceMs = typeof spec.forceExitAfterMs === 'function' ? spec.forceExitAfterMs(state.config as C /* loaded before anything runs */) : (spec.forceExitAfterMs ?? DEFAULT_FORCE_EXIT_MS);
     const force = setTimeout(() => {
-      log?.error({ graceMs }, 'drain did not finish in time: exiting anyway');
+      state.log?.error({ graceMs }, `${what} did not finish in time: exiting anyway`);
       process.exit(1);
     }, graceMs);
     force.unref();
+  };
+  const drain = (running: Drainable): void => {
     running.stop().then(
       () => process.exit(0),
       (err: unknown) => {
-        log?.error({ err }, 'shutdown failed');
+        state.log?.error({ err }, 'shutdown failed');
         process.exit(1);
       },
     );
+  };
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (state.stopping) return;
+    state.stopping = true;
+    const { log, running } = state;
+    if (running === undefined) {
+      if (state.completing.length === 0) {
+        log?.info({ signal }, 'signal before anything serves (start-up, or a job at work): exiting, nothing to drain');
+        exitForSignal(signal);
+      }
+      state.pending = signal;
+      log?.info({ signal, steps: state.completing }, 'signal during a start-up step that must finish first: finishing it, then draining');
+      armForcedExit('start-up step and drain');
+      return;
+    }
+    log?.info({ signal }, spec.drainMessage ?? 'shutting down: draining');
+    armForcedExit('drain');
+    drain(running);
+  };
+  const startup: Startup = {
+    async completeBeforeExit(what, step) {
+      state.completing.push(what);
+      try {
+        return await step();
+      } catch (err) {
+        if (state.pending) exitForSignal(state.pending);
+        throw err;
+      } finally {
+        state.completing.splice(state.completing.indexOf(what), 1);
+      }
+    },
   };
   // The entry point's early handlers (early-signal-exit.ts) give way to these: added first, then
   // the early ones removed. A signal that arrived while modules loaded is still queued in the
@@ -90,10 +141,14 @@ export function runMain<C>(spec: MainSpec<C>): void {
   const log = spec.createLogger ? spec.createLogger(config) : createLogger(spec.name, logLevelOf(config));
   state.config = config;
   state.log = log;
-  spec.start(config, log).then(
+  spec.start(config, log, startup).then(
     (result) => {
-      if (typeof result === 'object' && result !== null) state.running = result;
-      else process.exit(result ?? 0);
+      if (typeof result !== 'object' || result === null) process.exit(result ?? 0);
+      state.running = result;
+      if (state.pending) {
+        log.info({ signal: state.pending }, spec.drainMessage ?? 'shutting down: draining');
+        drain(result);
+      }
     },
     (err: unknown) => fail(spec.name, err),
   );

@@ -90,6 +90,31 @@ it('SIGTERM during a slow start-up exits at once with 143: the handler is in bef
   expect(r.stdout).toEqual(['starting']);
 });
 
+it('SIGTERM during a start-up step marked completeBeforeExit waits for it, then drains and exits 0', async () => {
+  const r = tracked(run({ FIXTURE_COMPLETE_MS: '1500' }));
+  await r.said('joining');
+  r.child.kill('SIGTERM');
+  expect(await r.exited).toEqual({ code: 0, signal: null });
+  expect(r.stdout).toEqual(['starting', 'joining', 'joined', 'serving', 'draining', 'drained']);
+});
+
+it('a marked start-up step that fails after a signal exits as the signal (143), without serving', async () => {
+  const r = tracked(run({ FIXTURE_COMPLETE_MS: '1000', FIXTURE_COMPLETE: 'fail' }));
+  await r.said('joining');
+  r.child.kill('SIGTERM');
+  expect(await r.exited).toEqual({ code: 143, signal: null });
+  expect(r.stdout).toEqual(['starting', 'joining']);
+});
+
+it('a marked start-up step that outlasts the grace period after a signal is ended with exit 1', async () => {
+  const r = tracked(run({ FIXTURE_COMPLETE_MS: '20000', FIXTURE_GRACE_MS: '500' }));
+  await r.said('joining');
+  const t0 = Date.now();
+  r.child.kill('SIGTERM');
+  expect(await r.exited).toEqual({ code: 1, signal: null });
+  expect(Date.now() - t0).toBeLessThan(5_000);
+});
+
 it('a second signal during the drain does not cut it short', async () => {
   const r = tracked(run({ FIXTURE_STOP_MS: '1000' }));
   await r.said('serving');
