@@ -134,6 +134,8 @@ export function runMain<C>(spec: MainSpec<C>): void {
   // unseen. Unreferenced, so the channel never keeps a finished process alive. Never in a pod.
   if (process.channel) {
     process.once('disconnect', () => onSignal('SIGTERM'));
+    const earlyDisconnect = (globalThis as Record<symbol, unknown>)[Symbol.for('settings-cache.early-disconnect-exit')];
+    if (typeof earlyDisconnect === 'function') process.off('disconnect', earlyDisconnect as () => void);
     process.channel.unref();
   }
 

@@ -143,6 +143,16 @@ it('started over an IPC channel (a harness), it drains and exits 0 when the chan
   expect(r.stdout).toEqual(['starting', 'serving', 'draining', 'drained']);
 });
 
+it('started over an IPC channel, it exits (143) when the channel closes while its modules still load, before runMain', async () => {
+  const r = tracked(run({ FIXTURE_LOAD_MS: '3000' }, { ipc: true }));
+  await r.said('loading');
+  const t0 = Date.now();
+  r.child.disconnect();
+  expect(await r.exited).toEqual({ code: 143, signal: null });
+  expect(Date.now() - t0).toBeLessThan(2000);
+  expect(r.stdout).toEqual(['loading']);
+});
+
 it('a job started over an IPC channel still exits when it is done (the channel does not keep it alive)', async () => {
   const r = tracked(run({ FIXTURE_START: 'job' }, { ipc: true }));
   expect(await r.exited).toEqual({ code: 3, signal: null });
