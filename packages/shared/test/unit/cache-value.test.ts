@@ -16,3 +16,17 @@ describe('cache value format v1', () => {
     expect(() => parseCacheValue(Buffer.from('{"old":"json"}'))).toThrow(CacheValueFormatError);
   });
 });
+
+describe('cache value numbers are read as the scripts read them (%d+)', () => {
+  it.each(['e||7|x', 'e|12||x', 'e| 12|7|x', 'e|0x10|7|x', 'e|12|0b1|x', 'm|', 'm|0x10', 'm| 5', 'm|-3', 'm|1e3'])(
+    '%j is a format error, not an entry or marker at another number than the scripts see',
+    (value) => {
+      expect(() => parseCacheValue(Buffer.from(value))).toThrow(CacheValueFormatError);
+    },
+  );
+
+  it('keeps versions and floors exact beyond 2^53', () => {
+    expect(parseCacheValue(Buffer.from('m|9007199254740993'))).toEqual({ kind: 'marker', floor: 9007199254740993n });
+    expect(parseCacheValue(Buffer.from('e|9223372036854775807|5|p'))).toMatchObject({ version: 9223372036854775807n, generation: 5n });
+  });
+});

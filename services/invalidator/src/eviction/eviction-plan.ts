@@ -29,6 +29,9 @@ function versionOf(row: Row, image: string): bigint {
   if (typeof v === 'number' && Number.isSafeInteger(v) && v >= 1) return BigInt(v);
   if (typeof v === 'string' && /^[1-9]\d*$/.test(v)) return BigInt(v);
   if (v === 0 || v === '0') throw new UnplannableEventError(`${image}.version is 0: no row has it (versions start at 1), so the change event was decoded wrongly upstream (is the publication sending fewer columns than Debezium expects?)`);
+  // JSON numbers (and the scripts' Lua doubles) are exact only below 2^53: a floor rounded to a
+  // neighbour could fence nothing (docs/operations.md, moving the version sequence).
+  if (typeof v === 'number' && Number.isInteger(v) && v > Number.MAX_SAFE_INTEGER) throw new UnplannableEventError(`${image}.version ${v} is beyond 2^53, where change events and the cache scripts cannot compare versions exactly (was the version sequence moved that far?)`);
   throw new UnplannableEventError(`${image}.version is ${JSON.stringify(v)}, expected a positive integer`);
 }
 

@@ -51,6 +51,8 @@ describe('planEvictions', () => {
     // floor it would fence nothing, so the eviction would look applied and the entry stay stale.
     ['version 0 in after (no row ever has it)', event('doctor_settings', 'u', { account_id: 'acme', doctor_id: 'd1', version: 0 }, { account_id: 'acme', doctor_id: 'd1', version: 0 }), /after.version is 0/],
     ['version 0 in a delete’s before', event('doctor_settings', 'd', { account_id: 'acme', doctor_id: 'd1', version: 0 }, null), /before.version is 0/],
+    // JSON.parse already rounded it: 2^53 + 1 arrives as 2^53, and a floor off by one fences nothing.
+    ['a version beyond 2^53 (not exact as a JSON number)', event('account_settings', 'u', null, { account_id: 'acme', version: 2 ** 53 }), /after.version 9007199254740992 is beyond 2\^53/],
   ])('rejects %s as unplannable (dead-letter)', (_name, ev, message) => {
     expect(() => planEvictions(ev)).toThrow(UnplannableEventError);
     expect(() => planEvictions(ev)).toThrow(message);
