@@ -107,6 +107,9 @@ describe('a read or a save that waited for a database connection past its deadli
   // end a lock wait at DB_LOCK_TIMEOUT_MS).
   const t = serverForTests({ DB_READ_POOL_MAX: '1', DB_WRITE_POOL_MAX: '1', DB_LOCK_TIMEOUT_MS: '20000' });
   const fullyConsistent = { requirement: { $case: 'fullyConsistent' as const, value: true } };
+  // The late save's deadline is long enough that write admission admits it (it refuses a save
+  // it foresees missing its deadline, which would not exercise the queue), short enough to pass
+  // while it waits behind the holder.
   const cases = [
     {
       call: 'read',
@@ -116,22 +119,26 @@ describe('a read or a save that waited for a database connection past its deadli
     {
       call: 'save',
       hold: (a: string) => t.call('updateOnPatientSettings', { onpatientSettings: OnPatientSettings.fromPartial({ name: `accounts/${a}/onpatientSettings`, portalEnabled: true }), allowMissing: true }, { deadlineMs: 15_000 }),
-      late: (a: string) => t.call('updateAccountSettings', { accountSettings: AccountSettings.fromPartial({ name: `accounts/${a}/settings`, displayName: 'late' }), allowMissing: true }, { deadlineMs: 300 }),
+      late: (a: string) => t.call('updateAccountSettings', { accountSettings: AccountSettings.fromPartial({ name: `accounts/${a}/settings`, displayName: 'late' }), allowMissing: true }, { deadlineMs: 1500 }),
     },
   ];
 
-  it.each(cases)('sends no statement once it gets the connection: no work starts after the deadline ($call)', async ({ hold, late }) => {
+  it.each(cases)('sends no statement once it gets the connection, not even a BEGIN: no work starts after the deadline ($call)', async ({ hold, late }) => {
     const a = newAccount();
     const [holderLock, lateLock] = [await lockTable('onpatient_settings'), await lockTable('account_settings')];
     const blockedOn = async (lock: { pid: number }): Promise<number> => Number((await db('SELECT count(*) AS n FROM pg_stat_activity WHERE $1 = ANY (pg_blocking_pids(pid))', [lock.pid]))[0]!.n);
+    // Every statement either pool sends from the moment the late call is made, with its
+    // transaction (knex's query event carries the id).
+    const sent: Array<{ sql: string; tx: string | undefined }> = [];
+    const record = (q: { sql: string; __knexTxId?: string }): number => sent.push({ sql: q.sql, tx: q.__knexTxId });
     try {
       // The pool's one connection, held by a call blocked on the first lock.
       const holder = hold(a).catch((e: unknown) => e);
       await waitFor(async () => (await blockedOn(holderLock)) === 1, 5000, 'the holder blocked');
-      // Queued for the connection until its deadline passed (a save may instead be refused at
-      // once by write admission, which can foresee that): either way it must not reach PostgreSQL.
+      for (const k of [t.running.knex, t.running.writeKnex]) k.on('query', record);
+      // Queued for the connection until its deadline passed: it must not reach PostgreSQL.
       const refused = await expectError(() => late(a));
-      expect([4 /* DEADLINE_EXCEEDED */, 14 /* UNAVAILABLE */]).toContain(refused.code);
+      expect(refused.code).toBe(4 /* DEADLINE_EXCEEDED */);
       // Watched from before the connection comes free for a second: a statement sent then and
       // cancelled at its own timeout would be seen waiting on the second lock meanwhile.
       let seen = 0;
@@ -142,7 +149,13 @@ describe('a read or a save that waited for a database connection past its deadli
       await holder;
       await watching;
       expect(seen).toBe(0);
+      // Only the holder's statements went out (a save holder may open its transaction only now,
+      // after its one-statement attempt waited on the lock): nothing on the late call's table,
+      // and no transaction that is not the holder's, not even a bare BEGIN.
+      const holderTxs = new Set(sent.filter((q) => q.tx !== undefined && /onpatient_settings/.test(q.sql)).map((q) => q.tx));
+      expect(sent.filter((q) => /account_settings/.test(q.sql) || (q.tx !== undefined && !holderTxs.has(q.tx))).map((q) => q.sql)).toEqual([]);
     } finally {
+      for (const k of [t.running.knex, t.running.writeKnex]) k.off('query', record);
       await holderLock.release();
       await lateLock.release();
     }
