@@ -1,16 +1,25 @@
 import type { LatencySummary, Spread } from '../stats';
 import { fmt } from './svg';
 
-/** Decimals fmtRatio shows for a ratio of this size. */
-const ratioDecimals = (r: number): number => (Math.abs(r) >= 10 ? 0 : Math.abs(r) >= 1 ? 2 : 3);
+/**
+ * Decimals that show `v` with `sig` significant digits (×0.887, ×1.44, ×10.1, ×123), at most 6;
+ * one fewer when rounding carries into a new digit (9.996 → 10.0, not 10.00).
+ */
+export function sigDecimals(v: number, sig = 3): number {
+  const a = Math.abs(v);
+  if (!Number.isFinite(a) || a === 0) return sig - 1;
+  let d = Math.min(6, Math.max(0, sig - 1 - Math.floor(Math.log10(a))));
+  if (d > 0 && Math.abs(Number(v.toFixed(d))) >= 10 ** (sig - d)) d--;
+  return d;
+}
 
 /**
- * How the report's text writes numbers: a ratio as ×n, milliseconds, a compact count. Given a
- * target `near`, a ratio gets as many more decimals as it takes (up to 6) for the printed value
- * to fall on the same side of the target as the value itself: 0.89964 against 0.90 is ×0.8996,
- * not ×0.900.
+ * How the report's text writes numbers: a ratio as ×n with 3 significant digits, milliseconds,
+ * a compact count. Given a target `near`, a ratio gets as many more decimals as it takes (up to 6)
+ * for the printed value to fall on the same side of the target as the value itself: 0.89964
+ * against 0.90 is ×0.8996, not ×0.900.
  */
-export const fmtRatio = (r: number, near?: number): string => (Number.isFinite(r) ? `×${decimalsBeside(r, ratioDecimals(r), near)}` : 'n/a');
+export const fmtRatio = (r: number, near?: number): string => (Number.isFinite(r) ? `×${decimalsBeside(r, sigDecimals(r), near)}` : 'n/a');
 export const fmtMs = (v: number): string => fmt(v, 'ms');
 export const fmtNumber = (v: number): string => fmt(v);
 /** A plain decimal with at most `maxDecimals` decimals and no trailing zeros (medians are stored unrounded). */
@@ -24,21 +33,59 @@ export function decimalsBeside(v: number, decimals: number, near?: number): stri
   return v.toFixed(d);
 }
 
-/** A target a value is judged against, on its unrounded value. */
+/**
+ * A target a value is judged against, on its unrounded value: a ratio (×, the default), a
+ * latency in milliseconds or a duration in seconds.
+ */
 export interface Target {
   op: '≥' | '≤';
   bound: number;
+  unit?: 'ratio' | 'ms' | 's';
 }
 
+export type Verdict = 'met' | 'missed' | 'n/a';
+
 /** Met, missed, or n/a for a value that is not a number. */
-export function verdict(v: number, t: Target): 'met' | 'missed' | 'n/a' {
+export function verdict(v: number, t: Target): Verdict {
   if (!Number.isFinite(v)) return 'n/a';
   return (t.op === '≥' ? v >= t.bound : v <= t.bound) ? 'met' : 'missed';
 }
 
+/** Met only if every value meets the target; n/a if any is not a number. */
+export function verdictOfAll(values: readonly number[], t: Target): Verdict {
+  const each = values.map((v) => verdict(v, t));
+  if (each.length === 0 || each.includes('n/a')) return 'n/a';
+  return each.every((e) => e === 'met') ? 'met' : 'missed';
+}
+
+/** The bound as the report writes it: `×0.90`, `200 ms`, `4 s`. */
+export function fmtBound(t: Target): string {
+  return t.unit === 'ms' ? `${fmtDecimal(t.bound)} ms` : t.unit === 's' ? `${fmtDecimal(t.bound)} s` : `×${t.bound.toFixed(2)}`;
+}
+
+/** A value in its target's unit, with enough digits to show on which side of the bound it is. */
+export function fmtAgainst(v: number, t: Target): string {
+  if (!Number.isFinite(v)) return 'n/a';
+  if (t.unit === 'ms' || t.unit === 's') return `${String(Number(decimalsBeside(v, sigDecimals(v), t.bound)))} ${t.unit}`;
+  return fmtRatio(v, t.bound);
+}
+
+/**
+ * The one way the report words a verdict: `target ≤ 200 ms: met`; `rule` says what had to meet
+ * it when that is not the value itself (`target ≥ ×0.90, both: missed`).
+ */
+export function targetVerdict(t: Target, v: Verdict, rule = ''): string {
+  return `target ${t.op} ${fmtBound(t)}${rule ? `, ${rule}` : ''}: ${v}`;
+}
+
+/** A value judged against its target: `115 ms (target ≤ 200 ms: met)`, `note` added inside the brackets. */
+export function fmtJudged(v: number, t: Target, note = ''): string {
+  return `${fmtAgainst(v, t)} (${targetVerdict(t, verdict(v, t))}${note ? `; ${note}` : ''})`;
+}
+
 /** A ratio judged against its target: `×0.8996 (target ≥ ×0.90: missed)`, `note` added inside the brackets. */
 export function fmtRatioJudged(r: number, t: Target, note = ''): string {
-  return `${fmtRatio(r, t.bound)} (target ${t.op} ×${t.bound.toFixed(2)}: ${verdict(r, t)}${note ? `; ${note}` : ''})`;
+  return fmtJudged(r, { ...t, unit: 'ratio' }, note);
 }
 
 /**

@@ -1,12 +1,14 @@
 import type { BenchResults } from '../results';
 import type { IncidentVariant, VariantResult } from '../scenarios/incident-replay/result';
 import { WATCH_GOALS } from '../scenarios/watch/result';
-import { fmtDecimal, fmtMs as ms, fmtNumber as n, fmtRatio as x, fmtRatioJudged } from './format';
-import { READ_PATH_TARGETS, roundRange } from './sections/read-path';
+import { fmtDecimal, fmtJudged, fmtMs as ms, fmtNumber as n, fmtRatio as x, targetVerdict, verdict } from './format';
+import { readTargetText } from './sections/read-path';
 import { invalidatorAloneText, readP99RatioText } from './sections/bulk-drain';
 import { measuredRounds } from '../scenarios/bulk-drain-result';
 import { spread } from '../stats';
-import { acrossRounds, freeSaveBurstRatio, readBurstRatio } from './sections/incident-replay';
+import { acrossRounds, burstTargetsText, freeSaveBurstRatio, readBurstRatio } from './sections/incident-replay';
+import { memoryVerdictText, postWarmupText, slopePerHourText } from './sections/memory';
+import { BULK_TARGETS, EVICTION_RATIO_TARGET, lagP99Target } from './targets';
 import { fmt } from './svg';
 
 /** One line per headline number; shared by REPORT.md, the README snippet and the console. */
@@ -25,19 +27,19 @@ function headlines(r: BenchResults): Headline[] {
       what: 'Cached Get throughput (h2load, saturated)',
       value: `${n(rp.byTarget.cached.rps)} req/s`,
       reference: `empty grpc-js handler ${n(rp.byTarget.empty.rps)} req/s`,
-      ratio: fmtRatioJudged(rp.ratios.cachedRps, READ_PATH_TARGETS.cachedRps, roundRange(rp, 'cached', (r) => r.saturated.rps)),
+      ratio: readTargetText(rp, 'cachedRps'),
     });
     out.push({
       what: 'Cached Get latency p50 / p99 (one stream)',
       value: `${ms(rp.byTarget.cached.singleP50Ms)} / ${ms(rp.byTarget.cached.singleP99Ms)}`,
       reference: `empty handler ${ms(rp.byTarget.empty.singleP50Ms)} / ${ms(rp.byTarget.empty.singleP99Ms)}`,
-      ratio: `${x(rp.ratios.cachedSingleP50)} / ${fmtRatioJudged(rp.ratios.cachedSingleP99, READ_PATH_TARGETS.cachedSingleP99)}`,
+      ratio: `p50 ${x(rp.ratios.cachedSingleP50)} (median of per-round ratios) / p99 ${readTargetText(rp, 'cachedSingleP99', false)}`,
     });
     out.push({
       what: 'Cached Get throughput with the near-cache off (every call reads Redis, concurrent calls share an MGET)',
       value: `${n(rp.byTarget.cachedL1Off.rps)} req/s`,
       reference: `empty grpc-js handler ${n(rp.byTarget.empty.rps)} req/s`,
-      ratio: fmtRatioJudged(rp.ratios.cachedL1OffRps, READ_PATH_TARGETS.cachedL1OffRps, roundRange(rp, 'cachedL1Off', (r) => r.saturated.rps)),
+      ratio: readTargetText(rp, 'cachedL1OffRps'),
     });
     out.push({
       // h2load counts every answered call: the per-caller limit's RESOURCE_EXHAUSTED refusals
@@ -60,11 +62,12 @@ function headlines(r: BenchResults): Headline[] {
   const lag = r.invalidationLag;
   if (lag) {
     for (const b of lag.byRate) {
+      const t = lagP99Target(b.writesPerSecond);
       out.push({
-        what: `Invalidation lag commit → evicted at ${n(b.writesPerSecond)} writes/s (p50 / p99)`,
+        what: `Invalidation lag commit → evicted at ${n(b.writesPerSecond)} writes/s (p50 / p99, medians of rounds)`,
         value: `${ms(b.commitToEvicted.p50)} / ${ms(b.commitToEvicted.p99)}`,
         reference: `of which commit → Kafka p99 ${ms(b.commitToKafka.p99)}`,
-        ratio: '',
+        ratio: t ? `p99 ${targetVerdict(t, verdict(b.commitToEvicted.p99, t))}` : '',
       });
     }
   }
@@ -74,7 +77,7 @@ function headlines(r: BenchResults): Headline[] {
       what: 'Eviction throughput, rate ceiling off',
       value: `${n(ev.median.invalidatorKeysPerSecond)} keys/s`,
       reference: `redis-benchmark SET -P 16 ${ev.redisBenchmarkCommand.includes(' -r ') ? 'on random keys' : 'on one key'}: ${n(ev.median.redisBenchmarkSetPerSecond)}/s`,
-      ratio: x(ev.median.ratio),
+      ratio: `${fmtJudged(ev.median.ratio, EVICTION_RATIO_TARGET)}, median of per-round ratios`,
     });
     const rm = ev.replicatedMedian;
     if (rm) {
@@ -103,11 +106,11 @@ function headlines(r: BenchResults): Headline[] {
     const y = bulk.medianCdcYields;
     out.push({
       what: `Bulk UPDATE of ${n(bulk.rows)} rows: commit → last key evicted (median of ${n(equal.length)} rounds)`,
-      value: `${fmtDecimal(bulk.median.commitToLastEvictedSeconds)} s${evicted.n > 1 ? ` (rounds ${fmtDecimal(evicted.min)}–${fmtDecimal(evicted.max)} s)` : ''}`,
+      value: `${fmtJudged(bulk.median.commitToLastEvictedSeconds, BULK_TARGETS.commitToLastEvictedSeconds, evicted.n > 1 ? `rounds ${fmtDecimal(evicted.min)}–${fmtDecimal(evicted.max)} s` : '')}`,
       reference:
         `Debezium ${n(bulk.median.debeziumEventsPerSecond)} events/s, invalidator ${n(bulk.median.invalidatorKeysPerSecond)} keys/s (medians); cached-read p99 drain ÷ baseline ${readP99RatioText(bulk.median, equal)}; invalidator alone: ${invalidatorAloneText(equal)}` +
         (y && yielding.length > 0 ? `; CDC pipeline yielding the cores: ${readP99RatioText(y, yielding)}, ${fmtDecimal(y.commitToLastEvictedSeconds)} s to the last eviction` : ''),
-      ratio: x(bulk.median.readP99Ratio),
+      ratio: `read p99 drain ÷ baseline ${fmtJudged(bulk.median.readP99Ratio, BULK_TARGETS.readP99Ratio)}`,
     });
   }
   const inc = r.incidentReplay;
@@ -145,7 +148,9 @@ function headlines(r: BenchResults): Headline[] {
       out.push({
         what: 'Incident replay: read p99 / save p99 in the burst, outside the bulk UPDATE (same four)',
         value: `${four((y) => per(y, (z) => z.reads.burstLatencyOutsideBulkMs.p99, ms))}; saves ${four((y) => per(y, (z) => z.saves.burstLatencyOutsideBulkMs.p99, ms))}`,
-        reference: `whole burst: reads ${four((y) => per(y, (z) => z.reads.burstLatencyMs.p99, ms))}; saves ${four((y) => per(y, (z) => z.saves.burstLatencyMs.p99, ms))}`,
+        reference:
+          `whole burst: reads ${four((y) => per(y, (z) => z.reads.burstLatencyMs.p99, ms))}; saves ${four((y) => `${per(y, (z) => z.saves.burstLatencyMs.p99, ms)} [${per(y, (z) => z.saves.errors)} failed, ${per(y, (z) => z.saves.timeouts)} timed out]`)} ` +
+          '(failed saves: over the whole load, not only the burst; a timed-out save counts at its 2 s deadline, any other failed save at its own latency)',
         ratio: '',
       });
       out.push({
@@ -170,8 +175,8 @@ function headlines(r: BenchResults): Headline[] {
       out.push({
         what: `Incident replay, this system: read p99 / free-save p99 in the burst ÷ pre-burst, median of per-round ratios (equal CPU weights${cy ? ' / CDC pipeline yielding the cores' : ''})`,
         value: both.map((y) => `${per(y, readBurstRatio, xr)} / ${per(y, freeSaveBurstRatio, xr)}`).join('; '),
-        reference: `locked saves ${both.map(locked).join('; ')}; goal ≤ ×2, ABORTED within lock_timeout + 50 ms`,
-        ratio: '',
+        reference: `locked saves ${both.map(locked).join('; ')}; goal for locked saves: ABORTED within lock_timeout + 50 ms`,
+        ratio: both.map((y) => burstTargetsText(inc, y)).join('; '),
       });
     }
   }
@@ -222,10 +227,10 @@ function headlines(r: BenchResults): Headline[] {
       ['invalidator', mem.invalidator],
     ] as const) {
       out.push({
-        what: `RSS of the ${name}, ${fmt(mem.soakSeconds)} s soak under load (start → end, max)`,
-        value: `${fmt(st.startMiB)} → ${fmt(st.endMiB)} MiB, max ${fmt(st.maxMiB)} MiB`,
-        reference: `slope ${st.slopeMiBPerMinute >= 0 ? '+' : ''}${st.slopeMiBPerMinute.toFixed(2)} MiB/min after warm-up`,
-        ratio: st.verdict,
+        what: `RSS of the ${name}, ${fmt(mem.soakSeconds)} s soak under load (start = median of the first minute after the 10 % warm-up → end; max)`,
+        value: `${postWarmupText(st)}, max ${fmt(st.maxMiB)} MiB`,
+        reference: `slope after warm-up ${slopePerHourText(st)} (${fmt(st.slopePerHourShareOfMean * 100)} % of the mean ${fmt(st.meanMiB)} MiB per hour)`,
+        ratio: memoryVerdictText(st, mem.soakSeconds),
       });
     }
   }

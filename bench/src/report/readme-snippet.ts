@@ -1,7 +1,9 @@
 import type { BenchResults } from '../results';
-import { fmtMs as ms, fmtNumber as n, fmtRatio as x, verdict } from './format';
+import { fmtBound, fmtJudged, fmtMs as ms, fmtNumber as n, fmtRatio as x } from './format';
 import { acrossRounds } from './sections/incident-replay';
-import { READ_PATH_TARGETS } from './sections/read-path';
+import { memoryVerdictText } from './sections/memory';
+import { judgeReadPath, READ_PATH_TARGETS } from './sections/read-path';
+import { EVICTION_RATIO_TARGET, lagP99Target } from './targets';
 import { fmt } from './svg';
 
 /** The "Performance" section for the root README, from this run's numbers. */
@@ -13,12 +15,26 @@ export function readmeSnippet(r: BenchResults): string {
   const lines = [
     '## Performance',
     '',
-    `Measured by \`npm run bench\` against the real local stack (PostgreSQL, Redis, Kafka + Debezium) on ${r.machine.nproc} shared cores; medians of interleaved runs, ratios taken within the same run. Full report: [\`bench/results/REPORT.md\`](bench/results/REPORT.md).`,
+    `Measured by \`npm run bench\` against the real local stack (PostgreSQL, Redis, Kafka + Debezium) on ${r.machine.nproc} shared cores; medians over repeated rounds, ratios taken within the same run. Full report: [\`bench/results/REPORT.md\`](bench/results/REPORT.md).`,
     '',
   ];
-  if (rp) lines.push(`- **Cached reads**: ${n(rp.byTarget.cached.rps)} Get/s (${x(rp.ratios.cachedRps, READ_PATH_TARGETS.cachedRps.bound)} of an empty grpc-js handler on the same machine, median of per-round ratios; target ≥ ×0.90 ${verdict(rp.ratios.cachedRps, READ_PATH_TARGETS.cachedRps)}), p99 ${ms(rp.byTarget.cached.singleP99Ms)} on one stream.`);
-  if (lag) lines.push(`- **Invalidation lag** (commit → key evicted, through Debezium and Kafka): ${lag.byRate.map((b) => `p99 ${ms(b.commitToEvicted.p99)} at ${n(b.writesPerSecond)} writes/s`).join(', ')}.`);
-  if (ev) lines.push(`- **Eviction throughput** with the ceiling off: ${n(ev.median.invalidatorKeysPerSecond)} keys/s (${x(ev.median.ratio)} of pipelined redis-benchmark SET).`);
+  if (rp) {
+    const t = READ_PATH_TARGETS.cachedRps;
+    const j = judgeReadPath(rp, 'cachedRps');
+    lines.push(
+      `- **Cached reads**: ${n(rp.byTarget.cached.rps)} Get/s, ${x(j.medianOfRatios, t.bound)} of an empty grpc-js handler on the same machine by the median of per-round ratios, ${x(j.ratioOfMedians, t.bound)} by the ratio of medians (target ${t.op} ${fmtBound(t)} on both: ${j.verdict}; ${j.roundsMet} of ${j.rounds} rounds met it); p99 ${ms(rp.byTarget.cached.singleP99Ms)} on one stream.`,
+    );
+  }
+  if (lag)
+    lines.push(
+      `- **Invalidation lag** (commit → key evicted, through Debezium and Kafka): ${lag.byRate
+        .map((b) => {
+          const t = lagP99Target(b.writesPerSecond);
+          return `p99 ${t ? fmtJudged(b.commitToEvicted.p99, t) : ms(b.commitToEvicted.p99)} at ${n(b.writesPerSecond)} writes/s`;
+        })
+        .join(', ')}.`,
+    );
+  if (ev) lines.push(`- **Eviction throughput** with the ceiling off: ${n(ev.median.invalidatorKeysPerSecond)} keys/s, ${fmtJudged(ev.median.ratio, EVICTION_RATIO_TARGET)} of pipelined redis-benchmark SET.`);
   if (inc) {
     const c = inc.byVariant.find((v) => v.variant === 'this-system');
     const b2 = inc.byVariant.find((v) => v.variant === 'clear-all-on-write');
@@ -30,7 +46,7 @@ export function readmeSnippet(r: BenchResults): string {
   }
   if (r.memory) {
     const m = r.memory;
-    const v = (st: typeof m.settings): string => (st.verdict === 'no growth' ? 'no growth' : st.verdict === 'growing' ? `growing ${st.slopeMiBPerMinute.toFixed(2)} MiB/min` : 'soak too short to judge');
+    const v = (st: typeof m.settings): string => memoryVerdictText(st, m.soakSeconds).replace(/\*\*/g, '');
     lines.push(`- **Memory** over a ${fmt(m.soakSeconds / 60)}-minute soak under load: settings service ${fmt(m.settings.maxMiB)} MiB RSS max (${v(m.settings)}), invalidator ${fmt(m.invalidator.maxMiB)} MiB max (${v(m.invalidator)}).`);
   }
   lines.push('', 'Reproduce: `npm run bench` (about 20 minutes; `BENCH_QUICK=1 npm run bench` for a smoke run).');

@@ -46,7 +46,7 @@ export function renderReport(r: BenchResults, chartDir: string): { markdown: str
   if (r.invalidationLag) invalidationLagSection(r.invalidationLag, r.sizes.lag, page);
   if (r.evictionThroughput) evictionThroughputSection(r.evictionThroughput, page);
   if (r.eventFormat) eventFormatSection(r.eventFormat, page);
-  if (r.bulkDrain) bulkDrainSection(r.bulkDrain, page);
+  if (r.bulkDrain) bulkDrainSection(r.bulkDrain, r.sizes.bulkDrain, page);
   if (r.incidentReplay) incidentReplaySection(r.incidentReplay, page);
   if (r.consistentFlood) consistentFloodSection(r.consistentFlood, page);
   if (r.memory) memorySection(r.memory, page);

@@ -10,6 +10,7 @@ import { processCpuSeconds } from '../process-cpu';
 import { benchScript, scrape, spawnNode, startSettingsProcess, waitIpcReady, type SettingsProc } from '../procs';
 import { benchRedis, deleteAccountKeys } from '../redis-util';
 import { grpcCallsBetween, nonOkCalls } from '../grpc-status';
+import { waitForCpuToSettle } from '../cpu-settle';
 import { grpcChecksByRound, readPathRatios, targetMedians, type ReadPathRatios, type RoundGrpcCheck, type TargetMedians } from './read-path-derive';
 
 export type ReadTarget = 'empty' | 'cached' | 'cachedL1Off' | 'consistent';
@@ -20,6 +21,12 @@ export const READ_TARGET_LABELS: Record<ReadTarget, string> = {
   cachedL1Off: 'settings service, cached Get (minimize_latency, NEAR_CACHE_ENABLED=false: every call reads Redis)',
   consistent: 'settings service, fully_consistent Get (PostgreSQL)',
 };
+
+/**
+ * Before each round: wait until the machine's CPU is less than a quarter busy over one second
+ * (the stack idles well under that; a saturated run takes both cores), for at most 15 s.
+ */
+export const READ_SETTLE = { busyBelow: 0.25, windowMs: 1000, maxMs: 15_000 } as const;
 
 export interface ReadRun {
   round: number;
@@ -63,6 +70,16 @@ export interface ReadPathResult {
    * `clients` × `streams`). Measured once per target after the rounds.
    */
   cpuPerRequest: { pacedRps: number; byTarget: Partial<Record<ReadTarget, { pacedMicros: number; saturatedMicros: number }>> };
+  /**
+   * The unmeasured warm-up's target order, and the wait for the CPU to settle before each round.
+   * Absent in results from before: their warm-up ran in table order (fully_consistent last, right
+   * before round 1) and no round waited.
+   */
+  warmup?: {
+    order: ReadTarget[];
+    settle: { busyBelow: number; windowMs: number; maxMs: number };
+    settledBeforeRound: Array<{ round: number; waitedSeconds: number; busyShare: number; settled: boolean }>;
+  };
 }
 
 /**
@@ -85,6 +102,7 @@ export async function runReadPath(ctx: BenchContext): Promise<ReadPathResult> {
   let responseBytes = 0;
   const verification: Partial<Record<ReadTarget, { requests: number; succeeded: number; dataBytesPerRequest: number }>> = {};
   const cpuPerRequest: ReadPathResult['cpuPerRequest']['byTarget'] = {};
+  const settledBeforeRound: NonNullable<ReadPathResult['warmup']>['settledBeforeRound'] = [];
   const bodies = { cached: getRequestBytes(account, false), consistent: getRequestBytes(account, true) };
   try {
     await createAccounts(prefix, 1);
@@ -133,12 +151,23 @@ export async function runReadPath(ctx: BenchContext): Promise<ReadPathResult> {
         const check = await h2load({ port: portOf(target), path: GET_ACCOUNT_SETTINGS_PATH, bodyFile: bodyFiles[target], warmupSeconds: 0, requests: 1000, clients: 1, streams: 4 });
         verification[target] = { requests: check.requests, succeeded: check.succeeded, dataBytesPerRequest: check.dataBytesPerRequest };
       }
-      // Unmeasured warm-up of every target (JIT, connection pools, the cache entry).
-      for (const target of order) {
+      // Unmeasured warm-up of every target (JIT, connection pools, the cache entry), in the
+      // reverse of the table order: the fully_consistent run, which saturates PostgreSQL, comes
+      // first, not last. Run in table order it ended right before round 1's first run (the empty
+      // handler's), which most likely shared the cores with PostgreSQL's leftover work: 12.5k req/s
+      // against ~20k in the other rounds of one run, which lifted that round's cached ÷ empty
+      // ratio to ×1.29 and the median of the ratios with it.
+      for (const target of [...order].reverse()) {
         await h2load({ port: portOf(target), path: GET_ACCOUNT_SETTINGS_PATH, bodyFile: bodyFiles[target], warmupSeconds: 0, durationSeconds: s.warmupSeconds + 1, clients: s.clients, streams: s.streams });
       }
       const measured = (target: ReadTarget) => ({ port: portOf(target), path: GET_ACCOUNT_SETTINGS_PATH, bodyFile: bodyFiles[target], warmupSeconds: s.warmupSeconds });
       for (let round = 1; round <= s.rounds; round++) {
+        // And every round (round 1 after the warm-up, the others after the previous round's
+        // one-stream runs) starts once the machine's CPU has settled, so that no round's first
+        // run inherits more leftover load than another's; waited for at most READ_SETTLE.maxMs.
+        const settle = await waitForCpuToSettle(READ_SETTLE);
+        settledBeforeRound.push({ round, waitedSeconds: Math.round(settle.waitedMs / 100) / 10, busyShare: Number.isFinite(settle.busyShare) ? Math.round(settle.busyShare * 1000) / 1000 : settle.busyShare, settled: settle.settled });
+        if (!settle.settled) ctx.log(`read-path: round ${round}: CPU still ${Math.round(settle.busyShare * 100)} % busy after ${Math.round(settle.waitedMs / 1000)} s; measuring anyway`);
         // Saturated runs back to back, then the one-stream runs, so each target is measured
         // seconds from the empty handler, not a whole round apart; the order alternates
         // (forward, then reversed) so that drift in this shared machine's speed favours no
@@ -226,5 +255,6 @@ export async function runReadPath(ctx: BenchContext): Promise<ReadPathResult> {
     nearCacheHitShareDuringCachedRuns: Number.isFinite(nearHitShare) ? Math.round(nearHitShare * 10000) / 10000 : nearHitShare,
     serviceRssMaxMiB: Math.round(rssMax / 1024),
     cpuPerRequest: { pacedRps: s.cpu.pacedRps, byTarget: cpuPerRequest },
+    warmup: { order: [...READ_TARGETS].reverse(), settle: READ_SETTLE, settledBeforeRound },
   };
 }

@@ -1,5 +1,6 @@
 import type { EvictionResult } from '../../scenarios/eviction-throughput';
-import { fmtNumber as n, fmtRatio as x } from '../format';
+import { fmtJudged, fmtNumber as n, fmtRatio as x } from '../format';
+import { EVICTION_RATIO_TARGET } from '../targets';
 import type { ReportPage } from '../report-page';
 import { barChart, PALETTE } from '../svg';
 
@@ -34,7 +35,7 @@ export function evictionThroughputSection(ev: EvictionResult, { md, charts, img 
   md.push('## 4. Eviction throughput: invalidator vs Redis itself', '');
   md.push(
     `A backlog of ${n(ev.rows)} change events (one bulk UPDATE, published by Debezium at ~${n(ev.debeziumEventsPerSecond)} events/s) is drained by a fresh invalidator process with \`EVICTION_MAX_KEYS_PER_SECOND=0\` (no ceiling; evictions go as evict-to-marker-batch calls); ` +
-      `each round re-reads the same backlog with a new consumer group after deleting the previous round's markers. Reference, interleaved with it: \`${ev.redisBenchmarkCommand}\` in the benchmark's db: ${describeRedisBenchmark(ev.redisBenchmarkCommand)}. ` +
+      `each round re-reads the same backlog with a new consumer group after deleting the previous round's markers. Reference, run in every round after that round's invalidator drain(s) (always last: its place is not alternated): \`${ev.redisBenchmarkCommand}\` in the benchmark's db: ${describeRedisBenchmark(ev.redisBenchmarkCommand)}. ` +
       'It is what Redis takes of bare SETs on this machine, not the same work: each key the invalidator applies is an EVALSHA of the evict-to-marker script (a GET and a SET inside), batched per call, on a key of its own. ' +
       `${ev.rounds.length} rounds.`,
     '',
@@ -48,6 +49,7 @@ export function evictionThroughputSection(ev: EvictionResult, { md, charts, img 
     ],
   });
   md.push(img('eviction-throughput.svg', 'Eviction throughput'), '');
+  md.push(`One invalidator ÷ redis-benchmark, median of per-round ratios: ${fmtJudged(ev.median.ratio, EVICTION_RATIO_TARGET)}.`, '');
   md.push('| Round | Invalidator keys/s | Events/s | Invalidator CPU µs/event | Drain s | redis-benchmark SET/s | Ratio |', '| --- | --- | --- | --- | --- | --- | --- |');
   for (const rr of ev.rounds) md.push(`| ${rr.round} | ${n(rr.invalidatorKeysPerSecond)} | ${n(rr.invalidatorEventsPerSecond)} | ${rr.invalidatorCpuMicrosPerEvent} | ${rr.drainSeconds} | ${n(rr.redisBenchmarkSetPerSecond)} | ${x(rr.ratio)} |`);
   md.push('');

@@ -52,7 +52,7 @@ function latencyText({ latency: l }: WatchResult, md: string[]): void {
   }
   const m = l.median;
   md.push(
-    `| median | ${n(m.achievedWritesPerSecond)} | ${ms(m.commitToWatcher.p50)} / ${ms(m.commitToWatcher.p95)} / ${ms(m.commitToWatcher.p99)} / ${ms(m.commitToWatcher.max)} | ${ms(m.commitToMarker.p50)} / ${ms(m.commitToMarker.p99)} | ${ms(m.serverPushLagMeanMs)} | | ${n(t.fallbackReads)} / ${n(t.loadShed)} (total) |`,
+    `| median of rounds (max: highest of rounds) | ${n(m.achievedWritesPerSecond)} | ${ms(m.commitToWatcher.p50)} / ${ms(m.commitToWatcher.p95)} / ${ms(m.commitToWatcher.p99)} / ${ms(m.commitToWatcher.max)} (highest) | ${ms(m.commitToMarker.p50)} / ${ms(m.commitToMarker.p99)} | ${ms(m.serverPushLagMeanMs)} | | ${n(t.fallbackReads)} / ${n(t.loadShed)} (total) |`,
     '',
     'A read the replica sheds while its Redis lookups fail (circuit breaker open) is retried by the watched key\'s topic after 1 s, so a round where the breaker opened shows it in the tail and in coalesced versions.',
     '',

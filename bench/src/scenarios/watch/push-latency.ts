@@ -73,6 +73,7 @@ export async function measurePushLatency(ctx: BenchContext, settings: SettingsPr
     roundSeconds: s.writeSeconds,
     rounds,
     median: {
+      // `max` is the highest over rounds, not a median (a maximum's median is no maximum): the report labels it so.
       commitToWatcher: { p50: med((r) => r.commitToWatcherMs.p50), p95: med((r) => r.commitToWatcherMs.p95), p99, max: Math.max(...rounds.map((r) => r.commitToWatcherMs.max)) },
       commitToMarker: { p50: med((r) => r.commitToMarkerMs.p50), p95: med((r) => r.commitToMarkerMs.p95), p99: med((r) => r.commitToMarkerMs.p99) },
       achievedWritesPerSecond: med((r) => r.achievedWritesPerSecond),

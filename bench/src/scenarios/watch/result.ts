@@ -37,7 +37,7 @@ export interface WatchLatencyResult {
   targetWritesPerSecond: number;
   roundSeconds: number;
   rounds: WatchLatencyRound[];
-  /** Medians over rounds of each percentile. */
+  /** Medians over rounds of each percentile; commitToWatcher.max is the highest over rounds, not a median. */
   median: {
     commitToWatcher: { p50: number; p95: number; p99: number; max: number };
     commitToMarker: { p50: number; p95: number; p99: number };
