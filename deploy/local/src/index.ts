@@ -7,6 +7,8 @@ export { pgQuery } from './postgres';
 export { connectorFile, localConnectorConfig, type ConnectorFile } from './kafka-connect';
 // Fault injection (chaos suite): stop a component one way, bring it back the way `up` does.
 export { postgresRunning, startPostgres, stopPostgresImmediate } from './postgres';
+// A failover's two sides: a hot standby of the stack's primary, promoted on demand.
+export { startPostgresStandby, type PostgresStandby } from './postgres-standby';
 export { listenAsDatabase, startPgPartitionProxy, type PgPartitionProxy } from './pg-partition-proxy';
 export { kafkaProcess, startKafka } from './kafka';
 export { connectProcess, startConnect, waitConnectorStreaming } from './kafka-connect';

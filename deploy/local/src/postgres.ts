@@ -25,7 +25,7 @@ function pgBin(tool: string): string {
  * `postgres` user; the data folder must be reachable by that user. When the checkout sits
  * somewhere `postgres` cannot traverse (e.g. under /root), the data goes to /var/tmp instead.
  */
-function dataDirs(): { home: string; data: string; log: string } {
+export function dataDirs(): { home: string; data: string; log: string } {
   let home = componentDir(COMPONENT);
   if (isRoot) {
     const reachable = spawnSync('runuser', ['-u', 'postgres', '--', 'test', '-w', home]).status === 0;
@@ -52,7 +52,7 @@ function gidOf(user: string): number {
   return Number(execFileSync('id', ['-g', user], { encoding: 'utf8' }).trim());
 }
 
-function asPostgres(tool: string, args: string[]): { status: number | null; output: string } {
+export function asPostgres(tool: string, args: string[]): { status: number | null; output: string } {
   const [cmd, argv] = isRoot ? ['runuser', ['-u', 'postgres', '--', pgBin(tool), ...args]] : [pgBin(tool), args];
   const r = spawnSync(cmd as string, argv as string[], { encoding: 'utf8', cwd: '/tmp' });
   return { status: r.status, output: `${r.stdout ?? ''}${r.stderr ?? ''}` };
