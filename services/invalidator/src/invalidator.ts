@@ -131,9 +131,12 @@ export async function startInvalidator(config: InvalidatorConfig, log: Logger, s
       (stopped ??= (async () => {
         redisHealth.stop();
         evictor.stop();
+        // Begun first (it marks the consumer stopping at once, then drains): a consumer that
+        // crashed meanwhile is not restarted while the auditor and the watchdog stop.
+        const consumerStopped = consumer.stop();
         await auditor?.stop();
         await watchdog.stop();
-        await consumer.stop();
+        await consumerStopped;
         await new Promise<void>((r) => (probes.server as Server).close(() => r()));
         redis.disconnect();
       })()),

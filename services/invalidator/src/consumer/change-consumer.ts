@@ -1,4 +1,4 @@
-import { Partitioners, type Consumer, type EachBatchPayload, type Kafka, type KafkaMessage, type Producer } from 'kafkajs';
+import { Partitioners, type Consumer, type ConsumerRunConfig, type EachBatchPayload, type Kafka, type KafkaMessage, type Producer } from 'kafkajs';
 import { decodeChangeEvent, isCachedTable, type Logger } from '@settings/shared';
 import { EvictionBatcher } from '../eviction/eviction-batcher';
 import { planEvictions, UnplannableEventError } from '../eviction/eviction-plan';
@@ -20,6 +20,9 @@ export interface ChangeConsumerOptions {
   /** Encoded bytes of dead letters per produce request (below the DLQ topic's max.message.bytes). */
   dlqMaxSendBytes: number;
 }
+
+/** kafkajs' restart delay after a crash whose error names none (its `initialRetryTime` default). */
+const CRASH_RESTART_DELAY_MS = 300;
 
 export type ConsumerState = 'starting' | 'running' | 'stopping' | 'stopped' | 'crashed';
 
@@ -52,6 +55,12 @@ export class ChangeConsumer {
   private resumeFailing = false;
   state: ConsumerState = 'starting';
   joined = false;
+  /** What start() ran, for restarts after a crash. */
+  private runConfig: ConsumerRunConfig | undefined;
+  /** A restart after a crash, waiting its delay (restartAfterCrash). */
+  private restartTimer: NodeJS.Timeout | undefined;
+  /** A restart after a crash, joining the group: run() returns once it joined or crashed again. */
+  private restarting: Promise<void> | undefined;
   /** This member's partitions, from the last group join (topic → partitions). */
   assignment: Record<string, number[]> = {};
 
@@ -80,7 +89,11 @@ export class ChangeConsumer {
       // draining 100k events of ~570 bytes (A/B, interleaved): 1 MB per partition 22-28k keys/s,
       // 256 KB 17-23k. Re-measure when the event size changes (bench: eviction-throughput).
       maxBytesPerPartition: 1024 * 1024,
-      retry: { retries: 10 },
+      // After a retriable crash this consumer restarts itself (restartAfterCrash), not kafkajs:
+      // kafkajs arms its restart timer only after the crash's own disconnect, where stop() no
+      // longer clears it, and a stop() during a restart's group join returns without leaving the
+      // group (its runner is not running yet). Either way a stopped replica joined again.
+      retry: { retries: 10, restartOnFailure: (err) => Promise.resolve(this.restartAfterCrash(err)) },
     });
     this.producer = kafka.producer({
       allowAutoTopicCreation: false,
@@ -124,8 +137,9 @@ export class ChangeConsumer {
       if (this.pausedSince !== undefined) this.applyPause();
     });
     this.consumer.on(CRASH, (e) => {
-      this.log.error({ err: e.payload.error, restart: e.payload.restart }, 'consumer crashed');
-      if (!e.payload.restart) this.state = 'crashed';
+      const restart = this.restartTimer !== undefined;
+      this.log.error({ err: e.payload.error, restart }, 'consumer crashed');
+      if (!restart && (this.state === 'starting' || this.state === 'running')) this.state = 'crashed';
       this.joined = false;
     });
     this.consumer.on(STOP, () => {
@@ -145,18 +159,25 @@ export class ChangeConsumer {
     // fromBeginning only matters for a brand-new group: replaying old changes costs idempotent
     // evictions, while skipping them could leave a stale entry behind.
     await this.consumer.subscribe({ topics: this.opts.topics, fromBeginning: true });
-    await this.consumer.run({
+    this.runConfig = {
       autoCommit: false,
       eachBatchAutoResolve: false,
       partitionsConsumedConcurrently,
       eachBatch: (payload) => this.handleBatch(payload),
-    });
+    };
+    await this.consumer.run(this.runConfig);
     this.state = 'running';
   }
 
   async stop(): Promise<void> {
     if (this.state === 'stopped') return;
     this.state = 'stopping';
+    clearTimeout(this.restartTimer);
+    this.restartTimer = undefined;
+    // A restart joining the group: run() returns once the join is over, and only a running
+    // consumer leaves the group on disconnect(); stopped mid-join, it stayed a member (given
+    // partitions nobody read) until its session timed out.
+    await this.restarting;
     for (const held of this.dlqPaused.values()) clearTimeout(held.timer);
     this.dlqPaused.clear();
     // disconnect() waits for the batch in progress, which sees state 'stopping' and abandons
@@ -164,6 +185,33 @@ export class ChangeConsumer {
     await this.consumer.disconnect().catch((err: unknown) => this.log.warn({ err }, 'consumer disconnect failed'));
     await this.producer.disconnect().catch((err: unknown) => this.log.warn({ err }, 'producer disconnect failed'));
     this.state = 'stopped';
+  }
+
+  /**
+   * kafkajs' `restartOnFailure`, asked after a retriable crash once the crashed consumer has
+   * disconnected: schedules this consumer's own restart (after the error's retry time, kafkajs'
+   * delay) unless it is stopping, and tells kafkajs not to restart it.
+   */
+  private restartAfterCrash(err: Error): false {
+    if ((this.state === 'starting' || this.state === 'running') && this.restartTimer === undefined && this.runConfig) {
+      const config = this.runConfig;
+      const retryTime = (err as { retryTime?: unknown }).retryTime;
+      const delayMs = typeof retryTime === 'number' && retryTime > 0 ? retryTime : CRASH_RESTART_DELAY_MS;
+      this.restartTimer = setTimeout(() => {
+        this.restartTimer = undefined;
+        if (this.state !== 'starting' && this.state !== 'running') return;
+        this.log.info({ delayMs }, 'restarting the consumer after its crash');
+        this.restarting = this.consumer
+          .run(config)
+          .catch((e: unknown) => {
+            // run() rejects only when the crashed consumer could not even disconnect.
+            this.log.error({ err: e }, 'consumer restart failed');
+            if (this.state === 'starting' || this.state === 'running') this.state = 'crashed';
+          })
+          .finally(() => (this.restarting = undefined));
+      }, delayMs);
+    }
+    return false;
   }
 
   get paused(): boolean {
