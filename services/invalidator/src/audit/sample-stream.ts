@@ -2,8 +2,8 @@ import { hostname } from 'node:os';
 import { auditSamplesKey, createCacheRedis, decodeAuditSample, type AuditSample, type Logger } from '@settings/shared';
 
 export interface SampleSource {
-  /** The next samples (blocks up to about a second); malformed entries are counted in `malformed`. */
-  read(): Promise<{ samples: AuditSample[]; malformed: number }>;
+  /** The next samples, at most `max` (blocks up to about a second); malformed entries are counted in `malformed`. */
+  read(max?: number): Promise<{ samples: AuditSample[]; malformed: number }>;
   close(): Promise<void>;
 }
 
@@ -36,11 +36,12 @@ export function redisSampleStream(url: string, group: string, log: Logger, opts:
   }
 
   return {
-    async read() {
+    async read(max?: number) {
+      const count = Math.max(1, Math.min(opts.count ?? 500, max ?? Number.POSITIVE_INFINITY));
       if (!groupReady) await ensureGroup();
       let reply: StreamReply;
       try {
-        reply = (await redis.call('XREADGROUP', 'GROUP', group, consumer, 'COUNT', String(opts.count ?? 500), 'BLOCK', String(blockMs), 'NOACK', 'STREAMS', key, '>')) as StreamReply;
+        reply = (await redis.call('XREADGROUP', 'GROUP', group, consumer, 'COUNT', String(count), 'BLOCK', String(blockMs), 'NOACK', 'STREAMS', key, '>')) as StreamReply;
       } catch (err) {
         // A Redis that restarted empty lost the group: create it again on the next read.
         if (/NOGROUP/.test((err as Error).message)) groupReady = false;

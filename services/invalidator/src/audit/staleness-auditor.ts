@@ -112,7 +112,8 @@ export class StalenessAuditor {
         continue;
       }
       try {
-        const { samples, malformed } = await this.deps.source.read();
+        // No more than fits: a full read (500) at 9,800 held went past the bound.
+        const { samples, malformed } = await this.deps.source.read(max - this.heldSamples);
         if (malformed > 0) this.deps.metrics.auditSkipped.inc({ reason: 'malformed' }, malformed);
         this.accept(samples);
       } catch (err) {
