@@ -1,5 +1,6 @@
 import net from 'node:net';
 import { localDatabaseUrl, localStack } from '@settings/shared';
+import { startSilencingProxy } from './silencing-proxy';
 
 /**
  * A TCP proxy in front of the local stack's PostgreSQL that cuts the network without closing
@@ -19,49 +20,19 @@ export interface PgPartitionProxy {
 
 /** `databaseUrl`: a URL of the local stack's PostgreSQL (any role); the proxy's URL is the same with its own port. */
 export async function startPgPartitionProxy(databaseUrl: string = localDatabaseUrl): Promise<PgPartitionProxy> {
-  const sockets = new Set<net.Socket>();
-  const pairs = new Set<{ client: net.Socket; server: net.Socket }>();
-  let partitioned = false;
-  const track = (s: net.Socket): void => {
-    sockets.add(s);
-    // A cut pair is destroyed only at close(); its errors are expected then.
-    s.on('error', () => undefined);
-    s.on('close', () => sockets.delete(s));
-  };
-  const proxy = net.createServer((client) => {
-    track(client);
-    if (partitioned) {
+  const proxy = await startSilencingProxy(localStack.postgresPort);
+  return {
+    databaseUrl: databaseUrlAt(proxy.port, databaseUrl),
+    partition() {
       // Accepted by the kernel as a vanished host's address would not be, but never answered:
       // what a client sees of a PostgreSQL host that is frozen or behind a black hole.
-      client.pause();
-      return;
-    }
-    const server = net.connect(localStack.postgresPort, '127.0.0.1');
-    track(server);
-    const pair = { client, server };
-    pairs.add(pair);
-    client.on('close', () => pairs.delete(pair));
-    client.pipe(server).pipe(client);
-  });
-  return {
-    databaseUrl: await listenAsDatabase(proxy, databaseUrl),
-    partition() {
-      partitioned = true;
-      for (const { client, server } of pairs) {
-        client.unpipe(server);
-        server.unpipe(client);
-        client.pause();
-        server.pause();
-      }
-      pairs.clear();
+      proxy.silenceNew(true);
+      proxy.silence(() => true);
     },
     failover() {
-      partitioned = false;
+      proxy.silenceNew(false);
     },
-    async close() {
-      for (const s of sockets) s.destroy();
-      await new Promise((resolve) => proxy.close(resolve));
-    },
+    close: () => proxy.close(),
   };
 }
 
@@ -71,8 +42,13 @@ export async function startPgPartitionProxy(databaseUrl: string = localDatabaseU
  */
 export async function listenAsDatabase(proxy: net.Server, databaseUrl: string = localDatabaseUrl): Promise<string> {
   await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+  return databaseUrlAt((proxy.address() as net.AddressInfo).port, databaseUrl);
+}
+
+/** `databaseUrl` (same role and database) at 127.0.0.1:`port`. */
+function databaseUrlAt(port: number, databaseUrl: string): string {
   const url = new URL(databaseUrl);
   url.hostname = '127.0.0.1';
-  url.port = String((proxy.address() as net.AddressInfo).port);
+  url.port = String(port);
   return url.toString();
 }
