@@ -3,6 +3,7 @@
 export { up, down, status, endpoints, consoleProgress } from './stack';
 export { redisProcess, startRedis } from './redis';
 export { redisClusterReady, redisClusterRunning, restartRedisClusterNode, startRedisCluster, stopRedisCluster, stopRedisClusterNode } from './redis-cluster';
+export { startRedisFailoverCluster, type RedisFailoverCluster } from './redis-failover-cluster';
 export { pgQuery } from './postgres';
 export { connectorFile, localConnectorConfig, type ConnectorFile } from './kafka-connect';
 // Fault injection (chaos suite): stop a component one way, bring it back the way `up` does.
