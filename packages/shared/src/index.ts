@@ -17,6 +17,7 @@ export * from './cache/payload-generation';
 export * from './cache/redis-incarnation';
 export * from './cache/cache-redis';
 export * from './cache/stall-aware-command-timeout';
+export * from './cache/silent-connection-reset';
 export * from './cache/audit-sample';
 export * from './cache/fill-lease';
 export * from './cache/key-slots';

@@ -1,6 +1,6 @@
 import type { Server as HttpServer } from 'node:http';
 import type { Knex } from 'knex';
-import { defaultCacheTiming, isRedisCluster, PayloadGenerations, startProbesServer, type CacheTiming, type Logger, type PayloadFormats } from '@settings/shared';
+import { defaultCacheTiming, isRedisCluster, PayloadGenerations, SilentConnectionReset, startProbesServer, type CacheTiming, type Logger, type PayloadFormats } from '@settings/shared';
 import { AuditSampler } from './cache/audit-sampler';
 import { CircuitBreaker } from './cache/circuit-breaker';
 import { ConcurrencyLimiter } from './cache/concurrency-limiter';
@@ -74,6 +74,11 @@ export async function startSettingsServer(config: SettingsConfig, log: Logger, o
   }
   const tokens = new ConsistencyTokens(consistencyTokenSecret(config, log), config.CONSISTENCY_TOKEN_PREVIOUS_SECRET);
   const redis = createSettingsRedis(config.REDIS_URL, config.REDIS_CLUSTER_NODES, config.REDIS_COMMAND_TIMEOUT_MS, log);
+  // A data connection gone silent (nothing closed, every round trip timed out for 3 s) is
+  // replaced: otherwise the breaker's probes met the same silence every REDIS_BREAKER_OPEN_MS and
+  // every read went to PostgreSQL until TCP keepalive noticed, hours later. (With the near-cache
+  // on, its tracking heartbeat notices first.)
+  const silent = new SilentConnectionReset(() => redis.disconnect(true), log, { afterTimeouts: 3, afterMs: 3000 });
   const breaker = new CircuitBreaker({
     failureThreshold: config.REDIS_BREAKER_FAILURE_THRESHOLD,
     openMs: config.REDIS_BREAKER_OPEN_MS,
@@ -81,6 +86,7 @@ export async function startSettingsServer(config: SettingsConfig, log: Logger, o
       metrics.circuitOpen.set(state === 'closed' ? 0 : 1);
       log.warn({ state }, 'redis circuit breaker state changed');
     },
+    onRoundTrip: (err) => silent.observe(err),
   });
   metrics.circuitOpen.set(0);
   const incarnation = new IncarnationGate(redis, log, metrics);

@@ -1,4 +1,4 @@
-import { hashTagForSlot, invalidatorProbeKey, isRedisCluster, type CacheRedisClient, type Logger } from '@settings/shared';
+import { hashTagForSlot, invalidatorProbeKey, isRedisCluster, SilentConnectionReset, type CacheRedisClient, type Logger } from '@settings/shared';
 
 export interface RedisHealthProbeOptions {
   /** How often Redis is probed (also how soon a paused consumer resumes after Redis returns). */
@@ -20,12 +20,20 @@ export class RedisHealthProbe {
   private running = false;
   private isHealthy = false;
   private readonly listeners: Array<(healthy: boolean) => void> = [];
+  /**
+   * The probe is the one round trip made whatever else happens: while its connection is silent
+   * (every probe timed out, for 3 s), the connection is replaced. Without it the consumer stayed
+   * paused for good, liveness green, until TCP keepalive noticed hours later.
+   */
+  private readonly silent: SilentConnectionReset;
 
   constructor(
     private readonly redis: CacheRedisClient,
     private readonly opts: RedisHealthProbeOptions,
     private readonly log: Logger,
-  ) {}
+  ) {
+    this.silent = new SilentConnectionReset(() => redis.disconnect(true), log, { afterTimeouts: 3, afterMs: 3000 });
+  }
 
   get healthy(): boolean {
     return this.isHealthy;
@@ -52,9 +60,11 @@ export class RedisHealthProbe {
     let ok: boolean;
     try {
       ok = await this.writeProbes(Math.max(1000, this.opts.intervalMs * 5));
+      this.silent.observe();
     } catch (err) {
       if (this.isHealthy) this.log.warn({ err: (err as Error).message }, 'Redis health probe failed');
       ok = false;
+      this.silent.observe(err);
     }
     if (ok && !this.isHealthy) this.log.info('Redis health probe succeeded: Redis is healthy');
     this.isHealthy = ok;

@@ -5,6 +5,8 @@ export interface CircuitBreakerOptions {
   openMs: number;
   now?: () => number;
   onStateChange?: (state: BreakerState) => void;
+  /** Every Redis round trip's outcome, counted as the breaker counts it (`err` undefined: answered). */
+  onRoundTrip?: (err?: unknown) => void;
 }
 
 /**
@@ -52,6 +54,7 @@ export class CircuitBreaker {
   }
 
   recordSuccess(): void {
+    this.options.onRoundTrip?.();
     this.failures = 0;
     this.probeInFlight = false;
     if (this.current !== 'closed') this.transition('closed');
@@ -68,6 +71,7 @@ export class CircuitBreaker {
       if (this.counted.has(cause)) return;
       this.counted.add(cause);
     }
+    this.options.onRoundTrip?.(cause);
     this.failures += 1;
     this.probeInFlight = false;
     if (this.current === 'half-open' || (this.current === 'closed' && this.failures >= this.options.failureThreshold)) {

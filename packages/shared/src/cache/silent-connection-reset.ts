@@ -1,0 +1,52 @@
+import type { Logger } from '../observability/logger';
+
+/** What ioredis' command timeout rejects with (stall-aware-command-timeout.ts keeps the text). */
+export function isCommandTimeout(err: unknown): boolean {
+  return err instanceof Error && err.message === 'Command timed out';
+}
+
+export interface SilentConnectionResetOptions {
+  /** Timed-out round trips in a row, with no answer between them, before the connection is replaced. */
+  readonly afterTimeouts: number;
+  /** ... and at least this long since the first of them (one stall times many commands out at once). */
+  readonly afterMs: number;
+  readonly now?: () => number;
+}
+
+/**
+ * Replaces a Redis connection that went silent: no byte either way and nothing closed (a NAT,
+ * firewall or load balancer that dropped the flow, a failover behind a virtual IP). Every
+ * command then times out, and nothing else notices: ioredis reconnects only on a close, and the
+ * operating system's TCP keepalive starts after two hours. Fed the outcome of round trips the
+ * caller makes anyway (the invalidator's health probe, the settings service's breaker); any
+ * answer, error replies included, proves the connection carries bytes and starts the count over.
+ * A slow Redis answers some commands in time, so it is not reconnected over and over.
+ */
+export class SilentConnectionReset {
+  private timeouts = 0;
+  private firstAt = 0;
+  private readonly now: () => number;
+
+  constructor(
+    private readonly reconnect: () => void,
+    private readonly log: Logger,
+    private readonly opts: SilentConnectionResetOptions,
+  ) {
+    this.now = opts.now ?? Date.now;
+  }
+
+  /** One round trip's outcome: `err` undefined when it was answered. */
+  observe(err?: unknown): void {
+    if (!isCommandTimeout(err)) {
+      this.timeouts = 0;
+      return;
+    }
+    if (this.timeouts === 0) this.firstAt = this.now();
+    this.timeouts += 1;
+    const silentMs = this.now() - this.firstAt;
+    if (this.timeouts < this.opts.afterTimeouts || silentMs < this.opts.afterMs) return;
+    this.log.warn({ timeouts: this.timeouts, silentMs }, 'Redis connection silent (every round trip timed out, nothing closed): replacing it');
+    this.timeouts = 0;
+    this.reconnect();
+  }
+}
