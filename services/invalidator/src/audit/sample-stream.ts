@@ -1,5 +1,5 @@
 import { hostname } from 'node:os';
-import { auditSamplesKey, createCacheRedis, decodeAuditSample, type AuditSample, type Logger } from '@settings/shared';
+import { auditSamplesKey, createCacheRedis, decodeAuditSample, SilentConnectionReset, type AuditSample, type Logger } from '@settings/shared';
 
 export interface SampleSource {
   /** The next samples, at most `max` (blocks up to about a second); malformed entries are counted in `malformed`. */
@@ -20,6 +20,9 @@ export function redisSampleStream(url: string, group: string, log: Logger, opts:
   const blockMs = opts.blockMs ?? 1000;
   const redis = createCacheRedis(url, { commandTimeoutMs: blockMs + 2000, autoPipelining: false, lazyConnect: true, clusterNodes: opts.clusterNodes });
   redis.on('error', (err: Error) => log.debug({ err: err.message }, 'audit stream connection error'));
+  // Gone silent (nothing closed), every read timed out and the auditor stopped auditing for
+  // hours, with a debug line per second: replaced after two reads timed out, 3 s apart or more.
+  const silent = new SilentConnectionReset(() => redis.disconnect(true), log, { afterTimeouts: 2, afterMs: 3000 });
   const consumer = `${hostname()}-${process.pid}`;
   const key = auditSamplesKey();
   let groupReady = false;
@@ -42,7 +45,9 @@ export function redisSampleStream(url: string, group: string, log: Logger, opts:
       let reply: StreamReply;
       try {
         reply = (await redis.call('XREADGROUP', 'GROUP', group, consumer, 'COUNT', String(count), 'BLOCK', String(blockMs), 'NOACK', 'STREAMS', key, '>')) as StreamReply;
+        silent.observe();
       } catch (err) {
+        silent.observe(err);
         // A Redis that restarted empty lost the group: create it again on the next read.
         if (/NOGROUP/.test((err as Error).message)) groupReady = false;
         throw err;

@@ -1,4 +1,5 @@
-import { cacheKeys, localStack } from '@settings/shared';
+import Redis from 'ioredis';
+import { AUDIT_STREAM_MAX_LEN, auditSamplesKey, cacheKeys, encodeAuditSample, localRedisUrl, localStack } from '@settings/shared';
 import { startSilencingProxy, type SilencingProxy } from '@settings/local-stack';
 import type { RunningInvalidator } from '../../src/invalidator';
 import { accountSettingsVersion, fencedAtLeast, readCache, sql, startTestInvalidator, testRedis, uniqueId, waitFor } from '../support/test-invalidator';
@@ -19,7 +20,8 @@ const account = uniqueId('silent');
 
 beforeAll(async () => {
   proxy = await startSilencingProxy(localStack.redisPort);
-  inv = await startTestInvalidator({ REDIS_URL: `redis://127.0.0.1:${proxy.port}`, REDIS_COMMAND_TIMEOUT_MS: String(COMMAND_TIMEOUT_MS) });
+  // Samples wait a minute before they are audited: the second test counts the ones held.
+  inv = await startTestInvalidator({ REDIS_URL: `redis://127.0.0.1:${proxy.port}`, REDIS_COMMAND_TIMEOUT_MS: String(COMMAND_TIMEOUT_MS), AUDIT_SLO_MS: '60000' });
   await sql('INSERT INTO account_settings (account_id) VALUES ($1)', [account]);
 });
 afterAll(async () => {
@@ -42,5 +44,29 @@ it('a Redis connection gone silent is replaced within seconds: the evictions it 
     await waitFor(() => !inv!.consumer.paused, 10_000, 'the consumer resumed');
   } finally {
     redis.disconnect();
+  }
+});
+
+it("the staleness auditor's stream connection gone silent is replaced: samples published after it are read again", async () => {
+  const auditor = inv!.auditor!;
+  const publisher = new Redis(localRedisUrl, { maxRetriesPerRequest: 1 });
+  const publish = (): Promise<unknown> =>
+    publisher.xadd(auditSamplesKey(), 'MAXLEN', '~', String(AUDIT_STREAM_MAX_LEN), '*', ...encodeAuditSample({ key: cacheKeys.accountSettings(account).key, space: 'account-settings', version: 1n, servedAt: Date.now(), payloadFormat: 0 }));
+  try {
+    await waitFor(async () => {
+      await publish();
+      return auditor.heldSamples > 0;
+    }, 20_000, 'the auditor reading samples');
+    // Only the auditor's connection (the one that blocks in XREADGROUP) goes silent.
+    expect(proxy!.silence((sent) => sent.includes('XREADGROUP'))).toBe(1);
+    // A read whose reply was already on its way may still land.
+    await new Promise((r) => setTimeout(r, 1500));
+    const held = auditor.heldSamples;
+    await waitFor(async () => {
+      await publish();
+      return auditor.heldSamples > held;
+    }, 30_000, 'samples read again through a new connection');
+  } finally {
+    publisher.disconnect();
   }
 });
