@@ -11,7 +11,7 @@ export { postgresRunning, startPostgres, stopPostgresImmediate } from './postgre
 // A failover's two sides: a hot standby of the stack's primary, promoted on demand.
 export { startPostgresStandby, type PostgresStandby } from './postgres-standby';
 export { listenAsDatabase, startPgPartitionProxy, type PgPartitionProxy } from './pg-partition-proxy';
-export { startSilencingProxy, type SilencingProxy } from './silencing-proxy';
+export { startFaultProxy, type FaultProxy } from './fault-proxy';
 export { kafkaProcess, startKafka } from './kafka';
 export { connectProcess, startConnect, waitConnectorStreaming } from './kafka-connect';
 // CDC gaps (chaos suite, `npm run cdc:heal`): make one, record one, heal it by an incremental snapshot.

@@ -1,6 +1,6 @@
 import net from 'node:net';
 import { localDatabaseUrl, localStack } from '@settings/shared';
-import { startSilencingProxy } from './silencing-proxy';
+import { startFaultProxy } from './fault-proxy';
 
 /**
  * A TCP proxy in front of the local stack's PostgreSQL that cuts the network without closing
@@ -20,7 +20,7 @@ export interface PgPartitionProxy {
 
 /** `databaseUrl`: a URL of the local stack's PostgreSQL (any role); the proxy's URL is the same with its own port. */
 export async function startPgPartitionProxy(databaseUrl: string = localDatabaseUrl): Promise<PgPartitionProxy> {
-  const proxy = await startSilencingProxy(localStack.postgresPort);
+  const proxy = await startFaultProxy(localStack.postgresPort);
   return {
     databaseUrl: databaseUrlAt(proxy.port, databaseUrl),
     partition() {

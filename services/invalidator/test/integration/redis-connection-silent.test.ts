@@ -1,6 +1,6 @@
 import Redis from 'ioredis';
 import { AUDIT_STREAM_MAX_LEN, auditSamplesKey, cacheKeys, encodeAuditSample, localRedisUrl, localStack } from '@settings/shared';
-import { startSilencingProxy, type SilencingProxy } from '@settings/local-stack';
+import { startFaultProxy, type FaultProxy } from '@settings/local-stack';
 import type { RunningInvalidator } from '../../src/invalidator';
 import { accountSettingsVersion, fencedAtLeast, readCache, sql, startTestInvalidator, testRedis, uniqueId, waitFor } from '../support/test-invalidator';
 
@@ -14,12 +14,12 @@ import { accountSettingsVersion, fencedAtLeast, readCache, sql, startTestInvalid
  */
 jest.setTimeout(90_000);
 const COMMAND_TIMEOUT_MS = 300;
-let proxy: SilencingProxy | undefined;
+let proxy: FaultProxy | undefined;
 let inv: RunningInvalidator | undefined;
 const account = uniqueId('silent');
 
 beforeAll(async () => {
-  proxy = await startSilencingProxy(localStack.redisPort);
+  proxy = await startFaultProxy(localStack.redisPort);
   // Samples wait a minute before they are audited: the second test counts the ones held.
   inv = await startTestInvalidator({ REDIS_URL: `redis://127.0.0.1:${proxy.port}`, REDIS_COMMAND_TIMEOUT_MS: String(COMMAND_TIMEOUT_MS), AUDIT_SLO_MS: '60000' });
   await sql('INSERT INTO account_settings (account_id) VALUES ($1)', [account]);

@@ -1,7 +1,7 @@
 import Redis from 'ioredis';
 import { AccountSettings } from '@settings/api';
 import { cacheKeys, localRedisUrl, localStack, withCacheScripts } from '@settings/shared';
-import { startSilencingProxy, type SilencingProxy } from '@settings/local-stack';
+import { startFaultProxy, type FaultProxy } from '@settings/local-stack';
 import { accountsDeletedAfterAll, db, metricValue, startTestServer, waitFor, type TestServer } from '../support/test-server';
 
 /**
@@ -19,11 +19,11 @@ const NOTICED_WITHIN_MS = 1000 + COMMAND_TIMEOUT_MS + 2000;
 
 const admin = withCacheScripts(new Redis(localRedisUrl, { maxRetriesPerRequest: 1 }));
 const newAccount = accountsDeletedAfterAll();
-let proxy: SilencingProxy | undefined;
+let proxy: FaultProxy | undefined;
 let t: TestServer | undefined;
 
 beforeAll(async () => {
-  proxy = await startSilencingProxy(localStack.redisPort);
+  proxy = await startFaultProxy(localStack.redisPort);
   t = await startTestServer({ REDIS_URL: `redis://127.0.0.1:${proxy.port}`, REDIS_COMMAND_TIMEOUT_MS: String(COMMAND_TIMEOUT_MS) });
   expect(await t.running.nearCache!.tracking.waitOn(10_000)).toBe(true);
 });

@@ -1,6 +1,6 @@
 import { AccountSettings } from '@settings/api';
 import { localStack } from '@settings/shared';
-import { startSilencingProxy, type SilencingProxy } from '@settings/local-stack';
+import { startFaultProxy, type FaultProxy } from '@settings/local-stack';
 import { accountsDeletedAfterAll, metricValue, startTestServer, waitFor, type TestServer } from '../support/test-server';
 
 /**
@@ -13,11 +13,11 @@ import { accountsDeletedAfterAll, metricValue, startTestServer, waitFor, type Te
  */
 jest.setTimeout(60_000);
 const newAccount = accountsDeletedAfterAll();
-let proxy: SilencingProxy | undefined;
+let proxy: FaultProxy | undefined;
 let t: TestServer | undefined;
 
 beforeAll(async () => {
-  proxy = await startSilencingProxy(localStack.redisPort);
+  proxy = await startFaultProxy(localStack.redisPort);
   t = await startTestServer({ REDIS_URL: `redis://127.0.0.1:${proxy.port}`, NEAR_CACHE_ENABLED: 'false', REDIS_COMMAND_TIMEOUT_MS: '300', REDIS_BREAKER_OPEN_MS: '500' });
 });
 afterAll(async () => {
