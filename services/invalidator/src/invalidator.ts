@@ -64,7 +64,7 @@ export async function startInvalidator(config: InvalidatorConfig, log: Logger, s
     },
     metrics,
   );
-  const redisHealth = new RedisHealthProbe(redis, { intervalMs: config.REDIS_PROBE_INTERVAL_MS }, log);
+  const redisHealth = new RedisHealthProbe(redis, { intervalMs: config.REDIS_PROBE_INTERVAL_MS, onSilentReset: () => metrics.redisSilentResets.inc({ connection: 'evictions' }) }, log);
   redisHealth.onProbe((healthy) => metrics.redisHealthy.set(healthy ? 1 : 0));
   const consumer = new ChangeConsumer(
     kafka,

@@ -10,6 +10,8 @@ export interface SilentConnectionResetOptions {
   readonly afterTimeouts: number;
   /** ... and at least this long since the first of them (one stall times many commands out at once). */
   readonly afterMs: number;
+  /** Called on every replacement (a metric: replacements that recur mean the path keeps dropping flows). */
+  readonly onReset?: () => void;
   readonly now?: () => number;
 }
 
@@ -47,6 +49,7 @@ export class SilentConnectionReset {
     if (this.timeouts < this.opts.afterTimeouts || silentMs < this.opts.afterMs) return;
     this.log.warn({ timeouts: this.timeouts, silentMs }, 'Redis connection silent (every round trip timed out, nothing closed): replacing it');
     this.timeouts = 0;
+    this.opts.onReset?.();
     this.reconnect();
   }
 }

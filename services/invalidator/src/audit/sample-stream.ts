@@ -16,13 +16,13 @@ type StreamReply = Array<[string, Array<[string, string[]]>]> | null;
  * SLO's worth), which costs a few measurements, never correctness. A dedicated connection,
  * because XREADGROUP BLOCK would hold up the evictions' commands on a shared one.
  */
-export function redisSampleStream(url: string, group: string, log: Logger, opts: { blockMs?: number; count?: number; clusterNodes?: readonly string[] } = {}): SampleSource {
+export function redisSampleStream(url: string, group: string, log: Logger, opts: { blockMs?: number; count?: number; clusterNodes?: readonly string[]; onSilentReset?: () => void } = {}): SampleSource {
   const blockMs = opts.blockMs ?? 1000;
   const redis = createCacheRedis(url, { commandTimeoutMs: blockMs + 2000, autoPipelining: false, lazyConnect: true, clusterNodes: opts.clusterNodes });
   redis.on('error', (err: Error) => log.debug({ err: err.message }, 'audit stream connection error'));
   // Gone silent (nothing closed), every read timed out and the auditor stopped auditing for
   // hours, with a debug line per second: replaced after two reads timed out, 3 s apart or more.
-  const silent = new SilentConnectionReset(() => redis.disconnect(true), log, { afterTimeouts: 2, afterMs: 3000 });
+  const silent = new SilentConnectionReset(() => redis.disconnect(true), log, { afterTimeouts: 2, afterMs: 3000, onReset: opts.onSilentReset });
   const consumer = `${hostname()}-${process.pid}`;
   const key = auditSamplesKey();
   let groupReady = false;

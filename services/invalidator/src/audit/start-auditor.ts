@@ -14,7 +14,7 @@ export function startAuditor(config: InvalidatorConfig, redis: CacheRedis, metri
   }
   const auditor = new StalenessAuditor(
     {
-      source: redisSampleStream(config.REDIS_URL, config.KAFKA_GROUP_ID, log, { clusterNodes: config.REDIS_CLUSTER_NODES }),
+      source: redisSampleStream(config.REDIS_URL, config.KAFKA_GROUP_ID, log, { clusterNodes: config.REDIS_CLUSTER_NODES, onSilentReset: () => metrics.redisSilentResets.inc({ connection: 'audit' }) }),
       rows: pgRowVersions(config.DATABASE_URL, log),
       cache: redisAuditCache(redis, config.CACHE_MARKER_TTL_SECONDS * 1000),
       limiter: new TokenBucket(config.AUDIT_MAX_QUERIES_PER_SECOND, 1),

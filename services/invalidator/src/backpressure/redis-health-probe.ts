@@ -3,6 +3,8 @@ import { hashTagForSlot, invalidatorProbeKey, isRedisCluster, SilentConnectionRe
 export interface RedisHealthProbeOptions {
   /** How often Redis is probed (also how soon a paused consumer resumes after Redis returns). */
   intervalMs: number;
+  /** Called when the probe's connection, gone silent, is replaced (SilentConnectionReset). */
+  onSilentReset?: () => void;
 }
 
 /**
@@ -32,7 +34,7 @@ export class RedisHealthProbe {
     private readonly opts: RedisHealthProbeOptions,
     private readonly log: Logger,
   ) {
-    this.silent = new SilentConnectionReset(() => redis.disconnect(true), log, { afterTimeouts: 3, afterMs: 3000 });
+    this.silent = new SilentConnectionReset(() => redis.disconnect(true), log, { afterTimeouts: 3, afterMs: 3000, onReset: opts.onSilentReset });
   }
 
   get healthy(): boolean {

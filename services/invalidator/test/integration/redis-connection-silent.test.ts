@@ -42,6 +42,7 @@ it('a Redis connection gone silent is replaced within seconds: the evictions it 
     await waitFor(async () => fencedAtLeast(await readCache(redis, key), version), 30_000, 'the change evicted through a new connection');
     process.stderr.write(`[measure] silenced → evicted: ${Date.now() - since} ms\n`);
     await waitFor(() => !inv!.consumer.paused, 10_000, 'the consumer resumed');
+    expect((await inv!.metrics.redisSilentResets.get()).values.find((v) => v.labels.connection === 'evictions')?.value).toBeGreaterThanOrEqual(1);
   } finally {
     redis.disconnect();
   }

@@ -47,4 +47,5 @@ it('replaces a data connection gone silent within seconds: the breaker closes an
   }, 30_000, 'a read served from Redis again');
   process.stderr.write(`[measure] silenced → served from Redis again: ${Date.now() - since} ms\n`);
   expect(await metricValue(t!.running, 'settings_redis_circuit_open')).toBe(0);
+  expect(await metricValue(t!.running, 'settings_redis_silent_connection_resets_total')).toBe(1);
 });
