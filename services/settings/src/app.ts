@@ -1,6 +1,6 @@
 import type { Server as HttpServer } from 'node:http';
 import type { Knex } from 'knex';
-import { defaultCacheTiming, isRedisCluster, PayloadGenerations, SilentConnectionReset, startProbesServer, type CacheTiming, type Logger, type PayloadFormats } from '@settings/shared';
+import { defaultCacheTiming, isRedisCluster, PayloadGenerations, reconnectInPlace, SilentConnectionReset, startProbesServer, type CacheTiming, type Logger, type PayloadFormats } from '@settings/shared';
 import { AuditSampler } from './cache/audit-sampler';
 import { CircuitBreaker } from './cache/circuit-breaker';
 import { ConcurrencyLimiter } from './cache/concurrency-limiter';
@@ -78,7 +78,7 @@ export async function startSettingsServer(config: SettingsConfig, log: Logger, o
   // replaced: otherwise the breaker's probes met the same silence every REDIS_BREAKER_OPEN_MS and
   // every read went to PostgreSQL until TCP keepalive noticed, hours later. (With the near-cache
   // on, its tracking heartbeat notices first.)
-  const silent = new SilentConnectionReset(() => redis.disconnect(true), log, { afterTimeouts: 3, afterMs: 3000, onReset: () => metrics.redisSilentResets.inc() });
+  const silent = new SilentConnectionReset(() => reconnectInPlace(redis), log, { afterTimeouts: 3, afterMs: 3000, onReset: () => metrics.redisSilentResets.inc() });
   const breaker = new CircuitBreaker({
     failureThreshold: config.REDIS_BREAKER_FAILURE_THRESHOLD,
     openMs: config.REDIS_BREAKER_OPEN_MS,

@@ -136,6 +136,19 @@ export function isRedisCluster(redis: CacheRedisClient): redis is Cluster {
 }
 
 /**
+ * Replaces the client's connections in place: the one server's, or every node's of a cluster,
+ * each node reconnecting with its own retry strategy. Not `Cluster.disconnect(true)`: that
+ * empties the node pool at once, and a silent node's old socket, ending seconds later, removed
+ * the new connection to that master by its address ('-node'), so the incarnation check ran
+ * without that master, renewed every generation (a cold cache for every replica), and again
+ * when the slot refresh brought it back.
+ */
+export function reconnectInPlace(redis: CacheRedisClient): void {
+  if (isRedisCluster(redis)) for (const node of redis.nodes('all')) node.disconnect(true);
+  else redis.disconnect(true);
+}
+
+/**
  * The servers holding data: the one server, or every master of a cluster (as the client knows
  * them now). Server-level facts — run ids, CPU — are per server, so their callers ask each.
  */

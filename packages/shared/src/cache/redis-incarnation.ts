@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import { dataServers, type CacheRedisClient } from './cache-redis';
+import { dataServers, isRedisCluster, type CacheRedisClient } from './cache-redis';
 import { generationKey, KEY_SPACES, redisIncarnationKey, redisReplicationIdKey, type KeySpace } from './key-map';
 import { newGeneration } from './generation';
 import { ConfigError } from '../config/env-config';
@@ -89,6 +89,16 @@ export function keySpacesNamed(names: readonly string[]): KeySpace[] {
 async function currentIdentity(redis: CacheRedisClient): Promise<{ runId: string; replId: string }> {
   const servers = dataServers(redis);
   if (servers.length === 0) throw new Error('no Redis Cluster master known yet');
+  if (isRedisCluster(redis)) {
+    // A master the slot map still names but the client has no connection to (a node dropped and
+    // not yet back, a failover the next slot refresh will show): comparing the others' run ids
+    // would renew every generation now (a set without it) and again when it is back. The check
+    // fails instead; the gate stays closed and checks again once the topology is whole.
+    const connected = new Set(servers.map((s) => `${s.options.host ?? ''}:${s.options.port ?? ''}`));
+    const named = new Set(redis.slots.map((owners) => owners?.[0]).filter((m): m is string => m !== undefined));
+    const missing = [...named].filter((m) => !connected.has(m));
+    if (missing.length > 0) throw new Error(`no connection yet to Redis Cluster master ${missing.join(', ')} of the slot map`);
+  }
   const ids = await Promise.all(servers.map(async (s) => ({ runId: await serverRunId(s), replId: await serverReplicationId(s) })));
   ids.sort((a, b) => (a.runId < b.runId ? -1 : a.runId > b.runId ? 1 : 0));
   return { runId: ids.map((i) => i.runId).join(','), replId: ids.map((i) => i.replId).join(',') };

@@ -1,5 +1,5 @@
 import { hostname } from 'node:os';
-import { auditSamplesKey, createCacheRedis, decodeAuditSample, SilentConnectionReset, type AuditSample, type Logger } from '@settings/shared';
+import { auditSamplesKey, createCacheRedis, decodeAuditSample, reconnectInPlace, SilentConnectionReset, type AuditSample, type Logger } from '@settings/shared';
 
 export interface SampleSource {
   /** The next samples, at most `max` (blocks up to about a second); malformed entries are counted in `malformed`. */
@@ -22,7 +22,7 @@ export function redisSampleStream(url: string, group: string, log: Logger, opts:
   redis.on('error', (err: Error) => log.debug({ err: err.message }, 'audit stream connection error'));
   // Gone silent (nothing closed), every read timed out and the auditor stopped auditing for
   // hours, with a debug line per second: replaced after two reads timed out, 3 s apart or more.
-  const silent = new SilentConnectionReset(() => redis.disconnect(true), log, { afterTimeouts: 2, afterMs: 3000, onReset: opts.onSilentReset });
+  const silent = new SilentConnectionReset(() => reconnectInPlace(redis), log, { afterTimeouts: 2, afterMs: 3000, onReset: opts.onSilentReset });
   const consumer = `${hostname()}-${process.pid}`;
   const key = auditSamplesKey();
   let groupReady = false;

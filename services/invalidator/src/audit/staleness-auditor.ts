@@ -44,6 +44,8 @@ const MAX_FENCE_ATTEMPTS = 5;
 export class StalenessAuditor {
   private held: AuditSample[] = [];
   private suspects: Suspect[] = [];
+  /** Due samples and suspects of the round being checked (heldSamples). */
+  private inRound = 0;
   private running = false;
   private stopping = false;
   private loops: Promise<void>[] = [];
@@ -77,8 +79,13 @@ export class StalenessAuditor {
     this.sleep = deps.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms)));
   }
 
+  /**
+   * Samples in memory: waiting, suspects, and the round's due ones being checked (taken out of
+   * the lists while a round awaits the database; not counting them, the stream was read again
+   * meanwhile and the bound could be passed by up to a round's worth).
+   */
   get heldSamples(): number {
-    return this.held.length + this.suspects.length;
+    return this.held.length + this.suspects.length + this.inRound;
   }
 
   start(): void {
@@ -144,9 +151,15 @@ export class StalenessAuditor {
     this.suspects = this.suspects.filter((s) => s.dueAt > elapsed);
     const dueSamples = this.held.filter((s) => s.servedAt + this.opts.sloMs <= now);
     this.held = this.held.filter((s) => s.servedAt + this.opts.sloMs > now);
+    this.inRound = dueSuspects.length + dueSamples.length;
     this.deps.metrics.auditHeld.set(this.heldSamples);
-    if (dueSuspects.length > 0) await this.recheck(dueSuspects);
-    if (dueSamples.length > 0) await this.check(dueSamples);
+    try {
+      if (dueSuspects.length > 0) await this.recheck(dueSuspects);
+      if (dueSamples.length > 0) await this.check(dueSamples);
+    } finally {
+      this.inRound = 0;
+      this.deps.metrics.auditHeld.set(this.heldSamples);
+    }
   }
 
   private async check(samples: AuditSample[]): Promise<void> {

@@ -1,4 +1,4 @@
-import { hashTagForSlot, invalidatorProbeKey, isRedisCluster, SilentConnectionReset, type CacheRedisClient, type Logger } from '@settings/shared';
+import { hashTagForSlot, invalidatorProbeKey, isRedisCluster, reconnectInPlace, SilentConnectionReset, type CacheRedisClient, type Logger } from '@settings/shared';
 
 export interface RedisHealthProbeOptions {
   /** How often Redis is probed (also how soon a paused consumer resumes after Redis returns). */
@@ -34,7 +34,7 @@ export class RedisHealthProbe {
     private readonly opts: RedisHealthProbeOptions,
     private readonly log: Logger,
   ) {
-    this.silent = new SilentConnectionReset(() => redis.disconnect(true), log, { afterTimeouts: 3, afterMs: 3000, onReset: opts.onSilentReset });
+    this.silent = new SilentConnectionReset(() => reconnectInPlace(redis), log, { afterTimeouts: 3, afterMs: 3000, onReset: opts.onSilentReset });
   }
 
   get healthy(): boolean {

@@ -23,6 +23,8 @@ export interface ChangeConsumerOptions {
 
 /** kafkajs' restart delay after a crash whose error names none (its `initialRetryTime` default). */
 const CRASH_RESTART_DELAY_MS = 300;
+/** Longest stop() waits for a restart's group join before it disconnects anyway (below runMain's 25 s). */
+const RESTART_JOIN_WAIT_MS = 15_000;
 
 export type ConsumerState = 'starting' | 'running' | 'stopping' | 'stopped' | 'crashed';
 
@@ -166,7 +168,10 @@ export class ChangeConsumer {
       eachBatch: (payload) => this.handleBatch(payload),
     };
     await this.consumer.run(this.runConfig);
-    this.state = 'running';
+    // Not over a crash: run() returns after a crash of the first join too, and a non-retriable
+    // one (e.g. GROUP_AUTHORIZATION_FAILED) set 'crashed', which 'running' hid: live for good,
+    // never ready, and no assignment for the watchdog to find lag in.
+    if (this.state === 'starting') this.state = 'running';
   }
 
   async stop(): Promise<void> {
@@ -176,8 +181,9 @@ export class ChangeConsumer {
     this.restartTimer = undefined;
     // A restart joining the group: run() returns once the join is over, and only a running
     // consumer leaves the group on disconnect(); stopped mid-join, it stayed a member (given
-    // partitions nobody read) until its session timed out.
-    await this.restarting;
+    // partitions nobody read) until its session timed out. Bounded: a join kafkajs retries
+    // through a Kafka outage can take minutes, past the process's forced exit (runMain, 25 s).
+    if (this.restarting) await Promise.race([this.restarting, new Promise((r) => setTimeout(r, RESTART_JOIN_WAIT_MS).unref())]);
     for (const held of this.dlqPaused.values()) clearTimeout(held.timer);
     this.dlqPaused.clear();
     // disconnect() waits for the batch in progress, which sees state 'stopping' and abandons

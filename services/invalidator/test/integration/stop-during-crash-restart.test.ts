@@ -19,7 +19,7 @@ jest.setTimeout(60_000);
 // eslint-disable-next-line @typescript-eslint/no-require-imports -- an internal kafkajs module, untyped
 const ConsumerGroup = require('kafkajs/src/consumer/consumerGroup') as { prototype: { joinAndSync(this: { groupId: string }): Promise<void> } };
 // eslint-disable-next-line @typescript-eslint/no-require-imports -- kafkajs' error classes are not exported with their constructors' options
-const { KafkaJSConnectionError } = require('kafkajs/src/errors') as { KafkaJSConnectionError: new (message: string) => Error };
+const { KafkaJSConnectionError, KafkaJSNonRetriableError } = require('kafkajs/src/errors') as { KafkaJSConnectionError: new (message: string) => Error; KafkaJSNonRetriableError: new (message: string) => Error };
 
 const realJoin = ConsumerGroup.prototype.joinAndSync;
 /** What the next joins of the group under test do instead of joining at once (then the real join, unless it threw). */
@@ -125,5 +125,15 @@ describe('stopped while its consumer restarts after a crash', () => {
     expect(inv.consumer.state).toBe('running');
     expect(joins.length).toBeGreaterThanOrEqual(2);
     expect(await members(groupId)).toBe(1);
+  });
+
+  it('a crash it cannot recover from during its first join leaves it crashed (liveness red), not running', async () => {
+    // E.g. GROUP_AUTHORIZATION_FAILED: kafkajs does not restart it, and run() returns anyway.
+    joinPlan = [() => Promise.reject(new KafkaJSNonRetriableError('test: not authorized to join the group'))];
+    const inv = await start();
+    expect(inv.consumer.state).toBe('crashed');
+    await new Promise((r) => setTimeout(r, 1000));
+    expect(joins.length).toBe(1);
+    expect(inv.consumer.state).toBe('crashed');
   });
 });

@@ -123,6 +123,21 @@ describe('StalenessAuditor', () => {
   const key = cacheKeys.accountSettings('acct-1').key;
   const sample = (version: bigint, servedAt = 0): AuditSample => ({ key, space: 'account-settings', version, servedAt, payloadFormat: 0 });
 
+  it('counts the samples of a round being checked as held, so the stream is not read past the bound meanwhile', async () => {
+    let release: () => void = () => undefined;
+    const blocked = new Promise<void>((r) => (release = r));
+    const h = harness(1000, { versions: async () => { await blocked; return new Map(); } });
+    h.auditor.accept(Array.from({ length: 50 }, () => sample(5n)));
+    h.at(1000);
+    const round = h.auditor.auditDue();
+    // The round took the 50 due samples out of the list and waits for the database.
+    await new Promise((r) => setImmediate(r));
+    expect(h.auditor.heldSamples).toBe(50);
+    release();
+    await round;
+    expect(h.auditor.heldSamples).toBe(0);
+  });
+
   /** Row at v9, entry v5 cached and served `samples` times at t=0, checked once its SLO passed (t=1000): a suspect. */
   async function checkedStale(h: ReturnType<typeof harness>, samples = 1): Promise<void> {
     h.rows.set(key, 9n);

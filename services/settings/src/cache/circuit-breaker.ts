@@ -65,13 +65,15 @@ export class CircuitBreaker {
    * for the lookups of one event-loop turn, coalesced-mget.ts) are rejected with the same error
    * object and report it each, and it is counted once. Counted per call, one timed-out MGET shared
    * by `failureThreshold` calls opened the breaker and sent every read to PostgreSQL for `openMs`.
+   * Where the calls of a round trip each saw an error of their own (fills), `cause` is an object
+   * standing for the round trip and `err` the error (what onRoundTrip is told).
    */
-  recordFailure(cause?: unknown): void {
+  recordFailure(cause?: unknown, err: unknown = cause): void {
     if (typeof cause === 'object' && cause !== null) {
       if (this.counted.has(cause)) return;
       this.counted.add(cause);
     }
-    this.options.onRoundTrip?.(cause);
+    this.options.onRoundTrip?.(err);
     this.failures += 1;
     this.probeInFlight = false;
     if (this.current === 'half-open' || (this.current === 'closed' && this.failures >= this.options.failureThreshold)) {

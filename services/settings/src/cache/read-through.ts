@@ -762,7 +762,7 @@ export class ReadThrough {
           breaker.recordSuccess();
           count(written === 1 ? 'written' : 'fenced');
         } catch (err) {
-          breaker.recordFailure(round);
+          breaker.recordFailure(round, err);
           log.debug({ err, key }, 'cache fill failed');
         }
       }),

@@ -19,8 +19,16 @@ class FakeCluster extends EventEmitter {
     this.masters = nodes.map(([port, runId]) => ({ options: { host: '10.0.0.1', port }, info: async (section?: string) => (section === 'replication' ? `# Replication\r\nrole:master\r\nmaster_replid:${'0'.repeat(40)}\r\n` : `# Server\r\nrun_id:${runId}\r\n`) }));
   }
 
+  /** Masters the slot map names (host:port) beyond those with a connection (a dropped node). */
+  dropped: string[] = [];
+
   nodes(): unknown[] {
     return this.masters;
+  }
+
+  /** ioredis' slot map: slot → [master, ...replicas] as host:port; one slot per master is enough here. */
+  get slots(): string[][] {
+    return [...this.masters.map((m) => `${m.options.host}:${m.options.port}`), ...this.dropped].map((m) => [m]);
   }
 
   async get(key: string): Promise<string | null> {
@@ -35,14 +43,20 @@ class FakeCluster extends EventEmitter {
 
 const settle = (): Promise<void> => new Promise((r) => setImmediate(r));
 
+/** A gate over masters 7000 and 7001, once trusted; `renewed` counts generation renewals. */
+async function trustedGate() {
+  const cluster = new FakeCluster();
+  cluster.setMasters([[7000, 'aaaa'], [7001, 'bbbb']]);
+  const metrics = createSettingsMetrics();
+  const gate = new IncarnationGate(cluster as unknown as CacheRedisClient, createLogger('test', 'silent'), metrics);
+  expect(await gate.waitTrusted(1000)).toBe(true);
+  const renewed = async (): Promise<number> => (await metrics.generationsRenewed.get()).values[0]?.value ?? 0;
+  return { cluster, gate, renewed };
+}
+
 describe('IncarnationGate on a Redis Cluster', () => {
   it('closes when a slot refresh shows another set of masters, and renews the generations before opening again', async () => {
-    const cluster = new FakeCluster();
-    cluster.setMasters([[7000, 'aaaa'], [7001, 'bbbb']]);
-    const metrics = createSettingsMetrics();
-    const gate = new IncarnationGate(cluster as unknown as CacheRedisClient, createLogger('test', 'silent'), metrics);
-    expect(await gate.waitTrusted(1000)).toBe(true);
-    const renewed = async (): Promise<number> => (await metrics.generationsRenewed.get()).values[0]?.value ?? 0;
+    const { cluster, gate, renewed } = await trustedGate();
     const before = await renewed();
 
     // The same masters at the next refresh: nothing changes.
@@ -56,5 +70,26 @@ describe('IncarnationGate on a Redis Cluster', () => {
     await settle();
     expect(await gate.waitTrusted(1000)).toBe(true);
     expect(await renewed()).toBe(before + 1);
+  });
+
+  it('stays closed while a master of the slot map has no connection (a node dropped, not yet back), and opens without renewing once it is back', async () => {
+    const { cluster, gate, renewed } = await trustedGate();
+    const before = await renewed();
+
+    // 7001's connection is replaced: ioredis drops the node from its pool ('-node') while the
+    // slot map still names it. Compared without it, the run ids differed: every generation
+    // was renewed, and again when it came back.
+    cluster.setMasters([[7000, 'aaaa']]);
+    cluster.dropped = ['10.0.0.1:7001'];
+    cluster.emit('-node');
+    await settle();
+    expect(gate.isTrusted).toBe(false);
+    expect(await gate.waitTrusted(700)).toBe(false);
+
+    cluster.setMasters([[7000, 'aaaa'], [7001, 'bbbb']]);
+    cluster.dropped = [];
+    cluster.emit('+node', new EventEmitter());
+    expect(await gate.waitTrusted(2000)).toBe(true);
+    expect(await renewed()).toBe(before);
   });
 });
