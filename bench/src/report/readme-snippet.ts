@@ -49,6 +49,6 @@ export function readmeSnippet(r: BenchResults): string {
     const v = (st: typeof m.settings): string => memoryVerdictText(st, m.soakSeconds).replace(/\*\*/g, '');
     lines.push(`- **Memory** over a ${fmt(m.soakSeconds / 60)}-minute soak under load: settings service ${fmt(m.settings.maxMiB)} MiB RSS max (${v(m.settings)}), invalidator ${fmt(m.invalidator.maxMiB)} MiB max (${v(m.invalidator)}).`);
   }
-  lines.push('', 'Reproduce: `npm run bench` (about 20 minutes; `BENCH_QUICK=1 npm run bench` for a smoke run).');
+  lines.push('', 'Reproduce: `npm run bench` (about 30 minutes; `BENCH_QUICK=1 npm run bench` for a smoke run).');
   return lines.join('\n');
 }
