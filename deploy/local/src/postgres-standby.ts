@@ -1,10 +1,9 @@
 import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { Client } from 'pg';
 import { localStack } from '@settings/shared';
 import { freePort } from './free-port';
 import { uniqueId } from './unique-id';
-import { asPostgres, dataDirs } from './postgres';
+import { asPostgres, dataDirs, pgQuery } from './postgres';
 import { StartupError, waitUntil } from './wait-until';
 
 const COMPONENT = 'postgres-standby';
@@ -40,15 +39,8 @@ export async function startPostgresStandby(): Promise<PostgresStandby> {
   const started = asPostgres('pg_ctl', ['-D', data, '-l', log, '-o', `-p ${port}`, '-w', '-t', '60', 'start']);
   if (started.status !== 0) throw new StartupError(COMPONENT, `pg_ctl start failed: ${started.output.trim()}`, log);
 
-  const query = async <R>(sql: string, on: 'standby' | 'primary' = 'standby'): Promise<R[]> => {
-    const client = new Client({ host: '127.0.0.1', port: on === 'standby' ? port : localStack.postgresPort, user: 'postgres', database: localStack.database, connectionTimeoutMillis: 3000 });
-    await client.connect();
-    try {
-      return (await client.query(sql)).rows as R[];
-    } finally {
-      await client.end();
-    }
-  };
+  const query = async <R>(sql: string, on: 'standby' | 'primary' = 'standby'): Promise<R[]> =>
+    (await pgQuery(localStack.database, sql, [], on === 'standby' ? port : localStack.postgresPort)) as R[];
   await waitUntil(COMPONENT, 'connections', () => query('SELECT 1').then(() => true), { timeoutMs: 30_000, log });
   const inRecovery = async (): Promise<boolean> => (await query<{ r: boolean }>('SELECT pg_is_in_recovery() AS r'))[0]?.r === true;
   return {

@@ -146,8 +146,9 @@ export function stopPostgresImmediate(): void {
   if (r.status !== 0) throw new StartupError(COMPONENT, `pg_ctl stop -m immediate failed: ${r.output.trim()}`, log);
 }
 
-export async function pgQuery(database: string, sql: string, params: unknown[] = []): Promise<Array<Record<string, unknown>>> {
-  const client = new Client({ host: '127.0.0.1', port: localStack.postgresPort, user: 'postgres', database, connectionTimeoutMillis: 3000 });
+/** One query as the superuser on its own connection; `port` another server of the stack's (a standby). */
+export async function pgQuery(database: string, sql: string, params: unknown[] = [], port: number = localStack.postgresPort): Promise<Array<Record<string, unknown>>> {
+  const client = new Client({ host: '127.0.0.1', port, user: 'postgres', database, connectionTimeoutMillis: 3000 });
   await client.connect();
   try {
     return (await client.query(sql, params)).rows as Array<Record<string, unknown>>;

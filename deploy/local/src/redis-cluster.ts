@@ -1,9 +1,9 @@
-import { spawnSync } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { localStack } from '@settings/shared';
 import { ManagedProcess } from './managed-process';
 import { ensurePortFree } from './port-check';
+import { clusterNodeArgs, redisCli as cli, redisClusterAdmin } from './redis-cluster-node';
 import { componentDir } from './state-dir';
 import { waitUntil } from './wait-until';
 
@@ -21,11 +21,6 @@ const COMPONENT = 'redis-cluster';
 // range for these ports (see localStack.redisClusterPorts), so 10000 below instead.
 const BUS_PORT_OFFSET = -10_000;
 const nodes = localStack.redisClusterPorts.map((port) => ({ port, busPort: port + BUS_PORT_OFFSET, process: new ManagedProcess(`${COMPONENT}-${port}`) }));
-
-function cli(port: number, ...args: string[]): string {
-  const r = spawnSync('redis-cli', ['-h', '127.0.0.1', '-p', String(port), ...args], { encoding: 'utf8', timeout: 10_000 });
-  return (r.stdout ?? '').trim();
-}
 
 /** True when every node answers and the cluster covers all 16384 slots (`cluster_state:ok`). */
 export function redisClusterReady(): boolean {
@@ -62,8 +57,7 @@ export async function startRedisCluster(progress: (msg: string) => void): Promis
     // slots evenly over the three masters.
     progress('creating the cluster (3 masters, no replicas)');
     const hosts = nodes.map(({ port }) => `127.0.0.1:${port}`);
-    const r = spawnSync('redis-cli', ['--cluster', 'create', ...hosts, '--cluster-replicas', '0', '--cluster-yes'], { encoding: 'utf8', timeout: 30_000 });
-    if (r.status !== 0) throw new Error(`redis-cli --cluster create failed: ${(r.stderr || r.stdout).trim().split('\n').slice(-3).join(' ')}`);
+    await redisClusterAdmin('create', ...hosts, '--cluster-replicas', '0');
   }
   await waitUntil(COMPONENT, 'cluster_state:ok on every node', async () => redisClusterReady(), { timeoutMs: 30_000, log: nodes[0]!.process.log });
 }
@@ -98,19 +92,7 @@ function nodeAt(port: number): ClusterNode {
 async function launch({ port, busPort, process: p }: ClusterNode): Promise<void> {
   await ensurePortFree(COMPONENT, port);
   await ensurePortFree(COMPONENT, busPort);
-  p.start('redis-server', [
-    '--port', String(port),
-    '--bind', '127.0.0.1',
-    '--cluster-enabled', 'yes',
-    '--cluster-config-file', 'nodes.conf',
-    '--cluster-port', String(busPort),
-    '--cluster-node-timeout', '5000',
-    '--save', '',
-    '--appendonly', 'no',
-    '--dir', componentDir(`${COMPONENT}-${port}`),
-    '--maxmemory', '256mb',
-    '--maxmemory-policy', 'noeviction',
-  ]);
+  p.start('redis-server', clusterNodeArgs({ port, busPort, dir: componentDir(`${COMPONENT}-${port}`), nodeTimeoutMs: 5000, maxmemory: '256mb' }));
 }
 
 async function waitAnswers({ port, process: p }: ClusterNode): Promise<void> {

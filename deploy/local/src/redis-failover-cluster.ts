@@ -1,7 +1,8 @@
-import { spawnSync } from 'node:child_process';
 import { rmSync } from 'node:fs';
+import { startFaultProxy, type FaultProxy } from './fault-proxy';
 import { freePort } from './free-port';
 import { ManagedProcess } from './managed-process';
+import { clusterNodeArgs, redisCli as cli, redisClusterAdmin } from './redis-cluster-node';
 import { componentDir } from './state-dir';
 import { uniqueId } from './unique-id';
 import { waitUntil } from './wait-until';
@@ -13,91 +14,106 @@ const COMPONENT = 'redis-failover-cluster';
  * itself on free ports: the path a failover takes, which the stack's replica-less cluster
  * (redis-cluster.ts) cannot show. A short node timeout (1 s) so that a frozen master is failed
  * over in a few seconds. Same settings as the stack's Redis otherwise (no persistence).
+ *
+ * With `behindProxies`, clients reach every node through a fault proxy (fault-proxy.ts): each
+ * node announces its proxy's port (`cluster-announce-port`), so the slot map and every MOVED
+ * redirect name the proxy, while the cluster bus stays direct. A proxy can then make one node's
+ * client connections go silent without the cluster noticing anything (no failover).
  */
 export interface RedisFailoverCluster {
-  /** `host:port,...` of every node, for REDIS_CLUSTER_NODES. */
+  /** `host:port,...` of every node as clients reach it (its proxy's with `behindProxies`), for REDIS_CLUSTER_NODES. */
   readonly nodes: string;
   /** The master that has a replica, and its replica. */
   readonly master: number;
   readonly replica: number;
   /** Every slot of `port`'s master (CLUSTER SLOTS), e.g. to pick keys it serves. */
   slotsOf(port: number): Array<[number, number]>;
+  /** A new id (`uniqueId(prefix)`) whose key, `keyOf(id)`, is in a slot of the master on `port`. */
+  idWithKeyOn(port: number, prefix: string, keyOf: (id: string) => string): string;
   /** SIGSTOP: the process keeps its sockets open and answers nothing (a partition, a hung host). */
   freeze(port: number): void;
   /** SIGCONT. */
   thaw(port: number): void;
   /** Waits until `port` is a master with its slots (the cluster promoted it). */
   waitPromoted(port: number, timeoutMs?: number): Promise<void>;
-  /** Stops every node (thawed first) and deletes their folders. */
+  /** The proxy in front of the node on `port` (`behindProxies` only). */
+  proxyOf(port: number): FaultProxy;
+  /** Stops every node (thawed first) and its proxy, and deletes their folders. */
   remove(): Promise<void>;
 }
 
-function cli(port: number, ...args: string[]): string {
-  const r = spawnSync('redis-cli', ['-h', '127.0.0.1', '-p', String(port), ...args], { encoding: 'utf8', timeout: 10_000 });
-  return (r.stdout ?? '').trim();
+export interface RedisFailoverClusterOptions {
+  /** Clients reach every node through a fault proxy of its own (see above). */
+  readonly behindProxies?: boolean;
 }
 
-export async function startRedisFailoverCluster(): Promise<RedisFailoverCluster> {
+export async function startRedisFailoverCluster(opts: RedisFailoverClusterOptions = {}): Promise<RedisFailoverCluster> {
   const id = uniqueId('c');
-  const nodes: Array<{ port: number; process: ManagedProcess; dir: string }> = [];
+  const nodes: Array<{ port: number; process: ManagedProcess; dir: string; proxy?: FaultProxy }> = [];
   for (let i = 0; i < 4; i++) {
     const port = await freePort();
     const busPort = await freePort();
     const name = `${COMPONENT}-${id}-${i}`;
-    const node = { port, process: new ManagedProcess(name), dir: componentDir(name) };
-    node.process.start('redis-server', [
-      '--port', String(port),
-      '--bind', '127.0.0.1',
-      '--cluster-enabled', 'yes',
-      '--cluster-config-file', 'nodes.conf',
-      '--cluster-port', String(busPort),
-      '--cluster-node-timeout', '1000',
-      '--save', '',
-      '--appendonly', 'no',
-      '--dir', node.dir,
-      '--maxmemory', '64mb',
-      '--maxmemory-policy', 'noeviction',
-    ]);
+    const proxy = opts.behindProxies ? await startFaultProxy(port) : undefined;
+    const node = { port, process: new ManagedProcess(name), dir: componentDir(name), proxy };
+    const announce = proxy ? ['--cluster-announce-ip', '127.0.0.1', '--cluster-announce-port', String(proxy.port), '--cluster-announce-bus-port', String(busPort)] : [];
+    node.process.start('redis-server', [...clusterNodeArgs({ port, busPort, dir: node.dir, nodeTimeoutMs: 1000, maxmemory: '64mb' }), ...announce]);
     nodes.push(node);
   }
+  /** How clients (and redis-cli --cluster) reach a node. */
+  const address = (n: (typeof nodes)[number]): string => `127.0.0.1:${n.proxy?.port ?? n.port}`;
   const remove = async (): Promise<void> => {
     for (const n of nodes) {
       const pid = n.process.pid();
       if (pid !== undefined && n.process.isRunning()) process.kill(pid, 'SIGCONT');
     }
     await Promise.all(nodes.map((n) => n.process.stop(5000)));
+    await Promise.all(nodes.map((n) => n.proxy?.close()));
     for (const n of nodes) rmSync(n.dir, { recursive: true, force: true });
   };
   try {
     for (const n of nodes) await waitUntil(COMPONENT, `PING on ${n.port}`, async () => cli(n.port, 'PING') === 'PONG', { timeoutMs: 15_000, log: n.process.log });
     const [m, , , r] = nodes as [(typeof nodes)[0], (typeof nodes)[0], (typeof nodes)[0], (typeof nodes)[0]];
-    const created = spawnSync('redis-cli', ['--cluster', 'create', ...nodes.slice(0, 3).map((n) => `127.0.0.1:${n.port}`), '--cluster-replicas', '0', '--cluster-yes'], { encoding: 'utf8', timeout: 30_000 });
-    if (created.status !== 0) throw new Error(`redis-cli --cluster create failed: ${(created.stderr || created.stdout).trim().split('\n').slice(-3).join(' ')}`);
+    await redisClusterAdmin('create', ...nodes.slice(0, 3).map(address), '--cluster-replicas', '0');
     const masterId = cli(m.port, 'CLUSTER', 'MYID');
-    const added = spawnSync('redis-cli', ['--cluster', 'add-node', `127.0.0.1:${r.port}`, `127.0.0.1:${m.port}`, '--cluster-slave', '--cluster-master-id', masterId], { encoding: 'utf8', timeout: 30_000 });
-    if (added.status !== 0) throw new Error(`redis-cli --cluster add-node failed: ${(added.stderr || added.stdout).trim().split('\n').slice(-3).join(' ')}`);
+    await redisClusterAdmin('add-node', address(r), address(m), '--cluster-slave', '--cluster-master-id', masterId);
     await waitUntil(COMPONENT, 'the replica in sync and the cluster ok', async () => /master_link_status:up/.test(cli(r.port, 'INFO', 'replication')) && nodes.every((n) => /cluster_state:ok/.test(cli(n.port, 'CLUSTER', 'INFO'))), { timeoutMs: 30_000, log: r.process.log });
     const pidOf = (port: number): number => {
       const pid = nodes.find((n) => n.port === port)?.process.pid();
       if (pid === undefined) throw new Error(`no failover-cluster node on ${port}`);
       return pid;
     };
+    const slotsOf = (port: number): Array<[number, number]> => {
+      const myId = cli(port, 'CLUSTER', 'MYID');
+      // `CLUSTER SHARDS` is 7.0+; `CLUSTER NODES` works everywhere: `<id> ... <slot ranges>`.
+      const line = cli(port, 'CLUSTER', 'NODES').split('\n').find((l) => l.startsWith(myId)) ?? '';
+      return line
+        .split(' ')
+        .slice(8)
+        .filter((r) => /^\d+(-\d+)?$/.test(r))
+        .map((r) => {
+          const [a, b] = r.split('-').map(Number);
+          return [a!, b ?? a!] as [number, number];
+        });
+    };
     return {
-      nodes: nodes.map((n) => `127.0.0.1:${n.port}`).join(','),
+      nodes: nodes.map(address).join(','),
       master: m.port,
       replica: r.port,
-      slotsOf(port) {
-        const myId = cli(port, 'CLUSTER', 'MYID');
-        // `CLUSTER SHARDS` is 7.0+; `CLUSTER NODES` works everywhere: `<id> ... <slot ranges>`.
-        const line = cli(port, 'CLUSTER', 'NODES').split('\n').find((l) => l.startsWith(myId)) ?? '';
-        return line
-          .split(' ')
-          .slice(8)
-          .filter((r) => /^\d+(-\d+)?$/.test(r))
-          .map((r) => {
-            const [a, b] = r.split('-').map(Number);
-            return [a!, b ?? a!] as [number, number];
-          });
+      slotsOf,
+      proxyOf(port) {
+        const proxy = nodes.find((n) => n.port === port)?.proxy;
+        if (!proxy) throw new Error(`no proxy in front of ${port} (started without behindProxies?)`);
+        return proxy;
+      },
+      idWithKeyOn(port, prefix, keyOf) {
+        const slots = slotsOf(port);
+        for (let i = 0; i < 2000; i++) {
+          const id = uniqueId(prefix);
+          const slot = Number(cli(port, 'CLUSTER', 'KEYSLOT', keyOf(id)));
+          if (slots.some(([a, b]) => slot >= a && slot <= b)) return id;
+        }
+        throw new Error(`no key of ${prefix}… found in the slots of ${port}`);
       },
       freeze: (port) => process.kill(pidOf(port), 'SIGSTOP'),
       thaw: (port) => process.kill(pidOf(port), 'SIGCONT'),

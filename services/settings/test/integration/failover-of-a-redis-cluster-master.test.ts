@@ -2,7 +2,7 @@ import Redis from 'ioredis';
 import { AccountSettings } from '@settings/api';
 import { cacheKeys, withCacheScripts } from '@settings/shared';
 import { startRedisFailoverCluster, type RedisFailoverCluster } from '@settings/local-stack';
-import { db, deleteAccounts, metricValue, startTestServer, uniqueId, waitFor, type TestServer } from '../support/test-server';
+import { db, deleteAccounts, metricValue, startTestServer, waitFor, type TestServer } from '../support/test-server';
 
 /**
  * README, Redis Cluster (incarnation) and non-guarantee 31, on a real failover: a cluster of
@@ -37,18 +37,8 @@ afterAll(async () => {
 const l1Hits = (): Promise<number> => metricValue(t!.running, 'settings_near_cache_requests_total', { space: 'account-settings', result: 'hit' });
 const displayNameOf = async (name: string): Promise<string> => (await t!.call('getAccountSettings', { name })).displayName;
 
-/** An account whose cache key is in one of `slots`. */
-async function accountIn(slots: Array<[number, number]>): Promise<string> {
-  for (let i = 0; i < 2000; i++) {
-    const account = uniqueId('fo');
-    const slot = Number(await promoted!.cluster('KEYSLOT', cacheKeys.accountSettings(account).key));
-    if (slots.some(([a, b]) => slot >= a && slot <= b)) return account;
-  }
-  throw new Error('no key found in the slots');
-}
-
 it('a master frozen and failed over: the replica drops L1, renews every generation, and serves the change made on the promoted master within seconds', async () => {
-  const account = await accountIn(cluster!.slotsOf(cluster!.master));
+  const account = cluster!.idWithKeyOn(cluster!.master, 'fo', (id) => cacheKeys.accountSettings(id).key);
   made.push(account);
   const name = `accounts/${account}/settings`;
   const key = cacheKeys.accountSettings(account).key;
