@@ -1,11 +1,12 @@
 import type { Server as HttpServer } from 'node:http';
 import type { Knex } from 'knex';
-import { defaultCacheTiming, isRedisCluster, PayloadGenerations, reconnectInPlace, SilentConnectionReset, startProbesServer, type CacheTiming, type Logger, type PayloadFormats } from '@settings/shared';
+import { defaultCacheTiming, isRedisCluster, PayloadGenerations, startProbesServer, type CacheTiming, type Logger, type PayloadFormats } from '@settings/shared';
 import { AuditSampler } from './cache/audit-sampler';
 import { CircuitBreaker } from './cache/circuit-breaker';
 import { ConcurrencyLimiter } from './cache/concurrency-limiter';
 import { ReadThrough, type ReadThroughHooks } from './cache/read-through';
 import { IncarnationGate } from './cache/incarnation-gate';
+import { REDIS_HEARTBEAT_MS, RedisNodeHeartbeat } from './cache/redis-node-heartbeat';
 import { createInvalidationSubscriber, createNodeTrackingConnection, createSettingsRedis, type CacheRedis } from './cache/redis-client';
 import { InvalidationTracking, type NearCacheTracking } from './cache/invalidation-tracking';
 import { ClusterInvalidationTracking } from './cache/cluster-invalidation-tracking';
@@ -78,7 +79,7 @@ export async function startSettingsServer(config: SettingsConfig, log: Logger, o
   // replaced: otherwise the breaker's probes met the same silence every REDIS_BREAKER_OPEN_MS and
   // every read went to PostgreSQL until TCP keepalive noticed, hours later. (With the near-cache
   // on, its tracking heartbeat notices first.)
-  const silent = new SilentConnectionReset(() => reconnectInPlace(redis), log, { afterTimeouts: 3, afterMs: 3000, onReset: () => metrics.redisSilentResets.inc() });
+  const heartbeat = new RedisNodeHeartbeat(redis, log, { intervalMs: REDIS_HEARTBEAT_MS, onReset: () => metrics.redisSilentResets.inc() });
   const breaker = new CircuitBreaker({
     failureThreshold: config.REDIS_BREAKER_FAILURE_THRESHOLD,
     openMs: config.REDIS_BREAKER_OPEN_MS,
@@ -86,7 +87,6 @@ export async function startSettingsServer(config: SettingsConfig, log: Logger, o
       metrics.circuitOpen.set(state === 'closed' ? 0 : 1);
       log.warn({ state }, 'redis circuit breaker state changed');
     },
-    onRoundTrip: (err) => silent.observe(err),
   });
   metrics.circuitOpen.set(0);
   const incarnation = new IncarnationGate(redis, log, metrics);
@@ -157,6 +157,7 @@ export async function startSettingsServer(config: SettingsConfig, log: Logger, o
   const closeRedis = async (): Promise<void> => {
     // Before the connections close: their closes are the shutdown, not a lost tracking.
     nearCache?.tracking.close();
+    heartbeat.stop();
     // QUIT needs a live connection (ioredis refuses it on one that is not ready, offline queue
     // off); otherwise just stop reconnecting.
     if (redis.status === 'ready') await redis.quit().catch(() => redis.disconnect());

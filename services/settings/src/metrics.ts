@@ -151,7 +151,7 @@ export function createSettingsMetrics(registry = new Registry()) {
       ...r,
     }),
     circuitOpen: new Gauge({ name: 'settings_redis_circuit_open', help: '1 while the Redis circuit breaker is open or half-open', ...r }),
-    redisSilentResets: new Counter({ name: 'settings_redis_silent_connection_resets_total', help: 'Redis data connections replaced because every round trip timed out for 3 s with nothing closed (a dropped flow)', ...r }),
+    redisSilentResets: new Counter({ name: 'settings_redis_silent_connection_resets_total', help: 'Redis data connections replaced because every PING on them timed out for 3 s with nothing closed (a dropped flow)', ...r }),
     generationsRenewed: new Counter({
       name: 'settings_cache_generations_renewed_total',
       help: 'Times this replica found a different Redis server (restart, failover, restore) and renewed every generation (a cold cache)',

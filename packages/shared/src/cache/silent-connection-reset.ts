@@ -19,8 +19,9 @@ export interface SilentConnectionResetOptions {
  * Replaces a Redis connection that went silent: no byte either way and nothing closed (a NAT,
  * firewall or load balancer that dropped the flow, a failover behind a virtual IP). Every
  * command then times out, and nothing else notices: ioredis reconnects only on a close, and the
- * operating system's TCP keepalive starts after two hours. Fed the outcome of round trips the
- * caller makes anyway (the invalidator's health probe, the settings service's breaker); any
+ * operating system's TCP keepalive starts after two hours. Fed the outcome of round trips on
+ * one connection (the invalidator's health probe and stream reads, the settings service's PING
+ * per data connection: services/settings/src/cache/redis-node-heartbeat.ts); any
  * answer, error replies included, proves the connection carries bytes and starts the count over.
  * A slow Redis answers some commands in time, so it is not reconnected over and over.
  */

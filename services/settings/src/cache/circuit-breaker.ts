@@ -5,8 +5,6 @@ export interface CircuitBreakerOptions {
   openMs: number;
   now?: () => number;
   onStateChange?: (state: BreakerState) => void;
-  /** Every Redis round trip's outcome, counted as the breaker counts it (`err` undefined: answered). */
-  onRoundTrip?: (err?: unknown) => void;
 }
 
 /**
@@ -54,7 +52,6 @@ export class CircuitBreaker {
   }
 
   recordSuccess(): void {
-    this.options.onRoundTrip?.();
     this.failures = 0;
     this.probeInFlight = false;
     if (this.current !== 'closed') this.transition('closed');
@@ -66,14 +63,13 @@ export class CircuitBreaker {
    * object and report it each, and it is counted once. Counted per call, one timed-out MGET shared
    * by `failureThreshold` calls opened the breaker and sent every read to PostgreSQL for `openMs`.
    * Where the calls of a round trip each saw an error of their own (fills), `cause` is an object
-   * standing for the round trip and `err` the error (what onRoundTrip is told).
+   * standing for the round trip.
    */
-  recordFailure(cause?: unknown, err: unknown = cause): void {
+  recordFailure(cause?: unknown): void {
     if (typeof cause === 'object' && cause !== null) {
       if (this.counted.has(cause)) return;
       this.counted.add(cause);
     }
-    this.options.onRoundTrip?.(err);
     this.failures += 1;
     this.probeInFlight = false;
     if (this.current === 'half-open' || (this.current === 'closed' && this.failures >= this.options.failureThreshold)) {

@@ -762,7 +762,7 @@ export class ReadThrough {
           breaker.recordSuccess();
           count(written === 1 ? 'written' : 'fenced');
         } catch (err) {
-          breaker.recordFailure(round, err);
+          breaker.recordFailure(round);
           log.debug({ err, key }, 'cache fill failed');
         }
       }),
