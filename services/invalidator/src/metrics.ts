@@ -26,7 +26,9 @@ export function createInvalidatorMetrics(registry = new Registry()) {
     rateMax: new Gauge({ name: 'invalidator_eviction_max_keys_per_second', help: 'Configured hard maximum of keys evicted per second (EVICTION_MAX_KEYS_PER_SECOND; 0 = none)', ...r }),
     rateCurrent: new Gauge({ name: 'invalidator_eviction_ceiling_keys_per_second', help: 'Current adaptive eviction ceiling in keys per second (follows Redis round-trip latency, at most the hard maximum)', ...r }),
     paused: new Gauge({ name: 'invalidator_consumer_paused', help: '1 while consumption is paused because Redis is failing', ...r }),
-    redisSilentResets: new Counter({ name: 'invalidator_redis_silent_connection_resets_total', help: 'Redis connections replaced because every round trip timed out for 3 s with nothing closed (a dropped flow); connection = evictions (the probe) or audit', labelNames: ['connection'] as const, ...r }),
+    // Zeroed: the first reset must be an increase of a series Prometheus already has, or the
+    // alert on it (SettingsRedisConnectionsGoingSilent) cannot see it.
+    redisSilentResets: zeroedCounter(new Counter({ name: 'invalidator_redis_silent_connection_resets_total', help: 'Redis connections replaced because every round trip timed out for 3 s with nothing closed (a dropped flow); connection = evictions (the probe) or audit', labelNames: ['connection'] as const, ...r }), 'connection', ['evictions', 'audit']),
     pausedSeconds: new Gauge({ name: 'invalidator_consumer_paused_seconds', help: 'How long consumption has been paused for Redis (0 when not paused)', ...r }),
     deadLetterFailing: new Gauge({ name: 'invalidator_dead_letter_publish_failing', help: '1 while dead letters could not be published after DLQ_MAX_ATTEMPTS (not ready; the partition is blocked)', ...r }),
     redisHealthy: new Gauge({ name: 'invalidator_redis_healthy', help: '1 while the Redis health probe (a small write) succeeds', ...r }),
