@@ -50,27 +50,34 @@ export interface RedisFailoverClusterOptions {
 export async function startRedisFailoverCluster(opts: RedisFailoverClusterOptions = {}): Promise<RedisFailoverCluster> {
   const id = uniqueId('c');
   const nodes: Array<{ port: number; process: ManagedProcess; dir: string; proxy?: FaultProxy }> = [];
-  for (let i = 0; i < 4; i++) {
-    const port = await freePort();
-    const busPort = await freePort();
-    const name = `${COMPONENT}-${id}-${i}`;
-    const proxy = opts.behindProxies ? await startFaultProxy(port) : undefined;
-    const node = { port, process: new ManagedProcess(name), dir: componentDir(name), proxy };
-    const announce = proxy ? ['--cluster-announce-ip', '127.0.0.1', '--cluster-announce-port', String(proxy.port), '--cluster-announce-bus-port', String(busPort)] : [];
-    node.process.start('redis-server', [...clusterNodeArgs({ port, busPort, dir: node.dir, nodeTimeoutMs: 1000, maxmemory: '64mb' }), ...announce]);
-    nodes.push(node);
-  }
-  /** How clients (and redis-cli --cluster) reach a node. */
-  const address = (n: (typeof nodes)[number]): string => `127.0.0.1:${n.proxy?.port ?? n.port}`;
+  // Every node and proxy started so far, whatever failed: the redis-servers are detached and
+  // would outlive the test.
   const remove = async (): Promise<void> => {
     for (const n of nodes) {
       const pid = n.process.pid();
       if (pid !== undefined && n.process.isRunning()) process.kill(pid, 'SIGCONT');
     }
-    await Promise.all(nodes.map((n) => n.process.stop(5000)));
-    await Promise.all(nodes.map((n) => n.proxy?.close()));
+    await Promise.allSettled(nodes.map((n) => n.process.stop(5000)));
+    await Promise.allSettled(nodes.map((n) => n.proxy?.close()));
     for (const n of nodes) rmSync(n.dir, { recursive: true, force: true });
   };
+  try {
+    for (let i = 0; i < 4; i++) {
+      const port = await freePort();
+      const busPort = await freePort();
+      const name = `${COMPONENT}-${id}-${i}`;
+      const node: (typeof nodes)[number] = { port, process: new ManagedProcess(name), dir: componentDir(name) };
+      nodes.push(node);
+      node.proxy = opts.behindProxies ? await startFaultProxy(port) : undefined;
+      const announce = node.proxy ? ['--cluster-announce-ip', '127.0.0.1', '--cluster-announce-port', String(node.proxy.port), '--cluster-announce-bus-port', String(busPort)] : [];
+      node.process.start('redis-server', [...clusterNodeArgs({ port, busPort, dir: node.dir, nodeTimeoutMs: 1000, maxmemory: '64mb' }), ...announce]);
+    }
+  } catch (err) {
+    await remove();
+    throw err;
+  }
+  /** How clients (and redis-cli --cluster) reach a node. */
+  const address = (n: (typeof nodes)[number]): string => `127.0.0.1:${n.proxy?.port ?? n.port}`;
   try {
     for (const n of nodes) await waitUntil(COMPONENT, `PING on ${n.port}`, async () => cli(n.port, 'PING') === 'PONG', { timeoutMs: 15_000, log: n.process.log });
     const [m, , , r] = nodes as [(typeof nodes)[0], (typeof nodes)[0], (typeof nodes)[0], (typeof nodes)[0]];

@@ -46,6 +46,12 @@ function connectionOptions(opts: CacheRedisOptions): RedisOptions {
     commandTimeout: opts.commandTimeoutMs,
     // A connection attempt to a host that does not answer must not hold a reconnect for ioredis' default 10 s.
     connectTimeout: 1000,
+    // disconnect() ends the socket and destroys it only if it has not closed after this long
+    // (ioredis' default 2 s). The connections this process drops on purpose are silent ones (a
+    // missed heartbeat PING): nothing answers their FIN, so every replacement, and the near-cache
+    // turning off for a lost tracking connection, waited 2 s for nothing. A healthy socket closes
+    // within a round trip.
+    disconnectTimeout: 200,
     retryStrategy: backoff,
     // A subscriber (the settings service's invalidation listener) re-subscribes itself after a
     // reconnect: it must read its new CLIENT ID first, which RESP2 forbids once subscribed.
@@ -136,12 +142,13 @@ export function isRedisCluster(redis: CacheRedisClient): redis is Cluster {
 }
 
 /**
- * Replaces the client's connections in place: the one server's, or every node's of a cluster,
- * each node reconnecting with its own retry strategy. Not `Cluster.disconnect(true)`: that
- * empties the node pool at once, and a silent node's old socket, ending seconds later, removed
- * the new connection to that master by its address ('-node'), so the incarnation check ran
- * without that master, renewed every generation (a cold cache for every replica), and again
- * when the slot refresh brought it back.
+ * Replaces the client's connections: the one server's, or every node's of a cluster. A cluster
+ * node's connection does not reconnect (ioredis gives them no retry strategy): it ends, leaves
+ * the pool, and the periodic slot refresh (`slotsRefreshInterval`) connects to the node again.
+ * Not `Cluster.disconnect(true)`: that empties the node pool at once, and a silent node's old
+ * socket, ending seconds later, removed the new connection to that master by its address
+ * ('-node'), so the incarnation check ran without that master, renewed every generation (a cold
+ * cache for every replica), and again when the slot refresh brought it back.
  */
 export function reconnectInPlace(redis: CacheRedisClient): void {
   if (isRedisCluster(redis)) for (const node of redis.nodes('all')) node.disconnect(true);

@@ -34,7 +34,7 @@ afterAll(async () => {
   redisServer?.kill('SIGKILL');
 });
 
-it('a connected Redis that stops answering: reads wait at most the command timeout, then the breaker stops them waiting; writes are unaffected', async () => {
+it('a connected Redis that stops answering: reads wait at most the command timeout, then the breaker (or a replaced connection) stops them waiting; writes are unaffected', async () => {
   const server = t!;
   const accounts = Array.from({ length: 8 }, () => newAccount());
   const written = new Map<string, AccountSettings>();
@@ -75,9 +75,14 @@ it('a connected Redis that stops answering: reads wait at most the command timeo
   // second wait for Redis, as a retried command or an awaited fill would add, is 2×).
   process.stderr.write(`[measure] reads with Redis frozen: ${took.join(', ')} ms (command timeout ${COMMAND_TIMEOUT_MS} ms)\n`);
   for (const ms of took) expect(ms).toBeLessThan(COMMAND_TIMEOUT_MS * 1.5);
-  // The breaker opened, and the reads after it did not wait for Redis: the last four together
-  // took less than one command timeout would have cost one of them.
-  expect(await metricValue(server.running, 'settings_redis_circuit_open')).toBe(1);
+  // The reads after the first few did not wait for Redis: the last four together took less
+  // than one command timeout would have cost one of them. Either the breaker opened, or a
+  // heartbeat replaced the connection first (the near-cache's, whose once-a-second check of the
+  // data connection timed out; or the data connections' own PING, after 3 s), and its successor
+  // is not ready while Redis is frozen, so reads go to PostgreSQL without asking it. Which comes
+  // first depends on this machine's timing.
+  const open = await metricValue(server.running, 'settings_redis_circuit_open');
+  expect(open === 1 || server.running.redis.status !== 'ready').toBe(true);
   expect(took.slice(-4).reduce((s, ms) => s + ms, 0)).toBeLessThan(COMMAND_TIMEOUT_MS);
 
   // A save goes to PostgreSQL only, and the next read (breaker open) returns it.
@@ -88,9 +93,12 @@ it('a connected Redis that stops answering: reads wait at most the command timeo
 
 it('after Redis answers again, one probe once REDIS_BREAKER_OPEN_MS has passed closes the breaker and reads are served from the cache again', async () => {
   const OPEN_MS = 3000;
-  // A server of its own, with a short breaker wait, on the same redis-server (thawed first if the test above left it frozen).
+  // A server of its own, with a short breaker wait, on the same redis-server (thawed first if the
+  // test above left it frozen). A 400 ms command timeout: the three reads that open the breaker
+  // then take ~1.2 s, well before the heartbeat would replace the connection (3 s of unanswered
+  // PINGs), which is not what this test is about.
   process.kill(redisServer!.pid!, 'SIGCONT');
-  const server = await startTestServer({ REDIS_URL: t!.config.REDIS_URL, REDIS_COMMAND_TIMEOUT_MS: String(COMMAND_TIMEOUT_MS), REDIS_BREAKER_FAILURE_THRESHOLD: '3', REDIS_BREAKER_OPEN_MS: String(OPEN_MS) });
+  const server = await startTestServer({ REDIS_URL: t!.config.REDIS_URL, REDIS_COMMAND_TIMEOUT_MS: '400', REDIS_BREAKER_FAILURE_THRESHOLD: '3', REDIS_BREAKER_OPEN_MS: String(OPEN_MS) });
   try {
     const accounts = Array.from({ length: 4 }, () => newAccount());
     for (const a of accounts) await server.call('updateAccountSettings', { accountSettings: AccountSettings.fromPartial({ name: `accounts/${a}/settings`, displayName: `row ${a}` }), allowMissing: true });

@@ -10,10 +10,11 @@ import { db, deleteAccounts, metricValue, startTestServer, waitFor, type TestSer
  * proxy whose port the node announces, so the client's slot map names the proxies. One master's
  * proxy then silences every client connection through it (nothing closed, the cluster itself
  * notices nothing: its bus is direct). A replica without the near-cache (every read asks Redis)
- * must replace its connections node by node (`reconnectInPlace`) and read from Redis again
- * within seconds, with the same servers behind them: no generation renewed. Replacing them with
- * `Cluster.disconnect(true)` emptied the node pool, and the incarnation check then compared the
- * run ids without that master: every generation renewed, a cold cache for every replica.
+ * must close that master's connection (its PING heartbeat), connect to it again (the slot
+ * refresh) and read from Redis again within seconds, with the same servers behind them: no
+ * generation renewed. Counting the reads' own round trips never replaced it: once the
+ * incarnation check had timed out on the silent master no read went to Redis, and every read
+ * went to PostgreSQL for good.
  *
  * Then non-guarantee 18 on a cluster: a replica serving a key from its near-cache whose tracking
  * connection to that key's master goes silent (its pushes lost, nothing closed) notices within
@@ -33,10 +34,13 @@ beforeAll(async () => {
   t = await startTestServer({ REDIS_CLUSTER_NODES: cluster.nodes, NEAR_CACHE_ENABLED: 'false', REDIS_COMMAND_TIMEOUT_MS: '300', REDIS_BREAKER_OPEN_MS: '500' });
 });
 afterAll(async () => {
-  await deleteAccounts(made);
-  await t?.close();
-  await l1?.close();
-  await cluster?.remove();
+  // The cluster's redis-server processes are detached: removed whatever else fails.
+  try {
+    await deleteAccounts(made);
+    await Promise.allSettled([t?.close(), l1?.close()]);
+  } finally {
+    await cluster?.remove();
+  }
 });
 
 const hits = (): Promise<number> => metricValue(t!.running, 'settings_cache_requests_total', { space: 'account-settings', result: 'hit' });
@@ -51,7 +55,7 @@ async function servedFromRedis(name: string, displayName: string, timeoutMs: num
   }, timeoutMs, what);
 }
 
-it("a master's connection gone silent is replaced in place: reads are served from Redis again within seconds, and no generation is renewed", async () => {
+it("a master's connection gone silent is replaced: reads are served from Redis again within seconds, and no generation is renewed", async () => {
   const account = cluster!.idWithKeyOn(cluster!.master, 'silent-node', (id) => cacheKeys.accountSettings(id).key);
   made.push(account);
   const name = `accounts/${account}/settings`;
@@ -66,10 +70,14 @@ it("a master's connection gone silent is replaced in place: reads are served fro
   expect(await metricValue(t!.running, 'settings_redis_silent_connection_resets_total')).toBeGreaterThanOrEqual(1);
   expect(await metricValue(t!.running, 'settings_redis_circuit_open')).toBe(0);
 
-  // The silenced sockets end seconds after their replacements were opened: the cache must stay
-  // trusted through that, on the same servers.
-  const until = Date.now() + 6000;
-  while (Date.now() < until) await servedFromRedis(name, 'cached', 10_000, 'reads served from Redis after the old sockets ended');
+  // Recovered for good, on the same servers: every read for the next seconds (the heartbeat and
+  // the slot refresh keep running) is a Redis hit, and no generation was renewed.
+  const hitsBefore = await hits();
+  for (let i = 0; i < 20; i++) {
+    expect((await t!.call('getAccountSettings', { name })).displayName).toBe('cached');
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  expect((await hits()) - hitsBefore).toBe(20);
   expect(await renewed()).toBe(renewedBefore);
 });
 
@@ -104,8 +112,10 @@ it("a tracking connection to one master gone silent: its missed PING drops the n
   await waitFor(async () => (await displayNameOf()) === 'after', 15_000, "'after' served");
   const ms = Date.now() - since;
   process.stderr.write(`[measure] tracking connection silenced, change marked → 'after' served: ${ms} ms\n`);
-  // A PING every second, failing after the command timeout, then the near-cache off and a read of Redis.
-  expect(ms).toBeLessThanOrEqual(1000 + COMMAND_TIMEOUT_MS + 2000);
+  // A PING every second, failing after the command timeout, then the connection dropped (at
+  // most 200 ms: disconnectTimeout), the near-cache off and a read of Redis; 1.8 s of margin for
+  // timers late on a busy machine.
+  expect(ms).toBeLessThanOrEqual(1000 + COMMAND_TIMEOUT_MS + 200 + 1800);
   for (let i = 0; i < 10; i++) expect(await displayNameOf()).toBe('after');
   // Tracking is back on a new connection to that master.
   expect(await l1.running.nearCache!.tracking.waitOn(15_000)).toBe(true);
