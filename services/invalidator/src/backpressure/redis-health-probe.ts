@@ -1,4 +1,5 @@
-import { hashTagForSlot, invalidatorProbeKey, isRedisCluster, reconnectInPlace, SilentConnectionReset, type CacheRedisClient, type Logger } from '@settings/shared';
+import type Redis from 'ioredis';
+import { hashTagForSlot, invalidatorProbeKey, isRedisCluster, SilentConnectionReset, type CacheRedisClient, type Logger } from '@settings/shared';
 
 export interface RedisHealthProbeOptions {
   /** How often Redis is probed (also how soon a paused consumer resumes after Redis returns). */
@@ -23,18 +24,28 @@ export class RedisHealthProbe {
   private isHealthy = false;
   private readonly listeners: Array<(healthy: boolean) => void> = [];
   /**
-   * The probe is the one round trip made whatever else happens: while its connection is silent
-   * (every probe timed out, for 3 s), the connection is replaced. Without it the consumer stayed
-   * paused for good, liveness green, until TCP keepalive noticed hours later.
+   * The probe is the one round trip made whatever else happens: a connection whose every probe
+   * timed out for 3 s (silent: nothing closed, no byte answered) is replaced. Without it the
+   * consumer stayed paused for good, liveness green, until TCP keepalive noticed hours later.
+   * Counted per connection (on a cluster, per master): only the silent master's is closed, the
+   * others' answers do not start its count over, and ioredis' periodic slot refresh connects to
+   * that master again (a cluster node's connection does not reconnect by itself).
    */
-  private readonly silent: SilentConnectionReset;
+  private readonly silent = new WeakMap<Redis, SilentConnectionReset>();
 
   constructor(
     private readonly redis: CacheRedisClient,
     private readonly opts: RedisHealthProbeOptions,
     private readonly log: Logger,
-  ) {
-    this.silent = new SilentConnectionReset(() => reconnectInPlace(redis), log, { afterTimeouts: 3, afterMs: 3000, onReset: opts.onSilentReset });
+  ) {}
+
+  private silentOf(connection: Redis): SilentConnectionReset {
+    let reset = this.silent.get(connection);
+    if (!reset) {
+      reset = new SilentConnectionReset(() => connection.disconnect(true), this.log, { afterTimeouts: 3, afterMs: 3000, onReset: this.opts.onSilentReset });
+      this.silent.set(connection, reset);
+    }
+    return reset;
   }
 
   get healthy(): boolean {
@@ -62,11 +73,9 @@ export class RedisHealthProbe {
     let ok: boolean;
     try {
       ok = await this.writeProbes(Math.max(1000, this.opts.intervalMs * 5));
-      this.silent.observe();
     } catch (err) {
       if (this.isHealthy) this.log.warn({ err: (err as Error).message }, 'Redis health probe failed');
       ok = false;
-      this.silent.observe(err);
     }
     if (ok && !this.isHealthy) this.log.info('Redis health probe succeeded: Redis is healthy');
     this.isHealthy = ok;
@@ -94,7 +103,7 @@ export class RedisHealthProbe {
   private async writeProbes(ttlMs: number): Promise<boolean> {
     const value = String(Date.now());
     const redis = this.redis;
-    if (!isRedisCluster(redis)) return (await redis.set(invalidatorProbeKey(), value, 'PX', ttlMs)) === 'OK';
+    if (!isRedisCluster(redis)) return (await this.observed(redis, redis.set(invalidatorProbeKey(), value, 'PX', ttlMs))) === 'OK';
     // The first slot of each master in the client's slot map (`slots[slot][0]` is its master).
     const firstSlot = new Map<string, number>();
     redis.slots.forEach((owners, slot) => {
@@ -102,7 +111,28 @@ export class RedisHealthProbe {
       if (master !== undefined && !firstSlot.has(master)) firstSlot.set(master, slot);
     });
     if (firstSlot.size === 0) return false;
-    const replies = await Promise.all([...firstSlot.values()].map((slot) => redis.set(`v1:{${hashTagForSlot(slot)}}:invalidator-probe`, value, 'PX', ttlMs)));
-    return replies.every((r) => r === 'OK');
+    const connections = new Map(redis.nodes('master').map((node) => [`${node.options.host ?? ''}:${node.options.port ?? ''}`, node]));
+    // Every master's outcome is observed before the probe fails on the first error.
+    const replies = await Promise.allSettled(
+      [...firstSlot].map(([master, slot]) => {
+        const write = redis.set(`v1:{${hashTagForSlot(slot)}}:invalidator-probe`, value, 'PX', ttlMs);
+        const connection = connections.get(master);
+        return connection ? this.observed(connection, write) : write;
+      }),
+    );
+    for (const r of replies) if (r.status === 'rejected') throw r.reason;
+    return replies.every((r) => r.status === 'fulfilled' && r.value === 'OK');
+  }
+
+  /** `write`'s outcome, counted for the connection it went over (see `silent`). */
+  private async observed<T>(connection: Redis, write: Promise<T>): Promise<T> {
+    try {
+      const reply = await write;
+      this.silentOf(connection).observe();
+      return reply;
+    } catch (err) {
+      this.silentOf(connection).observe(err);
+      throw err;
+    }
   }
 }

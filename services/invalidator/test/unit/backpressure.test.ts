@@ -1,4 +1,4 @@
-import { createLogger, type CacheRedisClient } from '@settings/shared';
+import { createLogger, hashTagForSlot, type CacheRedisClient } from '@settings/shared';
 import { AdaptiveRate } from '../../src/backpressure/adaptive-rate';
 import { InflightLimit } from '../../src/backpressure/inflight-limit';
 import { mainThreadCpuSeconds, RedisCpuSampler, UNKNOWN_AFTER_SAMPLES } from '../../src/backpressure/redis-cpu';
@@ -226,6 +226,38 @@ describe('RedisHealthProbe', () => {
       expect(calls).toBeGreaterThanOrEqual(3);
     } finally {
       probe.stop();
+    }
+  });
+
+  it("on a cluster, closes only the silent master's connection, while the other master answers (its answers do not start the count over)", async () => {
+    jest.useFakeTimers();
+    try {
+      const master = (port: number) => ({ options: { host: '127.0.0.1', port }, disconnect: jest.fn() });
+      const silent = master(7001);
+      const answering = master(7002);
+      // Slot 0 is served by the silent master, slot 1 by the other; a write to slot 0 times out.
+      const cluster = {
+        isCluster: true,
+        slots: [['127.0.0.1:7001'], ['127.0.0.1:7002']],
+        nodes: () => [silent, answering],
+        set: async (key: string) => {
+          if (key.includes(`{${hashTagForSlot(0)}}`)) throw new Error('Command timed out');
+          return 'OK';
+        },
+      };
+      const resets = jest.fn();
+      const probe = new RedisHealthProbe(cluster as unknown as CacheRedisClient, { intervalMs: 1000, onSilentReset: resets }, createLogger('test', 'silent'));
+      for (let i = 0; i < 3; i++) {
+        await expect(probe.probe()).resolves.toBe(false);
+        jest.advanceTimersByTime(1000);
+      }
+      expect(silent.disconnect).not.toHaveBeenCalled(); // 3 timeouts, 2 s since the first
+      await probe.probe();
+      expect(silent.disconnect).toHaveBeenCalledWith(true);
+      expect(answering.disconnect).not.toHaveBeenCalled();
+      expect(resets).toHaveBeenCalledTimes(1);
+    } finally {
+      jest.useRealTimers();
     }
   });
 });
