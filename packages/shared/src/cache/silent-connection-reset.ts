@@ -1,3 +1,4 @@
+import type Redis from 'ioredis';
 import type { Logger } from '../observability/logger';
 
 /** What ioredis' command timeout rejects with (stall-aware-command-timeout.ts keeps the text). */
@@ -52,5 +53,32 @@ export class SilentConnectionReset {
     this.timeouts = 0;
     this.opts.onReset?.();
     this.reconnect();
+  }
+}
+
+/**
+ * One SilentConnectionReset per connection (on a Redis Cluster, per master's): each connection
+ * is judged on its own answers, so another master's answers do not start a silent one's count
+ * over, and only the silent connection is closed (`disconnect(true)`; a cluster node's
+ * connection does not reconnect by itself: ioredis' slot refresh connects to the node again).
+ * Weak: ioredis makes a new connection object for a node it forgets and learns again.
+ */
+export class SilentConnectionResets {
+  private readonly resets = new WeakMap<Redis, SilentConnectionReset>();
+
+  constructor(
+    private readonly log: Logger,
+    private readonly opts: SilentConnectionResetOptions,
+  ) {}
+
+  /** One round trip's outcome on `connection`: `err` undefined when it was answered. */
+  observe(connection: Redis, err?: unknown): void {
+    let reset = this.resets.get(connection);
+    if (!reset) {
+      const log = this.log.child({ node: `${connection.options.host ?? ''}:${connection.options.port ?? ''}` });
+      reset = new SilentConnectionReset(() => connection.disconnect(true), log, this.opts);
+      this.resets.set(connection, reset);
+    }
+    reset.observe(err);
   }
 }

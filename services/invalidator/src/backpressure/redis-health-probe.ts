@@ -1,5 +1,5 @@
 import type Redis from 'ioredis';
-import { hashTagForSlot, invalidatorProbeKey, isRedisCluster, SilentConnectionReset, type CacheRedisClient, type Logger } from '@settings/shared';
+import { hashTagForSlot, invalidatorProbeKey, isRedisCluster, SilentConnectionResets, type CacheRedisClient, type Logger } from '@settings/shared';
 
 export interface RedisHealthProbeOptions {
   /** How often Redis is probed (also how soon a paused consumer resumes after Redis returns). */
@@ -31,21 +31,14 @@ export class RedisHealthProbe {
    * others' answers do not start its count over, and ioredis' periodic slot refresh connects to
    * that master again (a cluster node's connection does not reconnect by itself).
    */
-  private readonly silent = new WeakMap<Redis, SilentConnectionReset>();
+  private readonly silent: SilentConnectionResets;
 
   constructor(
     private readonly redis: CacheRedisClient,
     private readonly opts: RedisHealthProbeOptions,
     private readonly log: Logger,
-  ) {}
-
-  private silentOf(connection: Redis): SilentConnectionReset {
-    let reset = this.silent.get(connection);
-    if (!reset) {
-      reset = new SilentConnectionReset(() => connection.disconnect(true), this.log, { afterTimeouts: 3, afterMs: 3000, onReset: this.opts.onSilentReset });
-      this.silent.set(connection, reset);
-    }
-    return reset;
+  ) {
+    this.silent = new SilentConnectionResets(log, { afterTimeouts: 3, afterMs: 3000, onReset: opts.onSilentReset });
   }
 
   get healthy(): boolean {
@@ -128,10 +121,10 @@ export class RedisHealthProbe {
   private async observed<T>(connection: Redis, write: Promise<T>): Promise<T> {
     try {
       const reply = await write;
-      this.silentOf(connection).observe();
+      this.silent.observe(connection);
       return reply;
     } catch (err) {
-      this.silentOf(connection).observe(err);
+      this.silent.observe(connection, err);
       throw err;
     }
   }

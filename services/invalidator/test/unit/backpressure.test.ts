@@ -193,7 +193,7 @@ describe('backoffMs', () => {
 
 describe('RedisHealthProbe', () => {
   // A Redis that takes every probe write.
-  const healthyRedis = { isCluster: false, set: async () => 'OK' } as unknown as CacheRedisClient;
+  const healthyRedis = { isCluster: false, options: { host: '127.0.0.1', port: 6379 }, set: async () => 'OK' } as unknown as CacheRedisClient;
   const probeWithLog = (intervalMs: number) => {
     const lines: Array<Record<string, unknown>> = [];
     const log = createLogger('test', 'info', { write: (line: string) => lines.push(JSON.parse(line) as Record<string, unknown>) });

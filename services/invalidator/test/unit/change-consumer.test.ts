@@ -35,7 +35,7 @@ function harness(send: (record: ProducerRecord) => Promise<unknown> = async () =
   const lines: Array<Record<string, unknown>> = [];
   const log = createLogger('test', 'info', { write: (line: string) => lines.push(JSON.parse(line) as Record<string, unknown>) });
   const metrics = createInvalidatorMetrics();
-  const probe = new RedisHealthProbe({ isCluster: false, set: async () => 'OK' } as unknown as CacheRedisClient, { intervalMs: 1000 }, log);
+  const probe = new RedisHealthProbe({ isCluster: false, options: { host: '127.0.0.1', port: 6379 }, set: async () => 'OK' } as unknown as CacheRedisClient, { intervalMs: 1000 }, log);
   const options = { groupId: 'g', topics: ['t1', 't2'], dlqTopic: 'dlq', chunkSize: 10, sessionTimeoutMs: 30_000, rebalanceTimeoutMs: 30_000, dlqMaxAttempts: 3, dlqMaxSendBytes: 16 * 1024 };
   const evictor = { apply: async () => ({ written: 0 }) } as unknown as RedisEvictor;
   const consumer = new ChangeConsumer(kafka, evictor, probe, options, log, metrics);

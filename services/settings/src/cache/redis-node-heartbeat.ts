@@ -1,5 +1,4 @@
-import type Redis from 'ioredis';
-import { dataServers, SilentConnectionReset, type CacheRedisClient, type Logger } from '@settings/shared';
+import { dataServers, SilentConnectionResets, type CacheRedisClient, type Logger } from '@settings/shared';
 
 /** As often as the near-cache's tracking heartbeat (invalidation-tracking.ts): one PING per connection per second. */
 export const REDIS_HEARTBEAT_MS = 1000;
@@ -24,15 +23,15 @@ export interface RedisNodeHeartbeatOptions {
  * idle replica before a caller pays for it.
  */
 export class RedisNodeHeartbeat {
-  /** Per connection object: ioredis makes a new one for a node it forgets and learns again. */
-  private readonly resets = new WeakMap<Redis, SilentConnectionReset>();
+  private readonly silent: SilentConnectionResets;
   private readonly timer: NodeJS.Timeout;
 
   constructor(
     private readonly redis: CacheRedisClient,
-    private readonly log: Logger,
-    private readonly opts: RedisNodeHeartbeatOptions,
+    log: Logger,
+    opts: RedisNodeHeartbeatOptions,
   ) {
+    this.silent = new SilentConnectionResets(log, { afterTimeouts: 3, afterMs: 3000, onReset: opts.onReset });
     this.timer = setInterval(() => this.beat(), opts.intervalMs).unref();
   }
 
@@ -44,21 +43,10 @@ export class RedisNodeHeartbeat {
     for (const node of dataServers(this.redis)) {
       // Connecting or reconnecting: ioredis queues the PING, and a silence is not what holds it up.
       if (node.status !== 'ready') continue;
-      const reset = this.resetOf(node);
       node.ping().then(
-        () => reset.observe(),
-        (err: unknown) => reset.observe(err),
+        () => this.silent.observe(node),
+        (err: unknown) => this.silent.observe(node, err),
       );
     }
-  }
-
-  private resetOf(node: Redis): SilentConnectionReset {
-    let reset = this.resets.get(node);
-    if (!reset) {
-      const log = this.log.child({ node: `${node.options.host ?? ''}:${node.options.port ?? ''}` });
-      reset = new SilentConnectionReset(() => node.disconnect(true), log, { afterTimeouts: 3, afterMs: 3000, onReset: this.opts.onReset });
-      this.resets.set(node, reset);
-    }
-    return reset;
   }
 }
