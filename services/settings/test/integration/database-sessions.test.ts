@@ -122,6 +122,10 @@ describe('a one-statement save that runs out of time after it was sent', () => {
     // transaction has already committed locally". Reset right after the save.
     await db(`ALTER SYSTEM SET synchronous_standby_names = 'settings_test_absent_standby'`);
     await db('SELECT pg_reload_conf()');
+    // pg_reload_conf() only signals the postmaster: a save sent before it reloaded committed at
+    // once (seen on CI). A new session sees the setting once the postmaster has reloaded, which
+    // it does right before it signals every backend, the service's pooled ones included.
+    await waitFor(async () => (await db('SHOW synchronous_standby_names'))[0]?.synchronous_standby_names === 'settings_test_absent_standby', 5000, 'the setting reloaded');
     let err;
     try {
       err = await expectError(() => t!.call('updateAccountSettings', { ...settings(a, 'after'), accountSettings: { ...settings(a, 'after').accountSettings, etag: created.etag } }));
