@@ -1,5 +1,6 @@
 import net from 'node:net';
-import { Transform } from 'node:stream';
+import type { Transform } from 'node:stream';
+import { lateBy } from './late-replies';
 
 /**
  * A TCP proxy in front of one local port that injects network faults nothing closes:
@@ -82,19 +83,4 @@ export async function startFaultProxy(targetPort: number): Promise<FaultProxy> {
       await new Promise<void>((resolve) => proxy.close(() => resolve()));
     },
   };
-}
-
-/** Passes every chunk on `delayMs()` after it came, in order (a chunk never overtakes an earlier one). */
-function lateBy(delayMs: () => number): Transform {
-  let last = 0;
-  return new Transform({
-    transform(chunk: Buffer, _encoding, done) {
-      const ms = delayMs();
-      if (ms <= 0 && last <= Date.now()) return done(null, chunk);
-      const due = Math.max(Date.now() + ms, last);
-      last = due;
-      setTimeout(() => this.push(chunk), due - Date.now());
-      done();
-    },
-  });
 }
