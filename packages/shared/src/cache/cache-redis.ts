@@ -1,6 +1,7 @@
 import Redis, { Cluster, type RedisOptions } from 'ioredis';
 import { withCacheScripts, type CacheScriptCommands } from './cache-scripts';
 import { installStallAwareCommandTimeout } from './stall-aware-command-timeout';
+import { keySlot } from './key-slots';
 
 /**
  * The cache's Redis: one server (`REDIS_URL`) or a Redis Cluster (`REDIS_CLUSTER_NODES`). Both
@@ -142,17 +143,16 @@ export function isRedisCluster(redis: CacheRedisClient): redis is Cluster {
 }
 
 /**
- * Replaces the client's connections: the one server's, or every node's of a cluster. A cluster
- * node's connection does not reconnect (ioredis gives them no retry strategy): it ends, leaves
- * the pool, and the periodic slot refresh (`slotsRefreshInterval`) connects to the node again.
- * Not `Cluster.disconnect(true)`: that empties the node pool at once, and a silent node's old
- * socket, ending seconds later, removed the new connection to that master by its address
- * ('-node'), so the incarnation check ran without that master, renewed every generation (a cold
- * cache for every replica), and again when the slot refresh brought it back.
+ * The connection that serves `key`: the one server's, or on a cluster the connection to its
+ * slot's master as the client's slot map has it (undefined until the map names a master the
+ * client holds a connection to). For a caller that judges one connection by its own round trips
+ * (SilentConnectionResets): closing every node's, when one master was silent, dropped healthy
+ * connections too.
  */
-export function reconnectInPlace(redis: CacheRedisClient): void {
-  if (isRedisCluster(redis)) for (const node of redis.nodes('all')) node.disconnect(true);
-  else redis.disconnect(true);
+export function connectionForKey(redis: CacheRedisClient, key: string): Redis | undefined {
+  if (!isRedisCluster(redis)) return redis;
+  const owner = redis.slots[keySlot(key)]?.[0];
+  return owner === undefined ? undefined : redis.nodes('master').find((node) => `${node.options.host ?? ''}:${node.options.port ?? ''}` === owner);
 }
 
 /**

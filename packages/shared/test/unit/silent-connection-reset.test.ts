@@ -1,4 +1,5 @@
-import { createLogger, SilentConnectionReset } from '../../src';
+import type Redis from 'ioredis';
+import { connectionForKey, createLogger, keySlot, SilentConnectionReset, type CacheRedisClient } from '../../src';
 
 const timeout = (): Error => new Error('Command timed out');
 
@@ -52,5 +53,29 @@ describe('SilentConnectionReset', () => {
       expect(h.reconnects).toBe(0);
       h.reset.observe(undefined);
     }
+  });
+});
+
+describe('connectionForKey (which connection a caller of one key judges)', () => {
+  const node = (host: string, port: number): Redis => ({ options: { host, port } }) as unknown as Redis;
+  const masters = [node('10.0.0.1', 7000), node('10.0.0.2', 7001), node('10.0.0.3', 7002)];
+  const key = 'v1:{audit}:samples';
+  const cluster = (owner: string | undefined): CacheRedisClient => {
+    const slots: string[][] = [];
+    if (owner !== undefined) slots[keySlot(key)] = [owner, '10.0.0.9:7009'];
+    return { isCluster: true, slots, nodes: () => masters } as unknown as CacheRedisClient;
+  };
+
+  it("on a cluster, is the connection to the master of the key's slot, not another master's", () => {
+    expect(connectionForKey(cluster('10.0.0.2:7001'), key)).toBe(masters[1]);
+  });
+
+  it('on a cluster whose slot map does not name the key yet, is none (nothing to judge)', () => {
+    expect(connectionForKey(cluster(undefined), key)).toBeUndefined();
+  });
+
+  it('on one Redis, is the client itself', () => {
+    const single = { isCluster: false } as unknown as CacheRedisClient;
+    expect(connectionForKey(single, key)).toBe(single);
   });
 });

@@ -1,5 +1,5 @@
 import { hostname } from 'node:os';
-import { auditSamplesKey, createCacheRedis, decodeAuditSample, reconnectInPlace, SilentConnectionReset, type AuditSample, type Logger } from '@settings/shared';
+import { auditSamplesKey, connectionForKey, createCacheRedis, decodeAuditSample, SilentConnectionResets, type AuditSample, type Logger } from '@settings/shared';
 
 export interface SampleSource {
   /** The next samples, at most `max` (blocks up to about a second); malformed entries are counted in `malformed`. */
@@ -22,9 +22,14 @@ export function redisSampleStream(url: string, group: string, log: Logger, opts:
   redis.on('error', (err: Error) => log.debug({ err: err.message }, 'audit stream connection error'));
   // Gone silent (nothing closed), every read timed out and the auditor stopped auditing for
   // hours, with a debug line per second: replaced after two reads timed out, 3 s apart or more.
-  const silent = new SilentConnectionReset(() => reconnectInPlace(redis), log, { afterTimeouts: 2, afterMs: 3000, onReset: opts.onSilentReset });
+  // Only the connection the reads went over (on a cluster, the stream's master's).
+  const silent = new SilentConnectionResets(log, { afterTimeouts: 2, afterMs: 3000, onReset: opts.onSilentReset });
   const consumer = `${hostname()}-${process.pid}`;
   const key = auditSamplesKey();
+  const observe = (err?: unknown): void => {
+    const connection = connectionForKey(redis, key);
+    if (connection) silent.observe(connection, err);
+  };
   let groupReady = false;
 
   async function ensureGroup(): Promise<void> {
@@ -45,9 +50,9 @@ export function redisSampleStream(url: string, group: string, log: Logger, opts:
       let reply: StreamReply;
       try {
         reply = (await redis.call('XREADGROUP', 'GROUP', group, consumer, 'COUNT', String(count), 'BLOCK', String(blockMs), 'NOACK', 'STREAMS', key, '>')) as StreamReply;
-        silent.observe();
+        observe();
       } catch (err) {
-        silent.observe(err);
+        observe(err);
         // A Redis that restarted empty lost the group: create it again on the next read.
         if (/NOGROUP/.test((err as Error).message)) groupReady = false;
         throw err;
