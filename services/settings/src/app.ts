@@ -89,7 +89,8 @@ export async function startSettingsServer(config: SettingsConfig, log: Logger, o
     },
   });
   metrics.circuitOpen.set(0);
-  const incarnation = new IncarnationGate(redis, log, metrics);
+  // Bounded: a check is a handful of round trips, each bounded by the command timeout.
+  const incarnation = new IncarnationGate(redis, log, metrics, Math.max(1000, 10 * config.REDIS_COMMAND_TIMEOUT_MS));
   // What Redis tracking reports, for Watch streams too (src/watch).
   const keyChanges = new KeyChangeBroadcast();
   const nearCache = config.NEAR_CACHE_ENABLED ? startNearCache(config, redis, metrics, log, keyChanges) : undefined;

@@ -30,6 +30,14 @@ export class IncarnationGate {
     private readonly redis: CacheRedisClient,
     private readonly log: Logger,
     private readonly metrics: SettingsMetrics,
+    /**
+     * Longest one check may take before it counts as failed (and is tried again). A check's
+     * command re-sent by ioredis' cluster client during a failover (a closed connection is
+     * retried after a slot refresh) could stay unanswered for good: the check never ended, every
+     * later request only queued behind it, and the cache stayed untrusted (every read from
+     * PostgreSQL) with nothing logged. Seen once on a fresh-clone CI run of the failover test.
+     */
+    private readonly checkTimeoutMs = 5000,
   ) {
     redis.on('ready', () => void this.verify());
     redis.on('close', () => this.distrust());
@@ -112,8 +120,14 @@ export class IncarnationGate {
     // The masters the check compares (it reads their run ids now); one that shows up meanwhile
     // closes the gate (refresh, +node) and this check's result is dropped.
     const masters = isRedisCluster(this.redis) ? new Set(masterList(this.redis)) : new Set<string>();
+    let bound: NodeJS.Timeout | undefined;
     try {
-      const { runId, renewed } = await checkRedisIncarnation(this.redis);
+      // A check that ends after its bound is dropped: renewing the generations late is harmless
+      // (more misses), and it cannot open the gate.
+      const unanswered = new Promise<never>((_, reject) => {
+        bound = setTimeout(() => reject(new Error(`no answer within ${this.checkTimeoutMs} ms`)), this.checkTimeoutMs);
+      });
+      const { runId, renewed } = await Promise.race([checkRedisIncarnation(this.redis), unanswered]);
       if (connection !== this.connection) return;
       this.verifiedMasters = masters;
       if (renewed) {
@@ -128,6 +142,8 @@ export class IncarnationGate {
       setTimeout(() => {
         if (connection === this.connection && this.redis.status === 'ready') void this.verify();
       }, 500).unref();
+    } finally {
+      clearTimeout(bound);
     }
   }
 }

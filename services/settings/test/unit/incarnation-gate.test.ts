@@ -92,4 +92,17 @@ describe('IncarnationGate on a Redis Cluster', () => {
     expect(await gate.waitTrusted(2000)).toBe(true);
     expect(await renewed()).toBe(before);
   });
+
+  it('a check that never answers counts as failed after its bound: the next one runs, and the cache is trusted again (a failover, renewed)', async () => {
+    const cluster = new FakeCluster();
+    cluster.setMasters([[7000, 'aaaa'], [7001, 'bbbb']]);
+    const metrics = createSettingsMetrics();
+    // The first check's read is never answered (a command ioredis re-sent during a failover).
+    const get = cluster.get.bind(cluster);
+    let reads = 0;
+    cluster.get = (key: string) => (++reads === 1 ? new Promise<string | null>(() => undefined) : get(key));
+    const gate = new IncarnationGate(cluster as unknown as CacheRedisClient, createLogger('test', 'silent'), metrics, 100);
+    expect(await gate.waitTrusted(2000)).toBe(true);
+    expect((await metrics.generationsRenewed.get()).values[0]?.value).toBe(1);
+  });
 });
