@@ -110,8 +110,10 @@ it('after Redis answers again, one probe once REDIS_BREAKER_OPEN_MS has passed c
     // Frozen: three reads that need Redis fail there and open the breaker.
     process.kill(redisServer!.pid!, 'SIGSTOP');
     for (const a of accounts.slice(1)) await server.call('getAccountSettings', { name: `accounts/${a}/settings` });
-    expect(await metricValue(server.running, 'settings_redis_circuit_open')).toBe(1);
+    // Taken after the breaker opened (inside the last read, which then went to PostgreSQL): the
+    // wait measured from here may be a few ms short of the breaker's own (seen: 2,999 ms).
     const openedAt = Date.now();
+    expect(await metricValue(server.running, 'settings_redis_circuit_open')).toBe(1);
     process.kill(redisServer!.pid!, 'SIGCONT');
 
     // Open: reads come from PostgreSQL without asking Redis, although it answers again.
@@ -128,7 +130,7 @@ it('after Redis answers again, one probe once REDIS_BREAKER_OPEN_MS has passed c
       OPEN_MS + 10_000,
       'the breaker closed after its probe',
     );
-    expect(Date.now() - openedAt).toBeGreaterThanOrEqual(OPEN_MS);
+    expect(Date.now() - openedAt).toBeGreaterThanOrEqual(OPEN_MS - 50);
     const hitsAfter = await hits();
     await waitFor(async () => (await server.call('getAccountSettings', { name: warm }), (await hits()) > hitsAfter), 5000, 'a cache hit after the breaker closed');
   } finally {
