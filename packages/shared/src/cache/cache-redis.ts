@@ -152,7 +152,15 @@ export function isRedisCluster(redis: CacheRedisClient): redis is Cluster {
 export function connectionForKey(redis: CacheRedisClient, key: string): Redis | undefined {
   if (!isRedisCluster(redis)) return redis;
   const owner = redis.slots[keySlot(key)]?.[0];
-  return owner === undefined ? undefined : redis.nodes('master').find((node) => `${node.options.host ?? ''}:${node.options.port ?? ''}` === owner);
+  return owner === undefined ? undefined : redis.nodes('master').find((node) => nodeAddress(node) === owner);
+}
+
+/**
+ * `host:port` of one connection, as a cluster's slot map names its nodes: the key by which the
+ * slot map, logs and per-server metrics refer to a server.
+ */
+export function nodeAddress(node: Redis): string {
+  return `${node.options.host ?? ''}:${node.options.port ?? ''}`;
 }
 
 /**

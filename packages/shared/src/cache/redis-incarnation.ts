@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import { dataServers, isRedisCluster, type CacheRedisClient } from './cache-redis';
+import { dataServers, isRedisCluster, nodeAddress, type CacheRedisClient } from './cache-redis';
 import { generationKey, KEY_SPACES, redisIncarnationKey, redisReplicationIdKey, type KeySpace } from './key-map';
 import { newGeneration } from './generation';
 import { ConfigError } from '../config/env-config';
@@ -94,7 +94,7 @@ async function currentIdentity(redis: CacheRedisClient): Promise<{ runId: string
     // not yet back, a failover the next slot refresh will show): comparing the others' run ids
     // would renew every generation now (a set without it) and again when it is back. The check
     // fails instead; the gate stays closed and checks again once the topology is whole.
-    const connected = new Set(servers.map((s) => `${s.options.host ?? ''}:${s.options.port ?? ''}`));
+    const connected = new Set(servers.map((s) => nodeAddress(s)));
     const named = new Set(redis.slots.map((owners) => owners?.[0]).filter((m): m is string => m !== undefined));
     const missing = [...named].filter((m) => !connected.has(m));
     if (missing.length > 0) throw new Error(`no connection yet to Redis Cluster master ${missing.join(', ')} of the slot map`);

@@ -1,5 +1,6 @@
 import type Redis from 'ioredis';
 import type { Logger } from '../observability/logger';
+import { nodeAddress } from './cache-redis';
 
 /** What ioredis' command timeout rejects with (stall-aware-command-timeout.ts keeps the text). */
 export function isCommandTimeout(err: unknown): boolean {
@@ -75,7 +76,7 @@ export class SilentConnectionResets {
   observe(connection: Redis, err?: unknown): void {
     let reset = this.resets.get(connection);
     if (!reset) {
-      const log = this.log.child({ node: `${connection.options.host ?? ''}:${connection.options.port ?? ''}` });
+      const log = this.log.child({ node: nodeAddress(connection) });
       reset = new SilentConnectionReset(() => connection.disconnect(true), log, this.opts);
       this.resets.set(connection, reset);
     }

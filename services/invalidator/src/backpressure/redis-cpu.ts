@@ -1,4 +1,4 @@
-import { dataServers, type CacheRedisClient } from '@settings/shared';
+import { dataServers, nodeAddress, type CacheRedisClient } from '@settings/shared';
 
 /**
  * How busy Redis's main thread is, from its own counters (`INFO cpu`: main-thread user+sys CPU
@@ -80,7 +80,7 @@ export class RedisCpuSampler {
     }
     const cpu = mainThreadCpuSeconds(info);
     const at = this.now();
-    const name = `${server.options.host ?? ''}:${server.options.port ?? ''}`;
+    const name = nodeAddress(server);
     const last = this.last.get(name);
     if (cpu !== undefined) this.last.set(name, { cpu, at });
     return cpu !== undefined && last ? Math.max(0, (cpu - last.cpu) / ((at - last.at) / 1000)) : undefined;

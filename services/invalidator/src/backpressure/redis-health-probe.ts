@@ -1,5 +1,5 @@
 import type Redis from 'ioredis';
-import { hashTagForSlot, invalidatorProbeKey, isRedisCluster, SilentConnectionResets, type CacheRedisClient, type Logger } from '@settings/shared';
+import { hashTagForSlot, invalidatorProbeKey, isRedisCluster, nodeAddress, SilentConnectionResets, type CacheRedisClient, type Logger } from '@settings/shared';
 
 export interface RedisHealthProbeOptions {
   /** How often Redis is probed (also how soon a paused consumer resumes after Redis returns). */
@@ -104,7 +104,7 @@ export class RedisHealthProbe {
       if (master !== undefined && !firstSlot.has(master)) firstSlot.set(master, slot);
     });
     if (firstSlot.size === 0) return false;
-    const connections = new Map(redis.nodes('master').map((node) => [`${node.options.host ?? ''}:${node.options.port ?? ''}`, node]));
+    const connections = new Map(redis.nodes('master').map((node) => [nodeAddress(node), node]));
     // Every master's outcome is observed before the probe fails on the first error.
     const replies = await Promise.allSettled(
       [...firstSlot].map(([master, slot]) => {

@@ -1,6 +1,6 @@
 import type Redis from 'ioredis';
 import type { Cluster } from 'ioredis';
-import { checkRedisIncarnation, isRedisCluster, type CacheRedisClient, type Logger } from '@settings/shared';
+import { checkRedisIncarnation, isRedisCluster, nodeAddress, type CacheRedisClient, type Logger } from '@settings/shared';
 import type { SettingsMetrics } from '../metrics';
 
 /**
@@ -150,7 +150,7 @@ export class IncarnationGate {
 
 /** The masters a cluster client knows now (host:port, as its slot map names them). */
 function masterList(cluster: Cluster): string[] {
-  return cluster.nodes('master').map((node) => `${node.options.host ?? ''}:${node.options.port ?? ''}`);
+  return cluster.nodes('master').map((node) => nodeAddress(node));
 }
 
 /** The masters a cluster client knows now, as one comparable string. */
