@@ -46,12 +46,8 @@ export class IncarnationGate {
         node.on('close', () => this.distrust());
         node.on('ready', () => void this.verify());
         this.distrust();
-        void this.verify();
       });
-      redis.on('-node', () => {
-        this.distrust();
-        void this.verify();
-      });
+      redis.on('-node', () => this.distrust());
       // A replica promoted to master emits no '+node' (ioredis only changes the role of a node
       // it knows), and the old master's '-node' comes only once its connection ends, ~2 s later
       // against a host that does not answer: the slot refresh is where the new master shows.
@@ -61,15 +57,23 @@ export class IncarnationGate {
         if (now === this.masters) return;
         this.masters = now;
         this.distrust();
-        void this.verify();
       });
     }
     if (redis.status === 'ready') void this.verify();
   }
 
+  /**
+   * Closes the gate and asks for a check: whatever closed it, a check runs after it (at once, or
+   * after the running one, or on the next 'ready' when the client is not ready now). Events that
+   * only closed the gate left it closed for good when no event asked again: a failover's slot
+   * refresh drops the old master ('-node', whose check ran) and its connection's 'close' comes a
+   * moment later, dropping that check's result; a 'close' while a failed check waited to be
+   * tried again cancelled the retry. Either way every read went to PostgreSQL, nothing logged.
+   */
   private distrust(): void {
     this.connection++;
     this.trusted = false;
+    void this.verify();
   }
 
   get isTrusted(): boolean {
@@ -128,12 +132,13 @@ export class IncarnationGate {
         bound = setTimeout(() => reject(new Error(`no answer within ${this.checkTimeoutMs} ms`)), this.checkTimeoutMs);
       });
       const { runId, renewed } = await Promise.race([checkRedisIncarnation(this.redis), unanswered]);
-      if (connection !== this.connection) return;
-      this.verifiedMasters = masters;
+      // Renewed is done, even by a check whose result is dropped below: counted and logged.
       if (renewed) {
         this.metrics.generationsRenewed.inc();
         this.log.warn({ runId }, 'Redis server changed (restart, failover or restore): renewed every generation; the cache starts cold, never stale');
       }
+      if (connection !== this.connection) return;
+      this.verifiedMasters = masters;
       this.trusted = true;
       for (const w of this.waiters.splice(0)) w();
     } catch (err) {

@@ -93,6 +93,42 @@ describe('IncarnationGate on a Redis Cluster', () => {
     expect(await renewed()).toBe(before);
   });
 
+  it("opens again when a dropped master's connection closes while the check after its '-node' runs (ioredis' slot refresh removes it first)", async () => {
+    const { cluster, gate, renewed } = await trustedGate();
+    const before = await renewed();
+    const oldMaster = new EventEmitter();
+    cluster.emit('+node', oldMaster);
+    expect(await gate.waitTrusted(1000)).toBe(true);
+    await settle();
+
+    // A failover's slot refresh: ioredis' pool drops the old master ('-node') and disconnects
+    // it; its 'close' comes a moment later, while the check that '-node' started runs. That
+    // check's result is dropped (an older connection); another must run.
+    cluster.setMasters([[7000, 'aaaa'], [7002, 'cccc']]);
+    cluster.emit('-node');
+    oldMaster.emit('close');
+    expect(gate.isTrusted).toBe(false);
+    expect(await gate.waitTrusted(2000)).toBe(true);
+    expect(await renewed()).toBeGreaterThan(before);
+  });
+
+  it('opens again when a connection closes while a failed check waits to be tried again', async () => {
+    const { cluster, gate } = await trustedGate();
+    const node = new EventEmitter();
+    cluster.emit('+node', node);
+    expect(await gate.waitTrusted(1000)).toBe(true);
+    await settle();
+
+    // A check fails (a master's INFO refused), and the node closes before the retry is due.
+    const masters = cluster.masters;
+    cluster.masters = [{ options: { host: '10.0.0.1', port: 7000 }, info: () => Promise.reject(new Error('Connection is closed.')) }];
+    cluster.emit('refresh');
+    await settle();
+    cluster.masters = masters;
+    node.emit('close');
+    expect(await gate.waitTrusted(2000)).toBe(true);
+  });
+
   it('a check that never answers counts as failed after its bound: the next one runs, and the cache is trusted again (a failover, renewed)', async () => {
     const cluster = new FakeCluster();
     cluster.setMasters([[7000, 'aaaa'], [7001, 'bbbb']]);
