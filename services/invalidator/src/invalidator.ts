@@ -5,6 +5,7 @@ import type { InvalidatorConfig } from './config';
 import { RedisHealthProbe } from './backpressure/redis-health-probe';
 import { backoffMs } from './backpressure/retry-backoff';
 import { ChangeConsumer } from './consumer/change-consumer';
+import { kafkajsLogCreator } from './consumer/kafkajs-log';
 import { ProgressWatchdog } from './consumer/progress-watchdog';
 import { RedisEvictor } from './eviction/redis-evictor';
 import { startAuditor } from './audit/start-auditor';
@@ -42,10 +43,7 @@ export async function startInvalidator(config: InvalidatorConfig, log: Logger, s
     brokers: config.KAFKA_BROKERS,
     ...kafkaSecurity,
     logLevel: kafkaLogLevel.WARN,
-    logCreator: () => ({ namespace, label, log: entry }) => {
-      const { message, ...extra } = entry;
-      log[label === 'ERROR' ? 'error' : 'warn']({ namespace, ...extra }, String(message));
-    },
+    logCreator: kafkajsLogCreator(log),
   });
   const topics = CACHED_TABLES.map((t) => changeTopic(config.KAFKA_TOPIC_PREFIX, t));
 

@@ -5,6 +5,7 @@ import { Client } from 'pg';
 import pino from 'pino';
 import { commonEnv, ConfigError, createCacheRedis, type CacheRedis, InvalidIdError, kafkaClientOptions, keySpacesNamed, loadEnv, renewGenerations } from '@settings/shared';
 import { pgRowVersions } from '../audit/row-versions';
+import { kafkajsLogCreator } from '../consumer/kafkajs-log';
 import { loadAdminInspectConfig, loadAdminKafkaConfig, type AdminKafkaConfig } from './admin-config';
 import { describeCdcHeal, loadHealCdcGapConfig, runCdcHeal } from './cdc-heal';
 import { formatDeadLetter, readDeadLetters, replayableTopics, type DeadLetterRecord } from './dead-letters';
@@ -48,10 +49,7 @@ function adminKafka(config: AdminKafkaConfig): Kafka {
     brokers: config.KAFKA_BROKERS,
     ...kafkaClientOptions(config),
     logLevel: kafkaLogLevel.WARN,
-    logCreator: () => ({ namespace, label, log: entry }) => {
-      const { message, ...extra } = entry;
-      stderr[label === 'ERROR' ? 'error' : 'warn']({ namespace, ...extra }, String(message));
-    },
+    logCreator: kafkajsLogCreator(stderr),
   });
 }
 
