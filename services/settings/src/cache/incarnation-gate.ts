@@ -31,11 +31,11 @@ export class IncarnationGate {
     private readonly log: Logger,
     private readonly metrics: SettingsMetrics,
     /**
-     * Longest one check may take before it counts as failed (and is tried again). A check's
-     * command re-sent by ioredis' cluster client during a failover (a closed connection is
-     * retried after a slot refresh) could stay unanswered for good: the check never ended, every
-     * later request only queued behind it, and the cache stayed untrusted (every read from
-     * PostgreSQL) with nothing logged. Seen once on a fresh-clone CI run of the failover test.
+     * Longest one check may take before it counts as failed (and is tried again). One check runs
+     * at a time, so a check that never ended would hold every later one behind it and keep the
+     * cache untrusted (every read from PostgreSQL) with nothing logged. Defence in depth: added
+     * for a failover test that went silent in CI, which the close race in distrust() explains;
+     * in ioredis 5.11 a command re-sent by the cluster client keeps its first command timer.
      */
     private readonly checkTimeoutMs = 5000,
   ) {
