@@ -286,8 +286,9 @@ export class ChangeConsumer {
         }
         for (const [table, ops] of consumed) for (const [op, n] of ops) this.metrics.eventsConsumed.inc({ table, op }, n);
         await this.publishDeadLetters(letters, hooks);
-        const { written } = await this.evictor.apply(batcher.markers(), batcher.generationBumps(), hooks);
-        const applied = batcher.markers().length;
+        const markers = batcher.markers();
+        const { written } = await this.evictor.apply(markers, batcher.generationBumps(), hooks);
+        const applied = markers.length;
         this.metrics.keysPlanned.inc(batcher.plannedKeys);
         this.metrics.keysApplied.inc(applied);
         this.metrics.keysEvicted.inc(written);
