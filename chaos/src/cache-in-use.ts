@@ -4,13 +4,21 @@ import { metricSum } from './metrics-scrape';
 import type { SettingsCaller } from './settings-client';
 
 /**
- * Cache hits the settings service has counted so far (`settings_cache_requests_total{result="hit"}`).
- * A comparison of default Gets says something about the cache only if they were served from it:
- * right after Redis returns, the service's circuit breaker still sends reads to PostgreSQL, and
- * a stale cache would look perfectly fresh.
+ * Gets the settings service has answered with a row's cached entry so far: its cache hits
+ * (`settings_cache_requests_total{result="hit"}`) less the hits of cached absences
+ * (`settings_cache_not_found_hits_total`, a NOT_FOUND answered from the cache). A comparison of
+ * default Gets says something about the cache only if they were served from it: right after
+ * Redis returns, the service's circuit breaker still sends reads to PostgreSQL, and a stale cache
+ * would look perfectly fresh. An absence says nothing about whether the rows' entries are fresh:
+ * counted with them, the final comparison's check passed on keys without a row alone.
  */
 export async function cacheHits(fleet: Fleet): Promise<number> {
-  return metricSum(await fleet.settingsMetrics(), 'settings_cache_requests_total', { result: 'hit' });
+  return entryHits(await fleet.settingsMetrics());
+}
+
+/** `cacheHits` from one scrape of the settings service's metrics. */
+export function entryHits(metricsText: string): number {
+  return metricSum(metricsText, 'settings_cache_requests_total', { result: 'hit' }) - metricSum(metricsText, 'settings_cache_not_found_hits_total');
 }
 
 /**

@@ -30,17 +30,20 @@ const SHED_RETRY_MS = 30_000;
 const SHED_PAUSE_MS = 250;
 
 /**
- * One Get per key; a failed call is retried a few times (the stack has just healed). A call
+ * One Get per key; a failed call is retried a few times (the stack has just healed). NOT_FOUND
+ * is an answer, not a failure: retried, a key without a row was read four times, each a hit of
+ * its cached absence (the comparison's served-from-the-cache check passed on those alone), and a
+ * stale cached absence had 600 ms more to heal before it was compared. A call
  * the service sheds (RESOURCE_EXHAUSTED: the harness is one caller, and 400 fully_consistent
  * reads are over that caller's deliberate-read share and rate) is retried as a client should,
  * after a pause and without counting as a failure, for up to SHED_RETRY_MS: the comparison is
  * about what the cache and the database hold, not about the limiter.
  */
-async function observeAll(caller: SettingsCaller, keys: readonly SettingsKey[], mode: ReadMode, deadlineMs: number): Promise<CallResult[]> {
+export async function observeAll(caller: Pick<SettingsCaller, 'get'>, keys: readonly SettingsKey[], mode: ReadMode, deadlineMs: number): Promise<CallResult[]> {
   return mapLimited(keys, async (key) => {
     const shedUntil = Date.now() + SHED_RETRY_MS;
     let r = await caller.get(key, mode, deadlineMs);
-    for (let failures = 0; !r.ok; ) {
+    for (let failures = 0; !r.ok && r.code !== 'NOT_FOUND'; ) {
       const shed = r.code === 'RESOURCE_EXHAUSTED' && Date.now() < shedUntil;
       if (!shed && ++failures > 3) break;
       await new Promise((res) => setTimeout(res, shed ? SHED_PAUSE_MS : 200));

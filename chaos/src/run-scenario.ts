@@ -33,7 +33,7 @@ export interface ScenarioResult {
   probes: { written: number; visible: number };
   /** Seconds after the workload stopped until the service answered from the cache again (null: never). */
   cacheBackSeconds: number | null;
-  /** Default Gets of the final comparison answered from the cache (of `keys`): 0 would make it vacuous. */
+  /** Default Gets of the final comparison answered with a cached entry (of the keys with a row; cached absences are not counted): 0 would make it vacuous. */
   finalCacheHits: number;
   notes: string[];
   durationSeconds: number;
@@ -137,7 +137,7 @@ export async function runScenario(scenario: Scenario, env: ScenarioEnv): Promise
     if (finalCacheHits < withRows.length / 2) throw new Error(`only ${finalCacheHits} of the final comparison's ${withRows.length} Gets of existing keys were served from the cache: the comparison says little about it`);
     visible = await probesVisible(caller, probes, deadline * 2);
     if (churn) note(`${metricSum(await fleet.settingsMetrics(), 'settings_cache_not_found_hits_total')} NOT_FOUNDs answered from cached absences (settings_cache_not_found_hits_total)`);
-    log(`converged in ${convergeSeconds ?? '-'} s, ${mismatches.length} mismatches, probes visible ${visible}/${probes.length}, final default Gets from the cache ${finalCacheHits}/${keys.length}`);
+    log(`converged in ${convergeSeconds ?? '-'} s, ${mismatches.length} mismatches, probes visible ${visible}/${probes.length}, final default Gets of existing rows from the cache ${finalCacheHits}/${withRows.length}`);
   } catch (err) {
     error = message(err);
     log(`FAILED: ${error}`);
