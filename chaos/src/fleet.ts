@@ -104,8 +104,9 @@ export class Fleet {
       REDIS_URL: this.opts.redisUrl,
       HTTP_PORT: String(httpPort),
       LOG_LEVEL: 'info',
-      // A killed replica holds its partitions until its session expires; the production 30 s
-      // would make every kill scenario wait half a minute for nothing the suite is testing.
+      // A killed replica holds its partitions until its session expires: the service's default,
+      // 10 s, set here so the suite keeps it if the default moves. The rebalance timeout (30 s by
+      // default) is shorter for the same reason: scenarios kill and restart replicas.
       KAFKA_SESSION_TIMEOUT_MS: '10000',
       KAFKA_REBALANCE_TIMEOUT_MS: '10000',
       // The staleness auditor, with an SLO short enough for a scenario's phases (production: 5 s).

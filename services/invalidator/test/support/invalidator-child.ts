@@ -8,8 +8,9 @@ const entry = join(__dirname, '../../dist/src/main.js');
 /**
  * The invalidator as its own process (signals reach it as in a pod), in consumer group
  * `groupId`, slow enough that a signal lands mid-batch: 2,000 evictions at 200/s take ~10 s.
+ * `env` overrides these settings; a variable set to undefined runs with the service's default.
  */
-export function startInvalidatorChild(groupId: string): ChildProcess {
+export function startInvalidatorChild(groupId: string, env: Readonly<Record<string, string | undefined>> = {}): ChildProcess {
   return spawn(process.execPath, [entry], {
     env: {
       ...process.env,
@@ -27,6 +28,8 @@ export function startInvalidatorChild(groupId: string): ChildProcess {
       KAFKA_REBALANCE_TIMEOUT_MS: '10000',
       // Keep the rate at the ceiling on a loaded CI machine (adaptive backoff is tested elsewhere).
       REDIS_LATENCY_TARGET_MS: '2000',
+      // Last: a test may override any of the above, or unset it (undefined) to run the default.
+      ...env,
     },
     stdio: ['ignore', 'inherit', 'inherit'],
   });
