@@ -23,6 +23,14 @@ export interface ChangeConsumerOptions {
 
 /** kafkajs' restart delay after a crash whose error names none (its `initialRetryTime` default). */
 const CRASH_RESTART_DELAY_MS = 300;
+/**
+ * The longest wait before a restart after a crash. kafkajs' connection retrier ends an outage's
+ * crash with its current back-off, which grows to 30 s: the restart then came up to 30 s after
+ * the broker was back (seen: 14 s), on top of the old member's session (non-guarantee 11). A
+ * restart that still finds no broker retries its connection with kafkajs' own back-off before it
+ * crashes again, so a shorter wait here does not hammer the broker.
+ */
+const MAX_CRASH_RESTART_DELAY_MS = 2_000;
 /** Longest stop() waits for a restart's group join before it disconnects anyway (below runMain's 25 s). */
 const RESTART_JOIN_WAIT_MS = 15_000;
 
@@ -196,13 +204,14 @@ export class ChangeConsumer {
   /**
    * kafkajs' `restartOnFailure`, asked after a retriable crash once the crashed consumer has
    * disconnected: schedules this consumer's own restart (after the error's retry time, kafkajs'
-   * delay) unless it is stopping, and tells kafkajs not to restart it.
+   * delay, at most MAX_CRASH_RESTART_DELAY_MS) unless it is stopping, and tells kafkajs not to
+   * restart it.
    */
   private restartAfterCrash(err: Error): false {
     if ((this.state === 'starting' || this.state === 'running') && this.restartTimer === undefined && this.runConfig) {
       const config = this.runConfig;
       const retryTime = (err as { retryTime?: unknown }).retryTime;
-      const delayMs = typeof retryTime === 'number' && retryTime > 0 ? retryTime : CRASH_RESTART_DELAY_MS;
+      const delayMs = Math.min(MAX_CRASH_RESTART_DELAY_MS, typeof retryTime === 'number' && retryTime > 0 ? retryTime : CRASH_RESTART_DELAY_MS);
       this.restartTimer = setTimeout(() => {
         this.restartTimer = undefined;
         if (this.state !== 'starting' && this.state !== 'running') return;

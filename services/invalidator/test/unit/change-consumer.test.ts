@@ -1,4 +1,4 @@
-import { KafkaJSNonRetriableError, KafkaJSProtocolError, type EachBatchPayload, type Kafka, type ProducerRecord } from 'kafkajs';
+import { KafkaJSNonRetriableError, KafkaJSProtocolError, type ConsumerConfig, type EachBatchPayload, type Kafka, type ProducerRecord } from 'kafkajs';
 import { createLogger, type CacheRedisClient } from '@settings/shared';
 import { RedisHealthProbe } from '../../src/backpressure/redis-health-probe';
 import { ChangeConsumer } from '../../src/consumer/change-consumer';
@@ -25,13 +25,23 @@ function harness(send: (record: ProducerRecord) => Promise<unknown> = async () =
       args.push(`pause ${JSON.stringify(topicPartitions)}`);
     },
     commitOffsets: async () => undefined,
+    /** consumer.run(): the restart after a crash calls it again. */
+    run: async () => void calls.push('run'),
     resume: (topicPartitions: unknown) => {
       if (groupGone) throw new KafkaJSNonRetriableError('Consumer group was not initialized, consumer#run must be called first');
       calls.push('resume');
       args.push(`resume ${JSON.stringify(topicPartitions)}`);
     },
   };
-  const kafka = { consumer: () => fakeConsumer, producer: () => ({ send }) } as unknown as Kafka;
+  /** What ChangeConsumer gave kafka.consumer(): its retry options hold the crash-restart hook. */
+  let consumerConfig: ConsumerConfig | undefined;
+  const kafka = {
+    consumer: (config: ConsumerConfig) => {
+      consumerConfig = config;
+      return fakeConsumer;
+    },
+    producer: () => ({ send }),
+  } as unknown as Kafka;
   const lines: Array<Record<string, unknown>> = [];
   const log = createLogger('test', 'info', { write: (line: string) => lines.push(JSON.parse(line) as Record<string, unknown>) });
   const metrics = createInvalidatorMetrics();
@@ -41,6 +51,7 @@ function harness(send: (record: ProducerRecord) => Promise<unknown> = async () =
   const consumer = new ChangeConsumer(kafka, evictor, probe, options, log, metrics);
   return {
     consumer,
+    consumerConfig: () => consumerConfig!,
     probe,
     calls,
     args,
@@ -293,5 +304,34 @@ describe('ChangeConsumer when the group fenced this member during a batch', () =
     await expect(
       h.consumer['handleBatch'](oneEvent()),
     ).rejects.toThrow('Connection error');
+  });
+});
+
+describe('ChangeConsumer restarting its consumer after a crash', () => {
+  afterEach(() => jest.useRealTimers());
+
+  it('restarts within 2 s however long kafkajs was backing off: a broker back from an outage is rejoined at once', async () => {
+    jest.useFakeTimers();
+    const h = harness();
+    h.consumer['runConfig'] = { eachBatch: async () => undefined };
+    h.consumer.state = 'running';
+    // kafkajs' connection retrier gives up with its current back-off, which grows to 30 s
+    // during an outage (seen: 14,232 ms, the broker back 3 s after the crash).
+    const outage = Object.assign(new Error('Connection error: connect ECONNREFUSED 127.0.0.1:9092'), { retryTime: 14_232 });
+    expect(await h.consumerConfig().retry!.restartOnFailure!(outage)).toBe(false);
+    await jest.advanceTimersByTimeAsync(2_000);
+    expect(h.calls.filter((c) => c === 'run')).toHaveLength(1);
+  });
+
+  it('keeps a shorter back-off kafkajs asked for (300 ms by default)', async () => {
+    jest.useFakeTimers();
+    const h = harness();
+    h.consumer['runConfig'] = { eachBatch: async () => undefined };
+    h.consumer.state = 'running';
+    await h.consumerConfig().retry!.restartOnFailure!(new Error('The coordinator is loading'));
+    await jest.advanceTimersByTimeAsync(299);
+    expect(h.calls).not.toContain('run');
+    await jest.advanceTimersByTimeAsync(1);
+    expect(h.calls.filter((c) => c === 'run')).toHaveLength(1);
   });
 });
