@@ -12,11 +12,11 @@ import type { SettingsCaller } from './settings-client';
  * would look perfectly fresh. An absence says nothing about whether the rows' entries are fresh:
  * counted with them, the final comparison's check passed on keys without a row alone.
  */
-export async function cacheHits(fleet: Fleet): Promise<number> {
+export async function cacheEntryHits(fleet: Fleet): Promise<number> {
   return entryHits(await fleet.settingsMetrics());
 }
 
-/** `cacheHits` from one scrape of the settings service's metrics. */
+/** `cacheEntryHits` from one scrape of the settings service's metrics. */
 export function entryHits(metricsText: string): number {
   return metricSum(metricsText, 'settings_cache_requests_total', { result: 'hit' }) - metricSum(metricsText, 'settings_cache_not_found_hits_total');
 }
@@ -29,9 +29,9 @@ export async function waitCacheInUse(fleet: Fleet, caller: SettingsCaller, key: 
   const t0 = Date.now();
   while (Date.now() - t0 < timeoutMs) {
     await caller.get(key, 'default', deadlineMs);
-    const before = await cacheHits(fleet);
+    const before = await cacheEntryHits(fleet);
     await caller.get(key, 'default', deadlineMs);
-    if ((await cacheHits(fleet)) > before) return (Date.now() - t0) / 1000;
+    if ((await cacheEntryHits(fleet)) > before) return (Date.now() - t0) / 1000;
     await new Promise((r) => setTimeout(r, 250));
   }
   return null;

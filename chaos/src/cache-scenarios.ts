@@ -6,7 +6,7 @@ import { connectorFile, dropReplicationSlot, stopConnector } from '@settings/loc
 import { localStack } from '@settings/shared';
 import { cacheKeyOf, countEntries, generations, openCache, readRow, readValue, spaceOf, currentGeneration, waitEntry, waitUntil } from './cache-peek';
 import { waitSlotInactive } from './cdc-gap-scenarios';
-import { cacheHits } from './cache-in-use';
+import { cacheEntryHits } from './cache-in-use';
 import { startConnectAgain } from './faults';
 import { AUDIT_SLO_MS } from './fleet';
 import { seedRows, updateRow, type SettingsKey } from './keys';
@@ -216,7 +216,7 @@ export const restoreEpochBump: Scenario = {
       }
       const before = await countEntries(redis, keys);
       const missesBefore = metricSum(await fleet.settingsMetrics(), 'settings_cache_requests_total', { result: 'miss' });
-      const hitsBefore = await cacheHits(fleet);
+      const hitsBefore = await cacheEntryHits(fleet);
       // The runbook ("Restore of PostgreSQL or a CDC gap"), against the services' Redis database.
       const t0 = Date.now();
       const { stdout, stderr } = await promisify(execFile)(process.execPath, [renewEntry()], { env: { ...process.env, REDIS_URL: redisUrl, LOG_LEVEL: 'info' }, timeout: 30_000 });
@@ -231,11 +231,11 @@ export const restoreEpochBump: Scenario = {
       }
       await sleep(2_000);
       const misses = metricSum(await fleet.settingsMetrics(), 'settings_cache_requests_total', { result: 'miss' }) - missesBefore;
-      const hits = (await cacheHits(fleet)) - hitsBefore;
+      const hits = (await cacheEntryHits(fleet)) - hitsBefore;
       note(
         `rewound ${backup.length} rows (newer values cached first: ${cachedNewer}); after the restore and the connector restart (CDC heal included) ${staleServed}/${backup.length} still served the newer, lost value; ` +
           `renew-cache-generations in ${secs(Date.now() - t0)} s: of ${keys.length} keys ${before.current} were cached before, right after it ${after.current} current and ${after.dead} dead entries (misses); ` +
-          `the service counted ${misses} misses and ${hits} hits in the next ~2 s. This scenario empties the cache by design`,
+          `the service counted ${misses} misses and ${hits} entry hits in the next ~2 s. This scenario empties the cache by design`,
       );
       if (staleServed === 0) throw new Error('no rewound row was served its newer, lost value before the renewal: the scenario proves nothing about it');
       if (servedAfterRenewal.length > 0) throw new Error(`right after renew-cache-generations, rewound rows were not read at their restored version: ${servedAfterRenewal.join('; ')}`);

@@ -1,5 +1,5 @@
 import { positionGroupAtEnd } from '@settings/local-stack';
-import { cacheHits, waitCacheInUse } from './cache-in-use';
+import { cacheEntryHits, waitCacheInUse } from './cache-in-use';
 import { finalCompare, probesVisible, waitConverged, writeProbes, type Mismatch, type Probe } from './compare';
 import type { ChaosSizes } from './config';
 import type { HarnessDb } from './db';
@@ -129,9 +129,9 @@ export async function runScenario(scenario: Scenario, env: ScenarioEnv): Promise
     const convergence = await waitConverged(caller, db, keys, prefix, sizes.convergeTimeoutMs, deadline * 2);
     convergeSeconds = convergence.seconds;
     if (convergence.seconds === null) log(`not converged after ${sizes.convergeTimeoutMs / 1000} s: ${convergence.diverged} keys still differ`);
-    const hitsBefore = await cacheHits(fleet);
+    const hitsBefore = await cacheEntryHits(fleet);
     mismatches = await finalCompare(caller, db, keys, prefix, deadline * 2);
-    finalCacheHits = (await cacheHits(fleet)) - hitsBefore;
+    finalCacheHits = (await cacheEntryHits(fleet)) - hitsBefore;
     // Most of it from the cache: a breaker flapping open (reads around the cache) would compare
     // PostgreSQL with itself. Keys without a row are answered from cached absences or not at all.
     if (finalCacheHits < withRows.length / 2) throw new Error(`only ${finalCacheHits} of the final comparison's ${withRows.length} Gets of existing keys were served from the cache: the comparison says little about it`);
