@@ -30,6 +30,12 @@ WORKDIR /app
 COPY --from=manifests /app ./
 # No dependency needs an install script to build: protobuf code is generated and committed.
 RUN npm ci --ignore-scripts --no-audit --no-fund
+# kafkajs is patched to send the invalidator's group.instance.id (patches/; static membership,
+# services/invalidator/README.md, KAFKA_GROUP_INSTANCE_ID). Install scripts are off above, so the
+# postinstall that applies it locally does not run: applied here, where patch-package is
+# installed, and the invalidator image ships this stage's patched copy.
+COPY patches patches
+RUN npx --no-install patch-package --error-on-fail
 COPY . .
 RUN npx tsc -b services/settings services/invalidator
 
@@ -72,6 +78,8 @@ CMD ["node", "--enable-source-maps", "services/settings/dist/src/main.js"]
 
 FROM runtime AS invalidator
 COPY --from=invalidator-deps /app/node_modules node_modules
+# The patched kafkajs (build stage), over the pristine copy of the same version.
+COPY --from=build /app/node_modules/kafkajs node_modules/kafkajs
 COPY --from=build /app/services/invalidator/package.json services/invalidator/
 COPY --from=build /app/services/invalidator/dist services/invalidator/dist
 USER 1000:1000

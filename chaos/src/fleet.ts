@@ -101,11 +101,15 @@ export class Fleet {
       KAFKA_BROKERS: localKafkaBrokers,
       KAFKA_GROUP_ID: this.opts.groupId,
       KAFKA_CLIENT_ID: `${this.opts.groupId}-${name}`,
+      // As in Kubernetes (the pod's name): a replica restarted after a kill keeps its instance
+      // id and takes its old member's place (static membership); a new replica (the rebalance
+      // scenario's third) joins with an id of its own.
+      KAFKA_GROUP_INSTANCE_ID: `${this.opts.groupId}-${name}`,
       REDIS_URL: this.opts.redisUrl,
       HTTP_PORT: String(httpPort),
       LOG_LEVEL: 'info',
-      // A killed replica holds its partitions until its session expires: the service's default,
-      // 10 s, set here so the suite keeps it if the default moves. The rebalance timeout (30 s by
+      // A replica killed and not restarted holds its partitions until its session expires: the
+      // service's default, 10 s, set here so the suite keeps it if the default moves. The rebalance timeout (30 s by
       // default) is shorter for the same reason: scenarios kill and restart replicas.
       KAFKA_SESSION_TIMEOUT_MS: '10000',
       KAFKA_REBALANCE_TIMEOUT_MS: '10000',

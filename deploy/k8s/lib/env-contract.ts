@@ -31,6 +31,8 @@ const EXPLICIT_IN_K8S = [
   'GRPC_PORT', 'METRICS_PORT', 'HTTP_PORT', 'SHUTDOWN_GRACE_MS',
   // The defaults are the local stack's PLAINTEXT Kafka; the cluster's listener is TLS + SCRAM.
   'KAFKA_SSL', 'KAFKA_SSL_CA_FILE', 'KAFKA_SASL_MECHANISM', 'KAFKA_SASL_USERNAME', 'KAFKA_SASL_PASSWORD_FILE',
+  // Empty (dynamic membership) is right for processes that share a host; a pod has a name of its own.
+  'KAFKA_GROUP_INSTANCE_ID',
 ];
 
 /** Any one key source satisfies AUTH_MODE=jwt; all are meaningless outside it. */

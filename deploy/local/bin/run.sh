@@ -33,7 +33,10 @@ ensure_system_packages() {
 }
 
 ensure_node_modules() {
-  if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  # A patch newer than the install (patches/, applied by the postinstall's patch-package) also
+  # reinstalls: npm ci puts the pristine package back and the patch is applied to it.
+  if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ] \
+    || [ -n "$(find patches -newer node_modules/.package-lock.json 2>/dev/null)" ]; then
     say "installing npm dependencies (npm ci)"
     npm ci --no-audit --no-fund --loglevel=error
   fi

@@ -75,6 +75,7 @@ export async function startInvalidator(config: InvalidatorConfig, log: Logger, s
       chunkSize: config.BATCH_CHUNK_SIZE,
       sessionTimeoutMs: config.KAFKA_SESSION_TIMEOUT_MS,
       rebalanceTimeoutMs: config.KAFKA_REBALANCE_TIMEOUT_MS,
+      groupInstanceId: config.KAFKA_GROUP_INSTANCE_ID || undefined,
       dlqMaxAttempts: config.DLQ_MAX_ATTEMPTS,
       dlqMaxSendBytes: config.DLQ_MAX_SEND_BYTES,
     },

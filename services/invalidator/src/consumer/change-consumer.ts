@@ -15,6 +15,8 @@ export interface ChangeConsumerOptions {
   chunkSize: number;
   sessionTimeoutMs: number;
   rebalanceTimeoutMs: number;
+  /** Static membership (`group.instance.id`); undefined: dynamic. */
+  groupInstanceId?: string;
   /** Dead-letter publish attempts before the replica reports not ready (it keeps retrying). */
   dlqMaxAttempts: number;
   /** Encoded bytes of dead letters per produce request (below the DLQ topic's max.message.bytes). */
@@ -31,6 +33,16 @@ const CRASH_RESTART_DELAY_MS = 300;
  * crashes again, so a shorter wait here does not hammer the broker.
  */
 const MAX_CRASH_RESTART_DELAY_MS = 2_000;
+/**
+ * Kafka's FENCED_INSTANCE_ID: another consumer joined with this one's group.instance.id. kafkajs
+ * does not retry it and wraps the broker's error (KafkaJSNonRetriableError, the protocol error
+ * as its cause, which names the type).
+ */
+export function isFencedInstance(err: Error): boolean {
+  const typed = err as Error & { type?: unknown; cause?: { type?: unknown } };
+  return typed.type === 'FENCED_INSTANCE_ID' || typed.cause?.type === 'FENCED_INSTANCE_ID';
+}
+
 /** Longest stop() waits for a restart's group join before it disconnects anyway (below runMain's 25 s). */
 const RESTART_JOIN_WAIT_MS = 15_000;
 
@@ -88,6 +100,7 @@ export class ChangeConsumer {
       sessionTimeout: opts.sessionTimeoutMs,
       heartbeatInterval: Math.floor(opts.sessionTimeoutMs / 10),
       rebalanceTimeout: opts.rebalanceTimeoutMs,
+      groupInstanceId: opts.groupInstanceId ?? null,
       // How long the broker may hold an empty fetch. It answers as soon as a record arrives
       // (minBytes 1), so this does not delay evictions; it only sets how often an idle replica
       // polls: 50 ms cost the idle invalidator 5-8 % of a core and the broker ~2 % more
@@ -148,7 +161,12 @@ export class ChangeConsumer {
     });
     this.consumer.on(CRASH, (e) => {
       const restart = this.restartTimer !== undefined;
-      this.log.error({ err: e.payload.error, restart }, 'consumer crashed');
+      if (isFencedInstance(e.payload.error)) {
+        // FENCED_INSTANCE_ID, which kafkajs does not retry: another live consumer joined with
+        // this KAFKA_GROUP_INSTANCE_ID and took this member's place. Restarting would fence that
+        // one in turn; left crashed, liveness fails and the operator sees why.
+        this.log.error({ err: e.payload.error, groupInstanceId: this.opts.groupInstanceId }, 'consumer fenced: another live replica uses the same KAFKA_GROUP_INSTANCE_ID (each replica needs its own, e.g. its pod name)');
+      } else this.log.error({ err: e.payload.error, restart }, 'consumer crashed');
       if (!restart && (this.state === 'starting' || this.state === 'running')) this.state = 'crashed';
       this.joined = false;
     });

@@ -10,7 +10,7 @@ import { createInvalidatorMetrics } from '../../src/metrics';
  * ChangeConsumer against a fake kafkajs consumer that records pause/resume (and throws like
  * kafkajs while its consumer group is gone) and a fake producer (`send`).
  */
-function harness(send: (record: ProducerRecord) => Promise<unknown> = async () => []) {
+function harness(send: (record: ProducerRecord) => Promise<unknown> = async () => [], extraOptions: { groupInstanceId?: string } = {}) {
   const handlers = new Map<string, (e: { payload: Record<string, unknown> }) => void>();
   const calls: string[] = [];
   /** pause/resume with what they named. */
@@ -46,7 +46,7 @@ function harness(send: (record: ProducerRecord) => Promise<unknown> = async () =
   const log = createLogger('test', 'info', { write: (line: string) => lines.push(JSON.parse(line) as Record<string, unknown>) });
   const metrics = createInvalidatorMetrics();
   const probe = new RedisHealthProbe({ isCluster: false, options: { host: '127.0.0.1', port: 6379 }, set: async () => 'OK' } as unknown as CacheRedisClient, { intervalMs: 1000 }, log);
-  const options = { groupId: 'g', topics: ['t1', 't2'], dlqTopic: 'dlq', chunkSize: 10, sessionTimeoutMs: 30_000, rebalanceTimeoutMs: 30_000, dlqMaxAttempts: 3, dlqMaxSendBytes: 16 * 1024 };
+  const options = { groupId: 'g', topics: ['t1', 't2'], dlqTopic: 'dlq', chunkSize: 10, sessionTimeoutMs: 30_000, rebalanceTimeoutMs: 30_000, dlqMaxAttempts: 3, dlqMaxSendBytes: 16 * 1024, ...extraOptions };
   const evictor = { apply: async () => ({ written: 0 }) } as unknown as RedisEvictor;
   const consumer = new ChangeConsumer(kafka, evictor, probe, options, log, metrics);
   return {
@@ -59,9 +59,9 @@ function harness(send: (record: ProducerRecord) => Promise<unknown> = async () =
     metrics,
     pausedGauge: async () => (await metrics.registry.getSingleMetricAsString('invalidator_consumer_paused')).trim().split('\n').pop(),
     /** kafkajs' CRASH with restart: the consumer group is gone until the restarted one joins. */
-    crash: () => {
+    crash: (error: Error = new Error('Connection error: ECONNREFUSED'), restart = true) => {
       groupGone = true;
-      handlers.get('consumer.crash')!({ payload: { error: new Error('Connection error: ECONNREFUSED'), restart: true } });
+      handlers.get('consumer.crash')!({ payload: { error, restart } });
     },
     rejoin: (memberAssignment: Record<string, number[]> = { t1: [0] }) => {
       groupGone = false;
@@ -333,5 +333,27 @@ describe('ChangeConsumer restarting its consumer after a crash', () => {
     expect(h.calls).not.toContain('run');
     await jest.advanceTimersByTimeAsync(1);
     expect(h.calls.filter((c) => c === 'run')).toHaveLength(1);
+  });
+});
+
+describe('ChangeConsumer with static membership (KAFKA_GROUP_INSTANCE_ID)', () => {
+  it('gives kafkajs the instance id (null without one: dynamic membership)', () => {
+    expect(harness(undefined, { groupInstanceId: 'invalidator-7f9c' }).consumerConfig().groupInstanceId).toBe('invalidator-7f9c');
+    expect(harness().consumerConfig().groupInstanceId).toBeNull();
+  });
+
+  it('fenced by another live replica with the same id (FENCED_INSTANCE_ID, which kafkajs does not retry): stays crashed and says which setting to fix', () => {
+    const h = harness(undefined, { groupInstanceId: 'invalidator-0' });
+    h.consumer.state = 'running';
+    // As kafkajs' retrier hands it over: the broker's error is the cause.
+    const fenced = new KafkaJSProtocolError({ type: 'FENCED_INSTANCE_ID', code: 82, retriable: false, message: 'The broker rejected this static consumer since another consumer with the same group instance id has registered with a different member id' } as unknown as Error);
+    // kafkajs' types leave out the options argument its retrier passes (src/retry/index.js).
+    const NonRetriable = KafkaJSNonRetriableError as unknown as new (e: Error, opts: { cause: Error }) => Error;
+    h.crash(new NonRetriable(fenced, { cause: fenced }), false);
+    expect(h.consumer.state).toBe('crashed');
+    const logged = h.lines.filter((l) => l.level === 'error');
+    expect(logged).toHaveLength(1);
+    expect(logged[0]!.msg).toMatch(/another live replica uses the same KAFKA_GROUP_INSTANCE_ID/);
+    expect(logged[0]!.groupInstanceId).toBe('invalidator-0');
   });
 });
