@@ -88,6 +88,9 @@ describe('with a 1 s SLO', () => {
     await waitFor(async () => (await counter('invalidator_audit_inconsistent_total')) > before.inconsistent, 2 * SLO_MS + 5000, 'auditor counts the planted entry');
     const caughtMs = Date.now() - servedAt;
     expect(await counter('invalidator_audit_inconsistent_total')).toBe(before.inconsistent + 1);
+    // Counted before it is fenced: the auditor's verdict comes first, its fence (a Redis script
+    // call) after another await. So the fence is awaited, not read once.
+    await waitFor(async () => (await readCache(redis, key))?.kind === 'marker', 5000, 'the planted entry fenced');
     expect(await readCache(redis, key)).toEqual({ kind: 'marker', floor: BigInt(written.etag) });
     expect((await get({ name })).displayName).toBe('After');
     process.stderr.write(`[measure] planted stale entry served → counted and fenced: ${caughtMs} ms (SLO ${SLO_MS} ms)\n`);
@@ -113,6 +116,8 @@ describe('with a 1 s SLO', () => {
       const before = await counter('invalidator_audit_inconsistent_total');
       expect((await later.get({ name })).displayName).toBe('Before'); // served stale by the later release, and sampled
       await waitFor(async () => (await counter('invalidator_audit_inconsistent_total')) > before, 2 * SLO_MS + 5000, 'auditor counts the entry the later release served');
+      // Fenced after it is counted (as above): awaited.
+      await waitFor(async () => (await readCache(redis, key))?.kind === 'marker', 5000, 'the entry the later release served fenced');
       expect(await readCache(redis, key)).toEqual({ kind: 'marker', floor: BigInt(written.etag) });
     } finally {
       await later.stop();

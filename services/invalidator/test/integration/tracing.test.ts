@@ -90,8 +90,22 @@ it('a GetAccountSettings call continues the caller trace: server span, Redis and
   expect(redisSpans.length).toBeGreaterThan(0);
   expect(pgSpans.map((s) => s.attributes['db.query.text'])).toEqual(expect.arrayContaining([expect.stringMatching(/^select .*account_settings/i)]));
 
-  const lines = readFileSync(logFile, 'utf8').split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
-  expect(lines).toContainEqual(expect.objectContaining({ msg: 'call failed', method: 'GetAccountSettings', trace_id: traceId, span_id: expect.stringMatching(/^[0-9a-f]{16}$/) }));
+  // The fixture logs to stdout through pino's default destination, which writes asynchronously
+  // (sonic-boom, after any write still in flight): the handler's line can reach the log file after
+  // the call was answered and its span exported. So the line is awaited, not read once.
+  const lines = (): Array<Record<string, unknown>> =>
+    readFileSync(logFile, 'utf8')
+      .split('\n')
+      .flatMap((l) => {
+        if (!l.startsWith('{')) return [];
+        try {
+          return [JSON.parse(l) as Record<string, unknown>];
+        } catch {
+          return []; // the last line, still being written
+        }
+      });
+  await waitFor(() => lines().some((l) => l.msg === 'call failed' && l.trace_id === traceId), 5000, 'the handler log line of the call');
+  expect(lines()).toContainEqual(expect.objectContaining({ msg: 'call failed', method: 'GetAccountSettings', trace_id: traceId, span_id: expect.stringMatching(/^[0-9a-f]{16}$/) }));
 });
 
 it('an invalidator batch is a Kafka consumer trace whose Redis eviction is a child span', async () => {

@@ -3,7 +3,7 @@ import { status } from '@grpc/grpc-js';
 import { AccountSettings, DayOfWeek, DoctorSettings, Role, StaffPermission } from '@settings/api';
 import { cacheKeys, localRedisUrl } from '@settings/shared';
 import { MAX_REPORTED_VIOLATIONS } from '../../src/errors';
-import { accountsDeletedAfterAll, expectError, metricValue, mintToken, serverForTests } from '../support/test-server';
+import { accountsDeletedAfterAll, expectError, metricValue, mintToken, serverForTests, waitFor } from '../support/test-server';
 
 /**
  * Size caps (issue 11): a staff list whose encoded size is over STAFF_LIST_CACHE_MAX_BYTES is
@@ -47,7 +47,8 @@ it('a small list of the same account shape is still cached whole', async () => {
   const parent = `accounts/${a}`;
   await t.call('createStaffPermission', { parent, staffPermissionId: 's1', staffPermission: StaffPermission.fromPartial({ role: Role.ROLE_NURSE, permissions: permissions(2) }) }, { token });
   expect((await t.call('listStaffPermissions', { parent, pageSize: 0, pageToken: '' })).staffPermissions).toHaveLength(1);
-  expect(await redis.getBuffer(cacheKeys.staffPermissionList(a).key)).not.toBeNull();
+  // The fill does not delay the response (read-through.ts answers, then fills): awaited, not read once.
+  await waitFor(async () => (await redis.getBuffer(cacheKeys.staffPermissionList(a).key)) !== null, 5000, 'list cached');
 });
 
 it('100,000 malformed permissions are one violation about the length', async () => {
