@@ -109,8 +109,9 @@ export class Fleet {
       HTTP_PORT: String(httpPort),
       LOG_LEVEL: 'info',
       // A replica killed and not restarted holds its partitions until its session expires: the
-      // service's default, 10 s, set here so the suite keeps it if the default moves. The rebalance timeout (30 s by
-      // default) is shorter for the same reason: scenarios kill and restart replicas.
+      // service's default, 10 s, set here so the suite keeps it if the default moves. The
+      // rebalance timeout (30 s by default) is shorter for the same reason: scenarios kill and
+      // restart replicas.
       KAFKA_SESSION_TIMEOUT_MS: '10000',
       KAFKA_REBALANCE_TIMEOUT_MS: '10000',
       // The staleness auditor, with an SLO short enough for a scenario's phases (production: 5 s).

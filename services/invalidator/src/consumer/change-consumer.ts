@@ -38,7 +38,7 @@ const MAX_CRASH_RESTART_DELAY_MS = 2_000;
  * does not retry it and wraps the broker's error (KafkaJSNonRetriableError, the protocol error
  * as its cause, which names the type).
  */
-export function isFencedInstance(err: Error): boolean {
+function isFencedInstance(err: Error): boolean {
   const typed = err as Error & { type?: unknown; cause?: { type?: unknown } };
   return typed.type === 'FENCED_INSTANCE_ID' || typed.cause?.type === 'FENCED_INSTANCE_ID';
 }
