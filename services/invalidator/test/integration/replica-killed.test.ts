@@ -1,7 +1,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { withAdmin } from '@settings/local-stack';
 import { exited, killIfRunning, startInvalidatorChild } from '../support/invalidator-child';
-import { fencedAccounts, positionGroupAtEnd, sql, testRedis, uniqueId, waitFor } from '../support/test-invalidator';
+import { allAccountsFenced, positionGroupAtEnd, sql, testRedis, uniqueId, waitFor } from '../support/test-invalidator';
 
 /**
  * A replica killed without leaving the group (SIGKILL, OOM, a lost node), then replaced.
@@ -48,11 +48,7 @@ async function killAndReplace(name: string, env: Readonly<Record<string, string 
     children.push(child);
     return child;
   };
-  const allFenced = async (): Promise<boolean> => {
-    const rows = await sql('SELECT account_id, version FROM account_settings WHERE account_id = ANY($1::text[])', [accounts]);
-    const versions = rows.map((r) => [r.account_id as string, BigInt(r.version as string)] as const);
-    return (await fencedAccounts(redis, versions)).length === ACCOUNTS;
-  };
+  const allFenced = (): Promise<boolean> => allAccountsFenced(redis, accounts);
 
   await positionGroupAtEnd(groupId);
   const [doomed] = [start(instanceIds?.[0]), start(instanceIds?.[1])];

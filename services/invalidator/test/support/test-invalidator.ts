@@ -70,6 +70,16 @@ export function fencedAtLeast(value: CacheValue | undefined, dbVersion: bigint):
 }
 
 /**
+ * True once every account's key is fenced at or above its row's current version (read now from
+ * PostgreSQL, so a later write of a row raises the bar): every change of those rows evicted.
+ */
+export async function allAccountsFenced(redis: CacheRedisClient, accounts: readonly string[]): Promise<boolean> {
+  const rows = await sql('SELECT account_id, version FROM account_settings WHERE account_id = ANY($1::text[])', [accounts]);
+  const versions = rows.map((r) => [r.account_id as string, BigInt(r.version as string)] as const);
+  return (await fencedAccounts(redis, versions)).length === accounts.length;
+}
+
+/**
  * The accounts of `versions` whose account-settings key Redis holds fenced at or above their
  * row's version (fencedAtLeast), read 1,000 keys per MGET.
  */
