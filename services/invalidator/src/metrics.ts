@@ -41,6 +41,12 @@ export function createInvalidatorMetrics(registry = new Registry()) {
     }),
     consumerLag: new Gauge({ name: 'invalidator_consumer_lag_messages', help: 'Messages behind the partition end, per partition', labelNames: ['topic', 'partition'] as const, ...r }),
     deadLetters: zeroedCounter(new Counter({ name: 'invalidator_dead_letter_total', help: 'Events sent to the dead-letter topic, by reason: not-json, invalid-envelope, unmapped', labelNames: ['reason'] as const, ...r }), 'reason', DEAD_LETTER_REASONS),
+    // Zeroed: a first crash must be an increase of a series Prometheus already has.
+    consumerCrashes: zeroedCounter(
+      new Counter({ name: 'invalidator_consumer_crashes_total', help: "kafkajs consumer crashes (a broker unreachable past kafkajs' retries, a coordinator error, this member fenced), by whether this replica restarts the consumer: restarted = true | false (false: the replica stays crashed and its liveness fails)", labelNames: ['restarted'] as const, ...r }),
+      'restarted',
+      ['true', 'false'],
+    ),
     batchesAborted: new Counter({ name: 'invalidator_batches_aborted_total', help: 'Batches abandoned (shutdown/rebalance) without committing', ...r }),
     // The staleness auditor (src/audit, README "Staleness auditor").
     auditChecked: new Counter({ name: 'invalidator_audit_checked_total', help: 'Sampled cache hits the auditor decided on (consistent or inconsistent)', ...r }),

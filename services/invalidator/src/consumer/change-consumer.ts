@@ -167,6 +167,7 @@ export class ChangeConsumer {
         // one in turn; left crashed, liveness fails and the operator sees why.
         this.log.error({ err: e.payload.error, groupInstanceId: this.opts.groupInstanceId }, 'consumer fenced: another live replica uses the same KAFKA_GROUP_INSTANCE_ID (each replica needs its own, e.g. its pod name)');
       } else this.log.error({ err: e.payload.error, restart }, 'consumer crashed');
+      this.metrics.consumerCrashes.inc({ restarted: String(restart) });
       if (!restart && (this.state === 'starting' || this.state === 'running')) this.state = 'crashed';
       this.joined = false;
     });

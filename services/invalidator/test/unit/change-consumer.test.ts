@@ -323,6 +323,20 @@ describe('ChangeConsumer restarting its consumer after a crash', () => {
     expect(h.calls.filter((c) => c === 'run')).toHaveLength(1);
   });
 
+  it('counts each crash in invalidator_consumer_crashes_total by whether it restarts (kafkajs asks restartOnFailure before it reports the crash)', async () => {
+    jest.useFakeTimers();
+    const h = harness();
+    h.consumer['runConfig'] = { eachBatch: async () => undefined };
+    h.consumer.state = 'running';
+    const outage = new Error('Connection error: connect ECONNREFUSED 127.0.0.1:9092');
+    await h.consumerConfig().retry!.restartOnFailure!(outage);
+    h.crash(outage);
+    const crashes = async (restarted: string): Promise<number | undefined> => (await h.metrics.consumerCrashes.get()).values.find((v) => v.labels.restarted === restarted)?.value;
+    expect(await crashes('true')).toBe(1);
+    expect(await crashes('false')).toBe(0);
+    expect(h.consumer.state).toBe('running');
+  });
+
   it('keeps a shorter back-off kafkajs asked for (300 ms by default)', async () => {
     jest.useFakeTimers();
     const h = harness();
@@ -342,7 +356,7 @@ describe('ChangeConsumer with static membership (KAFKA_GROUP_INSTANCE_ID)', () =
     expect(harness().consumerConfig().groupInstanceId).toBeNull();
   });
 
-  it('fenced by another live replica with the same id (FENCED_INSTANCE_ID, which kafkajs does not retry): stays crashed and says which setting to fix', () => {
+  it('fenced by another live replica with the same id (FENCED_INSTANCE_ID, which kafkajs does not retry): stays crashed, says which setting to fix and counts a crash not restarted', async () => {
     const h = harness(undefined, { groupInstanceId: 'invalidator-0' });
     h.consumer.state = 'running';
     // As kafkajs' retrier hands it over: the broker's error is the cause.
@@ -355,5 +369,6 @@ describe('ChangeConsumer with static membership (KAFKA_GROUP_INSTANCE_ID)', () =
     expect(logged).toHaveLength(1);
     expect(logged[0]!.msg).toMatch(/another live replica uses the same KAFKA_GROUP_INSTANCE_ID/);
     expect(logged[0]!.groupInstanceId).toBe('invalidator-0');
+    expect((await h.metrics.consumerCrashes.get()).values.find((v) => v.labels.restarted === 'false')?.value).toBe(1);
   });
 });
