@@ -43,7 +43,7 @@ export function createInvalidatorMetrics(registry = new Registry()) {
     deadLetters: zeroedCounter(new Counter({ name: 'invalidator_dead_letter_total', help: 'Events sent to the dead-letter topic, by reason: not-json, invalid-envelope, unmapped', labelNames: ['reason'] as const, ...r }), 'reason', DEAD_LETTER_REASONS),
     // Zeroed: a first crash must be an increase of a series Prometheus already has.
     consumerCrashes: zeroedCounter(
-      new Counter({ name: 'invalidator_consumer_crashes_total', help: "kafkajs consumer crashes (a broker unreachable past kafkajs' retries, a coordinator error, this member fenced), by whether this replica restarts the consumer: restarted = true | false (false: the replica stays crashed and its liveness fails)", labelNames: ['restarted'] as const, ...r }),
+      new Counter({ name: 'invalidator_consumer_crashes_total', help: "kafkajs consumer crashes (a broker unreachable past kafkajs' retries, a coordinator error, this member fenced), by whether this replica restarts the consumer: restarted = true | false (false: no restart; the replica stays crashed and its liveness fails, unless it is stopping)", labelNames: ['restarted'] as const, ...r }),
       'restarted',
       ['true', 'false'],
     ),

@@ -19,6 +19,7 @@ import { WatchHub } from './watch/watch-hub';
 import { NearCache } from './cache/near-cache';
 import type { SettingsConfig } from './config';
 import { FairShareLimiter } from './admission/fair-share-limiter';
+import { refusedCallerLog } from './admission/refused-caller-log';
 import { ConsistencyTokens } from './consistency/token';
 import { createKnex, Db } from './db/db';
 import { SchemaCheck } from './db/schema-check';
@@ -93,6 +94,7 @@ export async function startSettingsServer(config: SettingsConfig, log: Logger, o
   const incarnation = new IncarnationGate(redis, log, metrics, Math.max(1000, 10 * config.REDIS_COMMAND_TIMEOUT_MS));
   // What Redis tracking reports, for Watch streams too (src/watch).
   const keyChanges = new KeyChangeBroadcast();
+  const logRefusedCaller = refusedCallerLog(log);
   const nearCache = config.NEAR_CACHE_ENABLED ? startNearCache(config, redis, metrics, log, keyChanges) : undefined;
   if (!(await incarnation.waitTrusted(2000))) log.warn('redis not reachable (or not verified) at start; serving from PostgreSQL until it is');
   const readThrough = new ReadThrough({
@@ -119,7 +121,10 @@ export async function startSettingsServer(config: SettingsConfig, log: Logger, o
         perCallerBurst: config.DB_DELIBERATE_READ_BURST_PER_CALLER,
         refusalDelayMs: config.DB_DELIBERATE_READ_REFUSAL_DELAY_MS,
       },
-      (result) => metrics.deliberateReads.inc({ result }),
+      (result, callerId) => {
+        metrics.deliberateReads.inc({ result });
+        logRefusedCaller(result, callerId);
+      },
     ),
   });
   const db = new Db({ read: knex, write: writeKnex }, metrics, {

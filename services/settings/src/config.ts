@@ -33,7 +33,7 @@ export const settingsEnvSchema = {
   DB_DELIBERATE_READ_MAX_WAIT_MS: env.int('longest a deliberate read waits for a permit: then RESOURCE_EXHAUSTED when its caller holds its share, else UNAVAILABLE (LOAD_SHED)', 250, { min: 0 }),
   DB_DELIBERATE_READS_PER_CALLER_PER_SECOND: env.int('deliberate read calls one caller (token `sub`) may make per second per process, also those that share another call\'s query (token bucket, on top of its concurrent share); over it RESOURCE_EXHAUSTED without waiting for a permit; 0 = no rate', 100, { min: 0, max: 1_000_000 }),
   DB_DELIBERATE_READ_BURST_PER_CALLER: env.int('size of that token bucket: deliberate reads a caller may start at once after being idle', 50, { min: 1, max: 1_000_000 }),
-  DB_DELIBERATE_READ_REFUSAL_DELAY_MS: env.int('a deliberate read refused without waiting (over the rate, or too many of its caller waiting) is answered this much later, never past its deadline, so a flooding client sends its next call later; 0 = at once', 100, { min: 0, max: 10_000 }),
+  DB_DELIBERATE_READ_REFUSAL_DELAY_MS: env.int('a deliberate read refused without waiting (over the rate, or too many of its caller waiting) is answered this much later, never past its deadline, so a flooding client sends its next call later (at most 4,096 refusals held at once, the others answered at once); 0 = at once', 100, { min: 0, max: 10_000 }),
   CONSISTENCY_TOKEN_SECRET: env.string('HMAC key (>= 32 bytes) signing consistency tokens, equal on every replica; required with AUTH_MODE=jwt (insecure-dev: a fixed development key when empty)', ''),
   CONSISTENCY_TOKEN_PREVIOUS_SECRET: env.string('a second key tokens are accepted with, never signed with: the rotation goes through it in three roll-outs (docs/operations.md, Rotating the consistency token key); empty = none', ''),
   DB_FALLBACK_MAX_CONCURRENCY: env.int('database reads in flight at once while Redis is unavailable; more are rejected with UNAVAILABLE', 8, { min: 1, max: 1000 }),
@@ -54,7 +54,7 @@ export const settingsEnvSchema = {
   NEAR_CACHE_ENABLED: env.bool('keep an in-process near-cache of Redis entries, kept coherent by Redis client-side caching (CLIENT TRACKING); false = every cached read goes to Redis', true),
   NEAR_CACHE_MAX_ENTRIES: env.int('most entries the near-cache holds (least recently used evicted first)', 100_000, { min: 1 }),
   NEAR_CACHE_MAX_BYTES: env.int('most bytes (payloads, keys, per-entry overhead) the near-cache holds', 64 * 1024 * 1024, { min: 1024 }),
-  FILL_LEASE_MS: env.int('lifetime of the Redis fill lease of a cold key: other replicas wait up to this for the holder fill before loading themselves; 0 = no leases', 500, { min: 0, max: 10_000 }),
+  FILL_LEASE_MS: env.int('lifetime of the Redis fill lease of a cold key: other replicas wait for the holder fill, take the lease over when it expires, and load themselves after at most 4 × this (or at their deadline); 0 = no leases', 500, { min: 0, max: 10_000 }),
   AUDIT_SAMPLE_EVERY: env.int('send 1 in this many cache hits to the staleness auditor (a capped Redis stream the invalidator reads); 0 = off', 1000, { min: 0 }),
 };
 

@@ -70,7 +70,8 @@ export class FairShareLimiter {
 
   constructor(
     private readonly limits: FairShareLimits,
-    private readonly onResult: (result: AdmissionResult) => void = () => undefined,
+    /** Every admission decision, with the caller it was about (metrics; the refused-caller log). */
+    private readonly onResult: (result: AdmissionResult, callerId: string) => void = () => undefined,
     private readonly now: () => number = Date.now,
   ) {
     const perSecond = limits.perCallerPerSecond ?? 0;
@@ -100,7 +101,7 @@ export class FairShareLimiter {
   chargeCall(callerId: string, deadline: number): Promise<never> | undefined {
     if (!this.rate.enabled) return undefined;
     if (!this.rate.allows(callerId)) {
-      this.onResult('rate_limited');
+      this.onResult('rate_limited', callerId);
       return this.refuse(this.overRate, deadline);
     }
     this.rate.take(callerId);
@@ -111,14 +112,14 @@ export class FairShareLimiter {
   acquire(callerId: string, deadline: number): Promise<() => void> {
     const caller = this.callerOf(callerId);
     if (this.inUse < this.limits.capacity && caller.active < this.share()) {
-      this.onResult('admitted');
+      this.onResult('admitted', callerId);
       return Promise.resolve(this.take(callerId, caller));
     }
     // A waiter refused exactly at the deadline would race the call's own DEADLINE_EXCEEDED and
     // the caller would get no reason and no RetryInfo: it is refused a margin earlier.
     const waitMs = Math.min(this.limits.maxWaitMs, deadline - this.now() - DEADLINE_MARGIN_MS);
     if (waitMs <= 0 || caller.waiting.length >= 2 * this.limits.perCallerMax) {
-      const refusal = this.refusal(caller);
+      const refusal = this.refusal(callerId, caller);
       this.forgetIfIdle(callerId, caller);
       return this.refuse(refusal, deadline);
     }
@@ -127,12 +128,12 @@ export class FairShareLimiter {
         since: this.now(),
         grant: () => {
           clearTimeout(waiter.timer);
-          this.onResult('waited');
+          this.onResult('waited', callerId);
           resolve(this.take(callerId, caller));
         },
         timer: setTimeout(() => {
           caller.waiting.splice(caller.waiting.indexOf(waiter), 1);
-          const refusal = this.refusal(caller);
+          const refusal = this.refusal(callerId, caller);
           this.forgetIfIdle(callerId, caller);
           reject(refusal);
         }, waitMs),
@@ -220,12 +221,12 @@ export class FairShareLimiter {
    * share (it holds its share, or 2 × perCallerMax of its calls wait already) is CALLER_SHARE_EXCEEDED;
    * under it the process-wide capacity is what is full, LOAD_SHED.
    */
-  private refusal(caller: Caller): SettingsError {
+  private refusal(callerId: string, caller: Caller): SettingsError {
     if (caller.active >= this.share() || caller.waiting.length >= 2 * this.limits.perCallerMax) {
-      this.onResult('shed');
+      this.onResult('shed', callerId);
       return this.overShare;
     }
-    this.onResult('overloaded');
+    this.onResult('overloaded', callerId);
     return this.overloaded;
   }
 }
