@@ -31,7 +31,7 @@ export const invalidatorEnvSchema = {
   HTTP_PORT: env.int('HTTP port for /metrics, /healthz, /readyz', 9465, { min: 0, max: 65535 }),
   EVICTION_MAX_KEYS_PER_SECOND: env.int('hard maximum of keys evicted per second per replica (0 = none); the adaptive ceiling follows Redis latency below it', 50_000, { min: 0 }),
   REDIS_MAX_INFLIGHT_PIPELINES: env.int('eviction round trips in flight to Redis at once, for the whole replica', 2, { min: 1, max: 64 }),
-  REDIS_PIPELINE_SIZE: env.int('keys per eviction round trip (a pipeline of batch script calls)', 1000, { min: 1, max: 10_000 }),
+  REDIS_PIPELINE_SIZE: env.int('most keys per eviction round trip (a pipeline of batch script calls); a round trip also holds at most 50 ms of the current ceiling', 1000, { min: 1, max: 10_000 }),
   REDIS_EVICTION_BATCH_KEYS: env.int('keys per evict-to-marker-batch script call (one call blocks Redis for its duration: ~1-2 µs per key)', 100, { min: 1, max: 1000 }),
   REDIS_LATENCY_TARGET_MS: env.int('p99 of eviction round trips above which the adaptive ceiling backs off (while Redis is busy)', 20, { min: 1 }),
   REDIS_BUSY_CPU_PERCENT: env.int("Redis main-thread CPU (percent of one core, from INFO cpu) at or above which Redis counts as busy: slow round trips only cut the ceiling while Redis is busy (0: latency alone decides)", 50, { min: 0, max: 100 }),

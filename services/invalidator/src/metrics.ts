@@ -14,12 +14,12 @@ export function createInvalidatorMetrics(registry = new Registry()) {
   const r = { registers: [registry] };
   return {
     registry,
-    eventsConsumed: new Counter({ name: 'invalidator_events_consumed_total', help: 'Change events read from Kafka', labelNames: ['table', 'op'] as const, ...r }),
+    eventsConsumed: new Counter({ name: 'invalidator_events_consumed_total', help: 'Change events decoded from Kafka (tombstones and events dead-lettered as not-json or invalid-envelope not counted)', labelNames: ['table', 'op'] as const, ...r }),
     keysPlanned: new Counter({ name: 'invalidator_keys_planned_total', help: 'Keys named by change events, before per-batch deduplication', ...r }),
     keysApplied: new Counter({ name: 'invalidator_keys_applied_total', help: 'Distinct keys sent to Redis after deduplication', ...r }),
     keysEvicted: new Counter({ name: 'invalidator_keys_evicted_total', help: 'Cache changes actually made: markers written (the entry was older or absent), and key-space generations renewed (a TRUNCATE); a marker an attempt wrote before it failed and was re-sent is not counted', ...r }),
     dedupRatio: new Gauge({ name: 'invalidator_dedup_ratio', help: 'Keys applied / keys planned in the last chunk (1 = no duplicates)', ...r }),
-    redisOps: new Counter({ name: 'invalidator_redis_ops_total', help: 'Redis commands sent for evictions (evict-to-marker-batch calls and generation SETs; one call carries many keys)', ...r }),
+    redisOps: new Counter({ name: 'invalidator_redis_ops_total', help: 'Redis commands of successful eviction round trips (evict-to-marker-batch calls and generation SETs; one call carries many keys; a cluster slot-motion fallback counts as one)', ...r }),
     redisErrors: new Counter({ name: 'invalidator_redis_errors_total', help: 'Failed Redis pipelines (retried)', ...r }),
     slotMotionFallbacks: new Counter({ name: 'invalidator_slot_motion_fallback_keys_total', help: 'Redis Cluster: keys evicted one call each because their batch call met a slot being migrated (or a stale slot map)', ...r }),
     pipelineSeconds: new Histogram({ name: 'invalidator_redis_pipeline_seconds', help: 'Latency of one eviction round trip (a pipeline of batch script calls); its p99 drives the adaptive ceiling', buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5], ...r }),
@@ -32,7 +32,7 @@ export function createInvalidatorMetrics(registry = new Registry()) {
     pausedSeconds: new Gauge({ name: 'invalidator_consumer_paused_seconds', help: 'How long consumption has been paused for Redis (0 when not paused)', ...r }),
     deadLetterFailing: new Gauge({ name: 'invalidator_dead_letter_publish_failing', help: '1 while dead letters could not be published after DLQ_MAX_ATTEMPTS (not ready; the partition is blocked)', ...r }),
     redisHealthy: new Gauge({ name: 'invalidator_redis_healthy', help: '1 while the Redis health probe (a small write) succeeds', ...r }),
-    secondsWithoutProgress: new Gauge({ name: 'invalidator_seconds_without_progress', help: 'Seconds this member has had lag and a healthy Redis without committing (liveness fails above LIVENESS_STALL_SECONDS)', ...r }),
+    secondsWithoutProgress: new Gauge({ name: 'invalidator_seconds_without_progress', help: 'Seconds this member has had lag, a healthy Redis and no dead-letter refusal without committing (liveness fails above LIVENESS_STALL_SECONDS)', ...r }),
     endToEndLag: new Histogram({
       name: 'invalidator_end_to_end_lag_seconds',
       help: 'Commit in Postgres (source.ts_ms) to eviction applied in Redis',

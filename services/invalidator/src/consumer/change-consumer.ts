@@ -3,6 +3,7 @@ import { decodeChangeEvent, isCachedTable, type Logger } from '@settings/shared'
 import { EvictionBatcher } from '../eviction/eviction-batcher';
 import { planEvictions, UnplannableEventError } from '../eviction/eviction-plan';
 import { BatchAbortedError, type ApplyHooks, type RedisEvictor } from '../eviction/redis-evictor';
+import { heartbeatingWait } from '../backpressure/heartbeating-wait';
 import { backoffMs } from '../backpressure/retry-backoff';
 import type { RedisHealthProbe } from '../backpressure/redis-health-probe';
 import type { InvalidatorMetrics } from '../metrics';
@@ -392,8 +393,9 @@ export class ChangeConsumer {
       } catch (err) {
         if (attempt + 1 < attempts) {
           this.log.warn({ err, attempt }, 'dead-letter publish failed; retrying');
-          await new Promise((r) => setTimeout(r, backoffMs(attempt)));
-          await hooks.heartbeat().catch(() => undefined);
+          // Heartbeats through the wait (up to 5 s): one sleep and one heartbeat after it let a
+          // session of 6 s lapse. An abort (rebalance, stop) ends it early.
+          await heartbeatingWait(backoffMs(attempt), hooks);
           continue;
         }
         if (!this.dlqFailing.has(partition)) {

@@ -18,6 +18,7 @@ import {
 import { AdaptiveRate } from '../backpressure/adaptive-rate';
 import { InflightLimit } from '../backpressure/inflight-limit';
 import { RedisCpuSampler } from '../backpressure/redis-cpu';
+import { heartbeatingWait } from '../backpressure/heartbeating-wait';
 import { backoffMs } from '../backpressure/retry-backoff';
 import { TokenBucket } from '../backpressure/token-bucket';
 import type { InvalidatorMetrics } from '../metrics';
@@ -172,14 +173,8 @@ export class RedisEvictor {
         hooks.onRedisDown(err as Error);
         const wait = backoffMs(failures);
         failures += 1;
-        // Sleep in slices so the group membership stays alive and an abort is noticed quickly.
-        // A monotonic clock: a wall clock stepped back stretched the wait by the step.
-        const until = performance.now() + wait;
-        while (performance.now() < until && !hooks.shouldAbort()) {
-          await hooks.heartbeat().catch(() => undefined);
-          await new Promise((r) => setTimeout(r, Math.min(250, until - performance.now())));
-        }
-        await hooks.heartbeat().catch(() => undefined);
+        // The group membership stays alive and an abort is noticed quickly.
+        await heartbeatingWait(wait, hooks);
       }
     }
     return written;

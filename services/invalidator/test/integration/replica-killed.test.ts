@@ -81,6 +81,6 @@ it('dynamic membership, the default timeouts: after a replica is SIGKILLed and r
 it('static membership: a replica restarted with its instance id takes its place at once, without waiting for its old session', async () => {
   // A 30 s session, so that waiting for it (dynamic membership, or an id kafkajs drops) cannot pass.
   const seconds = await killAndReplace('krs', { KAFKA_SESSION_TIMEOUT_MS: '30000', KAFKA_REBALANCE_TIMEOUT_MS: '30000' }, [uniqueId('invalidator-a-'), uniqueId('invalidator-b-')]);
-  // The replacement's start-up (~1-2 s), its join and the evictions; seen 2-3 s.
+  // The replacement's start-up, its join (no rebalance) and the evictions: seen 0.1-0.8 s.
   expect(seconds).toBeLessThan(15);
 });

@@ -10,7 +10,7 @@ import { createInvalidatorMetrics } from '../../src/metrics';
  * ChangeConsumer against a fake kafkajs consumer that records pause/resume (and throws like
  * kafkajs while its consumer group is gone) and a fake producer (`send`).
  */
-function harness(send: (record: ProducerRecord) => Promise<unknown> = async () => [], extraOptions: { groupInstanceId?: string } = {}) {
+function harness(send: (record: ProducerRecord) => Promise<unknown> = async () => [], extraOptions: { groupInstanceId?: string; dlqMaxAttempts?: number } = {}) {
   const handlers = new Map<string, (e: { payload: Record<string, unknown> }) => void>();
   const calls: string[] = [];
   /** pause/resume with what they named. */
@@ -127,6 +127,26 @@ describe('ChangeConsumer dead letters', () => {
     expect(sent.flat()).toEqual(letters.map((l) => l.offset));
     expect(calls).toBe(sent.length + 1);
     expect(h.consumer.deadLetterFailing).toBe(false);
+  });
+
+  it('heartbeat through the back-off between two publish attempts, not only after it (a back-off reaches 5 s; a session can be 6 s)', async () => {
+    let calls = 0;
+    // Fails four times (backing off 100, 200, 400 and 800 ms: the back-off's caps), then publishes.
+    const h = harness(async () => {
+      if (++calls <= 4) throw new Error('Request timed out');
+      return [];
+    }, { dlqMaxAttempts: 5 });
+    const beats: number[] = [];
+    const random = jest.spyOn(Math, 'random').mockReturnValue(1);
+    try {
+      await h.consumer['publishDeadLetters'](letters.slice(0, 3), { ...hooks, heartbeat: async () => void beats.push(performance.now()) });
+    } finally {
+      random.mockRestore();
+    }
+    expect(h.consumer.deadLetterFailing).toBe(false);
+    const gaps = beats.slice(1).map((t, i) => t - beats[i]!);
+    // Every 250 ms (and timer slack); one heartbeat after each sleep left a gap of the 800 ms sleep.
+    expect(Math.max(...gaps)).toBeLessThan(500);
   });
 
   const onPartition = (partition: number, n = 3): DeadLetter[] => letters.slice(0, n).map((l) => ({ ...l, partition }));
