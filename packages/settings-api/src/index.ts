@@ -5,6 +5,7 @@
 // The promise-based client backend teams use (deadline, retries, token, typed errors).
 export {
   createSettingsClient,
+  DEFAULT_CHANNEL_OPTIONS,
   type CallOptions,
   type RequestOf,
   type ResponseOf,
