@@ -70,12 +70,17 @@ import { WatchSettingsRequest, WatchSettingsResponse } from "./watch";
  *   and may have been applied; read the resource and compare it with what you sent before writing
  *   again (a blind retry with the same etag is refused ETAG_MISMATCH, and one without an etag may
  *   apply the change twice).
- * - RESOURCE_EXHAUSTED: the caller is over its share (deliberate database reads, watch streams);
+ * - RESOURCE_EXHAUSTED: the caller is over its share (deliberate database reads: fully_consistent,
+ *   a token newer than the cache, and every ListStaffPermissions page of a list too large to
+ *   cache; watch streams);
  *   retry after the RetryInfo delay when there is one. Also gRPC's own answer to a request larger
  *   than the server accepts (no ErrorInfo): send less.
- * - FAILED_PRECONDITION: LIST_TOO_LARGE, a staff list past what a watch can hold.
- * - DEADLINE_EXCEEDED: the call's deadline passed (a statement ended by the server's own limit
- *   while the call still had time is UNAVAILABLE with RetryInfo instead).
+ * - FAILED_PRECONDITION: LIST_TOO_LARGE, a staff list past what a watch can hold (by number of
+ *   grants or by encoded size).
+ * - DEADLINE_EXCEEDED: the call's deadline passed. A statement ended by the server's own limit
+ *   while the call still had time is UNAVAILABLE instead: with RetryInfo when nothing can have
+ *   been committed, WRITE_OUTCOME_UNKNOWN (no RetryInfo) when the save's one statement or its
+ *   COMMIT had already been sent.
  */
 export type SettingsServiceService = typeof SettingsServiceService;
 export const SettingsServiceService = {
@@ -260,11 +265,13 @@ export const SettingsServiceService = {
   },
   /**
    * Streams the state of one or more settings resources: first the current state of each (or,
-   * when resuming, only what changed since the caller's `resume_token`), then every change, with
+   * when resuming, only the targets whose version differs from their `resume_token`, each as its
+   * whole current state: `full_state`, a staff list with every grant), then every change, with
    * periodic progress messages while nothing changes. Driven by the cache's change stream, never
    * by polling. Ends with UNAUTHENTICATED when the token expires, UNAVAILABLE when the replica
    * shuts down (reconnect with the last resume tokens), FAILED_PRECONDITION (LIST_TOO_LARGE) when
-   * a watched account has more staff permissions than a watch holds (page them with
+   * a watched account's staff permission list is over what a watch holds, by number of grants or
+   * by encoded size (page them with
    * ListStaffPermissions; reconnecting cannot help). Refused with RESOURCE_EXHAUSTED
    * (WATCH_LIMIT_EXCEEDED) beyond the caller's stream limit, UNAVAILABLE (WATCH_REPLICA_FULL,
    * WATCH_UNAVAILABLE) when this replica cannot take it: retry, another replica may.
@@ -317,11 +324,13 @@ export interface SettingsServiceServer extends UntypedServiceImplementation {
   deleteStaffPermission: handleUnaryCall<DeleteStaffPermissionRequest, StaffPermission>;
   /**
    * Streams the state of one or more settings resources: first the current state of each (or,
-   * when resuming, only what changed since the caller's `resume_token`), then every change, with
+   * when resuming, only the targets whose version differs from their `resume_token`, each as its
+   * whole current state: `full_state`, a staff list with every grant), then every change, with
    * periodic progress messages while nothing changes. Driven by the cache's change stream, never
    * by polling. Ends with UNAUTHENTICATED when the token expires, UNAVAILABLE when the replica
    * shuts down (reconnect with the last resume tokens), FAILED_PRECONDITION (LIST_TOO_LARGE) when
-   * a watched account has more staff permissions than a watch holds (page them with
+   * a watched account's staff permission list is over what a watch holds, by number of grants or
+   * by encoded size (page them with
    * ListStaffPermissions; reconnecting cannot help). Refused with RESOURCE_EXHAUSTED
    * (WATCH_LIMIT_EXCEEDED) beyond the caller's stream limit, UNAVAILABLE (WATCH_REPLICA_FULL,
    * WATCH_UNAVAILABLE) when this replica cannot take it: retry, another replica may.
@@ -575,11 +584,13 @@ export interface SettingsServiceClient extends Client {
   ): ClientUnaryCall;
   /**
    * Streams the state of one or more settings resources: first the current state of each (or,
-   * when resuming, only what changed since the caller's `resume_token`), then every change, with
+   * when resuming, only the targets whose version differs from their `resume_token`, each as its
+   * whole current state: `full_state`, a staff list with every grant), then every change, with
    * periodic progress messages while nothing changes. Driven by the cache's change stream, never
    * by polling. Ends with UNAUTHENTICATED when the token expires, UNAVAILABLE when the replica
    * shuts down (reconnect with the last resume tokens), FAILED_PRECONDITION (LIST_TOO_LARGE) when
-   * a watched account has more staff permissions than a watch holds (page them with
+   * a watched account's staff permission list is over what a watch holds, by number of grants or
+   * by encoded size (page them with
    * ListStaffPermissions; reconnecting cannot help). Refused with RESOURCE_EXHAUSTED
    * (WATCH_LIMIT_EXCEEDED) beyond the caller's stream limit, UNAVAILABLE (WATCH_REPLICA_FULL,
    * WATCH_UNAVAILABLE) when this replica cannot take it: retry, another replica may.

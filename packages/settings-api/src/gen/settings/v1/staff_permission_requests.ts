@@ -42,7 +42,12 @@ export interface ListStaffPermissionsRequest {
   pageSize: number;
   /** `next_page_token` of the previous page. Every other field must be unchanged from that call. */
   pageToken: string;
-  /** Freshness requirement; unset means `minimize_latency`. Applies to every page. */
+  /**
+   * Freshness requirement; unset means `minimize_latency`. Applies to every page. A list too large
+   * to cache is read from the database on every page, whatever the mode, and counts against the
+   * caller's share of deliberate reads (RESOURCE_EXHAUSTED CALLER_SHARE_EXCEEDED beyond it,
+   * UNAVAILABLE LOAD_SHED when the replica has no permit left).
+   */
   consistency?: Consistency | undefined;
 }
 
