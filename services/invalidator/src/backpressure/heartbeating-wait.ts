@@ -25,3 +25,19 @@ export async function heartbeatingWait(ms: number, hooks: BatchWaitHooks): Promi
   }
   await hooks.heartbeat().catch(() => undefined);
 }
+
+/**
+ * Runs `work` inside a batch with a heartbeat every 250 ms until it settles: a dead-letter send
+ * to a broker that never answers waits out the Kafka client's request timeout (30 s), longer
+ * than a session, and nothing else would heartbeat meanwhile. kafkajs sends a heartbeat only once
+ * its interval has passed, so asking often costs nothing. A failing heartbeat (a rebalance) does
+ * not end the work: the caller checks `shouldAbort` after it.
+ */
+export async function withHeartbeats<T>(work: Promise<T>, hooks: BatchWaitHooks): Promise<T> {
+  const ticker = setInterval(() => void hooks.heartbeat().catch(() => undefined), SLICE_MS);
+  try {
+    return await work;
+  } finally {
+    clearInterval(ticker);
+  }
+}

@@ -3,7 +3,7 @@ import { decodeChangeEvent, isCachedTable, type Logger } from '@settings/shared'
 import { EvictionBatcher } from '../eviction/eviction-batcher';
 import { planEvictions, UnplannableEventError } from '../eviction/eviction-plan';
 import { BatchAbortedError, type ApplyHooks, type RedisEvictor } from '../eviction/redis-evictor';
-import { heartbeatingWait } from '../backpressure/heartbeating-wait';
+import { heartbeatingWait, withHeartbeats } from '../backpressure/heartbeating-wait';
 import { backoffMs } from '../backpressure/retry-backoff';
 import type { RedisHealthProbe } from '../backpressure/redis-health-probe';
 import type { InvalidatorMetrics } from '../metrics';
@@ -387,7 +387,8 @@ export class ChangeConsumer {
     for (let attempt = 0; ; attempt++) {
       if (hooks.shouldAbort()) throw new BatchAbortedError();
       try {
-        for (; next < sends.length; next++) await this.dlq.send(sends[next]!);
+        // Heartbeats while a send waits for an unanswering broker (up to its 30 s request timeout).
+        for (; next < sends.length; next++) await withHeartbeats(this.dlq.send(sends[next]!), hooks);
         this.deadLettersPublished(partition);
         return;
       } catch (err) {

@@ -149,6 +149,14 @@ describe('ChangeConsumer dead letters', () => {
     expect(Math.max(...gaps)).toBeLessThan(500);
   });
 
+  it('heartbeat while a send waits for a broker that does not answer (kafkajs waits up to its 30 s request timeout, longer than a session)', async () => {
+    const h = harness(() => new Promise((resolve) => setTimeout(() => resolve([]), 1200)));
+    const beats: number[] = [];
+    await h.consumer['publishDeadLetters'](letters.slice(0, 3), { ...hooks, heartbeat: async () => void beats.push(performance.now()) });
+    // Every 250 ms of the 1.2 s send; none before, when the send was awaited bare.
+    expect(beats.length).toBeGreaterThanOrEqual(3);
+  });
+
   const onPartition = (partition: number, n = 3): DeadLetter[] => letters.slice(0, n).map((l) => ({ ...l, partition }));
   const partitionOf = (r: ProducerRecord): string => String((r.messages[0]!.headers as Record<string, string>)['dlq.source.partition']);
 
