@@ -34,7 +34,17 @@ export async function heartbeatingWait(ms: number, hooks: BatchWaitHooks): Promi
  * not end the work: the caller checks `shouldAbort` after it.
  */
 export async function withHeartbeats<T>(work: Promise<T>, hooks: BatchWaitHooks): Promise<T> {
-  const ticker = setInterval(() => void hooks.heartbeat().catch(() => undefined), SLICE_MS);
+  // One heartbeat at a time: kafkajs records a heartbeat's time only once it is answered, so
+  // against a slow coordinator every tick would send another.
+  let beating = false;
+  const ticker = setInterval(() => {
+    if (beating) return;
+    beating = true;
+    void hooks
+      .heartbeat()
+      .catch(() => undefined)
+      .finally(() => (beating = false));
+  }, SLICE_MS);
   try {
     return await work;
   } finally {

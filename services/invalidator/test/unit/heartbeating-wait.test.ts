@@ -1,4 +1,4 @@
-import { heartbeatingWait } from '../../src/backpressure/heartbeating-wait';
+import { heartbeatingWait, withHeartbeats } from '../../src/backpressure/heartbeating-wait';
 
 // Real timers: the wait keeps its own monotonic clock (perf_hooks), which jest's fake timers do not move.
 describe('heartbeatingWait', () => {
@@ -21,5 +21,26 @@ describe('heartbeatingWait', () => {
     const waited = performance.now() - start;
     expect(waited).toBeGreaterThanOrEqual(300);
     expect(waited).toBeLessThan(2000);
+  });
+});
+
+describe('withHeartbeats', () => {
+  it('heartbeats while the work runs, one heartbeat at a time (a slow coordinator does not pile them up), and stops when it settles', async () => {
+    let inFlight = 0;
+    let most = 0;
+    let beats = 0;
+    const heartbeat = async (): Promise<void> => {
+      beats++;
+      most = Math.max(most, ++inFlight);
+      await new Promise((r) => setTimeout(r, 600));
+      inFlight--;
+    };
+    const result = await withHeartbeats(new Promise((resolve) => setTimeout(() => resolve('sent'), 1300)), { heartbeat, shouldAbort: () => false });
+    expect(result).toBe('sent');
+    expect(most).toBe(1);
+    expect(beats).toBeGreaterThanOrEqual(2);
+    const after = beats;
+    await new Promise((r) => setTimeout(r, 700));
+    expect(beats).toBe(after);
   });
 });
