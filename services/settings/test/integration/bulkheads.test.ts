@@ -502,10 +502,14 @@ describe('separate pools for reads and writes', () => {
 });
 
 describe('deliberate database reads are shared fairly between callers', () => {
-  // Four permits, at most two per caller, a 100 ms wait for one.
-  const t = serverForTests({ DB_DELIBERATE_READ_MAX_CONCURRENCY: '4', DB_DELIBERATE_READS_PER_CALLER: '2', DB_DELIBERATE_READ_MAX_WAIT_MS: '100' });
+  // Four permits, at most two per caller, a 100 ms wait for one. Its log lines are kept: the
+  // runbook finds a flooder by the line that names it.
+  const logged: Array<Record<string, unknown>> = [];
+  const t = serverForTests({ DB_DELIBERATE_READ_MAX_CONCURRENCY: '4', DB_DELIBERATE_READS_PER_CALLER: '2', DB_DELIBERATE_READ_MAX_WAIT_MS: '100' }, {}, {
+    write: (line: string) => void logged.push(JSON.parse(line) as Record<string, unknown>),
+  });
 
-  it('one caller flooding fully_consistent reads gets RESOURCE_EXHAUSTED while another caller\'s fully_consistent reads and saves succeed', async () => {
+  it('one caller flooding fully_consistent reads gets RESOURCE_EXHAUSTED, and a warn line names it, while another caller\'s fully_consistent reads and saves succeed', async () => {
     const [flooder, other] = await Promise.all([mintToken({ sub: 'flooder' }), mintToken({ sub: 'other-service' })]);
     const a = newAccount();
     await t.call('updateAccountSettings', settings(a, 'other caller'));
@@ -543,6 +547,11 @@ describe('deliberate database reads are shared fairly between callers', () => {
       // The two admitted reads complete (those accounts have no OnPatient settings: NOT_FOUND).
       expect({ shed: shed.length, admitted: outcomes.filter((e) => e?.code === 5).length }).toEqual({ shed: 10, admitted: 2 });
       expect(await metricValue(t.running, 'settings_deliberate_reads_total', { result: 'shed' })).toBe(10);
+      // The metric has no caller; the warn line names the flooder (docs/operations.md, "Deliberate-read floods").
+      const named = logged.filter((l) => typeof l.msg === 'string' && l.msg.startsWith('deliberate read refused'));
+      expect(named.length).toBeGreaterThanOrEqual(1);
+      expect(named.map((l) => [l.level, l.caller, l.result])).toContainEqual(['warn', 'flooder', 'shed']);
+      expect(named.some((l) => l.caller === 'other-service')).toBe(false);
     } finally {
       await lock.release();
     }

@@ -1,5 +1,6 @@
 import { credentials, type Client, type ServiceError } from '@grpc/grpc-js';
 import { BadRequest, createSettingsClient, ErrorInfo, RetryInfo, SettingsApiError, SettingsServiceClient, SettingsServiceService, Status, type SettingsClient } from '@settings/api';
+import type { DestinationStream } from 'pino';
 import { createLogger, localStack } from '@settings/shared';
 import { pgQuery, testRedisEnv, uniqueId } from '@settings/local-stack';
 import { startSettingsServer, type RunningSettingsServer, type StartOptions } from '../../src/app';
@@ -81,9 +82,10 @@ export interface TestServer {
   close(): Promise<void>;
 }
 
-export async function startTestServer(overrides: Record<string, string> = {}, options: StartOptions = {}): Promise<TestServer> {
+/** `logTo`: where the server's log lines go (stdout when not given), for a test that checks one. */
+export async function startTestServer(overrides: Record<string, string> = {}, options: StartOptions = {}, logTo?: DestinationStream): Promise<TestServer> {
   const config = testConfig(overrides);
-  const running = await startSettingsServer(config, createLogger('settings-test', config.LOG_LEVEL), options);
+  const running = await startSettingsServer(config, createLogger('settings-test', config.LOG_LEVEL, logTo), options);
   const client = new SettingsServiceClient(`127.0.0.1:${running.port}`, credentials.createInsecure());
   const token = await mintToken();
   // Calls go through the package's own client (the one backend teams use), one per token, with
@@ -121,10 +123,10 @@ export async function startTestServer(overrides: Record<string, string> = {}, op
  * The server of a test file or describe block: started before its tests, closed after them.
  * The handle forwards to it, so tests and later hooks use it as the server itself.
  */
-export function serverForTests(overrides: Record<string, string> = {}, options: StartOptions = {}): TestServer {
+export function serverForTests(overrides: Record<string, string> = {}, options: StartOptions = {}, logTo?: DestinationStream): TestServer {
   let server: TestServer | undefined;
   beforeAll(async () => {
-    server = await startTestServer(overrides, options);
+    server = await startTestServer(overrides, options, logTo);
   });
   afterAll(() => server?.close());
   const current = (): TestServer => {
