@@ -25,7 +25,7 @@ export const invalidatorEnvSchema = {
   // restarted in its pod after a SIGKILL or an OOM kill, a consumer restarted after a crash or
   // a Kafka outage) takes its old member's place and partitions at once, without a rebalance
   // and without waiting for that member's session to expire. Measured on the local stack, kill
-  // → every later change evicted, the replacement started at once: 10.0 s dynamic, 0.4-0.8 s
+  // → every later change evicted, the replacement started at once: 10.0 s dynamic, 0.1-0.8 s
   // static (test/integration/replica-killed.test.ts).
   KAFKA_GROUP_INSTANCE_ID: env.string("static group membership (group.instance.id): one id per live replica that a restarted replica keeps (Kubernetes: the pod's name); a second live replica with the same id fences the first; empty: dynamic membership", ''),
   HTTP_PORT: env.int('HTTP port for /metrics, /healthz, /readyz', 9465, { min: 0, max: 65535 }),
