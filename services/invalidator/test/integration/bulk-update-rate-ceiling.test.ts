@@ -25,7 +25,7 @@ afterAll(async () => {
   await sql('DELETE FROM account_settings WHERE account_id LIKE $1', [`${prefix}-%`]);
 });
 
-it('a 50,000-row bulk update is evicted no faster than the keys/s ceiling and leaves every key consistent', async () => {
+it('a 50,000-row bulk update is evicted at no more than 1.15 times the keys/s ceiling over any 3 s window and leaves every key consistent', async () => {
   // Start after the inserts so the measured burst is the bulk update alone.
   inv = await startTestInvalidator({ EVICTION_MAX_KEYS_PER_SECOND: String(CEILING), REDIS_LATENCY_TARGET_MS: '1000' });
   await sql(`UPDATE account_settings SET display_name = 'bulk' WHERE account_id LIKE $1`, [`${prefix}-%`]);

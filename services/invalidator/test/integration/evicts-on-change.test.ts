@@ -27,7 +27,7 @@ async function version(table: string, where: string, params: unknown[]): Promise
 }
 
 describe('invalidator against the real stack', () => {
-  it('an UPDATE in psql replaces the cached entry by a marker at the new version, typically within a second', async () => {
+  it('an UPDATE in psql replaces the cached entry by a marker at the new version within 15 s (the lag is logged)', async () => {
     const account = uniqueId();
     await sql('INSERT INTO account_settings (account_id, display_name) VALUES ($1, $2)', [account, 'Old name']);
     const v1 = await version('account_settings', 'account_id = $1', [account]);
@@ -78,7 +78,7 @@ describe('invalidator against the real stack', () => {
     expect((await readCache(redis, drB))?.kind).toBe('entry');
   });
 
-  it('a TRUNCATE gives each fed key space a new generation, so every old entry stops being read', async () => {
+  it('a TRUNCATE of staff_permissions gives both key spaces it feeds (staff-permission and staff-permission-list) a new generation', async () => {
     const before = await redis.get('v1:{gen:staff-permission}');
     const listBefore = await redis.get('v1:{gen:staff-permission-list}');
     // Truncating a shared table is safe here: test files run one at a time and each writes its

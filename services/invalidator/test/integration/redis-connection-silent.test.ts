@@ -39,6 +39,8 @@ it('a Redis connection gone silent is replaced within seconds: the evictions it 
     await sql("UPDATE account_settings SET display_name = 'after the silence' WHERE account_id = $1", [account]);
     const version = await accountSettingsVersion(account);
     const since = Date.now();
+    // Its eviction times out on the silent connection (before the probe replaces it): paused.
+    await waitFor(() => inv!.consumer.paused, 15_000, 'the consumer paused');
     await waitFor(async () => fencedAtLeast(await readCache(redis, key), version), 30_000, 'the change evicted through a new connection');
     process.stderr.write(`[measure] silenced → evicted: ${Date.now() - since} ms\n`);
     await waitFor(() => !inv!.consumer.paused, 10_000, 'the consumer resumed');

@@ -46,6 +46,8 @@ it("a master's connection gone silent is replaced: the consumer resumes and the 
   await sql("UPDATE account_settings SET display_name = 'after the silence' WHERE account_id = $1", [account]);
   const version = await accountSettingsVersion(account);
   const since = Date.now();
+  // Its eviction times out on the silent master's connection (before the probe replaces it): paused.
+  await waitFor(() => inv!.consumer.paused, 15_000, 'the consumer paused');
   await waitFor(async () => fencedAtLeast(await readCache(direct!, key), version), 45_000, 'the change evicted through a new connection');
   process.stderr.write(`[measure] master silenced → evicted: ${Date.now() - since} ms\n`);
   await waitFor(() => !inv!.consumer.paused, 10_000, 'the consumer resumed');

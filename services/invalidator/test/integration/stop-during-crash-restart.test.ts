@@ -93,7 +93,7 @@ describe('stopped while its consumer restarts after a crash', () => {
     expect(await members(groupId)).toBe(0);
   });
 
-  it('stop() while the restart joins: the join finishes, the consumer leaves the group, and nothing joins after', async () => {
+  it('stop() while the restart joins: no member is left in the group once stop() resolves, and nothing joins after', async () => {
     let release: () => void = () => undefined;
     let restartJoining: () => void = () => undefined;
     const joining = new Promise<void>((resolve) => (restartJoining = resolve));
@@ -135,5 +135,6 @@ describe('stopped while its consumer restarts after a crash', () => {
     await new Promise((r) => setTimeout(r, 1000));
     expect(joins.length).toBe(1);
     expect(inv.consumer.state).toBe('crashed');
+    expect((await fetch(`http://127.0.0.1:${inv.httpPort}/healthz`)).status).toBe(503);
   });
 });

@@ -65,6 +65,10 @@ it('the denied writes changed nothing in the other account', async () => {
   const theirsNow = await t.call('getAccountSettings', { name: `accounts/${theirs}/settings`, consistency: { requirement: { $case: 'fullyConsistent', value: true } } });
   expect(theirsNow.displayName).toBe(theirs);
   expect((await t.call('listStaffPermissions', { parent: `accounts/${theirs}`, pageSize: 0, pageToken: '' })).staffPermissions).toHaveLength(1);
+  // The account had no doctor or OnPatient settings (beforeAll); the denied upserts created none.
+  const fully = { requirement: { $case: 'fullyConsistent' as const, value: true } };
+  expect(status[(await expectError(() => t.call('getDoctorSettings', { name: `accounts/${theirs}/doctors/d1/settings`, consistency: fully }))).code]).toBe('NOT_FOUND');
+  expect(status[(await expectError(() => t.call('getOnPatientSettings', { name: `accounts/${theirs}/onpatientSettings`, consistency: fully }))).code]).toBe('NOT_FOUND');
 });
 
 it('the own account is allowed', async () => {
@@ -121,7 +125,7 @@ it('settings.write writes settings but cannot change staff permissions; settings
 describe('AUTH_MODE=insecure-dev', () => {
   const dev = serverForTests({ AUTH_MODE: 'insecure-dev', JWT_HS256_SECRET: '' });
 
-  it('trusts every caller with every account, as principal "dev"', async () => {
+  it('trusts a caller without a token with any account', async () => {
     expect((await dev.call('getAccountSettings', requests.getAccountSettings(theirs), { token: null })).displayName).toBe(theirs);
   });
 });

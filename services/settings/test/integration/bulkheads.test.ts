@@ -126,7 +126,7 @@ function directDb(): { knex: ReturnType<typeof createKnex>; store: Db } {
 
 describe('a save whose lock budget is spent before its lock statement', () => {
   // Spent by the wait for a connection (the save first asked 1 s ago, the budget is 800 ms).
-  it('is answered ROW_LOCKED without the statement and gives its lock-wait permit back', async () => {
+  it('is answered ROW_LOCKED and gives its lock-wait permit back', async () => {
     const x = newAccount();
     await db('INSERT INTO account_settings (account_id) VALUES ($1)', [x]);
     const { knex, store } = directDb();
@@ -218,7 +218,7 @@ describe('saves of grants whose account list another transaction holds', () => {
 describe('saves waiting for locks held by others are capped', () => {
   const t = serverForTests({ DB_LOCK_WAIT_MAX_CONCURRENCY: '1', DB_LOCK_TIMEOUT_MS: '60000' });
 
-  it('saves beyond the lock-wait cap fail at once with ROW_LOCKED while saves of other rows succeed', async () => {
+  it('saves beyond the lock-wait cap fail with ROW_LOCKED while saves of other rows succeed', async () => {
     const [a, b] = [newAccount(), newAccount()];
     await t.call('updateAccountSettings', settings(a, 'locked'));
     await t.call('updateAccountSettings', settings(b, 'free'));
@@ -407,7 +407,7 @@ describe('a save that queued for a write connection', () => {
   // One write connection; two saves may wait for a lock, each for at most 600 ms.
   const t = serverForTests({ DB_WRITE_POOL_MAX: '1', DB_LOCK_WAIT_MAX_CONCURRENCY: '2', DB_LOCK_TIMEOUT_MS: '600' });
 
-  it('has spent that time of its lock budget: behind a save waiting for a lock it fails within DB_LOCK_TIMEOUT_MS of arriving, and a save of a free row queued the same way succeeds', async () => {
+  it('has spent that time of its lock budget: behind a save waiting for a lock (DB_LOCK_TIMEOUT_MS 600 ms) it fails within 1 s of arriving, and a save of a free row queued the same way succeeds', async () => {
     const [a, b, free] = [newAccount(), newAccount(), newAccount()];
     for (const id of [a, b, free]) await t.call('updateAccountSettings', settings(id, 'before'));
     const [lockA, lockB] = [await lockAccountRow(a), await lockAccountRow(b)];

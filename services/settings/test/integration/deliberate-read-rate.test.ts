@@ -48,7 +48,7 @@ describe('deliberate database reads are rate-limited per caller', () => {
     expect((await get(other)).displayName).toBe('rated');
   });
 
-  it('calls that share one database read each spend the rate: 16 concurrent fully_consistent reads of one key get at most the burst through', async () => {
+  it('calls that share one database read each spend the rate: 16 concurrent fully_consistent reads of one key get at most the burst plus its refill through', async () => {
     const flooder = await mintToken({ sub: 'rate-shared-flooder' });
     const a = newAccount();
     await t.call('updateAccountSettings', { accountSettings: AccountSettings.fromPartial({ name: `accounts/${a}/settings`, displayName: 'shared' }), updateMask: ['display_name'], allowMissing: true });

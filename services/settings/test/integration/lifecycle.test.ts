@@ -7,7 +7,7 @@ import { AccountSettings, OnPatientSettings } from '@settings/api';
 import { localRedisUrl } from '@settings/shared';
 import { service as healthService } from 'grpc-health-check';
 import { lockTable } from '../support/row-lock';
-import { accountsDeletedAfterAll, db, expectError, metricValue, serverForTests, startTestServer, waitFor } from '../support/test-server';
+import { accountsDeletedAfterAll, db, decodeError, expectError, metricValue, serverForTests, startTestServer, waitFor } from '../support/test-server';
 
 /** Operations surface: health, reflection, metrics, deadlines and graceful shutdown. */
 const newAccount = accountsDeletedAfterAll();
@@ -230,6 +230,7 @@ describe('graceful shutdown', () => {
       await Promise.all([holder, waiter, stopping]);
       expect(await metricValue(t.running, 'settings_grpc_requests_total', { method: 'GetAccountSettings' })).toBe(1);
       expect(await metricValue(t.running, 'settings_grpc_requests_total', { method: 'GetAccountSettings', code: 'UNAVAILABLE' })).toBe(1);
+      expect(decodeError(await waiter)).toMatchObject({ code: 14 /* UNAVAILABLE */, reason: 'SHUTTING_DOWN' });
     } finally {
       await lock.release();
       t.client.close();

@@ -110,7 +110,7 @@ describe('doctor settings', () => {
 });
 
 describe('OnPatient settings', () => {
-  it('defaults to everything off, updates, reads and batch-gets', async () => {
+  it('is created by an allow_missing update with unset messaging off, then read and batch-got', async () => {
     const a = account();
     const name = `accounts/${a}/onpatientSettings`;
     const created = await t.call('updateOnPatientSettings', {

@@ -40,7 +40,7 @@ describe('NEAR_CACHE_MAX_ENTRIES', () => {
   });
   afterAll(() => t?.close());
 
-  it('keeps at most that many entries while more accounts are read, evicting the least recently used, and an evicted account is answered from Redis', async () => {
+  it('keeps at most that many entries while more accounts are read, evicting the oldest entries, and an evicted account is answered from Redis', async () => {
     const accounts = await seed(t!);
     await readAll(t!, accounts);
     expect(await gauge(t!, 'settings_near_cache_entries')).toBeLessThanOrEqual(20);

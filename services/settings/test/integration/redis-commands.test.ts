@@ -29,7 +29,7 @@ beforeAll(async () => {
 });
 afterAll(() => deleteAccounts([a]));
 
-it('writes send no Redis command; reads send only GET and EVALSHA/EVAL of versioned-fill', async () => {
+it('writes send no Redis command; reads send only GET, MGET, versioned-fill, contract-key SETs, fill-lease SET NX and release, and audit XADD', async () => {
   const parent = `accounts/${a}`;
   await t.call('updateAccountSettings', { accountSettings: AccountSettings.fromPartial({ name: `${parent}/settings`, displayName: 'x' }), allowMissing: true });
   await t.call('updateDoctorSettings', { doctorSettings: DoctorSettings.fromPartial({ name: `${parent}/doctors/d1/settings`, displayName: 'x' }), allowMissing: true });

@@ -91,7 +91,7 @@ it('a connected Redis that stops answering: reads wait at most the command timeo
   expect((await server.call('getAccountSettings', { name: `accounts/${warm}/settings` })).displayName).toBe('saved while Redis hung');
 });
 
-it('after Redis answers again, one probe once REDIS_BREAKER_OPEN_MS has passed closes the breaker and reads are served from the cache again', async () => {
+it('after Redis answers again, a probe once REDIS_BREAKER_OPEN_MS has passed closes the breaker and reads are served from the cache again', async () => {
   const OPEN_MS = 3000;
   // A server of its own, with a short breaker wait, on the same redis-server (thawed first if the
   // test above left it frozen). A 400 ms command timeout: the three reads that open the breaker
@@ -119,6 +119,7 @@ it('after Redis answers again, one probe once REDIS_BREAKER_OPEN_MS has passed c
     // Open: reads come from PostgreSQL without asking Redis, although it answers again.
     const hitsWhileOpen = await hits();
     expect((await server.call('getAccountSettings', { name: warm })).displayName).toBe(`row ${accounts[0]}`);
+    // Skipped when the machine is too slow: the read then ran past OPEN_MS and may have probed.
     if (Date.now() - openedAt < OPEN_MS) expect(await hits()).toBe(hitsWhileOpen);
 
     // Past the wait, the next read is the probe: it succeeds, the breaker closes, reads hit the cache.

@@ -26,7 +26,7 @@ const renewAccountSettingsGeneration = (): void =>
 const save = (name: string, displayName: string, allowMissing = false) => t.call('updateAccountSettings', { accountSettings: AccountSettings.fromPartial({ name, displayName }), allowMissing });
 const misses = () => metricValue(t.running, 'settings_cache_requests_total', { space: 'account-settings', result: 'miss' });
 
-it('renewing the generations turns a stale cached entry into a miss: the next read returns the database row', async () => {
+it('renewing the generations turns a stale cached entry into a miss: reads return the database row within 5 s', async () => {
   const a = newAccount();
   const name = `accounts/${a}/settings`;
   const { key } = cacheKeys.accountSettings(a);
@@ -59,8 +59,14 @@ it('renewing the generations fences a fill in flight: a row read before the rene
   const v2 = await save(name, 'v2');
   renewAccountSettingsGeneration();
   // 3. The stalled reader fills v1 under the generation it read before the renewal.
+  const fillsBefore = (await metricValue(t.running, 'settings_cache_fills_total', { space: 'account-settings', result: 'written' })) + (await metricValue(t.running, 'settings_cache_fills_total', { space: 'account-settings', result: 'fenced' }));
   fill.release();
   expect((await stalled).displayName).toBe('v1');
+  await waitFor(
+    async () => (await metricValue(t.running, 'settings_cache_fills_total', { space: 'account-settings', result: 'written' })) + (await metricValue(t.running, 'settings_cache_fills_total', { space: 'account-settings', result: 'fenced' })) > fillsBefore,
+    10_000,
+    'the stalled fill finished',
+  );
   // 4. Every later read returns v2: the v1 fill is not servable under the new generation.
   for (let i = 0; i < 3; i++) expect(await t.call('getAccountSettings', { name })).toMatchObject({ displayName: 'v2', etag: v2.etag });
 });

@@ -81,7 +81,7 @@ it("a master's connection gone silent is replaced: reads are served from Redis a
   expect(await renewed()).toBe(renewedBefore);
 });
 
-it("a tracking connection to one master gone silent: its missed PING drops the near-cache, so a change whose push was lost is served within about a second", async () => {
+it("a tracking connection to one master gone silent: its missed PING drops the near-cache, so a change whose push was lost is served within 3.3 s", async () => {
   const COMMAND_TIMEOUT_MS = 300;
   l1 = await startTestServer({ REDIS_CLUSTER_NODES: cluster!.nodes, REDIS_COMMAND_TIMEOUT_MS: String(COMMAND_TIMEOUT_MS) });
   expect(await l1.running.nearCache!.tracking.waitOn(15_000)).toBe(true);

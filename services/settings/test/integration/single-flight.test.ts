@@ -43,6 +43,7 @@ it('a Get that joined a load started by a call with less time left is not failed
   const name = `accounts/${a}/settings`;
   await t.call('updateAccountSettings', { accountSettings: AccountSettings.fromPartial({ name, displayName: 'patient caller' }), allowMissing: true });
   const coalescedBefore = await metricValue(t.running, 'settings_cache_coalesced_total');
+  const queriesBefore = await metricValue(t.running, 'settings_db_queries_total', { kind: 'account_settings.read' });
   // PostgreSQL is slow for this table: the first caller's load waits past its deadline.
   const lock = await lockTable('account_settings');
   try {
@@ -57,6 +58,8 @@ it('a Get that joined a load started by a call with less time left is not failed
     await new Promise((r) => setTimeout(r, 200));
     await lock.release();
     expect((await long).displayName).toBe('patient caller');
+    // The first caller's query, then the second caller's own.
+    expect(await metricValue(t.running, 'settings_db_queries_total', { kind: 'account_settings.read' })).toBeGreaterThanOrEqual(queriesBefore + 2);
   } finally {
     await lock.release();
   }

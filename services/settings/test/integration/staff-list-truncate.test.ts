@@ -13,7 +13,7 @@ import { accountsDeletedAfterAll, db, serverForTests } from '../support/test-ser
 const newAccount = accountsDeletedAfterAll();
 const t = serverForTests();
 
-it('TRUNCATE staff_permissions gives every account\'s grant list a new, higher version in the same transaction', async () => {
+it('TRUNCATE staff_permissions gives both accounts\' grant lists a new, higher version in the same transaction', async () => {
   const [a, b] = [newAccount(), newAccount()];
   for (const account of [a, b]) await t.call('createStaffPermission', { parent: `accounts/${account}`, staffPermissionId: 's1', staffPermission: StaffPermission.fromPartial({ role: Role.ROLE_ADMIN }) });
   const versionsOf = async (query: (sql: string, params: unknown[]) => Promise<Array<Record<string, unknown>>>): Promise<bigint[]> =>

@@ -51,7 +51,7 @@ it('draws a new version for every change made with session_replication_role = re
 // PostgreSQL's logical-replication apply workers run with an empty search_path; so may restore
 // tools. The trigger functions resolved the sequence and the list table through the caller's
 // path and failed every change there ("relation settings_version_seq does not exist").
-it('draws versions for a session with an empty search_path, the grant list included', async () => {
+it('draws an account version for a session with an empty search_path, where a grant change also commits', async () => {
   const a = newAccount();
   await db("INSERT INTO staff_permissions (account_id, staff_id, role) VALUES ($1, 's1', 'ROLE_NURSE')", [a]);
   const admin = new Client({ connectionString: localAdminDatabaseUrl });
