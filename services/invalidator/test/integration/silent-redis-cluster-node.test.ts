@@ -9,9 +9,10 @@ import { accountSettingsVersion, fencedAtLeast, readCache, sql, startTestInvalid
  * three masters (and a replica) that this test starts for itself, each reached through a fault
  * proxy whose port the node announces, so the client's slot map names the proxies. One master's
  * proxy silences every client connection through it (nothing closed; the cluster bus is direct,
- * so the cluster notices nothing). The health probe, which writes to every master, pauses the
- * consumer; its connections must then be replaced (each node's is closed and the slot refresh
- * connects again) and the change held meanwhile evicted on that master, with the consumer resumed.
+ * so the cluster notices nothing). The change's eviction times out on that master and pauses the
+ * consumer; the health probe, which writes to every master, must then replace its connections
+ * (each node's is closed and the slot refresh connects again), and the change held meanwhile is
+ * evicted on that master, with the consumer resumed.
  */
 jest.setTimeout(120_000);
 let cluster: RedisFailoverCluster | undefined;

@@ -28,6 +28,8 @@ it('TRUNCATE staff_permissions gives both accounts\' grant lists a new, higher v
     await client.query('TRUNCATE staff_permissions');
     const after = await versionsOf(async (sql, params) => (await client.query(sql, params)).rows as Array<Record<string, unknown>>);
     expect((await client.query('SELECT count(*)::int AS n FROM staff_permissions')).rows[0].n).toBe(0);
+    // Both list rows stay (emptied, with new versions): a missing row would pass the loop below.
+    expect(after).toHaveLength(2);
     after.forEach((v, i) => expect(v).toBeGreaterThan(before[i]!));
   } finally {
     await client.query('ROLLBACK');
