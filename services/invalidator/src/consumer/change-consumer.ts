@@ -3,7 +3,7 @@ import { decodeChangeEvent, isCachedTable, type Logger } from '@settings/shared'
 import { EvictionBatcher } from '../eviction/eviction-batcher';
 import { planEvictions, UnplannableEventError } from '../eviction/eviction-plan';
 import { BatchAbortedError, type ApplyHooks, type RedisEvictor } from '../eviction/redis-evictor';
-import { heartbeatingWait, withHeartbeats } from '../backpressure/heartbeating-wait';
+import { withHeartbeats } from '../backpressure/heartbeating-wait';
 import { backoffMs } from '../backpressure/retry-backoff';
 import type { RedisHealthProbe } from '../backpressure/redis-health-probe';
 import type { InvalidatorMetrics } from '../metrics';
@@ -68,7 +68,11 @@ export class ChangeConsumer {
    * about another's, and a partition that moved to another member no longer blocks this replica.
    */
   private readonly dlqFailing = new Set<string>();
-  /** Back-offs so far of each partition in dlqFailing (dlqBackOff). */
+  /**
+   * Failed dead-letter publish attempts of each partition whose dead letters are not published
+   * yet, counted across redeliveries of its batch (one attempt per delivery); dlqFailing holds
+   * those with `dlqMaxAttempts` or more.
+   */
   private readonly dlqRetries = new Map<string, number>();
   /** Partitions paused to retry their dead letters later, with the timer that resumes each. */
   private readonly dlqPaused = new Map<string, { topic: string; partition: number; timer: NodeJS.Timeout }>();
@@ -136,7 +140,7 @@ export class ChangeConsumer {
       this.joined = true;
       this.assignment = e.payload.memberAssignment;
       // A partition held back by dead letters that moved to another member holds this one back no more.
-      for (const partition of [...this.dlqFailing]) {
+      for (const partition of [...this.dlqRetries.keys()]) {
         const [topic, number] = [partition.slice(0, partition.lastIndexOf('/')), Number(partition.slice(partition.lastIndexOf('/') + 1))];
         if (!(e.payload.memberAssignment[topic] ?? []).includes(number)) {
           this.dlqFailing.delete(partition);
@@ -363,57 +367,53 @@ export class ChangeConsumer {
 
   /**
    * The events before and after a dead letter cannot be committed until it is published, so a
-   * dead-letter topic that refuses writes stalls the partition. Retries are bounded in what
-   * they hide: after `dlqMaxAttempts` the replica stops being ready and says why, and keeps
-   * retrying (the commit-after-publish rule is never given up) — but not inside the batch:
-   * kafkajs fetches from a broker again only once every batch of its last fetch has returned, so
-   * a batch that retried forever would stop every other partition this replica reads from that
-   * broker. The partition is paused instead, its batch abandoned (redelivered from its last
-   * commit), and it is resumed after a back-off (dlqBackOff) to try again.
+   * dead-letter topic that refuses writes stalls the partition, and only that partition: kafkajs
+   * fetches from a broker again only once every batch of its last fetch has returned, so a batch
+   * that retried in place (as this did for its first DLQ_MAX_ATTEMPTS attempts, backing off up
+   * to 5 s between them) held back every other partition this replica reads from that broker,
+   * about 25 s at the defaults. One attempt per delivery instead: a failed attempt pauses the
+   * partition, gives its batch up (redelivered from its last commit) and resumes it after a
+   * back-off (dlqBackOff). Retries are bounded in what they hide: after `dlqMaxAttempts` failed
+   * attempts, counted across redeliveries, the replica stops being ready and says why, and keeps
+   * retrying (the commit-after-publish rule is never given up). A blip shorter than one attempt
+   * is the producer's to retry (3 retries, up to 1 s apart).
    */
   private async publishDeadLetters(letters: DeadLetter[], hooks: ApplyHooks): Promise<void> {
     if (letters.length === 0) return;
-    // Several sends, in order, each below DLQ_MAX_SEND_BYTES; a retry starts at the send that
-    // failed. A dead letter may still be published twice (a send the broker wrote but whose
-    // answer was lost, a batch abandoned after some sends and redelivered): at-least-once, like
-    // the change events themselves; never zero times before the commit.
+    // Several sends, in order, each below DLQ_MAX_SEND_BYTES. A dead letter may be published
+    // twice (a send the broker wrote but whose answer was lost; the sends before a failed one,
+    // sent again with the redelivered batch): at-least-once, like the change events themselves;
+    // never zero times before the commit.
     const sends = this.dlq.plan(letters);
     // All letters of one call come from one batch: one partition.
     const { topic, partition: partitionNumber } = letters[0]!;
     const partition = `${topic}/${partitionNumber}`;
-    // Already known to fail: one try per delivery, then back off again.
-    const attempts = this.dlqFailing.has(partition) ? 1 : this.opts.dlqMaxAttempts;
+    if (hooks.shouldAbort()) throw new BatchAbortedError();
     let next = 0;
-    for (let attempt = 0; ; attempt++) {
-      if (hooks.shouldAbort()) throw new BatchAbortedError();
-      try {
-        // Heartbeats while a send waits for an unanswering broker (up to its 30 s request timeout).
-        for (; next < sends.length; next++) await withHeartbeats(this.dlq.send(sends[next]!), hooks);
-        this.deadLettersPublished(partition);
-        return;
-      } catch (err) {
-        if (attempt + 1 < attempts) {
-          this.log.warn({ err, attempt }, 'dead-letter publish failed; retrying');
-          // Heartbeats through the wait (up to 5 s): one sleep and one heartbeat after it let a
-          // session of 6 s lapse. An abort (rebalance, stop) ends it early.
-          await heartbeatingWait(backoffMs(attempt), hooks);
-          continue;
-        }
-        if (!this.dlqFailing.has(partition)) {
-          this.dlqFailing.add(partition);
-          this.metrics.deadLetterFailing.set(1);
-          const first = sends[next]!.letters[0]!;
-          this.log.error(
-            { err, attempts: attempt + 1, dlq: this.opts.dlqTopic, topic: first.topic, partition: first.partition, offset: first.offset },
-            'dead-letter topic refuses writes: this partition cannot commit past the malformed event; not ready until it can (still retrying; the other partitions go on)',
-          );
-        } else {
-          this.log.debug({ err, partition }, 'dead-letter topic still refuses writes; backing off again');
-        }
-        this.dlqBackOff(topic, partitionNumber, partition);
-        throw new DeadLetterBackOff();
+    try {
+      // Heartbeats while a send waits for an unanswering broker (up to its 30 s request timeout).
+      for (; next < sends.length; next++) await withHeartbeats(this.dlq.send(sends[next]!), hooks);
+    } catch (err) {
+      const failed = (this.dlqRetries.get(partition) ?? 0) + 1;
+      this.dlqRetries.set(partition, failed);
+      const first = sends[next]!.letters[0]!;
+      const where = { dlq: this.opts.dlqTopic, topic: first.topic, partition: first.partition, offset: first.offset };
+      if (this.dlqFailing.has(partition)) {
+        this.log.debug({ err, ...where, attempts: failed }, 'dead-letter topic still refuses writes; backing off again');
+      } else if (failed >= this.opts.dlqMaxAttempts) {
+        this.dlqFailing.add(partition);
+        this.metrics.deadLetterFailing.set(1);
+        this.log.error(
+          { err, ...where, attempts: failed },
+          'dead-letter topic refuses writes: this partition cannot commit past the malformed event; not ready until it can (still retrying; the other partitions go on)',
+        );
+      } else {
+        this.log.warn({ err, ...where, attempts: failed }, 'dead-letter publish failed; this partition waits and tries again (the other partitions go on)');
       }
+      this.dlqBackOff(topic, partitionNumber, partition, failed);
+      throw new DeadLetterBackOff();
     }
+    this.deadLettersPublished(partition);
   }
 
   /**
@@ -424,8 +424,8 @@ export class ChangeConsumer {
    * moves the partition to another member is what releases it then (GROUP_JOIN above).
    */
   private deadLettersPublished(partition: string): void {
-    if (!this.dlqFailing.delete(partition)) return;
     this.dlqRetries.delete(partition);
+    if (!this.dlqFailing.delete(partition)) return;
     this.log.info({ dlq: this.opts.dlqTopic, partition }, 'dead letters of this partition published');
     if (this.dlqFailing.size === 0) {
       this.metrics.deadLetterFailing.set(0);
@@ -434,18 +434,16 @@ export class ChangeConsumer {
   }
 
   /**
-   * Pauses `partition` and resumes it after a growing back-off (1 s doubling to 5 s), so its
+   * Pauses `partition` and resumes it after a growing back-off (250 ms doubling to 5 s), so its
    * batch, with the dead letters, is fetched and tried again. kafkajs ends a whole-topic pause
    * when some of its partitions are paused, and a whole-topic resume ends the partitions' own
    * pauses: so while consumption is paused for Redis the partition is only recorded (its topic is
    * paused anyway), and after the Redis resume the partitions still backing off are paused again.
    */
-  private dlqBackOff(topic: string, partitionNumber: number, partition: string): void {
-    const tries = (this.dlqRetries.get(partition) ?? 0) + 1;
-    this.dlqRetries.set(partition, tries);
+  private dlqBackOff(topic: string, partitionNumber: number, partition: string, failedAttempts: number): void {
     const previous = this.dlqPaused.get(partition);
     if (previous) clearTimeout(previous.timer);
-    const timer = setTimeout(() => this.endDlqBackOff(partition), backoffMs(tries, 500, 5000, () => 1));
+    const timer = setTimeout(() => this.endDlqBackOff(partition), backoffMs(failedAttempts - 1, 250, 5000, () => 1));
     timer.unref();
     this.dlqPaused.set(partition, { topic, partition: partitionNumber, timer });
     if (this.pausedSince === undefined) this.pausePartition(topic, partitionNumber);

@@ -1,4 +1,4 @@
-import { Partitioners } from 'kafkajs';
+import { Partitioners, type Producer } from 'kafkajs';
 import { cacheKeys, changeTopic, localStack } from '@settings/shared';
 import { ensureChangeTopics, localKafka } from '@settings/local-stack';
 import { readCache, startTestInvalidator, testRedis, uniqueId, waitFor } from '../support/test-invalidator';
@@ -10,6 +10,25 @@ import { readCache, startTestInvalidator, testRedis, uniqueId, waitFor } from '.
 jest.setTimeout(120_000);
 const kafka = localKafka('health-test');
 const accountTopic = changeTopic(localStack.topicPrefix, 'account_settings');
+
+/**
+ * Sends a change for a new account on partitions 1 and 2 each, as Debezium writes them, and
+ * waits for both to be evicted (a marker in the cache) while partition 0 is held back.
+ */
+async function expectOtherPartitionsEvicted(producer: Producer, redis: ReturnType<typeof testRedis>, timeoutMs: number): Promise<void> {
+  const accounts = [1, 2].map(() => uniqueId('after-poison-'));
+  await producer.send({
+    topic: accountTopic,
+    messages: accounts.map((account, i) => ({
+      partition: i + 1,
+      key: JSON.stringify({ account_id: account }),
+      value: Buffer.from(JSON.stringify({ op: 'u', before: null, after: { account_id: account, version: 77 }, source: { schema: 'public', table: 'account_settings', ts_ms: Date.now() }, ts_ms: Date.now() })),
+    })),
+  });
+  for (const account of accounts) {
+    await waitFor(async () => (await readCache(redis, cacheKeys.accountSettings(account).key))?.kind === 'marker', timeoutMs, `marker of ${account} while partition 0 is held back`);
+  }
+}
 
 describe('dead-letter topic refusing writes (readiness)', () => {
   it('makes the replica not ready and logs one error naming the stuck partition and offset, without committing past the poison event; once writable, it is ready and moves on', async () => {
@@ -77,22 +96,33 @@ describe('dead-letter topic refusing writes (readiness)', () => {
       // The poison event on partition 0, first: its batch cannot commit until the DLQ takes it.
       await producer.send({ topic: accountTopic, messages: [{ partition: 0, key: JSON.stringify({ account_id: uniqueId('poison-') }), value: Buffer.from('not json at all') }] });
       await waitFor(() => inv.consumer.deadLetterFailing, 60_000, 'the dead-letter topic refusing the poison event');
-      // Then changes on partitions 1 and 2, as Debezium writes them.
-      const accounts = [1, 2].map(() => uniqueId('after-poison-'));
-      await producer.send({
-        topic: accountTopic,
-        messages: accounts.map((account, i) => ({
-          partition: i + 1,
-          key: JSON.stringify({ account_id: account }),
-          value: Buffer.from(JSON.stringify({ op: 'u', before: null, after: { account_id: account, version: 77 }, source: { schema: 'public', table: 'account_settings', ts_ms: Date.now() }, ts_ms: Date.now() })),
-        })),
-      });
-      // Before, the batch of partition 0 retried inside kafkajs' fetch, and no partition of this
-      // broker was fetched again until the DLQ came back.
-      for (const account of accounts) {
-        await waitFor(async () => (await readCache(redis, cacheKeys.accountSettings(account).key))?.kind === 'marker', 15_000, `marker of ${account} while partition 0 is held back`);
-      }
+      // Then changes on partitions 1 and 2. Before, the batch of partition 0 retried inside
+      // kafkajs' fetch, and no partition of this broker was fetched again until the DLQ came back.
+      await expectOtherPartitionsEvicted(producer, redis, 15_000);
       expect(inv.consumer.deadLetterFailing).toBe(true);
+    } finally {
+      redis.disconnect();
+      await producer.disconnect();
+      await inv.stop();
+    }
+  });
+
+  it('with the default DLQ_MAX_ATTEMPTS (8), the other partitions\' changes are evicted within 6 s of the first failed attempt, not after the attempts run out (~25 s of in-place retries held every partition of that broker)', async () => {
+    const dlqTopic = uniqueId('missing-dlq-');
+    const logLines: Array<Record<string, unknown>> = [];
+    const inv = await startTestInvalidator({ DLQ_TOPIC: dlqTopic, KAFKA_CREATE_TOPICS: 'false', LOG_LEVEL: 'info' }, { write: (line: string) => logLines.push(JSON.parse(line) as Record<string, unknown>) });
+    expect(inv.config.DLQ_MAX_ATTEMPTS).toBe(8);
+    const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
+    await producer.connect();
+    const redis = testRedis();
+    try {
+      await producer.send({ topic: accountTopic, messages: [{ partition: 0, key: JSON.stringify({ account_id: uniqueId('poison-') }), value: Buffer.from('not json at all') }] });
+      await waitFor(async () => logLines.some((l) => l.level === 'warn' && /dead-letter publish failed/.test(String(l.msg))), 60_000, 'the first failed dead-letter publish');
+      // Seen 0.1-2 s: a partition-0 attempt that has started (each about 2 s against a missing
+      // topic) still holds that broker's next fetch until it fails.
+      await expectOtherPartitionsEvicted(producer, redis, 6_000);
+      // Still within its attempts: held back, not yet reported.
+      expect(inv.consumer.deadLetterFailing).toBe(false);
     } finally {
       redis.disconnect();
       await producer.disconnect();

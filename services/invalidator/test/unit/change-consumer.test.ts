@@ -113,7 +113,16 @@ describe('ChangeConsumer dead letters', () => {
   const hooks: ApplyHooks = { heartbeat: async () => undefined, shouldAbort: () => false, onRedisDown: () => undefined, onRedisUp: () => undefined };
   const offsetsOf = (r: ProducerRecord): string[] => r.messages.map((m) => String((m.headers as Record<string, string>)['dlq.source.offset']));
 
-  it('are published in several sends, in order; a send that fails is retried from itself, and all are published before it returns', async () => {
+  it('are published in several sends, in order, all before it returns', async () => {
+    const sent: string[][] = [];
+    const h = harness(async (record) => void sent.push(offsetsOf(record)));
+    await h.consumer['publishDeadLetters'](letters, hooks);
+    expect(sent.length).toBeGreaterThan(2);
+    expect(sent.flat()).toEqual(letters.map((l) => l.offset));
+    expect(h.consumer.deadLetterFailing).toBe(false);
+  });
+
+  it('a failed publish gives its batch up at once with only its partition paused, instead of retrying in place (which held back every other partition this replica fetches from that broker, ~25 s at the defaults); the redelivered batch publishes them all', async () => {
     const sent: string[][] = [];
     let calls = 0;
     const h = harness(async (record) => {
@@ -121,32 +130,25 @@ describe('ChangeConsumer dead letters', () => {
       if (++calls === 2) throw new Error('Request timed out');
       sent.push(offsetsOf(record));
       return [];
-    });
-    await h.consumer['publishDeadLetters'](letters, hooks);
-    expect(sent.length).toBeGreaterThan(2);
-    expect(sent.flat()).toEqual(letters.map((l) => l.offset));
-    expect(calls).toBe(sent.length + 1);
-    expect(h.consumer.deadLetterFailing).toBe(false);
-  });
-
-  it('heartbeat through the back-off between two publish attempts, not only after it (a back-off reaches 5 s; a session can be 6 s)', async () => {
-    let calls = 0;
-    // Fails four times (backing off 100, 200, 400 and 800 ms: the back-off's caps), then publishes.
-    const h = harness(async () => {
-      if (++calls <= 4) throw new Error('Request timed out');
-      return [];
-    }, { dlqMaxAttempts: 5 });
-    const beats: number[] = [];
+    }, { dlqMaxAttempts: 8 });
+    h.consumer.state = 'running';
     const random = jest.spyOn(Math, 'random').mockReturnValue(1);
+    const started = performance.now();
     try {
-      await h.consumer['publishDeadLetters'](letters.slice(0, 3), { ...hooks, heartbeat: async () => void beats.push(performance.now()) });
+      await expect(h.consumer['publishDeadLetters'](letters, hooks)).rejects.toBeInstanceOf(BatchAbortedError);
     } finally {
       random.mockRestore();
     }
+    // No back-off inside the batch: it returns once the send failed (in place, the seven
+    // back-offs of 8 attempts took 100 ms doubling to 5 s: over 11 s).
+    expect(performance.now() - started).toBeLessThan(1000);
+    expect(h.args).toEqual([`pause [{"topic":"${letters[0]!.topic}","partitions":[0]}]`]);
     expect(h.consumer.deadLetterFailing).toBe(false);
-    const gaps = beats.slice(1).map((t, i) => t - beats[i]!);
-    // Every 250 ms (and timer slack); one heartbeat after each sleep left a gap of the 800 ms sleep.
-    expect(Math.max(...gaps)).toBeLessThan(500);
+    expect(h.lines.filter((l) => l.level === 'warn' && /tries again/.test(String(l.msg)))).toHaveLength(1);
+    // Redelivered after the back-off: every letter published, the first send's at least once.
+    await h.consumer['publishDeadLetters'](letters, hooks);
+    expect(sent.slice(1).flat()).toEqual(letters.map((l) => l.offset));
+    expect(h.consumer.deadLetterFailing).toBe(false);
   });
 
   it('heartbeat while a send waits for a broker that does not answer (kafkajs waits up to its 30 s request timeout, longer than a session)', async () => {
@@ -160,37 +162,42 @@ describe('ChangeConsumer dead letters', () => {
   const onPartition = (partition: number, n = 3): DeadLetter[] => letters.slice(0, n).map((l) => ({ ...l, partition }));
   const partitionOf = (r: ProducerRecord): string => String((r.messages[0]!.headers as Record<string, string>)['dlq.source.partition']);
 
-  it('a partition blocked by dead letters is paused and its batch given up to try again later (other partitions go on); the replica is not ready until they are published or the partition moves away', async () => {
+  it('a partition blocked by dead letters is paused and its batch given up to try again later (other partitions go on); the replica is not ready once DLQ_MAX_ATTEMPTS deliveries failed, until they are published or the partition moves away', async () => {
     // Partition 0's dead letters always fail; partition 1's are published.
     const h = harness(async (record) => {
       if (partitionOf(record) === '0') throw new Error('TOPIC_AUTHORIZATION_FAILED');
       return [];
-    });
+    }, { dlqMaxAttempts: 2 });
     h.consumer.state = 'running';
     const topic = onPartition(0)[0]!.topic;
     const partition0 = `[{"topic":"${topic}","partitions":[0]}]`;
-    // DLQ_MAX_ATTEMPTS (3) tries, then the batch returns: kafkajs fetches again from a broker
-    // only when every batch of its last fetch has returned, so retrying inside it would stop the
-    // other partitions too. Only partition 0 is paused.
+    // One try, then the batch returns: kafkajs fetches again from a broker only when every
+    // batch of its last fetch has returned, so retrying inside it would stop the other
+    // partitions too. Only partition 0 is paused; one failed attempt of DLQ_MAX_ATTEMPTS (2).
     await expect(h.consumer['publishDeadLetters'](onPartition(0), hooks)).rejects.toBeInstanceOf(BatchAbortedError);
     expect(h.args).toEqual([`pause ${partition0}`]);
-    expect(h.consumer.deadLetterFailing).toBe(true);
+    expect(h.consumer.deadLetterFailing).toBe(false);
     await h.consumer['publishDeadLetters'](onPartition(1), hooks);
-    expect(h.consumer.deadLetterFailing).toBe(true);
-    // Resumed after the back-off (1 s), so its batch is fetched and tried again.
-    await new Promise((r) => setTimeout(r, 1200));
+    // Resumed after the back-off (250 ms), so its batch is fetched and tried again.
+    await new Promise((r) => setTimeout(r, 400));
     expect(h.args).toEqual([`pause ${partition0}`, `resume ${partition0}`]);
-    // Redelivered: one try, then back off again; the error was logged once.
+    // Redelivered: the second failed attempt, counted across deliveries, makes it not ready.
     await expect(h.consumer['publishDeadLetters'](onPartition(0), hooks)).rejects.toBeInstanceOf(BatchAbortedError);
     expect(h.args).toEqual([`pause ${partition0}`, `resume ${partition0}`, `pause ${partition0}`]);
+    expect(h.consumer.deadLetterFailing).toBe(true);
+    // Back off again (500 ms) and try again: the error was logged once.
+    await new Promise((r) => setTimeout(r, 650));
+    await expect(h.consumer['publishDeadLetters'](onPartition(0), hooks)).rejects.toBeInstanceOf(BatchAbortedError);
+    expect(h.args).toHaveLength(5);
     expect(h.lines.filter((l) => l.level === 'error')).toHaveLength(1);
+    expect(h.lines.filter((l) => l.level === 'error')[0]).toMatchObject({ attempts: 2, partition: 0, offset: '1000' });
 
     // A rebalance gives partition 0 to another member: nothing holds this replica back any more,
     // and its pause is lifted (kafkajs would keep it, and the partition given back later would
     // never be fetched again).
     h.rejoin();
     expect(h.consumer.deadLetterFailing).toBe(false);
-    expect(h.args).toEqual([`pause ${partition0}`, `resume ${partition0}`, `pause ${partition0}`, `resume ${partition0}`]);
+    expect(h.args.slice(-2)).toEqual([`pause ${partition0}`, `resume ${partition0}`]);
   });
 
   it('backing off while consumption is paused for Redis does not lift that pause, and the Redis resume keeps the partition paused until its back-off ends', async () => {
@@ -207,14 +214,14 @@ describe('ChangeConsumer dead letters', () => {
     h.consumer['resumeAfterRedis']();
     expect(h.args.slice(1)).toEqual(['resume [{"topic":"t1"},{"topic":"t2"}]', `pause [{"topic":"${topic}","partitions":[0]}]`]);
     // ... until its back-off ends.
-    await new Promise((r) => setTimeout(r, 1200));
+    await new Promise((r) => setTimeout(r, 400));
     expect(h.args.slice(3)).toEqual([`resume [{"topic":"${topic}","partitions":[0]}]`]);
   });
 
   it('a batch with unpublished dead letters given up for a rebalance keeps the replica not ready while the partition stays with it; the join that moves it away releases it', async () => {
     const h = harness(async () => {
       throw new Error('TOPIC_AUTHORIZATION_FAILED');
-    });
+    }, { dlqMaxAttempts: 1 });
     h.consumer.state = 'running';
     const topic = onPartition(0)[0]!.topic;
     await expect(h.consumer['publishDeadLetters'](onPartition(0), hooks)).rejects.toBeInstanceOf(BatchAbortedError);
@@ -239,7 +246,7 @@ describe('ChangeConsumer dead letters', () => {
     const h = harness(async () => {
       if (refuse) throw new Error('UNKNOWN_TOPIC_OR_PARTITION');
       return [];
-    });
+    }, { dlqMaxAttempts: 1 });
     await expect(h.consumer['publishDeadLetters'](onPartition(0), hooks)).rejects.toBeInstanceOf(BatchAbortedError);
     expect(h.consumer.deadLetterFailing).toBe(true);
     refuse = false;

@@ -2,7 +2,7 @@ import { heartbeatingWait, withHeartbeats } from '../../src/backpressure/heartbe
 
 // Real timers: the wait keeps its own monotonic clock (perf_hooks), which jest's fake timers do not move.
 describe('heartbeatingWait', () => {
-  it('heartbeats through the wait, every 250 ms, not only after it (a dead-letter back-off reaches 5 s; a session can be 6 s)', async () => {
+  it('heartbeats through the wait, every 250 ms, not only after it (a Redis back-off reaches 5 s; a session can be 6 s)', async () => {
     const beats: number[] = [];
     const start = performance.now();
     await heartbeatingWait(1200, { heartbeat: async () => void beats.push(performance.now() - start), shouldAbort: () => false });
