@@ -78,6 +78,7 @@ export async function startInvalidator(config: InvalidatorConfig, log: Logger, s
       groupInstanceId: config.KAFKA_GROUP_INSTANCE_ID || undefined,
       dlqMaxAttempts: config.DLQ_MAX_ATTEMPTS,
       dlqMaxSendBytes: config.DLQ_MAX_SEND_BYTES,
+      dlqSendTimeoutMs: config.DLQ_SEND_TIMEOUT_MS,
     },
     log,
     metrics,

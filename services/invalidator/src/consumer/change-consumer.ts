@@ -18,8 +18,10 @@ export interface ChangeConsumerOptions {
   rebalanceTimeoutMs: number;
   /** Static membership (`group.instance.id`); undefined: dynamic. */
   groupInstanceId?: string;
-  /** Dead-letter publish attempts before the replica reports not ready (it keeps retrying). */
+  /** Failed dead-letter publish attempts of a partition, counted across redeliveries, before the replica reports not ready (it keeps retrying). */
   dlqMaxAttempts: number;
+  /** Longest one dead-letter send may take before the attempt counts as failed. */
+  dlqSendTimeoutMs: number;
   /** Encoded bytes of dead letters per produce request (below the DLQ topic's max.message.bytes). */
   dlqMaxSendBytes: number;
 }
@@ -134,7 +136,7 @@ export class ChangeConsumer {
       // limited retries weaken exactly-once; dead letters are at-least-once anyway).
       retry: { retries: 3, initialRetryTime: 100, maxRetryTime: 1000 },
     });
-    this.dlq = new DeadLetterPublisher(this.producer, opts.dlqTopic, opts.dlqMaxSendBytes, log, metrics);
+    this.dlq = new DeadLetterPublisher(this.producer, opts.dlqTopic, opts.dlqMaxSendBytes, log, metrics, opts.dlqSendTimeoutMs);
     const { GROUP_JOIN, CRASH, STOP } = this.consumer.events;
     this.consumer.on(GROUP_JOIN, (e) => {
       this.joined = true;
@@ -391,7 +393,7 @@ export class ChangeConsumer {
     if (hooks.shouldAbort()) throw new BatchAbortedError();
     let next = 0;
     try {
-      // Heartbeats while a send waits for an unanswering broker (up to its 30 s request timeout).
+      // Heartbeats while a send waits for a slow broker (up to DLQ_SEND_TIMEOUT_MS).
       for (; next < sends.length; next++) await withHeartbeats(this.dlq.send(sends[next]!), hooks);
     } catch (err) {
       const failed = (this.dlqRetries.get(partition) ?? 0) + 1;

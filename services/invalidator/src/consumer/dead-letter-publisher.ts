@@ -99,6 +99,8 @@ export class DeadLetterPublisher {
     private readonly maxBytesPerSend: number,
     private readonly log: Logger,
     private readonly metrics: InvalidatorMetrics,
+    /** Longest one send may take before it counts as failed (DLQ_SEND_TIMEOUT_MS). */
+    private readonly sendTimeoutMs = 10_000,
   ) {}
 
   /** The letters as consecutive sends, in order, each at most `maxBytesPerSend` when encoded. */
@@ -124,12 +126,43 @@ export class DeadLetterPublisher {
     return sends;
   }
 
-  /** Publishes one send of a plan (all of its records are written, acks=all, or it throws). */
+  /**
+   * Publishes one send of a plan (all of its records are written, acks=all, or it throws), or
+   * throws once `sendTimeoutMs` passed. The batch waiting for it holds up this replica's next
+   * fetch from the broker its partition came from, which need not be the DLQ partition's leader:
+   * a DLQ leader that never answers made one send wait out the client's request timeout (30 s)
+   * on each of the producer's four tries.
+   */
   async send(send: DeadLetterSend): Promise<void> {
-    await this.producer.send({ topic: this.topic, acks: -1, timeout: DLQ_ACK_TIMEOUT_MS, messages: send.messages });
+    await settledWithin(this.producer.send({ topic: this.topic, acks: -1, timeout: DLQ_ACK_TIMEOUT_MS, messages: send.messages }), this.sendTimeoutMs);
     for (const l of send.letters) {
       this.metrics.deadLetters.inc({ reason: l.category });
       this.log.warn({ topic: l.topic, partition: l.partition, offset: l.offset, reason: l.reason, dlq: this.topic }, 'change event sent to dead-letter topic');
     }
+  }
+}
+
+/** A dead-letter send that did not finish within DLQ_SEND_TIMEOUT_MS. */
+export class DeadLetterSendTimeoutError extends Error {
+  constructor(ms: number) {
+    super(`dead-letter send did not finish within ${ms} ms (DLQ_SEND_TIMEOUT_MS)`);
+    this.name = 'DeadLetterSendTimeoutError';
+  }
+}
+
+/**
+ * `work`'s outcome, or a DeadLetterSendTimeoutError once `ms` passed first. kafkajs cannot cancel
+ * a request: the send goes on and its outcome is ignored (the race keeps its rejection handled),
+ * so one that lands after its timeout is a dead letter published twice (non-guarantee 8).
+ */
+async function settledWithin<T>(work: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new DeadLetterSendTimeoutError(ms)), ms);
+  });
+  try {
+    return await Promise.race([work, timedOut]);
+  } finally {
+    clearTimeout(timer);
   }
 }

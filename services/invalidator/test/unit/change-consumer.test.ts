@@ -10,7 +10,7 @@ import { createInvalidatorMetrics } from '../../src/metrics';
  * ChangeConsumer against a fake kafkajs consumer that records pause/resume (and throws like
  * kafkajs while its consumer group is gone) and a fake producer (`send`).
  */
-function harness(send: (record: ProducerRecord) => Promise<unknown> = async () => [], extraOptions: { groupInstanceId?: string; dlqMaxAttempts?: number } = {}) {
+function harness(send: (record: ProducerRecord) => Promise<unknown> = async () => [], extraOptions: { groupInstanceId?: string; dlqMaxAttempts?: number; dlqSendTimeoutMs?: number } = {}) {
   const handlers = new Map<string, (e: { payload: Record<string, unknown> }) => void>();
   const calls: string[] = [];
   /** pause/resume with what they named. */
@@ -46,7 +46,7 @@ function harness(send: (record: ProducerRecord) => Promise<unknown> = async () =
   const log = createLogger('test', 'info', { write: (line: string) => lines.push(JSON.parse(line) as Record<string, unknown>) });
   const metrics = createInvalidatorMetrics();
   const probe = new RedisHealthProbe({ isCluster: false, options: { host: '127.0.0.1', port: 6379 }, set: async () => 'OK' } as unknown as CacheRedisClient, { intervalMs: 1000 }, log);
-  const options = { groupId: 'g', topics: ['t1', 't2'], dlqTopic: 'dlq', chunkSize: 10, sessionTimeoutMs: 30_000, rebalanceTimeoutMs: 30_000, dlqMaxAttempts: 3, dlqMaxSendBytes: 16 * 1024, ...extraOptions };
+  const options = { groupId: 'g', topics: ['t1', 't2'], dlqTopic: 'dlq', chunkSize: 10, sessionTimeoutMs: 30_000, rebalanceTimeoutMs: 30_000, dlqMaxAttempts: 3, dlqMaxSendBytes: 16 * 1024, dlqSendTimeoutMs: 10_000, ...extraOptions };
   const evictor = { apply: async () => ({ written: 0 }) } as unknown as RedisEvictor;
   const consumer = new ChangeConsumer(kafka, evictor, probe, options, log, metrics);
   return {
@@ -157,6 +157,20 @@ describe('ChangeConsumer dead letters', () => {
     await h.consumer['publishDeadLetters'](letters.slice(0, 3), { ...hooks, heartbeat: async () => void beats.push(performance.now()) });
     // Every 250 ms of the 1.2 s send; none before, when the send was awaited bare.
     expect(beats.length).toBeGreaterThanOrEqual(3);
+  });
+
+  it('a send the broker never answers fails its attempt after DLQ_SEND_TIMEOUT_MS, and the partition backs off (the batch held this replica\'s fetches from that broker for the client\'s 30 s request timeout on each of the producer\'s tries)', async () => {
+    const h = harness(() => new Promise(() => undefined), { dlqSendTimeoutMs: 300 });
+    h.consumer.state = 'running';
+    const started = performance.now();
+    await expect(h.consumer['publishDeadLetters'](letters.slice(0, 3), hooks)).rejects.toBeInstanceOf(BatchAbortedError);
+    const took = performance.now() - started;
+    expect(took).toBeGreaterThanOrEqual(290);
+    expect(took).toBeLessThan(1500);
+    expect(h.args).toEqual([`pause [{"topic":"${letters[0]!.topic}","partitions":[0]}]`]);
+    const warned = h.lines.filter((l) => l.level === 'warn' && /dead-letter publish failed/.test(String(l.msg)));
+    expect(warned).toHaveLength(1);
+    expect(warned[0]!.err).toMatchObject({ message: expect.stringMatching(/within 300 ms \(DLQ_SEND_TIMEOUT_MS\)/) });
   });
 
   const onPartition = (partition: number, n = 3): DeadLetter[] => letters.slice(0, n).map((l) => ({ ...l, partition }));
