@@ -286,6 +286,12 @@ export class ChangeConsumer {
       onRedisDown: (err) => this.pauseForRedis(err),
       onRedisUp: () => this.resumeAfterRedis(),
     };
+    // Set by the first chunk whose dead letters could not be published (its partition now backs
+    // off, and its batch is redelivered from the last commit): nothing from that chunk on is
+    // committed, but the rest of the batch is still evicted. Evictions are idempotent, and a
+    // dead letter holds up only the commit: evicted after the dead letters, the changes behind a
+    // malformed event stayed stale for as long as the dead-letter topic refused writes.
+    let heldBack: DeadLetterBackOff | undefined;
     try {
       for (let i = 0; i < batch.messages.length; i += this.opts.chunkSize) {
         const chunk = batch.messages.slice(i, i + this.opts.chunkSize);
@@ -320,7 +326,6 @@ export class ChangeConsumer {
           }
         }
         for (const [table, ops] of consumed) for (const [op, n] of ops) this.metrics.eventsConsumed.inc({ table, op }, n);
-        await this.publishDeadLetters(letters, hooks);
         const markers = batcher.markers();
         const { written } = await this.evictor.apply(markers, batcher.generationBumps(), hooks);
         const applied = markers.length;
@@ -330,11 +335,22 @@ export class ChangeConsumer {
         if (batcher.plannedKeys > 0) this.metrics.dedupRatio.set(applied / batcher.plannedKeys);
         const now = Date.now();
         for (const t of commitTimes) this.metrics.endToEndLag.observe(Math.max(0, now - t) / 1000);
-        const last = chunk[chunk.length - 1]!.offset;
-        resolveOffset(last);
-        await this.commit(batch.topic, batch.partition, last);
+        if (!heldBack) {
+          try {
+            await this.publishDeadLetters(letters, hooks);
+          } catch (err) {
+            if (!(err instanceof DeadLetterBackOff)) throw err;
+            heldBack = err;
+          }
+        }
+        if (!heldBack) {
+          const last = chunk[chunk.length - 1]!.offset;
+          resolveOffset(last);
+          await this.commit(batch.topic, batch.partition, last);
+        }
         await hooks.heartbeat();
       }
+      if (heldBack) throw heldBack;
       this.metrics.consumerLag.set({ topic: batch.topic, partition: String(batch.partition) }, Number(batch.offsetLag()));
     } catch (err) {
       if (err instanceof DeadLetterBackOff) return; // logged where it starts; redelivered on resume

@@ -129,4 +129,41 @@ describe('dead-letter topic refusing writes (readiness)', () => {
       await inv.stop();
     }
   });
+
+  it('evicts the changes behind the poison event on its own partition (the fetched batch, every chunk of it) while the dead-letter topic refuses writes, and commits nothing past the poison', async () => {
+    const dlqTopic = uniqueId('missing-dlq-');
+    const inv = await startTestInvalidator({ DLQ_TOPIC: dlqTopic, KAFKA_CREATE_TOPICS: 'false', BATCH_CHUNK_SIZE: '2' });
+    const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
+    await producer.connect();
+    const redis = testRedis();
+    const admin = kafka.admin();
+    await admin.connect();
+    try {
+      // One send: the poison event, then five changes, all on partition 0 (in chunks of 2).
+      const accounts = Array.from({ length: 5 }, () => uniqueId('behind-poison-'));
+      const [sent] = await producer.send({
+        topic: accountTopic,
+        messages: [
+          { partition: 0, key: JSON.stringify({ account_id: uniqueId('poison-') }), value: Buffer.from('not json at all') },
+          ...accounts.map((account) => ({
+            partition: 0,
+            key: JSON.stringify({ account_id: account }),
+            value: Buffer.from(JSON.stringify({ op: 'u', before: null, after: { account_id: account, version: 77 }, source: { schema: 'public', table: 'account_settings', ts_ms: Date.now() }, ts_ms: Date.now() })),
+          })),
+        ],
+      });
+      // Before, a chunk's dead letters were published before its evictions: none of these was
+      // evicted until the dead-letter topic took the poison event.
+      for (const account of accounts) {
+        await waitFor(async () => (await readCache(redis, cacheKeys.accountSettings(account).key))?.kind === 'marker', 15_000, `marker of ${account}, behind the poison event on its partition`);
+      }
+      const [committed] = await admin.fetchOffsets({ groupId: inv.config.KAFKA_GROUP_ID, topics: [accountTopic] });
+      expect(BigInt(committed!.partitions.find((p) => p.partition === 0)!.offset)).toBeLessThanOrEqual(BigInt(sent!.baseOffset!));
+    } finally {
+      await admin.disconnect();
+      redis.disconnect();
+      await producer.disconnect();
+      await inv.stop();
+    }
+  });
 });

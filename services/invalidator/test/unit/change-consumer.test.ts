@@ -70,6 +70,23 @@ function harness(send: (record: ProducerRecord) => Promise<unknown> = async () =
   };
 }
 
+/** A change event of `table` (update of account `acct-<i>` to version 5) at offset `i`. */
+const changeMessage = (i: number, table = 'account_settings') => ({
+  offset: String(i),
+  key: null,
+  value: Buffer.from(JSON.stringify({ op: 'u', before: null, after: { account_id: `acct-${i}`, version: 5 }, source: { schema: 'public', table, ts_ms: 1 }, ts_ms: 1 })),
+});
+
+/** What kafkajs hands eachBatch for `messages` of partition 0 of the account topic, never stale. */
+const batchOf = (messages: Array<{ offset: string; key: null; value: Buffer }>): EachBatchPayload =>
+  ({
+    batch: { topic: 'settings.public.account_settings', partition: 0, messages, offsetLag: () => '0' },
+    resolveOffset: () => undefined,
+    heartbeat: async () => undefined,
+    isRunning: () => true,
+    isStale: () => false,
+  }) as unknown as EachBatchPayload;
+
 describe('ChangeConsumer pause for Redis, while kafkajs restarts its consumer', () => {
   it('a resume that throws leaves it paused (warned once); the restarted group is paused on join; a later healthy probe resumes it', async () => {
     const h = harness();
@@ -255,6 +272,30 @@ describe('ChangeConsumer dead letters', () => {
     expect((await h.metrics.deadLetterFailing.get()).values[0]!.value).toBe(0);
   });
 
+  it('the changes of a batch whose dead letters cannot be published are still evicted, every chunk of it, and nothing is committed from the failing chunk on', async () => {
+    const h = harness(async () => {
+      throw new Error('TOPIC_AUTHORIZATION_FAILED');
+    });
+    const evicted: string[] = [];
+    (h.consumer as unknown as { evictor: RedisEvictor }).evictor = {
+      apply: async (markers: Array<{ key: string }>) => {
+        evicted.push(...markers.map((m) => m.key));
+        return { written: markers.length };
+      },
+    } as unknown as RedisEvictor;
+    const commits: string[] = [];
+    (h.consumer as unknown as { consumer: { commitOffsets: (o: Array<{ offset: string }>) => Promise<void> } }).consumer.commitOffsets = async (o) => void commits.push(o[0]!.offset);
+    // Chunks of 10: 0-9 commit; the poison event is offset 12, in the second chunk; 25 events.
+    const messages = Array.from({ length: 25 }, (_, i) => (i === 12 ? { offset: '12', key: null, value: Buffer.from('not json at all') } : changeMessage(i)));
+    h.consumer.state = 'running';
+    await h.consumer['handleBatch'](batchOf(messages));
+    // Before, the chunk's dead letters were published before its evictions: the poison's chunk
+    // and the rest of the batch were not evicted while the dead-letter topic refused writes.
+    expect(evicted).toHaveLength(24);
+    expect(commits).toEqual(['10']);
+    expect(h.args).toEqual(['pause [{"topic":"settings.public.account_settings","partitions":[0]}]']);
+  });
+
   it('a partition whose dead letters are published after backing off is ready again', async () => {
     let refuse = true;
     const h = harness(async () => {
@@ -273,20 +314,9 @@ describe('ChangeConsumer dead letters', () => {
 describe('ChangeConsumer metrics', () => {
   it('names only the key map\'s tables in invalidator_events_consumed_total: an event of any other table counts as "other"', async () => {
     const h = harness();
-    const event = (table: string, i: number) => ({
-      offset: String(i),
-      key: null,
-      value: Buffer.from(JSON.stringify({ op: 'u', before: null, after: { account_id: `acct-${i}`, version: 5 }, source: { schema: 'public', table, ts_ms: 1 }, ts_ms: 1 })),
-    });
-    const messages = [event('account_settings', 0), ...Array.from({ length: 20 }, (_, i) => event(`crafted_${i}`, i + 1))];
+    const messages = [changeMessage(0), ...Array.from({ length: 20 }, (_, i) => changeMessage(i + 1, `crafted_${i}`))];
     h.consumer.state = 'running';
-    await h.consumer['handleBatch']({
-      batch: { topic: 'settings.public.account_settings', partition: 0, messages, offsetLag: () => '0' },
-      resolveOffset: () => undefined,
-      heartbeat: async () => undefined,
-      isRunning: () => true,
-      isStale: () => false,
-    } as unknown as EachBatchPayload);
+    await h.consumer['handleBatch'](batchOf(messages));
     const { values } = await h.metrics.eventsConsumed.get();
     expect(values.map((v) => [v.labels.table, v.value]).sort()).toEqual([
       ['account_settings', 1],
