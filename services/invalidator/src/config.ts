@@ -42,7 +42,7 @@ export const invalidatorEnvSchema = {
   REDIS_PROBE_INTERVAL_MS: env.int('Redis health probe period (a small write); a paused consumer resumes within one period after the client has reconnected (its backoff is capped at 2 s)', 1000, { min: 50, max: 60_000 }),
   LIVENESS_STALL_SECONDS: env.int('liveness fails when this member has lag and Redis is healthy but nothing was committed for this long', 120, { min: 10 }),
   PROGRESS_CHECK_INTERVAL_MS: env.int('how often committed offsets and partition ends are compared for the liveness check', 10_000, { min: 100 }),
-  DLQ_MAX_ATTEMPTS: env.int('failed dead-letter publish attempts of a partition (one per delivery of its batch, backing off 250 ms doubling to 5 s between them) before the replica reports not ready (it keeps retrying)', 8, { min: 1 }),
+  DLQ_MAX_ATTEMPTS: env.int('failed dead-letter publish attempts of a partition (backing off 250 ms doubling to 5 s between them) before the replica reports not ready (it keeps retrying; the partition is consumed and evicted on meanwhile)', 8, { min: 1 }),
   DLQ_SEND_TIMEOUT_MS: env.int("longest one dead-letter send may take before the attempt counts as failed (its batch holds up this replica's fetches from that batch's broker meanwhile); the producer's own tries against a refusing broker take about 2 s", 10_000, { min: 1000 }),
   DLQ_MAX_SEND_BYTES: env.int("encoded bytes of dead letters per produce request, below the dead-letter topic's max.message.bytes (broker default 1048588); a single larger dead letter has its value cut to fit", 512 * 1024, { min: 8192 }),
   // The staleness auditor (src/audit): off without a database. Local stack: the read-only

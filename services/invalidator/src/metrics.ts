@@ -30,6 +30,7 @@ export function createInvalidatorMetrics(registry = new Registry()) {
     // alert on it (SettingsRedisConnectionsGoingSilent) cannot see it.
     redisSilentResets: zeroedCounter(new Counter({ name: 'invalidator_redis_silent_connection_resets_total', help: 'Redis connections replaced because every round trip timed out for 3 s with nothing closed (a dropped flow); connection = evictions (the probe) or audit', labelNames: ['connection'] as const, ...r }), 'connection', ['evictions', 'audit']),
     pausedSeconds: new Gauge({ name: 'invalidator_consumer_paused_seconds', help: 'How long consumption has been paused for Redis (0 when not paused)', ...r }),
+    deadLettersHeld: new Gauge({ name: 'invalidator_dead_letters_held', help: 'Dead letters not yet published (the dead-letter topic refused them), held in memory while their partitions are consumed on; their partitions commit nothing past them', ...r }),
     deadLetterFailing: new Gauge({ name: 'invalidator_dead_letter_publish_failing', help: '1 while dead letters could not be published after DLQ_MAX_ATTEMPTS (not ready; the partition is blocked)', ...r }),
     redisHealthy: new Gauge({ name: 'invalidator_redis_healthy', help: '1 while the Redis health probe (a small write) succeeds', ...r }),
     secondsWithoutProgress: new Gauge({ name: 'invalidator_seconds_without_progress', help: 'Seconds this member has had lag, a healthy Redis and no dead-letter refusal without committing (liveness fails above LIVENESS_STALL_SECONDS)', ...r }),

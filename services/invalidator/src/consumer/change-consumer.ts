@@ -3,11 +3,12 @@ import { decodeChangeEvent, isCachedTable, type Logger } from '@settings/shared'
 import { EvictionBatcher } from '../eviction/eviction-batcher';
 import { planEvictions, UnplannableEventError } from '../eviction/eviction-plan';
 import { BatchAbortedError, type ApplyHooks, type RedisEvictor } from '../eviction/redis-evictor';
-import { withHeartbeats } from '../backpressure/heartbeating-wait';
+import { withHeartbeats, type BatchWaitHooks } from '../backpressure/heartbeating-wait';
 import { backoffMs } from '../backpressure/retry-backoff';
 import type { RedisHealthProbe } from '../backpressure/redis-health-probe';
 import type { InvalidatorMetrics } from '../metrics';
 import { DeadLetterPublisher, type DeadLetter } from './dead-letter-publisher';
+import { HeldDeadLetters } from './held-dead-letters';
 
 export interface ChangeConsumerOptions {
   groupId: string;
@@ -25,6 +26,13 @@ export interface ChangeConsumerOptions {
   /** Encoded bytes of dead letters per produce request (below the DLQ topic's max.message.bytes). */
   dlqMaxSendBytes: number;
 }
+
+/**
+ * Dead-letter bytes (keys and values) one partition may hold in memory while the dead-letter
+ * topic refuses writes and its consumption goes on. Past this, the partition is paused until
+ * the next attempt (a flood of malformed events must not grow the heap without bound).
+ */
+const HELD_DEAD_LETTER_BYTES = 16 * 1024 * 1024;
 
 /** kafkajs' restart delay after a crash whose error names none (its `initialRetryTime` default). */
 const CRASH_RESTART_DELAY_MS = 300;
@@ -76,7 +84,11 @@ export class ChangeConsumer {
    * those with `dlqMaxAttempts` or more.
    */
   private readonly dlqRetries = new Map<string, number>();
-  /** Partitions paused to retry their dead letters later, with the timer that resumes each. */
+  /** Dead letters not published yet, per partition (`topic/partition`), while it is consumed on. */
+  private readonly held = new Map<string, HeldDeadLetters>();
+  /** Partitions (`topic/partition`) with a batch in progress: the retry timer leaves those to it. */
+  private readonly inBatch = new Set<string>();
+  /** Partitions paused because they hold too many unpublished dead letters, with the timer that resumes each. */
   private readonly dlqPaused = new Map<string, { topic: string; partition: number; timer: NodeJS.Timeout }>();
   /** Rebalances a heartbeat of any batch reported (handleBatch). */
   private rebalancesSeen = 0;
@@ -142,12 +154,14 @@ export class ChangeConsumer {
       this.joined = true;
       this.assignment = e.payload.memberAssignment;
       // A partition held back by dead letters that moved to another member holds this one back no more.
-      for (const partition of [...this.dlqRetries.keys()]) {
+      // Its new owner fetches it from the committed offset, before every letter held here.
+      for (const partition of new Set([...this.dlqRetries.keys(), ...this.held.keys()])) {
         const [topic, number] = [partition.slice(0, partition.lastIndexOf('/')), Number(partition.slice(partition.lastIndexOf('/') + 1))];
         if (!(e.payload.memberAssignment[topic] ?? []).includes(number)) {
           this.dlqFailing.delete(partition);
           this.log.info({ dlq: this.opts.dlqTopic, partition }, 'partition held back by dead letters moved to another member (its batch is redelivered there)');
           this.dlqRetries.delete(partition);
+          this.dropHeld(partition);
           const paused = this.dlqPaused.get(partition);
           this.dlqPaused.delete(partition);
           if (paused) {
@@ -160,6 +174,7 @@ export class ChangeConsumer {
         }
       }
       if (this.dlqFailing.size === 0) this.metrics.deadLetterFailing.set(0);
+      this.reportHeld();
       this.log.info({ memberId: e.payload.memberId, assignment: e.payload.memberAssignment }, 'joined consumer group');
       // kafkajs keeps a pause across rebalances, but after a crash it restarts with a new
       // consumer group whose partitions are all unpaused: pause it again (this runs before its
@@ -220,6 +235,9 @@ export class ChangeConsumer {
     if (this.restarting) await Promise.race([this.restarting, new Promise((r) => setTimeout(r, RESTART_JOIN_WAIT_MS).unref())]);
     for (const held of this.dlqPaused.values()) clearTimeout(held.timer);
     this.dlqPaused.clear();
+    // Held dead letters are not published: nothing was committed past them, so the partition's
+    // next owner fetches and dead-letters them again.
+    for (const partition of [...this.held.keys()]) this.dropHeld(partition);
     // disconnect() waits for the batch in progress, which sees state 'stopping' and abandons
     // the rest of its work without committing it.
     await this.consumer.disconnect().catch((err: unknown) => this.log.warn({ err }, 'consumer disconnect failed'));
@@ -286,12 +304,8 @@ export class ChangeConsumer {
       onRedisDown: (err) => this.pauseForRedis(err),
       onRedisUp: () => this.resumeAfterRedis(),
     };
-    // Set by the first chunk whose dead letters could not be published (its partition now backs
-    // off, and its batch is redelivered from the last commit): nothing from that chunk on is
-    // committed, but the rest of the batch is still evicted. Evictions are idempotent, and a
-    // dead letter holds up only the commit: evicted after the dead letters, the changes behind a
-    // malformed event stayed stale for as long as the dead-letter topic refused writes.
-    let heldBack: DeadLetterBackOff | undefined;
+    const partitionKey = `${batch.topic}/${batch.partition}`;
+    this.inBatch.add(partitionKey);
     try {
       for (let i = 0; i < batch.messages.length; i += this.opts.chunkSize) {
         const chunk = batch.messages.slice(i, i + this.opts.chunkSize);
@@ -335,31 +349,28 @@ export class ChangeConsumer {
         if (batcher.plannedKeys > 0) this.metrics.dedupRatio.set(applied / batcher.plannedKeys);
         const now = Date.now();
         for (const t of commitTimes) this.metrics.endToEndLag.observe(Math.max(0, now - t) / 1000);
-        if (!heldBack) {
-          try {
-            await this.publishDeadLetters(letters, hooks);
-          } catch (err) {
-            if (!(err instanceof DeadLetterBackOff)) throw err;
-            heldBack = err;
-          }
-        }
-        if (!heldBack) {
-          const last = chunk[chunk.length - 1]!.offset;
-          resolveOffset(last);
-          await this.commit(batch.topic, batch.partition, last);
-        }
+        // The chunk's evictions are applied before its dead letters are published: a dead
+        // letter holds up the commit, not the evictions behind it (they were applied after it,
+        // and the changes behind a malformed event stayed stale for as long as the dead-letter
+        // topic refused writes).
+        const last = chunk[chunk.length - 1]!.offset;
+        const lettersOut = letters.length === 0 && !this.held.has(partitionKey) ? true : await this.deadLettersOut(batch.topic, batch.partition, letters, last, hooks);
+        // Fetched on from here either way; committed only with no dead letter held before it.
+        resolveOffset(last);
+        if (lettersOut) await this.commit(batch.topic, batch.partition, last);
         await hooks.heartbeat();
       }
-      if (heldBack) throw heldBack;
       this.metrics.consumerLag.set({ topic: batch.topic, partition: String(batch.partition) }, Number(batch.offsetLag()));
     } catch (err) {
-      if (err instanceof DeadLetterBackOff) return; // logged where it starts; redelivered on resume
+      if (err instanceof DeadLetterBackOff) return; // logged where it starts; fetched again on resume
       if (err instanceof BatchAbortedError) {
         this.metrics.batchesAborted.inc();
         this.log.info({ topic: batch.topic, partition: batch.partition }, 'batch abandoned without committing the rest (will be redelivered)');
         return;
       }
       throw err;
+    } finally {
+      this.inBatch.delete(partitionKey);
     }
   }
 
@@ -384,54 +395,134 @@ export class ChangeConsumer {
   }
 
   /**
-   * The events before and after a dead letter cannot be committed until it is published, so a
-   * dead-letter topic that refuses writes stalls the partition, and only that partition: kafkajs
-   * fetches from a broker again only once every batch of its last fetch has returned, so a batch
-   * that retried in place (as this did for its first DLQ_MAX_ATTEMPTS attempts, backing off up
-   * to 5 s between them) held back every other partition this replica reads from that broker,
-   * about 25 s at the defaults. One attempt per delivery instead: a failed attempt pauses the
-   * partition, gives its batch up (redelivered from its last commit) and resumes it after a
-   * back-off (dlqBackOff). Retries are bounded in what they hide: after `dlqMaxAttempts` failed
-   * attempts, counted across redeliveries, the replica stops being ready and says why, and keeps
-   * retrying (the commit-after-publish rule is never given up). A blip shorter than one attempt
-   * is the producer's to retry (3 retries, up to 1 s apart).
+   * Holds the chunk's dead letters with those the partition already holds and tries to publish
+   * them all (one attempt, once the back-off of the last failed one has passed). True when none
+   * is held any more: the commit may cover the chunk. False: the commit waits for them, and the
+   * partition is consumed and evicted on behind them — unless it holds more than
+   * HELD_DEAD_LETTER_BYTES: then it is paused until the next attempt and the chunk fetched again
+   * (DeadLetterBackOff).
+   *
+   * The commit never passes a dead letter not in the dead-letter topic, and retries are bounded
+   * in what they hide: after `dlqMaxAttempts` failed attempts the replica stops being ready and
+   * says why, and keeps retrying. Never inside the batch: kafkajs fetches from a broker again only
+   * once every batch of its last fetch has returned, so a batch that retried in place held back
+   * every other partition this replica reads from that broker (the first DLQ_MAX_ATTEMPTS
+   * attempts were retried in place, backing off up to 5 s: about 25 s at the defaults).
    */
-  private async publishDeadLetters(letters: DeadLetter[], hooks: ApplyHooks): Promise<void> {
-    if (letters.length === 0) return;
-    // Several sends, in order, each below DLQ_MAX_SEND_BYTES. A dead letter may be published
-    // twice (a send the broker wrote but whose answer was lost; the sends before a failed one,
-    // sent again with the redelivered batch): at-least-once, like the change events themselves;
-    // never zero times before the commit.
-    const sends = this.dlq.plan(letters);
-    // All letters of one call come from one batch: one partition.
-    const { topic, partition: partitionNumber } = letters[0]!;
-    const partition = `${topic}/${partitionNumber}`;
-    if (hooks.shouldAbort()) throw new BatchAbortedError();
+  private async deadLettersOut(topic: string, partition: number, letters: DeadLetter[], last: string, hooks: ApplyHooks): Promise<boolean> {
+    const key = `${topic}/${partition}`;
+    let held = this.held.get(key);
+    if (!held) this.held.set(key, (held = new HeldDeadLetters(topic, partition, last)));
+    held.add(letters);
+    // Every event up to `last` has had its evictions applied (in this batch or before it).
+    held.appliedThrough = last;
+    this.reportHeld();
+    await this.attemptPublish(held, hooks);
+    if (this.held.get(key) !== held) return !held.dropped;
+    if (held.bytes > HELD_DEAD_LETTER_BYTES) {
+      this.log.warn({ partition: key, heldBytes: held.bytes, deadLetters: held.size }, 'too many unpublished dead letters held: partition paused until the next attempt');
+      this.dlqBackOff(topic, partition, key, held.nextAttemptAt - Date.now());
+      throw new DeadLetterBackOff();
+    }
+    return false;
+  }
+
+  /** One publish attempt of what `held` holds, after any attempt in progress, if its back-off has passed. */
+  private async attemptPublish(held: HeldDeadLetters, hooks: BatchWaitHooks): Promise<void> {
+    while (held.attempt) await held.attempt;
+    if (held.dropped || held.size === 0 || Date.now() < held.nextAttemptAt || hooks.shouldAbort()) return;
+    held.attempt = this.publishHeld(held, hooks).finally(() => (held.attempt = undefined));
+    await held.attempt;
+  }
+
+  /**
+   * Publishes the held letters in several sends, in order, each below DLQ_MAX_SEND_BYTES; never
+   * throws. A dead letter may be published twice (a send the broker wrote but whose answer was
+   * lost or came after DLQ_SEND_TIMEOUT_MS; one fetched again after a rebalance, by this member
+   * or the next owner): at-least-once, like the change events themselves; never zero times
+   * before the commit.
+   */
+  private async publishHeld(held: HeldDeadLetters, hooks: BatchWaitHooks): Promise<void> {
+    const sends = this.dlq.plan(held.letters);
     let next = 0;
     try {
-      // Heartbeats while a send waits for a slow broker (up to DLQ_SEND_TIMEOUT_MS).
-      for (; next < sends.length; next++) await withHeartbeats(this.dlq.send(sends[next]!), hooks);
+      for (; next < sends.length; next++) {
+        // Heartbeats while a send waits for a slow broker (up to DLQ_SEND_TIMEOUT_MS).
+        await withHeartbeats(this.dlq.send(sends[next]!), hooks);
+        held.published(sends[next]!.letters);
+      }
     } catch (err) {
-      const failed = (this.dlqRetries.get(partition) ?? 0) + 1;
-      this.dlqRetries.set(partition, failed);
+      const failed = (this.dlqRetries.get(held.key) ?? 0) + 1;
+      this.dlqRetries.set(held.key, failed);
       const first = sends[next]!.letters[0]!;
-      const where = { dlq: this.opts.dlqTopic, topic: first.topic, partition: first.partition, offset: first.offset };
-      if (this.dlqFailing.has(partition)) {
+      const where = { dlq: this.opts.dlqTopic, topic: first.topic, partition: first.partition, offset: first.offset, heldDeadLetters: held.size };
+      if (this.dlqFailing.has(held.key)) {
         this.log.debug({ err, ...where, attempts: failed }, 'dead-letter topic still refuses writes; backing off again');
       } else if (failed >= this.opts.dlqMaxAttempts) {
-        this.dlqFailing.add(partition);
+        this.dlqFailing.add(held.key);
         this.metrics.deadLetterFailing.set(1);
         this.log.error(
           { err, ...where, attempts: failed },
-          'dead-letter topic refuses writes: this partition cannot commit past the malformed event; not ready until it can (still retrying; the other partitions go on)',
+          'dead-letter topic refuses writes: this partition cannot commit past the malformed event; not ready until it can (still retrying; its changes are still evicted, the other partitions go on)',
         );
       } else {
-        this.log.warn({ err, ...where, attempts: failed }, 'dead-letter publish failed; this partition waits and tries again (the other partitions go on)');
+        this.log.warn({ err, ...where, attempts: failed }, 'dead-letter publish failed; this partition commits nothing past it and tries again (its changes are still evicted)');
       }
-      this.dlqBackOff(topic, partitionNumber, partition, failed);
-      throw new DeadLetterBackOff();
+      held.nextAttemptAt = Date.now() + backoffMs(failed - 1, 250, 5000, () => 1);
+      this.scheduleHeldRetry(held, held.nextAttemptAt - Date.now());
+      this.reportHeld();
+      return;
     }
-    this.deadLettersPublished(partition);
+    this.reportHeld();
+    // Letters a batch added while this attempt ran: its own attempt follows at once.
+    if (held.size > 0) return;
+    this.dropHeld(held.key, false);
+    this.deadLettersPublished(held.key);
+  }
+
+  private scheduleHeldRetry(held: HeldDeadLetters, delayMs: number): void {
+    clearTimeout(held.retryTimer);
+    held.retryTimer = setTimeout(() => void this.retryHeld(held), Math.max(0, delayMs));
+    held.retryTimer.unref();
+  }
+
+  /**
+   * The back-off of a partition's held dead letters has passed: a batch of that partition tries
+   * them at its next chunk, but a partition with no new changes has no next batch, so the timer
+   * tries them itself and then commits what was evicted.
+   */
+  private async retryHeld(held: HeldDeadLetters): Promise<void> {
+    if (held.dropped || this.held.get(held.key) !== held || this.state !== 'running') return;
+    // A batch of this partition is running: it tries them at its next chunk. Look again later.
+    if (this.inBatch.has(held.key)) return this.scheduleHeldRetry(held, 250);
+    // A timer can fire a little before the wall clock reaches its time: the attempt would be skipped.
+    if (Date.now() < held.nextAttemptAt) return this.scheduleHeldRetry(held, held.nextAttemptAt - Date.now() + 1);
+    const through = held.appliedThrough;
+    await this.attemptPublish(held, { heartbeat: async () => undefined, shouldAbort: () => this.state !== 'running' });
+    // Still held (the attempt failed and scheduled the next), moved away, or a batch that ran
+    // meanwhile commits it itself (a commit from here could then move the offset back).
+    if (held.dropped || this.held.has(held.key) || this.inBatch.has(held.key) || held.appliedThrough !== through || this.state !== 'running') return;
+    try {
+      await this.commit(held.topic, held.partition, through);
+    } catch (err) {
+      this.log.warn({ err: (err as Error).message, partition: held.key }, 'held dead letters published, but the commit failed; the next batch (or the next owner) commits past them');
+    }
+  }
+
+  /** Forgets a partition's held dead letters (published, moved to another member, or stopping). */
+  private dropHeld(partition: string, dropped = true): void {
+    const held = this.held.get(partition);
+    if (!held) return;
+    held.dropped = dropped;
+    clearTimeout(held.retryTimer);
+    this.held.delete(partition);
+    this.reportHeld();
+  }
+
+  private reportHeld(): void {
+    let n = 0;
+    for (const held of this.held.values()) n += held.size;
+    this.metrics.deadLettersHeld.set(n);
   }
 
   /**
@@ -452,16 +543,16 @@ export class ChangeConsumer {
   }
 
   /**
-   * Pauses `partition` and resumes it after a growing back-off (250 ms doubling to 5 s), so its
-   * batch, with the dead letters, is fetched and tried again. kafkajs ends a whole-topic pause
+   * Pauses `partition`, which holds too many unpublished dead letters, and resumes it after
+   * `delayMs` (the next attempt's time), so its batch is fetched and tried again. kafkajs ends a whole-topic pause
    * when some of its partitions are paused, and a whole-topic resume ends the partitions' own
    * pauses: so while consumption is paused for Redis the partition is only recorded (its topic is
    * paused anyway), and after the Redis resume the partitions still backing off are paused again.
    */
-  private dlqBackOff(topic: string, partitionNumber: number, partition: string, failedAttempts: number): void {
+  private dlqBackOff(topic: string, partitionNumber: number, partition: string, delayMs: number): void {
     const previous = this.dlqPaused.get(partition);
     if (previous) clearTimeout(previous.timer);
-    const timer = setTimeout(() => this.endDlqBackOff(partition), backoffMs(failedAttempts - 1, 250, 5000, () => 1));
+    const timer = setTimeout(() => this.endDlqBackOff(partition), Math.max(0, delayMs));
     timer.unref();
     this.dlqPaused.set(partition, { topic, partition: partitionNumber, timer });
     if (this.pausedSince === undefined) this.pausePartition(topic, partitionNumber);
@@ -534,7 +625,7 @@ export class ChangeConsumer {
   }
 }
 
-/** A batch given up to retry its dead letters later (its partition paused: dlqBackOff). */
+/** A batch given up because its partition holds too many unpublished dead letters (paused: dlqBackOff). */
 class DeadLetterBackOff extends BatchAbortedError {}
 
 function isRebalanceError(err: unknown): boolean {

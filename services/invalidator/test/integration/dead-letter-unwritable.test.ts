@@ -130,35 +130,45 @@ describe('dead-letter topic refusing writes (readiness)', () => {
     }
   });
 
-  it('evicts the changes behind the poison event on its own partition (the fetched batch, every chunk of it) while the dead-letter topic refuses writes, and commits nothing past the poison', async () => {
+  it('evicts every change behind the poison event on its own partition, beyond one fetch (1 MB), while the dead-letter topic refuses writes, committing nothing past the poison; once the topic takes writes, the partition commits past them all', async () => {
     const dlqTopic = uniqueId('missing-dlq-');
-    const inv = await startTestInvalidator({ DLQ_TOPIC: dlqTopic, KAFKA_CREATE_TOPICS: 'false', BATCH_CHUNK_SIZE: '2' });
+    const inv = await startTestInvalidator({ DLQ_TOPIC: dlqTopic, KAFKA_CREATE_TOPICS: 'false' });
     const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
     await producer.connect();
     const redis = testRedis();
     const admin = kafka.admin();
     await admin.connect();
+    const committedOn0 = async (): Promise<bigint> => {
+      const [committed] = await admin.fetchOffsets({ groupId: inv.config.KAFKA_GROUP_ID, topics: [accountTopic] });
+      return BigInt(committed!.partitions.find((p) => p.partition === 0)!.offset);
+    };
     try {
-      // One send: the poison event, then five changes, all on partition 0 (in chunks of 2).
-      const accounts = Array.from({ length: 5 }, () => uniqueId('behind-poison-'));
-      const [sent] = await producer.send({
-        topic: accountTopic,
-        messages: [
-          { partition: 0, key: JSON.stringify({ account_id: uniqueId('poison-') }), value: Buffer.from('not json at all') },
-          ...accounts.map((account) => ({
+      const [poison] = await producer.send({ topic: accountTopic, messages: [{ partition: 0, key: JSON.stringify({ account_id: uniqueId('poison-') }), value: Buffer.from('not json at all') }] });
+      // 8,000 changes behind it on partition 0 (~2 MB: two fetches and more), in sends of 1,000.
+      const prefix = uniqueId('behind-poison-');
+      const accounts = Array.from({ length: 8000 }, (_, i) => `${prefix}-${i}`);
+      let lastOffset = 0n;
+      for (let i = 0; i < accounts.length; i += 1000) {
+        const [sent] = await producer.send({
+          topic: accountTopic,
+          messages: accounts.slice(i, i + 1000).map((account) => ({
             partition: 0,
             key: JSON.stringify({ account_id: account }),
             value: Buffer.from(JSON.stringify({ op: 'u', before: null, after: { account_id: account, version: 77 }, source: { schema: 'public', table: 'account_settings', ts_ms: Date.now() }, ts_ms: Date.now() })),
           })),
-        ],
-      });
-      // Before, a chunk's dead letters were published before its evictions: none of these was
-      // evicted until the dead-letter topic took the poison event.
-      for (const account of accounts) {
-        await waitFor(async () => (await readCache(redis, cacheKeys.accountSettings(account).key))?.kind === 'marker', 15_000, `marker of ${account}, behind the poison event on its partition`);
+        });
+        lastOffset = BigInt(sent!.baseOffset!) + 999n;
       }
-      const [committed] = await admin.fetchOffsets({ groupId: inv.config.KAFKA_GROUP_ID, topics: [accountTopic] });
-      expect(BigInt(committed!.partitions.find((p) => p.partition === 0)!.offset)).toBeLessThanOrEqual(BigInt(sent!.baseOffset!));
+      // Before, a partition that could not dead-letter was fetched again and again from its
+      // committed offset: only the first fetch behind the poison event was ever evicted.
+      for (const account of [accounts[0]!, accounts[3999]!, accounts[7999]!]) {
+        await waitFor(async () => (await readCache(redis, cacheKeys.accountSettings(account).key))?.kind === 'marker', 30_000, `marker of ${account}, behind the poison event on its partition`);
+      }
+      expect(await committedOn0()).toBeLessThanOrEqual(BigInt(poison!.baseOffset!));
+      // The topic appears: the held dead letter is published and the partition commits past
+      // every change evicted meanwhile, with no new change to carry the commit.
+      await ensureChangeTopics([dlqTopic], 1);
+      await waitFor(async () => (await committedOn0()) > lastOffset, 30_000, 'the partition committed past the changes behind the poison event');
     } finally {
       await admin.disconnect();
       redis.disconnect();

@@ -127,19 +127,36 @@ describe('ChangeConsumer dead letters', () => {
     reason: 'not JSON: Unexpected token',
     category: 'not-json',
   }));
+  const topic = letters[0]!.topic;
   const hooks: ApplyHooks = { heartbeat: async () => undefined, shouldAbort: () => false, onRedisDown: () => undefined, onRedisUp: () => undefined };
   const offsetsOf = (r: ProducerRecord): string[] => r.messages.map((m) => String((m.headers as Record<string, string>)['dlq.source.offset']));
+  const onPartition = (partition: number, n = 3): DeadLetter[] => letters.slice(0, n).map((l) => ({ ...l, partition }));
+  const partitionOf = (r: ProducerRecord): string => String((r.messages[0]!.headers as Record<string, string>)['dlq.source.partition']);
+  /** The harness's consumer with its commits recorded (`topic/partition@offset`) and state running. */
+  const running = (h: ReturnType<typeof harness>): string[] => {
+    const commits: string[] = [];
+    (h.consumer as unknown as { consumer: { commitOffsets: (o: Array<{ topic: string; partition: number; offset: string }>) => Promise<void> } }).consumer.commitOffsets = async (o) =>
+      void commits.push(`${o[0]!.topic}/${o[0]!.partition}@${o[0]!.offset}`);
+    h.consumer.state = 'running';
+    return commits;
+  };
+  const out = (h: ReturnType<typeof harness>, held: DeadLetter[], last = '1099', withHooks: ApplyHooks = hooks): Promise<boolean> =>
+    h.consumer['deadLettersOut'](held[0]!.topic, held[0]!.partition, held, last, withHooks);
+  const heldGauge = async (h: ReturnType<typeof harness>): Promise<number> => (await h.metrics.deadLettersHeld.get()).values[0]!.value;
+  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-  it('are published in several sends, in order, all before it returns', async () => {
+  it('are published in several sends, in order, before the chunk may commit', async () => {
     const sent: string[][] = [];
     const h = harness(async (record) => void sent.push(offsetsOf(record)));
-    await h.consumer['publishDeadLetters'](letters, hooks);
+    running(h);
+    await expect(out(h, letters)).resolves.toBe(true);
     expect(sent.length).toBeGreaterThan(2);
     expect(sent.flat()).toEqual(letters.map((l) => l.offset));
     expect(h.consumer.deadLetterFailing).toBe(false);
+    expect(await heldGauge(h)).toBe(0);
   });
 
-  it('a failed publish gives its batch up at once with only its partition paused, instead of retrying in place (which held back every other partition this replica fetches from that broker, ~25 s at the defaults); the redelivered batch publishes them all', async () => {
+  it('a failed publish neither retries in place nor pauses the partition (that held back every other partition this replica fetches from that broker, ~25 s at the defaults): the chunk is not committed, and after the back-off the retry publishes them all and commits what was evicted', async () => {
     const sent: string[][] = [];
     let calls = 0;
     const h = harness(async (record) => {
@@ -148,133 +165,139 @@ describe('ChangeConsumer dead letters', () => {
       sent.push(offsetsOf(record));
       return [];
     }, { dlqMaxAttempts: 8 });
-    h.consumer.state = 'running';
-    const random = jest.spyOn(Math, 'random').mockReturnValue(1);
+    const commits = running(h);
     const started = performance.now();
-    try {
-      await expect(h.consumer['publishDeadLetters'](letters, hooks)).rejects.toBeInstanceOf(BatchAbortedError);
-    } finally {
-      random.mockRestore();
-    }
-    // No back-off inside the batch: it returns once the send failed (in place, the seven
-    // back-offs of 8 attempts took 100 ms doubling to 5 s: over 11 s).
+    await expect(out(h, letters)).resolves.toBe(false);
+    // No back-off inside the batch (in place, the seven back-offs of 8 attempts took over 11 s).
     expect(performance.now() - started).toBeLessThan(1000);
-    expect(h.args).toEqual([`pause [{"topic":"${letters[0]!.topic}","partitions":[0]}]`]);
+    expect(h.args).toEqual([]);
     expect(h.consumer.deadLetterFailing).toBe(false);
-    expect(h.lines.filter((l) => l.level === 'warn' && /tries again/.test(String(l.msg)))).toHaveLength(1);
-    // Redelivered after the back-off: every letter published, the first send's at least once.
-    await h.consumer['publishDeadLetters'](letters, hooks);
-    expect(sent.slice(1).flat()).toEqual(letters.map((l) => l.offset));
-    expect(h.consumer.deadLetterFailing).toBe(false);
+    expect(h.lines.filter((l) => l.level === 'warn' && /commits nothing past it/.test(String(l.msg)))).toHaveLength(1);
+    // The first send's letters are out; the rest are held.
+    expect(await heldGauge(h)).toBe(letters.length - sent[0]!.length);
+    expect(commits).toEqual([]);
+    // No batch comes (no new change on the partition): the retry timer, 250 ms later.
+    await sleep(450);
+    expect(sent.flat()).toEqual(letters.map((l) => l.offset));
+    expect(commits).toEqual([`${topic}/0@1100`]);
+    expect(await heldGauge(h)).toBe(0);
   });
 
   it('heartbeat while a send waits for a broker that does not answer (kafkajs waits up to its 30 s request timeout, longer than a session)', async () => {
     const h = harness(() => new Promise((resolve) => setTimeout(() => resolve([]), 1200)));
+    running(h);
     const beats: number[] = [];
-    await h.consumer['publishDeadLetters'](letters.slice(0, 3), { ...hooks, heartbeat: async () => void beats.push(performance.now()) });
+    await out(h, letters.slice(0, 3), '1099', { ...hooks, heartbeat: async () => void beats.push(performance.now()) });
     // Every 250 ms of the 1.2 s send; none before, when the send was awaited bare.
     expect(beats.length).toBeGreaterThanOrEqual(3);
   });
 
-  it('a send the broker never answers fails its attempt after DLQ_SEND_TIMEOUT_MS, and the partition backs off (the batch held this replica\'s fetches from that broker for the client\'s 30 s request timeout on each of the producer\'s tries)', async () => {
+  it('a send the broker never answers fails its attempt after DLQ_SEND_TIMEOUT_MS (the batch held this replica\'s fetches from that broker for the client\'s 30 s request timeout on each of the producer\'s tries)', async () => {
     const h = harness(() => new Promise(() => undefined), { dlqSendTimeoutMs: 300 });
-    h.consumer.state = 'running';
+    running(h);
     const started = performance.now();
-    await expect(h.consumer['publishDeadLetters'](letters.slice(0, 3), hooks)).rejects.toBeInstanceOf(BatchAbortedError);
+    await expect(out(h, letters.slice(0, 3))).resolves.toBe(false);
     const took = performance.now() - started;
     expect(took).toBeGreaterThanOrEqual(290);
     expect(took).toBeLessThan(1500);
-    expect(h.args).toEqual([`pause [{"topic":"${letters[0]!.topic}","partitions":[0]}]`]);
     const warned = h.lines.filter((l) => l.level === 'warn' && /dead-letter publish failed/.test(String(l.msg)));
     expect(warned).toHaveLength(1);
     expect(warned[0]!.err).toMatchObject({ message: expect.stringMatching(/within 300 ms \(DLQ_SEND_TIMEOUT_MS\)/) });
+    h.consumer['dropHeld'](`${topic}/0`);
   });
 
-  const onPartition = (partition: number, n = 3): DeadLetter[] => letters.slice(0, n).map((l) => ({ ...l, partition }));
-  const partitionOf = (r: ProducerRecord): string => String((r.messages[0]!.headers as Record<string, string>)['dlq.source.partition']);
-
-  it('a partition blocked by dead letters is paused and its batch given up to try again later (other partitions go on); the replica is not ready once DLQ_MAX_ATTEMPTS deliveries failed, until they are published or the partition moves away', async () => {
+  it('a partition whose dead letters keep failing is not ready once DLQ_MAX_ATTEMPTS attempts failed, counted across batches and retries (other partitions go on); the join that moves it away releases it and stops its retries', async () => {
     // Partition 0's dead letters always fail; partition 1's are published.
+    let partition0Sends = 0;
     const h = harness(async (record) => {
-      if (partitionOf(record) === '0') throw new Error('TOPIC_AUTHORIZATION_FAILED');
+      if (partitionOf(record) === '0') {
+        partition0Sends++;
+        throw new Error('TOPIC_AUTHORIZATION_FAILED');
+      }
       return [];
     }, { dlqMaxAttempts: 2 });
-    h.consumer.state = 'running';
-    const topic = onPartition(0)[0]!.topic;
-    const partition0 = `[{"topic":"${topic}","partitions":[0]}]`;
-    // One try, then the batch returns: kafkajs fetches again from a broker only when every
-    // batch of its last fetch has returned, so retrying inside it would stop the other
-    // partitions too. Only partition 0 is paused; one failed attempt of DLQ_MAX_ATTEMPTS (2).
-    await expect(h.consumer['publishDeadLetters'](onPartition(0), hooks)).rejects.toBeInstanceOf(BatchAbortedError);
-    expect(h.args).toEqual([`pause ${partition0}`]);
+    running(h);
+    await expect(out(h, onPartition(0))).resolves.toBe(false);
     expect(h.consumer.deadLetterFailing).toBe(false);
-    await h.consumer['publishDeadLetters'](onPartition(1), hooks);
-    // Resumed after the back-off (250 ms), so its batch is fetched and tried again.
-    await new Promise((r) => setTimeout(r, 400));
-    expect(h.args).toEqual([`pause ${partition0}`, `resume ${partition0}`]);
-    // Redelivered: the second failed attempt, counted across deliveries, makes it not ready.
-    await expect(h.consumer['publishDeadLetters'](onPartition(0), hooks)).rejects.toBeInstanceOf(BatchAbortedError);
-    expect(h.args).toEqual([`pause ${partition0}`, `resume ${partition0}`, `pause ${partition0}`]);
+    await expect(out(h, onPartition(1))).resolves.toBe(true);
+    // The retry 250 ms later is the second failed attempt: not ready, one error naming where.
+    await sleep(400);
     expect(h.consumer.deadLetterFailing).toBe(true);
-    // Back off again (500 ms) and try again: the error was logged once.
-    await new Promise((r) => setTimeout(r, 650));
-    await expect(h.consumer['publishDeadLetters'](onPartition(0), hooks)).rejects.toBeInstanceOf(BatchAbortedError);
-    expect(h.args).toHaveLength(5);
-    expect(h.lines.filter((l) => l.level === 'error')).toHaveLength(1);
-    expect(h.lines.filter((l) => l.level === 'error')[0]).toMatchObject({ attempts: 2, partition: 0, offset: '1000' });
+    // Another 500 ms: a third attempt, still one error line.
+    await sleep(650);
+    expect(partition0Sends).toBe(3);
+    const errors = h.lines.filter((l) => l.level === 'error');
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toMatchObject({ attempts: 2, partition: 0, offset: '1000' });
+    expect(h.args).toEqual([]);
 
-    // A rebalance gives partition 0 to another member: nothing holds this replica back any more,
-    // and its pause is lifted (kafkajs would keep it, and the partition given back later would
-    // never be fetched again).
-    h.rejoin();
+    // A rebalance gives partition 0 to another member (it fetches it from the committed offset):
+    // nothing holds this replica back any more, and nothing retries here.
+    h.rejoin({ [topic]: [1] });
     expect(h.consumer.deadLetterFailing).toBe(false);
-    expect(h.args.slice(-2)).toEqual([`pause ${partition0}`, `resume ${partition0}`]);
+    expect(await heldGauge(h)).toBe(0);
+    await sleep(1200);
+    expect(partition0Sends).toBe(3);
   });
 
-  it('backing off while consumption is paused for Redis does not lift that pause, and the Redis resume keeps the partition paused until its back-off ends', async () => {
+  it('a partition holding more than 16 MiB of unpublished dead letters is paused until the next attempt (a flood of malformed events does not grow the heap); paused for Redis, its pause waits for the Redis resume', async () => {
     const h = harness(async () => {
       throw new Error('TOPIC_AUTHORIZATION_FAILED');
     });
-    h.consumer.state = 'running';
-    const topic = onPartition(0)[0]!.topic;
+    running(h);
+    const big: DeadLetter[] = Array.from({ length: 17 }, (_, i) => ({ ...letters[0]!, offset: String(2000 + i), value: Buffer.alloc(1024 * 1024) }));
     h.consumer['pauseForRedis'](new Error('ECONNREFUSED'));
     expect(h.args).toEqual(['pause [{"topic":"t1"},{"topic":"t2"}]']);
     // kafkajs would end the whole-topic pause if some of its partitions were paused now.
-    await expect(h.consumer['publishDeadLetters'](onPartition(0), hooks)).rejects.toBeInstanceOf(BatchAbortedError);
+    await expect(out(h, big, '2016')).rejects.toBeInstanceOf(BatchAbortedError);
     expect(h.args).toHaveLength(1);
     h.consumer['resumeAfterRedis']();
     expect(h.args.slice(1)).toEqual(['resume [{"topic":"t1"},{"topic":"t2"}]', `pause [{"topic":"${topic}","partitions":[0]}]`]);
-    // ... until its back-off ends.
-    await new Promise((r) => setTimeout(r, 400));
+    // ... until the next attempt's time (250 ms).
+    await sleep(400);
     expect(h.args.slice(3)).toEqual([`resume [{"topic":"${topic}","partitions":[0]}]`]);
+    h.consumer['dropHeld'](`${topic}/0`);
   });
 
-  it('a batch with unpublished dead letters given up for a rebalance keeps the replica not ready while the partition stays with it; the join that moves it away releases it', async () => {
+  it('letters fetched again (a rebalance re-fetches from the committed offset) are held once; the replica stays not ready while the partition stays with it', async () => {
     const h = harness(async () => {
       throw new Error('TOPIC_AUTHORIZATION_FAILED');
     }, { dlqMaxAttempts: 1 });
-    h.consumer.state = 'running';
-    const topic = onPartition(0)[0]!.topic;
-    await expect(h.consumer['publishDeadLetters'](onPartition(0), hooks)).rejects.toBeInstanceOf(BatchAbortedError);
+    running(h);
+    await expect(out(h, onPartition(0))).resolves.toBe(false);
     expect(h.consumer.deadLetterFailing).toBe(true);
-    // Redelivered, then a rebalance abandons the batch before its one try.
-    const rebalancing: ApplyHooks = { ...hooks, shouldAbort: () => true };
-    await expect(h.consumer['publishDeadLetters'](onPartition(0), rebalancing)).rejects.toBeInstanceOf(BatchAbortedError);
-    expect(h.consumer.deadLetterFailing).toBe(true);
-    // The group gives the partition back to this member: still held back (ready only once its
-    // dead letters are published).
     h.rejoin({ [topic]: [0, 1] });
+    await expect(out(h, onPartition(0))).resolves.toBe(false);
+    expect(await heldGauge(h)).toBe(3);
     expect(h.consumer.deadLetterFailing).toBe(true);
     expect((await h.metrics.deadLetterFailing.get()).values[0]!.value).toBe(1);
-    // The next join moves it to another member: released.
     h.rejoin({ [topic]: [1] });
     expect(h.consumer.deadLetterFailing).toBe(false);
     expect((await h.metrics.deadLetterFailing.get()).values[0]!.value).toBe(0);
   });
 
-  it('the changes of a batch whose dead letters cannot be published are still evicted, every chunk of it, and nothing is committed from the failing chunk on', async () => {
+  it('a partition whose dead letters are published by a later attempt is ready again and commits what was evicted meanwhile', async () => {
+    let refuse = true;
     const h = harness(async () => {
-      throw new Error('TOPIC_AUTHORIZATION_FAILED');
+      if (refuse) throw new Error('UNKNOWN_TOPIC_OR_PARTITION');
+      return [];
+    }, { dlqMaxAttempts: 1 });
+    const commits = running(h);
+    await expect(out(h, onPartition(0), '1002')).resolves.toBe(false);
+    expect(h.consumer.deadLetterFailing).toBe(true);
+    // A later chunk with no dead letters of its own: evicted, within the back-off, not committed.
+    await expect(h.consumer['deadLettersOut'](topic, 0, [], '1500', hooks)).resolves.toBe(false);
+    refuse = false;
+    await sleep(400);
+    expect(h.consumer.deadLetterFailing).toBe(false);
+    expect(commits).toEqual([`${topic}/0@1501`]);
+  });
+
+  it('the changes of a batch whose dead letters cannot be published are all evicted, and so are those of the batches after it; nothing is committed from the failing chunk on until they are published', async () => {
+    let refuse = true;
+    const h = harness(async () => {
+      if (refuse) throw new Error('TOPIC_AUTHORIZATION_FAILED');
+      return [];
     });
     const evicted: string[] = [];
     (h.consumer as unknown as { evictor: RedisEvictor }).evictor = {
@@ -283,30 +306,23 @@ describe('ChangeConsumer dead letters', () => {
         return { written: markers.length };
       },
     } as unknown as RedisEvictor;
-    const commits: string[] = [];
-    (h.consumer as unknown as { consumer: { commitOffsets: (o: Array<{ offset: string }>) => Promise<void> } }).consumer.commitOffsets = async (o) => void commits.push(o[0]!.offset);
+    const commits = running(h);
     // Chunks of 10: 0-9 commit; the poison event is offset 12, in the second chunk; 25 events.
     const messages = Array.from({ length: 25 }, (_, i) => (i === 12 ? { offset: '12', key: null, value: Buffer.from('not json at all') } : changeMessage(i)));
-    h.consumer.state = 'running';
     await h.consumer['handleBatch'](batchOf(messages));
-    // Before, the chunk's dead letters were published before its evictions: the poison's chunk
-    // and the rest of the batch were not evicted while the dead-letter topic refused writes.
+    // Before, the chunk's dead letters were published before its evictions, and a failure gave
+    // the batch up: the poison's chunk and everything behind it stayed stale.
     expect(evicted).toHaveLength(24);
-    expect(commits).toEqual(['10']);
-    expect(h.args).toEqual(['pause [{"topic":"settings.public.account_settings","partitions":[0]}]']);
-  });
-
-  it('a partition whose dead letters are published after backing off is ready again', async () => {
-    let refuse = true;
-    const h = harness(async () => {
-      if (refuse) throw new Error('UNKNOWN_TOPIC_OR_PARTITION');
-      return [];
-    }, { dlqMaxAttempts: 1 });
-    await expect(h.consumer['publishDeadLetters'](onPartition(0), hooks)).rejects.toBeInstanceOf(BatchAbortedError);
-    expect(h.consumer.deadLetterFailing).toBe(true);
+    expect(commits).toEqual([`${topic}/0@10`]);
+    expect(h.args).toEqual([]);
+    // The next batch, changes 25-29, within the back-off: evicted, not committed.
+    await h.consumer['handleBatch'](batchOf(Array.from({ length: 5 }, (_, i) => changeMessage(25 + i))));
+    expect(evicted).toHaveLength(29);
+    expect(commits).toEqual([`${topic}/0@10`]);
+    // The dead-letter topic takes writes again: the retry publishes and commits past them all.
     refuse = false;
-    await h.consumer['publishDeadLetters'](onPartition(0), hooks);
-    expect(h.consumer.deadLetterFailing).toBe(false);
+    await sleep(400);
+    expect(commits).toEqual([`${topic}/0@10`, `${topic}/0@30`]);
   });
 });
 
