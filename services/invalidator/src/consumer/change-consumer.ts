@@ -153,6 +153,11 @@ export class ChangeConsumer {
     this.consumer.on(GROUP_JOIN, (e) => {
       this.joined = true;
       this.assignment = e.payload.memberAssignment;
+      // A join mostly comes once every batch has returned, but kafkajs also rejoins from one
+      // broker's fetch (stale metadata) while batches from other brokers run. Those batches stop
+      // here: the new generation fetches every partition again from its committed offset, and
+      // one whose held dead letters are dropped below must not commit past them.
+      this.rebalancesSeen++;
       // A partition held back by dead letters that moved to another member holds this one back no more.
       // Its new owner fetches it from the committed offset, before every letter held here.
       for (const partition of new Set([...this.dlqRetries.keys(), ...this.held.keys()])) {
@@ -161,7 +166,7 @@ export class ChangeConsumer {
           this.dlqFailing.delete(partition);
           this.log.info({ dlq: this.opts.dlqTopic, partition }, 'partition held back by dead letters moved to another member (its batch is redelivered there)');
           this.dlqRetries.delete(partition);
-          this.dropHeld(partition);
+          this.dropHeld(this.held.get(partition));
           const paused = this.dlqPaused.get(partition);
           this.dlqPaused.delete(partition);
           if (paused) {
@@ -237,7 +242,7 @@ export class ChangeConsumer {
     this.dlqPaused.clear();
     // Held dead letters are not published: nothing was committed past them, so the partition's
     // next owner fetches and dead-letters them again.
-    for (const partition of [...this.held.keys()]) this.dropHeld(partition);
+    for (const held of [...this.held.values()]) this.dropHeld(held);
     // disconnect() waits for the batch in progress, which sees state 'stopping' and abandons
     // the rest of its work without committing it.
     await this.consumer.disconnect().catch((err: unknown) => this.log.warn({ err }, 'consumer disconnect failed'));
@@ -355,9 +360,13 @@ export class ChangeConsumer {
         // topic refused writes).
         const last = chunk[chunk.length - 1]!.offset;
         const lettersOut = letters.length === 0 && !this.held.has(partitionKey) ? true : await this.deadLettersOut(batch.topic, batch.partition, letters, last, hooks);
-        // Fetched on from here either way; committed only with no dead letter held before it.
+        // Fetched on from here either way; committed only with no dead letter held before it,
+        // and not after a join dropped this partition's held letters (checked in this tick).
         resolveOffset(last);
-        if (lettersOut) await this.commit(batch.topic, batch.partition, last);
+        if (lettersOut) {
+          if (shouldAbort()) throw new BatchAbortedError();
+          await this.commit(batch.topic, batch.partition, last);
+        }
         await hooks.heartbeat();
       }
       this.metrics.consumerLag.set({ topic: batch.topic, partition: String(batch.partition) }, Number(batch.offsetLag()));
@@ -429,7 +438,12 @@ export class ChangeConsumer {
 
   /** One publish attempt of what `held` holds, after any attempt in progress, if its back-off has passed. */
   private async attemptPublish(held: HeldDeadLetters, hooks: BatchWaitHooks): Promise<void> {
-    while (held.attempt) await held.attempt;
+    // The retry timer's attempt may take a while (DLQ_SEND_TIMEOUT_MS per send): a batch waiting
+    // for it heartbeats, and gives up when it must.
+    while (held.attempt) {
+      if (hooks.shouldAbort()) return;
+      await withHeartbeats(held.attempt, hooks);
+    }
     if (held.dropped || held.size === 0 || Date.now() < held.nextAttemptAt || hooks.shouldAbort()) return;
     held.attempt = this.publishHeld(held, hooks).finally(() => (held.attempt = undefined));
     await held.attempt;
@@ -452,6 +466,9 @@ export class ChangeConsumer {
         held.published(sends[next]!.letters);
       }
     } catch (err) {
+      // Dropped meanwhile (moved to another member, or stopping): its state is gone, and a
+      // holder made since for the same partition is not this one's to count or to release.
+      if (this.replaced(held)) return;
       const failed = (this.dlqRetries.get(held.key) ?? 0) + 1;
       this.dlqRetries.set(held.key, failed);
       const first = sends[next]!.letters[0]!;
@@ -473,11 +490,17 @@ export class ChangeConsumer {
       this.reportHeld();
       return;
     }
+    if (this.replaced(held)) return;
     this.reportHeld();
     // Letters a batch added while this attempt ran: its own attempt follows at once.
     if (held.size > 0) return;
-    this.dropHeld(held.key, false);
+    this.dropHeld(held, false);
     this.deadLettersPublished(held.key);
+  }
+
+  /** `held` was dropped, and perhaps a new holder made for its partition since. */
+  private replaced(held: HeldDeadLetters): boolean {
+    return held.dropped || this.held.get(held.key) !== held;
   }
 
   private scheduleHeldRetry(held: HeldDeadLetters, delayMs: number): void {
@@ -509,13 +532,12 @@ export class ChangeConsumer {
     }
   }
 
-  /** Forgets a partition's held dead letters (published, moved to another member, or stopping). */
-  private dropHeld(partition: string, dropped = true): void {
-    const held = this.held.get(partition);
+  /** Forgets these held dead letters of a partition (published, moved to another member, or stopping). */
+  private dropHeld(held: HeldDeadLetters | undefined, dropped = true): void {
     if (!held) return;
     held.dropped = dropped;
     clearTimeout(held.retryTimer);
-    this.held.delete(partition);
+    if (this.held.get(held.key) === held) this.held.delete(held.key);
     this.reportHeld();
   }
 

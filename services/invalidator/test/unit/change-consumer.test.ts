@@ -203,10 +203,10 @@ describe('ChangeConsumer dead letters', () => {
     const warned = h.lines.filter((l) => l.level === 'warn' && /dead-letter publish failed/.test(String(l.msg)));
     expect(warned).toHaveLength(1);
     expect(warned[0]!.err).toMatchObject({ message: expect.stringMatching(/within 300 ms \(DLQ_SEND_TIMEOUT_MS\)/) });
-    h.consumer['dropHeld'](`${topic}/0`);
+    h.consumer['dropHeld'](h.consumer['held'].get(`${topic}/0`));
   });
 
-  it('a partition whose dead letters keep failing is not ready once DLQ_MAX_ATTEMPTS attempts failed, counted across batches and retries (other partitions go on); the join that moves it away releases it and stops its retries', async () => {
+  it('a partition whose dead letters keep failing is not ready once DLQ_MAX_ATTEMPTS attempts failed, counted across attempts (here the retry timer\'s; other partitions go on); the join that moves it away releases it and stops its retries', async () => {
     // Partition 0's dead letters always fail; partition 1's are published.
     let partition0Sends = 0;
     const h = harness(async (record) => {
@@ -240,6 +240,90 @@ describe('ChangeConsumer dead letters', () => {
     expect(partition0Sends).toBe(3);
   });
 
+  it('a partition holding more than 16 MiB of unpublished dead letters is paused until its next attempt, and its chunk fetched again (not resolved)', async () => {
+    const h = harness(async () => {
+      throw new Error('TOPIC_AUTHORIZATION_FAILED');
+    });
+    running(h);
+    const big: DeadLetter[] = Array.from({ length: 17 }, (_, i) => ({ ...letters[0]!, offset: String(2000 + i), value: Buffer.alloc(1024 * 1024) }));
+    await expect(out(h, big.slice(0, 15), '2014')).resolves.toBe(false);
+    expect(h.args).toEqual([]);
+    // Past 16 MiB: paused, the chunk given up.
+    await expect(out(h, big.slice(15), '2016')).rejects.toBeInstanceOf(BatchAbortedError);
+    expect(h.args).toEqual([`pause [{"topic":"${topic}","partitions":[0]}]`]);
+    expect(h.lines.filter((l) => /too many unpublished dead letters/.test(String(l.msg)))).toHaveLength(1);
+    await sleep(400);
+    expect(h.args.slice(1)).toEqual([`resume [{"topic":"${topic}","partitions":[0]}]`]);
+    h.consumer['dropHeld'](h.consumer['held'].get(`${topic}/0`));
+  });
+
+  it('a group join during a batch (kafkajs rejoins from another broker\'s fetch while batches run) that moves the partition away stops the batch: nothing is committed past the letters it held', async () => {
+    const h = harness(async () => {
+      throw new Error('TOPIC_AUTHORIZATION_FAILED');
+    });
+    let chunks = 0;
+    (h.consumer as unknown as { evictor: RedisEvictor }).evictor = {
+      apply: async (markers: unknown[]) => {
+        // The second chunk's round trip: meanwhile the group is joined again without partition 0.
+        if (++chunks === 2) h.rejoin({ [topic]: [1] });
+        return { written: markers.length };
+      },
+    } as unknown as RedisEvictor;
+    const commits = running(h);
+    // Chunks of 10: the poison event at offset 5 is held; 10-19 are clean.
+    const messages = Array.from({ length: 20 }, (_, i) => (i === 5 ? { offset: '5', key: null, value: Buffer.from('not json at all') } : changeMessage(i)));
+    await h.consumer['handleBatch'](batchOf(messages));
+    // Before, the join dropped the held letter and the clean chunk committed 20: its new owner
+    // started after the poison event, which was never dead-lettered.
+    expect(commits).toEqual([]);
+    expect(await heldGauge(h)).toBe(0);
+  });
+
+  it('an attempt that ends after its partition moved away and came back neither releases nor counts for the new holder of that partition', async () => {
+    const sends: Array<{ offsets: string[]; settle: (ok: boolean) => void }> = [];
+    const h = harness(
+      (record) =>
+        new Promise((resolve, reject) => {
+          sends.push({ offsets: offsetsOf(record), settle: (ok) => (ok ? resolve([]) : reject(new Error('Request timed out'))) });
+        }),
+      { dlqMaxAttempts: 1 },
+    );
+    running(h);
+    // First holder: its attempt is in flight.
+    const first = out(h, onPartition(0, 1));
+    await sleep(10);
+    expect(sends).toHaveLength(1);
+    // Moved away and given back: a batch holds the letter again, and a new one, in a new holder.
+    h.rejoin({ [topic]: [1] });
+    h.rejoin({ [topic]: [0, 1] });
+    const second = out(h, onPartition(0, 2), '1001');
+    await sleep(10);
+    expect(sends).toHaveLength(2);
+    // The old attempt succeeds late: the new holder keeps its letters, nothing is published for it.
+    sends[0]!.settle(true);
+    await expect(first).resolves.toBe(false);
+    expect(await heldGauge(h)).toBe(2);
+    // The new attempt fails: counted once, for the new holder.
+    sends[1]!.settle(false);
+    await expect(second).resolves.toBe(false);
+    expect(h.consumer.deadLetterFailing).toBe(true);
+    expect(await heldGauge(h)).toBe(2);
+    h.consumer['dropHeld'](h.consumer['held'].get(`${topic}/0`));
+  });
+
+  it('an attempt that fails after its partition moved away does not make the replica not ready (nothing would clear it)', async () => {
+    let fail!: () => void;
+    const h = harness(() => new Promise((_, reject) => (fail = () => reject(new Error('Request timed out')))), { dlqMaxAttempts: 1 });
+    running(h);
+    const attempt = out(h, onPartition(0, 1));
+    await sleep(10);
+    h.rejoin({ [topic]: [1] });
+    fail();
+    await expect(attempt).resolves.toBe(false);
+    expect(h.consumer.deadLetterFailing).toBe(false);
+    expect(h.lines.filter((l) => l.level === 'error')).toHaveLength(0);
+  });
+
   it('a partition holding more than 16 MiB of unpublished dead letters is paused until the next attempt (a flood of malformed events does not grow the heap); paused for Redis, its pause waits for the Redis resume', async () => {
     const h = harness(async () => {
       throw new Error('TOPIC_AUTHORIZATION_FAILED');
@@ -256,7 +340,7 @@ describe('ChangeConsumer dead letters', () => {
     // ... until the next attempt's time (250 ms).
     await sleep(400);
     expect(h.args.slice(3)).toEqual([`resume [{"topic":"${topic}","partitions":[0]}]`]);
-    h.consumer['dropHeld'](`${topic}/0`);
+    h.consumer['dropHeld'](h.consumer['held'].get(`${topic}/0`));
   });
 
   it('letters fetched again (a rebalance re-fetches from the committed offset) are held once; the replica stays not ready while the partition stays with it', async () => {
