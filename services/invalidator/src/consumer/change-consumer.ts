@@ -90,6 +90,8 @@ export class ChangeConsumer {
   private readonly inBatch = new Set<string>();
   /** Partitions paused because they hold too many unpublished dead letters, with the timer that resumes each. */
   private readonly dlqPaused = new Map<string, { topic: string; partition: number; timer: NodeJS.Timeout }>();
+  /** Group joins so far: a batch commits nothing once one happened after it started. */
+  private joins = 0;
   /** Rebalances a heartbeat of any batch reported (handleBatch). */
   private rebalancesSeen = 0;
   /** A resume failed in the current pause (logged once per pause, retried on every healthy probe). */
@@ -158,6 +160,7 @@ export class ChangeConsumer {
       // here: the new generation fetches every partition again from its committed offset, and
       // one whose held dead letters are dropped below must not commit past them.
       this.rebalancesSeen++;
+      this.joins++;
       // A partition held back by dead letters that moved to another member holds this one back no more.
       // Its new owner fetches it from the committed offset, before every letter held here.
       for (const partition of new Set([...this.dlqRetries.keys(), ...this.held.keys()])) {
@@ -310,6 +313,7 @@ export class ChangeConsumer {
       onRedisUp: () => this.resumeAfterRedis(),
     };
     const partitionKey = `${batch.topic}/${batch.partition}`;
+    const joinsAtStart = this.joins;
     this.inBatch.add(partitionKey);
     try {
       for (let i = 0; i < batch.messages.length; i += this.opts.chunkSize) {
@@ -361,10 +365,12 @@ export class ChangeConsumer {
         const last = chunk[chunk.length - 1]!.offset;
         const lettersOut = letters.length === 0 && !this.held.has(partitionKey) ? true : await this.deadLettersOut(batch.topic, batch.partition, letters, last, hooks);
         // Fetched on from here either way; committed only with no dead letter held before it,
-        // and not after a join dropped this partition's held letters (checked in this tick).
+        // and not after a join that may have dropped this partition's held letters (checked in
+        // the commit's own tick). A rebalance only heard in a heartbeat still lets the commit
+        // go: the group refuses it if this member was fenced (member-fenced-mid-batch.test.ts).
         resolveOffset(last);
         if (lettersOut) {
-          if (shouldAbort()) throw new BatchAbortedError();
+          if (this.joins !== joinsAtStart) throw new BatchAbortedError();
           await this.commit(batch.topic, batch.partition, last);
         }
         await hooks.heartbeat();
